@@ -1,0 +1,1 @@
+"""Backtest run configs (installed as ``nautilus_ai.backtests``; the YAML files ship as data)."""

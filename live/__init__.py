@@ -1,0 +1,1 @@
+"""Live TradingNode configs and runners (installed as ``nautilus_ai.live``)."""

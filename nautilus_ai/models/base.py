@@ -1,0 +1,203 @@
+"""The predictor protocol every model backend implements.
+
+A predictor turns one feature vector (plus optional market context: recent bars, for backends that
+prompt a language model or render a chart) into a :class:`Prediction`: an action, a confidence in
+[0, 1] and a risk score in [0, 1]. Backends differ in how they compute it (a rule, a torch MLP, a
+transformers model, a REST server); strategies only see this protocol.
+
+Failure contract: ``predict`` may raise. Callers that must never crash (strategies) wrap it with
+:func:`safe_predict`, which turns any exception into a logged ``hold``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "Action",
+    "MarketContext",
+    "Prediction",
+    "PredictionError",
+    "Predictor",
+    "safe_predict",
+]
+
+
+class Action(enum.Enum):
+    """What the model wants: go long, go short, or stay out / do nothing."""
+
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buy, -1 for sell, 0 for hold (the encoding used in arrays and Parquet)."""
+        return _SIGN[self]
+
+    @classmethod
+    def from_sign(cls, sign: int) -> Action:
+        if sign > 0:
+            return cls.BUY
+        if sign < 0:
+            return cls.SELL
+        return cls.HOLD
+
+    @classmethod
+    def parse(cls, value: str | Action) -> Action:
+        """Parse ``"buy" | "sell" | "hold"`` (case-insensitive); raise ``ValueError`` otherwise."""
+        if isinstance(value, Action):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            raise ValueError(f"action must be one of buy|sell|hold, was {value!r}") from None
+
+
+_SIGN = {Action.BUY: 1, Action.SELL: -1, Action.HOLD: 0}
+
+
+class PredictionError(RuntimeError):
+    """A backend could not produce a prediction (bad answer, timeout, wrong feature spec...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One model decision.
+
+    Parameters
+    ----------
+    action : Action
+        buy, sell or hold.
+    confidence : float
+        The model's confidence in ``action``, in [0, 1].
+    risk_score : float
+        The model's estimate of how risky acting is now, in [0, 1] (0 = calm, 1 = do not trade).
+    model_id : str
+        Which model produced it (name and version), carried into logs and trade tags.
+    latency : float
+        Seconds of wall time the backend spent on it (0 for precomputed predictions).
+    reason : str
+        Free text: the rule that fired, or why a hold was forced (error, timeout, stale answer).
+    """
+
+    action: Action
+    confidence: float
+    risk_score: float
+    model_id: str
+    latency: float = 0.0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.action, Action):
+            raise TypeError(f"action must be an Action, was {self.action!r}")
+        for name in ("confidence", "risk_score"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0):  # also rejects NaN
+                raise ValueError(f"{name} must be in [0, 1], was {value!r}")
+        if not self.model_id:
+            raise ValueError("model_id must be a non-empty string")
+        if not (self.latency >= 0.0) or math.isinf(self.latency):
+            raise ValueError(f"latency must be a finite number of seconds >= 0, was {self.latency!r}")
+
+    @classmethod
+    def hold(cls, model_id: str, reason: str, latency: float = 0.0) -> Prediction:
+        """A forced hold: no confidence, maximum risk, with the reason recorded."""
+        return cls(Action.HOLD, 0.0, 1.0, model_id or "unknown", latency, reason)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action.value,
+            "confidence": self.confidence,
+            "risk_score": self.risk_score,
+            "model_id": self.model_id,
+            "latency": self.latency,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MarketContext:
+    """What a predictor may know besides the feature vector; all of it at or before ``ts_event``.
+
+    ``recent_bars`` is an ``(n, 6)`` float64 array of the last n bars, oldest first, with columns
+    ``ts_event_ns, open, high, low, close, volume`` (the bar at ``ts_event`` is the last row). It is
+    ``None`` for backends that only need features.
+    """
+
+    instrument_id: str
+    ts_event: int
+    feature_names: tuple[str, ...] = ()
+    spec_hash: str = ""
+    recent_bars: NDArray[np.float64] | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Anything that maps a feature vector to a :class:`Prediction`."""
+
+    @property
+    def model_id(self) -> str:
+        """Stable name + version of the model, e.g. ``"rule-rsi-ema/1"``."""
+        ...
+
+    @property
+    def spec_hash(self) -> str | None:
+        """The feature spec hash the model was built for, or ``None`` if it accepts any spec."""
+        ...
+
+    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
+        """Predict from one feature vector (ordered as the feature spec). May raise."""
+        ...
+
+    def predict_batch(
+        self,
+        features: NDArray[np.float64],
+        contexts: Sequence[MarketContext] | None = None,
+    ) -> list[Prediction]:
+        """Predict for each row of ``features`` (shape ``(n, k)``); same answers as ``predict``."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (sessions, GPU memory, threads). Idempotent."""
+        ...
+
+
+def safe_predict(
+    predictor: Predictor, features: NDArray[np.float64], context: MarketContext
+) -> Prediction:
+    """Call ``predictor.predict`` and turn any failure into a ``hold`` that says why.
+
+    This is what strategies call: a model fault must never take the strategy down.
+    """
+    start = time.perf_counter()
+    try:
+        prediction = predictor.predict(features, context)
+        if not isinstance(prediction, Prediction):
+            raise PredictionError(
+                f"{type(predictor).__name__}.predict returned {type(prediction).__name__}, "
+                "not Prediction"
+            )
+        return prediction
+    except Exception as exc:  # noqa: BLE001 - the whole point is to contain any backend fault
+        model_id = _model_id_or_unknown(predictor)
+        return Prediction.hold(
+            model_id,
+            reason=f"predictor error: {type(exc).__name__}: {exc}",
+            latency=time.perf_counter() - start,
+        )
+
+
+def _model_id_or_unknown(predictor: Predictor) -> str:
+    try:
+        return str(predictor.model_id) or "unknown"
+    except Exception:  # noqa: BLE001
+        return "unknown"

@@ -1,0 +1,19 @@
+"""Shared fixtures: the real market data folder (never committed; see ../shared/data/README.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from nautilus_ai.paths import shared_data_dir
+
+# Tiny torch / transformers models are ~50x slower with 2 threads on a loaded 2-core box.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real-data folder. Missing data is a failure, not a skip: CI must have it."""
+    return shared_data_dir()
