@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (not timed tests). Results go to BENCHMARKS.md."""
