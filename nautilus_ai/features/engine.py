@@ -9,6 +9,7 @@ so both agree bit for bit on the filters (see ``tests/unit/features``).
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from math import inf, log, nan, sqrt
@@ -18,6 +19,10 @@ from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.features.validation import MAX_TS_NS, check_bar
 
 __all__ = ["FeatureEngine"]
+
+# Builtin sum() adds floats left to right up to CPython 3.11 (3.12 switched to compensated
+# summation); the vectorised twin adds left to right, so use sum() only where it does the same.
+_SUM_IS_SEQUENTIAL = sys.version_info < (3, 12)
 
 
 class FeatureEngine:
@@ -52,8 +57,10 @@ class FeatureEngine:
         "_clock_rows",
         "_closes",
         "_dist_firsts",
+        "_dist_steady",
         "_ema_alphas",
         "_ema_betas",
+        "_ema_coefs",
         "_ema_firsts",
         "_ema_periods",
         "_ema_steady",
@@ -61,6 +68,7 @@ class FeatureEngine:
         "_ema_values",
         "_gain_avg",
         "_gain_sum",
+        "_lag_indices",
         "_lags",
         "_last_ts",
         "_loss_avg",
@@ -95,6 +103,7 @@ class FeatureEngine:
         self.spec = spec
         self._lags = spec.return_lags
         self._max_lag = max(spec.return_lags)
+        self._lag_indices = tuple(-k for k in spec.return_lags)
         self._atr_period = spec.atr_period
         self._atr_alpha = 1.0 / spec.atr_period
         self._atr_beta = 1.0 - self._atr_alpha
@@ -105,10 +114,12 @@ class FeatureEngine:
         self._ema_periods = (spec.macd_fast, spec.macd_slow, *spec.ema_periods)
         self._ema_alphas = tuple(2.0 / (p + 1) for p in self._ema_periods)
         self._ema_betas = tuple(1.0 - a for a in self._ema_alphas)
+        self._ema_coefs = tuple(zip(self._ema_alphas, self._ema_betas, strict=True))
         self._ema_firsts = tuple(p - 1 for p in self._ema_periods)
         self._ema_steady = max(self._ema_firsts)
         self._n_dist = len(spec.ema_periods)
         self._dist_firsts = tuple(max(p - 1, spec.atr_period - 1) for p in spec.ema_periods)
+        self._dist_steady = max(self._dist_firsts)
         self._slow_first = spec.macd_slow - 1
         self._signal_period = spec.macd_signal
         self._signal_alpha = 2.0 / (spec.macd_signal + 1)
@@ -249,7 +260,7 @@ class FeatureEngine:
         # ---- log returns
         closes = self._closes
         if len(closes) == self._max_lag:
-            rets = [log(c / closes[-k]) for k in self._lags]
+            rets = [log(c / closes[i]) for i in self._lag_indices]
         else:
             m = len(closes)
             rets = [log(c / closes[-k]) if k <= m else nan for k in self._lags]
@@ -303,10 +314,7 @@ class FeatureEngine:
         # ---- EMAs of close (MACD fast, MACD slow, distance EMAs), SMA-seeded
         emas = self._ema_values
         if n > self._ema_steady:
-            emas = [
-                a * c + b * e
-                for a, b, e in zip(self._ema_alphas, self._ema_betas, emas, strict=True)
-            ]
+            emas = [a * c + b * e for (a, b), e in zip(self._ema_coefs, emas, strict=False)]
         else:
             sums = self._ema_sums
             for j, first in enumerate(self._ema_firsts):
@@ -341,9 +349,12 @@ class FeatureEngine:
         window.append(c)
         bb_pct_b = bb_bandwidth = nan
         if len(window) == self._bb_period:
-            total = 0.0
-            for x in window:
-                total += x
+            if _SUM_IS_SEQUENTIAL:
+                total = sum(window)
+            else:
+                total = 0.0
+                for x in window:
+                    total += x
             mean = total / self._bb_period
             sq = 0.0
             for x in window:
@@ -362,15 +373,19 @@ class FeatureEngine:
 
         # ---- ATR ratios, EMA distances in ATRs
         range_atr = atr_close = nan
-        dists = [nan] * self._n_dist
         if atr == atr:  # defined (not NaN)
             if atr != 0.0:
                 range_atr = rng / atr
-                for j, first in enumerate(self._dist_firsts):
-                    if n >= first:
-                        dists[j] = (c - emas[2 + j]) / atr
+                if n >= self._dist_steady:
+                    dists = [(c - e) / atr for e in emas[2:]]
+                else:
+                    dists = [nan] * self._n_dist
+                    for j, first in enumerate(self._dist_firsts):
+                        if n >= first:
+                            dists[j] = (c - emas[2 + j]) / atr
             else:
                 range_atr = 0.0
+                dists = [nan] * self._n_dist
                 for j, first in enumerate(self._dist_firsts):
                     if n >= first:
                         dists[j] = 0.0
@@ -392,6 +407,7 @@ class FeatureEngine:
             rank_window.append(atr)
             insort(ranked, atr)
         else:
+            dists = [nan] * self._n_dist
             vol_pct_rank = vol_regime = nan
 
         warm = 1.0 if n >= self._warm_index else 0.0

@@ -103,6 +103,8 @@ def as_bar_arrays(
     ts = np.asarray(ts_event_ns)
     if ts.ndim != 1:
         raise ValueError(f"ts_event_ns must be 1-D, got shape {ts.shape}")
+    if ts.size == 0 and ts.dtype.kind == "f":  # an empty list arrives as float64
+        ts = ts.astype(np.int64)
     if ts.dtype.kind not in "iu":
         raise ValueError(f"ts_event_ns must hold integers (UTC ns), got dtype {ts.dtype}")
     if ts.dtype.kind == "u" and ts.size and int(ts.max()) > MAX_TS_NS:

@@ -160,7 +160,12 @@ def compute_features(
 
     columns[col("warm")] = 0.0
     columns[col("warm"), spec.warmup_bars - 1 :] = 1.0
-    return columns.T.copy(order=order)
+    if order == "F":
+        return columns.T  # (n, k) view of the (k, n) buffer: columns contiguous, no copy
+    out = np.empty((n, len(names)))
+    for start in range(0, n, _BLOCK):  # transpose block by block: cache-friendly
+        out[start : start + _BLOCK] = columns[:, start : start + _BLOCK].T
+    return out
 
 
 def _seeded_recursion(x: Float64Array, period: int, alpha: float) -> Float64Array:
