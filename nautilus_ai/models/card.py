@@ -44,6 +44,7 @@ __all__ = [
     "ModelCard",
     "Standardisation",
     "TimeWindow",
+    "describe_errors",
     "library_versions",
     "read_model_card",
 ]
@@ -212,7 +213,16 @@ def read_model_card(folder: str | Path) -> ModelCard:
     try:
         return ModelCard.model_validate_json(text)
     except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid model card: {exc}") from exc
+        raise ArtifactError(f"{path}: invalid model card: {describe_errors(exc)}") from exc
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per pydantic error: ``field 'a.b': message (got value)``, joined by ``; ``."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "<root>"
+        parts.append(f"field {field!r}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(parts)
 
 
 def library_versions(extra: Mapping[str, str] | None = None) -> dict[str, str]:

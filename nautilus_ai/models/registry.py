@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from nautilus_ai.models.base import Predictor
+from nautilus_ai.models.card import describe_errors
 from nautilus_ai.models.rule import RuleConfig
 from nautilus_ai.models.spec import FeatureSpecLike
 
@@ -175,11 +176,7 @@ class BackendRegistry:
 
 
 def _describe(kind: str, exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"]) or "<config>"
-        parts.append(f"field {field!r}: {error['msg']} (got {error.get('input')!r})")
-    return f"backend {kind!r}: " + "; ".join(parts)
+    return f"backend {kind!r}: {describe_errors(exc)}"
 
 
 # ---------------------------------------------------------------------- built-in backends

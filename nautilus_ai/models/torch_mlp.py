@@ -21,6 +21,7 @@ Artifacts are written with :func:`save_artifact` and read with :meth:`TorchPredi
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import math
@@ -266,10 +267,7 @@ class TorchPredictor:
         self._module = module
         self._twin = _NumpyTwin(module, card.temperature)
         # The batch copy lives on the device in the batch dtype; the original stays as given.
-        batch_module = MLPClassifier(
-            card.architecture.input_dim, card.architecture.hidden, card.architecture.activation
-        )
-        batch_module.load_state_dict(module.state_dict())
+        batch_module = copy.deepcopy(module)
         self._batch_module = batch_module.to(device=self._device, dtype=self._batch_dtype).eval()
         self._closed = False
 
@@ -316,7 +314,7 @@ class TorchPredictor:
                 )
         tensors = safetensors.torch.load_file(str(weights), device="cpu")
         arch = card.architecture
-        module = MLPClassifier(arch.input_dim, arch.hidden, arch.activation)
+        module = _uninitialised_module(arch.input_dim, arch.hidden, arch.activation)
         std_names = card.standardisation
         renamed = dict(tensors)
         for key, stored in (
@@ -333,7 +331,8 @@ class TorchPredictor:
                 f"{weights}: tensors do not match the card's architecture {arch}: "
                 f"missing {missing}, unexpected {unexpected}"
             )
-        for key, tensor in renamed.items():
+        for key in expected:  # the module's order: layer by layer, weight before bias
+            tensor = renamed[key]
             if tuple(tensor.shape) != tuple(expected[key].shape):
                 raise ArtifactError(
                     f"{weights}: tensor {key!r} has shape {tuple(tensor.shape)}, the card's "
@@ -532,13 +531,22 @@ def random_module(
 ) -> MLPClassifier:
     """An :class:`MLPClassifier` initialised from ``seed`` with a private generator."""
     generator = torch.Generator().manual_seed(seed)
-    module = MLPClassifier(input_dim, hidden, activation)
+    module = _uninitialised_module(input_dim, hidden, activation)
     with torch.no_grad():
         for layer in module.linear_layers():
             bound = 1.0 / math.sqrt(layer.in_features)
             layer.weight.uniform_(-bound, bound, generator=generator)
             layer.bias.uniform_(-bound, bound, generator=generator)
     return module
+
+
+def _uninitialised_module(
+    input_dim: int, hidden: Sequence[int], activation: Literal["relu", "gelu"]
+) -> MLPClassifier:
+    """An MLPClassifier whose weights are about to be overwritten; the global RNG is untouched
+    (``nn.Linear`` draws its default initialisation from it)."""
+    with torch.random.fork_rng(devices=[]):
+        return MLPClassifier(input_dim, hidden, activation)
 
 
 def next_version(root: str | Path, name: str) -> int:
