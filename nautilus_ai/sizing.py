@@ -28,7 +28,7 @@ notional / equity); the rest work on units.
    ``f_kelly = p - (1 - p) / b`` from the model's measured win rate ``p`` and payoff ratio ``b``.
    The sizer does not know the loss per unit (no stop distance), so the Kelly fraction is read as
    the share of the *full* size the measured edge supports: a heuristic, documented as such.
-   Applied only once ``trade_count >= kelly_min_trades``; no edge (``f_kelly <= 0``) blocks.
+   Applied only once ``trades >= kelly_min_trades``; no edge (``f_kelly <= 0``) blocks.
 8. ``quantity`` - ``q = equity * f / price`` units.
 9. ``max_position`` - the resulting position ``current + side * q`` stays within
    ``+-max_position`` units.
@@ -120,8 +120,9 @@ class SizingInputs(NamedTuple):
         Margin available for new exposure (account currency); negative values count as 0.
     current_position : float
         Signed position now, in units (+ long, - short).
-    vol_regime : int
-        Volatility regime: -1 low, 0 normal, 1 high (the ``vol_regime`` feature).
+    vol_regime : float
+        Volatility regime: -1 low, 0 normal, 1 high (the ``vol_regime`` feature; any other
+        value is an error).
     volatility : float
         ATR / close (the ``atr_close`` feature), >= 0.
     risk_multiplier : float
@@ -130,8 +131,9 @@ class SizingInputs(NamedTuple):
         The model's measured win rate in [0, 1] (for the Kelly cap).
     payoff_ratio : float or None
         Average win / average loss, > 0 (for the Kelly cap).
-    trade_count : int
-        How many closed trades ``win_rate`` and ``payoff_ratio`` come from.
+    trades : int
+        How many closed trades ``win_rate`` and ``payoff_ratio`` come from (the Kelly cap needs
+        ``config.kelly_min_trades``).
     """
 
     side: int
@@ -142,12 +144,12 @@ class SizingInputs(NamedTuple):
     peak_equity: float
     free_margin: float
     current_position: float = 0.0
-    vol_regime: int = 0
+    vol_regime: float = 0.0
     volatility: float = 0.0
     risk_multiplier: float = 1.0
     win_rate: float | None = None
     payoff_ratio: float | None = None
-    trade_count: int = 0
+    trades: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,14 @@ class SizingConfig:
             )
         return cls(**data)  # type: ignore[arg-type]  # types are checked in __post_init__
 
+    def replace(self, **changes: float | int | None) -> SizingConfig:
+        """A copy with ``changes`` applied, validated like a new config (the live control plane
+        uses it for ``set_risk``)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise SizingError(f"SizingConfig: unknown field(s) {', '.join(map(repr, unknown))}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
     def to_dict(self) -> dict[str, float | int | None]:
         """Plain JSON-ready dict (round-trips through :meth:`from_dict`)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -317,7 +327,7 @@ class SizingDecision:
     quantity : float
         Order quantity in units, >= 0: a multiple of the lot step, or 0.
     side : int
-        +1 buy, -1 sell (as given).
+        +1 buy, -1 sell (as given); 0 only from :meth:`blocked`.
     blocked_by : str or None
         Name of the step that made the quantity 0 (``None`` when ``quantity > 0``).
     fraction : float
@@ -332,6 +342,12 @@ class SizingDecision:
     blocked_by: str | None
     fraction: float
     raw_steps: tuple[_RawStep, ...]
+
+    @classmethod
+    def blocked(cls, reason: str, side: int = 0) -> SizingDecision:
+        """A zero-quantity decision made outside :func:`size_position` (e.g. a sizing error the
+        caller caught); ``blocked_by`` is ``reason``, and no steps are recorded."""
+        return cls(0.0, side, reason or "blocked", 0.0, ())
 
     @property
     def steps(self) -> tuple[SizingStep, ...]:
@@ -431,7 +447,7 @@ def size_position(inputs: SizingInputs, config: SizingConfig) -> SizingDecision:
         risk_multiplier,
         win_rate,
         payoff_ratio,
-        trade_count,
+        trades,
     ) = inputs
     # Validation: comparisons are False for NaN, so each check also rejects NaN.
     if side != 1 and side != -1:
@@ -463,8 +479,8 @@ def size_position(inputs: SizingInputs, config: SizingConfig) -> SizingDecision:
         raise SizingError(f"win_rate must be in [0, 1] or None, was {win_rate!r}")
     if payoff_ratio is not None and not (0.0 < payoff_ratio < _INF):
         raise SizingError(f"payoff_ratio must be a finite number > 0 or None, was {payoff_ratio!r}")
-    if not (trade_count >= 0):
-        raise SizingError(f"trade_count must be >= 0, was {trade_count!r}")
+    if not (trades >= 0):
+        raise SizingError(f"trades must be >= 0, was {trades!r}")
 
     steps: list[_RawStep] = []
     append = steps.append
@@ -546,7 +562,7 @@ def size_position(inputs: SizingInputs, config: SizingConfig) -> SizingDecision:
     kelly_mult = config.kelly_multiplier
     if kelly_mult is None:
         append(("kelly", fraction, fraction, _N_KELLY_OFF))
-    elif win_rate is None or payoff_ratio is None or trade_count < config.kelly_min_trades:
+    elif win_rate is None or payoff_ratio is None or trades < config.kelly_min_trades:
         append(("kelly", fraction, fraction, _N_KELLY_NO_STATS))
     else:
         cap = kelly_mult * (win_rate - (1.0 - win_rate) / payoff_ratio) * config.full_fraction

@@ -162,12 +162,12 @@ def test_kelly_cap() -> None:
     config = SizingConfig(kelly_multiplier=0.5, kelly_min_trades=20, max_equity_share=None)
     inputs = _inputs(confidence=1.0, risk_score=0.0, win_rate=0.55, payoff_ratio=1.0)
     # Too few trades: not applied.
-    free = size_position(inputs._replace(trade_count=5), config)
+    free = size_position(inputs._replace(trades=5), config)
     assert {s.name: s for s in free.steps}["kelly"].value == pytest.approx(free.fraction)
-    capped = size_position(inputs._replace(trade_count=50), config)
+    capped = size_position(inputs._replace(trades=50), config)
     assert capped.fraction == pytest.approx(0.5 * 0.1 * 1.0)
     assert capped.quantity < free.quantity
-    no_edge = size_position(inputs._replace(trade_count=50, win_rate=0.4), config)
+    no_edge = size_position(inputs._replace(trades=50, win_rate=0.4), config)
     assert (no_edge.quantity, no_edge.blocked_by) == (0.0, "kelly")
 
 
@@ -217,7 +217,7 @@ def test_target_volatility_scales_down_when_volatile() -> None:
         ("risk_multiplier", 5.0),
         ("win_rate", math.nan),
         ("payoff_ratio", math.inf),
-        ("trade_count", -1),
+        ("trades", -1),
     ],
 )
 def test_bad_inputs_are_rejected_naming_the_field(field: str, value: object) -> None:
@@ -292,7 +292,7 @@ inputs_strategy = st.builds(
     risk_multiplier=st.floats(0.0, 2.0),
     win_rate=st.none() | unit,
     payoff_ratio=st.none() | st.floats(0.1, 5.0),
-    trade_count=st.integers(0, 100),
+    trades=st.integers(0, 100),
 )
 
 
@@ -388,3 +388,33 @@ def test_property_quantity_steps_are_consistent(inputs: SizingInputs) -> None:
     if decision.blocked_by is not None:
         assert steps[-1].name == decision.blocked_by
     json.dumps(decision.to_dict())
+
+
+def test_replace_validates_and_rejects_unknown_fields() -> None:
+    config = SizingConfig()
+    changed = config.replace(max_position=50_000.0, min_confidence=0.6)
+    assert (changed.max_position, changed.min_confidence) == (50_000.0, 0.6)
+    assert config.max_position is None  # the original is untouched
+    with pytest.raises(SizingError, match="max_position"):
+        config.replace(max_position=-1.0)
+    with pytest.raises(SizingError, match="max_postion"):
+        config.replace(max_postion=1.0)
+
+
+def test_blocked_decision() -> None:
+    decision = SizingDecision.blocked("sizing error: bad price")
+    assert (decision.quantity, decision.side, decision.blocked_by) == (
+        0.0,
+        0,
+        "sizing error: bad price",
+    )
+    assert decision.steps == ()
+    json.dumps(decision.to_dict())
+
+
+def test_vol_regime_accepts_feature_floats() -> None:
+    config = SizingConfig(regime_high_multiplier=0.0)
+    assert size_position(_inputs(vol_regime=1.0), config).blocked_by == "regime"
+    assert size_position(_inputs(vol_regime=-1.0), config).quantity > 0
+    with pytest.raises(SizingError, match="vol_regime"):
+        size_position(_inputs(vol_regime=0.5), config)
