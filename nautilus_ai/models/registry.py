@@ -201,7 +201,8 @@ class TorchBackendConfig(BaseModel):
 
 
 class TorchRandomBackendConfig(BaseModel):
-    """``{"kind": "torch_random", "seed": 7, "hidden": [64]}``: an untrained seeded MLP."""
+    """``{"kind": "torch_random", "seed": 7, "hidden": [64]}``: an untrained seeded MLP
+    (``temperature`` as in :meth:`~nautilus_ai.models.torch_mlp.TorchPredictor.random`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -209,6 +210,8 @@ class TorchRandomBackendConfig(BaseModel):
     seed: int = Field(ge=0)
     hidden: tuple[PositiveInt, ...] = (64,)
     activation: Literal["relu", "gelu"] = "relu"
+    # = torch_mlp.RANDOM_TEMPERATURE (not imported: this module must not import torch)
+    temperature: float = Field(default=0.1, gt=0.0, allow_inf_nan=False)
     device: str = Field(default="auto", pattern=_DEVICE_PATTERN)
 
 
@@ -234,6 +237,7 @@ def _build_torch_random(config: TorchRandomBackendConfig, spec: FeatureSpecLike)
         seed=config.seed,
         hidden=config.hidden,
         activation=config.activation,
+        temperature=config.temperature,
         device=config.device,
     )
 

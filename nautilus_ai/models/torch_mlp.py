@@ -59,6 +59,7 @@ from nautilus_ai.models.spec import (
 )
 
 __all__ = [
+    "RANDOM_TEMPERATURE",
     "BatchDtype",
     "MLPClassifier",
     "TorchPredictor",
@@ -75,6 +76,8 @@ _DTYPES: dict[str, torch.dtype] = {
     "bfloat16": torch.bfloat16,
 }
 _LN3 = math.log(3.0)
+#: Default softmax temperature of :meth:`TorchPredictor.random` models (see there).
+RANDOM_TEMPERATURE = 0.1
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
 
 
@@ -350,6 +353,7 @@ class TorchPredictor:
         seed: int,
         hidden: Sequence[int] = (64,),
         activation: Literal["relu", "gelu"] = "relu",
+        temperature: float = RANDOM_TEMPERATURE,
         device: str = "auto",
         batch_dtype: BatchDtype | None = None,
     ) -> TorchPredictor:
@@ -357,7 +361,11 @@ class TorchPredictor:
 
         Weights are drawn like ``nn.Linear``'s default (uniform in +-1/sqrt(fan_in)) from a
         private generator, so the global torch RNG is neither used nor changed. The
-        standardisation is the identity. For tests and demos: it has no edge.
+        standardisation is the identity. For tests and demos only: it has no edge.
+
+        ``temperature`` defaults to :data:`RANDOM_TEMPERATURE` (0.1): an untrained network's
+        logits are nearly equal, so at temperature 1 every confidence is close to 1/3 and nothing
+        would ever pass a sizer threshold; 0.1 spreads them out so the whole pipeline trades.
         """
         module = random_module(len(spec.names), seed=seed, hidden=hidden, activation=activation)
         tag = "x".join(str(h) for h in hidden) or "linear"
@@ -371,6 +379,7 @@ class TorchPredictor:
             feature_names=tuple(spec.names),
             architecture=module.architecture,
             label={"kind": "none", "note": "untrained"},
+            temperature=temperature,
             library_versions=library_versions(),
         )
         return cls(module, card, spec, device=device, batch_dtype=batch_dtype)

@@ -142,6 +142,9 @@ def test_validate_returns_typed_models() -> None:
     random_config = validate_backend_config({"kind": "torch_random", "seed": 2})
     assert isinstance(random_config, TorchRandomBackendConfig)
     assert random_config.hidden == (64,)
+    from nautilus_ai.models.torch_mlp import RANDOM_TEMPERATURE
+
+    assert random_config.temperature == RANDOM_TEMPERATURE
 
 
 def test_register_a_new_kind(spec: StandinSpec) -> None:

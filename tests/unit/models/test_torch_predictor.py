@@ -75,6 +75,7 @@ def test_is_a_predictor_with_card_model_id(spec: StandinSpec) -> None:
     assert predictor.model_id == "random-mlp-s7-h64-relu/1"
     assert predictor.spec_hash == spec.hash
     assert predictor.device == "cpu"  # no CUDA on the test machines
+    assert predictor.card.temperature == 0.1  # RANDOM_TEMPERATURE: spreads the confidences
     predictor.close()
     predictor.close()
 
