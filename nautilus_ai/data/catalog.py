@@ -16,6 +16,7 @@ interrupted write can leave a duplicate but never a hole.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from dataclasses import dataclass
@@ -37,7 +38,10 @@ from nautilus_trader.persistence.catalog.parquet import (
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
 
 __all__ = [
+    "CatalogInfo",
+    "DataSetInfo",
     "WriteResult",
+    "catalog_info",
     "fixed_point_column",
     "write_bars",
     "write_instrument",
@@ -302,3 +306,116 @@ def write_quotes(
     table = _quotes_table(instrument, arrays)
     directory = _catalog_dir(catalog_path, QuoteTick, str(instrument.id))
     return _write_replacing_range(directory, table, str(instrument.id))
+
+
+@dataclass(frozen=True)
+class DataSetInfo:
+    """One stored series: data type directory, identifier, files, rows and time range (UTC ns)."""
+
+    data_type: str
+    identifier: str
+    files: int
+    rows: int
+    first_ns: int | None
+    last_ns: int | None
+    overlapping_files: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "data_type": self.data_type,
+            "identifier": self.identifier,
+            "files": self.files,
+            "rows": self.rows,
+            "first": _iso(self.first_ns),
+            "last": _iso(self.last_ns),
+            "overlapping_files": self.overlapping_files,
+        }
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What a catalog holds (read from file names and Parquet footers; no data is loaded)."""
+
+    path: str
+    instruments: tuple[str, ...]
+    datasets: tuple[DataSetInfo, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "instruments": list(self.instruments),
+            "data": [d.to_dict() for d in self.datasets],
+        }
+
+    def to_text(self) -> str:
+        lines = [f"catalog {self.path}", f"  instruments: {', '.join(self.instruments) or '-'}"]
+        for d in self.datasets:
+            warn = "  OVERLAPPING FILES" if d.overlapping_files else ""
+            span = f"{_iso(d.first_ns)} .. {_iso(d.last_ns)}  " if d.first_ns is not None else ""
+            lines.append(
+                f"  {d.data_type:<14} {d.identifier:<36} {d.rows:>10} rows  "
+                f"{span}({d.files} file(s)){warn}"
+            )
+        return "\n".join(lines)
+
+
+# Directories holding time series; anything else (currency_pair, ...) holds definitions.
+_TIMESERIES_TYPES = ("bar", "quote_tick", "trade_tick", "order_book_delta", "order_book_depth10")
+
+
+def _iso(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    return str(np.datetime64(int(ns), "ns"))[:23] + "Z"
+
+
+def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
+    """Summarise a catalog: instruments, and per data type and identifier the row count, the
+    first / last ``ts_init`` and whether any files overlap (which a reader would double count).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``catalog_path`` does not exist.
+    """
+    root = Path(catalog_path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no catalog at {root}")
+    catalog = ParquetDataCatalog(str(root.resolve()))
+    instruments = tuple(sorted(str(i.id) for i in catalog.instruments()))
+    by_dir = {i.replace("/", ""): i for i in instruments}
+    datasets: list[DataSetInfo] = []
+    data_dir = root / "data"
+    for type_dir in sorted(p for p in data_dir.glob("*") if p.is_dir()):
+        for id_dir in sorted(p for p in type_dir.glob("*") if p.is_dir()):
+            files = sorted(id_dir.glob("*.parquet"))
+            if not files:
+                continue
+            intervals = sorted(
+                i for i in (_parse_filename_timestamps(str(f)) for f in files) if i is not None
+            )
+            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
+            identifier = id_dir.name
+            meta = pq.read_schema(files[0]).metadata or {}
+            if type_dir.name == "bar" and b"bar_type" in meta:
+                identifier = meta[b"bar_type"].decode()
+            elif b"instrument_id" in meta:
+                identifier = meta[b"instrument_id"].decode()
+            elif identifier in by_dir:
+                identifier = by_dir[identifier]
+            is_definition = type_dir.name not in _TIMESERIES_TYPES
+            datasets.append(
+                DataSetInfo(
+                    data_type=type_dir.name,
+                    identifier=identifier,
+                    files=len(files),
+                    rows=rows,
+                    first_ns=intervals[0][0] if intervals and not is_definition else None,
+                    last_ns=max(i[1] for i in intervals)
+                    if intervals and not is_definition
+                    else None,
+                    overlapping_files=overlapping and not is_definition,
+                )
+            )
+    return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))

@@ -34,6 +34,7 @@ __all__ = [
     "ValidationPolicy",
     "ValidationReport",
     "validate_bars",
+    "validate_bid_ask_bars",
     "validate_quotes",
 ]
 
@@ -58,9 +59,10 @@ class ValidationPolicy:
     gap_seconds : float
         A gap is a step between consecutive rows with more than this much OPEN-market time
         (the FX weekly closure is subtracted).
-    spike_pips : float
-        A spike is a one-sample excursion: the price jumps more than this many pips and the next
-        sample jumps back by more than this many pips the other way.
+    spike_pips, spike_factor : float
+        A spike is a one-sample excursion: the price (bar close, or quote mid) jumps by more than
+        ``max(spike_pips, spike_factor x the series' median absolute step)`` and the next sample
+        jumps most of the way back.
     closure_clock : str
         Clock of the weekly closure (Friday 17:00 to Sunday 17:00 in this clock).
     """
@@ -75,6 +77,7 @@ class ValidationPolicy:
     gaps: Literal["keep", "flag"] = "flag"
     gap_seconds: float = 30 * 60.0
     spike_pips: float = 30.0
+    spike_factor: float = 20.0
     closure_clock: str = FX_CLOSURE_CLOCK
 
     def __post_init__(self) -> None:
@@ -90,6 +93,8 @@ class ValidationPolicy:
             raise ValueError(f"ValidationPolicy.gap_seconds must be > 0, got {self.gap_seconds}")
         if not self.spike_pips > 0:
             raise ValueError(f"ValidationPolicy.spike_pips must be > 0, got {self.spike_pips}")
+        if not self.spike_factor > 0:
+            raise ValueError(f"ValidationPolicy.spike_factor must be > 0, got {self.spike_factor}")
 
     def with_actions(self, **actions: str) -> ValidationPolicy:
         """A copy with some actions changed (validated)."""
@@ -251,21 +256,31 @@ def _order_checks(checker: _Checker, policy: ValidationPolicy) -> tuple[IntArray
 
 
 def _gap_check(
-    checker: _Checker, policy: ValidationPolicy, valid: Mask, order: IntArray | None
+    checker: _Checker,
+    policy: ValidationPolicy,
+    valid: Mask,
+    order: IntArray | None,
+    interval_ns: int,
 ) -> None:
+    """Report steps whose missing open-market time exceeds ``policy.gap_seconds``.
+
+    Missing time = step - the normal interval (one bar length; 0 for ticks) - closure time.
+    """
     ts = checker.ts
     index = np.flatnonzero(valid) if order is None else order[valid[order]]
     t = ts[index]
     steps = np.diff(t)
     threshold = int(policy.gap_seconds * _NS)
-    candidates = np.flatnonzero(steps > threshold)
-    open_ns = steps[candidates] - closed_ns_between(
-        t[candidates], t[candidates + 1], policy.closure_clock
+    candidates = np.flatnonzero(steps - interval_ns > threshold)
+    open_ns = (
+        steps[candidates]
+        - interval_ns
+        - closed_ns_between(t[candidates], t[candidates + 1], policy.closure_clock)
     )
     gaps = candidates[open_ns > threshold]
     describe = [
-        f"{_iso(int(t[g]))} -> {_iso(int(t[g + 1]))} ({open_ns[open_ns > threshold][i] / 60e9:.0f}"
-        " open-market minutes)"
+        f"{_iso(int(t[g]))} -> {_iso(int(t[g + 1]))} "
+        f"({open_ns[open_ns > threshold][i] / 60e9:.0f} open-market minutes missing)"
         for i, g in enumerate(gaps[:_MAX_EXAMPLES])
     ]
     result_count = len(gaps)
@@ -273,16 +288,90 @@ def _gap_check(
     checker.results.append(CheckResult("gaps", policy.gaps, result_count, 0, examples))
 
 
-def _spike_mask(price: FloatArray, threshold: float) -> Mask:
-    """One-sample excursions: a jump beyond ``threshold`` and straight back beyond it."""
+def _spike_mask(price: FloatArray, floor: float, factor: float) -> Mask:
+    """One-sample excursions: a jump beyond the threshold and most of the way straight back.
+
+    The threshold is ``max(floor, factor * median |step|)``, so it scales with the bar length
+    (an hourly bar moves more than a tick). "Straight back" means the sample after the spike is
+    closer to the sample before it than half the smaller jump: a real move that continues is not
+    a spike.
+    """
     mask = np.zeros(len(price), dtype=bool)
     if len(price) < 3:
         return mask
     step = np.diff(price)
-    up_down = (step[:-1] > threshold) & (step[1:] < -threshold)
-    down_up = (step[:-1] < -threshold) & (step[1:] > threshold)
-    mask[1:-1] = up_down | down_up
+    moving = np.abs(step[step != 0])
+    typical = float(np.median(moving)) if len(moving) else 0.0
+    threshold = max(floor, factor * typical)
+    first, second = step[:-1], step[1:]
+    reverts = np.abs(first + second) < 0.5 * np.minimum(np.abs(first), np.abs(second))
+    big = (np.abs(first) > threshold) & (np.abs(second) > threshold)
+    mask[1:-1] = big & (np.sign(first) != np.sign(second)) & reverts
     return mask
+
+
+def _bar_interval(ts: IntArray) -> int:
+    """The bar length: the most common positive step between bar timestamps."""
+    steps = np.diff(ts)
+    steps = steps[steps > 0]
+    if len(steps) == 0:
+        return 0
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def _ohlc_bad(bars: BarArrays) -> Mask:
+    o, h, low, c = bars.open, bars.high, bars.low, bars.close
+    return np.asarray((h < low) | (h < np.maximum(o, c)) | (low > np.minimum(o, c)), dtype=bool)
+
+
+def _flat(bars: BarArrays) -> Mask:
+    o, h, low, c = bars.open, bars.high, bars.low, bars.close
+    return np.asarray((o == h) & (h == low) & (low == c) & (bars.volume == 0), dtype=bool)
+
+
+def _describe_bar(bars: BarArrays, rows: IntArray, label: str = "") -> list[str]:
+    return [
+        f"{label}o={bars.open[r]} h={bars.high[r]} l={bars.low[r]} c={bars.close[r]}"
+        for r in rows[:_MAX_EXAMPLES]
+    ]
+
+
+def _bar_checks(
+    bid: BarArrays, ask: BarArrays | None, policy: ValidationPolicy, pip_size: float
+) -> tuple[_Checker, IntArray | None]:
+    checker = _Checker(bid.ts_event)
+    order, _ = _order_checks(checker, policy)
+    ohlc = _ohlc_bad(bid)
+    flat = _flat(bid)
+    close = bid.close
+    if ask is not None:
+        ohlc = ohlc | _ohlc_bad(ask)
+        flat = flat & _flat(ask)
+        close = (bid.close + ask.close) * 0.5
+    rows = np.flatnonzero(ohlc)
+    describe = _describe_bar(bid, rows) if ask is None else _describe_bar(bid, rows, "bid ")
+    checker.add("ohlc", policy.ohlc, ohlc, describe)
+    checker.add("flat", policy.flat, flat)
+    if ask is not None:
+        crossed = bid.close > ask.close
+        checker.add(
+            "crossed",
+            policy.crossed,
+            crossed,
+            [
+                f"bid close {bid.close[r]} > ask close {ask.close[r]}"
+                for r in np.flatnonzero(crossed)[:_MAX_EXAMPLES]
+            ],
+        )
+        checker.add("locked", policy.locked, bid.close == ask.close)
+    seq = order if order is not None else np.arange(len(bid))
+    seq = seq[~checker.drop[seq]]
+    spikes = np.zeros(len(bid), dtype=bool)
+    spikes[seq] = _spike_mask(close[seq], policy.spike_pips * pip_size, policy.spike_factor)
+    checker.add("spikes", policy.spikes, spikes)
+    _gap_check(checker, policy, ~checker.drop, order, _bar_interval(bid.ts_event))
+    return checker, order
 
 
 def validate_bars(
@@ -310,25 +399,30 @@ def validate_bars(
     (BarArrays, ValidationReport)
         The bars to keep (time-ordered) and the report.
     """
-    checker = _Checker(arrays.ts_event)
-    order, _ = _order_checks(checker, policy)
-    o, h, low, c = arrays.open, arrays.high, arrays.low, arrays.close
-    ohlc = (h < low) | (h < np.maximum(o, c)) | (low > np.minimum(o, c))
-    checker.add(
-        "ohlc",
-        policy.ohlc,
-        ohlc,
-        [f"o={o[r]} h={h[r]} l={low[r]} c={c[r]}" for r in np.flatnonzero(ohlc)[:_MAX_EXAMPLES]],
-    )
-    flat = (o == h) & (h == low) & (low == c) & (arrays.volume == 0)
-    checker.add("flat", policy.flat, flat)
-    seq = order if order is not None else np.arange(len(arrays))
-    seq = seq[~checker.drop[seq]]
-    spikes = np.zeros(len(arrays), dtype=bool)
-    spikes[seq] = _spike_mask(c[seq], policy.spike_pips * pip_size)
-    checker.add("spikes", policy.spikes, spikes)
-    _gap_check(checker, policy, ~checker.drop, order)
+    checker, order = _bar_checks(arrays, None, policy, pip_size)
     return _finish("bars", source, arrays, checker, order)
+
+
+def validate_bid_ask_bars(
+    bid: BarArrays,
+    ask: BarArrays,
+    policy: ValidationPolicy = BAR_POLICY,
+    *,
+    pip_size: float,
+    source: str = "",
+) -> tuple[BarArrays, BarArrays, ValidationReport]:
+    """Check paired BID and ASK bars (same timestamps) and apply ``policy`` to both alike.
+
+    Adds the quote checks on closes: crossed (bid close > ask close) and locked (equal). A row
+    dropped for either side is dropped from both, so the pairs stay aligned (Nautilus' engine
+    pairs BID and ASK bars by ``ts_init``).
+    """
+    if not np.array_equal(bid.ts_event, ask.ts_event):
+        raise ValueError("BID and ASK bars must have identical timestamps, row for row")
+    checker, order = _bar_checks(bid, ask, policy, pip_size)
+    kept_bid, report = _finish("bid/ask bars", source, bid, checker, order)
+    kept_ask, _ = _finish("bid/ask bars", source, ask, checker, order)
+    return kept_bid, kept_ask, report
 
 
 def validate_quotes(
@@ -353,9 +447,11 @@ def validate_quotes(
     seq = order if order is not None else np.arange(len(arrays))
     seq = seq[~checker.drop[seq]]
     spikes = np.zeros(len(arrays), dtype=bool)
-    spikes[seq] = _spike_mask((bid[seq] + ask[seq]) * 0.5, policy.spike_pips * pip_size)
+    spikes[seq] = _spike_mask(
+        (bid[seq] + ask[seq]) * 0.5, policy.spike_pips * pip_size, policy.spike_factor
+    )
     checker.add("spikes", policy.spikes, spikes)
-    _gap_check(checker, policy, ~checker.drop, order)
+    _gap_check(checker, policy, ~checker.drop, order, 0)
     return _finish("quotes", source, arrays, checker, order)
 
 
