@@ -14,9 +14,11 @@ from nautilus_ai.data.dukascopy.decode import (
     decompress_bi5,
 )
 from nautilus_ai.data.dukascopy.download import (
+    CACHE_DIR_ENV,
     DownloadConfig,
     DownloadSummary,
     FileOutcome,
+    default_cache_dir,
     download_files,
 )
 from nautilus_ai.data.dukascopy.load import (
@@ -42,6 +44,7 @@ from nautilus_ai.data.dukascopy.urls import (
 
 # Plain sorted() order, as tests/test_public_api.py checks (ruff RUF022 wants isort order).
 __all__ = [  # noqa: RUF022
+    "CACHE_DIR_ENV",
     "CANDLE_DTYPE",
     "DUKASCOPY_BASE_URL",
     "DUKASCOPY_PRICE_SCALES",
@@ -58,6 +61,7 @@ __all__ = [  # noqa: RUF022
     "decode_candles",
     "decode_ticks",
     "decompress_bi5",
+    "default_cache_dir",
     "download_files",
     "dukascopy_files",
     "file_from_path",

@@ -36,13 +36,17 @@ from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.markethours import closed_ns_between
 
 __all__ = [
+    "CACHE_DIR_ENV",
     "DownloadConfig",
     "DownloadSummary",
     "FileOutcome",
     "Status",
+    "default_cache_dir",
     "download_files",
     "failure_marker",
 ]
+
+CACHE_DIR_ENV = "NAUTILUS_AI_DUKASCOPY_CACHE"
 
 Status = Literal["cached", "downloaded", "empty", "suspicious_empty", "failed", "skipped_failed"]
 _FAILED_DIR = ".failed"
@@ -149,6 +153,17 @@ class DownloadSummary:
             f"  {o.status}: {o.file.period} ({o.file.key}): {o.error}" for o in self.failures
         )
         return "\n".join(lines)
+
+
+def default_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Cache root: ``explicit``, else ``$NAUTILUS_AI_DUKASCOPY_CACHE``, else
+    ``$XDG_CACHE_HOME/nautilus-ai/dukascopy`` (``~/.cache/...``)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "nautilus-ai" / "dukascopy"
 
 
 def failure_marker(cache_dir: Path, file: DukascopyFile) -> Path:
