@@ -233,8 +233,11 @@ def _parse_timestamps(
             target = pa.timestamp("ns", tz="UTC") if zoned else pa.timestamp("ns")
             parsed = text.cast(target)
         except pa.ArrowInvalid as exc:
+            # Slow path, only on failure: find the first value Arrow cannot read.
             for row, value in enumerate(text.to_pylist()):
-                if not _ISO.match(value or ""):
+                try:
+                    pa.array([value]).cast(target)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
                     raise DataFormatError(
                         source, line_of_row(data, row, skip), f"bad timestamp {value!r}"
                     ) from exc
