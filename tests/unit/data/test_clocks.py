@@ -74,5 +74,5 @@ def test_pair_table() -> None:
         fx_pair_spec("SEK/NOK")
     extra = {"SEKNOK": FxPairSpec("SEK", "NOK", 5, 0.0001)}
     assert fx_pair_spec("SEK/NOK", extra).quote == "NOK"
-    with pytest.raises(ValueError, match="FxPairSpec.base"):
+    with pytest.raises(ValueError, match=r"FxPairSpec\.base"):
         FxPairSpec("sek", "NOK", 5, 0.0001)

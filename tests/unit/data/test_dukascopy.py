@@ -162,7 +162,8 @@ def test_candle_record_order_is_open_close_low_high(root: Path) -> None:
     key = "EURUSD/2019/01/04/BID_candles_min_1.bi5"
     (pair,) = find_files([root / key])
     bars, _ = load_candles([pair], 100_000)
-    # Raw (0, 114543, 114569, 114542, 114570, 293.76): 00:00 O 1.14543 H 1.14570 L 1.14542 C 1.14569.
+    # Raw (0, 114543, 114569, 114542, 114570, 293.76):
+    # 00:00 O 1.14543 H 1.14570 L 1.14542 C 1.14569.
     assert bars.ts_event[0] == _utc("2019-02-04T00:01")
     assert (bars.open[0], bars.high[0], bars.low[0], bars.close[0]) == (
         1.14543,

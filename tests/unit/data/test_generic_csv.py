@@ -123,5 +123,5 @@ def test_malformed_row_names_file_and_line(tmp_path: Path, row: str, reason: str
 def test_header_must_have_the_named_columns(tmp_path: Path) -> None:
     path = tmp_path / "b.csv"
     path.write_text("time,o,h,l,c\n")
-    with pytest.raises(ValueError, match="CsvSpec.timestamp = 'timestamp' is not in the header"):
+    with pytest.raises(ValueError, match=r"CsvSpec\.timestamp = 'timestamp' is not in the header"):
         read_csv_bars(path, CSV_PRESETS["nautilus-fxcm-m1"])

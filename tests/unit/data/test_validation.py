@@ -85,8 +85,10 @@ def test_gaps_ignore_the_weekly_closure_but_not_a_weekday_hole() -> None:
     friday_close = int(np.datetime64("2017-03-10T21:59", "ns").astype(np.int64))  # EST: 22:00
     sunday_open = int(np.datetime64("2017-03-12T21:01", "ns").astype(np.int64))  # EDT: 21:00
     ts = np.array(
-        [friday_close - 2 * MIN, friday_close - MIN, friday_close]
-        + [sunday_open, sunday_open + MIN, sunday_open + 64 * MIN],
+        [
+            *(friday_close - 2 * MIN, friday_close - MIN, friday_close),
+            *(sunday_open, sunday_open + MIN, sunday_open + 64 * MIN),
+        ],
         dtype=np.int64,
     )
     c = np.full(len(ts), 1.1)
@@ -121,11 +123,11 @@ def test_quotes_crossed_locked_and_policy_drop() -> None:
 
 
 def test_policy_fails_fast_naming_the_field() -> None:
-    with pytest.raises(ValueError, match="ValidationPolicy.crossed"):
+    with pytest.raises(ValueError, match=r"ValidationPolicy\.crossed"):
         ValidationPolicy(crossed="ignore")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="ValidationPolicy.gaps"):
+    with pytest.raises(ValueError, match=r"ValidationPolicy\.gaps"):
         ValidationPolicy(gaps="drop")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="ValidationPolicy.gap_seconds"):
+    with pytest.raises(ValueError, match=r"ValidationPolicy\.gap_seconds"):
         ValidationPolicy(gap_seconds=0)
 
 
