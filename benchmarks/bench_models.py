@@ -1,7 +1,7 @@
 """Predictor speed: per-bar ``predict`` of each backend, the torch module alone, and batches.
 
 Run: ``.venv/bin/python -m benchmarks.bench_models`` (add ``--rows N`` for the batch size).
-Figures are microseconds, the median of 5 repeats; 1 torch thread unless said otherwise.
+Figures are microseconds, the best of 5 repeats (the box is shared and noisy); 1 torch thread.
 The feature rows are synthetic but shaped like warm 1-minute EUR/USD v1 features, so the rule
 takes all of its branches (its per-call cost depends a little on which one).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -90,7 +89,7 @@ def synthetic_features(n: int, seed: int = 0) -> NDArray[np.float64]:
 
 
 def per_call_us(fn: Callable[[], object], number: int, repeat: int = 5) -> float:
-    """Median over ``repeat`` runs of the mean time per call, in microseconds."""
+    """Mean time per call in microseconds: the best of ``repeat`` runs (least disturbed)."""
     fn()
     times = []
     for _ in range(repeat):
@@ -98,18 +97,18 @@ def per_call_us(fn: Callable[[], object], number: int, repeat: int = 5) -> float
         for _ in range(number):
             fn()
         times.append((time.perf_counter() - start) / number * 1e6)
-    return statistics.median(times)
+    return min(times)
 
 
 def per_row_us(fn: Callable[[], object], rows: int, repeat: int = 3) -> float:
-    """Median over ``repeat`` runs of one batch call, per row, in microseconds (after a warm-up)."""
+    """Best of ``repeat`` runs of one batch call, per row, in microseconds (after a warm-up)."""
     fn()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) / rows * 1e6)
-    return statistics.median(times)
+    return min(times)
 
 
 def rows_cycle(rows: NDArray[np.float64]) -> Callable[[], NDArray[np.float64]]:

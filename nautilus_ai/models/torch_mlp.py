@@ -212,7 +212,7 @@ class TorchPredictor:
     Parameters
     ----------
     module : MLPClassifier
-        The network (its weights are copied for the numpy twin at construction).
+        The network; the predictor keeps its own copy (a snapshot taken here).
     card : ModelCard
         Its card; ``card.architecture`` must describe ``module``.
     spec : FeatureSpecLike
@@ -266,7 +266,9 @@ class TorchPredictor:
             raise ValueError("batch_dtype 'bfloat16' is for CUDA; on CPU use float64 or float32")
         self._batch_dtype = _DTYPES[dtype_name]
         self._batch_size = batch_size
-        module = module.eval()
+        # A snapshot: later changes to the caller's module (more training) do not leak in, and
+        # the caller's module keeps its train/eval mode.
+        module = copy.deepcopy(module).eval()
         self._module = module
         self._twin = _NumpyTwin(module, card.temperature)
         # The batch copy lives on the device in the batch dtype; the original stays as given.
@@ -403,7 +405,7 @@ class TorchPredictor:
 
     @property
     def module(self) -> MLPClassifier:
-        """The torch module as loaded (float32 weights, on CPU)."""
+        """The predictor's copy of the torch module (as stored: float32 weights, on CPU)."""
         return self._module
 
     @property

@@ -333,3 +333,16 @@ def test_loading_never_unpickles() -> None:
     source = inspect.getsource(torch_mlp)
     assert "torch.load(" not in source
     assert "import pickle" not in source
+
+
+def test_predictor_is_a_snapshot_of_the_module(spec: StandinSpec) -> None:
+    module = random_module(28, seed=5)
+    module.train()
+    predictor = TorchPredictor(module, _card(spec, module), spec, device="cpu")
+    row = np.linspace(-1, 1, 28)
+    before = predictor.predict_proba(row)
+    with torch.no_grad():
+        module.linear_layers()[0].weight.mul_(3.0)  # "more training" on the caller's module
+    assert module.training  # the caller's mode is left alone
+    assert predictor.predict_proba(row) == before
+    np.testing.assert_allclose(predictor.predict_proba_batch(row[None, :])[0], before, atol=1e-12)

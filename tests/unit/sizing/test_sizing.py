@@ -387,7 +387,21 @@ def test_property_quantity_steps_are_consistent(inputs: SizingInputs) -> None:
     assert steps[-1].size == decision.quantity or decision.quantity == 0.0
     if decision.blocked_by is not None:
         assert steps[-1].name == decision.blocked_by
+    names = [step.name for step in steps]
+    if "lot_step" in names:
+        before = steps[names.index("lot_step") - 1].size  # units after the caps
+        after = steps[names.index("lot_step")].size
+        assert after <= before < after + CAPPED.lot_step  # rounded DOWN, by less than a lot
     json.dumps(decision.to_dict())
+
+
+def test_lot_rounding_is_down_never_nearest() -> None:
+    config = SizingConfig(max_equity_share=None, lot_step=1000.0, min_quantity=1000.0)
+    # confidence 1, no risk: fraction 1.0, so 5,900 units at price 1 and equity 5,900
+    inputs = _inputs(confidence=1.0, risk_score=0.0, price=1.0, equity=5_900.0, peak_equity=5_900.0)
+    assert size_position(inputs, config).quantity == 5_000.0
+    exact = inputs._replace(equity=6_000.0, peak_equity=6_000.0)
+    assert size_position(exact, config).quantity == 6_000.0  # an exact multiple stays exact
 
 
 def test_replace_validates_and_rejects_unknown_fields() -> None:
