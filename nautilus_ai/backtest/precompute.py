@@ -54,8 +54,10 @@ def precompute_for_strategy(
     """Return ``(ts, ohlcv, features, predictions)`` for the accepted bars of ``bar_type``.
 
     ``predictions[i]`` is the prediction for row ``i`` when that row is warm (a placeholder hold
-    otherwise); it is ``None`` when the predictor cannot batch (the strategy then predicts bar
-    by bar).
+    otherwise). Predictors that declare ``batch_exact = True`` (their ``predict_batch`` equals
+    ``predict`` bit for bit) are asked once for the whole batch; for the others ``predictions``
+    is ``None`` and the strategy predicts bar by bar, because a batched matrix product may
+    differ from the single-row one in the last bits and the fast path must not change a trade.
     """
     ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type)
     keep = accepted_bars_mask(ts, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], ohlcv[:, 4])
@@ -64,8 +66,10 @@ def precompute_for_strategy(
         spec, ts, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], ohlcv[:, 4]
     )
     predictions = None
-    if predictor is not None:
-        predictions = _batch_predictions(predictor, spec, bar_type, ts, ohlcv, features, context_bars)
+    if predictor is not None and getattr(predictor, "batch_exact", False):
+        predictions = _batch_predictions(
+            predictor, spec, bar_type, ts, ohlcv, features, context_bars
+        )
     return ts, ohlcv, features, predictions
 
 
@@ -95,7 +99,7 @@ def _batch_predictions(
         ]
     try:
         batch = predictor.predict_batch(features[warm_rows], contexts)
-    except Exception:  # noqa: BLE001 - the strategy predicts bar by bar instead (and logs faults)
+    except Exception:
         return None
     if len(batch) != warm_rows.size:
         return None
