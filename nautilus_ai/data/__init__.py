@@ -18,7 +18,7 @@ from nautilus_ai.data.clocks import local_to_utc_ns
 from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec, read_csv_bars, read_csv_quotes
-from nautilus_ai.data.histdata import read_histdata_m1, read_histdata_ticks
+from nautilus_ai.data.histdata import histdata_m1_files, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.lean import read_lean_bars, read_lean_ticks
 from nautilus_ai.data.markethours import weekly_closures
 from nautilus_ai.data.symbols import DEFAULT_FX_PAIRS, FxPairSpec, fx_pair_spec
@@ -74,6 +74,7 @@ __all__ = [  # noqa: RUF022
     "fill_unknown_volume",
     "fx_instrument",
     "fx_pair_spec",
+    "histdata_m1_files",
     "import_csv",
     "import_dukascopy",
     "import_histdata_m1",
