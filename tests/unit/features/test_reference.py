@@ -138,6 +138,17 @@ def test_rsi_edge_cases() -> None:
         np.testing.assert_array_equal(rsi[14:], expected)
 
 
+@pytest.mark.parametrize("tolerance", [0.0, 1e-9])
+def test_flat_window_is_half_and_zero_width(tolerance: float) -> None:
+    spec = FeatureSpec(bb_flat_tolerance=tolerance)
+    n = 25
+    ts = 1_483_920_000 * NS + 60 * NS * np.arange(1, n + 1, dtype=np.int64)
+    close = np.full(n, 1.0)  # the window sum is exact, so the width is exactly 0
+    x = compute_features(spec, ts, close, close, close, close, np.zeros(n))
+    np.testing.assert_array_equal(x[19:, spec.index("bb_pct_b")], 0.5)
+    np.testing.assert_array_equal(x[19:, spec.index("bb_bandwidth")], 0.0)
+
+
 def test_zero_atr_gives_zero_ratios_not_nan() -> None:
     spec = FeatureSpec()
     n = 130
