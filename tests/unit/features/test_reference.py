@@ -55,11 +55,13 @@ def _reference(bars: Bars) -> dict[str, np.ndarray]:
         ref[f"ret_{k}"] = [math.log(c[i] / c[i - k]) if i >= k else math.nan for i in range(n)]
     rng = [h[i] - lo[i] for i in range(n)]
     ref["body_ratio"] = [(c[i] - o[i]) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    ref["upper_wick_ratio"] = [(h[i] - max(o[i], c[i])) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    ref["lower_wick_ratio"] = [(min(o[i], c[i]) - lo[i]) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    tr = [rng[0]] + [
-        max(rng[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])) for i in range(1, n)
+    ref["upper_wick_ratio"] = [
+        (h[i] - max(o[i], c[i])) / rng[i] if rng[i] else 0.0 for i in range(n)
     ]
+    ref["lower_wick_ratio"] = [
+        (min(o[i], c[i]) - lo[i]) / rng[i] if rng[i] else 0.0 for i in range(n)
+    ]
+    tr = [rng[0]] + [max(rng[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])) for i in range(1, n)]
     atr = _sma_seeded(tr, 14, "rma")
     ref["range_atr"] = [rng[i] / a if a else 0.0 for i, a in enumerate(atr)]
     ref["atr_close"] = [a / c[i] for i, a in enumerate(atr)]

@@ -87,7 +87,9 @@ def test_every_reason_is_exercised() -> None:
     assert {reason for reason, _ in BAD_BARS} == set(REASONS)
 
 
-@pytest.mark.parametrize(("reason", "bad"), BAD_BARS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BAD_BARS)])
+@pytest.mark.parametrize(
+    ("reason", "bad"), BAD_BARS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BAD_BARS)]
+)
 def test_bad_bar_is_rejected_with_reason_and_leaves_state_unchanged(
     reason: str, bad: tuple[Any, ...]
 ) -> None:
