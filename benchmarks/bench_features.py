@@ -53,6 +53,12 @@ def _timed(fn: Callable[[], T]) -> tuple[float, float, T]:
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
+def _times(fn: Callable[[], object]) -> tuple[float, float, None]:
+    """Like :func:`_timed`, dropping the result (a caller keeps one result, not every run's)."""
+    wall, cpu, _ = _timed(fn)
+    return wall, cpu, None
+
+
 def _incremental(spec: FeatureSpec, bars: tuple[np.ndarray, ...]) -> list[list[float]]:
     rows_in = list(zip(*(a.tolist() for a in bars), strict=True))
     update = FeatureEngine(spec).update
@@ -73,13 +79,17 @@ def main(argv: list[str]) -> int:
     print(f"spec hash: {spec.hash}, warmup_bars: {spec.warmup_bars}")
 
     cold, _, x = _timed(lambda: compute_features(spec, *bars))
-    vec_c, vec_f, inc = [], [], []
+    vec_c: list[tuple[float, float, None]] = []
+    vec_f: list[tuple[float, float, None]] = []
+    inc: list[tuple[float, float, None]] = []
     for _ in range(max(args.repeat, 5)):
-        vec_c.append(_timed(lambda: compute_features(spec, *bars)))
-        vec_f.append(_timed(lambda: compute_features(spec, *bars, order="F")))
+        vec_c.append(_times(lambda: compute_features(spec, *bars)))
+        vec_f.append(_times(lambda: compute_features(spec, *bars, order="F")))
+    rows: list[list[float]] = []
     for _ in range(args.repeat):
-        inc.append(_timed(lambda: _incremental(spec, bars)))
-    y = np.array(inc[-1][2])
+        wall, cpu, rows = _timed(lambda: _incremental(spec, bars))
+        inc.append((wall, cpu, None))
+    y = np.array(rows)
 
     same_nan = bool(np.array_equal(np.isnan(x), np.isnan(y)))
     diff = float(np.abs(np.nan_to_num(x - y, nan=0.0)).max())
