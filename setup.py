@@ -9,8 +9,11 @@ resolves from any working directory after ``pip install``.
 
 from setuptools import find_packages, setup
 
-MAPPED = {"strategies": "nautilus_ai.strategies", "backtests": "nautilus_ai.backtests",
-          "live": "nautilus_ai.live"}
+MAPPED = {
+    "strategies": "nautilus_ai.strategies",
+    "backtests": "nautilus_ai.backtests",
+    "live": "nautilus_ai.live",
+}
 
 packages = find_packages(include=["nautilus_ai", "nautilus_ai.*"])
 package_dir = {"nautilus_ai": "nautilus_ai"}
