@@ -420,9 +420,7 @@ class AIPatternStrategy(Strategy):
             volatility=float(row[self._i_atr]),
             win_rate=wins / trades if trades else None,
             payoff_ratio=(
-                (gross_win / wins) / (gross_loss / losses)
-                if wins and losses and gross_loss
-                else None
+                (gross_win / wins) / (gross_loss / losses) if wins and losses and gross_loss else None
             ),
             trades=int(trades),
             risk_multiplier=self._risk_multiplier,
@@ -705,3 +703,4 @@ class AIPatternStrategy(Strategy):
         self._pre_ohlc = None
         self._pre_features = None
         self._pre_predictions = None
+

@@ -65,9 +65,7 @@ def precompute_for_strategy(
     )
     predictions = None
     if predictor is not None:
-        predictions = _batch_predictions(
-            predictor, spec, bar_type, ts, ohlcv, features, context_bars
-        )
+        predictions = _batch_predictions(predictor, spec, bar_type, ts, ohlcv, features, context_bars)
     return ts, ohlcv, features, predictions
 
 
