@@ -244,8 +244,11 @@ def storm_fields(count: int, secret: bytes, trader: str, strategy: str) -> list[
     now = time.time_ns()
     out: list[dict[str, str]] = []
     valid_template: dict[str, Any] = {
-        "type": "status", "trader_id": trader, "strategy_id": strategy, "timestamp_ns": now,
-    }  # fmt: skip
+        "type": "status",
+        "trader_id": trader,
+        "strategy_id": strategy,
+        "timestamp_ns": now,
+    }
     for i in range(count):
         body = dict(valid_template, command_id=f"storm-{i}", nonce=f"storm-nonce-{i:010d}")
         kind = i % 10
@@ -293,11 +296,24 @@ def _storm_sender(url: str, count: int, trader: str, strategy: str) -> int:
 
 def run_storm_sender(url: str, count: int, trader: str, strategy: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_control", "--storm-sender", url,
-         "--storm", str(count), "--trader", trader, "--strategy", strategy],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_control",
+            "--storm-sender",
+            url,
+            "--storm",
+            str(count),
+            "--trader",
+            trader,
+            "--strategy",
+            strategy,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=str(Path(__file__).resolve().parent.parent),
-    )  # fmt: skip
+    )
 
 
 def _storm(url: str, count: int) -> dict[str, float]:
@@ -358,16 +374,18 @@ def _storm(url: str, count: int) -> dict[str, float]:
 def _print_result(title: str, result: dict[str, float]) -> None:
     print(f"\n{title}:")
     for key, value in result.items():
-        print(f"  {key:<28}{value:12.3f}" if isinstance(value, float) else
-              f"  {key:<28}{value:12d}")  # fmt: skip
+        print(
+            f"  {key:<28}{value:12.3f}" if isinstance(value, float) else f"  {key:<28}{value:12d}"
+        )
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_control")
     parser.add_argument("--commands", type=int, default=1000)
     parser.add_argument("--storm", type=int, default=10_000)
-    parser.add_argument("--modes", default="call_soon_threadsafe,loop poll 1ms,loop poll 5ms,"
-                        "LiveClock timer 1ms")  # fmt: skip
+    parser.add_argument(
+        "--modes", default="call_soon_threadsafe,loop poll 1ms,loop poll 5ms,LiveClock timer 1ms"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="storm repetitions")
     parser.add_argument("--node", action="store_true", help="storm against a live TradingNode")
     parser.add_argument("--storm-sender", metavar="URL", help=argparse.SUPPRESS)
@@ -401,8 +419,9 @@ def main(argv: list[str]) -> int:
         else:
             for rep in range(args.repeats):
                 result = _storm(server.url, args.storm)
-                _print_result(f"storm {rep + 1}/{args.repeats}, stand-in loop, a bar every 1 ms",
-                              result)  # fmt: skip
+                _print_result(
+                    f"storm {rep + 1}/{args.repeats}, stand-in loop, a bar every 1 ms", result
+                )
     return 0
 
 

@@ -47,7 +47,10 @@ from nautilus_ai.control import (
     redis_url_from_env,
 )
 
-__all__ = ["RemoteController", "RemoteControllerConfig"]
+__all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
+
+CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
+"""Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
 
 _STATE_CHANGING = frozenset({"pause", "resume", "flatten", "set_risk", "switch_model"})
 _RUNNING_ONLY = frozenset({"flatten"})  # needs a running strategy to send orders
@@ -225,6 +228,7 @@ class RemoteController(Controller):
 
     def _record(self, reply: CommandReply) -> None:
         self.replies.append(reply)
+        self.msgbus.publish(CONTROL_REPLY_TOPIC, reply.to_json())
         text = (
             f"Control {reply.command_type} {reply.command_id} -> {reply.strategy_id}: "
             f"{reply.status.value}{': ' + reply.reason if reply.reason else ''}"

@@ -34,10 +34,12 @@ def register(subparsers: Any) -> None:
         parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text)
         parser.add_argument("--trader", required=True, help="trader id, e.g. TRADER-001")
         parser.add_argument("--strategy", required=True, help="strategy id, e.g. AIPattern-001")
-        parser.add_argument("--redis-url", help="default: $NAUTILUS_AI_REDIS_URL or "
-                            "redis://127.0.0.1:6379/0")  # fmt: skip
-        parser.add_argument("--timeout", type=float, default=10.0,
-                            help="seconds to wait for the reply (default 10)")  # fmt: skip
+        parser.add_argument(
+            "--redis-url", help="default: $NAUTILUS_AI_REDIS_URL or redis://127.0.0.1:6379/0"
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=10.0, help="seconds to wait for the reply (default 10)"
+        )
         parser.set_defaults(handler=_send, command_type=name.replace("-", "_"))
         return parser
 

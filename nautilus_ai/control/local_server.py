@@ -85,14 +85,21 @@ class LocalRedisServer:
             self._port = _free_port()
         args = [
             self._executable,
-            "--port", str(self._port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self._dir),
-            "--save", "",
-            "--appendonly", "yes" if self._appendonly else "no",
-            "--daemonize", "no",
-            "--logfile", str(self._dir / "redis.log"),
-        ]  # fmt: skip
+            "--port",
+            str(self._port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self._dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self._appendonly else "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self._dir / "redis.log"),
+        ]
         if self._password:
             args += ["--requirepass", self._password]
         self._process = subprocess.Popen(

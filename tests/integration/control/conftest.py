@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fixtures.control_harness import LoopHarness, StandInStrategy
+from fixtures.control_harness import (
+    STRATEGY,
+    TRADER,
+    LoopHarness,
+    StandInStrategy,
+)
 from fixtures.redis_server import control_secret, redis_server
 
 from nautilus_ai.control import (
@@ -19,17 +24,15 @@ from nautilus_ai.control import (
 
 __all__ = ["control_secret", "redis_server"]
 
-TRADER = "TRADER-001"
-STRATEGY = "AIPattern-001"
-
 
 @pytest.fixture
 def plane_factory(redis_server: LocalRedisServer, control_secret: bytes) -> Iterator[object]:
     made: list[ControlPlane] = []
 
     def make(**kwargs: object) -> ControlPlane:
-        client = connect(RedisSettings(redis_server.url, socket_timeout=1.0),
-                         extra_socket_timeout=0.2)  # fmt: skip
+        client = connect(
+            RedisSettings(redis_server.url, socket_timeout=1.0), extra_socket_timeout=0.2
+        )
         kwargs.setdefault("block_ms", 200)
         kwargs.setdefault("strategy_ids", [STRATEGY, "Other-002"])
         plane = ControlPlane(client, StreamNames(TRADER), control_secret, **kwargs)  # type: ignore[arg-type]
@@ -53,7 +56,8 @@ def harness(plane_factory: object) -> Iterator[LoopHarness]:
 
 @pytest.fixture
 def client(redis_server: LocalRedisServer, control_secret: bytes) -> Iterator[ControlClient]:
-    redis_client = connect(RedisSettings(redis_server.url, socket_timeout=1.0),
-                           extra_socket_timeout=0.5)  # fmt: skip
+    redis_client = connect(
+        RedisSettings(redis_server.url, socket_timeout=1.0), extra_socket_timeout=0.5
+    )
     yield ControlClient(redis_client, StreamNames(TRADER), control_secret, poll_ms=100)
     redis_client.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import STRATEGY, TRADER
-from fixtures.control_harness import LoopHarness
+from fixtures.control_harness import STRATEGY, TRADER, LoopHarness
 
 from nautilus_ai.cli import main
 from nautilus_ai.control import LocalRedisServer
@@ -36,8 +35,12 @@ def test_cli_verbs(
     code, out, _ = run(capsys, "control", "flatten", *common)
     assert code == 0 and json.loads(out)["result"]["position"] == 0.0
     assert harness.strategies[STRATEGY].calls == [
-        "pause", "set_risk", "switch_model", "resume", "flatten",
-    ]  # fmt: skip
+        "pause",
+        "set_risk",
+        "switch_model",
+        "resume",
+        "flatten",
+    ]
 
     # A strategy failure and a refused target both exit 1 with the reason printed.
     code, out, _ = run(capsys, "control", "switch-model", *common, "--config", '{"kind": "broken"}')
@@ -46,12 +49,23 @@ def test_cli_verbs(
     code, out, _ = run(capsys, "control", "pause", *other)
     assert code == 1 and "unknown strategy 'Ghost-1'" in json.loads(out)["reason"]
 
-    code, out, _ = run(capsys, "control", "history", "--trader", TRADER,
-                       "--redis-url", redis_server.url, "--count", "3")  # fmt: skip
+    code, out, _ = run(
+        capsys,
+        "control",
+        "history",
+        "--trader",
+        TRADER,
+        "--redis-url",
+        redis_server.url,
+        "--count",
+        "3",
+    )
     assert code == 0
     assert [json.loads(line)["status"] for line in out.splitlines()] == [
-        "applied", "failed", "rejected",
-    ]  # fmt: skip
+        "applied",
+        "failed",
+        "rejected",
+    ]
 
 
 def test_cli_user_errors(

@@ -7,8 +7,7 @@ import logging
 import time
 
 import pytest
-from conftest import STRATEGY
-from fixtures.control_harness import LoopHarness, StandInStrategy, wait_for
+from fixtures.control_harness import STRATEGY, LoopHarness, StandInStrategy, wait_for
 
 from nautilus_ai.control import ControlClient, LocalRedisServer, ReplyStatus, seal
 
@@ -32,8 +31,10 @@ def test_kill_and_restart_redis_loses_nothing_sent_after_it_is_back(
 
     redis_server.restart()
     # Sent the moment Redis is back, before the listener has reconnected.
-    early = [client.command("set_risk", STRATEGY, risk_multiplier=0.5),
-             client.command("resume", STRATEGY)]  # fmt: skip
+    early = [
+        client.command("set_risk", STRATEGY, risk_multiplier=0.5),
+        client.command("resume", STRATEGY),
+    ]
     cursor = client.reply_cursor()
     for command in early:
         client.send(command)

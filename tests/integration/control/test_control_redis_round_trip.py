@@ -6,8 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import STRATEGY, TRADER
-from fixtures.control_harness import LoopHarness, wait_for
+from fixtures.control_harness import STRATEGY, TRADER, LoopHarness, wait_for
 
 from nautilus_ai.control import (
     ControlClient,
@@ -71,8 +70,12 @@ def test_bad_commands_are_rejected_and_the_consumer_keeps_going(
     def signed_body(body: dict[str, object]) -> dict[str, str]:
         text = json.dumps(body)
         ts, nonce = int(str(body["timestamp_ns"])), str(body["nonce"])
-        return {"body": text, "ts": str(ts), "nonce": nonce,
-                "sig": sign(control_secret, text, ts, nonce)}  # fmt: skip
+        return {
+            "body": text,
+            "ts": str(ts),
+            "nonce": nonce,
+            "sig": sign(control_secret, text, ts, nonce),
+        }
 
     base = json.loads(fields["body"])
     no_reason = {k: v for k, v in base.items() if k != "reason"}
@@ -82,20 +85,44 @@ def test_bad_commands_are_rejected_and_the_consumer_keeps_going(
         ("bad signature", dict(fields, sig="0" * 64), "bad signature"),
         ("wrong secret", seal(fresh, b"x" * 32).to_fields(), "bad signature"),
         ("junk fields", {"hello": "world"}, "malformed envelope"),
-        ("signed junk", signed_body(dict(base, type="explode", nonce="e" * 16)),
-         "unknown command type 'explode'"),
-        ("malformed", signed_body(dict(no_reason, type="set_risk", nonce="m" * 16)),
-         "at least one"),
-        ("typo field", signed_body(dict(base, resaon="x", nonce="t" * 16)),
-         "resaon: Extra inputs are not permitted"),
-        ("expired", seal(parse_command(dict(base, nonce="x" * 16,
-                                            timestamp_ns=time.time_ns() - 60 * 10**9)),
-                         control_secret).to_fields(), "expired"),
-        ("wrong trader", seal(parse_command(dict(base, nonce="w" * 16, trader_id="T-9")),
-                              control_secret).to_fields(), "wrong trader"),
-        ("unknown strategy", seal(parse_command(dict(base, nonce="u" * 16, strategy_id="X-1")),
-                                  control_secret).to_fields(), "unknown strategy 'X-1'"),
-    ]  # fmt: skip
+        (
+            "signed junk",
+            signed_body(dict(base, type="explode", nonce="e" * 16)),
+            "unknown command type 'explode'",
+        ),
+        (
+            "malformed",
+            signed_body(dict(no_reason, type="set_risk", nonce="m" * 16)),
+            "at least one",
+        ),
+        (
+            "typo field",
+            signed_body(dict(base, resaon="x", nonce="t" * 16)),
+            "resaon: Extra inputs are not permitted",
+        ),
+        (
+            "expired",
+            seal(
+                parse_command(dict(base, nonce="x" * 16, timestamp_ns=time.time_ns() - 60 * 10**9)),
+                control_secret,
+            ).to_fields(),
+            "expired",
+        ),
+        (
+            "wrong trader",
+            seal(
+                parse_command(dict(base, nonce="w" * 16, trader_id="T-9")), control_secret
+            ).to_fields(),
+            "wrong trader",
+        ),
+        (
+            "unknown strategy",
+            seal(
+                parse_command(dict(base, nonce="u" * 16, strategy_id="X-1")), control_secret
+            ).to_fields(),
+            "unknown strategy 'X-1'",
+        ),
+    ]
     sent = {
         _raw_send(client, case_fields): (name, expected) for name, case_fields, expected in cases
     }
@@ -130,8 +157,10 @@ def test_audit_trail_has_one_record_per_command(
     raw = client._client.xrange(client.names.replies)
     assert [fields["status"] for _id, fields in raw] == ["applied"] * 3
     assert [json.loads(fields["reply"])["command_type"] for _id, fields in raw] == [
-        "pause", "resume", "status",
-    ]  # fmt: skip
+        "pause",
+        "resume",
+        "status",
+    ]
 
 
 def test_client_times_out_when_nobody_listens(client: ControlClient) -> None:

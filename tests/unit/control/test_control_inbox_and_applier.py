@@ -55,8 +55,12 @@ class StandIn:
         self.model = config["kind"]
 
     def control_status(self) -> dict[str, Any]:
-        return {"paused": self.paused, "model_id": self.model, "position": Decimal("1.5"),
-                "pnl": math.nan}  # fmt: skip
+        return {
+            "paused": self.paused,
+            "model_id": self.model,
+            "position": Decimal("1.5"),
+            "pnl": math.nan,
+        }
 
 
 def command(kind: str, **fields: object) -> Any:
@@ -89,8 +93,12 @@ def test_each_command_calls_its_method_and_reports_status() -> None:
     apply_command(target, command("switch_model", config={"kind": "torch", "path": "p"}))
     status = apply_command(target, command("status"))
     assert [name for name, _ in target.calls] == [
-        "pause", "resume", "flatten", "set_risk", "switch_model",
-    ]  # fmt: skip
+        "pause",
+        "resume",
+        "flatten",
+        "set_risk",
+        "switch_model",
+    ]
     assert target.calls[2] == ("flatten", ("flattened by control command",))
     assert target.calls[3] == ("set_risk", (None, 2.0, None))
     assert status.result["model_id"] == "torch"
