@@ -28,11 +28,11 @@ class CommandInbox:
     ----------
     capacity : int
         Most undrained commands; ``put`` beyond it raises :class:`InboxFullError`.
-    wakeup : Callable[[], None], optional
+    wakeup : Callable[[], object], optional
         Called when the inbox becomes non-empty; may be set later with :meth:`set_wakeup`.
     """
 
-    def __init__(self, capacity: int = 10_000, wakeup: Callable[[], None] | None = None) -> None:
+    def __init__(self, capacity: int = 10_000, wakeup: Callable[[], object] | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1, was {capacity!r}")
         self._capacity = capacity
@@ -44,7 +44,7 @@ class CommandInbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def set_wakeup(self, wakeup: Callable[[], None] | None) -> None:
+    def set_wakeup(self, wakeup: Callable[[], object] | None) -> None:
         """Install (or remove) the wake-up; call it at once if items are already waiting."""
         with self._lock:
             self._wakeup = wakeup
@@ -70,7 +70,7 @@ class CommandInbox:
         if wakeup is not None:
             self._call(wakeup)
 
-    def _call(self, wakeup: Callable[[], None]) -> None:
+    def _call(self, wakeup: Callable[[], object]) -> None:
         try:
             wakeup()
         except BaseException:

@@ -125,7 +125,7 @@ class ControlPlane:
     def connected(self) -> bool:
         return self.listener.connected
 
-    def start(self, wakeup: Callable[[], None]) -> None:
+    def start(self, wakeup: Callable[[], object]) -> None:
         """Start listening; ``wakeup`` must schedule :meth:`apply_pending` on the owner thread."""
         self.inbox.set_wakeup(wakeup)
         self.listener.start()
