@@ -245,6 +245,7 @@ def storm_fields(count: int, secret: bytes, trader: str, strategy: str) -> list[
     """``count`` entries: 10 % valid status commands, the rest bad in assorted ways."""
     rng = np.random.default_rng(7)
     now = time.time_ns()
+    run_tag = os.urandom(4).hex()  # fresh nonces and ids per run: reruns must not be replays
     out: list[dict[str, str]] = []
     valid_template: dict[str, Any] = {
         "type": "status",
@@ -253,7 +254,9 @@ def storm_fields(count: int, secret: bytes, trader: str, strategy: str) -> list[
         "timestamp_ns": now,
     }
     for i in range(count):
-        body = dict(valid_template, command_id=f"storm-{i}", nonce=f"storm-nonce-{i:010d}")
+        body = dict(
+            valid_template, command_id=f"storm-{run_tag}-{i}", nonce=f"storm-{run_tag}-{i:010d}"
+        )
         kind = i % 10
         if kind == 0:  # valid
             out.append(seal(parse_command(body), secret).to_fields())
@@ -385,7 +388,6 @@ def _print_result(title: str, result: dict[str, float]) -> None:
 # -- storm against a live TradingNode ----------------------------------------------------------
 
 NODE_BAR_MS = 2.0
-NODE_TRADER = "STORM-001"
 NODE_STRATEGY = "BarTimingStrategy-001"
 
 
@@ -475,7 +477,7 @@ def _write_node_catalog(folder: Path, rows: int) -> Path:
     return folder
 
 
-def node_storm(url: str, count: int, folder: Path) -> dict[str, float]:
+def node_storm(url: str, count: int, folder: Path, trader: str) -> dict[str, float]:
     """Run a live node on replayed bars; storm its control plane; compare bar delays."""
     import yaml
     from nautilus_ai.live import load_live_config, run_live
@@ -488,7 +490,7 @@ def node_storm(url: str, count: int, folder: Path) -> dict[str, float]:
     config = {
         "name": "storm",
         "node": {
-            "trader_id": NODE_TRADER,
+            "trader_id": trader,
             "logging": {"log_level": "ERROR"},
             "timeout_post_stop": 0.5,
             "timeout_disconnection": 2,
@@ -532,10 +534,10 @@ def node_storm(url: str, count: int, folder: Path) -> dict[str, float]:
     if os.environ["NAUTILUS_AI_CONTROL_SECRET"] != SECRET.decode():
         raise RuntimeError("NAUTILUS_AI_CONTROL_SECRET is set to another value; unset it")
     run_file = load_live_config(path)
-    sender = run_storm_sender(url, count, NODE_TRADER, NODE_STRATEGY)
+    sender = run_storm_sender(url, count, trader, NODE_STRATEGY)
     phases: dict[str, float] = {}
     reader = connect(RedisSettings(url))
-    replies_key = StreamNames(NODE_TRADER).replies
+    replies_key = StreamNames(trader).replies
 
     captured: dict[str, Any] = {}
 
@@ -633,7 +635,9 @@ def main(argv: list[str]) -> int:
             )
         if not args.no_node:
             for rep in range(args.repeats):
-                result = node_storm(server.url, args.storm, Path(tmp) / f"node{rep}")
+                result = node_storm(
+                    server.url, args.storm, Path(tmp) / f"node{rep}", f"STORM-{rep + 1:03d}"
+                )
                 _print_result(
                     f"storm {rep + 1}/{args.repeats}, live TradingNode, replayed bars every "
                     f"{NODE_BAR_MS:g} ms (delay = on_bar time - bar emitted)",
