@@ -66,7 +66,9 @@ class PolicyConfig:
         if not (0.0 <= self.min_confidence <= 1.0):
             raise ValueError(f"min_confidence must be in [0, 1], was {self.min_confidence!r}")
         if self.max_holding_bars is not None and self.max_holding_bars < 1:
-            raise ValueError(f"max_holding_bars must be >= 1 or None, was {self.max_holding_bars!r}")
+            raise ValueError(
+                f"max_holding_bars must be >= 1 or None, was {self.max_holding_bars!r}"
+            )
 
 
 def decide(
@@ -95,16 +97,12 @@ def decide(
         raise ValueError(f"position_side must be -1, 0 or 1, was {position_side!r}")
     target = action.sign if confidence >= config.min_confidence else 0
 
-    if position_side != 0 and config.max_holding_bars is not None:
-        if bars_held >= config.max_holding_bars:
-            return Intent.EXIT_TIMEOUT, 0
+    timed_out = config.max_holding_bars is not None and bars_held >= config.max_holding_bars
+    if position_side != 0 and timed_out:
+        return Intent.EXIT_TIMEOUT, 0
 
     if paused:
-        if (
-            position_side != 0
-            and target == -position_side
-            and config.exit_on_opposite_when_paused
-        ):
+        if position_side != 0 and target == -position_side and config.exit_on_opposite_when_paused:
             return Intent.EXIT, 0
         return Intent.NONE, 0
 

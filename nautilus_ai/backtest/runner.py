@@ -127,7 +127,7 @@ def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
             outcome.report_dir = _write_report(run_file, outcome, bid_close, ask_close)
         return outcome
     finally:
-        node.dispose()
+        node.dispose()  # type: ignore[no-untyped-call]
 
 
 def _primary_bar_type(run_file: RunFile) -> str:
@@ -186,7 +186,12 @@ def _fills(report: Any) -> dict[str, np.ndarray]:
     commission = np.array([Money.from_str(str(c)).as_double() for c in report["commission"]])
     ts = report["ts_event"].astype("int64").to_numpy()
     order = np.argsort(ts, kind="stable")
-    return {"ts": ts[order], "qty": qty[order], "price": price[order], "commission": commission[order]}
+    return {
+        "ts": ts[order],
+        "qty": qty[order],
+        "price": price[order],
+        "commission": commission[order],
+    }
 
 
 def _strategy_records(strategies: list[Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
@@ -250,6 +255,3 @@ def _write_report(
 
 def _asdict(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__slots__}
-
-
-
