@@ -480,6 +480,7 @@ def _write_node_catalog(folder: Path, rows: int) -> Path:
 def node_storm(url: str, count: int, folder: Path, trader: str) -> dict[str, float]:
     """Run a live node on replayed bars; storm its control plane; compare bar delays."""
     import yaml
+
     from nautilus_ai.live import load_live_config, run_live
 
     _timing_strategy_module()

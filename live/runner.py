@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nautilus_ai.live.config import LiveRunFile
-from nautilus_ai.strategies.controller import RemoteController
 from nautilus_trader.live.node import TradingNode
 
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
 from nautilus_ai.control import Controllable, json_safe
+from nautilus_ai.live.config import LiveRunFile
+from nautilus_ai.strategies.controller import RemoteController
 
 __all__ = ["LiveOutcome", "build_node", "run_live"]
 

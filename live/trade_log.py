@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
-from nautilus_ai.strategies.controller import CONTROL_REPLY_TOPIC
 from nautilus_trader.common.actor import Actor
 from nautilus_trader.config import ActorConfig
 from nautilus_trader.model.events import (
@@ -22,6 +21,8 @@ from nautilus_trader.model.events import (
     PositionClosed,
     PositionOpened,
 )
+
+from nautilus_ai.strategies.controller import CONTROL_REPLY_TOPIC
 
 __all__ = ["TradeLogActor", "TradeLogConfig", "read_trade_log"]
 

@@ -54,7 +54,7 @@ from nautilus_ai.control.transport import (
     redis_url_from_env,
 )
 
-__all__ = [  # noqa: RUF022 - plain sorted(), as tests/test_public_api.py checks
+__all__ = [
     "Accepted",
     "Backoff",
     "COMMAND_TYPES",

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from fixtures.drill_strategy import DrillConfig, DrillStrategy
 from fixtures.replay_catalog import ASK, BID, INSTRUMENT_ID, build_replay_catalog
-from nautilus_ai.strategies.controller import RemoteController
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.config import BacktestEngineConfig, ImportableControllerConfig, LoggingConfig
 from nautilus_trader.model.currencies import USD
@@ -17,6 +16,8 @@ from nautilus_trader.model.enums import AccountType, OmsType
 from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from nautilus_ai.strategies.controller import RemoteController
 
 
 def run_backtest(

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 from fixtures.live_configs import live_config
+
+from nautilus_ai.cli import main
 from nautilus_ai.live import (
     LiveConfigError,
     MissingEnvironmentError,
     check_environment,
     load_live_config,
 )
-
-from nautilus_ai.cli import main
 
 PACKAGED = resources.files("nautilus_ai.live")
 DRILL = {
@@ -190,3 +190,30 @@ def test_bad_configs_name_the_field(
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(LiveConfigError, match=message):
         load_live_config(path, env={})
+
+
+FULL_ENV = {
+    "NAUTILUS_AI_CONTROL_SECRET": "s" * 32,
+    "NAUTILUS_AI_LIVE_TRADING_ACK": "yes",
+    "IB_GATEWAY_HOST": "127.0.0.1",
+    "IB_GATEWAY_PORT": "4002",
+    "IB_ACCOUNT_ID": "DU1234567",
+}
+
+
+@pytest.mark.parametrize("name", ["paper_replay_eurusd", "paper_ib_eurusd", "ib_idealpro_eurusd"])
+def test_packaged_configs_build_with_the_real_strategy(name: str) -> None:
+    # Everything is built and checked (AIPatternStrategy, controller, clients); nothing connects.
+    run_file = load_live_config(Path(str(PACKAGED / f"{name}.yaml")), env=FULL_ENV)
+    strategy = run_file.node.strategies[0]
+    assert strategy.strategy_path == "nautilus_ai.strategies.ai_pattern:AIPatternStrategy"
+    assert run_file.node.controller is not None
+    assert run_file.node.load_state and run_file.node.save_state
+    assert run_file.node.cache.database.type == "redis"
+    roles = {type(spec.config).__name__ for spec in run_file.exec_clients.values()}
+    expected = {
+        "paper_replay_eurusd": {"SandboxExecutionClientConfig"},
+        "paper_ib_eurusd": {"SandboxExecutionClientConfig"},
+        "ib_idealpro_eurusd": {"InteractiveBrokersExecClientConfig"},
+    }
+    assert roles == expected[name]

@@ -11,9 +11,9 @@ from pathlib import Path
 import redis
 import yaml
 from fixtures.live_configs import STRATEGY, TRADER, live_config
-from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 from nautilus_ai.control import LocalRedisServer
+from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 
 def test_cache_database_and_message_bus_streams(

@@ -15,7 +15,6 @@ from typing import Any
 
 from fixtures.control_harness import wait_for
 from fixtures.live_configs import STRATEGY, TRADER, live_config
-from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 from nautilus_ai.control import (
     ControlClient,
@@ -25,6 +24,7 @@ from nautilus_ai.control import (
     StreamNames,
     connect,
 )
+from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 
 def buys(log: list[dict[str, Any]]) -> list[dict[str, Any]]:

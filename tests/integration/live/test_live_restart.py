@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fixtures.control_harness import wait_for
-from fixtures.live_configs import STRATEGY, TRADER, live_config
-from nautilus_ai.live import read_trade_log
+from fixtures.live_configs import AI_STRATEGY, STRATEGY, TRADER, live_config, use_ai_pattern
 
 from nautilus_ai.control import (
     CommandReply,
@@ -24,6 +24,7 @@ from nautilus_ai.control import (
     StreamNames,
     connect,
 )
+from nautilus_ai.live import read_trade_log
 
 TESTS = Path(__file__).resolve().parents[2]
 
@@ -39,13 +40,15 @@ def start_node(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen
         )
 
 
-def status_when_up(client: ControlClient, process: subprocess.Popen[bytes]) -> CommandReply:
+def status_when_up(
+    client: ControlClient, process: subprocess.Popen[bytes], strategy: str = STRATEGY
+) -> CommandReply:
     """The first status reply once the node listens (fails fast if the node died)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, "node exited early"
         try:
-            reply = client.request(client.command("status", STRATEGY), timeout=1)
+            reply = client.request(client.command("status", strategy), timeout=1)
         except ReplyTimeoutError:
             continue
         if reply.ok and reply.result["bars"] > 0:
@@ -132,3 +135,70 @@ def _flat_and_idle(client: ControlClient) -> bool:
 
 def _status(client: ControlClient) -> dict[str, Any]:
     return client.request(client.command("status", STRATEGY), timeout=5).result
+
+
+@pytest.mark.slow
+def test_ai_pattern_comes_back_flat_and_paused_after_a_crash(
+    tmp_path: Path, replay_catalog: Path, redis_server: LocalRedisServer, control_secret: bytes
+) -> None:
+    env = {
+        "NAUTILUS_AI_CONTROL_SECRET": control_secret.decode(),
+        "NAUTILUS_AI_REDIS_URL": redis_server.url,
+    }
+    client = ControlClient(
+        connect(RedisSettings(redis_server.url), extra_socket_timeout=0.5),
+        StreamNames(TRADER),
+        control_secret,
+        poll_ms=200,
+    )
+
+    def run(name: str) -> tuple[Path, Path]:
+        folder = tmp_path / name
+        folder.mkdir()
+        config = live_config(
+            folder,
+            replay_catalog,
+            redis_port=redis_server.port,
+            speed=12_000,
+            control={"listen": True, "block_ms": 200},
+            run={"stop_after_replay": False, "max_runtime_secs": 60},
+        )
+        use_ai_pattern(config)
+        return config, folder / "trades.jsonl"
+
+    def status() -> dict[str, Any]:
+        return client.request(client.command("status", AI_STRATEGY), timeout=5).result
+
+    config, _trades_1 = run("run1")
+    process = start_node(config, env, tmp_path / "run1.log")
+    try:
+        status_when_up(client, process, AI_STRATEGY)
+        switched = client.request(
+            client.command(
+                "switch_model", AI_STRATEGY, config={"kind": "rule", "trend_min_atr": 2.5}
+            )
+        )
+        assert switched.ok, switched.reason
+        flattened = client.request(client.command("flatten", AI_STRATEGY, reason="before crash"))
+        assert flattened.ok and flattened.result["paused"] is True
+        bars = flattened.result["bars"]
+        assert wait_for(lambda: status()["position"] == 0.0 and status()["bars"] > bars + 5)
+    finally:
+        stop(process, signal.SIGKILL)
+
+    config, trades_2 = run("run2")
+    process = start_node(config, env, tmp_path / "run2.log")
+    try:
+        first = status_when_up(client, process, AI_STRATEGY)
+        assert first.result["paused"] is True
+        assert first.result["model_id"] == switched.result["model_id"]  # the model came back too
+        assert wait_for(lambda: status()["bars"] >= 400, timeout=20)
+        entries = [
+            r
+            for r in _log(trades_2)
+            if r["event"] == "fill" and any(t.startswith("model=") for t in r["tags"])
+        ]
+        assert not entries
+    finally:
+        stop(process, signal.SIGTERM)
+    assert process.returncode == 0, (tmp_path / "run2.log").read_text()[-3000:]
