@@ -541,6 +541,7 @@ def node_storm(url: str, count: int, folder: Path, trader: str) -> dict[str, flo
     replies_key = StreamNames(trader).replies
 
     captured: dict[str, Any] = {}
+    round_trips: list[int] = []
 
     def drive(node: Any) -> None:
         strategy = node.trader.strategies()[0]
@@ -549,8 +550,19 @@ def node_storm(url: str, count: int, folder: Path, trader: str) -> dict[str, flo
             assert sender.stdout is not None and sender.stdin is not None
             sender.stdout.readline()  # "ready": signed and waiting
             deadline = time.monotonic() + 30
-            while len(strategy.timings) < 1500 and time.monotonic() < deadline:
+            while len(strategy.timings) < 500 and time.monotonic() < deadline:
                 time.sleep(0.01)
+            # Round trips while bars flow: client XADD -> applied on the node's loop -> reply.
+            client = ControlClient(
+                connect(RedisSettings(url), extra_socket_timeout=1.0),
+                StreamNames(trader),
+                SECRET,
+                poll_ms=1000,
+            )
+            for _ in range(200):
+                begin = time.perf_counter_ns()
+                client.request(client.command("status", NODE_STRATEGY), timeout=5)
+                round_trips.append(time.perf_counter_ns() - begin)
             phases["storm_start"] = time.time_ns()
             sender.stdin.write("go\n")
             sender.stdin.flush()
@@ -583,6 +595,8 @@ def node_storm(url: str, count: int, folder: Path, trader: str) -> dict[str, flo
         "rejected": statuses.count("rejected"),
         "seconds": (end - start) / 1e9,
         "per_second": count / ((end - start) / 1e9),
+        "status_round_trip_p50_ms": _pct(round_trips, 50),
+        "status_round_trip_p99_ms": _pct(round_trips, 99),
         "bars_baseline": len(baseline),
         "delay_baseline_p50_ms": _pct(baseline, 50),
         "delay_baseline_p99_ms": _pct(baseline, 99),

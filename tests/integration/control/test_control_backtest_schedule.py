@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from fixtures.drill_strategy import DrillConfig, DrillStrategy
 from fixtures.replay_catalog import ASK, BID, INSTRUMENT_ID, build_replay_catalog
 from nautilus_trader.backtest.engine import BacktestEngine
@@ -93,3 +94,72 @@ def test_bad_schedule_fails_fast() -> None:
         RemoteControllerConfig(
             schedule=[{"at": "2017-01-03T10:00", "type": "pause", "strategy_id": "S-1"}]
         )
+
+
+def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> None:
+    # The run-file path (BacktestNode): engine.controller carries the schedule.
+    from nautilus_ai.backtest.config import load_run_file
+    from nautilus_ai.backtest.runner import run_backtest
+
+    paused_from = 1_483_401_600_000_000_000  # 2017-01-03T00:00Z
+    paused_to = paused_from + 12 * 3600 * 10**9
+    strategy = {
+        "strategy_path": "nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
+        "config_path": "nautilus_ai.strategies.ai_pattern:AIPatternConfig",
+        "config": {
+            "order_id_tag": "001",
+            "instrument_id": INSTRUMENT_ID,
+            "bar_type": BID,
+            "predictor": {"kind": "rule"},
+            "min_confidence": 0.5,
+            "max_holding_bars": 10,
+            "stop_loss_atr": None,
+            "take_profit_atr": None,
+        },
+    }
+    schedule = [
+        {"at": "2017-01-03T00:00:00Z", "type": "pause", "strategy_id": "AIPatternStrategy-001"},
+        {"at": "2017-01-03T12:00:00Z", "type": "resume", "strategy_id": "AIPatternStrategy-001"},
+    ]
+    run = {
+        "name": "schedule",
+        "report_dir": str(tmp_path),
+        "run": {
+            "venues": [
+                {
+                    "name": "SIM",
+                    "oms_type": "NETTING",
+                    "account_type": "MARGIN",
+                    "base_currency": "USD",
+                    "starting_balances": ["100000 USD"],
+                    "default_leverage": 30.0,
+                }
+            ],
+            "data": [
+                {
+                    "catalog_path": str(demo_catalog),
+                    "data_cls": "nautilus_trader.model.data:Bar",
+                    "instrument_id": INSTRUMENT_ID,
+                    "bar_types": [BID, ASK],
+                    "start_time": "2017-01-02T00:00:00Z",
+                    "end_time": "2017-01-05T00:00:00Z",
+                }
+            ],
+            "engine": {
+                "trader_id": "BACKTESTER-002",
+                "logging": {"log_level": "ERROR"},
+                "controller": {
+                    "controller_path": "nautilus_ai.strategies.controller:RemoteController",
+                    "config_path": "nautilus_ai.strategies.controller:RemoteControllerConfig",
+                    "config": {"schedule": schedule},
+                },
+                "strategies": [strategy],
+            },
+        },
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(run))
+    outcome = run_backtest(load_run_file(path), write=False)
+    entered = [d.ts_event for d in outcome.decisions if d.intent in ("enter", "reverse")]
+    assert [ts for ts in entered if ts <= paused_from] and [ts for ts in entered if ts > paused_to]
+    assert not [ts for ts in entered if paused_from < ts <= paused_to]
