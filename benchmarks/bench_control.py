@@ -68,11 +68,11 @@ class StandIn:
             self.off_loop += 1
         self.effect.set()
 
-    def pause(self, reason: str) -> None:
+    def pause_trading(self, reason: str) -> None:
         self.paused = True
         self._mark()
 
-    def resume(self) -> None:
+    def resume_trading(self) -> None:
         self.paused = False
         self._mark()
 
@@ -415,10 +415,10 @@ def _timing_strategy_module() -> Any:
             now = time.time_ns()
             self.timings.append((now, now - bar.ts_init))
 
-        def pause(self, reason: str) -> None:
+        def pause_trading(self, reason: str) -> None:
             self.paused = True
 
-        def resume(self) -> None:
+        def resume_trading(self) -> None:
             self.paused = False
 
         def flatten(self, reason: str) -> None:

@@ -256,12 +256,12 @@ class _Guarded:
         if name in _STATE_CHANGING and self._controller._config.persist_state:
             self._controller.cache.update_strategy(self._strategy)
 
-    def pause(self, reason: str) -> None:
-        self._strategy.pause(reason)
+    def pause_trading(self, reason: str) -> None:
+        self._strategy.pause_trading(reason)
         self._after("pause")
 
-    def resume(self) -> None:
-        self._strategy.resume()
+    def resume_trading(self) -> None:
+        self._strategy.resume_trading()
         self._after("resume")
 
     def flatten(self, reason: str) -> None:

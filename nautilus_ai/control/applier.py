@@ -34,11 +34,11 @@ __all__ = ["Controllable", "apply_command", "json_safe"]
 class Controllable(Protocol):
     """What a strategy exposes to the control plane (each call made on the strategy's thread)."""
 
-    def pause(self, reason: str) -> None:
+    def pause_trading(self, reason: str) -> None:
         """No new entries; exits and stops keep working."""
         ...
 
-    def resume(self) -> None:
+    def resume_trading(self) -> None:
         """Allow new entries again."""
         ...
 
@@ -79,9 +79,9 @@ def apply_command(
     """
     try:
         if isinstance(command, PauseCommand):
-            target.pause(command.reason or "paused by control command")
+            target.pause_trading(command.reason or "paused by control command")
         elif isinstance(command, ResumeCommand):
-            target.resume()
+            target.resume_trading()
         elif isinstance(command, FlattenCommand):
             target.flatten(command.reason or "flattened by control command")
         elif isinstance(command, SetRiskCommand):

@@ -28,11 +28,11 @@ class StandIn:
         self.paused = False
         self.model = "rule/1"
 
-    def pause(self, reason: str) -> None:
+    def pause_trading(self, reason: str) -> None:
         self.calls.append(("pause", (reason,)))
         self.paused = True
 
-    def resume(self) -> None:
+    def resume_trading(self) -> None:
         self.calls.append(("resume", ()))
         self.paused = False
 
