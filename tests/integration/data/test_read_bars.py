@@ -36,9 +36,6 @@ def test_read_bars_decodes_values_beyond_64_bits(tmp_path: Path) -> None:
     # Nautilus' own writer: a 5M-unit volume at 16 decimals is 5e22, beyond int64.
     from nautilus_trader.model.data import Bar, BarType
 
-    from nautilus_ai.data import fx_instrument
-
-    instrument = fx_instrument("EUR/USD", "SIM")
     bar_type = BarType.from_str(BID)
     ts = np.array([60, 120, 180], dtype=np.uint64) * 1_000_000_000
     price = np.array([1.05, 1.06, 1.07])
