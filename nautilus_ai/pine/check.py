@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,24 +135,12 @@ def check_export(
         bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
     )
     used = bars.take(keep) if not keep.all() else bars
-    syntax = (checker or PineSyntaxChecker()).check(export.script)
-    py_start = time.perf_counter()
-    spec = export.spec
-    features = compute_features(
-        spec, used.ts_event, used.open, used.high, used.low, used.close, used.volume
-    )
-    warm = features[:, spec.index("warm")] == 1.0
-    sign, confidence, _ = reference_outputs(reference, features, warm)
-    python_seconds = time.perf_counter() - py_start
-    if not syntax.ok:
-        return CheckReport(
-            syntax, None, None, len(used), time.perf_counter() - start, python_seconds
-        )
-    result = pinets_result
-    error = ""
-    if result is None:
-        try:
-            result = run_pinets(
+    # PineTS runs in its own process: start it first, parse and compute Python's side meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        if pinets_result is None:
+            pending = pool.submit(
+                run_pinets,
                 export.script,
                 used.ts_event,
                 used.open,
@@ -162,10 +151,24 @@ def check_export(
                 node_modules=node_modules,
                 timeout=timeout,
             )
-        except PineTSError as exc:
-            error = str(exc)
+        syntax = (checker or PineSyntaxChecker()).check(export.script)
+        py_start = time.perf_counter()
+        spec = export.spec
+        features = compute_features(
+            spec, used.ts_event, used.open, used.high, used.low, used.close, used.volume
+        )
+        warm = features[:, spec.index("warm")] == 1.0
+        sign, confidence, _ = reference_outputs(reference, features, warm)
+        python_seconds = time.perf_counter() - py_start
+        result = pinets_result
+        error = ""
+        if pending is not None:
+            try:
+                result = pending.result()
+            except PineTSError as exc:
+                error = str(exc)
     parity = None
-    if result is not None:
+    if result is not None and syntax.ok:
         parity = compare_parity(
             result.plots,
             features,

@@ -10,9 +10,14 @@ cannot hide behind a high agreement.
 
 The CART is the textbook one: binary splits ``x[f] <= threshold`` chosen by the largest Gini
 decrease, thresholds halfway between adjacent distinct values, ``max_depth`` and
-``min_samples_leaf`` as the only stopping rules. A leaf predicts its majority signal; its
-confidence and risk are the model's mean confidence / risk over the leaf's rows of that signal,
-so the Pine threshold input keeps its meaning.
+``min_samples_leaf`` as the stopping rules. One addition: two values closer than
+``MIN_SPLIT_GAP`` (1e-9) are never split apart, so every threshold is at least 5e-10 away from
+every training value. Such values are the same number up to rounding (e.g. ``sin`` of two
+symmetric minutes, one ulp apart), a Pine feature equals its Python twin only to ~1e-11, and
+PineTS compares floats with an absolute tolerance of 1e-10; a split between them would be noise.
+
+A leaf predicts its majority signal; its confidence and risk are the model's mean confidence /
+risk over the leaf's rows of that signal, so the Pine threshold input keeps its meaning.
 """
 
 from __future__ import annotations
@@ -25,7 +30,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DecisionTree", "DistillReport", "distill_signals", "fit_tree", "signal_of"]
+__all__ = [
+    "MIN_SPLIT_GAP",
+    "DecisionTree",
+    "DistillReport",
+    "distill_signals",
+    "fit_tree",
+    "signal_of",
+]
+
+#: Adjacent values closer than this are never split apart (see the module docstring).
+MIN_SPLIT_GAP = 1e-9
 
 Float64Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -273,7 +288,7 @@ def _best_split(x: Float64Array, classes: IntArray, min_leaf: int) -> tuple[int,
         xs = x[order, feature]
         left_counts = np.cumsum(onehot[classes[order]], axis=0)[:-1]
         right_counts = total - left_counts
-        valid = size_ok & (xs[:-1] < xs[1:])
+        valid = size_ok & (xs[1:] - xs[:-1] > MIN_SPLIT_GAP)
         if not valid.any():
             continue
         gini_left = 1.0 - ((left_counts / left_n[:, None]) ** 2).sum(axis=1)
@@ -283,10 +298,7 @@ def _best_split(x: Float64Array, classes: IntArray, min_leaf: int) -> tuple[int,
         i = int(np.argmin(score))
         if score[i] < best_score:
             lo, hi = float(xs[i]), float(xs[i + 1])
-            threshold = lo + (hi - lo) / 2.0
-            if not lo <= threshold < hi:  # adjacent doubles: the midpoint rounds to hi
-                threshold = lo
-            best_score, best = float(score[i]), (feature, threshold)
+            best_score, best = float(score[i]), (feature, lo + (hi - lo) / 2.0)
     return best
 
 

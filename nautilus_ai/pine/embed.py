@@ -15,8 +15,9 @@ with the stored mean and std, every layer is a ``matrix<float>`` whose last colu
 ``risk = entropy / ln 3``: the same numbers as ``TorchPredictor`` up to float rounding. Weights
 are float32 in the artifact and written as the exact float64 of each float32.
 
-No intermediate value goes through ``array.set`` / ``array.push`` or ``:=``: PineTS rounds those
-to 10 decimals (TradingView does not); ``array.from`` and ``matrix.mult`` keep full precision.
+No intermediate value goes through ``array.set`` / ``array.push``, ``:=`` or the scalar result
+of a user function: PineTS rounds all of those to 10 decimals (TradingView does not), while
+``array.from``, ``matrix.mult``, built-ins and tuple results keep full precision.
 """
 
 from __future__ import annotations
@@ -152,19 +153,22 @@ def embed_mlp(model: MLPWeights, spec: FeatureSpec) -> EmbeddedModel:
         for name, m, s in zip(card.feature_names, model.mean, model.std, strict=True)
     ]
     lines += _wrapped_call("nai_a0 = array.from(", [*standardised, "1.0"])
-    activation = "nai_relu" if arch.activation == "relu" else "nai_gelu"
     if arch.activation == "gelu":
         lines += erf_lines()
-        lines += [
-            "nai_gelu(float v) =>",
-            f"    0.5 * v * (1.0 + nai_erf(v / {pine_float(math.sqrt(2.0))}))",
-        ]
-    else:
-        lines += ["nai_relu(float v) =>", "    math.max(v, 0.0)"]
+    root2 = pine_float(math.sqrt(2.0))
     for i in range(layers - 1):
         width = model.weights[i].shape[0]
-        lines.append(f"nai_h{i + 1} = matrix.mult(NAI_W{i}, nai_a{i})")
-        units = [f"{activation}(array.get(nai_h{i + 1}, {j}))" for j in range(width)]
+        h = f"nai_h{i + 1}"
+        lines.append(f"{h} = matrix.mult(NAI_W{i}, nai_a{i})")
+        if arch.activation == "gelu":
+            # exact GELU: 0.5 v (1 + erf(v / sqrt 2)); erf comes back as a tuple (see erf_lines)
+            for j in range(width):
+                lines.append(f"[nai_erf{i + 1}_{j}, _] = nai_erf(array.get({h}, {j}) / {root2})")
+            units = [
+                f"0.5 * array.get({h}, {j}) * (1.0 + nai_erf{i + 1}_{j})" for j in range(width)
+            ]
+        else:
+            units = [f"math.max(array.get({h}, {j}), 0.0)" for j in range(width)]
         lines += _wrapped_call(f"nai_a{i + 1} = array.from(", [*units, "1.0"])
     lines.append(f"nai_logits = matrix.mult(NAI_W{layers - 1}, nai_a{layers - 1})")
     lines += _softmax_lines(arch.classes, card.temperature)
@@ -179,18 +183,22 @@ def embed_mlp(model: MLPWeights, spec: FeatureSpec) -> EmbeddedModel:
 
 
 def erf_lines() -> list[str]:
-    """A Pine ``nai_erf(x)`` accurate to ~1e-15 (Pine has no ``math.erf``).
+    """A Pine ``nai_erf(x)`` accurate to ~1e-15 (Pine has no ``math.erf``), returning the tuple
+    ``[erf(x), erfc(|x|)]``.
 
     ``|x| < 2.5``: the Maclaurin series ``2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))`` with
     42 terms in Horner form (the first omitted term is < 1e-18; cancellation costs < 3e-15).
     ``|x| >= 2.5``: ``erfc(x) = exp(-x^2) / sqrt(pi) * 1 / (x + (1/2) / (x + 1 / (x + (3/2) /
     (x + ...))))``, the continued fraction evaluated from 60 levels deep, where it has converged
     to double precision for every ``x >= 2.5``. See :func:`reference_erf` for the Python twin.
+
+    A tuple, because PineTS rounds the scalar result of every user function to 10 decimals
+    (TradingView does not); tuple and array results pass through untouched.
     """
     coefficients = [pine_float(_taylor_coefficient(n)) for n in range(_ERF_TERMS)]
     # Horner's rule from the highest term down, in steps of _HORNER_STEP terms per statement
     # (one deeply nested expression is too much for parsers; the arithmetic is the same).
-    body = ["    float x2 = x * x"]
+    body = ["    float ax = math.abs(x)", "    float x2 = x * x"]
     acc = coefficients[-1]
     top = _ERF_TERMS - 1
     while top > 0:
@@ -201,17 +209,14 @@ def erf_lines() -> list[str]:
         body.append(f"    float h{low} = {expr}")
         acc, top = f"h{low}", low
     return [
-        "nai_erf_series(float x) =>",
-        *body,
-        "    x * h0",
-        "nai_erfc_fraction(float ax) =>",
-        "    float frac = 0.0",
-        f"    for k = {_ERF_CF_DEPTH} to 1",
-        "        frac := (k / 2.0) / (ax + frac)",
-        f"    math.exp(-ax * ax) / {pine_float(math.sqrt(math.pi))} / (ax + frac)",
         "nai_erf(float x) =>",
-        f"    math.abs(x) < {pine_float(_ERF_SPLIT)} ? nai_erf_series(x) : "
-        "x > 0 ? 1.0 - nai_erfc_fraction(math.abs(x)) : nai_erfc_fraction(math.abs(x)) - 1.0",
+        *body,
+        "    float frac = 0.0",
+        f"    if ax >= {pine_float(_ERF_SPLIT)}",
+        f"        for k = {_ERF_CF_DEPTH} to 1",
+        "            frac := (k / 2.0) / (ax + frac)",
+        f"    float erfc = math.exp(-ax * ax) / {pine_float(math.sqrt(math.pi))} / (ax + frac)",
+        f"    [ax < {pine_float(_ERF_SPLIT)} ? x * h0 : x > 0 ? 1.0 - erfc : erfc - 1.0, erfc]",
     ]
 
 

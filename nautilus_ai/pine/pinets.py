@@ -185,7 +185,7 @@ def run_pinets(
         node failed (the message carries its stderr) or timed out.
     """
     start = time.perf_counter()
-    modules = Path(node_modules) if node_modules is not None else ensure_pinets()
+    modules = (Path(node_modules) if node_modules is not None else ensure_pinets()).resolve()
     close_ms = np.asarray(ts_event_ns, dtype=np.int64) // 1_000_000
     bars = {
         "open": np.asarray(open, dtype=np.float64).tolist(),

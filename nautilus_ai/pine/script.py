@@ -40,7 +40,7 @@ __all__ = ["MAX_PLOTS", "SIGNAL_PLOTS", "StrategyOptions", "build_script"]
 #: TradingView's limit on plot() / plotshape() calls per script.
 MAX_PLOTS = 64
 #: Plot titles carrying the model's output (besides one plot per feature).
-SIGNAL_PLOTS = ("signal", "action", "confidence", "risk")
+SIGNAL_PLOTS = ("signal", "action", "confidence", "risk", "quantity", "equity")
 _MARKERS = 2  # plotshape() markers for buy / sell signals
 NO_EDGE_WARNING = (
     "WARNING: this strategy has NO PROVEN EDGE. It reproduces a research model for inspection",
@@ -330,6 +330,8 @@ def _plots(spec: FeatureSpec) -> list[str]:
         'plot(m_action, "action", display=display.data_window)',
         'plot(m_confidence, "confidence", display=display.data_window)',
         'plot(m_risk, "risk", display=display.data_window)',
+        'plot(nai_qty, "quantity", display=display.data_window)',
+        'plot(strategy.equity, "equity", display=display.data_window)',
         'plotshape(signal > 0, "buy signal", shape.triangleup, location.belowbar, color.green, '
         "size=size.tiny)",
         'plotshape(signal < 0, "sell signal", shape.triangledown, location.abovebar, color.red, '
