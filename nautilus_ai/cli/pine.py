@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
                         "can be embedded; default)")  # fmt: skip
     parser.add_argument("--max-parameters", type=int, default=None,
                         help="largest MLP embedded exactly under --embed auto (default "
-                        "20000)")  # fmt: skip
+                        "10000)")  # fmt: skip
     parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
                         "configs (default: the v1 spec)")  # fmt: skip
     policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")

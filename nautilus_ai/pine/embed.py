@@ -163,7 +163,10 @@ def embed_mlp(model: MLPWeights, spec: FeatureSpec) -> EmbeddedModel:
         if arch.activation == "gelu":
             # exact GELU: 0.5 v (1 + erf(v / sqrt 2)); erf comes back as a tuple (see erf_lines)
             for j in range(width):
-                lines.append(f"[nai_erf{i + 1}_{j}, _] = nai_erf(array.get({h}, {j}) / {root2})")
+                lines.append(
+                    f"[nai_erf{i + 1}_{j}, nai_erfc{i + 1}_{j}] = "
+                    f"nai_erf(array.get({h}, {j}) / {root2})"
+                )
             units = [
                 f"0.5 * array.get({h}, {j}) * (1.0 + nai_erf{i + 1}_{j})" for j in range(width)
             ]

@@ -37,8 +37,9 @@ __all__ = [
     "export_rule",
 ]
 
-#: Larger MLPs are distilled by default (Pine scripts have size and run-time limits).
-MAX_EMBEDDED_PARAMETERS = 20_000
+#: Larger MLPs are distilled by default: TradingView limits a script's size (compiled tokens)
+#: and run time per bar. 10,000 parameters write ~220 kB of Pine; not verified on TradingView.
+MAX_EMBEDDED_PARAMETERS = 10_000
 
 
 @dataclass(frozen=True)
