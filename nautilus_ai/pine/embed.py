@@ -176,8 +176,8 @@ def embed_mlp(model: MLPWeights, spec: FeatureSpec) -> EmbeddedModel:
     lines.append(f"nai_logits = matrix.mult(NAI_W{layers - 1}, nai_a{layers - 1})")
     lines += _softmax_lines(arch.classes, card.temperature)
     description = (
-        f"Model card: {card.model_id} ({model.path.name}), kind {card.kind}, created "
-        f"{card.created_at.isoformat()}",
+        f"Model card: {card.model_id} (artifact {model.path.parent.name}/{model.path.name}), "
+        f"kind {card.kind}, created {card.created_at.isoformat()}",
         f"Weights: model.safetensors sha256 {model.weights_sha256}",
         f"Embedding: exact MLP {sizes} ({arch.activation}), {model.parameter_count} parameters, "
         f"temperature {card.temperature!r}",

@@ -29,7 +29,7 @@ def test_header_names_card_spec_date_and_warns(artifact: Path) -> None:
     head = export.script.split("strategy(", 1)[0]
     assert head.startswith("//@version=6\n")
     card = export.model.model_id
-    assert f"Model card: {card} (v1)" in head
+    assert f"Model card: {card} (artifact {card.split('/')[0]}/v1)" in head
     assert "Weights: model.safetensors sha256 " in head
     assert f"Feature spec: hash {SPEC.hash}" in head
     assert "Exported: 2026-03-04T05:06:07Z by nautilus-ai" in head
