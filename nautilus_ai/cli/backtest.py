@@ -1,0 +1,110 @@
+"""``nautilus-ai backtest CONFIG`` and ``nautilus-ai demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from nautilus_ai.cli import CliError
+
+__all__ = ["register"]
+
+DEMO_SPREAD_PIPS = 0.3
+
+
+def register(subparsers: Any) -> None:
+    backtest = subparsers.add_parser(
+        "backtest",
+        help="run a BacktestNode run file (YAML/JSON) and print its summary",
+        description="Run a backtest file: a Nautilus BacktestRunConfig plus name, sample and "
+        "report_dir; ${VAR} and ${VAR:-default} are read from the environment.",
+    )
+    backtest.add_argument("config", help="run file (.yaml, .yml or .json), or a packaged name "
+                          "such as 'demo'")  # fmt: skip
+    backtest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backtest.add_argument("--no-report", action="store_true", help="do not write a report folder")
+    backtest.set_defaults(handler=_backtest)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="import the real EUR/USD bars, backtest the AI strategy, print the summary",
+    )
+    demo.add_argument("--data-dir", help="market data folder (default: $NAUTILUS_AI_DATA or "
+                      "../shared/data)")  # fmt: skip
+    demo.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
+                      "catalogs/demo)")  # fmt: skip
+    demo.add_argument("--config", default="demo", help="run file to use (default: the packaged "
+                      "demo)")  # fmt: skip
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(handler=_demo)
+
+
+def resolve_run_file(name: str) -> Path:
+    """A path as given, or a run file packaged in ``nautilus_ai.backtests`` (``demo``)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    packaged = resources.files("nautilus_ai.backtests")
+    for suffix in ("", ".yaml", ".yml", ".json"):
+        candidate = packaged / f"{name}{suffix}"
+        if candidate.is_file():
+            return Path(str(candidate))
+    raise CliError(f"run file {name!r} not found (neither a path nor a packaged run file)")
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from nautilus_ai.backtest.config import ConfigError, load_run_file
+    from nautilus_ai.backtest.runner import run_backtest
+
+    try:
+        run_file = load_run_file(resolve_run_file(args.config))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    outcome = run_backtest(run_file, write=not args.no_report)
+    _print(outcome, as_json=args.json)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from nautilus_ai.backtest.config import load_run_file
+    from nautilus_ai.backtest.runner import run_backtest
+    from nautilus_ai.data import import_histdata_m1
+    from nautilus_ai.paths import CATALOG_DIR_ENV, default_catalog_dir, shared_data_dir
+
+    try:
+        data_dir = shared_data_dir(args.data_dir)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    catalog = default_catalog_dir(args.catalog)
+    files = sorted((data_dir / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*.csv"))
+    if not files:
+        raise CliError(f"no HistData EUR/USD M1 2017 files under {data_dir / 'histdata'}")
+    print(f"Importing {len(files)} HistData files into {catalog} ...", file=sys.stderr)
+    summary = import_histdata_m1(
+        files, catalog, instrument_id="EUR/USD.SIM", ask_spread_pips=DEMO_SPREAD_PIPS
+    )
+    print(f"  {summary}", file=sys.stderr)
+    os.environ[CATALOG_DIR_ENV] = str(catalog)
+    run_file = load_run_file(resolve_run_file(args.config))
+    print(f"Backtesting {run_file.name} [{run_file.sample}] ...", file=sys.stderr)
+    outcome = run_backtest(run_file)
+    _print(outcome, as_json=args.json)
+    return 0
+
+
+def _print(outcome: Any, *, as_json: bool) -> None:
+    from nautilus_ai.reporting import format_summary
+
+    if as_json:
+        data = outcome.summary.to_dict()
+        data["report_dir"] = str(outcome.report_dir) if outcome.report_dir else None
+        print(json.dumps(data, indent=2))
+        return
+    print(format_summary(outcome.summary))
+    if outcome.report_dir is not None:
+        print(f"  report: {outcome.report_dir}")

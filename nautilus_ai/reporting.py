@@ -1,0 +1,302 @@
+"""Backtest statistics and report files, from plain arrays (no Nautilus import).
+
+The runner hands over the bars, the fills and the closed trades; everything here is
+deterministic numpy so it can be tested on hand-made numbers and reused for live reports.
+
+Conventions
+-----------
+- Equity is marked to market at each bar close: longs at the bid, shorts at the ask (what the
+  position would fetch if closed now), plus cash (fills and commissions, in the account
+  currency, which is the instrument's quote currency here).
+- Sharpe and Sortino use daily (UTC day) returns of that equity, annualised with sqrt(252).
+  Sortino's downside deviation is the root mean square of negative daily returns.
+- Calmar is the annualised return (calendar time, 365.25 days) over the maximum drawdown.
+- Win rate and profit factor come from closed round trips (realised PnL net of commissions).
+- Exposure is the share of bars with a non-zero position.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "BacktestSummary",
+    "buy_and_hold_curve",
+    "daily_returns",
+    "equity_curve",
+    "format_summary",
+    "max_drawdown",
+    "plot_equity",
+    "summarise",
+    "write_report",
+]
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+def equity_curve(
+    bar_ts: I64,
+    bid_close: F64,
+    ask_close: F64,
+    fill_ts: I64,
+    fill_qty: F64,
+    fill_price: F64,
+    fill_commission: F64,
+    starting_equity: float,
+) -> tuple[F64, F64]:
+    """Mark-to-market equity and signed position at each bar close.
+
+    A fill at time ``t`` counts from the first bar whose timestamp is ``>= t``.
+    ``fill_qty`` is signed (+ buy, - sell); commissions are positive costs.
+
+    Returns
+    -------
+    (equity, position) : arrays of the bars' length
+    """
+    bar_ts = np.asarray(bar_ts, dtype=np.int64)
+    n = bar_ts.shape[0]
+    if bid_close.shape[0] != n or ask_close.shape[0] != n:
+        raise ValueError("bar_ts, bid_close and ask_close must have the same length")
+    if n and np.any(np.diff(bar_ts) < 0):
+        raise ValueError("bar_ts must be sorted ascending")
+    fill_ts = np.asarray(fill_ts, dtype=np.int64)
+    cash_flow = -(np.asarray(fill_qty) * np.asarray(fill_price)) - np.asarray(fill_commission)
+    slot = np.searchsorted(bar_ts, fill_ts, side="left")
+    late = slot >= n
+    if np.any(late):  # fills after the last bar land on it
+        slot = np.where(late, n - 1, slot)
+    cash_step = np.bincount(slot, weights=cash_flow, minlength=n)
+    qty_step = np.bincount(slot, weights=np.asarray(fill_qty, dtype=np.float64), minlength=n)
+    cash = np.cumsum(cash_step)
+    position = np.cumsum(qty_step)
+    position[np.abs(position) < 1e-9] = 0.0
+    mark = np.where(position > 0, bid_close, ask_close)
+    equity = starting_equity + cash + position * mark
+    return equity, position
+
+
+def buy_and_hold_curve(
+    bar_ts: I64, ask_open_first: float, bid_close: F64, quantity: float, starting_equity: float
+) -> F64:
+    """Equity of buying ``quantity`` at the first ask and marking at each bid close."""
+    del bar_ts  # same length as bid_close; kept for a uniform signature
+    return starting_equity + quantity * (np.asarray(bid_close) - ask_open_first)
+
+
+def max_drawdown(equity: F64) -> tuple[float, float]:
+    """Largest peak-to-trough fall: ``(absolute, fraction of the peak)``."""
+    if equity.size == 0:
+        return 0.0, 0.0
+    peak = np.maximum.accumulate(equity)
+    drawdown = peak - equity
+    i = int(np.argmax(drawdown))
+    absolute = float(drawdown[i])
+    fraction = absolute / float(peak[i]) if peak[i] > 0 else 0.0
+    return absolute, fraction
+
+
+def daily_returns(bar_ts: I64, equity: F64) -> F64:
+    """Simple returns of the last equity of each UTC day (days with bars only)."""
+    if equity.size < 2:
+        return np.zeros(0)
+    day = np.asarray(bar_ts, dtype=np.int64) // NS_PER_DAY
+    last_of_day = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+    closes = np.r_[equity[0], equity[last_of_day]]
+    return np.diff(closes) / closes[:-1]
+
+
+@dataclass(frozen=True)
+class BacktestSummary:
+    """What a backtest did, in numbers a reader can compare across runs."""
+
+    name: str
+    sample: str
+    start: str
+    end: str
+    bars: int
+    elapsed_s: float
+    bars_per_s: float
+    orders: int
+    trades: int
+    win_rate: float
+    pnl: float
+    return_pct: float
+    sharpe: float
+    sortino: float
+    calmar: float
+    profit_factor: float
+    max_drawdown: float
+    max_drawdown_pct: float
+    exposure: float
+    avg_trade_pnl: float
+    starting_equity: float
+    final_equity: float
+    currency: str
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["extra"] = dict(self.extra)
+        return {k: _json_safe(v) for k, v in data.items()}
+
+
+def summarise(
+    *,
+    name: str,
+    sample: str,
+    bar_ts: I64,
+    equity: F64,
+    position: F64,
+    trade_pnls: Sequence[float],
+    orders: int,
+    elapsed_s: float,
+    bars_processed: int,
+    starting_equity: float,
+    currency: str,
+    extra: Mapping[str, object] | None = None,
+) -> BacktestSummary:
+    """Compute the summary statistics (see the module docstring for conventions)."""
+    pnls = np.asarray(trade_pnls, dtype=np.float64)
+    wins = pnls[pnls > 0]
+    losses = pnls[pnls < 0]
+    gross_win, gross_loss = float(wins.sum()), float(-losses.sum())
+    final = float(equity[-1]) if equity.size else starting_equity
+    dd_abs, dd_frac = max_drawdown(equity)
+    rets = daily_returns(bar_ts, equity)
+    sharpe = _ratio(rets.mean(), rets.std(ddof=1)) if rets.size > 1 else math.nan
+    downside = math.sqrt(float(np.mean(np.minimum(rets, 0.0) ** 2))) if rets.size else math.nan
+    sortino = _ratio(rets.mean(), downside) if rets.size > 1 else math.nan
+    years = (int(bar_ts[-1]) - int(bar_ts[0])) / (NS_PER_DAY * 365.25) if bar_ts.size > 1 else 0.0
+    total_return = final / starting_equity - 1.0
+    if years > 0 and final > 0:
+        annual = (final / starting_equity) ** (1.0 / years) - 1.0
+    else:
+        annual = math.nan
+    calmar = annual / dd_frac if dd_frac > 0 else math.nan
+    return BacktestSummary(
+        name=name,
+        sample=sample,
+        start=_iso(int(bar_ts[0])) if bar_ts.size else "",
+        end=_iso(int(bar_ts[-1])) if bar_ts.size else "",
+        bars=int(bar_ts.size),
+        elapsed_s=elapsed_s,
+        bars_per_s=bars_processed / elapsed_s if elapsed_s > 0 else math.nan,
+        orders=orders,
+        trades=int(pnls.size),
+        win_rate=float(wins.size / pnls.size) if pnls.size else math.nan,
+        pnl=final - starting_equity,
+        return_pct=100.0 * total_return,
+        sharpe=sharpe * math.sqrt(252.0),
+        sortino=sortino * math.sqrt(252.0),
+        calmar=calmar,
+        profit_factor=gross_win / gross_loss if gross_loss > 0 else math.nan,
+        max_drawdown=dd_abs,
+        max_drawdown_pct=100.0 * dd_frac,
+        exposure=float(np.mean(position != 0.0)) if position.size else 0.0,
+        avg_trade_pnl=float(pnls.mean()) if pnls.size else math.nan,
+        starting_equity=starting_equity,
+        final_equity=final,
+        currency=currency,
+        extra=dict(extra or {}),
+    )
+
+
+def format_summary(summary: BacktestSummary) -> str:
+    """A short human-readable block for the terminal."""
+    s = summary
+    lines = [
+        f"{s.name} [{s.sample}]  {s.start} -> {s.end}",
+        f"  bars {s.bars:,}  ({s.bars_per_s:,.0f} bars/s, {s.elapsed_s:.1f} s)",
+        f"  orders {s.orders:,}  trades {s.trades:,}  win rate {_pct(s.win_rate)}",
+        f"  PnL {s.pnl:,.2f} {s.currency} ({s.return_pct:+.2f}%)  "
+        f"avg trade {s.avg_trade_pnl:,.2f}  profit factor {s.profit_factor:.2f}",
+        f"  Sharpe {s.sharpe:.2f}  Sortino {s.sortino:.2f}  Calmar {s.calmar:.2f}  "
+        f"max drawdown {s.max_drawdown:,.2f} ({s.max_drawdown_pct:.2f}%)  "
+        f"exposure {_pct(s.exposure)}",
+    ]
+    return "\n".join(lines)
+
+
+def plot_equity(
+    path: Path,
+    bar_ts: I64,
+    curves: Mapping[str, F64],
+    title: str,
+) -> Path:
+    """Equity curves (top) and the first curve's drawdown (bottom) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    times = np.asarray(bar_ts, dtype="datetime64[ns]")
+    step = max(1, times.size // 4000)  # plotting 186k points per line is slow and no clearer
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    first = None
+    for label, curve in curves.items():
+        top.plot(times[::step], curve[::step], label=label, linewidth=1.0)
+        if first is None:
+            first = curve
+    top.set_title(title)
+    top.set_ylabel("equity")
+    top.grid(alpha=0.3)
+    top.legend(loc="best")
+    if first is not None:
+        peak = np.maximum.accumulate(first)
+        dd = np.where(peak > 0, (first - peak) / peak * 100.0, 0.0)
+        bottom.fill_between(times[::step], dd[::step], 0.0, color="tab:red", alpha=0.4)
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(folder: Path, summary: BacktestSummary, **tables: Mapping[str, object]) -> Path:
+    """Write ``stats.json`` (and any extra JSON tables) into ``folder``; returns the stats path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stats_path = folder / "stats.json"
+    stats_path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    for name, table in tables.items():
+        (folder / f"{name}.json").write_text(json.dumps(_json_safe(table), indent=2) + "\n")
+    return stats_path
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return float(numerator / denominator) if denominator > 0 else math.nan
+
+
+def _iso(ts_ns: int) -> str:
+    return str(np.datetime64(ts_ns, "ns").astype("datetime64[s]")) + "Z"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value

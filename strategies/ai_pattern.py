@@ -1,0 +1,706 @@
+"""AIPatternStrategy: features -> predictor -> confidence sizer -> Nautilus orders.
+
+Wiring only. Each bar is unwrapped into plain floats and handed to the pure core:
+:class:`~nautilus_ai.features.FeatureEngine` (or the vectorised twin, precomputed),
+a :class:`~nautilus_ai.models.Predictor`, :func:`~nautilus_ai.policy.decide` and
+:func:`~nautilus_ai.sizing.size_position`. The strategy never crashes on a model or data
+fault: a predictor error becomes a logged ``hold``; an invalid bar is rejected and skipped.
+
+The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control (pause,
+resume, flatten, re-risk, switch model) goes through the public methods in the "Control"
+section, which must be called on the node's event loop (the controller actor does that).
+
+.. warning:: The example rule and models have no proven edge. Backtest before you trust them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import numpy as np
+from nautilus_trader.config import StrategyConfig
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import OrderSide
+from nautilus_trader.model.events import OrderFilled, PositionClosed, PositionOpened
+from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.instruments import Instrument
+from nautilus_trader.trading.strategy import Strategy
+
+from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
+from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models.registry import build_predictor
+from nautilus_ai.policy import Intent, PolicyConfig, decide
+from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
+
+__all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
+
+FEATURE_SOURCES = ("incremental", "precomputed")
+
+
+class AIPatternConfig(StrategyConfig, frozen=True):
+    """Configuration for :class:`AIPatternStrategy`.
+
+    Parameters
+    ----------
+    instrument_id : str
+        The traded instrument, e.g. ``"EUR/USD.SIM"``.
+    bar_type : str
+        The bars that drive decisions, e.g. ``"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"``.
+    predictor : dict
+        Backend config for :func:`nautilus_ai.models.registry.build_predictor`, e.g.
+        ``{"kind": "rule"}`` or ``{"kind": "torch", "path": "artifacts/mlp/v1"}``.
+    feature_spec : dict, optional
+        :meth:`FeatureSpec.to_dict` output; ``None`` for the default spec.
+    feature_source : str, default "incremental"
+        ``"incremental"``: features updated bar by bar (what live trading does).
+        ``"precomputed"``: features (and predictions) computed once by the vectorised twin from
+        ``catalog_path`` before the run and checked against every bar; any mismatch falls back
+        to the incremental path. Same trades, less per-bar work.
+    catalog_path : str, optional
+        Catalog holding ``bar_type`` (required for ``"precomputed"``).
+    observe_only : bool, default False
+        Record decisions, send no orders.
+    min_confidence : float, default 0.55
+        Below this confidence a signal is treated as no signal (and sized to zero).
+    reverse_on_opposite, exit_on_hold, max_holding_bars
+        Position management, see :class:`nautilus_ai.policy.PolicyConfig`.
+    sizing : dict
+        :class:`nautilus_ai.sizing.SizingConfig` fields (``min_confidence`` comes from above).
+    stop_loss_atr, take_profit_atr : float, optional
+        Bracket exits at this many ATR(14) from the entry bar's close; ``None`` for none.
+    context_bars : int, default 0
+        Recent bars handed to the predictor in ``MarketContext.recent_bars`` (for chart / LLM
+        backends); 0 for none.
+    record_decisions : bool, default True
+        Keep every decision in memory (``strategy.decisions``).
+    close_positions_on_stop : bool, default True
+        Flatten when the strategy stops.
+    """
+
+    instrument_id: str
+    bar_type: str
+    predictor: dict[str, Any] = msgspec.field(default_factory=lambda: {"kind": "rule"})
+    feature_spec: dict[str, Any] | None = None
+    feature_source: str = "incremental"
+    catalog_path: str | None = None
+    observe_only: bool = False
+    min_confidence: float = 0.55
+    reverse_on_opposite: bool = True
+    exit_on_hold: bool = False
+    max_holding_bars: int | None = None
+    sizing: dict[str, Any] = msgspec.field(default_factory=dict)
+    stop_loss_atr: float | None = 2.0
+    take_profit_atr: float | None = 3.0
+    context_bars: int = 0
+    record_decisions: bool = True
+    close_positions_on_stop: bool = True
+
+    def __post_init__(self) -> None:
+        instrument_id = InstrumentId.from_str(self.instrument_id)
+        bar_type = BarType.from_str(self.bar_type)
+        if bar_type.instrument_id != instrument_id:
+            raise ValueError(
+                f"bar_type {self.bar_type!r} is not for instrument_id {self.instrument_id!r}"
+            )
+        if "kind" not in self.predictor:
+            raise ValueError(f"predictor needs a 'kind', was {self.predictor!r}")
+        if self.feature_source not in FEATURE_SOURCES:
+            raise ValueError(
+                f"feature_source must be one of {FEATURE_SOURCES}, was {self.feature_source!r}"
+            )
+        if self.feature_source == "precomputed" and not self.catalog_path:
+            raise ValueError("feature_source 'precomputed' needs catalog_path")
+        if "min_confidence" in self.sizing:
+            raise ValueError("set min_confidence on the strategy config, not inside sizing")
+        PolicyConfig(
+            min_confidence=self.min_confidence,
+            reverse_on_opposite=self.reverse_on_opposite,
+            exit_on_hold=self.exit_on_hold,
+            max_holding_bars=self.max_holding_bars,
+        )
+        SizingConfig(min_confidence=self.min_confidence, **self.sizing)
+        for name in ("stop_loss_atr", "take_profit_atr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 or None, was {value!r}")
+        if self.context_bars < 0:
+            raise ValueError(f"context_bars must be >= 0, was {self.context_bars!r}")
+        if self.feature_spec is not None:
+            FeatureSpec.from_dict(self.feature_spec)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One bar's decision (kept when ``record_decisions``)."""
+
+    ts_event: int
+    action: str
+    confidence: float
+    risk_score: float
+    model_id: str
+    intent: str
+    quantity: float
+    order_sent: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRecord:
+    """A closed round trip, joined to the decision that opened it."""
+
+    ts_opened: int
+    ts_closed: int
+    side: str
+    quantity: float
+    avg_px_open: float
+    avg_px_close: float
+    realized_pnl: float
+    model_id: str
+    exit_reason: str
+    decision_ts: int
+
+
+DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
+
+
+class AIPatternStrategy(Strategy):
+    """Trades a model's buy / sell / hold calls with confidence-based sizing.
+
+    .. warning:: No proven edge: this is a framework, not a money machine.
+    """
+
+    def __init__(self, config: AIPatternConfig) -> None:
+        super().__init__(config)
+        self._instrument_id = InstrumentId.from_str(config.instrument_id)
+        self._bar_type = BarType.from_str(config.bar_type)
+        self.spec = (
+            FeatureSpec.from_dict(config.feature_spec) if config.feature_spec else FeatureSpec()
+        )
+        self._engine = FeatureEngine(self.spec)
+        self._policy = PolicyConfig(
+            min_confidence=config.min_confidence,
+            reverse_on_opposite=config.reverse_on_opposite,
+            exit_on_hold=config.exit_on_hold,
+            max_holding_bars=config.max_holding_bars,
+        )
+        self._sizing = SizingConfig(min_confidence=config.min_confidence, **config.sizing)
+        self._predictor_config: dict[str, Any] = dict(config.predictor)
+        self._predictor: Predictor | None = None
+        self._instrument: Instrument | None = None
+        self._i_atr = self.spec.index("atr_close")
+        self._i_vol_regime = self.spec.index("vol_regime")
+        self._i_warm = self.spec.index("warm")
+        self._names = tuple(self.spec.names)
+        self._context_window: deque[tuple[float, ...]] | None = (
+            deque(maxlen=config.context_bars) if config.context_bars > 0 else None
+        )
+
+        # Precomputed path (see AIPatternConfig.feature_source)
+        self._pre_ts: np.ndarray | None = None
+        self._pre_ohlc: np.ndarray | None = None
+        self._pre_features: np.ndarray | None = None
+        self._pre_predictions: list[Prediction] | None = None
+        self._pre_pos = 0
+
+        # Control state (saved with on_save)
+        self._paused = False
+        self._risk_multiplier = 1.0
+        self._max_position_override: float | None = None
+
+        # Position bookkeeping
+        self._bars = 0
+        self._entry_bar = 0
+        self._open_model_id = ""
+        self._open_decision_ts = 0
+        self._pending_exit_reason = ""
+        self._peak_equity = 0.0
+        self._model_stats: dict[str, list[float]] = {}  # model_id -> [wins, losses, gw, gl]
+
+        # Observability
+        self.decisions: list[DecisionRecord] = []
+        self.trades: list[TradeRecord] = []
+        self.invalid_bars = 0
+        self.predictor_errors = 0
+        self.precomputed_fallbacks = 0
+        self.orders_sent = 0
+        self._last_decision: DecisionRecord | None = None
+        self._decision_sinks: list[DecisionSink] = []
+        self._last_error_log_ns = 0
+
+    # -- Lifecycle ----------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self._instrument = self.cache.instrument(self._instrument_id)
+        if self._instrument is None:
+            self.log.error(f"Instrument {self._instrument_id} not in cache; stopping")
+            self.stop()
+            return
+        if self._predictor is None:
+            self._predictor = self._build_predictor(self._predictor_config)
+            if self._predictor is None:
+                self.log.error("No usable predictor; stopping")
+                self.stop()
+                return
+        if self.config.feature_source == "precomputed":
+            self._load_precomputed()
+        self.subscribe_bars(self._bar_type)
+
+    def on_stop(self) -> None:
+        if self.config.close_positions_on_stop and not self.config.observe_only:
+            self._pending_exit_reason = "strategy_stop"
+            self.cancel_all_orders(self._instrument_id)
+            self.close_all_positions(self._instrument_id)
+
+    def on_dispose(self) -> None:
+        if self._predictor is not None:
+            self._predictor.close()
+
+    def on_save(self) -> dict[str, bytes]:
+        state = {
+            "paused": self._paused,
+            "risk_multiplier": self._risk_multiplier,
+            "max_position": self._max_position_override,
+            "min_confidence": self._policy.min_confidence,
+            "predictor": self._predictor_config,
+        }
+        return {"ai_pattern": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        raw = state.get("ai_pattern")
+        if not raw:
+            return
+        saved = json.loads(raw)
+        self._paused = bool(saved["paused"])
+        self._risk_multiplier = float(saved["risk_multiplier"])
+        self._max_position_override = saved["max_position"]
+        self._set_min_confidence(float(saved["min_confidence"]))
+        if saved["predictor"] != self._predictor_config:
+            predictor = self._build_predictor(saved["predictor"])
+            if predictor is not None:
+                self._predictor = predictor
+                self._predictor_config = dict(saved["predictor"])
+        self.log.info(f"Restored state: paused={self._paused}, model={self.model_id}")
+
+    # -- Bars ---------------------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        ts = bar.ts_event
+        o = bar.open.as_double()
+        h = bar.high.as_double()
+        low = bar.low.as_double()
+        c = bar.close.as_double()
+        v = bar.volume.as_double()
+        if self._context_window is not None:
+            self._context_window.append((float(ts), o, h, low, c, v))
+
+        prediction: Prediction | None = None
+        if self._pre_ts is not None:
+            row, prediction = self._precomputed_row(ts, o, h, low, c, v)
+        else:
+            row = self._incremental_row(ts, o, h, low, c, v)
+        if row is None:
+            return
+        self._bars += 1
+        if row[self._i_warm] != 1.0:
+            return
+        if prediction is None:
+            prediction = self._predict(row, ts)
+        self._act(ts, c, row, prediction)
+
+    def _incremental_row(
+        self, ts: int, o: float, h: float, low: float, c: float, v: float
+    ) -> np.ndarray | None:
+        try:
+            return np.asarray(self._engine.update(ts, o, h, low, c, v), dtype=np.float64)
+        except InvalidBarError as exc:
+            self.invalid_bars += 1
+            self._log_throttled(ts, f"Rejected bar at {ts}: {exc.reason}")
+            return None
+
+    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
+        assert self._predictor is not None
+        context = MarketContext(
+            instrument_id=self.config.instrument_id,
+            ts_event=ts,
+            feature_names=self._names,
+            spec_hash=self.spec.hash,
+            recent_bars=(
+                np.asarray(self._context_window, dtype=np.float64)
+                if self._context_window is not None
+                else None
+            ),
+        )
+        prediction = safe_predict(self._predictor, row, context)
+        if prediction.reason.startswith("predictor error"):
+            self.predictor_errors += 1
+            self._log_throttled(ts, f"Holding: {prediction.reason}")
+        return prediction
+
+    # -- Decisions and orders -----------------------------------------------------------------
+
+    def _act(self, ts: int, close: float, row: np.ndarray, prediction: Prediction) -> None:
+        position_side = self._position_side()
+        intent, side = decide(
+            prediction.action,
+            prediction.confidence,
+            position_side,
+            self._bars - self._entry_bar,
+            self._paused,
+            self._policy,
+        )
+        quantity = 0.0
+        order_sent = False
+        reason = prediction.reason
+        if intent is Intent.ENTER or intent is Intent.REVERSE:
+            sizing = self._size(side, prediction, close, row, position_side)
+            quantity = sizing.quantity
+            if quantity <= 0.0:
+                reason = f"sized to zero: {sizing.blocked_by}"
+                if intent is Intent.REVERSE:
+                    intent = Intent.EXIT  # the opposite signal still closes the old position
+        if not self.config.observe_only:
+            if intent is Intent.EXIT or intent is Intent.EXIT_TIMEOUT:
+                self._close(
+                    "signal_exit" if intent is Intent.EXIT else "max_holding",
+                )
+                order_sent = True
+            elif intent is Intent.REVERSE and quantity > 0.0:
+                self._close("reversal")
+                self._enter(side, quantity, close, row, prediction, ts)
+                order_sent = True
+            elif intent is Intent.ENTER and quantity > 0.0:
+                self._enter(side, quantity, close, row, prediction, ts)
+                order_sent = True
+
+        if self.config.record_decisions or self._decision_sinks:
+            record = DecisionRecord(
+                ts, prediction.action.value, prediction.confidence, prediction.risk_score,
+                prediction.model_id, intent.value, quantity, order_sent, reason,
+            )  # fmt: skip
+            self._last_decision = record
+            if self.config.record_decisions:
+                self.decisions.append(record)
+            for sink in self._decision_sinks:
+                sink(ts, row, prediction, intent.value, quantity, order_sent)
+
+    def _size(
+        self,
+        side: int,
+        prediction: Prediction,
+        close: float,
+        row: np.ndarray,
+        position_side: int,
+    ) -> SizingDecision:
+        equity, free_margin = self._equity_and_free_margin()
+        if equity > self._peak_equity:
+            self._peak_equity = equity
+        wins, losses, gross_win, gross_loss = self._model_stats.get(
+            prediction.model_id, [0.0, 0.0, 0.0, 0.0]
+        )
+        trades = wins + losses
+        sizing = self._sizing
+        if self._max_position_override is not None:
+            sizing = sizing.replace(max_position=self._max_position_override)
+        inputs = SizingInputs(
+            side=side,
+            confidence=prediction.confidence,
+            risk_score=prediction.risk_score,
+            price=close,
+            equity=equity,
+            peak_equity=max(self._peak_equity, equity),
+            free_margin=free_margin,
+            current_position=0.0,  # reversals close first; the new leg is sized from flat
+            vol_regime=float(row[self._i_vol_regime]),
+            volatility=float(row[self._i_atr]),
+            win_rate=wins / trades if trades else None,
+            payoff_ratio=(
+                (gross_win / wins) / (gross_loss / losses) if wins and losses and gross_loss else None
+            ),
+            trades=int(trades),
+            risk_multiplier=self._risk_multiplier,
+        )
+        try:
+            return size_position(inputs, sizing)
+        except (ValueError, ArithmeticError) as exc:
+            self._log_throttled(0, f"Sizing failed, holding: {exc}")
+            return SizingDecision.blocked(f"sizing error: {exc}")
+
+    def _enter(
+        self,
+        side: int,
+        quantity: float,
+        close: float,
+        row: np.ndarray,
+        prediction: Prediction,
+        ts: int,
+    ) -> None:
+        instrument = self._instrument
+        assert instrument is not None
+        order_side = OrderSide.BUY if side > 0 else OrderSide.SELL
+        qty = instrument.make_qty(quantity)
+        tags = [f"model={prediction.model_id}", f"decision_ts={ts}"]
+        atr = float(row[self._i_atr]) * close
+        sl, tp = self.config.stop_loss_atr, self.config.take_profit_atr
+        if (sl is None and tp is None) or not atr > 0.0:
+            order = self.order_factory.market(
+                self._instrument_id, order_side, qty, tags=tags, reduce_only=False
+            )
+            self.submit_order(order)
+        else:
+            sl_px = close - side * sl * atr if sl is not None else None
+            tp_px = close + side * tp * atr if tp is not None else None
+            order_list = self.order_factory.bracket(
+                instrument_id=self._instrument_id,
+                order_side=order_side,
+                quantity=qty,
+                entry_tags=tags,
+                sl_trigger_price=instrument.make_price(sl_px) if sl_px is not None else None,
+                tp_price=instrument.make_price(tp_px) if tp_px is not None else None,
+                sl_tags=["exit=stop_loss"],
+                tp_tags=["exit=take_profit"],
+            )
+            self.submit_order_list(order_list)
+        self.orders_sent += 1
+        self._entry_bar = self._bars
+        self._open_model_id = prediction.model_id
+        self._open_decision_ts = ts
+
+    def _close(self, reason: str) -> None:
+        self._pending_exit_reason = reason
+        self.cancel_all_orders(self._instrument_id)
+        self.close_all_positions(self._instrument_id, tags=[f"exit={reason}"])
+        self.orders_sent += 1
+
+    def _position_side(self) -> int:
+        if self.portfolio.is_flat(self._instrument_id):
+            return 0
+        return 1 if self.portfolio.is_net_long(self._instrument_id) else -1
+
+    def _equity_and_free_margin(self) -> tuple[float, float]:
+        account = self.portfolio.account(self._instrument_id.venue)
+        if account is None:
+            return 0.0, 0.0
+        currency = account.base_currency or self._instrument.quote_currency  # type: ignore[union-attr]
+        balance = account.balance_total(currency)
+        free = account.balance_free(currency)
+        unrealized = self.portfolio.unrealized_pnl(self._instrument_id)
+        equity = (balance.as_double() if balance else 0.0) + (
+            unrealized.as_double() if unrealized else 0.0
+        )
+        return equity, free.as_double() if free else 0.0
+
+    # -- Position events (per-model stats, trade log) -----------------------------------------
+
+    def on_order_filled(self, event: OrderFilled) -> None:
+        order = self.cache.order(event.client_order_id)
+        if order is None or not order.tags:
+            return
+        for tag in order.tags:
+            if tag.startswith("exit="):
+                self._pending_exit_reason = tag[5:]
+
+    def on_position_opened(self, event: PositionOpened) -> None:
+        self._entry_bar = self._bars
+
+    def on_position_closed(self, event: PositionClosed) -> None:
+        pnl = event.realized_pnl.as_double() if event.realized_pnl is not None else 0.0
+        model_id = self._open_model_id or self.model_id
+        stats = self._model_stats.setdefault(model_id, [0.0, 0.0, 0.0, 0.0])
+        if pnl > 0:
+            stats[0] += 1
+            stats[2] += pnl
+        elif pnl < 0:
+            stats[1] += 1
+            stats[3] += -pnl
+        self.trades.append(
+            TradeRecord(
+                ts_opened=event.ts_opened,
+                ts_closed=event.ts_closed,
+                side="long" if event.entry == OrderSide.BUY else "short",
+                quantity=event.peak_qty.as_double(),
+                avg_px_open=event.avg_px_open,
+                avg_px_close=event.avg_px_close,
+                realized_pnl=pnl,
+                model_id=model_id,
+                exit_reason=self._pending_exit_reason or "unknown",
+                decision_ts=self._open_decision_ts,
+            )
+        )
+        self._pending_exit_reason = ""
+
+    def model_win_rates(self) -> dict[str, float]:
+        """Win rate of closed positions per model id (what Kelly sizing uses)."""
+        return {
+            model: wins / (wins + losses)
+            for model, (wins, losses, _, _) in self._model_stats.items()
+            if wins + losses > 0
+        }
+
+    # -- Control (call on the event loop) -----------------------------------------------------
+
+    @property
+    def model_id(self) -> str:
+        return self._predictor.model_id if self._predictor is not None else "none"
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self, reason: str = "") -> None:
+        """No new entries; open positions keep their exits."""
+        self._paused = True
+        self.log.warning(f"Paused: {reason or 'no reason given'}")
+
+    def resume(self) -> None:
+        self._paused = False
+        self.log.warning("Resumed")
+
+    def flatten(self, reason: str = "") -> None:
+        """Cancel orders, close positions, and stay paused."""
+        self._paused = True
+        if not self.config.observe_only:
+            self._close("flatten")
+        self.log.warning(f"Flattened and paused: {reason or 'no reason given'}")
+
+    def set_risk(
+        self,
+        min_confidence: float | None = None,
+        max_position: float | None = None,
+        risk_multiplier: float | None = None,
+    ) -> None:
+        """Change risk settings live; each ``None`` leaves that setting as it is."""
+        if risk_multiplier is not None and not (0.0 <= risk_multiplier <= 10.0):
+            raise ValueError(f"risk_multiplier must be in [0, 10], was {risk_multiplier!r}")
+        if max_position is not None and not max_position >= 0.0:
+            raise ValueError(f"max_position must be >= 0, was {max_position!r}")
+        if min_confidence is not None:
+            self._set_min_confidence(min_confidence)
+        if max_position is not None:
+            self._sizing.replace(max_position=max_position)  # validates
+            self._max_position_override = max_position
+        if risk_multiplier is not None:
+            self._risk_multiplier = risk_multiplier
+        self.log.warning(
+            f"Risk set: min_confidence={self._policy.min_confidence}, "
+            f"max_position={self._max_position_override}, multiplier={self._risk_multiplier}"
+        )
+
+    def switch_model(self, config: dict[str, Any]) -> None:
+        """Build and switch to another predictor; on failure keep the current one and raise."""
+        predictor = build_predictor(config, self.spec)
+        old = self._predictor
+        self._predictor = predictor
+        self._predictor_config = dict(config)
+        self._pre_predictions = None  # precomputed predictions belonged to the old model
+        if old is not None and old is not predictor:
+            old.close()
+        self.log.warning(f"Switched model to {predictor.model_id}")
+
+    def control_status(self) -> dict[str, Any]:
+        """A JSON-ready snapshot of the control state."""
+        net = self.portfolio.net_position(self._instrument_id)
+        last = self._last_decision
+        return {
+            "strategy_id": str(self.id),
+            "paused": self._paused,
+            "min_confidence": self._policy.min_confidence,
+            "max_position": self._max_position_override,
+            "risk_multiplier": self._risk_multiplier,
+            "model_id": self.model_id,
+            "predictor": self._predictor_config,
+            "position": float(net) if net is not None else 0.0,
+            "bars": self._bars,
+            "last_decision": None if last is None else {
+                "ts_event": last.ts_event, "action": last.action,
+                "confidence": last.confidence, "intent": last.intent,
+            },
+        }  # fmt: skip
+
+    def add_decision_sink(self, sink: DecisionSink) -> None:
+        """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision."""
+        self._decision_sinks.append(sink)
+
+    # -- Helpers ------------------------------------------------------------------------------
+
+    def _set_min_confidence(self, value: float) -> None:
+        self._policy = PolicyConfig(
+            min_confidence=value,
+            reverse_on_opposite=self._policy.reverse_on_opposite,
+            exit_on_hold=self._policy.exit_on_hold,
+            max_holding_bars=self._policy.max_holding_bars,
+        )
+        self._sizing = self._sizing.replace(min_confidence=value)
+
+    def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
+        try:
+            return build_predictor(config, self.spec)
+        except Exception as exc:  # noqa: BLE001 - a bad model config must not crash the node
+            self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
+            return None
+
+    def _log_throttled(self, ts: int, message: str) -> None:
+        # At most one line per simulated minute: a broken model on 186k bars must not flood.
+        now = ts or self.clock.timestamp_ns()
+        if now - self._last_error_log_ns >= 60_000_000_000:
+            self._last_error_log_ns = now
+            self.log.warning(message)
+
+    def _load_precomputed(self) -> None:
+        from nautilus_ai.backtest.precompute import precompute_for_strategy
+
+        start = time.perf_counter()
+        result = precompute_for_strategy(
+            catalog_path=str(self.config.catalog_path),
+            bar_type=self.config.bar_type,
+            spec=self.spec,
+            predictor=self._predictor,
+            context_bars=self.config.context_bars,
+        )
+        self._pre_ts, self._pre_ohlc, self._pre_features, self._pre_predictions = result
+        self._pre_pos = 0
+        self.log.info(
+            f"Precomputed {len(self._pre_ts):,} feature rows in {time.perf_counter() - start:.2f} s"
+        )
+
+    def _precomputed_row(
+        self, ts: int, o: float, h: float, low: float, c: float, v: float
+    ) -> tuple[np.ndarray | None, Prediction | None]:
+        pre_ts = self._pre_ts
+        assert pre_ts is not None and self._pre_ohlc is not None
+        assert self._pre_features is not None
+        pos = self._pre_pos
+        if pos < len(pre_ts) and pre_ts[pos] == ts:
+            ohlc = self._pre_ohlc[pos]
+            if ohlc[0] == o and ohlc[1] == h and ohlc[2] == low and ohlc[3] == c:
+                self._pre_pos = pos + 1
+                predictions = self._pre_predictions
+                return self._pre_features[pos], (
+                    predictions[pos] if predictions is not None else None
+                )
+        # Not the bar we precomputed: rebuild the incremental engine from what we have seen
+        # so far and continue bar by bar. Correctness first, speed second.
+        self._fallback_to_incremental(pos)
+        return self._incremental_row(ts, o, h, low, c, v), None
+
+    def _fallback_to_incremental(self, upto: int) -> None:
+        assert self._pre_ts is not None and self._pre_ohlc is not None
+        self.precomputed_fallbacks += 1
+        self.log.warning(
+            f"Bar does not match the precomputed series at row {upto}; "
+            "continuing with incremental features"
+        )
+        self._engine.reset()
+        for i in range(upto):
+            o, h, low, c, v = self._pre_ohlc[i]
+            self._engine.update(int(self._pre_ts[i]), o, h, low, c, v)
+        self._pre_ts = None
+        self._pre_ohlc = None
+        self._pre_features = None
+        self._pre_predictions = None
+
