@@ -66,7 +66,9 @@ class PolicyConfig:
         if not (0.0 <= self.min_confidence <= 1.0):
             raise ValueError(f"min_confidence must be in [0, 1], was {self.min_confidence!r}")
         if self.max_holding_bars is not None and self.max_holding_bars < 1:
-            raise ValueError(f"max_holding_bars must be >= 1 or None, was {self.max_holding_bars!r}")
+            raise ValueError(
+                f"max_holding_bars must be >= 1 or None, was {self.max_holding_bars!r}"
+            )
 
 
 def decide(
@@ -100,11 +102,7 @@ def decide(
             return Intent.EXIT_TIMEOUT, 0
 
     if paused:
-        if (
-            position_side != 0
-            and target == -position_side
-            and config.exit_on_opposite_when_paused
-        ):
+        if position_side != 0 and target == -position_side and config.exit_on_opposite_when_paused:
             return Intent.EXIT, 0
         return Intent.NONE, 0
 

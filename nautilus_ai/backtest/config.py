@@ -71,7 +71,10 @@ def substitute_env(value: Any, *, where: str = "") -> Any:
 
         return _ENV.sub(repl, value)
     if isinstance(value, Mapping):
-        return {k: substitute_env(v, where=f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {
+            k: substitute_env(v, where=f"{where}.{k}" if where else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [substitute_env(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
     return value

@@ -65,7 +65,9 @@ def precompute_for_strategy(
     )
     predictions = None
     if predictor is not None:
-        predictions = _batch_predictions(predictor, spec, bar_type, ts, ohlcv, features, context_bars)
+        predictions = _batch_predictions(
+            predictor, spec, bar_type, ts, ohlcv, features, context_bars
+        )
     return ts, ohlcv, features, predictions
 
 
@@ -95,7 +97,7 @@ def _batch_predictions(
         ]
     try:
         batch = predictor.predict_batch(features[warm_rows], contexts)
-    except Exception:  # noqa: BLE001 - the strategy predicts bar by bar instead (and logs faults)
+    except Exception:
         return None
     if len(batch) != warm_rows.size:
         return None

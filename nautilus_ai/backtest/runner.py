@@ -186,7 +186,12 @@ def _fills(report: Any) -> dict[str, np.ndarray]:
     commission = np.array([Money.from_str(str(c)).as_double() for c in report["commission"]])
     ts = report["ts_event"].astype("int64").to_numpy()
     order = np.argsort(ts, kind="stable")
-    return {"ts": ts[order], "qty": qty[order], "price": price[order], "commission": commission[order]}
+    return {
+        "ts": ts[order],
+        "qty": qty[order],
+        "price": price[order],
+        "commission": commission[order],
+    }
 
 
 def _strategy_records(strategies: list[Any]) -> tuple[list[Any], list[Any], dict[str, Any]]:
@@ -250,6 +255,3 @@ def _write_report(
 
 def _asdict(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__slots__}
-
-
-

@@ -106,7 +106,9 @@ class Prediction:
         if not self.model_id:
             raise ValueError("model_id must be a non-empty string")
         if not (self.latency >= 0.0) or math.isinf(self.latency):
-            raise ValueError(f"latency must be a finite number of seconds >= 0, was {self.latency!r}")
+            raise ValueError(
+                f"latency must be a finite number of seconds >= 0, was {self.latency!r}"
+            )
 
     @classmethod
     def hold(cls, model_id: str, reason: str, latency: float = 0.0) -> Prediction:
@@ -187,7 +189,7 @@ def safe_predict(
                 "not Prediction"
             )
         return prediction
-    except Exception as exc:  # noqa: BLE001 - the whole point is to contain any backend fault
+    except Exception as exc:
         model_id = _model_id_or_unknown(predictor)
         return Prediction.hold(
             model_id,
@@ -199,5 +201,5 @@ def safe_predict(
 def _model_id_or_unknown(predictor: Predictor) -> str:
     try:
         return str(predictor.model_id) or "unknown"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "unknown"

@@ -159,7 +159,9 @@ class PredictionCache:
                     Action.from_sign(action), conf, risk, model_id, 0.0, reason
                 )
         except (TypeError, ValueError) as exc:
-            raise PredictionCacheError(f"prediction cache {path} has an invalid row: {exc}") from exc
+            raise PredictionCacheError(
+                f"prediction cache {path} has an invalid row: {exc}"
+            ) from exc
         return entries
 
 

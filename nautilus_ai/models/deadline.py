@@ -110,10 +110,12 @@ class DeadlineRunner:
             try:
                 results.append(future.result(timeout=remaining))
             except FutureTimeout:
-                results.append(PredictionError(f"{name}: no answer within {timeout_s * 1e3:.0f} ms"))
+                results.append(
+                    PredictionError(f"{name}: no answer within {timeout_s * 1e3:.0f} ms")
+                )
             except PredictionError as exc:
                 results.append(exc)
-            except Exception as exc:  # noqa: BLE001 - reported per call
+            except Exception as exc:
                 error = PredictionError(f"{name}: {type(exc).__name__}: {exc}")
                 error.__cause__ = exc
                 results.append(error)

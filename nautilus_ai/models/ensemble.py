@@ -161,7 +161,7 @@ class EnsemblePredictor:
             for member in self._members:
                 try:
                     member.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("closing %s failed", member.model_id)
 
     def _ask_members(
@@ -174,6 +174,4 @@ class EnsemblePredictor:
             for member in self._members
         ]
         answers = self._runner.run_many(calls, self._deadline_s)  # type: ignore[arg-type]
-        return [
-            [a] * matrix.shape[0] if isinstance(a, PredictionError) else a for a in answers
-        ]
+        return [[a] * matrix.shape[0] if isinstance(a, PredictionError) else a for a in answers]

@@ -100,7 +100,7 @@ class FallbackPredictor:
                         remaining,
                         what=predictor.model_id,
                     )
-            except Exception as exc:  # noqa: BLE001 - any backend fault moves down the chain
+            except Exception as exc:
                 errors.append(f"{predictor.model_id}: {type(exc).__name__}: {exc}")
                 continue
             self.answered_by[predictor.model_id] += 1
@@ -164,7 +164,7 @@ class FallbackPredictor:
             for predictor in self._chain:
                 try:
                     predictor.close()
-                except Exception:  # noqa: BLE001 - close the rest regardless
+                except Exception:
                     log.exception("closing %s failed", predictor.model_id)
 
 

@@ -65,7 +65,7 @@ def predict_items(
     if isinstance(predictor, ItemwisePredictor):
         try:
             return predictor.predict_items(matrix, contexts)
-        except Exception as exc:  # noqa: BLE001 - a whole-batch failure fails every row
+        except Exception as exc:
             error = exc if isinstance(exc, PredictionError) else _wrap(exc)
             return [error] * matrix.shape[0]
     results: list[ItemResult] = []
@@ -73,7 +73,7 @@ def predict_items(
         context = contexts[row] if contexts is not None else MarketContext("", 0)
         try:
             results.append(predictor.predict(matrix[row], context))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results.append(exc if isinstance(exc, PredictionError) else _wrap(exc))
     return results
 

@@ -128,9 +128,7 @@ def build_prompt(
     if bars_in_prompt > 0 and bars is not None and len(bars):
         tail = np.asarray(bars, dtype=np.float64)[-bars_in_prompt:]
         lines.append(f"Last {len(tail)} bars, oldest first (open high low close volume):")
-        lines.extend(
-            "  " + " ".join(_format_number(v) for v in row[1:6].tolist()) for row in tail
-        )
+        lines.extend("  " + " ".join(_format_number(v) for v in row[1:6].tolist()) for row in tail)
     lines.append("Answer with the JSON object only.")
     return "\n".join(lines)
 

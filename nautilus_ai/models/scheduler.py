@@ -341,5 +341,5 @@ def _late_hold(prediction: Prediction, latency_ns: int, deadline_ns: int) -> Pre
 def _model_id(predictor: Predictor) -> str:
     try:
         return str(predictor.model_id) or "unknown"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "unknown"

@@ -150,14 +150,15 @@ class SwitchablePredictor:
                 remaining = give_up - time.monotonic()
                 if remaining <= 0:
                     log.warning(
-                        "closing %s with %d calls still running", predictor.model_id,
+                        "closing %s with %d calls still running",
+                        predictor.model_id,
                         self._in_flight[key],
                     )
                     break
                 self._condition.wait(remaining)
         try:
             predictor.close()
-        except Exception:  # noqa: BLE001 - the new backend is already active
+        except Exception:
             log.exception("closing %s failed", predictor.model_id)
 
     def _check_spec(self, predictor: Predictor) -> None:

@@ -14,7 +14,9 @@ generation) in milliseconds on a CPU.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 __all__ = ["build_tiny_minicpmv", "build_tiny_text_model"]
 
@@ -48,9 +50,10 @@ _ANSWERS = ['{"action": "buy", "risk": 0.2}', '{"action": "sell", "risk": 0.5}']
 _ANSWERS += ['{"action": "hold", "risk": 0.9}']
 
 
-def _tokenizer(action_words_as_tokens: bool, chat_template: bool) -> object:
+def _tokenizer(action_words_as_tokens: bool, chat_template: bool) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+
+    transformers: Any = importlib.import_module("transformers")
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -65,7 +68,7 @@ def _tokenizer(action_words_as_tokens: bool, chat_template: bool) -> object:
         show_progress=False,
     )
     tokenizer.train_from_iterator(corpus, trainer)
-    fast = PreTrainedTokenizerFast(
+    fast: Any = transformers.PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         unk_token="<unk>",
         pad_token="<pad>",
@@ -113,16 +116,19 @@ def build_tiny_minicpmv(
         ``directory``.
     """
     import torch
-    from transformers import AutoModelForImageTextToText, MiniCPMV4_6Config
-    from transformers.models.minicpmv4_6 import MiniCPMV4_6ImageProcessorPil
+
+    transformers: Any = importlib.import_module("transformers")
+    image_processor_class = importlib.import_module(
+        "transformers.models.minicpmv4_6"
+    ).MiniCPMV4_6ImageProcessorPil
 
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(action_words_as_tokens, chat_template=True)
-    vocab = len(tokenizer)  # type: ignore[arg-type]
-    pad_id = tokenizer.pad_token_id  # type: ignore[attr-defined]
-    eos_id = tokenizer.eos_token_id  # type: ignore[attr-defined]
-    config = MiniCPMV4_6Config(
+    vocab = len(tokenizer)
+    pad_id = tokenizer.pad_token_id
+    eos_id = tokenizer.eos_token_id
+    config = transformers.MiniCPMV4_6Config(
         text_config={
             "model_type": "qwen3_5_text",
             "vocab_size": vocab,
@@ -150,35 +156,35 @@ def build_tiny_minicpmv(
         },
         insert_layer_id=0,
         image_size=image_size,
-        image_token_id=tokenizer.convert_tokens_to_ids("<image_pad>"),  # type: ignore[attr-defined]
-        video_token_id=tokenizer.convert_tokens_to_ids("<video_pad>"),  # type: ignore[attr-defined]
+        image_token_id=tokenizer.convert_tokens_to_ids("<image_pad>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<video_pad>"),
     )
     torch.manual_seed(seed)
-    model = AutoModelForImageTextToText.from_config(config)
+    model = transformers.AutoModelForImageTextToText.from_config(config)
     model.generation_config.pad_token_id = pad_id
     model.save_pretrained(path)
-    tokenizer.save_pretrained(path)  # type: ignore[attr-defined]
-    MiniCPMV4_6ImageProcessorPil(
+    tokenizer.save_pretrained(path)
+    image_processor_class(
         scale_resolution=image_size, patch_size=14, max_slice_nums=1
     ).save_pretrained(path)
     return path
 
 
-_REMOTE_CONFIG = '''from transformers import LlamaConfig
+_REMOTE_CONFIG = """from transformers import LlamaConfig
 
 
 class TinyRemoteConfig(LlamaConfig):
     model_type = "tiny_remote"
-'''
+"""
 
-_REMOTE_MODELING = '''from transformers import LlamaForCausalLM
+_REMOTE_MODELING = """from transformers import LlamaForCausalLM
 
 from .configuration_tiny_remote import TinyRemoteConfig
 
 
 class TinyRemoteForCausalLM(LlamaForCausalLM):
     config_class = TinyRemoteConfig
-'''
+"""
 
 
 def build_tiny_text_model(
@@ -204,22 +210,22 @@ def build_tiny_text_model(
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = _tokenizer(action_words_as_tokens, chat_template=chat_template)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
         max_position_embeddings=2048,
-        pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
-        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config.pad_token_id = config.pad_token_id
     model.save_pretrained(path)
-    tokenizer.save_pretrained(path)  # type: ignore[attr-defined]
+    tokenizer.save_pretrained(path)
     if remote_code:
         (path / "configuration_tiny_remote.py").write_text(_REMOTE_CONFIG)
         (path / "modeling_tiny_remote.py").write_text(_REMOTE_MODELING)

@@ -24,6 +24,7 @@ tokens are expanded here, exactly as the processor would.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import time
@@ -123,9 +124,7 @@ class TransformersConfig(BaseModel):
     batch_size: int = Field(default=8, ge=1, le=1024)
     spec_hash: str | None = None
     system_prompt: str = SYSTEM_PROMPT
-    chat_template_kwargs: dict[str, bool | int | str] = Field(
-        default_factory=lambda: {"enable_thinking": False}
-    )
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=lambda: {"enable_thinking": False})
 
     @field_validator("device")
     @classmethod
@@ -159,8 +158,8 @@ class TransformersPredictor:
 
     def __init__(self, config: TransformersConfig) -> None:
         import torch
-        import transformers
 
+        transformers: Any = importlib.import_module("transformers")
         self.config = config
         model_dir = config.model_dir
         if not (model_dir / "config.json").is_file():
@@ -191,7 +190,7 @@ class TransformersPredictor:
             raise PredictionError(
                 f"cannot load transformers model from {model_dir}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._model = model.to(self._device).eval()
+        self._model: Any = model.to(self._device).eval()
         self._image_processor: Any = None
         self._processor: Any = None
         if image_text:
@@ -338,7 +337,8 @@ class TransformersPredictor:
             latency = (time.perf_counter() - start) / len(requests)
             for row, dist, text in zip(rows, distributions, texts, strict=True):
                 results[row] = self._to_prediction(dist, text, latency)
-        return [r if r is not None else PredictionError("internal: row not computed") for r in results]
+        missing = PredictionError("internal: row not computed")
+        return [r if r is not None else missing for r in results]
 
     def _to_prediction(
         self, dist: dict[Action, float], text: str | None, latency: float
@@ -444,7 +444,7 @@ class TransformersPredictor:
     # -- image placeholders ---------------------------------------------------------------------
 
     def _load_image_side(self, model_dir: Path, common: dict[str, Any], model_config: Any) -> None:
-        import transformers
+        transformers: Any = importlib.import_module("transformers")
 
         if self._model_type in _MINICPMV_TYPES:
             try:
@@ -465,7 +465,9 @@ class TransformersPredictor:
                 f"({exc}); natively expanded types: {sorted(_MINICPMV_TYPES)}"
             ) from exc
 
-    def _encode_with_images(self, requests: list[_Request]) -> tuple[list[list[int]], dict[str, Any]]:
+    def _encode_with_images(
+        self, requests: list[_Request]
+    ) -> tuple[list[list[int]], dict[str, Any]]:
         images = [r.image for r in requests]
         if self._processor is not None:
             return self._encode_with_processor([r.prompt for r in requests], images)
@@ -478,7 +480,7 @@ class TransformersPredictor:
         processor = self._image_processor
         tokenizer = self._tokenizer
         processed = processor(images, return_tensors="pt")
-        token = tokenizer.convert_ids_to_tokens(self._image_token_id)
+        token = str(tokenizer.convert_ids_to_tokens(self._image_token_id))
         start_tok = _special(tokenizer, "image_start_token", "<image>")
         end_tok = _special(tokenizer, "image_end_token", "</image>")
         slice_start = _special(tokenizer, "slice_start_token", "<slice>")
