@@ -189,6 +189,21 @@ class DecisionScheduler:
             return True
         return self._submit_live(sequence, ts_ns, features, context)
 
+    def submit_prediction(self, ts_ns: int, prediction: Prediction) -> None:
+        """Backtest only: schedule a prediction computed ahead of time (a precomputed batch).
+
+        It gets the same simulated latency and deadline as one computed by :meth:`submit`, so
+        a precomputed run and a bar-by-bar run apply decisions on the same bars.
+        """
+        if self._closed:
+            raise RuntimeError("DecisionScheduler is closed")
+        if self._mode != "backtest":
+            raise RuntimeError("submit_prediction is for backtests; live predictions use submit")
+        sequence = self._sequence
+        self._sequence += 1
+        self.stats.submitted += 1
+        self._schedule_inline(sequence, ts_ns, prediction)
+
     def poll(self, now_ns: int) -> list[ScheduledDecision]:
         """Decisions to apply at ``now_ns``: the newest ready one (older ready ones are stale).
 
@@ -237,7 +252,9 @@ class DecisionScheduler:
     def _submit_inline(
         self, sequence: int, ts_ns: int, features: NDArray[np.float64], context: MarketContext
     ) -> None:
-        prediction = safe_predict(self._predictor, features, context)
+        self._schedule_inline(sequence, ts_ns, safe_predict(self._predictor, features, context))
+
+    def _schedule_inline(self, sequence: int, ts_ns: int, prediction: Prediction) -> None:
         latency = self._latency() if self._latency is not None else 0
         late = self._deadline_ns is not None and latency > self._deadline_ns
         if late:

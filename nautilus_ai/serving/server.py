@@ -214,6 +214,35 @@ class TorchServeProcess:
         self._logs = self.workdir / "logs"
         self._session = requests.Session()
 
+    @classmethod
+    def from_workdir(cls, workdir: str | os.PathLike[str]) -> TorchServeProcess:
+        """The server whose config :meth:`write_config` left in ``workdir`` (to stop or inspect)."""
+        folder = Path(workdir)
+        config = folder / "config.properties"
+        try:
+            lines = config.read_text().splitlines()
+        except OSError as exc:
+            raise TorchServeError(f"no TorchServe config in {folder}: {exc}") from exc
+        props = dict(line.split("=", 1) for line in lines if "=" in line)
+        try:
+            inference = props["inference_address"].rsplit(":", 1)
+            settings = TorchServeSettings(
+                model_store=Path(props["model_store"]),
+                workdir=folder,
+                host=inference[0].removeprefix("http://"),
+                inference_port=int(inference[1]),
+                management_port=int(props["management_address"].rsplit(":", 1)[1]),
+                metrics_port=int(props["metrics_address"].rsplit(":", 1)[1]),
+                grpc_inference_port=int(props["grpc_inference_port"]),
+                grpc_management_port=int(props["grpc_management_port"]),
+                token_auth=props.get("disable_token_authorization", "false") != "true",
+            )
+        except (KeyError, ValueError, IndexError) as exc:
+            raise TorchServeError(
+                f"{config} is not a config written by nautilus-ai: {exc}"
+            ) from exc
+        return cls(settings)
+
     # -- locations ------------------------------------------------------------------------------
 
     @property
