@@ -16,7 +16,9 @@ import benchmarks
 
 def main(argv: list[str]) -> int:
     names = argv or sorted(
-        info.name for info in pkgutil.iter_modules(benchmarks.__path__) if info.name.startswith("bench_")
+        info.name
+        for info in pkgutil.iter_modules(benchmarks.__path__)
+        if info.name.startswith("bench_")
     )
     failed = []
     for name in names:

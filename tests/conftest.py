@@ -17,3 +17,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 def data_dir() -> Path:
     """The shared real-data folder. Missing data is a failure, not a skip: CI must have it."""
     return shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """The demo catalog (six months of real EUR/USD M1 bid + ask bars), imported once."""
+    from nautilus_ai.backtest.demo import ensure_demo_catalog
+
+    path, _ = ensure_demo_catalog(tmp_path_factory.mktemp("demo_catalog"), data_dir)
+    return path

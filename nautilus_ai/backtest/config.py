@@ -34,7 +34,7 @@ from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfi
 from nautilus_trader.common.config import resolve_path
 from nautilus_trader.model.data import Bar
 
-__all__ = ["ConfigError", "RunFile", "load_run_file", "substitute_env"]
+__all__ = ["ConfigError", "RunFile", "load_run_file", "parse_run_file", "substitute_env"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SAMPLES = ("in-sample", "out-of-sample", "unspecified")
@@ -91,6 +91,11 @@ def load_run_file(path: str | Path) -> RunFile:
         raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+    return parse_run_file(raw, path)
+
+
+def parse_run_file(raw: Any, path: Path) -> RunFile:
+    """Validate an already-read run file mapping (``path`` is used in messages and reports)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     unknown = set(raw) - {"name", "sample", "report_dir", "description", "run"}

@@ -14,8 +14,6 @@ from nautilus_ai.cli import CliError
 
 __all__ = ["register"]
 
-DEMO_SPREAD_PIPS = 0.3
-
 
 def register(subparsers: Any) -> None:
     backtest = subparsers.add_parser(
@@ -72,22 +70,15 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import load_run_file
+    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.backtest.runner import run_backtest
-    from nautilus_ai.data import import_histdata_m1
-    from nautilus_ai.paths import CATALOG_DIR_ENV, default_catalog_dir, shared_data_dir
+    from nautilus_ai.paths import CATALOG_DIR_ENV
 
+    print("Importing the real EUR/USD M1 bars (HistData 2017-01..06) ...", file=sys.stderr)
     try:
-        data_dir = shared_data_dir(args.data_dir)
+        catalog, summary = ensure_demo_catalog(args.catalog, args.data_dir)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from exc
-    catalog = default_catalog_dir(args.catalog)
-    files = sorted((data_dir / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*.csv"))
-    if not files:
-        raise CliError(f"no HistData EUR/USD M1 2017 files under {data_dir / 'histdata'}")
-    print(f"Importing {len(files)} HistData files into {catalog} ...", file=sys.stderr)
-    summary = import_histdata_m1(
-        files, catalog, instrument_id="EUR/USD.SIM", ask_spread_pips=DEMO_SPREAD_PIPS
-    )
     print(f"  {summary}", file=sys.stderr)
     os.environ[CATALOG_DIR_ENV] = str(catalog)
     run_file = load_run_file(resolve_run_file(args.config))

@@ -1,0 +1,119 @@
+"""Where Dukascopy files come from: a ``DataSource`` protocol and its HTTP implementation.
+
+The downloader only sees the protocol, so a second API (Dukascopy's newer JSON API, a mirror, a
+test double) plugs in without touching retry or cache logic. ``HttpDataSource`` holds one
+``requests.Session`` with a connection pool sized for the worker count; every request has an
+explicit (connect, read) timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from nautilus_ai.data.dukascopy.urls import DUKASCOPY_BASE_URL, DukascopyFile
+
+__all__ = [
+    "DataSource",
+    "FetchError",
+    "HttpDataSource",
+    "PermanentFetchError",
+    "TransientFetchError",
+]
+
+
+class FetchError(Exception):
+    """A file could not be fetched. ``retry_after`` is the server's hint in seconds, if any."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientFetchError(FetchError):
+    """Worth retrying: 429, 5xx, timeouts, dropped connections."""
+
+
+class PermanentFetchError(FetchError):
+    """Not worth retrying: 404 (not published) and other 4xx."""
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Fetches the raw body of one datafeed file.
+
+    Implementations raise :class:`TransientFetchError` or :class:`PermanentFetchError`; they do
+    not retry (the downloader does, with one policy for every source).
+    """
+
+    name: str
+
+    def fetch(self, file: DukascopyFile) -> bytes: ...
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class HttpDataSource:
+    """The legacy binary datafeed over HTTP(S).
+
+    Parameters
+    ----------
+    base_url : str
+        Datafeed root; ``https://datafeed.dukascopy.com/datafeed`` by default, or a mirror.
+    connect_timeout, read_timeout : float
+        Seconds.
+    pool_size : int
+        Connections kept open (match the downloader's worker count).
+    session : requests.Session, optional
+        Injected session (tests, proxies); one is created otherwise.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DUKASCOPY_BASE_URL,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 20.0,
+        pool_size: int = 8,
+        session: requests.Session | None = None,
+    ) -> None:
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("timeouts must be > 0 seconds")
+        self.name = f"http:{base_url}"
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.session = session or requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def fetch(self, file: DukascopyFile) -> bytes:
+        url = file.url(self.base_url)
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientFetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise PermanentFetchError(f"{url}: {exc}") from exc
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.content
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                raise TransientFetchError(f"{url}: body cut off: {exc}") from exc
+        if status == 429 or status >= 500:
+            raise TransientFetchError(f"{url}: HTTP {status}", _retry_after(response))
+        raise PermanentFetchError(f"{url}: HTTP {status}")
+
+    def close(self) -> None:
+        self.session.close()

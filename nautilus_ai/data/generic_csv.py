@@ -1,0 +1,380 @@
+"""Any delimited text file of bars or quotes, described by a typed :class:`CsvSpec`.
+
+A spec names the columns (by header name, or by 0-based index for header-less files), the
+timestamp format and clock, and whether a bar's timestamp is its start or end. Presets cover the
+shared fixtures (Dukascopy CSV export, NautilusTrader's FXCM bars and TrueFX ticks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
+from nautilus_ai.data.clocks import NonexistentLocalTimeError, check_clock, local_to_utc_ns
+from nautilus_ai.data.errors import DataFormatError
+from nautilus_ai.data.textio import (
+    FieldCheck,
+    check_finite_positive,
+    check_float,
+    line_of_row,
+    read_delimited,
+    read_source_bytes,
+    reject_rows,
+)
+
+__all__ = ["CSV_PRESETS", "CsvSpec", "read_csv_bars", "read_csv_quotes"]
+
+Column = str | int
+_UNIX = {"unix_s": 1_000_000_000, "unix_ms": 1_000_000, "unix_us": 1_000, "unix_ns": 1}
+
+
+def _accept(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class CsvSpec:
+    """How to read one CSV layout.
+
+    Parameters
+    ----------
+    kind : {"bars", "quotes"}
+        What the rows are.
+    timestamp : str or int
+        Timestamp column (header name, or 0-based index when ``header`` is False).
+    timestamp_format : str
+        A strptime pattern (``"%Y-%m-%d %H:%M:%S"``; literal text such as ``.000`` allowed),
+        ``"iso8601"`` (fractional seconds and ``+HH:MM`` offsets allowed; an offset overrides
+        ``clock``), or ``"unix_s"`` / ``"unix_ms"`` / ``"unix_us"`` / ``"unix_ns"`` (UTC).
+    clock : str
+        Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"``.
+    delimiter : str
+        One character.
+    header : bool
+        Whether the first line is a header.
+    open, high, low, close, volume : str or int, optional
+        Bar columns (``volume`` optional: 0 when absent).
+    bar_seconds : int, optional
+        Bar length (required for bars).
+    timestamp_is : {"start", "end"}
+        Whether a bar's timestamp marks its start or its end (Nautilus stamps the end).
+    bid, ask, bid_size, ask_size : str or int, optional
+        Quote columns (sizes optional: 0 when absent).
+    """
+
+    kind: Literal["bars", "quotes"]
+    timestamp: Column
+    timestamp_format: str
+    clock: str = "UTC"
+    delimiter: str = ","
+    header: bool = True
+    open: Column | None = None
+    high: Column | None = None
+    low: Column | None = None
+    close: Column | None = None
+    volume: Column | None = None
+    bar_seconds: int | None = None
+    timestamp_is: Literal["start", "end"] = "start"
+    bid: Column | None = None
+    ask: Column | None = None
+    bid_size: Column | None = None
+    ask_size: Column | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("bars", "quotes"):
+            raise ValueError(f"CsvSpec.kind must be 'bars' or 'quotes', got {self.kind!r}")
+        if len(self.delimiter) != 1:
+            raise ValueError(f"CsvSpec.delimiter must be one character, got {self.delimiter!r}")
+        check_clock(self.clock)
+        if self.timestamp_is not in ("start", "end"):
+            raise ValueError(f"CsvSpec.timestamp_is must be start|end, got {self.timestamp_is!r}")
+        fmt = self.timestamp_format
+        if fmt not in _UNIX and fmt != "iso8601" and "%" not in fmt:
+            raise ValueError(
+                "CsvSpec.timestamp_format must be a strptime pattern, 'iso8601' or unix_s|ms|us|ns,"
+                f" got {fmt!r}"
+            )
+        if "%f" in fmt:
+            raise ValueError(
+                "CsvSpec.timestamp_format: %f is not supported; use 'iso8601' for fractional "
+                "seconds, or a literal such as '.000'"
+            )
+        required = ("open", "high", "low", "close") if self.kind == "bars" else ("bid", "ask")
+        for name in required:
+            if getattr(self, name) is None:
+                raise ValueError(f"CsvSpec.{name} is required for {self.kind}")
+        if self.kind == "bars" and (self.bar_seconds is None or self.bar_seconds <= 0):
+            raise ValueError(f"CsvSpec.bar_seconds must be > 0 for bars, got {self.bar_seconds}")
+        for name in self._column_fields():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.header and not isinstance(value, str):
+                raise ValueError(f"CsvSpec.{name} must be a header name, got {value!r}")
+            if not self.header and (not isinstance(value, int) or value < 0):
+                raise ValueError(f"CsvSpec.{name} must be a 0-based column index, got {value!r}")
+
+    @staticmethod
+    def _column_fields() -> tuple[str, ...]:
+        return (
+            "timestamp",
+            "open",
+            "high",
+            "low",
+            "close",
+            "volume",
+            "bid",
+            "ask",
+            "bid_size",
+            "ask_size",
+        )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> CsvSpec:
+        """Build from plain data (JSON / YAML); unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"CsvSpec: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+CSV_PRESETS: Mapping[str, CsvSpec] = {
+    # Dukascopy CSV export: "DD.MM.YYYY HH:MM:SS.000", UTC, bar start.
+    "dukascopy-csv-h1": CsvSpec(
+        kind="bars",
+        timestamp="Time",
+        timestamp_format="%d.%m.%Y %H:%M:%S.000",
+        open="Open",
+        high="High",
+        low="Low",
+        close="Close",
+        volume="Volume",
+        bar_seconds=3600,
+    ),
+    # NautilusTrader test data: FXCM 1-minute bars, "2012-02-01 00:00:00+00:00".
+    "nautilus-fxcm-m1": CsvSpec(
+        kind="bars",
+        timestamp="timestamp",
+        timestamp_format="iso8601",
+        open="open",
+        high="high",
+        low="low",
+        close="close",
+        bar_seconds=60,
+    ),
+    # NautilusTrader test data: TrueFX ticks, ISO timestamps with optional fraction and offset.
+    "truefx-ticks": CsvSpec(
+        kind="quotes", timestamp="timestamp", timestamp_format="iso8601", bid="bid", ask="ask"
+    ),
+}
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _timestamp_check(spec: CsvSpec) -> FieldCheck:
+    fmt = spec.timestamp_format
+    if fmt in _UNIX:
+        return lambda text: None if re.fullmatch(r"-?\d+", text) else _fail(text, fmt)
+    if fmt == "iso8601":
+        return lambda text: None if _ISO.match(text) else _fail(text, fmt)
+
+    def check(text: str) -> None:
+        datetime.strptime(text, fmt)
+
+    return check
+
+
+def _fail(text: str, fmt: str) -> None:
+    raise ValueError(f"timestamp {text!r} does not match {fmt!r}")
+
+
+def _resolve(spec: CsvSpec, names: list[str], name: str) -> int | None:
+    value = getattr(spec, name)
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if value >= len(names):
+            raise ValueError(f"CsvSpec.{name} = {value}, but the file has {len(names)} columns")
+        return value
+    if value not in names:
+        raise ValueError(f"CsvSpec.{name} = {value!r} is not in the header {names}")
+    return names.index(value)
+
+
+def _parse_timestamps(
+    spec: CsvSpec, source: str, data: bytes, column: pa.ChunkedArray, skip: int
+) -> IntArray:
+    fmt = spec.timestamp_format
+    if fmt in _UNIX:
+        values = pc.cast(column, pa.int64(), safe=False)
+        return np.asarray(values.to_numpy(), dtype=np.int64) * _UNIX[fmt]
+    if fmt == "iso8601":
+        text = column.combine_chunks()
+        has_zone = pc.match_substring_regex(text, r"(Z|[+-]\d{2}:?\d{2})$")
+        zoned = bool(pc.all(has_zone).as_py()) if len(text) else False
+        if not zoned and bool(pc.any(has_zone).as_py()):
+            row = int(np.flatnonzero(~has_zone.to_numpy(zero_copy_only=False))[0])
+            raise DataFormatError(
+                source,
+                line_of_row(data, row, skip),
+                "timestamp without a UTC offset among zoned ones",
+            )
+        try:
+            target = pa.timestamp("ns", tz="UTC") if zoned else pa.timestamp("ns")
+            parsed = text.cast(target)
+        except pa.ArrowInvalid as exc:
+            # Slow path, only on failure: find the first value Arrow cannot read.
+            for row, value in enumerate(text.to_pylist()):
+                try:
+                    pa.array([value]).cast(target)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    raise DataFormatError(
+                        source, line_of_row(data, row, skip), f"bad timestamp {value!r}"
+                    ) from exc
+            raise DataFormatError(source, None, f"bad timestamps: {exc}") from exc
+        ns = np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return ns if zoned else _to_utc(source, data, ns, spec.clock, skip)
+    parsed = pc.strptime(column, format=fmt, unit="ns", error_is_null=True)
+    bad = pc.is_null(parsed).to_numpy(zero_copy_only=False)
+    reject_rows(source, data, bad, skip, f"timestamp does not match {fmt!r}")
+    ns = np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return _to_utc(source, data, ns, spec.clock, skip)
+
+
+def _to_utc(source: str, data: bytes, ns: IntArray, clock: str, skip: int) -> IntArray:
+    try:
+        return local_to_utc_ns(ns, clock)
+    except NonexistentLocalTimeError as exc:
+        raise DataFormatError(source, line_of_row(data, exc.index, skip), str(exc)) from exc
+
+
+def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[str], int]:
+    source, data = read_source_bytes(path)
+    first = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    if spec.header:
+        names = [n.strip() for n in first.split(spec.delimiter)]
+    else:
+        names = [str(i) for i in range(len(first.split(spec.delimiter)))]
+    prices = {"open", "high", "low", "close", "bid", "ask"}
+    checks: list[FieldCheck] = [_accept] * len(names)
+    types: list[pa.DataType] = [pa.string()] * len(names)
+    for name in CsvSpec._column_fields():
+        index = _resolve(spec, names, name)
+        if index is None:
+            continue
+        if name == "timestamp":
+            checks[index] = _timestamp_check(spec)
+        else:
+            checks[index] = check_finite_positive if name in prices else check_float
+            types[index] = pa.float64()
+    skip = 1 if spec.header else 0
+    table = read_delimited(
+        source,
+        data,
+        columns=[(f"c{i}", t) for i, t in enumerate(types)],
+        checks=checks,
+        delimiter=spec.delimiter,
+        skip_rows=skip,
+    )
+    return source, data, table, names, skip
+
+
+def _values(
+    spec: CsvSpec, table: pa.Table, names: list[str], name: str, *, price: bool
+) -> FloatArray | None:
+    index = _resolve(spec, names, name)
+    if index is None:
+        return None
+    return np.asarray(table.column(f"c{index}").to_numpy(), dtype=np.float64)
+
+
+def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    out = [Path(p) for p in paths]
+    if not out:
+        raise ValueError("no input files given")
+    return out
+
+
+def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
+    source, data, table, names, skip = _read_table(spec, path)
+    ts_index = _resolve(spec, names, "timestamp")
+    assert ts_index is not None  # required field
+    ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
+    columns = []
+    for name in ("open", "high", "low", "close"):
+        values = _values(spec, table, names, name, price=True)
+        assert values is not None  # required for bars (checked by CsvSpec)
+        bad = ~(np.isfinite(values) & (values > 0))
+        reject_rows(source, data, bad, skip, f"{name} must be a finite number > 0")
+        columns.append(values)
+    volume = _values(spec, table, names, "volume", price=False)
+    if volume is None:
+        volume = np.zeros(len(ts), dtype=np.float64)
+    reject_rows(source, data, ~(np.isfinite(volume) & (volume >= 0)), skip, "volume must be >= 0")
+    assert spec.bar_seconds is not None
+    if spec.timestamp_is == "start":
+        ts = ts + spec.bar_seconds * 1_000_000_000
+    return BarArrays(ts, columns[0], columns[1], columns[2], columns[3], volume)
+
+
+def _read_quote_file(spec: CsvSpec, path: Path) -> QuoteArrays:
+    source, data, table, names, skip = _read_table(spec, path)
+    ts_index = _resolve(spec, names, "timestamp")
+    assert ts_index is not None
+    ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
+    bid = _values(spec, table, names, "bid", price=True)
+    ask = _values(spec, table, names, "ask", price=True)
+    assert bid is not None and ask is not None
+    bad = ~(np.isfinite(bid) & (bid > 0) & np.isfinite(ask) & (ask > 0))
+    reject_rows(source, data, bad, skip, "bid and ask must be finite numbers > 0")
+    sizes = []
+    for name in ("bid_size", "ask_size"):
+        size = _values(spec, table, names, name, price=False)
+        size = np.zeros(len(ts), dtype=np.float64) if size is None else size
+        reject_rows(source, data, ~(np.isfinite(size) & (size >= 0)), skip, f"{name} must be >= 0")
+        sizes.append(size)
+    return QuoteArrays(ts, bid, ask, sizes[0], sizes[1])
+
+
+def read_csv_bars(paths: str | Path | Iterable[str | Path], spec: CsvSpec) -> BarArrays:
+    """Read bar files described by ``spec`` into UTC bars stamped at their close.
+
+    Raises
+    ------
+    DataFormatError
+        For a malformed row, naming the file and line.
+    ValueError
+        If ``spec`` does not describe bars or names a column the file lacks.
+    """
+    if spec.kind != "bars":
+        raise ValueError("read_csv_bars needs a CsvSpec with kind='bars'")
+    parts = [_read_bar_file(spec, p) for p in _paths(paths)]
+    parts.sort(key=lambda p: int(p.ts_event[0]) if len(p) else 0)
+    return BarArrays.concat(parts)
+
+
+def read_csv_quotes(paths: str | Path | Iterable[str | Path], spec: CsvSpec) -> QuoteArrays:
+    """Read quote (tick) files described by ``spec`` into UTC quotes.
+
+    Raises
+    ------
+    DataFormatError
+        For a malformed row, naming the file and line.
+    """
+    if spec.kind != "quotes":
+        raise ValueError("read_csv_quotes needs a CsvSpec with kind='quotes'")
+    parts = [_read_quote_file(spec, p) for p in _paths(paths)]
+    parts.sort(key=lambda p: int(p.ts_event[0]) if len(p) else 0)
+    return QuoteArrays.concat(parts)

@@ -1,0 +1,558 @@
+"""Nautilus glue: importers that read a source, validate it and write it to a catalog.
+
+Each ``import_*`` function returns an :class:`ImportSummary`: what was read, what validation
+found and did, what was written (and replaced), and every modelling assumption applied (derived
+ASK bars, filled volumes), so a result built on the catalog can say what it rests on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from nautilus_trader.model.instruments import Instrument
+
+from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
+from nautilus_ai.data.arrays import BarArrays, QuoteArrays
+from nautilus_ai.data.catalog import WriteResult, write_bars, write_instrument, write_quotes
+from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
+from nautilus_ai.data.dukascopy.load import LoadFailure, find_files, load_candles, load_ticks
+from nautilus_ai.data.dukascopy.scales import price_scale
+from nautilus_ai.data.generic_csv import CsvSpec, read_csv_bars, read_csv_quotes
+from nautilus_ai.data.histdata import HISTDATA_CLOCK, read_histdata_m1, read_histdata_ticks
+from nautilus_ai.data.instruments import fx_instrument
+from nautilus_ai.data.lean import lean_layout, read_lean_bars, read_lean_ticks
+from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
+from nautilus_ai.data.validation import (
+    BAR_POLICY,
+    QUOTE_POLICY,
+    ValidationPolicy,
+    ValidationReport,
+    validate_bars,
+    validate_bid_ask_bars,
+    validate_quotes,
+)
+from nautilus_ai.paths import default_catalog_dir
+
+__all__ = [
+    "ImportSummary",
+    "Progress",
+    "bar_spec_for",
+    "describe_sources",
+    "import_csv",
+    "import_dukascopy",
+    "import_histdata_m1",
+    "import_histdata_ticks",
+    "import_lean",
+    "split_instrument_id",
+]
+
+PathsLike = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+# Stage messages for long imports ("reading 48 files", ...); the CLI prints them to stderr.
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did. ``to_dict()`` is JSON-ready; ``to_text()`` is for people."""
+
+    format: str
+    sources: tuple[str, ...]
+    catalog_path: str
+    instrument_id: str
+    rows_read: int
+    writes: tuple[WriteResult, ...] = ()
+    validations: tuple[ValidationReport, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+    seconds: float = 0.0
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(w.rows_written for w in self.writes)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "sources": list(self.sources),
+            "catalog_path": self.catalog_path,
+            "instrument_id": self.instrument_id,
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "writes": [
+                {
+                    "identifier": w.identifier,
+                    "path": w.path,
+                    "rows_written": w.rows_written,
+                    "rows_replaced": w.rows_replaced,
+                    "start_ns": w.start_ns,
+                    "end_ns": w.end_ns,
+                }
+                for w in self.writes
+            ],
+            "validations": [v.to_dict() for v in self.validations],
+            "assumptions": list(self.assumptions),
+            "failures": list(self.failures),
+            "seconds": round(self.seconds, 3),
+            **dict(self.extra),
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"imported {self.format}: {len(self.sources)} file(s), {self.rows_read} rows read, "
+            f"{self.rows_written} written to {self.catalog_path} in {self.seconds:.2f} s",
+        ]
+        for w in self.writes:
+            lines.append(
+                f"  {w.identifier}: {w.rows_written} rows"
+                + (
+                    f" ({w.rows_replaced} stored rows in the same range replaced)"
+                    if w.rows_replaced
+                    else ""
+                )
+            )
+        for report in self.validations:
+            lines.append(report.to_text())
+        for assumption in self.assumptions:
+            lines.append(f"  MODELLING ASSUMPTION: {assumption}")
+        if self.failures:
+            lines.append(f"  {len(self.failures)} failure(s):")
+            lines.extend(f"    {f}" for f in self.failures)
+        return "\n".join(lines)
+
+
+def split_instrument_id(instrument_id: str) -> tuple[str, str]:
+    """``"EUR/USD.SIM"`` -> ``("EUR/USD", "SIM")``."""
+    symbol, dot, venue = instrument_id.rpartition(".")
+    if not dot or not symbol or not venue:
+        raise ValueError(f"instrument_id must look like 'EUR/USD.SIM', got {instrument_id!r}")
+    return symbol, venue
+
+
+def _instrument(instrument_id: str, table: Mapping[str, FxPairSpec] | None) -> Instrument:
+    symbol, venue = split_instrument_id(instrument_id)
+    return fx_instrument(symbol, venue, table=table)
+
+
+def describe_sources(sources: tuple[str, ...]) -> str:
+    """A short name for a list of files: the file itself, or ``first .. last (n files)``."""
+    if len(sources) == 1:
+        return sources[0]
+    return f"{sources[0]} .. {Path(sources[-1]).name} ({len(sources)} files)"
+
+
+def _sources(paths: PathsLike) -> tuple[str, ...]:
+    if isinstance(paths, str | os.PathLike):
+        return (str(paths),)
+    return tuple(str(p) for p in paths)
+
+
+def bar_spec_for(seconds: int) -> str:
+    """Nautilus bar spec step for a bar length: 60 -> ``1-MINUTE``, 3600 -> ``1-HOUR``."""
+    if seconds <= 0:
+        raise ValueError(f"bar length must be > 0 seconds, got {seconds}")
+    for unit, size in (("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}-{unit}"
+    return f"{seconds}-SECOND"
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+class _Context:
+    """Common import state: catalog, instrument, pair spec, timing and what was done."""
+
+    def __init__(
+        self,
+        format: str,
+        sources: tuple[str, ...],
+        catalog_path: str | os.PathLike[str] | None,
+        instrument_id: str,
+        pair_table: Mapping[str, FxPairSpec] | None,
+        progress: Progress | None,
+    ) -> None:
+        self.started = time.perf_counter()
+        self.format = format
+        self.sources = sources
+        self.catalog = default_catalog_dir(catalog_path)
+        self.instrument = _instrument(instrument_id, pair_table)
+        self.spec = fx_pair_spec(split_instrument_id(instrument_id)[0], pair_table)
+        self.progress = progress
+        self.writes: list[WriteResult] = []
+        self.validations: list[ValidationReport] = []
+        self.assumptions: list[str] = []
+        self.failures: list[str] = []
+        self.rows_read = 0
+        self.extra: dict[str, object] = {}
+
+    @property
+    def name(self) -> str:
+        return describe_sources(self.sources)
+
+    def say(self, message: str) -> None:
+        _say(self.progress, message)
+
+    def bars(
+        self,
+        bar_spec: str,
+        bid: BarArrays | None,
+        ask: BarArrays | None = None,
+        *,
+        other: Mapping[str, BarArrays] | None = None,
+        ask_spread_pips: float | None = None,
+        assumed_volume: float | None = None,
+    ) -> None:
+        """Write BID / ASK (real or derived) / other price-type bars of one bar spec."""
+        series: dict[str, BarArrays] = dict(other or {})
+        if bid is not None:
+            series["BID"] = bid
+        if ask is not None:
+            series["ASK"] = ask
+        if assumed_volume is not None:
+            series = {k: fill_unknown_volume(v, assumed_volume) for k, v in series.items()}
+            self.assumptions.append(
+                f"bar volume 0 (not reported by the source) replaced by {assumed_volume:g}; "
+                "Nautilus uses volume / 4 as the simulated top-of-book size"
+            )
+        if ask_spread_pips is not None:
+            if "ASK" in series:
+                raise ValueError("ask_spread_pips given, but the source has real ASK bars")
+            if "BID" not in series:
+                raise ValueError("ask_spread_pips needs BID bars to derive ASK bars from")
+            series["ASK"] = ask_from_bid(
+                series["BID"], ask_spread_pips, self.spec.pip_size, self.instrument.price_precision
+            )
+            self.assumptions.append(
+                f"ASK bars are NOT market data: derived as BID + a constant {ask_spread_pips:g} "
+                f"pip spread ({bar_spec}-ASK-EXTERNAL), so the backtest engine can build quotes"
+            )
+        for price_type in sorted(series):
+            arrays = series[price_type]
+            if len(arrays) == 0:
+                self.failures.append(f"no {bar_spec}-{price_type} bars left to write")
+                continue
+            bar_type = f"{self.instrument.id}-{bar_spec}-{price_type}-EXTERNAL"
+            self.say(f"writing {len(arrays)} {bar_type} bars")
+            self.writes.append(write_bars(self.catalog, self.instrument, bar_type, arrays))
+
+    def quotes(self, quotes: QuoteArrays) -> None:
+        if len(quotes) == 0:
+            self.failures.append("no quotes left to write")
+            return
+        self.say(f"writing {len(quotes)} quote ticks of {self.instrument.id}")
+        self.writes.append(write_quotes(self.catalog, self.instrument, quotes))
+
+    def finish(self) -> ImportSummary:
+        if self.writes:
+            write_instrument(self.catalog, self.instrument)
+        return ImportSummary(
+            format=self.format,
+            sources=self.sources,
+            catalog_path=str(self.catalog),
+            instrument_id=str(self.instrument.id),
+            rows_read=self.rows_read,
+            writes=tuple(self.writes),
+            validations=tuple(self.validations),
+            assumptions=tuple(self.assumptions),
+            failures=tuple(self.failures),
+            seconds=time.perf_counter() - self.started,
+            extra=self.extra,
+        )
+
+
+def import_histdata_m1(
+    paths: PathsLike,
+    catalog_path: str | os.PathLike[str] | None = None,
+    *,
+    instrument_id: str = "EUR/USD.SIM",
+    ask_spread_pips: float | None = None,
+    assumed_volume: float | None = None,
+    policy: ValidationPolicy = BAR_POLICY,
+    clock: str = HISTDATA_CLOCK,
+    pair_table: Mapping[str, FxPairSpec] | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import HistData ASCII M1 BID bars into a catalog as ``<id>-1-MINUTE-BID-EXTERNAL``.
+
+    Parameters
+    ----------
+    paths : path or paths
+        ``DAT_ASCII_<SYM>_M1_<YYYYMM>.csv`` files.
+    catalog_path : path, optional
+        Default :func:`nautilus_ai.paths.default_catalog_dir` (``$NAUTILUS_AI_CATALOG``).
+    instrument_id : str
+        Nautilus instrument id; the symbol must be in the FX pair table.
+    ask_spread_pips : float, optional
+        If given, also write ``<id>-1-MINUTE-ASK-EXTERNAL`` bars = BID + this constant spread.
+        MODELLING ASSUMPTION (HistData has no ASK): the summary says so. Needed for Nautilus'
+        matching engine to fill orders on bars.
+    assumed_volume : float, optional
+        If given, bars with volume 0 (HistData never reports volume) get this volume.
+        MODELLING ASSUMPTION, reported in the summary.
+    policy : ValidationPolicy
+        Validation actions (default drops duplicate / out-of-order / OHLC-inconsistent bars).
+    clock : str
+        Clock of the files (New York with DST, as measured).
+    pair_table : mapping, optional
+        Extra / overriding FX pair specs.
+    progress : callable, optional
+        Receives stage messages.
+
+    Returns
+    -------
+    ImportSummary
+        Importing the same files again replaces the same rows: the catalog ends the same.
+    """
+    ctx = _Context(
+        "histdata-m1", _sources(paths), catalog_path, instrument_id, pair_table, progress
+    )
+    ctx.say(f"reading {len(ctx.sources)} HistData M1 file(s)")
+    bars = read_histdata_m1(ctx.sources, clock=clock)
+    ctx.rows_read = len(bars)
+    kept, report = validate_bars(bars, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
+    ctx.validations.append(report)
+    ctx.bars("1-MINUTE", kept, ask_spread_pips=ask_spread_pips, assumed_volume=assumed_volume)
+    return ctx.finish()
+
+
+def import_histdata_ticks(
+    paths: PathsLike,
+    catalog_path: str | os.PathLike[str] | None = None,
+    *,
+    instrument_id: str = "EUR/USD.SIM",
+    policy: ValidationPolicy = QUOTE_POLICY,
+    clock: str = HISTDATA_CLOCK,
+    pair_table: Mapping[str, FxPairSpec] | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported)."""
+    ctx = _Context(
+        "histdata-ticks", _sources(paths), catalog_path, instrument_id, pair_table, progress
+    )
+    ctx.say(f"reading {len(ctx.sources)} HistData tick file(s)")
+    quotes = read_histdata_ticks(ctx.sources, clock=clock)
+    ctx.rows_read = len(quotes)
+    kept, report = validate_quotes(quotes, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
+    ctx.validations.append(report)
+    ctx.quotes(kept)
+    return ctx.finish()
+
+
+def _lean_instrument_id(paths: tuple[str, ...], instrument_id: str | None, venue: str) -> str:
+    if instrument_id is not None:
+        return instrument_id
+    symbols = {lean_layout(p).symbol for p in paths}
+    if len(symbols) != 1:
+        raise ValueError(f"LEAN files of several symbols {sorted(symbols)}: import one at a time")
+    pair = normalize_fx_symbol(symbols.pop())
+    return f"{pair[:3]}/{pair[3:]}.{venue}"
+
+
+def import_lean(
+    paths: PathsLike,
+    catalog_path: str | os.PathLike[str] | None = None,
+    *,
+    instrument_id: str | None = None,
+    venue: str = "SIM",
+    clock: str | None = None,
+    bar_policy: ValidationPolicy = BAR_POLICY,
+    quote_policy: ValidationPolicy = QUOTE_POLICY,
+    pair_table: Mapping[str, FxPairSpec] | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import QuantConnect LEAN forex zips: ticks as quotes; minute/hour/daily bars as BID + ASK.
+
+    Parameters
+    ----------
+    paths : path or paths
+        LEAN zips of one resolution and symbol (e.g. ``.../oanda/hour/eurusd.zip``).
+    instrument_id : str, optional
+        Default ``<PAIR>.<venue>`` from the file's symbol (``EUR/USD.SIM``).
+    clock : str, optional
+        Default from the market folder: OANDA UTC, FXCM UTC-5 fixed.
+    bar_policy, quote_policy : ValidationPolicy
+        Validation of bars (BID and ASK checked together, crossed closes included) and ticks.
+    """
+    sources = _sources(paths)
+    resolutions = {lean_layout(p).resolution for p in sources}
+    if len(resolutions) != 1:
+        raise ValueError(f"LEAN files of several resolutions {sorted(resolutions)}: one at a time")
+    resolution = resolutions.pop()
+    ctx = _Context(
+        f"lean-{resolution}",
+        sources,
+        catalog_path,
+        _lean_instrument_id(sources, instrument_id, venue),
+        pair_table,
+        progress,
+    )
+    ctx.say(f"reading {len(sources)} LEAN {resolution} file(s)")
+    if resolution == "tick":
+        quotes = read_lean_ticks(sources, clock=clock)
+        ctx.rows_read = len(quotes)
+        kept, report = validate_quotes(
+            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=ctx.name
+        )
+        ctx.validations.append(report)
+        ctx.quotes(kept)
+        return ctx.finish()
+    bid, ask = read_lean_bars(sources, resolution=resolution, clock=clock)
+    ctx.rows_read = len(bid)
+    kept_bid, kept_ask, report = validate_bid_ask_bars(
+        bid, ask, bar_policy, pip_size=ctx.spec.pip_size, source=ctx.name
+    )
+    ctx.validations.append(report)
+    seconds = {"minute": 60, "hour": 3600, "daily": 86400}[resolution]
+    ctx.bars(bar_spec_for(seconds), kept_bid, kept_ask)
+    return ctx.finish()
+
+
+def _dukascopy_instrument_id(symbols: set[str], instrument_id: str | None, venue: str) -> str:
+    if len(symbols) != 1:
+        raise ValueError(f"Dukascopy files of several symbols {sorted(symbols)}: one at a time")
+    symbol = next(iter(symbols))
+    if instrument_id is not None:
+        if normalize_fx_symbol(split_instrument_id(instrument_id)[0]) != symbol:
+            raise ValueError(f"instrument_id {instrument_id!r} does not match the files' {symbol}")
+        return instrument_id
+    return f"{symbol[:3]}/{symbol[3:]}.{venue}"
+
+
+def import_dukascopy(
+    paths: PathsLike,
+    catalog_path: str | os.PathLike[str] | None = None,
+    *,
+    instrument_id: str | None = None,
+    venue: str = "SIM",
+    write_ticks: bool = True,
+    bars_from_ticks: Sequence[tuple[int, PriceSide]] = (),
+    keep_flats: bool = False,
+    bar_policy: ValidationPolicy = BAR_POLICY,
+    quote_policy: ValidationPolicy = QUOTE_POLICY,
+    scale_table: Mapping[str, int] | None = None,
+    pair_table: Mapping[str, FxPairSpec] | None = None,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import cached Dukascopy ``.bi5`` files (files or folders laid out like the datafeed).
+
+    Tick files become ``QuoteTick`` s (``write_ticks``) and, on request, bars built from the
+    ticks (``bars_from_ticks=[(60, "BID"), (60, "ASK"), (60, "MID")]``). Candle files become
+    BID / ASK bars of their period; zero-volume flat candles (closed market) are skipped unless
+    ``keep_flats``. A corrupt or truncated file is listed in ``summary.failures`` with its period
+    and the other files are still imported.
+    """
+    sources = _sources(paths)
+    found = find_files(sources)
+    if not found:
+        raise ValueError(f"no .bi5 files in {describe_sources(sources)}")
+    ctx = _Context(
+        "dukascopy",
+        tuple(str(root / f.key) for root, f in found),
+        catalog_path,
+        _dukascopy_instrument_id({f.symbol for _, f in found}, instrument_id, venue),
+        pair_table,
+        progress,
+    )
+    scale = price_scale(next(iter({f.symbol for _, f in found})), scale_table)
+    failures: list[LoadFailure] = []
+    ticks = [pair for pair in found if pair[1].kind == "ticks"]
+    if ticks:
+        ctx.say(f"decoding {len(ticks)} tick file(s)")
+        quotes, failed = load_ticks(ticks, scale, workers=workers)
+        failures.extend(failed)
+        ctx.rows_read += len(quotes)
+        kept, report = validate_quotes(
+            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=f"{len(ticks)} tick files"
+        )
+        ctx.validations.append(report)
+        if write_ticks:
+            ctx.quotes(kept)
+        for seconds, side in bars_from_ticks:
+            bars = bars_from_quotes(
+                kept, seconds * 1_000_000_000, side, precision=ctx.instrument.price_precision
+            )
+            ctx.bars(bar_spec_for(seconds), None, other={side: bars})
+    policy = bar_policy if keep_flats else bar_policy.with_actions(flat="drop")
+    for kind, seconds in (("m1", 60), ("h1", 3600), ("d1", 86400)):
+        sides: dict[str, BarArrays] = {}
+        for candle_side in ("BID", "ASK"):
+            group = [p for p in found if p[1].kind == kind and p[1].side == candle_side]
+            if not group:
+                continue
+            ctx.say(f"decoding {len(group)} {candle_side} {kind} candle file(s)")
+            candles, failed = load_candles(group, scale, workers=workers)
+            failures.extend(failed)
+            ctx.rows_read += len(candles)
+            sides[candle_side] = candles
+        if not sides:
+            continue
+        if len(sides) == 2 and np.array_equal(sides["BID"].ts_event, sides["ASK"].ts_event):
+            bid, ask, report = validate_bid_ask_bars(
+                sides["BID"], sides["ASK"], policy, pip_size=ctx.spec.pip_size, source=kind
+            )
+            ctx.validations.append(report)
+            ctx.bars(bar_spec_for(seconds), bid, ask)
+            continue
+        for side_name, bars in sides.items():
+            kept_bars, report = validate_bars(
+                bars, policy, pip_size=ctx.spec.pip_size, source=f"{kind} {side_name}"
+            )
+            ctx.validations.append(report)
+            ctx.bars(bar_spec_for(seconds), None, other={side_name: kept_bars})
+    ctx.failures.extend(str(f) for f in failures)
+    return ctx.finish()
+
+
+def import_csv(
+    paths: PathsLike,
+    spec: CsvSpec,
+    catalog_path: str | os.PathLike[str] | None = None,
+    *,
+    instrument_id: str,
+    price_type: str = "BID",
+    policy: ValidationPolicy | None = None,
+    pair_table: Mapping[str, FxPairSpec] | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import CSV bars or quotes described by a :class:`CsvSpec`.
+
+    Parameters
+    ----------
+    spec : CsvSpec
+        Column / clock mapping (see ``CSV_PRESETS``).
+    instrument_id : str
+        Nautilus instrument id (``"USD/JPY.SIM"``).
+    price_type : {"BID", "ASK", "MID", "LAST"}
+        What the bar prices are (bars only).
+    """
+    if price_type not in ("BID", "ASK", "MID", "LAST"):
+        raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
+    ctx = _Context("csv", _sources(paths), catalog_path, instrument_id, pair_table, progress)
+    ctx.say(f"reading {len(ctx.sources)} CSV file(s)")
+    if spec.kind == "quotes":
+        quotes = read_csv_quotes(ctx.sources, spec)
+        ctx.rows_read = len(quotes)
+        kept_quotes, report = validate_quotes(
+            quotes, policy or QUOTE_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
+        )
+        ctx.validations.append(report)
+        ctx.quotes(kept_quotes)
+        return ctx.finish()
+    bars = read_csv_bars(ctx.sources, spec)
+    ctx.rows_read = len(bars)
+    kept, report = validate_bars(
+        bars, policy or BAR_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
+    )
+    ctx.validations.append(report)
+    assert spec.bar_seconds is not None
+    ctx.bars(bar_spec_for(spec.bar_seconds), None, other={price_type: kept})
+    return ctx.finish()

@@ -1,0 +1,288 @@
+"""QuantConnect LEAN forex files (zipped CSV, no header): ticks and minute / hour / daily bars.
+
+Layout (LEAN ``Data/forex/readme.md``)::
+
+    forex/<market>/tick/<sym>/YYYYMMDD_quote.zip    ms since midnight, bid, ask
+    forex/<market>/minute/<sym>/YYYYMMDD_quote.zip  ms since midnight, bid OHLC, bid size,
+                                                    ask OHLC, ask size
+    forex/<market>/hour/<sym>.zip                   "YYYYMMDD HH:mm", the same 10 columns
+    forex/<market>/daily/<sym>.zip                  "YYYYMMDD HH:mm", the same 10 columns
+
+Bar times are bar STARTS; the readers stamp bars at their close. Clocks come from LEAN's
+market-hours database: OANDA data is UTC, FXCM data is a fixed UTC-5 (no DST); both were checked
+against independent sources (see the shared data README). Sizes are 0 in these files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
+from nautilus_ai.data.clocks import NonexistentLocalTimeError, check_clock, local_to_utc_ns
+from nautilus_ai.data.errors import DataFormatError
+from nautilus_ai.data.textio import (
+    FieldCheck,
+    check_finite_positive,
+    check_float,
+    line_of_row,
+    read_delimited,
+    read_source_bytes,
+    reject_rows,
+)
+
+__all__ = [
+    "LEAN_CLOCKS",
+    "LeanLayout",
+    "LeanResolution",
+    "lean_layout",
+    "read_lean_bars",
+    "read_lean_ticks",
+]
+
+LeanResolution = Literal["tick", "minute", "hour", "daily"]
+LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
+_PERIOD_S = {"minute": 60, "hour": 3600, "daily": 86400}
+_DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
+_STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class LeanLayout:
+    """Where a LEAN file sits: market (``oanda``), resolution and symbol (``eurusd``)."""
+
+    market: str
+    resolution: LeanResolution
+    symbol: str
+
+    @property
+    def clock(self) -> str:
+        try:
+            return LEAN_CLOCKS[self.market]
+        except KeyError:
+            raise ValueError(
+                f"unknown LEAN market {self.market!r}: pass its clock explicitly "
+                f"(known: {sorted(LEAN_CLOCKS)})"
+            ) from None
+
+
+def lean_layout(path: str | Path) -> LeanLayout:
+    """Read market, resolution and symbol from a LEAN path (``.../forex/oanda/hour/eurusd.zip``)."""
+    parts = Path(path).parts
+    for resolution in ("tick", "minute", "hour", "daily"):
+        if resolution in parts:
+            i = len(parts) - 1 - parts[::-1].index(resolution)
+            if i == 0:
+                break
+            market = parts[i - 1]
+            symbol = parts[i + 1] if resolution in ("tick", "minute") else Path(parts[-1]).stem
+            if resolution in ("tick", "minute") and len(parts) <= i + 2:
+                break
+            return LeanLayout(market.lower(), resolution, symbol.lower())  # type: ignore[arg-type]
+    raise ValueError(f"{path}: not a LEAN forex path (.../<market>/<tick|minute|hour|daily>/...)")
+
+
+def _day_of(path: Path) -> datetime:
+    match = _DAY_FILE.match(path.name)
+    if not match:
+        raise DataFormatError(str(path), None, "expected a file named YYYYMMDD_quote.zip")
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d")
+    except ValueError as exc:
+        raise DataFormatError(str(path), None, f"bad date in the file name: {exc}") from exc
+
+
+def _check_ms(text: str) -> None:
+    value = int(text)
+    if not 0 <= value < 86_400_000:
+        raise ValueError(f"ms since midnight must be in 0..86399999, got {text!r}")
+
+
+def _check_stamp(text: str) -> None:
+    if not _STAMP.match(text):
+        raise ValueError(f"timestamp must be 'YYYYMMDD HH:mm', got {text!r}")
+    datetime.strptime(text, "%Y%m%d %H:%M")
+
+
+def _check_size(text: str) -> None:
+    check_float(text)
+    if float(text) < 0:
+        raise ValueError(f"size must be >= 0, got {text!r}")
+
+
+def _f64(table: pa.Table, name: str) -> FloatArray:
+    return np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+
+
+def _utc(name: str, data: bytes, local_ns: IntArray, clock: str) -> IntArray:
+    try:
+        return local_to_utc_ns(local_ns, clock)
+    except NonexistentLocalTimeError as exc:
+        raise DataFormatError(name, line_of_row(data, exc.index, 0), str(exc)) from exc
+
+
+def _ms_column(name: str, data: bytes, table: pa.Table) -> IntArray:
+    ms = np.asarray(table.column("ms").to_numpy(), dtype=np.int64)
+    reject_rows(name, data, (ms < 0) | (ms >= 86_400_000), 0, "ms since midnight out of range")
+    return ms
+
+
+def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
+    day = _day_of(path)
+    name, data = read_source_bytes(path)
+    table = read_delimited(
+        name,
+        data,
+        columns=[("ms", pa.int64()), ("bid", pa.float64()), ("ask", pa.float64())],
+        checks=[_check_ms, check_finite_positive, check_finite_positive],
+    )
+    ms = _ms_column(name, data, table)
+    bid, ask = _f64(table, "bid"), _f64(table, "ask")
+    bad = ~(np.isfinite(bid) & (bid > 0) & np.isfinite(ask) & (ask > 0))
+    reject_rows(name, data, bad, 0, "prices must be finite numbers > 0")
+    midnight = int(np.datetime64(day, "ns").astype(np.int64))
+    ts = _utc(name, data, midnight + ms * 1_000_000, clock)
+    zeros = np.zeros(len(ts), dtype=np.float64)
+    return QuoteArrays(ts_event=ts, bid=bid, ask=ask, bid_size=zeros, ask_size=zeros.copy())
+
+
+_BAR_COLUMNS = [
+    ("bid_open", pa.float64()),
+    ("bid_high", pa.float64()),
+    ("bid_low", pa.float64()),
+    ("bid_close", pa.float64()),
+    ("bid_size", pa.float64()),
+    ("ask_open", pa.float64()),
+    ("ask_high", pa.float64()),
+    ("ask_low", pa.float64()),
+    ("ask_close", pa.float64()),
+    ("ask_size", pa.float64()),
+]
+_SIDE_CHECKS: list[FieldCheck] = [
+    check_finite_positive,
+    check_finite_positive,
+    check_finite_positive,
+    check_finite_positive,
+    _check_size,
+]
+_BAR_CHECKS = _SIDE_CHECKS + _SIDE_CHECKS
+
+
+def _read_bar_file(
+    path: Path, resolution: LeanResolution, clock: str
+) -> tuple[BarArrays, BarArrays]:
+    name, data = read_source_bytes(path)
+    if resolution == "minute":
+        day = _day_of(path)
+        table = read_delimited(
+            name,
+            data,
+            columns=[("ms", pa.int64()), *_BAR_COLUMNS],
+            checks=[_check_ms, *_BAR_CHECKS],
+        )
+        ms = _ms_column(name, data, table)
+        local = int(np.datetime64(day, "ns").astype(np.int64)) + ms * 1_000_000
+    else:
+        table = read_delimited(
+            name,
+            data,
+            columns=[("stamp", pa.string()), *_BAR_COLUMNS],
+            checks=[_check_stamp, *_BAR_CHECKS],
+        )
+        stamps = table.column("stamp")
+        parsed = pc.strptime(stamps, format="%Y%m%d %H:%M", unit="s", error_is_null=True)
+        bad = pc.or_(pc.is_null(parsed), pc.not_equal(pc.utf8_length(stamps), 14))
+        reject_rows(name, data, bad.to_numpy(zero_copy_only=False), 0, "bad timestamp")
+        local = np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64) * _NS
+    start = _utc(name, data, local, clock)
+    close_ts = start + _PERIOD_S[resolution] * _NS
+    sides = []
+    for side in ("bid", "ask"):
+        columns = [_f64(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]
+        size = _f64(table, f"{side}_size")
+        bad_rows = np.zeros(len(close_ts), dtype=bool)
+        for column in columns:
+            bad_rows |= ~(np.isfinite(column) & (column > 0))
+        reject_rows(name, data, bad_rows, 0, f"{side} prices must be finite numbers > 0")
+        reject_rows(name, data, ~(np.isfinite(size) & (size >= 0)), 0, f"{side} size must be >= 0")
+        o, h, low, c = columns
+        sides.append(BarArrays(close_ts.copy(), o, h, low, c, size))
+    return sides[0], sides[1]
+
+
+def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    out = [Path(p) for p in paths]
+    if not out:
+        raise ValueError("no input files given")
+    return out
+
+
+def _resolve_clock(path: Path, clock: str | None) -> str:
+    return check_clock(clock) if clock is not None else lean_layout(path).clock
+
+
+def read_lean_ticks(
+    paths: str | Path | Iterable[str | Path], *, clock: str | None = None
+) -> QuoteArrays:
+    """Read LEAN quote tick zips (``YYYYMMDD_quote.zip``) into UTC quotes, in file-date order.
+
+    Parameters
+    ----------
+    paths : path or paths
+        Tick zips.
+    clock : str, optional
+        Data clock; inferred from the market folder (``oanda`` UTC, ``fxcm`` UTC-5) if omitted.
+
+    Raises
+    ------
+    DataFormatError
+        For a malformed row (names the ``zip:member`` and line) or a bad file name.
+    """
+    files = sorted(_paths(paths), key=lambda p: p.name)
+    return QuoteArrays.concat([_read_tick_file(p, _resolve_clock(p, clock)) for p in files])
+
+
+def read_lean_bars(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    resolution: LeanResolution | None = None,
+    clock: str | None = None,
+) -> tuple[BarArrays, BarArrays]:
+    """Read LEAN minute / hour / daily quote-bar zips into (BID, ASK) UTC bars stamped at close.
+
+    Parameters
+    ----------
+    paths : path or paths
+        Bar zips of one resolution.
+    resolution : {"minute", "hour", "daily"}, optional
+        Inferred from the path if omitted.
+    clock : str, optional
+        Data clock; inferred from the market folder if omitted.
+
+    Raises
+    ------
+    DataFormatError
+        For a malformed row, naming the ``zip:member`` and line.
+    """
+    files = sorted(_paths(paths), key=lambda p: p.name)
+    bids: list[BarArrays] = []
+    asks: list[BarArrays] = []
+    for path in files:
+        res = resolution or lean_layout(path).resolution
+        if res == "tick":
+            raise ValueError(f"{path} holds ticks; use read_lean_ticks")
+        bid, ask = _read_bar_file(path, res, _resolve_clock(path, clock))
+        bids.append(bid)
+        asks.append(ask)
+    return BarArrays.concat(bids), BarArrays.concat(asks)

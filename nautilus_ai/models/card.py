@@ -1,0 +1,238 @@
+"""The model card: everything needed to run, audit and export a stored model, as JSON.
+
+An artifact is a folder ``<root>/<name>/v<version>/`` holding two files:
+
+``model.safetensors``
+    The weights (never pickle). For ``kind == "mlp"`` the tensors are ``layers.<i>.weight``
+    (shape ``(out, in)``) and ``layers.<i>.bias`` for ``i = 0 .. len(hidden)`` (the last layer
+    gives one logit per class), plus the input standardisation vectors named in
+    :class:`Standardisation` (``input_mean``, ``input_std``, shape ``(input_dim,)``).
+``model_card.json``
+    This :class:`ModelCard`.
+
+The MLP computes ``logits = L_n(act(... act(L_0((x - mean) / std))))``; class probabilities are
+``softmax(logits / temperature)`` in the order of ``architecture.classes`` (default
+``["sell", "hold", "buy"]``). The training code, the Pine exporter and the TorchServe handler all
+read this card; ``schema_version`` changes when a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+__all__ = [
+    "CARD_FILE",
+    "CLASSES",
+    "WEIGHTS_FILE",
+    "ArtifactError",
+    "MLPArchitecture",
+    "ModelCard",
+    "Standardisation",
+    "TimeWindow",
+    "describe_errors",
+    "library_versions",
+    "read_model_card",
+]
+
+CARD_FILE = "model_card.json"
+WEIGHTS_FILE = "model.safetensors"
+#: Default class order of the classifier outputs.
+CLASSES: tuple[str, str, str] = ("sell", "hold", "buy")
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class ArtifactError(RuntimeError):
+    """A model artifact is missing, malformed, or would overwrite an existing one."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TimeWindow(_Frozen):
+    """A half-open UTC time window ``[start, end)`` of the data a step used."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeWindow:
+        if not self.start < self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
+
+
+class MLPArchitecture(_Frozen):
+    """Shape of the MLP classifier.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of features (``len(feature_names)``).
+    hidden : tuple of int
+        Hidden layer widths, input side first (may be empty: a linear model).
+    activation : {"relu", "gelu"}
+        Activation after each hidden layer (GELU is the exact, erf-based one).
+    classes : tuple of str
+        Output order: a permutation of ``("sell", "hold", "buy")``.
+    """
+
+    input_dim: PositiveInt
+    hidden: tuple[PositiveInt, ...]
+    activation: Literal["relu", "gelu"] = "relu"
+    classes: tuple[str, str, str] = CLASSES
+
+    @model_validator(mode="after")
+    def _classes_are_actions(self) -> MLPArchitecture:
+        if sorted(self.classes) != sorted(CLASSES):
+            raise ValueError(f"classes must be a permutation of {CLASSES}, was {self.classes}")
+        return self
+
+
+class Standardisation(_Frozen):
+    """Where the input standardisation lives, and which data it was fitted on.
+
+    ``mean_tensor`` and ``std_tensor`` name float vectors in ``model.safetensors``; the model
+    sees ``(x - mean) / std``. ``fit_window`` is the data window the statistics come from (it must
+    not overlap the validation or test windows).
+    """
+
+    mean_tensor: str = "input_mean"
+    std_tensor: str = "input_std"
+    fit_window: TimeWindow | None = None
+
+
+class ModelCard(_Frozen):
+    """Metadata stored beside a model's weights (``model_card.json``).
+
+    Parameters
+    ----------
+    schema_version : int
+        Card format version (1).
+    name : str
+        Model name: letters, digits, ``_ . -``; the artifact folder is ``<name>/v<version>``.
+    version : int
+        Version number, >= 1; ``model_id`` is ``name/version``.
+    kind : {"mlp"}
+        Model family (decides how ``architecture`` and the weights are read).
+    created_at : datetime
+        Creation time, timezone-aware (UTC by convention).
+    description : str
+        Free text.
+    feature_spec : dict
+        The feature spec's ``to_dict()``.
+    spec_hash : str
+        The feature spec's hash; a model refuses to run on another.
+    feature_names : tuple of str
+        The spec's feature names in vector order (``len == architecture.input_dim``).
+    architecture : MLPArchitecture
+        Layer sizes, activation, class order.
+    standardisation : Standardisation
+        Tensor names and fit window of the input standardisation.
+    label : dict
+        Label definition (horizon, thresholds...); filled by the training code.
+    train_window, validation_window, test_window : TimeWindow or None
+        Data windows used in training, model selection and final evaluation.
+    metrics : dict
+        Evaluation metrics (free JSON, e.g. per split).
+    temperature : float
+        Softmax temperature from calibration (> 0; 1 = uncalibrated).
+    library_versions : dict
+        Versions of python, torch, numpy, safetensors, nautilus-ai... at creation.
+    weights_sha256 : str or None
+        SHA-256 of ``model.safetensors``; set by ``save_artifact`` and checked on load.
+    """
+
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1, max_length=128, pattern=_NAME_PATTERN)
+    version: PositiveInt
+    kind: Literal["mlp"] = "mlp"
+    created_at: AwareDatetime
+    description: str = ""
+    feature_spec: dict[str, JsonValue]
+    spec_hash: str = Field(min_length=1)
+    feature_names: tuple[str, ...]
+    architecture: MLPArchitecture
+    standardisation: Standardisation = Standardisation()
+    label: dict[str, JsonValue] = Field(default_factory=dict)
+    train_window: TimeWindow | None = None
+    validation_window: TimeWindow | None = None
+    test_window: TimeWindow | None = None
+    metrics: dict[str, JsonValue] = Field(default_factory=dict)
+    temperature: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    weights_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelCard:
+        if len(self.feature_names) != self.architecture.input_dim:
+            raise ValueError(
+                f"feature_names has {len(self.feature_names)} names but architecture.input_dim "
+                f"is {self.architecture.input_dim}"
+            )
+        seen: set[str] = set()
+        for name in self.feature_names:
+            if name in seen:
+                raise ValueError(f"feature_names repeats {name!r}")
+            seen.add(name)
+        return self
+
+    @property
+    def model_id(self) -> str:
+        """``name/version``: what predictions and trade tags carry."""
+        return f"{self.name}/{self.version}"
+
+    def to_json(self) -> str:
+        """Indented JSON (what ``model_card.json`` holds)."""
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def read_model_card(folder: str | Path) -> ModelCard:
+    """Read ``<folder>/model_card.json``; errors name the file and the bad field."""
+    path = Path(folder) / CARD_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArtifactError(f"no {CARD_FILE} in {Path(folder)} (is it a model artifact?)") from None
+    try:
+        return ModelCard.model_validate_json(text)
+    except ValidationError as exc:
+        raise ArtifactError(f"{path}: invalid model card: {describe_errors(exc)}") from exc
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per pydantic error: ``field 'a.b': message (got value)``, joined by ``; ``."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "<root>"
+        parts.append(f"field {field!r}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(parts)
+
+
+def library_versions(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Versions of the libraries a model depends on (read from package metadata, no imports)."""
+    versions = {"python": platform.python_version()}
+    for dist in ("nautilus-ai", "torch", "numpy", "safetensors", "pydantic"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    if extra:
+        versions.update(extra)
+    return versions

@@ -1,0 +1,103 @@
+"""A Dukascopy datafeed mirror on loopback for tests: serves a folder and injects faults.
+
+``faults`` maps a file key to a list of actions used one per request (then the file is served
+normally), or to a single action string used on every request. Actions: ``"503"``, ``"429"``,
+``"timeout"`` (answer after ``slow_seconds``), ``"empty"``, ``"truncate"``, ``"drop"`` (close the
+connection without answering).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class Mirror:
+    def __init__(self, root: Path, faults: dict[str, list[str] | str], slow_seconds: float) -> None:
+        self.root = root
+        self.faults = faults
+        self.slow_seconds = slow_seconds
+        self.requests: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def next_action(self, key: str) -> str | None:
+        with self.lock:
+            self.requests[key] += 1
+            plan = self.faults.get(key)
+            if isinstance(plan, str):
+                return plan
+            if plan:
+                return plan.pop(0)
+            return None
+
+
+def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            return
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            key = self.path.split("/feed/", 1)[-1]
+            action = mirror.next_action(key)
+            path = mirror.root / key
+            if action == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if action == "503":
+                return self._send(503, b"busy")
+            if action == "429":
+                return self._send(429, b"slow down", {"Retry-After": "0"})
+            if action == "timeout":
+                time.sleep(mirror.slow_seconds)
+            if action == "empty":
+                return self._send(200, b"")
+            if not path.is_file():
+                return self._send(404, b"not found")
+            body = path.read_bytes()
+            if action == "truncate":
+                body = body[: len(body) // 3]
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._send(200, body)
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a client that timed out closes its socket: expected here
+
+
+@contextlib.contextmanager
+def serve(
+    root: Path, faults: dict[str, list[str] | str] | None = None, slow_seconds: float = 1.0
+) -> Iterator[Mirror]:
+    mirror = Mirror(root, faults or {}, slow_seconds)
+    server = _Server(("127.0.0.1", 0), _handler(mirror))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    mirror.url = f"http://127.0.0.1:{server.server_address[1]}/feed"
+    try:
+        yield mirror
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

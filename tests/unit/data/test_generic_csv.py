@@ -1,0 +1,127 @@
+"""Generic CSV reader: presets on the shared files, typed spec errors, malformed rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nautilus_ai.data import CSV_PRESETS, CsvSpec, DataFormatError, read_csv_bars, read_csv_quotes
+
+
+def _utc(text: str) -> int:
+    return int(np.datetime64(text, "ns").astype(np.int64))
+
+
+def test_presets_read_the_shared_files(data_dir: Path) -> None:
+    h1 = read_csv_bars(
+        data_dir / "dukascopy_csv" / "FOREX_EURUSD_1H_ASK.csv", CSV_PRESETS["dukascopy-csv-h1"]
+    )
+    assert len(h1) == 6_225
+    assert h1.ts_event[0] == _utc("2017-01-01T23:00")  # starts 22:00 UTC, stamped at close
+    assert (h1.open[0], h1.close[0], h1.volume[0]) == (1.05236, 1.05227, 143539993.3)
+    fxcm = read_csv_bars(
+        data_dir / "nautilus" / "fxcm" / "gbpusd-m1-bid-2012.csv", CSV_PRESETS["nautilus-fxcm-m1"]
+    )
+    assert len(fxcm) == 30_117 and fxcm.ts_event[0] == _utc("2012-02-01T00:01")
+    ticks = read_csv_quotes(
+        data_dir / "nautilus" / "truefx" / "usdjpy-ticks.csv", CSV_PRESETS["truefx-ticks"]
+    )
+    assert len(ticks) == 1_000
+    assert ticks.ts_event[0] == _utc("2013-01-01T22:00:00.295")
+    assert (ticks.bid[0], ticks.ask[0]) == (86.655, 86.728)
+    assert int(np.sum(np.diff(ticks.ts_event) == 0)) == 7  # the README's 7 duplicate timestamps
+
+
+def test_headerless_file_with_indices_clock_and_end_stamps(tmp_path: Path) -> None:
+    path = tmp_path / "bars.txt"
+    path.write_text(
+        "2017-03-12 17:00:00|1.1|1.2|1.0|1.15|10\n2017-03-12 17:01:00|1.15|1.2|1.1|1.1|0\n"
+    )
+    spec = CsvSpec(
+        kind="bars",
+        header=False,
+        delimiter="|",
+        timestamp=0,
+        timestamp_format="%Y-%m-%d %H:%M:%S",
+        clock="America/New_York",
+        timestamp_is="end",
+        open=1,
+        high=2,
+        low=3,
+        close=4,
+        volume=5,
+        bar_seconds=60,
+    )
+    bars = read_csv_bars(path, spec)
+    assert bars.ts_event.tolist() == [_utc("2017-03-12T21:00"), _utc("2017-03-12T21:01")]  # EDT
+    assert bars.volume.tolist() == [10.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kind": "ticks"}, "kind"),
+        ({"delimiter": ";;"}, "delimiter"),
+        ({"clock": "Mars/Olympus"}, "clock"),
+        ({"bar_seconds": None}, "bar_seconds"),
+        ({"close": None}, "close"),
+        ({"timestamp_format": "%Y %f"}, "timestamp_format"),
+        ({"open": 3}, "open"),
+    ],
+)
+def test_spec_fails_fast_naming_the_field(changes: dict, field: str) -> None:
+    values = {
+        "kind": "bars",
+        "timestamp": "t",
+        "timestamp_format": "iso8601",
+        "open": "o",
+        "high": "h",
+        "low": "l",
+        "close": "c",
+        "bar_seconds": 60,
+        **changes,
+    }
+    with pytest.raises(ValueError, match=field):
+        CsvSpec(**values)
+
+
+def test_from_dict_rejects_unknown_keys() -> None:
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['colse'\]"):
+        CsvSpec.from_dict(
+            {
+                "kind": "quotes",
+                "timestamp": "t",
+                "timestamp_format": "unix_ms",
+                "bid": "b",
+                "ask": "a",
+                "colse": "x",
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("2013-01-01 22:03:00+00:00,86.65", "expected 3 fields"),
+        ("2013-01-01 22:03:00+00:00,86.65,abc", "field 3"),
+        ("2013-13-01 22:03:00+00:00,86.65,86.7", "timestamp"),
+        ("yesterday,86.65,86.7", "timestamp"),
+        ("2013-01-01 22:03:00+00:00,-86.65,86.7", "finite numbers > 0"),
+    ],
+)
+def test_malformed_row_names_file_and_line(tmp_path: Path, row: str, reason: str) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_text(f"timestamp,bid,ask\n2013-01-01 22:00:00.295000+00:00,86.655,86.728\n{row}\n")
+    with pytest.raises(DataFormatError) as caught:
+        read_csv_quotes(path, CSV_PRESETS["truefx-ticks"])
+    assert caught.value.line == 3 and caught.value.source == str(path)
+    assert reason in str(caught.value)
+
+
+def test_header_must_have_the_named_columns(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text("time,o,h,l,c\n")
+    with pytest.raises(ValueError, match=r"CsvSpec\.timestamp = 'timestamp' is not in the header"):
+        read_csv_bars(path, CSV_PRESETS["nautilus-fxcm-m1"])

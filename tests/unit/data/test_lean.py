@@ -1,0 +1,179 @@
+"""LEAN readers: counts, clocks (OANDA UTC, FXCM UTC-5), and cross-source alignment in UTC."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nautilus_ai.data import (
+    BarArrays,
+    DataFormatError,
+    read_histdata_m1,
+    read_lean_bars,
+    read_lean_ticks,
+)
+from nautilus_ai.data.lean import lean_layout
+
+NS = 1_000_000_000
+HOUR = 3600 * NS
+
+
+def _utc(text: str) -> int:
+    return int(np.datetime64(text, "ns").astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def lean(data_dir: Path) -> Path:
+    return data_dir / "lean" / "forex"
+
+
+@pytest.fixture(scope="module")
+def oanda_h1(lean: Path) -> tuple[BarArrays, BarArrays]:
+    return read_lean_bars(lean / "oanda" / "hour" / "eurusd.zip")
+
+
+def test_layout_and_clock_come_from_the_path(lean: Path) -> None:
+    layout = lean_layout(lean / "fxcm" / "minute" / "eurusd" / "20140501_quote.zip")
+    assert (layout.market, layout.resolution, layout.symbol, layout.clock) == (
+        "fxcm",
+        "minute",
+        "eurusd",
+        "-05:00",
+    )
+    assert lean_layout(lean / "oanda" / "hour" / "eurusd.zip").clock == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("market", "resolution", "rows"),
+    [
+        ("oanda", "hour", 74_439),
+        ("oanda", "daily", 3_738),
+        ("oanda", "minute", 18_184),
+        ("fxcm", "hour", 69_928),
+        ("fxcm", "daily", 3_487),
+        ("fxcm", "minute", 21_592),
+    ],
+)
+def test_bar_counts(lean: Path, market: str, resolution: str, rows: int) -> None:
+    folder = lean / market / resolution
+    paths = sorted(folder.rglob("*.zip"))
+    bid, ask = read_lean_bars(paths)
+    assert len(bid) == len(ask) == rows
+    assert np.array_equal(bid.ts_event, ask.ts_event)
+
+
+def test_tick_counts_and_clocks(lean: Path) -> None:
+    oanda = read_lean_ticks(sorted((lean / "oanda" / "tick").rglob("*.zip")))
+    fxcm = read_lean_ticks(sorted((lean / "fxcm" / "tick").rglob("*.zip")))
+    assert len(oanda) == 532_903 and len(fxcm) == 1_144_807
+    # OANDA is UTC: first tick 2014-05-01 00:00:00.292 as written.
+    assert oanda.ts_event[0] == _utc("2014-05-01T00:00:00.292")
+    # FXCM is UTC-5 fixed: 00:00:01.787 local is 05:00:01.787 UTC.
+    assert fxcm.ts_event[0] == _utc("2014-05-01T05:00:01.787")
+
+
+def test_first_oanda_hour_bar(oanda_h1: tuple[BarArrays, BarArrays]) -> None:
+    bid, ask = oanda_h1
+    # "20070101 21:00,1.31927,1.31955,1.3187,1.31935,0,1.32027,...": starts 21:00 UTC.
+    assert bid.ts_event[0] == _utc("2007-01-01T22:00")
+    assert (bid.open[0], bid.high[0], bid.low[0], bid.close[0]) == (
+        1.31927,
+        1.31955,
+        1.3187,
+        1.31935,
+    )
+    assert ask.open[0] == 1.32027
+
+
+def _closes_by_hour(bars: BarArrays, bar_seconds: int) -> dict[int, float]:
+    start_hour = (bars.ts_event - bar_seconds * NS) // HOUR
+    return dict(zip(start_hour.tolist(), bars.close.tolist(), strict=True))
+
+
+def _hourly_from_minutes(bars: BarArrays) -> dict[int, float]:
+    hour = (bars.ts_event - 60 * NS) // HOUR
+    last = np.append(np.flatnonzero(np.diff(hour) != 0), len(hour) - 1)
+    return dict(zip(hour[last].tolist(), bars.close[last].tolist(), strict=True))
+
+
+def _median_pips(
+    ours: dict[int, float], ref: dict[int, float], shift: int, lo: int, hi: int
+) -> float:
+    diffs = [abs(v - ref[h + shift]) for h, v in ours.items() if lo <= h <= hi and h + shift in ref]
+    assert len(diffs) > 300
+    return float(np.median(diffs)) / 1e-4
+
+
+def test_fxcm_and_oanda_hourly_closes_line_up_in_utc(
+    lean: Path, oanda_h1: tuple[BarArrays, BarArrays]
+) -> None:
+    fxcm = _closes_by_hour(read_lean_bars(lean / "fxcm" / "hour" / "eurusd.zip")[0], 3600)
+    oanda = _closes_by_hour(oanda_h1[0], 3600)
+    for first, last in (
+        ("2016-01-04", "2016-03-01"),
+        ("2016-06-01", "2016-08-01"),
+    ):  # winter, summer
+        lo, hi = _utc(first) // HOUR, _utc(last) // HOUR
+        assert _median_pips(fxcm, oanda, 0, lo, hi) < 1.0
+        assert _median_pips(fxcm, oanda, 1, lo, hi) > 2.0
+        assert _median_pips(fxcm, oanda, -1, lo, hi) > 2.0
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [("2017-01-03", "2017-03-10"), ("2017-03-13", "2017-06-30")]
+)
+def test_histdata_across_the_march_2017_dst_switch_lines_up_with_oanda(
+    data_dir: Path, oanda_h1: tuple[BarArrays, BarArrays], first: str, last: str
+) -> None:
+    histdata = _hourly_from_minutes(
+        read_histdata_m1(sorted((data_dir / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*.csv")))
+    )
+    oanda = _closes_by_hour(oanda_h1[0], 3600)
+    lo, hi = _utc(first) // HOUR, _utc(last) // HOUR
+    assert _median_pips(histdata, oanda, 0, lo, hi) < 1.0
+    assert _median_pips(histdata, oanda, 1, lo, hi) > 3.0
+    assert _median_pips(histdata, oanda, -1, lo, hi) > 3.0
+
+
+def _zip(path: Path, member: str, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, text)
+    return path
+
+
+def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
+    ticks = _zip(
+        tmp_path / "oanda" / "tick" / "eurusd" / "20140501_quote.zip",
+        "20140501_eurusd_tick_quote.csv",
+        "1787,1.38727,1.38729\n1813,1.38726\n",
+    )
+    with pytest.raises(
+        DataFormatError, match=r"20140501_quote\.zip:20140501_eurusd_tick_quote\.csv:2: expected 3"
+    ):
+        read_lean_ticks(ticks)
+    hour = _zip(
+        tmp_path / "oanda" / "hour" / "eurusd.zip",
+        "eurusd.csv",
+        "20070101 21:00,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n"
+        "20070101 2200,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"eurusd\.csv:2: .*timestamp"):
+        read_lean_bars(hour)
+    minute = _zip(
+        tmp_path / "fxcm" / "minute" / "eurusd" / "20140501_quote.zip",
+        "m.csv",
+        "0,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n60000,1.3,1.3,1.3,1.3,0,1.3,x,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"m\.csv:2: field 8"):
+        read_lean_bars(minute)
+    late = _zip(
+        tmp_path / "fxcm" / "minute" / "eurusd" / "20140502_quote.zip",
+        "m.csv",
+        "90000000,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"m\.csv:1: ms since midnight out of range"):
+        read_lean_bars(late)

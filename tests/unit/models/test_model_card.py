@@ -1,0 +1,107 @@
+"""ModelCard: schema, validation errors naming the field, JSON round trip."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from nautilus_ai.models.card import (
+    CARD_FILE,
+    ArtifactError,
+    MLPArchitecture,
+    ModelCard,
+    TimeWindow,
+    library_versions,
+    read_model_card,
+)
+
+NAMES = ("a", "b", "c")
+
+
+def _fields(**overrides: object) -> dict[str, object]:
+    fields: dict[str, object] = {
+        "name": "mlp-eurusd",
+        "version": 3,
+        "created_at": "2024-05-01T12:00:00Z",
+        "feature_spec": {"version": 1, "features": [{"name": n} for n in NAMES]},
+        "spec_hash": "abc123",
+        "feature_names": list(NAMES),
+        "architecture": {"input_dim": 3, "hidden": [8, 4]},
+        "train_window": {"start": "2017-01-01T00:00:00Z", "end": "2017-04-01T00:00:00Z"},
+        "metrics": {"validation": {"log_loss": 1.05, "n": 1000}},
+    }
+    fields.update(overrides)
+    return fields
+
+
+def test_defaults_and_json_round_trip(tmp_path: Path) -> None:
+    card = ModelCard.model_validate(_fields())
+    assert card.model_id == "mlp-eurusd/3"
+    assert card.kind == "mlp"
+    assert card.schema_version == 1
+    assert card.temperature == 1.0
+    assert card.architecture.activation == "relu"
+    assert card.architecture.classes == ("sell", "hold", "buy")
+    assert card.standardisation.mean_tensor == "input_mean"
+    assert card.created_at == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    (tmp_path / CARD_FILE).write_text(card.to_json())
+    again = read_model_card(tmp_path)
+    assert again == card
+    data = json.loads(card.to_json())
+    assert data["architecture"]["hidden"] == [8, 4]
+    assert data["train_window"]["start"].startswith("2017-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "bad name"}, "name"),
+        ({"version": 0}, "version"),
+        ({"kind": "cnn"}, "kind"),
+        ({"created_at": "2024-05-01T12:00:00"}, "created_at"),  # naive: no timezone
+        ({"spec_hash": ""}, "spec_hash"),
+        ({"feature_names": ["a", "b"]}, "feature_names"),
+        ({"feature_names": ["a", "a", "b"]}, "repeats 'a'"),
+        ({"architecture": {"input_dim": 3, "hidden": [0]}}, "hidden"),
+        ({"architecture": {"input_dim": 3, "hidden": [], "activation": "tanh"}}, "activation"),
+        ({"architecture": {"input_dim": 3, "hidden": [], "classes": ["a", "b", "c"]}}, "classes"),
+        ({"train_window": {"start": "2017-02-01T00:00Z", "end": "2017-01-01T00:00Z"}}, "start"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"weights_sha256": "xyz"}, "weights_sha256"),
+        ({"schema_version": 2}, "schema_version"),
+        ({"labels": {}}, "labels"),  # unknown field (typo of label)
+    ],
+)
+def test_validation_names_the_field(overrides: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        ModelCard.model_validate(_fields(**overrides))
+
+
+def test_card_is_frozen() -> None:
+    card = ModelCard.model_validate(_fields())
+    with pytest.raises(ValidationError):
+        card.temperature = 2.0  # type: ignore[misc]
+
+
+def test_time_window_and_architecture_alone() -> None:
+    TimeWindow(start=datetime(2017, 1, 1, tzinfo=UTC), end=datetime(2017, 2, 1, tzinfo=UTC))
+    arch = MLPArchitecture(input_dim=28, hidden=(), classes=("buy", "sell", "hold"))
+    assert arch.hidden == ()
+
+
+def test_read_model_card_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match=CARD_FILE):
+        read_model_card(tmp_path)
+    (tmp_path / CARD_FILE).write_text(json.dumps(_fields(version=-1)))
+    with pytest.raises(ArtifactError, match=rf"{CARD_FILE}.*version"):
+        read_model_card(tmp_path)
+
+
+def test_library_versions() -> None:
+    versions = library_versions({"cuda": "none"})
+    assert set(versions) >= {"python", "torch", "numpy", "safetensors", "nautilus-ai", "cuda"}
+    assert all(isinstance(v, str) and v for v in versions.values())
