@@ -1,6 +1,8 @@
 """A Parquet cache of slow models' predictions, so rerunning a backtest reuses them.
 
-Key: ``(model_id, feature spec hash, instrument id, bar timestamp, prompt hash)``. The instrument
+Key: ``(model_id, feature spec hash, instrument id, bar timestamp, prompt hash)``, where
+``model_id`` is the cached predictor's id; each row also keeps the id of the model that answered
+(``answered_by``: a fallback chain or a server may report another one). The instrument
 id is part of the key (beyond the issue's four fields) because two instruments share bar
 timestamps; the prompt hash covers everything the model saw (feature values, bars, prompt
 wording), so a fixed feature bug or a reworded prompt never reuses a stale answer.
@@ -19,18 +21,28 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.itemwise import check_batch, predict_items
 from nautilus_ai.models.prompting import input_fingerprint
+from nautilus_ai.models.registry import (
+    BackendConfigError,
+    build_predictor,
+    register_backend,
+    validate_backend_config,
+)
+from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = [
     "CacheKey",
+    "CachedConfig",
     "CachedPredictor",
     "PredictionCache",
     "PredictionCacheError",
@@ -54,6 +66,7 @@ _SCHEMA = pa.schema(
         ("risk_score", pa.float64()),
         ("latency", pa.float64()),
         ("reason", pa.string()),
+        ("answered_by", pa.string()),
     ],
     metadata={b"nautilus_ai.prediction_cache": _VERSION},
 )
@@ -80,10 +93,11 @@ class PredictionCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._entries: dict[CacheKey, Prediction] = {}
+        self._latency: dict[CacheKey, float] = {}  # measured seconds, kept in the file
         self._new: dict[CacheKey, Prediction] = {}
         self._loaded_stat: tuple[int, int] | None = None
         if self.path.exists():
-            self._entries = self._read(self.path)
+            self._entries, self._latency = self._read(self.path)
             self._loaded_stat = _stat(self.path)
 
     def __len__(self) -> int:
@@ -108,6 +122,11 @@ class PredictionCache:
         )
         self._entries[key] = stored
         self._new[key] = stored
+        self._latency[key] = prediction.latency
+
+    def latency_samples_s(self) -> list[float]:
+        """The measured latencies (seconds) of the cached answers, e.g. for ``EmpiricalLatency``."""
+        return [value for value in self._latency.values() if value > 0.0]
 
     @property
     def unflushed(self) -> int:
@@ -123,18 +142,21 @@ class PredictionCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(self.path):
             if self.path.exists() and _stat(self.path) != self._loaded_stat:
-                merged = self._read(self.path)  # another writer added rows since we loaded
+                # another writer added rows since we loaded: theirs + ours
+                merged, latency = self._read(self.path)
                 merged.update(self._new)
+                latency.update({key: self._latency[key] for key in self._new})
             else:
-                merged = dict(self._entries)  # already holds the new entries
-            _write_atomic(self.path, _to_table(merged))
+                merged, latency = dict(self._entries), dict(self._latency)
+            _write_atomic(self.path, _to_table(merged, latency))
             self._loaded_stat = _stat(self.path)
         self._entries.update(merged)
+        self._latency.update(latency)
         self._new.clear()
         return len(merged)
 
     @staticmethod
-    def _read(path: Path) -> dict[CacheKey, Prediction]:
+    def _read(path: Path) -> tuple[dict[CacheKey, Prediction], dict[CacheKey, float]]:
         try:
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
@@ -152,20 +174,21 @@ class PredictionCache:
             )
         columns = table.to_pydict()
         entries: dict[CacheKey, Prediction] = {}
+        latencies: dict[CacheKey, float] = {}
         try:
             for row in zip(*(columns[name] for name in _SCHEMA.names), strict=True):
-                model_id, spec, instrument, ts, prompt, action, conf, risk, _latency, reason = row
-                entries[(model_id, spec, instrument, ts, prompt)] = Prediction(
-                    Action.from_sign(action), conf, risk, model_id, 0.0, reason
-                )
+                model_id, spec, instrument, ts, prompt, action, conf, risk, lat, reason, by = row
+                key = (model_id, spec, instrument, ts, prompt)
+                entries[key] = Prediction(Action.from_sign(action), conf, risk, by, 0.0, reason)
+                latencies[key] = float(lat)
         except (TypeError, ValueError) as exc:
             raise PredictionCacheError(
                 f"prediction cache {path} has an invalid row: {exc}"
             ) from exc
-        return entries
+        return entries, latencies
 
 
-def _to_table(entries: dict[CacheKey, Prediction]) -> pa.Table:
+def _to_table(entries: dict[CacheKey, Prediction], latency: dict[CacheKey, float]) -> pa.Table:
     keys = list(entries)
     values = [entries[k] for k in keys]
     return pa.table(
@@ -178,8 +201,9 @@ def _to_table(entries: dict[CacheKey, Prediction]) -> pa.Table:
             "action": pa.array([v.action.sign for v in values], pa.int8()),
             "confidence": pa.array([v.confidence for v in values], pa.float64()),
             "risk_score": pa.array([v.risk_score for v in values], pa.float64()),
-            "latency": pa.array([v.latency for v in values], pa.float64()),
+            "latency": pa.array([latency.get(k, 0.0) for k in keys], pa.float64()),
             "reason": [v.reason for v in values],
+            "answered_by": [v.model_id for v in values],
         },
         schema=_SCHEMA,
     )
@@ -323,3 +347,43 @@ class CachedPredictor:
         self.cache.put(key, prediction)
         if self.cache.unflushed >= self._flush_every:
             self.cache.flush()
+
+
+class CachedConfig(BaseModel):
+    """``{"kind": "cached", "backend": {...}, "path": "cache/llm.parquet"}``.
+
+    Wraps ``backend`` in a :class:`CachedPredictor` over the Parquet file at ``path``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["cached"] = "cached"
+    backend: dict[str, Any]
+    path: str = Field(min_length=1)
+    read_only: bool = False
+    flush_every: int = Field(default=10_000, ge=1)
+    bars_used: int = Field(default=0, ge=0)
+
+    @field_validator("backend")
+    @classmethod
+    def _validate_backend(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_backend_config(value)
+        except BackendConfigError as exc:
+            raise ValueError(f"backend: {exc}") from None
+        return value
+
+
+def _build_from_registry(config: CachedConfig, spec: FeatureSpecLike) -> CachedPredictor:
+    cache = PredictionCache(config.path)  # a corrupt file fails here, before the model loads
+    inner = build_predictor(config.backend, spec)
+    return CachedPredictor(
+        inner,
+        cache,
+        read_only=config.read_only,
+        flush_every=config.flush_every,
+        bars_used=config.bars_used,
+    )
+
+
+register_backend("cached", CachedConfig, _build_from_registry)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
-from nautilus_ai.models.fallback import common_spec_hash
+from nautilus_ai.models.fallback import build_members, common_spec_hash, validate_members
 from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.spec import FeatureSpecLike
 
-__all__ = ["EnsemblePredictor", "vote"]
+__all__ = ["EnsembleConfig", "EnsemblePredictor", "vote"]
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +179,48 @@ class EnsemblePredictor:
         ]
         answers = self._runner.run_many(calls, self._deadline_s)  # type: ignore[arg-type]
         return [[a] * matrix.shape[0] if isinstance(a, PredictionError) else a for a in answers]
+
+
+class EnsembleConfig(BaseModel):
+    """``{"kind": "ensemble", "members": [{...}, ...], "weights": [2, 1], "deadline_ms": 100}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["ensemble"] = "ensemble"
+    members: tuple[dict[str, Any], ...] = Field(min_length=1)
+    weights: tuple[float, ...] | None = None
+    min_members: int = Field(default=1, ge=1)
+    deadline_ms: float | None = Field(default=None, gt=0)
+
+    @field_validator("members")
+    @classmethod
+    def _validate_members(cls, value: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        return validate_members(value, "members")
+
+    @model_validator(mode="after")
+    def _check_counts(self) -> EnsembleConfig:
+        if self.weights is not None:
+            if len(self.weights) != len(self.members):
+                raise ValueError(
+                    f"weights has {len(self.weights)} values for {len(self.members)} members"
+                )
+            if not all(w > 0 for w in self.weights):
+                raise ValueError(f"weights must all be > 0, were {list(self.weights)}")
+        if self.min_members > len(self.members):
+            raise ValueError(
+                f"min_members ({self.min_members}) exceeds the {len(self.members)} members"
+            )
+        return self
+
+
+def _build_from_registry(config: EnsembleConfig, spec: FeatureSpecLike) -> EnsemblePredictor:
+    members = build_members(config.members, spec)
+    return EnsemblePredictor(
+        members,
+        config.weights,
+        min_members=config.min_members,
+        deadline_s=None if config.deadline_ms is None else config.deadline_ms / 1000.0,
+    )
+
+
+register_backend("ensemble", EnsembleConfig, _build_from_registry)

@@ -11,16 +11,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
 from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.registry import (
+    BackendConfigError,
+    build_predictor,
+    register_backend,
+    validate_backend_config,
+)
+from nautilus_ai.models.spec import FeatureSpecLike
 
-__all__ = ["FallbackPredictor", "common_spec_hash"]
+__all__ = [
+    "FallbackConfig",
+    "FallbackPredictor",
+    "build_members",
+    "common_spec_hash",
+    "validate_members",
+]
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +189,55 @@ def _annotated(prediction: Prediction, errors: list[str]) -> Prediction:
     note = "fallback after " + "; ".join(errors)
     reason = f"{prediction.reason} [{note}]" if prediction.reason else note
     return dataclasses.replace(prediction, reason=reason)
+
+
+class FallbackConfig(BaseModel):
+    """``{"kind": "fallback", "backends": [{...}, {...}], "deadline_ms": 50}``.
+
+    ``backends`` are backend configs tried in order (each validated when this one is).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["fallback"] = "fallback"
+    backends: tuple[dict[str, Any], ...] = Field(min_length=1)
+    deadline_ms: float = Field(gt=0)
+    max_workers: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("backends")
+    @classmethod
+    def _validate_members(cls, value: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+        return validate_members(value, "backends")
+
+
+def validate_members(members: tuple[dict[str, Any], ...], field: str) -> tuple[dict[str, Any], ...]:
+    """Validate nested backend configs, naming the failing one (``field[i]``)."""
+    for index, member in enumerate(members):
+        try:
+            validate_backend_config(member)
+        except BackendConfigError as exc:
+            raise ValueError(f"{field}[{index}]: {exc}") from None
+    return members
+
+
+def build_members(configs: Sequence[Mapping[str, Any]], spec: FeatureSpecLike) -> list[Predictor]:
+    """Build nested backends; if one fails, close those already built and re-raise."""
+    built: list[Predictor] = []
+    try:
+        for config in configs:
+            built.append(build_predictor(config, spec))
+    except BaseException:
+        for predictor in built:
+            predictor.close()
+        raise
+    return built
+
+
+def _build_from_registry(config: FallbackConfig, spec: FeatureSpecLike) -> FallbackPredictor:
+    members = build_members(config.backends, spec)
+    return FallbackPredictor(
+        members, deadline_s=config.deadline_ms / 1000.0, max_workers=config.max_workers
+    )
+
+
+register_backend("fallback", FallbackConfig, _build_from_registry)

@@ -55,6 +55,8 @@ from nautilus_ai.models.prompting import (
     normalised_entropy,
     parse_answer,
 )
+from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 
 __all__ = [
     "CHOICE_SYSTEM_PROMPT",
@@ -474,3 +476,15 @@ def action_logprobs(tokens: list[dict[str, Any]], start: int) -> dict[str, float
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _build_from_registry(config: OpenAIConfig, spec: FeatureSpecLike) -> OpenAIPredictor:
+    if config.spec_hash is not None and config.spec_hash != spec.hash:
+        raise SpecMismatchError(
+            f"openai backend is pinned to feature spec {config.spec_hash}, the strategy "
+            f"computes {spec.hash}"
+        )
+    return OpenAIPredictor(config)
+
+
+register_backend("openai", OpenAIConfig, _build_from_registry)

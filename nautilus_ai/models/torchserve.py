@@ -36,6 +36,8 @@ from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.http import HttpClient, RetryPolicy
 from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors
+from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 from nautilus_ai.serving.protocol import decode_response, encode_request
 
 __all__ = [
@@ -279,3 +281,15 @@ class TorchServePredictor:
 def _auth_failed(status: int, body: bytes) -> bool:
     # TorchServe 0.12 answers a wrong or expired token with 400 InvalidKeyException, not 401.
     return status == 401 or (status == 400 and b"InvalidKeyException" in body)
+
+
+def _build_from_registry(config: TorchServeConfig, spec: FeatureSpecLike) -> TorchServePredictor:
+    if config.spec_hash is not None and config.spec_hash != spec.hash:
+        raise SpecMismatchError(
+            f"torchserve backend is pinned to feature spec {config.spec_hash}, the strategy "
+            f"computes {spec.hash}"
+        )
+    return TorchServePredictor(config)
+
+
+register_backend("torchserve", TorchServeConfig, _build_from_registry)

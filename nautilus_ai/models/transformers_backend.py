@@ -50,6 +50,8 @@ from nautilus_ai.models.prompting import (
     normalised_entropy,
     parse_answer,
 )
+from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 
 if TYPE_CHECKING:
     import torch
@@ -578,3 +580,20 @@ def _directory_fingerprint(model_dir: Path) -> str:
             entries.append([str(path.relative_to(model_dir)), stat.st_size, stat.st_mtime_ns])
     digest.update(json.dumps(entries).encode())
     return digest.hexdigest()
+
+
+def _build_from_registry(
+    config: TransformersConfig, spec: FeatureSpecLike
+) -> TransformersPredictor:
+    _check_pinned_spec(config.spec_hash, spec, "transformers")
+    return TransformersPredictor(config)
+
+
+def _check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> None:
+    if pinned is not None and pinned != spec.hash:
+        raise SpecMismatchError(
+            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
+        )
+
+
+register_backend("transformers", TransformersConfig, _build_from_registry)

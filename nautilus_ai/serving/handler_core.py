@@ -63,10 +63,19 @@ class ServedModel:
 
     @classmethod
     def _load_torch(cls, folder: Path, options: dict[str, Any]) -> ServedModel:
+        from nautilus_ai.models.card import read_model_card
         from nautilus_ai.models.torch_mlp import TorchPredictor
 
-        predictor = TorchPredictor.load(folder, **options)
-        names = tuple(predictor.card.feature_names)
+        card = read_model_card(folder)
+        # The server has no FeatureSpec object: the card's own spec stands in for it, so the
+        # artifact's checks (hash, names, weights checksum) still run; clients send their spec
+        # hash with every request and rows for another spec are refused per row.
+        predictor = TorchPredictor.from_artifact(
+            folder,
+            spec=_CardSpec(card.feature_names, card.spec_hash, dict(card.feature_spec)),
+            device=str(options.get("device", "cpu")),
+        )
+        names = tuple(card.feature_names)
         return cls(predictor, len(names), names)
 
     @classmethod
@@ -99,6 +108,18 @@ class ServedModel:
             except Exception:
                 log.debug("could not set response status for request %d", index)
         return bodies
+
+
+@dataclass(frozen=True, slots=True)
+class _CardSpec:
+    """A ``FeatureSpecLike`` rebuilt from a model card (names, hash, spec dict)."""
+
+    names: tuple[str, ...]
+    hash: str
+    spec: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.spec
 
 
 def gpu_id_of(context: Any) -> int | None:

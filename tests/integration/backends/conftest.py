@@ -160,6 +160,15 @@ class TorchServeSession:
     server: Any  # TorchServeProcess
     vlm_dir: Path
     store: Path
+    mlp_dir: Path  # a torch model artifact (random MLP, seed 3) for the default FeatureSpec
+
+
+def _random_mlp_artifact(root: Path) -> Path:
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.torch_mlp import TorchPredictor, save_artifact
+
+    predictor = TorchPredictor.random(FeatureSpec(), seed=3)
+    return save_artifact(predictor.module, predictor.card, root)
 
 
 def _archive_test_handler(handler: Path, name: str, store: Path) -> None:
@@ -179,6 +188,8 @@ def torchserve_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tor
     root = tmp_path_factory.mktemp("ts")
     store = root / "store"
     vlm_dir = build_tiny_minicpmv(root / "vlm")
+    mlp_dir = _random_mlp_artifact(root / "artifacts")
+    build_archive(mlp_dir, kind="torch", model_name="mlp", export_dir=store, batch_size=8)
     build_archive(
         vlm_dir,
         kind="transformers",
@@ -190,15 +201,88 @@ def torchserve_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tor
     )
     _archive_test_handler(HERE / "ts_handlers" / "slow_handler.py", "slow", store)
     _archive_test_handler(HERE / "ts_handlers" / "junk_handler.py", "junk", store)
-    models = ("tinyvlm=tinyvlm.mar", "slow=slow.mar", "junk=junk.mar")
+    models = ("mlp=mlp.mar", "tinyvlm=tinyvlm.mar", "slow=slow.mar", "junk=junk.mar")
     server = TorchServeProcess(
         TorchServeSettings(model_store=store, workdir=root / "w", models=models)
     )
     server.start()
     try:
-        server.wait_ready(["tinyvlm", "slow", "junk"], timeout_s=180)
-        yield TorchServeSession(server, vlm_dir, store)
+        server.wait_ready(["mlp", "tinyvlm", "slow", "junk"], timeout_s=180)
+        yield TorchServeSession(server, vlm_dir, store, mlp_dir)
     finally:
         server.stop()
         assert server.pid() is None
     shutil.rmtree(root / "w" / "tmp", ignore_errors=True)
+
+
+# -- strategy backtests (a low-level BacktestEngine on real January 2017 bars) -------------------
+
+BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"
+
+
+@pytest.fixture(scope="session")
+def january_bars(demo_catalog: Path) -> tuple[Any, list[Any]]:
+    """Instrument and the January 2017 bid + ask bars (sorted by ts_init)."""
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    catalog = ParquetDataCatalog(str(demo_catalog))
+    instrument = catalog.instruments(instrument_ids=["EUR/USD.SIM"])[0]
+    bars = catalog.bars(bar_types=[BID, ASK], end="2017-02-01")
+    bars.sort(key=lambda b: b.ts_init)
+    return instrument, bars
+
+
+@pytest.fixture
+def backtest(january_bars: tuple[Any, list[Any]], demo_catalog: Path) -> Iterator[Any]:
+    """``backtest(bar_limit=None, **config overrides) -> (strategy, engine)``."""
+    from decimal import Decimal
+
+    from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
+    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+    from nautilus_trader.config import LoggingConfig
+    from nautilus_trader.model.currencies import USD
+    from nautilus_trader.model.enums import AccountType, OmsType
+    from nautilus_trader.model.identifiers import Venue
+    from nautilus_trader.model.objects import Money
+
+    from nautilus_ai.backtest.execution import FXCommissionFeeModel, FXDepthFillModel
+
+    instrument, bars = january_bars
+    engines: list[Any] = []
+
+    def run(bar_limit: int | None = None, **overrides: Any) -> tuple[Any, Any]:
+        config: dict[str, Any] = {
+            "instrument_id": "EUR/USD.SIM",
+            "bar_type": BID,
+            "predictor": {"kind": "rule"},
+            "catalog_path": str(demo_catalog),
+            "min_confidence": 0.6,
+            "max_holding_bars": 240,
+        }
+        config.update(overrides)
+        engine = BacktestEngine(
+            BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR", bypass_logging=True))
+        )
+        engine.add_venue(
+            Venue("SIM"),
+            oms_type=OmsType.NETTING,
+            account_type=AccountType.MARGIN,
+            base_currency=USD,
+            starting_balances=[Money(100_000, USD)],
+            default_leverage=Decimal(30),
+            fee_model=FXCommissionFeeModel(),
+            fill_model=FXDepthFillModel(),
+            bar_adaptive_high_low_ordering=True,
+        )
+        engine.add_instrument(instrument)
+        engine.add_data(bars[: 2 * bar_limit] if bar_limit else bars)  # bid + ask per minute
+        strategy = AIPatternStrategy(AIPatternConfig(**config))
+        engine.add_strategy(strategy)
+        engine.run()
+        engines.append(engine)
+        return strategy, engine
+
+    yield run
+    for engine in engines:
+        engine.dispose()

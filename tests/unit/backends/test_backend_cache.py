@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from backend_testing import FakePredictor, make_bars, make_context
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
+from nautilus_ai.models.testing import ScriptedPredictor, market_context, synthetic_bars
 
 
 def _ctx(ts: int, instrument: str = "EUR/USD.SIM") -> MarketContext:
@@ -24,6 +24,7 @@ def test_round_trip_through_parquet(tmp_path: Path) -> None:
     assert cache.flush() == 1
     again = PredictionCache(path)
     assert again.get(key) == Prediction(Action.SELL, 0.7, 0.3, "m/1", 0.0, "scored")
+    assert again.latency_samples_s() == [1.5]  # the measured latency is kept in the file
     assert again.get(("m/1", "spec-a", "EUR/USD.SIM", 124, "p1")) is None
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
@@ -56,7 +57,7 @@ def test_foreign_parquet_is_refused(tmp_path: Path) -> None:
 
 
 def test_cached_predictor_asks_the_model_once_per_key(tmp_path: Path) -> None:
-    inner = FakePredictor("slow/1", Action.BUY, 0.9)
+    inner = ScriptedPredictor("slow/1", Action.BUY, 0.9)
     cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"))
     features = np.array([0.1, 0.2])
     first = cached.predict(features, _ctx(1))
@@ -70,14 +71,14 @@ def test_cached_predictor_asks_the_model_once_per_key(tmp_path: Path) -> None:
     cached.close()
     assert inner.closed
     # a rerun (new process) reuses everything
-    rerun_inner = FakePredictor("slow/1", Action.SELL, 0.1)
+    rerun_inner = ScriptedPredictor("slow/1", Action.SELL, 0.1)
     rerun = CachedPredictor(rerun_inner, PredictionCache(tmp_path / "c.parquet"))
     assert rerun.predict(features, _ctx(2)).action is Action.BUY
     assert rerun_inner.calls == 0
 
 
 def test_errors_are_not_cached(tmp_path: Path) -> None:
-    inner = FakePredictor(fail=True)
+    inner = ScriptedPredictor(fail=True)
     cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"))
     for _ in range(2):
         with pytest.raises(PredictionError):
@@ -86,7 +87,7 @@ def test_errors_are_not_cached(tmp_path: Path) -> None:
 
 
 def test_batch_asks_only_for_missing_rows(tmp_path: Path) -> None:
-    inner = FakePredictor("m/1", Action.HOLD, 0.4)
+    inner = ScriptedPredictor("m/1", Action.HOLD, 0.4)
     cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"), flush_every=2)
     matrix = np.arange(8, dtype=np.float64).reshape(4, 2)
     contexts = [_ctx(t) for t in range(4)]
@@ -98,7 +99,7 @@ def test_batch_asks_only_for_missing_rows(tmp_path: Path) -> None:
 
 
 def test_prompt_hash_of_the_inner_model_is_the_key(tmp_path: Path) -> None:
-    class Prompted(FakePredictor):
+    class Prompted(ScriptedPredictor):
         def prompt_hash(self, features, context):  # type: ignore[no-untyped-def]
             return "fixed"
 
@@ -110,19 +111,19 @@ def test_prompt_hash_of_the_inner_model_is_the_key(tmp_path: Path) -> None:
 
 
 def test_default_key_can_cover_recent_bars(tmp_path: Path) -> None:
-    inner = FakePredictor()
+    inner = ScriptedPredictor()
     cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"), bars_used=5)
-    bars = make_bars(10)
-    cached.predict(np.zeros(2), make_context(bars))
+    bars = synthetic_bars(10)
+    cached.predict(np.zeros(2), market_context(bars))
     moved = bars.copy()
     moved[-1, 4] += 1e-4
-    cached.predict(np.zeros(2), make_context(moved))
+    cached.predict(np.zeros(2), market_context(moved))
     assert inner.calls == 2
 
 
 def test_read_only_never_writes(tmp_path: Path) -> None:
     cached = CachedPredictor(
-        FakePredictor(), PredictionCache(tmp_path / "c.parquet"), read_only=True
+        ScriptedPredictor(), PredictionCache(tmp_path / "c.parquet"), read_only=True
     )
     cached.predict(np.zeros(2), _ctx(1))
     cached.close()

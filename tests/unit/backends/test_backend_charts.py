@@ -5,29 +5,29 @@ import time
 
 import numpy as np
 import pytest
-from backend_testing import make_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from nautilus_ai.charts import ChartStyle, chart_array, chart_png, render_chart
+from nautilus_ai.models.testing import synthetic_bars
 
 
 def test_same_bars_give_byte_identical_png_and_pixels() -> None:
-    bars = make_bars(64, seed=3)
+    bars = synthetic_bars(64, seed=3)
     assert chart_png(bars) == chart_png(bars.copy())
     np.testing.assert_array_equal(chart_array(bars), chart_array(bars.copy()))
 
 
 def test_different_bars_give_different_images() -> None:
-    bars = make_bars(64, seed=3)
+    bars = synthetic_bars(64, seed=3)
     other = bars.copy()
     other[-1, 4] += 5e-4  # last close moves
     assert chart_png(bars) != chart_png(other)
 
 
 def test_png_decodes_to_the_same_pixels_as_the_array() -> None:
-    bars = make_bars(40, seed=1)
+    bars = synthetic_bars(40, seed=1)
     style = ChartStyle(width=200, height=120)
     decoded = np.asarray(Image.open(io.BytesIO(chart_png(bars, style))).convert("RGB"))
     np.testing.assert_array_equal(decoded, chart_array(bars, style))
@@ -91,14 +91,14 @@ def test_any_valid_bars_render_at_the_requested_size(
     n: int, seed: int, width: int, height: int, volume: float
 ) -> None:
     style = ChartStyle(width=width, height=height, volume_fraction=volume)
-    array = chart_array(make_bars(n, seed=seed), style)
+    array = chart_array(synthetic_bars(n, seed=seed), style)
     assert array.shape == (height, width, 3)
     assert array.dtype == np.uint8
 
 
 def test_render_is_fast_enough_for_a_bar_loop() -> None:
     # A loose guard (the benchmark measures it properly): 64-bar PNG well under 20 ms here.
-    bars = make_bars(64)
+    bars = synthetic_bars(64)
     chart_png(bars)
     start = time.perf_counter()
     for _ in range(20):

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from backend_testing import make_bars, make_context
 
 from nautilus_ai.models.base import PredictionError
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor, action_logprobs
+from nautilus_ai.models.testing import market_context, synthetic_bars
 
 
 def _predictor(**kwargs: object) -> OpenAIPredictor:
@@ -19,7 +19,7 @@ def _predictor(**kwargs: object) -> OpenAIPredictor:
 
 def test_request_has_text_and_chart_and_constraint() -> None:
     predictor = _predictor(constraint="guided_choice")
-    body = predictor.request_body(np.array([0.5, 0.1]), make_context(make_bars(70)))
+    body = predictor.request_body(np.array([0.5, 0.1]), market_context(synthetic_bars(70)))
     user = body["messages"][1]["content"]
     assert user[0]["type"] == "text" and "rsi = 0.5" in user[0]["text"]
     url = user[1]["image_url"]["url"]
@@ -39,7 +39,7 @@ def test_request_has_text_and_chart_and_constraint() -> None:
     ],
 )
 def test_constraint_fields(kwargs: dict[str, object], key: str) -> None:
-    body = _predictor(send_chart=False, **kwargs).request_body(np.zeros(2), make_context(None))
+    body = _predictor(send_chart=False, **kwargs).request_body(np.zeros(2), market_context(None))
     assert key in body
     assert len(body["messages"][1]["content"]) == 1  # no chart
 
@@ -53,7 +53,7 @@ def test_inconsistent_constraint_is_rejected() -> None:
 
 def test_chart_needs_bars() -> None:
     with pytest.raises(PredictionError, match="recent_bars is required"):
-        _predictor().request_body(np.zeros(2), make_context(None))
+        _predictor().request_body(np.zeros(2), market_context(None))
 
 
 def _token(text: str, logprob: float, alternatives: dict[str, float]) -> dict[str, object]:

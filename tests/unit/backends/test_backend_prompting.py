@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from backend_testing import make_bars, make_context
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,11 +17,12 @@ from nautilus_ai.models.prompting import (
     normalised_entropy,
     parse_answer,
 )
+from nautilus_ai.models.testing import market_context, synthetic_bars
 
 
 def test_prompt_is_deterministic_and_lists_features_and_bars() -> None:
-    bars = make_bars(20)
-    context = make_context(bars)
+    bars = synthetic_bars(20)
+    context = market_context(bars)
     features = np.array([0.51234567, -0.0012])
     first = build_prompt(features, context, bars_in_prompt=5, with_chart=True)
     assert first == build_prompt(features.copy(), context, bars_in_prompt=5, with_chart=True)
@@ -34,15 +34,15 @@ def test_prompt_is_deterministic_and_lists_features_and_bars() -> None:
 
 
 def test_prompt_without_names_uses_positions_and_rejects_length_mismatch() -> None:
-    context = make_context(None, names=())
+    context = market_context(None, names=())
     assert "f1 = 2" in build_prompt(np.array([1.0, 2.0]), context)
     with pytest.raises(PredictionError, match="3 values but context names 2"):
-        build_prompt(np.array([1.0, 2.0, 3.0]), make_context(None))
+        build_prompt(np.array([1.0, 2.0, 3.0]), market_context(None))
 
 
 def test_fingerprint_changes_with_inputs() -> None:
-    bars = make_bars(30)
-    context = make_context(bars)
+    bars = synthetic_bars(30)
+    context = market_context(bars)
     features = np.array([0.5, 0.1])
     base = input_fingerprint(features, context, "cfg", bars_used=10)
     assert base == input_fingerprint(features.copy(), context, "cfg", bars_used=10)
@@ -50,11 +50,11 @@ def test_fingerprint_changes_with_inputs() -> None:
     assert base != input_fingerprint(features, context, "cfg2", bars_used=10)
     moved = bars.copy()
     moved[-1, 4] += 1e-5
-    assert base != input_fingerprint(features, make_context(moved), "cfg", bars_used=10)
+    assert base != input_fingerprint(features, market_context(moved), "cfg", bars_used=10)
     # bars outside the used window do not matter
     early = bars.copy()
     early[0, 4] += 1e-5
-    assert base == input_fingerprint(features, make_context(early), "cfg", bars_used=10)
+    assert base == input_fingerprint(features, market_context(early), "cfg", bars_used=10)
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import json
 import msgspec
 import numpy as np
 import pytest
-from backend_testing import FakePredictor, make_bars, make_context
 
 from nautilus_ai.models.base import Action, Prediction, PredictionError
+from nautilus_ai.models.testing import ScriptedPredictor, market_context, synthetic_bars
 from nautilus_ai.serving.protocol import decode_response, encode_request, handle_batch
 
 
@@ -18,7 +18,7 @@ def _body(rows: list[list[float | None]], **extra: object) -> bytes:
 
 
 def test_one_bad_request_does_not_fail_the_batch() -> None:
-    predictor = FakePredictor("m/1", Action.SELL, 0.7)
+    predictor = ScriptedPredictor("m/1", Action.SELL, 0.7)
     data = [
         {"body": _body([[1.0, 2.0]])},
         {"body": b"not json"},
@@ -38,7 +38,7 @@ def test_one_bad_request_does_not_fail_the_batch() -> None:
 
 def test_one_bad_row_does_not_fail_its_request() -> None:
     bodies, statuses = handle_batch(
-        FakePredictor(), [{"body": _body([[1.0, 2.0], [1.0, None], [1.0], [0.0, 0.0]])}], 2
+        ScriptedPredictor(), [{"body": _body([[1.0, 2.0], [1.0, None], [1.0], [0.0, 0.0]])}], 2
     )
     predictions = json.loads(bodies[0])["predictions"]
     assert statuses == [200]
@@ -49,14 +49,16 @@ def test_one_bad_row_does_not_fail_its_request() -> None:
 
 
 def test_predictor_crash_is_reported_per_row_not_raised() -> None:
-    bodies, statuses = handle_batch(FakePredictor(fail=True), [{"body": _body([[1.0, 2.0]])}], 2)
+    bodies, statuses = handle_batch(
+        ScriptedPredictor(fail=True), [{"body": _body([[1.0, 2.0]])}], 2
+    )
     assert statuses == [200]
     assert "failed on purpose" in json.loads(bodies[0])["predictions"][0]["error"]
 
 
 def test_round_trip_with_context() -> None:
-    bars = make_bars(5)
-    contexts = [make_context(bars), make_context(bars)]
+    bars = synthetic_bars(5)
+    contexts = [market_context(bars), market_context(bars)]
     body = encode_request(
         np.array([[1.0, np.nan], [2.0, 3.0]]), contexts, spec_hash="s", send_context=True
     )
@@ -66,14 +68,14 @@ def test_round_trip_with_context() -> None:
     assert len(payload["contexts"][0]["recent_bars"]) == 5
     seen: list = []  # type: ignore[type-arg]
 
-    class Recording(FakePredictor):
+    class Recording(ScriptedPredictor):
         def predict(self, features, context):  # type: ignore[no-untyped-def]
             seen.append(context)
             return super().predict(features, context)
 
     bodies, _ = handle_batch(Recording(), [{"body": body}], None)
     model_id, results = decode_response(bodies[0], 2, "client")
-    assert model_id == "fake/1"
+    assert model_id == "scripted/1"
     assert isinstance(results[0], PredictionError) and "row 0" in str(results[0])
     assert isinstance(results[1], Prediction) and results[1].action is Action.BUY
     assert seen[0].feature_names == ("rsi", "ema_gap") and seen[0].spec_hash == "s"

@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from backend_testing import FakePredictor, make_context
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from nautilus_ai.models.deadline import DeadlineRunner
 from nautilus_ai.models.ensemble import EnsemblePredictor, vote
 from nautilus_ai.models.fallback import FallbackPredictor
 from nautilus_ai.models.switchable import SwitchablePredictor
+from nautilus_ai.models.testing import ScriptedPredictor, market_context
 
 X = np.array([0.1, 0.2])
 
@@ -82,9 +82,12 @@ def test_deadline_runner_gives_up_waiting_and_refuses_when_saturated() -> None:
 
 
 def test_fallback_uses_the_next_backend_when_the_first_fails() -> None:
-    primary, backup = FakePredictor("remote", fail=True), FakePredictor("local", Action.SELL)
+    primary, backup = (
+        ScriptedPredictor("remote", fail=True),
+        ScriptedPredictor("local", Action.SELL),
+    )
     chain = FallbackPredictor([primary, backup], deadline_s=1.0)
-    prediction = chain.predict(X, make_context(None))
+    prediction = chain.predict(X, market_context(None))
     assert prediction.model_id == "local" and prediction.action is Action.SELL
     assert "fallback after remote" in prediction.reason and "failed on purpose" in prediction.reason
     assert chain.answered_by == {"remote": 0, "local": 1}
@@ -94,10 +97,10 @@ def test_fallback_uses_the_next_backend_when_the_first_fails() -> None:
 
 
 def test_fallback_answers_within_the_deadline_when_the_first_is_slow() -> None:
-    slow, backup = FakePredictor("remote", delay_s=2.0), FakePredictor("local", Action.HOLD)
+    slow, backup = ScriptedPredictor("remote", delay_s=2.0), ScriptedPredictor("local", Action.HOLD)
     chain = FallbackPredictor([slow, backup], deadline_s=0.1)
     started = time.perf_counter()
-    prediction = chain.predict(X, make_context(None))
+    prediction = chain.predict(X, market_context(None))
     assert time.perf_counter() - started < 0.5
     assert prediction.model_id == "local" and "no answer within" in prediction.reason
     chain.close()
@@ -105,25 +108,25 @@ def test_fallback_answers_within_the_deadline_when_the_first_is_slow() -> None:
 
 def test_fallback_raises_when_every_link_fails_and_safe_predict_holds() -> None:
     chain = FallbackPredictor(
-        [FakePredictor("a", fail=True), FakePredictor("b", fail=True)], deadline_s=1
+        [ScriptedPredictor("a", fail=True), ScriptedPredictor("b", fail=True)], deadline_s=1
     )
     with pytest.raises(PredictionError, match="every backend"):
-        chain.predict(X, make_context(None))
-    held = safe_predict(chain, X, make_context(None))
+        chain.predict(X, market_context(None))
+    held = safe_predict(chain, X, market_context(None))
     assert held.action is Action.HOLD and "every backend" in held.reason
 
 
 def test_fallback_batch_refills_only_failed_rows() -> None:
-    class HalfBroken(FakePredictor):
+    class HalfBroken(ScriptedPredictor):
         def predict_items(self, features, contexts=None):  # type: ignore[no-untyped-def]
             return [
                 PredictionError("bad row") if i % 2 else Prediction(Action.BUY, 0.9, 0.1, "remote")
                 for i in range(len(features))
             ]
 
-    backup = FakePredictor("local", Action.SELL)
+    backup = ScriptedPredictor("local", Action.SELL)
     chain = FallbackPredictor([HalfBroken("remote"), backup], deadline_s=1.0)
-    out = chain.predict_batch(np.zeros((4, 2)), [make_context(None)] * 4)
+    out = chain.predict_batch(np.zeros((4, 2)), [market_context(None)] * 4)
     assert [p.action for p in out] == [Action.BUY, Action.SELL, Action.BUY, Action.SELL]
     assert backup.calls == 2
 
@@ -131,7 +134,8 @@ def test_fallback_batch_refills_only_failed_rows() -> None:
 def test_fallback_rejects_mixed_feature_specs() -> None:
     with pytest.raises(ValueError, match="different feature specs"):
         FallbackPredictor(
-            [FakePredictor("a", spec_hash="x"), FakePredictor("b", spec_hash="y")], deadline_s=1
+            [ScriptedPredictor("a", spec_hash="x"), ScriptedPredictor("b", spec_hash="y")],
+            deadline_s=1,
         )
 
 
@@ -170,38 +174,40 @@ def test_vote_outputs_are_valid(members: list[tuple[Action, float, float, float]
 
 def test_ensemble_skips_failed_and_late_members() -> None:
     members = [
-        FakePredictor("a", Action.BUY, 0.8),
-        FakePredictor("b", fail=True),
-        FakePredictor("c", Action.SELL, 0.9, delay_s=2.0),
+        ScriptedPredictor("a", Action.BUY, 0.8),
+        ScriptedPredictor("b", fail=True),
+        ScriptedPredictor("c", Action.SELL, 0.9, delay_s=2.0),
     ]
     ensemble = EnsemblePredictor(members, deadline_s=0.2)
     started = time.perf_counter()
-    result = ensemble.predict(X, make_context(None))
+    result = ensemble.predict(X, market_context(None))
     assert time.perf_counter() - started < 1.0
     assert result.action is Action.BUY and "from 1 members" in result.reason
     strict = EnsemblePredictor(members[:2], min_members=2)
     with pytest.raises(PredictionError, match="only 1 of the required 2"):
-        strict.predict(X, make_context(None))
-    assert strict.predict_batch(np.zeros((2, 2)), [make_context(None)] * 2)[0].action is Action.HOLD
+        strict.predict(X, market_context(None))
+    assert (
+        strict.predict_batch(np.zeros((2, 2)), [market_context(None)] * 2)[0].action is Action.HOLD
+    )
     ensemble.close()
 
 
 def test_switch_by_config_keeps_serving_and_closes_the_old_backend() -> None:
-    built: list[FakePredictor] = []
+    built: list[ScriptedPredictor] = []
 
     def factory(config):  # type: ignore[no-untyped-def]
-        predictor = FakePredictor(
+        predictor = ScriptedPredictor(
             config["name"], Action(config["action"]), spec_hash=config.get("spec")
         )
         built.append(predictor)
         return predictor
 
-    first = FakePredictor("first", Action.BUY, spec_hash="s1")
+    first = ScriptedPredictor("first", Action.BUY, spec_hash="s1")
     switchable = SwitchablePredictor(first, factory)
-    assert switchable.predict(X, make_context(None)).model_id == "first"
+    assert switchable.predict(X, market_context(None)).model_id == "first"
     assert switchable.switch({"name": "second", "action": "sell"}) == "second"
     assert first.closed and switchable.model_id == "second"
-    assert switchable.predict(X, make_context(None)).action is Action.SELL
+    assert switchable.predict(X, market_context(None)).action is Action.SELL
     with pytest.raises(ValueError, match="feature spec s2"):
         switchable.switch({"name": "third", "action": "hold", "spec": "s2"})
     assert built[-1].closed and switchable.model_id == "second"
@@ -213,7 +219,7 @@ def test_switch_by_config_keeps_serving_and_closes_the_old_backend() -> None:
 def test_switch_waits_for_running_calls_before_closing() -> None:
     entered, release = threading.Event(), threading.Event()
 
-    class Blocking(FakePredictor):
+    class Blocking(ScriptedPredictor):
         def predict(self, features, context):  # type: ignore[no-untyped-def]
             entered.set()
             release.wait(5)
@@ -224,11 +230,11 @@ def test_switch_waits_for_running_calls_before_closing() -> None:
     switchable = SwitchablePredictor(old, drain_timeout_s=5)
     results: list[Prediction] = []
     worker = threading.Thread(
-        target=lambda: results.append(switchable.predict(X, make_context(None)))
+        target=lambda: results.append(switchable.predict(X, market_context(None)))
     )
     worker.start()
     entered.wait(5)
-    switcher = threading.Thread(target=lambda: switchable.switch(FakePredictor("new")))
+    switcher = threading.Thread(target=lambda: switchable.switch(ScriptedPredictor("new")))
     switcher.start()
     time.sleep(0.1)
     assert switchable.model_id == "new" and not old.closed  # swapped, old still draining

@@ -5,19 +5,19 @@ import time
 
 import numpy as np
 import pytest
-from backend_testing import FakePredictor, make_context
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nautilus_ai.models.base import Action
 from nautilus_ai.models.latency import EmpiricalLatency, FixedLatency, LogNormalLatency
 from nautilus_ai.models.scheduler import DecisionScheduler
+from nautilus_ai.models.testing import ScriptedPredictor, market_context
 
 MINUTE = 60_000_000_000
 FEATURES = np.array([0.5, 0.1])
 
 
-class SequencePredictor(FakePredictor):
+class SequencePredictor(ScriptedPredictor):
     """Answers with the request's ts in the reason, so tests can match decisions to bars."""
 
     def predict(self, features, context):  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def _run_backtest(scheduler: DecisionScheduler, bars: int) -> dict[int, list]:  
     applied: dict[int, list] = {}  # type: ignore[type-arg]
     for i in range(bars):
         ts = (i + 1) * MINUTE
-        scheduler.submit(ts, FEATURES, make_context(None).__class__("X", ts))
+        scheduler.submit(ts, FEATURES, market_context(None).__class__("X", ts))
         applied[ts] = scheduler.poll(ts)
     return applied
 
@@ -102,7 +102,7 @@ def test_precomputed_predictions_get_the_same_schedule() -> None:
     predictor = SequencePredictor()
     for i in range(5):
         ts = (i + 1) * MINUTE
-        context = make_context(None).__class__("X", ts)
+        context = market_context(None).__class__("X", ts)
         inline.submit(ts, FEATURES, context)
         pre.submit_prediction(ts, predictor.predict(FEATURES, context))
         a, b = inline.poll(ts), pre.poll(ts)
@@ -112,8 +112,8 @@ def test_precomputed_predictions_get_the_same_schedule() -> None:
 
 
 def test_predictor_failure_becomes_a_hold() -> None:
-    scheduler = DecisionScheduler(FakePredictor(fail=True))
-    scheduler.submit(MINUTE, FEATURES, make_context(None))
+    scheduler = DecisionScheduler(ScriptedPredictor(fail=True))
+    scheduler.submit(MINUTE, FEATURES, market_context(None))
     (decision,) = scheduler.poll(MINUTE)
     assert decision.prediction.action is Action.HOLD
     assert "failed on purpose" in decision.prediction.reason
@@ -132,7 +132,7 @@ def test_schedule_invariants(latencies: list[int], deadline: int | None) -> None
     for i in range(len(latencies) + 6):
         ts = (i + 1) * MINUTE
         if i < len(latencies):
-            scheduler.submit(ts, FEATURES, make_context(None).__class__("X", ts))
+            scheduler.submit(ts, FEATURES, market_context(None).__class__("X", ts))
         for decision in scheduler.poll(ts):
             assert decision.applied_at_ns == ts
             assert decision.available_at_ns <= ts  # never before it is available
@@ -184,7 +184,7 @@ def test_live_submit_does_not_block_and_answers_apply_on_a_later_poll() -> None:
     scheduler = DecisionScheduler(Gated(), mode="live", clock=clock)
     try:
         started = time.perf_counter()
-        assert scheduler.submit(MINUTE, FEATURES, make_context(None).__class__("X", MINUTE))
+        assert scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
         assert time.perf_counter() - started < 0.05  # the call runs on the worker thread
         assert scheduler.poll(MINUTE) == []
         clock.now = MINUTE + 5_000_000_000
@@ -211,7 +211,7 @@ def test_live_deadline_gives_a_hold_and_drops_the_late_answer() -> None:
     clock = _Clock()
     scheduler = DecisionScheduler(Gated(), mode="live", deadline_ns=30_000_000_000, clock=clock)
     try:
-        scheduler.submit(MINUTE, FEATURES, make_context(None).__class__("X", MINUTE))
+        scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
         (decision,) = scheduler.poll(2 * MINUTE)  # 60 s later, no answer: deadline passed
         assert decision.late and decision.prediction.action is Action.HOLD
         assert "deadline" in decision.prediction.reason
@@ -235,7 +235,7 @@ def test_live_answer_after_the_deadline_is_a_hold() -> None:
 
     scheduler = DecisionScheduler(Slow(), mode="live", deadline_ns=30_000_000_000, clock=clock)
     try:
-        scheduler.submit(MINUTE, FEATURES, make_context(None).__class__("X", MINUTE))
+        scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
         _wait_for(lambda: scheduler.pending == 1 and scheduler._ready)
         (decision,) = scheduler.poll(MINUTE + 50_000_000_000)
         assert decision.late and decision.prediction.action is Action.HOLD
@@ -255,7 +255,7 @@ def test_live_busy_worker_keeps_the_newest_request() -> None:
 
     scheduler = DecisionScheduler(Gated(), mode="live", max_in_flight=2, clock=_Clock())
     try:
-        ctx = make_context(None).__class__
+        ctx = market_context(None).__class__
         assert scheduler.submit(MINUTE, FEATURES, ctx("X", MINUTE))  # running
         started.wait(5)
         assert scheduler.submit(2 * MINUTE, FEATURES, ctx("X", 2 * MINUTE))  # queued
@@ -273,9 +273,9 @@ def test_live_busy_worker_keeps_the_newest_request() -> None:
     single = DecisionScheduler(Gated(), mode="live", max_in_flight=1)
     gate.clear()
     try:
-        assert single.submit(MINUTE, FEATURES, make_context(None))
+        assert single.submit(MINUTE, FEATURES, market_context(None))
         _wait_for(lambda: started.is_set())
-        assert not single.submit(2 * MINUTE, FEATURES, make_context(None))  # running: skipped
+        assert not single.submit(2 * MINUTE, FEATURES, market_context(None))  # running: skipped
         assert single.stats.skipped_busy == 1
     finally:
         gate.set()
@@ -293,7 +293,7 @@ def test_live_busy_worker_keeps_the_newest_request() -> None:
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        DecisionScheduler(FakePredictor(), **kwargs)  # type: ignore[arg-type]
+        DecisionScheduler(ScriptedPredictor(), **kwargs)  # type: ignore[arg-type]
 
 
 def test_lognormal_latency_runs_are_reproducible() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from backend_testing import make_bars, make_context
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, safe_predict
 from nautilus_ai.models.prompting import ACTION_CHOICES, ANSWER_PREFIX
+from nautilus_ai.models.testing import market_context, synthetic_bars
 from nautilus_ai.models.tiny_models import build_tiny_text_model
 from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor
 
@@ -21,7 +21,7 @@ FEATURES = np.array([[0.52, -0.001], [0.31, 0.002], [0.77, 0.0]])
 
 
 def _contexts(n: int = 3) -> list[MarketContext]:
-    return [make_context(make_bars(64, seed=i)) for i in range(n)]
+    return [market_context(synthetic_bars(64, seed=i)) for i in range(n)]
 
 
 def _manual_scores(
@@ -76,15 +76,15 @@ def test_vlm_chart_path_scores_the_three_choices(
 
 def test_vlm_sees_the_chart(tiny_vlm_dir: Path) -> None:
     predictor = TransformersPredictor(TransformersConfig(model_dir=tiny_vlm_dir, prompt_bars=0))
-    bars = make_bars(64)
+    bars = synthetic_bars(64)
     other = bars.copy()
     other[:, 1:5] = other[::-1, 1:5]  # same numbers in the prompt text? none: prompt_bars=0
-    a = predictor.predict(FEATURES[0], make_context(bars))
-    b = predictor.predict(FEATURES[0], make_context(other))
+    a = predictor.predict(FEATURES[0], market_context(bars))
+    b = predictor.predict(FEATURES[0], market_context(other))
     assert a.confidence != b.confidence  # only the image differs
-    assert "<chart>" in predictor.render_prompt(FEATURES[0], make_context(bars))
+    assert "<chart>" in predictor.render_prompt(FEATURES[0], market_context(bars))
     with pytest.raises(PredictionError, match="recent_bars is required"):
-        predictor.predict(FEATURES[0], make_context(None))
+        predictor.predict(FEATURES[0], market_context(None))
 
 
 def test_text_path_with_chat_template(tiny_text_dir: Path) -> None:
@@ -124,7 +124,7 @@ def test_valid_json_answer_path(tmp_path: Path) -> None:
     predictor = TransformersPredictor(
         TransformersConfig(model_dir=model_dir, answer_mode="json", max_new_tokens=16)
     )
-    context = make_context(make_bars(20))
+    context = market_context(synthetic_bars(20))
     prompt = predictor.render_prompt(FEATURES[0], context)
     _teach(model_dir, prompt, 'sell", "risk": 0.25}<|im_end|>')
     taught = TransformersPredictor(
@@ -174,17 +174,17 @@ def test_spec_hash_is_enforced(tiny_text_dir: Path) -> None:
         TransformersConfig(model_dir=tiny_text_dir, spec_hash="spec-b")
     )
     with pytest.raises(PredictionError, match="built for feature spec spec-b"):
-        predictor.predict(FEATURES[0], make_context(None))
+        predictor.predict(FEATURES[0], market_context(None))
 
 
 def test_prompt_hash_and_default_model_id(tiny_text_dir: Path, tmp_path: Path) -> None:
     predictor = TransformersPredictor(TransformersConfig(model_dir=tiny_text_dir, prompt_bars=4))
-    bars = make_bars(30)
-    key = predictor.prompt_hash(FEATURES[0], make_context(bars))
-    assert key == predictor.prompt_hash(FEATURES[0].copy(), make_context(bars.copy()))
+    bars = synthetic_bars(30)
+    key = predictor.prompt_hash(FEATURES[0], market_context(bars))
+    assert key == predictor.prompt_hash(FEATURES[0].copy(), market_context(bars.copy()))
     moved = bars.copy()
     moved[-1, 4] += 1e-4
-    assert key != predictor.prompt_hash(FEATURES[0], make_context(moved))
+    assert key != predictor.prompt_hash(FEATURES[0], market_context(moved))
     assert predictor.model_id.startswith(tiny_text_dir.name + "@")
     copy = tmp_path / tiny_text_dir.name
     shutil.copytree(tiny_text_dir, copy)
