@@ -3,14 +3,18 @@
 The repository keeps ``strategies/``, ``backtests/`` and ``live/`` at the top level (the design
 card's layout), but they install as ``nautilus_ai.strategies``, ``nautilus_ai.backtests`` and
 ``nautilus_ai.live``. A user's own top-level ``strategies`` package is therefore never shadowed,
-and ``ImportableStrategyConfig(strategy_path="nautilus_ai.strategies.ai_pattern:AIPatternStrategy")``
-resolves from any working directory after ``pip install``.
+and ``ImportableStrategyConfig`` paths such as
+``nautilus_ai.strategies.ai_pattern:AIPatternStrategy`` resolve from any working directory after
+``pip install``.
 """
 
 from setuptools import find_packages, setup
 
-MAPPED = {"strategies": "nautilus_ai.strategies", "backtests": "nautilus_ai.backtests",
-          "live": "nautilus_ai.live"}
+MAPPED = {
+    "strategies": "nautilus_ai.strategies",
+    "backtests": "nautilus_ai.backtests",
+    "live": "nautilus_ai.live",
+}
 
 packages = find_packages(include=["nautilus_ai", "nautilus_ai.*"])
 package_dir = {"nautilus_ai": "nautilus_ai"}

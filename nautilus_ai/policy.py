@@ -97,9 +97,9 @@ def decide(
         raise ValueError(f"position_side must be -1, 0 or 1, was {position_side!r}")
     target = action.sign if confidence >= config.min_confidence else 0
 
-    if position_side != 0 and config.max_holding_bars is not None:
-        if bars_held >= config.max_holding_bars:
-            return Intent.EXIT_TIMEOUT, 0
+    timed_out = config.max_holding_bars is not None and bars_held >= config.max_holding_bars
+    if position_side != 0 and timed_out:
+        return Intent.EXIT_TIMEOUT, 0
 
     if paused:
         if position_side != 0 and target == -position_side and config.exit_on_opposite_when_paused:

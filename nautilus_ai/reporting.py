@@ -81,7 +81,7 @@ def equity_curve(
     position[np.abs(position) < 1e-9] = 0.0
     mark = np.where(position > 0, bid_close, ask_close)
     equity = starting_equity + cash + position * mark
-    return equity, position
+    return equity.astype(np.float64), position.astype(np.float64)
 
 
 def buy_and_hold_curve(
@@ -89,7 +89,11 @@ def buy_and_hold_curve(
 ) -> F64:
     """Equity of buying ``quantity`` at the first ask and marking at each bid close."""
     del bar_ts  # same length as bid_close; kept for a uniform signature
-    return starting_equity + quantity * (np.asarray(bid_close) - ask_open_first)
+    curve: F64 = np.array(bid_close, dtype=np.float64)  # a copy: never mutate the input
+    curve -= ask_open_first
+    curve *= quantity
+    curve += starting_equity
+    return curve
 
 
 def max_drawdown(equity: F64) -> tuple[float, float]:
@@ -110,8 +114,9 @@ def daily_returns(bar_ts: I64, equity: F64) -> F64:
         return np.zeros(0)
     day = np.asarray(bar_ts, dtype=np.int64) // NS_PER_DAY
     last_of_day = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
-    closes = np.r_[equity[0], equity[last_of_day]]
-    return np.diff(closes) / closes[:-1]
+    closes: F64 = np.concatenate([equity[:1], equity[last_of_day]]).astype(np.float64)
+    returns: F64 = np.diff(closes) / closes[:-1]
+    return returns
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ def plot_equity(
         bottom.fill_between(times[::step], dd[::step], 0.0, color="tab:red", alpha=0.4)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     fig.autofmt_xdate()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -510,7 +510,9 @@ class AIPatternStrategy(Strategy):
             volatility=float(row[self._i_atr]),
             win_rate=wins / trades if trades else None,
             payoff_ratio=(
-                (gross_win / wins) / (gross_loss / losses) if wins and losses and gross_loss else None
+                (gross_win / wins) / (gross_loss / losses)
+                if wins and losses and gross_loss
+                else None
             ),
             trades=int(trades),
             risk_multiplier=self._risk_multiplier,
@@ -665,8 +667,12 @@ class AIPatternStrategy(Strategy):
         risk_multiplier: float | None = None,
     ) -> None:
         """Change risk settings live; each ``None`` leaves that setting as it is."""
-        if risk_multiplier is not None and not (0.0 <= risk_multiplier <= 10.0):
-            raise ValueError(f"risk_multiplier must be in [0, 10], was {risk_multiplier!r}")
+        cap = self._sizing.max_risk_multiplier
+        if risk_multiplier is not None and not (0.0 <= risk_multiplier <= cap):
+            raise ValueError(
+                f"risk_multiplier must be in [0, {cap}] (sizing.max_risk_multiplier), "
+                f"was {risk_multiplier!r}"
+            )
         if max_position is not None and not max_position >= 0.0:
             raise ValueError(f"max_position must be >= 0, was {max_position!r}")
         if min_confidence is not None:
@@ -731,7 +737,7 @@ class AIPatternStrategy(Strategy):
     def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
         try:
             return build_predictor(config, self.spec)
-        except Exception as exc:  # noqa: BLE001 - a bad model config must not crash the node
+        except Exception as exc:
             self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
             return None
 
@@ -794,4 +800,3 @@ class AIPatternStrategy(Strategy):
         self._pre_ohlc = None
         self._pre_features = None
         self._pre_predictions = None
-

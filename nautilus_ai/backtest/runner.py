@@ -127,7 +127,7 @@ def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
             outcome.report_dir = _write_report(run_file, outcome, bid_close, ask_close)
         return outcome
     finally:
-        node.dispose()
+        node.dispose()  # type: ignore[no-untyped-call]
 
 
 def _primary_bar_type(run_file: RunFile) -> str:

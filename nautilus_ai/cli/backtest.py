@@ -79,7 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
         catalog, summary = ensure_demo_catalog(args.catalog, args.data_dir)
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from exc
-    print(f"  {summary}", file=sys.stderr)
+    print(summary.to_text(), file=sys.stderr)
     os.environ[CATALOG_DIR_ENV] = str(catalog)
     run_file = load_run_file(resolve_run_file(args.config))
     print(f"Backtesting {run_file.name} [{run_file.sample}] ...", file=sys.stderr)

@@ -18,7 +18,7 @@ from nautilus_ai.data.clocks import local_to_utc_ns
 from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec, read_csv_bars, read_csv_quotes
-from nautilus_ai.data.histdata import read_histdata_m1, read_histdata_ticks
+from nautilus_ai.data.histdata import histdata_m1_files, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.lean import read_lean_bars, read_lean_ticks
 from nautilus_ai.data.markethours import weekly_closures
 from nautilus_ai.data.symbols import DEFAULT_FX_PAIRS, FxPairSpec, fx_pair_spec
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         CatalogInfo,
         WriteResult,
         catalog_info,
+        read_bars,
         write_bars,
         write_instrument,
         write_quotes,
@@ -51,8 +52,8 @@ if TYPE_CHECKING:
     )
     from nautilus_ai.data.instruments import fx_instrument
 
-# Plain sorted() order, as tests/test_public_api.py checks (ruff RUF022 wants isort order).
-__all__ = [  # noqa: RUF022
+# Plain sorted() order, as tests/test_public_api.py checks.
+__all__ = [
     "BAR_POLICY",
     "BarArrays",
     "CSV_PRESETS",
@@ -74,12 +75,14 @@ __all__ = [  # noqa: RUF022
     "fill_unknown_volume",
     "fx_instrument",
     "fx_pair_spec",
+    "histdata_m1_files",
     "import_csv",
     "import_dukascopy",
     "import_histdata_m1",
     "import_histdata_ticks",
     "import_lean",
     "local_to_utc_ns",
+    "read_bars",
     "read_csv_bars",
     "read_csv_quotes",
     "read_histdata_m1",
@@ -100,6 +103,7 @@ _LAZY = {
     "CatalogInfo": "catalog",
     "WriteResult": "catalog",
     "catalog_info": "catalog",
+    "read_bars": "catalog",
     "write_bars": "catalog",
     "write_instrument": "catalog",
     "write_quotes": "catalog",

@@ -43,6 +43,9 @@ __all__ = [
     "WriteResult",
     "catalog_info",
     "fixed_point_column",
+    "fixed_point_to_float",
+    "int128_times_power_of_ten",
+    "read_bars",
     "write_bars",
     "write_instrument",
     "write_quotes",
@@ -104,8 +107,10 @@ def fixed_point_column(
     if not np.all(np.isfinite(points)):
         row = int(np.flatnonzero(~np.isfinite(points))[0])
         raise ValueError(f"{what}: row {row} is not finite ({values[row]})")
-    if exact:
-        off = np.abs(scaled - points) > 1e-9 * np.maximum(1.0, np.abs(scaled)) + 1e-6
+    if exact and len(points):
+        # Float parsing leaves ~1e-16 relative noise; a real extra decimal is >= 0.1 point.
+        tolerance = 1e-6 + 1e-9 * float(np.max(np.abs(points)))
+        off = np.abs(scaled - points) > tolerance
         if off.any():
             row = int(np.flatnonzero(off)[0])
             raise ValueError(
@@ -113,16 +118,59 @@ def fixed_point_column(
             )
     if np.any(np.abs(points) >= 2.0**62):
         raise ValueError(f"{what}: value out of range for fixed-point precision {precision}")
-    # int64 -> decimal128(38, 0) -> decimal128(38, 16 - p) multiplies the unscaled integer by
-    # 10**(16 - p): exactly Nautilus' raw value, as a little-endian two's-complement int128.
-    as_decimal = (
-        pa.array(points.astype(np.int64))
-        .cast(pa.decimal128(38, 0))
-        .cast(pa.decimal128(38, FIXED_PRECISION - precision))
-    )
+    words = int128_times_power_of_ten(points.astype(np.int64), FIXED_PRECISION - precision)
     return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(16), len(as_decimal), [None, as_decimal.buffers()[1]]
+        pa.binary(16), len(points), [None, pa.py_buffer(words)]
     )
+
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_32 = np.uint64(32)
+
+
+def int128_times_power_of_ten(points: IntArray, shift: int) -> IntArray:
+    """``points * 10**shift`` as little-endian two's-complement int128: an ``(n, 2)`` int64
+    array of (low word, high word), which is Nautilus' raw fixed-point layout.
+
+    Vectorised schoolbook multiply on 32-bit limbs (numpy has no int128); ``shift`` <= 18.
+    """
+    if not 0 <= shift <= 18:
+        raise ValueError(f"shift must be in 0..18, got {shift}")
+    factor = 10**shift
+    words = np.empty((len(points), 2), dtype=np.int64)
+    largest = int(np.max(np.abs(points))) if len(points) else 0
+    if largest * factor < 2**63:
+        # Common case (every FX price): the product fits in int64; the high word is the sign.
+        raw = points * np.int64(factor)
+        words[:, 0] = raw
+        words[:, 1] = raw >> 63
+        return words
+    if shift and largest * 5**shift < 2**63:
+        # 10**s = 5**s * 2**s: multiply by 5**s in int64, then shift the 128-bit value left by
+        # s bits (sizes of a few million units at precision 0 take this path).
+        scaled = points * np.int64(5**shift)
+        words[:, 0] = (scaled.view(np.uint64) << np.uint64(shift)).view(np.int64)
+        words[:, 1] = scaled >> np.int64(64 - shift)
+        return words
+    m_low, m_high = np.uint64(factor & 0xFFFFFFFF), np.uint64(factor >> 32)
+    negative = points < 0
+    x = np.abs(points).astype(np.uint64)
+    x_low, x_high = x & _LOW32, x >> _32
+    p0 = x_low * m_low
+    p1 = x_high * m_low
+    p2 = x_low * m_high
+    p3 = x_high * m_high
+    middle = (p0 >> _32) + (p1 & _LOW32) + (p2 & _LOW32)
+    low = (p0 & _LOW32) | ((middle & _LOW32) << _32)
+    high = p3 + (p1 >> _32) + (p2 >> _32) + (middle >> _32)
+    if negative.any():
+        neg_low = ~low + np.uint64(1)
+        neg_high = ~high + (neg_low == 0).astype(np.uint64)
+        low = np.where(negative, neg_low, low)
+        high = np.where(negative, neg_high, high)
+    words[:, 0] = low.view(np.int64)
+    words[:, 1] = high.view(np.int64)
+    return words
 
 
 def _timestamps(ts: IntArray, what: str, *, strict: bool) -> pa.Array:
@@ -205,6 +253,21 @@ def _quotes_table(instrument: Instrument, arrays: QuoteArrays) -> pa.Table:
     return pa.Table.from_arrays([c for _, c in fields], schema=schema)
 
 
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    # Dictionary-encode the price / size columns (few distinct values) but not the timestamps,
+    # and keep min/max statistics for the timestamps only: ~35% faster than pyarrow's defaults
+    # and a smaller file. Queries filter on ts_init, whose statistics are kept.
+    values = [n for n in table.column_names if not n.startswith("ts_")]
+    stamps = [n for n in table.column_names if n.startswith("ts_")]
+    pq.write_table(
+        table,
+        path,
+        row_group_size=_ROW_GROUP_SIZE,
+        use_dictionary=values,
+        write_statistics=stamps,
+    )
+
+
 def _write_replacing_range(directory: Path, table: pa.Table, identifier: str) -> WriteResult:
     """Write ``table`` as one file; rows already stored inside its range are replaced."""
     ts_init = table.column("ts_init")
@@ -220,6 +283,12 @@ def _write_replacing_range(directory: Path, table: pa.Table, identifier: str) ->
         interval = _parse_filename_timestamps(str(existing))
         if interval is None or interval[1] < start or interval[0] > end:
             continue
+        if start <= interval[0] and interval[1] <= end:
+            # Entirely inside the new range: every row is replaced, no need to read it.
+            replaced += pq.ParquetFile(existing).metadata.num_rows
+            if existing != final:
+                obsolete.append(existing)
+            continue
         old = pq.read_table(existing)
         old_ts = old.column("ts_init").to_numpy()
         inside = (old_ts >= start) & (old_ts <= end)
@@ -230,12 +299,12 @@ def _write_replacing_range(directory: Path, table: pa.Table, identifier: str) ->
                 part_ts = part.column("ts_init").to_numpy()
                 name = _timestamps_to_filename(int(part_ts[0]), int(part_ts[-1]))
                 staged.append((directory / f"{name}.{token}{_TMP_SUFFIX}", directory / name))
-                pq.write_table(part, staged[-1][0], row_group_size=_ROW_GROUP_SIZE)
+                _write_parquet(part, staged[-1][0])
         if existing != final:
             obsolete.append(existing)
 
     tmp = directory / f"{final.name}.{token}{_TMP_SUFFIX}"
-    pq.write_table(table, tmp, row_group_size=_ROW_GROUP_SIZE)
+    _write_parquet(table, tmp)
     os.replace(tmp, final)  # atomic; replaces a same-range file from an earlier import
     for tmp_part, final_part in staged:
         os.replace(tmp_part, final_part)
@@ -419,3 +488,61 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                 )
             )
     return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
+
+
+def fixed_point_to_float(column: pa.Array | pa.ChunkedArray, what: str) -> FloatArray:
+    """Decode Nautilus 128-bit fixed-point raw values to float64, exactly as ``as_double()``.
+
+    ``Price.as_double()`` is ``raw / 10**FIXED_PRECISION`` in double precision; every value that
+    fits in 64 bits (all FX prices and sizes) decodes to the same double here. A value that does
+    not fit raises rather than losing precision silently.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.float64)
+    if array.null_count:
+        raise ValueError(f"{what}: {array.null_count} null values")
+    words = np.frombuffer(array.buffers()[1], dtype="<i8")
+    words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    if not np.array_equal(high, low >> 63):
+        raise ValueError(f"{what}: fixed-point values beyond 64 bits are not supported")
+    values: FloatArray = low.astype(np.float64) / float(10**FIXED_PRECISION)
+    return values
+
+
+def read_bars(
+    catalog_path: str | os.PathLike[str],
+    bar_type: BarType | str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> BarArrays:
+    """Read one bar type from the catalog as arrays, sorted by ``ts_init`` (the fast path).
+
+    Equal, value for value, to ``catalog.bars([bar_type])`` unwrapped with ``as_double()`` (a
+    test checks it on the demo catalog), at a fraction of the cost: no ``Bar`` objects.
+
+    Raises
+    ------
+    FileNotFoundError
+        The catalog holds no bars of that type.
+    """
+    bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
+    directory = _catalog_dir(catalog_path, Bar, str(bar_type))
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no bars of type {bar_type} in catalog {catalog_path}")
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    ts_init = table.column("ts_init").to_numpy().astype(np.int64)
+    order = np.argsort(ts_init, kind="stable")
+    ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]
+    keep = np.ones(len(order), dtype=bool)
+    if start_ns is not None:
+        keep &= ts_event >= start_ns
+    if end_ns is not None:
+        keep &= ts_event <= end_ns
+    columns = {
+        name: fixed_point_to_float(table.column(name), f"{bar_type} {name}")[order][keep]
+        for name in ("open", "high", "low", "close", "volume")
+    }
+    return BarArrays(ts_event=ts_event[keep], **columns)

@@ -34,7 +34,7 @@ from nautilus_ai.data.textio import (
     reject_rows,
 )
 
-__all__ = ["HISTDATA_CLOCK", "read_histdata_m1", "read_histdata_ticks"]
+__all__ = ["HISTDATA_CLOCK", "histdata_m1_files", "read_histdata_m1", "read_histdata_ticks"]
 
 HISTDATA_CLOCK = "America/New_York"
 
@@ -58,6 +58,27 @@ def _check_volume(text: str) -> None:
     check_float(text)
     if float(text) < 0:
         raise ValueError(f"volume must be >= 0, got {text!r}")
+
+
+def histdata_m1_files(
+    data_dir: str | Path | None = None, pattern: str = "DAT_ASCII_EURUSD_M1_2017*.csv"
+) -> list[Path]:
+    """The HistData M1 files in the market data folder (default: the demo's six 2017 months).
+
+    ``data_dir`` defaults to :func:`nautilus_ai.paths.shared_data_dir` (``$NAUTILUS_AI_DATA``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If no file matches, naming the folder and pattern.
+    """
+    from nautilus_ai.paths import shared_data_dir
+
+    folder = shared_data_dir(data_dir) / "histdata"
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"no HistData files matching {pattern!r} in {folder}")
+    return files
 
 
 def _as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:

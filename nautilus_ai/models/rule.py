@@ -154,6 +154,10 @@ class RulePredictor:
         Thresholds (defaults: ``RuleConfig()``).
     """
 
+    #: ``predict_batch`` returns exactly (bit for bit) what ``predict`` returns row by row, so a
+    #: backtest may precompute predictions in one batch without changing a single trade.
+    batch_exact = True
+
     def __init__(self, spec: FeatureSpecLike, config: RuleConfig | None = None) -> None:
         self._config = config if config is not None else RuleConfig()
         self._names = tuple(spec.names)

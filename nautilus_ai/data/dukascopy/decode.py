@@ -64,18 +64,20 @@ def decompress_bi5(data: bytes, file: DukascopyFile) -> bytes:
         ) from exc
 
 
+# 10**k for k = -12..12: the decimal exponent of a volume is found by a table search, which is
+# several times faster than np.log10 on every value.
+_POWERS = 10.0 ** np.arange(-12, 13)
+
+
 def millions_to_units(volume: np.ndarray) -> FloatArray:
     """float32 volumes in millions -> whole base units, via float32's 7 significant digits."""
     v = volume.astype(np.float64)
-    out = np.zeros(len(v), dtype=np.float64)
-    positive = v > 0
-    if positive.any():
-        exponent = np.floor(np.log10(v[positive]))
-        factor = 10.0 ** (6 - exponent)
-        out[positive] = np.rint(np.rint(v[positive] * factor) / factor * 1e6)
-    if np.any(v < 0) or not np.all(np.isfinite(v)):
+    if v.size and (not np.all(np.isfinite(v)) or v.min() < 0):
         raise ValueError("negative or non-finite volume in a Dukascopy record")
-    return out
+    exponent = np.searchsorted(_POWERS, v, side="right") - 13  # floor(log10(v)) for v > 0
+    factor = 10.0 ** (6 - np.clip(exponent, -12, 12))
+    # Round to 7 significant digits (what a float32 really holds), then scale to units.
+    return np.asarray(np.rint(np.rint(v * factor) / factor * 1e6), dtype=np.float64)
 
 
 def _records(raw: bytes, dtype: np.dtype, file: DukascopyFile) -> np.ndarray:

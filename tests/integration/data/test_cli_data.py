@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from dukascopy_mirror import serve
 
 from nautilus_ai.cli import main
 
@@ -79,7 +78,9 @@ def test_user_errors_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
-def test_download_from_a_mirror_then_import(tmp_path: Path, data_dir: Path, capsys) -> None:
+def test_download_from_a_mirror_then_import(
+    dukascopy_mirror, tmp_path: Path, data_dir: Path, capsys
+) -> None:
     cache, catalog = tmp_path / "cache", tmp_path / "catalog"
     argv = [
         "data",
@@ -99,7 +100,9 @@ def test_download_from_a_mirror_then_import(tmp_path: Path, data_dir: Path, caps
         "--bars",
         "60:BID",
     ]
-    with serve(data_dir / "dukascopy", {"EURUSD/2019/01/04/08h_ticks.bi5": ["503"]}) as mirror:
+    with dukascopy_mirror(
+        data_dir / "dukascopy", {"EURUSD/2019/01/04/08h_ticks.bi5": ["503"]}
+    ) as mirror:
         assert main([*argv, "--base-url", mirror.url, "--json"]) == 0
         captured = capsys.readouterr()
         payload = json.loads(captured.out)

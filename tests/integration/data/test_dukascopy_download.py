@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dukascopy_mirror import serve
 
 from nautilus_ai.data.dukascopy import (
     DownloadConfig,
@@ -35,7 +34,7 @@ def _source(url: str, read_timeout: float = 0.3) -> HttpDataSource:
 
 
 def test_faults_are_retried_bad_files_named_and_a_second_run_fetches_nothing(
-    tmp_path: Path, data_dir: Path
+    dukascopy_mirror, tmp_path: Path, data_dir: Path
 ) -> None:
     root = data_dir / "dukascopy"
     faults: dict[str, list[str] | str] = {
@@ -49,7 +48,7 @@ def test_faults_are_retried_bad_files_named_and_a_second_run_fetches_nothing(
     }
     cache = tmp_path / "cache"
     files = _files()
-    with serve(root, faults) as mirror:
+    with dukascopy_mirror(root, faults) as mirror:
         source = _source(mirror.url)
         first = download_files(files, cache, source, FAST)
         assert [o.file.key for o in first.failures] == [_day(12)]
@@ -85,7 +84,7 @@ def test_faults_are_retried_bad_files_named_and_a_second_run_fetches_nothing(
 
 
 def test_interrupted_run_resumes_and_empty_bodies_follow_the_market_clock(
-    tmp_path: Path, data_dir: Path
+    dukascopy_mirror, tmp_path: Path, data_dir: Path
 ) -> None:
     root = data_dir / "dukascopy"
     cache = tmp_path / "cache"
@@ -97,7 +96,7 @@ def test_interrupted_run_resumes_and_empty_bodies_follow_the_market_clock(
     (cache / (_day(2) + ".part-dead")).write_bytes(b"partial")
     saturday = parse_key("EURUSD/2019/01/09/12h_ticks.bi5")  # 9 Feb 2019: market closed
     always_empty = {_day(3): "empty", saturday.key: "empty"}
-    with serve(root, always_empty) as mirror:
+    with dukascopy_mirror(root, always_empty) as mirror:
         source = _source(mirror.url)
         summary = download_files([*files, saturday], cache, source, FAST)
         source.close()
@@ -115,9 +114,11 @@ def test_interrupted_run_resumes_and_empty_bodies_follow_the_market_clock(
     assert [o.file.key for o in summary.failures] == [_day(3)]
 
 
-def test_permanent_http_errors_are_not_retried(tmp_path: Path, data_dir: Path) -> None:
+def test_permanent_http_errors_are_not_retried(
+    dukascopy_mirror, tmp_path: Path, data_dir: Path
+) -> None:
     missing = parse_key("EURUSD/2030/00/01/00h_ticks.bi5")
-    with serve(data_dir / "dukascopy") as mirror:
+    with dukascopy_mirror(data_dir / "dukascopy") as mirror:
         source = _source(mirror.url)
         summary = download_files([missing], tmp_path, source, FAST)
         source.close()

@@ -46,7 +46,9 @@ def run_strategy(month_data: tuple[Any, list[Bar]], demo_catalog: Path) -> RunSt
     instrument, bars = month_data
     engines: list[BacktestEngine] = []
 
-    def run(bar_limit: int | None = None, **overrides: Any) -> tuple[AIPatternStrategy, BacktestEngine]:
+    def run(
+        bar_limit: int | None = None, **overrides: Any
+    ) -> tuple[AIPatternStrategy, BacktestEngine]:
         config: dict[str, Any] = {
             "instrument_id": "EUR/USD.SIM",
             "bar_type": BID,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -102,15 +103,14 @@ def _register_flaky() -> None:
         model_config = ConfigDict(extra="forbid")
         kind: str = "test_flaky"
 
-    try:
-        register_backend("test_flaky", FlakyConfig, lambda config, spec: _FlakyPredictor())
-    except ValueError:
-        pass  # already registered in this session
+    register_backend(
+        "test_flaky", FlakyConfig, lambda config, spec: _FlakyPredictor(), replace=True
+    )
 
 
 def test_predictor_errors_become_holds(run_strategy: RunStrategy) -> None:
     _register_flaky()
-    strategy, engine = run_strategy(bar_limit=6000, predictor={"kind": "test_flaky"})
+    strategy, _ = run_strategy(bar_limit=6000, predictor={"kind": "test_flaky"})
     assert strategy.predictor_errors > 100
     errors = [d for d in strategy.decisions if d.reason.startswith("predictor error")]
     assert len(errors) == strategy.predictor_errors
@@ -119,7 +119,7 @@ def test_predictor_errors_become_holds(run_strategy: RunStrategy) -> None:
 
 
 def test_invalid_bars_do_nothing(run_strategy: RunStrategy) -> None:
-    strategy, engine = run_strategy(bar_limit=2000, feature_source="incremental")
+    strategy, _ = run_strategy(bar_limit=2000, feature_source="incremental")
     decisions, bars, orders = len(strategy.decisions), strategy._bars, strategy.orders_sent
     last = strategy._engine  # the incremental engine state must not move either
     before = last.bars_seen
@@ -150,5 +150,6 @@ def test_config_checks_fields() -> None:
         AIPatternConfig(**base, min_confidence=2.0)
     # the decoded path (what ImportableStrategyConfig does) runs the same checks
     with pytest.raises(Exception, match="feature_source"):
-        AIPatternConfig.parse('{"instrument_id": "EUR/USD.SIM", "bar_type": "%s", '
-                              '"feature_source": "magic"}' % BID)  # fmt: skip
+        AIPatternConfig.parse(
+            json.dumps({"instrument_id": "EUR/USD.SIM", "bar_type": BID, "feature_source": "magic"})
+        )

@@ -93,6 +93,15 @@ def test_dst_conversion_lines_up_with_an_independent_utc_source(
     assert median_pips(1) > 3.0 and median_pips(-1) > 3.0, label
 
 
+def test_demo_files_helper(data_dir: Path) -> None:
+    from nautilus_ai.data import histdata_m1_files
+
+    files = histdata_m1_files(data_dir)
+    assert files[0].name == "DAT_ASCII_EURUSD_M1_201701.csv" and len(files) == 6
+    with pytest.raises(FileNotFoundError, match="no HistData files matching"):
+        histdata_m1_files(data_dir, "DAT_ASCII_XAUUSD_*")
+
+
 def test_ticks_file(data_dir: Path) -> None:
     ticks = read_histdata_ticks(data_dir / "histdata" / "DAT_ASCII_EURUSD_T_202001_first9500.csv")
     assert len(ticks) == 9_500

@@ -1,4 +1,8 @@
-"""A Dukascopy datafeed mirror on loopback for tests: serves a folder and injects faults.
+"""Fixture ``dukascopy_mirror``: a Dukascopy datafeed mirror on loopback that injects faults.
+
+Use as ``with dukascopy_mirror(root, faults) as mirror: ...`` (``mirror.url`` is the base URL,
+``mirror.requests`` counts requests per file key). It is a real ``http.server`` in a thread on a
+free port, stopped when the ``with`` block ends.
 
 ``faults`` maps a file key to a list of actions used one per request (then the file is served
 normally), or to a single action string used on every request. Actions: ``"503"``, ``"429"``,
@@ -15,6 +19,8 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 
 class Mirror:
@@ -40,6 +46,7 @@ class Mirror:
 def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
 
         def log_message(self, format: str, *args: object) -> None:  # quiet
             return
@@ -101,3 +108,9 @@ def serve(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def dukascopy_mirror() -> object:
+    """The :func:`serve` context manager (a fixture, so tests need no import path tricks)."""
+    return serve

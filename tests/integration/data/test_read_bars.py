@@ -1,0 +1,32 @@
+"""The fast catalog reader equals Nautilus' own Bar objects, value for value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+from nautilus_ai.data import read_bars
+
+BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+
+
+def test_read_bars_equals_catalog_bars(demo_catalog: Path) -> None:
+    arrays = read_bars(demo_catalog, BID)
+    bars = ParquetDataCatalog(str(demo_catalog)).bars(bar_types=[BID])
+    assert len(arrays) == len(bars) == 186_348
+    assert np.array_equal(arrays.ts_event, [b.ts_event for b in bars])
+    for name in ("open", "high", "low", "close", "volume"):
+        expected = np.array([getattr(b, name).as_double() for b in bars])
+        assert np.array_equal(getattr(arrays, name), expected), name
+
+
+def test_read_bars_window_and_missing_type(demo_catalog: Path) -> None:
+    all_bars = read_bars(demo_catalog, BID)
+    start, end = int(all_bars.ts_event[100]), int(all_bars.ts_event[200])
+    window = read_bars(demo_catalog, BID, start_ns=start, end_ns=end)
+    assert len(window) == 101 and window.ts_event[0] == start
+    with pytest.raises(FileNotFoundError, match="no bars of type"):
+        read_bars(demo_catalog, "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")
