@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
-from nautilus_ai.models.itemwise import check_batch, predict_items
+from nautilus_ai.models.itemwise import ItemwisePredictor, check_batch, predict_items
 from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import (
     BackendConfigError,
@@ -238,6 +238,37 @@ def _write_atomic(path: Path, table: pa.Table) -> None:
         raise
 
 
+_NO_CONTEXT = MarketContext("", 0)
+
+
+def _predict_rows(
+    predictor: Predictor,
+    features: NDArray[np.float64],
+    contexts: Sequence[MarketContext] | None,
+) -> Sequence[Prediction | PredictionError]:
+    """One batch call (per-item results when the predictor offers them)."""
+    if isinstance(predictor, ItemwisePredictor):
+        return predict_items(predictor, features, contexts)
+    try:
+        return predictor.predict_batch(features, contexts)
+    except Exception as exc:  # a failed batch fails each of its rows
+        error = exc if isinstance(exc, PredictionError) else PredictionError(repr(exc))
+        return [error] * features.shape[0]
+
+
+def _predict_row(
+    predictor: Predictor, features: NDArray[np.float64], context: MarketContext
+) -> Prediction | PredictionError:
+    try:
+        return predictor.predict(features, context)
+    except PredictionError as exc:
+        return exc
+    except Exception as exc:  # reported per row, like predict_items
+        error = PredictionError(f"{type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error
+
+
 class CachedPredictor:
     """Serve predictions from a :class:`PredictionCache`, asking ``inner`` only on a miss.
 
@@ -289,6 +320,15 @@ class CachedPredictor:
     def spec_hash(self) -> str | None:
         return self.inner.spec_hash
 
+    @property
+    def batch_exact(self) -> bool:
+        """True: ``predict_batch`` answers each row exactly as ``predict`` would.
+
+        Hits come from the same cache; misses are asked row by row unless ``inner`` itself is
+        ``batch_exact`` (then in one batch). So a precomputed backtest may batch through a cache.
+        """
+        return True
+
     def key(self, features: NDArray[np.float64], context: MarketContext) -> CacheKey:
         """The cache key of one row."""
         if self._hasher is not None:
@@ -314,15 +354,19 @@ class CachedPredictor:
         contexts: Sequence[MarketContext] | None = None,
     ) -> list[Prediction]:
         matrix = check_batch(features, contexts)
-        if contexts is None:
-            raise PredictionError("CachedPredictor needs a MarketContext per row (for the key)")
-        keys = [self.key(matrix[i], contexts[i]) for i in range(matrix.shape[0])]
+        # Without contexts the model sees only the features: they alone make the key.
+        key_contexts = contexts if contexts is not None else [_NO_CONTEXT] * matrix.shape[0]
+        keys = [self.key(matrix[i], key_contexts[i]) for i in range(matrix.shape[0])]
         results: list[Prediction | None] = [self.cache.get(k) for k in keys]
         missing = [i for i, r in enumerate(results) if r is None]
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
         if missing:
-            answers = predict_items(self.inner, matrix[missing], [contexts[i] for i in missing])
+            missing_contexts = [contexts[i] for i in missing] if contexts is not None else None
+            if getattr(self.inner, "batch_exact", False):
+                answers = _predict_rows(self.inner, matrix[missing], missing_contexts)
+            else:
+                answers = [_predict_row(self.inner, matrix[i], key_contexts[i]) for i in missing]
             for i, answer in zip(missing, answers, strict=True):
                 if isinstance(answer, Prediction):
                     self._remember(keys[i], answer)

@@ -128,3 +128,25 @@ def test_read_only_never_writes(tmp_path: Path) -> None:
     cached.predict(np.zeros(2), _ctx(1))
     cached.close()
     assert not (tmp_path / "c.parquet").exists()
+
+
+def test_batch_is_exact_and_keys_on_features_without_contexts(tmp_path: Path) -> None:
+    class Exact(ScriptedPredictor):
+        batch_exact = True
+
+        def predict_batch(self, features, contexts=None):  # type: ignore[no-untyped-def]
+            self.batches = getattr(self, "batches", 0) + 1
+            return super().predict_batch(features, contexts)
+
+    matrix = np.arange(6, dtype=np.float64).reshape(3, 2)
+    exact = Exact()
+    cached = CachedPredictor(exact, PredictionCache(tmp_path / "a.parquet"))
+    assert cached.batch_exact
+    cached.predict_batch(matrix)
+    cached.predict_batch(matrix)
+    assert exact.calls == 3 and exact.batches == 1 and cached.hits == 3  # one batch for misses
+    inexact = ScriptedPredictor()
+    per_row = CachedPredictor(inexact, PredictionCache(tmp_path / "b.parquet"))
+    assert per_row.batch_exact  # misses go row by row through predict: same answers
+    per_row.predict_batch(matrix)
+    assert inexact.calls == 3
