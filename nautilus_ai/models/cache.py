@@ -15,6 +15,7 @@ cannot be read raises :class:`PredictionCacheError` naming it, and is never over
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import tempfile
@@ -97,7 +98,15 @@ class PredictionCache:
         self._new: dict[CacheKey, Prediction] = {}
         self._loaded_stat: tuple[int, int] | None = None
         if self.path.exists():
-            self._entries, self._latency = self._read(self.path)
+            # Loading makes ~1M small objects: the cyclic GC would run hundreds of times
+            # for nothing (none of them form cycles).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                self._entries, self._latency = self._read(self.path)
+            finally:
+                if collecting:
+                    gc.enable()
             self._loaded_stat = _stat(self.path)
 
     def __len__(self) -> int:
@@ -172,20 +181,79 @@ class PredictionCache:
                 f"{path} is not a version-{_VERSION.decode()} prediction cache (schema: "
                 f"{table.schema.names}); it was left untouched"
             )
+        _check_columns(path, table)
         columns = table.to_pydict()
-        entries: dict[CacheKey, Prediction] = {}
-        latencies: dict[CacheKey, float] = {}
-        try:
-            for row in zip(*(columns[name] for name in _SCHEMA.names), strict=True):
-                model_id, spec, instrument, ts, prompt, action, conf, risk, lat, reason, by = row
-                key = (model_id, spec, instrument, ts, prompt)
-                entries[key] = Prediction(Action.from_sign(action), conf, risk, by, 0.0, reason)
-                latencies[key] = float(lat)
-        except (TypeError, ValueError) as exc:
-            raise PredictionCacheError(
-                f"prediction cache {path} has an invalid row: {exc}"
-            ) from exc
+        keys = list(
+            zip(
+                columns["model_id"],
+                columns["spec_hash"],
+                columns["instrument_id"],
+                columns["ts_event"],
+                columns["prompt_hash"],
+                strict=True,
+            )
+        )
+        actions = [_ACTION_OF_SIGN[sign] for sign in columns["action"]]
+        # Rows were valid Predictions when written and the columns are checked above as a
+        # whole, so rows are rebuilt without the per-object checks (5x faster for 186k rows).
+        entries = dict(
+            zip(
+                keys,
+                map(
+                    _trusted_prediction,
+                    actions,
+                    columns["confidence"],
+                    columns["risk_score"],
+                    columns["answered_by"],
+                    columns["reason"],
+                ),
+                strict=True,
+            )
+        )
+        latencies = dict(zip(keys, columns["latency"], strict=True))
         return entries, latencies
+
+
+_ACTION_OF_SIGN = {1: Action.BUY, -1: Action.SELL, 0: Action.HOLD}
+
+
+def _check_columns(path: Path, table: pa.Table) -> None:
+    """Whole-column checks standing in for ``Prediction``'s per-object validation."""
+    import pyarrow.compute as pc
+
+    problems = []
+    if table.num_rows:
+        for name in _SCHEMA.names:
+            if table[name].null_count:
+                problems.append(f"{name} has nulls")
+        if not pc.all(pc.is_in(table["action"], pa.array([-1, 0, 1], pa.int8()))).as_py():
+            problems.append("action outside -1, 0, 1")
+        for name in ("confidence", "risk_score"):
+            column = table[name]
+            low, high = pc.min(column).as_py(), pc.max(column).as_py()
+            if pc.any(pc.is_nan(column)).as_py() or low < 0.0 or high > 1.0:
+                problems.append(f"{name} outside [0, 1]")
+        if pc.any(pc.equal(pc.utf8_length(table["answered_by"]), 0)).as_py():
+            problems.append("answered_by is empty")
+    if problems:
+        raise PredictionCacheError(
+            f"prediction cache {path} has invalid rows ({'; '.join(problems)}); "
+            "it was left untouched"
+        )
+
+
+def _trusted_prediction(
+    action: Action, confidence: float, risk: float, model_id: str, reason: str
+) -> Prediction:
+    prediction = object.__new__(Prediction)
+    set_field = object.__setattr__
+    set_field(prediction, "action", action)
+    set_field(prediction, "confidence", confidence)
+    set_field(prediction, "risk_score", risk)
+    set_field(prediction, "model_id", model_id)
+    set_field(prediction, "latency", 0.0)
+    set_field(prediction, "reason", reason)
+    return prediction
 
 
 def _to_table(entries: dict[CacheKey, Prediction], latency: dict[CacheKey, float]) -> pa.Table:

