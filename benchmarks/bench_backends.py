@@ -66,8 +66,10 @@ def bench_charts(calls: int) -> None:
     for name, fn in (("render_chart (PIL)", render_chart), ("chart_array", chart_array)):
         print(f"  {name:24s} {_fmt(_timings(lambda f=fn: f(bars), calls))}")
     print(f"  {'chart_png':24s} {_fmt(_timings(lambda: chart_png(bars), calls))}")
-    print(f"  png size {len(chart_png(bars)):,} bytes; identical bytes on repeat: "
-          f"{chart_png(bars) == chart_png(bars.copy())}")  # fmt: skip
+    print(
+        f"  png size {len(chart_png(bars)):,} bytes; identical bytes on repeat: "
+        f"{chart_png(bars) == chart_png(bars.copy())}"
+    )
 
 
 def bench_tiny(calls: int) -> None:
@@ -95,30 +97,51 @@ def bench_tiny(calls: int) -> None:
         for label, path in models.items():
             for mode, tokens in (("score", 0), ("json", 16)):
                 predictor = TransformersPredictor(
-                    TransformersConfig(model_dir=path, answer_mode=mode, max_new_tokens=max(1, tokens))
-                )  # fmt: skip
-                one = _timings(lambda p=predictor: p.predict_items(features[None], contexts[:1]), calls)
-                eight = _timings(lambda p=predictor: p.predict_items(batch, contexts), max(3, calls // 4))
-                what = "restricted scoring" if mode == "score" else f"JSON generation, {tokens} tokens"
+                    TransformersConfig(
+                        model_dir=path, answer_mode=mode, max_new_tokens=max(1, tokens)
+                    )
+                )
+                one = _timings(
+                    lambda p=predictor: p.predict_items(features[None], contexts[:1]), calls
+                )
+                eight = _timings(
+                    lambda p=predictor: p.predict_items(batch, contexts), max(3, calls // 4)
+                )
+                what = (
+                    "restricted scoring" if mode == "score" else f"JSON generation, {tokens} tokens"
+                )
                 print(f"  {label:28s} {what:30s} one: {_fmt(one)}")
-                print(f"  {'':28s} {'':30s} batch of 8, per row: "
-                      f"{statistics.median(eight) / 8 * 1e3:8.3f} ms")  # fmt: skip
+                print(
+                    f"  {'':28s} {'':30s} batch of 8, per row: "
+                    f"{statistics.median(eight) / 8 * 1e3:8.3f} ms"
+                )
                 predictor.close()
         # raw generate() of 32 new tokens, no prompt machinery
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(models["text tiny (Llama-style)"], local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(models["text tiny (Llama-style)"], local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(
+            models["text tiny (Llama-style)"], local_files_only=True
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            models["text tiny (Llama-style)"], local_files_only=True
+        )
         ids = tokenizer("Instrument: EURUSD features rsi = 0.5", return_tensors="pt")
 
         def generate() -> None:
             with torch.inference_mode():
-                model.generate(**ids, max_new_tokens=32, min_new_tokens=32, do_sample=False,
-                               pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+                model.generate(
+                    **ids,
+                    max_new_tokens=32,
+                    min_new_tokens=32,
+                    do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id,
+                )
 
         samples = _timings(generate, max(5, calls // 4))
-        print(f"  text tiny generate(32 tokens) {_fmt(samples)}; "
-              f"{statistics.median(samples) / 32 * 1e3:.3f} ms/token")  # fmt: skip
+        print(
+            f"  text tiny generate(32 tokens) {_fmt(samples)}; "
+            f"{statistics.median(samples) / 32 * 1e3:.3f} ms/token"
+        )
 
 
 def bench_torchserve(calls: int) -> None:
@@ -138,16 +161,19 @@ def bench_torchserve(calls: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ts-") as tmp:
         root = Path(tmp)
         artifact = save_artifact(local.module, local.card, root / "artifacts")
-        build_archive(artifact, kind="torch", model_name="mlp", export_dir=root / "store",
-                      batch_size=1)  # fmt: skip
-        settings = TorchServeSettings(model_store=root / "store", workdir=root / "w",
-                                      models=("mlp=mlp.mar",))  # fmt: skip
+        build_archive(
+            artifact, kind="torch", model_name="mlp", export_dir=root / "store", batch_size=1
+        )
+        settings = TorchServeSettings(
+            model_store=root / "store", workdir=root / "w", models=("mlp=mlp.mar",)
+        )
         started = time.perf_counter()
         with TorchServeProcess(settings) as server:
             print(f"  start -> worker READY: {time.perf_counter() - started:.1f} s")
             client = TorchServePredictor(
-                TorchServeConfig(model_name="mlp", url=server.inference_url,
-                                 key_file=server.key_file)  # fmt: skip
+                TorchServeConfig(
+                    model_name="mlp", url=server.inference_url, key_file=server.key_file
+                )
             )
             one = _timings(lambda: client.predict(rows[0], context), calls, warmup=20)
             batch = _timings(lambda: client.predict_items(rows, contexts), max(20, calls // 2))
@@ -197,8 +223,9 @@ def bench_backtest(repeat: int) -> None:
     def run(name: str, spec: dict[str, Any]) -> float:
         rates = []
         for _ in range(repeat):
-            outcome = run_backtest(parse_run_file(variant(name, spec), REPO / "benchmarks"),
-                                   write=False)  # fmt: skip
+            outcome = run_backtest(
+                parse_run_file(variant(name, spec), REPO / "benchmarks"), write=False
+            )
             rates.append(outcome.summary.bars_per_s)
         return statistics.median(rates)
 
@@ -210,24 +237,39 @@ def bench_backtest(repeat: int) -> None:
         warm = {"kind": "cached", "backend": inner, "path": cache_path, "read_only": True}
         for source in ("precomputed", "incremental"):  # fill both key sets (with/without ts)
             started = time.perf_counter()
-            run(f"fill/{source}", strategy(observe_only=True, feature_source=source, predictor=fill))
+            run(
+                f"fill/{source}", strategy(observe_only=True, feature_source=source, predictor=fill)
+            )
             print(f"  (cache filled by a {source} run in {time.perf_counter() - started:.1f} s)")
-        noop = run("noop", {
-            "strategy_path": "nautilus_ai.strategies.noop:NoOpStrategy",
-            "config_path": "nautilus_ai.strategies.noop:NoOpConfig",
-            "config": {"bar_type": bar_type},
-        })  # fmt: skip
+        noop = run(
+            "noop",
+            {
+                "strategy_path": "nautilus_ai.strategies.noop:NoOpStrategy",
+                "config_path": "nautilus_ai.strategies.noop:NoOpConfig",
+                "config": {"bar_type": bar_type},
+            },
+        )
         results = {
             "noop": noop,
-            "cached/precomputed": run("cached/pre", strategy(
-                observe_only=True, feature_source="precomputed", predictor=warm)),
-            "cached/incremental": run("cached/inc", strategy(
-                observe_only=True, feature_source="incremental", predictor=warm)),
-            "torch/precomputed (no cache)": run("torch/pre", strategy(
-                observe_only=True, feature_source="precomputed", predictor=inner)),
-            "rule/precomputed (reference)": run("rule/pre", strategy(
-                observe_only=True, feature_source="precomputed", predictor={"kind": "rule"})),
-        }  # fmt: skip
+            "cached/precomputed": run(
+                "cached/pre",
+                strategy(observe_only=True, feature_source="precomputed", predictor=warm),
+            ),
+            "cached/incremental": run(
+                "cached/inc",
+                strategy(observe_only=True, feature_source="incremental", predictor=warm),
+            ),
+            "torch/precomputed (no cache)": run(
+                "torch/pre",
+                strategy(observe_only=True, feature_source="precomputed", predictor=inner),
+            ),
+            "rule/precomputed (reference)": run(
+                "rule/pre",
+                strategy(
+                    observe_only=True, feature_source="precomputed", predictor={"kind": "rule"}
+                ),
+            ),
+        }
     for name, rate in results.items():
         print(f"  {name:30s} {rate:>10,.0f} bars/s   ratio to no-op {rate / noop:.2f}")
     print("  target: cached-prediction backtest >= 0.5 of the no-op strategy's bars/s")
@@ -235,8 +277,9 @@ def bench_backtest(repeat: int) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_backends")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=["charts", "tiny", "torchserve", "backtest"])  # fmt: skip
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["charts", "tiny", "torchserve", "backtest"]
+    )
     parser.add_argument("--calls", type=int, default=300, help="timed calls per figure")
     parser.add_argument("--repeat", type=int, default=1, help="backtest runs per variant")
     args = parser.parse_args(argv)

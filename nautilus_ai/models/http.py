@@ -136,6 +136,9 @@ class HttpClient:
                 problem, retryable = f"connection failed: {_short(exc)}", True
             except requests.RequestException as exc:
                 problem, retryable = f"{type(exc).__name__}: {_short(exc)}", False
+            except Exception as exc:  # never leave the breaker's trial slot taken
+                self.breaker.record_failure()
+                raise PredictionError(f"{self.name}: {type(exc).__name__}: {_short(exc)}") from exc
             attempt += 1
             if not retryable or attempt > policy.retries:
                 self.breaker.record_failure()

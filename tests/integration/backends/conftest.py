@@ -238,7 +238,6 @@ def backtest(january_bars: tuple[Any, list[Any]], demo_catalog: Path) -> Iterato
     """``backtest(bar_limit=None, **config overrides) -> (strategy, engine)``."""
     from decimal import Decimal
 
-    from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig
     from nautilus_trader.model.currencies import USD
@@ -247,6 +246,7 @@ def backtest(january_bars: tuple[Any, list[Any]], demo_catalog: Path) -> Iterato
     from nautilus_trader.model.objects import Money
 
     from nautilus_ai.backtest.execution import FXCommissionFeeModel, FXDepthFillModel
+    from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
 
     instrument, bars = january_bars
     engines: list[Any] = []

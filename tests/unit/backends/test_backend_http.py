@@ -88,3 +88,10 @@ def test_policy_validation() -> None:
         RetryPolicy(retries=11)
     with pytest.raises(ValueError, match="timeout"):
         RetryPolicy(read_timeout_s=0)
+
+
+def test_unexpected_errors_still_count_against_the_breaker() -> None:
+    client, _ = _client([RuntimeError("bug in a transport adapter")], retries=3)
+    with pytest.raises(PredictionError, match="RuntimeError"):
+        client.post("http://x/p", b"{}")
+    assert client.breaker._failures == 1  # and the half-open trial slot is never left taken
