@@ -493,21 +493,27 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
 def fixed_point_to_float(column: pa.Array | pa.ChunkedArray, what: str) -> FloatArray:
     """Decode Nautilus 128-bit fixed-point raw values to float64, exactly as ``as_double()``.
 
-    ``Price.as_double()`` is ``raw / 10**FIXED_PRECISION`` in double precision; every value that
-    fits in 64 bits (all FX prices and sizes) decodes to the same double here. A value that does
-    not fit raises rather than losing precision silently.
+    ``Price.as_double()`` is ``raw as f64 / 10**FIXED_PRECISION``. Values that fit in 64 bits
+    (every FX price) are converted in one vectorised step; the others (e.g. sizes of millions
+    of units at 16 decimals) go through Python's exact int -> float rounding, row by row, which
+    is what Rust's ``i128 as f64`` does too.
     """
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if len(array) == 0:
         return np.zeros(0, dtype=np.float64)
     if array.null_count:
         raise ValueError(f"{what}: {array.null_count} null values")
-    words = np.frombuffer(array.buffers()[1], dtype="<i8")
-    words = words[2 * array.offset : 2 * (array.offset + len(array))].reshape(-1, 2)
+    raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+    raw = raw[16 * array.offset : 16 * (array.offset + len(array))]
+    words = raw.view("<i8").reshape(-1, 2)
     low, high = words[:, 0], words[:, 1]
-    if not np.array_equal(high, low >> 63):
-        raise ValueError(f"{what}: fixed-point values beyond 64 bits are not supported")
-    values: FloatArray = low.astype(np.float64) / float(10**FIXED_PRECISION)
+    scale = float(10**FIXED_PRECISION)
+    values: FloatArray = low.astype(np.float64) / scale
+    wide = np.flatnonzero(high != (low >> 63))
+    if wide.size:
+        rows = raw.reshape(-1, 16)
+        for i in wide.tolist():
+            values[i] = float(int.from_bytes(rows[i].tobytes(), "little", signed=True)) / scale
     return values
 
 

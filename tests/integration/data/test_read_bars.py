@@ -30,3 +30,19 @@ def test_read_bars_window_and_missing_type(demo_catalog: Path) -> None:
     assert len(window) == 101 and window.ts_event[0] == start
     with pytest.raises(FileNotFoundError, match="no bars of type"):
         read_bars(demo_catalog, "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")
+
+
+def test_read_bars_decodes_values_beyond_64_bits(tmp_path: Path) -> None:
+    # Nautilus' own writer: a 5M-unit volume at 16 decimals is 5e22, beyond int64.
+    from nautilus_trader.model.data import Bar, BarType
+
+    bar_type = BarType.from_str(BID)
+    ts = np.array([60, 120, 180], dtype=np.uint64) * 1_000_000_000
+    price = np.array([1.05, 1.06, 1.07])
+    volume = np.array([5_000_000.0, 0.0, 123_456_789.0])
+    bars = Bar.from_raw_arrays_to_list(bar_type, 5, 0, price, price, price, price, volume, ts, ts)
+    catalog = ParquetDataCatalog(str(tmp_path))
+    catalog.write_data(bars)
+    arrays = read_bars(tmp_path, BID)
+    assert np.array_equal(arrays.volume, [b.volume.as_double() for b in bars])
+    assert np.array_equal(arrays.close, [b.close.as_double() for b in bars])
