@@ -33,7 +33,14 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
-from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models import (
+    DecisionScheduler,
+    LatencyConfig,
+    MarketContext,
+    Prediction,
+    Predictor,
+    safe_predict,
+)
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent, PolicyConfig, decide
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
@@ -81,6 +88,16 @@ class AIPatternConfig(StrategyConfig, frozen=True):
         Keep every decision in memory (``strategy.decisions``).
     close_positions_on_stop : bool, default True
         Flatten when the strategy stops.
+    decision_latency : dict, optional
+        Backtests: simulate the model's answer time with a
+        :class:`~nautilus_ai.models.LatencyConfig` (``{"kind": "fixed", "latency_ms": 150}``,
+        ``{"kind": "lognormal", "median_ms": 120, "sigma": 0.5, "seed": 7}``...). The decision
+        for bar t is applied on the first bar at or after ``t + latency``.
+    decision_deadline_ms : float, optional
+        An answer later than this (after its bar) becomes a ``hold``.
+    async_predictions : bool, default False
+        Live: call the predictor on a worker thread, never on the event loop; each answer is
+        applied on the first bar after it arrives. Not for backtests (wall-clock timing).
     """
 
     instrument_id: str
@@ -100,6 +117,9 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     context_bars: int = 0
     record_decisions: bool = True
     close_positions_on_stop: bool = True
+    decision_latency: dict[str, Any] | None = None
+    decision_deadline_ms: float | None = None
+    async_predictions: bool = False
 
     def __post_init__(self) -> None:
         instrument_id = InstrumentId.from_str(self.instrument_id)
@@ -131,6 +151,16 @@ class AIPatternConfig(StrategyConfig, frozen=True):
                 raise ValueError(f"{name} must be > 0 or None, was {value!r}")
         if self.context_bars < 0:
             raise ValueError(f"context_bars must be >= 0, was {self.context_bars!r}")
+        # -- decision timing (DecisionScheduler) --
+        if self.decision_latency is not None:
+            if self.async_predictions:
+                raise ValueError("decision_latency simulates latency in backtests; with "
+                                 "async_predictions (live) the latency is real")  # fmt: skip
+            LatencyConfig.parse(dict(self.decision_latency))
+        if self.decision_deadline_ms is not None and not self.decision_deadline_ms > 0:
+            raise ValueError(
+                f"decision_deadline_ms must be > 0 or None, was {self.decision_deadline_ms!r}"
+            )
         if self.feature_spec is not None:
             FeatureSpec.from_dict(self.feature_spec)
 
@@ -232,6 +262,7 @@ class AIPatternStrategy(Strategy):
         self._last_decision: DecisionRecord | None = None
         self._decision_sinks: list[DecisionSink] = []
         self._last_error_log_ns = 0
+        self._scheduler: DecisionScheduler | None = None  # see _start_scheduler
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -249,6 +280,7 @@ class AIPatternStrategy(Strategy):
                 return
         if self.config.feature_source == "precomputed":
             self._load_precomputed()
+        self._start_scheduler()
         self.subscribe_bars(self._bar_type)
 
     def on_stop(self) -> None:
@@ -258,6 +290,8 @@ class AIPatternStrategy(Strategy):
             self.close_all_positions(self._instrument_id)
 
     def on_dispose(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
         if self._predictor is not None:
             self._predictor.close()
 
@@ -309,6 +343,9 @@ class AIPatternStrategy(Strategy):
         self._bars += 1
         if row[self._i_warm] != 1.0:
             return
+        if self._scheduler is not None:
+            self._schedule(ts, c, row, prediction)
+            return
         if prediction is None:
             prediction = self._predict(row, ts)
         self._act(ts, c, row, prediction)
@@ -323,9 +360,8 @@ class AIPatternStrategy(Strategy):
             self._log_throttled(ts, f"Rejected bar at {ts}: {exc.reason}")
             return None
 
-    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
-        assert self._predictor is not None
-        context = MarketContext(
+    def _context(self, ts: int) -> MarketContext:
+        return MarketContext(
             instrument_id=self.config.instrument_id,
             ts_event=ts,
             feature_names=self._names,
@@ -336,15 +372,69 @@ class AIPatternStrategy(Strategy):
                 else None
             ),
         )
-        prediction = safe_predict(self._predictor, row, context)
+
+    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
+        assert self._predictor is not None
+        prediction = safe_predict(self._predictor, row, self._context(ts))
         if prediction.reason.startswith("predictor error"):
             self.predictor_errors += 1
             self._log_throttled(ts, f"Holding: {prediction.reason}")
         return prediction
 
+    # -- Decision timing (DecisionScheduler: latency model, deadline, off-loop predictions) ----
+
+    def _start_scheduler(self) -> None:
+        """Route predictions through a DecisionScheduler when any timing option is set."""
+        config = self.config
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler = None
+        if not (config.decision_latency or config.decision_deadline_ms or config.async_predictions):
+            return
+        assert self._predictor is not None
+        self._scheduler = DecisionScheduler(
+            self._predictor,
+            mode="live" if config.async_predictions else "backtest",
+            latency_model=(
+                LatencyConfig.parse(dict(config.decision_latency))
+                if config.decision_latency
+                else None
+            ),
+            deadline_ns=(
+                round(config.decision_deadline_ms * 1e6) if config.decision_deadline_ms else None
+            ),
+            clock=self.clock.timestamp_ns,
+        )
+
+    def _schedule(
+        self, ts: int, close: float, row: np.ndarray, precomputed: Prediction | None
+    ) -> None:
+        """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
+        scheduler = self._scheduler
+        assert scheduler is not None
+        if precomputed is not None:
+            scheduler.submit_prediction(ts, precomputed)
+        else:
+            scheduler.submit(ts, row, self._context(ts))
+        for decision in scheduler.poll(ts):
+            prediction = decision.prediction
+            if prediction.reason.startswith("predictor error"):
+                self.predictor_errors += 1
+                self._log_throttled(ts, f"Holding: {prediction.reason}")
+            # Sizing and exits use this bar's features (the market now); the trade log keeps
+            # the bar the decision was made for (decision_ts).
+            self._act(ts, close, row, prediction, decision_ts=decision.requested_at_ns)
+
     # -- Decisions and orders -----------------------------------------------------------------
 
-    def _act(self, ts: int, close: float, row: np.ndarray, prediction: Prediction) -> None:
+    def _act(
+        self,
+        ts: int,
+        close: float,
+        row: np.ndarray,
+        prediction: Prediction,
+        decision_ts: int | None = None,
+    ) -> None:
         position_side = self._position_side()
         intent, side = decide(
             prediction.action,
@@ -372,10 +462,10 @@ class AIPatternStrategy(Strategy):
                 order_sent = True
             elif intent is Intent.REVERSE and quantity > 0.0:
                 self._close("reversal")
-                self._enter(side, quantity, close, row, prediction, ts)
+                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
                 order_sent = True
             elif intent is Intent.ENTER and quantity > 0.0:
-                self._enter(side, quantity, close, row, prediction, ts)
+                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
                 order_sent = True
 
         if self.config.record_decisions or self._decision_sinks:
@@ -605,6 +695,7 @@ class AIPatternStrategy(Strategy):
         self._predictor = predictor
         self._predictor_config = dict(config)
         self._pre_predictions = None  # precomputed predictions belonged to the old model
+        self._start_scheduler()  # pending decisions of the old model are dropped
         if old is not None and old is not predictor:
             old.close()
         self.log.warning(f"Switched model to {predictor.model_id}")
