@@ -81,6 +81,10 @@ class AIPatternConfig(StrategyConfig, frozen=True):
         Keep every decision in memory (``strategy.decisions``).
     close_positions_on_stop : bool, default True
         Flatten when the strategy stops.
+    feature_log : dict, optional
+        :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
+        every decision as a ``FeatureSnapshot`` and every closed position as a
+        ``DecisionOutcome`` into that catalog. ``None`` (default): no logging.
     """
 
     instrument_id: str
@@ -100,6 +104,7 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     context_bars: int = 0
     record_decisions: bool = True
     close_positions_on_stop: bool = True
+    feature_log: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         instrument_id = InstrumentId.from_str(self.instrument_id)
@@ -133,6 +138,21 @@ class AIPatternConfig(StrategyConfig, frozen=True):
             raise ValueError(f"context_bars must be >= 0, was {self.context_bars!r}")
         if self.feature_spec is not None:
             FeatureSpec.from_dict(self.feature_spec)
+        if self.feature_log is not None:
+            _validate_feature_log(self.feature_log)
+
+
+def _validate_feature_log(config: dict[str, Any]) -> Any:
+    # --- feature logging (nautilus_ai.catalog) -------------------------------------------
+    from pydantic import ValidationError
+
+    from nautilus_ai.catalog.logger import FeatureLogConfig
+    from nautilus_ai.models.card import describe_errors
+
+    try:
+        return FeatureLogConfig.model_validate(config)
+    except ValidationError as exc:
+        raise ValueError(f"feature_log: {describe_errors(exc)}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +187,7 @@ class TradeRecord:
 
 
 DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
+TradeSink = Callable[[TradeRecord], None]
 
 
 class AIPatternStrategy(Strategy):
@@ -231,7 +252,9 @@ class AIPatternStrategy(Strategy):
         self.orders_sent = 0
         self._last_decision: DecisionRecord | None = None
         self._decision_sinks: list[DecisionSink] = []
+        self._trade_sinks: list[TradeSink] = []
         self._last_error_log_ns = 0
+        self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -249,6 +272,8 @@ class AIPatternStrategy(Strategy):
                 return
         if self.config.feature_source == "precomputed":
             self._load_precomputed()
+        if self.config.feature_log is not None and self.feature_logger is None:
+            self._attach_feature_logger(self.config.feature_log)
         self.subscribe_bars(self._bar_type)
 
     def on_stop(self) -> None:
@@ -256,10 +281,15 @@ class AIPatternStrategy(Strategy):
             self._pending_exit_reason = "strategy_stop"
             self.cancel_all_orders(self._instrument_id)
             self.close_all_positions(self._instrument_id)
+        if self.feature_logger is not None:
+            self.feature_logger.flush()
 
     def on_dispose(self) -> None:
         if self._predictor is not None:
             self._predictor.close()
+        if self.feature_logger is not None:
+            stats = self.feature_logger.close()  # positions closed at stop are logged too
+            self.log.info(f"Feature log {stats.run_id}: {stats}")
 
     def on_save(self) -> dict[str, bytes]:
         state = {
@@ -470,8 +500,9 @@ class AIPatternStrategy(Strategy):
             self.submit_order_list(order_list)
         self.orders_sent += 1
         self._entry_bar = self._bars
-        self._open_model_id = prediction.model_id
-        self._open_decision_ts = ts
+        # The opening decision (model, decision_ts) is taken from the entry order's tags when
+        # the position opens (on_position_opened): setting it here would relabel the position
+        # a reversal is still closing.
 
     def _close(self, reason: str) -> None:
         self._pending_exit_reason = reason
@@ -509,6 +540,12 @@ class AIPatternStrategy(Strategy):
 
     def on_position_opened(self, event: PositionOpened) -> None:
         self._entry_bar = self._bars
+        order = self.cache.order(event.opening_order_id)
+        for tag in (order.tags or []) if order is not None else []:
+            if tag.startswith("decision_ts="):
+                self._open_decision_ts = int(tag[12:])
+            elif tag.startswith("model="):
+                self._open_model_id = tag[6:]
 
     def on_position_closed(self, event: PositionClosed) -> None:
         pnl = event.realized_pnl.as_double() if event.realized_pnl is not None else 0.0
@@ -535,6 +572,8 @@ class AIPatternStrategy(Strategy):
             )
         )
         self._pending_exit_reason = ""
+        for sink in self._trade_sinks:
+            sink(self.trades[-1])
 
     def model_win_rates(self) -> dict[str, float]:
         """Win rate of closed positions per model id (what Kelly sizing uses)."""
@@ -632,6 +671,27 @@ class AIPatternStrategy(Strategy):
         """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision."""
         self._decision_sinks.append(sink)
 
+    def add_trade_sink(self, sink: TradeSink) -> None:
+        """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""
+        self._trade_sinks.append(sink)
+
+    # -- Feature logging (nautilus_ai.catalog) ------------------------------------------------
+
+    def _attach_feature_logger(self, config: dict[str, Any]) -> None:
+        from nautilus_ai.catalog.logger import FeatureLogger
+
+        self.feature_logger = FeatureLogger(
+            _validate_feature_log(config),
+            spec=self.spec,
+            instrument_id=self.config.instrument_id,
+            bar_type=self.config.bar_type,
+            clock_ns=self.clock.timestamp_ns,
+            on_error=self.log.error,
+        )
+        self.add_decision_sink(self.feature_logger.record)
+        self.add_trade_sink(self.feature_logger.record_outcome)
+        self.log.info(f"Logging decisions to {self.feature_logger.snapshot_folder}")
+
     # -- Helpers ------------------------------------------------------------------------------
 
     def _set_min_confidence(self, value: float) -> None:
@@ -681,6 +741,11 @@ class AIPatternStrategy(Strategy):
         assert pre_ts is not None and self._pre_ohlc is not None
         assert self._pre_features is not None
         pos = self._pre_pos
+        if pos == 0 and self._bars == 0 and len(pre_ts) and ts > pre_ts[0]:
+            # The run starts after the catalog's first bar (a start_time window): begin at this
+            # bar, its features warmed by the earlier catalog bars, as a live node warmed from
+            # history would be (a fallback below rebuilds the engine from those same bars).
+            pos = int(np.searchsorted(pre_ts, ts))
         if pos < len(pre_ts) and pre_ts[pos] == ts:
             ohlc = self._pre_ohlc[pos]
             if ohlc[0] == o and ohlc[1] == h and ohlc[2] == low and ohlc[3] == c:
