@@ -44,6 +44,7 @@ __all__ = [
     "file_interval",
     "fixed_point_to_float",
     "list_runs",
+    "logged_feature_spec",
     "read_bars",
     "read_outcomes",
     "read_snapshots",
@@ -213,6 +214,18 @@ def _feature_matrix(column: pa.ChunkedArray, k: int, where: Path) -> NDArray[np.
     values = lists.values.to_numpy(zero_copy_only=False)
     flat = values[offsets[0] : offsets[0] + n * k]
     return np.ascontiguousarray(flat.reshape(n, k), dtype=np.float64)
+
+
+def logged_feature_spec(
+    catalog_path: str | os.PathLike[str], run_id: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``(spec_hash, spec dict)`` a run was logged with (read from its first part's metadata)."""
+    folder = _run_folder(catalog_path, "snapshots", run_id)
+    metadata = pq.read_schema(_parts(folder)[0]).metadata or {}
+    return (
+        metadata[META_SPEC_HASH.encode()].decode(),
+        json.loads(metadata[META_FEATURE_SPEC.encode()]),
+    )
 
 
 def read_outcomes(catalog_path: str | os.PathLike[str], run_id: str | None = None) -> pa.Table:
