@@ -247,7 +247,7 @@ def decisions_with_outcomes(
 
     Left join of the run's snapshots (``intent`` ``enter`` / ``reverse`` with ``order_sent``) on
     ``ts_event == decision_ts``: columns ``ts_event``, ``action``, ``confidence``,
-    ``risk_score``, ``quantity``, ``model_id`` and the outcome's ``realized_pnl``,
+    ``risk_score``, ``intent``, ``quantity``, ``model_id`` and the outcome's ``realized_pnl``,
     ``holding_ns``, ``exit_reason``, ``side``, ``ts_opened``, ``ts_closed`` (null when the
     order never opened a position, e.g. rejected).
     """
@@ -258,7 +258,7 @@ def decisions_with_outcomes(
         table.column("order_sent"),
     )
     decisions = table.filter(opening).select(
-        ["ts_event", "action", "confidence", "risk_score", "quantity", "model_id"]
+        ["ts_event", "action", "confidence", "risk_score", "intent", "quantity", "model_id"]
     )
     outcomes = read_outcomes(catalog_path, snaps.run_id).select(
         ["decision_ts", "realized_pnl", "holding_ns", "exit_reason", "side", "ts_opened",
