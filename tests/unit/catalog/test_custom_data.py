@@ -23,11 +23,14 @@ from nautilus_ai.catalog import (
 )
 
 
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+
+
 def _snapshot(i: int) -> FeatureSnapshot:
     p = prediction(i)
     return FeatureSnapshot(
         T0 + i * MINUTE, T0 + i * MINUTE + 1,
-        instrument_id=InstrumentId.from_str("EUR/USD.SIM"), bar_type="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+        instrument_id=InstrumentId.from_str("EUR/USD.SIM"), bar_type=BAR_TYPE,
         run_id="objects", spec_hash=TinySpec().hash, features=tuple(feature_row(i)),
         model_id=p.model_id, action=p.action.value, confidence=p.confidence,
         risk_score=p.risk_score, latency_s=p.latency, reason=p.reason, intent="enter",
@@ -55,7 +58,7 @@ def test_write_data_and_query_round_trip(tmp_path: Path) -> None:
 def test_query_reads_the_logger_parts(tmp_path: Path) -> None:
     logger = FeatureLogger(
         FeatureLogConfig(catalog_path=str(tmp_path), run_id="fast", flush_rows=4),
-        spec=TinySpec(), instrument_id="EUR/USD.SIM", bar_type="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+        spec=TinySpec(), instrument_id="EUR/USD.SIM", bar_type=BAR_TYPE,
     )  # fmt: skip
     record_rows(logger, 10)
     logger.record_outcome(SimpleNamespace(
