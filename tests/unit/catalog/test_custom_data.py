@@ -22,7 +22,6 @@ from nautilus_ai.catalog import (
     read_snapshots,
 )
 
-
 BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 
 
