@@ -59,5 +59,6 @@ def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int64]) -> float:
         options={"xatol": 1e-5},
     )
     best = float(math.exp(result.x))
-    # Never return something worse than no calibration at all.
-    return best if _nll(logits, y, best) <= _nll(logits, y, 1.0) else 1.0
+    # Move away from 1 only if it helps: never worse than no calibration, and flat logits
+    # (where every temperature is equally good) keep T = 1.
+    return best if _nll(logits, y, best) < _nll(logits, y, 1.0) - 1e-12 else 1.0
