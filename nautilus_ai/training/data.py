@@ -82,14 +82,12 @@ def load_training_frame(
     """
     if source not in ("bars", "snapshots"):
         raise ValueError(f"source must be 'bars' or 'snapshots', got {source!r}")
-    ts, ohlcv = read_bars(catalog_path, bar_type, end_ns=end_ns)
-    keep = accepted_bars_mask(ts, *ohlcv.T)
-    ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
-    computed = compute_features(spec, ts, *ohlcv.T)
     if source == "bars":
+        ts, ohlcv, computed = _bars_and_features(catalog_path, bar_type, spec, end_ns)
         return TrainingFrame(ts, ohlcv, computed, spec, "bars", None, None)
 
     snaps = read_snapshots(catalog_path, run_id, end_ns=end_ns)
+    ts, ohlcv, computed = _bars_and_features(catalog_path, bar_type, spec, end_ns)
     if snaps.spec_hash != spec.hash or snaps.feature_names != tuple(spec.names):
         raise FeatureMismatchError(
             f"run {snaps.run_id} was logged with feature spec {snaps.spec_hash}, training uses "
@@ -105,22 +103,39 @@ def load_training_frame(
         )
     logged = snaps.features
     recomputed = computed[rows]
-    close = np.isclose(logged, recomputed, rtol=_RTOL, atol=_ATOL) | (
-        np.isnan(logged) & np.isnan(recomputed)
-    )
-    if not close.all():
-        r, c = np.argwhere(~close)[0]
-        raise FeatureMismatchError(
-            f"run {snaps.run_id}: logged feature {spec.names[c]!r} at ts_event "
-            f"{int(snaps.ts_event[r])} is {logged[r, c]!r}, recomputed from the bars "
-            f"{recomputed[r, c]!r} ({int((~close).any(axis=1).sum())} row(s) differ)"
-        )
-    diff = np.abs(np.nan_to_num(logged - recomputed))
+    # Fast path: the vectors are usually bit-identical; only the others need a tolerance.
+    same = logged == recomputed
+    max_diff = 0.0
+    if not same.all():
+        where = np.argwhere(~same)
+        a, b = logged[~same], recomputed[~same]
+        both_nan = np.isnan(a) & np.isnan(b)
+        ok = both_nan | np.isclose(a, b, rtol=_RTOL, atol=_ATOL)
+        if not ok.all():
+            r, c = where[np.flatnonzero(~ok)[0]]
+            raise FeatureMismatchError(
+                f"run {snaps.run_id}: logged feature {spec.names[c]!r} at ts_event "
+                f"{int(snaps.ts_event[r])} is {logged[r, c]!r}, recomputed from the bars "
+                f"{recomputed[r, c]!r} ({np.unique(where[~ok][:, 0]).size} row(s) differ)"
+            )
+        same[where[both_nan, 0], where[both_nan, 1]] = True
+        finite = ~both_nan
+        max_diff = float(np.max(np.abs(a[finite] - b[finite]))) if finite.any() else 0.0
     agreement = FeatureAgreement(
         rows_compared=int(rows.size),
-        rows_identical=int((diff == 0.0).all(axis=1).sum()),
-        max_abs_diff=float(diff.max()) if diff.size else 0.0,
+        rows_identical=int(same.all(axis=1).sum()),
+        max_abs_diff=max_diff,
     )
     features = np.full_like(computed, np.nan)
     features[rows] = logged
     return TrainingFrame(ts, ohlcv, features, spec, "snapshots", snaps.run_id, agreement)
+
+
+def _bars_and_features(
+    catalog_path: str | os.PathLike[str], bar_type: str, spec: FeatureSpec, end_ns: int | None
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """The accepted bars of ``bar_type`` before ``end_ns`` and their vectorised features."""
+    ts, ohlcv = read_bars(catalog_path, bar_type, end_ns=end_ns)
+    keep = accepted_bars_mask(ts, *ohlcv.T)
+    ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
+    return ts, ohlcv, compute_features(spec, ts, *ohlcv.T)
