@@ -593,12 +593,13 @@ class AIPatternStrategy(Strategy):
     def paused(self) -> bool:
         return self._paused
 
-    def pause(self, reason: str = "") -> None:
+    def pause_trading(self, reason: str = "") -> None:
         """No new entries; open positions keep their exits."""
         self._paused = True
         self.log.warning(f"Paused: {reason or 'no reason given'}")
 
-    def resume(self) -> None:
+    def resume_trading(self) -> None:
+        """Allow new entries again (named apart from Nautilus' lifecycle ``resume``)."""
         self._paused = False
         self.log.warning("Resumed")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 from nautilus_trader.model.data import BarType
-from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
+from nautilus_ai.data.catalog import read_bars
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.models import MarketContext, Prediction, Predictor
 
@@ -26,22 +26,14 @@ __all__ = ["bar_arrays_from_catalog", "precompute_for_strategy"]
 def bar_arrays_from_catalog(
     catalog_path: str | Path, bar_type: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(ts_event int64[n], ohlcv float64[n, 5])`` of one bar type, in catalog order.
+    """``(ts_event int64[n], ohlcv float64[n, 5])`` of one bar type, sorted by ``ts_init``.
 
-    Prices are taken with ``Price.as_double()``, exactly what ``on_bar`` sees.
+    Prices equal ``Price.as_double()``, exactly what ``on_bar`` sees
+    (:func:`nautilus_ai.data.catalog.read_bars`).
     """
-    catalog = ParquetDataCatalog(str(catalog_path))
-    bars = catalog.bars(bar_types=[str(BarType.from_str(bar_type))])
-    if not bars:
-        raise FileNotFoundError(f"no bars of type {bar_type!r} in catalog {catalog_path}")
-    ts = np.fromiter((b.ts_event for b in bars), dtype=np.int64, count=len(bars))
-    ohlcv = np.empty((len(bars), 5), dtype=np.float64)
-    ohlcv[:, 0] = [b.open.as_double() for b in bars]
-    ohlcv[:, 1] = [b.high.as_double() for b in bars]
-    ohlcv[:, 2] = [b.low.as_double() for b in bars]
-    ohlcv[:, 3] = [b.close.as_double() for b in bars]
-    ohlcv[:, 4] = [b.volume.as_double() for b in bars]
-    return ts, ohlcv
+    bars = read_bars(catalog_path, bar_type)
+    ohlcv = np.column_stack([bars.open, bars.high, bars.low, bars.close, bars.volume])
+    return bars.ts_event, ohlcv
 
 
 def precompute_for_strategy(

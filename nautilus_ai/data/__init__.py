@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         CatalogInfo,
         WriteResult,
         catalog_info,
+        read_bars,
         write_bars,
         write_instrument,
         write_quotes,
@@ -51,8 +52,8 @@ if TYPE_CHECKING:
     )
     from nautilus_ai.data.instruments import fx_instrument
 
-# Plain sorted() order, as tests/test_public_api.py checks (ruff RUF022 wants isort order).
-__all__ = [  # noqa: RUF022
+# Plain sorted() order, as tests/test_public_api.py checks.
+__all__ = [
     "BAR_POLICY",
     "BarArrays",
     "CSV_PRESETS",
@@ -81,6 +82,7 @@ __all__ = [  # noqa: RUF022
     "import_histdata_ticks",
     "import_lean",
     "local_to_utc_ns",
+    "read_bars",
     "read_csv_bars",
     "read_csv_quotes",
     "read_histdata_m1",
@@ -101,6 +103,7 @@ _LAZY = {
     "CatalogInfo": "catalog",
     "WriteResult": "catalog",
     "catalog_info": "catalog",
+    "read_bars": "catalog",
     "write_bars": "catalog",
     "write_instrument": "catalog",
     "write_quotes": "catalog",

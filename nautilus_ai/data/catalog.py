@@ -43,7 +43,9 @@ __all__ = [
     "WriteResult",
     "catalog_info",
     "fixed_point_column",
+    "fixed_point_to_float",
     "int128_times_power_of_ten",
+    "read_bars",
     "write_bars",
     "write_instrument",
     "write_quotes",
@@ -486,3 +488,67 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                 )
             )
     return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
+
+
+def fixed_point_to_float(column: pa.Array | pa.ChunkedArray, what: str) -> FloatArray:
+    """Decode Nautilus 128-bit fixed-point raw values to float64, exactly as ``as_double()``.
+
+    ``Price.as_double()`` is ``raw as f64 / 10**FIXED_PRECISION``. Values that fit in 64 bits
+    (every FX price) are converted in one vectorised step; the others (e.g. sizes of millions
+    of units at 16 decimals) go through Python's exact int -> float rounding, row by row, which
+    is what Rust's ``i128 as f64`` does too.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return np.zeros(0, dtype=np.float64)
+    if array.null_count:
+        raise ValueError(f"{what}: {array.null_count} null values")
+    raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+    raw = raw[16 * array.offset : 16 * (array.offset + len(array))]
+    words = raw.view("<i8").reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    scale = float(10**FIXED_PRECISION)
+    values: FloatArray = low.astype(np.float64) / scale
+    wide = np.flatnonzero(high != (low >> 63))
+    if wide.size:
+        rows = raw.reshape(-1, 16)
+        for i in wide.tolist():
+            values[i] = float(int.from_bytes(rows[i].tobytes(), "little", signed=True)) / scale
+    return values
+
+
+def read_bars(
+    catalog_path: str | os.PathLike[str],
+    bar_type: BarType | str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> BarArrays:
+    """Read one bar type from the catalog as arrays, sorted by ``ts_init`` (the fast path).
+
+    Equal, value for value, to ``catalog.bars([bar_type])`` unwrapped with ``as_double()`` (a
+    test checks it on the demo catalog), at a fraction of the cost: no ``Bar`` objects.
+
+    Raises
+    ------
+    FileNotFoundError
+        The catalog holds no bars of that type.
+    """
+    bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
+    directory = _catalog_dir(catalog_path, Bar, str(bar_type))
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no bars of type {bar_type} in catalog {catalog_path}")
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    ts_init = table.column("ts_init").to_numpy().astype(np.int64)
+    order = np.argsort(ts_init, kind="stable")
+    ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]
+    keep = np.ones(len(order), dtype=bool)
+    if start_ns is not None:
+        keep &= ts_event >= start_ns
+    if end_ns is not None:
+        keep &= ts_event <= end_ns
+    columns = {
+        name: fixed_point_to_float(table.column(name), f"{bar_type} {name}")[order][keep]
+        for name in ("open", "high", "low", "close", "volume")
+    }
+    return BarArrays(ts_event=ts_event[keep], **columns)

@@ -107,6 +107,20 @@ Details and edge cases
   (``session_<city>_hours``). The UTC offsets come from zoneinfo, cached per stretch between DST
   transitions (see :mod:`nautilus_ai.features.clock`), identically in both paths.
 * Volume is validated but feeds no v1 feature (HistData FX volume is always 0).
+
+Reproducing these in Pine (checked against PineTS 0.9.34 on 30,000 real EUR/USD bars)
+-----------------------------------------------------------------------------------
+* The table's Pine expressions, run as written, match to ~1e-10 except where the price scale
+  bites: PineTS rounds every ``ta.*`` result and series value to 10 decimals, and EUR/USD's ATR
+  is ~1e-4, so ATR-normalised features are off by up to ~5e-6, ``bb_pct_b`` by ~6e-7, and the
+  rounding ties flip ``vol_pct_rank`` by 0.01 on some bars.
+* Compute in scaled prices and all of them agree to <= 1e-10 (``vol_pct_rank`` exactly): e.g.
+  ``k = 100000.0``, ``tr = na(close[1]) ? (high - low) * k : math.max(...)`` on ``high * k`` etc.,
+  ``atr = ta.rma(tr, 14)``, ``ta.bb(close * k, 20, 2.0)``, ``ta.ema(close * k, n)``; every ratio
+  is scale-free, and ``atr_close = atr / (close * k)``.
+* Mask ``vol_pct_rank`` / ``vol_regime`` / ``warm`` with ``bar_index >= 113`` (defaults).
+* Calendar and session features matched PineTS exactly (``hour``/``minute``/``dayofweek`` of
+  ``time_close`` in the zone).
 """
 
 from nautilus_ai.features.engine import FeatureEngine

@@ -1,8 +1,10 @@
-"""``FeatureEngine``: the feature vector bar by bar, in O(1) pure Python per bar.
+"""``FeatureEngine``: the feature vector bar by bar, in constant pure-Python work per bar.
 
 One tight :meth:`FeatureEngine.update` method over plain floats: state in slots, rolling windows
 in deques, the percentile rank on a sorted list (``bisect``), calendar features from lookup
-tables (no ``datetime`` per bar). Every recursion performs the same floating-point operations, in
+tables (no ``datetime``, no numpy per bar). The work per bar depends on the window lengths of the
+spec (the Bollinger window is summed twice, the ATR rank window bisected), never on how many bars
+came before. Every recursion performs the same floating-point operations, in
 the same order, as the vectorised twin (:func:`~nautilus_ai.features.vectorised.compute_features`)
 so both agree bit for bit on the filters (see ``tests/unit/features``).
 """

@@ -217,8 +217,16 @@ def accepted_bars_mask(
     accepted bar's; since accepted timestamps increase, that is the running maximum over the
     earlier rows whose own fields are sane.
     """
-    ts, (o, h, lo, c, v) = as_bar_arrays(ts_event_ns, open, high, low, close, volume)
+    raw_ts = np.asarray(ts_event_ns)
+    too_late = None
+    if raw_ts.dtype.kind == "u" and raw_ts.size and int(raw_ts.max()) > MAX_TS_NS:
+        # The engine rejects these (timestamp_out_of_range); here they are simply not accepted.
+        too_late = raw_ts > MAX_TS_NS
+        raw_ts = np.where(too_late, 0, raw_ts)
+    ts, (o, h, lo, c, v) = as_bar_arrays(raw_ts, open, high, low, close, volume)
     valid = _row_valid(ts, o, h, lo, c, v)
+    if too_late is not None:
+        valid &= ~too_late
     if ts.size == 0:
         return valid
     floor = np.iinfo(np.int64).min

@@ -5,10 +5,15 @@ RMA/ATR, RSI averages, MACD signal) run through ``scipy.signal.lfilter`` whose d
 update ``y = b0*x + (-a1)*y_prev`` is exactly the engine's ``alpha*x + beta*y_prev``; SMA seeds
 and the Bollinger sums are accumulated left to right like the engine's loops; calendar features
 come from the same lookup tables. Only ``log`` (numpy vs libm) may differ, by an ulp.
+
+Layout: the recursions run once over the whole input (they are sequential); every other step
+runs block by block (:data:`_BLOCK` rows) into a small ``(features, rows)`` scratch that stays in
+cache and is then transposed into the result, so no full-size intermediate matrix is built.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -31,7 +36,7 @@ __all__ = ["compute_features"]
 
 Float64Array = NDArray[np.float64]
 
-# Rows per block in the multi-pass window computations: the working set stays in L2 cache.
+# Rows per block: the working set of the many passes per block stays in L2 cache.
 _BLOCK = 16384
 
 _TABLES: dict[tuple[object, ...], Float64Array] = {}
@@ -68,7 +73,7 @@ def compute_features(
         The bars, same length. Every bar must be valid; filter with
         :func:`~nautilus_ai.features.validation.accepted_bars_mask` first if unsure.
     order : {"C", "F"}
-        Memory layout of the result. ``"F"`` (columns contiguous) skips a final transpose copy.
+        Memory layout of the result (rows or columns contiguous).
 
     Returns
     -------
@@ -91,180 +96,280 @@ def compute_features(
     if error is not None:
         raise error
     n = ts.shape[0]
-    names = spec.names
-    columns = np.empty((len(names), n))  # one contiguous row per feature; every row is written
+    out = np.empty((n, len(spec.names)), order=order)
+    if n == 0:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        series = _whole_series(spec, ts, o, h, lo, c)
+        scratch = np.empty((len(spec.names), min(_BLOCK, n)))
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            block = scratch[:, : stop - start]
+            _fill_block(spec, series, start, stop, block)
+            out[start:stop] = block.T
+    return out
+
+
+@dataclass(frozen=True)
+class _Series:
+    """Whole-input arrays: the bars, the sequential recursions, the calendar stretches."""
+
+    ts: NDArray[np.int64]
+    open: Float64Array
+    high: Float64Array
+    low: Float64Array
+    close: Float64Array
+    atr: Float64Array
+    rsi: Float64Array
+    macd_line: Float64Array
+    macd_signal: Float64Array
+    emas: tuple[Float64Array, ...]  # one per spec.ema_periods
+    stretches: tuple[tuple[int, int, Float64Array], ...]  # (first row, end row, minute table)
+
+
+def _whole_series(
+    spec: FeatureSpec,
+    ts: NDArray[np.int64],
+    o: Float64Array,
+    h: Float64Array,
+    lo: Float64Array,
+    c: Float64Array,
+) -> _Series:
+    n = ts.shape[0]
+    # True range: the first bar has no previous close; max is exact, so the order is free.
+    tr = h - lo
+    if n > 1:
+        t, u = tr[1:], np.empty(n - 1)
+        np.subtract(h[1:], c[:-1], out=u)
+        np.abs(u, out=u)
+        np.maximum(t, u, out=t)
+        np.subtract(lo[1:], c[:-1], out=u)
+        np.abs(u, out=u)
+        np.maximum(t, u, out=t)
+    atr = _seeded_recursion(tr, spec.atr_period, 1.0 / spec.atr_period)
+
+    line = _seeded_recursion(c, spec.macd_fast, 2.0 / (spec.macd_fast + 1))
+    line -= _seeded_recursion(c, spec.macd_slow, 2.0 / (spec.macd_slow + 1))
+    slow_first = spec.macd_slow - 1
+    signal = np.full(n, np.nan)
+    if n > slow_first:
+        signal[slow_first:] = _seeded_recursion(
+            line[slow_first:], spec.macd_signal, 2.0 / (spec.macd_signal + 1)
+        )
+
+    stretches = []
+    i = 0
+    while i < n:  # one stretch of constant UTC offsets at a time (a few per year)
+        _, hi_ns, offsets = clock_stretch(spec, int(ts[i]))
+        j = int(np.searchsorted(ts, hi_ns, side="left"))
+        stretches.append((i, j, _minute_table(spec, offsets)))
+        i = j
+
+    return _Series(
+        ts=ts,
+        open=o,
+        high=h,
+        low=lo,
+        close=c,
+        atr=atr,
+        rsi=_rsi(c, spec.rsi_period),
+        macd_line=line,
+        macd_signal=signal,
+        emas=tuple(_seeded_recursion(c, p, 2.0 / (p + 1)) for p in spec.ema_periods),
+        stretches=tuple(stretches),
+    )
+
+
+def _fill_block(spec: FeatureSpec, s: _Series, start: int, stop: int, out: Float64Array) -> None:
+    """Write the features of rows ``[start, stop)`` into ``out[feature, row - start]``."""
     col = spec.index
     first = spec.defined_from
-    if n == 0:
-        return columns.T.copy(order=order)
+    rows = slice(start, stop)
+    o, h, lo, c = s.open[rows], s.high[rows], s.low[rows], s.close[rows]
+    atr = s.atr[rows]
+    rng = h - lo
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        _calendar(spec, ts, columns)
+    # Candle shape (0 where high == low: fixed up after, it is rare).
+    body = out[col("body_ratio")]
+    np.subtract(c, o, out=body)
+    body /= rng
+    upper_wick = out[col("upper_wick_ratio")]
+    np.maximum(o, c, out=upper_wick)
+    np.subtract(h, upper_wick, out=upper_wick)
+    upper_wick /= rng
+    lower_wick = out[col("lower_wick_ratio")]
+    np.minimum(o, c, out=lower_wick)
+    lower_wick -= lo
+    lower_wick /= rng
+    flat_bar = rng == 0.0
+    if flat_bar.any():
+        body[flat_bar] = 0.0
+        upper_wick[flat_bar] = 0.0
+        lower_wick[flat_bar] = 0.0
 
-        rng = h - lo
-        flat_bar = rng == 0.0  # high == low: the ratios are defined as 0 (rare: fix up after)
-        body = columns[col("body_ratio")]
-        np.divide(c - o, rng, out=body)
-        upper_wick = columns[col("upper_wick_ratio")]
-        np.divide(h - np.maximum(o, c), rng, out=upper_wick)
-        lower_wick = columns[col("lower_wick_ratio")]
-        np.divide(np.minimum(o, c) - lo, rng, out=lower_wick)
-        if flat_bar.any():
-            body[flat_bar] = 0.0
-            upper_wick[flat_bar] = 0.0
-            lower_wick[flat_bar] = 0.0
+    for k in spec.return_lags:
+        ret = out[col(f"ret_{k}")]
+        skip = min(max(k - start, 0), stop - start)  # rows before bar k have no close[k]
+        ret[:skip] = np.nan
+        if skip < stop - start:
+            np.divide(c[skip:], s.close[start + skip - k : stop - k], out=ret[skip:])
+            np.log(ret[skip:], out=ret[skip:])
 
-        for k in spec.return_lags:
-            ret = columns[col(f"ret_{k}")]
-            ret[:k] = np.nan
-            if n > k:
-                ret[k:] = np.log(c[k:] / c[:-k])
+    atr_zero = atr == 0.0  # a NaN ATR gives NaN ratios below; a zero ATR gives 0 ratios
+    any_zero = bool(atr_zero.any())
+    range_atr = out[col("range_atr")]
+    np.divide(rng, atr, out=range_atr)
+    if any_zero:
+        range_atr[atr_zero] = 0.0
+    np.divide(atr, c, out=out[col("atr_close")])
+    for period, ema in zip(spec.ema_periods, s.emas, strict=True):
+        name = f"ema{period}_dist_atr"
+        dist = out[col(name)]
+        np.subtract(c, ema[rows], out=dist)
+        dist /= atr
+        if any_zero:
+            dist[atr_zero] = 0.0
+        dist[: max(0, first[name] - start)] = np.nan
 
-        # True range: the first bar has no previous close.
-        tr = rng.copy()
-        if n > 1:
-            prev = c[:-1]
-            tr[1:] = np.maximum(np.maximum(rng[1:], np.abs(h[1:] - prev)), np.abs(lo[1:] - prev))
-        atr = _seeded_recursion(tr, spec.atr_period, 1.0 / spec.atr_period)
-        atr_defined = ~np.isnan(atr)
-        atr_nonzero = atr != 0.0
-        columns[col("range_atr")] = np.where(atr_nonzero, rng / atr, 0.0)
-        columns[col("range_atr")][~atr_defined] = np.nan
-        columns[col("atr_close")] = atr / c
+    out[col("rsi")] = s.rsi[rows]
+    line, signal = s.macd_line[rows], s.macd_signal[rows]
+    np.divide(line, c, out=out[col("macd_line")])
+    np.divide(signal, c, out=out[col("macd_signal")])
+    hist = out[col("macd_hist")]
+    np.subtract(line, signal, out=hist)
+    hist /= c
 
-        columns[col("rsi")] = _rsi(c, spec.rsi_period)
+    _bollinger(spec, s.close, start, stop, out[col("bb_pct_b")], out[col("bb_bandwidth")])
+    _vol_rank(spec, s.atr, start, stop, out[col("vol_pct_rank")], out[col("vol_regime")])
+    _calendar(spec, s, start, stop, out)
 
-        ema_fast = _seeded_recursion(c, spec.macd_fast, 2.0 / (spec.macd_fast + 1))
-        ema_slow = _seeded_recursion(c, spec.macd_slow, 2.0 / (spec.macd_slow + 1))
-        line = ema_fast - ema_slow
-        signal = np.full(n, np.nan)
-        slow_first = spec.macd_slow - 1
-        if n > slow_first:
-            signal[slow_first:] = _seeded_recursion(
-                line[slow_first:], spec.macd_signal, 2.0 / (spec.macd_signal + 1)
-            )
-        columns[col("macd_line")] = line / c
-        columns[col("macd_signal")] = signal / c
-        columns[col("macd_hist")] = (line - signal) / c
-
-        _bollinger(spec, c, columns[col("bb_pct_b")], columns[col("bb_bandwidth")])
-
-        for period in spec.ema_periods:
-            name = f"ema{period}_dist_atr"
-            ema = _seeded_recursion(c, period, 2.0 / (period + 1))
-            dist = np.where(atr_nonzero, (c - ema) / atr, 0.0)
-            dist[: first[name]] = np.nan
-            columns[col(name)] = dist
-
-        _vol_rank(spec, atr, columns[col("vol_pct_rank")], columns[col("vol_regime")])
-
-    columns[col("warm")] = 0.0
-    columns[col("warm"), spec.warmup_bars - 1 :] = 1.0
-    if order == "F":
-        return columns.T  # (n, k) view of the (k, n) buffer: columns contiguous, no copy
-    out = np.empty((n, len(names)))
-    for start in range(0, n, _BLOCK):  # transpose block by block: cache-friendly
-        out[start : start + _BLOCK] = columns[:, start : start + _BLOCK].T
-    return out
+    warm = out[col("warm")]
+    warm.fill(0.0)
+    warm[max(0, spec.warmup_bars - 1 - start) :] = 1.0
 
 
 def _seeded_recursion(x: Float64Array, period: int, alpha: float) -> Float64Array:
     """``ta.ema``/``ta.rma`` form: NaN for ``period - 1`` values, then the SMA of the first
     ``period`` values, then ``y = alpha*x + (1 - alpha)*y_prev``."""
     beta = 1.0 - alpha
-    y = np.full(x.shape[0], np.nan)
-    if x.shape[0] < period:
+    n = x.shape[0]
+    y = np.empty(n)
+    y[: min(period - 1, n)] = np.nan
+    if n < period:
         return y
     total = 0.0
     for value in x[:period].tolist():  # left to right, like the engine's running sum
         total += value
     seed = total / period
     y[period - 1] = seed
-    if x.shape[0] > period:
-        filtered, _ = lfilter([alpha, 0.0], [1.0, -beta], x[period:], zi=[beta * seed])
-        y[period:] = filtered
+    if n > period:
+        # Direct form II: y = b0*x + z, z = -a1*y_prev, i.e. alpha*x + beta*y_prev exactly.
+        y[period:] = lfilter([alpha, 0.0], [1.0, -beta], x[period:], zi=[beta * seed])[0]
     return y
 
 
 def _rsi(c: Float64Array, period: int) -> Float64Array:
-    out = np.full(c.shape[0], np.nan)
-    if c.shape[0] <= period:
+    n = c.shape[0]
+    out = np.empty(n)
+    out[: min(period, n)] = np.nan
+    if n <= period:
         return out
     # max(x, 0.0) equals the engine's `x if x > 0.0 else 0.0` (no NaN, no -0.0 here).
-    gain = np.maximum(c[1:] - c[:-1], 0.0)
-    loss = np.maximum(c[:-1] - c[1:], 0.0)
+    gain = c[1:] - c[:-1]
+    np.maximum(gain, 0.0, out=gain)
+    loss = c[:-1] - c[1:]
+    np.maximum(loss, 0.0, out=loss)
     alpha = 1.0 / period
     gain_avg = _seeded_recursion(gain, period, alpha)[period - 1 :]
     loss_avg = _seeded_recursion(loss, period, alpha)[period - 1 :]
-    out[period:] = np.where(loss_avg == 0.0, 1.0, 1.0 - 1.0 / (1.0 + gain_avg / loss_avg))
+    rsi = out[period:]
+    # 1 - 1 / (1 + G / L), the engine's operation order; L == 0 -> 1 (also when G == 0).
+    np.divide(gain_avg, loss_avg, out=rsi)
+    rsi += 1.0
+    np.divide(1.0, rsi, out=rsi)
+    np.subtract(1.0, rsi, out=rsi)
+    rsi[loss_avg == 0.0] = 1.0
     return out
 
 
 def _bollinger(
-    spec: FeatureSpec, c: Float64Array, pct_b: Float64Array, bandwidth: Float64Array
+    spec: FeatureSpec,
+    close: Float64Array,
+    start: int,
+    stop: int,
+    pct_b: Float64Array,
+    bandwidth: Float64Array,
 ) -> None:
+    """%B and bandwidth of rows ``[start, stop)``; row ``r``'s window is ``close[r-p+1 : r+1]``."""
     period = spec.bb_period
-    n = c.shape[0]
-    pct_b[: period - 1] = np.nan
-    bandwidth[: period - 1] = np.nan
-    windows = n - period + 1  # windows ending at rows period-1 .. n-1
-    if windows <= 0:
+    first = max(start, period - 1)  # first row with a full window
+    skip = min(first - start, stop - start)
+    pct_b[:skip] = np.nan
+    bandwidth[:skip] = np.nan
+    m = stop - first
+    if m <= 0:
         return
-    size = min(_BLOCK, windows)
-    total, d, sq = np.empty(size), np.empty(size), np.empty(size)
-    for start in range(0, windows, _BLOCK):  # blocks that stay in cache across the passes
-        m = min(_BLOCK, windows - start)
-        t, dm, q = total[:m], d[:m], sq[:m]
-        t[:] = c[start : start + m]
-        for j in range(1, period):  # left to right within each window, like the engine
-            t += c[start + j : start + j + m]
-        mean = t / period
-        np.subtract(c[start : start + m], mean, out=dm)
-        np.multiply(dm, dm, out=q)
-        for j in range(1, period):
-            np.subtract(c[start + j : start + j + m], mean, out=dm)
-            np.multiply(dm, dm, out=dm)
-            q += dm
-        q /= period
-        dev = spec.bb_mult * np.sqrt(q)
-        upper = mean + dev
-        lower = mean - dev
-        width = upper - lower
-        flat = width <= spec.bb_flat_tolerance * mean
-        rows = slice(start + period - 1, start + period - 1 + m)
-        pct_b[rows] = np.where(flat, 0.5, (c[rows] - lower) / width)
-        bandwidth[rows] = np.where(flat, 0.0, width / mean)
+    lead = first - period + 1  # the window of row `first` starts here
+    total = close[lead : lead + m].copy()
+    for j in range(1, period):  # left to right within each window, like the engine
+        total += close[lead + j : lead + j + m]
+    mean = total
+    mean /= period
+    d, sq = np.empty(m), np.empty(m)
+    np.subtract(close[lead : lead + m], mean, out=d)
+    np.multiply(d, d, out=sq)
+    for j in range(1, period):
+        np.subtract(close[lead + j : lead + j + m], mean, out=d)
+        np.multiply(d, d, out=d)
+        sq += d
+    sq /= period
+    dev = np.sqrt(sq, out=sq)
+    dev *= spec.bb_mult
+    upper = mean + dev
+    lower = np.subtract(mean, dev, out=d)
+    width = np.subtract(upper, lower, out=upper)
+    flat = width <= spec.bb_flat_tolerance * mean
+    p, b = pct_b[skip:], bandwidth[skip:]
+    np.subtract(close[first:stop], lower, out=p)
+    p /= width
+    np.divide(width, mean, out=b)
+    if flat.any():
+        p[flat] = 0.5
+        b[flat] = 0.0
 
 
 def _vol_rank(
-    spec: FeatureSpec, atr: Float64Array, pct_rank: Float64Array, regime: Float64Array
+    spec: FeatureSpec,
+    atr: Float64Array,
+    start: int,
+    stop: int,
+    pct_rank: Float64Array,
+    regime: Float64Array,
 ) -> None:
+    """Rank of ATR among the previous ``vol_rank_window`` ATRs, rows ``[start, stop)``."""
     window = spec.vol_rank_window
-    first = spec.atr_period - 1 + window  # first row with `window` previous ATRs
-    pct_rank[:first] = np.nan
-    regime[:first] = np.nan
-    n = atr.shape[0]
-    if n <= first:
+    first = max(start, spec.atr_period - 1 + window)  # first row with `window` previous ATRs
+    skip = min(first - start, stop - start)
+    pct_rank[:skip] = np.nan
+    regime[:skip] = np.nan
+    m = stop - first
+    if m <= 0:
         return
     # Counts fit in uint8 for windows up to 255 (the default is 100): bytes add fastest.
     small = window <= 255
-    size = min(_BLOCK, n - first)
-    count = np.empty(size, dtype=np.uint8 if small else np.int64)
-    less_equal = np.empty(size, dtype=np.bool_)
-    for start in range(first, n, _BLOCK):
-        m = min(_BLOCK, n - start)
-        cnt, le = count[:m], less_equal[:m]
-        addend = le.view(np.uint8) if small else le
-        current = atr[start : start + m]
-        cnt[:] = 0
-        for k in range(1, window + 1):
-            np.less_equal(atr[start - k : start - k + m], current, out=le)
-            np.add(cnt, addend, out=cnt)
-        rank = cnt / window
-        pct_rank[start : start + m] = rank
-        regime[start : start + m] = np.where(
-            rank < spec.vol_regime_low, -1.0, np.where(rank > spec.vol_regime_high, 1.0, 0.0)
-        )
+    count = np.zeros(m, dtype=np.uint8 if small else np.int64)
+    less_equal = np.empty(m, dtype=np.bool_)
+    addend = less_equal.view(np.uint8) if small else less_equal
+    current = atr[first:stop]
+    for k in range(1, window + 1):
+        np.less_equal(atr[first - k : stop - k], current, out=less_equal)
+        np.add(count, addend, out=count)
+    rank = pct_rank[skip:]
+    np.divide(count, window, out=rank)
+    reg = regime[skip:]
+    reg.fill(0.0)
+    reg[rank < spec.vol_regime_low] = -1.0
+    reg[rank > spec.vol_regime_high] = 1.0
 
 
 def _minute_table(spec: FeatureSpec, offsets: tuple[int, ...]) -> Float64Array:
@@ -280,21 +385,19 @@ def _minute_table(spec: FeatureSpec, offsets: tuple[int, ...]) -> Float64Array:
     return table
 
 
-def _calendar(spec: FeatureSpec, ts: NDArray[np.int64], columns: Float64Array) -> None:
-    minute = ts // NS_PER_MINUTE
+def _calendar(spec: FeatureSpec, s: _Series, start: int, stop: int, out: Float64Array) -> None:
+    minute = s.ts[start:stop] // NS_PER_MINUTE
     day = minute // MINUTES_PER_DAY
     tod = minute - day * MINUTES_PER_DAY
-    weekday = (day + 3) % 7
-    np.take(_DOW_SIN, weekday, out=columns[spec.index("dow_sin")])
-    np.take(_DOW_COS, weekday, out=columns[spec.index("dow_cos")])
+    weekday = day + 3
+    np.remainder(weekday, 7, out=weekday)
+    np.take(_DOW_SIN, weekday, out=out[spec.index("dow_sin")])
+    np.take(_DOW_COS, weekday, out=out[spec.index("dow_cos")])
     targets = [spec.index(name) for name in _CALENDAR_NAMES]
-    n = ts.shape[0]
-    i = 0
-    while i < n:  # one stretch of constant UTC offsets at a time (a few per year)
-        _, hi_ns, offsets = clock_stretch(spec, int(ts[i]))
-        j = int(np.searchsorted(ts, hi_ns, side="left"))
-        table = _minute_table(spec, offsets)
-        part = tod[i:j]
+    for i, j, table in s.stretches:
+        lo, hi = max(i, start), min(j, stop)
+        if lo >= hi:
+            continue
+        part = tod[lo - start : hi - start]
         for field, target in enumerate(targets):
-            np.take(table[field], part, out=columns[target, i:j])
-        i = j
+            np.take(table[field], part, out=out[target, lo - start : hi - start])

@@ -42,8 +42,8 @@ from nautilus_ai.data.dukascopy.urls import (
     parse_key,
 )
 
-# Plain sorted() order, as tests/test_public_api.py checks (ruff RUF022 wants isort order).
-__all__ = [  # noqa: RUF022
+# Plain sorted() order, as tests/test_public_api.py checks.
+__all__ = [
     "CACHE_DIR_ENV",
     "CANDLE_DTYPE",
     "DUKASCOPY_BASE_URL",

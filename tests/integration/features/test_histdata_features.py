@@ -23,7 +23,9 @@ def test_incremental_equals_vectorised_on_all_real_bars(
     update = engine.update
     rows = [
         update(*bar)
-        for bar in zip(ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(), v.tolist())
+        for bar in zip(
+            ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(), v.tolist(), strict=True
+        )
     ]
     y = np.array(rows)
 

@@ -108,6 +108,8 @@ def small_specs(draw: st.DrawFn) -> FeatureSpec:
         macd_signal=draw(st.integers(1, 9)),
         bb_period=draw(st.integers(1, 21)),
         bb_mult=draw(st.sampled_from([0.5, 2.0, 3.0])),
+        # 0: only exactly-zero widths are flat (integer prices make constant windows exact).
+        bb_flat_tolerance=draw(st.sampled_from([0.0, 1e-9])),
         ema_periods=tuple(draw(st.lists(st.integers(1, 40), min_size=1, max_size=3, unique=True))),
         vol_rank_window=draw(st.integers(1, 60)),
         vol_regime_low=low,

@@ -87,7 +87,9 @@ def test_every_reason_is_exercised() -> None:
     assert {reason for reason, _ in BAD_BARS} == set(REASONS)
 
 
-@pytest.mark.parametrize(("reason", "bad"), BAD_BARS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BAD_BARS)])
+@pytest.mark.parametrize(
+    ("reason", "bad"), BAD_BARS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BAD_BARS)]
+)
 def test_bad_bar_is_rejected_with_reason_and_leaves_state_unchanged(
     reason: str, bad: tuple[Any, ...]
 ) -> None:
@@ -203,6 +205,16 @@ def test_mask_after_ts_continues_a_running_engine() -> None:
     cols = [np.array([r[k] for r in rows]) for k in range(1, 6)]
     mask = accepted_bars_mask(ts, *cols, after_ts_ns=int(ts[4]))
     np.testing.assert_array_equal(mask, np.arange(10) > 4)
+
+
+def test_mask_rejects_unsigned_timestamps_beyond_int64() -> None:
+    rows = _walk(4)
+    ts = np.array([r[0] for r in rows], dtype=np.uint64)
+    ts[2] = np.uint64(2**63)
+    cols = [np.array([r[k] for r in rows]) for k in range(1, 6)]
+    np.testing.assert_array_equal(accepted_bars_mask(ts, *cols), [True, True, False, True])
+    with pytest.raises(InvalidBarError, match="timestamp_out_of_range"):
+        compute_features(FeatureSpec(), ts, *cols)
 
 
 def test_mask_of_empty_input_is_empty() -> None:

@@ -55,11 +55,13 @@ def _reference(bars: Bars) -> dict[str, np.ndarray]:
         ref[f"ret_{k}"] = [math.log(c[i] / c[i - k]) if i >= k else math.nan for i in range(n)]
     rng = [h[i] - lo[i] for i in range(n)]
     ref["body_ratio"] = [(c[i] - o[i]) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    ref["upper_wick_ratio"] = [(h[i] - max(o[i], c[i])) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    ref["lower_wick_ratio"] = [(min(o[i], c[i]) - lo[i]) / rng[i] if rng[i] else 0.0 for i in range(n)]
-    tr = [rng[0]] + [
-        max(rng[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])) for i in range(1, n)
+    ref["upper_wick_ratio"] = [
+        (h[i] - max(o[i], c[i])) / rng[i] if rng[i] else 0.0 for i in range(n)
     ]
+    ref["lower_wick_ratio"] = [
+        (min(o[i], c[i]) - lo[i]) / rng[i] if rng[i] else 0.0 for i in range(n)
+    ]
+    tr = [rng[0]] + [max(rng[i], abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1])) for i in range(1, n)]
     atr = _sma_seeded(tr, 14, "rma")
     ref["range_atr"] = [rng[i] / a if a else 0.0 for i, a in enumerate(atr)]
     ref["atr_close"] = [a / c[i] for i, a in enumerate(atr)]
@@ -136,6 +138,17 @@ def test_rsi_edge_cases() -> None:
         rsi = x[:, spec.index("rsi")]
         assert np.isnan(rsi[:14]).all()
         np.testing.assert_array_equal(rsi[14:], expected)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1e-9])
+def test_flat_window_is_half_and_zero_width(tolerance: float) -> None:
+    spec = FeatureSpec(bb_flat_tolerance=tolerance)
+    n = 25
+    ts = 1_483_920_000 * NS + 60 * NS * np.arange(1, n + 1, dtype=np.int64)
+    close = np.full(n, 1.0)  # the window sum is exact, so the width is exactly 0
+    x = compute_features(spec, ts, close, close, close, close, np.zeros(n))
+    np.testing.assert_array_equal(x[19:, spec.index("bb_pct_b")], 0.5)
+    np.testing.assert_array_equal(x[19:, spec.index("bb_bandwidth")], 0.0)
 
 
 def test_zero_atr_gives_zero_ratios_not_nan() -> None:

@@ -52,7 +52,7 @@ def test_v1_names_in_order() -> None:
 
 
 def test_index_of_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="unknown feature 'nope'.*ret_1"):
+    with pytest.raises(KeyError, match=r"unknown feature 'nope'.*ret_1"):
         FeatureSpec().index("nope")
 
 

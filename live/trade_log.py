@@ -1,0 +1,141 @@
+"""TradeLogActor: a JSON-lines trade log written as events happen (crash-safe, one line each).
+
+It records, for every strategy of the node: order fills (with the order's tags, which carry the
+``model=`` id), rejections and denials, positions opened / closed (with realised PnL), and every
+control outcome the :class:`~nautilus_ai.strategies.controller.RemoteController` publishes (pause,
+resume, flatten, set-risk, switch-model, status; applied, rejected or failed, with the reason).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.config import ActorConfig
+from nautilus_trader.model.events import (
+    OrderDenied,
+    OrderFilled,
+    OrderRejected,
+    PositionClosed,
+    PositionOpened,
+)
+
+from nautilus_ai.strategies.controller import CONTROL_REPLY_TOPIC
+
+__all__ = ["TradeLogActor", "TradeLogConfig", "read_trade_log"]
+
+
+class TradeLogConfig(ActorConfig, frozen=True, kw_only=True):
+    """
+    Parameters
+    ----------
+    path : str
+        The JSON-lines file (appended to; its folder is created).
+    """
+
+    path: str
+
+
+class TradeLogActor(Actor):
+    """Appends one JSON object per trading or control event to ``config.path``."""
+
+    def __init__(self, config: TradeLogConfig) -> None:
+        super().__init__(config)
+        self._path = Path(config.path)
+        self._file: IO[str] | None = None
+        self.lines = 0
+
+    def on_start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self._path.open("a", encoding="utf-8")
+        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+        self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
+        self.msgbus.subscribe(topic=CONTROL_REPLY_TOPIC, handler=self._on_control)
+        self._write(
+            {"event": "start", "trader_id": self.trader_id.value, "ts": self.clock.timestamp_ns()}
+        )
+
+    def on_stop(self) -> None:
+        self._write({"event": "stop", "ts": self.clock.timestamp_ns()})
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(record, default=str, sort_keys=True) + "\n")
+        self._file.flush()
+        self.lines += 1
+
+    def _on_order_event(self, event: Any) -> None:
+        if isinstance(event, OrderFilled):
+            order = self.cache.order(event.client_order_id)
+            self._write(
+                {
+                    "event": "fill",
+                    "ts": event.ts_event,
+                    "strategy_id": event.strategy_id.value,
+                    "instrument_id": event.instrument_id.value,
+                    "client_order_id": event.client_order_id.value,
+                    "side": "buy" if event.is_buy else "sell",
+                    "quantity": float(event.last_qty),
+                    "price": float(event.last_px),
+                    "commission": str(event.commission),
+                    "position_id": event.position_id.value if event.position_id else None,
+                    "tags": list(order.tags or []) if order is not None else [],
+                }
+            )
+        elif isinstance(event, OrderRejected | OrderDenied):
+            self._write(
+                {
+                    "event": "order_rejected" if isinstance(event, OrderRejected) else "denied",
+                    "ts": event.ts_event,
+                    "strategy_id": event.strategy_id.value,
+                    "client_order_id": event.client_order_id.value,
+                    "reason": str(event.reason),
+                }
+            )
+
+    def _on_position_event(self, event: Any) -> None:
+        if isinstance(event, PositionOpened):
+            self._write(
+                {
+                    "event": "position_opened",
+                    "ts": event.ts_event,
+                    "strategy_id": event.strategy_id.value,
+                    "position_id": event.position_id.value,
+                    "side": event.side.name.lower(),
+                    "quantity": float(event.quantity),
+                    "avg_px_open": event.avg_px_open,
+                }
+            )
+        elif isinstance(event, PositionClosed):
+            self._write(
+                {
+                    "event": "position_closed",
+                    "ts": event.ts_event,
+                    "strategy_id": event.strategy_id.value,
+                    "position_id": event.position_id.value,
+                    "side": "long" if event.entry.name == "BUY" else "short",
+                    "quantity": float(event.peak_qty),
+                    "avg_px_open": event.avg_px_open,
+                    "avg_px_close": event.avg_px_close,
+                    "realized_pnl": str(event.realized_pnl),
+                }
+            )
+
+    def _on_control(self, message: Any) -> None:
+        try:
+            reply = json.loads(message)
+        except (TypeError, ValueError):
+            reply = {"raw": str(message)}
+        self._write({"event": "control", "ts": self.clock.timestamp_ns(), **reply})
+
+
+def read_trade_log(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a trade log, in order."""
+    with Path(path).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

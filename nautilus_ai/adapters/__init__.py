@@ -1,0 +1,21 @@
+"""Nautilus adapters (glue modules: these import ``nautilus_trader``).
+
+* :mod:`nautilus_ai.adapters.replay`: an offline data client that replays catalog bars (and
+  quotes made from BID / ASK bars) into a live ``TradingNode``.
+* :mod:`nautilus_ai.adapters.venues`: the data / execution client kinds a live config may name
+  (replay, sandbox, Interactive Brokers), with the environment each one needs.
+"""
+
+from nautilus_ai.adapters.replay import (
+    REPLAY_FINISHED_TOPIC,
+    ReplayDataClient,
+    ReplayDataClientConfig,
+    ReplayDataClientFactory,
+)
+
+__all__ = [
+    "REPLAY_FINISHED_TOPIC",
+    "ReplayDataClient",
+    "ReplayDataClientConfig",
+    "ReplayDataClientFactory",
+]

@@ -1,0 +1,155 @@
+"""``nautilus-ai control VERB``: send one signed command to a running node and print the reply.
+
+The secret comes from ``$NAUTILUS_AI_CONTROL_SECRET`` and the Redis URL from ``--redis-url`` or
+``$NAUTILUS_AI_REDIS_URL``. Exit status: 0 applied, 1 rejected or failed, 3 no reply in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nautilus_ai.cli import CliError
+
+__all__ = ["register"]
+
+EXIT_REFUSED = 1
+EXIT_TIMEOUT = 3
+
+
+def register(subparsers: Any) -> None:
+    control = subparsers.add_parser(
+        "control",
+        help="send a signed control command to a running node (pause, resume, flatten, ...)",
+        description="Send one signed command over Redis and print the node's reply as JSON. "
+        "Needs $NAUTILUS_AI_CONTROL_SECRET; Redis from --redis-url or $NAUTILUS_AI_REDIS_URL. "
+        "Exit 0 applied, 1 rejected/failed, 3 no reply in time.",
+    )
+    verbs = control.add_subparsers(dest="control_verb", metavar="VERB", required=True)
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = verbs.add_parser(name, help=help_text)
+        parser.add_argument("--trader", required=True, help="trader id, e.g. TRADER-001")
+        parser.add_argument("--strategy", required=True, help="strategy id, e.g. AIPattern-001")
+        parser.add_argument(
+            "--redis-url", help="default: $NAUTILUS_AI_REDIS_URL or redis://127.0.0.1:6379/0"
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=10.0, help="seconds to wait for the reply (default 10)"
+        )
+        parser.set_defaults(handler=_send, command_type=name.replace("-", "_"))
+        return parser
+
+    verb("pause", "no new entries (exits and stops keep working)").add_argument(
+        "--reason", default="", help="recorded in the log and the audit trail"
+    )
+    verb("resume", "allow new entries again")
+    verb("flatten", "cancel orders, close positions and stay paused").add_argument(
+        "--reason", default="", help="recorded in the log and the audit trail"
+    )
+    risk = verb("set-risk", "change min confidence, max position and/or the risk multiplier")
+    risk.add_argument("--min-confidence", type=float, help="in [0, 1]")
+    risk.add_argument("--max-position", type=float, help="> 0, in the strategy's size units")
+    risk.add_argument("--risk-multiplier", type=float, help="in (0, 10]")
+    switch = verb("switch-model", "switch the predictor (config JSON with a 'kind')")
+    source = switch.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help='predictor config as JSON, e.g. \'{"kind": "rule"}\'')
+    source.add_argument("--config-file", help="predictor config in a JSON file")
+    verb("status", "print paused flag, risk settings, model, position, last decision")
+
+    history = verbs.add_parser("history", help="print the most recent replies (audit trail)")
+    history.add_argument("--trader", required=True, help="trader id")
+    history.add_argument("--redis-url", help="default: $NAUTILUS_AI_REDIS_URL")
+    history.add_argument("--count", type=int, default=20, help="how many (default 20)")
+    history.set_defaults(handler=_history)
+
+
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    kind = args.command_type
+    if kind in ("pause", "flatten"):
+        return {"reason": args.reason}
+    if kind == "set_risk":
+        return {
+            "min_confidence": args.min_confidence,
+            "max_position": args.max_position,
+            "risk_multiplier": args.risk_multiplier,
+        }
+    if kind == "switch_model":
+        text = args.config
+        where = "--config"
+        if args.config_file:
+            where = args.config_file
+            try:
+                text = Path(args.config_file).read_text()
+            except OSError as exc:
+                raise CliError(f"cannot read {args.config_file}: {exc.strerror}") from None
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{where} is not JSON: {exc}") from None
+        return {"config": config}
+    return {}
+
+
+def _client(
+    trader: str, redis_url: str | None, *, need_secret: bool = True, poll_ms: int = 500
+) -> Any:
+    from nautilus_ai.control import (
+        ControlClient,
+        MissingSecretError,
+        RedisSettings,
+        StreamNames,
+        connect,
+        load_secret,
+        redis_url_from_env,
+    )
+
+    try:
+        secret = load_secret() if need_secret else b""
+        names = StreamNames(trader)
+        settings = RedisSettings(url=redis_url_from_env(redis_url))
+    except (MissingSecretError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    redis_client = connect(settings, extra_socket_timeout=poll_ms / 1000.0)
+    return ControlClient(redis_client, names, secret, poll_ms=poll_ms), settings
+
+
+def _send(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    from nautilus_ai.control import InvalidCommandError, ReplyTimeoutError
+
+    if args.timeout <= 0:
+        raise CliError(f"--timeout must be > 0 seconds, was {args.timeout}")
+    client, settings = _client(args.trader, args.redis_url)
+    try:
+        command = client.command(args.command_type, args.strategy, **_fields(args))
+    except InvalidCommandError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        reply = client.request(command, timeout=args.timeout)
+    except ReplyTimeoutError as exc:
+        print(f"nautilus-ai: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    except (RedisError, OSError) as exc:
+        raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    print(json.dumps(reply.model_dump(mode="json"), indent=2, sort_keys=True))
+    return 0 if reply.ok else EXIT_REFUSED
+
+
+def _history(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    if args.count < 1:
+        raise CliError(f"--count must be >= 1, was {args.count}")
+    client, settings = _client(args.trader, args.redis_url, need_secret=False)
+    try:
+        replies = client.replies(args.count)
+    except (RedisError, OSError) as exc:
+        raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    for reply in replies:
+        print(reply.to_json())
+    return 0

@@ -1,0 +1,137 @@
+"""The sender side: build, sign and send commands, and wait for the matching reply.
+
+>>> client = ControlClient(connect(RedisSettings(url)), StreamNames("TRADER-001"), secret)
+>>> reply = client.request(client.command("pause", "AIPatternStrategy-001", reason="news"))
+>>> reply.status
+<ReplyStatus.APPLIED: 'applied'>
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nautilus_ai.control.schema import CommandReply, ControlCommand, parse_command
+from nautilus_ai.control.signing import seal
+from nautilus_ai.control.transport import StreamNames
+
+__all__ = ["ControlClient", "ReplyTimeoutError"]
+
+
+class ReplyTimeoutError(TimeoutError):
+    """No reply with the command's id arrived in time (is the node running and listening?)."""
+
+
+class ControlClient:
+    """Sends signed commands to one trader and reads its replies.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Injected client (``decode_responses=True``) whose socket timeout exceeds ``poll_ms``.
+    names : StreamNames
+        The trader's stream keys.
+    secret : bytes
+        The shared HMAC secret.
+    command_maxlen : int
+        Approximate cap on the command stream (``XADD MAXLEN ~``).
+    poll_ms : int
+        Longest single ``XREAD BLOCK`` while waiting for a reply.
+    clock : Callable[[], int]
+        Wall-clock unix ns for command timestamps.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        names: StreamNames,
+        secret: bytes,
+        *,
+        command_maxlen: int = 10_000,
+        poll_ms: int = 500,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._client = client
+        self._names = names
+        self._secret = secret
+        self._command_maxlen = command_maxlen
+        self._poll_ms = poll_ms
+        self._clock = clock
+
+    @property
+    def names(self) -> StreamNames:
+        return self._names
+
+    def command(self, command_type: str, strategy_id: str, **fields: Any) -> ControlCommand:
+        """A new, validated command for this trader with a fresh id, timestamp and nonce.
+
+        Raises ``InvalidCommandError`` naming a bad field.
+        """
+        body = {
+            "type": command_type,
+            "trader_id": self._names.trader_id,
+            "strategy_id": strategy_id,
+            "command_id": uuid.uuid4().hex,
+            "timestamp_ns": self._clock(),
+            "nonce": secrets.token_hex(16),
+            **fields,
+        }
+        return parse_command(body)
+
+    def send(self, command: ControlCommand) -> str:
+        """Sign and ``XADD`` ``command``; returns its stream entry id."""
+        envelope = seal(command, self._secret)
+        entry_id: str = self._client.xadd(
+            self._names.commands,
+            envelope.to_fields(),
+            maxlen=self._command_maxlen,
+            approximate=True,
+        )
+        return entry_id
+
+    def reply_cursor(self) -> str:
+        """The reply stream's last entry id (``"0-0"`` when empty): wait for replies after it."""
+        last = self._client.xrevrange(self._names.replies, count=1)
+        return str(last[0][0]) if last else "0-0"
+
+    def request(self, command: ControlCommand, timeout: float = 5.0) -> CommandReply:
+        """Send ``command`` and wait up to ``timeout`` seconds for its reply.
+
+        Raises
+        ------
+        ReplyTimeoutError
+            No reply arrived in time.
+        """
+        cursor = self.reply_cursor()
+        self.send(command)
+        return self.wait_for_reply(command.command_id, cursor, timeout)
+
+    def wait_for_reply(self, command_id: str, cursor: str, timeout: float) -> CommandReply:
+        """Read the reply stream after ``cursor`` until a reply for ``command_id`` arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                raise ReplyTimeoutError(
+                    f"no reply to command {command_id} within {timeout:g} s on "
+                    f"{self._names.replies}; is the node for trader {self._names.trader_id!r} "
+                    "running with the control plane on?"
+                )
+            response = self._client.xread(
+                {self._names.replies: cursor},
+                count=256,
+                block=max(1, min(remaining_ms, self._poll_ms)),
+            )
+            for _stream, entries in response or ():
+                for entry_id, fields in entries:
+                    cursor = entry_id
+                    if fields.get("command_id") == command_id:
+                        return CommandReply.from_json(fields["reply"])
+
+    def replies(self, count: int = 100) -> list[CommandReply]:
+        """The most recent ``count`` replies, oldest first (the audit trail)."""
+        entries = self._client.xrevrange(self._names.replies, count=count)
+        return [CommandReply.from_json(fields["reply"]) for _id, fields in reversed(entries)]

@@ -1,0 +1,174 @@
+"""One trader's control plane, assembled: gate + listener + inbox + applier.
+
+The owner of the strategies (the Nautilus controller actor, a benchmark's stand-in loop) does
+two things: ``start(wakeup)`` with a ``wakeup`` that schedules a call of :meth:`apply_pending` on
+the strategies' own thread (``loop.call_soon_threadsafe``), and ``stop()`` at shutdown. Nothing
+here touches a strategy off that thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from nautilus_ai.control.applier import Controllable, apply_command
+from nautilus_ai.control.gate import CommandGate, TimeWindow
+from nautilus_ai.control.inbox import CommandInbox
+from nautilus_ai.control.listener import ControlListener
+from nautilus_ai.control.replay import (
+    LayeredNonceStore,
+    MemoryNonceStore,
+    NonceStore,
+    RedisNonceStore,
+)
+from nautilus_ai.control.schema import CommandReply, ReplyStatus
+from nautilus_ai.control.signing import SECRET_ENV, load_secret
+from nautilus_ai.control.transport import RedisSettings, StreamNames, connect
+
+__all__ = ["ControlPlane"]
+
+
+class ControlPlane:
+    """The node side of one trader's control plane.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        Injected client (see :func:`~nautilus_ai.control.transport.connect`; its socket timeout
+        must exceed ``block_ms``).
+    names : StreamNames
+        The trader's stream keys.
+    secret : bytes
+        The shared HMAC secret.
+    strategy_ids : Iterable[str], optional
+        Strategies commands may target (others are refused by the gate).
+    window : TimeWindow, optional
+        Accepted command age / clock skew.
+    nonce_store : NonceStore, optional
+        Default: in memory and in Redis (survives both a Redis and a node restart).
+    consumer : str, optional
+        Consumer name in the group; default ``<trader_id>`` (stable across restarts).
+    block_ms : int
+        ``XREADGROUP`` block time (also the worst-case stop delay).
+    inbox_capacity : int
+        Most accepted commands waiting for the strategies' thread.
+    logger : logging.Logger, optional
+        Where the listener logs.
+    clock : Callable[[], int]
+        Wall-clock unix ns.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        names: StreamNames,
+        secret: bytes,
+        *,
+        strategy_ids: Iterable[str] | None = None,
+        window: TimeWindow | None = None,
+        nonce_store: NonceStore | None = None,
+        consumer: str | None = None,
+        block_ms: int = 1000,
+        inbox_capacity: int = 10_000,
+        logger: logging.Logger | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        store = nonce_store or LayeredNonceStore(
+            MemoryNonceStore(), RedisNonceStore(client, names.nonce_prefix)
+        )
+        self.gate = CommandGate(
+            secret, names.trader_id, store, window, strategy_ids=strategy_ids, clock=clock
+        )
+        self.inbox = CommandInbox(capacity=inbox_capacity)
+        self.listener = ControlListener(
+            client,
+            names,
+            self.gate,
+            self.inbox.put,
+            consumer=consumer or names.trader_id,
+            block_ms=block_ms,
+            logger=logger,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_environment(
+        cls,
+        trader_id: str,
+        redis_url: str,
+        *,
+        secret_env: str = SECRET_ENV,
+        env: Mapping[str, str] | None = None,
+        block_ms: int = 1000,
+        **kwargs: Any,
+    ) -> ControlPlane:
+        """Build with the secret from ``$secret_env`` and a client for ``redis_url``.
+
+        Raises ``MissingSecretError`` (naming the variable) before anything connects.
+        """
+        secret = load_secret(os.environ if env is None else env, secret_env)
+        settings = RedisSettings(url=redis_url)
+        client = connect(settings, extra_socket_timeout=block_ms / 1000.0)
+        names = StreamNames(trader_id)
+        return cls(client, names, secret, block_ms=block_ms, **kwargs)
+
+    @property
+    def names(self) -> StreamNames:
+        return self.listener.names
+
+    @property
+    def connected(self) -> bool:
+        return self.listener.connected
+
+    def start(self, wakeup: Callable[[], object]) -> None:
+        """Start listening; ``wakeup`` must schedule :meth:`apply_pending` on the owner thread."""
+        self.inbox.set_wakeup(wakeup)
+        self.listener.start()
+
+    def apply_pending(self, resolve: Callable[[str], Controllable | None]) -> list[CommandReply]:
+        """Apply every waiting command (call on the strategies' thread) and queue the replies.
+
+        ``resolve(strategy_id)`` returns the target strategy, or ``None`` when there is none
+        (the command is then rejected).
+        """
+        replies = []
+        for item in self.inbox.drain():
+            command = item.command
+            target = resolve(command.strategy_id)
+            if target is None:
+                reply = CommandReply(
+                    command_id=command.command_id,
+                    status=ReplyStatus.REJECTED,
+                    reason=f"no running strategy {command.strategy_id!r} on this trader",
+                    command_type=command.type,
+                    trader_id=command.trader_id,
+                    strategy_id=command.strategy_id,
+                    entry_id=item.entry_id,
+                    received_ns=item.received_ns,
+                    completed_ns=self._clock(),
+                )
+            else:
+                reply = apply_command(
+                    target,
+                    command,
+                    entry_id=item.entry_id,
+                    received_ns=item.received_ns,
+                    clock=self._clock,
+                )
+            self.listener.submit_reply(reply)
+            replies.append(reply)
+        return replies
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop listening and flush replies; does not close the injected client."""
+        self.inbox.set_wakeup(None)
+        self.listener.stop(timeout)
+
+    def close(self) -> None:
+        """Close the Redis client (after :meth:`stop`)."""
+        self._client.close()

@@ -1,0 +1,320 @@
+"""RemoteController: the Nautilus glue of the control plane (an ``Actor``, via ``Controller``).
+
+It turns signed Redis commands (live) and a schedule of commands (backtests, drills) into calls
+of the target strategy's control methods (:class:`nautilus_ai.control.Controllable`), always on
+the thread that owns the strategies:
+
+* live: the listener thread hands accepted commands to an inbox and wakes the node's asyncio
+  loop with ``loop.call_soon_threadsafe``; the drain runs on the loop, between bars. (Nautilus'
+  live clock timers fire on a Rust runtime thread, not the loop, so a polling timer would mutate
+  strategy state from another thread; see BENCHMARKS.md for both measured.)
+* backtest: schedule entries are clock time alerts, fired by the engine in simulated time.
+
+After a state-changing command the strategy's state is written to the cache (``on_save``), so with
+a cache database a restarted node comes back paused if it was paused, even after a crash.
+
+Use it as the node's controller::
+
+    TradingNodeConfig(..., controller=ImportableControllerConfig(
+        controller_path="nautilus_ai.strategies.controller:RemoteController",
+        config_path="nautilus_ai.strategies.controller:RemoteControllerConfig",
+        config={"listen": True}))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from nautilus_trader.common.config import PositiveFloat, PositiveInt
+from nautilus_trader.common.events import TimeEvent
+from nautilus_trader.live.config import ControllerConfig
+from nautilus_trader.trading.controller import Controller
+from nautilus_trader.trading.trader import Trader
+
+from nautilus_ai.control import (
+    SECRET_ENV,
+    CommandReply,
+    Controllable,
+    ControlPlane,
+    ReplyStatus,
+    ScheduledCommand,
+    TimeWindow,
+    apply_command,
+    parse_schedule,
+    redis_url_from_env,
+)
+
+__all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
+
+CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
+"""Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
+
+_STATE_CHANGING = frozenset({"pause", "resume", "flatten", "set_risk", "switch_model"})
+_RUNNING_ONLY = frozenset({"flatten"})  # needs a running strategy to send orders
+
+
+class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
+    """Configuration for :class:`RemoteController`.
+
+    Parameters
+    ----------
+    listen : bool, default False
+        Listen for signed commands on Redis (live nodes). Needs the secret in ``secret_env``.
+    redis_url : str, optional
+        Redis for the control plane; default ``$NAUTILUS_AI_REDIS_URL`` or
+        ``redis://127.0.0.1:6379/0``. Keep passwords in the environment.
+    secret_env : str, default "NAUTILUS_AI_CONTROL_SECRET"
+        Name of the environment variable holding the shared HMAC secret.
+    strategy_ids : list[str], optional
+        Strategies that may be controlled; default every strategy of the trader.
+    max_age_secs : float, default 30
+        Oldest command accepted (the replay window).
+    max_future_secs : float, default 5
+        Largest clock skew accepted for commands from the future.
+    block_ms : int, default 500
+        Redis ``XREADGROUP`` block time (the listener's worst-case stop delay).
+    schedule : list[dict], default []
+        Commands at given times: ``{"at": ns | ISO-8601, "type": ..., "strategy_id": ...,
+        ...}`` (see :mod:`nautilus_ai.control.schedule`). Unsigned: trusted configuration.
+    persist_state : bool, default True
+        Write the strategy's state to the cache after each state-changing command.
+    """
+
+    listen: bool = False
+    redis_url: str | None = None
+    secret_env: str = SECRET_ENV
+    strategy_ids: list[str] | None = None
+    max_age_secs: PositiveFloat = 30.0
+    max_future_secs: float = 5.0
+    block_ms: PositiveInt = 500
+    schedule: list[dict[str, Any]] = []
+    persist_state: bool = True
+
+    def __post_init__(self) -> None:
+        TimeWindow.from_seconds(self.max_age_secs, self.max_future_secs)
+        if self.block_ms < 1:
+            raise ValueError(f"block_ms must be >= 1, was {self.block_ms!r}")
+        if not self.secret_env:
+            raise ValueError("secret_env must name an environment variable")
+        # Validate the schedule now (trader id is filled in at start).
+        parse_schedule(self.schedule, trader_id="CHECK-000")
+
+
+class RemoteController(Controller):
+    """Applies control commands to the trader's strategies on the node's own thread.
+
+    Attributes
+    ----------
+    replies : deque[CommandReply]
+        The last 1,000 outcomes (live and scheduled), for tests and post-mortems.
+    """
+
+    def __init__(self, trader: Trader, config: RemoteControllerConfig | None = None) -> None:
+        config = config or RemoteControllerConfig()
+        super().__init__(trader=trader, config=config)
+        self._config = config
+        self._plane: ControlPlane | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._schedule: list[ScheduledCommand] = []
+        self._alerts: list[str] = []
+        self.replies: deque[CommandReply] = deque(maxlen=1000)
+
+    @property
+    def plane(self) -> ControlPlane | None:
+        """The Redis control plane while listening, else ``None``."""
+        return self._plane
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # a backtest: everything runs on the engine's thread
+        self._schedule = parse_schedule(self._config.schedule, trader_id=self.trader_id.value)
+        for index, entry in enumerate(self._schedule):
+            name = f"{self.id}-schedule-{index}"
+            self.clock.set_time_alert_ns(name, entry.at_ns, self._on_schedule_alert)
+            self._alerts.append(name)
+        if self._schedule:
+            self.log.info(f"Control schedule: {len(self._schedule)} command(s)")
+        if self._config.listen:
+            self._start_listening()
+
+    def _start_listening(self) -> None:
+        if self._loop is None:
+            raise RuntimeError(
+                "RemoteController(listen=True) needs a live node with a running event loop"
+            )
+        url = redis_url_from_env(self._config.redis_url)
+        self._plane = ControlPlane.from_environment(
+            self.trader_id.value,
+            url,
+            secret_env=self._config.secret_env,
+            strategy_ids=self._config.strategy_ids,
+            window=TimeWindow.from_seconds(self._config.max_age_secs, self._config.max_future_secs),
+            block_ms=self._config.block_ms,
+            logger=_nautilus_logger(self, f"nautilus_ai.control.{self.trader_id.value}"),
+        )
+        loop = self._loop
+        self._plane.start(lambda: loop.call_soon_threadsafe(self._apply_pending))
+        self.log.info(
+            f"Control plane listening on {self._plane.names.commands} "
+            f"(replies on {self._plane.names.replies})"
+        )
+
+    def on_stop(self) -> None:
+        for name in self._alerts:
+            if name in self.clock.timer_names:
+                self.clock.cancel_timer(name)
+        self._alerts = []
+        if self._plane is not None:
+            self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0))
+            self._plane.close()
+            self._plane = None
+
+    # -- applying (always on the node's thread) -----------------------------------------------
+
+    def _apply_pending(self) -> None:
+        plane = self._plane
+        if plane is None:
+            return
+        for reply in plane.apply_pending(self._resolve):
+            self._record(reply)
+
+    def _on_schedule_alert(self, event: TimeEvent) -> None:
+        if self._loop is not None:
+            # Live clock alerts fire on a Rust runtime thread: hop onto the loop first.
+            self._loop.call_soon_threadsafe(self._apply_scheduled, event.name)
+        else:
+            self._apply_scheduled(event.name)
+
+    def _apply_scheduled(self, name: str) -> None:
+        entry = self._schedule[int(name.rsplit("-", 1)[1])]
+        command = entry.command
+        target = self._resolve(command.strategy_id)
+        if target is None:
+            reply = CommandReply(
+                command_id=command.command_id,
+                status=ReplyStatus.REJECTED,
+                reason=f"no running strategy {command.strategy_id!r} on this trader",
+                command_type=command.type,
+                trader_id=command.trader_id,
+                strategy_id=command.strategy_id,
+                completed_ns=self.clock.timestamp_ns(),
+            )
+        else:
+            reply = apply_command(
+                target,
+                command,
+                received_ns=self.clock.timestamp_ns(),
+                clock=self.clock.timestamp_ns,
+            )
+        self._record(reply)
+        if self._plane is not None:
+            self._plane.listener.submit_reply(reply)  # audit trail; no stream entry to ack
+
+    def _resolve(self, strategy_id: str) -> Controllable | None:
+        allowed = self._config.strategy_ids
+        if allowed is not None and strategy_id not in allowed:
+            return None
+        for strategy in self._trader.strategies():
+            if strategy.id.value == strategy_id and isinstance(strategy, Controllable):
+                return _Guarded(strategy, self)
+        return None
+
+    def _record(self, reply: CommandReply) -> None:
+        self.replies.append(reply)
+        self.msgbus.publish(CONTROL_REPLY_TOPIC, reply.to_json())
+        text = (
+            f"Control {reply.command_type} {reply.command_id} -> {reply.strategy_id}: "
+            f"{reply.status.value}{': ' + reply.reason if reply.reason else ''}"
+        )
+        if reply.status is ReplyStatus.APPLIED:
+            self.log.info(text)
+        else:
+            self.log.warning(text)
+
+
+class _Guarded:
+    """Wraps a strategy: refuses order-sending commands unless it runs, and persists state."""
+
+    def __init__(self, strategy: Any, controller: RemoteController) -> None:
+        self._strategy = strategy
+        self._controller = controller
+
+    def _check_running(self, name: str) -> None:
+        if name in _RUNNING_ONLY and not self._strategy.is_running:
+            raise RuntimeError(
+                f"strategy {self._strategy.id} is {self._strategy.state.name}, not RUNNING"
+            )
+
+    def _after(self, name: str) -> None:
+        if name in _STATE_CHANGING and self._controller._config.persist_state:
+            self._controller.cache.update_strategy(self._strategy)
+
+    def pause_trading(self, reason: str) -> None:
+        self._strategy.pause_trading(reason)
+        self._after("pause")
+
+    def resume_trading(self) -> None:
+        self._strategy.resume_trading()
+        self._after("resume")
+
+    def flatten(self, reason: str) -> None:
+        self._check_running("flatten")
+        self._strategy.flatten(reason)
+        self._after("flatten")
+
+    def set_risk(
+        self,
+        min_confidence: float | None,
+        max_position: float | None,
+        risk_multiplier: float | None,
+    ) -> None:
+        self._strategy.set_risk(min_confidence, max_position, risk_multiplier)
+        self._after("set_risk")
+
+    def switch_model(self, config: dict[str, Any]) -> None:
+        self._strategy.switch_model(config)
+        self._after("switch_model")
+
+    def control_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = self._strategy.control_status()
+        status.setdefault("strategy_state", self._strategy.state.name)
+        return status
+
+
+def _nautilus_logger(actor: RemoteController, name: str) -> logging.Logger:
+    """A stdlib logger whose records go to the actor's Nautilus log (thread-safe)."""
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    for handler in list(logger.handlers):
+        if isinstance(handler, _ToNautilus):
+            logger.removeHandler(handler)
+    logger.addHandler(_ToNautilus(actor))
+    return logger
+
+
+class _ToNautilus(logging.Handler):
+    def __init__(self, actor: RemoteController) -> None:
+        super().__init__()
+        self._log = actor.log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + self.format(record)
+            if record.levelno >= logging.ERROR:
+                self._log.error(message)
+            elif record.levelno >= logging.WARNING:
+                self._log.warning(message)
+            else:
+                self._log.info(message)
+        except Exception:
+            self.handleError(record)
