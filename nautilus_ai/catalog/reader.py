@@ -4,9 +4,9 @@
 rows/s); training wants numpy arrays at millions of rows per second, so these readers open the
 Parquet files of the catalog's layout directly:
 
-* :func:`read_bars` decodes Nautilus' 128-bit fixed-point price columns into float64 exactly as
-  ``Price.as_double()`` does (``raw / 10**16``, correctly rounded), so features recomputed from
-  them equal the ones the strategy computed from ``Bar`` objects bit for bit.
+* :func:`read_bars` gives the bars as float64 arrays exactly as ``Price.as_double()`` (the data
+  package's decoder), so features recomputed from them equal the ones the strategy computed from
+  ``Bar`` objects bit for bit.
 * :func:`read_snapshots` returns the logged feature vectors as an ``(n, k)`` array plus the other
   columns; :func:`read_outcomes` the closed positions; :func:`decisions_with_outcomes` joins
   each outcome to the decision that opened it.
@@ -42,7 +42,6 @@ __all__ = [
     "Snapshots",
     "decisions_with_outcomes",
     "file_interval",
-    "fixed_point_to_float",
     "list_runs",
     "logged_feature_spec",
     "read_bars",
@@ -54,7 +53,6 @@ _NAME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{9})Z_"
     r"(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})-(\d{2})-(\d{9})Z\.parquet$"
 )
-_PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 class CatalogReadError(ValueError):
@@ -278,52 +276,32 @@ def read_bars(
     end_ns: int | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """``(ts_event int64[n], ohlcv float64[n, 5])`` of one bar type with
-    ``start_ns <= ts_event < end_ns``, in time order, prices exactly as ``Price.as_double()``.
+    ``start_ns <= ts_event < end_ns`` (half-open, like every window here), in time order,
+    prices exactly as ``Price.as_double()`` (decoded by
+    :func:`nautilus_ai.data.catalog.read_bars`, imported on first use: it needs Nautilus).
 
     Raises
     ------
     CatalogReadError
-        No bars of that type, or files whose rows are out of order / overlap.
+        No bars of that type, or rows out of order / repeated (overlapping files).
     """
-    folder = Path(catalog_path) / "data" / "bar" / bar_type.replace("/", "")
-    files = _parts(folder)
-    if not files:
-        raise CatalogReadError(f"no bars of type {bar_type!r} in catalog {catalog_path}")
-    table, _ = _read_parts(files, [*_PRICE_COLUMNS, "ts_event"], start_ns)
-    ts = table.column("ts_event").to_numpy().astype(np.int64)
-    keep = np.ones(ts.size, dtype=bool)
-    if start_ns is not None:
-        keep &= ts >= start_ns
-    if end_ns is not None:
-        keep &= ts < end_ns
+    from nautilus_ai.data.catalog import read_bars as read_bar_arrays
+
+    try:
+        bars = read_bar_arrays(
+            catalog_path,
+            bar_type,
+            start_ns=start_ns,
+            end_ns=None if end_ns is None else end_ns - 1,  # theirs is inclusive
+        )
+    except FileNotFoundError as exc:
+        raise CatalogReadError(str(exc)) from None
+    ts = bars.ts_event
     if ts.size > 1 and (ts[1:] <= ts[:-1]).any():
         row = int(np.flatnonzero(ts[1:] <= ts[:-1])[0]) + 1
-        raise CatalogReadError(f"{folder}: bar timestamps not increasing at row {row}")
-    ohlcv = np.empty((int(keep.sum()), 5), dtype=np.float64)
-    for j, name in enumerate(_PRICE_COLUMNS):
-        ohlcv[:, j] = fixed_point_to_float(table.column(name))[keep]
-    return ts[keep], ohlcv
-
-
-def fixed_point_to_float(column: pa.ChunkedArray | pa.Array) -> NDArray[np.float64]:
-    """Nautilus raw fixed-point values (``fixed_size_binary[16]`` = int128 at 16 decimals, or
-    ``[8]`` = int64 at 9 decimals) -> float64, correctly rounded like Rust's ``raw as f64 /
-    FIXED_SCALAR``."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    width = array.type.byte_width
-    if width not in (8, 16):
-        raise CatalogReadError(f"unexpected fixed-point width {width} bytes")
-    scale = 1e16 if width == 16 else 1e9
-    words = np.frombuffer(array.buffers()[1], dtype=np.int64)
-    words = words[array.offset * (width // 8) : (array.offset + len(array)) * (width // 8)]
-    if width == 8:
-        return words.astype(np.float64) / scale
-    pairs = words.reshape(-1, 2)
-    low, high = pairs[:, 0], pairs[:, 1]
-    out = low.astype(np.float64)
-    wide = high != (low >> 63)  # the value does not fit in int64: convert exactly in Python
-    for i in np.flatnonzero(wide).tolist():
-        value = (int(high[i]) << 64) | (int(low[i]) & 0xFFFFFFFFFFFFFFFF)
-        out[i] = float(value)
-    out /= scale
-    return out
+        raise CatalogReadError(
+            f"{bar_type} in {catalog_path}: bar timestamps not increasing at row {row} "
+            "(overlapping files?)"
+        )
+    ohlcv = np.column_stack([bars.open, bars.high, bars.low, bars.close, bars.volume])
+    return ts.astype(np.int64, copy=False), ohlcv

@@ -1,4 +1,4 @@
-"""Columnar readers: fixed-point decoding, run selection, filters, joins and bad data."""
+"""Columnar readers: run selection, filters, joins and bad data."""
 
 from __future__ import annotations
 
@@ -10,46 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from catalog_helpers import MINUTE, T0, TinySpec, record_rows
-from hypothesis import given
-from hypothesis import strategies as st
-from nautilus_trader.model.objects import PRICE_MAX, Price
 
 from nautilus_ai.catalog import (
     CatalogReadError,
     FeatureLogConfig,
     FeatureLogger,
     decisions_with_outcomes,
-    fixed_point_to_float,
     list_runs,
     logged_feature_spec,
     read_snapshots,
 )
-
-
-def _int128_column(values: list[int]) -> pa.Array:
-    raw = b"".join(v.to_bytes(16, "little", signed=True) for v in values)
-    return pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(16), len(values), [None, pa.py_buffer(raw)]
-    )
-
-
-# Nautilus' own price range (PRICE_MAX ~1.7e13 at 16 decimals); beyond int64 from ~922.
-RAW_MAX = int(PRICE_MAX * 10**16)
-
-
-@given(st.lists(st.integers(-RAW_MAX, RAW_MAX), min_size=1, max_size=20))
-def test_int128_fixed_point_decodes_like_nautilus(raws: list[int]) -> None:
-    decoded = fixed_point_to_float(_int128_column(raws))
-    expected = [Price.from_raw(raw, 16).as_double() for raw in raws]
-    assert decoded.tolist() == expected
-
-
-def test_common_prices_decode_exactly() -> None:
-    prices = [Price.from_str(p) for p in ("1.05123", "0.00001", "110.123", "99999.5", "1.1")]
-    decoded = fixed_point_to_float(_int128_column([p.raw for p in prices]))
-    assert decoded.tolist() == [p.as_double() for p in prices]
-    sliced = fixed_point_to_float(_int128_column([p.raw for p in prices]).slice(2, 2))
-    assert sliced.tolist() == [prices[2].as_double(), prices[3].as_double()]
 
 
 def _log(root: Path, run_id: str, rows: int, start: int = 0) -> FeatureLogger:
