@@ -20,10 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 import numpy as np
+from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide
@@ -41,6 +43,7 @@ from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_
 __all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
 
 FEATURE_SOURCES = ("incremental", "precomputed")
+FEATURE_LOG_TIMER = "feature-log-flush"
 
 
 class AIPatternConfig(StrategyConfig, frozen=True):
@@ -274,6 +277,8 @@ class AIPatternStrategy(Strategy):
             self._load_precomputed()
         if self.config.feature_log is not None and self.feature_logger is None:
             self._attach_feature_logger(self.config.feature_log)
+        if self.feature_logger is not None:
+            self._start_feature_log_timer()
         self.subscribe_bars(self._bar_type)
 
     def on_stop(self) -> None:
@@ -689,9 +694,29 @@ class AIPatternStrategy(Strategy):
             clock_ns=self.clock.timestamp_ns,
             on_error=self.log.error,
         )
-        self.add_decision_sink(self.feature_logger.record)
+        record = self.feature_logger.record
+
+        def log_decision(
+            ts: int, row: np.ndarray, prediction: Prediction, intent: str, qty: float, sent: bool
+        ) -> None:
+            # _last_decision is the record just built: its reason includes the sizer's verdict
+            last = self._last_decision
+            record(ts, row, prediction, intent, qty, sent, last.reason if last else None)
+
+        self.add_decision_sink(log_decision)
         self.add_trade_sink(self.feature_logger.record_outcome)
         self.log.info(f"Logging decisions to {self.feature_logger.snapshot_folder}")
+
+    def _start_feature_log_timer(self) -> None:
+        # Live only (a backtest's clock would fire it in simulated time): flush on time even
+        # when no bar comes, e.g. over a weekend. Timers are cancelled when the strategy stops.
+        logger = self.feature_logger
+        if isinstance(self.clock, LiveClock) and FEATURE_LOG_TIMER not in self.clock.timer_names:
+            self.clock.set_timer(
+                FEATURE_LOG_TIMER,
+                timedelta(seconds=min(logger.config.flush_interval_s, 60.0)),
+                callback=lambda _event: logger.flush_if_due(),
+            )
 
     # -- Helpers ------------------------------------------------------------------------------
 

@@ -6,8 +6,9 @@ The strategy hands each decision to :meth:`FeatureLogger.record` (it has the sig
 microsecond per row); a *flush* turns the buffer into one Arrow table and writes it as a new
 Parquet part (:class:`~nautilus_ai.catalog.writer.PartWriter`: temp file, fsync, link, never an
 overwrite). Flushes happen when ``flush_rows`` rows are buffered, when ``flush_interval_s``
-wall-clock seconds have passed since the last one (checked at each row), on :meth:`flush` and
-on :meth:`close`. A process killed at any moment keeps every part flushed before and loses at
+wall-clock seconds have passed since the last one (checked at each row, and by
+:meth:`flush_if_due`, which a live strategy calls on a timer), on :meth:`flush` and on
+:meth:`close`. A process killed at any moment keeps every part flushed before and loses at
 most the rows buffered since.
 
 The logger never raises into the trading loop once it is constructed: a failed write is
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +75,9 @@ class FeatureLogConfig(BaseModel):
         Rows per part (the buffer's capacity).
     flush_interval_s : float
         Wall-clock seconds after which buffered rows are flushed even if fewer than
-        ``flush_rows`` (durability in live trading, where a row comes once a minute).
+        ``flush_rows`` (durability in live trading, where a row comes once a minute; a live
+        strategy also checks it on a timer). The trade-off: at most this much is lost on a
+        crash, and one part per interval (288 a day at the default 300 s).
     background : bool
         Encode and write parts on a writer thread.
     fsync : bool
@@ -89,8 +92,8 @@ class FeatureLogConfig(BaseModel):
 
     catalog_path: str = Field(min_length=1)
     run_id: str | None = None
-    flush_rows: int = Field(default=20_000, ge=1, le=10_000_000)
-    flush_interval_s: float = Field(default=60.0, gt=0.0, allow_inf_nan=False)
+    flush_rows: int = Field(default=50_000, ge=1, le=10_000_000)
+    flush_interval_s: float = Field(default=300.0, gt=0.0, allow_inf_nan=False)
     background: bool = False
     fsync: bool = True
     log_outcomes: bool = True
@@ -185,6 +188,7 @@ class FeatureLogger:
         self._on_error = on_error
         self._monotonic = monotonic
         self._capacity = config.flush_rows
+        self._interval = config.flush_interval_s
         self._new_buffers()
         self._outcomes: list[tuple[object, ...]] = []
         self._last_flush = monotonic()
@@ -208,17 +212,12 @@ class FeatureLogger:
     # ------------------------------------------------------------------ recording (hot path)
 
     def _new_buffers(self) -> None:
-        cap = self._capacity
+        # Feature vectors go into a preallocated matrix (one memcpy per row); the scalars of a
+        # row into one tuple (cheaper per row than numpy scalar stores; columns are built at
+        # flush time).
         self._n = 0
-        self._ts = np.empty(cap, dtype=np.int64)
-        self._ts_init = np.empty(cap, dtype=np.int64)
-        self._x = np.empty((cap, self._k), dtype=np.float64)
-        self._num = np.empty((cap, 4), dtype=np.float64)  # confidence, risk, latency, quantity
-        self._sent = np.empty(cap, dtype=np.bool_)
-        self._action: list[str] = []
-        self._model: list[str] = []
-        self._reason: list[str] = []
-        self._intent: list[str] = []
+        self._x = np.empty((self._capacity, self._k), dtype=np.float64)
+        self._rows: list[tuple[Any, ...]] = []
 
     def record(
         self,
@@ -228,25 +227,35 @@ class FeatureLogger:
         intent: str,
         quantity: float,
         order_sent: bool,
+        reason: str | None = None,
     ) -> None:
-        """Buffer one decision (the ``add_decision_sink`` signature); flush when due."""
+        """Buffer one decision (the ``add_decision_sink`` signature); flush when due.
+
+        ``reason`` defaults to ``prediction.reason``; the strategy passes its final reason
+        (e.g. ``"sized to zero: max_drawdown"`` when the sizer blocked the trade).
+        """
         if self._closed:
             return
         i = self._n
-        self._ts[i] = ts_event
-        self._ts_init[i] = self._clock_ns() if self._clock_ns is not None else ts_event
         self._x[i] = features
-        self._num[i] = (prediction.confidence, prediction.risk_score, prediction.latency, quantity)
-        self._sent[i] = order_sent
-        self._action.append(prediction.action.value)
-        self._model.append(prediction.model_id)
-        self._reason.append(prediction.reason)
-        self._intent.append(intent)
-        self._n = i + 1
+        self._rows.append(
+            (
+                ts_event,
+                self._clock_ns() if self._clock_ns is not None else ts_event,
+                prediction.confidence,
+                prediction.risk_score,
+                prediction.latency,
+                quantity,
+                order_sent,
+                prediction.action.value,
+                prediction.model_id,
+                prediction.reason if reason is None else reason,
+                intent,
+            )
+        )
+        self._n = i = i + 1
         self._rows_recorded += 1
-        if self._n >= self._capacity or (
-            self._monotonic() - self._last_flush >= self.config.flush_interval_s
-        ):
+        if i >= self._capacity or self._monotonic() - self._last_flush >= self._interval:
             self.flush()
 
     def record_outcome(self, position: ClosedPosition) -> None:
@@ -284,6 +293,17 @@ class FeatureLogger:
             outcomes = self._outcome_table()
             self._outcomes = []
         self._submit(OUTCOME_DIR, outcomes)
+
+    def flush_if_due(self) -> bool:
+        """Flush if anything is buffered and ``flush_interval_s`` has passed since the last
+        flush (what a live node's timer calls, so rows never wait for the next bar, e.g. over
+        a weekend). Returns whether it flushed."""
+        if self._closed or not (self._n or self._outcomes):
+            return False
+        if self._monotonic() - self._last_flush < self._interval:
+            return False
+        self.flush()
+        return True
 
     def close(self) -> LoggerStats:
         """Flush, stop the writer thread (if any) and return the final counters. Idempotent."""
@@ -323,25 +343,26 @@ class FeatureLogger:
         instrument_id, bar_type, run_id, spec_hash = self._constants
         flat = self._x[:n].reshape(-1)  # the buffer is discarded after this: no copy needed
         offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
-        num = self._num[:n]
+        (ts, ts_init, confidence, risk, latency, quantity, sent, action, model, reason,
+         intent) = zip(*self._rows, strict=True)  # fmt: skip
         columns = [
             _constant(instrument_id, n),
             _constant(bar_type, n),
             _constant(run_id, n),
             _constant(spec_hash, n),
             pa.ListArray.from_arrays(offsets, pa.array(flat)),
-            pa.array(self._model, pa.string()),
-            pa.array(self._action, pa.string()),
-            pa.array(num[:, 0]),
-            pa.array(num[:, 1]),
-            pa.array(num[:, 2]),
-            pa.array(self._reason, pa.string()),
-            pa.array(self._intent, pa.string()),
-            pa.array(num[:, 3]),
-            pa.array(self._sent[:n]),
+            pa.array(model, pa.string()),
+            pa.array(action, pa.string()),
+            pa.array(np.array(confidence, dtype=np.float64)),
+            pa.array(np.array(risk, dtype=np.float64)),
+            pa.array(np.array(latency, dtype=np.float64)),
+            pa.array(reason, pa.string()),
+            pa.array(intent, pa.string()),
+            pa.array(np.array(quantity, dtype=np.float64)),
+            pa.array(np.array(sent, dtype=np.bool_)),
             _constant(SNAPSHOT_TYPE, n),
-            pa.array(self._ts[:n]),
-            pa.array(self._ts_init[:n]),
+            pa.array(np.array(ts, dtype=np.int64)),
+            pa.array(np.array(ts_init, dtype=np.int64)),
         ]
         return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
 

@@ -19,7 +19,8 @@ Arrow schema metadata, the feature names and the full feature spec (keys in
     ``instrument_id``, ``bar_type``, ``run_id``, ``spec_hash``: strings; ``features``:
     ``list<double>`` (the feature vector, in spec order); ``model_id``; ``action``
     (``buy``/``sell``/``hold``); ``confidence``, ``risk_score``, ``latency_s``: doubles;
-    ``reason`` (the prediction's reason); ``intent`` (the policy's decision: ``none``,
+    ``reason`` (the prediction's reason, or why the sizer sized the trade to zero);
+    ``intent`` (the policy's decision: ``none``,
     ``enter``, ``exit``, ``exit_timeout``, ``reverse``); ``quantity`` (the sizer's quantity, 0
     when it did not size); ``order_sent``: bool; ``type`` (``"FeatureSnapshot"``, Nautilus'
     custom data convention); ``ts_event`` (the bar's close time, UTC ns); ``ts_init`` (when the

@@ -16,6 +16,7 @@ from fixtures.replay_catalog import build_replay_catalog
 from nautilus_ai.catalog import read_bars, read_outcomes, read_snapshots
 from nautilus_ai.features import FeatureSpec, compute_features
 from nautilus_ai.live import load_live_config, run_live
+from nautilus_ai.strategies.ai_pattern import FEATURE_LOG_TIMER
 
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 
@@ -37,10 +38,22 @@ def test_live_node_logs_every_decision(replay_catalog: Path, tmp_path: Path) -> 
     }  # fmt: skip
     path.write_text(yaml.safe_dump(data))
     strategies: list[Any] = []
-    run_live(
-        load_live_config(path), on_built=lambda node: strategies.extend(node.trader.strategies())
-    )
+    timer_active: list[bool] = []
+
+    def built(node: Any) -> None:
+        strategies.extend(node.trader.strategies())
+        strategy = strategies[0]
+
+        def check_timer(*_: Any) -> None:  # while running: the live flush timer is set
+            if not timer_active:
+                timer_active.append(FEATURE_LOG_TIMER in strategy.clock.timer_names)
+
+        strategy.add_decision_sink(check_timer)
+
+    run_live(load_live_config(path), on_built=built)
     strategy = strategies[0]
+    assert timer_active == [True]
+    assert strategy.feature_logger.stats().write_errors == 0
 
     snaps = read_snapshots(log, "live-1")
     assert len(snaps) == len(strategy.decisions) > 2_500

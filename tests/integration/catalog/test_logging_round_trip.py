@@ -50,8 +50,8 @@ def test_query_returns_every_decision_with_the_same_values(logged: tuple[Path, o
         assert (snap.action, snap.confidence, snap.risk_score) == (
             record.action, record.confidence, record.risk_score,
         )  # fmt: skip
-        assert (snap.intent, snap.quantity, snap.order_sent, snap.model_id) == (
-            record.intent, record.quantity, record.order_sent, record.model_id,
+        assert (snap.intent, snap.quantity, snap.order_sent, snap.model_id, snap.reason) == (
+            record.intent, record.quantity, record.order_sent, record.model_id, record.reason,
         )  # fmt: skip
         assert snap.run_id == "jan-precomputed" and snap.bar_type == BID
     assert len(list((log / "data" / "custom_feature_snapshot" / "jan-precomputed").iterdir())) == 5

@@ -90,6 +90,20 @@ def test_flushes_when_the_interval_has_passed(tmp_path: Path) -> None:
     logger.close()
 
 
+def test_flush_if_due_is_what_a_timer_calls(tmp_path: Path) -> None:
+    now = [0.0]
+    logger = _logger(tmp_path, flush_rows=1000, flush_interval_s=5.0, monotonic=lambda: now[0])
+    assert not logger.flush_if_due()  # nothing buffered
+    record_rows(logger, 2)
+    now[0] = 4.9
+    assert not logger.flush_if_due() and _parts(logger) == []
+    now[0] = 5.0  # no new row arrives (weekend), the timer flushes anyway
+    assert logger.flush_if_due()
+    assert [pq.ParquetFile(p).metadata.num_rows for p in _parts(logger)] == [2]
+    assert not logger.flush_if_due()
+    logger.close()
+
+
 def test_outcomes_are_logged_with_their_decision(tmp_path: Path) -> None:
     logger = _logger(tmp_path)
     trade = SimpleNamespace(
