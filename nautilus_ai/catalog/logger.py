@@ -28,11 +28,12 @@ import queue
 import secrets
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -212,12 +213,23 @@ class FeatureLogger:
     # ------------------------------------------------------------------ recording (hot path)
 
     def _new_buffers(self) -> None:
-        # Feature vectors go into a preallocated matrix (one memcpy per row); the scalars of a
-        # row into one tuple (cheaper per row than numpy scalar stores; columns are built at
-        # flush time).
+        # Feature vectors go into a preallocated matrix (one memcpy per row), scalars into typed
+        # arrays and strings into lists (references to existing str objects). Nothing per row
+        # is a new container object: a tuple per row would wake the garbage collector, whose
+        # full passes walk every object of the backtest (measured: it doubled the cost).
         self._n = 0
         self._x = np.empty((self._capacity, self._k), dtype=np.float64)
-        self._rows: list[tuple[Any, ...]] = []
+        self._ts = array("q")
+        self._ts_init = array("q")
+        self._confidence = array("d")
+        self._risk = array("d")
+        self._latency = array("d")
+        self._quantity = array("d")
+        self._sent = array("b")
+        self._action: list[str] = []
+        self._model: list[str] = []
+        self._reason: list[str] = []
+        self._intent: list[str] = []
 
     def record(
         self,
@@ -238,21 +250,17 @@ class FeatureLogger:
             return
         i = self._n
         self._x[i] = features
-        self._rows.append(
-            (
-                ts_event,
-                self._clock_ns() if self._clock_ns is not None else ts_event,
-                prediction.confidence,
-                prediction.risk_score,
-                prediction.latency,
-                quantity,
-                order_sent,
-                prediction.action.value,
-                prediction.model_id,
-                prediction.reason if reason is None else reason,
-                intent,
-            )
-        )
+        self._ts.append(ts_event)
+        self._ts_init.append(self._clock_ns() if self._clock_ns is not None else ts_event)
+        self._confidence.append(prediction.confidence)
+        self._risk.append(prediction.risk_score)
+        self._latency.append(prediction.latency)
+        self._quantity.append(quantity)
+        self._sent.append(order_sent)
+        self._action.append(prediction.action.value)
+        self._model.append(prediction.model_id)
+        self._reason.append(prediction.reason if reason is None else reason)
+        self._intent.append(intent)
         self._n = i = i + 1
         self._rows_recorded += 1
         if i >= self._capacity or self._monotonic() - self._last_flush >= self._interval:
@@ -343,26 +351,24 @@ class FeatureLogger:
         instrument_id, bar_type, run_id, spec_hash = self._constants
         flat = self._x[:n].reshape(-1)  # the buffer is discarded after this: no copy needed
         offsets = pa.array(np.arange(0, (n + 1) * k, k, dtype=np.int32))
-        (ts, ts_init, confidence, risk, latency, quantity, sent, action, model, reason,
-         intent) = zip(*self._rows, strict=True)  # fmt: skip
         columns = [
             _constant(instrument_id, n),
             _constant(bar_type, n),
             _constant(run_id, n),
             _constant(spec_hash, n),
             pa.ListArray.from_arrays(offsets, pa.array(flat)),
-            pa.array(model, pa.string()),
-            pa.array(action, pa.string()),
-            pa.array(np.array(confidence, dtype=np.float64)),
-            pa.array(np.array(risk, dtype=np.float64)),
-            pa.array(np.array(latency, dtype=np.float64)),
-            pa.array(reason, pa.string()),
-            pa.array(intent, pa.string()),
-            pa.array(np.array(quantity, dtype=np.float64)),
-            pa.array(np.array(sent, dtype=np.bool_)),
+            _strings(self._model),
+            _strings(self._action),
+            pa.array(np.frombuffer(self._confidence, dtype=np.float64)),
+            pa.array(np.frombuffer(self._risk, dtype=np.float64)),
+            pa.array(np.frombuffer(self._latency, dtype=np.float64)),
+            _strings(self._reason),
+            _strings(self._intent),
+            pa.array(np.frombuffer(self._quantity, dtype=np.float64)),
+            pa.array(np.frombuffer(self._sent, dtype=np.int8).astype(np.bool_)),
             _constant(SNAPSHOT_TYPE, n),
-            pa.array(np.array(ts, dtype=np.int64)),
-            pa.array(np.array(ts_init, dtype=np.int64)),
+            pa.array(np.frombuffer(self._ts, dtype=np.int64)),
+            pa.array(np.frombuffer(self._ts_init, dtype=np.int64)),
         ]
         return pa.Table.from_arrays(columns, schema=SNAPSHOT_SCHEMA)
 
@@ -447,6 +453,17 @@ class FeatureLogger:
         if self._on_error is not None:
             with contextlib.suppress(Exception):  # a broken callback must not break trading
                 self._on_error(message)
+
+
+def _strings(values: list[str]) -> pa.Array:
+    """A string column from a list with few distinct values: encoded through a dictionary
+    (Python dict lookups) instead of converting every str object to Arrow."""
+    codes: dict[str, int] = {}
+    indices = np.fromiter(
+        (codes.setdefault(v, len(codes)) for v in values), dtype=np.int32, count=len(values)
+    )
+    dictionary = pa.array(list(codes), pa.string())
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
 def _constant(value: str, n: int) -> pa.Array:
