@@ -456,14 +456,8 @@ class FeatureLogger:
 
 
 def _strings(values: list[str]) -> pa.Array:
-    """A string column from a list with few distinct values: encoded through a dictionary
-    (Python dict lookups) instead of converting every str object to Arrow."""
-    codes: dict[str, int] = {}
-    indices = np.fromiter(
-        (codes.setdefault(v, len(codes)) for v in values), dtype=np.int32, count=len(values)
-    )
-    dictionary = pa.array(list(codes), pa.string())
-    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+    """A string column (the Parquet writer dictionary-encodes it)."""
+    return pa.array(values, pa.string())
 
 
 def _constant(value: str, n: int) -> pa.Array:
