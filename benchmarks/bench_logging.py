@@ -1,8 +1,8 @@
 """Feature logging: its cost inside the demo backtest, and the logger's own throughput.
 
 1. The demo backtest (``backtests/demo.yaml``: rule model, 186k real EUR/USD bars, BacktestNode)
-   run in turn without ``feature_log``, with it (synchronous writes, the default) and with the
-   background writer thread, in one process; the overhead is
+   run in turn (ABC CBA ...) without ``feature_log``, with it (synchronous writes, the default)
+   and with the background writer thread, in one process; the overhead is
    ``(with - without) / without`` on the median run time (``node.run``), on the wall time of the
    whole ``run_backtest`` call (which includes the final flush at dispose) and on process CPU
    time (all threads; the least disturbed by other load on a shared box).
@@ -39,7 +39,9 @@ def _backtest_overhead(catalog: Path, repeat: int, scratch: Path) -> dict[str, A
     }
     rows = 0
     for i in range(repeat):
-        for variant in variants:
+        # ABC then CBA: a slow drift of the machine (other load, heap growth) hits every
+        # variant alike instead of always the one that runs last.
+        for variant in variants if i % 2 == 0 else variants[::-1]:
             overrides: dict[str, Any] = {}
             if variant != "without":
                 overrides["feature_log"] = {
@@ -118,7 +120,7 @@ def _writer_rows_per_s(scratch: Path, rows: int) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_logging")
-    parser.add_argument("--repeat", type=int, default=2, help="backtests per variant (median)")
+    parser.add_argument("--repeat", type=int, default=4, help="backtests per variant (median)")
     parser.add_argument("--catalog", default=None)
     parser.add_argument("--skip-backtest", action="store_true")
     args = parser.parse_args(argv)
