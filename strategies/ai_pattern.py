@@ -35,7 +35,14 @@ from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
-from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models import (
+    DecisionScheduler,
+    LatencyConfig,
+    MarketContext,
+    Prediction,
+    Predictor,
+    safe_predict,
+)
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent, PolicyConfig, decide
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
@@ -84,6 +91,16 @@ class AIPatternConfig(StrategyConfig, frozen=True):
         Keep every decision in memory (``strategy.decisions``).
     close_positions_on_stop : bool, default True
         Flatten when the strategy stops.
+    decision_latency : dict, optional
+        Backtests: simulate the model's answer time with a
+        :class:`~nautilus_ai.models.LatencyConfig` (``{"kind": "fixed", "latency_ms": 150}``,
+        ``{"kind": "lognormal", "median_ms": 120, "sigma": 0.5, "seed": 7}``...). The decision
+        for bar t is applied on the first bar at or after ``t + latency``.
+    decision_deadline_ms : float, optional
+        An answer later than this (after its bar) becomes a ``hold``.
+    async_predictions : bool, default False
+        Live: call the predictor on a worker thread, never on the event loop; each answer is
+        applied on the first bar after it arrives. Not for backtests (wall-clock timing).
     feature_log : dict, optional
         :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
         every decision as a ``FeatureSnapshot`` and every closed position as a
@@ -107,6 +124,9 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     context_bars: int = 0
     record_decisions: bool = True
     close_positions_on_stop: bool = True
+    decision_latency: dict[str, Any] | None = None
+    decision_deadline_ms: float | None = None
+    async_predictions: bool = False
     feature_log: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -139,6 +159,16 @@ class AIPatternConfig(StrategyConfig, frozen=True):
                 raise ValueError(f"{name} must be > 0 or None, was {value!r}")
         if self.context_bars < 0:
             raise ValueError(f"context_bars must be >= 0, was {self.context_bars!r}")
+        # -- decision timing (DecisionScheduler) --
+        if self.decision_latency is not None:
+            if self.async_predictions:
+                raise ValueError("decision_latency simulates latency in backtests; with "
+                                 "async_predictions (live) the latency is real")  # fmt: skip
+            LatencyConfig.parse(dict(self.decision_latency))
+        if self.decision_deadline_ms is not None and not self.decision_deadline_ms > 0:
+            raise ValueError(
+                f"decision_deadline_ms must be > 0 or None, was {self.decision_deadline_ms!r}"
+            )
         if self.feature_spec is not None:
             FeatureSpec.from_dict(self.feature_spec)
         if self.feature_log is not None:
@@ -256,7 +286,9 @@ class AIPatternStrategy(Strategy):
         self._last_decision: DecisionRecord | None = None
         self._decision_sinks: list[DecisionSink] = []
         self._trade_sinks: list[TradeSink] = []
+        self._requested_rows: dict[int, np.ndarray] = {}  # decision bar -> features (scheduler)
         self._last_error_log_ns = 0
+        self._scheduler: DecisionScheduler | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
 
     # -- Lifecycle ----------------------------------------------------------------------------
@@ -275,6 +307,7 @@ class AIPatternStrategy(Strategy):
                 return
         if self.config.feature_source == "precomputed":
             self._load_precomputed()
+        self._start_scheduler()
         if self.config.feature_log is not None and self.feature_logger is None:
             self._attach_feature_logger(self.config.feature_log)
         if self.feature_logger is not None:
@@ -290,6 +323,8 @@ class AIPatternStrategy(Strategy):
             self.feature_logger.flush()
 
     def on_dispose(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.close()
         if self._predictor is not None:
             self._predictor.close()
         if self.feature_logger is not None:
@@ -344,6 +379,9 @@ class AIPatternStrategy(Strategy):
         self._bars += 1
         if row[self._i_warm] != 1.0:
             return
+        if self._scheduler is not None:
+            self._schedule(ts, c, row, prediction)
+            return
         if prediction is None:
             prediction = self._predict(row, ts)
         self._act(ts, c, row, prediction)
@@ -358,9 +396,8 @@ class AIPatternStrategy(Strategy):
             self._log_throttled(ts, f"Rejected bar at {ts}: {exc.reason}")
             return None
 
-    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
-        assert self._predictor is not None
-        context = MarketContext(
+    def _context(self, ts: int) -> MarketContext:
+        return MarketContext(
             instrument_id=self.config.instrument_id,
             ts_event=ts,
             feature_names=self._names,
@@ -371,15 +408,71 @@ class AIPatternStrategy(Strategy):
                 else None
             ),
         )
-        prediction = safe_predict(self._predictor, row, context)
+
+    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
+        assert self._predictor is not None
+        prediction = safe_predict(self._predictor, row, self._context(ts))
         if prediction.reason.startswith("predictor error"):
             self.predictor_errors += 1
             self._log_throttled(ts, f"Holding: {prediction.reason}")
         return prediction
 
+    # -- Decision timing (DecisionScheduler: latency model, deadline, off-loop predictions) ----
+
+    def _start_scheduler(self) -> None:
+        """Route predictions through a DecisionScheduler when any timing option is set."""
+        config = self.config
+        if self._scheduler is not None:
+            self._scheduler.close()
+            self._scheduler = None
+        if not (config.decision_latency or config.decision_deadline_ms or config.async_predictions):
+            return
+        assert self._predictor is not None
+        self._scheduler = DecisionScheduler(
+            self._predictor,
+            mode="live" if config.async_predictions else "backtest",
+            latency_model=(
+                LatencyConfig.parse(dict(config.decision_latency))
+                if config.decision_latency
+                else None
+            ),
+            deadline_ns=(
+                round(config.decision_deadline_ms * 1e6) if config.decision_deadline_ms else None
+            ),
+            clock=self.clock.timestamp_ns,
+        )
+
+    def _schedule(
+        self, ts: int, close: float, row: np.ndarray, precomputed: Prediction | None
+    ) -> None:
+        """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
+        scheduler = self._scheduler
+        assert scheduler is not None
+        if precomputed is not None:
+            scheduler.submit_prediction(ts, precomputed)
+        else:
+            scheduler.submit(ts, row, self._context(ts))
+        if self._decision_sinks:  # decision sinks get the vector the model saw (see _act)
+            self._requested_rows[ts] = row.copy()
+        for decision in scheduler.poll(ts):
+            prediction = decision.prediction
+            if prediction.reason.startswith("predictor error"):
+                self.predictor_errors += 1
+                self._log_throttled(ts, f"Holding: {prediction.reason}")
+            # Sizing and exits use this bar's features (the market now); the trade log keeps
+            # the bar the decision was made for (decision_ts).
+            self._act(ts, close, row, prediction, decision_ts=decision.requested_at_ns)
+
     # -- Decisions and orders -----------------------------------------------------------------
 
-    def _act(self, ts: int, close: float, row: np.ndarray, prediction: Prediction) -> None:
+    def _act(
+        self,
+        ts: int,
+        close: float,
+        row: np.ndarray,
+        prediction: Prediction,
+        decision_ts: int | None = None,
+    ) -> None:
         position_side = self._position_side()
         intent, side = decide(
             prediction.action,
@@ -407,10 +500,10 @@ class AIPatternStrategy(Strategy):
                 order_sent = True
             elif intent is Intent.REVERSE and quantity > 0.0:
                 self._close("reversal")
-                self._enter(side, quantity, close, row, prediction, ts)
+                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
                 order_sent = True
             elif intent is Intent.ENTER and quantity > 0.0:
-                self._enter(side, quantity, close, row, prediction, ts)
+                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
                 order_sent = True
 
         if self.config.record_decisions or self._decision_sinks:
@@ -421,8 +514,10 @@ class AIPatternStrategy(Strategy):
             self._last_decision = record
             if self.config.record_decisions:
                 self.decisions.append(record)
-            for sink in self._decision_sinks:
-                sink(ts, row, prediction, intent.value, quantity, order_sent)
+            if self._decision_sinks:
+                decided_ts, seen = self._decision_input(ts, row, decision_ts)
+                for sink in self._decision_sinks:
+                    sink(decided_ts, seen, prediction, intent.value, quantity, order_sent)
 
     def _size(
         self,
@@ -649,6 +744,7 @@ class AIPatternStrategy(Strategy):
         self._predictor = predictor
         self._predictor_config = dict(config)
         self._pre_predictions = None  # precomputed predictions belonged to the old model
+        self._start_scheduler()  # pending decisions of the old model are dropped
         if old is not None and old is not predictor:
             old.close()
         self.log.warning(f"Switched model to {predictor.model_id}")
@@ -674,8 +770,28 @@ class AIPatternStrategy(Strategy):
         }  # fmt: skip
 
     def add_decision_sink(self, sink: DecisionSink) -> None:
-        """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision."""
+        """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision.
+
+        ``ts`` is the bar the decision was made for and ``features`` the vector the model saw
+        (with ``decision_latency`` / ``async_predictions`` that bar precedes the one it is
+        applied on; entry orders carry the same ``decision_ts``).
+        """
         self._decision_sinks.append(sink)
+
+    def _decision_input(
+        self, ts: int, row: np.ndarray, decision_ts: int | None
+    ) -> tuple[int, np.ndarray]:
+        """The bar a decision was made for and the feature vector the model saw: this bar's,
+        or with a decision scheduler (latency) the requested bar's, so a logged snapshot and the
+        position it opens (keyed by ``decision_ts``) agree."""
+        if decision_ts is None or decision_ts == ts:
+            self._requested_rows.pop(ts, None)
+            return ts, row
+        requested = self._requested_rows
+        seen = requested.pop(decision_ts, row)
+        for old in [t for t in requested if t < decision_ts]:  # requests never applied
+            del requested[old]
+        return decision_ts, seen
 
     def add_trade_sink(self, sink: TradeSink) -> None:
         """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""

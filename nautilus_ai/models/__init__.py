@@ -18,8 +18,21 @@ from nautilus_ai.models.base import (
     Predictor,
     safe_predict,
 )
+from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
 from nautilus_ai.models.card import ArtifactError, ModelCard, read_model_card
+from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.device import DeviceError, resolve_device
+from nautilus_ai.models.ensemble import EnsemblePredictor
+from nautilus_ai.models.fallback import FallbackPredictor
+from nautilus_ai.models.itemwise import ItemwisePredictor, predict_items
+from nautilus_ai.models.latency import (
+    EmpiricalLatency,
+    FixedLatency,
+    LatencyConfig,
+    LatencyModel,
+    LogNormalLatency,
+)
+from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
     BackendConfigError,
     available_backends,
@@ -28,7 +41,11 @@ from nautilus_ai.models.registry import (
     validate_backend_config,
 )
 from nautilus_ai.models.rule import RuleConfig, RulePredictor
+from nautilus_ai.models.scheduler import DecisionScheduler, ScheduledDecision, SchedulerStats
 from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.switchable import SwitchablePredictor
+from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
+from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor
 
 if TYPE_CHECKING:
     from nautilus_ai.models.torch_mlp import MLPClassifier, TorchPredictor, save_artifact
@@ -37,20 +54,43 @@ __all__ = [
     "Action",
     "ArtifactError",
     "BackendConfigError",
+    "CachedPredictor",
+    "CircuitBreaker",
+    "DecisionScheduler",
     "DeviceError",
+    "EmpiricalLatency",
+    "EnsemblePredictor",
+    "FallbackPredictor",
     "FeatureSpecLike",
+    "FixedLatency",
+    "ItemwisePredictor",
+    "LatencyConfig",
+    "LatencyModel",
+    "LogNormalLatency",
     "MLPClassifier",
     "MarketContext",
     "ModelCard",
+    "OpenAIConfig",
+    "OpenAIPredictor",
     "Prediction",
+    "PredictionCache",
+    "PredictionCacheError",
     "PredictionError",
     "Predictor",
     "RuleConfig",
     "RulePredictor",
+    "ScheduledDecision",
+    "SchedulerStats",
     "SpecMismatchError",
+    "SwitchablePredictor",
     "TorchPredictor",
+    "TorchServeConfig",
+    "TorchServePredictor",
+    "TransformersConfig",
+    "TransformersPredictor",
     "available_backends",
     "build_predictor",
+    "predict_items",
     "read_model_card",
     "register_backend",
     "resolve_device",

@@ -117,3 +117,28 @@ def test_bad_feature_log_config_fails_fast(demo_catalog: Path) -> None:
             instrument_id="EUR/USD.SIM", bar_type=BID,
             feature_log={"catalog_path": str(demo_catalog), "flush_rows": 0},
         )  # fmt: skip
+
+
+def test_with_decision_latency_snapshots_hold_what_the_model_saw(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """A simulated model latency applies bar t's decision on a later bar: the snapshot is still
+    keyed by t, holds t's features, and the positions it opens join it."""
+    strategy = run_logged_backtest(
+        str(demo_catalog), str(tmp_path), "latency", end="2017-01-14",
+        decision_latency={"kind": "fixed", "latency_ms": 90_000},
+    )  # fmt: skip
+    snaps = read_snapshots(tmp_path, "latency")
+    applied = [d.ts_event for d in strategy.decisions]
+    assert len(snaps) == len(applied) > 5_000
+    lag = np.asarray(applied) - snaps.ts_event
+    assert (lag >= 90 * 10**9).all()  # applied at least 90 s after the bar it was made for
+    ts, ohlcv = read_bars(demo_catalog, BID, end_ns=int(snaps.ts_event[-1]) + 1)
+    features = compute_features(FeatureSpec(), ts, *ohlcv.T)
+    rows = np.searchsorted(ts, snaps.ts_event)
+    np.testing.assert_array_equal(snaps.features, features[rows])
+    ts_init = snaps.table.column("ts_init").to_numpy()
+    np.testing.assert_array_equal(ts_init, applied)  # decided on the clock of the later bar
+    opened = {o["decision_ts"] for o in read_outcomes(tmp_path, "latency").to_pylist()}
+    sent = snaps.table.column("order_sent").to_numpy()
+    assert opened and opened <= set(snaps.ts_event[sent].tolist())

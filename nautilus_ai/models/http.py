@@ -1,0 +1,165 @@
+"""Resilient HTTP calls for remote backends: one session, timeouts, bounded retries, a breaker.
+
+Used by :class:`~nautilus_ai.models.TorchServePredictor` and
+:class:`~nautilus_ai.models.OpenAIPredictor`. Every call has a connect and a read timeout.
+Connection failures and 5xx answers are retried (at most ``retries`` times, with a short
+backoff); a read timeout is not retried by default (the answer would come too late anyway).
+Transport failures and 5xx answers count against the :class:`CircuitBreaker`; while it is open,
+calls fail at once so a fallback can answer without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from nautilus_ai.models.base import PredictionError
+from nautilus_ai.models.circuit import CircuitBreaker
+
+__all__ = ["HttpClient", "HttpResponse", "RetryPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How one call is retried.
+
+    Parameters
+    ----------
+    connect_timeout_s, read_timeout_s : float
+        Per-attempt timeouts.
+    retries : int
+        Extra attempts after a connection error or a 5xx answer.
+    backoff_s : float
+        Sleep before retry ``n`` is ``backoff_s * 2**(n-1)``.
+    retry_read_timeouts : bool
+        Also retry when the server accepted the request but did not answer in time.
+    """
+
+    connect_timeout_s: float = 0.5
+    read_timeout_s: float = 2.0
+    retries: int = 1
+    backoff_s: float = 0.05
+    retry_read_timeouts: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.connect_timeout_s > 0 and self.read_timeout_s > 0):
+            raise ValueError("connect_timeout_s and read_timeout_s must be > 0")
+        if not (0 <= self.retries <= 10):
+            raise ValueError(f"retries must be in 0..10, was {self.retries!r}")
+        if self.backoff_s < 0:
+            raise ValueError(f"backoff_s must be >= 0, was {self.backoff_s!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    body: bytes
+    elapsed_s: float
+
+
+class HttpClient:
+    """POST with retries and a circuit breaker over one ``requests.Session``.
+
+    Parameters
+    ----------
+    name : str
+        Used in error messages (e.g. the model id).
+    policy : RetryPolicy
+        Timeouts and retries.
+    breaker : CircuitBreaker
+        Shared failure state.
+    headers : callable
+        Returns the headers for each attempt (so a refreshed token is picked up).
+    session : requests.Session or None
+        Injectable for tests; by default a new session with a small connection pool.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        policy: RetryPolicy,
+        breaker: CircuitBreaker,
+        headers: Callable[[], Mapping[str, str]],
+        session: requests.Session | None = None,
+        pool_size: int = 4,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.breaker = breaker
+        self._headers = headers
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
+
+    def post(self, url: str, body: bytes, content_type: str = "application/json") -> HttpResponse:
+        """POST ``body``; returns any non-5xx answer (the caller checks 4xx).
+
+        Raises
+        ------
+        PredictionError
+            Circuit open, connection failure, timeout or 5xx after the retries.
+        """
+        if not self.breaker.allow():
+            raise PredictionError(
+                f"{self.name}: circuit open after repeated failures; retry in "
+                f"{self.breaker.seconds_until_retry():.1f} s"
+            )
+        policy = self.policy
+        timeout = (policy.connect_timeout_s, policy.read_timeout_s)
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            problem: str
+            retryable: bool
+            try:
+                headers = {"Content-Type": content_type, **self._headers()}
+                response = self.session.post(url, data=body, headers=headers, timeout=timeout)
+                elapsed = time.perf_counter() - started
+                if response.status_code < 500:
+                    self.breaker.record_success()
+                    return HttpResponse(response.status_code, response.content, elapsed)
+                problem = f"HTTP {response.status_code}: {response.text[:200]!r}"
+                retryable = True
+            except requests.ConnectTimeout:
+                problem, retryable = f"connect timeout ({policy.connect_timeout_s:g} s)", True
+            except requests.ReadTimeout:
+                problem = f"no answer within {policy.read_timeout_s:g} s"
+                retryable = policy.retry_read_timeouts
+            except requests.ConnectionError as exc:
+                problem, retryable = f"connection failed: {_short(exc)}", True
+            except requests.RequestException as exc:
+                problem, retryable = f"{type(exc).__name__}: {_short(exc)}", False
+            except Exception as exc:  # never leave the breaker's trial slot taken
+                self.breaker.record_failure()
+                raise PredictionError(f"{self.name}: {type(exc).__name__}: {_short(exc)}") from exc
+            attempt += 1
+            if not retryable or attempt > policy.retries:
+                self.breaker.record_failure()
+                tries = f" after {attempt} attempts" if attempt > 1 else ""
+                raise PredictionError(f"{self.name}: {problem}{tries} ({url})")
+            time.sleep(policy.backoff_s * 2 ** (attempt - 1))
+
+    def get(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
+        """A plain GET with the policy's timeouts and no retries (management calls)."""
+        timeout = (self.policy.connect_timeout_s, self.policy.read_timeout_s)
+        started = time.perf_counter()
+        try:
+            response = self.session.get(url, headers=dict(headers), timeout=timeout)
+        except requests.RequestException as exc:
+            raise PredictionError(f"{self.name}: GET {url} failed: {_short(exc)}") from None
+        return HttpResponse(response.status_code, response.content, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."

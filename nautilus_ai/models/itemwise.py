@@ -1,0 +1,94 @@
+"""Per-item results for batch calls: one bad row must not sink the whole batch.
+
+Remote and generative backends can fail for one row of a batch (a malformed answer, a server-side
+error for one item) while the others succeed. Such backends also implement
+``predict_items(features, contexts) -> list[Prediction | PredictionError]``;
+:func:`predict_items` calls it when present and otherwise falls back to one ``predict`` per row,
+so wrappers (fallback chains, ensembles, caches) can refill just the rows that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, Predictor
+
+__all__ = [
+    "ItemResult",
+    "ItemwisePredictor",
+    "check_batch",
+    "holds_for_errors",
+    "predict_items",
+]
+
+ItemResult = Prediction | PredictionError
+
+
+@runtime_checkable
+class ItemwisePredictor(Protocol):
+    """A predictor whose batch call reports success or failure per row."""
+
+    def predict_items(
+        self,
+        features: NDArray[np.float64],
+        contexts: Sequence[MarketContext] | None = None,
+    ) -> list[ItemResult]:
+        """One :class:`Prediction` or :class:`PredictionError` per row of ``features``."""
+        ...
+
+
+def check_batch(
+    features: NDArray[np.float64], contexts: Sequence[MarketContext] | None
+) -> NDArray[np.float64]:
+    """``features`` as a 2-D float64 array whose row count matches ``contexts``."""
+    matrix = np.asarray(features, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise PredictionError(f"batch features must be 2-D (n, k), got shape {matrix.shape}")
+    if contexts is not None and len(contexts) != matrix.shape[0]:
+        raise PredictionError(
+            f"batch has {matrix.shape[0]} feature rows but {len(contexts)} contexts"
+        )
+    return matrix
+
+
+def predict_items(
+    predictor: Predictor,
+    features: NDArray[np.float64],
+    contexts: Sequence[MarketContext] | None = None,
+) -> list[ItemResult]:
+    """Per-row results from any predictor (never raises for a row; may raise for bad input)."""
+    matrix = check_batch(features, contexts)
+    if isinstance(predictor, ItemwisePredictor):
+        try:
+            return predictor.predict_items(matrix, contexts)
+        except Exception as exc:
+            error = exc if isinstance(exc, PredictionError) else _wrap(exc)
+            return [error] * matrix.shape[0]
+    results: list[ItemResult] = []
+    for row in range(matrix.shape[0]):
+        context = contexts[row] if contexts is not None else MarketContext("", 0)
+        try:
+            results.append(predictor.predict(matrix[row], context))
+        except Exception as exc:
+            results.append(exc if isinstance(exc, PredictionError) else _wrap(exc))
+    return results
+
+
+def holds_for_errors(results: Sequence[ItemResult], model_id: str) -> list[Prediction]:
+    """Turn each failed row into a ``hold`` that says why (what ``predict_batch`` returns)."""
+    return [
+        item
+        if isinstance(item, Prediction)
+        else Prediction.hold(model_id, reason=f"predictor error: {item}")
+        for item in results
+    ]
+
+
+def _wrap(exc: Exception) -> PredictionError:
+    error = PredictionError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error

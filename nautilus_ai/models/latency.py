@@ -1,0 +1,170 @@
+"""Latency models: how long a decision takes to arrive, simulated in backtests.
+
+A backtest computes each prediction inline, but a live model answers later. A latency model says
+how much later, so the backtest applies each decision when it would really have been available
+(see :class:`~nautilus_ai.models.scheduler.DecisionScheduler`). Every model is a frozen value;
+:meth:`sampler` returns a fresh, seeded draw function, so two runs with the same model see the
+same latencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EmpiricalLatency",
+    "FixedLatency",
+    "LatencyConfig",
+    "LatencyModel",
+    "LogNormalLatency",
+]
+
+_NS_PER_MS = 1_000_000
+
+
+@runtime_checkable
+class LatencyModel(Protocol):
+    """Anything that can hand out a deterministic sequence of latencies in nanoseconds."""
+
+    def sampler(self) -> Callable[[], int]:
+        """A fresh draw function (seeded: the same model gives the same sequence)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FixedLatency:
+    """Every decision takes ``latency_ns``."""
+
+    latency_ns: int
+
+    def __post_init__(self) -> None:
+        if self.latency_ns < 0:
+            raise ValueError(f"latency_ns must be >= 0, was {self.latency_ns!r}")
+
+    def sampler(self) -> Callable[[], int]:
+        value = int(self.latency_ns)
+        return lambda: value
+
+
+@dataclass(frozen=True, slots=True)
+class LogNormalLatency:
+    """Log-normal latencies (a long right tail, like real model servers).
+
+    Parameters
+    ----------
+    median_ns : int
+        The median latency (``exp(mu)``).
+    sigma : float
+        Shape: the standard deviation of ``log(latency)``; 0 gives a fixed latency.
+    seed : int
+        Seed of the draw sequence.
+    max_ns : int or None
+        Optional cap on a single draw.
+    """
+
+    median_ns: int
+    sigma: float
+    seed: int = 0
+    max_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.median_ns <= 0:
+            raise ValueError(f"median_ns must be > 0, was {self.median_ns!r}")
+        if not (self.sigma >= 0.0):
+            raise ValueError(f"sigma must be >= 0, was {self.sigma!r}")
+        if self.max_ns is not None and self.max_ns < self.median_ns:
+            raise ValueError(f"max_ns ({self.max_ns}) must be >= median_ns ({self.median_ns})")
+
+    def sampler(self) -> Callable[[], int]:
+        rng = np.random.default_rng(self.seed)
+        mu = float(np.log(self.median_ns))
+        cap = self.max_ns
+
+        def draw() -> int:
+            value = int(rng.lognormal(mu, self.sigma))
+            return value if cap is None else min(value, cap)
+
+        return draw
+
+
+@dataclass(frozen=True, slots=True)
+class EmpiricalLatency:
+    """Latencies resampled (with replacement) from measured values, e.g. a TorchServe benchmark."""
+
+    samples_ns: tuple[int, ...]
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.samples_ns:
+            raise ValueError("samples_ns must not be empty")
+        if min(self.samples_ns) < 0:
+            raise ValueError("samples_ns must all be >= 0")
+
+    def sampler(self) -> Callable[[], int]:
+        rng = np.random.default_rng(self.seed)
+        values = np.asarray(self.samples_ns, dtype=np.int64)
+
+        def draw() -> int:
+            return int(values[rng.integers(values.size)])
+
+        return draw
+
+
+class _FixedConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["fixed"] = "fixed"
+    latency_ms: float = Field(ge=0.0)
+
+
+class _LogNormalConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["lognormal"]
+    median_ms: float = Field(gt=0.0)
+    sigma: float = Field(ge=0.0)
+    seed: int = 0
+    max_ms: float | None = Field(default=None, gt=0.0)
+
+
+class _EmpiricalConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["empirical"]
+    samples_ms: tuple[float, ...] = Field(min_length=1)
+    seed: int = 0
+
+
+class LatencyConfig(BaseModel):
+    """A latency model as plain JSON (for strategy and backtest configs).
+
+    Examples: ``{"kind": "fixed", "latency_ms": 150}``,
+    ``{"kind": "lognormal", "median_ms": 120, "sigma": 0.5, "seed": 7}``,
+    ``{"kind": "empirical", "samples_ms": [3.9, 4.1, 4.4], "seed": 1}``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: Annotated[
+        _FixedConfig | _LogNormalConfig | _EmpiricalConfig, Field(discriminator="kind")
+    ]
+
+    @classmethod
+    def parse(cls, data: dict[str, object]) -> LatencyModel:
+        """Validate ``data`` (errors name the field) and build the latency model."""
+        return cls.model_validate({"model": data}).build()
+
+    def build(self) -> LatencyModel:
+        spec = self.model
+        if isinstance(spec, _FixedConfig):
+            return FixedLatency(round(spec.latency_ms * _NS_PER_MS))
+        if isinstance(spec, _LogNormalConfig):
+            return LogNormalLatency(
+                round(spec.median_ms * _NS_PER_MS),
+                spec.sigma,
+                spec.seed,
+                None if spec.max_ms is None else round(spec.max_ms * _NS_PER_MS),
+            )
+        return EmpiricalLatency(tuple(round(v * _NS_PER_MS) for v in spec.samples_ms), spec.seed)

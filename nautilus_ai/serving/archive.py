@@ -1,0 +1,169 @@
+"""Build a TorchServe ``.mar`` for one of our models with ``torch-model-archiver``.
+
+* ``kind="torch"``: a model artifact folder (``model.safetensors`` + ``model_card.json``), served by
+  ``nautilus_torch_handler.py``.
+* ``kind="transformers"``: a local Hugging Face model directory (copied into ``hf/``), served by
+  ``nautilus_hf_handler.py``; ``options`` are ``TransformersConfig`` fields.
+
+The archive also carries ``model-config.yaml`` (server-side batching, workers, timeouts) and
+``nautilus_serving.json`` (what the handler loads). Weights stay safetensors: nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nautilus_ai.serving.handler_core import MANIFEST_NAME
+
+__all__ = ["ArchiveError", "build_archive", "handler_path"]
+
+Kind = Literal["torch", "transformers"]
+
+_HANDLERS = {"torch": "nautilus_torch_handler.py", "transformers": "nautilus_hf_handler.py"}
+
+
+class ArchiveError(RuntimeError):
+    """The archive could not be built (bad input folder or archiver failure)."""
+
+
+def handler_path(kind: Kind) -> Path:
+    """The handler file packaged for ``kind``."""
+    return Path(__file__).with_name(_HANDLERS[kind])
+
+
+def build_archive(
+    source: str | Path,
+    *,
+    kind: Kind,
+    model_name: str,
+    export_dir: str | Path,
+    version: str = "1.0",
+    batch_size: int = 1,
+    max_batch_delay_ms: int = 5,
+    workers: int = 1,
+    response_timeout_s: int = 120,
+    options: dict[str, Any] | None = None,
+    torch_threads: int | None = 1,
+    timeout_s: float = 600.0,
+) -> Path:
+    """Package ``source`` as ``<export_dir>/<model_name>.mar`` (overwriting it).
+
+    Parameters
+    ----------
+    source : path
+        The model artifact folder (``torch``) or Hugging Face model directory (``transformers``).
+    kind : {"torch", "transformers"}
+        Which handler serves it.
+    model_name : str
+        The name clients call (``/predictions/<model_name>``).
+    export_dir : path
+        Where the ``.mar`` goes (the model store).
+    version : str
+        Model version recorded in the archive.
+    batch_size, max_batch_delay_ms : int
+        TorchServe server-side batching: up to ``batch_size`` requests, waiting at most
+        ``max_batch_delay_ms`` to fill a batch.
+    workers : int
+        Python workers (min = max).
+    response_timeout_s : int
+        TorchServe restarts a worker whose answer takes longer.
+    options : dict or None
+        Loader options written to ``nautilus_serving.json``.
+    torch_threads : int or None
+        ``torch.set_num_threads`` in each worker (None leaves TorchServe's default).
+    timeout_s : float
+        Limit for the archiver subprocess.
+
+    Returns
+    -------
+    Path
+        The ``.mar`` file.
+    """
+    src = Path(source)
+    if kind not in _HANDLERS:
+        raise ArchiveError(f"kind must be one of {sorted(_HANDLERS)}, was {kind!r}")
+    if not model_name or not model_name.replace("_", "").replace("-", "").isalnum():
+        raise ArchiveError(f"model_name must be letters, digits, '_' or '-', was {model_name!r}")
+    if kind == "torch":
+        missing = [n for n in ("model.safetensors", "model_card.json") if not (src / n).is_file()]
+        if missing:
+            raise ArchiveError(f"{src} is not a torch model artifact: missing {missing}")
+    elif not (src / "config.json").is_file():
+        raise ArchiveError(f"{src} is not a Hugging Face model directory: no config.json")
+    for name, value in (("batch_size", batch_size), ("workers", workers)):
+        if value < 1:
+            raise ArchiveError(f"{name} must be >= 1, was {value!r}")
+    export = Path(export_dir)
+    export.mkdir(parents=True, exist_ok=True)
+    archiver = Path(sys.executable).with_name("torch-model-archiver")
+    command_name = str(archiver) if archiver.exists() else shutil.which("torch-model-archiver")
+    if command_name is None:
+        raise ArchiveError("torch-model-archiver not found: pip install 'nautilus-ai[serve]'")
+
+    with tempfile.TemporaryDirectory(prefix="nautilus-mar-") as tmp:
+        staging = Path(tmp) / "files"
+        staging.mkdir()
+        if kind == "torch":
+            for item in src.iterdir():
+                if item.is_file():
+                    shutil.copy2(item, staging / item.name)
+        else:
+            shutil.copytree(src, staging / "hf")
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(
+                {"kind": kind, "options": options or {}, "torch_threads": torch_threads},
+                indent=2,
+                sort_keys=True,
+            )
+        )
+        config_file = Path(tmp) / "model-config.yaml"
+        config_file.write_text(
+            yaml.safe_dump(
+                {
+                    "minWorkers": workers,
+                    "maxWorkers": workers,
+                    "batchSize": batch_size,
+                    "maxBatchDelay": max_batch_delay_ms,
+                    "responseTimeout": response_timeout_s,
+                }
+            )
+        )
+        command = [
+            command_name,
+            "--model-name",
+            model_name,
+            "--version",
+            version,
+            "--handler",
+            str(handler_path(kind)),
+            "--extra-files",
+            str(staging),
+            "--config-file",
+            str(config_file),
+            "--export-path",
+            str(export),
+            "--force",
+        ]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise ArchiveError(f"torch-model-archiver took longer than {timeout_s:g} s") from None
+        if result.returncode != 0:
+            raise ArchiveError(
+                f"torch-model-archiver failed (exit {result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()[-2000:]}"
+            )
+    mar = export / f"{model_name}.mar"
+    if not mar.is_file():
+        raise ArchiveError(f"torch-model-archiver reported success but {mar} is missing")
+    return mar

@@ -1,0 +1,37 @@
+"""Fixtures for backend unit tests: one torch thread, tiny offline models (built once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
+
+    return build_tiny_minicpmv(tmp_path_factory.mktemp("tiny-vlm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
+
+    return build_tiny_minicpmv(
+        tmp_path_factory.mktemp("tiny-vlm-split"), action_words_as_tokens=False
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text"), chat_template=True)

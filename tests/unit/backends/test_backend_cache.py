@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
+from nautilus_ai.models.testing import ScriptedPredictor, market_context, synthetic_bars
+
+
+def _ctx(ts: int, instrument: str = "EUR/USD.SIM") -> MarketContext:
+    return MarketContext(instrument, ts, ("a", "b"), "spec-a")
+
+
+def test_round_trip_through_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "predictions.parquet"
+    cache = PredictionCache(path)
+    key = ("m/1", "spec-a", "EUR/USD.SIM", 123, "p1")
+    cache.put(key, Prediction(Action.SELL, 0.7, 0.3, "m/1", latency=1.5, reason="scored"))
+    assert cache.flush() == 1
+    again = PredictionCache(path)
+    assert again.get(key) == Prediction(Action.SELL, 0.7, 0.3, "m/1", 0.0, "scored")
+    assert again.latency_samples_s() == [1.5]  # the measured latency is kept in the file
+    assert again.get(("m/1", "spec-a", "EUR/USD.SIM", 124, "p1")) is None
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_two_writers_merge_instead_of_overwriting(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    first, second = PredictionCache(path), PredictionCache(path)
+    first.put(("m", "s", "i", 1, "p"), Prediction(Action.BUY, 0.6, 0.1, "m"))
+    second.put(("m", "s", "i", 2, "p"), Prediction(Action.SELL, 0.6, 0.1, "m"))
+    first.flush()
+    assert second.flush() == 2
+    merged = PredictionCache(path)
+    assert len(merged) == 2
+
+
+def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(PredictionCacheError, match=str(path)) as info:
+        PredictionCache(path)
+    assert "left untouched" in str(info.value)
+    assert path.read_bytes() == b"PAR1 this is not parquet"
+
+
+def test_foreign_parquet_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), path)
+    with pytest.raises(PredictionCacheError, match="not a version-1 prediction cache"):
+        PredictionCache(path)
+
+
+def test_cached_predictor_asks_the_model_once_per_key(tmp_path: Path) -> None:
+    inner = ScriptedPredictor("slow/1", Action.BUY, 0.9)
+    cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"))
+    features = np.array([0.1, 0.2])
+    first = cached.predict(features, _ctx(1))
+    second = cached.predict(features, _ctx(1))
+    assert inner.calls == 1 and cached.hits == 1 and cached.misses == 1
+    assert first.action is second.action is Action.BUY and second.latency == 0.0
+    cached.predict(features, _ctx(2))  # another bar
+    cached.predict(features, _ctx(1, "GBP/USD.SIM"))  # another instrument
+    cached.predict(features + 1.0, _ctx(1))  # other inputs, same bar: a fixed feature bug
+    assert inner.calls == 4
+    cached.close()
+    assert inner.closed
+    # a rerun (new process) reuses everything
+    rerun_inner = ScriptedPredictor("slow/1", Action.SELL, 0.1)
+    rerun = CachedPredictor(rerun_inner, PredictionCache(tmp_path / "c.parquet"))
+    assert rerun.predict(features, _ctx(2)).action is Action.BUY
+    assert rerun_inner.calls == 0
+
+
+def test_errors_are_not_cached(tmp_path: Path) -> None:
+    inner = ScriptedPredictor(fail=True)
+    cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"))
+    for _ in range(2):
+        with pytest.raises(PredictionError):
+            cached.predict(np.zeros(2), _ctx(1))
+    assert inner.calls == 2 and len(cached.cache) == 0
+
+
+def test_batch_asks_only_for_missing_rows(tmp_path: Path) -> None:
+    inner = ScriptedPredictor("m/1", Action.HOLD, 0.4)
+    cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"), flush_every=2)
+    matrix = np.arange(8, dtype=np.float64).reshape(4, 2)
+    contexts = [_ctx(t) for t in range(4)]
+    cached.predict(matrix[1], contexts[1])
+    out = cached.predict_batch(matrix, contexts)
+    assert [p.action for p in out] == [Action.HOLD] * 4
+    assert inner.calls == 4  # 1 + the 3 missing rows
+    assert (tmp_path / "c.parquet").exists()  # flush_every reached
+
+
+def test_prompt_hash_of_the_inner_model_is_the_key(tmp_path: Path) -> None:
+    class Prompted(ScriptedPredictor):
+        def prompt_hash(self, features, context):  # type: ignore[no-untyped-def]
+            return "fixed"
+
+    inner = Prompted()
+    cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"))
+    cached.predict(np.zeros(2), _ctx(1))
+    cached.predict(np.ones(2), _ctx(1))  # different features, same prompt hash
+    assert inner.calls == 1
+
+
+def test_default_key_can_cover_recent_bars(tmp_path: Path) -> None:
+    inner = ScriptedPredictor()
+    cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"), bars_used=5)
+    bars = synthetic_bars(10)
+    cached.predict(np.zeros(2), market_context(bars))
+    moved = bars.copy()
+    moved[-1, 4] += 1e-4
+    cached.predict(np.zeros(2), market_context(moved))
+    assert inner.calls == 2
+
+
+def test_read_only_never_writes(tmp_path: Path) -> None:
+    cached = CachedPredictor(
+        ScriptedPredictor(), PredictionCache(tmp_path / "c.parquet"), read_only=True
+    )
+    cached.predict(np.zeros(2), _ctx(1))
+    cached.close()
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_batch_is_exact_and_keys_on_features_without_contexts(tmp_path: Path) -> None:
+    class Exact(ScriptedPredictor):
+        batch_exact = True
+
+        def predict_batch(self, features, contexts=None):  # type: ignore[no-untyped-def]
+            self.batches = getattr(self, "batches", 0) + 1
+            return super().predict_batch(features, contexts)
+
+    matrix = np.arange(6, dtype=np.float64).reshape(3, 2)
+    exact = Exact()
+    cached = CachedPredictor(exact, PredictionCache(tmp_path / "a.parquet"))
+    assert cached.batch_exact
+    cached.predict_batch(matrix)
+    cached.predict_batch(matrix)
+    assert exact.calls == 3 and exact.batches == 1 and cached.hits == 3  # one batch for misses
+    inexact = ScriptedPredictor()
+    per_row = CachedPredictor(inexact, PredictionCache(tmp_path / "b.parquet"))
+    assert per_row.batch_exact  # misses go row by row through predict: same answers
+    per_row.predict_batch(matrix)
+    assert inexact.calls == 3
+
+
+def test_rows_out_of_range_are_refused_by_column_checks(tmp_path: Path) -> None:
+    from nautilus_ai.models.cache import _SCHEMA
+
+    path = tmp_path / "bad.parquet"
+    row = {
+        "model_id": ["m"], "spec_hash": ["s"], "instrument_id": ["i"], "ts_event": [1],
+        "prompt_hash": ["p"], "action": [1], "confidence": [1.5], "risk_score": [0.1],
+        "latency": [0.0], "reason": [""], "answered_by": ["m"],
+    }  # fmt: skip
+    pq.write_table(pa.table(row, schema=_SCHEMA), path)
+    with pytest.raises(PredictionCacheError, match=r"confidence outside \[0, 1\]"):
+        PredictionCache(path)
+    row["confidence"], row["action"] = [0.5], [3]
+    pq.write_table(pa.table(row, schema=_SCHEMA), path)
+    with pytest.raises(PredictionCacheError, match="action outside"):
+        PredictionCache(path)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from nautilus_ai.models.latency import (
+    EmpiricalLatency,
+    FixedLatency,
+    LatencyConfig,
+    LogNormalLatency,
+)
+
+
+def test_fixed_latency() -> None:
+    draw = FixedLatency(150_000_000).sampler()
+    assert [draw() for _ in range(3)] == [150_000_000] * 3
+    with pytest.raises(ValueError, match="latency_ns"):
+        FixedLatency(-1)
+
+
+def test_lognormal_is_seeded_and_capped() -> None:
+    model = LogNormalLatency(median_ns=100_000_000, sigma=0.8, seed=7, max_ns=300_000_000)
+    first = [model.sampler()() for _ in range(1)]
+    a = model.sampler()
+    b = model.sampler()
+    seq_a = [a() for _ in range(500)]
+    seq_b = [b() for _ in range(500)]
+    assert seq_a == seq_b
+    assert first[0] == seq_a[0]
+    assert max(seq_a) <= 300_000_000
+    assert min(seq_a) > 0
+    median = sorted(seq_a)[250]
+    assert 70_000_000 < median < 140_000_000
+    other = LogNormalLatency(median_ns=100_000_000, sigma=0.8, seed=8).sampler()
+    assert [other() for _ in range(20)] != seq_a[:20]
+
+
+def test_empirical_resamples_given_values() -> None:
+    draw = EmpiricalLatency((1, 2, 3), seed=1).sampler()
+    assert {draw() for _ in range(200)} == {1, 2, 3}
+    with pytest.raises(ValueError, match="empty"):
+        EmpiricalLatency(())
+
+
+def test_config_builds_models_from_json() -> None:
+    assert LatencyConfig.parse({"kind": "fixed", "latency_ms": 1.5}) == FixedLatency(1_500_000)
+    model = LatencyConfig.parse({"kind": "lognormal", "median_ms": 120, "sigma": 0.5, "seed": 3})
+    assert model == LogNormalLatency(120_000_000, 0.5, 3, None)
+    empirical = LatencyConfig.parse({"kind": "empirical", "samples_ms": [4, 5]})
+    assert empirical == EmpiricalLatency((4_000_000, 5_000_000), 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"kind": "fixed", "latency_ms": -1}, "latency_ms"),
+        ({"kind": "lognormal", "median_ms": 0, "sigma": 1}, "median_ms"),
+        ({"kind": "fixed", "latency_ms": 1, "typo": 2}, "typo"),
+        ({"kind": "gamma"}, "kind"),
+    ],
+)
+def test_config_errors_name_the_field(data: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        LatencyConfig.parse(data)

@@ -1,0 +1,113 @@
+"""OpenAIPredictor pieces that need no server: request bodies and logprob reading."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import pytest
+
+from nautilus_ai.models.base import PredictionError
+from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor, action_logprobs
+from nautilus_ai.models.testing import market_context, synthetic_bars
+
+
+def _predictor(**kwargs: object) -> OpenAIPredictor:
+    return OpenAIPredictor(OpenAIConfig(model="tiny", base_url="http://127.0.0.1:9/v1", **kwargs))  # type: ignore[arg-type]
+
+
+def test_request_has_text_and_chart_and_constraint() -> None:
+    predictor = _predictor(constraint="guided_choice")
+    body = predictor.request_body(np.array([0.5, 0.1]), market_context(synthetic_bars(70)))
+    user = body["messages"][1]["content"]
+    assert user[0]["type"] == "text" and "rsi = 0.5" in user[0]["text"]
+    url = user[1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert body["guided_choice"] == ["buy", "sell", "hold"]
+    assert body["logprobs"] is True and body["top_logprobs"] == 10
+    assert body["temperature"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"answer_mode": "json", "constraint": "json_schema"}, "response_format"),
+        ({"answer_mode": "json", "constraint": "guided_json"}, "guided_json"),
+        ({"answer_mode": "choice", "constraint": "structured_outputs"}, "structured_outputs"),
+    ],
+)
+def test_constraint_fields(kwargs: dict[str, object], key: str) -> None:
+    body = _predictor(send_chart=False, **kwargs).request_body(np.zeros(2), market_context(None))
+    assert key in body
+    assert len(body["messages"][1]["content"]) == 1  # no chart
+
+
+def test_inconsistent_constraint_is_rejected() -> None:
+    with pytest.raises(ValueError, match="needs answer_mode 'json'"):
+        OpenAIConfig(model="m", constraint="json_schema")
+    with pytest.raises(ValueError, match="needs answer_mode 'choice'"):
+        OpenAIConfig(model="m", answer_mode="json", constraint="guided_choice")
+
+
+def test_chart_needs_bars() -> None:
+    with pytest.raises(PredictionError, match="recent_bars is required"):
+        _predictor().request_body(np.zeros(2), market_context(None))
+
+
+def _token(text: str, logprob: float, alternatives: dict[str, float]) -> dict[str, object]:
+    return {
+        "token": text,
+        "logprob": logprob,
+        "top_logprobs": [{"token": t, "logprob": v} for t, v in alternatives.items()],
+    }
+
+
+def test_logprobs_are_grouped_by_the_action_they_begin() -> None:
+    tokens = [
+        _token(
+            " b",
+            math.log(0.5),
+            {
+                " b": math.log(0.5),
+                "sell": math.log(0.3),
+                "Hold": math.log(0.1),
+                "bu": math.log(0.05),
+            },
+        ),
+        _token("uy", -0.01, {}),
+    ]
+    scores = action_logprobs(tokens, start=1)
+    assert math.exp(scores["buy"]) == pytest.approx(0.55)
+    assert math.exp(scores["sell"]) == pytest.approx(0.3)
+    assert math.exp(scores["hold"]) == pytest.approx(0.1)
+
+
+def test_json_answer_logprobs_start_at_the_action_value() -> None:
+    text_tokens = ['{"', "action", '":', ' "', "sell", '",', ' "risk": 0.2}']
+    tokens = [_token(t, -0.01, {}) for t in text_tokens]
+    tokens[4] = _token(
+        "sell", math.log(0.6), {"sell": math.log(0.6), "buy": math.log(0.3), "{": math.log(0.05)}
+    )
+    text = "".join(text_tokens)
+    start = text.index("sell")
+    scores = action_logprobs(tokens, start)
+    assert math.exp(scores["sell"]) == pytest.approx(0.6)
+    # hold is not listed: it gets the smallest listed value (0.05), never more confidence
+    assert math.exp(scores["hold"]) == pytest.approx(0.05)
+
+
+def test_no_action_alternative_is_an_error() -> None:
+    with pytest.raises(PredictionError, match="begins an action word"):
+        action_logprobs([_token("maybe", -0.1, {"perhaps": -1.0})], start=0)
+    with pytest.raises(PredictionError, match="covers the action word"):
+        action_logprobs([_token("x", -0.1, {})], start=10)
+
+
+def test_missing_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NAUTILUS_AI_OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ValueError, match="NAUTILUS_AI_OPENAI_BASE_URL"):
+        OpenAIPredictor(OpenAIConfig(model="m"))
+    monkeypatch.setenv("NAUTILUS_AI_OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")
+    assert OpenAIPredictor(OpenAIConfig(model="m"))._url == "http://127.0.0.1:9/v1/chat/completions"
