@@ -45,7 +45,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
                         "configs (default: the v1 spec)")  # fmt: skip
     policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")
-    policy.add_argument("--min-confidence", type=float, default=0.55)
+    policy.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        help="signal threshold (default: the threshold the training chose on its validation "
+        "window, from the model card; else 0.55)",
+    )
     policy.add_argument("--stop-loss-atr", type=_optional_float, default=2.0,
                         help="stop-loss in ATRs from the entry close, or 'none' "
                         "(default 2)")  # fmt: skip
@@ -82,6 +88,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_export_pine)
 
 
+def _card_min_confidence(artifact: Path) -> float | None:
+    """The threshold ``nautilus-ai train`` chose on validation (the one its backtests use)."""
+    if not (artifact / "model_card.json").is_file():
+        return None
+    from nautilus_ai.training.oos import suggested_min_confidence
+
+    return suggested_min_confidence(artifact)
+
+
 def _optional_float(text: str) -> float | None:
     if text.strip().lower() in ("none", "off", "0"):
         return None
@@ -97,9 +112,16 @@ def _export_pine(args: argparse.Namespace) -> int:
     from nautilus_ai.pine.export import MAX_EMBEDDED_PARAMETERS
     from nautilus_ai.pine.script import StrategyOptions
 
+    min_confidence = args.min_confidence
+    if min_confidence is None:
+        min_confidence = _card_min_confidence(Path(args.model))
+        if min_confidence is not None:
+            print(f"  min confidence {min_confidence:.4f} (from the model card)")
+        else:
+            min_confidence = 0.55
     try:
         options = StrategyOptions(
-            min_confidence=args.min_confidence,
+            min_confidence=min_confidence,
             reverse_on_opposite=not args.no_reverse,
             exit_on_hold=args.exit_on_hold,
             max_holding_bars=args.max_holding_bars,
