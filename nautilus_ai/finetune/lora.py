@@ -446,9 +446,12 @@ class _Session:
             task_type="CAUSAL_LM",
         )
         if self.config.gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
+            kwargs = {"use_reentrant": False}
+            if hasattr(self.model, "activation_checkpointing_enable"):  # transformers >= 5.x
+                self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+            else:
+                self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            # The embeddings are frozen: without this no gradient reaches a checkpointed layer.
             self.model.enable_input_require_grads()
         torch.manual_seed(self.config.seed)  # the adapter's initial A matrices
         with warnings.catch_warnings():
