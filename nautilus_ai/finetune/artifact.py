@@ -66,6 +66,7 @@ def build_card(
         embargo_bars=dataset.embargo_bars,
         class_balance=dataset.class_balance,
         selection=dataset.selection,
+        data=dataset.data,
         lora={
             "rank": config.lora.rank,
             "alpha": config.lora.alpha,

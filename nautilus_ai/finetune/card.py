@@ -115,6 +115,8 @@ class FineTuneCard(_Frozen):
         Examples per action before selection, trained on, validated on.
     selection : dict
         How the training examples were thinned.
+    data : dict
+        Where the bars came from (catalog, feature source, run id, bar count).
     lora : dict
         Rank, alpha, dropout, target modules (pattern, source, matched count), parameters.
     training : dict
@@ -146,6 +148,7 @@ class FineTuneCard(_Frozen):
     embargo_bars: NonNegativeInt
     class_balance: dict[str, dict[str, int]]
     selection: dict[str, JsonValue] = Field(default_factory=dict)
+    data: dict[str, JsonValue] = Field(default_factory=dict)
     lora: dict[str, JsonValue]
     training: dict[str, JsonValue]
     metrics: dict[str, JsonValue]

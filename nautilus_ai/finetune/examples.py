@@ -313,6 +313,8 @@ class FineTuneDataset:
         ``validation``.
     selection : dict
         How the train split was thinned (``stride``, ``hold_keep_fraction``, ``seed``).
+    data : dict
+        Where the bars came from (catalog, feature source, run id, bar count).
     """
 
     train: ExampleSet
@@ -326,6 +328,7 @@ class FineTuneDataset:
     embargo_bars: int
     class_balance: dict[str, dict[str, int]]
     selection: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spec_hash(self) -> str:
