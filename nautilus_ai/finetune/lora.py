@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from nautilus_ai.finetune.examples import ExampleSet, FineTuneDataset, answer_continuation
 from nautilus_ai.finetune.targets import TargetModules, resolve_target_modules
@@ -143,9 +143,11 @@ class FineTuneConfig(BaseModel):
     log_every: PositiveInt = 10
     max_eval_examples: int = Field(default=64, ge=0)
 
-    def model_post_init(self, context: Any, /) -> None:
+    @model_validator(mode="after")
+    def _one_length(self) -> FineTuneConfig:
         if self.steps is not None and self.epochs is not None:
-            raise ValueError("FineTuneConfig: set steps or epochs, not both")
+            raise ValueError("set steps or epochs, not both")
+        return self
 
     @property
     def examples_per_step(self) -> int:
@@ -327,7 +329,8 @@ class LoRAFineTuner:
                 self.base.model_copy(
                     update={
                         "spec_hash": dataset.spec_hash,
-                        "model_id": self.base.model_id or "finetune-base",
+                        "model_id": self.base.model_id
+                        or f"{self.base.model_dir.name}+lora-unsaved",
                     }
                 )
             )
@@ -471,8 +474,8 @@ class _Session:
             self._rest_cache[rest] = rest_ids
         return [*self._choice_ids[word], *rest_ids, *self._eos]
 
-    def answer_loss(self, examples: ExampleSet, indices: Sequence[int]) -> tuple[Any, int, Any]:
-        """``(summed token loss, answer tokens, logits of the first answer position)``."""
+    def answer_loss(self, examples: ExampleSet, indices: Sequence[int]) -> tuple[Any, int]:
+        """``(summed cross-entropy over the answer tokens, number of answer tokens)``."""
         import torch
 
         contexts = [examples.context(i) for i in indices]
@@ -490,11 +493,7 @@ class _Session:
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum"
         )
-        # Logits predicting each row's first answer token (the action word's first token).
-        first = torch.stack(
-            [logits[row, longest - len(ids)] for row, ids in enumerate(continuations)]
-        )
-        return loss, sum(len(c) for c in continuations), first
+        return loss, sum(len(c) for c in continuations)
 
     # -- training -------------------------------------------------------------------------------
 
@@ -532,7 +531,7 @@ class _Session:
             optimizer.zero_grad(set_to_none=True)
             step_loss = 0.0
             for indices in micro:
-                loss_sum, _, _ = self.answer_loss(examples, indices)
+                loss_sum, _ = self.answer_loss(examples, indices)
                 scaled = loss_sum / tokens  # the step's loss: mean over all its answer tokens
                 scaled.backward()
                 step_loss += float(scaled.detach())
@@ -571,7 +570,7 @@ class _Session:
         with torch.no_grad():
             for start in range(0, len(examples), size):
                 indices = list(range(start, min(start + size, len(examples))))
-                loss_sum, tokens, _ = self.answer_loss(examples, indices)
+                loss_sum, tokens = self.answer_loss(examples, indices)
                 total_loss += float(loss_sum)
                 total_tokens += tokens
         contexts = [examples.context(i) for i in range(len(examples))]

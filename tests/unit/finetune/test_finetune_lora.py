@@ -249,7 +249,7 @@ def test_the_loss_is_on_the_answer_tokens_only(tiny_text_dir: Path) -> None:
     session = _Session(predictor, _config(), lambda line: None)
     examples = synthetic_dataset(3, 0).train
     for i in range(len(examples)):
-        loss_sum, tokens, first = session.answer_loss(examples, [i])
+        loss_sum, tokens = session.answer_loss(examples, [i])
         continuation = session.continuation(examples.answer(i))
         assert tokens == len(continuation)
         inputs = predictor.encode_rows(
@@ -265,7 +265,6 @@ def test_the_loss_is_on_the_answer_tokens_only(tiny_text_dir: Path) -> None:
         choice = predictor.choice_token_ids[("buy", "sell", "hold").index(word)]
         assert continuation[: len(choice)] == list(choice)
         assert continuation[-1] == predictor.tokenizer.eos_token_id
-        assert first.shape == (1, predictor.model.config.vocab_size)
 
 
 def test_gradient_accumulation_matches_one_big_batch(tiny_text_dir: Path) -> None:
