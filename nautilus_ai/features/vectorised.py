@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.signal import lfilter
 
 from nautilus_ai.features.clock import (
     DOW_COS,
@@ -264,6 +263,9 @@ def _seeded_recursion(x: Float64Array, period: int, alpha: float) -> Float64Arra
     y[period - 1] = seed
     if n > period:
         # Direct form II: y = b0*x + z, z = -a1*y_prev, i.e. alpha*x + beta*y_prev exactly.
+        # Imported here: scipy.signal costs ~0.8 s to import, which every CLI start would pay.
+        from scipy.signal import lfilter
+
         y[period:] = lfilter([alpha, 0.0], [1.0, -beta], x[period:], zi=[beta * seed])[0]
     return y
 

@@ -1,0 +1,293 @@
+"""``nautilus-ai export-pine --model ARTIFACT [--out FILE] [--check]``: Pine Script v6 export.
+
+``--model`` takes a torch MLP artifact folder (embedded exactly), ``rule`` (the RulePredictor as
+plain Pine conditions) or a backend config, as a JSON file or inline JSON (``{"kind": ...}``,
+see ``nautilus_ai.models.registry``): ``rule`` / ``torch`` configs are embedded exactly, every
+other backend, and MLPs above ``--max-parameters``, are distilled into a decision tree on the
+feature rows of ``--data`` (default: the shared EUR/USD HistData months) and the tree's held-out
+fidelity is printed and written into the script header. ``--check`` parses the script with
+pynescript and runs it in PineTS on a month of bars, comparing features and signals with Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nautilus_ai.cli import CliError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "export-pine",
+        help="export a model + feature spec as a Pine Script v6 strategy (and check it)",
+        description="Write a TradingView Pine Script v6 strategy() that computes the feature "
+        "spec with ta.* and embeds the model (exactly, or as a distilled decision tree). "
+        "The exported strategy has no proven edge.",
+    )
+    parser.add_argument("--model", required=True, help="artifact folder (model_card.json + "
+                        "model.safetensors), 'rule', or a backend config (JSON file or inline "
+                        "JSON)")  # fmt: skip
+    parser.add_argument("--out", help="output .pine file (default: <model name>.pine)")
+    parser.add_argument("--embed", choices=("auto", "exact", "tree"), default="auto",
+                        help="exact embedding, a distilled tree, or auto (exact when the model "
+                        "can be embedded; default)")  # fmt: skip
+    parser.add_argument("--max-parameters", type=int, default=None,
+                        help="largest MLP embedded exactly under --embed auto (default "
+                        "10000)")  # fmt: skip
+    parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
+                        "configs (default: the v1 spec)")  # fmt: skip
+    policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")
+    policy.add_argument("--min-confidence", type=float, default=0.55)
+    policy.add_argument("--stop-loss-atr", type=_optional_float, default=2.0,
+                        help="stop-loss in ATRs from the entry close, or 'none' "
+                        "(default 2)")  # fmt: skip
+    policy.add_argument("--take-profit-atr", type=_optional_float, default=3.0,
+                        help="take-profit in ATRs, or 'none' (default 3)")  # fmt: skip
+    policy.add_argument("--max-holding-bars", type=int, default=None)
+    policy.add_argument("--no-reverse", action="store_true",
+                        help="exit on an opposite signal instead of reversing")  # fmt: skip
+    policy.add_argument("--exit-on-hold", action="store_true")
+    policy.add_argument("--initial-capital", type=float, default=100_000.0)
+    data = parser.add_argument_group("data (distillation and --check)")
+    data.add_argument("--data", nargs="+", help="HistData M1 CSV files (default: the shared "
+                      "EUR/USD 2017 months)")  # fmt: skip
+    data.add_argument("--data-dir", help="market data folder (default: $NAUTILUS_AI_DATA or "
+                      "../shared/data)")  # fmt: skip
+    data.add_argument("--catalog", help="read bars from this Nautilus catalog instead")
+    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                      help="bar type in --catalog")  # fmt: skip
+    tree = parser.add_argument_group("distillation")
+    tree.add_argument("--max-depth", type=int, default=8)
+    tree.add_argument("--min-samples-leaf", type=int, default=50)
+    tree.add_argument("--holdout", type=float, default=0.2,
+                      help="share of the LAST rows kept out to measure fidelity "
+                      "(default 0.2)")  # fmt: skip
+    check = parser.add_argument_group("check")
+    check.add_argument("--check", action="store_true",
+                       help="parse with pynescript and compare a PineTS run with "
+                       "Python")  # fmt: skip
+    check.add_argument("--check-bars", type=int, default=None,
+                       help="bars to check (default: the first data file, about a "
+                       "month)")  # fmt: skip
+    check.add_argument("--pinets-dir", help="where PineTS is installed (default: "
+                       "$NAUTILUS_AI_PINETS_DIR or <repo>/.cache/pinets)")  # fmt: skip
+    parser.set_defaults(handler=_export_pine)
+
+
+def _optional_float(text: str) -> float | None:
+    if text.strip().lower() in ("none", "off", "0"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def _export_pine(args: argparse.Namespace) -> int:
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.card import ArtifactError
+    from nautilus_ai.pine.export import MAX_EMBEDDED_PARAMETERS
+    from nautilus_ai.pine.script import StrategyOptions
+
+    try:
+        options = StrategyOptions(
+            min_confidence=args.min_confidence,
+            reverse_on_opposite=not args.no_reverse,
+            exit_on_hold=args.exit_on_hold,
+            max_holding_bars=args.max_holding_bars,
+            stop_loss_atr=args.stop_loss_atr,
+            take_profit_atr=args.take_profit_atr,
+            initial_capital=args.initial_capital,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS
+    model = args.model
+    artifact = Path(model)
+    try:
+        if (artifact / "model_card.json").is_file():
+            config: dict[str, Any] = {"kind": "torch", "path": str(artifact)}
+            spec = None
+        elif model == "rule":
+            config, spec = {"kind": "rule"}, _spec(args.feature_spec, FeatureSpec)
+        else:
+            config, spec = _backend_config(model), _spec(args.feature_spec, FeatureSpec)
+        export, make_reference, bars = _export(args, config, spec, options, limit)
+    except (ArtifactError, ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from exc
+    out = Path(args.out) if args.out else Path(f"{_file_stem(export.model.model_id)}.pine")
+    export.write(out)
+    print(f"wrote {out} ({len(export.script.splitlines())} lines, {len(export.script)} bytes)")
+    print(f"  model: {export.model.model_id}, embedded as {_kind_text(export.kind)}")
+    print(f"  feature spec: {export.spec.hash} ({len(export.spec.names)} features)")
+    if export.distill_report is not None:
+        print(f"  distilled tree {export.distill_report.summary()}")
+    print(f"  export took {export.seconds:.3f} s")
+    if not args.check:
+        return 0
+    return _check(args, export, make_reference, bars)
+
+
+def _export(
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    spec: Any,
+    options: Any,
+    limit: int,
+) -> tuple[Any, Callable[[], Any], Any]:
+    """The export, the Python reference model for --check, and the bars used (or None)."""
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.rule import RuleConfig
+    from nautilus_ai.pine.artifact import load_mlp_weights
+    from nautilus_ai.pine.export import export_distilled, export_mlp_artifact, export_rule
+
+    kind = config.get("kind")
+    bars = None
+    if kind == "torch":
+        weights = load_mlp_weights(config["path"])
+        spec = FeatureSpec.from_dict(weights.card.feature_spec)
+        exact = args.embed == "exact" or (args.embed == "auto" and weights.parameter_count <= limit)
+        if exact:
+            export = export_mlp_artifact(config["path"], options=options)
+            # torch is imported only if --check needs the Python model
+            return export, lambda: _build(config, spec), None
+    elif kind == "rule" and args.embed != "tree":
+        rule = RuleConfig(**{k: v for k, v in config.items() if k != "kind"})
+        from nautilus_ai.models.rule import RulePredictor
+
+        return export_rule(spec, rule, options=options), lambda: RulePredictor(spec, rule), None
+    elif args.embed == "exact":
+        raise ValueError(f"a {kind!r} model cannot be embedded exactly; use --embed tree")
+    predictor = _build(config, spec)
+    bars, description = _load_bars(args)
+    features = _features(spec, bars)
+    print(f"distilling {predictor.model_id} on {description} ...", file=sys.stderr)
+    export = export_distilled(
+        predictor,
+        spec,
+        features,
+        options=options,
+        data_description=description,
+        max_depth=args.max_depth,
+        min_samples_leaf=args.min_samples_leaf,
+        holdout_fraction=args.holdout,
+    )
+    tree = export.tree
+    return export, lambda: tree, bars
+
+
+def _build(config: dict[str, Any], spec: Any) -> Any:
+    from nautilus_ai.models.registry import BackendConfigError, build_predictor
+
+    try:
+        return build_predictor(config, spec)
+    except BackendConfigError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _check(
+    args: argparse.Namespace, export: Any, make_reference: Callable[[], Any], bars: Any
+) -> int:
+    from nautilus_ai.pine.check import check_export
+    from nautilus_ai.pine.pinets import PineTSError, ensure_pinets
+
+    start = time.perf_counter()
+    reference = make_reference()
+    if bars is None or args.check_bars is not None or args.data is None:
+        bars, description = _load_bars(args, check=True)
+    else:
+        description = "the distillation data"
+    if args.check_bars is not None:
+        bars = bars.take(slice(0, args.check_bars))
+    try:
+        modules = ensure_pinets(args.pinets_dir)
+    except PineTSError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"checking on {len(bars)} bars of {description} ...", file=sys.stderr)
+    report = check_export(export, bars, reference, node_modules=str(modules))
+    print(report.summary())
+    print(f"  check run time {time.perf_counter() - start:.1f} s")
+    return 0 if report.passed else 1
+
+
+def _load_bars(args: argparse.Namespace, *, check: bool = False) -> tuple[Any, str]:
+    from nautilus_ai.data import BarArrays, histdata_m1_files, read_histdata_m1
+
+    if args.catalog:
+        import numpy as np
+
+        from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
+
+        ts, ohlcv = bar_arrays_from_catalog(args.catalog, args.bar_type)
+        arrays = BarArrays(
+            ts_event=ts,
+            open=np.ascontiguousarray(ohlcv[:, 0]),
+            high=np.ascontiguousarray(ohlcv[:, 1]),
+            low=np.ascontiguousarray(ohlcv[:, 2]),
+            close=np.ascontiguousarray(ohlcv[:, 3]),
+            volume=np.ascontiguousarray(ohlcv[:, 4]),
+        )
+        if check and args.check_bars is None:
+            arrays = arrays.take(slice(0, 31_500))
+        return arrays, f"{args.bar_type} in {args.catalog}"
+    files = [Path(p) for p in args.data] if args.data else histdata_m1_files(args.data_dir)
+    if check and not args.data:
+        files = files[:1]
+    names = ", ".join(f.name for f in files)
+    return read_histdata_m1(files), names
+
+
+def _features(spec: Any, bars: Any) -> Any:
+    from nautilus_ai.features import accepted_bars_mask, compute_features
+
+    keep = accepted_bars_mask(
+        bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
+    )
+    used = bars.take(keep)
+    return compute_features(
+        spec, used.ts_event, used.open, used.high, used.low, used.close, used.volume
+    )
+
+
+def _spec(path: str | None, spec_cls: Any) -> Any:
+    if path is None:
+        return spec_cls()
+    try:
+        return spec_cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--feature-spec {path}: {exc}") from exc
+
+
+def _backend_config(text: str) -> dict[str, Any]:
+    path = Path(text)
+    try:
+        raw = path.read_text(encoding="utf-8") if path.is_file() else text
+        config = json.loads(raw)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"--model {text!r} is neither an artifact folder, 'rule', nor a JSON backend config "
+            f"({exc})"
+        ) from exc
+    if not isinstance(config, dict) or "kind" not in config:
+        raise ValueError(f"--model config needs a 'kind', got {config!r}")
+    return config
+
+
+def _kind_text(kind: str) -> str:
+    return {
+        "mlp": "exact MLP",
+        "rule": "exact rule (plain conditions)",
+        "tree": "distilled decision tree",
+    }[kind]
+
+
+def _file_stem(model_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in model_id)

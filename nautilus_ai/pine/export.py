@@ -1,0 +1,211 @@
+"""Export entry points: an MLP artifact (exact), the rule (exact) or any predictor (distilled).
+
+>>> from nautilus_ai.pine import export_mlp_artifact
+>>> export = export_mlp_artifact("artifacts/mlp-eurusd/v1")      # doctest: +SKIP
+>>> export.write("mlp-eurusd.pine")                              # doctest: +SKIP
+
+Exact exports read only the artifact (no torch import) and take a few milliseconds. A model
+that cannot be embedded is distilled: :func:`export_distilled` asks the predictor for its
+predictions on feature rows (e.g. the catalog's bars), fits a decision tree on them and writes
+the tree, with its held-out fidelity in the header.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nautilus_ai.features.spec import FeatureSpec
+from nautilus_ai.models.base import Predictor
+from nautilus_ai.models.rule import RuleConfig
+from nautilus_ai.pine.artifact import load_mlp_weights
+from nautilus_ai.pine.distill import DecisionTree, DistillReport, distill_signals
+from nautilus_ai.pine.embed import EmbeddedModel, embed_mlp, embed_rule, embed_tree
+from nautilus_ai.pine.reference import predictor_outputs
+from nautilus_ai.pine.script import StrategyOptions, build_script
+
+__all__ = [
+    "MAX_EMBEDDED_PARAMETERS",
+    "PineExport",
+    "export_distilled",
+    "export_mlp_artifact",
+    "export_rule",
+]
+
+#: Larger MLPs are distilled by default: TradingView limits a script's size (compiled tokens)
+#: and run time per bar. 10,000 parameters write ~220 kB of Pine; not verified on TradingView.
+MAX_EMBEDDED_PARAMETERS = 10_000
+
+
+@dataclass(frozen=True)
+class PineExport:
+    """A generated script and what it was made from.
+
+    Parameters
+    ----------
+    script : str
+        The Pine Script v6 source.
+    model : EmbeddedModel
+        The embedded model (kind ``"mlp"``, ``"rule"`` or ``"tree"``).
+    spec : FeatureSpec
+        The feature spec the script computes.
+    options : StrategyOptions
+        The strategy's input defaults.
+    exported_at : datetime
+        Export time (UTC), written into the header.
+    seconds : float
+        Time the export took (distillation included).
+    distill_report : DistillReport or None
+        Fidelity of a distilled tree (``None`` for exact embeddings).
+    tree : DecisionTree or None
+        The distilled tree.
+    """
+
+    script: str
+    model: EmbeddedModel
+    spec: FeatureSpec
+    options: StrategyOptions
+    exported_at: datetime
+    seconds: float
+    distill_report: DistillReport | None = None
+    tree: DecisionTree | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"mlp"``, ``"rule"`` or ``"tree"``."""
+        return self.model.kind
+
+    def write(self, path: str | Path) -> Path:
+        """Write the script to ``path`` (parents created); refuses to write an empty script."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(self.script, encoding="utf-8")
+        return target
+
+
+def _version() -> str:
+    from nautilus_ai import __version__
+
+    return __version__
+
+
+def export_mlp_artifact(
+    path: str | Path,
+    *,
+    options: StrategyOptions | None = None,
+    exported_at: datetime | None = None,
+) -> PineExport:
+    """Export a torch MLP artifact exactly (standardisation, weights, activation, temperature).
+
+    Raises
+    ------
+    ArtifactError
+        The artifact is missing, corrupted or inconsistent with its card.
+    """
+    start = time.perf_counter()
+    weights = load_mlp_weights(path)
+    spec = FeatureSpec.from_dict(weights.card.feature_spec)
+    model = embed_mlp(weights, spec)
+    return _finish(model, spec, options, exported_at, start)
+
+
+def export_rule(
+    spec: FeatureSpec,
+    config: RuleConfig | None = None,
+    *,
+    options: StrategyOptions | None = None,
+    exported_at: datetime | None = None,
+) -> PineExport:
+    """Export :class:`~nautilus_ai.models.RulePredictor` as plain Pine conditions."""
+    start = time.perf_counter()
+    return _finish(embed_rule(spec, config), spec, options, exported_at, start)
+
+
+def export_distilled(
+    predictor: Predictor,
+    spec: FeatureSpec,
+    features: NDArray[np.float64],
+    *,
+    options: StrategyOptions | None = None,
+    data_description: str = "",
+    max_depth: int = 8,
+    min_samples_leaf: int = 50,
+    holdout_fraction: float = 0.2,
+    exported_at: datetime | None = None,
+) -> PineExport:
+    """Distil ``predictor`` into a decision tree on ``features`` and export the tree.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        Any backend (``predict_batch`` is used).
+    spec : FeatureSpec
+        The spec of ``features`` (and of the predictor).
+    features : ndarray
+        ``(n, k)`` feature rows in time order; rows that are not warm are dropped.
+    data_description : str
+        Where the rows come from (catalog, bar type, dates), for the header.
+    max_depth, min_samples_leaf, holdout_fraction
+        Tree settings and the share of the LAST rows kept out of fitting to measure fidelity.
+    """
+    start = time.perf_counter()
+    opts = options or StrategyOptions()
+    warm = features[:, spec.index("warm")] == 1.0
+    rows = np.ascontiguousarray(features[warm])
+    sign, confidence, risk = predictor_outputs(predictor, rows)
+    tree, report = distill_signals(
+        rows,
+        sign,
+        confidence,
+        risk,
+        feature_names=spec.names,
+        min_confidence=opts.min_confidence,
+        holdout_fraction=holdout_fraction,
+        max_depth=max_depth,
+        min_samples_leaf=min_samples_leaf,
+    )
+    source = f" of {data_description}" if data_description else ""
+    description = [
+        f"Model: {predictor.model_id}, NOT embedded: distilled into a decision tree "
+        f"(depth {tree.depth}, {tree.node_count} nodes, min {min_samples_leaf} rows per leaf)",
+        f"Distilled on {len(rows)} warm feature rows{source}; "
+        f"target = the model's signal at min confidence {opts.min_confidence!r}",
+        f"Fidelity: {report.summary()}",
+    ]
+    model = embed_tree(tree, spec, model_id=predictor.model_id, description=description)
+    export = _finish(model, spec, opts, exported_at, start)
+    return PineExport(
+        script=export.script,
+        model=model,
+        spec=spec,
+        options=opts,
+        exported_at=export.exported_at,
+        seconds=time.perf_counter() - start,
+        distill_report=report,
+        tree=tree,
+    )
+
+
+def _finish(
+    model: EmbeddedModel,
+    spec: FeatureSpec,
+    options: StrategyOptions | None,
+    exported_at: datetime | None,
+    start: float,
+) -> PineExport:
+    opts = options or StrategyOptions()
+    when = (exported_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    script = build_script(spec, model, opts, exported_at=when, version=_version())
+    return PineExport(
+        script=script,
+        model=model,
+        spec=spec,
+        options=opts,
+        exported_at=when,
+        seconds=time.perf_counter() - start,
+    )

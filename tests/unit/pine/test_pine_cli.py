@@ -1,0 +1,61 @@
+"""``nautilus-ai export-pine`` without --check (the check runs in tests/integration/pine)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nautilus_ai.cli import main
+from nautilus_ai.features import FeatureSpec
+from nautilus_ai.models import TorchPredictor, save_artifact
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = TorchPredictor.random(FeatureSpec(), seed=9, hidden=(8,), device="cpu")
+    return save_artifact(model.module, model.card, tmp_path_factory.mktemp("a"))
+
+
+def test_exports_an_artifact(
+    artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mlp.pine"
+    code = main(["export-pine", "--model", str(artifact), "--out", str(out),
+                 "--min-confidence", "0.6", "--take-profit-atr", "none"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "embedded as exact MLP" in text
+    assert "export took" in text
+    script = out.read_text()
+    assert 'i_min_conf = input.float(0.6, "Min confidence"' in script
+    assert "i_tp_atr = input.float(0.0," in script
+
+
+def test_exports_the_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rule.pine"
+    assert main(["export-pine", "--model", "rule", "--out", str(out)]) == 0
+    assert "exact rule" in capsys.readouterr().out
+    assert "RulePredictor" in out.read_text()
+
+
+def test_rule_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rule.pine"
+    config = json.dumps({"kind": "rule", "trend_min_atr": 1.25})
+    assert main(["export-pine", "--model", config, "--out", str(out)]) == 0
+    assert "r_e50 >= 1.25" in out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--model", "no/such/thing"], "neither an artifact folder"),
+     (["--model", '{"nokind": 1}'], "needs a 'kind'"),
+     (["--model", "rule", "--min-confidence", "2"], "min_confidence"),
+     (["--model", '{"kind": "rule", "bogus": 1}', "--embed", "exact"], "bogus")],
+)  # fmt: skip
+def test_user_errors_exit_2_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-pine", *argv]) == 2
+    assert message in capsys.readouterr().err
