@@ -20,10 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 import numpy as np
+from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide
@@ -48,6 +50,7 @@ from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_
 __all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
 
 FEATURE_SOURCES = ("incremental", "precomputed")
+FEATURE_LOG_TIMER = "feature-log-flush"
 
 
 class AIPatternConfig(StrategyConfig, frozen=True):
@@ -98,6 +101,10 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     async_predictions : bool, default False
         Live: call the predictor on a worker thread, never on the event loop; each answer is
         applied on the first bar after it arrives. Not for backtests (wall-clock timing).
+    feature_log : dict, optional
+        :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
+        every decision as a ``FeatureSnapshot`` and every closed position as a
+        ``DecisionOutcome`` into that catalog. ``None`` (default): no logging.
     """
 
     instrument_id: str
@@ -120,6 +127,7 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     decision_latency: dict[str, Any] | None = None
     decision_deadline_ms: float | None = None
     async_predictions: bool = False
+    feature_log: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         instrument_id = InstrumentId.from_str(self.instrument_id)
@@ -163,6 +171,21 @@ class AIPatternConfig(StrategyConfig, frozen=True):
             )
         if self.feature_spec is not None:
             FeatureSpec.from_dict(self.feature_spec)
+        if self.feature_log is not None:
+            _validate_feature_log(self.feature_log)
+
+
+def _validate_feature_log(config: dict[str, Any]) -> Any:
+    # --- feature logging (nautilus_ai.catalog) -------------------------------------------
+    from pydantic import ValidationError
+
+    from nautilus_ai.catalog.logger import FeatureLogConfig
+    from nautilus_ai.models.card import describe_errors
+
+    try:
+        return FeatureLogConfig.model_validate(config)
+    except ValidationError as exc:
+        raise ValueError(f"feature_log: {describe_errors(exc)}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +220,7 @@ class TradeRecord:
 
 
 DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
+TradeSink = Callable[[TradeRecord], None]
 
 
 class AIPatternStrategy(Strategy):
@@ -261,8 +285,11 @@ class AIPatternStrategy(Strategy):
         self.orders_sent = 0
         self._last_decision: DecisionRecord | None = None
         self._decision_sinks: list[DecisionSink] = []
+        self._trade_sinks: list[TradeSink] = []
+        self._requested_rows: dict[int, np.ndarray] = {}  # decision bar -> features (scheduler)
         self._last_error_log_ns = 0
         self._scheduler: DecisionScheduler | None = None  # see _start_scheduler
+        self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -281,6 +308,10 @@ class AIPatternStrategy(Strategy):
         if self.config.feature_source == "precomputed":
             self._load_precomputed()
         self._start_scheduler()
+        if self.config.feature_log is not None and self.feature_logger is None:
+            self._attach_feature_logger(self.config.feature_log)
+        if self.feature_logger is not None:
+            self._start_feature_log_timer()
         self.subscribe_bars(self._bar_type)
 
     def on_stop(self) -> None:
@@ -288,12 +319,17 @@ class AIPatternStrategy(Strategy):
             self._pending_exit_reason = "strategy_stop"
             self.cancel_all_orders(self._instrument_id)
             self.close_all_positions(self._instrument_id)
+        if self.feature_logger is not None:
+            self.feature_logger.flush()
 
     def on_dispose(self) -> None:
         if self._scheduler is not None:
             self._scheduler.close()
         if self._predictor is not None:
             self._predictor.close()
+        if self.feature_logger is not None:
+            stats = self.feature_logger.close()  # positions closed at stop are logged too
+            self.log.info(f"Feature log {stats.run_id}: {stats}")
 
     def on_save(self) -> dict[str, bytes]:
         state = {
@@ -416,6 +452,8 @@ class AIPatternStrategy(Strategy):
             scheduler.submit_prediction(ts, precomputed)
         else:
             scheduler.submit(ts, row, self._context(ts))
+        if self._decision_sinks:  # decision sinks get the vector the model saw (see _act)
+            self._requested_rows[ts] = row.copy()
         for decision in scheduler.poll(ts):
             prediction = decision.prediction
             if prediction.reason.startswith("predictor error"):
@@ -476,8 +514,10 @@ class AIPatternStrategy(Strategy):
             self._last_decision = record
             if self.config.record_decisions:
                 self.decisions.append(record)
-            for sink in self._decision_sinks:
-                sink(ts, row, prediction, intent.value, quantity, order_sent)
+            if self._decision_sinks:
+                decided_ts, seen = self._decision_input(ts, row, decision_ts)
+                for sink in self._decision_sinks:
+                    sink(decided_ts, seen, prediction, intent.value, quantity, order_sent)
 
     def _size(
         self,
@@ -560,8 +600,9 @@ class AIPatternStrategy(Strategy):
             self.submit_order_list(order_list)
         self.orders_sent += 1
         self._entry_bar = self._bars
-        self._open_model_id = prediction.model_id
-        self._open_decision_ts = ts
+        # The opening decision (model, decision_ts) is taken from the entry order's tags when
+        # the position opens (on_position_opened): setting it here would relabel the position
+        # a reversal is still closing.
 
     def _close(self, reason: str) -> None:
         self._pending_exit_reason = reason
@@ -599,6 +640,12 @@ class AIPatternStrategy(Strategy):
 
     def on_position_opened(self, event: PositionOpened) -> None:
         self._entry_bar = self._bars
+        order = self.cache.order(event.opening_order_id)
+        for tag in (order.tags or []) if order is not None else []:
+            if tag.startswith("decision_ts="):
+                self._open_decision_ts = int(tag[12:])
+            elif tag.startswith("model="):
+                self._open_model_id = tag[6:]
 
     def on_position_closed(self, event: PositionClosed) -> None:
         pnl = event.realized_pnl.as_double() if event.realized_pnl is not None else 0.0
@@ -625,6 +672,8 @@ class AIPatternStrategy(Strategy):
             )
         )
         self._pending_exit_reason = ""
+        for sink in self._trade_sinks:
+            sink(self.trades[-1])
 
     def model_win_rates(self) -> dict[str, float]:
         """Win rate of closed positions per model id (what Kelly sizing uses)."""
@@ -721,8 +770,69 @@ class AIPatternStrategy(Strategy):
         }  # fmt: skip
 
     def add_decision_sink(self, sink: DecisionSink) -> None:
-        """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision."""
+        """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision.
+
+        ``ts`` is the bar the decision was made for and ``features`` the vector the model saw
+        (with ``decision_latency`` / ``async_predictions`` that bar precedes the one it is
+        applied on; entry orders carry the same ``decision_ts``).
+        """
         self._decision_sinks.append(sink)
+
+    def _decision_input(
+        self, ts: int, row: np.ndarray, decision_ts: int | None
+    ) -> tuple[int, np.ndarray]:
+        """The bar a decision was made for and the feature vector the model saw: this bar's,
+        or with a decision scheduler (latency) the requested bar's, so a logged snapshot and the
+        position it opens (keyed by ``decision_ts``) agree."""
+        if decision_ts is None or decision_ts == ts:
+            self._requested_rows.pop(ts, None)
+            return ts, row
+        requested = self._requested_rows
+        seen = requested.pop(decision_ts, row)
+        for old in [t for t in requested if t < decision_ts]:  # requests never applied
+            del requested[old]
+        return decision_ts, seen
+
+    def add_trade_sink(self, sink: TradeSink) -> None:
+        """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""
+        self._trade_sinks.append(sink)
+
+    # -- Feature logging (nautilus_ai.catalog) ------------------------------------------------
+
+    def _attach_feature_logger(self, config: dict[str, Any]) -> None:
+        from nautilus_ai.catalog.logger import FeatureLogger
+
+        self.feature_logger = FeatureLogger(
+            _validate_feature_log(config),
+            spec=self.spec,
+            instrument_id=self.config.instrument_id,
+            bar_type=self.config.bar_type,
+            clock_ns=self.clock.timestamp_ns,
+            on_error=self.log.error,
+        )
+        record = self.feature_logger.record
+
+        def log_decision(
+            ts: int, row: np.ndarray, prediction: Prediction, intent: str, qty: float, sent: bool
+        ) -> None:
+            # _last_decision is the record just built: its reason includes the sizer's verdict
+            last = self._last_decision
+            record(ts, row, prediction, intent, qty, sent, last.reason if last else None)
+
+        self.add_decision_sink(log_decision)
+        self.add_trade_sink(self.feature_logger.record_outcome)
+        self.log.info(f"Logging decisions to {self.feature_logger.snapshot_folder}")
+
+    def _start_feature_log_timer(self) -> None:
+        # Live only (a backtest's clock would fire it in simulated time): flush on time even
+        # when no bar comes, e.g. over a weekend. Timers are cancelled when the strategy stops.
+        logger = self.feature_logger
+        if isinstance(self.clock, LiveClock) and FEATURE_LOG_TIMER not in self.clock.timer_names:
+            self.clock.set_timer(
+                FEATURE_LOG_TIMER,
+                timedelta(seconds=min(logger.config.flush_interval_s, 60.0)),
+                callback=lambda _event: logger.flush_if_due(),
+            )
 
     # -- Helpers ------------------------------------------------------------------------------
 
@@ -773,6 +883,11 @@ class AIPatternStrategy(Strategy):
         assert pre_ts is not None and self._pre_ohlc is not None
         assert self._pre_features is not None
         pos = self._pre_pos
+        if pos == 0 and self._bars == 0 and len(pre_ts) and ts > pre_ts[0]:
+            # The run starts after the catalog's first bar (a start_time window): begin at this
+            # bar, its features warmed by the earlier catalog bars, as a live node warmed from
+            # history would be (a fallback below rebuilds the engine from those same bars).
+            pos = int(np.searchsorted(pre_ts, ts))
         if pos < len(pre_ts) and pre_ts[pos] == ts:
             ohlc = self._pre_ohlc[pos]
             if ohlc[0] == o and ohlc[1] == h and ohlc[2] == low and ohlc[3] == c:

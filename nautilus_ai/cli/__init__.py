@@ -15,7 +15,15 @@ from collections.abc import Sequence
 __all__ = ["CliError", "main"]
 
 # Module names under nautilus_ai.cli, in help order.
-VERB_MODULES: tuple[str, ...] = ("data", "backtest", "live", "control", "serve", "pine")
+VERB_MODULES: tuple[str, ...] = (
+    "data",
+    "backtest",
+    "train",
+    "live",
+    "control",
+    "serve",
+    "pine",
+)
 
 
 class CliError(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -30,14 +29,22 @@ def register(subparsers: Any) -> None:
 
     demo = subparsers.add_parser(
         "demo",
-        help="import the real EUR/USD bars, backtest the AI strategy, print the summary",
+        help="the closed loop on real EUR/USD bars: rule backtest with decision logging -> "
+        "train the MLP -> out-of-sample backtests vs the rule model and buy & hold -> report",
+        description="Import six months of real EUR/USD M1 bars, backtest the rule model on "
+        "Jan-Jun while logging every decision to the catalog, train the MLP from the logged "
+        "features on Jan-Apr, backtest it, the rule model and buy & hold on May-Jun (out of "
+        "sample), and write a report folder with plots.",
     )
     demo.add_argument("--data-dir", help="market data folder (default: $NAUTILUS_AI_DATA or "
                       "../shared/data)")  # fmt: skip
     demo.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
                       "catalogs/demo)")  # fmt: skip
-    demo.add_argument("--config", default="demo", help="run file to use (default: the packaged "
-                      "demo)")  # fmt: skip
+    demo.add_argument("--reports", help="reports folder (default: $NAUTILUS_AI_REPORTS or "
+                      "reports)")  # fmt: skip
+    demo.add_argument("--artifacts", help="model artifacts root (default: artifacts)")
+    demo.add_argument("--config", default="demo", help="base run file for the backtests "
+                      "(default: the packaged demo)")  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(handler=_demo)
 
@@ -69,22 +76,32 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from nautilus_ai.backtest.config import load_run_file
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
-    from nautilus_ai.backtest.runner import run_backtest
-    from nautilus_ai.paths import CATALOG_DIR_ENV
+    from nautilus_ai.backtest.config import ConfigError, load_run_file
+    from nautilus_ai.backtest.demo import run_closed_loop
 
-    print("Importing the real EUR/USD M1 bars (HistData 2017-01..06) ...", file=sys.stderr)
     try:
-        catalog, summary = ensure_demo_catalog(args.catalog, args.data_dir)
+        base = load_run_file(resolve_run_file(args.config))
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        result = run_closed_loop(
+            args.catalog,
+            args.data_dir,
+            reports_dir=args.reports,
+            artifacts_dir=args.artifacts,
+            base_run_file=base,
+            progress=progress,
+        )
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from exc
-    print(summary.to_text(), file=sys.stderr)
-    os.environ[CATALOG_DIR_ENV] = str(catalog)
-    run_file = load_run_file(resolve_run_file(args.config))
-    print(f"Backtesting {run_file.name} [{run_file.sample}] ...", file=sys.stderr)
-    outcome = run_backtest(run_file)
-    _print(outcome, as_json=args.json)
+    if args.json:
+        print(json.dumps(result.summary, indent=2, default=str))
+    else:
+        print(result.brief)
     return 0
 
 

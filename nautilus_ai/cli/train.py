@@ -1,0 +1,183 @@
+"""``nautilus-ai train``: fit, calibrate and store the MLP from a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nautilus_ai.cli import CliError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train the torch MLP from a catalog (labels, walk-forward split, calibration)",
+        description="Train the MLP classifier (sell / hold / buy) on a catalog's bars: features "
+        "recomputed from the bars or read from a logged run (and checked against the bars), "
+        "forward-return or triple-barrier labels, train / validation / test windows with an "
+        "embargo, early stopping and temperature calibration on validation, metrics per split. "
+        "Writes a NEW artifact folder <out>/<name>/v<N> (safetensors + model_card.json).",
+    )
+    data = train.add_argument_group("data")
+    data.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
+                      "catalogs/demo)")  # fmt: skip
+    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                      help="bars to learn from (default: %(default)s)")  # fmt: skip
+    data.add_argument("--features", choices=("bars", "snapshots"), default="bars",
+                      help="recompute features from the bars, or use a logged run's "
+                      "FeatureSnapshots (checked against the bars)")  # fmt: skip
+    data.add_argument("--run-id", help="logged run to read with --features snapshots (default: "
+                      "the only one)")  # fmt: skip
+    windows = train.add_argument_group("windows (UTC, half-open [START, END))")
+    windows.add_argument("--train", nargs=2, metavar=("START", "END"), required=True)
+    windows.add_argument("--validation", nargs=2, metavar=("START", "END"), required=True,
+                         help="early stopping, temperature, confidence threshold")  # fmt: skip
+    windows.add_argument("--test", nargs=2, metavar=("START", "END"),
+                         help="out-of-sample evaluation window")  # fmt: skip
+    windows.add_argument("--embargo", type=int, metavar="BARS",
+                         help="bars skipped after a boundary (default: the horizon)")  # fmt: skip
+    label = train.add_argument_group("label")
+    label.add_argument("--label", choices=("forward_return", "triple_barrier"),
+                       default="forward_return")  # fmt: skip
+    label.add_argument("--horizon", type=int, default=30, help="bars ahead (default: 30)")
+    label.add_argument("--unit", choices=("atr", "pips"), default="atr")
+    label.add_argument("--buy", type=float, default=1.5, help="buy threshold in units")
+    label.add_argument("--sell", type=float, default=1.5, help="sell threshold in units")
+    label.add_argument("--spread-pips", type=float, default=0.3)
+    label.add_argument("--pip-size", type=float, default=1e-4)
+    model = train.add_argument_group("model and fit")
+    model.add_argument("--hidden", default="64,32", help="hidden widths (default: 64,32)")
+    model.add_argument("--activation", choices=("relu", "gelu"), default="relu")
+    model.add_argument("--epochs", type=int, default=40)
+    model.add_argument("--batch-size", type=int, default=1024)
+    model.add_argument("--lr", type=float, default=1e-3)
+    model.add_argument("--weight-decay", type=float, default=1e-4)
+    model.add_argument("--patience", type=int, default=5)
+    model.add_argument("--class-weights", choices=("balanced", "none"), default="balanced")
+    model.add_argument("--seed", type=int, default=7)
+    model.add_argument("--threads", type=int, help="torch threads (default: 1 on <= 2 cores)")
+    model.add_argument("--no-calibrate", action="store_true", help="keep temperature 1")
+    model.add_argument("--signal-rate", type=float, default=0.03,
+                       help="share of validation bars to act on when choosing the suggested "
+                       "min_confidence (default: 0.03)")  # fmt: skip
+    out = train.add_argument_group("output")
+    out.add_argument("--out", default="artifacts", help="artifacts root (default: artifacts)")
+    out.add_argument("--name", default="mlp", help="model name (default: mlp)")
+    out.add_argument("--backtest", action="store_true",
+                     help="also backtest the model, the rule model and buy & hold on the test "
+                     "window (real BacktestNode runs; figures go into the card)")  # fmt: skip
+    out.add_argument("--reports", help="report folder for --backtest (default: "
+                     "$NAUTILUS_AI_REPORTS or reports)")  # fmt: skip
+    out.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from nautilus_ai.catalog.reader import CatalogReadError
+    from nautilus_ai.datasets import Fold, Window
+    from nautilus_ai.labels import LabelSpec
+    from nautilus_ai.models.card import describe_errors
+    from nautilus_ai.paths import default_catalog_dir, default_reports_dir
+    from nautilus_ai.training import FeatureMismatchError, TrainConfig, train_model
+
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    except ValueError:
+        raise CliError(f"--hidden: expected comma-separated ints, got {args.hidden!r}") from None
+    try:
+        fold = Fold(
+            train=Window.parse(*args.train),
+            validation=Window.parse(*args.validation),
+            test=Window.parse(*args.test) if args.test else None,
+        )
+        label = LabelSpec(
+            kind=args.label,
+            horizon=args.horizon,
+            unit=args.unit,
+            buy_threshold=args.buy,
+            sell_threshold=args.sell,
+            spread_pips=args.spread_pips,
+            pip_size=args.pip_size,
+        )
+        config = TrainConfig(
+            hidden=hidden,
+            activation=args.activation,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            weight_decay=args.weight_decay,
+            patience=args.patience,
+            class_weights=args.class_weights,
+            seed=args.seed,
+            threads=args.threads,
+            calibrate=not args.no_calibrate,
+            target_signal_rate=args.signal_rate,
+        )
+    except ValidationError as exc:
+        raise CliError(describe_errors(exc)) from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if args.backtest and fold.test is None:
+        raise CliError("--backtest needs a --test window")
+    catalog = default_catalog_dir(args.catalog)
+    if not Path(catalog).is_dir():
+        raise CliError(f"no catalog at {catalog}")
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    evaluator = None
+    if args.backtest:
+        from nautilus_ai.training.oos import compare_out_of_sample, suggested_min_confidence
+
+        reports = default_reports_dir(args.reports)
+
+        def evaluator(staged: Path) -> dict[str, Any]:
+            progress("backtesting the model, the rule model and buy & hold on the test window")
+            assert fold.test is not None
+            comparison = compare_out_of_sample(
+                staged, catalog, fold.test, report_dir=reports,
+                min_confidence=suggested_min_confidence(staged), name_prefix=args.name,
+            )  # fmt: skip
+            progress(comparison.table_text())
+            return comparison.to_dict()
+
+    try:
+        result = train_model(
+            catalog,
+            bar_type=args.bar_type,
+            fold=fold,
+            label=label,
+            config=config,
+            source=args.features,
+            run_id=args.run_id,
+            artifacts_root=args.out,
+            name=args.name,
+            embargo_bars=args.embargo,
+            oos_evaluator=evaluator,
+            progress=progress,
+        )
+    except (CatalogReadError, FeatureMismatchError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "artifact": str(result.artifact_path),
+                    "model_id": result.model_id,
+                    "metrics": result.card.metrics,
+                    "temperature": result.card.temperature,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(result.summary_text())
+    return 0

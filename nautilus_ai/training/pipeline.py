@@ -1,0 +1,419 @@
+"""The training pipeline: catalog -> labelled walk-forward dataset -> fit -> calibrate ->
+evaluate -> a new versioned artifact (safetensors + model card).
+
+>>> from nautilus_ai.training import TrainConfig, train_model
+>>> from nautilus_ai.datasets import Fold, Window
+>>> result = train_model(
+...     "catalogs/demo",
+...     bar_type="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+...     fold=Fold(train=Window.parse("2017-01-01", "2017-04-10"),
+...               validation=Window.parse("2017-04-10", "2017-05-01"),
+...               test=Window.parse("2017-05-01", "2017-07-01")),
+... )
+>>> result.artifact_path      # artifacts/mlp-eurusd/v1 ; TorchPredictor.from_artifact(...)
+
+Without a catalog, :func:`train_on_arrays` does the same from numpy arrays. Every step is
+deterministic for a given seed; nothing is pickled; an existing artifact is never overwritten.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
+from nautilus_ai.features import FeatureSpec
+from nautilus_ai.labels import CLASSES, LabelSpec
+from nautilus_ai.models.card import (
+    MLPArchitecture,
+    ModelCard,
+    Standardisation,
+    TimeWindow,
+    library_versions,
+)
+from nautilus_ai.models.torch_mlp import MLPClassifier, next_version, save_artifact
+from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
+from nautilus_ai.training.config import TrainConfig
+from nautilus_ai.training.data import FeatureSource, load_training_frame
+from nautilus_ai.training.fit import FitResult, fit_mlp, module_logits
+from nautilus_ai.training.metrics import (
+    ReliabilityBins,
+    classification_metrics,
+    expected_calibration_error,
+    reliability_bins,
+)
+
+__all__ = [
+    "OosEvaluator",
+    "TrainResult",
+    "TrainedModel",
+    "build_model_card",
+    "fit_and_calibrate",
+    "select_min_confidence",
+    "train_model",
+    "train_on_arrays",
+]
+
+Progress = Callable[[str], None]
+#: Given the staged artifact folder, returns metrics (e.g. out-of-sample backtest figures) that
+#: go into the final card's ``metrics["backtest_oos"]``.
+OosEvaluator = Callable[[Path], Mapping[str, Any]]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted, calibrated module and its evaluation (nothing written yet)."""
+
+    module: MLPClassifier
+    temperature: float
+    fit: FitResult
+    metrics: dict[str, Any]
+    reliability: dict[str, dict[str, ReliabilityBins]] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_model` produced."""
+
+    artifact_path: Path
+    card: ModelCard
+    dataset: Dataset
+    trained: TrainedModel
+
+    @property
+    def model_id(self) -> str:
+        return self.card.model_id
+
+    def summary_text(self) -> str:
+        """Key figures for the terminal, in-sample and out-of-sample stated plainly."""
+        m = self.trained.metrics
+        cal = m["calibration"]
+        lines = [f"model {self.card.model_id} -> {self.artifact_path}"]
+        for split, sample in (
+            ("train", "in-sample"),
+            ("validation", "in-sample, model selection"),
+            ("test", "OUT-OF-SAMPLE"),
+        ):
+            if split in m:
+                s = m[split]
+                lines.append(
+                    f"  {split:<10} [{sample}] {s['rows']:>7,} rows  "
+                    f"acc {100 * s['accuracy']:5.1f}%  macro-F1 {s['macro_f1']:.3f}  "
+                    f"Brier {s['brier']:.4f}  ECE {s['ece']:.4f}"
+                )
+        if cal.get("validation_ece_before") is not None:
+            lines.append(
+                f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "
+                f"{cal['validation_ece_before']:.4f} -> {cal['validation_ece_after']:.4f}"
+                + (
+                    f", test {cal['test_ece_before']:.4f} -> {cal['test_ece_after']:.4f}"
+                    if cal.get("test_ece_before") is not None
+                    else ""
+                )
+            )
+        return "\n".join(lines)
+
+
+def fit_and_calibrate(
+    dataset: Dataset, config: TrainConfig, progress: Progress | None = None
+) -> TrainedModel:
+    """Fit on ``dataset.train`` (early stopping on ``validation``), fit the temperature on
+    ``validation`` and evaluate every split with the calibrated probabilities."""
+    val = dataset.validation
+    has_val = val is not None and len(val) > 0
+    fit = fit_mlp(
+        dataset.train.features,
+        dataset.train.y,
+        val.features if has_val and val is not None else None,
+        val.y if has_val and val is not None else None,
+        mean=dataset.norm.mean,
+        std=dataset.norm.std,
+        config=config,
+        progress=progress,
+    )
+    logits = {s.name: module_logits(fit.module, s.features) for s in dataset.splits() if len(s)}
+    temperature = 1.0
+    if config.calibrate and has_val and val is not None:
+        temperature = fit_temperature(logits["validation"], val.y)
+    metrics: dict[str, Any] = {"classes": list(CLASSES)}
+    calibration: dict[str, Any] = {"temperature": temperature, "method": "temperature scaling"}
+    reliability: dict[str, dict[str, ReliabilityBins]] = {}
+    for split in dataset.splits():
+        if split.name not in logits:
+            continue
+        raw = softmax_with_temperature(logits[split.name], 1.0)
+        calibrated = softmax_with_temperature(logits[split.name], temperature)
+        metrics[split.name] = classification_metrics(calibrated, split.y, CLASSES)
+        calibration[f"{split.name}_ece_before"] = expected_calibration_error(raw, split.y)
+        calibration[f"{split.name}_ece_after"] = metrics[split.name]["ece"]
+        reliability[split.name] = {
+            "before": reliability_bins(raw, split.y),
+            "after": reliability_bins(calibrated, split.y),
+        }
+    metrics["calibration"] = calibration
+    if has_val and val is not None:
+        probs = softmax_with_temperature(logits["validation"], temperature)
+        metrics["decision"] = select_min_confidence(probs, val.y, config.target_signal_rate)
+    metrics["class_balance"] = dataset.class_balance()
+    metrics["training"] = {
+        "epochs_run": len(fit.history),
+        "best_epoch": fit.best_epoch,
+        "stopped_early": fit.stopped_early,
+        "class_weights": dict(zip(CLASSES, fit.class_weights, strict=True)),
+        "seconds": fit.seconds,
+        "threads": fit.threads,
+        "config": config.model_dump(mode="json"),
+        "history": fit.history_dicts(),
+    }
+    return TrainedModel(fit.module, temperature, fit, metrics, reliability)
+
+
+def select_min_confidence(
+    probabilities: NDArray[np.float64], y: NDArray[np.int64], target_signal_rate: float
+) -> dict[str, Any]:
+    """The confidence threshold at which buy / sell calls cover ``target_signal_rate`` of the
+    rows (chosen on validation rows, never on the test window), and how those calls did.
+
+    Returns ``min_confidence`` (1.0 if the model never calls buy or sell), the achieved signal
+    rate and the precision of the calls at or above the threshold.
+    """
+    hold = CLASSES.index("hold")
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    acting = predicted != hold
+    n = int(y.size)
+    if n == 0 or not acting.any():
+        threshold = 1.0
+    else:
+        ranked = np.sort(confidence[acting])[::-1]
+        k = min(ranked.size, max(1, math.ceil(target_signal_rate * n)))
+        threshold = float(ranked[k - 1])
+    calls = acting & (confidence >= threshold)
+    return {
+        "min_confidence": threshold,
+        "selected_on": "validation",
+        "target_signal_rate": target_signal_rate,
+        "validation_signal_rate": float(calls.mean()) if n else 0.0,
+        "validation_signal_precision": float(np.mean(predicted[calls] == y[calls]))
+        if calls.any()
+        else None,
+    }
+
+
+def _time_window(window: Window | None) -> TimeWindow | None:
+    return None if window is None else TimeWindow(start=window.start, end=window.end)
+
+
+def build_model_card(
+    trained: TrainedModel,
+    dataset: Dataset,
+    spec: FeatureSpec,
+    *,
+    name: str,
+    version: int,
+    description: str = "",
+    data_info: Mapping[str, Any] | None = None,
+    extra_metrics: Mapping[str, Any] | None = None,
+) -> ModelCard:
+    """The card for ``trained``: spec, label, windows, standardisation, temperature, metrics."""
+    if dataset.spec_hash and dataset.spec_hash != spec.hash:
+        raise ValueError(f"dataset spec {dataset.spec_hash} != given spec {spec.hash}")
+    arch = trained.module.architecture
+    metrics = dict(trained.metrics)
+    if data_info:
+        metrics["data"] = dict(data_info)
+    if extra_metrics:
+        metrics.update(extra_metrics)
+    label = {
+        **dataset.label_spec.to_dict(),
+        "hash": dataset.label_spec.hash,
+        "classes": list(CLASSES),
+        "embargo_bars": dataset.embargo_bars,
+        "description": dataset.label_spec.describe(),
+    }
+    return ModelCard(
+        name=name,
+        version=version,
+        created_at=datetime.now(UTC),
+        description=description
+        or "MLP trained by nautilus-ai train (no proven edge; read the metrics)",
+        feature_spec=_json_safe(spec.to_dict()),  # type: ignore[arg-type]
+        spec_hash=spec.hash,
+        feature_names=tuple(spec.names),
+        architecture=MLPArchitecture(
+            input_dim=arch.input_dim,
+            hidden=arch.hidden,
+            activation=arch.activation,
+            classes=CLASSES,
+        ),
+        standardisation=Standardisation(fit_window=_time_window(dataset.norm.fit_window)),
+        label=_json_safe(label),  # type: ignore[arg-type]
+        train_window=_time_window(dataset.fold.train),
+        validation_window=_time_window(dataset.fold.validation),
+        test_window=_time_window(dataset.fold.test),
+        metrics=_json_safe(metrics),  # type: ignore[arg-type]
+        temperature=trained.temperature,
+        library_versions=library_versions(),
+    )
+
+
+def train_on_arrays(
+    ts: NDArray[np.int64],
+    ohlcv: NDArray[np.float64],
+    features: NDArray[np.float64],
+    spec: FeatureSpec,
+    *,
+    fold: Fold,
+    label: LabelSpec | None = None,
+    config: TrainConfig | None = None,
+    artifacts_root: str | os.PathLike[str] = "artifacts",
+    name: str = "mlp",
+    embargo_bars: int | None = None,
+    description: str = "",
+    data_info: Mapping[str, Any] | None = None,
+    oos_evaluator: OosEvaluator | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Label, split, fit, calibrate, evaluate and store a model from arrays of accepted bars.
+
+    Parameters
+    ----------
+    ts, ohlcv : arrays
+        Bars (close times in UTC ns, strictly increasing; ``(n, 4 or 5)`` prices).
+    features : ndarray
+        ``(n, len(spec.names))`` feature rows of those bars (NaN rows are skipped).
+    spec : FeatureSpec
+        The spec the features were computed with (stored in the card).
+    fold : Fold
+        Train / validation / test windows.
+    label : LabelSpec, optional
+        Default ``LabelSpec()``.
+    config : TrainConfig, optional
+        Default ``TrainConfig()``.
+    artifacts_root : path
+        The artifact goes to ``<root>/<name>/v<next>``.
+    oos_evaluator : callable, optional
+        Run on the staged artifact before it is stored (e.g. the out-of-sample backtest);
+        its figures go into ``card.metrics["backtest_oos"]``.
+    progress : callable, optional
+        Receives one line per step / epoch.
+    """
+    label = label or LabelSpec()
+    config = config or TrainConfig()
+    say = progress or (lambda _line: None)
+    dataset = build_dataset(
+        ts,
+        features,
+        spec.names,
+        ohlcv,
+        label,
+        fold,
+        embargo_bars=embargo_bars,
+        spec_hash=spec.hash,
+    )
+    say(dataset.describe())
+    trained = fit_and_calibrate(dataset, config, progress)
+    root = Path(artifacts_root)
+    version = next_version(root, name)
+    card = build_model_card(
+        trained, dataset, spec, name=name, version=version, description=description,
+        data_info=data_info,
+    )  # fmt: skip
+    if oos_evaluator is not None:
+        with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
+            staged = save_artifact(trained.module, card, staging)
+            figures = oos_evaluator(staged)
+        card = build_model_card(
+            trained, dataset, spec, name=name, version=version, description=description,
+            data_info=data_info, extra_metrics={"backtest_oos": dict(figures)},
+        )  # fmt: skip
+    path = save_artifact(trained.module, card, root)
+    from nautilus_ai.models.card import read_model_card
+
+    return TrainResult(path, read_model_card(path), dataset, trained)
+
+
+def train_model(
+    catalog_path: str | os.PathLike[str],
+    *,
+    bar_type: str,
+    fold: Fold,
+    label: LabelSpec | None = None,
+    config: TrainConfig | None = None,
+    spec: FeatureSpec | None = None,
+    source: FeatureSource = "bars",
+    run_id: str | None = None,
+    artifacts_root: str | os.PathLike[str] = "artifacts",
+    name: str = "mlp",
+    embargo_bars: int | None = None,
+    description: str = "",
+    oos_evaluator: OosEvaluator | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """:func:`train_on_arrays` on a catalog's bars, with features recomputed from the bars
+    (``source="bars"``) or read from a logged run and checked against the bars
+    (``source="snapshots"``, ``run_id`` of the run; the spec defaults to the logged one)."""
+    if spec is None:
+        spec = FeatureSpec()
+        if source == "snapshots":
+            from nautilus_ai.catalog.reader import logged_feature_spec
+
+            spec = FeatureSpec.from_dict(logged_feature_spec(catalog_path, run_id)[1])
+    last = fold.windows()[-1][1]
+    frame = load_training_frame(
+        catalog_path, bar_type, spec, source=source, run_id=run_id, end_ns=last.end_ns
+    )
+    info: dict[str, Any] = {
+        "catalog": str(Path(catalog_path).resolve()),
+        "bar_type": bar_type,
+        "feature_source": source,
+        "run_id": frame.run_id,
+        "bars": int(frame.ts.size),
+    }
+    if frame.agreement is not None:
+        info["snapshot_agreement"] = frame.agreement.to_dict()
+        if progress is not None:
+            a = frame.agreement
+            progress(
+                f"logged features of run {frame.run_id} agree with the recomputed ones on "
+                f"{a.rows_compared:,} bars ({a.rows_identical:,} bit-identical, max |diff| "
+                f"{a.max_abs_diff:.3g})"
+            )
+    return train_on_arrays(
+        frame.ts,
+        frame.ohlcv,
+        frame.features,
+        spec,
+        fold=fold,
+        label=label,
+        config=config,
+        artifacts_root=artifacts_root,
+        name=name,
+        embargo_bars=embargo_bars,
+        description=description,
+        data_info=info,
+        oos_evaluator=oos_evaluator,
+        progress=progress,
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN / inf -> None, numpy scalars -> Python, tuples -> lists (the card is strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

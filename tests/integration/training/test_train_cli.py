@@ -1,0 +1,75 @@
+"""``nautilus-ai train`` as a user runs it: a subprocess on the real demo catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nautilus_ai.features import FeatureSpec
+from nautilus_ai.models import TorchPredictor
+
+
+def _train(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", "train", *args],
+        capture_output=True, text=True, timeout=600, cwd=cwd,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )  # fmt: skip
+
+
+def test_train_with_out_of_sample_backtest(demo_catalog: Path, tmp_path: Path) -> None:
+    args = [
+        "--catalog", str(demo_catalog), "--train", "2017-01-02", "2017-01-23",
+        "--validation", "2017-01-23", "2017-02-01", "--test", "2017-02-01", "2017-02-11",
+        "--epochs", "3", "--hidden", "16", "--out", str(tmp_path / "artifacts"),
+        "--name", "cli-mlp", "--backtest", "--reports", str(tmp_path / "reports"), "--json",
+    ]  # fmt: skip
+    result = _train(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "epoch   1/3  train loss" in result.stderr
+    assert "OUT-OF-SAMPLE" in result.stderr
+    out = json.loads(result.stdout)
+    artifact = Path(out["artifact"])
+    assert artifact == tmp_path / "artifacts" / "cli-mlp" / "v1"
+    oos = out["metrics"]["backtest_oos"]
+    assert oos["sample"] == "out-of-sample"
+    assert oos["window"] == {"start": "2017-02-01T00:00:00Z", "end": "2017-02-11T00:00:00Z"}
+    for key in ("trained", "rule", "buy_and_hold"):
+        assert isinstance(oos[key]["pnl"], float)
+    assert oos["rule"]["trades"] > 0
+    assert Path(oos["trained"]["report_dir"]).parent == tmp_path / "reports"
+    predictor = TorchPredictor.from_artifact(artifact, spec=FeatureSpec(), device="cpu")
+    assert predictor.model_id == "cli-mlp/1" == out["model_id"]
+    assert predictor.card.temperature == out["temperature"]
+    # a second run never overwrites: it is v2
+    again = _train(*[a for a in args if a not in ("--backtest", "--json")][:-2], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "cli-mlp/2" in again.stdout and "[OUT-OF-SAMPLE]" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--train", "2017-02-01", "2017-01-01", "--validation", "2017-02-01", "2017-02-05"],
+         "must be before end"),
+        (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
+          "--hidden", "a,b"], "--hidden"),
+        (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
+          "--horizon", "0"], "LabelSpec.horizon"),
+        (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
+          "--backtest"], "--backtest needs a --test window"),
+        (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
+          "--features", "snapshots", "--run-id", "nope"], "no logged run 'nope'"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_clean_error(
+    demo_catalog: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = _train("--catalog", str(demo_catalog), "--out", str(tmp_path), *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr and "Traceback" not in result.stderr
