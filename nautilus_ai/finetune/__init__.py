@@ -8,11 +8,14 @@
 
 * :mod:`~nautilus_ai.finetune.examples` - supervised examples (the predictor's own prompt + the
   label as the JSON answer), class balance, hold down-sampling.
+* :mod:`~nautilus_ai.finetune.catalog_examples` - examples from a catalog through the labels and
+  walk-forward splits of :mod:`nautilus_ai.labels` / :mod:`nautilus_ai.datasets`.
 * :mod:`~nautilus_ai.finetune.targets` - LoRA target modules per architecture.
 * :mod:`~nautilus_ai.finetune.lora` - the :class:`FineTuner` protocol and :class:`LoRAFineTuner`.
 * :mod:`~nautilus_ai.finetune.card` / :mod:`~nautilus_ai.finetune.artifact` - the stored adapter.
+* :mod:`~nautilus_ai.finetune.pipeline` - catalog to stored adapter in one call (the CLI's path).
 
-Imports torch lazily; peft is the ``finetune`` extra.
+Importing it imports torch (through :mod:`nautilus_ai.training`); peft is the ``finetune`` extra.
 """
 
 from nautilus_ai.finetune.artifact import build_card, save_adapter
@@ -27,6 +30,7 @@ from nautilus_ai.finetune.card import (
     finetuned_predictor_config,
     read_finetune_card,
 )
+from nautilus_ai.finetune.catalog_examples import examples_from_frame, load_finetune_dataset
 from nautilus_ai.finetune.examples import (
     AnswerSpec,
     ExampleSet,
@@ -45,6 +49,7 @@ from nautilus_ai.finetune.lora import (
     LoRASettings,
     StepStats,
 )
+from nautilus_ai.finetune.pipeline import finetune_from_catalog
 from nautilus_ai.finetune.targets import (
     GENERIC_DECODER_PATTERN,
     TARGET_PRESETS,
@@ -76,10 +81,13 @@ __all__ = [
     "answer_continuation",
     "answer_text",
     "build_card",
+    "examples_from_frame",
     "file_sha256",
+    "finetune_from_catalog",
     "finetune_library_versions",
     "finetuned_predictor_config",
     "instrument_of_bar_type",
+    "load_finetune_dataset",
     "read_finetune_card",
     "resolve_target_modules",
     "save_adapter",

@@ -89,7 +89,7 @@ def build_card(
 
 
 def save_adapter(
-    result: FineTuneResult, root: str | Path, name: str, *, description: str = ""
+    result: FineTuneResult, root: str | os.PathLike[str], name: str, *, description: str = ""
 ) -> Path:
     """Write ``<root>/<name>/v<N>`` (N = 1 + the highest existing) and return its path.
 
@@ -98,7 +98,7 @@ def save_adapter(
     """
     from nautilus_ai.models.torch_mlp import next_version  # imports torch
 
-    version = next_version(root, name)
+    version = next_version(Path(root), name)
     card = build_card(result, name, version, description=description)  # validates the name
     parent = Path(root) / name
     final = parent / f"v{version}"

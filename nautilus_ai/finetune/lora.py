@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -118,7 +118,8 @@ class FineTuneConfig(BaseModel):
     seed : int
         Seeds the adapter's initial weights and the example order.
     threads : int or None
-        Torch intra-op threads during fine-tuning (restored afterwards; default: unchanged).
+        Torch intra-op threads during fine-tuning, restored afterwards (default:
+        :func:`nautilus_ai.training.default_threads`, 1 on machines with <= 2 cores).
     log_every : int
         A progress line every this many optimizer steps (and at the first and last).
     max_eval_examples : int
@@ -259,7 +260,7 @@ class FineTuneResult:
             )
         return "\n".join(lines)
 
-    def save(self, root: str | Path, name: str = "lora", description: str = "") -> Path:
+    def save(self, root: str | os.PathLike[str], name: str = "lora", description: str = "") -> Path:
         """Write a NEW ``<root>/<name>/v<N>`` folder (see :mod:`nautilus_ai.finetune.card`)."""
         from nautilus_ai.finetune.artifact import save_adapter
 
@@ -313,6 +314,8 @@ class LoRAFineTuner:
         """See :class:`FineTuner`. Raises ``ValueError`` for an unusable dataset."""
         import torch
 
+        from nautilus_ai.training.fit import torch_threads
+
         config = self.config
         train = dataset.train
         if len(train) == 0:
@@ -323,7 +326,7 @@ class LoRAFineTuner:
                 f"{dataset.spec_hash}"
             )
         started = time.perf_counter()
-        with _torch_threads(config.threads):
+        with torch_threads(config.threads):
             torch.manual_seed(config.seed)
             predictor = TransformersPredictor(
                 self.base.model_copy(
@@ -394,21 +397,6 @@ def _evaluation_subset(examples: ExampleSet | None, limit: int) -> ExampleSet | 
     if len(examples) <= limit:
         return examples
     return examples.subset(np.linspace(0, len(examples) - 1, limit).round().astype(np.int64))
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    import torch
-
-    if threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class _Session:
