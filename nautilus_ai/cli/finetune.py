@@ -86,7 +86,7 @@ def register(subparsers: Any) -> None:
     fit.add_argument("--weight-decay", type=float, default=0.0)
     fit.add_argument("--schedule", choices=("constant", "linear"), default="linear")
     fit.add_argument("--warmup", type=int, default=0, help="warm-up steps")
-    fit.add_argument("--max-grad-norm", type=float, default=1.0)
+    fit.add_argument("--max-grad-norm", type=float, default=1.0, help="0: no clipping")
     fit.add_argument("--gradient-checkpointing", action="store_true")
     fit.add_argument("--seed", type=int, default=7)
     fit.add_argument("--threads", type=int, help="torch threads (default: 1 on <= 2 cores)")
@@ -157,7 +157,7 @@ def _finetune(args: argparse.Namespace) -> int:
             weight_decay=args.weight_decay,
             lr_schedule=args.schedule,
             warmup_steps=args.warmup,
-            max_grad_norm=args.max_grad_norm,
+            max_grad_norm=args.max_grad_norm or None,
             gradient_checkpointing=args.gradient_checkpointing,
             seed=args.seed,
             threads=args.threads,
