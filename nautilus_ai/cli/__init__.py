@@ -20,6 +20,7 @@ VERB_MODULES: tuple[str, ...] = (
     "data",
     "backtest",
     "train",
+    "finetune",
     "live",
     "control",
     "serve",

@@ -19,6 +19,12 @@ faster, never malformed) the risk score is the normalised entropy of the action 
 MiniCPM-V 4.6's processor cannot be built without torchvision (it owns a video processor), so for
 that model type the tokenizer and image processor are loaded separately and the image placeholder
 tokens are expanded here, exactly as the processor would.
+
+A LoRA adapter written by ``nautilus-ai finetune`` (:mod:`nautilus_ai.finetune`) is applied on top
+of the base model with ``adapter_dir``. The adapter was trained on prompts built by this module
+(:meth:`TransformersPredictor.encode_rows`); the prompt settings it was trained with are stored
+beside it (:data:`PROMPT_SETTINGS_FILE`) and a config that would show the model anything else is
+refused.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +51,7 @@ from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_error
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
     ANSWER_PREFIX,
+    PROMPT_VERSION,
     SYSTEM_PROMPT,
     action_distribution,
     build_prompt,
@@ -58,7 +66,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-__all__ = ["TransformersConfig", "TransformersPredictor"]
+__all__ = ["PROMPT_SETTINGS_FILE", "TransformersConfig", "TransformersPredictor"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,10 @@ _MINICPMV_TYPES = frozenset({"minicpmv4_6"})
 
 # Stands for the image in the prompt until the placeholder tokens are known.
 _IMAGE_MARKER = "<|nautilus-ai-chart|>"
+
+#: File in a fine-tuned adapter folder holding the prompt settings it was trained with
+#: (:meth:`TransformersPredictor.prompt_settings`).
+PROMPT_SETTINGS_FILE = "prompt_settings.json"
 
 
 class TransformersConfig(BaseModel):
@@ -107,6 +119,11 @@ class TransformersConfig(BaseModel):
         The instructions sent as the system message.
     chat_template_kwargs : dict
         Extra variables for the tokenizer's chat template (e.g. ``enable_thinking``).
+    adapter_dir : Path or None
+        A LoRA adapter folder (peft ``adapter_config.json`` + ``adapter_model.safetensors``, as
+        written by ``nautilus-ai finetune``) applied on top of ``model_dir``. When it holds
+        :data:`PROMPT_SETTINGS_FILE`, this config's prompt settings must equal those (the
+        adapter was trained on those prompts); a difference is refused, naming the fields.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -128,6 +145,7 @@ class TransformersConfig(BaseModel):
     spec_hash: str | None = None
     system_prompt: str = SYSTEM_PROMPT
     chat_template_kwargs: dict[str, Any] = Field(default_factory=lambda: {"enable_thinking": False})
+    adapter_dir: Path | None = None
 
     @field_validator("device")
     @classmethod
@@ -169,7 +187,7 @@ class TransformersPredictor:
             raise FileNotFoundError(f"model directory {model_dir} has no config.json")
         self._device = _resolve_device(config.device)
         self._dtype = _resolve_dtype(config.dtype, self._device)
-        self._model_id = config.model_id or f"{model_dir.name}@{_directory_fingerprint(model_dir)}"
+        self._model_id = config.model_id or _default_model_id(model_dir, config.adapter_dir)
         common: dict[str, Any] = {
             "local_files_only": True,
             "trust_remote_code": config.trust_remote_code,
@@ -194,6 +212,9 @@ class TransformersPredictor:
                 f"cannot load transformers model from {model_dir}: {type(exc).__name__}: {exc}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
+        self._adapter: Any = None
+        if config.adapter_dir is not None:
+            self._attach_adapter(config.adapter_dir)
         self._image_processor: Any = None
         self._processor: Any = None
         if image_text:
@@ -274,8 +295,104 @@ class TransformersPredictor:
             return
         self._closed = True
         del self._model
+        self._adapter = None
         if self._device.type == "cuda":
             self._torch.cuda.empty_cache()
+
+    # -- adapters and fine-tuning support -------------------------------------------------------
+
+    @property
+    def model(self) -> Any:
+        """The loaded torch module (LoRA layers injected when ``adapter_dir`` is set)."""
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The loaded tokenizer (its pad token set)."""
+        return self._tokenizer
+
+    @property
+    def choice_token_ids(self) -> tuple[tuple[int, ...], ...]:
+        """Token ids of each of :data:`ACTION_CHOICES` as scored after :data:`ANSWER_PREFIX`."""
+        return tuple(tuple(ids) for ids in self._choice_ids)
+
+    def prompt_settings(self) -> dict[str, Any]:
+        """Every setting that shapes what the model is shown for a row (JSON values).
+
+        A fine-tuned adapter stores these (:data:`PROMPT_SETTINGS_FILE`); a predictor loading it
+        with different ones is refused. The chart settings count only for image-text models.
+        """
+        config = self.config
+        settings: dict[str, Any] = {
+            "prompt_version": PROMPT_VERSION,
+            "image_text": self._image_text,
+            "prompt_bars": config.prompt_bars,
+            "system_prompt": config.system_prompt,
+            "chat_template_kwargs": dict(config.chat_template_kwargs),
+            "spec_hash": config.spec_hash,
+        }
+        if self._image_text:
+            settings["chart_bars"] = config.chart_bars
+            settings["chart_width"] = config.chart_width
+            settings["chart_height"] = config.chart_height
+        return settings
+
+    def encode_rows(
+        self,
+        features: NDArray[np.float64],
+        contexts: Sequence[MarketContext],
+        continuations: Sequence[Sequence[int]],
+    ) -> dict[str, Any]:
+        """Model inputs for rows: each prompt exactly as ``predict`` builds it (chat template,
+        chart, :data:`ANSWER_PREFIX`) followed by that row's ``continuations`` token ids.
+
+        Sequences are left padded, so every continuation ends at the last position. This is what
+        fine-tuning trains on; raises :class:`PredictionError` for a row ``predict`` would refuse.
+        """
+        matrix = check_batch(features, contexts)
+        if len(continuations) != matrix.shape[0]:
+            raise ValueError(
+                f"continuations has {len(continuations)} rows, features {matrix.shape[0]}"
+            )
+        requests = [self._build_request(matrix[i], context) for i, context in enumerate(contexts)]
+        return self._encode(requests, [list(ids) for ids in continuations])
+
+    def _attach_adapter(self, adapter_dir: Path) -> None:
+        if not (adapter_dir / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"adapter directory {adapter_dir} has no adapter_config.json")
+        settings_path = adapter_dir / PROMPT_SETTINGS_FILE
+        if settings_path.is_file():
+            try:
+                trained = json.loads(settings_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise PredictionError(f"cannot read {settings_path}: {exc}") from exc
+            current = self.prompt_settings()
+            if not isinstance(trained, dict) or trained != current:
+                raise PredictionError(
+                    f"adapter {adapter_dir} was fine-tuned on other prompts than this config "
+                    f"builds: {_settings_difference(trained, current)}"
+                )
+        try:
+            import peft
+        except ImportError as exc:
+            raise PredictionError(
+                "adapter_dir needs peft: pip install 'nautilus-ai[finetune]'"
+            ) from exc
+        try:
+            with warnings.catch_warnings():
+                # peft reads a transformers property deprecated in 5.x; not ours to fix.
+                warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                self._adapter = peft.PeftModel.from_pretrained(
+                    self._model, str(adapter_dir), is_trainable=False
+                )
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise PredictionError(
+                f"cannot load the adapter {adapter_dir} onto {self.config.model_dir}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        # peft injects the LoRA layers into the base module in place: calling it (forward and
+        # generate, with every model-specific input) now runs base + adapter.
+        self._adapter.eval()
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -557,6 +674,25 @@ class TransformersPredictor:
         encoded = [ids[i][mask[i]].tolist() for i in range(ids.shape[0])]
         pixel_inputs = {k: v for k, v in batch.items() if k not in ("input_ids", "attention_mask")}
         return encoded, pixel_inputs
+
+
+def _settings_difference(trained: Any, current: dict[str, Any]) -> str:
+    if not isinstance(trained, dict):
+        return f"stored settings are not a JSON object: {trained!r}"
+    missing = "<missing>"
+    parts = [
+        f"{key}: adapter {trained.get(key, missing)!r}, config {current.get(key, missing)!r}"
+        for key in sorted(set(trained) | set(current))
+        if trained.get(key, missing) != current.get(key, missing)
+    ]
+    return "; ".join(parts)
+
+
+def _default_model_id(model_dir: Path, adapter_dir: Path | None) -> str:
+    if adapter_dir is None:
+        return f"{model_dir.name}@{_directory_fingerprint(model_dir)}"
+    fingerprint = _directory_fingerprint(model_dir) + _directory_fingerprint(adapter_dir)
+    return f"{model_dir.name}+{adapter_dir.parent.name}-{adapter_dir.name}@{fingerprint}"
 
 
 def _special(tokenizer: Any, name: str, default: str) -> str:

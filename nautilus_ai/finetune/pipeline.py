@@ -1,0 +1,71 @@
+"""Catalog -> examples -> LoRA fine-tune -> a NEW adapter folder, in one call (the CLI's path)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from nautilus_ai.datasets import Fold
+from nautilus_ai.finetune.catalog_examples import load_finetune_dataset
+from nautilus_ai.finetune.examples import AnswerSpec
+from nautilus_ai.finetune.lora import FineTuneConfig, FineTuneResult, LoRAFineTuner
+from nautilus_ai.labels import LabelSpec
+from nautilus_ai.models.transformers_backend import TransformersConfig
+from nautilus_ai.training.data import FeatureSource
+
+__all__ = ["finetune_from_catalog"]
+
+
+def finetune_from_catalog(
+    catalog_path: str | os.PathLike[str],
+    *,
+    model: TransformersConfig,
+    bar_type: str,
+    fold: Fold,
+    label: LabelSpec | None = None,
+    config: FineTuneConfig | None = None,
+    source: FeatureSource = "bars",
+    run_id: str | None = None,
+    answer: AnswerSpec | None = None,
+    embargo_bars: int | None = None,
+    stride: int = 1,
+    hold_keep_fraction: float = 1.0,
+    artifacts_root: str | os.PathLike[str] = "artifacts",
+    name: str = "lora",
+    description: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> tuple[FineTuneResult, Path]:
+    """Build the examples of ``fold`` from the catalog, fine-tune ``model`` with LoRA and store
+    the adapter in a new ``<artifacts_root>/<name>/v<N>``.
+
+    Each example carries ``max(model.prompt_bars, model.chart_bars)`` recent bars (what the
+    strategy must hand the predictor: ``context_bars`` in its config). The training split is
+    thinned with ``stride`` / ``hold_keep_fraction`` (seeded with ``config.seed``).
+
+    Returns
+    -------
+    (FineTuneResult, Path)
+        The trained adapter (live: ``result.predictor``) and the folder it was stored in.
+    """
+    config = config or FineTuneConfig()
+    dataset = load_finetune_dataset(
+        catalog_path,
+        bar_type=bar_type,
+        fold=fold,
+        context_bars=max(model.prompt_bars, model.chart_bars),
+        label=label,
+        source=source,
+        run_id=run_id,
+        answer=answer,
+        embargo_bars=embargo_bars,
+        stride=stride,
+        hold_keep_fraction=hold_keep_fraction,
+        seed=config.seed,
+        progress=progress,
+    )
+    result = LoRAFineTuner(model, config, progress=progress).finetune(dataset)
+    folder = result.save(artifacts_root, name, description=description)
+    if progress is not None:
+        progress(f"adapter written to {folder}")
+    return result, folder

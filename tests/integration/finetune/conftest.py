@@ -1,0 +1,28 @@
+"""Fixtures for fine-tuning integration tests: one torch thread, tiny offline models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
+
+    return build_tiny_minicpmv(tmp_path_factory.mktemp("ft-int-vlm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("ft-int-text"), chat_template=True)

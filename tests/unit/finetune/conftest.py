@@ -1,0 +1,35 @@
+"""Fixtures for fine-tuning unit tests: one torch thread, tiny offline models (built once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
+
+    return build_tiny_minicpmv(tmp_path_factory.mktemp("ft-tiny-vlm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("ft-tiny-text"), chat_template=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_remote_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.models.tiny_models import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("ft-tiny-remote"), remote_code=True)
