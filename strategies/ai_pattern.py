@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -188,9 +188,8 @@ def _validate_feature_log(config: dict[str, Any]) -> Any:
         raise ValueError(f"feature_log: {describe_errors(exc)}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    """One bar's decision (kept when ``record_decisions``)."""
+class DecisionRecord(NamedTuple):
+    """One bar's decision (kept when ``record_decisions``; a tuple: one is built per bar)."""
 
     ts_event: int
     action: str
@@ -285,6 +284,8 @@ class AIPatternStrategy(Strategy):
         self.orders_sent = 0
         self._last_decision: DecisionRecord | None = None
         self._decision_sinks: list[DecisionSink] = []
+        self._observe_only = config.observe_only  # read on every bar: plain attributes
+        self._record_decisions = config.record_decisions
         self._trade_sinks: list[TradeSink] = []
         self._requested_rows: dict[int, np.ndarray] = {}  # decision bar -> features (scheduler)
         self._last_error_log_ns = 0
@@ -492,7 +493,7 @@ class AIPatternStrategy(Strategy):
                 reason = f"sized to zero: {sizing.blocked_by}"
                 if intent is Intent.REVERSE:
                     intent = Intent.EXIT  # the opposite signal still closes the old position
-        if not self.config.observe_only:
+        if not self._observe_only:
             if intent is Intent.EXIT or intent is Intent.EXIT_TIMEOUT:
                 self._close(
                     "signal_exit" if intent is Intent.EXIT else "max_holding",
@@ -506,13 +507,13 @@ class AIPatternStrategy(Strategy):
                 self._enter(side, quantity, close, row, prediction, decision_ts or ts)
                 order_sent = True
 
-        if self.config.record_decisions or self._decision_sinks:
+        if self._record_decisions or self._decision_sinks:
             record = DecisionRecord(
                 ts, prediction.action.value, prediction.confidence, prediction.risk_score,
                 prediction.model_id, intent.value, quantity, order_sent, reason,
             )  # fmt: skip
             self._last_decision = record
-            if self.config.record_decisions:
+            if self._record_decisions:
                 self.decisions.append(record)
             if self._decision_sinks:
                 decided_ts, seen = self._decision_input(ts, row, decision_ts)

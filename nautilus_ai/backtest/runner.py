@@ -254,4 +254,6 @@ def _write_report(
 
 
 def _asdict(record: Any) -> dict[str, Any]:
+    if hasattr(record, "_asdict"):  # NamedTuple records (DecisionRecord)
+        return dict(record._asdict())
     return {name: getattr(record, name) for name in record.__slots__}

@@ -97,15 +97,16 @@ class Prediction:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.action, Action):
+        # Written out (no loop, no getattr): a backtest builds one Prediction per bar.
+        if self.action.__class__ is not Action:
             raise TypeError(f"action must be an Action, was {self.action!r}")
-        for name in ("confidence", "risk_score"):
-            value = getattr(self, name)
-            if not (0.0 <= value <= 1.0):  # also rejects NaN
-                raise ValueError(f"{name} must be in [0, 1], was {value!r}")
+        if not (0.0 <= self.confidence <= 1.0):  # also rejects NaN
+            raise ValueError(f"confidence must be in [0, 1], was {self.confidence!r}")
+        if not (0.0 <= self.risk_score <= 1.0):
+            raise ValueError(f"risk_score must be in [0, 1], was {self.risk_score!r}")
         if not self.model_id:
             raise ValueError("model_id must be a non-empty string")
-        if not (self.latency >= 0.0) or math.isinf(self.latency):
+        if not (0.0 <= self.latency < math.inf):
             raise ValueError(
                 f"latency must be a finite number of seconds >= 0, was {self.latency!r}"
             )
