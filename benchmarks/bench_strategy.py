@@ -61,6 +61,7 @@ def main(argv: list[str]) -> int:
     # first: pay them up front so every variant measures its steady state.
     import scipy.signal  # noqa: F401
     import torch  # noqa: F401
+
     base = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())
     base["run"]["data"][0]["catalog_path"] = str(catalog)
     ai_config = dict(base["run"]["engine"]["strategies"][0]["config"])
