@@ -287,9 +287,7 @@ def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[s
     return source, data, table, names, skip
 
 
-def _values(
-    spec: CsvSpec, table: pa.Table, names: list[str], name: str, *, price: bool
-) -> FloatArray | None:
+def _values(spec: CsvSpec, table: pa.Table, names: list[str], name: str) -> FloatArray | None:
     index = _resolve(spec, names, name)
     if index is None:
         return None
@@ -303,11 +301,11 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
     ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
     columns = []
     for name in ("open", "high", "low", "close"):
-        values = _values(spec, table, names, name, price=True)
+        values = _values(spec, table, names, name)
         assert values is not None  # required for bars (checked by CsvSpec)
         reject_bad_prices(source, data, [values], skip, f"{name} must be a finite number > 0")
         columns.append(values)
-    volume = _values(spec, table, names, "volume", price=False)
+    volume = _values(spec, table, names, "volume")
     if volume is None:
         volume = np.zeros(len(ts), dtype=np.float64)
     reject_bad_sizes(source, data, volume, skip, "volume must be >= 0")
@@ -322,13 +320,13 @@ def _read_quote_file(spec: CsvSpec, path: Path) -> QuoteArrays:
     ts_index = _resolve(spec, names, "timestamp")
     assert ts_index is not None
     ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
-    bid = _values(spec, table, names, "bid", price=True)
-    ask = _values(spec, table, names, "ask", price=True)
+    bid = _values(spec, table, names, "bid")
+    ask = _values(spec, table, names, "ask")
     assert bid is not None and ask is not None
     reject_bad_prices(source, data, [bid, ask], skip, "bid and ask must be finite numbers > 0")
     sizes = []
     for name in ("bid_size", "ask_size"):
-        size = _values(spec, table, names, name, price=False)
+        size = _values(spec, table, names, name)
         size = np.zeros(len(ts), dtype=np.float64) if size is None else size
         reject_bad_sizes(source, data, size, skip, f"{name} must be >= 0")
         sizes.append(size)
