@@ -200,6 +200,27 @@ class _Context:
     def say(self, message: str) -> None:
         _say(self.progress, message)
 
+    def checked_quotes(
+        self, quotes: QuoteArrays, policy: ValidationPolicy, source: str | None = None
+    ) -> QuoteArrays:
+        """Count ``quotes`` as read, validate them (keeping the report); the quotes to write."""
+        self.rows_read += len(quotes)
+        kept, report = validate_quotes(
+            quotes,
+            policy,
+            pip_size=self.spec.pip_size,
+            source=self.name if source is None else source,
+        )
+        self.validations.append(report)
+        return kept
+
+    def checked_bars(self, bars: BarArrays, policy: ValidationPolicy) -> BarArrays:
+        """Count ``bars`` as read, validate them (keeping the report); the bars to write."""
+        self.rows_read += len(bars)
+        kept, report = validate_bars(bars, policy, pip_size=self.spec.pip_size, source=self.name)
+        self.validations.append(report)
+        return kept
+
     def bars(
         self,
         bar_spec: str,
@@ -315,10 +336,7 @@ def import_histdata_m1(
         "histdata-m1", _sources(paths), catalog_path, instrument_id, pair_table, progress
     )
     ctx.say(f"reading {len(ctx.sources)} HistData M1 file(s)")
-    bars = read_histdata_m1(ctx.sources, clock=clock)
-    ctx.rows_read = len(bars)
-    kept, report = validate_bars(bars, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
-    ctx.validations.append(report)
+    kept = ctx.checked_bars(read_histdata_m1(ctx.sources, clock=clock), policy)
     ctx.bars("1-MINUTE", kept, ask_spread_pips=ask_spread_pips, assumed_volume=assumed_volume)
     return ctx.finish()
 
@@ -338,11 +356,7 @@ def import_histdata_ticks(
         "histdata-ticks", _sources(paths), catalog_path, instrument_id, pair_table, progress
     )
     ctx.say(f"reading {len(ctx.sources)} HistData tick file(s)")
-    quotes = read_histdata_ticks(ctx.sources, clock=clock)
-    ctx.rows_read = len(quotes)
-    kept, report = validate_quotes(quotes, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
-    ctx.validations.append(report)
-    ctx.quotes(kept)
+    ctx.quotes(ctx.checked_quotes(read_histdata_ticks(ctx.sources, clock=clock), policy))
     return ctx.finish()
 
 
@@ -396,13 +410,7 @@ def import_lean(
     )
     ctx.say(f"reading {len(sources)} LEAN {resolution} file(s)")
     if resolution == "tick":
-        quotes = read_lean_ticks(sources, clock=clock)
-        ctx.rows_read = len(quotes)
-        kept, report = validate_quotes(
-            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=ctx.name
-        )
-        ctx.validations.append(report)
-        ctx.quotes(kept)
+        ctx.quotes(ctx.checked_quotes(read_lean_ticks(sources, clock=clock), quote_policy))
         return ctx.finish()
     bid, ask = read_lean_bars(sources, resolution=resolution, clock=clock)
     ctx.rows_read = len(bid)
@@ -469,11 +477,7 @@ def import_dukascopy(
         ctx.say(f"decoding {len(ticks)} tick file(s)")
         quotes, failed = load_ticks(ticks, scale, workers=workers)
         failures.extend(failed)
-        ctx.rows_read += len(quotes)
-        kept, report = validate_quotes(
-            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=f"{len(ticks)} tick files"
-        )
-        ctx.validations.append(report)
+        kept = ctx.checked_quotes(quotes, quote_policy, source=f"{len(ticks)} tick files")
         if write_ticks:
             ctx.quotes(kept)
         for seconds, side in bars_from_ticks:
@@ -539,20 +543,9 @@ def import_csv(
     ctx = _Context("csv", _sources(paths), catalog_path, instrument_id, pair_table, progress)
     ctx.say(f"reading {len(ctx.sources)} CSV file(s)")
     if spec.kind == "quotes":
-        quotes = read_csv_quotes(ctx.sources, spec)
-        ctx.rows_read = len(quotes)
-        kept_quotes, report = validate_quotes(
-            quotes, policy or QUOTE_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
-        )
-        ctx.validations.append(report)
-        ctx.quotes(kept_quotes)
+        ctx.quotes(ctx.checked_quotes(read_csv_quotes(ctx.sources, spec), policy or QUOTE_POLICY))
         return ctx.finish()
-    bars = read_csv_bars(ctx.sources, spec)
-    ctx.rows_read = len(bars)
-    kept, report = validate_bars(
-        bars, policy or BAR_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
-    )
-    ctx.validations.append(report)
+    kept = ctx.checked_bars(read_csv_bars(ctx.sources, spec), policy or BAR_POLICY)
     assert spec.bar_seconds is not None
     ctx.bars(bar_spec_for(spec.bar_seconds), None, other={price_type: kept})
     return ctx.finish()
