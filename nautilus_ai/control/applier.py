@@ -65,7 +65,7 @@ class Controllable(Protocol):
 
 
 def apply_command(
-    target: Controllable,
+    target: Controllable | None,
     command: ControlCommand,
     *,
     entry_id: str = "",
@@ -74,9 +74,22 @@ def apply_command(
 ) -> CommandReply:
     """Call the strategy method for ``command`` and say what happened.
 
-    A strategy that raises gives a ``failed`` reply naming the exception (the node keeps
-    running). Every applied command's reply carries the strategy's status afterwards.
+    ``target`` is None when the trader runs no such strategy: the reply is ``rejected``. A
+    strategy that raises gives a ``failed`` reply naming the exception (the node keeps running).
+    Every applied command's reply carries the strategy's status afterwards.
     """
+    if target is None:
+        return CommandReply(
+            command_id=command.command_id,
+            status=ReplyStatus.REJECTED,
+            reason=f"no running strategy {command.strategy_id!r} on this trader",
+            command_type=command.type,
+            trader_id=command.trader_id,
+            strategy_id=command.strategy_id,
+            entry_id=entry_id,
+            received_ns=received_ns,
+            completed_ns=clock(),
+        )
     try:
         if isinstance(command, PauseCommand):
             target.pause_trading(command.reason or "paused by control command")
