@@ -25,7 +25,7 @@ from nautilus_ai.data.dukascopy.scales import price_scale
 from nautilus_ai.data.generic_csv import CsvSpec, read_csv_bars, read_csv_quotes
 from nautilus_ai.data.histdata import HISTDATA_CLOCK, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.instruments import fx_instrument
-from nautilus_ai.data.lean import lean_layout, read_lean_bars, read_lean_ticks
+from nautilus_ai.data.lean import LEAN_BAR_SECONDS, lean_layout, read_lean_bars, read_lean_ticks
 from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
 from nautilus_ai.data.validation import (
     BAR_POLICY,
@@ -418,8 +418,7 @@ def import_lean(
         bid, ask, bar_policy, pip_size=ctx.spec.pip_size, source=ctx.name
     )
     ctx.validations.append(report)
-    seconds = {"minute": 60, "hour": 3600, "daily": 86400}[resolution]
-    ctx.bars(bar_spec_for(seconds), kept_bid, kept_ask)
+    ctx.bars(bar_spec_for(LEAN_BAR_SECONDS[resolution]), kept_bid, kept_ask)
     return ctx.finish()
 
 

@@ -44,6 +44,7 @@ from nautilus_ai.data.textio import (
 )
 
 __all__ = [
+    "LEAN_BAR_SECONDS",
     "LEAN_CLOCKS",
     "LeanLayout",
     "LeanResolution",
@@ -54,7 +55,7 @@ __all__ = [
 
 LeanResolution = Literal["tick", "minute", "hour", "daily"]
 LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
-_PERIOD_S = {"minute": 60, "hour": 3600, "daily": 86400}
+LEAN_BAR_SECONDS = {"minute": 60, "hour": 3600, "daily": 86400}
 _DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
 _STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
 _NS = 1_000_000_000
@@ -196,7 +197,7 @@ def _read_bar_file(
         reject_rows(name, data, bad.to_numpy(zero_copy_only=False), 0, "bad timestamp")
         local = np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64) * _NS
     start = local_to_utc_at_lines(name, data, local, clock, 0)
-    close_ts = start + _PERIOD_S[resolution] * _NS
+    close_ts = start + LEAN_BAR_SECONDS[resolution] * _NS
     sides = []
     for side in ("bid", "ask"):
         columns = [float_column(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]
