@@ -20,6 +20,7 @@ from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
 from nautilus_ai.data.catalog import WriteResult, write_bars, write_instrument, write_quotes
 from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
+from nautilus_ai.data.dukascopy.decode import CANDLE_SECONDS
 from nautilus_ai.data.dukascopy.load import LoadFailure, find_files, load_candles, load_ticks
 from nautilus_ai.data.dukascopy.scales import price_scale
 from nautilus_ai.data.generic_csv import CsvSpec, read_csv_bars, read_csv_quotes
@@ -485,7 +486,7 @@ def import_dukascopy(
             )
             ctx.bars(bar_spec_for(seconds), None, other={side: bars})
     policy = bar_policy if keep_flats else bar_policy.with_actions(flat="drop")
-    for kind, seconds in (("m1", 60), ("h1", 3600), ("d1", 86400)):
+    for kind, seconds in CANDLE_SECONDS.items():
         sides: dict[str, BarArrays] = {}
         for candle_side in ("BID", "ASK"):
             group = [p for p in found if p[1].kind == kind and p[1].side == candle_side]
