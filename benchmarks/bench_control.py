@@ -143,16 +143,32 @@ def _pct(values: list[int], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) / 1e6
 
 
+def _plane(url: str) -> ControlPlane:
+    """The node side for the stand-in strategy, on its own Redis client (not started)."""
+    return ControlPlane(
+        connect(RedisSettings(url), extra_socket_timeout=1.0),
+        StreamNames(TRADER),
+        SECRET,
+        strategy_ids=[STRATEGY],
+        block_ms=500,
+    )
+
+
+def _plane_on_loop(url: str, loop: Loop, strategy: StandIn) -> ControlPlane:
+    """A started plane that wakes ``loop`` (call_soon_threadsafe) to apply each command."""
+    plane = _plane(url)
+    plane.start(lambda: loop.loop.call_soon_threadsafe(plane.apply_pending, lambda _s: strategy))
+    plane.listener.wait_connected(5)
+    return plane
+
+
 def _latency_run(url: str, mode: str, commands: int, warmup: int = 20) -> tuple[list[int], int]:
     """Send ``commands`` pause/resume commands one at a time; latency XADD -> effect (ns)."""
     strategy = StandIn()
     loop = Loop(strategy).start()
     client_redis = connect(RedisSettings(url), extra_socket_timeout=1.0)
     client = ControlClient(client_redis, StreamNames(TRADER), SECRET)
-    plane_redis = connect(RedisSettings(url), extra_socket_timeout=1.0)
-    plane = ControlPlane(
-        plane_redis, StreamNames(TRADER), SECRET, strategy_ids=[STRATEGY], block_ms=500
-    )
+    plane = _plane(url)
 
     def apply() -> None:
         plane.apply_pending(lambda _sid: strategy)
@@ -213,15 +229,7 @@ def _round_trip(url: str, commands: int) -> list[int]:
     """Full request -> reply round trips (client-visible), call_soon_threadsafe mode."""
     strategy = StandIn()
     loop = Loop(strategy).start()
-    plane = ControlPlane(
-        connect(RedisSettings(url), extra_socket_timeout=1.0),
-        StreamNames(TRADER),
-        SECRET,
-        strategy_ids=[STRATEGY],
-        block_ms=500,
-    )
-    plane.start(lambda: loop.loop.call_soon_threadsafe(plane.apply_pending, lambda _s: strategy))
-    plane.listener.wait_connected(5)
+    plane = _plane_on_loop(url, loop, strategy)
     client_redis = connect(RedisSettings(url), extra_socket_timeout=1.0)
     client = ControlClient(client_redis, StreamNames(TRADER), SECRET, poll_ms=1000)
     out = []
@@ -325,15 +333,7 @@ def run_storm_sender(url: str, count: int, trader: str, strategy: str) -> subpro
 def _storm(url: str, count: int) -> dict[str, float]:
     strategy = StandIn()
     loop = Loop(strategy).start()
-    plane = ControlPlane(
-        connect(RedisSettings(url), extra_socket_timeout=1.0),
-        StreamNames(TRADER),
-        SECRET,
-        strategy_ids=[STRATEGY],
-        block_ms=500,
-    )
-    plane.start(lambda: loop.loop.call_soon_threadsafe(plane.apply_pending, lambda _s: strategy))
-    plane.listener.wait_connected(5)
+    plane = _plane_on_loop(url, loop, strategy)
     period = 0.001  # a bar every ms: far denser than any live FX feed
     sender = run_storm_sender(url, count, TRADER, STRATEGY)
     try:

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python -m benchmarks.bench_pine [--model ARTIFACT] [--repeat 5]
 Targets: export <= 1 s; every feature within 1e-6 of Python; signals >= 99.5 %.
 Input: HistData EUR/USD M1, January 2017 for the checks (31,500 accepted bars); without
 ``--model`` a 28 -> 32 -> 3 torch MLP is fitted in seconds on February-April 2017 features and
-15-bar forward-return labels (the recipe of tests/integration/pine/conftest.py).
+15-bar forward-return labels (``fit_quick_mlp`` of tests/integration/pine/pine_fixtures.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
-from nautilus_ai.data import BarArrays, histdata_m1_files, read_histdata_m1
-from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
+from nautilus_ai.data import histdata_m1_files, read_histdata_m1
+from nautilus_ai.features import FeatureSpec, compute_features
 from nautilus_ai.pine import (
     PineSyntaxChecker,
     StrategyOptions,
@@ -32,69 +30,7 @@ from nautilus_ai.pine import (
     export_mlp_artifact,
     export_rule,
 )
-
-
-def _accepted(bars: BarArrays) -> BarArrays:
-    keep = accepted_bars_mask(
-        bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
-    )
-    return bars.take(keep)
-
-
-def fit_quick_mlp(bars: BarArrays, root: Path) -> Path:
-    """The quick 28 -> 32 -> 3 MLP (forward-return labels, 4 epochs); returns the artifact."""
-    import torch
-
-    from nautilus_ai.models import ModelCard, save_artifact
-    from nautilus_ai.models.card import library_versions
-    from nautilus_ai.models.torch_mlp import random_module
-
-    torch.set_num_threads(1)
-    spec = FeatureSpec()
-    x = compute_features(
-        spec, bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
-    )
-    forward = np.full(len(bars), np.nan)
-    forward[:-15] = np.log(bars.close[15:] / bars.close[:-15])
-    atr = x[:, spec.index("atr_close")]
-    labels = np.where(forward > 0.5 * atr, 2, np.where(forward < -0.5 * atr, 0, 1))
-    rows = (x[:, spec.index("warm")] == 1.0) & np.isfinite(forward)
-    x, labels = x[rows], labels[rows]
-    cut = int(len(x) * 0.8)
-    mean, std = x[:cut].mean(axis=0), x[:cut].std(axis=0)
-    std[std < 1e-12] = 1.0
-    module = random_module(len(spec.names), seed=1, hidden=(32,))
-    module.set_standardisation(mean, std)
-    module = module.double()
-    optimiser = torch.optim.Adam(module.parameters(), lr=1e-3, weight_decay=1e-4)
-    weight = torch.tensor(cut / (3.0 * np.bincount(labels[:cut], minlength=3)))
-    inputs, targets = torch.from_numpy(x[:cut]), torch.from_numpy(labels[:cut])
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(4):
-        order = torch.randperm(cut, generator=generator)
-        for start in range(0, cut, 512):
-            batch = order[start : start + 512]
-            loss = torch.nn.functional.cross_entropy(
-                module(inputs[batch]), targets[batch], weight=weight
-            )
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    module = module.float()
-    card = ModelCard(
-        name="quick-mlp-h32",
-        version=1,
-        created_at=datetime.now(UTC),
-        description="fitted in seconds for the Pine benchmark; no edge",
-        feature_spec=dict(spec.to_dict()),
-        spec_hash=spec.hash,
-        feature_names=spec.names,
-        architecture=module.architecture,
-        label={"kind": "forward_return", "horizon": 15, "threshold_atr": 0.5},
-        temperature=1.0,
-        library_versions=library_versions(),
-    )
-    return save_artifact(module, card, root)
+from tests.integration.pine.pine_fixtures import accepted, fit_quick_mlp
 
 
 def _best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -115,15 +51,20 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     files = histdata_m1_files(args.data_dir)
-    month = _accepted(read_histdata_m1(files[0]))
-    fit = _accepted(read_histdata_m1(files[1:4]))
+    month = accepted(read_histdata_m1(files[0]))
+    fit = accepted(read_histdata_m1(files[1:4]))
     spec = FeatureSpec()
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
             artifact = Path(args.model)
         else:
             start = time.perf_counter()
-            artifact = fit_quick_mlp(fit, Path(tmp))
+            artifact = fit_quick_mlp(
+                fit,
+                Path(tmp),
+                created_at=datetime.now(UTC),
+                description="fitted in seconds for the Pine benchmark; no edge",
+            )
             print(f"fitted the quick MLP in {time.perf_counter() - start:.1f} s")
         options = StrategyOptions(min_confidence=args.min_confidence)
 

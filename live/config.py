@@ -29,7 +29,6 @@ error names each one with its purpose.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import yaml
 from nautilus_trader.common.config import msgspec_decoding_hook, resolve_path
 from nautilus_trader.config import (
     ImportableActorConfig,
@@ -47,6 +45,7 @@ from nautilus_trader.config import (
 )
 
 from nautilus_ai.adapters.venues import resolve_client
+from nautilus_ai.backtest.config import ENV_PLACEHOLDER, read_config_file
 from nautilus_ai.control import SECRET_ENV
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "load_live_config",
 ]
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WHOLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*):-\}$")
 _TOP = frozenset(
     {"name", "description", "environment", "node", "data_clients", "exec_clients", "control", "run"}
@@ -178,16 +176,7 @@ def load_live_config(path: str | Path, env: Mapping[str, str] | None = None) -> 
     """
     path = Path(path)
     environ = os.environ if env is None else env
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise LiveConfigError(f"cannot read live config {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise LiveConfigError(
-            f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}"
-        ) from None
+    raw = read_config_file(path, "live config", LiveConfigError)
     if not isinstance(raw, dict):
         raise LiveConfigError(f"{path}: the top level must be a mapping")
     unknown = sorted(set(raw) - _TOP)
@@ -253,7 +242,7 @@ def _placeholders(value: Any, where: str) -> list[tuple[str, str]]:
     """(variable, location) for every ``${VAR}`` without a default."""
     found: list[tuple[str, str]] = []
     if isinstance(value, str):
-        for match in _ENV.finditer(value):
+        for match in ENV_PLACEHOLDER.finditer(value):
             if match.group(2) is None:
                 found.append((match.group(1), where or "top level"))
     elif isinstance(value, Mapping):
@@ -272,7 +261,7 @@ def _substitute(value: Any, env: Mapping[str, str]) -> Any:
         whole = _WHOLE.match(value)
         if whole is not None and not env.get(whole.group(1)):
             return None
-        return _ENV.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        return ENV_PLACEHOLDER.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
     if isinstance(value, Mapping):
         return {key: _substitute(item, env) for key, item in value.items()}
     if isinstance(value, list):

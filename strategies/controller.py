@@ -195,24 +195,12 @@ class RemoteController(Controller):
     def _apply_scheduled(self, name: str) -> None:
         entry = self._schedule[int(name.rsplit("-", 1)[1])]
         command = entry.command
-        target = self._resolve(command.strategy_id)
-        if target is None:
-            reply = CommandReply(
-                command_id=command.command_id,
-                status=ReplyStatus.REJECTED,
-                reason=f"no running strategy {command.strategy_id!r} on this trader",
-                command_type=command.type,
-                trader_id=command.trader_id,
-                strategy_id=command.strategy_id,
-                completed_ns=self.clock.timestamp_ns(),
-            )
-        else:
-            reply = apply_command(
-                target,
-                command,
-                received_ns=self.clock.timestamp_ns(),
-                clock=self.clock.timestamp_ns,
-            )
+        reply = apply_command(
+            self._resolve(command.strategy_id),
+            command,
+            received_ns=self.clock.timestamp_ns(),
+            clock=self.clock.timestamp_ns,
+        )
         self._record(reply)
         if self._plane is not None:
             self._plane.listener.submit_reply(reply)  # audit trail; no stream entry to ack

@@ -34,9 +34,19 @@ from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfi
 from nautilus_trader.common.config import resolve_path
 from nautilus_trader.model.data import Bar
 
-__all__ = ["ConfigError", "RunFile", "load_run_file", "parse_run_file", "substitute_env"]
+__all__ = [
+    "ENV_PLACEHOLDER",
+    "ConfigError",
+    "RunFile",
+    "load_run_file",
+    "parse_run_file",
+    "read_config_file",
+    "substitute_env",
+]
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: ``${VAR}`` or ``${VAR:-default}``: group 1 the name, group 2 the default (None when absent).
+#: The placeholder syntax of every run file (backtest and live configs).
+ENV_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SAMPLES = ("in-sample", "out-of-sample", "unspecified")
 
 
@@ -69,7 +79,7 @@ def substitute_env(value: Any, *, where: str = "") -> Any:
                 return default
             raise ConfigError(f"{where}: environment variable ${name} is not set")
 
-        return _ENV.sub(repl, value)
+        return ENV_PLACEHOLDER.sub(repl, value)
     if isinstance(value, Mapping):
         return {
             k: substitute_env(v, where=f"{where}.{k}" if where else str(k))
@@ -80,18 +90,28 @@ def substitute_env(value: Any, *, where: str = "") -> Any:
     return value
 
 
-def load_run_file(path: str | Path) -> RunFile:
-    """Read, substitute and validate a run file (YAML or JSON)."""
-    path = Path(path)
+def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
+    """The parsed content of a YAML (``.yaml`` / ``.yml``) or else JSON config file.
+
+    Raises
+    ------
+    error
+        For an unreadable file (``cannot read <what> <path>: ...``) or one that does not parse.
+    """
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"cannot read run file {path}: {exc.strerror}") from exc
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
     try:
-        raw = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
-    return parse_run_file(raw, path)
+        raise error(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+
+
+def load_run_file(path: str | Path) -> RunFile:
+    """Read, substitute and validate a run file (YAML or JSON)."""
+    path = Path(path)
+    return parse_run_file(read_config_file(path, "run file", ConfigError), path)
 
 
 def parse_run_file(raw: Any, path: Path) -> RunFile:

@@ -49,17 +49,25 @@ def register(subparsers: Any) -> None:
     demo.set_defaults(handler=_demo)
 
 
-def resolve_run_file(name: str) -> Path:
-    """A path as given, or a run file packaged in ``nautilus_ai.backtests`` (``demo``)."""
+def resolve_packaged(name: str, package: str, what: str) -> Path:
+    """A path as given, or a file packaged in ``package`` (``name`` with or without suffix).
+
+    Raises ``CliError`` naming ``what`` (``"run file"``) when it is neither.
+    """
     path = Path(name)
     if path.exists():
         return path
-    packaged = resources.files("nautilus_ai.backtests")
+    packaged = resources.files(package)
     for suffix in ("", ".yaml", ".yml", ".json"):
         candidate = packaged / f"{name}{suffix}"
         if candidate.is_file():
             return Path(str(candidate))
-    raise CliError(f"run file {name!r} not found (neither a path nor a packaged run file)")
+    raise CliError(f"{what} {name!r} not found (neither a path nor a packaged {what})")
+
+
+def resolve_run_file(name: str) -> Path:
+    """A path as given, or a run file packaged in ``nautilus_ai.backtests`` (``demo``)."""
+    return resolve_packaged(name, "nautilus_ai.backtests", "run file")
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from nautilus_ai.cli import CliError
+from nautilus_ai.cli.backtest import resolve_packaged
 
 __all__ = ["register"]
 
@@ -42,15 +42,7 @@ def register(subparsers: Any) -> None:
 
 def resolve_live_config(name: str) -> Path:
     """A path as given, or a config packaged in ``nautilus_ai.live``."""
-    path = Path(name)
-    if path.exists():
-        return path
-    packaged = resources.files("nautilus_ai.live")
-    for suffix in ("", ".yaml", ".yml", ".json"):
-        candidate = packaged / f"{name}{suffix}"
-        if candidate.is_file():
-            return Path(str(candidate))
-    raise CliError(f"live config {name!r} not found (neither a path nor a packaged config)")
+    return resolve_packaged(name, "nautilus_ai.live", "live config")
 
 
 def _live(args: argparse.Namespace) -> int:

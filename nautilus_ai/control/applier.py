@@ -65,7 +65,7 @@ class Controllable(Protocol):
 
 
 def apply_command(
-    target: Controllable,
+    target: Controllable | None,
     command: ControlCommand,
     *,
     entry_id: str = "",
@@ -74,9 +74,34 @@ def apply_command(
 ) -> CommandReply:
     """Call the strategy method for ``command`` and say what happened.
 
-    A strategy that raises gives a ``failed`` reply naming the exception (the node keeps
-    running). Every applied command's reply carries the strategy's status afterwards.
+    ``target`` is None when the trader runs no such strategy: the reply is ``rejected``. A
+    strategy that raises gives a ``failed`` reply naming the exception (the node keeps running).
+    Every applied command's reply carries the strategy's status afterwards.
     """
+    status: dict[str, JsonValue] = {}
+    if target is None:
+        outcome = ReplyStatus.REJECTED
+        reason = f"no running strategy {command.strategy_id!r} on this trader"
+    else:
+        outcome, reason, status = _call(target, command)
+    return CommandReply(
+        command_id=command.command_id,
+        status=outcome,
+        reason=reason,
+        command_type=command.type,
+        trader_id=command.trader_id,
+        strategy_id=command.strategy_id,
+        entry_id=entry_id,
+        received_ns=received_ns,
+        completed_ns=clock(),
+        result=status,
+    )
+
+
+def _call(
+    target: Controllable, command: ControlCommand
+) -> tuple[ReplyStatus, str, dict[str, JsonValue]]:
+    """(outcome, reason, status afterwards) of calling the strategy method for ``command``."""
     try:
         if isinstance(command, PauseCommand):
             target.pause_trading(command.reason or "paused by control command")
@@ -90,23 +115,9 @@ def apply_command(
             target.switch_model(dict(command.config))
         elif not isinstance(command, StatusCommand):  # pragma: no cover - the union is closed
             raise TypeError(f"unhandled command type {type(command).__name__}")
-        status = json_safe(target.control_status())
-        outcome, reason = ReplyStatus.APPLIED, ""
+        return ReplyStatus.APPLIED, "", json_safe(target.control_status())
     except Exception as exc:  # a strategy fault must not take the node down
-        status = {}
-        outcome, reason = ReplyStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    return CommandReply(
-        command_id=command.command_id,
-        status=outcome,
-        reason=reason,
-        command_type=command.type,
-        trader_id=command.trader_id,
-        strategy_id=command.strategy_id,
-        entry_id=entry_id,
-        received_ns=received_ns,
-        completed_ns=clock(),
-        result=status,
-    )
+        return ReplyStatus.FAILED, f"{type(exc).__name__}: {exc}", {}
 
 
 def json_safe(value: dict[str, Any]) -> dict[str, JsonValue]:

@@ -24,7 +24,7 @@ from nautilus_ai.control.replay import (
     NonceStore,
     RedisNonceStore,
 )
-from nautilus_ai.control.schema import CommandReply, ReplyStatus
+from nautilus_ai.control.schema import CommandReply
 from nautilus_ai.control.signing import SECRET_ENV, load_secret
 from nautilus_ai.control.transport import RedisSettings, StreamNames, connect
 
@@ -138,28 +138,13 @@ class ControlPlane:
         """
         replies = []
         for item in self.inbox.drain():
-            command = item.command
-            target = resolve(command.strategy_id)
-            if target is None:
-                reply = CommandReply(
-                    command_id=command.command_id,
-                    status=ReplyStatus.REJECTED,
-                    reason=f"no running strategy {command.strategy_id!r} on this trader",
-                    command_type=command.type,
-                    trader_id=command.trader_id,
-                    strategy_id=command.strategy_id,
-                    entry_id=item.entry_id,
-                    received_ns=item.received_ns,
-                    completed_ns=self._clock(),
-                )
-            else:
-                reply = apply_command(
-                    target,
-                    command,
-                    entry_id=item.entry_id,
-                    received_ns=item.received_ns,
-                    clock=self._clock,
-                )
+            reply = apply_command(
+                resolve(item.command.strategy_id),
+                item.command,
+                entry_id=item.entry_id,
+                received_ns=item.received_ns,
+                clock=self._clock,
+            )
             self.listener.submit_reply(reply)
             replies.append(reply)
         return replies

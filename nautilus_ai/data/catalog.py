@@ -213,19 +213,9 @@ def _bars_table(instrument: Instrument, bar_type: BarType, arrays: BarArrays) ->
         ("low", fixed_point_column(arrays.low, pp, f"{what} low", exact=True)),
         ("close", fixed_point_column(arrays.close, pp, f"{what} close", exact=True)),
         ("volume", fixed_point_column(arrays.volume, sp, f"{what} volume", exact=False)),
-        ("ts_event", ts),
-        ("ts_init", ts),
     ]
-    schema = pa.schema(
-        [pa.field(name, column.type, nullable=False) for name, column in fields],
-        metadata={
-            "bar_type": what,
-            "instrument_id": str(bar_type.instrument_id),
-            "price_precision": str(pp),
-            "size_precision": str(sp),
-        },
-    )
-    return pa.Table.from_arrays([c for _, c in fields], schema=schema)
+    metadata = {"bar_type": what, "instrument_id": str(bar_type.instrument_id)}
+    return _table(fields, ts, metadata, pp, sp)
 
 
 def _quotes_table(instrument: Instrument, arrays: QuoteArrays) -> pa.Table:
@@ -239,18 +229,28 @@ def _quotes_table(instrument: Instrument, arrays: QuoteArrays) -> pa.Table:
         ("ask_price", fixed_point_column(arrays.ask, pp, f"{what} ask", exact=True)),
         ("bid_size", fixed_point_column(arrays.bid_size, sp, f"{what} bid_size", exact=False)),
         ("ask_size", fixed_point_column(arrays.ask_size, sp, f"{what} ask_size", exact=False)),
-        ("ts_event", ts),
-        ("ts_init", ts),
     ]
+    return _table(fields, ts, {"instrument_id": what}, pp, sp)
+
+
+def _table(
+    fields: list[tuple[str, pa.Array]],
+    ts: pa.Array,
+    metadata: dict[str, str],
+    price_precision: int,
+    size_precision: int,
+) -> pa.Table:
+    """The value columns, then ``ts_event`` = ``ts_init`` = ``ts``; no nulls; precisions stored."""
+    columns = [*fields, ("ts_event", ts), ("ts_init", ts)]
     schema = pa.schema(
-        [pa.field(name, column.type, nullable=False) for name, column in fields],
+        [pa.field(name, column.type, nullable=False) for name, column in columns],
         metadata={
-            "instrument_id": what,
-            "price_precision": str(pp),
-            "size_precision": str(sp),
+            **metadata,
+            "price_precision": str(price_precision),
+            "size_precision": str(size_precision),
         },
     )
-    return pa.Table.from_arrays([c for _, c in fields], schema=schema)
+    return pa.Table.from_arrays([c for _, c in columns], schema=schema)
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:

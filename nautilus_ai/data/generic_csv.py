@@ -19,16 +19,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
-from nautilus_ai.data.clocks import NonexistentLocalTimeError, check_clock, local_to_utc_ns
+from nautilus_ai.data.clocks import check_clock
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.textio import (
     FieldCheck,
     check_finite_positive,
     check_float,
+    input_paths,
     line_of_row,
+    local_to_utc_at_lines,
     read_delimited,
     read_source_bytes,
+    reject_bad_prices,
+    reject_bad_sizes,
     reject_rows,
+    sorted_by_first_timestamp,
 )
 
 __all__ = ["CSV_PRESETS", "CsvSpec", "read_csv_bars", "read_csv_quotes"]
@@ -243,19 +248,12 @@ def _parse_timestamps(
                     ) from exc
             raise DataFormatError(source, None, f"bad timestamps: {exc}") from exc
         ns = np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-        return ns if zoned else _to_utc(source, data, ns, spec.clock, skip)
+        return ns if zoned else local_to_utc_at_lines(source, data, ns, spec.clock, skip)
     parsed = pc.strptime(column, format=fmt, unit="ns", error_is_null=True)
     bad = pc.is_null(parsed).to_numpy(zero_copy_only=False)
     reject_rows(source, data, bad, skip, f"timestamp does not match {fmt!r}")
     ns = np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return _to_utc(source, data, ns, spec.clock, skip)
-
-
-def _to_utc(source: str, data: bytes, ns: IntArray, clock: str, skip: int) -> IntArray:
-    try:
-        return local_to_utc_ns(ns, clock)
-    except NonexistentLocalTimeError as exc:
-        raise DataFormatError(source, line_of_row(data, exc.index, skip), str(exc)) from exc
+    return local_to_utc_at_lines(source, data, ns, spec.clock, skip)
 
 
 def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[str], int]:
@@ -289,22 +287,11 @@ def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[s
     return source, data, table, names, skip
 
 
-def _values(
-    spec: CsvSpec, table: pa.Table, names: list[str], name: str, *, price: bool
-) -> FloatArray | None:
+def _values(spec: CsvSpec, table: pa.Table, names: list[str], name: str) -> FloatArray | None:
     index = _resolve(spec, names, name)
     if index is None:
         return None
     return np.asarray(table.column(f"c{index}").to_numpy(), dtype=np.float64)
-
-
-def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        return [Path(paths)]
-    out = [Path(p) for p in paths]
-    if not out:
-        raise ValueError("no input files given")
-    return out
 
 
 def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
@@ -314,15 +301,14 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
     ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
     columns = []
     for name in ("open", "high", "low", "close"):
-        values = _values(spec, table, names, name, price=True)
+        values = _values(spec, table, names, name)
         assert values is not None  # required for bars (checked by CsvSpec)
-        bad = ~(np.isfinite(values) & (values > 0))
-        reject_rows(source, data, bad, skip, f"{name} must be a finite number > 0")
+        reject_bad_prices(source, data, [values], skip, f"{name} must be a finite number > 0")
         columns.append(values)
-    volume = _values(spec, table, names, "volume", price=False)
+    volume = _values(spec, table, names, "volume")
     if volume is None:
         volume = np.zeros(len(ts), dtype=np.float64)
-    reject_rows(source, data, ~(np.isfinite(volume) & (volume >= 0)), skip, "volume must be >= 0")
+    reject_bad_sizes(source, data, volume, skip, "volume must be >= 0")
     assert spec.bar_seconds is not None
     if spec.timestamp_is == "start":
         ts = ts + spec.bar_seconds * 1_000_000_000
@@ -334,16 +320,15 @@ def _read_quote_file(spec: CsvSpec, path: Path) -> QuoteArrays:
     ts_index = _resolve(spec, names, "timestamp")
     assert ts_index is not None
     ts = _parse_timestamps(spec, source, data, table.column(f"c{ts_index}"), skip)
-    bid = _values(spec, table, names, "bid", price=True)
-    ask = _values(spec, table, names, "ask", price=True)
+    bid = _values(spec, table, names, "bid")
+    ask = _values(spec, table, names, "ask")
     assert bid is not None and ask is not None
-    bad = ~(np.isfinite(bid) & (bid > 0) & np.isfinite(ask) & (ask > 0))
-    reject_rows(source, data, bad, skip, "bid and ask must be finite numbers > 0")
+    reject_bad_prices(source, data, [bid, ask], skip, "bid and ask must be finite numbers > 0")
     sizes = []
     for name in ("bid_size", "ask_size"):
-        size = _values(spec, table, names, name, price=False)
+        size = _values(spec, table, names, name)
         size = np.zeros(len(ts), dtype=np.float64) if size is None else size
-        reject_rows(source, data, ~(np.isfinite(size) & (size >= 0)), skip, f"{name} must be >= 0")
+        reject_bad_sizes(source, data, size, skip, f"{name} must be >= 0")
         sizes.append(size)
     return QuoteArrays(ts, bid, ask, sizes[0], sizes[1])
 
@@ -360,9 +345,8 @@ def read_csv_bars(paths: str | Path | Iterable[str | Path], spec: CsvSpec) -> Ba
     """
     if spec.kind != "bars":
         raise ValueError("read_csv_bars needs a CsvSpec with kind='bars'")
-    parts = [_read_bar_file(spec, p) for p in _paths(paths)]
-    parts.sort(key=lambda p: int(p.ts_event[0]) if len(p) else 0)
-    return BarArrays.concat(parts)
+    parts = [_read_bar_file(spec, p) for p in input_paths(paths)]
+    return BarArrays.concat(sorted_by_first_timestamp(parts))
 
 
 def read_csv_quotes(paths: str | Path | Iterable[str | Path], spec: CsvSpec) -> QuoteArrays:
@@ -375,6 +359,5 @@ def read_csv_quotes(paths: str | Path | Iterable[str | Path], spec: CsvSpec) -> 
     """
     if spec.kind != "quotes":
         raise ValueError("read_csv_quotes needs a CsvSpec with kind='quotes'")
-    parts = [_read_quote_file(spec, p) for p in _paths(paths)]
-    parts.sort(key=lambda p: int(p.ts_event[0]) if len(p) else 0)
-    return QuoteArrays.concat(parts)
+    parts = [_read_quote_file(spec, p) for p in input_paths(paths)]
+    return QuoteArrays.concat(sorted_by_first_timestamp(parts))

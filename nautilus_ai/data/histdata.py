@@ -22,16 +22,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
-from nautilus_ai.data.clocks import NonexistentLocalTimeError, local_to_utc_ns
+from nautilus_ai.data.arrays import BarArrays, IntArray, QuoteArrays
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.textio import (
     check_finite_positive,
     check_float,
+    float_column,
+    input_paths,
     line_of_row,
+    local_to_utc_at_lines,
     read_delimited,
     read_source_bytes,
-    reject_rows,
+    reject_bad_prices,
+    reject_bad_sizes,
+    sorted_by_first_timestamp,
 )
 
 __all__ = ["HISTDATA_CLOCK", "histdata_m1_files", "read_histdata_m1", "read_histdata_ticks"]
@@ -81,15 +85,6 @@ def histdata_m1_files(
     return files
 
 
-def _as_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        return [Path(paths)]
-    out = [Path(p) for p in paths]
-    if not out:
-        raise ValueError("no input files given")
-    return out
-
-
 def _parse_seconds(
     name: str, data: bytes, stamps: pa.ChunkedArray, width: int, fmt: str
 ) -> IntArray:
@@ -104,17 +99,6 @@ def _parse_seconds(
             name, line_of_row(data, row, 0), f"bad timestamp {stamps[row].as_py()!r}"
         )
     return np.asarray(parsed.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _to_utc(name: str, data: bytes, local_ns: IntArray, clock: str) -> IntArray:
-    try:
-        return local_to_utc_ns(local_ns, clock)
-    except NonexistentLocalTimeError as exc:
-        raise DataFormatError(name, line_of_row(data, exc.index, 0), str(exc)) from exc
-
-
-def _column(table: pa.Table, name: str) -> FloatArray:
-    return np.asarray(table.column(name).to_numpy(), dtype=np.float64)
 
 
 def _read_m1_file(path: Path, clock: str, bar_seconds: int) -> BarArrays:
@@ -142,14 +126,11 @@ def _read_m1_file(path: Path, clock: str, bar_seconds: int) -> BarArrays:
         delimiter=";",
     )
     seconds = _parse_seconds(name, data, table.column("stamp"), 15, "%Y%m%d %H%M%S")
-    prices = [_column(table, c) for c in ("open", "high", "low", "close")]
-    volume = _column(table, "volume")
-    bad_price = np.zeros(len(seconds), dtype=bool)
-    for column in prices:
-        bad_price |= ~(np.isfinite(column) & (column > 0))
-    reject_rows(name, data, bad_price, 0, "prices must be finite numbers > 0")
-    reject_rows(name, data, ~(np.isfinite(volume) & (volume >= 0)), 0, "volume must be >= 0")
-    start_utc = _to_utc(name, data, seconds * 1_000_000_000, clock)
+    prices = [float_column(table, c) for c in ("open", "high", "low", "close")]
+    volume = float_column(table, "volume")
+    reject_bad_prices(name, data, prices, 0, "prices must be finite numbers > 0")
+    reject_bad_sizes(name, data, volume, 0, "volume must be >= 0")
+    start_utc = local_to_utc_at_lines(name, data, seconds * 1_000_000_000, clock, 0)
     return BarArrays(
         ts_event=start_utc + bar_seconds * 1_000_000_000,
         open=prices[0],
@@ -188,9 +169,8 @@ def read_histdata_m1(
     DataFormatError
         For a malformed row: names the file and the line.
     """
-    parts = [_read_m1_file(p, clock, bar_seconds) for p in _as_paths(paths)]
-    parts.sort(key=lambda part: int(part.ts_event[0]) if len(part) else 0)
-    return BarArrays.concat(parts)
+    parts = [_read_m1_file(p, clock, bar_seconds) for p in input_paths(paths)]
+    return BarArrays.concat(sorted_by_first_timestamp(parts))
 
 
 def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
@@ -212,14 +192,13 @@ def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
     seconds = _parse_seconds(name, data, stamps, 18, "%Y%m%d %H%M%S")
     millis_text = pc.utf8_slice_codeunits(stamps, 15, 18)
     millis = millis_text.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
-    bid = _column(table, "bid")
-    ask = _column(table, "ask")
-    volume = _column(table, "volume")
-    bad = ~(np.isfinite(bid) & (bid > 0) & np.isfinite(ask) & (ask > 0))
-    reject_rows(name, data, bad, 0, "prices must be finite numbers > 0")
-    reject_rows(name, data, ~(np.isfinite(volume) & (volume >= 0)), 0, "volume must be >= 0")
+    bid = float_column(table, "bid")
+    ask = float_column(table, "ask")
+    volume = float_column(table, "volume")
+    reject_bad_prices(name, data, [bid, ask], 0, "prices must be finite numbers > 0")
+    reject_bad_sizes(name, data, volume, 0, "volume must be >= 0")
     local_ns = seconds * 1_000_000_000 + millis * 1_000_000
-    ts = _to_utc(name, data, local_ns, clock)
+    ts = local_to_utc_at_lines(name, data, local_ns, clock, 0)
     # HistData gives one volume column (always 0): it is not split by side, so both sides get it.
     return QuoteArrays(ts_event=ts, bid=bid, ask=ask, bid_size=volume, ask_size=volume.copy())
 
@@ -241,6 +220,5 @@ def read_histdata_ticks(
     DataFormatError
         For a malformed row: names the file and the line.
     """
-    parts = [_read_tick_file(p, clock) for p in _as_paths(paths)]
-    parts.sort(key=lambda part: int(part.ts_event[0]) if len(part) else 0)
-    return QuoteArrays.concat(parts)
+    parts = [_read_tick_file(p, clock) for p in input_paths(paths)]
+    return QuoteArrays.concat(sorted_by_first_timestamp(parts))

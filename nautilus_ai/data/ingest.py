@@ -20,12 +20,13 @@ from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
 from nautilus_ai.data.catalog import WriteResult, write_bars, write_instrument, write_quotes
 from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
+from nautilus_ai.data.dukascopy.decode import CANDLE_SECONDS
 from nautilus_ai.data.dukascopy.load import LoadFailure, find_files, load_candles, load_ticks
 from nautilus_ai.data.dukascopy.scales import price_scale
 from nautilus_ai.data.generic_csv import CsvSpec, read_csv_bars, read_csv_quotes
 from nautilus_ai.data.histdata import HISTDATA_CLOCK, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.instruments import fx_instrument
-from nautilus_ai.data.lean import lean_layout, read_lean_bars, read_lean_ticks
+from nautilus_ai.data.lean import LEAN_BAR_SECONDS, lean_layout, read_lean_bars, read_lean_ticks
 from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
 from nautilus_ai.data.validation import (
     BAR_POLICY,
@@ -200,6 +201,27 @@ class _Context:
     def say(self, message: str) -> None:
         _say(self.progress, message)
 
+    def checked_quotes(
+        self, quotes: QuoteArrays, policy: ValidationPolicy, source: str | None = None
+    ) -> QuoteArrays:
+        """Count ``quotes`` as read, validate them (keeping the report); the quotes to write."""
+        self.rows_read += len(quotes)
+        kept, report = validate_quotes(
+            quotes,
+            policy,
+            pip_size=self.spec.pip_size,
+            source=self.name if source is None else source,
+        )
+        self.validations.append(report)
+        return kept
+
+    def checked_bars(self, bars: BarArrays, policy: ValidationPolicy) -> BarArrays:
+        """Count ``bars`` as read, validate them (keeping the report); the bars to write."""
+        self.rows_read += len(bars)
+        kept, report = validate_bars(bars, policy, pip_size=self.spec.pip_size, source=self.name)
+        self.validations.append(report)
+        return kept
+
     def bars(
         self,
         bar_spec: str,
@@ -315,10 +337,7 @@ def import_histdata_m1(
         "histdata-m1", _sources(paths), catalog_path, instrument_id, pair_table, progress
     )
     ctx.say(f"reading {len(ctx.sources)} HistData M1 file(s)")
-    bars = read_histdata_m1(ctx.sources, clock=clock)
-    ctx.rows_read = len(bars)
-    kept, report = validate_bars(bars, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
-    ctx.validations.append(report)
+    kept = ctx.checked_bars(read_histdata_m1(ctx.sources, clock=clock), policy)
     ctx.bars("1-MINUTE", kept, ask_spread_pips=ask_spread_pips, assumed_volume=assumed_volume)
     return ctx.finish()
 
@@ -338,11 +357,7 @@ def import_histdata_ticks(
         "histdata-ticks", _sources(paths), catalog_path, instrument_id, pair_table, progress
     )
     ctx.say(f"reading {len(ctx.sources)} HistData tick file(s)")
-    quotes = read_histdata_ticks(ctx.sources, clock=clock)
-    ctx.rows_read = len(quotes)
-    kept, report = validate_quotes(quotes, policy, pip_size=ctx.spec.pip_size, source=ctx.name)
-    ctx.validations.append(report)
-    ctx.quotes(kept)
+    ctx.quotes(ctx.checked_quotes(read_histdata_ticks(ctx.sources, clock=clock), policy))
     return ctx.finish()
 
 
@@ -396,13 +411,7 @@ def import_lean(
     )
     ctx.say(f"reading {len(sources)} LEAN {resolution} file(s)")
     if resolution == "tick":
-        quotes = read_lean_ticks(sources, clock=clock)
-        ctx.rows_read = len(quotes)
-        kept, report = validate_quotes(
-            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=ctx.name
-        )
-        ctx.validations.append(report)
-        ctx.quotes(kept)
+        ctx.quotes(ctx.checked_quotes(read_lean_ticks(sources, clock=clock), quote_policy))
         return ctx.finish()
     bid, ask = read_lean_bars(sources, resolution=resolution, clock=clock)
     ctx.rows_read = len(bid)
@@ -410,8 +419,7 @@ def import_lean(
         bid, ask, bar_policy, pip_size=ctx.spec.pip_size, source=ctx.name
     )
     ctx.validations.append(report)
-    seconds = {"minute": 60, "hour": 3600, "daily": 86400}[resolution]
-    ctx.bars(bar_spec_for(seconds), kept_bid, kept_ask)
+    ctx.bars(bar_spec_for(LEAN_BAR_SECONDS[resolution]), kept_bid, kept_ask)
     return ctx.finish()
 
 
@@ -469,11 +477,7 @@ def import_dukascopy(
         ctx.say(f"decoding {len(ticks)} tick file(s)")
         quotes, failed = load_ticks(ticks, scale, workers=workers)
         failures.extend(failed)
-        ctx.rows_read += len(quotes)
-        kept, report = validate_quotes(
-            quotes, quote_policy, pip_size=ctx.spec.pip_size, source=f"{len(ticks)} tick files"
-        )
-        ctx.validations.append(report)
+        kept = ctx.checked_quotes(quotes, quote_policy, source=f"{len(ticks)} tick files")
         if write_ticks:
             ctx.quotes(kept)
         for seconds, side in bars_from_ticks:
@@ -482,7 +486,7 @@ def import_dukascopy(
             )
             ctx.bars(bar_spec_for(seconds), None, other={side: bars})
     policy = bar_policy if keep_flats else bar_policy.with_actions(flat="drop")
-    for kind, seconds in (("m1", 60), ("h1", 3600), ("d1", 86400)):
+    for kind, seconds in CANDLE_SECONDS.items():
         sides: dict[str, BarArrays] = {}
         for candle_side in ("BID", "ASK"):
             group = [p for p in found if p[1].kind == kind and p[1].side == candle_side]
@@ -539,20 +543,9 @@ def import_csv(
     ctx = _Context("csv", _sources(paths), catalog_path, instrument_id, pair_table, progress)
     ctx.say(f"reading {len(ctx.sources)} CSV file(s)")
     if spec.kind == "quotes":
-        quotes = read_csv_quotes(ctx.sources, spec)
-        ctx.rows_read = len(quotes)
-        kept_quotes, report = validate_quotes(
-            quotes, policy or QUOTE_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
-        )
-        ctx.validations.append(report)
-        ctx.quotes(kept_quotes)
+        ctx.quotes(ctx.checked_quotes(read_csv_quotes(ctx.sources, spec), policy or QUOTE_POLICY))
         return ctx.finish()
-    bars = read_csv_bars(ctx.sources, spec)
-    ctx.rows_read = len(bars)
-    kept, report = validate_bars(
-        bars, policy or BAR_POLICY, pip_size=ctx.spec.pip_size, source=ctx.name
-    )
-    ctx.validations.append(report)
+    kept = ctx.checked_bars(read_csv_bars(ctx.sources, spec), policy or BAR_POLICY)
     assert spec.bar_seconds is not None
     ctx.bars(bar_spec_for(spec.bar_seconds), None, other={price_type: kept})
     return ctx.finish()

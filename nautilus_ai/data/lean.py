@@ -26,20 +26,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
-from nautilus_ai.data.clocks import NonexistentLocalTimeError, check_clock, local_to_utc_ns
+from nautilus_ai.data.arrays import BarArrays, IntArray, QuoteArrays
+from nautilus_ai.data.clocks import check_clock
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.textio import (
     FieldCheck,
     check_finite_positive,
     check_float,
-    line_of_row,
+    float_column,
+    input_paths,
+    local_to_utc_at_lines,
     read_delimited,
     read_source_bytes,
+    reject_bad_prices,
+    reject_bad_sizes,
     reject_rows,
 )
 
 __all__ = [
+    "LEAN_BAR_SECONDS",
     "LEAN_CLOCKS",
     "LeanLayout",
     "LeanResolution",
@@ -50,7 +55,7 @@ __all__ = [
 
 LeanResolution = Literal["tick", "minute", "hour", "daily"]
 LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
-_PERIOD_S = {"minute": 60, "hour": 3600, "daily": 86400}
+LEAN_BAR_SECONDS = {"minute": 60, "hour": 3600, "daily": 86400}
 _DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
 _STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
 _NS = 1_000_000_000
@@ -119,17 +124,6 @@ def _check_size(text: str) -> None:
         raise ValueError(f"size must be >= 0, got {text!r}")
 
 
-def _f64(table: pa.Table, name: str) -> FloatArray:
-    return np.asarray(table.column(name).to_numpy(), dtype=np.float64)
-
-
-def _utc(name: str, data: bytes, local_ns: IntArray, clock: str) -> IntArray:
-    try:
-        return local_to_utc_ns(local_ns, clock)
-    except NonexistentLocalTimeError as exc:
-        raise DataFormatError(name, line_of_row(data, exc.index, 0), str(exc)) from exc
-
-
 def _ms_column(name: str, data: bytes, table: pa.Table) -> IntArray:
     ms = np.asarray(table.column("ms").to_numpy(), dtype=np.int64)
     reject_rows(name, data, (ms < 0) | (ms >= 86_400_000), 0, "ms since midnight out of range")
@@ -146,11 +140,10 @@ def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
         checks=[_check_ms, check_finite_positive, check_finite_positive],
     )
     ms = _ms_column(name, data, table)
-    bid, ask = _f64(table, "bid"), _f64(table, "ask")
-    bad = ~(np.isfinite(bid) & (bid > 0) & np.isfinite(ask) & (ask > 0))
-    reject_rows(name, data, bad, 0, "prices must be finite numbers > 0")
+    bid, ask = float_column(table, "bid"), float_column(table, "ask")
+    reject_bad_prices(name, data, [bid, ask], 0, "prices must be finite numbers > 0")
     midnight = int(np.datetime64(day, "ns").astype(np.int64))
-    ts = _utc(name, data, midnight + ms * 1_000_000, clock)
+    ts = local_to_utc_at_lines(name, data, midnight + ms * 1_000_000, clock, 0)
     zeros = np.zeros(len(ts), dtype=np.float64)
     return QuoteArrays(ts_event=ts, bid=bid, ask=ask, bid_size=zeros, ask_size=zeros.copy())
 
@@ -203,29 +196,17 @@ def _read_bar_file(
         bad = pc.or_(pc.is_null(parsed), pc.not_equal(pc.utf8_length(stamps), 14))
         reject_rows(name, data, bad.to_numpy(zero_copy_only=False), 0, "bad timestamp")
         local = np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64) * _NS
-    start = _utc(name, data, local, clock)
-    close_ts = start + _PERIOD_S[resolution] * _NS
+    start = local_to_utc_at_lines(name, data, local, clock, 0)
+    close_ts = start + LEAN_BAR_SECONDS[resolution] * _NS
     sides = []
     for side in ("bid", "ask"):
-        columns = [_f64(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]
-        size = _f64(table, f"{side}_size")
-        bad_rows = np.zeros(len(close_ts), dtype=bool)
-        for column in columns:
-            bad_rows |= ~(np.isfinite(column) & (column > 0))
-        reject_rows(name, data, bad_rows, 0, f"{side} prices must be finite numbers > 0")
-        reject_rows(name, data, ~(np.isfinite(size) & (size >= 0)), 0, f"{side} size must be >= 0")
+        columns = [float_column(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]
+        size = float_column(table, f"{side}_size")
+        reject_bad_prices(name, data, columns, 0, f"{side} prices must be finite numbers > 0")
+        reject_bad_sizes(name, data, size, 0, f"{side} size must be >= 0")
         o, h, low, c = columns
         sides.append(BarArrays(close_ts.copy(), o, h, low, c, size))
     return sides[0], sides[1]
-
-
-def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        return [Path(paths)]
-    out = [Path(p) for p in paths]
-    if not out:
-        raise ValueError("no input files given")
-    return out
 
 
 def _resolve_clock(path: Path, clock: str | None) -> str:
@@ -249,7 +230,7 @@ def read_lean_ticks(
     DataFormatError
         For a malformed row (names the ``zip:member`` and line) or a bad file name.
     """
-    files = sorted(_paths(paths), key=lambda p: p.name)
+    files = sorted(input_paths(paths), key=lambda p: p.name)
     return QuoteArrays.concat([_read_tick_file(p, _resolve_clock(p, clock)) for p in files])
 
 
@@ -275,7 +256,7 @@ def read_lean_bars(
     DataFormatError
         For a malformed row, naming the ``zip:member`` and line.
     """
-    files = sorted(_paths(paths), key=lambda p: p.name)
+    files = sorted(input_paths(paths), key=lambda p: p.name)
     bids: list[BarArrays] = []
     asks: list[BarArrays] = []
     for path in files:

@@ -1,4 +1,4 @@
-"""Fast delimited-text parsing with exact error locations.
+"""Fast delimited-text parsing with exact error locations, and the plumbing the readers share.
 
 The fast path is Arrow's multithreaded CSV reader over the whole file. Only when it fails (or a
 parsed value is out of range) does a slow Python pass run over the lines, to name the first bad
@@ -10,14 +10,17 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from nautilus_ai.data.arrays import FloatArray, IntArray
+from nautilus_ai.data.clocks import NonexistentLocalTimeError, local_to_utc_ns
 from nautilus_ai.data.errors import DataFormatError
 
 __all__ = [
@@ -26,10 +29,16 @@ __all__ = [
     "check_float",
     "check_int",
     "first_bad_line",
+    "float_column",
+    "input_paths",
     "line_of_row",
+    "local_to_utc_at_lines",
     "read_delimited",
     "read_source_bytes",
+    "reject_bad_prices",
+    "reject_bad_sizes",
     "reject_rows",
+    "sorted_by_first_timestamp",
 ]
 
 # A field check raises ValueError with a short reason when the text is not acceptable.
@@ -171,3 +180,60 @@ def reject_rows(
     if len(rows):
         row = int(rows[0])
         raise DataFormatError(name, line_of_row(data, row, skip_rows), reason)
+
+
+def reject_bad_prices(
+    name: str, data: bytes, columns: Sequence[FloatArray], skip_rows: int, reason: str
+) -> None:
+    """Raise ``DataFormatError`` at the first row where any of ``columns`` is not finite > 0."""
+    bad = np.zeros(len(columns[0]), dtype=bool)
+    for column in columns:
+        bad |= ~(np.isfinite(column) & (column > 0))
+    reject_rows(name, data, bad, skip_rows, reason)
+
+
+def reject_bad_sizes(
+    name: str, data: bytes, column: FloatArray, skip_rows: int, reason: str
+) -> None:
+    """Raise ``DataFormatError`` at the first row where ``column`` is not finite >= 0."""
+    reject_rows(name, data, ~(np.isfinite(column) & (column >= 0)), skip_rows, reason)
+
+
+def local_to_utc_at_lines(
+    name: str, data: bytes, local_ns: IntArray, clock: str, skip_rows: int
+) -> IntArray:
+    """:func:`~nautilus_ai.data.clocks.local_to_utc_ns`; a time in a DST gap names its line."""
+    try:
+        return local_to_utc_ns(local_ns, clock)
+    except NonexistentLocalTimeError as exc:
+        raise DataFormatError(name, line_of_row(data, exc.index, skip_rows), str(exc)) from exc
+
+
+def float_column(table: pa.Table, name: str) -> FloatArray:
+    """Column ``name`` of a parsed table as a float64 array."""
+    return np.asarray(table.column(name).to_numpy(), dtype=np.float64)
+
+
+def input_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """One path or several as a list; an empty collection is an error."""
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    out = [Path(p) for p in paths]
+    if not out:
+        raise ValueError("no input files given")
+    return out
+
+
+class _Timed(Protocol):
+    @property
+    def ts_event(self) -> IntArray: ...
+
+    def __len__(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Timed)
+
+
+def sorted_by_first_timestamp(parts: Iterable[_T]) -> list[_T]:
+    """Per-file parts in order of their first timestamp (empty parts first); rows keep order."""
+    return sorted(parts, key=lambda part: int(part.ts_event[0]) if len(part) else 0)

@@ -23,6 +23,7 @@ from nautilus_ai.data.errors import DataFormatError
 
 __all__ = [
     "CANDLE_DTYPE",
+    "CANDLE_SECONDS",
     "TICK_DTYPE",
     "decode_candles",
     "decode_ticks",
@@ -119,7 +120,8 @@ def decode_ticks(raw: bytes, file: DukascopyFile, scale: int) -> QuoteArrays:
     )
 
 
-_CANDLE_SECONDS = {"m1": 60, "h1": 3600, "d1": 86400}
+#: Bar length of each candle kind, in file-kind order (minute, hour, day).
+CANDLE_SECONDS = {"m1": 60, "h1": 3600, "d1": 86400}
 
 
 def decode_candles(raw: bytes, file: DukascopyFile, scale: int) -> BarArrays:
@@ -146,7 +148,7 @@ def decode_candles(raw: bytes, file: DukascopyFile, scale: int) -> BarArrays:
     except ValueError as exc:
         raise DataFormatError(file.key, None, f"{file.period}: {exc}") from exc
     return BarArrays(
-        ts_event=file.start_ns + (seconds + _CANDLE_SECONDS[file.kind]) * _NS,
+        ts_event=file.start_ns + (seconds + CANDLE_SECONDS[file.kind]) * _NS,
         open=records["open"].astype(np.float64) / scale,
         high=records["high"].astype(np.float64) / scale,
         low=records["low"].astype(np.float64) / scale,

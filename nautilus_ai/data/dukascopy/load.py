@@ -8,10 +8,11 @@ threads; record decoding is one ``np.frombuffer`` per file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
 from nautilus_ai.data.dukascopy.decode import decode_candles, decode_ticks, decompress_bi5
@@ -19,6 +20,8 @@ from nautilus_ai.data.dukascopy.urls import DukascopyFile, parse_key
 from nautilus_ai.data.errors import DataFormatError
 
 __all__ = ["LoadFailure", "file_from_path", "find_files", "load_candles", "load_ticks"]
+
+_Part = TypeVar("_Part", QuoteArrays, BarArrays)
 
 
 @dataclass(frozen=True)
@@ -78,23 +81,34 @@ def _decompress_all(
         return list(pool.map(lambda pair: _read_one(*pair), pairs))
 
 
-def load_ticks(
-    pairs: Sequence[tuple[Path, DukascopyFile]], scale: int, *, workers: int = 2
-) -> tuple[QuoteArrays, tuple[LoadFailure, ...]]:
-    """Decode tick files; returns the quotes (time order) and the files that failed."""
-    parts: list[QuoteArrays] = []
+def _decode_all(
+    pairs: Sequence[tuple[Path, DukascopyFile]],
+    workers: int,
+    decode: Callable[[bytes, DukascopyFile], _Part],
+) -> tuple[list[_Part], tuple[LoadFailure, ...]]:
+    """Decompress and ``decode`` every file; a bad one becomes a failure, the rest still count."""
+    parts: list[_Part] = []
     failures: list[LoadFailure] = []
     for (_, file), raw in zip(pairs, _decompress_all(pairs, workers), strict=True):
-        if file.kind != "ticks":
-            raise ValueError(f"{file.key} is not a tick file")
         if isinstance(raw, LoadFailure):
             failures.append(raw)
             continue
         try:
-            parts.append(decode_ticks(raw, file, scale))
+            parts.append(decode(raw, file))
         except DataFormatError as exc:
             failures.append(LoadFailure(file.key, file.period, exc.reason))
-    return QuoteArrays.concat(parts), tuple(failures)
+    return parts, tuple(failures)
+
+
+def load_ticks(
+    pairs: Sequence[tuple[Path, DukascopyFile]], scale: int, *, workers: int = 2
+) -> tuple[QuoteArrays, tuple[LoadFailure, ...]]:
+    """Decode tick files; returns the quotes (time order) and the files that failed."""
+    for _, file in pairs:
+        if file.kind != "ticks":
+            raise ValueError(f"{file.key} is not a tick file")
+    parts, failures = _decode_all(pairs, workers, lambda raw, file: decode_ticks(raw, file, scale))
+    return QuoteArrays.concat(parts), failures
 
 
 def load_candles(
@@ -104,14 +118,7 @@ def load_candles(
     kinds = {(f.kind, f.side) for _, f in pairs}
     if len(kinds) > 1:
         raise ValueError(f"load_candles takes one kind and side at a time, got {sorted(kinds)}")
-    parts: list[BarArrays] = []
-    failures: list[LoadFailure] = []
-    for (_, file), raw in zip(pairs, _decompress_all(pairs, workers), strict=True):
-        if isinstance(raw, LoadFailure):
-            failures.append(raw)
-            continue
-        try:
-            parts.append(decode_candles(raw, file, scale))
-        except DataFormatError as exc:
-            failures.append(LoadFailure(file.key, file.period, exc.reason))
-    return BarArrays.concat(parts), tuple(failures)
+    parts, failures = _decode_all(
+        pairs, workers, lambda raw, file: decode_candles(raw, file, scale)
+    )
+    return BarArrays.concat(parts), failures

@@ -1,41 +1,21 @@
-"""Dukascopy price scales: price = integer points / scale, per instrument, in an extendable table.
+"""Dukascopy price scales: price = integer points / scale, per instrument.
 
-Values from dukascopy-node's instrument metadata (``decimalFactor``), built from Dukascopy's
-instrument API: 1e5 for EURUSD-style pairs, 1e3 for JPY pairs and XAUUSD.
+Dukascopy stores prices as integer points at the market's quote precision (dukascopy-node's
+``decimalFactor``: 1e5 for EURUSD-style pairs, 1e3 for JPY pairs and XAUUSD), so the scale of a
+pair is ``10 ** price_precision`` of its :data:`~nautilus_ai.data.symbols.DEFAULT_FX_PAIRS` entry:
+the instrument list lives in that one table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nautilus_ai.data.symbols import normalize_fx_symbol
+from nautilus_ai.data.symbols import DEFAULT_FX_PAIRS, normalize_fx_symbol
 
 __all__ = ["DUKASCOPY_PRICE_SCALES", "dukascopy_symbol", "price_scale"]
 
 DUKASCOPY_PRICE_SCALES: Mapping[str, int] = {
-    **{
-        s: 100_000
-        for s in (
-            "EURUSD",
-            "GBPUSD",
-            "AUDUSD",
-            "NZDUSD",
-            "USDCHF",
-            "USDCAD",
-            "EURGBP",
-            "EURCHF",
-            "EURAUD",
-            "EURCAD",
-            "GBPCHF",
-            "AUDNZD",
-            "AUDCAD",
-            "USDHKD",
-        )
-    },
-    **{
-        s: 1_000
-        for s in ("USDJPY", "EURJPY", "GBPJPY", "AUDJPY", "CADJPY", "CHFJPY", "NZDJPY", "XAUUSD")
-    },
+    symbol: 10**spec.price_precision for symbol, spec in DEFAULT_FX_PAIRS.items()
 }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fixtures.drill_strategy import DrillConfig, DrillStrategy
+from fixtures.live_configs import ai_pattern_strategy
 from fixtures.replay_catalog import ASK, BID, INSTRUMENT_ID, build_replay_catalog
 from nautilus_trader.backtest.engine import BacktestEngine
 from nautilus_trader.config import BacktestEngineConfig, ImportableControllerConfig, LoggingConfig
@@ -103,20 +104,7 @@ def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> 
 
     paused_from = 1_483_401_600_000_000_000  # 2017-01-03T00:00Z
     paused_to = paused_from + 12 * 3600 * 10**9
-    strategy = {
-        "strategy_path": "nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
-        "config_path": "nautilus_ai.strategies.ai_pattern:AIPatternConfig",
-        "config": {
-            "order_id_tag": "001",
-            "instrument_id": INSTRUMENT_ID,
-            "bar_type": BID,
-            "predictor": {"kind": "rule"},
-            "min_confidence": 0.5,
-            "max_holding_bars": 10,
-            "stop_loss_atr": None,
-            "take_profit_atr": None,
-        },
-    }
+    strategy = ai_pattern_strategy()
     schedule = [
         {"at": "2017-01-03T00:00:00Z", "type": "pause", "strategy_id": "AIPatternStrategy-001"},
         {"at": "2017-01-03T12:00:00Z", "type": "resume", "strategy_id": "AIPatternStrategy-001"},

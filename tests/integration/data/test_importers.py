@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.data_files import write_zip
 from nautilus_trader.model.data import QuoteTick
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
@@ -108,20 +108,13 @@ def test_csv_and_histdata_ticks(tmp_path: Path, data_dir: Path) -> None:
     assert ticks.rows_written == 9_500
 
 
-def _zip(path: Path, member: str, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(member, text)
-    return path
-
-
 def test_every_importer_rejects_a_malformed_row_with_file_and_line(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog"
     m1 = tmp_path / "m1.csv"
     m1.write_text("20170102 020000;1.05155;1.05197;1.05155;1.0519;0\n20170102 020100;1.0;x;1;1;0\n")
     ticks = tmp_path / "t.csv"
     ticks.write_text("20200101 170000065,1.1212,1.12172,0\n20200101 170010447,1.1212\n")
-    lean = _zip(
+    lean = write_zip(
         tmp_path / "oanda/tick/eurusd/20140501_quote.zip",
         "20140501_eurusd_tick_quote.csv",
         "1787,1.38727,1.38729\nnoon,1.38726,1.38729\n",

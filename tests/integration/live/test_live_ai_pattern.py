@@ -15,16 +15,9 @@ from typing import Any
 import pytest
 from fixtures.control_harness import wait_for
 from fixtures.live_configs import AI_STRATEGY as STRATEGY
-from fixtures.live_configs import TRADER, live_config, use_ai_pattern
+from fixtures.live_configs import live_config, use_ai_pattern
 
-from nautilus_ai.control import (
-    ControlClient,
-    LocalRedisServer,
-    RedisSettings,
-    ReplyStatus,
-    StreamNames,
-    connect,
-)
+from nautilus_ai.control import ControlClient, LocalRedisServer, ReplyStatus
 from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 SWITCH_TO = {"kind": "rule", "trend_min_atr": 2.5}
@@ -48,7 +41,7 @@ def test_ai_pattern_strategy_is_controlled_live(
     tmp_path: Path,
     replay_catalog: Path,
     redis_server: LocalRedisServer,
-    control_secret: bytes,
+    client: ControlClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NAUTILUS_AI_REDIS_URL", redis_server.url)
@@ -61,12 +54,6 @@ def test_ai_pattern_strategy_is_controlled_live(
     )
     use_ai_pattern(path)
     trade_log = tmp_path / "trades.jsonl"
-    client = ControlClient(
-        connect(RedisSettings(redis_server.url), extra_socket_timeout=0.5),
-        StreamNames(TRADER),
-        control_secret,
-        poll_ms=200,
-    )
     seen: dict[str, Any] = {}
     failures: list[BaseException] = []
 

@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.control_harness import wait_for
-from fixtures.live_configs import STRATEGY, TRADER, live_config
+from fixtures.live_configs import STRATEGY, live_config
 
-from nautilus_ai.control import (
-    ControlClient,
-    LocalRedisServer,
-    RedisSettings,
-    ReplyStatus,
-    StreamNames,
-    connect,
-)
+from nautilus_ai.control import ControlClient, LocalRedisServer, ReplyStatus
 from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 
@@ -35,7 +28,7 @@ def test_pause_resume_flatten_switch_status_on_a_live_node(
     tmp_path: Path,
     replay_catalog: Path,
     redis_server: LocalRedisServer,
-    control_secret: bytes,
+    client: ControlClient,
     monkeypatch: Any,
 ) -> None:
     monkeypatch.setenv("NAUTILUS_AI_REDIS_URL", redis_server.url)
@@ -48,12 +41,6 @@ def test_pause_resume_flatten_switch_status_on_a_live_node(
     )
     run_file = load_live_config(path)
     trade_log = tmp_path / "trades.jsonl"
-    client = ControlClient(
-        connect(RedisSettings(redis_server.url), extra_socket_timeout=0.5),
-        StreamNames(TRADER),
-        control_secret,
-        poll_ms=200,
-    )
     seen: dict[str, Any] = {}
     failures: list[BaseException] = []
 

@@ -13,17 +13,9 @@ from typing import Any
 
 import pytest
 from fixtures.control_harness import wait_for
-from fixtures.live_configs import AI_STRATEGY, STRATEGY, TRADER, live_config, use_ai_pattern
+from fixtures.live_configs import AI_STRATEGY, STRATEGY, live_config, use_ai_pattern
 
-from nautilus_ai.control import (
-    CommandReply,
-    ControlClient,
-    LocalRedisServer,
-    RedisSettings,
-    ReplyTimeoutError,
-    StreamNames,
-    connect,
-)
+from nautilus_ai.control import CommandReply, ControlClient, LocalRedisServer, ReplyTimeoutError
 from nautilus_ai.live import read_trade_log
 
 TESTS = Path(__file__).resolve().parents[2]
@@ -62,32 +54,40 @@ def stop(process: subprocess.Popen[bytes], sig: int) -> None:
     process.wait(30)
 
 
-def test_paused_state_survives_a_crash_and_restart(
-    tmp_path: Path, replay_catalog: Path, redis_server: LocalRedisServer, control_secret: bytes
-) -> None:
-    env = {
+def node_env(redis_server: LocalRedisServer, control_secret: bytes) -> dict[str, str]:
+    return {
         "NAUTILUS_AI_CONTROL_SECRET": control_secret.decode(),
         "NAUTILUS_AI_REDIS_URL": redis_server.url,
     }
-    client = ControlClient(
-        connect(RedisSettings(redis_server.url), extra_socket_timeout=0.5),
-        StreamNames(TRADER),
-        control_secret,
-        poll_ms=200,
+
+
+def restart_config(
+    folder: Path, catalog: Path, redis_server: LocalRedisServer, speed: float
+) -> tuple[Path, Path]:
+    """A listening config in a fresh ``folder`` whose state lives in Redis; (config, trade log)."""
+    folder.mkdir()
+    config = live_config(
+        folder,
+        catalog,
+        redis_port=redis_server.port,
+        speed=speed,
+        control={"listen": True, "block_ms": 200},
+        run={"stop_after_replay": False, "max_runtime_secs": 60},
     )
+    return config, folder / "trades.jsonl"
+
+
+def test_paused_state_survives_a_crash_and_restart(
+    tmp_path: Path,
+    replay_catalog: Path,
+    redis_server: LocalRedisServer,
+    control_secret: bytes,
+    client: ControlClient,
+) -> None:
+    env = node_env(redis_server, control_secret)
 
     def run(name: str) -> tuple[Path, Path]:
-        folder = tmp_path / name
-        folder.mkdir()
-        config = live_config(
-            folder,
-            replay_catalog,
-            redis_port=redis_server.port,
-            speed=6_000,
-            control={"listen": True, "block_ms": 200},
-            run={"stop_after_replay": False, "max_runtime_secs": 60},
-        )
-        return config, folder / "trades.jsonl"
+        return restart_config(tmp_path / name, replay_catalog, redis_server, speed=6_000)
 
     # Run 1: trade, pause, then crash (SIGKILL: no on_stop, no save_state).
     config, trades_1 = run("run1")
@@ -139,32 +139,18 @@ def _status(client: ControlClient) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_ai_pattern_comes_back_flat_and_paused_after_a_crash(
-    tmp_path: Path, replay_catalog: Path, redis_server: LocalRedisServer, control_secret: bytes
+    tmp_path: Path,
+    replay_catalog: Path,
+    redis_server: LocalRedisServer,
+    control_secret: bytes,
+    client: ControlClient,
 ) -> None:
-    env = {
-        "NAUTILUS_AI_CONTROL_SECRET": control_secret.decode(),
-        "NAUTILUS_AI_REDIS_URL": redis_server.url,
-    }
-    client = ControlClient(
-        connect(RedisSettings(redis_server.url), extra_socket_timeout=0.5),
-        StreamNames(TRADER),
-        control_secret,
-        poll_ms=200,
-    )
+    env = node_env(redis_server, control_secret)
 
     def run(name: str) -> tuple[Path, Path]:
-        folder = tmp_path / name
-        folder.mkdir()
-        config = live_config(
-            folder,
-            replay_catalog,
-            redis_port=redis_server.port,
-            speed=12_000,
-            control={"listen": True, "block_ms": 200},
-            run={"stop_after_replay": False, "max_runtime_secs": 60},
-        )
+        config, trades = restart_config(tmp_path / name, replay_catalog, redis_server, speed=12_000)
         use_ai_pattern(config)
-        return config, folder / "trades.jsonl"
+        return config, trades
 
     def status() -> dict[str, Any]:
         return client.request(client.command("status", AI_STRATEGY), timeout=5).result

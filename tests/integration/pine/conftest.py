@@ -12,12 +12,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
-from pine_fixtures import TRAINED_MIN_CONFIDENCE, MonthRun
+from pine_fixtures import TRAINED_MIN_CONFIDENCE, MonthRun, accepted, fit_quick_mlp
 
 from nautilus_ai.data import BarArrays, histdata_m1_files, read_histdata_m1
-from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.pine import (
     PineSyntaxChecker,
     StrategyOptions,
@@ -39,13 +37,6 @@ def syntax_checker() -> PineSyntaxChecker:
     return PineSyntaxChecker()
 
 
-def accepted(bars: BarArrays) -> BarArrays:
-    keep = accepted_bars_mask(
-        bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
-    )
-    return bars.take(keep)
-
-
 @pytest.fixture(scope="session")
 def month_bars(data_dir: Path) -> BarArrays:
     """January 2017, real HistData EUR/USD M1 bid bars (~31,500 accepted bars)."""
@@ -62,65 +53,13 @@ def fit_bars(data_dir: Path) -> BarArrays:
 
 @pytest.fixture(scope="session")
 def trained_artifact(tmp_path_factory: pytest.TempPathFactory, fit_bars: BarArrays) -> Path:
-    """A 28 -> 32 -> 3 torch MLP fitted in seconds on real features and forward-return labels.
-
-    Labels: 15-bar forward log return above +0.5 ATR/close -> buy, below -0.5 -> sell, else
-    hold; class-weighted cross-entropy, Adam, 4 epochs, standardisation fitted on the first 80%
-    of the rows. A stand-in for ``nautilus-ai train`` (no edge claimed).
-    """
-    import torch
-
-    from nautilus_ai.models import ModelCard, save_artifact
-    from nautilus_ai.models.card import library_versions
-    from nautilus_ai.models.torch_mlp import random_module
-
-    torch.set_num_threads(1)
-    spec = FeatureSpec()
-    b = fit_bars
-    x = compute_features(spec, b.ts_event, b.open, b.high, b.low, b.close, b.volume)
-    horizon = 15
-    forward = np.full(len(b), np.nan)
-    forward[:-horizon] = np.log(b.close[horizon:] / b.close[:-horizon])
-    atr = x[:, spec.index("atr_close")]
-    labels = np.where(forward > 0.5 * atr, 2, np.where(forward < -0.5 * atr, 0, 1))
-    rows = (x[:, spec.index("warm")] == 1.0) & np.isfinite(forward)
-    x, labels = x[rows], labels[rows]
-    cut = int(len(x) * 0.8)
-    mean, std = x[:cut].mean(axis=0), x[:cut].std(axis=0)
-    std[std < 1e-12] = 1.0
-    module = random_module(len(spec.names), seed=1, hidden=(32,))
-    module.set_standardisation(mean, std)
-    module = module.double()
-    optimiser = torch.optim.Adam(module.parameters(), lr=1e-3, weight_decay=1e-4)
-    weight = torch.tensor(cut / (3.0 * np.bincount(labels[:cut], minlength=3)))
-    inputs, targets = torch.from_numpy(x[:cut]), torch.from_numpy(labels[:cut])
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(4):
-        order = torch.randperm(cut, generator=generator)
-        for start in range(0, cut, 512):
-            batch = order[start : start + 512]
-            loss = torch.nn.functional.cross_entropy(
-                module(inputs[batch]), targets[batch], weight=weight
-            )
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    module = module.float()
-    card = ModelCard(
-        name="quick-mlp-h32",
-        version=1,
+    """The quick 28 -> 32 -> 3 torch MLP (see :func:`pine_fixtures.fit_quick_mlp`)."""
+    return fit_quick_mlp(
+        fit_bars,
+        tmp_path_factory.mktemp("artifacts"),
         created_at=datetime(2026, 1, 1, tzinfo=UTC),
         description="fitted in seconds for the Pine tests; no edge",
-        feature_spec=dict(spec.to_dict()),
-        spec_hash=spec.hash,
-        feature_names=spec.names,
-        architecture=module.architecture,
-        label={"kind": "forward_return", "horizon": horizon, "threshold_atr": 0.5},
-        temperature=1.0,
-        library_versions=library_versions(),
     )
-    root = tmp_path_factory.mktemp("artifacts")
-    return save_artifact(module, card, root)
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,14 @@ def test_strategy_failure_is_a_failed_reply_not_a_crash() -> None:
     assert reply.reason == "ValueError: no backend 'missing'"
 
 
+def test_no_target_is_a_rejected_reply_naming_the_strategy() -> None:
+    reply = apply_command(None, command("pause"), entry_id="7-0", received_ns=5, clock=lambda: 9)
+    assert reply.status is ReplyStatus.REJECTED
+    assert reply.reason == f"no running strategy {reply.strategy_id!r} on this trader"
+    assert (reply.entry_id, reply.received_ns, reply.completed_ns) == ("7-0", 5, 9)
+    assert reply.command_type == "pause"
+
+
 def accepted(i: int) -> Accepted:
     return Accepted(command("status"), f"{i}-0", i)
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from fixtures.data_files import iso_ns
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,14 +15,10 @@ from nautilus_ai.data import DEFAULT_FX_PAIRS, FxPairSpec, fx_pair_spec, local_t
 from nautilus_ai.data.clocks import NonexistentLocalTimeError, check_clock
 
 
-def _ns(text: str) -> int:
-    return int(np.datetime64(text, "ns").astype(np.int64))
-
-
 def test_new_york_offsets_either_side_of_the_2017_switches() -> None:
     local = np.array(
         [
-            _ns(t)
+            iso_ns(t)
             for t in (
                 "2017-03-12T01:59",
                 "2017-03-12T03:00",
@@ -35,21 +32,21 @@ def test_new_york_offsets_either_side_of_the_2017_switches() -> None:
 
 
 def test_ambiguous_local_time_maps_to_the_first_occurrence() -> None:
-    (utc,) = local_to_utc_ns(np.array([_ns("2017-11-05T01:30")]), "America/New_York")
-    assert utc == _ns("2017-11-05T05:30")  # EDT, the first 01:30
+    (utc,) = local_to_utc_ns(np.array([iso_ns("2017-11-05T01:30")]), "America/New_York")
+    assert utc == iso_ns("2017-11-05T05:30")  # EDT, the first 01:30
 
 
 def test_skipped_local_time_raises_with_its_index() -> None:
-    local = np.array([_ns("2017-03-12T01:00"), _ns("2017-03-12T02:30")])
+    local = np.array([iso_ns("2017-03-12T01:00"), iso_ns("2017-03-12T02:30")])
     with pytest.raises(NonexistentLocalTimeError, match="DST gap") as caught:
         local_to_utc_ns(local, "America/New_York")
     assert caught.value.index == 1
 
 
 def test_fixed_offsets_and_utc() -> None:
-    local = np.array([_ns("2014-05-01T00:00:01.787")])
-    assert local_to_utc_ns(local, "-05:00")[0] == _ns("2014-05-01T05:00:01.787")
-    assert local_to_utc_ns(local, "+05:30")[0] == _ns("2014-04-30T18:30:01.787")
+    local = np.array([iso_ns("2014-05-01T00:00:01.787")])
+    assert local_to_utc_ns(local, "-05:00")[0] == iso_ns("2014-05-01T05:00:01.787")
+    assert local_to_utc_ns(local, "+05:30")[0] == iso_ns("2014-04-30T18:30:01.787")
     assert local_to_utc_ns(local, "UTC")[0] == local[0]
     with pytest.raises(ValueError, match="clock 'EST5'"):
         check_clock("EST5")

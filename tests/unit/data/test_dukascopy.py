@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.data_files import iso_ns
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,10 +26,6 @@ from nautilus_ai.data.dukascopy import (
 )
 
 MINUTE = 60 * 1_000_000_000
-
-
-def _utc(text: str) -> int:
-    return int(np.datetime64(text, "ns").astype(np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +120,7 @@ def test_48_hours_of_eurusd_ticks(eurusd_ticks: QuoteArrays, root: Path) -> None
     hour = decode_ticks(decompress_bi5((root / key).read_bytes(), file), file, 100_000)
     assert len(hour) == 10_546
     # First raw record (71, 114427, 114425, 3.5, 1.0).
-    assert hour.ts_event[0] == _utc("2019-02-04T08:00:00.071")
+    assert hour.ts_event[0] == iso_ns("2019-02-04T08:00:00.071")
     assert (hour.ask[0], hour.bid[0]) == (1.14427, 1.14425)
     assert (hour.ask_size[0], hour.bid_size[0]) == (3_500_000.0, 1_000_000.0)
     assert eurusd_ticks.bid.min() >= 1.1401 and eurusd_ticks.ask.max() <= 1.1462
@@ -138,7 +135,7 @@ def test_gbpjpy_decodes_with_the_1e3_scale(root: Path) -> None:
     first = [p for p in pairs if p[1].start.hour == 8]
     hour, _ = load_ticks(first, 1_000)
     assert len(hour) == 3_407
-    assert hour.ts_event[0] == _utc("2012-12-03T08:00:00.313")
+    assert hour.ts_event[0] == iso_ns("2012-12-03T08:00:00.313")
     assert (hour.ask[0], hour.bid[0]) == (132.015, 132.002)
     assert quotes.bid.min() >= 131.6 and quotes.ask.max() <= 132.6
 
@@ -164,7 +161,7 @@ def test_candle_record_order_is_open_close_low_high(root: Path) -> None:
     bars, _ = load_candles([pair], 100_000)
     # Raw (0, 114543, 114569, 114542, 114570, 293.76):
     # 00:00 O 1.14543 H 1.14570 L 1.14542 C 1.14569.
-    assert bars.ts_event[0] == _utc("2019-02-04T00:01")
+    assert bars.ts_event[0] == iso_ns("2019-02-04T00:01")
     assert (bars.open[0], bars.high[0], bars.low[0], bars.close[0]) == (
         1.14543,
         1.1457,
@@ -175,7 +172,7 @@ def test_candle_record_order_is_open_close_low_high(root: Path) -> None:
     day = find_files([root / "EURUSD/2019/BID_candles_day_1.bi5"])
     days, _ = load_candles(day, 100_000)
     assert len(days) == 365
-    assert days.ts_event[1] == _utc(
+    assert days.ts_event[1] == iso_ns(
         "2019-01-03T00:00"
     )  # the 2019-01-02 candle, closing at midnight
     assert (days.open[1], days.high[1], days.low[1], days.close[1]) == (

@@ -6,12 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.data_files import iso_ns
 
 from nautilus_ai.data import CSV_PRESETS, CsvSpec, DataFormatError, read_csv_bars, read_csv_quotes
-
-
-def _utc(text: str) -> int:
-    return int(np.datetime64(text, "ns").astype(np.int64))
 
 
 def test_presets_read_the_shared_files(data_dir: Path) -> None:
@@ -19,17 +16,17 @@ def test_presets_read_the_shared_files(data_dir: Path) -> None:
         data_dir / "dukascopy_csv" / "FOREX_EURUSD_1H_ASK.csv", CSV_PRESETS["dukascopy-csv-h1"]
     )
     assert len(h1) == 6_225
-    assert h1.ts_event[0] == _utc("2017-01-01T23:00")  # starts 22:00 UTC, stamped at close
+    assert h1.ts_event[0] == iso_ns("2017-01-01T23:00")  # starts 22:00 UTC, stamped at close
     assert (h1.open[0], h1.close[0], h1.volume[0]) == (1.05236, 1.05227, 143539993.3)
     fxcm = read_csv_bars(
         data_dir / "nautilus" / "fxcm" / "gbpusd-m1-bid-2012.csv", CSV_PRESETS["nautilus-fxcm-m1"]
     )
-    assert len(fxcm) == 30_117 and fxcm.ts_event[0] == _utc("2012-02-01T00:01")
+    assert len(fxcm) == 30_117 and fxcm.ts_event[0] == iso_ns("2012-02-01T00:01")
     ticks = read_csv_quotes(
         data_dir / "nautilus" / "truefx" / "usdjpy-ticks.csv", CSV_PRESETS["truefx-ticks"]
     )
     assert len(ticks) == 1_000
-    assert ticks.ts_event[0] == _utc("2013-01-01T22:00:00.295")
+    assert ticks.ts_event[0] == iso_ns("2013-01-01T22:00:00.295")
     assert (ticks.bid[0], ticks.ask[0]) == (86.655, 86.728)
     assert int(np.sum(np.diff(ticks.ts_event) == 0)) == 7  # the README's 7 duplicate timestamps
 
@@ -55,7 +52,7 @@ def test_headerless_file_with_indices_clock_and_end_stamps(tmp_path: Path) -> No
         bar_seconds=60,
     )
     bars = read_csv_bars(path, spec)
-    assert bars.ts_event.tolist() == [_utc("2017-03-12T21:00"), _utc("2017-03-12T21:01")]  # EDT
+    assert bars.ts_event.tolist() == [iso_ns("2017-03-12T21:00"), iso_ns("2017-03-12T21:01")]  # EDT
     assert bars.volume.tolist() == [10.0, 0.0]
 
 

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
+from fixtures.data_files import iso_ns
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,10 +17,6 @@ from nautilus_ai.data import DataFormatError, read_histdata_m1, read_histdata_ti
 
 NS = 1_000_000_000
 HOUR = 3600 * NS
-
-
-def _utc(text: str) -> int:
-    return int(np.datetime64(text, "ns").astype(np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +28,11 @@ def test_m1_count_and_first_last_bar(m1) -> None:
     assert len(m1) == 186_348
     # First row "20170102 020000;1.051550;1.051970;1.051550;1.051900;0": 02:00 New York (EST)
     # is 07:00 UTC; Nautilus stamps the bar at its close, 07:01.
-    assert m1.ts_event[0] == _utc("2017-01-02T07:01")
+    assert m1.ts_event[0] == iso_ns("2017-01-02T07:01")
     assert (m1.open[0], m1.high[0], m1.low[0], m1.close[0]) == (1.05155, 1.05197, 1.05155, 1.0519)
     assert np.all(m1.volume == 0)
     # Last row "20170630 165800;...": Friday 16:58 New York (EDT) = 20:58 UTC, closing 20:59.
-    assert m1.ts_event[-1] == _utc("2017-06-30T20:59")
+    assert m1.ts_event[-1] == iso_ns("2017-06-30T20:59")
     assert np.all(np.diff(m1.ts_event) > 0)
 
 
@@ -78,7 +75,7 @@ def test_dst_conversion_lines_up_with_an_independent_utc_source(
     """
     ours = _hourly_closes(m1.ts_event, m1.close)
     reference = _dukascopy_csv_hourly(data_dir)
-    lo, hi = _utc(first) // HOUR, _utc(last) // HOUR
+    lo, hi = iso_ns(first) // HOUR, iso_ns(last) // HOUR
 
     def median_pips(shift_hours: int) -> float:
         diffs = [
@@ -106,7 +103,7 @@ def test_ticks_file(data_dir: Path) -> None:
     ticks = read_histdata_ticks(data_dir / "histdata" / "DAT_ASCII_EURUSD_T_202001_first9500.csv")
     assert len(ticks) == 9_500
     # 2020-01-01 17:00:00.065 New York (EST) = 22:00:00.065 UTC, the market reopening.
-    assert ticks.ts_event[0] == _utc("2020-01-01T22:00:00.065")
+    assert ticks.ts_event[0] == iso_ns("2020-01-01T22:00:00.065")
     assert (ticks.bid[0], ticks.ask[0]) == (1.1212, 1.12172)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.data_files import iso_ns, write_zip
 
 from nautilus_ai.data import (
     BarArrays,
@@ -19,10 +19,6 @@ from nautilus_ai.data.lean import lean_layout
 
 NS = 1_000_000_000
 HOUR = 3600 * NS
-
-
-def _utc(text: str) -> int:
-    return int(np.datetime64(text, "ns").astype(np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +66,15 @@ def test_tick_counts_and_clocks(lean: Path) -> None:
     fxcm = read_lean_ticks(sorted((lean / "fxcm" / "tick").rglob("*.zip")))
     assert len(oanda) == 532_903 and len(fxcm) == 1_144_807
     # OANDA is UTC: first tick 2014-05-01 00:00:00.292 as written.
-    assert oanda.ts_event[0] == _utc("2014-05-01T00:00:00.292")
+    assert oanda.ts_event[0] == iso_ns("2014-05-01T00:00:00.292")
     # FXCM is UTC-5 fixed: 00:00:01.787 local is 05:00:01.787 UTC.
-    assert fxcm.ts_event[0] == _utc("2014-05-01T05:00:01.787")
+    assert fxcm.ts_event[0] == iso_ns("2014-05-01T05:00:01.787")
 
 
 def test_first_oanda_hour_bar(oanda_h1: tuple[BarArrays, BarArrays]) -> None:
     bid, ask = oanda_h1
     # "20070101 21:00,1.31927,1.31955,1.3187,1.31935,0,1.32027,...": starts 21:00 UTC.
-    assert bid.ts_event[0] == _utc("2007-01-01T22:00")
+    assert bid.ts_event[0] == iso_ns("2007-01-01T22:00")
     assert (bid.open[0], bid.high[0], bid.low[0], bid.close[0]) == (
         1.31927,
         1.31955,
@@ -116,7 +112,7 @@ def test_fxcm_and_oanda_hourly_closes_line_up_in_utc(
         ("2016-01-04", "2016-03-01"),
         ("2016-06-01", "2016-08-01"),
     ):  # winter, summer
-        lo, hi = _utc(first) // HOUR, _utc(last) // HOUR
+        lo, hi = iso_ns(first) // HOUR, iso_ns(last) // HOUR
         assert _median_pips(fxcm, oanda, 0, lo, hi) < 1.0
         assert _median_pips(fxcm, oanda, 1, lo, hi) > 2.0
         assert _median_pips(fxcm, oanda, -1, lo, hi) > 2.0
@@ -132,21 +128,14 @@ def test_histdata_across_the_march_2017_dst_switch_lines_up_with_oanda(
         read_histdata_m1(sorted((data_dir / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*.csv")))
     )
     oanda = _closes_by_hour(oanda_h1[0], 3600)
-    lo, hi = _utc(first) // HOUR, _utc(last) // HOUR
+    lo, hi = iso_ns(first) // HOUR, iso_ns(last) // HOUR
     assert _median_pips(histdata, oanda, 0, lo, hi) < 1.0
     assert _median_pips(histdata, oanda, 1, lo, hi) > 3.0
     assert _median_pips(histdata, oanda, -1, lo, hi) > 3.0
 
 
-def _zip(path: Path, member: str, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(member, text)
-    return path
-
-
 def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
-    ticks = _zip(
+    ticks = write_zip(
         tmp_path / "oanda" / "tick" / "eurusd" / "20140501_quote.zip",
         "20140501_eurusd_tick_quote.csv",
         "1787,1.38727,1.38729\n1813,1.38726\n",
@@ -155,7 +144,7 @@ def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
         DataFormatError, match=r"20140501_quote\.zip:20140501_eurusd_tick_quote\.csv:2: expected 3"
     ):
         read_lean_ticks(ticks)
-    hour = _zip(
+    hour = write_zip(
         tmp_path / "oanda" / "hour" / "eurusd.zip",
         "eurusd.csv",
         "20070101 21:00,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n"
@@ -163,14 +152,14 @@ def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match=r"eurusd\.csv:2: .*timestamp"):
         read_lean_bars(hour)
-    minute = _zip(
+    minute = write_zip(
         tmp_path / "fxcm" / "minute" / "eurusd" / "20140501_quote.zip",
         "m.csv",
         "0,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n60000,1.3,1.3,1.3,1.3,0,1.3,x,1.3,1.3,0\n",
     )
     with pytest.raises(DataFormatError, match=r"m\.csv:2: field 8"):
         read_lean_bars(minute)
-    late = _zip(
+    late = write_zip(
         tmp_path / "fxcm" / "minute" / "eurusd" / "20140502_quote.zip",
         "m.csv",
         "90000000,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
