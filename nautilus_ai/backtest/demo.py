@@ -246,6 +246,7 @@ def run_closed_loop(
         "calibration": result.trained.metrics["calibration"],
         "decision": result.trained.metrics.get("decision"),
         "backtest_in_sample_rule_jan_jun": rule_full.summary.to_dict(),
+        "backtest_in_sample_rule_report": str(rule_full.report_dir),
         "backtest_out_of_sample": comparison.to_dict(),
         "elapsed_s": time.perf_counter() - started,
     }
@@ -274,10 +275,14 @@ def _closed_loop_brief(summary: dict[str, Any], oos: str) -> str:
         [
             "nautilus-ai closed-loop demo (no proven edge; real EUR/USD M1 2017, 0.3 pip spread "
             "assumed)",
-            f"  [in-sample]      rule model Jan-Jun: {rule['trades']:,} trades, PnL "
-            f"{rule['pnl']:,.2f} {rule['currency']} ({rule['return_pct']:+.2f}%); "
-            f"{summary['snapshots_logged']:,} decisions + {summary['outcomes_logged']:,} "
-            f"outcomes logged (run {summary['feature_log_run_id']})",
+            f"  [in-sample]      rule model Jan-Jun: {rule['trades']:,} trades, win rate "
+            f"{_percent(rule['win_rate'])}, PnL {rule['pnl']:,.2f} {rule['currency']} "
+            f"({rule['return_pct']:+.2f}%), Sharpe {_number(rule['sharpe'])}, max drawdown "
+            f"{_number(rule['max_drawdown_pct'])}%, {_number(rule['bars_per_s'], 0)} bars/s",
+            f"                   report {summary['backtest_in_sample_rule_report']} "
+            "(stats.json, equity.png, trades.csv)",
+            f"                   {summary['snapshots_logged']:,} decisions + "
+            f"{summary['outcomes_logged']:,} outcomes logged (run {summary['feature_log_run_id']})",
             f"  model            {summary['model_id']} -> {summary['artifact']}",
             f"  windows          train {w['train']['start'][:10]}..{w['train']['end'][:10]}, "
             f"validation ..{w['validation']['end'][:10]} (in-sample); test "
@@ -293,6 +298,14 @@ def _closed_loop_brief(summary: dict[str, Any], oos: str) -> str:
             f"  report: {summary['report_dir']}",
         ]
     )
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _number(value: float | None, decimals: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{decimals}f}"
 
 
 def _closed_loop_text(summary: dict[str, Any], training: str, oos: str) -> str:
