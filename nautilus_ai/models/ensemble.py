@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
 from nautilus_ai.models.fallback import build_members, common_spec_hash, validate_members
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.spec import FeatureSpecLike
 
@@ -59,7 +59,7 @@ def vote(
     )
 
 
-class EnsemblePredictor:
+class EnsemblePredictor(ItemwiseBackend):
     """Vote across ``members`` (see the module docstring).
 
     Parameters
@@ -111,23 +111,8 @@ class EnsemblePredictor:
         self._model_id = "ensemble(" + ",".join(m.model_id for m in self._members) + ")"
 
     @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self._spec_hash
-
-    @property
     def members(self) -> tuple[Predictor, ...]:
         return self._members
-
-    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        vector = np.asarray(features, dtype=np.float64)
-        result = self.predict_items(vector.reshape(1, -1), [context])[0]
-        if isinstance(result, PredictionError):
-            raise result
-        return result
 
     def predict_items(
         self,
@@ -150,13 +135,6 @@ class EnsemblePredictor:
             except PredictionError as exc:
                 results.append(exc)
         return results
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
 
     def close(self) -> None:
         if self._runner is not None:

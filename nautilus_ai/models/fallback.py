@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import (
     BackendConfigError,
     build_predictor,
@@ -51,7 +51,7 @@ def common_spec_hash(predictors: Sequence[Predictor]) -> str | None:
     return next(iter(pinned.values()), None)
 
 
-class FallbackPredictor:
+class FallbackPredictor(ItemwiseBackend):
     """Try ``predictors`` in order within one per-call deadline.
 
     Parameters
@@ -86,14 +86,6 @@ class FallbackPredictor:
         self._close_members = close_members
         self._model_id = "fallback(" + ",".join(p.model_id for p in self._chain) + ")"
         self.answered_by: dict[str, int] = {p.model_id: 0 for p in self._chain}
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self._spec_hash
 
     @property
     def members(self) -> tuple[Predictor, ...]:
@@ -164,14 +156,6 @@ class FallbackPredictor:
                     still.append(row)
             todo = still
         return results
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """Per-row fallback; rows every link fails become holds that say why."""
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
 
     def close(self) -> None:
         self._runner.close()
