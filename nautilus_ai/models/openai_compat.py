@@ -56,7 +56,7 @@ from nautilus_ai.models.prompting import (
     parse_answer,
 )
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 __all__ = [
     "CHOICE_SYSTEM_PROMPT",
@@ -460,11 +460,7 @@ def _logsumexp(values: list[float]) -> float:
 
 
 def _build_from_registry(config: OpenAIConfig, spec: FeatureSpecLike) -> OpenAIPredictor:
-    if config.spec_hash is not None and config.spec_hash != spec.hash:
-        raise SpecMismatchError(
-            f"openai backend is pinned to feature spec {config.spec_hash}, the strategy "
-            f"computes {spec.hash}"
-        )
+    check_pinned_spec(config.spec_hash, spec, "openai")
     return OpenAIPredictor(config)
 
 

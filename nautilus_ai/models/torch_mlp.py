@@ -53,8 +53,10 @@ from nautilus_ai.models.card import (
 from nautilus_ai.models.device import resolve_device
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
+    check_batch_contexts,
     check_feature_matrix,
     check_spec_matches,
+    context_spec_error,
     raise_non_finite,
 )
 
@@ -442,10 +444,7 @@ class TorchPredictor:
         """
         start = time.perf_counter()
         if context.spec_hash and context.spec_hash != self._card.spec_hash:
-            raise PredictionError(
-                f"{self._owner} was built for spec {self._card.spec_hash}, "
-                f"context says {context.spec_hash}"
-            )
+            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
         p0, p1, p2 = self.predict_proba(features)
         # argmax, first index on ties (as numpy's argmax in the batch path)
         if p0 >= p1 and p0 >= p2:
@@ -491,17 +490,7 @@ class TorchPredictor:
         """One prediction per row, with the torch module (equal to :meth:`predict` to ~1e-12 in
         float64 on CPU; to float32 / bfloat16 precision otherwise). Latency is batch time / n."""
         start = time.perf_counter()
-        if contexts is not None:
-            if len(contexts) != len(features):
-                raise PredictionError(
-                    f"{self._owner}: {len(contexts)} contexts for {len(features)} feature rows"
-                )
-            for context in contexts:
-                if context.spec_hash and context.spec_hash != self._card.spec_hash:
-                    raise PredictionError(
-                        f"{self._owner} was built for spec {self._card.spec_hash}, "
-                        f"context says {context.spec_hash}"
-                    )
+        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
         probs = self.predict_proba_batch(features)
         index, confidence, risk = decide(probs)
         n = len(index)

@@ -37,7 +37,7 @@ from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.http import HttpClient, RetryPolicy
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 from nautilus_ai.serving.protocol import decode_response, encode_request
 
 __all__ = [
@@ -260,11 +260,7 @@ def _auth_failed(status: int, body: bytes) -> bool:
 
 
 def _build_from_registry(config: TorchServeConfig, spec: FeatureSpecLike) -> TorchServePredictor:
-    if config.spec_hash is not None and config.spec_hash != spec.hash:
-        raise SpecMismatchError(
-            f"torchserve backend is pinned to feature spec {config.spec_hash}, the strategy "
-            f"computes {spec.hash}"
-        )
+    check_pinned_spec(config.spec_hash, spec, "torchserve")
     return TorchServePredictor(config)
 
 

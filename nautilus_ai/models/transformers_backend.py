@@ -60,7 +60,7 @@ from nautilus_ai.models.prompting import (
     parse_answer,
 )
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 if TYPE_CHECKING:
     import torch
@@ -712,15 +712,8 @@ def _directory_fingerprint(model_dir: Path) -> str:
 def _build_from_registry(
     config: TransformersConfig, spec: FeatureSpecLike
 ) -> TransformersPredictor:
-    _check_pinned_spec(config.spec_hash, spec, "transformers")
+    check_pinned_spec(config.spec_hash, spec, "transformers")
     return TransformersPredictor(config)
-
-
-def _check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> None:
-    if pinned is not None and pinned != spec.hash:
-        raise SpecMismatchError(
-            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
-        )
 
 
 register_backend("transformers", TransformersConfig, _build_from_registry)
