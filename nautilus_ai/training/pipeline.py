@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nautilus_ai.artifacts import next_version
 from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
@@ -40,7 +41,7 @@ from nautilus_ai.models.card import (
     TimeWindow,
     library_versions,
 )
-from nautilus_ai.models.torch_mlp import MLPClassifier, next_version, save_artifact
+from nautilus_ai.models.torch_mlp import MLPClassifier, save_artifact
 from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
 from nautilus_ai.training.config import TrainConfig
 from nautilus_ai.training.data import FeatureSource, load_training_frame
