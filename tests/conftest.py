@@ -26,3 +26,22 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pa
 
     path, _ = ensure_demo_catalog(tmp_path_factory.mktemp("demo_catalog"), data_dir)
     return path
+
+
+# -- tiny offline Hugging Face models (built once a session; backends and fine-tuning tests) ----
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight MiniCPM-V 4.6 model directory (action words are single tokens)."""
+    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
+
+    return build_tiny_minicpmv(tmp_path_factory.mktemp("tiny-vlm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Llama-architecture text model directory with a chat template."""
+    from nautilus_ai.models.tiny_models import build_tiny_text_model
+
+    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text"), chat_template=True)
