@@ -9,7 +9,6 @@ weight-averaged risk. Members that fail (or miss the deadline) do not vote; fewe
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,14 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
-from nautilus_ai.models.fallback import build_members, common_spec_hash, validate_members
+from nautilus_ai.models.fallback import (
+    build_members,
+    close_members,
+    common_spec_hash,
+    validate_members,
+)
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = ["EnsembleConfig", "EnsemblePredictor", "vote"]
-
-log = logging.getLogger(__name__)
 
 
 def vote(
@@ -140,11 +142,7 @@ class EnsemblePredictor(ItemwiseBackend):
         if self._runner is not None:
             self._runner.close()
         if self._close_members:
-            for member in self._members:
-                try:
-                    member.close()
-                except Exception:
-                    log.exception("closing %s failed", member.model_id)
+            close_members(self._members)
 
     def _ask_members(
         self, matrix: NDArray[np.float64], contexts: Sequence[MarketContext] | None

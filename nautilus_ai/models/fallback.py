@@ -33,6 +33,7 @@ __all__ = [
     "FallbackConfig",
     "FallbackPredictor",
     "build_members",
+    "close_members",
     "common_spec_hash",
     "validate_members",
 ]
@@ -160,11 +161,7 @@ class FallbackPredictor(ItemwiseBackend):
     def close(self) -> None:
         self._runner.close()
         if self._close_members:
-            for predictor in self._chain:
-                try:
-                    predictor.close()
-                except Exception:
-                    log.exception("closing %s failed", predictor.model_id)
+            close_members(self._chain)
 
 
 def _annotated(prediction: Prediction, errors: list[str]) -> Prediction:
@@ -215,6 +212,15 @@ def build_members(configs: Sequence[Mapping[str, Any]], spec: FeatureSpecLike) -
             predictor.close()
         raise
     return built
+
+
+def close_members(predictors: Sequence[Predictor]) -> None:
+    """Close each predictor; a failure is logged and the others are still closed."""
+    for predictor in predictors:
+        try:
+            predictor.close()
+        except Exception:
+            log.exception("closing %s failed", predictor.model_id)
 
 
 def _build_from_registry(config: FallbackConfig, spec: FeatureSpecLike) -> FallbackPredictor:
