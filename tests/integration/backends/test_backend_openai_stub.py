@@ -14,27 +14,13 @@ from nautilus_ai.models.cache import CachedPredictor, PredictionCache
 from nautilus_ai.models.fallback import FallbackPredictor
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.prompting import normalised_entropy
-from nautilus_ai.models.testing import ScriptedPredictor
+from nautilus_ai.models.testing import ScriptedPredictor, synthetic_bars
 
 X = np.array([0.5, -0.1])
 
 
-def _bars(n: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    close = 1.1 + np.cumsum(rng.normal(0, 1e-4, n))
-    open_ = np.r_[close[0], close[:-1]]
-    return np.c_[
-        np.arange(n) * 6e10,
-        open_,
-        np.maximum(open_, close) + 1e-5,
-        np.minimum(open_, close) - 1e-5,
-        close,
-        np.ones(n),
-    ]
-
-
 def _ctx(ts: int = 1) -> MarketContext:
-    return MarketContext("EUR/USD.SIM", ts, ("rsi", "gap"), "spec", _bars())
+    return MarketContext("EUR/USD.SIM", ts, ("rsi", "gap"), "spec", synthetic_bars())
 
 
 def _predictor(stub, **kwargs) -> OpenAIPredictor:  # type: ignore[no-untyped-def]

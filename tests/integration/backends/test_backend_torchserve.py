@@ -12,28 +12,16 @@ import requests
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, safe_predict
 from nautilus_ai.models.fallback import FallbackPredictor
-from nautilus_ai.models.testing import ScriptedPredictor
+from nautilus_ai.models.testing import ScriptedPredictor, synthetic_bars
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
 from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor
 
 
-def _bars(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0, 1e-4, n))
-    open_ = np.r_[close[0], close[:-1]]
-    ts = (np.arange(n) + 1) * 6e10
-    return np.c_[
-        ts,
-        open_,
-        np.maximum(open_, close) + 1e-5,
-        np.minimum(open_, close) - 1e-5,
-        close,
-        rng.uniform(1, 9, n),
-    ]
-
-
 def _contexts(n: int) -> list[MarketContext]:
-    return [MarketContext("EUR/USD.SIM", i, ("rsi", "gap"), "spec", _bars(64, i)) for i in range(n)]
+    return [
+        MarketContext("EUR/USD.SIM", i, ("rsi", "gap"), "spec", synthetic_bars(64, i))
+        for i in range(n)
+    ]
 
 
 def _loopback(ip: str) -> bool:
