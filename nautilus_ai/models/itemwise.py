@@ -29,6 +29,7 @@ __all__ = [
     "check_batch",
     "holds_for_errors",
     "predict_items",
+    "predict_row",
 ]
 
 ItemResult = Prediction | PredictionError
@@ -137,14 +138,21 @@ def predict_items(
         except Exception as exc:
             error = exc if isinstance(exc, PredictionError) else _wrap(exc)
             return [error] * matrix.shape[0]
-    results: list[ItemResult] = []
-    for row in range(matrix.shape[0]):
-        context = contexts[row] if contexts is not None else MarketContext("", 0)
-        try:
-            results.append(predictor.predict(matrix[row], context))
-        except Exception as exc:
-            results.append(exc if isinstance(exc, PredictionError) else _wrap(exc))
-    return results
+    no_context = MarketContext("", 0)
+    return [
+        predict_row(predictor, matrix[row], contexts[row] if contexts is not None else no_context)
+        for row in range(matrix.shape[0])
+    ]
+
+
+def predict_row(
+    predictor: Predictor, features: NDArray[np.float64], context: MarketContext
+) -> ItemResult:
+    """``predictor.predict`` for one row; a failure is returned as a :class:`PredictionError`."""
+    try:
+        return predictor.predict(features, context)
+    except Exception as exc:
+        return exc if isinstance(exc, PredictionError) else _wrap(exc)
 
 
 def holds_for_errors(results: Sequence[ItemResult], model_id: str) -> list[Prediction]:
