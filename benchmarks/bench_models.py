@@ -9,67 +9,19 @@ takes all of its branches (its per-call cost depends a little on which one).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-V1_NAMES = (
-    "ret_1",
-    "ret_5",
-    "ret_15",
-    "body_ratio",
-    "upper_wick_ratio",
-    "lower_wick_ratio",
-    "range_atr",
-    "rsi",
-    "macd_line",
-    "macd_signal",
-    "macd_hist",
-    "bb_pct_b",
-    "bb_bandwidth",
-    "atr_close",
-    "ema20_dist_atr",
-    "ema50_dist_atr",
-    "hour_sin",
-    "hour_cos",
-    "dow_sin",
-    "dow_cos",
-    "session_sydney",
-    "session_tokyo",
-    "session_london",
-    "session_new_york",
-    "session_overlap",
-    "vol_pct_rank",
-    "vol_regime",
-    "warm",
-)
 
-
-@dataclass(frozen=True)
-class BenchSpec:
-    """A stand-in with the FeatureSpecLike surface (names, hash, to_dict)."""
-
-    names: tuple[str, ...] = tuple(V1_NAMES)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"version": 1, "features": [{"name": n} for n in self.names]}
-
-    @property
-    def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict()).encode()).hexdigest()[:16]
-
-
-def synthetic_features(n: int, seed: int = 0) -> NDArray[np.float64]:
+def synthetic_features(names: tuple[str, ...], n: int, seed: int = 0) -> NDArray[np.float64]:
     """Rows with the ranges of warm v1 features on 1-minute EUR/USD (measured percentiles)."""
     rng = np.random.default_rng(seed)
-    col = {name: i for i, name in enumerate(V1_NAMES)}
-    x = rng.normal(0.0, 1.0, size=(n, len(V1_NAMES)))
+    col = {name: i for i, name in enumerate(names)}
+    x = rng.normal(0.0, 1.0, size=(n, len(names)))
     x[:, col["ret_1"]] *= 1.5e-4
     x[:, col["ret_5"]] *= 3.5e-4
     x[:, col["ret_15"]] *= 6e-4
@@ -132,12 +84,13 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from nautilus_ai.features import FeatureSpec
     from nautilus_ai.models import MarketContext
     from nautilus_ai.models.rule import RulePredictor
     from nautilus_ai.models.torch_mlp import TorchPredictor
 
-    spec = BenchSpec()
-    features = synthetic_features(args.rows)
+    spec = FeatureSpec()
+    features = synthetic_features(spec.names, args.rows)
     context = MarketContext("EUR/USD.SIM", 0, spec_hash=spec.hash)
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads 1, rows {args.rows}")
 
@@ -158,7 +111,7 @@ def main(argv: list[str]) -> int:
         model = TorchPredictor.random(
             spec, seed=7, hidden=hidden, activation=activation, device="cpu"
         )
-        tag = f"mlp {len(V1_NAMES)}->{'->'.join(map(str, hidden))}->3 {activation}"
+        tag = f"mlp {len(spec.names)}->{'->'.join(map(str, hidden))}->3 {activation}"
         nxt = rows_cycle(features[:4096])
         twin_us = per_call_us(lambda m=model, r=nxt: m.predict(r(), context), args.calls)
         module = model.module

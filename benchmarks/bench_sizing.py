@@ -8,20 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 
-
-def per_call_us(fn: Callable[[], object], number: int, repeat: int = 5) -> float:
-    """Mean time per call in microseconds: the best of ``repeat`` runs (least disturbed)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number * 1e6)
-    return min(times)
+from benchmarks.bench_models import per_call_us
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.cli import CliError
+from nautilus_ai.cli.dataset_args import (
+    add_data_arguments,
+    add_label_arguments,
+    catalog_from_args,
+    label_spec_from_args,
+)
 
 __all__ = ["register"]
 
@@ -37,30 +43,14 @@ def register(subparsers: Any) -> None:
     prompt.add_argument("--chart-bars", type=int, default=64, help="bars in the chart")
     prompt.add_argument("--prompt-bars", type=int, default=16, help="bars listed as text")
     prompt.add_argument("--chart-size", type=int, default=448, help="chart width = height (px)")
-    data = finetune.add_argument_group("data")
-    data.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
-                      "catalogs/demo)")  # fmt: skip
-    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
-                      help="bars to learn from (default: %(default)s)")  # fmt: skip
-    data.add_argument("--features", choices=("bars", "snapshots"), default="bars",
-                      help="recompute features from the bars, or use a logged run's "
-                      "FeatureSnapshots (checked against the bars)")  # fmt: skip
-    data.add_argument("--run-id", help="logged run to read with --features snapshots")
+    add_data_arguments(finetune)
     windows = finetune.add_argument_group("windows (UTC, half-open [START, END))")
     windows.add_argument("--train", nargs=2, metavar=("START", "END"), required=True)
     windows.add_argument("--validation", nargs=2, metavar=("START", "END"),
                          help="scored before and after training (loss, accuracy)")  # fmt: skip
     windows.add_argument("--embargo", type=int, metavar="BARS",
                          help="bars skipped after a boundary (default: the horizon)")  # fmt: skip
-    label = finetune.add_argument_group("label (as nautilus-ai train)")
-    label.add_argument("--label", choices=("forward_return", "triple_barrier"),
-                       default="forward_return")  # fmt: skip
-    label.add_argument("--horizon", type=int, default=30, help="bars ahead (default: 30)")
-    label.add_argument("--unit", choices=("atr", "pips"), default="atr")
-    label.add_argument("--buy", type=float, default=1.5, help="buy threshold in units")
-    label.add_argument("--sell", type=float, default=1.5, help="sell threshold in units")
-    label.add_argument("--spread-pips", type=float, default=0.3)
-    label.add_argument("--pip-size", type=float, default=1e-4)
+    add_label_arguments(finetune)
     examples = finetune.add_argument_group("examples")
     examples.add_argument("--stride", type=int, default=1,
                           help="use every N-th labelled training bar (default: 1)")  # fmt: skip
@@ -107,11 +97,9 @@ def _finetune(args: argparse.Namespace) -> int:
     from nautilus_ai.datasets import Fold, Window
     from nautilus_ai.finetune import AnswerSpec, FineTuneConfig, LoRASettings, TargetModulesError
     from nautilus_ai.finetune.pipeline import finetune_from_catalog
-    from nautilus_ai.labels import LabelSpec
     from nautilus_ai.models.base import PredictionError
     from nautilus_ai.models.card import ArtifactError, describe_errors
     from nautilus_ai.models.transformers_backend import TransformersConfig
-    from nautilus_ai.paths import default_catalog_dir
     from nautilus_ai.training import FeatureMismatchError
 
     if not (args.model_dir / "config.json").is_file():
@@ -121,15 +109,7 @@ def _finetune(args: argparse.Namespace) -> int:
             train=Window.parse(*args.train),
             validation=Window.parse(*args.validation) if args.validation else None,
         )
-        label = LabelSpec(
-            kind=args.label,
-            horizon=args.horizon,
-            unit=args.unit,
-            buy_threshold=args.buy,
-            sell_threshold=args.sell,
-            spread_pips=args.spread_pips,
-            pip_size=args.pip_size,
-        )
+        label = label_spec_from_args(args)
         answer = AnswerSpec(risk=args.risk, fixed_risk=args.fixed_risk)
         model = TransformersConfig(
             model_dir=args.model_dir,
@@ -168,9 +148,7 @@ def _finetune(args: argparse.Namespace) -> int:
         raise CliError(describe_errors(exc)) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    catalog = default_catalog_dir(args.catalog)
-    if not Path(catalog).is_dir():
-        raise CliError(f"no catalog at {catalog}")
+    catalog = catalog_from_args(args)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -241,22 +241,12 @@ def _check(
 
 
 def _load_bars(args: argparse.Namespace, *, check: bool = False) -> tuple[Any, str]:
-    from nautilus_ai.data import BarArrays, histdata_m1_files, read_histdata_m1
+    from nautilus_ai.data import histdata_m1_files, read_histdata_m1
 
     if args.catalog:
-        import numpy as np
+        from nautilus_ai.data.catalog import read_bars
 
-        from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
-
-        ts, ohlcv = bar_arrays_from_catalog(args.catalog, args.bar_type)
-        arrays = BarArrays(
-            ts_event=ts,
-            open=np.ascontiguousarray(ohlcv[:, 0]),
-            high=np.ascontiguousarray(ohlcv[:, 1]),
-            low=np.ascontiguousarray(ohlcv[:, 2]),
-            close=np.ascontiguousarray(ohlcv[:, 3]),
-            volume=np.ascontiguousarray(ohlcv[:, 4]),
-        )
+        arrays = read_bars(args.catalog, args.bar_type)
         if check and args.check_bars is None:
             arrays = arrays.take(slice(0, 31_500))
         return arrays, f"{args.bar_type} in {args.catalog}"

@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.cli import CliError
+from nautilus_ai.cli.dataset_args import (
+    add_data_arguments,
+    add_label_arguments,
+    catalog_from_args,
+    label_spec_from_args,
+)
 
 __all__ = ["register"]
 
@@ -23,16 +29,7 @@ def register(subparsers: Any) -> None:
         "embargo, early stopping and temperature calibration on validation, metrics per split. "
         "Writes a NEW artifact folder <out>/<name>/v<N> (safetensors + model_card.json).",
     )
-    data = train.add_argument_group("data")
-    data.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
-                      "catalogs/demo)")  # fmt: skip
-    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
-                      help="bars to learn from (default: %(default)s)")  # fmt: skip
-    data.add_argument("--features", choices=("bars", "snapshots"), default="bars",
-                      help="recompute features from the bars, or use a logged run's "
-                      "FeatureSnapshots (checked against the bars)")  # fmt: skip
-    data.add_argument("--run-id", help="logged run to read with --features snapshots (default: "
-                      "the only one)")  # fmt: skip
+    add_data_arguments(train)
     windows = train.add_argument_group("windows (UTC, half-open [START, END))")
     windows.add_argument("--train", nargs=2, metavar=("START", "END"), required=True)
     windows.add_argument("--validation", nargs=2, metavar=("START", "END"), required=True,
@@ -41,15 +38,7 @@ def register(subparsers: Any) -> None:
                          help="out-of-sample evaluation window")  # fmt: skip
     windows.add_argument("--embargo", type=int, metavar="BARS",
                          help="bars skipped after a boundary (default: the horizon)")  # fmt: skip
-    label = train.add_argument_group("label")
-    label.add_argument("--label", choices=("forward_return", "triple_barrier"),
-                       default="forward_return")  # fmt: skip
-    label.add_argument("--horizon", type=int, default=30, help="bars ahead (default: 30)")
-    label.add_argument("--unit", choices=("atr", "pips"), default="atr")
-    label.add_argument("--buy", type=float, default=1.5, help="buy threshold in units")
-    label.add_argument("--sell", type=float, default=1.5, help="sell threshold in units")
-    label.add_argument("--spread-pips", type=float, default=0.3)
-    label.add_argument("--pip-size", type=float, default=1e-4)
+    add_label_arguments(train)
     model = train.add_argument_group("model and fit")
     model.add_argument("--hidden", default="64,32", help="hidden widths (default: 64,32)")
     model.add_argument("--activation", choices=("relu", "gelu"), default="relu")
@@ -82,9 +71,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from nautilus_ai.catalog.reader import CatalogReadError
     from nautilus_ai.datasets import Fold, Window
-    from nautilus_ai.labels import LabelSpec
     from nautilus_ai.models.card import describe_errors
-    from nautilus_ai.paths import default_catalog_dir, default_reports_dir
+    from nautilus_ai.paths import default_reports_dir
     from nautilus_ai.training import FeatureMismatchError, TrainConfig, train_model
 
     try:
@@ -97,15 +85,7 @@ def _train(args: argparse.Namespace) -> int:
             validation=Window.parse(*args.validation),
             test=Window.parse(*args.test) if args.test else None,
         )
-        label = LabelSpec(
-            kind=args.label,
-            horizon=args.horizon,
-            unit=args.unit,
-            buy_threshold=args.buy,
-            sell_threshold=args.sell,
-            spread_pips=args.spread_pips,
-            pip_size=args.pip_size,
-        )
+        label = label_spec_from_args(args)
         config = TrainConfig(
             hidden=hidden,
             activation=args.activation,
@@ -126,9 +106,7 @@ def _train(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if args.backtest and fold.test is None:
         raise CliError("--backtest needs a --test window")
-    catalog = default_catalog_dir(args.catalog)
-    if not Path(catalog).is_dir():
-        raise CliError(f"no catalog at {catalog}")
+    catalog = catalog_from_args(args)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
 from nautilus_ai.finetune.card import (
     ADAPTER_CONFIG_FILE,
     ADAPTER_WEIGHTS_FILE,
     FINETUNE_CARD_FILE,
     BaseModelInfo,
     FineTuneCard,
-    file_sha256,
     finetune_library_versions,
 )
 from nautilus_ai.models.card import ArtifactError
@@ -96,50 +95,29 @@ def save_adapter(
     Written under a temporary name, then renamed: a reader never sees half a folder, and an
     existing folder is never overwritten (:class:`~nautilus_ai.models.card.ArtifactError`).
     """
-    from nautilus_ai.models.torch_mlp import next_version  # imports torch
-
     version = next_version(Path(root), name)
     card = build_card(result, name, version, description=description)  # validates the name
-    parent = Path(root) / name
-    final = parent / f"v{version}"
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".v{version}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+
+    def write(folder: Path) -> None:
         with warnings.catch_warnings():
             # peft warns when the base config cannot be fetched to check tied embeddings; the
             # base is a local directory and nothing may be downloaded.
             warnings.filterwarnings("ignore", category=UserWarning, module="peft")
-            result.peft_model.save_pretrained(str(tmp), safe_serialization=True)
-        for path in tmp.iterdir():
+            result.peft_model.save_pretrained(str(folder), safe_serialization=True)
+        for path in folder.iterdir():
             if path.name not in _KEPT:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
-        missing = sorted(_KEPT - {p.name for p in tmp.iterdir()})
+        missing = sorted(_KEPT - {p.name for p in folder.iterdir()})
         if missing:
             raise ArtifactError(f"peft did not write {', '.join(missing)}")
-        _write_json(tmp / PROMPT_SETTINGS_FILE, result.predictor.prompt_settings())
-        card = card.model_copy(update={"adapter_sha256": file_sha256(tmp / ADAPTER_WEIGHTS_FILE)})
-        FineTuneCard.model_validate_json(card.to_json())  # the stored card must read back
-        (tmp / FINETUNE_CARD_FILE).write_text(card.to_json(), encoding="utf-8")
-        for path in tmp.iterdir():
-            _fsync(path)
-        if final.exists():  # lost a race with another writer
-            raise ArtifactError(f"{final} appeared while writing; not overwritten")
-        os.rename(tmp, final)
-        _fsync(parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        _write_json(folder / PROMPT_SETTINGS_FILE, result.predictor.prompt_settings())
+        digest = file_sha256(folder / ADAPTER_WEIGHTS_FILE)
+        stored = card.model_copy(update={"adapter_sha256": digest})
+        FineTuneCard.model_validate_json(stored.to_json())  # the stored card must read back
+        (folder / FINETUNE_CARD_FILE).write_text(stored.to_json(), encoding="utf-8")
+
+    return publish_folder(Path(root) / name, f"v{version}", write)
 
 
 def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

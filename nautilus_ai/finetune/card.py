@@ -18,7 +18,6 @@ folder is never overwritten) holds:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 from pathlib import Path
@@ -35,6 +34,7 @@ from pydantic import (
     ValidationError,
 )
 
+from nautilus_ai.artifacts import file_sha256
 from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions
 from nautilus_ai.models.transformers_backend import PROMPT_SETTINGS_FILE, TransformersConfig
 
@@ -178,15 +178,6 @@ def read_finetune_card(folder: str | Path) -> FineTuneCard:
         return FineTuneCard.model_validate_json(text)
     except ValidationError as exc:
         raise ArtifactError(f"{path}: invalid fine-tune card: {describe_errors(exc)}") from exc
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def finetune_library_versions() -> dict[str, str]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from nautilus_ai.finetune.examples import (
 )
 from nautilus_ai.labels import CLASSES, LabelSpec
 from nautilus_ai.models.prompting import ACTION_CHOICES
-from nautilus_ai.training.data import FeatureSource, TrainingFrame, load_training_frame
+from nautilus_ai.training.data import FeatureSource, TrainingFrame, load_fold_frame
 
 __all__ = ["examples_from_frame", "load_finetune_dataset"]
 
@@ -169,25 +168,10 @@ def load_finetune_dataset(
         Missing bars or snapshots, logged features that differ from the recomputed ones, bad
         windows or no usable training rows.
     """
-    if spec is None:
-        spec = FeatureSpec()
-        if source == "snapshots":
-            from nautilus_ai.catalog.reader import logged_feature_spec
-
-            spec = FeatureSpec.from_dict(logged_feature_spec(catalog_path, run_id)[1])
     label = label or LabelSpec()
-    last = fold.windows()[-1][1]
-    frame = load_training_frame(
-        catalog_path, bar_type, spec, source=source, run_id=run_id, end_ns=last.end_ns
+    frame, info = load_fold_frame(
+        catalog_path, bar_type, fold, spec=spec, source=source, run_id=run_id
     )
-    info: dict[str, Any] = {
-        "catalog": str(Path(catalog_path).resolve()),
-        "feature_source": source,
-        "run_id": frame.run_id,
-        "bars": int(frame.ts.size),
-    }
-    if frame.agreement is not None:
-        info["snapshot_agreement"] = frame.agreement.to_dict()
     dataset = examples_from_frame(
         frame,
         bar_type,

@@ -24,7 +24,7 @@ from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.device import DeviceError, resolve_device
 from nautilus_ai.models.ensemble import EnsemblePredictor
 from nautilus_ai.models.fallback import FallbackPredictor
-from nautilus_ai.models.itemwise import ItemwisePredictor, predict_items
+from nautilus_ai.models.itemwise import ItemwiseBackend, ItemwisePredictor, predict_items
 from nautilus_ai.models.latency import (
     EmpiricalLatency,
     FixedLatency,
@@ -63,6 +63,7 @@ __all__ = [
     "FallbackPredictor",
     "FeatureSpecLike",
     "FixedLatency",
+    "ItemwiseBackend",
     "ItemwisePredictor",
     "LatencyConfig",
     "LatencyModel",

@@ -31,7 +31,12 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
-from nautilus_ai.models.itemwise import ItemwisePredictor, check_batch, predict_items
+from nautilus_ai.models.itemwise import (
+    ItemwisePredictor,
+    check_batch,
+    predict_items,
+    predict_row,
+)
 from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import (
     BackendConfigError,
@@ -324,19 +329,6 @@ def _predict_rows(
         return [error] * features.shape[0]
 
 
-def _predict_row(
-    predictor: Predictor, features: NDArray[np.float64], context: MarketContext
-) -> Prediction | PredictionError:
-    try:
-        return predictor.predict(features, context)
-    except PredictionError as exc:
-        return exc
-    except Exception as exc:  # reported per row, like predict_items
-        error = PredictionError(f"{type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        return error
-
-
 class CachedPredictor:
     """Serve predictions from a :class:`PredictionCache`, asking ``inner`` only on a miss.
 
@@ -434,7 +426,7 @@ class CachedPredictor:
             if getattr(self.inner, "batch_exact", False):
                 answers = _predict_rows(self.inner, matrix[missing], missing_contexts)
             else:
-                answers = [_predict_row(self.inner, matrix[i], key_contexts[i]) for i in missing]
+                answers = [predict_row(self.inner, matrix[i], key_contexts[i]) for i in missing]
             for i, answer in zip(missing, answers, strict=True):
                 if isinstance(answer, Prediction):
                     self._remember(keys[i], answer)

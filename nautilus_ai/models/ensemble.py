@@ -9,7 +9,6 @@ weight-averaged risk. Members that fail (or miss the deadline) do not vote; fewe
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,14 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
-from nautilus_ai.models.fallback import build_members, common_spec_hash, validate_members
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.fallback import (
+    build_members,
+    close_members,
+    common_spec_hash,
+    validate_members,
+)
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = ["EnsembleConfig", "EnsemblePredictor", "vote"]
-
-log = logging.getLogger(__name__)
 
 
 def vote(
@@ -59,7 +61,7 @@ def vote(
     )
 
 
-class EnsemblePredictor:
+class EnsemblePredictor(ItemwiseBackend):
     """Vote across ``members`` (see the module docstring).
 
     Parameters
@@ -111,23 +113,8 @@ class EnsemblePredictor:
         self._model_id = "ensemble(" + ",".join(m.model_id for m in self._members) + ")"
 
     @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self._spec_hash
-
-    @property
     def members(self) -> tuple[Predictor, ...]:
         return self._members
-
-    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        vector = np.asarray(features, dtype=np.float64)
-        result = self.predict_items(vector.reshape(1, -1), [context])[0]
-        if isinstance(result, PredictionError):
-            raise result
-        return result
 
     def predict_items(
         self,
@@ -151,22 +138,11 @@ class EnsemblePredictor:
                 results.append(exc)
         return results
 
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
-
     def close(self) -> None:
         if self._runner is not None:
             self._runner.close()
         if self._close_members:
-            for member in self._members:
-                try:
-                    member.close()
-                except Exception:
-                    log.exception("closing %s failed", member.model_id)
+            close_members(self._members)
 
     def _ask_members(
         self, matrix: NDArray[np.float64], contexts: Sequence[MarketContext] | None

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.deadline import DeadlineRunner
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors, predict_items
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import (
     BackendConfigError,
     build_predictor,
@@ -33,6 +33,7 @@ __all__ = [
     "FallbackConfig",
     "FallbackPredictor",
     "build_members",
+    "close_members",
     "common_spec_hash",
     "validate_members",
 ]
@@ -51,7 +52,7 @@ def common_spec_hash(predictors: Sequence[Predictor]) -> str | None:
     return next(iter(pinned.values()), None)
 
 
-class FallbackPredictor:
+class FallbackPredictor(ItemwiseBackend):
     """Try ``predictors`` in order within one per-call deadline.
 
     Parameters
@@ -86,14 +87,6 @@ class FallbackPredictor:
         self._close_members = close_members
         self._model_id = "fallback(" + ",".join(p.model_id for p in self._chain) + ")"
         self.answered_by: dict[str, int] = {p.model_id: 0 for p in self._chain}
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self._spec_hash
 
     @property
     def members(self) -> tuple[Predictor, ...]:
@@ -165,22 +158,10 @@ class FallbackPredictor:
             todo = still
         return results
 
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """Per-row fallback; rows every link fails become holds that say why."""
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
-
     def close(self) -> None:
         self._runner.close()
         if self._close_members:
-            for predictor in self._chain:
-                try:
-                    predictor.close()
-                except Exception:
-                    log.exception("closing %s failed", predictor.model_id)
+            close_members(self._chain)
 
 
 def _annotated(prediction: Prediction, errors: list[str]) -> Prediction:
@@ -231,6 +212,15 @@ def build_members(configs: Sequence[Mapping[str, Any]], spec: FeatureSpecLike) -
             predictor.close()
         raise
     return built
+
+
+def close_members(predictors: Sequence[Predictor]) -> None:
+    """Close each predictor; a failure is logged and the others are still closed."""
+    for predictor in predictors:
+        try:
+            predictor.close()
+        except Exception:
+            log.exception("closing %s failed", predictor.model_id)
 
 
 def _build_from_registry(config: FallbackConfig, spec: FeatureSpecLike) -> FallbackPredictor:

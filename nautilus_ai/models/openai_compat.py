@@ -44,7 +44,7 @@ from nautilus_ai.charts import ChartStyle, chart_png
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.http import HttpClient, RetryPolicy
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
     ANSWER_JSON_SCHEMA,
@@ -56,7 +56,7 @@ from nautilus_ai.models.prompting import (
     parse_answer,
 )
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 __all__ = [
     "CHOICE_SYSTEM_PROMPT",
@@ -153,7 +153,7 @@ class OpenAIConfig(BaseModel):
         return self
 
 
-class OpenAIPredictor:
+class OpenAIPredictor(ItemwiseBackend):
     """Ask an OpenAI-compatible chat endpoint (see the module docstring)."""
 
     def __init__(self, config: OpenAIConfig, session: object | None = None) -> None:
@@ -165,6 +165,7 @@ class OpenAIPredictor:
             )
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model_id = config.model_id or f"openai:{config.model}"
+        self._spec_hash = config.spec_hash
         self._api_key = self._load_key()
         self.breaker = CircuitBreaker(config.failure_threshold, config.reset_timeout_s)
         policy = RetryPolicy(
@@ -184,15 +185,6 @@ class OpenAIPredictor:
         self._fingerprint = config.model_dump_json(
             exclude={"api_key", "api_key_file", "base_url", "max_concurrency", "spec_hash"}
         )
-        self._closed = False
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.config.spec_hash
 
     def prompt_hash(self, features: NDArray[np.float64], context: MarketContext) -> str:
         """Identifies everything the model is shown for this row (a prediction-cache key part)."""
@@ -201,13 +193,9 @@ class OpenAIPredictor:
         return input_fingerprint(features, context, self._fingerprint, bars_used=bars)
 
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        if self._closed:
-            raise PredictionError(f"{self._model_id}: predictor is closed")
-        if self.config.spec_hash is not None and context.spec_hash != self.config.spec_hash:
-            raise PredictionError(
-                f"{self._model_id} was built for feature spec {self.config.spec_hash}, "
-                f"got {context.spec_hash or 'none'}"
-            )
+        """One request for one row (``predict_items`` runs these concurrently)."""
+        self._check_open()
+        self._check_context_spec(context)
         started = time.perf_counter()
         body = json.dumps(self.request_body(features, context)).encode()
         response = self._http.post(self._url, body)
@@ -239,13 +227,6 @@ class OpenAIPredictor:
         if matrix.shape[0] <= 1 or self.config.max_concurrency == 1:
             return [one(r) for r in rows]
         return list(self._executor().map(one, rows))
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
 
     def close(self) -> None:
         if self._closed:
@@ -479,11 +460,7 @@ def _logsumexp(values: list[float]) -> float:
 
 
 def _build_from_registry(config: OpenAIConfig, spec: FeatureSpecLike) -> OpenAIPredictor:
-    if config.spec_hash is not None and config.spec_hash != spec.hash:
-        raise SpecMismatchError(
-            f"openai backend is pinned to feature spec {config.spec_hash}, the strategy "
-            f"computes {spec.hash}"
-        )
+    check_pinned_spec(config.spec_hash, spec, "openai")
     return OpenAIPredictor(config)
 
 

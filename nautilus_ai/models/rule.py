@@ -43,11 +43,13 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import Action, MarketContext, Prediction
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
+    check_batch_contexts,
     check_feature_matrix,
     check_feature_vector,
+    context_spec_error,
     feature_indices,
 )
 
@@ -207,10 +209,7 @@ class RulePredictor:
         """
         start = time.perf_counter()
         if context.spec_hash and context.spec_hash != self._spec_hash:
-            raise PredictionError(
-                f"{self._owner} was built for spec {self._spec_hash}, "
-                f"context says {context.spec_hash}"
-            )
+            raise context_spec_error(self._owner, self._spec_hash, context.spec_hash)
         values = check_feature_vector(features, self._names, owner=self._owner)
         i = self._idx
         e20 = values[i[0]]
@@ -341,17 +340,7 @@ class RulePredictor:
     ) -> list[Prediction]:
         """:meth:`predict` for each row (equal answers; latency is the batch time / n)."""
         start = time.perf_counter()
-        if contexts is not None:
-            if len(contexts) != len(features):
-                raise PredictionError(
-                    f"{self._owner}: {len(contexts)} contexts for {len(features)} feature rows"
-                )
-            for context in contexts:
-                if context.spec_hash and context.spec_hash != self._spec_hash:
-                    raise PredictionError(
-                        f"{self._owner} was built for spec {self._spec_hash}, "
-                        f"context says {context.spec_hash}"
-                    )
+        check_batch_contexts(contexts, len(features), self._spec_hash, owner=self._owner)
         signs, confidence, risk, codes = self.predict_arrays(features)
         n = len(signs)
         latency = (time.perf_counter() - start) / n if n else 0.0

@@ -14,14 +14,17 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from nautilus_ai.models.base import PredictionError
+from nautilus_ai.models.base import MarketContext, PredictionError
 
 __all__ = [
     "FeatureSpecLike",
     "SpecMismatchError",
     "check_feature_matrix",
+    "check_batch_contexts",
     "check_feature_vector",
+    "check_pinned_spec",
     "check_spec_matches",
+    "context_spec_error",
     "feature_indices",
     "first_difference",
     "raise_non_finite",
@@ -61,6 +64,35 @@ def feature_indices(spec: FeatureSpecLike, required: Sequence[str], *, owner: st
             f"{spec.hash} does not have (it has {len(spec.names)}: {', '.join(spec.names)})"
         )
     return [positions[name] for name in required]
+
+
+def check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> None:
+    """Refuse to build a ``kind`` backend pinned to another spec than the strategy computes."""
+    if pinned is not None and pinned != spec.hash:
+        raise SpecMismatchError(
+            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
+        )
+
+
+def context_spec_error(owner: str, spec_hash: str, context_hash: str) -> PredictionError:
+    """The error for a context that names another spec than the model's (raise it).
+
+    Callers test ``context.spec_hash and context.spec_hash != spec_hash`` inline (per bar).
+    """
+    return PredictionError(f"{owner} was built for spec {spec_hash}, context says {context_hash}")
+
+
+def check_batch_contexts(
+    contexts: Sequence[MarketContext] | None, rows: int, spec_hash: str, *, owner: str
+) -> None:
+    """Refuse batch contexts whose count is not ``rows`` or that name another spec."""
+    if contexts is None:
+        return
+    if len(contexts) != rows:
+        raise PredictionError(f"{owner}: {len(contexts)} contexts for {rows} feature rows")
+    for context in contexts:
+        if context.spec_hash and context.spec_hash != spec_hash:
+            raise context_spec_error(owner, spec_hash, context.spec_hash)
 
 
 def first_difference(expected: object, actual: object, path: str = "") -> str | None:

@@ -22,12 +22,8 @@ Artifacts are written with :func:`save_artifact` and read with :meth:`TorchPredi
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import math
-import os
-import secrets
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -40,6 +36,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
 from nautilus_ai.models.card import (
     CARD_FILE,
@@ -53,8 +50,10 @@ from nautilus_ai.models.card import (
 from nautilus_ai.models.device import resolve_device
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
+    check_batch_contexts,
     check_feature_matrix,
     check_spec_matches,
+    context_spec_error,
     raise_non_finite,
 )
 
@@ -311,7 +310,7 @@ class TorchPredictor:
         if not weights.is_file():
             raise ArtifactError(f"no {WEIGHTS_FILE} in {folder}")
         if card.weights_sha256 is not None:
-            digest = _sha256(weights)
+            digest = file_sha256(weights)
             if digest != card.weights_sha256:
                 raise ArtifactError(
                     f"{weights}: SHA-256 {digest} does not match the card's {card.weights_sha256} "
@@ -442,10 +441,7 @@ class TorchPredictor:
         """
         start = time.perf_counter()
         if context.spec_hash and context.spec_hash != self._card.spec_hash:
-            raise PredictionError(
-                f"{self._owner} was built for spec {self._card.spec_hash}, "
-                f"context says {context.spec_hash}"
-            )
+            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
         p0, p1, p2 = self.predict_proba(features)
         # argmax, first index on ties (as numpy's argmax in the batch path)
         if p0 >= p1 and p0 >= p2:
@@ -491,17 +487,7 @@ class TorchPredictor:
         """One prediction per row, with the torch module (equal to :meth:`predict` to ~1e-12 in
         float64 on CPU; to float32 / bfloat16 precision otherwise). Latency is batch time / n."""
         start = time.perf_counter()
-        if contexts is not None:
-            if len(contexts) != len(features):
-                raise PredictionError(
-                    f"{self._owner}: {len(contexts)} contexts for {len(features)} feature rows"
-                )
-            for context in contexts:
-                if context.spec_hash and context.spec_hash != self._card.spec_hash:
-                    raise PredictionError(
-                        f"{self._owner} was built for spec {self._card.spec_hash}, "
-                        f"context says {context.spec_hash}"
-                    )
+        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
         probs = self.predict_proba_batch(features)
         index, confidence, risk = decide(probs)
         n = len(index)
@@ -560,17 +546,6 @@ def _uninitialised_module(
         return MLPClassifier(input_dim, hidden, activation)
 
 
-def next_version(root: str | Path, name: str) -> int:
-    """1 + the highest ``v<N>`` folder under ``<root>/<name>`` (1 if none)."""
-    folder = Path(root) / name
-    versions = [
-        int(child.name[1:])
-        for child in folder.glob("v*")
-        if child.is_dir() and child.name[1:].isdigit()
-    ]
-    return max(versions, default=0) + 1
-
-
 def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> Path:
     """Write a NEW artifact folder ``<root>/<card.name>/v<card.version>`` and return its path.
 
@@ -590,54 +565,27 @@ def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> P
             f"{final} already exists: artifacts are never overwritten; use version "
             f"{next_version(root, card.name)}"
         )
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".v{card.version}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
+
+    def write(folder: Path) -> None:
         std = card.standardisation
         tensors: dict[str, torch.Tensor] = {}
         for key, tensor in module.state_dict().items():
             stored = {"input_mean": std.mean_tensor, "input_std": std.std_tensor}.get(key, key)
             tensors[stored] = tensor.detach().to("cpu").contiguous().clone()
-        weights = tmp / WEIGHTS_FILE
+        weights = folder / WEIGHTS_FILE
         safetensors.torch.save_file(
             tensors, str(weights), metadata={"model_id": card.model_id, "format": "pt"}
         )
-        update: dict[str, object] = {"weights_sha256": _sha256(weights)}
+        update: dict[str, object] = {"weights_sha256": file_sha256(weights)}
         if not card.library_versions:
             update["library_versions"] = library_versions()
         final_card = card.model_copy(update=update)
         ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
-        card_path = tmp / CARD_FILE
-        card_path.write_text(final_card.to_json(), encoding="utf-8")
-        for path in (weights, card_path):
-            _fsync(path)
-        if final.exists():  # lost a race with another writer
-            raise ArtifactError(f"{final} appeared while writing; not overwritten")
-        os.rename(tmp, final)
-        _fsync(parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
+
+    return publish_folder(parent, final.name, write)
 
 
 def _same_shape(a: MLPArchitecture, b: MLPArchitecture) -> bool:
     """Same layers and activation (the class order is the card's business)."""
     return (a.input_dim, a.hidden, a.activation) == (b.input_dim, b.hidden, b.activation)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -35,9 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 from nautilus_ai.models.http import HttpClient, RetryPolicy
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 from nautilus_ai.serving.protocol import decode_response, encode_request
 
 __all__ = [
@@ -107,7 +107,7 @@ class TorchServeConfig(BaseModel):
     model_id: str = ""
 
 
-class TorchServePredictor:
+class TorchServePredictor(ItemwiseBackend):
     """Predict through a TorchServe endpoint (see the module docstring).
 
     Parameters
@@ -136,6 +136,7 @@ class TorchServePredictor:
             path += f"/{config.model_version}"
         self._endpoint = self._base_url + path
         self._model_id = config.model_id or f"torchserve:{config.model_name}"
+        self._spec_hash = config.spec_hash
         key_file = config.key_file or os.environ.get(TORCHSERVE_KEY_FILE_ENV)
         self._key_file = Path(key_file) if key_file else None
         token = config.token.get_secret_value() if config.token else None
@@ -152,34 +153,10 @@ class TorchServePredictor:
             self._auth_headers,
             session=session,  # type: ignore[arg-type]
         )
-        self._closed = False
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.config.spec_hash
 
     @property
     def endpoint(self) -> str:
         return self._endpoint
-
-    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        vector = np.asarray(features, dtype=np.float64)
-        result = self.predict_items(vector.reshape(1, -1), [context])[0]
-        if isinstance(result, PredictionError):
-            raise result
-        return result
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """Per-row answers; rows the server could not answer become holds that say why."""
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
 
     def predict_items(
         self,
@@ -187,8 +164,7 @@ class TorchServePredictor:
         contexts: Sequence[MarketContext] | None = None,
     ) -> list[ItemResult]:
         """One prediction or error per row. Raises only for a failed call (all rows failed)."""
-        if self._closed:
-            raise PredictionError(f"{self._model_id}: predictor is closed")
+        self._check_open()
         matrix = check_batch(features, contexts)
         results: list[ItemResult] = []
         size = self.config.max_batch_rows
@@ -284,11 +260,7 @@ def _auth_failed(status: int, body: bytes) -> bool:
 
 
 def _build_from_registry(config: TorchServeConfig, spec: FeatureSpecLike) -> TorchServePredictor:
-    if config.spec_hash is not None and config.spec_hash != spec.hash:
-        raise SpecMismatchError(
-            f"torchserve backend is pinned to feature spec {config.spec_hash}, the strategy "
-            f"computes {spec.hash}"
-        )
+    check_pinned_spec(config.spec_hash, spec, "torchserve")
     return TorchServePredictor(config)
 
 

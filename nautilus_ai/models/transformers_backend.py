@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.charts import ChartStyle, render_chart
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.itemwise import ItemResult, check_batch, holds_for_errors
+from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
     ANSWER_PREFIX,
@@ -60,7 +60,7 @@ from nautilus_ai.models.prompting import (
     parse_answer,
 )
 from nautilus_ai.models.registry import register_backend
-from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
+from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 if TYPE_CHECKING:
     import torch
@@ -161,7 +161,7 @@ class _Request:
     image: Image.Image | None
 
 
-class TransformersPredictor:
+class TransformersPredictor(ItemwiseBackend):
     """Predict with a local Hugging Face model (see the module docstring for the method).
 
     Parameters
@@ -188,6 +188,7 @@ class TransformersPredictor:
         self._device = _resolve_device(config.device)
         self._dtype = _resolve_dtype(config.dtype, self._device)
         self._model_id = config.model_id or _default_model_id(model_dir, config.adapter_dir)
+        self._spec_hash = config.spec_hash
         common: dict[str, Any] = {
             "local_files_only": True,
             "trust_remote_code": config.trust_remote_code,
@@ -235,50 +236,28 @@ class TransformersPredictor:
             self._model_id,
             config.model_dump_json(exclude={"model_dir", "device", "dtype", "batch_size"}),
         )
-        self._closed = False
         self._torch = torch
         self.malformed_answers = 0
         self._last_malformed_log = -math.inf
 
-    # -- protocol -----------------------------------------------------------------------------
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def spec_hash(self) -> str | None:
-        return self.config.spec_hash
+    # -- protocol (predict, predict_batch, model_id, spec_hash: ItemwiseBackend) ----------------
 
     @property
     def image_text(self) -> bool:
         """Whether the model sees a chart image."""
         return self._image_text
 
-    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        """Predict one row; raises :class:`PredictionError` on a malformed answer."""
-        vector = np.asarray(features, dtype=np.float64)
-        result = self.predict_items(vector.reshape(1, -1), [context])[0]
-        if isinstance(result, PredictionError):
-            raise result
-        return result
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """Predict every row; a row whose answer is malformed becomes a logged ``hold``."""
-        return holds_for_errors(self.predict_items(features, contexts), self._model_id)
-
     def predict_items(
         self,
         features: NDArray[np.float64],
         contexts: Sequence[MarketContext] | None = None,
     ) -> list[ItemResult]:
-        """One :class:`Prediction` or :class:`PredictionError` per row, in ``batch_size`` chunks."""
-        if self._closed:
-            raise PredictionError(f"{self._model_id}: predictor is closed")
+        """One :class:`Prediction` or :class:`PredictionError` per row, in ``batch_size`` chunks.
+
+        A row whose answer is malformed is a (logged) :class:`PredictionError`; ``predict``
+        raises it and ``predict_batch`` turns it into a ``hold``.
+        """
+        self._check_open()
         matrix = check_batch(features, contexts)
         if contexts is None:
             raise PredictionError("TransformersPredictor needs a MarketContext per row")
@@ -407,11 +386,7 @@ class TransformersPredictor:
 
     def _build_request(self, features: NDArray[np.float64], context: MarketContext) -> _Request:
         config = self.config
-        if config.spec_hash is not None and context.spec_hash != config.spec_hash:
-            raise PredictionError(
-                f"{self._model_id} was built for feature spec {config.spec_hash}, "
-                f"got {context.spec_hash or 'none'}"
-            )
+        self._check_context_spec(context)
         image = None
         if self._image_text:
             if context.recent_bars is None or len(context.recent_bars) == 0:
@@ -737,15 +712,8 @@ def _directory_fingerprint(model_dir: Path) -> str:
 def _build_from_registry(
     config: TransformersConfig, spec: FeatureSpecLike
 ) -> TransformersPredictor:
-    _check_pinned_spec(config.spec_hash, spec, "transformers")
+    check_pinned_spec(config.spec_hash, spec, "transformers")
     return TransformersPredictor(config)
-
-
-def _check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> None:
-    if pinned is not None and pinned != spec.hash:
-        raise SpecMismatchError(
-            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
-        )
 
 
 register_backend("transformers", TransformersConfig, _build_from_registry)

@@ -14,6 +14,7 @@ from nautilus_ai.training.data import (
     FeatureAgreement,
     FeatureMismatchError,
     TrainingFrame,
+    load_fold_frame,
     load_training_frame,
 )
 from nautilus_ai.training.fit import EpochStats, FitResult, fit_mlp, module_logits, torch_threads
@@ -54,6 +55,7 @@ __all__ = [
     "fit_and_calibrate",
     "fit_mlp",
     "fit_temperature",
+    "load_fold_frame",
     "load_training_frame",
     "log_loss",
     "module_logits",

@@ -12,15 +12,23 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nautilus_ai.catalog.reader import read_bars, read_snapshots
+from nautilus_ai.catalog.reader import logged_feature_spec, read_bars, read_snapshots
+from nautilus_ai.datasets import Fold
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 
-__all__ = ["FeatureAgreement", "FeatureMismatchError", "TrainingFrame", "load_training_frame"]
+__all__ = [
+    "FeatureAgreement",
+    "FeatureMismatchError",
+    "TrainingFrame",
+    "load_fold_frame",
+    "load_training_frame",
+]
 
 FeatureSource = Literal["bars", "snapshots"]
 # The incremental engine and the vectorised twin agree bit for bit except ``log``, which may
@@ -137,6 +145,41 @@ def load_training_frame(
     missing[rows] = False
     features[missing] = np.nan  # bars without a logged decision (e.g. the warm-up)
     return TrainingFrame(ts, ohlcv, features, spec, "snapshots", snaps.run_id, agreement)
+
+
+def load_fold_frame(
+    catalog_path: str | os.PathLike[str],
+    bar_type: str,
+    fold: Fold,
+    *,
+    spec: FeatureSpec | None = None,
+    source: FeatureSource = "bars",
+    run_id: str | None = None,
+) -> tuple[TrainingFrame, dict[str, Any]]:
+    """:func:`load_training_frame` up to the end of ``fold``, and what a card records about it.
+
+    ``spec`` defaults to the v1 :class:`FeatureSpec`, or for ``source="snapshots"`` to the spec
+    the run logged. The dict (a card's ``data``) names the catalog, ``feature_source``,
+    ``run_id``, the number of bars and, for snapshots, how they agree with the recomputed
+    features.
+    """
+    if spec is None:
+        spec = FeatureSpec()
+        if source == "snapshots":
+            spec = FeatureSpec.from_dict(logged_feature_spec(catalog_path, run_id)[1])
+    last = fold.windows()[-1][1]
+    frame = load_training_frame(
+        catalog_path, bar_type, spec, source=source, run_id=run_id, end_ns=last.end_ns
+    )
+    info: dict[str, Any] = {
+        "catalog": str(Path(catalog_path).resolve()),
+        "feature_source": source,
+        "run_id": frame.run_id,
+        "bars": int(frame.ts.size),
+    }
+    if frame.agreement is not None:
+        info["snapshot_agreement"] = frame.agreement.to_dict()
+    return frame, info
 
 
 def _bars_and_features(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nautilus_ai.artifacts import next_version
 from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
@@ -40,10 +41,10 @@ from nautilus_ai.models.card import (
     TimeWindow,
     library_versions,
 )
-from nautilus_ai.models.torch_mlp import MLPClassifier, next_version, save_artifact
+from nautilus_ai.models.torch_mlp import MLPClassifier, save_artifact
 from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
 from nautilus_ai.training.config import TrainConfig
-from nautilus_ai.training.data import FeatureSource, load_training_frame
+from nautilus_ai.training.data import FeatureSource, load_fold_frame
 from nautilus_ai.training.fit import FitResult, fit_mlp, module_logits
 from nautilus_ai.training.metrics import (
     ReliabilityBins,
@@ -362,37 +363,22 @@ def train_model(
     """:func:`train_on_arrays` on a catalog's bars, with features recomputed from the bars
     (``source="bars"``) or read from a logged run and checked against the bars
     (``source="snapshots"``, ``run_id`` of the run; the spec defaults to the logged one)."""
-    if spec is None:
-        spec = FeatureSpec()
-        if source == "snapshots":
-            from nautilus_ai.catalog.reader import logged_feature_spec
-
-            spec = FeatureSpec.from_dict(logged_feature_spec(catalog_path, run_id)[1])
-    last = fold.windows()[-1][1]
-    frame = load_training_frame(
-        catalog_path, bar_type, spec, source=source, run_id=run_id, end_ns=last.end_ns
+    frame, data = load_fold_frame(
+        catalog_path, bar_type, fold, spec=spec, source=source, run_id=run_id
     )
-    info: dict[str, Any] = {
-        "catalog": str(Path(catalog_path).resolve()),
-        "bar_type": bar_type,
-        "feature_source": source,
-        "run_id": frame.run_id,
-        "bars": int(frame.ts.size),
-    }
-    if frame.agreement is not None:
-        info["snapshot_agreement"] = frame.agreement.to_dict()
-        if progress is not None:
-            a = frame.agreement
-            progress(
-                f"logged features of run {frame.run_id} agree with the recomputed ones on "
-                f"{a.rows_compared:,} bars ({a.rows_identical:,} bit-identical, max |diff| "
-                f"{a.max_abs_diff:.3g})"
-            )
+    info = {"catalog": data.pop("catalog"), "bar_type": bar_type, **data}  # the card's data
+    a = frame.agreement
+    if a is not None and progress is not None:
+        progress(
+            f"logged features of run {frame.run_id} agree with the recomputed ones on "
+            f"{a.rows_compared:,} bars ({a.rows_identical:,} bit-identical, max |diff| "
+            f"{a.max_abs_diff:.3g})"
+        )
     return train_on_arrays(
         frame.ts,
         frame.ohlcv,
         frame.features,
-        spec,
+        frame.spec,
         fold=fold,
         label=label,
         config=config,

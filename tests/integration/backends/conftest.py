@@ -217,72 +217,16 @@ def torchserve_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tor
 
 # -- strategy backtests (a low-level BacktestEngine on real January 2017 bars) -------------------
 
-BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
-ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"
-
-
-@pytest.fixture(scope="session")
-def january_bars(demo_catalog: Path) -> tuple[Any, list[Any]]:
-    """Instrument and the January 2017 bid + ask bars (sorted by ts_init)."""
-    from nautilus_trader.persistence.catalog import ParquetDataCatalog
-
-    catalog = ParquetDataCatalog(str(demo_catalog))
-    instrument = catalog.instruments(instrument_ids=["EUR/USD.SIM"])[0]
-    bars = catalog.bars(bar_types=[BID, ASK], end="2017-02-01")
-    bars.sort(key=lambda b: b.ts_init)
-    return instrument, bars
-
 
 @pytest.fixture
-def backtest(january_bars: tuple[Any, list[Any]], demo_catalog: Path) -> Iterator[Any]:
-    """``backtest(bar_limit=None, **config overrides) -> (strategy, engine)``."""
-    from decimal import Decimal
+def backtest(january_backtest: Any) -> Any:
+    """``backtest(bar_limit=None, **config overrides) -> (strategy, engine)``.
 
-    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-    from nautilus_trader.config import LoggingConfig
-    from nautilus_trader.model.currencies import USD
-    from nautilus_trader.model.enums import AccountType, OmsType
-    from nautilus_trader.model.identifiers import Venue
-    from nautilus_trader.model.objects import Money
-
-    from nautilus_ai.backtest.execution import FXCommissionFeeModel, FXDepthFillModel
-    from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
-
-    instrument, bars = january_bars
-    engines: list[Any] = []
+    :func:`january_backtest` (``tests/conftest.py``) with ``bar_limit`` counted in minutes (a
+    bid and an ask bar each).
+    """
 
     def run(bar_limit: int | None = None, **overrides: Any) -> tuple[Any, Any]:
-        config: dict[str, Any] = {
-            "instrument_id": "EUR/USD.SIM",
-            "bar_type": BID,
-            "predictor": {"kind": "rule"},
-            "catalog_path": str(demo_catalog),
-            "min_confidence": 0.6,
-            "max_holding_bars": 240,
-        }
-        config.update(overrides)
-        engine = BacktestEngine(
-            BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR", bypass_logging=True))
-        )
-        engine.add_venue(
-            Venue("SIM"),
-            oms_type=OmsType.NETTING,
-            account_type=AccountType.MARGIN,
-            base_currency=USD,
-            starting_balances=[Money(100_000, USD)],
-            default_leverage=Decimal(30),
-            fee_model=FXCommissionFeeModel(),
-            fill_model=FXDepthFillModel(),
-            bar_adaptive_high_low_ordering=True,
-        )
-        engine.add_instrument(instrument)
-        engine.add_data(bars[: 2 * bar_limit] if bar_limit else bars)  # bid + ask per minute
-        strategy = AIPatternStrategy(AIPatternConfig(**config))
-        engine.add_strategy(strategy)
-        engine.run()
-        engines.append(engine)
-        return strategy, engine
+        return january_backtest(2 * bar_limit if bar_limit else None, **overrides)
 
-    yield run
-    for engine in engines:
-        engine.dispose()
+    return run

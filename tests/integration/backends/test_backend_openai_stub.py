@@ -14,26 +14,13 @@ from nautilus_ai.models.cache import CachedPredictor, PredictionCache
 from nautilus_ai.models.fallback import FallbackPredictor
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.prompting import normalised_entropy
+from nautilus_ai.models.testing import ScriptedPredictor, synthetic_bars
 
 X = np.array([0.5, -0.1])
 
 
-def _bars(n: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    close = 1.1 + np.cumsum(rng.normal(0, 1e-4, n))
-    open_ = np.r_[close[0], close[:-1]]
-    return np.c_[
-        np.arange(n) * 6e10,
-        open_,
-        np.maximum(open_, close) + 1e-5,
-        np.minimum(open_, close) - 1e-5,
-        close,
-        np.ones(n),
-    ]
-
-
 def _ctx(ts: int = 1) -> MarketContext:
-    return MarketContext("EUR/USD.SIM", ts, ("rsi", "gap"), "spec", _bars())
+    return MarketContext("EUR/USD.SIM", ts, ("rsi", "gap"), "spec", synthetic_bars())
 
 
 def _predictor(stub, **kwargs) -> OpenAIPredictor:  # type: ignore[no-untyped-def]
@@ -128,27 +115,9 @@ def test_timeout_and_circuit_breaker(openai_stub) -> None:  # type: ignore[no-un
 
 
 def test_fallback_answers_within_the_deadline_when_the_server_is_slow(openai_stub) -> None:  # type: ignore[no-untyped-def]
-    from nautilus_ai.models.prompting import ACTION_CHOICES  # noqa: F401
-
-    class Local:
-        model_id = "local/1"
-        spec_hash = None
-
-        def predict(self, features, context):  # type: ignore[no-untyped-def]
-            from nautilus_ai.models.base import Prediction
-
-            return Prediction(Action.HOLD, 0.5, 0.5, "local/1")
-
-        def predict_batch(self, features, contexts=None):  # type: ignore[no-untyped-def]
-            return [self.predict(f, None) for f in features]
-
-        def close(self) -> None:
-            pass
-
     openai_stub.behaviour.delay_s = 1.0
-    chain = FallbackPredictor(
-        [_predictor(openai_stub, read_timeout_s=5.0), Local()], deadline_s=0.2
-    )
+    local = ScriptedPredictor("local/1", Action.HOLD, 0.5, 0.5)
+    chain = FallbackPredictor([_predictor(openai_stub, read_timeout_s=5.0), local], deadline_s=0.2)
     started = time.perf_counter()
     prediction = chain.predict(X, _ctx())
     assert time.perf_counter() - started < 0.5

@@ -12,27 +12,16 @@ import requests
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, safe_predict
 from nautilus_ai.models.fallback import FallbackPredictor
+from nautilus_ai.models.testing import ScriptedPredictor, synthetic_bars
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
 from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor
 
 
-def _bars(n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    close = 1.1 + np.cumsum(rng.normal(0, 1e-4, n))
-    open_ = np.r_[close[0], close[:-1]]
-    ts = (np.arange(n) + 1) * 6e10
-    return np.c_[
-        ts,
-        open_,
-        np.maximum(open_, close) + 1e-5,
-        np.minimum(open_, close) - 1e-5,
-        close,
-        rng.uniform(1, 9, n),
-    ]
-
-
 def _contexts(n: int) -> list[MarketContext]:
-    return [MarketContext("EUR/USD.SIM", i, ("rsi", "gap"), "spec", _bars(64, i)) for i in range(n)]
+    return [
+        MarketContext("EUR/USD.SIM", i, ("rsi", "gap"), "spec", synthetic_bars(64, i))
+        for i in range(n)
+    ]
 
 
 def _loopback(ip: str) -> bool:
@@ -48,18 +37,9 @@ def _client(session, model: str, **kwargs) -> TorchServePredictor:  # type: igno
     return TorchServePredictor(TorchServeConfig(**settings))
 
 
-class _Local:
-    model_id = "local/1"
-    spec_hash = None
-
-    def predict(self, features, context):  # type: ignore[no-untyped-def]
-        return Prediction(Action.HOLD, 0.5, 0.5, "local/1")
-
-    def predict_batch(self, features, contexts=None):  # type: ignore[no-untyped-def]
-        return [self.predict(f, None) for f in features]
-
-    def close(self) -> None:
-        pass
+def _local() -> ScriptedPredictor:
+    """The last link of a fallback chain: a local model that always holds."""
+    return ScriptedPredictor("local/1", Action.HOLD, 0.5, 0.5)
 
 
 def test_served_model_answers_like_the_in_process_model(torchserve_session) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +101,7 @@ def test_slow_handler_times_out_and_the_fallback_answers_in_time(torchserve_sess
     with pytest.raises(PredictionError, match=r"no answer within 0\.3 s"):
         slow.predict(np.array([0.1, 0.2]), _contexts(1)[0])
     assert time.perf_counter() - started < 1.0
-    chain = FallbackPredictor([slow, _Local()], deadline_s=0.5)
+    chain = FallbackPredictor([slow, _local()], deadline_s=0.5)
     for _ in range(3):
         started = time.perf_counter()
         prediction = chain.predict(np.array([0.1, 0.2]), _contexts(1)[0])
@@ -138,7 +118,7 @@ def test_junk_answers_are_errors_not_crashes(torchserve_session) -> None:  # typ
         junk.predict(np.array([0.1, 0.2]), _contexts(1)[0])
     held = safe_predict(junk, np.array([0.1, 0.2]), _contexts(1)[0])
     assert held.action is Action.HOLD and "malformed response" in held.reason
-    chain = FallbackPredictor([junk, _Local()], deadline_s=1.0)
+    chain = FallbackPredictor([junk, _local()], deadline_s=1.0)
     assert chain.predict(np.array([0.1, 0.2]), _contexts(1)[0]).model_id == "local/1"
 
 

@@ -15,26 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction
+from nautilus_ai.models.base import Action, MarketContext
 from nautilus_ai.models.fallback import FallbackPredictor
+from nautilus_ai.models.testing import ScriptedPredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
 from nautilus_ai.serving import TorchServeProcess, TorchServeSettings
 
 HERE = Path(__file__).parent
-
-
-class _Local:
-    model_id = "local/1"
-    spec_hash = None
-
-    def predict(self, features, context):  # type: ignore[no-untyped-def]
-        return Prediction(Action.HOLD, 0.5, 0.5, "local/1")
-
-    def predict_batch(self, features, contexts=None):  # type: ignore[no-untyped-def]
-        return [self.predict(f, None) for f in features]
-
-    def close(self) -> None:
-        pass
 
 
 def _fast_store(store: Path) -> Path:
@@ -64,7 +51,9 @@ def test_server_stopped_mid_sequence_then_restarted(tmp_path: Path) -> None:
                 read_timeout_s=1.0, retries=0, failure_threshold=3, reset_timeout_s=0.5,
             )
         )  # fmt: skip
-        chain = FallbackPredictor([remote, _Local()], deadline_s=0.5)
+        chain = FallbackPredictor(
+            [remote, ScriptedPredictor("local/1", Action.HOLD, 0.5, 0.5)], deadline_s=0.5
+        )
         context = MarketContext("EUR/USD.SIM", 0)
         answered: list[str] = []
         for i in range(60):

@@ -1,8 +1,9 @@
-"""Fixtures for fine-tuning integration tests: one torch thread, tiny offline models."""
+"""Fixtures for fine-tuning integration tests: one torch thread.
+
+The tiny models (``tiny_vlm_dir``, ``tiny_text_dir``) are session fixtures in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -12,17 +13,3 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
-
-    return build_tiny_minicpmv(tmp_path_factory.mktemp("ft-int-vlm"))
-
-
-@pytest.fixture(scope="session")
-def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_text_model
-
-    return build_tiny_text_model(tmp_path_factory.mktemp("ft-int-text"), chat_template=True)

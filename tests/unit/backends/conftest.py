@@ -1,4 +1,7 @@
-"""Fixtures for backend unit tests: one torch thread, tiny offline models (built once)."""
+"""Fixtures for backend unit tests: one torch thread, a tiny model whose actions split in tokens.
+
+``tiny_vlm_dir`` and ``tiny_text_dir`` are shared session fixtures in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,23 +18,9 @@ def _one_torch_thread() -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
-
-    return build_tiny_minicpmv(tmp_path_factory.mktemp("tiny-vlm"))
-
-
-@pytest.fixture(scope="session")
 def tiny_vlm_split_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nautilus_ai.models.tiny_models import build_tiny_minicpmv
 
     return build_tiny_minicpmv(
         tmp_path_factory.mktemp("tiny-vlm-split"), action_words_as_tokens=False
     )
-
-
-@pytest.fixture(scope="session")
-def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_text_model
-
-    return build_tiny_text_model(tmp_path_factory.mktemp("tiny-text"), chat_template=True)

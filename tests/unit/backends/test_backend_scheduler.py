@@ -28,6 +28,20 @@ class SequencePredictor(ScriptedPredictor):
         )  # fmt: skip
 
 
+class GatedPredictor(SequencePredictor):
+    """A SequencePredictor whose calls set ``started``, then wait for ``gate`` (5 s at most)."""
+
+    def __init__(self, gate: threading.Event, started: threading.Event | None = None) -> None:
+        super().__init__()
+        self.gate = gate
+        self.started = started if started is not None else threading.Event()
+
+    def predict(self, features, context):  # type: ignore[no-untyped-def]
+        self.started.set()
+        self.gate.wait(5)
+        return super().predict(features, context)
+
+
 def _run_backtest(scheduler: DecisionScheduler, bars: int) -> dict[int, list]:  # type: ignore[type-arg]
     applied: dict[int, list] = {}  # type: ignore[type-arg]
     for i in range(bars):
@@ -175,13 +189,8 @@ def _wait_for(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyp
 def test_live_submit_does_not_block_and_answers_apply_on_a_later_poll() -> None:
     gate = threading.Event()
 
-    class Gated(SequencePredictor):
-        def predict(self, features, context):  # type: ignore[no-untyped-def]
-            gate.wait(5)
-            return super().predict(features, context)
-
     clock = _Clock()
-    scheduler = DecisionScheduler(Gated(), mode="live", clock=clock)
+    scheduler = DecisionScheduler(GatedPredictor(gate), mode="live", clock=clock)
     try:
         started = time.perf_counter()
         assert scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
@@ -203,13 +212,10 @@ def test_live_submit_does_not_block_and_answers_apply_on_a_later_poll() -> None:
 def test_live_deadline_gives_a_hold_and_drops_the_late_answer() -> None:
     gate = threading.Event()
 
-    class Gated(SequencePredictor):
-        def predict(self, features, context):  # type: ignore[no-untyped-def]
-            gate.wait(5)
-            return super().predict(features, context)
-
     clock = _Clock()
-    scheduler = DecisionScheduler(Gated(), mode="live", deadline_ns=30_000_000_000, clock=clock)
+    scheduler = DecisionScheduler(
+        GatedPredictor(gate), mode="live", deadline_ns=30_000_000_000, clock=clock
+    )
     try:
         scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
         (decision,) = scheduler.poll(2 * MINUTE)  # 60 s later, no answer: deadline passed
@@ -247,13 +253,9 @@ def test_live_busy_worker_keeps_the_newest_request() -> None:
     gate = threading.Event()
     started = threading.Event()
 
-    class Gated(SequencePredictor):
-        def predict(self, features, context):  # type: ignore[no-untyped-def]
-            started.set()
-            gate.wait(5)
-            return super().predict(features, context)
-
-    scheduler = DecisionScheduler(Gated(), mode="live", max_in_flight=2, clock=_Clock())
+    scheduler = DecisionScheduler(
+        GatedPredictor(gate, started), mode="live", max_in_flight=2, clock=_Clock()
+    )
     try:
         ctx = market_context(None).__class__
         assert scheduler.submit(MINUTE, FEATURES, ctx("X", MINUTE))  # running
@@ -270,7 +272,7 @@ def test_live_busy_worker_keeps_the_newest_request() -> None:
         gate.set()
         scheduler.close()
 
-    single = DecisionScheduler(Gated(), mode="live", max_in_flight=1)
+    single = DecisionScheduler(GatedPredictor(gate, started), mode="live", max_in_flight=1)
     gate.clear()
     try:
         assert single.submit(MINUTE, FEATURES, market_context(None))

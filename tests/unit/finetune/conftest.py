@@ -1,4 +1,7 @@
-"""Fixtures for fine-tuning unit tests: one torch thread, tiny offline models (built once)."""
+"""Fixtures for fine-tuning unit tests: one torch thread, a tiny remote-code model.
+
+``tiny_vlm_dir`` and ``tiny_text_dir`` are shared session fixtures in ``tests/conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +15,6 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def tiny_vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_minicpmv
-
-    return build_tiny_minicpmv(tmp_path_factory.mktemp("ft-tiny-vlm"))
-
-
-@pytest.fixture(scope="session")
-def tiny_text_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nautilus_ai.models.tiny_models import build_tiny_text_model
-
-    return build_tiny_text_model(tmp_path_factory.mktemp("ft-tiny-text"), chat_template=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
-from standin_features import StandinSpec
 
+from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import (
     BackendConfigError,
     MarketContext,
@@ -79,7 +79,7 @@ def test_builtin_kinds() -> None:
     assert list(available_backends()) == sorted(available_backends())
 
 
-def test_rule_from_json(spec: StandinSpec) -> None:
+def test_rule_from_json(spec: FeatureSpec) -> None:
     predictor = build_predictor(json.loads('{"kind": "rule", "trend_min_atr": 2.5}'), spec)
     assert isinstance(predictor, RulePredictor)
     assert predictor.config == RuleConfig(trend_min_atr=2.5)
@@ -87,7 +87,7 @@ def test_rule_from_json(spec: StandinSpec) -> None:
     assert isinstance(build_predictor({"kind": "rule"}, spec), RulePredictor)
 
 
-def test_torch_random_is_deterministic(spec: StandinSpec) -> None:
+def test_torch_random_is_deterministic(spec: FeatureSpec) -> None:
     config = {"kind": "torch_random", "seed": 7, "hidden": [16, 8], "device": "cpu"}
     a = build_predictor(config, spec)
     b = build_predictor(config, spec)
@@ -97,7 +97,7 @@ def test_torch_random_is_deterministic(spec: StandinSpec) -> None:
     assert a.predict(row, CTX).confidence == b.predict(row, CTX).confidence
 
 
-def test_torch_artifact_from_config(spec: StandinSpec, tmp_path: Path) -> None:
+def test_torch_artifact_from_config(spec: FeatureSpec, tmp_path: Path) -> None:
     source = TorchPredictor.random(spec, seed=3, hidden=(8,))
     card = source.card.model_copy(update={"name": "mlp", "version": 4})
     folder = save_artifact(source.module, ModelCard.model_validate(card.model_dump()), tmp_path)
@@ -147,7 +147,7 @@ def test_validate_returns_typed_models() -> None:
     assert random_config.temperature == RANDOM_TEMPERATURE
 
 
-def test_register_a_new_kind(spec: StandinSpec) -> None:
+def test_register_a_new_kind(spec: FeatureSpec) -> None:
     registry = BackendRegistry()
     registry.register("constant", ConstantConfig, ConstantPredictor)
     predictor = registry.build({"kind": "constant", "action": "buy"}, spec)
@@ -167,7 +167,7 @@ class ConstantConfigDefault(ConstantConfig):
 
 
 def test_register_on_the_default_registry(
-    spec: StandinSpec, monkeypatch: pytest.MonkeyPatch
+    spec: FeatureSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Work on a copy of the default registry's table, so no other test sees the new kind.
     monkeypatch.setattr(DEFAULT_REGISTRY, "_backends", dict(DEFAULT_REGISTRY._backends))
@@ -221,7 +221,7 @@ def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         del sys.modules[name]
 
 
-def test_unregistered_kind_is_loaded_by_convention(plugin_package: str, spec: StandinSpec) -> None:
+def test_unregistered_kind_is_loaded_by_convention(plugin_package: str, spec: FeatureSpec) -> None:
     import importlib
 
     package = importlib.import_module(plugin_package)

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from model_rows import V1_NAMES, NamedSpec
 from numpy.typing import NDArray
 from pydantic import ValidationError
-from standin_features import V1_NAMES, StandinSpec
 
+from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import Action, MarketContext, PredictionError, Predictor
 from nautilus_ai.models.rule import RULE_REASONS, RuleConfig, RulePredictor
 from nautilus_ai.models.spec import SpecMismatchError
@@ -29,7 +30,7 @@ LONG = {"ema50_dist_atr": 3.0, "ema20_dist_atr": 1.0, "macd_hist": 1e-4, "rsi": 
 SHORT = {"ema50_dist_atr": -3.0, "ema20_dist_atr": -1.0, "macd_hist": -1e-4, "rsi": 0.4}
 
 
-def test_is_a_predictor(spec: StandinSpec) -> None:
+def test_is_a_predictor(spec: FeatureSpec) -> None:
     predictor = RulePredictor(spec)
     assert isinstance(predictor, Predictor)
     assert predictor.spec_hash == spec.hash
@@ -38,7 +39,7 @@ def test_is_a_predictor(spec: StandinSpec) -> None:
     predictor.close()
 
 
-def test_long_and_short_setups_with_hand_computed_confidence(spec: StandinSpec) -> None:
+def test_long_and_short_setups_with_hand_computed_confidence(spec: FeatureSpec) -> None:
     predictor = RulePredictor(spec)
     buy = predictor.predict(_row(**LONG), CTX)
     assert buy.action is Action.BUY
@@ -67,7 +68,7 @@ def test_long_and_short_setups_with_hand_computed_confidence(spec: StandinSpec) 
     ],
 )
 def test_each_condition_blocks_a_long(
-    spec: StandinSpec, overrides: dict[str, float], reason: str
+    spec: FeatureSpec, overrides: dict[str, float], reason: str
 ) -> None:
     prediction = RulePredictor(spec).predict(_row(**{**LONG, **overrides}), CTX)
     assert prediction.action is Action.HOLD
@@ -75,14 +76,14 @@ def test_each_condition_blocks_a_long(
     assert prediction.reason == reason
 
 
-def test_oversold_blocks_a_short_and_low_vol_can_be_allowed(spec: StandinSpec) -> None:
+def test_oversold_blocks_a_short_and_low_vol_can_be_allowed(spec: FeatureSpec) -> None:
     predictor = RulePredictor(spec)
     assert predictor.predict(_row(**{**SHORT, "rsi": 0.29}), CTX).reason == "hold: oversold"
     allowed = RulePredictor(spec, RuleConfig(allow_low_volatility=True))
     assert allowed.predict(_row(**{**LONG, "vol_regime": -1.0}), CTX).action is Action.BUY
 
 
-def test_confidence_rises_with_strength_and_stays_in_unit_interval(spec: StandinSpec) -> None:
+def test_confidence_rises_with_strength_and_stays_in_unit_interval(spec: FeatureSpec) -> None:
     predictor = RulePredictor(spec)
     weak = predictor.predict(_row(**{**LONG, "ema50_dist_atr": 2.1}), CTX).confidence
     strong = predictor.predict(_row(**{**LONG, "ema50_dist_atr": 9.0}), CTX).confidence
@@ -106,7 +107,7 @@ def _assert_rows_equal(predictor: RulePredictor, features: NDArray[np.float64]) 
 
 
 def test_batch_equals_scalar_on_real_features(
-    spec: StandinSpec, real_features: NDArray[np.float64]
+    spec: FeatureSpec, real_features: NDArray[np.float64]
 ) -> None:
     predictor = RulePredictor(spec)
     _assert_rows_equal(predictor, real_features[:20_000])
@@ -117,7 +118,7 @@ def test_batch_equals_scalar_on_real_features(
     assert codes.min() >= 0 and codes.max() < len(RULE_REASONS)
 
 
-def test_batch_equals_scalar_on_random_features(spec: StandinSpec) -> None:
+def test_batch_equals_scalar_on_random_features(spec: FeatureSpec) -> None:
     rng = np.random.default_rng(7)
     n = 5_000
     features = rng.normal(size=(n, len(V1_NAMES)))
@@ -135,10 +136,10 @@ def test_batch_equals_scalar_on_random_features(spec: StandinSpec) -> None:
 
 
 def test_signal_rate_on_real_bars_is_a_minority(
-    spec: StandinSpec, real_features: NDArray[np.float64]
+    spec: FeatureSpec, real_features: NDArray[np.float64]
 ) -> None:
     # A rule that says buy on half the bars is useless: the default fires on a few percent of warm
-    # 1-minute EUR/USD bars (4.3% over Jan-Jun 2017 with the stand-in features), never both ways.
+    # 1-minute EUR/USD bars (January 2017: 2.1% buy, 1.7% sell), never both ways.
     signs, _, _, _ = RulePredictor(spec).predict_arrays(real_features)
     buy, sell = float((signs == 1).mean()), float((signs == -1).mean())
     assert 0.005 < buy < 0.08
@@ -148,7 +149,7 @@ def test_signal_rate_on_real_bars_is_a_minority(
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_non_finite_feature_is_named(spec: StandinSpec, bad: float) -> None:
+def test_non_finite_feature_is_named(spec: FeatureSpec, bad: float) -> None:
     predictor = RulePredictor(spec)
     row = _row(**LONG)
     row[V1_NAMES.index("bb_bandwidth")] = bad  # a feature the rule does not even read
@@ -158,7 +159,7 @@ def test_non_finite_feature_is_named(spec: StandinSpec, bad: float) -> None:
         predictor.predict_batch(np.vstack([_row(**LONG)] * 3 + [row]))
 
 
-def test_wrong_shape_and_wrong_context_spec(spec: StandinSpec) -> None:
+def test_wrong_shape_and_wrong_context_spec(spec: FeatureSpec) -> None:
     predictor = RulePredictor(spec)
     with pytest.raises(PredictionError, match=r"shape \(28,\)"):
         predictor.predict(np.zeros(27), CTX)
@@ -172,13 +173,13 @@ def test_wrong_shape_and_wrong_context_spec(spec: StandinSpec) -> None:
 
 
 def test_spec_without_the_rule_features_is_refused() -> None:
-    spec = StandinSpec(names=tuple(n for n in V1_NAMES if n not in ("rsi", "macd_hist")))
+    spec = NamedSpec(names=tuple(n for n in V1_NAMES if n not in ("rsi", "macd_hist")))
     with pytest.raises(SpecMismatchError, match="'macd_hist', 'rsi'"):
         RulePredictor(spec)
 
 
 def test_feature_order_is_resolved_from_the_spec() -> None:
-    reordered = StandinSpec(names=tuple(reversed(V1_NAMES)))
+    reordered = NamedSpec(names=tuple(reversed(V1_NAMES)))
     predictor = RulePredictor(reordered)
     row = _row(**LONG)[::-1].copy()
     assert predictor.predict(row, CTX).action is Action.BUY
@@ -202,7 +203,7 @@ def test_config_validation_names_the_field(field: str, value: float) -> None:
         RuleConfig.model_validate({field: value})
 
 
-def test_model_id_depends_on_thresholds(spec: StandinSpec) -> None:
+def test_model_id_depends_on_thresholds(spec: FeatureSpec) -> None:
     a = RulePredictor(spec).model_id
     b = RulePredictor(spec, RuleConfig(trend_min_atr=2.5)).model_id
     assert a != b

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from model_rows import V1_NAMES, NamedSpec
 from numpy.typing import NDArray
-from standin_features import V1_NAMES, StandinSpec
 
+from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import (
     Action,
     ArtifactError,
@@ -39,7 +40,7 @@ torch.set_num_threads(1)
 CTX = MarketContext("EUR/USD.SIM", 0)
 
 
-def _card(spec: StandinSpec, module: MLPClassifier, **overrides: object) -> ModelCard:
+def _card(spec: FeatureSpec, module: MLPClassifier, **overrides: object) -> ModelCard:
     fields: dict[str, object] = {
         "name": "mlp-test",
         "version": 1,
@@ -55,7 +56,7 @@ def _card(spec: StandinSpec, module: MLPClassifier, **overrides: object) -> Mode
     return ModelCard.model_validate(fields)
 
 
-def _trained_like(spec: StandinSpec, features: NDArray[np.float64], **kw: object) -> MLPClassifier:
+def _trained_like(spec: FeatureSpec, features: NDArray[np.float64], **kw: object) -> MLPClassifier:
     """A random module with standardisation fitted on real rows, like a trained one."""
     module = random_module(len(spec.names), seed=3, **kw)  # type: ignore[arg-type]
     std = features.std(axis=0)
@@ -69,7 +70,7 @@ def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
     return e / e.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
-def test_is_a_predictor_with_card_model_id(spec: StandinSpec) -> None:
+def test_is_a_predictor_with_card_model_id(spec: FeatureSpec) -> None:
     predictor = TorchPredictor.random(spec, seed=7)
     assert isinstance(predictor, Predictor)
     assert predictor.model_id == "random-mlp-s7-h64-relu/1"
@@ -81,7 +82,7 @@ def test_is_a_predictor_with_card_model_id(spec: StandinSpec) -> None:
 
 
 def test_random_is_deterministic_and_leaves_global_rng_alone(
-    spec: StandinSpec, real_features: NDArray[np.float64]
+    spec: FeatureSpec, real_features: NDArray[np.float64]
 ) -> None:
     state = torch.random.get_rng_state()
     a = TorchPredictor.random(spec, seed=7, hidden=(32, 16))
@@ -102,7 +103,7 @@ def test_random_is_deterministic_and_leaves_global_rng_alone(
     ("hidden", "activation"), [((64,), "relu"), ((32, 16), "gelu"), ((), "relu")]
 )
 def test_numpy_twin_equals_torch(
-    spec: StandinSpec,
+    spec: FeatureSpec,
     real_features: NDArray[np.float64],
     hidden: tuple[int, ...],
     activation: str,
@@ -133,7 +134,7 @@ def test_numpy_twin_equals_torch(
 
 
 def test_confidence_is_max_probability_and_risk_is_normalised_entropy(
-    spec: StandinSpec, real_features: NDArray[np.float64]
+    spec: FeatureSpec, real_features: NDArray[np.float64]
 ) -> None:
     predictor = TorchPredictor(
         _trained_like(spec, real_features),
@@ -161,7 +162,7 @@ def test_decide_edge_cases() -> None:
 
 
 def test_class_order_comes_from_the_card(
-    spec: StandinSpec, real_features: NDArray[np.float64]
+    spec: FeatureSpec, real_features: NDArray[np.float64]
 ) -> None:
     module = _trained_like(spec, real_features)
     arch = module.architecture.model_copy(update={"classes": ("buy", "hold", "sell")})
@@ -174,7 +175,7 @@ def test_class_order_comes_from_the_card(
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_feature_is_named(
-    spec: StandinSpec, real_features: NDArray[np.float64], bad: float
+    spec: FeatureSpec, real_features: NDArray[np.float64], bad: float
 ) -> None:
     predictor = TorchPredictor.random(spec, seed=1)
     row = real_features[0].copy()
@@ -185,7 +186,7 @@ def test_non_finite_feature_is_named(
         predictor.predict_batch(np.vstack([real_features[0], row]))
 
 
-def test_wrong_shape_context_and_dtype_errors(spec: StandinSpec) -> None:
+def test_wrong_shape_context_and_dtype_errors(spec: FeatureSpec) -> None:
     predictor = TorchPredictor.random(spec, seed=1)
     with pytest.raises(PredictionError, match=r"shape \(28,\)"):
         predictor.predict(np.zeros(5), CTX)
@@ -199,7 +200,7 @@ def test_wrong_shape_context_and_dtype_errors(spec: StandinSpec) -> None:
 
 
 def test_artifact_round_trip(
-    spec: StandinSpec, real_features: NDArray[np.float64], tmp_path: Path
+    spec: FeatureSpec, real_features: NDArray[np.float64], tmp_path: Path
 ) -> None:
     module = _trained_like(spec, real_features, hidden=(16, 8), activation="gelu")
     card = _card(spec, module, temperature=1.3)
@@ -231,7 +232,7 @@ def test_artifact_round_trip(
     assert next_version(tmp_path, "mlp-test") == 2
 
 
-def test_artifact_is_never_overwritten(spec: StandinSpec, tmp_path: Path) -> None:
+def test_artifact_is_never_overwritten(spec: FeatureSpec, tmp_path: Path) -> None:
     module = random_module(28, seed=1)
     save_artifact(module, _card(spec, module), tmp_path)
     before = (tmp_path / "mlp-test" / "v1" / WEIGHTS_FILE).read_bytes()
@@ -244,7 +245,7 @@ def test_artifact_is_never_overwritten(spec: StandinSpec, tmp_path: Path) -> Non
 
 
 def test_failed_write_leaves_nothing(
-    spec: StandinSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    spec: FeatureSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module = random_module(28, seed=1)
 
@@ -257,7 +258,7 @@ def test_failed_write_leaves_nothing(
     assert list((tmp_path / "mlp-test").iterdir()) == []
 
 
-def test_card_must_describe_the_module(spec: StandinSpec, tmp_path: Path) -> None:
+def test_card_must_describe_the_module(spec: FeatureSpec, tmp_path: Path) -> None:
     module = random_module(28, seed=1, hidden=(8,))
     wrong = _card(spec, module, architecture=MLPArchitecture(input_dim=28, hidden=(16,)))
     with pytest.raises(ArtifactError, match="hidden"):
@@ -267,25 +268,25 @@ def test_card_must_describe_the_module(spec: StandinSpec, tmp_path: Path) -> Non
 
 
 def test_mismatched_spec_is_refused_naming_hashes_and_feature(
-    spec: StandinSpec, tmp_path: Path
+    spec: FeatureSpec, tmp_path: Path
 ) -> None:
     module = random_module(28, seed=1)
     folder = save_artifact(module, _card(spec, module), tmp_path)
-    renamed = StandinSpec(names=tuple("rsi_14" if n == "rsi" else n for n in V1_NAMES))
+    renamed = NamedSpec(names=tuple("rsi_14" if n == "rsi" else n for n in V1_NAMES))
     with pytest.raises(SpecMismatchError) as info:
         TorchPredictor.from_artifact(folder, spec=renamed)
     message = str(info.value)
     assert spec.hash in message and renamed.hash in message
     assert "feature #7 is 'rsi' in the model, 'rsi_14' in the given spec" in message
-    reparam = StandinSpec(params={"rsi_period": 21, "atr_period": 14})
-    with pytest.raises(SpecMismatchError, match=r"params\.rsi_period: 14 != 21"):
+    reparam = FeatureSpec(rsi_period=21)
+    with pytest.raises(SpecMismatchError, match=r"field rsi_period: 14 != 21"):
         TorchPredictor.from_artifact(folder, spec=reparam)
-    shorter = StandinSpec(names=V1_NAMES[:-1])
+    shorter = NamedSpec(names=V1_NAMES[:-1])
     with pytest.raises(SpecMismatchError, match=r"28 features, the given spec 27.*'warm'"):
         TorchPredictor.from_artifact(folder, spec=shorter)
 
 
-def test_corrupted_or_incomplete_artifacts(spec: StandinSpec, tmp_path: Path) -> None:
+def test_corrupted_or_incomplete_artifacts(spec: FeatureSpec, tmp_path: Path) -> None:
     module = random_module(28, seed=1)
     folder = save_artifact(module, _card(spec, module), tmp_path)
     weights = folder / WEIGHTS_FILE
@@ -307,7 +308,7 @@ def test_corrupted_or_incomplete_artifacts(spec: StandinSpec, tmp_path: Path) ->
         TorchPredictor.from_artifact(folder, spec=spec)
 
 
-def test_weights_that_do_not_match_the_card_are_refused(spec: StandinSpec, tmp_path: Path) -> None:
+def test_weights_that_do_not_match_the_card_are_refused(spec: FeatureSpec, tmp_path: Path) -> None:
     small = random_module(28, seed=1, hidden=(8,))
     folder = save_artifact(small, _card(spec, small), tmp_path)
     card_path = folder / CARD_FILE
@@ -335,7 +336,7 @@ def test_loading_never_unpickles() -> None:
     assert "import pickle" not in source
 
 
-def test_predictor_is_a_snapshot_of_the_module(spec: StandinSpec) -> None:
+def test_predictor_is_a_snapshot_of_the_module(spec: FeatureSpec) -> None:
     module = random_module(28, seed=5)
     module.train()
     predictor = TorchPredictor(module, _card(spec, module), spec, device="cpu")

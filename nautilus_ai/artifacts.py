@@ -1,0 +1,74 @@
+"""Versioned artifact folders ``<root>/<name>/v<N>``: written whole, never overwritten.
+
+Trained models (:func:`nautilus_ai.models.torch_mlp.save_artifact`) and fine-tuned adapters
+(:func:`nautilus_ai.finetune.save_adapter`) are published the same way: the files are written
+into a temporary sibling folder, fsynced, and the folder is renamed into place, so a reader never
+sees half an artifact and an existing version is never replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from nautilus_ai.models.card import ArtifactError
+
+__all__ = ["file_sha256", "fsync_path", "next_version", "publish_folder"]
+
+
+def next_version(root: str | os.PathLike[str], name: str) -> int:
+    """1 + the highest ``v<N>`` folder under ``<root>/<name>`` (1 if none)."""
+    folder = Path(root) / name
+    versions = [
+        int(child.name[1:])
+        for child in folder.glob("v*")
+        if child.is_dir() and child.name[1:].isdigit()
+    ]
+    return max(versions, default=0) + 1
+
+
+def publish_folder(parent: Path, name: str, write: Callable[[Path], None]) -> Path:
+    """Create ``<parent>/<name>`` holding what ``write(folder)`` writes, atomically.
+
+    ``write`` fills a temporary folder beside the final one; its files are fsynced and the folder
+    is renamed into place. If ``<parent>/<name>`` exists by then, :class:`ArtifactError` and
+    nothing is overwritten. On any failure the temporary folder is removed.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / name
+    tmp = parent / f".{name}.tmp-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        for path in tmp.iterdir():
+            fsync_path(path)
+        if final.exists():  # lost a race with another writer
+            raise ArtifactError(f"{final} appeared while writing; not overwritten")
+        os.rename(tmp, final)
+        fsync_path(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

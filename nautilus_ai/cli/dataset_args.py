@@ -1,0 +1,72 @@
+"""The catalog and label flags that ``train`` and ``finetune`` share (one definition for both).
+
+Not a verb: helpers for verb modules. Heavy imports stay inside the functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nautilus_ai.cli import CliError
+
+if TYPE_CHECKING:
+    from nautilus_ai.labels import LabelSpec
+
+__all__ = ["add_data_arguments", "add_label_arguments", "catalog_from_args", "label_spec_from_args"]
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--catalog``, ``--bar-type``, ``--features``, ``--run-id`` in a ``data`` group."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--catalog", help="catalog folder (default: $NAUTILUS_AI_CATALOG or "
+                      "catalogs/demo)")  # fmt: skip
+    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                      help="bars to learn from (default: %(default)s)")  # fmt: skip
+    data.add_argument("--features", choices=("bars", "snapshots"), default="bars",
+                      help="recompute features from the bars, or use a logged run's "
+                      "FeatureSnapshots (checked against the bars)")  # fmt: skip
+    data.add_argument("--run-id", help="logged run to read with --features snapshots (default: "
+                      "the only one)")  # fmt: skip
+
+
+def catalog_from_args(args: argparse.Namespace) -> Path:
+    """The catalog folder of ``--catalog`` (or its default); :class:`CliError` if it is missing."""
+    from nautilus_ai.paths import default_catalog_dir
+
+    catalog = default_catalog_dir(args.catalog)
+    if not catalog.is_dir():
+        raise CliError(f"no catalog at {catalog}")
+    return catalog
+
+
+def add_label_arguments(parser: argparse.ArgumentParser) -> None:
+    """The :class:`~nautilus_ai.labels.LabelSpec` fields as flags, in a ``label`` group."""
+    label = parser.add_argument_group("label")
+    label.add_argument("--label", choices=("forward_return", "triple_barrier"),
+                       default="forward_return")  # fmt: skip
+    label.add_argument("--horizon", type=int, default=30, help="bars ahead (default: 30)")
+    label.add_argument("--unit", choices=("atr", "pips"), default="atr")
+    label.add_argument("--buy", type=float, default=1.5, help="buy threshold in units")
+    label.add_argument("--sell", type=float, default=1.5, help="sell threshold in units")
+    label.add_argument("--spread-pips", type=float, default=0.3)
+    label.add_argument("--pip-size", type=float, default=1e-4)
+
+
+def label_spec_from_args(args: argparse.Namespace) -> LabelSpec:
+    """The :class:`~nautilus_ai.labels.LabelSpec` of :func:`add_label_arguments`' flags.
+
+    Raises ``pydantic.ValidationError`` / ``ValueError`` for bad values (callers report them).
+    """
+    from nautilus_ai.labels import LabelSpec
+
+    return LabelSpec(
+        kind=args.label,
+        horizon=args.horizon,
+        unit=args.unit,
+        buy_threshold=args.buy,
+        sell_threshold=args.sell,
+        spread_pips=args.spread_pips,
+        pip_size=args.pip_size,
+    )
