@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nautilus_ai.artifacts import fsync_path
 from nautilus_ai.catalog.schema import check_identifier, parquet_file_name
 
 __all__ = ["PartWriter", "PartWriterError"]
@@ -125,7 +126,7 @@ class PartWriter:
                 compression=_COMPRESSION,
             )
             if self._fsync:
-                _fsync_path(tmp)
+                fsync_path(tmp)
             try:
                 os.link(tmp, final)  # atomic, and never replaces an existing file
             except FileExistsError:
@@ -138,7 +139,7 @@ class PartWriter:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         if self._fsync:
-            _fsync_path(self.directory)
+            fsync_path(self.directory)
         self._last_ns = last
         self.files_written += 1
         self.rows_written += table.num_rows
@@ -154,11 +155,3 @@ def _last_interval_end(directory: Path) -> int | None:
         if interval is not None
     ]
     return max(ends) if ends else None
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -216,6 +216,29 @@ def read_model_card(folder: str | Path) -> ModelCard:
         raise ArtifactError(f"{path}: invalid model card: {describe_errors(exc)}") from exc
 
 
+def checked_weights_file(folder: str | Path, card: ModelCard) -> Path:
+    """The artifact's weights file, after checking it exists and matches the card's SHA-256.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing, or its bytes changed since the card was written.
+    """
+    from nautilus_ai.artifacts import file_sha256
+
+    weights = Path(folder) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ArtifactError(f"no {WEIGHTS_FILE} in {Path(folder)}")
+    if card.weights_sha256 is not None:
+        digest = file_sha256(weights)
+        if digest != card.weights_sha256:
+            raise ArtifactError(
+                f"{weights}: SHA-256 {digest} does not match the card's {card.weights_sha256} "
+                "(file changed or corrupted)"
+            )
+    return weights
+
+
 def describe_errors(exc: ValidationError) -> str:
     """One line per pydantic error: ``field 'a.b': message (got value)``, joined by ``; ``."""
     parts = []

@@ -44,6 +44,7 @@ from nautilus_ai.models.card import (
     ArtifactError,
     MLPArchitecture,
     ModelCard,
+    checked_weights_file,
     library_versions,
     read_model_card,
 )
@@ -306,16 +307,7 @@ class TorchPredictor:
             expected_spec=card.feature_spec,
             spec=spec,
         )
-        weights = folder / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ArtifactError(f"no {WEIGHTS_FILE} in {folder}")
-        if card.weights_sha256 is not None:
-            digest = file_sha256(weights)
-            if digest != card.weights_sha256:
-                raise ArtifactError(
-                    f"{weights}: SHA-256 {digest} does not match the card's {card.weights_sha256} "
-                    "(file changed or corrupted)"
-                )
+        weights = checked_weights_file(folder, card)
         tensors = safetensors.torch.load_file(str(weights), device="cpu")
         arch = card.architecture
         module = _uninitialised_module(arch.input_dim, arch.hidden, arch.activation)

@@ -9,7 +9,6 @@ standardisation with ``std > 0``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,13 @@ import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file
 
-from nautilus_ai.models.card import WEIGHTS_FILE, ArtifactError, ModelCard, read_model_card
+from nautilus_ai.artifacts import file_sha256
+from nautilus_ai.models.card import (
+    ArtifactError,
+    ModelCard,
+    checked_weights_file,
+    read_model_card,
+)
 
 __all__ = ["MLPWeights", "load_mlp_weights"]
 
@@ -74,15 +79,7 @@ def load_mlp_weights(path: str | Path) -> MLPWeights:
     """
     folder = Path(path)
     card = read_model_card(folder)
-    file = folder / WEIGHTS_FILE
-    if not file.is_file():
-        raise ArtifactError(f"no {WEIGHTS_FILE} in {folder}")
-    digest = hashlib.sha256(file.read_bytes()).hexdigest()
-    if card.weights_sha256 is not None and digest != card.weights_sha256:
-        raise ArtifactError(
-            f"{file}: SHA-256 {digest} does not match the card's {card.weights_sha256} "
-            "(file changed or corrupted)"
-        )
+    file = checked_weights_file(folder, card)
     tensors = load_file(str(file))
     arch = card.architecture
     dims = [arch.input_dim, *arch.hidden, len(arch.classes)]
@@ -126,5 +123,5 @@ def load_mlp_weights(path: str | Path) -> MLPWeights:
         biases=tuple(arrays[f"layers.{i}.bias"] for i in range(layers)),
         mean=mean,
         std=std,
-        weights_sha256=digest,
+        weights_sha256=card.weights_sha256 or file_sha256(file),
     )
