@@ -738,9 +738,20 @@ class AIPatternStrategy(Strategy):
             f"max_position={self._max_position_override}, multiplier={self._risk_multiplier}"
         )
 
-    def switch_model(self, config: dict[str, Any]) -> None:
-        """Build and switch to another predictor; on failure keep the current one and raise."""
-        predictor = build_predictor(config, self.spec)
+    def prepare_model(self, config: dict[str, Any]) -> Predictor:
+        """Build the predictor ``config`` describes, without switching to it.
+
+        Safe to call from another thread (it reads only the immutable feature spec): the live
+        controller builds on its listener thread so that loading a model never stalls the event
+        loop, then calls :meth:`switch_model` with the result on the loop.
+        """
+        return build_predictor(config, self.spec)
+
+    def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
+        """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
+        already built from the same ``config``); on failure keep the current one and raise."""
+        if predictor is None:
+            predictor = build_predictor(config, self.spec)
         old = self._predictor
         self._predictor = predictor
         self._predictor_config = dict(config)

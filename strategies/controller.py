@@ -24,6 +24,7 @@ Use it as the node's controller::
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
 from typing import Any
@@ -37,10 +38,12 @@ from nautilus_trader.trading.trader import Trader
 from nautilus_ai.control import (
     SECRET_ENV,
     CommandReply,
+    ControlCommand,
     Controllable,
     ControlPlane,
     ReplyStatus,
     ScheduledCommand,
+    SwitchModelCommand,
     TimeWindow,
     apply_command,
     parse_schedule,
@@ -121,6 +124,9 @@ class RemoteController(Controller):
         self._schedule: list[ScheduledCommand] = []
         self._alerts: list[str] = []
         self.replies: deque[CommandReply] = deque(maxlen=1000)
+        # switch_model predictors built on the listener thread, keyed by (strategy, config JSON):
+        # loading a model (torch import, HF weights) must not stall the event loop.
+        self._prepared: dict[tuple[str, str], Any] = {}
 
     @property
     def plane(self) -> ControlPlane | None:
@@ -158,6 +164,7 @@ class RemoteController(Controller):
             window=TimeWindow.from_seconds(self._config.max_age_secs, self._config.max_future_secs),
             block_ms=self._config.block_ms,
             logger=_nautilus_logger(self, f"nautilus_ai.control.{self.trader_id.value}"),
+            prepare=self._prepare,
         )
         loop = self._loop
         self._plane.start(lambda: loop.call_soon_threadsafe(self._apply_pending))
@@ -204,6 +211,20 @@ class RemoteController(Controller):
         self._record(reply)
         if self._plane is not None:
             self._plane.listener.submit_reply(reply)  # audit trail; no stream entry to ack
+
+    def _prepare(self, command: ControlCommand) -> None:
+        """Listener thread: build a ``switch_model`` predictor before the command is queued."""
+        if not isinstance(command, SwitchModelCommand):
+            return
+        for strategy in self._trader.strategies():
+            if strategy.id.value == command.strategy_id and hasattr(strategy, "prepare_model"):
+                config = dict(command.config)
+                predictor = strategy.prepare_model(config)  # pure: reads only the immutable spec
+                self._prepared[(command.strategy_id, _config_key(config))] = predictor
+                return
+
+    def _take_prepared(self, strategy_id: str, config: dict[str, Any]) -> Any:
+        return self._prepared.pop((strategy_id, _config_key(config)), None)
 
     def _resolve(self, strategy_id: str) -> Controllable | None:
         allowed = self._config.strategy_ids
@@ -267,13 +288,21 @@ class _Guarded:
         self._after("set_risk")
 
     def switch_model(self, config: dict[str, Any]) -> None:
-        self._strategy.switch_model(config)
+        prepared = self._controller._take_prepared(self._strategy.id.value, config)
+        if prepared is not None:
+            self._strategy.switch_model(config, predictor=prepared)
+        else:
+            self._strategy.switch_model(config)
         self._after("switch_model")
 
     def control_status(self) -> dict[str, Any]:
         status: dict[str, Any] = self._strategy.control_status()
         status.setdefault("strategy_state", self._strategy.state.name)
         return status
+
+
+def _config_key(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=str)
 
 
 def _nautilus_logger(actor: RemoteController, name: str) -> logging.Logger:

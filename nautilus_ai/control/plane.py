@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from nautilus_ai.control.applier import Controllable, apply_command
-from nautilus_ai.control.gate import CommandGate, TimeWindow
+from nautilus_ai.control.gate import Accepted, CommandGate, TimeWindow
 from nautilus_ai.control.inbox import CommandInbox
 from nautilus_ai.control.listener import ControlListener
 from nautilus_ai.control.replay import (
@@ -24,7 +24,7 @@ from nautilus_ai.control.replay import (
     NonceStore,
     RedisNonceStore,
 )
-from nautilus_ai.control.schema import CommandReply
+from nautilus_ai.control.schema import CommandReply, ControlCommand
 from nautilus_ai.control.signing import SECRET_ENV, load_secret
 from nautilus_ai.control.transport import RedisSettings, StreamNames, connect
 
@@ -59,6 +59,11 @@ class ControlPlane:
         Where the listener logs.
     clock : Callable[[], int]
         Wall-clock unix ns.
+    prepare : Callable[[ControlCommand], None], optional
+        Called on the listener thread for each accepted command before it is queued, to do slow
+        work (building a predictor for ``switch_model``) off the strategies' thread. Commands
+        stay in order; an exception is logged and the command is queued anyway (applying it
+        then fails or succeeds on its own).
     """
 
     def __init__(
@@ -75,8 +80,11 @@ class ControlPlane:
         inbox_capacity: int = 10_000,
         logger: logging.Logger | None = None,
         clock: Callable[[], int] = time.time_ns,
+        prepare: Callable[[ControlCommand], None] | None = None,
     ) -> None:
         self._client = client
+        self._prepare = prepare
+        self._log = logger or logging.getLogger(__name__)
         self._clock = clock
         store = nonce_store or LayeredNonceStore(
             MemoryNonceStore(), RedisNonceStore(client, names.nonce_prefix)
@@ -89,7 +97,7 @@ class ControlPlane:
             client,
             names,
             self.gate,
-            self.inbox.put,
+            self._accept,
             consumer=consumer or names.trader_id,
             block_ms=block_ms,
             logger=logger,
@@ -116,6 +124,17 @@ class ControlPlane:
         client = connect(settings, extra_socket_timeout=block_ms / 1000.0)
         names = StreamNames(trader_id)
         return cls(client, names, secret, block_ms=block_ms, **kwargs)
+
+    def _accept(self, item: Accepted) -> None:
+        if self._prepare is not None:
+            try:
+                self._prepare(item.command)
+            except Exception as exc:
+                self._log.warning(
+                    f"Preparing {item.command.type} {item.command.command_id} failed: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+        self.inbox.put(item)
 
     @property
     def names(self) -> StreamNames:

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from fixtures.control_harness import STRATEGY, TRADER, LoopHarness, wait_for
+from fixtures.control_harness import STRATEGY, TRADER, LoopHarness, StandInStrategy, wait_for
 
 from nautilus_ai.control import (
     ControlClient,
@@ -172,3 +172,40 @@ def test_client_times_out_when_nobody_listens(client: ControlClient) -> None:
 
 def test_names_are_per_trader(client: ControlClient) -> None:
     assert client.names == StreamNames(TRADER)
+
+
+def test_slow_preparation_runs_off_the_loop_and_keeps_command_order(
+    plane_factory: object, client: ControlClient
+) -> None:
+    # switch_model's predictor is built by a `prepare` hook on the listener thread (loading a
+    # model must not stall the event loop); commands keep their order around it.
+    import threading
+
+    prepared: list[tuple[str, int]] = []
+
+    def prepare(command: object) -> None:
+        name = command.type  # type: ignore[attr-defined]
+        if name == "switch_model":
+            time.sleep(0.3)  # a slow model load
+        if name == "set_risk":
+            raise RuntimeError("preparation fault")  # logged; the command is still applied
+        prepared.append((name, threading.get_ident()))
+
+    plane = plane_factory(prepare=prepare)  # type: ignore[operator]
+    harness = LoopHarness(plane, StandInStrategy(STRATEGY), StandInStrategy("Other-002")).start()
+    try:
+        assert plane.listener.wait_connected(5)
+        strategy = harness.strategies[STRATEGY]
+        ticks_before = harness.ticks
+        client.send(client.command("switch_model", STRATEGY, config={"kind": "torch"}))
+        client.send(client.command("set_risk", STRATEGY, risk_multiplier=0.5))
+        client.send(client.command("pause", STRATEGY))
+        assert wait_for(lambda: len(strategy.calls) == 3, timeout=5)
+        assert strategy.calls == ["switch_model", "set_risk", "pause"]
+        assert [name for name, _ in prepared] == ["switch_model", "pause"]
+        loop_thread = strategy.owner_thread
+        assert all(thread != loop_thread for _, thread in prepared)
+        assert harness.ticks - ticks_before >= 10, "the loop kept ticking during the slow load"
+        assert strategy.wrong_thread_calls == 0
+    finally:
+        harness.stop()
