@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -20,7 +21,24 @@ from requests.adapters import HTTPAdapter
 from nautilus_ai.models.base import PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 
-__all__ = ["HttpClient", "HttpResponse", "RetryPolicy"]
+__all__ = ["HttpClient", "HttpResponse", "ResilienceSettings", "RetryPolicy"]
+
+
+class ResilienceSettings(Protocol):
+    """The timeout, retry and breaker fields every remote backend config carries."""
+
+    @property
+    def connect_timeout_s(self) -> float: ...
+    @property
+    def read_timeout_s(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def backoff_s(self) -> float: ...
+    @property
+    def failure_threshold(self) -> int: ...
+    @property
+    def reset_timeout_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +115,26 @@ class HttpClient:
             session.mount("http://", adapter)
             session.mount("https://", adapter)
         self.session = session
+
+    @classmethod
+    def from_settings(
+        cls,
+        name: str,
+        settings: ResilienceSettings,
+        headers: Callable[[], Mapping[str, str]],
+        session: requests.Session | None = None,
+        pool_size: int = 4,
+    ) -> HttpClient:
+        """A client with its own :class:`CircuitBreaker` and :class:`RetryPolicy` from a
+        backend config (``client.breaker`` is the breaker)."""
+        breaker = CircuitBreaker(settings.failure_threshold, settings.reset_timeout_s)
+        policy = RetryPolicy(
+            settings.connect_timeout_s,
+            settings.read_timeout_s,
+            settings.retries,
+            settings.backoff_s,
+        )
+        return cls(name, policy, breaker, headers, session=session, pool_size=pool_size)
 
     def post(self, url: str, body: bytes, content_type: str = "application/json") -> HttpResponse:
         """POST ``body``; returns any non-5xx answer (the caller checks 4xx).

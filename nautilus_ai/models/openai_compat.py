@@ -42,8 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from nautilus_ai.charts import ChartStyle, chart_png
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.circuit import CircuitBreaker
-from nautilus_ai.models.http import HttpClient, RetryPolicy
+from nautilus_ai.models.http import HttpClient
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
@@ -167,18 +166,14 @@ class OpenAIPredictor(ItemwiseBackend):
         self._model_id = config.model_id or f"openai:{config.model}"
         self._spec_hash = config.spec_hash
         self._api_key = self._load_key()
-        self.breaker = CircuitBreaker(config.failure_threshold, config.reset_timeout_s)
-        policy = RetryPolicy(
-            config.connect_timeout_s, config.read_timeout_s, config.retries, config.backoff_s
-        )
-        self._http = HttpClient(
+        self._http = HttpClient.from_settings(
             self._model_id,
-            policy,
-            self.breaker,
+            config,
             self._headers,
             session=session,  # type: ignore[arg-type]
             pool_size=config.max_concurrency,
         )
+        self.breaker = self._http.breaker
         self._style = ChartStyle(width=config.chart_width, height=config.chart_height)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

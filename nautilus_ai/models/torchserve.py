@@ -33,8 +33,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
-from nautilus_ai.models.circuit import CircuitBreaker
-from nautilus_ai.models.http import HttpClient, RetryPolicy
+from nautilus_ai.models.http import HttpClient
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
@@ -142,17 +141,13 @@ class TorchServePredictor(ItemwiseBackend):
         token = config.token.get_secret_value() if config.token else None
         self._token = token or os.environ.get(TORCHSERVE_TOKEN_ENV) or self._read_key_file()
         self._token_lock = threading.Lock()
-        self.breaker = CircuitBreaker(config.failure_threshold, config.reset_timeout_s)
-        policy = RetryPolicy(
-            config.connect_timeout_s, config.read_timeout_s, config.retries, config.backoff_s
-        )
-        self._http = HttpClient(
+        self._http = HttpClient.from_settings(
             self._model_id,
-            policy,
-            self.breaker,
+            config,
             self._auth_headers,
             session=session,  # type: ignore[arg-type]
         )
+        self.breaker = self._http.breaker
 
     @property
     def endpoint(self) -> str:
