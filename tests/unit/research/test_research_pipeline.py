@@ -263,3 +263,13 @@ def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok 400"
+
+
+def test_the_core_error_for_pandas_times_names_the_facade(bars: pd.DataFrame) -> None:
+    """The first thing a notebook user tries: compute_features on the frame's own index."""
+    from nautilus_ai.features import compute_features
+
+    columns = [bars[c] for c in nr.BAR_COLUMNS]
+    for index in (bars.index, bars.index.tz_localize(None)):
+        with pytest.raises(ValueError, match=r"use nautilus_ai\.research\.features\(df\)"):
+            compute_features(FeatureSpec(), index, *columns)
