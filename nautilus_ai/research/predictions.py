@@ -42,8 +42,6 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 #: Columns of :func:`size`'s frame.
 SIZING_COLUMNS: tuple[str, ...] = ("quantity", "signed_quantity", "fraction", "blocked_by")
 
-_SIGNS = {"buy": 1, "sell": -1, "hold": 0}
-
 
 def predict(
     features: pd.DataFrame,
@@ -97,6 +95,12 @@ def predict(
     owned = isinstance(predictor, Mapping)
     model = build_predictor(predictor, spec) if isinstance(predictor, Mapping) else predictor
     try:
+        pinned = model.spec_hash
+        if pinned is not None and pinned != spec.hash:
+            raise ResearchInputError(
+                f"predictor {model.model_id} was built for feature spec {pinned}, the features "
+                f"are spec {spec.hash}; pass spec= or build the predictor for this spec"
+            )
         rows = np.flatnonzero(accepted)
         contexts = _contexts(features, spec, rows, bars, context_bars, instrument_id)
         answers = _predict_rows(model, matrix[rows], contexts) if rows.size else []
@@ -110,13 +114,14 @@ def predict(
     risk = np.ones(n)
     model_ids = np.full(n, model_id, dtype=object)
     reason = np.asarray(held_reasons, dtype=object)
-    for row, answer in zip(rows.tolist(), answers, strict=True):
-        action[row] = answer.action.value
-        confidence[row] = answer.confidence
-        risk[row] = answer.risk_score
-        model_ids[row] = answer.model_id
-        reason[row] = answer.reason
-    signal = np.array([_SIGNS[a] for a in action], dtype=np.int8)
+    signal = np.zeros(n, dtype=np.int8)
+    if answers:  # column by column: a per-row assignment loop costs more than the rule itself
+        action[rows] = [a.action.value for a in answers]
+        signal[rows] = [a.action.sign for a in answers]
+        confidence[rows] = [a.confidence for a in answers]
+        risk[rows] = [a.risk_score for a in answers]
+        model_ids[rows] = [a.model_id for a in answers]
+        reason[rows] = [a.reason for a in answers]
     out = pd.DataFrame(
         {
             "action": pd.Categorical(action, categories=["sell", "hold", "buy"]),
@@ -298,7 +303,7 @@ def _contexts(
     bars: pd.DataFrame | None,
     context_bars: int,
     instrument_id: str | None,
-) -> list[MarketContext]:
+) -> list[MarketContext] | None:
     if isinstance(context_bars, bool) or not isinstance(context_bars, int) or context_bars < 0:
         raise ResearchInputError(f"context_bars: expected an int >= 0, got {context_bars!r}")
     instrument = str(instrument_id or features.attrs.get("instrument_id", ""))
@@ -317,6 +322,10 @@ def _contexts(
         table = np.column_stack(
             [checked.index.asi8.astype(np.float64), checked.to_numpy(dtype=np.float64)]
         )
+    if table is None:
+        # As the engine's precomputed path: a backend that reads no bars gets no contexts (the
+        # spec was checked against the predictor's own above).
+        return None
     return [
         MarketContext(
             instrument_id=instrument,
@@ -330,7 +339,7 @@ def _contexts(
 
 
 def _predict_rows(
-    model: Predictor, matrix: NDArray[np.float64], contexts: list[MarketContext]
+    model: Predictor, matrix: NDArray[np.float64], contexts: list[MarketContext] | None
 ) -> list[Prediction]:
     """``predict_batch`` on the accepted rows; if the batch call itself fails, one row at a
     time, so a row that breaks the backend holds alone (its reason names the error)."""

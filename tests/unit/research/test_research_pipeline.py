@@ -273,3 +273,12 @@ def test_the_core_error_for_pandas_times_names_the_facade(bars: pd.DataFrame) ->
     for index in (bars.index, bars.index.tz_localize(None)):
         with pytest.raises(ValueError, match=r"use nautilus_ai\.research\.features\(df\)"):
             compute_features(FeatureSpec(), index, *columns)
+
+
+def test_a_predictor_built_for_another_spec_is_refused(features: pd.DataFrame) -> None:
+    from nautilus_ai.models import build_predictor
+
+    other = build_predictor({"kind": "rule"}, FeatureSpec(rsi_period=10))
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.predict(features, other)
+    assert "was built for feature spec" in one_line(error)
