@@ -61,7 +61,8 @@ def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value, unit="ns") if isinstance(value, int) else pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
-        raise ResearchInputError(f"{what}: cannot read {value!r} as a time ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ResearchInputError(f"{what}: cannot read {value!r} as a time ({reason})") from None
     if stamp is pd.NaT:
         raise ResearchInputError(f"{what}: {value!r} is not a time")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
