@@ -80,7 +80,7 @@ def _ns(text: str | None, what: str) -> int | None:
 def _folder(args: argparse.Namespace) -> Path:
     root = Path(args.catalog) / "patterns"
     if args.spec_hash:
-        folder = root / args.spec_hash / args.name
+        folder = root / str(args.spec_hash) / str(args.name)
     else:
         found = sorted(root.glob(f"*/{args.name}")) if root.is_dir() else []
         if len(found) != 1:
@@ -89,7 +89,7 @@ def _folder(args: argparse.Namespace) -> Path:
                 f"{root}: {len(found)} stores named {args.name!r} (spec hashes: {hashes}); "
                 "pass --spec-hash or run `nautilus-ai patterns build`"
             )
-        folder = found[0]
+        folder = Path(found[0])
     if not folder.is_dir():
         raise CliError(f"{folder}: no pattern store (run `nautilus-ai patterns build`)")
     return folder
@@ -250,7 +250,7 @@ def _bytes_per_pattern(memory: Any) -> float:
     n = max(1, len(memory))
     columns = n * (8 + 8 + 1 + 5 * 8) + memory.vectors.nbytes
     index_bytes = sum(len(b) for b in memory.index.to_bytes())
-    return (columns + index_bytes) / n
+    return float(columns + index_bytes) / n
 
 
 def _iso(ns: int) -> str:

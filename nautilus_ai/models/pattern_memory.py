@@ -362,7 +362,7 @@ def _build(config: PatternMemoryConfig, spec: FeatureSpecLike) -> PatternMemoryP
         config.folder(spec.hash),
         feature_spec_hash=spec.hash,
         index_config=config.index,
-        embargo_ns=int(round(config.embargo_s * 1e9)),
+        embargo_ns=round(config.embargo_s * 1e9),
     )
     return PatternMemoryPredictor(memory, spec, config)
 

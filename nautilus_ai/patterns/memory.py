@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,12 +93,14 @@ class PatternMemory:
         self.index = index
         self._size = len(patterns)
         capacity = max(1024, self._size)
-        self._ts = _grow(patterns.ts_event, capacity)
-        self._available = _grow(available, capacity)
-        self._label = _grow(patterns.label, capacity)
-        self._floats = {name: _grow(getattr(patterns, name), capacity) for name in _FLOAT_COLUMNS}
+        self._ts: NDArray[np.int64] = _grow(patterns.ts_event, capacity)
+        self._available: NDArray[np.int64] = _grow(available, capacity)
+        self._label: NDArray[np.int8] = _grow(patterns.label, capacity)
+        self._floats: dict[str, NDArray[np.float64]] = {
+            name: _grow(getattr(patterns, name), capacity) for name in _FLOAT_COLUMNS
+        }
         self.instrument_id = list(patterns.instrument_id)
-        counts = np.zeros((capacity + 1, 3), dtype=np.int64)
+        counts: NDArray[np.int64] = np.zeros((capacity + 1, 3), dtype=np.int64)
         onehot = np.zeros((self._size, 3), dtype=np.int64)
         onehot[np.arange(self._size), patterns.label.astype(np.int64) + 1] = 1
         np.cumsum(onehot, axis=0, out=counts[1 : self._size + 1])
@@ -137,14 +140,17 @@ class PatternMemory:
 
     def label_counts(self, eligible: int) -> NDArray[np.int64]:
         """``(sell, hold, buy)`` counts among the first ``eligible`` rows."""
-        return self._label_counts[eligible]
+        counts: NDArray[np.int64] = self._label_counts[eligible]
+        return counts
 
     # ------------------------------------------------------------------ queries
     def eligible_count(self, as_of_ns: NDArray[np.int64] | int) -> NDArray[np.int64]:
         """Rows usable at ``as_of_ns``: outcome known before ``as_of_ns - embargo_ns``."""
         cutoff = np.asarray(as_of_ns, dtype=np.int64) - self.embargo_ns
-        counts = np.searchsorted(self.available_ns, cutoff, side="left")
-        return np.asarray(counts, dtype=np.int64)
+        counts: NDArray[np.int64] = np.asarray(
+            np.searchsorted(self.available_ns, cutoff, side="left"), dtype=np.int64
+        )
+        return counts
 
     def search(
         self, vectors: NDArray[np.float32], as_of_ns: NDArray[np.int64] | int, k: int
@@ -235,7 +241,7 @@ class PatternMemory:
         )
 
 
-def _grow(values: NDArray[np.generic], capacity: int) -> NDArray[np.generic]:  # type: ignore[type-arg]
+def _grow(values: NDArray[Any], capacity: int) -> NDArray[Any]:
     out = np.zeros(max(capacity, values.shape[0]), dtype=values.dtype)
     out[: values.shape[0]] = values
     return out
