@@ -83,6 +83,8 @@ class PositionExits:
         self.position_open = False  # from the strategy's own position events
         self._in_flight: dict[ClientOrderId, int] = {}  # entries, closes, retired exits -> ts
         self._closes: set[ClientOrderId] = set()
+        self._entries: set[ClientOrderId] = set()  # entries not done yet
+        self._close_on_fill: dict[ClientOrderId, str] = {}  # entries a close overtook
 
     # -- orders the strategy sends --------------------------------------------------------------
 
@@ -98,14 +100,18 @@ class PositionExits:
         )
         if plan.roles:
             self.book.plan(order.client_order_id.value, plan)
+        self._entries.add(order.client_order_id)
         self._in_flight[order.client_order_id] = strategy.clock.timestamp_ns()
         strategy.submit_order(order)
 
     def close(self, reason: str) -> None:
         """Cancel the strategy's orders on the instrument and close its position at market,
-        tagged ``exit=<reason>`` (not while an earlier close is still young)."""
+        tagged ``exit=<reason>`` (not while an earlier close is still young). An entry still in
+        flight is closed as soon as it fills (a flatten right after an entry stays flat)."""
         strategy = self._strategy
         now = strategy.clock.timestamp_ns()
+        for entry in self._entries:
+            self._close_on_fill[entry] = reason
         self._retire(now)  # their cancellations are expected
         strategy.cancel_all_orders(self._instrument_id)
         if self._close_in_flight(now):
@@ -215,10 +221,15 @@ class PositionExits:
         self._in_flight.pop(client_order_id, None)
         self._closes.discard(client_order_id)
         book = self.book
-        if book.is_entry(key):
+        if client_order_id in self._entries:
+            self._entries.discard(client_order_id)
             plan = book.entry_done(key)
-            if plan is not None and order.filled_qty.as_double() > 0.0:
-                self._protect(order, plan)
+            overtaken = self._close_on_fill.pop(client_order_id, None)
+            if order.filled_qty.as_double() > 0.0:
+                if overtaken is not None:
+                    self.close(overtaken)
+                elif plan is not None:
+                    self._protect(order, plan)
             return
         if isinstance(event, OrderFilled):
             book.filled(key)

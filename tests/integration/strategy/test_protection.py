@@ -226,3 +226,48 @@ def test_an_entry_without_a_stop_distance_is_not_sent(
     assert decided and not any(d.order_sent for d in decided)
     assert all(d.reason.startswith("no exit distance") for d in decided)
     assert engine.cache.orders() == []
+
+
+def test_a_flatten_that_overtakes_an_entry_in_flight_stays_flat(
+    january_bars: tuple[Any, list[Any]],
+    engines: list[BacktestEngine],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator's flatten right after an entry was sent (before its fill): the entry is
+    closed as soon as it fills, instead of being protected and left open while paused."""
+    enter = AIPatternStrategy._enter
+
+    def enter_then_flatten(self: AIPatternStrategy, *args: Any) -> None:
+        enter(self, *args)
+        self.flatten("operator")
+
+    monkeypatch.setattr(AIPatternStrategy, "_enter", enter_then_flatten)
+    instrument, bars = january_bars
+    strategy, engine, log = run_engine(instrument, bars[:400], predictor={"kind": "test_switching"})
+    engines.append(engine)
+    report = check_protection(log, max_delay_ns=0)
+    assert len(report.entries) == 1 and report.exits == {}, "closed, not protected"
+    assert [t.exit_reason for t in strategy.trades] == ["flatten"]
+    assert strategy.paused and engine.cache.positions_open_count() == 0
+    assert strategy.health.alerts == 0
+
+
+def test_a_real_stop_inside_the_spread_is_refused_and_the_position_closed(
+    january_bars: tuple[Any, list[Any]], engines: list[BacktestEngine]
+) -> None:
+    """With the default exits (2 / 3 ATR) on January, one late-night entry's stop lies inside
+    the spread (ATR well under a pip): the venue rejects it as in the market, with its target.
+    The previous strategy left that position open without exits until a later reversal; now it
+    is closed on the same bar."""
+    instrument, bars = january_bars
+    strategy, engine, log = run_engine(instrument, bars, stop_loss_atr=2.0, take_profit_atr=3.0)
+    engines.append(engine)
+    report = check_protection(log, max_delay_ns=0)
+    refused = log.refused_exits()
+    assert len(refused) == 1 and "was in the market" in refused[0][2]
+    assert len(report.problems) == 1 and refused[0][0] in report.problems[0]
+    (entry,) = [e for e, exits in report.exits.items() if refused[0][0] in exits.values()]
+    (trade,) = [t for t in strategy.trades if t.ts_opened == report.first_fill_ns[entry]]
+    assert trade.exit_reason == "protection_failed"
+    assert trade.ts_closed == trade.ts_opened
+    assert strategy.health.protection_flattens == 1
