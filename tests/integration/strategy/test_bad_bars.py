@@ -6,6 +6,7 @@ the bad bars slipped into the stream the venue and the strategy receive."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,8 +67,12 @@ def test_a_future_bar_is_refused_and_does_not_silence_the_strategy(
     assert len(later) > 600, "decisions go on after the bad bar"
 
 
+@pytest.mark.parametrize("source", ["incremental", "precomputed"])
 def test_an_outlier_is_held_without_touching_the_features(
-    january_bars: tuple[Any, list[Any]], engines: list[BacktestEngine]
+    january_bars: tuple[Any, list[Any]],
+    engines: list[BacktestEngine],
+    demo_catalog: Path,
+    source: str,
 ) -> None:
     """A decimal-shifted print (x10) is held: every decision afterwards is what it would have
     been without the bad bar (the feature state was not touched)."""
@@ -86,13 +91,14 @@ def test_an_outlier_is_held_without_touching_the_features(
         minute.ts_init + 30 * SECOND,
     )
     stream = sorted([*bars, spike], key=lambda bar: bar.ts_init)
-    common = {"observe_only": True, "feature_source": "incremental"}
+    common = {"observe_only": True, "feature_source": source, "catalog_path": str(demo_catalog)}
     clean, clean_engine, _ = run_engine(instrument, bars, **common)
     spiked, spiked_engine, _ = run_engine(instrument, stream, **common)
     engines.extend([clean_engine, spiked_engine])
     assert spiked.control_status()["health"]["bars_rejected"] == {"outlier": 1}
     assert outcome(spiked) == outcome(clean) and len(outcome(clean)) > 800
     assert spiked.health.last_alert is None  # one held print is not an alarm
+    assert spiked.precomputed_fallbacks == 0
 
 
 def test_a_genuine_jump_is_accepted_after_three_held_bars(
