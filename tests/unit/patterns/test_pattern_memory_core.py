@@ -29,7 +29,7 @@ from nautilus_ai.patterns.store import INDEX_FILE
 
 INSTRUMENT = "EUR/USD.SIM"
 # Small epochs so that 20k real bars exercise several IVF epochs and the anchor tail.
-IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24, anchor_grid=64)
+IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
 
 def test_live_tracker_equals_the_vectorised_outcomes(real_bars: tuple) -> None:
