@@ -275,7 +275,7 @@ def _nearest_lists(
         sizes = keep.sum(axis=1)
         plain = np.flatnonzero(sizes == count)
         if plain.size:
-            rows, cols = np.nonzero(keep[plain])
+            _, cols = np.nonzero(keep[plain])
             out[start + plain] = cols.reshape(plain.size, count)
         for i in np.flatnonzero(sizes != count).tolist():
             near = np.flatnonzero(keep[i]).astype(np.int64)
@@ -479,9 +479,11 @@ class PatternIndex:
             if width == 0:
                 continue
             scores = qa[chunk] @ self._rows[:width].T
-            scores[np.arange(width)[None, :] >= m[chunk][:, None]] = -np.inf
+            eligible = np.arange(width)[None, :] < m[chunk][:, None]
+            scores[~eligible] = -np.inf
             kth = self._kth(scores, np.minimum(k, m[chunk]))
             keep = scores >= _below(kth - 2.0 * margin[chunk])[:, None]
+            keep &= eligible
             rows, cols = np.nonzero(keep)
             pairs.append((chunk[rows], cols.astype(np.int64), scores[rows, cols]))
         return self._rank(q, pairs, k)
@@ -489,7 +491,7 @@ class PatternIndex:
     def _search_ivf(
         self, epoch: _Epoch, q: NDArray[np.float32], m: NDArray[np.int64], k: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        if self._size - epoch.packed > _TAIL_MAX:
+        if epoch.offsets.size != epoch.nlist + 1 or self._size - epoch.packed > _TAIL_MAX:
             self._pack(epoch)
         n_q, nprobe = q.shape[0], min(self.config.nprobe, epoch.nlist)
         if n_q <= 4:
