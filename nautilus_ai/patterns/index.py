@@ -246,6 +246,7 @@ def _nearest_lists(
     count: int,
     *,
     nearest_first: bool = False,
+    augmented: NDArray[np.float32] | None = None,
 ) -> NDArray[np.int64]:
     """For each query, the set of the ``count`` centroids nearest by float64 distance (ties by
     centroid number), as ``(n, count)``. The set is batch-independent; its order is by centroid
@@ -255,7 +256,8 @@ def _nearest_lists(
     out = np.empty((n, count), dtype=np.int64)
     if n == 0:
         return out
-    augmented = _augment(centroids)
+    if augmented is None:
+        augmented = _augment(centroids)
     radius = float(np.sqrt(-2.0 * augmented[:, -1].astype(np.float64).min()))
     q64 = queries.astype(np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", q64, q64))
@@ -303,6 +305,11 @@ class _Epoch:
     packed_rows: NDArray[np.float32] = field(
         default_factory=lambda: np.empty((0, 1), dtype=np.float32)
     )
+
+    augmented: NDArray[np.float32] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.augmented = _augment(self.centroids)  # once per epoch, not per bar
 
     @property
     def nlist(self) -> int:
@@ -378,7 +385,9 @@ class PatternIndex:
         if self.config.mode == "exact":
             return
         for epoch in self._epochs:
-            epoch.lists[start:new] = _nearest_lists(x, epoch.centroids, 1)[:, 0]
+            epoch.lists[start:new] = _nearest_lists(
+                x, epoch.centroids, 1, augmented=epoch.augmented
+            )[:, 0]
         while True:
             rows = self._next_epoch_rows()
             if rows > self._size:
@@ -406,12 +415,13 @@ class PatternIndex:
 
     def _epoch(self, rows: int, centroids: NDArray[np.float32]) -> _Epoch:
         lists = np.empty(self._rows.shape[0], dtype=np.int32)
+        epoch = _Epoch(rows, centroids, lists)
         step = max(1, _CHUNK // centroids.shape[0])
         for start in range(0, self._size, step):
             stop = min(self._size, start + step)
             chunk = np.ascontiguousarray(self._rows[start:stop, : self.dims])
-            lists[start:stop] = _nearest_lists(chunk, centroids, 1)[:, 0]
-        return _Epoch(rows, centroids, lists)
+            lists[start:stop] = _nearest_lists(chunk, centroids, 1, augmented=epoch.augmented)[:, 0]
+        return epoch
 
     def _pack(self, epoch: _Epoch) -> None:
         """Lay rows ``[0, size)`` out list by list (stable: ids ascending within a list)."""
@@ -496,7 +506,9 @@ class PatternIndex:
         n_q, nprobe = q.shape[0], min(self.config.nprobe, epoch.nlist)
         if n_q <= 4:
             return self._search_ivf_few(epoch, q, m, k, nprobe)
-        probes = _nearest_lists(q, epoch.centroids, nprobe, nearest_first=True)
+        probes = _nearest_lists(
+            q, epoch.centroids, nprobe, nearest_first=True, augmented=epoch.augmented
+        )
         margin = self._margins(q)
         qa = _with_ones(q)
         offsets, order, packed = epoch.offsets, epoch.order, epoch.packed_rows
@@ -564,7 +576,7 @@ class PatternIndex:
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """:meth:`_search_ivf` for a handful of queries (live, one bar): the same candidates and
         the same answer, scored list by list without the batch's grouping."""
-        probes = _nearest_lists(q, epoch.centroids, nprobe)
+        probes = _nearest_lists(q, epoch.centroids, nprobe, augmented=epoch.augmented)
         margin = self._margins(q)
         qa = _with_ones(q)
         pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]] = []
