@@ -23,7 +23,7 @@ def test_import_twice_then_info(tmp_path: Path, data_dir: Path, capsys) -> None:
     assert "nautilus-ai data: reading 6 HistData M1 file(s)" in captured.err
     assert main([*args, "--ask-spread-pips", "0.5", "-q", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["rows_read"] == 186_348 and summary["writes"][0]["rows_replaced"] == 186_348
+    assert summary["rows_read"] == 186_348 and summary["writes"][0]["unchanged"] == 186_348
     assert main(["data", "info", "--catalog", catalog, "--json"]) == 0
     info = _json(capsys)
     rows = {d["identifier"]: d["rows"] for d in info["data"]}
