@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="then import the downloaded range into the catalog",
     )
+    download.add_argument(
+        "--max-connection-failures",
+        type=int,
+        default=5,
+        metavar="N",
+        help="give up after N connection / name-resolution failures in a row (default 5)",
+    )
     _catalog_options(download)
     _import_options(download)
     _write_options(download)
@@ -431,6 +438,7 @@ def _download(args: argparse.Namespace) -> int:
         DUKASCOPY_BASE_URL,
         DownloadConfig,
         HttpDataSource,
+        ServerUnreachableError,
         default_cache_dir,
         download_files,
         dukascopy_files,
@@ -441,7 +449,10 @@ def _download(args: argparse.Namespace) -> int:
     try:
         files = list(dukascopy_files(args.symbol, start, end, args.kind, sides))
         config = DownloadConfig(
-            workers=args.workers, retries=args.retries, retry_failed=args.retry_failed
+            workers=args.workers,
+            retries=args.retries,
+            retry_failed=args.retry_failed,
+            max_connection_failures=args.max_connection_failures,
         )
         source = HttpDataSource(
             args.base_url or DUKASCOPY_BASE_URL, read_timeout=args.timeout, pool_size=args.workers
@@ -458,6 +469,9 @@ def _download(args: argparse.Namespace) -> int:
 
     try:
         summary = download_files(files, cache, source, config, progress=progress)
+    except ServerUnreachableError as exc:
+        kept = exc.summary.count("downloaded")
+        raise CliError(f"{exc}; the {kept} file(s) downloaded before are kept in {cache}") from exc
     finally:
         source.close()
     payload: dict[str, object] = {"cache": str(cache), "download": summary.to_dict()}
