@@ -440,7 +440,8 @@ def _describe_sources(entries: Sequence[ProvenanceEntry]) -> tuple[str, ...]:
         sorted(entries, key=lambda e: e.source), lambda e: e.source
     ):
         items = list(group)
-        files = items[0].files if len(items) == 1 else f"{len(items)} imports"
+        names = list(dict.fromkeys(e.files for e in items))
+        files = "; ".join(names) if len(names) <= 3 else f"{len(names)} imports"
         first, last = min(e.first_ns for e in items), max(e.last_ns for e in items)
         rows = sum(e.rows for e in items)
         lines.append(f"{name} [{files}] {_iso(first)} .. {_iso(last)} ({_count(rows)} rows)")
