@@ -121,27 +121,30 @@ def _ts_init(table: pa.Table) -> IntArray:
     return np.asarray(table.column("ts_init").to_numpy(), dtype=np.int64)
 
 
-def _row_words(table: pa.Table) -> np.ndarray:
-    """Every column of ``table`` as 64-bit words, one row per row: rows compare equal iff every
-    value is identical (fixed-point prices are compared by their raw bytes)."""
-    parts: list[np.ndarray] = []
-    for name in table.column_names:
-        column = table.column(name).combine_chunks()
-        if column.null_count:
-            raise ValueError(f"column {name!r} has {column.null_count} null values")
-        kind = column.type
-        if pa.types.is_fixed_size_binary(kind) and kind.byte_width % 8 == 0:
-            width = kind.byte_width
-            raw = np.frombuffer(column.buffers()[1], dtype=np.uint8)
-            raw = raw[width * column.offset : width * (column.offset + len(column))]
-            parts.append(raw.view(np.uint64).reshape(len(column), width // 8))
-        elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
-            values = np.asarray(column.to_numpy(zero_copy_only=False))
-            wide = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
-            parts.append(wide.view(np.uint64).reshape(-1, 1))
-        else:
-            raise TypeError(f"column {name!r}: cannot compare values of type {kind}")
-    return np.hstack(parts) if parts else np.zeros((table.num_rows, 0), dtype=np.uint64)
+def _column_words(column: pa.ChunkedArray | pa.Array, name: str) -> np.ndarray:
+    """A column as 64-bit words, one row per row (no copy for fixed-width columns): rows
+    compare equal iff the values are identical (fixed-point prices by their raw bytes)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.null_count:
+        raise ValueError(f"column {name!r} has {array.null_count} null values")
+    kind = array.type
+    if pa.types.is_fixed_size_binary(kind) and kind.byte_width % 8 == 0:
+        width = kind.byte_width
+        raw = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        raw = raw[width * array.offset : width * (array.offset + len(array))]
+        return raw.view(np.uint64).reshape(len(array), width // 8)
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        values = np.asarray(array.to_numpy(zero_copy_only=False))
+        wide = values.astype(np.float64 if values.dtype.kind == "f" else np.int64)
+        return wide.view(np.uint64).reshape(-1, 1)
+    raise TypeError(f"column {name!r}: cannot compare values of type {kind}")
+
+
+def _rows(words: np.ndarray, rows: IntArray) -> np.ndarray:
+    """``words[rows]``, as a view when ``rows`` is a run of consecutive rows."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return words[int(rows[0]) : int(rows[-1]) + 1]
+    return words[rows]
 
 
 def _equal_groups(
@@ -156,12 +159,18 @@ def _equal_groups(
         return np.zeros(0, dtype=bool)
     total = int(counts.sum())
     offsets = np.r_[0, np.cumsum(counts)[:-1]]
-    within = np.arange(total) - np.repeat(offsets, counts)
-    stored_rows = np.repeat(stored_starts, counts) + within
-    new_rows = np.repeat(new_starts, counts) + within
-    stored_words = _row_words(stored.take(pa.array(stored_rows)))
-    new_words = _row_words(new.take(pa.array(new_rows)))
-    rows_equal = np.all(stored_words == new_words, axis=1)
+    if total == len(counts):  # one row per group (bars)
+        stored_rows, new_rows = stored_starts, new_starts
+    else:
+        within = np.arange(total) - np.repeat(offsets, counts)
+        stored_rows = np.repeat(stored_starts, counts) + within
+        new_rows = np.repeat(new_starts, counts) + within
+    rows_equal = np.ones(total, dtype=bool)
+    for name in new.column_names:
+        old_words = _rows(_column_words(stored.column(name), name), stored_rows)
+        new_words = _rows(_column_words(new.column(name), name), new_rows)
+        for word in range(new_words.shape[1]):  # faster than np.all(..., axis=1)
+            rows_equal &= old_words[:, word] == new_words[:, word]
     return np.logical_and.reduceat(rows_equal, offsets)
 
 
@@ -170,8 +179,9 @@ def merge_by_timestamp(
 ) -> tuple[pa.Table | None, MergeCounts]:
     """Merge ``new`` into ``stored`` (both sorted by ``ts_init``, same columns).
 
-    Returns the merged table (sorted by ``ts_init``; groups keep their row order) and the counts;
-    the table is None when policy ``error`` meets a conflict.
+    Returns the merged table (sorted by ``ts_init``; groups keep their row order; ``stored``
+    itself when nothing is added or changed) and the counts; the table is None when policy
+    ``error`` meets a conflict.
     """
     if stored.schema.names != new.schema.names or stored.schema.types != new.schema.types:
         raise ValueError(
@@ -184,7 +194,12 @@ def merge_by_timestamp(
         raise ValueError("merge_by_timestamp needs both tables sorted by ts_init")
     s_keys, s_starts, s_counts = timestamp_groups(stored_ts)
     n_keys, n_starts, n_counts = timestamp_groups(new_ts)
-    _, s_common, n_common = np.intersect1d(s_keys, n_keys, assume_unique=True, return_indices=True)
+    # Both key arrays are sorted and unique: locate each new key among the stored ones.
+    position = np.searchsorted(s_keys, n_keys)
+    found = position < len(s_keys)
+    found[found] = s_keys[position[found]] == n_keys[found]
+    n_common = np.flatnonzero(found)
+    s_common = position[found]
     same_size = s_counts[s_common] == n_counts[n_common]
     identical = np.zeros(len(s_common), dtype=bool)
     identical[same_size] = _equal_groups(
@@ -214,6 +229,8 @@ def merge_by_timestamp(
     )
     if policy == "error" and counts.conflicts:
         return None, counts
+    if not counts.modifies:
+        return stored, counts  # nothing added or changed: the stored rows as they are
 
     # Groups to take from each side; a timestamp's rows all come from one side.
     take_stored = np.ones(len(s_keys), dtype=bool)
