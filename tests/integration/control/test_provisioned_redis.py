@@ -1,4 +1,4 @@
-"""The ``redis_server`` fixture runs the server nautilus_ai.services located (the dev extra's
+"""The ``redis_server`` fixture runs the server nautilus_ai.services located (the services extra's
 Valkey unless overridden), and that server has what the control plane and Nautilus need."""
 
 from __future__ import annotations

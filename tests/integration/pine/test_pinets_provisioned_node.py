@@ -1,4 +1,4 @@
-"""PineTS runs on the node nautilus_ai.services located (the pine extra's Node.js unless
+"""PineTS runs on the node nautilus_ai.services located (the services extra's Node.js unless
 overridden): the harness reports the binary that ran it."""
 
 from __future__ import annotations
