@@ -33,7 +33,8 @@ def test_evaluate_runs_memory_mlp_and_rule_on_the_same_window(
     out = tmp_path / "oos"
     result = _cli("patterns", "evaluate", "--catalog", catalog, "--model", artifact,
                   "--train", "2017-01-02", "2017-01-03T12:00",
-                  "--test", "2017-01-03T21:00", "2017-01-05", "--out", str(out), "--json")  # fmt: skip
+                  "--test", "2017-01-03T21:00", "2017-01-05",
+                  "--out", str(out), "--json")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout)
     assert set(answer["runs"]) == {"trained", "rule", "pattern_memory", "buy_and_hold"}
@@ -49,5 +50,6 @@ def test_evaluate_runs_memory_mlp_and_rule_on_the_same_window(
     assert json.loads(stats.stdout)["last"] < "2017-01-03 12:00"
 
     overlap = _cli("patterns", "evaluate", "--catalog", catalog, "--train", "2017-01-02",
-                   "2017-01-04", "--test", "2017-01-03", "2017-01-05", "--out", str(out))  # fmt: skip
+                   "2017-01-04", "--test", "2017-01-03", "2017-01-05",
+                   "--out", str(out))  # fmt: skip
     assert overlap.returncode == 2 and "overlaps" in overlap.stderr
