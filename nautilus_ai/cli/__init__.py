@@ -26,6 +26,7 @@ VERB_MODULES: tuple[str, ...] = (
     "serve",
     "pine",
     "patterns",
+    "doctor",
 )
 
 
@@ -53,9 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from nautilus_ai.extras import MissingExtraError
+
     try:
         return int(handler(args) or 0)
-    except CliError as exc:
+    except (CliError, MissingExtraError) as exc:
+        # MissingExtraError: a core-only install asked for torch & co; the line names the extra.
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

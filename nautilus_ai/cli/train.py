@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("torch", "nautilus-ai train")
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError

@@ -222,6 +222,20 @@ def _build_rule(config: RuleBackendConfig, spec: FeatureSpecLike) -> Predictor:
 
 
 def _build_torch(config: TorchBackendConfig, spec: FeatureSpecLike) -> Predictor:
+    from nautilus_ai.extras import extra_installed, require_extra
+
+    if not extra_installed("torch"):
+        # The core reads the artifact with numpy: the per-bar answers are the torch
+        # predictor's, bit for bit. Only CUDA and the reduced-precision batch paths need torch.
+        if config.device not in ("auto", "cpu") or config.batch_dtype not in (None, "float64"):
+            require_extra(
+                "torch",
+                f"the torch backend on device {config.device!r} with batch_dtype "
+                f"{config.batch_dtype!r}",
+            )
+        from nautilus_ai.models.mlp import MLPPredictor
+
+        return MLPPredictor.from_artifact(config.path, spec=spec)
     from nautilus_ai.models.torch_mlp import TorchPredictor
 
     return TorchPredictor.from_artifact(
@@ -230,6 +244,9 @@ def _build_torch(config: TorchBackendConfig, spec: FeatureSpecLike) -> Predictor
 
 
 def _build_torch_random(config: TorchRandomBackendConfig, spec: FeatureSpecLike) -> Predictor:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("torch", "the torch_random backend")
     from nautilus_ai.models.torch_mlp import TorchPredictor
 
     return TorchPredictor.random(

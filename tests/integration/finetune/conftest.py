@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.threads import one_torch_thread
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    one_torch_thread()
