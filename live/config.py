@@ -46,6 +46,7 @@ from nautilus_trader.config import (
 
 from nautilus_ai.adapters.venues import resolve_client
 from nautilus_ai.backtest.config import ENV_PLACEHOLDER, read_config_file
+from nautilus_ai.compat import node_config_dict
 from nautilus_ai.control import SECRET_ENV
 
 __all__ = [
@@ -219,6 +220,7 @@ def load_live_config(path: str | Path, env: Mapping[str, str] | None = None) -> 
             }
         )
         node_dict["actors"] = actors
+    node_dict = node_config_dict(node_dict)  # field names that differ between Nautilus releases
     node = _convert(node_dict, TradingNodeConfig, f"{path}: node")
     node = msgspec.structs.replace(
         node,
