@@ -27,6 +27,7 @@ from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
 
 from nautilus_ai.backtest.config import RunFile, load_run_file
+from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.reporting import (
     BacktestSummary,
@@ -62,6 +63,7 @@ def run_backtest_file(path: str | Path, *, write: bool = True) -> BacktestOutcom
 
 def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
     """Run, collect, summarise and (when ``write``) write the report folder."""
+    check_run_data(run_file)  # a missing series would run to the end with no market
     config = run_file.run
     node = BacktestNode([config])
     try:

@@ -72,10 +72,12 @@ def resolve_run_file(name: str) -> Path:
 
 def _backtest(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
+    from nautilus_ai.backtest.data_check import check_run_data
     from nautilus_ai.backtest.runner import run_backtest
 
     try:
         run_file = load_run_file(resolve_run_file(args.config))
+        check_run_data(run_file)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     outcome = run_backtest(run_file, write=not args.no_report)
