@@ -19,15 +19,17 @@ size_increment)``, which gives the same sizes for our bars.
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "NAUTILUS_RANGE",
     "PANDAS_UTCNOW_WARNING",
-    "node_config_dict",
     "nautilus_version",
+    "node_config_dict",
     "parse_version",
+    "query_bar_types",
 ]
 
 #: The supported range (pyproject.toml's ``nautilus_trader`` requirement), both ends tested.
@@ -95,3 +97,21 @@ def node_config_dict(
         if isinstance(value, Mapping) and isinstance(value.get("database"), Mapping):
             node[section] = {**value, "database": _database_dict(value["database"], version)}
     return node
+
+
+# -- 2. BacktestDataConfig.query: how a Bar data config selects its bar types -------------------
+# 1.221 reads the instrument's bar folders and keeps the configured bar types with a pyarrow
+# `filter_expr` (bar_type == ... or ...); 1.231 passes the bar types themselves as
+# `identifiers` (one folder each) and sets no filter_expr. Both load exactly those bar types.
+
+_FILTER_BAR_TYPE = re.compile(r'bar_type\s*==\s*"([^"]+)"')
+
+
+def query_bar_types(query: Mapping[str, Any]) -> set[str]:
+    """The bar types a ``BacktestDataConfig.query`` selects, on either release."""
+    expression = query.get("filter_expr")
+    if expression is not None:
+        return set(_FILTER_BAR_TYPE.findall(str(expression)))
+    return {
+        str(identifier) for identifier in query.get("identifiers") or [] if "-" in str(identifier)
+    }
