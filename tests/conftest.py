@@ -115,16 +115,34 @@ def _module_level_names(tree: ast.Module) -> Iterator[str]:
             yield from _imported_names(statement)
 
 
-def _function_extras(function: Callable[..., Any]) -> set[str]:
-    """Extras that a test or fixture function's own body imports."""
+def _function_extras(function: Callable[..., Any], seen: set[Any] | None = None) -> set[str]:
+    """Extras that a test or fixture function imports in its body, or through the test helper
+    functions it calls (functions defined under tests/, followed recursively)."""
+    seen = set() if seen is None else seen
     function = inspect.unwrap(function)
+    if function in seen:
+        return set()
+    seen.add(function)
     try:
         path = Path(inspect.getfile(function)).resolve()
         source, _ = inspect.getsourcelines(function)
     except (OSError, TypeError):
         return set()
     tree = ast.parse(textwrap.dedent("".join(source)))
-    return _extras_of_names(_imported_names(tree), path, set())
+    found = _extras_of_names(_imported_names(tree), path, set())
+    namespace = getattr(function, "__globals__", {})
+    for node in ast.walk(tree):
+        target = namespace.get(node.id) if isinstance(node, ast.Name) else None
+        if inspect.isfunction(target) and _defined_in_tests(target):
+            found |= _function_extras(target, seen)
+    return found
+
+
+def _defined_in_tests(function: Callable[..., Any]) -> bool:
+    try:
+        return TESTS_ROOT in Path(inspect.getfile(function)).resolve().parents
+    except TypeError:
+        return False
 
 
 def _extras_of(item: pytest.Item) -> set[str]:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fixtures.threads import one_torch_thread
 
 HERE = Path(__file__).parent

@@ -6,7 +6,6 @@ The tiny models (``tiny_vlm_dir``, ``tiny_text_dir``) are session fixtures in ``
 from __future__ import annotations
 
 import pytest
-
 from fixtures.threads import one_torch_thread
 
 
