@@ -263,7 +263,7 @@ def _predictors(value: Any) -> Iterator[Mapping[str, Any]]:
 
 
 def _strategy_configs(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    if "run" in raw:
+    if "node" not in raw:
         engine = (raw.get("run") or {}).get("engine") or {}
         strategies = engine.get("strategies") or []
     else:
@@ -339,7 +339,7 @@ def config_needs(path: str | os.PathLike[str]) -> list[ConfigNeed]:
         predictor = config.get("predictor")
         for backend in _predictors(predictor) if predictor is not None else []:
             needs += _predictor_needs(backend)
-    if "run" in raw:
+    if "node" not in raw:  # a live config has `run:` options too; only it has `node:`
         from nautilus_ai.backtest.config import parse_run_file
         from nautilus_ai.backtest.data_check import run_data_problems, series_needs
 

@@ -112,7 +112,7 @@ def run_closed_loop(
     from nautilus_ai.labels import LabelSpec
     from nautilus_ai.paths import default_reports_dir, repo_root
     from nautilus_ai.reporting import format_summary, plot_equity
-    from nautilus_ai.training import TrainConfig, train_model
+    from nautilus_ai.training import TrainConfig
     from nautilus_ai.training.oos import (
         OosComparison,
         compare_out_of_sample,
@@ -171,6 +171,8 @@ def run_closed_loop(
         )
         return _rule_only_result(report_dir, run_id, rule_full, len(snapshots), outcomes.num_rows,
                                  started)  # fmt: skip
+
+    from nautilus_ai.training import train_model
 
     progress("[3/4] Training the MLP on Jan-Apr from the logged features ...")
     fold = Fold(
