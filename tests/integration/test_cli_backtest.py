@@ -26,6 +26,7 @@ def test_backtest_cli_runs_the_demo_config(demo_catalog: Path, tmp_path: Path) -
     assert summary["bars"] == 186_348
     assert summary["trades"] > 0
     assert summary["sample"] == "in-sample"
+    assert summary["status"] == "ok" and summary["reasons"] == []
     # our equity curve reconciles with the venue account to the cent
     assert abs(summary["extra"]["reconciliation_diff"]) < 0.01
     report = Path(summary["report_dir"])
@@ -41,5 +42,8 @@ def test_backtest_cli_bad_file_is_a_clean_error(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
-    assert "invalid run config" in result.stderr and str(bad) in result.stderr
+    assert (
+        result.stderr
+        == f"nautilus-ai: error: {bad}: run.venues: expected a list (received 'nope')\n"
+    )
     assert "Traceback" not in result.stderr
