@@ -31,6 +31,7 @@ VERB_MODULES: tuple[str, ...] = (
     "control",
     "serve",
     "pine",
+    "patterns",
 )
 
 
