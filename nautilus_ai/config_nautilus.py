@@ -194,10 +194,18 @@ def _leverages(value: Mapping[str, float]) -> None:
             raise ConfigFieldError((instrument,), "must be > 0", received=leverage)
 
 
+# An integer timestamp is UNIX nanoseconds: anything before 1973 (1e17 ns) is taken for a unit
+# mistake (seconds or milliseconds), not for market data from 1970.
+_MIN_NS = 10**17
+
+
 def _timestamp(value: str | int) -> None:
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a timestamp in ns must be >= 0")
+        if value < _MIN_NS:
+            raise ValueError(
+                "an integer timestamp is UNIX nanoseconds (1493596800 s is 1493596800000000000);"
+                " this one is before 1973"
+            )
         return
     try:
         stamp = pd.Timestamp(value)

@@ -304,7 +304,8 @@ def _assess(
 ) -> None:
     data = run_file.run.data[0]
     window = _window_text(data.start_time, data.end_time)
-    bar_counts: dict[str, int] = {}
+    # The primary series was read for the equity curve already: count it from there.
+    bar_counts: dict[str, int] = {str(outcome.summary.extra.get("bar_type")): outcome.bar_ts.size}
     configs = (
         {index: dict(s.config) for index, s in enumerate(run_file.run.engine.strategies)}
         if run_file.run.engine

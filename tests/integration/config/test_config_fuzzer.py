@@ -81,6 +81,11 @@ OUT_OF_RANGE: dict[str, list[Any]] = {
     "timestamp_format": ["%Y-%m-%d %f", "seconds"],
     "delimiter": [";;", ""],
     "clock": ["Mars/Olympus"],
+    "k": [0, 1001],
+    "context_bars": [-1],
+    "risk_weight": [1.5, -0.5],
+    "start_time": [123, 1493596800, "2017-13-01"],
+    "end_time": [1493596800000, "yesterday"],
 }
 # Numeric values with no range (any number means what it says).
 UNBOUNDED = {"random_seed"}
