@@ -13,6 +13,7 @@ from nautilus_ai.cli.dataset_args import (
     add_data_arguments,
     add_label_arguments,
     catalog_from_args,
+    describe_flag_errors,
     label_spec_from_args,
 )
 
@@ -66,12 +67,19 @@ def register(subparsers: Any) -> None:
     train.set_defaults(handler=_train)
 
 
+# TrainConfig fields whose flag is not --field-name.
+TRAIN_FLAGS = {
+    "learning_rate": "--lr",
+    "target_signal_rate": "--signal-rate",
+    "calibrate": "--no-calibrate",
+}
+
+
 def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
     from nautilus_ai.datasets import Fold, Window
-    from nautilus_ai.models.card import describe_errors
     from nautilus_ai.paths import default_reports_dir
     from nautilus_ai.training import FeatureMismatchError, TrainConfig, train_model
 
@@ -101,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
             target_signal_rate=args.signal_rate,
         )
     except ValidationError as exc:
-        raise CliError(describe_errors(exc)) from None
+        raise CliError(describe_flag_errors(exc, TRAIN_FLAGS)) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if args.backtest and fold.test is None:
