@@ -109,9 +109,7 @@ def test_card_and_artifact(trained: Any) -> None:
 
 def test_the_stored_model_reproduces_the_training_figures(trained: Any) -> None:
     result, *_ = trained
-    predictor = build_predictor(
-        artifact_predictor_config(result.artifact_path), FeatureSpec()
-    )
+    predictor = build_predictor(artifact_predictor_config(result.artifact_path), FeatureSpec())
     assert isinstance(predictor, LightGBMPredictor)
     test = result.dataset.test
     probabilities = predictor.predict_proba_batch(test.features)
