@@ -1,4 +1,5 @@
-"""``nautilus-ai train --family lightgbm`` as a user runs it, on the real demo catalog."""
+"""``nautilus-ai train --family lightgbm`` then ``export-pine`` as a user runs them (the README's
+sequence, on shorter windows), on the real demo catalog."""
 
 from __future__ import annotations
 
@@ -55,6 +56,11 @@ def test_train_lightgbm_with_out_of_sample_backtest(demo_catalog: Path, tmp_path
     assert predictor.card.temperature == out["temperature"]
     probabilities = predictor.predict_proba_batch(np.zeros((1, len(FeatureSpec().names))))
     assert abs(probabilities.sum() - 1.0) < 1e-12
+    # the README's next step: the Pine export of the trained model
+    pine = _cli("export-pine", "--model", str(artifact), "--out", "gbt.pine", cwd=tmp_path)
+    assert pine.returncode == 0, pine.stderr[-2000:]
+    assert "embedded as exact LightGBM (every tree)" in pine.stdout
+    assert (tmp_path / "gbt.pine").read_text().startswith("//@version=6")
 
 
 def test_without_the_extra_training_is_one_clean_line(demo_catalog: Path, tmp_path: Path) -> None:
