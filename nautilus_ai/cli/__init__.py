@@ -25,6 +25,7 @@ VERB_MODULES: tuple[str, ...] = (
     "control",
     "serve",
     "pine",
+    "patterns",
 )
 
 

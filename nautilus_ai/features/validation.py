@@ -106,7 +106,15 @@ def as_bar_arrays(
     if ts.size == 0 and ts.dtype.kind == "f":  # an empty list arrives as float64
         ts = ts.astype(np.int64)
     if ts.dtype.kind not in "iu":
-        raise ValueError(f"ts_event_ns must hold integers (UTC ns), got dtype {ts.dtype}")
+        # Datetimes (object for tz-aware pandas times) are not guessed at here: their zone and
+        # unit matter. The research facade converts a pandas frame's times to UTC ns.
+        hint = (
+            "; for a pandas frame use nautilus_ai.research.features(df), which converts its "
+            "times to UTC ns"
+            if ts.dtype.kind in "MO"
+            else ""
+        )
+        raise ValueError(f"ts_event_ns must hold integers (UTC ns), got dtype {ts.dtype}{hint}")
     if ts.dtype.kind == "u" and ts.size and int(ts.max()) > MAX_TS_NS:
         raise InvalidBarError(
             REASON_TIMESTAMP_OUT_OF_RANGE,

@@ -1,0 +1,152 @@
+"""Pattern memory speed: query latency and recall over 1M patterns, build rate, memory per
+pattern, and an observe-only backtest against the no-op strategy.
+
+Run: ``python -m benchmarks.bench_patterns [--patterns 1000000] [--backtest]``.
+
+* query: k = 20, one query at a time on one core (faiss on one thread), p50 / p90 latency and
+  recall@20 against exact search, for vectors of the feature spec's width (28) and of 64 dims.
+  The vectors are real EUR/USD pattern vectors (the demo's 186k bars) repeated with small noise
+  up to the count, so the index sees the real distribution;
+* build: patterns per second from bars (features + shapes + outcomes), on the demo's bars;
+* memory: bytes per pattern (columns + vectors + IVF epochs);
+* backtest (``--backtest``): observe-only on 1-12 May 2017, the memory predictor (precomputed
+  and incremental) vs the no-op strategy, same BacktestNode set-up and bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+
+
+def _vectors(base: np.ndarray, count: int, dims: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if base.shape[1] >= dims:
+        source = base[:, :dims]
+    else:
+        source = np.hstack([base, base[:, : dims - base.shape[1]]])
+    rows = rng.integers(0, source.shape[0], count)
+    noise = rng.normal(0.0, 0.02, (count, dims)).astype(np.float32)
+    out: np.ndarray = (source[rows] + noise).astype(np.float32)
+    return out
+
+
+def bench_queries(base: np.ndarray, count: int, dims: int, queries: int = 300) -> dict[str, Any]:
+    from nautilus_ai.patterns import IndexConfig, PatternIndex, brute_force
+
+    vectors = _vectors(base, count, dims)
+    started = time.perf_counter()
+    index = PatternIndex.build(vectors, IndexConfig())
+    built = time.perf_counter() - started
+    rng = np.random.default_rng(1)
+    probe = _vectors(base, queries, dims, seed=2)
+    latencies, recalls = [], []
+    for i in range(queries):
+        t0 = time.perf_counter()
+        ids, _ = index.search(probe[i : i + 1], np.array([count]), 20)
+        latencies.append(time.perf_counter() - t0)
+        if i < 100:
+            exact, _ = brute_force(vectors, probe[i], count, 20)
+            recalls.append(len(set(exact.tolist()) & set(ids[0].tolist())) / 20)
+    del rng
+    index_bytes = sum(len(b) for b in index.to_bytes())
+    return {
+        "patterns": count,
+        "dims": dims,
+        "index_build_s": round(built, 1),
+        "epochs": list(index.epoch_rows),
+        "p50_ms": round(1e3 * float(np.percentile(latencies, 50)), 3),
+        "p90_ms": round(1e3 * float(np.percentile(latencies, 90)), 3),
+        "recall_at_20": round(float(np.mean(recalls)), 4),
+        "bytes_per_pattern": round((vectors.nbytes + index_bytes) / count + 8 * 8 + 1, 1),
+    }
+
+
+def bench_build(catalog: Path) -> dict[str, Any]:
+    from nautilus_ai.patterns import build_from_catalog
+
+    build_from_catalog(catalog, BAR_TYPE)  # warm: imports, zoneinfo tables
+    rates = []
+    for _ in range(3):
+        started = time.perf_counter()
+        patterns = build_from_catalog(catalog, BAR_TYPE)
+        rates.append(len(patterns) / (time.perf_counter() - started))
+    return {"patterns": len(patterns), "patterns_per_s": round(float(np.median(rates)))}
+
+
+def bench_backtest(catalog: Path) -> dict[str, Any]:
+    import yaml
+
+    from nautilus_ai.backtest.config import parse_run_file
+    from nautilus_ai.backtest.runner import run_backtest
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
+
+    end = int(np.datetime64("2017-04-10", "ns").astype(np.int64))
+    memory = PatternMemory(build_from_catalog(catalog, BAR_TYPE, end_ns=end))
+    save_memory(memory, store_dir(catalog, FeatureSpec().hash, "eurusd-m1-train"))
+    base = yaml.safe_load((REPO / "backtests" / "patterns.yaml").read_text())
+    base["run"]["data"][0]["catalog_path"] = str(catalog)
+    ai = base["run"]["engine"]["strategies"][0]
+    ai["config"]["predictor"]["catalog_path"] = str(catalog)
+    ai["config"]["catalog_path"] = str(catalog)
+    variants: dict[str, dict[str, Any]] = {
+        "noop": {
+            "strategy_path": "nautilus_ai.strategies.noop:NoOpStrategy",
+            "config_path": "nautilus_ai.strategies.noop:NoOpConfig",
+            "config": {"bar_type": BAR_TYPE},
+        },
+    }
+    for source in ("incremental", "precomputed"):
+        variant = copy.deepcopy(ai)
+        variant["config"].update(observe_only=True, feature_source=source)
+        variants[f"observe/{source}"] = variant
+    results: dict[str, Any] = {}
+    for name, strategy in variants.items():
+        data = copy.deepcopy(base)
+        data["name"] = name.replace("/", "-")
+        data["run"]["engine"]["strategies"] = [strategy]
+        outcome = run_backtest(parse_run_file(data, REPO / "benchmarks"), write=False)
+        results[name] = {"bars_per_s": round(outcome.summary.bars_per_s),
+                         "decisions": len(outcome.decisions)}  # fmt: skip
+        print(f"  {name:22s} {outcome.summary.bars_per_s:>9,.0f} bars/s", flush=True)
+    noop = results["noop"]["bars_per_s"]
+    for value in results.values():
+        value["ratio_to_noop"] = round(value["bars_per_s"] / noop, 3)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench_patterns")
+    parser.add_argument("--patterns", type=int, default=1_000_000)
+    parser.add_argument("--catalog", default=None)
+    parser.add_argument("--backtest", action="store_true")
+    args = parser.parse_args(argv)
+
+    from nautilus_ai.backtest.demo import ensure_demo_catalog
+    from nautilus_ai.patterns import build_from_catalog
+
+    catalog, _ = ensure_demo_catalog(args.catalog)
+    print("build from bars:", bench_build(catalog), flush=True)
+    base = build_from_catalog(catalog, BAR_TYPE).vectors
+    from nautilus_ai.features import FeatureSpec
+
+    for dims in (len(FeatureSpec().names), 64):
+        print(f"query, {dims} dims:", bench_queries(base, args.patterns, dims), flush=True)
+    if args.backtest:
+        print("backtest (observe-only, 1-12 May 2017):")
+        print(bench_backtest(catalog))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,224 @@
+"""Research use: "the k past windows most like now, and what happened next", with a picture.
+
+>>> found = similar_windows(memory, catalog, bar_type, k=10)       # now = the last bar
+>>> print(found.to_text())
+>>> found.plot("similar.png")
+
+Only patterns whose outcome was known before the query bar are searched (the memory's rule),
+so asking about a past bar shows what the memory would have said then.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nautilus_ai.features import accepted_bars_mask, compute_features
+from nautilus_ai.patterns.memory import PatternMemory
+from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
+
+__all__ = ["SimilarWindows", "similar_windows"]
+
+_NAMES = {-1: "sell", 0: "hold", 1: "buy"}
+
+
+@dataclass(frozen=True)
+class SimilarWindows:
+    """The answer of :func:`similar_windows`.
+
+    Attributes
+    ----------
+    ts_event : int
+        The query bar (close time, UTC ns).
+    window : ndarray
+        Its last ``shape_bars`` closes.
+    eligible : int
+        Patterns the memory could use at that time.
+    rows : ndarray of int64
+        Store rows of the neighbours, nearest first.
+    distances : ndarray of float64
+        Their L2 distances.
+    neighbour_paths : ndarray, shape (k, shape_bars + horizon)
+        Each neighbour's closes from its window's first bar to the end of its outcome, where the
+        bars are in the catalog (NaN otherwise).
+    memory : PatternMemory
+    """
+
+    ts_event: int
+    window: NDArray[np.float64]
+    eligible: int
+    rows: NDArray[np.int64]
+    distances: NDArray[np.float64]
+    neighbour_paths: NDArray[np.float64]
+    memory: PatternMemory
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per neighbour: when, instrument, distance and what happened next."""
+        m = self.memory
+        out = []
+        for rank, (row, distance) in enumerate(zip(self.rows, self.distances, strict=True)):
+            out.append(
+                {
+                    "rank": rank + 1,
+                    "ts_event": int(m.ts_event[row]),
+                    "time": _iso(int(m.ts_event[row])),
+                    "instrument_id": m.instrument_id[row],
+                    "distance": float(distance),
+                    "outcome": _NAMES[int(m.label[row])],
+                    "forward_return_atr": float(m.column("forward_return")[row]),
+                    "mfe_atr": float(m.column("mfe")[row]),
+                    "mae_atr": float(m.column("mae")[row]),
+                    "known_at": _iso(int(m.available_ns[row])),
+                }
+            )
+        return out
+
+    def to_text(self) -> str:
+        """A table a person reads in a terminal."""
+        spec = self.memory.pattern_spec
+        lines = [
+            f"{len(self.rows)} past windows most like {_iso(self.ts_event)} "
+            f"(of {self.eligible:,} whose outcome was known by then; outcome over "
+            f"{spec.horizon} bars, barrier {spec.barrier_atr:g} ATR)",
+            f"{'#':>3} {'time (UTC)':<17} {'instrument':<14} {'dist':>6} {'outcome':>7} "
+            f"{'fwd ATR':>8} {'MFE':>6} {'MAE':>6}",
+        ]
+        for r in self.records():
+            lines.append(
+                f"{r['rank']:>3} {r['time']:<17} {r['instrument_id']:<14} {r['distance']:>6.3f} "
+                f"{r['outcome']:>7} {r['forward_return_atr']:>+8.2f} {r['mfe_atr']:>6.2f} "
+                f"{r['mae_atr']:>6.2f}"
+            )
+        labels = [r["outcome"] for r in self.records()]
+        returns = np.array([r["forward_return_atr"] for r in self.records()])
+        if returns.size:
+            lines.append(
+                f"next {spec.horizon} bars: buy {labels.count('buy')}, hold "
+                f"{labels.count('hold')}, sell {labels.count('sell')}; forward return median "
+                f"{np.median(returns):+.2f} ATR (range {returns.min():+.2f} .. "
+                f"{returns.max():+.2f})"
+            )
+        return "\n".join(lines)
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """PNG: the current window (z-scored) over its neighbours' windows and what followed,
+        and the distribution of the neighbours' outcomes."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        spec = self.memory.pattern_spec
+        n_bars, horizon = spec.shape_bars, spec.horizon
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [2.2, 1]}
+        )
+        x_window = np.arange(-n_bars + 1, 1)
+        x_path = np.arange(-n_bars + 1, horizon + 1)
+        colours = {"buy": "tab:green", "sell": "tab:red", "hold": "tab:gray"}
+        for record, path_row in zip(self.records(), self.neighbour_paths, strict=True):
+            z = _zscore_by_window(path_row, n_bars)
+            if z is None:
+                continue
+            left.plot(x_path, z, color=colours[record["outcome"]], alpha=0.45, lw=1)
+        now = _zscore_by_window(self.window, n_bars)
+        if now is not None:
+            left.plot(x_window, now, color="black", lw=2.6, label="now")
+        left.axvline(0, color="black", ls=":", lw=1)
+        left.axvspan(0, horizon, color="tab:blue", alpha=0.06)
+        left.set_title(
+            f"now ({_iso(self.ts_event)} UTC) over its {len(self.rows)} nearest past windows\n"
+            "closes z-scored on each window; after 0: what happened next (colour: barrier hit "
+            "first, green up / red down / grey neither)",
+            fontsize=9,
+        )
+        left.set_xlabel("bars from the decision bar")
+        left.set_ylabel("close, z-score of the window")
+        left.legend(loc="upper left")
+        returns = np.array([r["forward_return_atr"] for r in self.records()])
+        if returns.size:
+            right.hist(returns, bins=max(5, min(20, returns.size)), color="tab:blue", alpha=0.7)
+            right.axvline(0, color="black", lw=1)
+            right.axvline(float(np.median(returns)), color="tab:orange", lw=2, label="median")
+            labels = [r["outcome"] for r in self.records()]
+            right.set_title(
+                f"outcomes after {horizon} bars: buy {labels.count('buy')} / hold "
+                f"{labels.count('hold')} / sell {labels.count('sell')}",
+                fontsize=9,
+            )
+            right.legend()
+        right.set_xlabel("forward return (ATR)")
+        right.set_ylabel("neighbours")
+        fig.tight_layout()
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, dpi=110)
+        plt.close(fig)
+        return target
+
+
+def similar_windows(
+    memory: PatternMemory,
+    catalog_path: str | os.PathLike[str],
+    bar_type: str,
+    *,
+    at_ns: int | None = None,
+    k: int = 10,
+) -> SimilarWindows:
+    """The ``k`` past windows most like the bar at ``at_ns`` (default: the catalog's last bar)
+    of ``bar_type``, among the patterns whose outcome was known by then."""
+    from nautilus_ai.catalog.reader import read_bars
+
+    ts, ohlcv = read_bars(catalog_path, bar_type)
+    keep = accepted_bars_mask(ts, *ohlcv.T)
+    ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
+    spec = memory.feature_spec
+    n_bars = memory.pattern_spec.shape_bars
+    if at_ns is None:
+        i = ts.size - 1
+    else:
+        i = int(np.searchsorted(ts, at_ns, side="right")) - 1
+        if i < 0:
+            raise ValueError(f"no bar of {bar_type} at or before {_iso(at_ns)}")
+    start = max(0, i - max(spec.warmup_bars, n_bars) * 3)
+    features = compute_features(spec, ts[start : i + 1], *ohlcv[start : i + 1].T)
+    if features[-1, spec.index("warm")] != 1.0 or i + 1 < n_bars:
+        raise ValueError(f"the bar at {_iso(int(ts[i]))} is not warm: not enough bars before it")
+    window = ohlcv[i - n_bars + 1 : i + 1, 3]
+    layout = pattern_layout(spec.names, memory.pattern_spec)
+    vector = pattern_vectors(layout, features[-1:], window[None, :])
+    found = memory.search(vector, int(ts[i]), k)
+    rows = found.rows[0][found.rows[0] >= 0]
+    distances = np.sqrt(found.distances[0][: rows.size])
+    horizon = memory.pattern_spec.horizon
+    paths = np.full((rows.size, n_bars + horizon), np.nan)
+    for j, row in enumerate(rows.tolist()):
+        p = int(np.searchsorted(ts, memory.ts_event[row]))
+        same = memory.instrument_id[row] == bar_type.rsplit("-", 4)[0]
+        if same and p < ts.size and ts[p] == memory.ts_event[row] and p >= n_bars - 1:
+            segment = ohlcv[p - n_bars + 1 : p + horizon + 1, 3]
+            paths[j, : segment.size] = segment
+    return SimilarWindows(
+        int(ts[i]), window, int(found.eligible[0]), rows, distances, paths, memory
+    )
+
+
+def _zscore_by_window(values: NDArray[np.float64], n_bars: int) -> NDArray[np.float64] | None:
+    head = values[:n_bars]
+    if not np.isfinite(head).all():
+        return None
+    std = head.std()
+    if std <= 0:
+        return None
+    out: NDArray[np.float64] = (values - head.mean()) / std
+    return out
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")

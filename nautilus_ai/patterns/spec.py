@@ -1,0 +1,187 @@
+"""What a pattern is: the definition (:class:`PatternSpec`) and the pattern vector.
+
+A pattern is the market at the close of bar ``t``, as one float32 vector of two blocks:
+
+* **features** - the feature vector of bar ``t`` (``FeatureSpec`` order) made scale-free: the
+  price-unit features (``ret_*``, ``macd_*``, ``bb_bandwidth``) are divided by ``atr_close``, so
+  they are in ATRs; ``atr_close`` (a volatility *level*) and ``warm`` (a constant) are dropped.
+  The block is scaled by ``feature_weight / sqrt(block width)``.
+* **shape** - the closes of the last ``shape_bars`` bars (``t - N + 1 .. t``), z-scored within the
+  window (mean 0, population standard deviation 1; a flat window is all zeros), scaled by
+  ``shape_weight / sqrt(N)``: scale-free, so it compares across price levels and instruments.
+
+Both blocks use only bars ``<= t``. Every reduction is written as a left-to-right loop over
+columns (vectorised over rows), so the vector of one row is bit-identical whether it is computed
+alone (live) or inside a batch (the store builder, the precomputed backtest path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from nautilus_ai.labels import LabelSpec
+
+__all__ = [
+    "ATR_SCALED_PREFIXES",
+    "DROPPED_FEATURES",
+    "PatternLayout",
+    "PatternSpec",
+    "pattern_layout",
+    "pattern_vectors",
+]
+
+#: Features in price units (divided by ``atr_close`` to be in ATRs).
+ATR_SCALED_PREFIXES: Final = ("ret_", "macd_", "bb_bandwidth")
+#: Features left out of the vector: a volatility level (not scale-free) and a constant.
+DROPPED_FEATURES: Final = ("atr_close", "warm")
+
+
+class PatternSpec(BaseModel):
+    """Definition of a pattern and of its outcome; part of every store's identity.
+
+    Parameters
+    ----------
+    shape_bars : int
+        Bars in the price-shape block (the window ``t - N + 1 .. t``).
+    horizon : int
+        Bars after ``t`` that make the outcome (``t + 1 .. t + horizon``); the outcome is known at
+        the close of bar ``t + horizon``.
+    barrier_atr : float
+        Triple-barrier distance in ATRs (both sides), net of the spread
+        (:mod:`nautilus_ai.labels`, ``kind="triple_barrier"``).
+    spread_pips, pip_size : float
+        Round-trip cost charged by the triple barrier, and the pip (as in ``LabelSpec``).
+    feature_weight, shape_weight : float
+        Weights of the two blocks in the distance (0 switches a block off).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shape_bars: int = Field(default=32, ge=2, le=1024)
+    horizon: int = Field(default=30, ge=1, le=100_000)
+    barrier_atr: float = Field(default=3.0, ge=0.0, allow_inf_nan=False)
+    spread_pips: float = Field(default=0.3, ge=0.0, allow_inf_nan=False)
+    pip_size: float = Field(default=1e-4, gt=0.0, allow_inf_nan=False)
+    feature_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    shape_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+
+    def label_spec(self, atr_period: int) -> LabelSpec:
+        """The :class:`~nautilus_ai.labels.LabelSpec` of the triple-barrier outcome."""
+        return LabelSpec(
+            kind="triple_barrier",
+            horizon=self.horizon,
+            unit="atr",
+            buy_threshold=self.barrier_atr,
+            sell_threshold=self.barrier_atr,
+            spread_pips=self.spread_pips,
+            pip_size=self.pip_size,
+            atr_period=atr_period,
+        )
+
+    @property
+    def hash(self) -> str:
+        """16 hex digits over every field (canonical JSON)."""
+        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class PatternLayout:
+    """Where each feature goes in the vector, resolved once for a feature spec's names."""
+
+    def __init__(self, feature_names: Sequence[str], spec: PatternSpec) -> None:
+        names = tuple(feature_names)
+        if "atr_close" not in names:
+            raise ValueError("the feature spec has no 'atr_close': patterns need it (ATR units)")
+        self.feature_names = names
+        self.kept = tuple(i for i, name in enumerate(names) if name not in DROPPED_FEATURES)
+        self.scaled = tuple(
+            j for j, i in enumerate(self.kept) if names[i].startswith(ATR_SCALED_PREFIXES)
+        )
+        self.atr_column = names.index("atr_close")
+        self.shape_bars = spec.shape_bars
+        width = len(self.kept)
+        self.feature_scale = spec.feature_weight / math.sqrt(width) if width else 0.0
+        self.shape_scale = spec.shape_weight / math.sqrt(spec.shape_bars)
+        self.dims = width + spec.shape_bars
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Names of the vector's columns (features, then ``shape_0 .. shape_{N-1}``)."""
+        return (
+            *(self.feature_names[i] for i in self.kept),
+            *(f"shape_{j}" for j in range(self.shape_bars)),
+        )
+
+
+def pattern_layout(feature_names: Sequence[str], spec: PatternSpec) -> PatternLayout:
+    """The :class:`PatternLayout` for ``feature_names`` (``FeatureSpec.names``)."""
+    return PatternLayout(feature_names, spec)
+
+
+def pattern_vectors(
+    layout: PatternLayout,
+    features: NDArray[np.float64],
+    closes: NDArray[np.float64],
+) -> NDArray[np.float32]:
+    """Pattern vectors for ``n`` rows.
+
+    Parameters
+    ----------
+    layout : PatternLayout
+    features : ndarray, shape (n, k)
+        Feature rows (``FeatureSpec`` order), all finite.
+    closes : ndarray, shape (n, shape_bars)
+        Row ``i`` holds the closes of the ``shape_bars`` bars ending at row ``i``'s bar, oldest
+        first.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, layout.dims)
+        A new array; row ``i`` depends on row ``i`` of the inputs only, computed with the same
+        operations whatever ``n`` is.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    w = np.asarray(closes, dtype=np.float64)
+    n = x.shape[0]
+    if x.ndim != 2 or x.shape[1] != len(layout.feature_names):
+        raise ValueError(f"features must be (n, {len(layout.feature_names)}), got {x.shape}")
+    if w.shape != (n, layout.shape_bars):
+        raise ValueError(f"closes must be ({n}, {layout.shape_bars}), got {w.shape}")
+    out = np.empty((n, layout.dims), dtype=np.float32)
+    kept = x[:, layout.kept]
+    atr = x[:, layout.atr_column]
+    safe = np.where(atr > 0.0, atr, 1.0)
+    for j in layout.scaled:
+        kept[:, j] = np.where(atr > 0.0, kept[:, j] / safe, 0.0)
+    out[:, : len(layout.kept)] = kept * layout.feature_scale
+    out[:, len(layout.kept) :] = _zscore_rows(w) * layout.shape_scale
+    return out
+
+
+def _zscore_rows(w: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each row minus its mean over its standard deviation; sums run left to right by column."""
+    n, m = w.shape
+    cols = np.ascontiguousarray(w.T)  # (m, n): each column of the window is contiguous
+    total = np.zeros(n)
+    for j in range(m):
+        total += cols[j]
+    mean = total / m
+    cols -= mean
+    squares = np.zeros(n)
+    for j in range(m):
+        squares += cols[j] * cols[j]
+    std = np.sqrt(squares / m)
+    # A window whose spread is rounding noise (or zero) is flat: no shape.
+    flat = std <= 1e-12 * np.abs(mean)
+    cols /= np.where(flat, 1.0, std)
+    cols[:, flat] = 0.0
+    z: NDArray[np.float64] = cols.T
+    return z

@@ -1,0 +1,109 @@
+"""The pattern memory as a user runs it: the README's CLI sequence, the run file in a
+BacktestNode (through ``nautilus-ai backtest``), and the predictor in a live TradingNode replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", *args],
+        capture_output=True, text=True, timeout=600, env=env, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_readme_sequence_build_stats_query_then_backtest(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    catalog = str(demo_catalog)
+    built = cli("patterns", "build", "--catalog", catalog, "--name", "eurusd-m1-train",
+                "--bar-type", BAR_TYPE, "--end", "2017-04-10", "--json")  # fmt: skip
+    assert built.returncode == 0, built.stderr[-2000:]
+    summary = json.loads(built.stdout)
+    assert summary["patterns"] > 95_000 and summary["last"] < "2017-04-10"
+    assert Path(summary["store"]).is_file() and Path(summary["index"]).is_file()
+    assert summary["index_epochs"] == [16384, 65536]
+
+    stats = cli("patterns", "stats", "--catalog", catalog, "--name", "eurusd-m1-train", "--json")
+    assert stats.returncode == 0, stats.stderr
+    described = json.loads(stats.stdout)
+    assert described["patterns"] == summary["patterns"]
+    assert sum(described["outcomes"].values()) == summary["patterns"]
+    assert all(v > 1000 for v in described["outcomes"].values())
+
+    picture = tmp_path / "now.png"
+    query = cli("patterns", "query", "--catalog", catalog, "--name", "eurusd-m1-train",
+                "--bar-type", BAR_TYPE, "--at", "2017-05-15T14:30", "--k", "10",
+                "--plot", str(picture), "--json")  # fmt: skip
+    assert query.returncode == 0, query.stderr
+    answer = json.loads(query.stdout)
+    assert len(answer["neighbours"]) == 10
+    assert all(n["known_at"] < "2017-04-10" for n in answer["neighbours"])
+    assert picture.stat().st_size > 20_000
+
+    env = dict(os.environ, NAUTILUS_AI_CATALOG=catalog, NAUTILUS_AI_REPORTS=str(tmp_path))
+    run = cli("backtest", str(REPO / "backtests" / "patterns.yaml"), "--json", env=env,
+              cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    assert result["sample"] == "out-of-sample"
+    assert result["bars"] > 12_000 and result["trades"] > 0
+
+
+def test_query_of_a_missing_store_is_one_clean_line(tmp_path: Path) -> None:
+    result = cli("patterns", "stats", "--catalog", str(tmp_path), "--name", "nope")
+    assert result.returncode == 2
+    assert result.stderr.startswith("nautilus-ai: error:") and "nope" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_pattern_memory_trades_in_a_live_replay_and_learns(
+    patterns_replay_catalog: Path, tmp_path: Path
+) -> None:
+    import yaml
+    from fixtures.live_configs import live_config, use_ai_pattern
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.live import load_live_config, read_trade_log, run_live
+    from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
+
+    catalog = patterns_replay_catalog
+    patterns = build_from_catalog(catalog, BAR_TYPE)
+    first_half = patterns.take(slice(0, len(patterns) // 2))
+    save_memory(PatternMemory(first_half), store_dir(catalog, FeatureSpec().hash, "replay"))
+
+    path = live_config(tmp_path, catalog, speed=0.0)
+    use_ai_pattern(path)
+    data = yaml.safe_load(path.read_text())
+    strategy = data["node"]["strategies"][0]["config"]
+    strategy["predictor"] = {"kind": "pattern_memory", "catalog_path": str(catalog),
+                             "name": "replay"}  # fmt: skip
+    strategy["context_bars"] = 64
+    strategy["min_confidence"] = 0.45
+    path.write_text(yaml.safe_dump(data))
+    seen: dict[str, Any] = {}
+    outcome = run_live(load_live_config(path), on_built=lambda node: seen.update(
+        strategy=node.trader.strategies()[0]))  # fmt: skip
+    strategy_obj = seen["strategy"]
+    predictor = strategy_obj._predictor
+    assert predictor is not None and predictor.model_id.startswith("pattern-memory/")
+    # bars after the stored half matured live and joined the memory
+    assert predictor.learned > 500
+    assert len(predictor.memory) == len(first_half) + predictor.learned
+    fills = [r for r in read_trade_log(tmp_path / "trades.jsonl") if r["event"] == "fill"]
+    entries = [r for r in fills if any(t.startswith("model=pattern-memory/") for t in r["tags"])]
+    assert entries, f"no pattern-memory entry filled ({len(fills)} fills; {outcome})"
+    assert strategy_obj.predictor_errors == 0

@@ -1,0 +1,239 @@
+"""The pattern memory's pure core on real bars: outcomes, vectors, no look-ahead, exactness,
+rebuilds and refused index files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nautilus_ai.patterns import (
+    IndexConfig,
+    IndexMismatchError,
+    OutcomeTracker,
+    PatternMemory,
+    PatternSpec,
+    bar_outcomes,
+    brute_force,
+    build_from_bars,
+    load_memory,
+    pattern_layout,
+    pattern_vectors,
+    save_memory,
+    write_index,
+)
+from nautilus_ai.patterns.store import INDEX_FILE
+
+INSTRUMENT = "EUR/USD.SIM"
+# Small epochs so that 20k real bars exercise several IVF epochs and the anchor tail.
+IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24, anchor_grid=64)
+
+
+def test_live_tracker_equals_the_vectorised_outcomes(real_bars: tuple) -> None:
+    ts, ohlcv = real_bars
+    spec = PatternSpec().label_spec(14)
+    batch = bar_outcomes(spec, ts, ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3])
+    tracker = OutcomeTracker(spec)
+    seen = 0
+    for i in range(ts.size):
+        outcome = tracker.update(int(ts[i]), ohlcv[i, 1], ohlcv[i, 2], ohlcv[i, 3])
+        if outcome is None:
+            continue
+        t = i - spec.horizon
+        seen += 1
+        assert batch.valid[t]
+        assert outcome.ts_event == ts[t] and outcome.available_ns == batch.available_ns[t]
+        assert outcome.label == batch.label[t]
+        assert outcome.unit == batch.atr[t]  # bit for bit
+        assert outcome.forward_return == batch.forward_return[t]
+        assert (outcome.mfe, outcome.mae) == (batch.mfe[t], batch.mae[t])
+    assert seen == int(batch.valid.sum()) > 19_000
+    assert set(np.unique(batch.label[batch.valid]).tolist()) == {-1, 0, 1}
+
+
+def test_one_row_vector_equals_its_row_in_a_batch(real_bars: tuple) -> None:
+    from nautilus_ai.features import FeatureSpec, compute_features
+
+    ts, ohlcv = real_bars
+    fspec, pspec = FeatureSpec(), PatternSpec()
+    features = compute_features(fspec, ts[:3000], *ohlcv[:3000].T)
+    windows = np.lib.stride_tricks.sliding_window_view(ohlcv[:3000, 3], pspec.shape_bars)
+    rows = np.arange(200, 3000)
+    layout = pattern_layout(fspec.names, pspec)
+    batch = pattern_vectors(layout, features[rows], windows[rows - 31])
+    for j in (0, 17, 1000, 2799):
+        one = pattern_vectors(layout, features[rows[j] : rows[j] + 1], windows[rows[j] - 31][None])
+        assert one.tobytes() == batch[j].tobytes()
+    assert np.isfinite(batch).all() and batch.dtype == np.float32
+
+
+@pytest.fixture(scope="module")
+def patterns(real_bars: tuple):  # type: ignore[no-untyped-def]
+    ts, ohlcv = real_bars
+    return build_from_bars(ts, ohlcv, instrument_id=INSTRUMENT)
+
+
+def test_store_is_a_time_ordered_prefix(patterns) -> None:  # type: ignore[no-untyped-def]
+    assert len(patterns) > 19_000
+    assert (np.diff(patterns.available_ns) >= 0).all()
+    assert (patterns.available_ns > patterns.ts_event).all()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+@pytest.mark.parametrize("mode", ["exact", "ivf"])
+def test_answer_equals_brute_force_over_the_eligible_patterns(patterns, mode, data) -> None:  # type: ignore[no-untyped-def]
+    memory = _memory(patterns, mode)
+    i = data.draw(st.integers(0, len(patterns) - 1))
+    k = data.draw(st.sampled_from([1, 5, 20]))
+    when = int(patterns.ts_event[i])
+    found = memory.search(patterns.vectors[i], when, k)
+    m = int(found.eligible[0])
+    assert m == int((patterns.available_ns < when).sum())  # outcome known strictly before t
+    rows = found.rows[0][found.rows[0] >= 0]
+    assert (patterns.available_ns[rows] < when).all()
+    ids, distances = brute_force(patterns.vectors, patterns.vectors[i], m, k)
+    if mode == "exact" or m < IVF.exact_max:
+        assert np.array_equal(rows, ids)
+        assert found.distances[0][: rows.size].tobytes() == distances.tobytes()
+
+
+def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
+    memory = _memory(patterns, "ivf")
+    pick = np.random.default_rng(3).choice(np.arange(5000, len(patterns)), 300, replace=False)
+    found = memory.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
+    recall = []
+    for j, i in enumerate(pick):
+        ids, _ = brute_force(patterns.vectors, patterns.vectors[i], int(found.eligible[j]), 20)
+        recall.append(len(set(ids.tolist()) & set(found.rows[j].tolist())) / ids.size)
+    assert np.mean(recall) >= 0.95
+
+
+_MEMORIES: dict[tuple[int, str], PatternMemory] = {}
+
+
+def _memory(patterns, mode: str) -> PatternMemory:  # type: ignore[no-untyped-def]
+    key = (id(patterns), mode)
+    if key not in _MEMORIES:
+        config = IVF if mode == "ivf" else IndexConfig(mode="exact")
+        _MEMORIES[key] = PatternMemory(patterns, index_config=config)
+    return _MEMORIES[key]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cut=st.integers(6_000, 12_000),
+    seed=st.integers(0, 2**32 - 1),
+    how=st.sampled_from(["noise", "reverse", "crash"]),
+)
+def test_changing_bars_after_t_never_changes_the_answer_at_t(real_bars, cut, seed, how) -> None:  # type: ignore[no-untyped-def]
+    """Rebuild the whole store and index from bars that differ after bar ``cut``: every query
+    at or before ``cut`` gets the same neighbours (times, distances) in both memories."""
+    ts, ohlcv = real_bars
+    ts, ohlcv = ts[:14_000], ohlcv[:14_000]
+    changed = _change_after(ohlcv, cut, seed, how)
+    original = PatternMemory(build_from_bars(ts, ohlcv, instrument_id=INSTRUMENT),
+                             index_config=IVF)  # fmt: skip
+    other = PatternMemory(build_from_bars(ts, changed, instrument_id=INSTRUMENT),
+                          index_config=IVF)  # fmt: skip
+    queries = np.random.default_rng(seed).integers(3000, cut + 1, 40)
+    layout = pattern_layout(original.feature_spec.names, original.pattern_spec)
+    from nautilus_ai.features import compute_features
+
+    features = compute_features(original.feature_spec, ts[: cut + 1], *ohlcv[: cut + 1].T)
+    windows = np.lib.stride_tricks.sliding_window_view(ohlcv[: cut + 1, 3], 32)
+    vectors = pattern_vectors(layout, features[queries], windows[queries - 31])
+    a = original.search(vectors, ts[queries], 20)
+    b = other.search(vectors, ts[queries], 20)
+    assert np.array_equal(a.eligible, b.eligible)
+    assert np.array_equal(original.ts_event[a.rows], other.ts_event[b.rows])
+    assert a.distances.tobytes() == b.distances.tobytes()
+    # ...while the stores really differ after the cut
+    assert not np.array_equal(original.vectors[-100:], other.vectors[-100:])
+
+
+def _change_after(ohlcv: np.ndarray, cut: int, seed: int, how: str) -> np.ndarray:
+    out = ohlcv.copy()
+    rng = np.random.default_rng(seed)
+    tail = slice(cut + 1, None)
+    close = out[tail, 3]
+    if how == "noise":
+        factor = np.exp(np.cumsum(rng.normal(0, 3e-4, close.size)))
+    elif how == "reverse":
+        factor = close[::-1] / close
+    else:
+        factor = np.linspace(1.0, 0.9, close.size)
+    for column in range(4):
+        out[tail, column] = ohlcv[tail, column] * factor
+    return out
+
+
+def test_rebuilt_index_is_identical_and_answers_identically(patterns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = PatternMemory(patterns, index_config=IVF)
+    again = PatternMemory(patterns, index_config=IVF)
+    assert first.index.epoch_rows == again.index.epoch_rows and len(first.index.epoch_rows) >= 3
+    assert first.index.to_bytes() == again.index.to_bytes()  # deterministic rebuild
+    save_memory(first, tmp_path)
+    loaded = load_memory(tmp_path)
+    pick = np.arange(2000, len(patterns), 97)
+    x = first.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
+    y = loaded.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
+    assert np.array_equal(x.rows, y.rows) and x.distances.tobytes() == y.distances.tobytes()
+
+
+def test_corrupt_or_mismatched_index_is_refused_naming_the_file(patterns, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    memory = PatternMemory(patterns, index_config=IVF)
+    save_memory(memory, tmp_path)
+    index_file = tmp_path / INDEX_FILE
+    good = index_file.read_bytes()
+
+    index_file.write_bytes(good[:-10] + bytes(10))  # a corrupt payload
+    with pytest.raises(IndexMismatchError, match=str(index_file)) as err:
+        load_memory(tmp_path)
+    assert "corrupt" in str(err.value)
+
+    index_file.write_bytes(good[: len(good) // 3])  # truncated
+    with pytest.raises(IndexMismatchError, match=str(index_file)):
+        load_memory(tmp_path)
+
+    index_file.write_bytes(b"garbage")
+    with pytest.raises(IndexMismatchError, match="bad magic"):
+        load_memory(tmp_path)
+
+    write_index(memory.index, index_file, spec_hash="0123456789abcdef",
+                store_checksum=patterns.checksum())  # fmt: skip
+    with pytest.raises(IndexMismatchError, match="0123456789abcdef") as err:
+        load_memory(tmp_path)
+    assert str(index_file) in str(err.value) and patterns.spec_hash in str(err.value)
+
+    smaller = PatternMemory(patterns.take(slice(0, 5000)), index_config=IVF)
+    write_index(smaller.index, index_file, spec_hash=patterns.spec_hash,
+                store_checksum=patterns.take(slice(0, 5000)).checksum())  # fmt: skip
+    with pytest.raises(IndexMismatchError, match="5000 patterns"):
+        load_memory(tmp_path)
+
+    index_file.write_bytes(good)
+    assert len(load_memory(tmp_path)) == len(patterns)
+
+
+def test_live_adds_keep_the_prefix_and_skip_stored_patterns(patterns) -> None:  # type: ignore[no-untyped-def]
+    head = patterns.take(slice(0, 10_000))
+    memory = PatternMemory(head, index_config=IVF)
+    assert memory.add(patterns.take(slice(5_000, 10_000))) == 0  # already stored
+    added = 0
+    for start in range(10_000, 12_000, 250):
+        added += memory.add(patterns.take(slice(start, start + 250)))
+    assert added == 2_000 and len(memory) == 12_000
+    grown = PatternMemory(patterns.take(slice(0, 12_000)), index_config=IVF)
+    pick = np.arange(3000, 12_000, 131)
+    x = memory.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
+    y = grown.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
+    assert np.array_equal(x.rows, y.rows)
+    assert memory.index.to_bytes() == grown.index.to_bytes()
