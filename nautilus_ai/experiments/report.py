@@ -355,10 +355,16 @@ def plot_pnl_distribution(
     plt = _pyplot()
     x = np.asarray(pnls, dtype=np.float64)
     fig, ax = plt.subplots(figsize=(10, 4.5))
+    clipped = 0
     if x.size:
-        edges = np.histogram_bin_edges(x, bins=min(80, max(10, int(math.sqrt(x.size)) * 2)))
-        ax.hist(x[x <= 0], bins=edges, color=LOSS, alpha=0.75, label=f"losses ({(x <= 0).sum()})")
-        ax.hist(x[x > 0], bins=edges, color=GAIN, alpha=0.75, label=f"wins ({(x > 0).sum()})")
+        # the 0.5% tails on each side go into the end bins, so the bulk gets the resolution
+        lo, hi = np.percentile(x, [0.5, 99.5]) if x.size >= 200 else (x.min(), x.max())
+        clipped = int(((x < lo) | (x > hi)).sum())
+        shown = np.clip(x, lo, hi)
+        edges = np.histogram_bin_edges(shown, bins=min(80, max(10, int(math.sqrt(x.size)) * 2)))
+        ax.hist(shown[x <= 0], bins=edges, color=LOSS, alpha=0.75,
+                label=f"losses ({(x <= 0).sum()})")  # fmt: skip
+        ax.hist(shown[x > 0], bins=edges, color=GAIN, alpha=0.75, label=f"wins ({(x > 0).sum()})")
         ax.axvline(x.mean(), color="black", linewidth=1.2, label=f"mean {x.mean():+.2f}")
         ax.axvline(float(np.median(x)), color="black", linestyle="--", linewidth=1.0,
                    label=f"median {np.median(x):+.2f}")  # fmt: skip
@@ -368,7 +374,8 @@ def plot_pnl_distribution(
                        label=f"costs per trade -{cost_per_trade:.2f}")  # fmt: skip
         ax.legend(fontsize=9)
     wins = float(np.mean(x > 0)) if x.size else float("nan")
-    ax.set_title(f"{title}: {x.size} trades, win rate {100 * wins:.1f}%")
+    tails = f" ({clipped} beyond the axis, drawn in the end bins)" if clipped else ""
+    ax.set_title(f"{title}: {x.size} trades, win rate {100 * wins:.1f}%{tails}")
     ax.set_xlabel(f"net PnL per trade ({currency})")
     ax.set_ylabel("trades")
     ax.grid(alpha=0.3)
