@@ -21,7 +21,11 @@ $(STAMP): pyproject.toml setup.py
 demo: venv
 	$(VENV)/bin/nautilus-ai demo
 
+# The services line prints which redis-server / java / node / npm the tests will start (the
+# services extra's wheels unless overridden) and stops at once, naming the way out, if one is
+# missing.
 test: venv
+	$(PY) -m nautilus_ai.services
 	$(PY) -m pytest
 
 lint: venv

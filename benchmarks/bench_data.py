@@ -1,6 +1,8 @@
-"""Data benchmarks: Dukascopy decode, ticks -> catalog, HistData M1 import, loopback downloads.
+"""Data benchmarks: Dukascopy decode, ticks -> catalog, HistData M1 import, the cost of merging
+into a catalog that holds data (as ratios to a plain first write), loopback downloads.
 
-Run: ``.venv/bin/python -m benchmarks.bench_data`` (``--reps N``, ``--workers 1,4,8``).
+Run: ``.venv/bin/python -m benchmarks.bench_data`` (``--reps N``, ``--workers 1,4,8``,
+``--only merge``).
 Reads the shared data folder (``$NAUTILUS_AI_DATA`` or ``../shared/data``); writes only to a
 temporary folder. Figures are best-of-N wall times on whatever the machine is doing: quiet it
 first. Targets (issue 3): decode >= 10M ticks/s (LZMA reported apart), ticks -> catalog >= 1M
@@ -91,9 +93,9 @@ def bench_ticks_to_catalog(data: Path, reps: int, tmp: Path) -> None:
     target = tmp / "dk-again"
     assert import_dukascopy(hours, target).rows_written == n
     wall, cpu, again = _best_cpu(lambda: import_dukascopy(hours, target), reps)
-    assert again.writes[0].rows_replaced == n == 266_219
+    assert again.writes[0].unchanged == n == 266_219 and not again.writes[0].written
     print(
-        f"  same, re-import (replaces range)  wall {wall:6.3f} s  {n / wall / 1e6:5.2f} M ticks/s"
+        f"  same, identical re-import (no-op) wall {wall:6.3f} s  {n / wall / 1e6:5.2f} M ticks/s"
         f"   cpu {cpu:6.3f} s  {n / cpu / 1e6:5.2f} M ticks/s"
     )
     lean = sorted((data / "lean" / "forex" / "fxcm" / "tick").rglob("*.zip"))
@@ -121,6 +123,86 @@ def bench_histdata(data: Path, reps: int, tmp: Path) -> None:
     print(
         f"  import (BID + derived ASK)        {seconds:6.3f} s  {n / seconds / 1e6:5.2f} M bars/s"
     )
+
+
+def bench_merge(data: Path, reps: int, tmp: Path) -> None:
+    """Writing into a catalog that holds data, against a plain first write (one run, ratios).
+
+    Writer only (the Arrow tables are built once): 186,348 HistData BID bars. End to end: the
+    CLI's import of the six HistData files (BID + derived ASK).
+    """
+    import shutil
+
+    from nautilus_ai.data import fx_instrument, import_histdata_m1, read_histdata_m1
+    from nautilus_ai.data.catalog import bars_series, write_series
+
+    files = sorted((data / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*.csv"))
+    bars = read_histdata_m1(files)
+    instrument = fx_instrument("EUR/USD")
+    bid = bars_series(instrument, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL", bars)
+    half = len(bars) // 2
+    first_half = bars_series(instrument, bid.identifier, bars.take(slice(0, half)))
+    second_half = bars_series(instrument, bid.identifier, bars.take(slice(half, None)))
+    moved = bars.take(slice(0, half))
+    shifted = type(bars)(
+        moved.ts_event,
+        *(getattr(moved, c) + 0.00001 for c in ("open", "high", "low", "close")),
+        moved.volume,
+    )
+    changed_half = bars_series(instrument, bid.identifier, shifted)
+    run = iter(range(10_000))
+
+    def fresh(prefill: list | None = None) -> Path:
+        path = tmp / f"merge{next(run)}"
+        if prefill:
+            write_series(path, prefill)
+        return path
+
+    def timed(prefill: list | None, write: list, **kwargs: Any) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            path = fresh(prefill)
+            start = time.perf_counter()
+            write_series(path, write, **kwargs)
+            best = min(best, time.perf_counter() - start)
+            shutil.rmtree(path)
+        return best
+
+    n = len(bars)
+    base = timed(None, [bid])
+    cases = [
+        ("identical re-import (read + compare, nothing written)", [bid], [bid], {}),
+        ("dry run of the same", [bid], [bid], {"dry_run": True}),
+        ("second half added beside the first (new file, old linked)", [first_half], [bid], {}),
+        ("first half re-imported changed, --on-conflict replace", [bid], [changed_half],
+         {"on_conflict": "replace"}),
+        ("whole series into a catalog holding the second half", [second_half], [bid], {}),
+    ]  # fmt: skip
+    print(f"merge cost, writer only: {n} HistData BID bars (best of {reps})")
+    print(f"  plain first write, new catalog       {base * 1e3:8.1f} ms  ratio 1.00")
+    for label, prefill, write, kwargs in cases:
+        seconds = timed(prefill, write, **kwargs)
+        print(f"  {label:<58} {seconds * 1e3:8.1f} ms  ratio {seconds / base:4.2f}")
+
+    def imported(prefill: bool, **kwargs: Any) -> float:
+        best = float("inf")
+        for _ in range(reps):
+            path = tmp / f"hd-merge{next(run)}"
+            if prefill:
+                import_histdata_m1(files, path, ask_spread_pips=0.3)
+            start = time.perf_counter()
+            import_histdata_m1(files, path, **kwargs)
+            best = min(best, time.perf_counter() - start)
+            shutil.rmtree(path)
+        return best
+
+    first = imported(False, ask_spread_pips=0.3)
+    again = imported(True, ask_spread_pips=0.3)
+    spread = imported(True, ask_spread_pips=0.5, on_conflict="replace")
+    print("merge cost, end to end: histdata-m1 import of 6 files (BID + derived ASK, 372,696 rows)")
+    print(f"  new catalog                          {first:6.3f} s  ratio 1.00")
+    print(f"  identical re-import                  {again:6.3f} s  ratio {again / first:4.2f}")
+    print(f"  ASK spread changed, replace          {spread:6.3f} s  ratio {spread / first:4.2f}")
 
 
 class _Quiet(ThreadingHTTPServer):
@@ -194,6 +276,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_data")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--workers", default="1,4,8")
+    parser.add_argument("--only", choices=("decode", "ticks", "histdata", "merge", "download"))
     args = parser.parse_args(argv)
     data = shared_data_dir()
     load = os.getloadavg()[0]
@@ -202,10 +285,17 @@ def main(argv: list[str]) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench-data-") as name:
         tmp = Path(name)
-        bench_decode(data, args.reps)
-        bench_ticks_to_catalog(data, args.reps, tmp)
-        bench_histdata(data, args.reps, tmp)
-        bench_download(data, [int(w) for w in args.workers.split(",")], tmp)
+        workers = [int(w) for w in args.workers.split(",")]
+        benches: dict[str, Callable[[], None]] = {
+            "decode": lambda: bench_decode(data, args.reps),
+            "ticks": lambda: bench_ticks_to_catalog(data, args.reps, tmp),
+            "histdata": lambda: bench_histdata(data, args.reps, tmp),
+            "merge": lambda: bench_merge(data, args.reps, tmp),
+            "download": lambda: bench_download(data, workers, tmp),
+        }
+        for name, bench in benches.items():
+            if args.only in (None, name):
+                bench()
     return 0
 
 

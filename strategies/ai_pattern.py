@@ -4,7 +4,10 @@ Wiring only. Each bar is unwrapped into plain floats and handed to the pure core
 :class:`~nautilus_ai.features.FeatureEngine` (or the vectorised twin, precomputed),
 a :class:`~nautilus_ai.models.Predictor`, :func:`~nautilus_ai.policy.decide` and
 :func:`~nautilus_ai.sizing.size_position`. The strategy never crashes on a model or data
-fault: a predictor error becomes a logged ``hold``; an invalid bar is rejected and skipped.
+fault: a predictor error becomes a logged ``hold``; an invalid or implausible bar is refused
+(:mod:`nautilus_ai.bar_guard`) and counted in ``control_status()["health"]``. Orders and the
+stop-loss / take-profit every position carries on the venue are
+:class:`~nautilus_ai.adapters.exits.PositionExits`' job.
 
 The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control (pause,
 resume, flatten, re-risk, switch model) goes through the public methods in the "Control"
@@ -29,12 +32,21 @@ from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import StrategyConfig
 from nautilus_trader.model.data import Bar, BarType
 from nautilus_trader.model.enums import OrderSide
-from nautilus_trader.model.events import OrderFilled, PositionClosed, PositionOpened
+from nautilus_trader.model.events import (
+    OrderEvent,
+    OrderFilled,
+    PositionClosed,
+    PositionOpened,
+)
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.trading.strategy import Strategy
 
+from nautilus_ai.adapters.exits import PositionExits
+from nautilus_ai.adapters.protective_orders import EXIT_TAG
+from nautilus_ai.bar_guard import BarGate
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
+from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import (
     DecisionScheduler,
     LatencyConfig,
@@ -45,6 +57,7 @@ from nautilus_ai.models import (
 )
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent, PolicyConfig, decide
+from nautilus_ai.protection import ProtectionPlan, plan_exits
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
 
 __all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
@@ -105,6 +118,18 @@ class AIPatternConfig(StrategyConfig, frozen=True):
         :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
         every decision as a ``FeatureSnapshot`` and every closed position as a
         ``DecisionOutcome`` into that catalog. ``None`` (default): no logging.
+    bar_time_tolerance_secs : float, default 5.0
+        A bar is refused when its ``ts_event`` is more than this after its ``ts_init``, or its
+        ``ts_init`` more than this after the strategy's clock (see :mod:`nautilus_ai.bar_guard`).
+    max_bar_age_secs : float, optional
+        Refuse bars older than this (clock - ``ts_event``) when processed; ``None`` (default)
+        for no limit, which an offline replay (historical ``ts_event``, live clock) needs.
+    outlier_max_move_pct, outlier_atr_multiple : float, optional
+        Hold (do not feed, do not decide on) a bar whose high or low is further than this % of
+        the last accepted close, or this many ATR, from that close; after 3 held bars in a row
+        the next one is accepted as the new level. Default 5 % (the largest 1-minute EUR/USD
+        move in Jan - Jun 2017, an election weekend gap, was 1.8 %) and no ATR bound (real
+        1-minute moves reach 53 ATR). ``None`` turns a bound off.
     """
 
     instrument_id: str
@@ -128,6 +153,10 @@ class AIPatternConfig(StrategyConfig, frozen=True):
     decision_deadline_ms: float | None = None
     async_predictions: bool = False
     feature_log: dict[str, Any] | None = None
+    bar_time_tolerance_secs: float = 5.0
+    max_bar_age_secs: float | None = None
+    outlier_max_move_pct: float | None = 5.0
+    outlier_atr_multiple: float | None = None
 
     def __post_init__(self) -> None:
         instrument_id = InstrumentId.from_str(self.instrument_id)
@@ -153,7 +182,14 @@ class AIPatternConfig(StrategyConfig, frozen=True):
             max_holding_bars=self.max_holding_bars,
         )
         SizingConfig(min_confidence=self.min_confidence, **self.sizing)
-        for name in ("stop_loss_atr", "take_profit_atr"):
+        if not self.bar_time_tolerance_secs >= 0:
+            raise ValueError(
+                f"bar_time_tolerance_secs must be >= 0, was {self.bar_time_tolerance_secs!r}"
+            )
+        for name in (
+            "stop_loss_atr", "take_profit_atr",
+            "max_bar_age_secs", "outlier_max_move_pct", "outlier_atr_multiple",
+        ):  # fmt: skip
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be > 0 or None, was {value!r}")
@@ -275,11 +311,24 @@ class AIPatternStrategy(Strategy):
         self._peak_equity = 0.0
         self._model_stats: dict[str, list[float]] = {}  # model_id -> [wins, losses, gw, gl]
 
+        self._gate = BarGate(
+            config.bar_time_tolerance_secs,
+            config.max_bar_age_secs,
+            config.outlier_max_move_pct,
+            config.outlier_atr_multiple,
+        )
+
         # Observability
         self.decisions: list[DecisionRecord] = []
         self.trades: list[TradeRecord] = []
-        self.invalid_bars = 0
-        self.predictor_errors = 0
+        self.health = StrategyHealth(self._write_alert)
+        self._exits = PositionExits(
+            self,
+            self._instrument_id,
+            self.health,
+            protect=not config.observe_only
+            and (config.stop_loss_atr is not None or config.take_profit_atr is not None),
+        )
         self.precomputed_fallbacks = 0
         self.orders_sent = 0
         self._last_decision: DecisionRecord | None = None
@@ -313,13 +362,12 @@ class AIPatternStrategy(Strategy):
             self._attach_feature_logger(self.config.feature_log)
         if self.feature_logger is not None:
             self._start_feature_log_timer()
+        self._exits.adopt()
         self.subscribe_bars(self._bar_type)
 
     def on_stop(self) -> None:
         if self.config.close_positions_on_stop and not self.config.observe_only:
-            self._pending_exit_reason = "strategy_stop"
-            self.cancel_all_orders(self._instrument_id)
-            self.close_all_positions(self._instrument_id)
+            self._close("strategy_stop")
         if self.feature_logger is not None:
             self.feature_logger.flush()
 
@@ -362,13 +410,18 @@ class AIPatternStrategy(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         ts = bar.ts_event
+        now = self.clock.timestamp_ns()
+        if self._exits.position_open:  # first: a run of bad bars must not skip this check
+            self._exits.check(now)
         o = bar.open.as_double()
         h = bar.high.as_double()
         low = bar.low.as_double()
         c = bar.close.as_double()
         v = bar.volume.as_double()
-        if self._context_window is not None:
-            self._context_window.append((float(ts), o, h, low, c, v))
+        problem = self._gate.admit(ts, bar.ts_init, now, h, low)  # time, outliers
+        if problem is not None:
+            self._reject_bar(problem, self._gate.detail, ts)
+            return
 
         prediction: Prediction | None = None
         if self._pre_ts is not None:
@@ -378,6 +431,11 @@ class AIPatternStrategy(Strategy):
         if row is None:
             return
         self._bars += 1
+        reanchored = self._gate.accepted(c, float(row[self._i_atr]) * c)
+        if reanchored is not None:
+            self.health.alert("error", ALERT_BAD_BARS, f"bar at {ts}: {reanchored}", now)
+        if self._context_window is not None:  # accepted bars only
+            self._context_window.append((float(ts), o, h, low, c, v))
         if row[self._i_warm] != 1.0:
             return
         if self._scheduler is not None:
@@ -393,9 +451,22 @@ class AIPatternStrategy(Strategy):
         try:
             return np.asarray(self._engine.update(ts, o, h, low, c, v), dtype=np.float64)
         except InvalidBarError as exc:
-            self.invalid_bars += 1
-            self._log_throttled(ts, f"Rejected bar at {ts}: {exc.reason}")
+            self._reject_bar(exc.reason, exc.detail, ts)
             return None
+
+    def _reject_bar(self, reason: str, detail: str, ts: int) -> None:
+        """Count and report a refused bar; it changes no feature, decision or "last bar"."""
+        self.health.bar_rejected(reason, detail, self._bars, ts, self.clock.timestamp_ns())
+        self._log_throttled(ts, f"Rejected bar at {ts}: {reason}: {detail}")
+
+    @property
+    def invalid_bars(self) -> int:
+        """Bars refused so far, for any reason (``health.bars_rejected`` has them by reason)."""
+        return self.health.bars_rejected_total
+
+    @property
+    def predictor_errors(self) -> int:
+        return self.health.predictor_errors
 
     def _context(self, ts: int) -> MarketContext:
         return MarketContext(
@@ -414,7 +485,7 @@ class AIPatternStrategy(Strategy):
         assert self._predictor is not None
         prediction = safe_predict(self._predictor, row, self._context(ts))
         if prediction.reason.startswith("predictor error"):
-            self.predictor_errors += 1
+            self.health.predictor_errors += 1
             self._log_throttled(ts, f"Holding: {prediction.reason}")
         return prediction
 
@@ -458,7 +529,7 @@ class AIPatternStrategy(Strategy):
         for decision in scheduler.poll(ts):
             prediction = decision.prediction
             if prediction.reason.startswith("predictor error"):
-                self.predictor_errors += 1
+                self.health.predictor_errors += 1
                 self._log_throttled(ts, f"Holding: {prediction.reason}")
             # Sizing and exits use this bar's features (the market now); the trade log keeps
             # the bar the decision was made for (decision_ts).
@@ -486,25 +557,35 @@ class AIPatternStrategy(Strategy):
         quantity = 0.0
         order_sent = False
         reason = prediction.reason
+        plan: ProtectionPlan | None = None
         if intent is Intent.ENTER or intent is Intent.REVERSE:
             sizing = self._size(side, prediction, close, row, position_side)
             quantity = sizing.quantity
-            if quantity <= 0.0:
+            if quantity > 0.0:
+                config = self.config
+                atr = float(row[self._i_atr]) * close
+                plan = plan_exits(side, close, atr, config.stop_loss_atr, config.take_profit_atr)
+                if plan is None:  # no stop distance: never enter unprotected
+                    quantity = 0.0
+                    reason = f"no exit distance: ATR={atr!r}"
+            else:
                 reason = f"sized to zero: {sizing.blocked_by}"
-                if intent is Intent.REVERSE:
-                    intent = Intent.EXIT  # the opposite signal still closes the old position
-        if not self._observe_only:
-            if intent is Intent.EXIT or intent is Intent.EXIT_TIMEOUT:
+            if quantity <= 0.0 and intent is Intent.REVERSE:
+                intent = Intent.EXIT  # the opposite signal still closes the old position
+        if not self._observe_only and intent is not Intent.NONE:
+            if self._exits.busy():
+                reason = f"orders in flight, not acted on: {reason}"
+            elif intent is Intent.EXIT or intent is Intent.EXIT_TIMEOUT:
                 self._close(
                     "signal_exit" if intent is Intent.EXIT else "max_holding",
                 )
                 order_sent = True
-            elif intent is Intent.REVERSE and quantity > 0.0:
+            elif plan is not None and intent is Intent.REVERSE:
                 self._close("reversal")
-                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
+                self._enter(side, quantity, plan, prediction, decision_ts or ts)
                 order_sent = True
-            elif intent is Intent.ENTER and quantity > 0.0:
-                self._enter(side, quantity, close, row, prediction, decision_ts or ts)
+            elif plan is not None and intent is Intent.ENTER:
+                self._enter(side, quantity, plan, prediction, decision_ts or ts)
                 order_sent = True
 
         if self._record_decisions or self._decision_sinks:
@@ -565,51 +646,29 @@ class AIPatternStrategy(Strategy):
             return SizingDecision.blocked(f"sizing error: {exc}")
 
     def _enter(
-        self,
-        side: int,
-        quantity: float,
-        close: float,
-        row: np.ndarray,
-        prediction: Prediction,
-        ts: int,
+        self, side: int, quantity: float, plan: ProtectionPlan, prediction: Prediction, ts: int
     ) -> None:
-        instrument = self._instrument
-        assert instrument is not None
-        order_side = OrderSide.BUY if side > 0 else OrderSide.SELL
-        qty = instrument.make_qty(quantity)
+        # The opening decision (model, decision_ts) is read from the entry order's tags when the
+        # position opens (on_position_opened): setting it here would relabel the position a
+        # reversal is still closing.
         tags = [f"model={prediction.model_id}", f"decision_ts={ts}"]
-        atr = float(row[self._i_atr]) * close
-        sl, tp = self.config.stop_loss_atr, self.config.take_profit_atr
-        if (sl is None and tp is None) or not atr > 0.0:
-            order = self.order_factory.market(
-                self._instrument_id, order_side, qty, tags=tags, reduce_only=False
-            )
-            self.submit_order(order)
-        else:
-            sl_px = close - side * sl * atr if sl is not None else None
-            tp_px = close + side * tp * atr if tp is not None else None
-            order_list = self.order_factory.bracket(
-                instrument_id=self._instrument_id,
-                order_side=order_side,
-                quantity=qty,
-                entry_tags=tags,
-                sl_trigger_price=instrument.make_price(sl_px) if sl_px is not None else None,
-                tp_price=instrument.make_price(tp_px) if tp_px is not None else None,
-                sl_tags=["exit=stop_loss"],
-                tp_tags=["exit=take_profit"],
-            )
-            self.submit_order_list(order_list)
+        self._exits.enter(side, quantity, plan, tags)
         self.orders_sent += 1
         self._entry_bar = self._bars
-        # The opening decision (model, decision_ts) is taken from the entry order's tags when
-        # the position opens (on_position_opened): setting it here would relabel the position
-        # a reversal is still closing.
 
     def _close(self, reason: str) -> None:
         self._pending_exit_reason = reason
-        self.cancel_all_orders(self._instrument_id)
-        self.close_all_positions(self._instrument_id, tags=[f"exit={reason}"])
+        self._exits.close(reason)
         self.orders_sent += 1
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        self._exits.on_order_event(event)  # every order event, after the specific handler
+
+    def _write_alert(self, level: str, message: str) -> None:
+        if level == "error":
+            self.log.error(message)
+        else:
+            self.log.warning(message)
 
     def _position_side(self) -> int:
         if self.portfolio.is_flat(self._instrument_id):
@@ -636,10 +695,11 @@ class AIPatternStrategy(Strategy):
         if order is None or not order.tags:
             return
         for tag in order.tags:
-            if tag.startswith("exit="):
-                self._pending_exit_reason = tag[5:]
+            if tag.startswith(EXIT_TAG):
+                self._pending_exit_reason = tag[len(EXIT_TAG) :]
 
     def on_position_opened(self, event: PositionOpened) -> None:
+        self._exits.on_position_opened()
         self._entry_bar = self._bars
         order = self.cache.order(event.opening_order_id)
         for tag in (order.tags or []) if order is not None else []:
@@ -649,6 +709,7 @@ class AIPatternStrategy(Strategy):
                 self._open_model_id = tag[6:]
 
     def on_position_closed(self, event: PositionClosed) -> None:
+        self._exits.on_position_closed()
         pnl = event.realized_pnl.as_double() if event.realized_pnl is not None else 0.0
         model_id = self._open_model_id or self.model_id
         stats = self._model_stats.setdefault(model_id, [0.0, 0.0, 0.0, 0.0])
@@ -779,6 +840,8 @@ class AIPatternStrategy(Strategy):
                 "ts_event": last.ts_event, "action": last.action,
                 "confidence": last.confidence, "intent": last.intent,
             },
+            "health": self.health.snapshot(self._bars),
+            "protection": self._exits.status(),
         }  # fmt: skip
 
     def add_decision_sink(self, sink: DecisionSink) -> None:

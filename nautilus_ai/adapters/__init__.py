@@ -4,6 +4,8 @@
   quotes made from BID / ASK bars) into a live ``TradingNode``.
 * :mod:`nautilus_ai.adapters.venues`: the data / execution client kinds a live config may name
   (replay, sandbox, Interactive Brokers), with the environment each one needs.
+* :mod:`nautilus_ai.adapters.protective_orders`: the reduce-only stop-loss / take-profit pair a
+  strategy places for its open position.
 """
 
 from nautilus_ai.adapters.replay import (

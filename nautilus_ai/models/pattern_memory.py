@@ -153,6 +153,7 @@ class PatternMemoryPredictor:
         self._trackers: dict[str, OutcomeTracker] = {}
         # Per instrument: vectors of recent bars, waiting for their outcome.
         self._pending: dict[str, deque[tuple[int, NDArray[np.float32]]]] = {}
+        self._match_texts: dict[int, str] = {}
         self.learned = 0
 
     @property
@@ -175,7 +176,7 @@ class PatternMemoryPredictor:
             raise context_spec_error(self._owner, self._spec_hash, context.spec_hash)
         vectors = self._observe(matrix, [context])
         found = self.memory.search(vectors, np.array([context.ts_event]), self.config.k)
-        return self._decide(found, 0, time.perf_counter() - start)
+        return self._decide(found, time.perf_counter() - start)[0]
 
     def predict_batch(
         self,
@@ -195,8 +196,7 @@ class PatternMemoryPredictor:
         times = np.array([c.ts_event for c in contexts], dtype=np.int64)
         found = self.memory.search(vectors, times, self.config.k)
         n = matrix.shape[0]
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        return [self._decide(found, i, latency) for i in range(n)]
+        return self._decide(found, (time.perf_counter() - start) / n if n else 0.0)
 
     def close(self) -> None:
         """Nothing to release (the memory lives in this process)."""
@@ -224,11 +224,21 @@ class PatternMemoryPredictor:
             closes[i] = bars[-n_bars:, 4]
         vectors = pattern_vectors(self._layout, features, closes)
         if self.config.learn_live:
+            matured: dict[str, list[MaturedOutcome]] = {}
             for i, context in enumerate(contexts):
-                self._follow(context, vectors[i])
+                self._follow(context, vectors[i], matured)
+            # One add per instrument and call: the rows and their order are those of adding
+            # bar by bar (outcomes mature in time order), at a fraction of the cost.
+            for instrument, outcomes in matured.items():
+                self._add(instrument, outcomes, self._pending[instrument])
         return vectors
 
-    def _follow(self, context: MarketContext, vector: NDArray[np.float32]) -> None:
+    def _follow(
+        self,
+        context: MarketContext,
+        vector: NDArray[np.float32],
+        ready: dict[str, list[MaturedOutcome]],
+    ) -> None:
         instrument = context.instrument_id
         tracker = self._trackers.get(instrument)
         if tracker is None:
@@ -238,16 +248,17 @@ class PatternMemoryPredictor:
         stored_until = self.memory.last_ts(instrument)
         bars = context.recent_bars
         assert bars is not None
-        new = bars[bars[:, 0] > tracker.last_ts] if tracker.last_ts >= 0 else bars
-        matured: list[MaturedOutcome] = []
+        last = tracker.last_ts
+        if last >= 0 and bars.shape[0] > 1 and bars[-2, 0] <= last < bars[-1, 0]:
+            new = bars[-1:]  # the usual case: one new bar since the last context
+        else:
+            new = bars[bars[:, 0] > last] if last >= 0 else bars
         for row in new.tolist():
             outcome = tracker.update(int(row[0]), row[2], row[3], row[4])
             if outcome is not None and outcome.ts_event > stored_until:
-                matured.append(outcome)
+                ready.setdefault(instrument, []).append(outcome)
         if context.ts_event > stored_until:
             pending.append((context.ts_event, vector))
-        if matured:
-            self._add(instrument, matured, pending)
 
     def _add(
         self,
@@ -290,43 +301,66 @@ class PatternMemoryPredictor:
         return added
 
     # ------------------------------------------------------------------ decision
-    def _decide(self, found: Neighbours, row: int, latency: float) -> Prediction:
-        rows = found.rows[row]
-        rows = rows[rows >= 0]
-        eligible = int(found.eligible[row])
-        if rows.size < self.config.min_neighbours:
-            return Prediction(
-                Action.HOLD, 0.0, 1.0, self._model_id, latency,
-                f"hold: {eligible} eligible patterns (< {self.config.min_neighbours})",
-            )  # fmt: skip
+    def _decide(self, found: Neighbours, latency: float) -> list[Prediction]:
+        """One prediction per query row, computed for all rows at once: every reduction runs
+        along a row, so a row's numbers do not depend on the other rows (batch == per row)."""
         memory = self.memory
-        distance = np.sqrt(found.distances[row, : rows.size])
-        scale = distance[-1] if distance[-1] > 0.0 else 1.0
-        weights = np.exp(-distance / scale)
-        total = weights.sum()
-        labels = memory.label[rows].astype(np.int64) + 1
-        share = np.bincount(labels, weights=weights, minlength=3) / total
-        n_eff = total * total / float((weights * weights).sum())
-        counts = memory.label_counts(eligible).astype(np.float64)
-        base = counts / counts.sum()
+        ids = found.rows
+        valid = ids >= 0
+        count = valid.sum(axis=1)
+        safe = np.where(valid, ids, 0)
+        distance = np.sqrt(found.distances)  # inf where padded
+        last = np.take_along_axis(distance, np.maximum(count - 1, 0)[:, None], axis=1)[:, 0]
+        scale = np.where(last > 0.0, last, 1.0)
+        scale = np.where(np.isfinite(scale), scale, 1.0)
+        weights = np.exp(-distance / scale[:, None])  # exp(-inf) = 0 for padding
+        total = weights.sum(axis=1)
+        labels = memory.label[safe]
+        share = np.stack([(weights * (labels == c - 1)).sum(axis=1) for c in range(3)], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share /= total[:, None]
+            n_eff = total * total / (weights * weights).sum(axis=1)
+        counts = memory.label_counts_at(found.eligible).astype(np.float64)
+        base = counts / np.maximum(counts.sum(axis=1), 1.0)[:, None]
         alpha = self.config.prior_strength
-        probability = (n_eff * share + alpha * base) / (n_eff + alpha)
-        best = int(np.argmax(probability))
-        if probability[1] == probability[best]:
-            best = 1
-        returns = memory.column("forward_return")[rows]
-        mean = float((weights * returns).sum() / total)
-        spread = float(np.sqrt((weights * (returns - mean) ** 2).sum() / total))
-        risk = spread / (spread + abs(mean)) if spread + abs(mean) > 0.0 else 1.0
-        confidence = float(min(1.0, max(0.0, probability[best])))
-        return Prediction(
-            _ACTIONS[best],
-            confidence,
-            float(min(1.0, max(0.0, risk))),
-            self._model_id,
-            latency,
-            self._reason(best, probability, n_eff, eligible, rows, distance),
-        )
+        probability = (n_eff[:, None] * share + alpha * base) / (n_eff[:, None] + alpha)
+        best = np.argmax(probability, axis=1)
+        best[probability[:, 1] == probability[np.arange(best.size), best]] = 1
+        returns = memory.column("forward_return")[safe]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (weights * returns).sum(axis=1) / total
+            spread = np.sqrt((weights * (returns - mean[:, None]) ** 2).sum(axis=1) / total)
+        out: list[Prediction] = []
+        minimum = self.config.min_neighbours
+        for i in range(ids.shape[0]):
+            if count[i] < minimum:
+                out.append(Prediction(
+                    Action.HOLD, 0.0, 1.0, self._model_id, latency,
+                    f"hold: {int(found.eligible[i])} eligible patterns (< {minimum})",
+                ))  # fmt: skip
+                continue
+            s, mu = float(spread[i]), float(mean[i])
+            risk = s / (s + abs(mu)) if s + abs(mu) > 0.0 else 1.0
+            b = int(best[i])
+            p = probability[i]
+            out.append(
+                Prediction(
+                    _ACTIONS[b],
+                    float(min(1.0, max(0.0, p[b]))),
+                    float(min(1.0, max(0.0, risk))),
+                    self._model_id,
+                    latency,
+                    self._reason(
+                        b,
+                        p,
+                        float(n_eff[i]),
+                        int(found.eligible[i]),
+                        ids[i, : count[i]],
+                        distance[i],
+                    ),
+                )
+            )
+        return out
 
     def _reason(
         self,
@@ -337,7 +371,6 @@ class PatternMemoryPredictor:
         rows: NDArray[np.int64],
         distance: NDArray[np.float64],
     ) -> str:
-        memory = self.memory
         head = (
             f"pattern memory: {_NAMES[best]} p={probability[best]:.2f} (sell "
             f"{probability[0]:.2f} / hold {probability[1]:.2f} / buy {probability[2]:.2f}), "
@@ -346,15 +379,25 @@ class PatternMemoryPredictor:
         shown = self.config.reason_matches
         if shown == 0:
             return head
-        matches = []
-        for i, r in enumerate(rows[:shown].tolist()):
-            when = datetime.fromtimestamp(int(memory.ts_event[r]) / 1e9, UTC)
-            matches.append(
-                f"{when:%Y-%m-%d %H:%M} {memory.instrument_id[r]} "
-                f"{_NAMES[int(memory.label[r]) + 1]} "
-                f"{memory.column('forward_return')[r]:+.1f} ATR (d {distance[i]:.2f})"
-            )
+        matches = [
+            f"{self._match_text(r)} (d {distance[i]:.2f})"
+            for i, r in enumerate(rows[:shown].tolist())
+        ]
         return f"{head}; closest: {'; '.join(matches)}"
+
+    def _match_text(self, row: int) -> str:
+        """What a stored pattern was (when, where, what followed); cached: it never changes."""
+        text = self._match_texts.get(row)
+        if text is None:
+            memory = self.memory
+            when = datetime.fromtimestamp(int(memory.ts_event[row]) / 1e9, UTC)
+            text = (
+                f"{when:%Y-%m-%d %H:%M} {memory.instrument_id[row]} "
+                f"{_NAMES[int(memory.label[row]) + 1]} "
+                f"{memory.column('forward_return')[row]:+.1f} ATR"
+            )
+            self._match_texts[row] = text
+        return text
 
 
 def _build(config: PatternMemoryConfig, spec: FeatureSpecLike) -> PatternMemoryPredictor:

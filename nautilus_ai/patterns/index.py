@@ -1,36 +1,47 @@
-"""Nearest-neighbour search over a time-ordered pattern store, exact or through an IVF index.
+"""Nearest-neighbour search over a time-ordered pattern store, exact or through IVF lists.
 
 The store is sorted by when each outcome became known, so "the patterns eligible at time t" is a
 prefix ``[0, m)`` of it. :meth:`PatternIndex.search` answers "the k nearest of the first m
-patterns" for each query; it never looks at a row ``>= m``.
+patterns" for each query; it never returns a row ``>= m``.
 
 What is guaranteed (and tested, ``tests/unit/patterns``)
 ------------------------------------------------------
 Distances are the float64 squared L2 distances of the float32 vectors
 (:func:`squared_distances`); results are ordered by ``(distance, row)`` (ties by the older row).
 
-1. **Prefix only, in every mode.** A result row is always ``< m``, and the answer for ``m`` is a
-   function of rows ``[0, m)`` alone: the IVF quantizer used for a query was trained on a prefix
-   of at most ``m`` rows (epochs, below), list membership depends on a row and the quantizer only,
-   and rows ``>= m`` are skipped by an id range, never scored. So changing patterns after ``m``
-   never changes the answer (no look-ahead through the index).
+1. **Prefix only, in every mode.** The answer for ``m`` is a function of rows ``[0, m)`` alone:
+   the IVF centroids used for a query were trained on a prefix of at most ``m`` rows (epochs,
+   below), a row's list depends on that row and the centroids only, and rows ``>= m`` are never
+   returned. So changing patterns after ``m`` never changes the answer (no look-ahead).
 2. **Exact mode** (``mode="exact"``, and every query with fewer than ``exact_max`` eligible
    rows): the answer *equals* brute force over ``[0, m)`` (same ids, same order, same floats).
-3. **IVF mode** beyond that: an approximate top-k (recall@20 measured in ``BENCHMARKS.md``)
-   whose members are all eligible and exactly re-ranked: faiss proposes ``overfetch * k`` rows
-   from the ``nprobe`` nearest lists among rows ``[0, anchor)`` (``anchor`` = ``m`` rounded down
-   to a multiple of ``anchor_grid``), the rows ``[anchor, m)`` are scored exactly, and the union
-   is ranked with float64 distances. A query's answer does not depend on the batch it is in.
+3. **IVF mode** beyond that: the answer is the *exact* top k (by the float64 distance, ties by
+   row) among the eligible rows of the ``nprobe`` lists whose centroids are nearest to the query
+   (nearest by the same float64 distance, ties by list number). Approximate only in which lists
+   are searched (recall@20 against exact search is measured in ``BENCHMARKS.md``).
+4. **Batch-independent.** A query's answer does not depend on the other queries of the call, on
+   how rows were added (one at a time or all at once) or on BLAS: float32 matrix products only
+   *propose* candidates, with a proven error bound (:func:`_margin`) wide enough that every row
+   that can be in the exact answer is proposed; the answer is then ranked with float64
+   distances. So ``predict`` (one row) and ``predict_batch`` (a backtest) agree bit for bit.
 
-Epochs: the index keeps one ``IndexIVFFlat`` per epoch ``e``, whose quantizer is trained
-(deterministically: fixed seed) on the first ``exact_max * growth**e`` rows once the store has
-that many; every row is added to every epoch. A query with ``anchor`` eligible rows uses the
-newest epoch trained on ``<= anchor`` rows. Rebuilding from the same rows gives byte-identical
-indexes (:meth:`PatternIndex.to_bytes`).
+How a batch is searched (the backtest's precomputed path): queries are grouped by list, so each
+list's rows meet all the queries that probe it in one matrix product (``queries @ rows.T``)
+instead of one scan per query. A first pass over each query's nearest list gives a threshold
+(the k-th best score there, less the margin); the other lists only keep the rows above it; the
+few survivors are re-ranked in float64.
+
+Epochs: the index keeps centroids per epoch ``e``, trained (faiss k-means, fixed seed, one
+thread: deterministic) on the first ``exact_max * growth**e`` rows once the store has that
+many; every row belongs to one list of every epoch. A query with ``m`` eligible rows uses the
+newest epoch trained on ``<= m`` rows. Rebuilding from the same rows gives byte-identical epochs
+(:meth:`PatternIndex.to_bytes`); the index file holds centroids and list numbers, not copies of
+the vectors.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -39,7 +50,7 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,7 +69,12 @@ __all__ = [
 ]
 
 _MAGIC = b"NAUTILUS-AI-PATTERN-INDEX\n"
-_FORMAT = 1
+_FORMAT = 2
+_U32 = 2.0**-24  # float32 unit roundoff
+# Matrix products are cut into pieces of at most this many scores (memory, cache).
+_CHUNK = 1 << 21
+# Rows added since the lists were last packed are scanned as a tail; past this many, repack.
+_TAIL_MAX = 4096
 
 
 class IndexMismatchError(ValueError):
@@ -72,20 +88,15 @@ class IndexConfig(BaseModel):
     ----------
     mode : {"ivf", "exact"}
         ``"exact"``: brute force always (equals brute force by definition, O(m) per query).
-        ``"ivf"``: brute force below ``exact_max`` eligible patterns, a faiss IVF index above.
+        ``"ivf"``: brute force below ``exact_max`` eligible patterns, IVF lists above.
     exact_max : int
         Eligible patterns up to which every query is exact; also the first IVF epoch's size.
     growth : int
         Each IVF epoch trains on ``growth`` times the rows of the previous one.
     nprobe : int
-        Inverted lists scanned per query (recall vs speed; see ``BENCHMARKS.md``).
-    overfetch : int
-        Candidates asked from faiss per neighbour (``overfetch * k``), re-ranked exactly.
-    anchor_grid : int
-        Rows ``[anchor, m)`` with ``anchor = m - m % anchor_grid`` are scored exactly, so that
-        queries of nearby times share one faiss call in a batch.
+        Lists searched per query (recall vs speed; see ``BENCHMARKS.md``).
     seed : int
-        k-means seed of the IVF quantizers (fixed: rebuilds are identical).
+        k-means seed of the IVF centroids (fixed: rebuilds are identical).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -94,8 +105,6 @@ class IndexConfig(BaseModel):
     exact_max: int = Field(default=16_384, ge=256)
     growth: int = Field(default=4, ge=2, le=64)
     nprobe: int = Field(default=24, ge=1)
-    overfetch: int = Field(default=2, ge=1, le=16)
-    anchor_grid: int = Field(default=256, ge=1)
     seed: int = Field(default=1234, ge=0)
 
 
@@ -108,6 +117,25 @@ def squared_distances(rows: NDArray[np.float32], query: NDArray[np.float64]) -> 
     diff = rows.astype(np.float64) - query
     diff *= diff
     out: NDArray[np.float64] = diff.sum(axis=1)
+    return out
+
+
+def _pair_distances(
+    rows: NDArray[np.float32],
+    queries: NDArray[np.float64],
+    query_of: NDArray[np.intp],
+    row_of: NDArray[np.intp],
+) -> NDArray[np.float64]:
+    """:func:`squared_distances` of pairs ``(queries[query_of[i]], rows[row_of[i]])``: the same
+    operations per pair, so the same floats (in cache-sized pieces)."""
+    out: NDArray[np.float64] = np.empty(query_of.size)
+    step = 4096
+    for start in range(0, query_of.size, step):
+        stop = start + step
+        diff = rows[row_of[start:stop]].astype(np.float64)
+        diff -= queries[query_of[start:stop]]
+        diff *= diff
+        out[start:stop] = diff.sum(axis=1)
     return out
 
 
@@ -143,10 +171,32 @@ def _faiss() -> Any:
     return faiss
 
 
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's controller (created on first use), or None without threadpoolctl."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextmanager
+def _one_blas_thread(queries: int) -> Iterator[None]:
+    """Matrix products on one BLAS thread for batches: the products here are many and small, and
+    on a busy machine a second BLAS thread waiting for a core made them 5-20x slower (measured,
+    BENCHMARKS.md). Single queries skip the switch (~15 us)."""
+    controller = _blas_controller() if queries > 8 else None
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """Run faiss on one OpenMP thread: deterministic k-means, and on small batches (one bar,
-    one pattern) OpenMP's start-up costs far more than it saves (measured: 8 ms per add)."""
+    """Run faiss on one OpenMP thread: deterministic k-means on every run and machine."""
     faiss = _faiss()
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -156,10 +206,114 @@ def _one_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(threads)
 
 
+def _augment(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``[x, -|x|^2 / 2]`` rows: ``[q, 1] . [x, -|x|^2/2] = q.x - |x|^2/2 = (|q|^2 - d^2) / 2``,
+    so one matrix product ranks rows by distance (larger score = nearer)."""
+    x = np.asarray(vectors, dtype=np.float32)
+    out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
+    out[:, :-1] = x
+    x64 = x.astype(np.float64)
+    out[:, -1] = -0.5 * np.einsum("ij,ij->i", x64, x64)
+    return out
+
+
+def _margin(query_norms: NDArray[np.float64], row_norm: float, width: int) -> NDArray[np.float64]:
+    """An upper bound (x4) on ``|float32 score - exact score|`` for each query.
+
+    A float32 dot product of ``width`` terms errs by at most ``gamma * sum |a_i b_i|`` whatever
+    the summation order (``gamma = width u / (1 - width u)``, ``u = 2**-24``); here the terms sum
+    to at most ``|q| R + R^2 / 2`` (``R``: the largest row norm), and rounding ``-|x|^2/2`` to
+    float32 adds ``u R^2 / 2``. The factor 4 also covers the float64 reference's own rounding.
+    """
+    gamma = width * _U32 / (1.0 - width * _U32)
+    half = 0.5 * row_norm * row_norm
+    bound = gamma * (query_norms * row_norm + half) + _U32 * half + 1e-12 * (1.0 + half)
+    out: NDArray[np.float64] = 4.0 * bound
+    return out
+
+
+def _below(values: NDArray[np.float64]) -> NDArray[np.float32]:
+    """float32 thresholds never above ``values`` (a score ``>=`` it keeps every candidate)."""
+    down = values.astype(np.float32)
+    too_high = down.astype(np.float64) > values
+    down[too_high] = np.nextafter(down[too_high], np.float32(-np.inf))
+    return down
+
+
+def _nearest_lists(
+    queries: NDArray[np.float32],
+    centroids: NDArray[np.float32],
+    count: int,
+    *,
+    nearest_first: bool = False,
+    augmented: NDArray[np.float32] | None = None,
+) -> NDArray[np.int64]:
+    """For each query, the set of the ``count`` centroids nearest by float64 distance (ties by
+    centroid number), as ``(n, count)``. The set is batch-independent; its order is by centroid
+    number, or (``nearest_first``) roughly nearest first (float32 scores: for speed only)."""
+    n, nlist = queries.shape[0], centroids.shape[0]
+    count = min(count, nlist)
+    out = np.empty((n, count), dtype=np.int64)
+    if n == 0:
+        return out
+    if augmented is None:
+        augmented = _augment(centroids)
+    radius = float(np.sqrt(-2.0 * augmented[:, -1].astype(np.float64).min()))
+    q64 = queries.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", q64, q64))
+    margin = _margin(norms, radius, queries.shape[1] + 1)
+    step = max(1, _CHUNK // max(1, nlist))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        scores = queries[start:stop] @ augmented[:, :-1].T
+        scores += augmented[:, -1]
+        if count == nlist:
+            out[start:stop] = np.arange(nlist)
+            if nearest_first:
+                out[start:stop] = np.argsort(-scores, axis=1, kind="stable")
+            continue
+        kth = np.partition(scores, nlist - count, axis=1)[:, nlist - count]
+        keep = scores >= _below(kth.astype(np.float64) - 2.0 * margin[start:stop])[:, None]
+        sizes = keep.sum(axis=1)
+        plain = np.flatnonzero(sizes == count)
+        if plain.size:
+            _, cols = np.nonzero(keep[plain])
+            out[start + plain] = cols.reshape(plain.size, count)
+        for i in np.flatnonzero(sizes != count).tolist():
+            near = np.flatnonzero(keep[i]).astype(np.int64)
+            dist = squared_distances(centroids[near], q64[start + i])
+            chosen, _ = _top_k(dist, near, count)
+            out[start + i] = np.sort(chosen)
+        if nearest_first and count > 1:
+            block = out[start:stop]
+            rank = np.argsort(-np.take_along_axis(scores, block, axis=1), axis=1, kind="stable")
+            out[start:stop] = np.take_along_axis(block, rank, axis=1)
+    return out
+
+
 @dataclass
 class _Epoch:
-    rows: int  # the quantizer was trained on rows [0, rows)
-    index: Any  # faiss.IndexIVFFlat holding every row
+    """One IVF epoch: centroids trained on rows ``[0, rows)`` and every row's list."""
+
+    rows: int
+    centroids: NDArray[np.float32]
+    lists: NDArray[np.int32]  # list of each row (capacity; [0, size) valid)
+    # Rows [0, packed) laid out list by list (ids ascending in each list), for scanning.
+    packed: int = 0
+    order: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    offsets: NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    packed_rows: NDArray[np.float32] = field(
+        default_factory=lambda: np.empty((0, 1), dtype=np.float32)
+    )
+
+    augmented: NDArray[np.float32] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.augmented = _augment(self.centroids)  # once per epoch, not per bar
+
+    @property
+    def nlist(self) -> int:
+        return int(self.centroids.shape[0])
 
 
 class PatternIndex:
@@ -175,8 +329,9 @@ class PatternIndex:
     def __init__(self, dims: int, config: IndexConfig | None = None) -> None:
         self.dims = int(dims)
         self.config = config if config is not None else IndexConfig()
-        self._vectors = np.empty((0, self.dims), dtype=np.float32)
+        self._rows = np.empty((0, self.dims + 1), dtype=np.float32)  # augmented, time order
         self._size = 0
+        self._radius = 0.0  # largest row norm
         self._epochs: list[_Epoch] = []
 
     # ------------------------------------------------------------------ contents
@@ -186,14 +341,23 @@ class PatternIndex:
     @property
     def vectors(self) -> NDArray[np.float32]:
         """The stored vectors (a read-only view)."""
-        view = self._vectors[: self._size]
+        view = self._rows[: self._size, : self.dims]
         view.flags.writeable = False
         return view
 
     @property
     def epoch_rows(self) -> tuple[int, ...]:
-        """Rows each IVF epoch's quantizer was trained on."""
+        """Rows each IVF epoch's centroids were trained on."""
         return tuple(e.rows for e in self._epochs)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: augmented vectors, list numbers and packed lists."""
+        total = self._size * (self.dims + 1) * 4
+        for epoch in self._epochs:
+            total += epoch.centroids.nbytes + self._size * 4
+            total += epoch.packed_rows.nbytes + epoch.order.nbytes
+        return total
 
     def add(self, vectors: NDArray[np.float32]) -> None:
         """Append rows (they become rows ``len(self) ..``); new epochs are trained on the way."""
@@ -203,24 +367,39 @@ class PatternIndex:
         if not np.isfinite(x).all():
             raise ValueError("pattern vectors must be finite")
         new = self._size + x.shape[0]
-        if new > self._vectors.shape[0]:
-            grown = np.empty((max(new, 2 * self._vectors.shape[0], 1024), self.dims), np.float32)
-            grown[: self._size] = self._vectors[: self._size]
-            self._vectors = grown
+        if new > self._rows.shape[0]:
+            capacity = max(new, 2 * self._rows.shape[0], 1024)
+            grown = np.empty((capacity, self.dims + 1), np.float32)
+            grown[: self._size] = self._rows[: self._size]
+            self._rows = grown
+            for epoch in self._epochs:
+                lists = np.empty(capacity, dtype=np.int32)
+                lists[: self._size] = epoch.lists[: self._size]
+                epoch.lists = lists
         start = self._size
-        self._vectors[start:new] = x
+        augmented = _augment(x)
+        self._rows[start:new] = augmented
+        if x.shape[0]:
+            self._radius = max(self._radius, float(np.sqrt(-2.0 * augmented[:, -1].min())))
         self._size = new
         if self.config.mode == "exact":
             return
-        if self._epochs:
-            with _one_thread():
-                for epoch in self._epochs:
-                    epoch.index.add(x)
+        for epoch in self._epochs:
+            epoch.lists[start:new] = _nearest_lists(
+                x, epoch.centroids, 1, augmented=epoch.augmented
+            )[:, 0]
         while True:
             rows = self._next_epoch_rows()
             if rows > self._size:
                 break
             self._epochs.append(self._train_epoch(rows))
+
+    def _load_rows(self, x: NDArray[np.float32]) -> None:
+        """Hold ``x`` as the rows, without training or assigning (a loaded index)."""
+        self._rows = _augment(x)
+        self._size = x.shape[0]
+        if self._size:
+            self._radius = float(np.sqrt(-2.0 * self._rows[:, -1].astype(np.float64).min()))
 
     def _next_epoch_rows(self) -> int:
         return int(self.config.exact_max * self.config.growth ** len(self._epochs))
@@ -228,14 +407,31 @@ class PatternIndex:
     def _train_epoch(self, rows: int) -> _Epoch:
         faiss = _faiss()
         nlist = 2 ** round(math.log2(2.0 * math.sqrt(rows)))
-        quantizer = faiss.IndexFlatL2(self.dims)
-        index = faiss.IndexIVFFlat(quantizer, self.dims, nlist)
-        index.cp.seed = self.config.seed
-        index.cp.niter = 20
+        kmeans = faiss.Kmeans(self.dims, nlist, niter=20, seed=self.config.seed, verbose=False)
         with _one_thread():  # one thread: the same centroids on every run and machine
-            index.train(self._vectors[:rows])
-            index.add(self._vectors[: self._size])
-        return _Epoch(rows, index)
+            kmeans.train(np.ascontiguousarray(self._rows[:rows, : self.dims]))
+        centroids = np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+        return self._epoch(rows, centroids)
+
+    def _epoch(self, rows: int, centroids: NDArray[np.float32]) -> _Epoch:
+        lists = np.empty(self._rows.shape[0], dtype=np.int32)
+        epoch = _Epoch(rows, centroids, lists)
+        step = max(1, _CHUNK // centroids.shape[0])
+        for start in range(0, self._size, step):
+            stop = min(self._size, start + step)
+            chunk = np.ascontiguousarray(self._rows[start:stop, : self.dims])
+            lists[start:stop] = _nearest_lists(chunk, centroids, 1, augmented=epoch.augmented)[:, 0]
+        return epoch
+
+    def _pack(self, epoch: _Epoch) -> None:
+        """Lay rows ``[0, size)`` out list by list (stable: ids ascending within a list)."""
+        lists = epoch.lists[: self._size]
+        order = np.argsort(lists, kind="stable").astype(np.int64)
+        counts = np.bincount(lists, minlength=epoch.nlist)
+        epoch.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        epoch.order = order
+        epoch.packed_rows = self._rows[order]
+        epoch.packed = self._size
 
     # ------------------------------------------------------------------ search
     def search(
@@ -244,7 +440,7 @@ class PatternIndex:
         """The ``k`` nearest of rows ``[0, counts[i])`` for each query row ``i``.
 
         Returns ``(ids, distances)`` of shape ``(q, k)``, ordered by ``(distance, id)``;
-        where fewer than ``k`` rows are eligible the rest is ``-1`` / ``inf``.
+        where fewer than ``k`` rows are found the rest is ``-1`` / ``inf``.
         """
         q = np.ascontiguousarray(queries, dtype=np.float32)
         m = np.asarray(counts, dtype=np.int64)
@@ -254,70 +450,233 @@ class PatternIndex:
             raise ValueError(f"counts must be in [0, {self._size}]")
         if k < 1:
             raise ValueError(f"k must be >= 1, was {k}")
+        if not np.isfinite(q).all():
+            raise ValueError("queries must be finite")
         n_q = q.shape[0]
         out_ids = np.full((n_q, k), -1, dtype=np.int64)
         out_d = np.full((n_q, k), np.inf)
-        grid = self.config.anchor_grid
-        anchors = m - m % grid
-        epoch_of = self._epoch_for(anchors)
-        candidates: list[NDArray[np.int64] | None] = [None] * n_q
-        ivf_rows = np.flatnonzero(epoch_of >= 0)
-        if ivf_rows.size:
-            order = np.lexsort((anchors[ivf_rows], epoch_of[ivf_rows]))
-            sorted_rows = ivf_rows[order]
-            bounds = (
-                np.flatnonzero(np.diff(epoch_of[sorted_rows]) | np.diff(anchors[sorted_rows])) + 1
-            )
-            for group in np.split(sorted_rows, bounds):
-                self._faiss_candidates(q, group, int(epoch_of[group[0]]),
-                                       int(anchors[group[0]]), k, candidates)  # fmt: skip
-        vectors = self._vectors
-        for i in range(n_q):
-            query = q[i].astype(np.float64)
-            first = candidates[i]
-            if first is None:  # exact: brute force over [0, m)
-                ids = np.arange(m[i], dtype=np.int64)
-                rows = vectors[: m[i]]
-            else:
-                ids = np.concatenate([first, np.arange(anchors[i], m[i], dtype=np.int64)])
-                rows = vectors[ids]
-            if ids.size == 0:
-                continue
-            best, dist = _top_k(squared_distances(rows, query), ids, k)
-            out_ids[i, : best.size] = best
-            out_d[i, : best.size] = dist
+        epoch_of = self._epoch_for(m)
+        with _one_blas_thread(n_q):
+            for e in np.unique(epoch_of).tolist():
+                group = np.flatnonzero(epoch_of == e)
+                if e < 0:
+                    found = self._search_exact(q[group], m[group], k)
+                else:
+                    found = self._search_ivf(self._epochs[e], q[group], m[group], k)
+                out_ids[group], out_d[group] = found
         return out_ids, out_d
 
-    def _epoch_for(self, anchors: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Epoch used for each anchor (-1: exact)."""
+    def _epoch_for(self, counts: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Epoch used for each eligible count (-1: exact)."""
         if self.config.mode == "exact" or not self._epochs:
-            return np.full(anchors.shape, -1, dtype=np.int64)
+            return np.full(counts.shape, -1, dtype=np.int64)
         rows = np.array(self.epoch_rows, dtype=np.int64)
-        return np.searchsorted(rows, anchors, side="right").astype(np.int64) - 1
+        return np.searchsorted(rows, counts, side="right").astype(np.int64) - 1
 
-    def _faiss_candidates(
+    def _search_exact(
+        self, q: NDArray[np.float32], m: NDArray[np.int64], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Brute force over ``[0, m)``: float32 scores propose, float64 distances decide."""
+        margin = self._margins(q)
+        qa = _with_ones(q)
+        pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]] = []
+        order = np.argsort(m, kind="stable")
+        top = int(m.max()) if m.size else 0
+        step = max(1, _CHUNK // max(1, top))
+        for start in range(0, order.size, step):
+            chunk = order[start : start + step]
+            width = int(m[chunk].max())
+            if width == 0:
+                continue
+            scores = qa[chunk] @ self._rows[:width].T
+            eligible = np.arange(width)[None, :] < m[chunk][:, None]
+            scores[~eligible] = -np.inf
+            kth = self._kth(scores, np.minimum(k, m[chunk]))
+            keep = scores >= _below(kth - 2.0 * margin[chunk])[:, None]
+            keep &= eligible
+            rows, cols = np.nonzero(keep)
+            pairs.append((chunk[rows], cols.astype(np.int64), scores[rows, cols]))
+        return self._rank(q, pairs, k)
+
+    def _search_ivf(
+        self, epoch: _Epoch, q: NDArray[np.float32], m: NDArray[np.int64], k: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        if epoch.offsets.size != epoch.nlist + 1 or self._size - epoch.packed > _TAIL_MAX:
+            self._pack(epoch)
+        n_q, nprobe = q.shape[0], min(self.config.nprobe, epoch.nlist)
+        if n_q <= 4:
+            return self._search_ivf_few(epoch, q, m, k, nprobe)
+        probes = _nearest_lists(
+            q, epoch.centroids, nprobe, nearest_first=True, augmented=epoch.augmented
+        )
+        margin = self._margins(q)
+        qa = _with_ones(q)
+        offsets, order, packed = epoch.offsets, epoch.order, epoch.packed_rows
+        # Pass A: the best k scores of each query in its nearest few lists; their k-th best, less
+        # twice the margin, is a threshold that every row of the exact answer clears.
+        near = max(1, nprobe // 4)
+        best = np.full((n_q, near * k), -np.inf, dtype=np.float32)
+        for rank in range(near):
+            for lst, who in _groups(probes[:, rank]):
+                start, stop = int(offsets[lst]), int(offsets[lst + 1])
+                ids = order[start:stop]
+                width = int(np.searchsorted(ids, int(m[who].max())))
+                if width == 0:
+                    continue
+                rows = packed[start : start + width]
+                scores = qa[who] @ rows.T
+                scores[ids[None, :width] >= m[who][:, None]] = -np.inf
+                if width > k:
+                    scores = np.partition(scores, width - k, axis=1)[:, width - k :]
+                best[who, rank * k : rank * k + scores.shape[1]] = scores
+        threshold = self._kth(best, np.full(n_q, k)) - 2.0 * margin
+        limit = _below(threshold)
+        # Pass B: every probed list, keeping the rows above the threshold.
+        pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]] = []
+        who_all, rank_all = np.nonzero(np.ones(probes.shape, dtype=bool))
+        for lst, members in _groups(probes[who_all, rank_all]):
+            who = who_all[members]
+            start, stop = int(offsets[lst]), int(offsets[lst + 1])
+            if stop == start:
+                continue
+            ids = order[start:stop]
+            width = int(np.searchsorted(ids, int(m[who].max())))
+            if width == 0:
+                continue
+            rows = packed[start : start + width]
+            step = max(1, _CHUNK // width)
+            for s in range(0, who.size, step):
+                part = who[s : s + step]
+                scores = qa[part] @ rows.T
+                hit = np.flatnonzero(scores >= limit[part][:, None])
+                r, c = hit // width, hit % width
+                ok = ids[c] < m[part[r]]
+                pairs.append((part[r[ok]], ids[c[ok]], scores[r[ok], c[ok]]))
+        # Rows added since the lists were packed: scanned directly, kept where their list is
+        # probed by the query.
+        if epoch.packed < self._size:
+            tail = np.arange(epoch.packed, self._size, dtype=np.int64)
+            probed = np.zeros((n_q, epoch.nlist), dtype=bool)
+            probed[np.arange(n_q)[:, None], probes] = True
+            tail_lists = epoch.lists[epoch.packed : self._size]
+            rows = self._rows[epoch.packed : self._size]
+            step = max(1, _CHUNK // tail.size)
+            for s in range(0, n_q, step):
+                part = np.arange(s, min(n_q, s + step))
+                scores = qa[part] @ rows.T
+                keep = scores >= limit[part][:, None]
+                keep &= probed[part][:, tail_lists]
+                keep &= tail[None, :] < m[part][:, None]
+                r, c = np.nonzero(keep)
+                pairs.append((part[r], tail[c], scores[r, c]))
+        return self._rank(q, pairs, k)
+
+    def _search_ivf_few(
+        self, epoch: _Epoch, q: NDArray[np.float32], m: NDArray[np.int64], k: int, nprobe: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`_search_ivf` for a handful of queries (live, one bar): the same candidates and
+        the same answer, scored list by list without the batch's grouping."""
+        probes = _nearest_lists(q, epoch.centroids, nprobe, augmented=epoch.augmented)
+        margin = self._margins(q)
+        qa = _with_ones(q)
+        pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]] = []
+        tail = np.arange(epoch.packed, self._size, dtype=np.int64)
+        tail_lists = epoch.lists[epoch.packed : self._size]
+        for i in range(q.shape[0]):
+            parts_scores, parts_ids = [], []
+            for lst in probes[i].tolist():
+                start, stop = int(epoch.offsets[lst]), int(epoch.offsets[lst + 1])
+                ids = epoch.order[start:stop]
+                width = int(np.searchsorted(ids, int(m[i])))
+                if width:
+                    parts_scores.append(epoch.packed_rows[start : start + width] @ qa[i])
+                    parts_ids.append(ids[:width])
+            if tail.size:
+                mine = tail[np.isin(tail_lists, probes[i]) & (tail < m[i])]
+                if mine.size:
+                    parts_scores.append(self._rows[mine] @ qa[i])
+                    parts_ids.append(mine)
+            if not parts_ids:
+                continue
+            scores = np.concatenate(parts_scores)
+            ids = np.concatenate(parts_ids)
+            kth = self._kth(scores[None, :], np.array([k]))[0]
+            keep = scores >= _below(np.array([kth - 2.0 * margin[i]]))[0]
+            pairs.append((np.full(int(keep.sum()), i, dtype=np.intp), ids[keep], scores[keep]))
+        return self._rank(q, pairs, k)
+
+    def _margins(self, q: NDArray[np.float32]) -> NDArray[np.float64]:
+        q64 = q.astype(np.float64)
+        return _margin(np.sqrt(np.einsum("ij,ij->i", q64, q64)), self._radius, self.dims + 1)
+
+    @staticmethod
+    def _kth(scores: NDArray[np.float32], k: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The k-th largest score of each row (-inf where a row has fewer than k finite)."""
+        width = scores.shape[1]
+        out = np.full(scores.shape[0], -np.inf)
+        for kk in np.unique(k).tolist():
+            rows = np.flatnonzero(k == kk)
+            if kk < 1 or kk > width:
+                continue
+            out[rows] = np.partition(scores[rows], width - kk, axis=1)[:, width - kk]
+        return out
+
+    def _rank(
         self,
         q: NDArray[np.float32],
-        group: NDArray[np.int64],
-        epoch: int,
-        anchor: int,
+        pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]],
         k: int,
-        out: list[NDArray[np.int64] | None],
-    ) -> None:
-        faiss = _faiss()
-        selector = faiss.IDSelectorRange(0, anchor, True)  # ids are sorted in every list
-        params = faiss.SearchParametersIVF(nprobe=self.config.nprobe, sel=selector)
-        want = min(anchor, self.config.overfetch * k)
-        with _one_thread():
-            _, ids = self._epochs[epoch].index.search(q[group], want, params=params)
-        for row, found in zip(group.tolist(), ids, strict=True):
-            out[row] = found[found >= 0].astype(np.int64)
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """From candidate ``(query, row, float32 score)`` pairs: keep, per query, those within
+        twice the margin of its k-th best score, then rank them by float64 distance."""
+        n_q = q.shape[0]
+        out_ids = np.full((n_q, k), -1, dtype=np.int64)
+        out_d = np.full((n_q, k), np.inf)
+        if not pairs:
+            return out_ids, out_d
+        who = np.concatenate([p[0] for p in pairs]).astype(np.intp)
+        rows = np.concatenate([p[1] for p in pairs])
+        scores = np.concatenate([p[2] for p in pairs]).astype(np.float64)
+        if who.size == 0:
+            return out_ids, out_d
+        # k-th best score per query among its candidates: a dense (queries x candidates) table.
+        order = np.argsort(who, kind="stable")
+        who, rows, scores = who[order], rows[order], scores[order]
+        sizes = np.bincount(who, minlength=n_q)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        slot = np.arange(who.size) - starts[who]
+        small = sizes <= 256
+        kth = np.full(n_q, -np.inf)
+        in_table = small[who]
+        table = np.full((n_q, int(sizes[small].max(initial=1))), -np.inf)
+        table[who[in_table], slot[in_table]] = scores[in_table]
+        kth[small] = self._kth(table[small], np.minimum(k, sizes[small]))
+        for i in np.flatnonzero(~small).tolist():
+            own = scores[starts[i] : starts[i] + sizes[i]]
+            kth[i] = np.partition(own, own.size - k)[own.size - k]
+        keep = scores >= kth[who] - 2.0 * self._margins(q)[who]
+        who, rows = who[keep], rows[keep]
+        distances = _pair_distances(self._rows[:, : self.dims], q.astype(np.float64), who, rows)
+        # Rank by (distance, row) within each query.
+        order = np.lexsort((rows, distances, who))
+        who, rows, distances = who[order], rows[order], distances[order]
+        sizes = np.bincount(who, minlength=n_q)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        slot = np.arange(who.size) - starts[who]
+        first = slot < k
+        out_ids[who[first], slot[first]] = rows[first]
+        out_d[who[first], slot[first]] = distances[first]
+        return out_ids, out_d
 
     # ------------------------------------------------------------------ bytes
     def to_bytes(self) -> list[bytes]:
-        """The serialised IVF epochs (empty in exact mode): identical for identical rows."""
-        faiss = _faiss() if self._epochs else None
-        return [bytes(faiss.serialize_index(e.index)) for e in self._epochs] if faiss else []
+        """Each IVF epoch (centroids, then every row's list number): identical for identical
+        rows, however they were added."""
+        return [
+            np.ascontiguousarray(e.centroids, dtype="<f4").tobytes()
+            + np.ascontiguousarray(e.lists[: self._size], dtype="<i4").tobytes()
+            for e in self._epochs
+        ]
 
     @classmethod
     def build(cls, vectors: NDArray[np.float32], config: IndexConfig | None = None) -> PatternIndex:
@@ -325,6 +684,26 @@ class PatternIndex:
         index = cls(int(np.asarray(vectors).shape[1]), config)
         index.add(vectors)
         return index
+
+
+def _with_ones(q: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``[q, 1]`` rows (a query's side of the augmented product)."""
+    out = np.ones((q.shape[0], q.shape[1] + 1), dtype=np.float32)
+    out[:, :-1] = q
+    return out
+
+
+def _groups(values: NDArray[np.int64]) -> Iterator[tuple[int, NDArray[np.intp]]]:
+    """``(value, positions)`` for each distinct value (positions ascending)."""
+    if values.size == 0:
+        return
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    bounds = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [values.size]])
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        yield int(sorted_values[start]), order[start:stop]
 
 
 # ---------------------------------------------------------------------------------- files
@@ -341,7 +720,7 @@ def write_index(
     index: PatternIndex, path: str | os.PathLike[str], *, spec_hash: str, store_checksum: str
 ) -> Path:
     """Write ``index`` beside its store: a header (spec hash, pattern count, store checksum,
-    config, payload checksum) and the faiss epochs. Atomic (temp file + rename)."""
+    config, payload checksum) and the epochs (centroids + list numbers). Atomic."""
     target = Path(path)
     blobs = index.to_bytes()
     payload = b"".join(blobs)
@@ -353,8 +732,8 @@ def write_index(
         "store_checksum": store_checksum,
         "config": index.config.model_dump(),
         "epochs": [
-            {"rows": rows, "bytes": len(blob)}
-            for rows, blob in zip(index.epoch_rows, blobs, strict=True)
+            {"rows": e.rows, "nlist": e.nlist, "bytes": len(blob)}
+            for e, blob in zip(index._epochs, blobs, strict=True)
         ],
         "payload_sha256": hashlib.sha256(payload).hexdigest(),
         "library": _library_version(),
@@ -422,22 +801,25 @@ def read_index(
             f"{file}: built with index config {stored.model_dump()}, asked for "
             f"{config.model_dump()}"
         )
-    index = PatternIndex(int(header["dims"]), stored)
-    # Rows are added without training (the epochs come from the file).
-    index._vectors = np.ascontiguousarray(vectors, dtype=np.float32).copy()
-    index._size = len(vectors)
+    dims = int(header["dims"])
+    n = len(vectors)
+    index = PatternIndex(dims, stored)
+    index._load_rows(np.ascontiguousarray(vectors, dtype=np.float32))  # epochs: from the file
     offset = 0
     for entry in header["epochs"]:
-        blob = np.frombuffer(payload, dtype=np.uint8, count=entry["bytes"], offset=offset)
-        offset += entry["bytes"]
-        faiss = _faiss()
-        ivf = faiss.deserialize_index(blob.copy())
-        if ivf.ntotal != len(vectors):
-            raise IndexMismatchError(
-                f"{file}: an epoch holds {ivf.ntotal} rows, not {len(vectors)}"
-            )
-        index._epochs.append(_Epoch(int(entry["rows"]), ivf))
-    if tuple(index.epoch_rows) != tuple(_expected_epochs(stored, len(vectors))):
+        nlist, size = int(entry["nlist"]), int(entry["bytes"])
+        if size != nlist * dims * 4 + n * 4:
+            raise IndexMismatchError(f"{file}: an epoch of {size} bytes does not fit {n} rows")
+        centroids = np.frombuffer(payload, "<f4", nlist * dims, offset).reshape(nlist, dims)
+        lists = np.frombuffer(payload, "<i4", n, offset + nlist * dims * 4)
+        offset += size
+        if n and (lists.min() < 0 or lists.max() >= nlist):
+            raise IndexMismatchError(f"{file}: list numbers out of range")
+        epoch = _Epoch(int(entry["rows"]), np.array(centroids, dtype=np.float32),
+                       np.empty(index._rows.shape[0], dtype=np.int32))  # fmt: skip
+        epoch.lists[:n] = lists
+        index._epochs.append(epoch)
+    if tuple(index.epoch_rows) != tuple(_expected_epochs(stored, n)):
         raise IndexMismatchError(f"{file}: epochs {index.epoch_rows} do not fit the config")
     return index
 

@@ -143,6 +143,11 @@ class PatternMemory:
         counts: NDArray[np.int64] = self._label_counts[eligible]
         return counts
 
+    def label_counts_at(self, eligible: NDArray[np.int64]) -> NDArray[np.int64]:
+        """:meth:`label_counts` for several counts at once (``(n, 3)``)."""
+        counts: NDArray[np.int64] = self._label_counts[np.asarray(eligible, dtype=np.intp)]
+        return counts
+
     # ------------------------------------------------------------------ queries
     def eligible_count(self, as_of_ns: NDArray[np.int64] | int) -> NDArray[np.int64]:
         """Rows usable at ``as_of_ns``: outcome known before ``as_of_ns - embargo_ns``."""

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.paths import repo_root
+from nautilus_ai.services import ServiceNotFoundError, program_environment, require
 
 __all__ = [
     "PINETS_DIR_ENV",
@@ -72,6 +73,8 @@ class PineTSResult:
         Strategy results when the script is a ``strategy()``: ``closed_trades`` / ``open_trades``
         (entry / exit bar index, price, comment, signed size, profit), ``netprofit``,
         ``position_size``.
+    node : str
+        The node binary that ran PineTS and its version (``"/path/to/node v24.19.0"``).
     """
 
     plots: dict[str, NDArray[np.float64]]
@@ -80,6 +83,7 @@ class PineTSResult:
     wall_seconds: float
     pinets_version: str
     strategy: dict[str, Any] | None = field(default=None, compare=False)
+    node: str = field(default="", compare=False)
 
 
 def harness_dir() -> Path:
@@ -108,8 +112,9 @@ def ensure_pinets(
     """Install the pinned PineTS with ``npm ci`` unless already there; return its node_modules.
 
     The install is keyed by the SHA-256 of the harness's ``package.json`` + lockfile (a stamp
-    file), so a version bump reinstalls. Needs ``node`` and ``npm`` on PATH and the npm registry
-    (or its cache).
+    file), so a version bump reinstalls. Needs ``node`` and ``npm``
+    (:func:`nautilus_ai.services.require`: the ``pine`` extra's wheel, or ``PATH``) and the npm
+    registry (or its cache).
 
     Raises
     ------
@@ -123,18 +128,25 @@ def ensure_pinets(
     installed = (modules / "pinets" / "package.json").is_file() and stamp.is_file()
     if installed and stamp.read_text(encoding="utf-8").strip() == digest:
         return modules
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise PineTSError(
-            "node and npm are needed to run PineTS (install Node.js >= 18; .ci/run does)"
-        )
+    try:
+        node = require("node")
+        npm = require("npm")
+    except ServiceNotFoundError as exc:
+        raise PineTSError(f"PineTS needs node and npm: {exc}") from None
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(harness_dir() / name, folder / name)
-    command = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    command = [*npm.command, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+    command.append("--loglevel=error")
     try:
         done = subprocess.run(
-            command, cwd=folder, capture_output=True, text=True, timeout=timeout, check=False
+            command,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=program_environment(node),  # npm's own `#!/usr/bin/env node` finds this node
         )
     except subprocess.TimeoutExpired as exc:
         raise PineTSError(f"`npm ci` in {folder} timed out after {timeout:.0f} s") from exc
@@ -199,15 +211,16 @@ def run_pinets(
     lengths = {key: len(values) for key, values in bars.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"bar arrays differ in length: {lengths}")
-    node = shutil.which("node")
-    if node is None:
-        raise PineTSError("node is needed to run PineTS (install Node.js >= 18)")
+    try:
+        node = require("node")
+    except ServiceNotFoundError as exc:
+        raise PineTSError(f"PineTS needs node: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="nautilus-ai-pinets-") as tmp:
         request = Path(tmp) / "request.json"
         response = Path(tmp) / "response.json"
         request.write_text(json.dumps({"script": script, "bars": bars}), encoding="utf-8")
         command = [
-            node,
+            *node.command,
             str(harness_dir() / "run_pinets.js"),
             str(modules),
             str(request),
@@ -235,4 +248,5 @@ def run_pinets(
         wall_seconds=time.perf_counter() - start,
         pinets_version=str(payload["pinets_version"]),
         strategy=payload.get("strategy"),
+        node=f"{payload['node']['path']} {payload['node']['version']}",
     )

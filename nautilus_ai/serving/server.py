@@ -36,6 +36,8 @@ from typing import Literal
 
 import requests
 
+from nautilus_ai.services import ServiceNotFoundError, program_environment, require
+
 __all__ = [
     "TorchServeError",
     "TorchServeKeys",
@@ -337,11 +339,14 @@ class TorchServeProcess:
             raise TorchServeError(
                 "torchserve not found: install the serve extra (pip install 'nautilus-ai[serve]')"
             )
-        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            raise TorchServeError("java not found: TorchServe needs Java 11+ (17 tested)")
+        try:
+            java = require("java")
+        except ServiceNotFoundError as exc:
+            raise TorchServeError(str(exc)) from None
         self.key_file.unlink(missing_ok=True)
         self.pid_file.unlink(missing_ok=True)
-        env = dict(os.environ)
+        # The launcher starts $JAVA_HOME/bin/java: point it at the java we located and checked.
+        env = program_environment(java)
         env.update(
             TMPDIR=str(self._tmp),
             TEMP=str(self._tmp),

@@ -18,6 +18,7 @@ from nautilus_ai.data.dukascopy.download import (
     DownloadConfig,
     DownloadSummary,
     FileOutcome,
+    ServerUnreachableError,
     default_cache_dir,
     download_files,
 )
@@ -34,6 +35,7 @@ from nautilus_ai.data.dukascopy.source import (
     HttpDataSource,
     PermanentFetchError,
     TransientFetchError,
+    UnreachableError,
 )
 from nautilus_ai.data.dukascopy.urls import (
     DUKASCOPY_BASE_URL,
@@ -56,8 +58,10 @@ __all__ = [
     "HttpDataSource",
     "LoadFailure",
     "PermanentFetchError",
+    "ServerUnreachableError",
     "TICK_DTYPE",
     "TransientFetchError",
+    "UnreachableError",
     "decode_candles",
     "decode_ticks",
     "decompress_bi5",

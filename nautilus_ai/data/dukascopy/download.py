@@ -3,6 +3,12 @@
 * Bounded parallel workers share one pooled HTTP session (via the :class:`DataSource`).
 * Transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential
   backoff and jitter, honouring ``Retry-After``.
+* A dead network fails fast: after ``max_connection_failures`` requests in a row (all workers
+  together) that never reached the server (name resolution failed, connection refused, connect
+  timed out), every worker stops and :func:`download_files` raises
+  :class:`ServerUnreachableError` naming the cause (``cannot reach datafeed.dukascopy.com: name
+  resolution failed (5 attempts in 0.8 s)``). Any answer from the server resets the count. The
+  files already fetched stay in the cache.
 * Every body is checked before it is cached (LZMA stream complete, whole records), so the cache
   only ever holds good files; a corrupt body is re-fetched, then reported and remembered in
   ``<cache>/.failed/`` so later runs skip it unless asked to retry.
@@ -30,7 +36,12 @@ from typing import Literal
 import numpy as np
 
 from nautilus_ai.data.dukascopy.decode import CANDLE_DTYPE, TICK_DTYPE, decompress_bi5
-from nautilus_ai.data.dukascopy.source import DataSource, PermanentFetchError, TransientFetchError
+from nautilus_ai.data.dukascopy.source import (
+    DataSource,
+    PermanentFetchError,
+    TransientFetchError,
+    UnreachableError,
+)
 from nautilus_ai.data.dukascopy.urls import DukascopyFile
 from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.markethours import closed_ns_between
@@ -40,6 +51,7 @@ __all__ = [
     "DownloadConfig",
     "DownloadSummary",
     "FileOutcome",
+    "ServerUnreachableError",
     "Status",
     "default_cache_dir",
     "download_files",
@@ -48,7 +60,9 @@ __all__ = [
 
 CACHE_DIR_ENV = "NAUTILUS_AI_DUKASCOPY_CACHE"
 
-Status = Literal["cached", "downloaded", "empty", "suspicious_empty", "failed", "skipped_failed"]
+Status = Literal[
+    "cached", "downloaded", "empty", "suspicious_empty", "failed", "skipped_failed", "aborted"
+]
 _FAILED_DIR = ".failed"
 
 
@@ -68,6 +82,9 @@ class DownloadConfig:
         Extra fetches of an empty body for a period with open-market time.
     retry_failed : bool
         Re-fetch files that earlier runs found corrupt.
+    max_connection_failures : int
+        Give up the whole run after this many requests in a row (all workers together) that
+        never reached the server; any answer from the server resets the count.
     """
 
     workers: int = 4
@@ -76,10 +93,16 @@ class DownloadConfig:
     backoff_max_seconds: float = 8.0
     empty_refetches: int = 2
     retry_failed: bool = False
+    max_connection_failures: int = 5
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ValueError(f"DownloadConfig.workers must be >= 1, got {self.workers}")
+        if self.max_connection_failures < 1:
+            raise ValueError(
+                "DownloadConfig.max_connection_failures must be >= 1, got "
+                f"{self.max_connection_failures}"
+            )
         if self.retries < 0 or self.empty_refetches < 0:
             raise ValueError("DownloadConfig.retries and empty_refetches must be >= 0")
         if self.backoff_seconds < 0 or self.backoff_max_seconds < self.backoff_seconds:
@@ -117,7 +140,7 @@ class DownloadSummary:
 
     @property
     def failures(self) -> tuple[FileOutcome, ...]:
-        bad = ("failed", "suspicious_empty", "skipped_failed")
+        bad = ("failed", "suspicious_empty", "skipped_failed", "aborted")
         return tuple(o for o in self.outcomes if o.status in bad)
 
     def to_dict(self) -> dict[str, object]:
@@ -128,6 +151,7 @@ class DownloadSummary:
             "suspicious_empty",
             "failed",
             "skipped_failed",
+            "aborted",
         )
         return {
             "files": len(self.outcomes),
@@ -153,6 +177,55 @@ class DownloadSummary:
             f"  {o.status}: {o.file.period} ({o.file.key}): {o.error}" for o in self.failures
         )
         return "\n".join(lines)
+
+
+class ServerUnreachableError(RuntimeError):
+    """The run stopped: too many requests in a row never reached the server.
+
+    ``host``, ``cause`` (e.g. ``"name resolution failed"``), ``attempts`` and ``seconds`` (of
+    that run of failures) describe it; ``summary`` is what the run did before it stopped (the
+    files it fetched are in the cache).
+    """
+
+    def __init__(
+        self, host: str, cause: str, attempts: int, seconds: float, summary: DownloadSummary
+    ) -> None:
+        super().__init__(f"cannot reach {host}: {cause} ({attempts} attempts in {seconds:.1f} s)")
+        self.host = host
+        self.cause = cause
+        self.attempts = attempts
+        self.seconds = seconds
+        self.summary = summary
+
+
+class _Reachability:
+    """Counts requests in a row, across workers, that never reached the server."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.in_a_row = 0
+        self.first_at = 0.0
+        self.seconds = 0.0
+        self.last: UnreachableError | None = None
+
+    def answered(self) -> None:
+        with self.lock:
+            self.in_a_row = 0
+
+    def unreachable(self, error: UnreachableError) -> None:
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            now = time.perf_counter()
+            if self.in_a_row == 0:
+                self.first_at = now
+            self.in_a_row += 1
+            self.last = error
+            if self.in_a_row >= self.limit:
+                self.seconds = now - self.first_at
+                self.stopped.set()
 
 
 def default_cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -199,14 +272,19 @@ class _Fetcher:
         source: DataSource,
         cache_dir: Path,
         config: DownloadConfig,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], None] | None,
     ) -> None:
         self.source = source
         self.cache_dir = cache_dir
         self.config = config
-        self.sleep = sleep
+        self.reach = _Reachability(config.max_connection_failures)
+        self.sleep = sleep or self._wait
         self.rng = random.Random()
         self.lock = threading.Lock()
+
+    def _wait(self, seconds: float) -> None:
+        """The default backoff sleep: it ends as soon as the run is stopped."""
+        self.reach.stopped.wait(seconds)
 
     def _delay(self, attempt: int, hint: float | None) -> float:
         base = min(self.config.backoff_max_seconds, self.config.backoff_seconds * 2**attempt)
@@ -230,18 +308,26 @@ class _Fetcher:
         open_market = _market_open_in(file)
         last_error = ""
         while True:
+            if self.reach.stopped.is_set():
+                return FileOutcome(file, "aborted", requests, 0, "run stopped: server unreachable")
             requests += 1
             try:
                 body = self.source.fetch(file)
             except TransientFetchError as exc:
                 last_error = str(exc)
+                if isinstance(exc, UnreachableError):
+                    self.reach.unreachable(exc)
+                elif exc.status is not None:
+                    self.reach.answered()
                 if attempt >= self.config.retries:
                     return FileOutcome(file, "failed", requests, 0, last_error)
                 self.sleep(self._delay(attempt, exc.retry_after))
                 attempt += 1
                 continue
             except PermanentFetchError as exc:
+                self.reach.answered()
                 return FileOutcome(file, "failed", requests, 0, str(exc))
+            self.reach.answered()
             if not body:
                 if open_market and empties < self.config.empty_refetches:
                     empties += 1
@@ -283,7 +369,7 @@ def download_files(
     config: DownloadConfig | None = None,
     *,
     progress: Callable[[int, int, FileOutcome], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> DownloadSummary:
     """Fetch every file not yet cached; see the module docstring for the policy.
 
@@ -299,8 +385,15 @@ def download_files(
         Workers, retries, backoff.
     progress : callable, optional
         Called as ``progress(done, total, outcome)`` after each file (from the calling thread).
-    sleep : callable
-        Backoff sleeper (injectable for tests).
+    sleep : callable, optional
+        Backoff sleeper (injectable for tests); by default a wait that ends early when the run
+        is stopped.
+
+    Raises
+    ------
+    ServerUnreachableError
+        ``config.max_connection_failures`` requests in a row never reached the server; the
+        files fetched before are in the cache (``exc.summary`` lists them).
     """
     config = config or DownloadConfig()
     cache = Path(cache_dir)
@@ -316,4 +409,10 @@ def download_files(
             if progress is not None:
                 progress(len(outcomes), len(todo), outcome)
     outcomes.sort(key=lambda o: (o.file.start, o.file.kind, o.file.side or ""))
-    return DownloadSummary(tuple(outcomes), time.perf_counter() - started)
+    summary = DownloadSummary(tuple(outcomes), time.perf_counter() - started)
+    reach = fetcher.reach
+    if reach.stopped.is_set() and reach.last is not None:
+        raise ServerUnreachableError(
+            reach.last.host, reach.last.cause, reach.in_a_row, reach.seconds, summary
+        )
+    return summary

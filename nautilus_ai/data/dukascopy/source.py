@@ -3,14 +3,19 @@
 The downloader only sees the protocol, so a second API (Dukascopy's newer JSON API, a mirror, a
 test double) plugs in without touching retry or cache logic. ``HttpDataSource`` holds one
 ``requests.Session`` with a connection pool sized for the worker count; every request has an
-explicit (connect, read) timeout.
+explicit (connect, read) timeout. A request that never reaches the server (name resolution
+failed, connection refused, connect timed out) raises :class:`UnreachableError`, so the
+downloader can tell a dead network from a busy server.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from nautilus_ai.data.dukascopy.urls import DUKASCOPY_BASE_URL, DukascopyFile
@@ -21,19 +26,37 @@ __all__ = [
     "HttpDataSource",
     "PermanentFetchError",
     "TransientFetchError",
+    "UnreachableError",
 ]
 
 
 class FetchError(Exception):
-    """A file could not be fetched. ``retry_after`` is the server's hint in seconds, if any."""
+    """A file could not be fetched.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``retry_after`` is the server's hint in seconds, if any; ``status`` the HTTP status when
+    the server answered (None when no answer arrived).
+    """
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class TransientFetchError(FetchError):
     """Worth retrying: 429, 5xx, timeouts, dropped connections."""
+
+
+class UnreachableError(TransientFetchError):
+    """The request never reached the server: ``cause`` is ``"name resolution failed"``,
+    ``"connection refused"``, ``"connect timed out"``... and ``host`` the server's name."""
+
+    def __init__(self, message: str, host: str, cause: str) -> None:
+        super().__init__(message)
+        self.host = host
+        self.cause = cause
 
 
 class PermanentFetchError(FetchError):
@@ -61,6 +84,34 @@ def _retry_after(response: requests.Response) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+_ERRNO_CAUSES = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ETIMEDOUT: "connect timed out",
+}
+
+
+def _unreachable_cause(exc: requests.RequestException) -> str | None:
+    """Why a request never reached the server, or None if it did (or we cannot tell)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timed out"
+    reason: object = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "name resolution failed"
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: test it first.
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        code = getattr(reason.__cause__, "errno", None) or getattr(
+            reason.__context__, "errno", None
+        )
+        return _ERRNO_CAUSES.get(code, "connection failed")  # type: ignore[arg-type]
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "connect timed out"
+    return None
 
 
 class HttpDataSource:
@@ -102,6 +153,10 @@ class HttpDataSource:
         try:
             response = self.session.get(url, timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
+            cause = _unreachable_cause(exc)
+            if cause is not None:
+                host = urlsplit(url).hostname or self.base_url
+                raise UnreachableError(f"{url}: {cause}", host, cause) from exc
             raise TransientFetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
         except requests.RequestException as exc:
             raise PermanentFetchError(f"{url}: {exc}") from exc
@@ -110,10 +165,10 @@ class HttpDataSource:
             try:
                 return response.content
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                raise TransientFetchError(f"{url}: body cut off: {exc}") from exc
+                raise TransientFetchError(f"{url}: body cut off: {exc}", status=200) from exc
         if status == 429 or status >= 500:
-            raise TransientFetchError(f"{url}: HTTP {status}", _retry_after(response))
-        raise PermanentFetchError(f"{url}: HTTP {status}")
+            raise TransientFetchError(f"{url}: HTTP {status}", _retry_after(response), status)
+        raise PermanentFetchError(f"{url}: HTTP {status}", status=status)
 
     def close(self) -> None:
         self.session.close()

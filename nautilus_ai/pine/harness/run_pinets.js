@@ -9,7 +9,8 @@
 // request:  {"script": str, "bars": {"open": [...], "high": [...], "low": [...], "close": [...],
 //            "volume": [...], "open_time": [ms...], "close_time": [ms...]}}
 // response: {"plots": {title: [number|null per bar]}, "bars": n, "run_ms": float,
-//            "pinets_version": str, "strategy": {...} | null}
+//            "pinets_version": str, "strategy": {...} | null,
+//            "node": {"path": the node binary that ran, "version": "v24.19.0"}}
 'use strict';
 
 const fs = require('fs');
@@ -93,7 +94,14 @@ async function main() {
     }
     fs.writeFileSync(
         responsePath,
-        JSON.stringify({ plots, bars: n, run_ms: runMs, pinets_version: version, strategy }),
+        JSON.stringify({
+            plots,
+            bars: n,
+            run_ms: runMs,
+            pinets_version: version,
+            strategy,
+            node: { path: process.execPath, version: process.version },
+        }),
     );
 }
 

@@ -25,7 +25,13 @@ from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_featur
 @pytest.fixture(scope="module")
 def logged(demo_catalog: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     log = tmp_path_factory.mktemp("log")
-    strategy = run_logged_backtest(str(demo_catalog), str(log), "jan-precomputed", flush_rows=7000)
+    # The demo's exits (3 / 4.5 ATR): January then has reversals, whose opening decisions the
+    # outcome join must keep apart. (With 2 / 3 ATR the one January reversal was of a position
+    # whose stop the venue had rejected; such a position is now closed at once.)
+    strategy = run_logged_backtest(
+        str(demo_catalog), str(log), "jan-precomputed", flush_rows=7000,
+        stop_loss_atr=3.0, take_profit_atr=4.5,
+    )  # fmt: skip
     return log, strategy
 
 

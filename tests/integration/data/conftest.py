@@ -8,11 +8,16 @@ free port, stopped when the ``with`` block ends.
 normally), or to a single action string used on every request. Actions: ``"503"``, ``"429"``,
 ``"timeout"`` (answer after ``slow_seconds``), ``"empty"``, ``"truncate"``, ``"drop"`` (close the
 connection without answering).
+
+``stop_after`` (a request count) stops the server for good after that many requests: the next
+one is cut, the listening socket is closed and open connections are cut, as when a server dies
+or the network goes away mid-run (new connections are then refused).
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections import Counter
@@ -24,13 +29,48 @@ import pytest
 
 
 class Mirror:
-    def __init__(self, root: Path, faults: dict[str, list[str] | str], slow_seconds: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        faults: dict[str, list[str] | str],
+        slow_seconds: float,
+        stop_after: int | None = None,
+    ) -> None:
         self.root = root
         self.faults = faults
         self.slow_seconds = slow_seconds
+        self.stop_after = stop_after
         self.requests: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.url = ""
+        self.connections: set[socket.socket] = set()
+        self.stopped = threading.Event()
+        self.server: ThreadingHTTPServer | None = None
+        self.admitted = 0
+
+    def stop(self) -> None:
+        """Close the listening socket and cut every open connection (idempotent)."""
+        with self.lock:
+            if self.stopped.is_set() or self.server is None:
+                return
+            self.stopped.set()
+            connections = list(self.connections)
+        self.server.shutdown()
+        self.server.server_close()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def admit(self) -> bool:
+        """Serve this request? Past ``stop_after`` requests, stop the server instead."""
+        with self.lock:
+            if self.stopped.is_set():
+                return False
+            if self.stop_after is None or self.admitted < self.stop_after:
+                self.admitted += 1
+                return True
+        threading.Thread(target=self.stop, daemon=True).start()
+        return False
 
     def next_action(self, key: str) -> str | None:
         with self.lock:
@@ -51,6 +91,17 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:  # quiet
             return
 
+        def setup(self) -> None:
+            super().setup()
+            with mirror.lock:
+                mirror.connections.add(self.connection)
+
+        def finish(self) -> None:
+            with mirror.lock:
+                mirror.connections.discard(self.connection)
+            with contextlib.suppress(OSError):
+                super().finish()
+
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
@@ -60,6 +111,9 @@ def _handler(mirror: Mirror) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            if not mirror.admit():
+                self.close_connection = True
+                return
             key = self.path.split("/feed/", 1)[-1]
             action = mirror.next_action(key)
             path = mirror.root / key
@@ -95,18 +149,21 @@ class _Server(ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def serve(
-    root: Path, faults: dict[str, list[str] | str] | None = None, slow_seconds: float = 1.0
+    root: Path,
+    faults: dict[str, list[str] | str] | None = None,
+    slow_seconds: float = 1.0,
+    stop_after: int | None = None,
 ) -> Iterator[Mirror]:
-    mirror = Mirror(root, faults or {}, slow_seconds)
+    mirror = Mirror(root, faults or {}, slow_seconds, stop_after)
     server = _Server(("127.0.0.1", 0), _handler(mirror))
+    mirror.server = server
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     mirror.url = f"http://127.0.0.1:{server.server_address[1]}/feed"
     try:
         yield mirror
     finally:
-        server.shutdown()
-        server.server_close()
+        mirror.stop()
         thread.join(timeout=5)
 
 

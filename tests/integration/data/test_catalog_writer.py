@@ -52,8 +52,12 @@ def test_quotes_match_nautilus_write_data(tmp_path: Path) -> None:
     )
     ParquetDataCatalog(str(tmp_path / "theirs")).write_data(reference)
     (theirs,) = (tmp_path / "theirs").rglob("*.parquet")
-    assert Path(ours.path).name == theirs.name
-    assert pq.read_table(ours.path).equals(pq.read_table(theirs), check_metadata=True)
+    (ours_file,) = Path(ours.directory).glob("*.parquet")
+    assert ours_file.name == theirs.name
+    assert ours_file.parent.relative_to(tmp_path / "ours") == theirs.parent.relative_to(
+        tmp_path / "theirs"
+    )
+    assert pq.read_table(ours_file).equals(pq.read_table(theirs), check_metadata=True)
     back = ParquetDataCatalog(str(tmp_path / "ours")).quote_ticks()
     # Compare by value: in 1.221 QuoteTick.__eq__ aborts the process (a Rust assert) on any
     # difference instead of returning False.

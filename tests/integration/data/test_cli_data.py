@@ -23,7 +23,7 @@ def test_import_twice_then_info(tmp_path: Path, data_dir: Path, capsys) -> None:
     assert "nautilus-ai data: reading 6 HistData M1 file(s)" in captured.err
     assert main([*args, "--ask-spread-pips", "0.5", "-q", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["rows_read"] == 186_348 and summary["writes"][0]["rows_replaced"] == 186_348
+    assert summary["rows_read"] == 186_348 and summary["writes"][0]["unchanged"] == 186_348
     assert main(["data", "info", "--catalog", catalog, "--json"]) == 0
     info = _json(capsys)
     rows = {d["identifier"]: d["rows"] for d in info["data"]}
@@ -112,3 +112,159 @@ def test_download_from_a_mirror_then_import(
         assert main([*argv, "--base-url", mirror.url, "--json", "-q"]) == 0
         again = json.loads(capsys.readouterr().out)
         assert again["download"]["requests"] == 0 and again["download"]["cached"] == 3
+
+
+# -- imports never lose stored data (issue 10, part 1): the user's paths, end to end ----------
+
+HISTDATA_2017 = "histdata/DAT_ASCII_EURUSD_M1_2017*.csv"
+LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
+BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"
+
+
+def _import(catalog: Path, data_dir: Path, *args: str) -> int:
+    return main(["data", "import", *args, "--catalog", str(catalog), "--data-dir", str(data_dir)])
+
+
+def _bars(catalog: Path, bar_type: str) -> list:
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    return ParquetDataCatalog(str(catalog)).bars([bar_type])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for folders)."""
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_histdata_then_lean_into_one_catalog_keeps_every_bar(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    """The README's first two lines. They used to leave 18,184 bars: all of 2017 was gone."""
+    catalog = tmp_path / "catalog"
+    assert _import(catalog, data_dir, "histdata-m1", HISTDATA_2017, "-q") == 0
+    capsys.readouterr()
+    assert _import(catalog, data_dir, "lean", LEAN_MINUTES, "-q", "--json") == 0
+    summary = _json(capsys)
+
+    bid, ask = _bars(catalog, BID), _bars(catalog, ASK)
+    assert len(bid) == 186_348 + 18_184 and len(ask) == 18_184
+    assert len({b.ts_init for b in bid}) == len(bid)
+    from nautilus_ai.data import read_histdata_m1
+
+    source = read_histdata_m1(sorted((data_dir / "histdata").glob("DAT_ASCII_EURUSD_M1_2017*")))
+    wanted = set(source.ts_event.tolist())
+    stored_2017 = [b for b in bid if b.ts_init in wanted]
+    assert [b.close.as_double() for b in stored_2017] == source.close.tolist()
+
+    writes = {w["identifier"]: w for w in summary["writes"]}
+    assert (writes[BID]["added"], writes[BID]["kept"], writes[BID]["stored_after"]) == (
+        18_184,
+        186_348,
+        204_532,
+    )
+    assert writes[BID]["mixed_sources"] and not writes[ASK]["mixed_sources"]
+    assert writes[BID]["other_sources"][0].startswith(
+        "histdata-m1 [DAT_ASCII_EURUSD_M1_201701.csv .. DAT_ASCII_EURUSD_M1_201706.csv (6 files)]"
+    )
+    assert (writes[ASK]["added"], writes[ASK]["kept"]) == (18_184, 0)
+    assert main(["data", "info", "--catalog", str(catalog)]) == 0
+    info = capsys.readouterr().out
+    assert "histdata-m1 (186,348 rows written); lean-minute:oanda (18,184 rows written)" in info
+
+
+def test_reimporting_january_and_june_keeps_all_rows_and_writes_nothing(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    """Re-importing two months into a January-June catalog used to leave 62,694 of 186,348."""
+    catalog = tmp_path / "catalog"
+    months = [f"histdata/DAT_ASCII_EURUSD_M1_2017{m}.csv" for m in ("01", "06")]
+    assert _import(catalog, data_dir, "histdata-m1", HISTDATA_2017, "-q") == 0
+    before = _snapshot(catalog)
+    capsys.readouterr()
+    assert _import(catalog, data_dir, "histdata-m1", *months, "-q", "--json") == 0
+    summary = _json(capsys)
+    assert len(_bars(catalog, BID)) == 186_348
+    (write,) = summary["writes"]
+    assert (write["unchanged"], write["added"], write["changed"]) == (62_694, 0, 0)
+    assert (write["kept"], write["stored_after"], write["written"]) == (123_654, 186_348, False)
+    assert _snapshot(catalog) == before  # an identical re-import is a no-op, byte for byte
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (LEAN_MINUTES,),  # adds to a bar type stored from another source
+        (HISTDATA_2017.replace("2017*", "20170[1-3]"), "--ask-spread-pips", "0.5"),  # conflicts
+    ],
+    ids=["lean-adds", "histdata-changes"],
+)
+def test_dry_run_writes_nothing_and_reports_what_the_real_run_does(
+    args: tuple[str, ...], tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    catalog = tmp_path / "catalog"
+    fmt = "lean" if args[0] == LEAN_MINUTES else "histdata-m1"
+    setup = ["histdata-m1", HISTDATA_2017, "--ask-spread-pips", "0.3", "-q"]
+    assert _import(catalog, data_dir, *setup) == 0
+    capsys.readouterr()
+    before = _snapshot(catalog)
+    run = [fmt, *args, "--on-conflict", "replace", "-q", "--json"]
+    assert _import(catalog, data_dir, *run, "--dry-run") == 0
+    dry = _json(capsys)
+    assert _snapshot(catalog) == before
+    assert _import(catalog, data_dir, *run) == 0
+    real = _json(capsys)
+    assert _snapshot(catalog) != before
+    assert dry["dry_run"] and not real["dry_run"]
+
+    def counts(summary: dict) -> list[dict]:
+        return [
+            {k: v for k, v in w.items() if k not in ("dry_run", "written")}
+            for w in summary["writes"]
+        ]
+
+    assert counts(dry) == counts(real)
+    assert dry["rows_written"] == real["rows_written"] > 0
+    assert all(w["written"] for w in real["writes"] if w["added"] + w["changed"])
+
+
+def test_dry_run_on_a_missing_catalog_creates_nothing(tmp_path: Path, data_dir: Path, capsys):
+    catalog = tmp_path / "nothing-here"
+    assert _import(catalog, data_dir, "lean", LEAN_MINUTES, "--dry-run", "-q") == 0
+    assert "DRY RUN (nothing written)" in capsys.readouterr().out
+    assert not catalog.exists()
+
+
+def test_conflicts_are_refused_by_default_kept_or_replaced_on_request(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    catalog = tmp_path / "catalog"
+    january = "histdata/DAT_ASCII_EURUSD_M1_201701.csv"
+    assert _import(catalog, data_dir, "histdata-m1", january, "--ask-spread-pips", "0.3", "-q") == 0
+    before = _snapshot(catalog)
+    capsys.readouterr()
+    spread = ["histdata-m1", january, "--ask-spread-pips", "0.5", "-q"]
+    assert _import(catalog, data_dir, *spread) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"nautilus-ai: error: {ASK}: 31,500 stored timestamps hold different")
+    assert "--on-conflict replace (new values win) or keep (stored values stay)" in line
+    assert _snapshot(catalog) == before
+
+    assert _import(catalog, data_dir, *spread, "--on-conflict", "keep") == 0
+    assert "31,500 new rows NOT imported (--on-conflict keep)" in capsys.readouterr().out
+    assert _snapshot(catalog) == before
+    assert _import(catalog, data_dir, *spread, "--on-conflict", "replace") == 0
+    assert "new values replaced 31,500 stored rows" in capsys.readouterr().out
+    bid, ask = _bars(catalog, BID), _bars(catalog, ASK)
+    assert all(a.open.raw - b.open.raw == 5 * 10**11 for a, b in zip(ask, bid, strict=True))
+
+
+def test_cli_policies_are_the_library_policies() -> None:
+    from nautilus_ai.cli.data import _ON_CONFLICT
+    from nautilus_ai.data import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
+
+    assert set(_ON_CONFLICT) == set(CONFLICT_POLICIES) and DEFAULT_CONFLICT_POLICY == "error"

@@ -33,7 +33,8 @@ def test_import_twice_gives_one_copy_and_exact_bid_values(
     first = import_histdata_m1(m1_files, tmp_path, ask_spread_pips=0.8)
     second = import_histdata_m1(m1_files, tmp_path, ask_spread_pips=0.8)
     assert first.rows_read == second.rows_read == 186_348
-    assert [w.rows_replaced for w in second.writes] == [186_348, 186_348]
+    assert [w.unchanged for w in second.writes] == [186_348, 186_348]
+    assert [(w.added, w.changed, w.written) for w in second.writes] == [(0, 0, False)] * 2
     assert any("NOT market data" in a and "0.8 pip" in a for a in second.assumptions)
     assert "MODELLING ASSUMPTION" in second.to_text()
 
@@ -74,8 +75,9 @@ def test_direct_writer_matches_nautilus_write_data(tmp_path: Path, m1_files: lis
     nautilus = ParquetDataCatalog(str(tmp_path / "theirs"))
     nautilus.write_data(reference)
     (theirs,) = (tmp_path / "theirs").rglob("*.parquet")
-    assert Path(ours.path).name == theirs.name
-    assert pq.read_table(ours.path).equals(pq.read_table(theirs), check_metadata=True)
+    (ours_file,) = Path(ours.directory).glob("*.parquet")
+    assert ours_file.name == theirs.name
+    assert pq.read_table(ours_file).equals(pq.read_table(theirs), check_metadata=True)
     back = ParquetDataCatalog(str(tmp_path / "ours")).bars([BID])
     assert back == reference
 
@@ -86,22 +88,22 @@ def _bars(minutes: range) -> BarArrays:
     return BarArrays(ts, price, price + 0.0001, price - 0.0001, price, np.zeros(len(ts)))
 
 
-def test_overlapping_write_replaces_only_its_range(tmp_path: Path) -> None:
+def test_overlapping_write_merges_by_timestamp(tmp_path: Path) -> None:
     instrument = fx_instrument("EUR/USD")
     write_bars(tmp_path, instrument, BID, _bars(range(0, 100)))
     result = write_bars(tmp_path, instrument, BID, _bars(range(50, 150)))
-    assert result.rows_replaced == 50
+    assert (result.unchanged, result.added, result.kept) == (50, 50, 50)
     bars = ParquetDataCatalog(str(tmp_path)).bars([BID])
     minutes = [(b.ts_event // 10**9 - 1_500_000_000) // 60 for b in bars]
     assert minutes == list(range(0, 150))
-    # A range inside an existing file splits it; nothing outside the new range is lost.
+    # A range inside an existing file: identical, nothing written; nothing is lost.
     write_bars(tmp_path, instrument, BID, _bars(range(120, 125)))
     minutes = [
         (b.ts_event // 10**9 - 1_500_000_000) // 60
         for b in ParquetDataCatalog(str(tmp_path)).bars([BID])
     ]
     assert minutes == list(range(0, 150))
-    assert not list(tmp_path.rglob("*.tmp-nautilus-ai"))
+    assert not (tmp_path / ".nautilus-ai-staging").exists()
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from nautilus_ai.patterns.store import INDEX_FILE
 
 INSTRUMENT = "EUR/USD.SIM"
 # Small epochs so that 20k real bars exercise several IVF epochs and the anchor tail.
-IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24, anchor_grid=64)
+IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
 
 def test_live_tracker_equals_the_vectorised_outcomes(real_bars: tuple) -> None:
@@ -237,3 +237,24 @@ def test_live_adds_keep_the_prefix_and_skip_stored_patterns(patterns) -> None:  
     y = grown.search(patterns.vectors[pick], patterns.ts_event[pick], 20)
     assert np.array_equal(x.rows, y.rows)
     assert memory.index.to_bytes() == grown.index.to_bytes()
+
+
+@pytest.mark.parametrize("mode", ["exact", "ivf"])
+def test_a_batch_answers_each_query_as_alone(patterns, mode) -> None:  # type: ignore[no-untyped-def]
+    """Counts from 0 to the whole store in one batch (the backtest's precomputed path): every
+    row equals the same query asked alone, and below exact_max (or in exact mode) brute force."""
+    memory = _memory(patterns, mode)
+    rng = np.random.default_rng(11)
+    pick = rng.choice(len(patterns), 120, replace=False)
+    counts = rng.integers(0, len(patterns) + 1, pick.size)
+    counts[:4] = [0, 3, 19, len(patterns)]
+    ids, distances = memory.index.search(patterns.vectors[pick], counts, 20)
+    for j, i in enumerate(pick.tolist()):
+        one_ids, one_d = memory.index.search(patterns.vectors[i : i + 1], counts[j : j + 1], 20)
+        assert np.array_equal(one_ids[0], ids[j]) and one_d.tobytes() == distances[j].tobytes()
+        assert (ids[j][ids[j] >= 0] < counts[j]).all()
+        assert (ids[j] >= 0).sum() == min(20, counts[j]) or mode == "ivf"
+        if mode == "exact" or counts[j] < IVF.exact_max:
+            want, want_d = brute_force(patterns.vectors, patterns.vectors[i], int(counts[j]), 20)
+            assert np.array_equal(ids[j][: want.size], want)
+            assert distances[j][: want.size].tobytes() == want_d.tobytes()

@@ -12,7 +12,7 @@ from nautilus_ai.models import Action, MarketContext
 from nautilus_ai.models.registry import BackendConfigError, build_predictor
 from nautilus_ai.patterns import IndexConfig, PatternMemory, build_from_bars, save_memory
 
-IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24, anchor_grid=64)
+IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
 
 @pytest.fixture(scope="module")

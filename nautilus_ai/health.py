@@ -1,0 +1,137 @@
+"""Health counters and rate-limited alerts for a running strategy.
+
+Pure (no Nautilus import). A strategy that keeps refusing bars, whose model keeps failing or
+whose protective orders the venue refuses must say so where an operator looks (the error log
+and the control plane's ``status``), instead of going quiet. :class:`StrategyHealth` counts
+those events and raises alerts through an injected ``emit(level, message)``; each alert kind is
+written at most once per ``interval_ns`` (the count of the ones held back goes with the next),
+while :attr:`StrategyHealth.last_alert` and the counters always reflect the latest state.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = [
+    "ALERT_BAD_BARS",
+    "ALERT_ORDERS",
+    "ALERT_PROTECTION",
+    "Alert",
+    "StrategyHealth",
+]
+
+ALERT_BAD_BARS = "bad_bars"
+ALERT_ORDERS = "orders"
+ALERT_PROTECTION = "protection"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert: ``level`` is ``"error"`` or ``"warning"``; ``suppressed`` counts the alerts of
+    the same kind that were not written since the previous written one."""
+
+    ts_ns: int
+    level: str
+    kind: str
+    message: str
+    suppressed: int = 0
+
+
+Emit = Callable[[str, str], None]
+
+
+class StrategyHealth:
+    """Counters (bars accepted / rejected by reason, predictor errors, protective-order
+    failures) and alerts.
+
+    Parameters
+    ----------
+    emit : callable
+        ``emit(level, message)`` writes an alert (the strategy maps it to its logger).
+    interval_ns : int
+        Shortest time between two written alerts of one kind.
+    bad_bar_alert_count, bad_bar_window : int
+        An error alert when ``bad_bar_alert_count`` bars were refused among the last
+        ``bad_bar_window`` bars received.
+    """
+
+    def __init__(
+        self,
+        emit: Emit,
+        interval_ns: int = 60_000_000_000,
+        bad_bar_alert_count: int = 5,
+        bad_bar_window: int = 50,
+    ) -> None:
+        if interval_ns < 0:
+            raise ValueError(f"interval_ns must be >= 0, was {interval_ns!r}")
+        if not 1 <= bad_bar_alert_count <= bad_bar_window:
+            raise ValueError(
+                "need 1 <= bad_bar_alert_count <= bad_bar_window, was "
+                f"{bad_bar_alert_count!r} and {bad_bar_window!r}"
+            )
+        self._emit = emit
+        self.interval_ns = interval_ns
+        self.bad_bar_alert_count = bad_bar_alert_count
+        self.bad_bar_window = bad_bar_window
+        self.bars_rejected: dict[str, int] = {}
+        self.bars_rejected_total = 0
+        self.predictor_errors = 0
+        self.protective_rejections = 0
+        self.protection_flattens = 0
+        self.alerts = 0
+        self.last_alert: Alert | None = None
+        self._recent: deque[int] = deque(maxlen=bad_bar_alert_count)  # received-bar index
+        self._last_written: dict[str, int] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def bar_rejected(
+        self, reason: str, detail: str, bars_accepted: int, ts_event: int, now: int
+    ) -> None:
+        """Count a refused bar; alert at error level when refusals keep coming."""
+        self.bars_rejected[reason] = self.bars_rejected.get(reason, 0) + 1
+        self.bars_rejected_total += 1
+        received = bars_accepted + self.bars_rejected_total
+        recent = self._recent
+        recent.append(received)
+        if len(recent) == recent.maxlen and received - recent[0] < self.bad_bar_window:
+            self.alert(
+                "error",
+                ALERT_BAD_BARS,
+                f"{len(recent)} of the last {received - recent[0] + 1} bars were rejected "
+                f"(since start: {self.bars_rejected}); latest at ts_event={ts_event}: "
+                f"{reason}: {detail}",
+                now,
+            )
+
+    def alert(self, level: str, kind: str, message: str, now: int) -> Alert:
+        """Record an alert and write it unless one of this kind was written < interval ago."""
+        self.alerts += 1
+        last = self._last_written.get(kind)
+        if last is not None and now - last < self.interval_ns:
+            self._suppressed[kind] = self._suppressed.get(kind, 0) + 1
+            alert = Alert(now, level, kind, message, self._suppressed[kind])
+            self.last_alert = alert
+            return alert
+        suppressed = self._suppressed.pop(kind, 0)
+        alert = Alert(now, level, kind, message, suppressed)
+        self.last_alert = alert
+        self._last_written[kind] = now
+        more = f" ({suppressed} more since the last such alert)" if suppressed else ""
+        self._emit(level, f"ALERT {kind}: {message}{more}")
+        return alert
+
+    def snapshot(self, bars_accepted: int) -> dict[str, Any]:
+        """A JSON-ready view for ``control_status()``."""
+        return {
+            "bars_accepted": bars_accepted,
+            "bars_rejected": dict(self.bars_rejected),
+            "bars_rejected_total": self.bars_rejected_total,
+            "predictor_errors": self.predictor_errors,
+            "protective_rejections": self.protective_rejections,
+            "protection_flattens": self.protection_flattens,
+            "alerts": self.alerts,
+            "last_alert": None if self.last_alert is None else asdict(self.last_alert),
+        }
