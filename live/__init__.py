@@ -8,18 +8,20 @@ over Interactive Brokers data) and ``ib_idealpro_eurusd`` (real orders on IB IDE
 from nautilus_ai.live.config import (
     ClientSpec,
     LiveConfigError,
+    LiveFileSchema,
     LiveRunFile,
     MissingEnvironmentError,
     RunOptions,
     check_environment,
     load_live_config,
 )
-from nautilus_ai.live.runner import LiveOutcome, build_node, run_live
+from nautilus_ai.live.runner import LiveOutcome, build_node, prepare_live, run_live
 from nautilus_ai.live.trade_log import TradeLogActor, TradeLogConfig, read_trade_log
 
 __all__ = [
     "ClientSpec",
     "LiveConfigError",
+    "LiveFileSchema",
     "LiveOutcome",
     "LiveRunFile",
     "MissingEnvironmentError",
@@ -29,6 +31,7 @@ __all__ = [
     "build_node",
     "check_environment",
     "load_live_config",
+    "prepare_live",
     "read_trade_log",
     "run_live",
 ]

@@ -25,45 +25,57 @@ Layout (see ``paper_replay_eurusd.yaml``, ``paper_ib_eurusd.yaml``, ``ib_idealpr
 built, :func:`check_environment` collects **every** missing variable (``${VAR}`` without a
 default, the ``environment`` section, the control secret when the controller listens) and the
 error names each one with its purpose.
+
+Then the whole file is checked strictly (:mod:`nautilus_ai.config_check`, schema
+:class:`LiveFileSchema`): an unknown key, a wrong type or an out-of-range value anywhere - in the
+node, a strategy's or actor's ``config`` (against its ``config_path`` class), a client's
+``config`` (against its kind's config class), ``control`` or ``run`` - is refused with its key
+path and the nearest valid key. Values substituted from the environment may be read as numbers
+or booleans (``port: ${NAUTILUS_AI_REDIS_PORT:-6379}``); literal values are not converted.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from nautilus_trader.common.config import msgspec_decoding_hook, resolve_path
 from nautilus_trader.config import (
     ImportableActorConfig,
     ImportableControllerConfig,
     TradingNodeConfig,
 )
 
-from nautilus_ai.adapters.venues import resolve_client
-from nautilus_ai.backtest.config import ENV_PLACEHOLDER, read_config_file
+from nautilus_ai.adapters.venues import CLIENT_KINDS, resolve_client
+from nautilus_ai.backtest.config import read_config_file
 from nautilus_ai.compat import node_config_dict
+from nautilus_ai.config_check import (
+    ConfigFieldError,
+    Hooks,
+    KeyPath,
+    check,
+    construct,
+    format_path,
+    nearest,
+)
+from nautilus_ai.config_env import find_placeholders, substitute
+from nautilus_ai.config_nautilus import NAUTILUS_HOOKS, decode_nautilus
 from nautilus_ai.control import SECRET_ENV
+from nautilus_ai.strategies.controller import RemoteControllerConfig
 
 __all__ = [
     "ClientSpec",
     "LiveConfigError",
+    "LiveFileSchema",
     "LiveRunFile",
     "MissingEnvironmentError",
     "RunOptions",
     "check_environment",
     "load_live_config",
 ]
-
-_WHOLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*):-\}$")
-_TOP = frozenset(
-    {"name", "description", "environment", "node", "data_clients", "exec_clients", "control", "run"}
-)
-_RUN = frozenset({"trade_log", "stop_after_replay", "replay_grace_secs", "max_runtime_secs"})
 
 CONTROLLER_PATH = "nautilus_ai.strategies.controller:RemoteController"
 CONTROLLER_CONFIG_PATH = "nautilus_ai.strategies.controller:RemoteControllerConfig"
@@ -72,7 +84,7 @@ TRADE_LOG_CONFIG_PATH = "nautilus_ai.live.trade_log:TradeLogConfig"
 
 
 class LiveConfigError(ValueError):
-    """A live config is unreadable or invalid; the message names the file and field."""
+    """A live config is unreadable or invalid; the message names the file and key path."""
 
 
 class MissingEnvironmentError(LiveConfigError):
@@ -84,6 +96,89 @@ class MissingEnvironmentError(LiveConfigError):
         super().__init__(
             f"{path}: cannot start, {len(missing)} environment variable(s) not set:\n{lines}"
         )
+
+
+# -- the file's schema ----------------------------------------------------------------------
+
+
+class EnvironmentRequirement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``environment: {VAR: {purpose: ..., must_equal: "yes"}}``."""
+
+    purpose: str = ""
+    must_equal: str | None = None
+
+
+class DataClientEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A data client: ``kind`` (see ``nautilus_ai.adapters.venues``) or ``factory`` +
+    ``config_path``; ``config`` is checked against the kind's config class."""
+
+    kind: str | None = None
+    factory: str | None = None
+    config_path: str | None = None
+    config: dict[str, Any] = {}
+
+
+class ExecClientEntry(DataClientEntry, frozen=True, forbid_unknown_fields=True):
+    """An execution client (same fields as :class:`DataClientEntry`)."""
+
+
+class LiveRunSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The ``run`` section (see :class:`RunOptions`)."""
+
+    trade_log: str | None = None
+    stop_after_replay: bool = False
+    replay_grace_secs: Annotated[float, msgspec.Meta(ge=0.0)] = 1.0
+    max_runtime_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
+
+
+class LiveFileSchema(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The top level of a live config (every key at every depth is checked)."""
+
+    node: TradingNodeConfig
+    name: str | None = None
+    description: str = ""
+    environment: dict[str, str | EnvironmentRequirement] = {}
+    data_clients: dict[str, DataClientEntry] = {}
+    exec_clients: dict[str, ExecClientEntry] = {}
+    control: RemoteControllerConfig | None = None
+    run: LiveRunSection = LiveRunSection()
+
+
+def _client_slot(cls: type, data: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """A client entry's ``config`` is checked against its kind's config class."""
+    if cls not in (DataClientEntry, ExecClientEntry):
+        return NAUTILUS_HOOKS.config_slot(cls, data)
+    role = "exec" if cls is ExecClientEntry else "data"
+    kind = data.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise ConfigFieldError(("kind",), "expected text (a client kind)", received=kind)
+    if kind is not None and (role, kind) not in CLIENT_KINDS:
+        known = sorted(k for r, k in CLIENT_KINDS if r == role)
+        raise ConfigFieldError(
+            ("kind",),
+            f"unknown {role} client kind; known: {', '.join(known)}",
+            received=kind,
+            suggestion=nearest(str(kind), known),
+        )
+    if kind is None and not (data.get("factory") and data.get("config_path")):
+        raise ConfigFieldError((), "give 'kind', or both 'factory' and 'config_path'")
+    try:
+        _, config_cls = resolve_client(role, dict(data), "")
+    except ValueError as exc:
+        key = "kind" if kind is not None else "factory"
+        raise ConfigFieldError((key,), str(exc).removeprefix(": ").strip()) from None
+    return "config", config_cls
+
+
+LIVE_HOOKS = Hooks(
+    decode=NAUTILUS_HOOKS.decode,
+    field_checks=NAUTILUS_HOOKS.field_checks,
+    config_slot=_client_slot,
+    importable=NAUTILUS_HOOKS.importable,
+)
+
+
+# -- what the loader returns ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -132,16 +227,24 @@ class LiveRunFile:
 
 
 def check_environment(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
-    """Every environment variable the config needs but ``env`` lacks, with its purpose."""
+    """Every environment variable the config needs but ``env`` lacks, with its purpose.
+
+    Raises
+    ------
+    LiveConfigError
+        For a malformed ``environment`` section or placeholder (naming the key path).
+    """
     purposes: dict[str, str] = {}
     required_values: dict[str, str] = {}
     declared = raw.get("environment") or {}
-    if not isinstance(declared, Mapping):
-        raise LiveConfigError("environment must map variable names to what they are for")
-    for name, purpose in declared.items():
+    try:
+        checked = check(declared, dict[str, str | EnvironmentRequirement], path=("environment",))
+    except ConfigFieldError as exc:
+        raise LiveConfigError(str(exc)) from None
+    for name, purpose in checked.items():
         if isinstance(purpose, Mapping):  # {purpose: ..., must_equal: ...}
             purposes[str(name)] = str(purpose.get("purpose", ""))
-            if "must_equal" in purpose:
+            if purpose.get("must_equal") is not None:
                 required_values[str(name)] = str(purpose["must_equal"])
         else:
             purposes[str(name)] = str(purpose)
@@ -152,9 +255,15 @@ def check_environment(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[st
             missing[name] = purposes[name]
         elif name in required_values and value != required_values[name]:
             missing[name] = f"{purposes[name]} (must be {required_values[name]!r}, is {value!r})"
-    for name, where in _placeholders(raw, ""):
-        if name not in env and name not in missing:
-            missing[name] = purposes.get(name, f"used at {where}")
+    body = {k: v for k, v in raw.items() if k != "environment"}
+    try:
+        placeholders = find_placeholders(body)
+    except ConfigFieldError as exc:
+        raise LiveConfigError(str(exc)) from None
+    for placeholder in placeholders:
+        name = placeholder.name
+        if placeholder.default is None and name not in env and name not in missing:
+            missing[name] = purposes.get(name, f"used at {format_path(placeholder.path)}")
     control = raw.get("control")
     if isinstance(control, Mapping) and control.get("listen"):
         secret_env = str(control.get("secret_env") or SECRET_ENV)
@@ -173,43 +282,54 @@ def load_live_config(path: str | Path, env: Mapping[str, str] | None = None) -> 
     MissingEnvironmentError
         Listing every variable that is not set (nothing is built or connected).
     LiveConfigError
-        Anything else wrong, naming the file and field.
+        Anything else wrong, naming the file and key path (one line).
     """
     path = Path(path)
     environ = os.environ if env is None else env
     raw = read_config_file(path, "live config", LiveConfigError)
-    if not isinstance(raw, dict):
-        raise LiveConfigError(f"{path}: the top level must be a mapping")
-    unknown = sorted(set(raw) - _TOP)
-    if unknown:
+    if not isinstance(raw, Mapping):
         raise LiveConfigError(
-            f"{path}: unknown top-level field(s) {unknown}; known: {sorted(_TOP)}"
+            f"{path}: the top level must be a mapping (name, node, data_clients...), "
+            f"was a {type(raw).__name__}"
         )
-    if "node" not in raw:
-        raise LiveConfigError(f"{path}: missing 'node' (TradingNodeConfig fields)")
-
-    missing = check_environment(raw, environ)
+    try:
+        missing = check_environment(raw, environ)
+    except LiveConfigError as exc:
+        raise LiveConfigError(f"{path}: {exc}") from None
     if missing:
         raise MissingEnvironmentError(path, missing)
-    data = _substitute(raw, environ)
+    try:
+        return _build(path, raw, environ)
+    except ConfigFieldError as exc:
+        raise LiveConfigError(f"{path}: {exc}") from None
 
-    node_dict = dict(_mapping(data["node"], f"{path}: node"))
-    for clients in ("data_clients", "exec_clients"):
-        if clients in node_dict:
-            raise LiveConfigError(f"{path}: node.{clients}: put clients under top-level {clients}")
-    run = _run_options(path, data.get("run") or {})
-    if data.get("control") is not None:
-        if node_dict.get("controller") is not None:
-            raise LiveConfigError(f"{path}: give either control or node.controller, not both")
+
+def _build(path: Path, raw: Mapping[str, Any], environ: Mapping[str, str]) -> LiveRunFile:
+    body = {k: v for k, v in raw.items() if k != "environment"}
+    data = dict(substitute(body, environ))
+    data["environment"] = raw.get("environment") or {}
+    node_raw = data.get("node")
+    if isinstance(node_raw, Mapping):
+        for clients in ("data_clients", "exec_clients"):
+            if clients in node_raw:
+                raise ConfigFieldError(
+                    ("node", clients), f"put clients under the top-level {clients}"
+                )
+        if data.get("control") is not None and node_raw.get("controller") is not None:
+            raise ConfigFieldError(
+                ("node", "controller"), "give either control or node.controller, not both"
+            )
+    checked = check(data, LiveFileSchema, hooks=LIVE_HOOKS)
+    run = _run_options(checked.get("run") or {})
+    node_dict = dict(checked["node"])
+    if checked.get("control") is not None:
         node_dict["controller"] = {
             "controller_path": CONTROLLER_PATH,
             "config_path": CONTROLLER_CONFIG_PATH,
-            "config": dict(_mapping(data["control"], f"{path}: control")),
+            "config": dict(checked["control"]),
         }
-    data_clients = _clients(path, "data", data.get("data_clients") or {})
-    exec_clients = _clients(path, "exec", data.get("exec_clients") or {})
-    node_dict["data_clients"] = {}
-    node_dict["exec_clients"] = {}
+    data_clients = _clients("data", checked.get("data_clients") or {})
+    exec_clients = _clients("exec", checked.get("exec_clients") or {})
     if run.trade_log is not None:
         actors = list(node_dict.get("actors") or [])
         actors.append(
@@ -220,18 +340,18 @@ def load_live_config(path: str | Path, env: Mapping[str, str] | None = None) -> 
             }
         )
         node_dict["actors"] = actors
-    node_dict = node_config_dict(node_dict)  # field names that differ between Nautilus releases
-    node = _convert(node_dict, TradingNodeConfig, f"{path}: node")
+    # field names that differ between Nautilus releases (nautilus_ai/compat.py)
+    node = _construct(TradingNodeConfig, node_config_dict(node_dict), ("node",))
     node = msgspec.structs.replace(
         node,
         data_clients={name: spec.config for name, spec in data_clients.items()},
         exec_clients={name: spec.config for name, spec in exec_clients.items()},
     )
-    _check_importable(path, node)
+    _check_importable(node)
     return LiveRunFile(
         path=path,
-        name=str(data.get("name") or path.stem),
-        description=str(data.get("description") or ""),
+        name=str(checked.get("name") or path.stem),
+        description=str(checked.get("description") or ""),
         node=node,
         data_clients=data_clients,
         exec_clients=exec_clients,
@@ -240,148 +360,65 @@ def load_live_config(path: str | Path, env: Mapping[str, str] | None = None) -> 
     )
 
 
-def _placeholders(value: Any, where: str) -> list[tuple[str, str]]:
-    """(variable, location) for every ``${VAR}`` without a default."""
-    found: list[tuple[str, str]] = []
-    if isinstance(value, str):
-        for match in ENV_PLACEHOLDER.finditer(value):
-            if match.group(2) is None:
-                found.append((match.group(1), where or "top level"))
-    elif isinstance(value, Mapping):
-        if where == "" and "environment" in value:
-            value = {k: v for k, v in value.items() if k != "environment"}
-        for key, item in value.items():
-            found += _placeholders(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _placeholders(item, f"{where}[{index}]")
-    return found
-
-
-def _substitute(value: Any, env: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        whole = _WHOLE.match(value)
-        if whole is not None and not env.get(whole.group(1)):
-            return None
-        return ENV_PLACEHOLDER.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
-    if isinstance(value, Mapping):
-        return {key: _substitute(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_substitute(item, env) for item in value]
-    return value
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise LiveConfigError(f"{where} must be a mapping, was {type(value).__name__}")
-    return value
-
-
-def _decode_hook(obj_type: type, obj: Any) -> Any:
-    # MessageBusConfig.types_filter is list[type]: accept "package.module:Class" strings.
-    if obj_type is type and isinstance(obj, str):
-        return resolve_path(obj)
-    return msgspec_decoding_hook(obj_type, obj)
-
-
-def _convert(value: Any, cls: type, where: str) -> Any:
+def _construct(cls: type, data: Mapping[str, Any], where: KeyPath) -> Any:
     try:
-        try:
-            return msgspec.convert(value, type=cls, dec_hook=_decode_hook, strict=False)
-        except TypeError as exc:
-            if "is not supported" not in str(exc) or not isinstance(value, Mapping):
-                raise
-            # A field type msgspec cannot handle (IB's ibapi enums): convert field by field.
-            return _convert_fields(value, cls)
+        return construct(cls, data, decode_nautilus)
     except (msgspec.ValidationError, TypeError, ValueError, KeyError, ImportError) as exc:
-        raise LiveConfigError(f"{where}: invalid {cls.__name__}: {exc}") from None
+        message = " ".join(str(exc).split())
+        raise ConfigFieldError(where, f"invalid {cls.__name__}: {message}") from None
 
 
-def _convert_fields(value: Mapping[str, Any], cls: Any) -> Any:
-    fields = {f.name: f for f in msgspec.structs.fields(cls)}
-    unknown = sorted(set(value) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown field(s) {unknown}")
-    kwargs = {}
-    for name, item in value.items():
-        kwargs[name] = msgspec.convert(
-            item, type=fields[name].type, dec_hook=_decode_hook, strict=False
-        )
-    return cls(**kwargs)
-
-
-def _clients(path: Path, role: str, section: Any) -> dict[str, ClientSpec]:
+def _clients(role: str, section: Mapping[str, Any]) -> dict[str, ClientSpec]:
     out: dict[str, ClientSpec] = {}
-    for name, spec in _mapping(section, f"{path}: {role}_clients").items():
-        where = f"{path}: {role}_clients.{name}"
-        spec = _mapping(spec, where)
-        unknown = sorted(set(spec) - {"kind", "factory", "config_path", "config"})
-        if unknown:
-            raise LiveConfigError(f"{where}: unknown field(s) {unknown}")
-        try:
-            factory, config_cls = resolve_client(role, dict(spec), where)
-        except ValueError as exc:
-            raise LiveConfigError(str(exc)) from None
-        config = _convert(dict(spec.get("config") or {}), config_cls, f"{where}.config")
+    for name, spec in section.items():
+        where: KeyPath = (f"{role}_clients", str(name))
+        factory, config_cls = resolve_client(role, dict(spec), format_path(where))
+        config = _construct(config_cls, dict(spec.get("config") or {}), (*where, "config"))
         out[str(name)] = ClientSpec(str(name), factory, config)
     return out
 
 
-def _run_options(path: Path, section: Any) -> RunOptions:
-    section = _mapping(section, f"{path}: run")
-    unknown = sorted(set(section) - _RUN)
-    if unknown:
-        raise LiveConfigError(f"{path}: run: unknown field(s) {unknown}; known: {sorted(_RUN)}")
-    try:
-        grace = float(section.get("replay_grace_secs", 1.0))
-        limit = section.get("max_runtime_secs")
-        max_runtime = None if limit is None else float(limit)
-    except (TypeError, ValueError) as exc:
-        raise LiveConfigError(f"{path}: run: {exc}") from None
-    if grace < 0 or (max_runtime is not None and max_runtime <= 0):
-        raise LiveConfigError(f"{path}: run: replay_grace_secs >= 0 and max_runtime_secs > 0")
+def _run_options(section: Mapping[str, Any]) -> RunOptions:
     trade_log = section.get("trade_log")
+    limit = section.get("max_runtime_secs")
     return RunOptions(
         trade_log=Path(str(trade_log)) if trade_log else None,
         stop_after_replay=bool(section.get("stop_after_replay", False)),
-        replay_grace_secs=grace,
-        max_runtime_secs=max_runtime,
+        replay_grace_secs=float(section.get("replay_grace_secs", 1.0)),
+        max_runtime_secs=None if limit is None else float(limit),
     )
 
 
-def _check_importable(path: Path, node: TradingNodeConfig) -> None:
+def _check_importable(node: TradingNodeConfig) -> None:
     """Fail now, naming the entry, if a strategy / actor / controller cannot be built."""
-    from nautilus_trader.common.config import ActorFactory
+    from nautilus_trader.common.config import ActorFactory, resolve_config_path
     from nautilus_trader.trading.config import StrategyFactory
 
     for index, strategy in enumerate(node.strategies):
         try:
             StrategyFactory.create(strategy)
-        except Exception as exc:
-            raise LiveConfigError(
-                f"{path}: node.strategies[{index}] ({strategy.strategy_path}): "
-                f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # the strategy's own constructor: any error is a config error
+            raise ConfigFieldError(
+                ("node", "strategies", index),
+                f"{strategy.strategy_path} cannot be built: {type(exc).__name__}: {exc}",
             ) from None
     for index, actor in enumerate(node.actors):
-        _check_actor(path, index, actor, ActorFactory)
+        _check_actor(index, actor, ActorFactory)
     controller: ImportableControllerConfig | None = node.controller
     if controller is not None:
-        from nautilus_trader.common.config import resolve_config_path
-
         try:
             resolve_config_path(controller.config_path).parse(
                 msgspec.json.encode(controller.config)
             )
         except Exception as exc:
-            raise LiveConfigError(
-                f"{path}: control / node.controller: {type(exc).__name__}: {exc}"
-            ) from None
+            raise ConfigFieldError(("control",), f"{type(exc).__name__}: {exc}") from None
 
 
-def _check_actor(path: Path, index: int, actor: ImportableActorConfig, factory: Any) -> None:
+def _check_actor(index: int, actor: ImportableActorConfig, factory: Any) -> None:
     try:
         factory.create(actor)
     except Exception as exc:
-        raise LiveConfigError(
-            f"{path}: node.actors[{index}] ({actor.actor_path}): {type(exc).__name__}: {exc}"
+        raise ConfigFieldError(
+            ("node", "actors", index),
+            f"{actor.actor_path} cannot be built: {type(exc).__name__}: {exc}",
         ) from None

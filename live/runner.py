@@ -1,7 +1,15 @@
 """Build and run a ``TradingNode`` from a live config (:mod:`nautilus_ai.live.config`).
 
-``nautilus-ai live CONFIG`` calls :func:`run_live`. The node runs on the calling thread (it owns
-the asyncio loop and the SIGINT / SIGTERM handlers) until it is stopped: by a signal, by
+``nautilus-ai live CONFIG`` calls :func:`run_live`; ``nautilus-ai live CONFIG --check`` calls
+:func:`prepare_live`, which is also the first thing :func:`run_live` does: every check a real
+start makes before it connects anywhere runs in both (each strategy built with its predictor,
+duplicate strategy ids, the control plane's secret and Redis URL, the trade log's folder, each
+replay client's catalog, instrument, bar types and window, and that every strategy's venue has an
+execution client and its instrument a data client). A problem is a
+:class:`~nautilus_ai.live.config.LiveConfigError` naming the key path.
+
+The node runs on the calling thread (it owns the asyncio loop and the SIGINT / SIGTERM
+handlers) until it is stopped: by a signal, by
 ``max_runtime_secs``, or when every replay data client has emitted its last bar
 (``stop_after_replay``). On the way out the runner collects each strategy's control status and
 the controller's command outcomes, then disposes of the node.
@@ -11,20 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from nautilus_trader.live.node import TradingNode
 
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
+from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
-from nautilus_ai.live.config import LiveRunFile
+from nautilus_ai.live.config import LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import RemoteController
 
-__all__ = ["LiveOutcome", "build_node", "cancel_pending_tasks", "run_live"]
+__all__ = ["LiveOutcome", "build_node", "cancel_pending_tasks", "prepare_live", "run_live"]
 
 
 @dataclass
@@ -51,6 +62,260 @@ class LiveOutcome:
             "replay": self.replay,
             "trade_log": str(self.trade_log) if self.trade_log else None,
         }
+
+
+def prepare_live(run_file: LiveRunFile, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every check a real start makes before it connects; returns what was checked.
+
+    Raises
+    ------
+    LiveConfigError
+        ``<file>: <key path>: <problem>``.
+    """
+    environ = os.environ if env is None else env
+    try:
+        return _prepare(run_file, environ)
+    except ConfigFieldError as exc:
+        raise LiveConfigError(f"{run_file.path}: {exc}") from None
+
+
+def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
+    done: list[str] = []
+    done += _check_strategies(run_file)
+    done += _check_control(run_file, env)
+    done += _check_trade_log(run_file)
+    provided, bar_types, replay_done = _check_replay_clients(run_file)
+    done += replay_done
+    done += _check_venues(run_file, provided, bar_types)
+    return done
+
+
+def _check_strategies(run_file: LiveRunFile) -> list[str]:
+    """Build each strategy and its predictor (what the node does at start); no duplicate ids."""
+    from nautilus_trader.trading.config import StrategyFactory
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.registry import build_predictor
+
+    done = []
+    seen: dict[str, int] = {}
+    for index, importable in enumerate(run_file.node.strategies):
+        where: KeyPath = ("node", "strategies", index)
+        strategy = StrategyFactory.create(importable)
+        sid = strategy.id.value
+        if sid in seen:
+            raise ConfigFieldError(
+                (*where, "config", "order_id_tag"),
+                f"strategy id {sid} is already used by node.strategies[{seen[sid]}]; give each "
+                "strategy its own order_id_tag",
+                received=importable.config.get("order_id_tag"),
+            )
+        seen[sid] = index
+        config = importable.config
+        predictor = config.get("predictor")
+        if isinstance(predictor, Mapping):
+            spec_dict = config.get("feature_spec")
+            spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
+            try:
+                built = build_predictor(predictor, spec)
+            except Exception as exc:  # the build on_start would run: any error stops it
+                raise ConfigFieldError(
+                    (*where, "config", "predictor"),
+                    f"cannot be built: {type(exc).__name__}: {' '.join(str(exc).split())}",
+                ) from None
+            done.append(f"strategy {sid}: built, predictor {built.model_id}")
+            built.close()
+        else:
+            done.append(f"strategy {sid}: built")
+    return done
+
+
+def _check_control(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
+    from nautilus_ai.control import RedisSettings, load_secret, redis_url_from_env
+
+    controller = run_file.node.controller
+    if controller is None or not controller.config.get("listen"):
+        return []
+    config = controller.config
+    secret_env = str(config.get("secret_env") or "NAUTILUS_AI_CONTROL_SECRET")
+    try:
+        secret = load_secret(env, secret_env)
+    except Exception as exc:  # MissingSecretError: unset or too short
+        raise ConfigFieldError(("control", "secret_env"), str(exc), received=secret_env) from None
+    url = redis_url_from_env(config.get("redis_url"), env)
+    try:
+        settings = RedisSettings(url=url)
+    except ValueError as exc:
+        raise ConfigFieldError(("control", "redis_url"), str(exc)) from None
+    return [
+        f"control: secret ${secret_env} ({len(secret)} bytes), Redis {settings.redacted_url} "
+        "(not contacted)"
+    ]
+
+
+def _check_trade_log(run_file: LiveRunFile) -> list[str]:
+    path = run_file.run.trade_log
+    if path is None:
+        return []
+    where: KeyPath = ("run", "trade_log")
+    if path.is_dir():
+        raise ConfigFieldError(where, "is a folder; give a file path", received=str(path))
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not _can_write_in(folder):
+        raise ConfigFieldError(
+            where, f"cannot be created: {folder} is not a writable folder", received=str(path)
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigFieldError(where, "exists and is not writable", received=str(path))
+    return [f"trade log: {path} (folder writable)"]
+
+
+def _can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (a probe file, removed at once: permission
+    bits say yes for root on read-only or virtual file systems)."""
+    import tempfile
+
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".nautilus-ai-check-")
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(name)
+    return True
+
+
+def _check_replay_clients(
+    run_file: LiveRunFile,
+) -> tuple[dict[str, set[str]] | None, set[str], list[str]]:
+    """Each replay client's catalog holds its instrument and bar types inside its window.
+
+    Returns the instruments each venue's data comes from (``None`` when a client of another
+    kind can provide anything), the replayed bar types, and what was checked.
+    """
+    from nautilus_ai.data.catalog import catalog_info
+
+    provided: dict[str, set[str]] | None = {}
+    bar_types: set[str] = set()
+    done = []
+    for name, spec in run_file.data_clients.items():
+        config = spec.config
+        where: KeyPath = ("data_clients", name, "config")
+        if not isinstance(config, ReplayDataClientConfig):
+            provided = _provided_by(config, provided)
+            continue
+        catalog = Path(config.catalog_path)
+        if not catalog.is_dir():
+            raise ConfigFieldError(
+                (*where, "catalog_path"), "no catalog at this path", received=str(catalog)
+            )
+        info = catalog_info(catalog)
+        if config.instrument_id not in info.instruments:
+            raise ConfigFieldError(
+                (*where, "instrument_id"),
+                f"not in the catalog {catalog} (it has: {', '.join(info.instruments) or 'none'})",
+                received=config.instrument_id,
+                suggestion=nearest(config.instrument_id, info.instruments),
+            )
+        stored = {d.identifier: d for d in info.datasets if d.data_type == "bar" and d.rows}
+        start = pd.Timestamp(config.start).value if config.start else None
+        end = pd.Timestamp(config.end).value if config.end else None
+        for position, bar_type in enumerate(config.bar_types):
+            dataset = stored.get(bar_type)
+            if dataset is None:
+                raise ConfigFieldError(
+                    (*where, "bar_types", position),
+                    f"the catalog {catalog} holds no such bars (it has: "
+                    f"{', '.join(stored) or 'no bars'})",
+                    received=bar_type,
+                    suggestion=nearest(bar_type, list(stored)),
+                )
+            first, last = dataset.first_ns or 0, dataset.last_ns or 0
+            if (start is not None and last < start) or (end is not None and first > end):
+                raise ConfigFieldError(
+                    (*where, "start" if start is not None and last < start else "end"),
+                    f"no {bar_type} bars in the replay window: the catalog holds "
+                    f"{pd.Timestamp(first, tz='UTC')} .. {pd.Timestamp(last, tz='UTC')}",
+                    received=config.start if start is not None and last < start else config.end,
+                )
+            bar_types.add(bar_type)
+        if provided is not None:
+            provided.setdefault(config.instrument_id.rsplit(".", 1)[-1], set()).add(
+                config.instrument_id
+            )
+        done.append(
+            f"replay {name}: {config.instrument_id} and {len(config.bar_types)} bar type(s) in "
+            f"{catalog}"
+        )
+    return provided, bar_types, done
+
+
+def _provided_by(config: Any, provided: dict[str, set[str]] | None) -> dict[str, set[str]] | None:
+    """Instruments a non-replay data client loads (``instrument_provider.load_ids``)."""
+    if provided is None:
+        return None
+    load_ids = getattr(getattr(config, "instrument_provider", None), "load_ids", None)
+    if not load_ids:
+        return None  # it may provide anything: no venue / instrument check
+    for instrument in load_ids:
+        text = str(instrument)
+        provided.setdefault(text.rsplit(".", 1)[-1], set()).add(text)
+    return provided
+
+
+def _check_venues(
+    run_file: LiveRunFile, provided: dict[str, set[str]] | None, replayed: set[str]
+) -> list[str]:
+    """Each strategy's venue has an execution client; its instrument (and, when replayed,
+    its bars) come from a data client; each Sandbox venue has market data."""
+    exec_venues: set[str] | None = set()
+    for spec in run_file.exec_clients.values():
+        venue = getattr(spec.config, "venue", None)
+        if isinstance(venue, str) and exec_venues is not None:
+            exec_venues.add(venue)
+            if provided is not None and venue not in provided:
+                raise ConfigFieldError(
+                    ("exec_clients", spec.name, "config", "venue"),
+                    f"no data client provides {venue} instruments, so the simulated venue has "
+                    f"no market (data for: {', '.join(sorted(provided)) or 'none'})",
+                    received=venue,
+                    suggestion=nearest(venue, sorted(provided)),
+                )
+        else:
+            exec_venues = None  # a real venue's client (IB): it routes what it is given
+    for index, importable in enumerate(run_file.node.strategies):
+        config = importable.config
+        where: KeyPath = ("node", "strategies", index, "config")
+        instrument = config.get("instrument_id")
+        if not isinstance(instrument, str):
+            continue
+        venue = instrument.rsplit(".", 1)[-1]
+        if exec_venues is not None and venue not in exec_venues:
+            raise ConfigFieldError(
+                (*where, "instrument_id"),
+                f"no execution client trades venue {venue} (exec client venues: "
+                f"{', '.join(sorted(exec_venues)) or 'none'})",
+                received=instrument,
+            )
+        if provided is not None and instrument not in provided.get(venue, set()):
+            known = sorted(i for ids in provided.values() for i in ids)
+            raise ConfigFieldError(
+                (*where, "instrument_id"),
+                f"no data client provides this instrument (provided: {', '.join(known)})",
+                received=instrument,
+                suggestion=nearest(instrument, known),
+            )
+        bar_type = config.get("bar_type")
+        replays_it = provided is not None and replayed
+        if replays_it and isinstance(bar_type, str) and bar_type not in replayed:
+            raise ConfigFieldError(
+                (*where, "bar_type"),
+                f"not replayed by any data client (replayed: {', '.join(sorted(replayed))})",
+                received=bar_type,
+                suggestion=nearest(bar_type, sorted(replayed)),
+            )
+    return ["venues: every strategy has an execution client and a data client"]
 
 
 def build_node(run_file: LiveRunFile) -> TradingNode:
@@ -81,6 +346,7 @@ def run_live(
     strategies and the loop).
     """
     started = time.monotonic()
+    prepare_live(run_file)  # the checks `--check` runs, before anything connects
     node = build_node(run_file)
     loop = node.kernel.loop
     reason = ["signal or external stop"]

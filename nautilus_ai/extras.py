@@ -51,6 +51,7 @@ EXTRAS: dict[str, Extra] = {
             ("torch", "torchserve", "torch-model-archiver"),
         ),
         Extra("pine", "Pine Script syntax checks", ("pynescript",)),
+        Extra("gbt", "training the LightGBM family", ("lightgbm",)),
         Extra("patterns", "pattern memory IVF index", ("faiss-cpu", "threadpoolctl")),
         Extra(
             "services",

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -45,6 +45,9 @@ from nautilus_trader.trading.strategy import Strategy
 from nautilus_ai.adapters.exits import PositionExits
 from nautilus_ai.adapters.protective_orders import EXIT_TAG
 from nautilus_ai.bar_guard import BarGate
+from nautilus_ai.catalog.logger import FeatureLogConfig
+from nautilus_ai.config_check import FieldValueError, Schema, check_instance, schema_meta
+from nautilus_ai.config_nautilus import NAUTILUS_HOOKS, check_bar_type, check_instrument_id
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import (
@@ -55,7 +58,8 @@ from nautilus_ai.models import (
     Predictor,
     safe_predict,
 )
-from nautilus_ai.models.registry import build_predictor
+from nautilus_ai.models.latency import LatencySpec
+from nautilus_ai.models.registry import BACKEND_SCHEMA, build_predictor
 from nautilus_ai.policy import Intent, PolicyConfig, decide
 from nautilus_ai.protection import ProtectionPlan, plan_exits
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
@@ -63,11 +67,23 @@ from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_
 __all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
 
 FEATURE_SOURCES = ("incremental", "precomputed")
+_FEATURE_SPEC_SCHEMA = Schema(FeatureSpec)
+_SIZING_SCHEMA = Schema(
+    SizingConfig,
+    exclude={"min_confidence": "set min_confidence on the strategy config, not inside sizing"},
+)
 FEATURE_LOG_TIMER = "feature-log-flush"
 
 
-class AIPatternConfig(StrategyConfig, frozen=True):
+class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True):
     """Configuration for :class:`AIPatternStrategy`.
+
+    Strict: an unknown key, a wrong type or an out-of-range value is refused when the config is
+    built, whether decoded (``AIPatternConfig.parse``, an ``ImportableStrategyConfig``) or
+    constructed directly, with the key path (``sizing.lot_step``). The ``predictor``,
+    ``sizing``, ``feature_spec``, ``decision_latency`` and ``feature_log`` dicts are checked
+    against their own schemas (the predictor against its backend's model, by ``kind``), so a
+    typo inside them fails here, not in ``on_start``.
 
     Parameters
     ----------
@@ -134,88 +150,74 @@ class AIPatternConfig(StrategyConfig, frozen=True):
 
     instrument_id: str
     bar_type: str
-    predictor: dict[str, Any] = msgspec.field(default_factory=lambda: {"kind": "rule"})
-    feature_spec: dict[str, Any] | None = None
-    feature_source: str = "incremental"
+    predictor: Annotated[dict[str, Any], schema_meta(BACKEND_SCHEMA)] = msgspec.field(
+        default_factory=lambda: {"kind": "rule"}
+    )
+    feature_spec: Annotated[dict[str, Any], schema_meta(_FEATURE_SPEC_SCHEMA)] | None = None
+    feature_source: Literal["incremental", "precomputed"] = "incremental"
     catalog_path: str | None = None
     observe_only: bool = False
-    min_confidence: float = 0.55
+    min_confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.55
     reverse_on_opposite: bool = True
     exit_on_hold: bool = False
-    max_holding_bars: int | None = None
-    sizing: dict[str, Any] = msgspec.field(default_factory=dict)
-    stop_loss_atr: float | None = 2.0
-    take_profit_atr: float | None = 3.0
-    context_bars: int = 0
+    max_holding_bars: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    sizing: Annotated[dict[str, Any], schema_meta(_SIZING_SCHEMA)] = msgspec.field(
+        default_factory=dict
+    )
+    stop_loss_atr: Annotated[float, msgspec.Meta(gt=0.0)] | None = 2.0
+    take_profit_atr: Annotated[float, msgspec.Meta(gt=0.0)] | None = 3.0
+    context_bars: Annotated[int, msgspec.Meta(ge=0)] = 0
     record_decisions: bool = True
     close_positions_on_stop: bool = True
-    decision_latency: dict[str, Any] | None = None
-    decision_deadline_ms: float | None = None
+    decision_latency: Annotated[dict[str, Any], schema_meta(Schema(LatencySpec))] | None = None
+    decision_deadline_ms: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     async_predictions: bool = False
-    feature_log: dict[str, Any] | None = None
-    bar_time_tolerance_secs: float = 5.0
-    max_bar_age_secs: float | None = None
-    outlier_max_move_pct: float | None = 5.0
-    outlier_atr_multiple: float | None = None
+    feature_log: Annotated[dict[str, Any], schema_meta(Schema(FeatureLogConfig))] | None = None
+    bar_time_tolerance_secs: Annotated[float, msgspec.Meta(ge=0.0)] = 5.0
+    max_bar_age_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
+    outlier_max_move_pct: Annotated[float, msgspec.Meta(gt=0.0)] | None = 5.0
+    outlier_atr_multiple: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
 
     def __post_init__(self) -> None:
-        instrument_id = InstrumentId.from_str(self.instrument_id)
-        bar_type = BarType.from_str(self.bar_type)
+        # msgspec checks types and Meta ranges only when decoding: check a directly built
+        # config the same way (types, ranges, nested schemas).
+        check_instance(self, hooks=NAUTILUS_HOOKS)
+        try:
+            instrument_id = check_instrument_id(self.instrument_id)
+        except ValueError as exc:
+            raise FieldValueError("instrument_id", str(exc)) from None
+        try:
+            bar_type = check_bar_type(self.bar_type)
+        except ValueError as exc:
+            raise FieldValueError("bar_type", str(exc)) from None
         if bar_type.instrument_id != instrument_id:
-            raise ValueError(
-                f"bar_type {self.bar_type!r} is not for instrument_id {self.instrument_id!r}"
-            )
-        if "kind" not in self.predictor:
-            raise ValueError(f"predictor needs a 'kind', was {self.predictor!r}")
-        if self.feature_source not in FEATURE_SOURCES:
-            raise ValueError(
-                f"feature_source must be one of {FEATURE_SOURCES}, was {self.feature_source!r}"
+            raise FieldValueError(
+                "bar_type",
+                f"bar_type {self.bar_type!r} is not for instrument_id {self.instrument_id!r}",
             )
         if self.feature_source == "precomputed" and not self.catalog_path:
-            raise ValueError("feature_source 'precomputed' needs catalog_path")
-        if "min_confidence" in self.sizing:
-            raise ValueError("set min_confidence on the strategy config, not inside sizing")
-        PolicyConfig(
-            min_confidence=self.min_confidence,
-            reverse_on_opposite=self.reverse_on_opposite,
-            exit_on_hold=self.exit_on_hold,
-            max_holding_bars=self.max_holding_bars,
-        )
-        SizingConfig(min_confidence=self.min_confidence, **self.sizing)
-        if not self.bar_time_tolerance_secs >= 0:
-            raise ValueError(
-                f"bar_time_tolerance_secs must be >= 0, was {self.bar_time_tolerance_secs!r}"
-            )
-        for name in (
-            "stop_loss_atr", "take_profit_atr",
-            "max_bar_age_secs", "outlier_max_move_pct", "outlier_atr_multiple",
-        ):  # fmt: skip
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0 or None, was {value!r}")
-        if self.context_bars < 0:
-            raise ValueError(f"context_bars must be >= 0, was {self.context_bars!r}")
-        # -- decision timing (DecisionScheduler) --
+            raise FieldValueError("catalog_path", "feature_source 'precomputed' needs catalog_path")
+        try:
+            SizingConfig(min_confidence=self.min_confidence, **self.sizing)
+        except ValueError as exc:
+            raise FieldValueError("sizing", str(exc)) from None
         if self.decision_latency is not None:
             if self.async_predictions:
-                raise ValueError("decision_latency simulates latency in backtests; with "
-                                 "async_predictions (live) the latency is real")  # fmt: skip
-            LatencyConfig.parse(dict(self.decision_latency))
-        if self.decision_deadline_ms is not None and not self.decision_deadline_ms > 0:
-            raise ValueError(
-                f"decision_deadline_ms must be > 0 or None, was {self.decision_deadline_ms!r}"
-            )
-        if self.feature_spec is not None:
-            FeatureSpec.from_dict(self.feature_spec)
-        if self.feature_log is not None:
-            _validate_feature_log(self.feature_log)
+                raise FieldValueError(
+                    "decision_latency",
+                    "decision_latency simulates latency in backtests; with async_predictions "
+                    "(live) the latency is real",
+                )
+            try:
+                LatencyConfig.parse(dict(self.decision_latency))
+            except ValueError as exc:
+                raise FieldValueError("decision_latency", str(exc)) from None
 
 
 def _validate_feature_log(config: dict[str, Any]) -> Any:
     # --- feature logging (nautilus_ai.catalog) -------------------------------------------
     from pydantic import ValidationError
 
-    from nautilus_ai.catalog.logger import FeatureLogConfig
     from nautilus_ai.models.card import describe_errors
 
     try:

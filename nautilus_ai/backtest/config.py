@@ -11,8 +11,10 @@ Example (``backtests/demo.yaml``)::
       data: [...]
       engine: {strategies: [...]}
 
-Two Nautilus defaults are overridden on purpose (both hide failures): ``raise_exception`` is
-forced on, and ``dispose_on_completion`` off until the runner has read the results. Bar data
+The whole file is checked strictly before anything runs (:func:`parse_run_file`). Two Nautilus
+defaults are overridden on purpose (both hide failures): ``raise_exception`` is forced on, and
+``dispose_on_completion`` off until the runner has read the results; a file that sets either
+the other way is refused. Bar data
 configs get ``data_cls`` resolved to the class, because Nautilus 1.221 only applies ``bar_spec``
 / ``bar_types`` filters when ``data_cls is Bar`` (with the dotted string, every bar of the
 instrument is loaded - twice if two data configs name BID and ASK).
@@ -22,11 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import yaml
@@ -34,24 +35,61 @@ from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfi
 from nautilus_trader.common.config import resolve_path
 from nautilus_trader.model.data import Bar
 
+from nautilus_ai.config_check import ConfigFieldError, check
+from nautilus_ai.config_env import ENV_PLACEHOLDER, substitute
+from nautilus_ai.config_nautilus import NAUTILUS_HOOKS
+
 __all__ = [
     "ENV_PLACEHOLDER",
     "ConfigError",
     "RunFile",
+    "RunFileSchema",
     "load_run_file",
     "parse_run_file",
     "read_config_file",
     "substitute_env",
 ]
 
-#: ``${VAR}`` or ``${VAR:-default}``: group 1 the name, group 2 the default (None when absent).
-#: The placeholder syntax of every run file (backtest and live configs).
-ENV_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SAMPLES = ("in-sample", "out-of-sample", "unspecified")
+# Set by the runner, never by the file: a file that says otherwise is refused, not rewritten.
+_FORCED = {"raise_exception": True, "dispose_on_completion": False}
 
 
 class ConfigError(ValueError):
-    """A run file is missing, unreadable or invalid; the message names the file and field."""
+    """A run file is missing, unreadable or invalid; the message names the file and key path.
+
+    ``field_error`` is the :class:`~nautilus_ai.config_check.ConfigFieldError` behind it, when
+    one value is at fault.
+    """
+
+    def __init__(self, message: str, field_error: ConfigFieldError | None = None) -> None:
+        super().__init__(message)
+        self.field_error = field_error
+
+
+class RunFileSchema(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """The top level of a run file (checked strictly, down to every strategy's config).
+
+    Parameters
+    ----------
+    run : BacktestRunConfig
+        Nautilus' run config, verbatim; each ``config`` dict is checked against the class its
+        ``config_path`` names.
+    name : str, optional
+        Report name (default: the file name).
+    sample : {"in-sample", "out-of-sample", "unspecified"}
+        What the report says about the data.
+    report_dir : str, optional
+        Parent folder of report folders (default ``reports``).
+    description : str
+        Free text.
+    """
+
+    run: BacktestRunConfig
+    name: str | None = None
+    sample: Literal["in-sample", "out-of-sample", "unspecified"] = "unspecified"
+    report_dir: str | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,26 +106,16 @@ class RunFile:
 
 
 def substitute_env(value: Any, *, where: str = "") -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a nested structure."""
-    if isinstance(value, str):
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a nested structure.
 
-        def repl(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(f"{where}: environment variable ${name} is not set")
-
-        return ENV_PLACEHOLDER.sub(repl, value)
-    if isinstance(value, Mapping):
-        return {
-            k: substitute_env(v, where=f"{where}.{k}" if where else str(k))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [substitute_env(v, where=f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
+    Raises :class:`ConfigError` naming the key path (after ``where``) of an unset variable
+    without a default or a malformed placeholder.
+    """
+    try:
+        return substitute(value, os.environ)
+    except ConfigFieldError as exc:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}{exc}", exc) from None
 
 
 def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
@@ -96,51 +124,75 @@ def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
     Raises
     ------
     error
-        For an unreadable file (``cannot read <what> <path>: ...``) or one that does not parse.
+        For an unreadable file (``cannot read <what> <path>: ...``), one that does not parse, or
+        an empty one.
     """
     try:
         text = path.read_text()
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a text file ({exc.reason})") from None
     try:
-        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise error(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        raise error(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {detail}") from exc
+    if data is None:
+        raise error(f"{path}: the {what} is empty")
+    return data
 
 
 def load_run_file(path: str | Path) -> RunFile:
-    """Read, substitute and validate a run file (YAML or JSON)."""
+    """Read, substitute and strictly check a run file (YAML or JSON)."""
     path = Path(path)
     return parse_run_file(read_config_file(path, "run file", ConfigError), path)
 
 
 def parse_run_file(raw: Any, path: Path) -> RunFile:
-    """Validate an already-read run file mapping (``path`` is used in messages and reports)."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    unknown = set(raw) - {"name", "sample", "report_dir", "description", "run"}
-    if unknown:
-        raise ConfigError(f"{path}: unknown top-level field(s) {sorted(unknown)}")
-    if "run" not in raw:
-        raise ConfigError(f"{path}: missing 'run' (a Nautilus BacktestRunConfig)")
+    """Check an already-read run file mapping (``path`` is used in messages and reports).
+
+    Every key at every depth is checked (:mod:`nautilus_ai.config_check`): unknown keys,
+    wrong types and out-of-range values are refused with their key path, including inside
+    each strategy / actor / fee model / fill model ``config`` (against its ``config_path``
+    class) and inside the strategy's ``predictor``, ``sizing`` and other nested dicts.
+
+    Raises
+    ------
+    ConfigError
+        ``<file>: <key path>: <problem> (received ...); did you mean ...?``
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping (name, sample, run...), "
+            f"was a {type(raw).__name__}"
+        )
     data = substitute_env(raw, where=str(path))
-    sample = str(data.get("sample", "unspecified"))
-    if sample not in SAMPLES:
-        raise ConfigError(f"{path}: sample must be one of {SAMPLES}, was {sample!r}")
-    run_dict = dict(data["run"])
-    run_dict["raise_exception"] = True
-    run_dict["dispose_on_completion"] = False
     try:
-        run = BacktestRunConfig.parse(json.dumps(run_dict))
-    except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: invalid run config: {exc}") from exc
+        checked = check(data, RunFileSchema, hooks=NAUTILUS_HOOKS)
+        run_dict = dict(checked["run"])
+        for key, value in _FORCED.items():
+            if key in run_dict and run_dict[key] != value:
+                raise ConfigFieldError(
+                    ("run", key),
+                    f"must be {str(value).lower()} (the runner sets it: failures are not hidden"
+                    " and results are read before the engine is disposed)",
+                    received=run_dict[key],
+                )
+        run_dict.update(_FORCED)
+        try:
+            run = BacktestRunConfig.parse(json.dumps(run_dict))
+        except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError) as exc:
+            raise ConfigFieldError(("run",), f"invalid run config: {exc}") from None
+    except ConfigFieldError as exc:
+        raise ConfigError(f"{path}: {exc}", exc) from None
     run = msgspec.structs.replace(run, data=[_resolve_bar_cls(d) for d in run.data])
     return RunFile(
         path=path,
-        name=str(data.get("name") or path.stem),
-        sample=sample,
-        report_dir=Path(str(data.get("report_dir") or "reports")),
-        description=str(data.get("description", "")),
+        name=str(checked.get("name") or path.stem),
+        sample=str(checked.get("sample", "unspecified")),
+        report_dir=Path(str(checked.get("report_dir") or "reports")),
+        description=str(checked.get("description", "")),
         run=run,
         raw=data,
     )

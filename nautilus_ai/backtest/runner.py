@@ -1,9 +1,19 @@
 """Run a backtest file through Nautilus' ``BacktestNode`` and report on it.
 
-The runner owns everything around the run: loading the file, timing, reading fills and trades
-back from the engine, the equity curve and statistics (:mod:`nautilus_ai.reporting`), and the
-report folder (``stats.json``, ``equity.png``, ``trades.csv``, ``decisions.parquet``). The
-final equity is reconciled against the venue account so a bookkeeping error cannot hide.
+The runner owns everything around the run: loading the file, the preflight checks
+(:mod:`nautilus_ai.backtest.preflight`), timing, reading fills and trades back from the engine,
+the equity curve and statistics (:mod:`nautilus_ai.reporting`), and the report folder
+(``stats.json``, ``equity.png``, ``trades.csv``, ``decisions.parquet``). The final equity is
+reconciled against the venue account so a bookkeeping error cannot hide.
+
+**A failure is a failure.** Every outcome carries a ``status`` (``"ok"`` or ``"failed"``) and
+the ``reasons``, per strategy (:class:`StrategyStatus`). A strategy *failed* when it did not
+start (it stopped before its first bar), stopped before the data ended, raised, had no bars to
+run on, or could not trade (every order denied / rejected by the venue, or every entry signal
+sized to zero - the balance or leverage cannot carry one position). A strategy that made no
+trade on purpose (observe-only) or for want of a signal is ``ok``, with a note saying so. A
+:class:`RunWatch` actor, added to the engine, looks at each strategy's state a minute after the
+start and every hour of simulated time after that.
 """
 
 from __future__ import annotations
@@ -11,24 +21,30 @@ from __future__ import annotations
 import math
 import shutil
 import time
+import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.common.actor import Actor
+from nautilus_trader.common.config import ActorConfig
 from nautilus_trader.model.data import BarType
-from nautilus_trader.model.enums import PriceType
+from nautilus_trader.model.enums import OrderStatus, PriceType
 from nautilus_trader.model.identifiers import Venue
 from nautilus_trader.model.objects import Money
+from nautilus_trader.trading.strategy import Strategy
 
-from nautilus_ai.backtest.config import RunFile, load_run_file
+from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file
 from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
+from nautilus_ai.backtest.preflight import preflight
 from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
@@ -38,7 +54,99 @@ from nautilus_ai.reporting import (
     write_report,
 )
 
-__all__ = ["BacktestOutcome", "run_backtest", "run_backtest_file"]
+__all__ = [
+    "BacktestOutcome",
+    "RunWatch",
+    "StrategyStatus",
+    "run_backtest",
+    "run_backtest_file",
+]
+
+Status = Literal["ok", "failed"]
+
+
+@dataclass
+class StrategyStatus:
+    """How one strategy's run went.
+
+    Parameters
+    ----------
+    strategy_id : str
+    status : {"ok", "failed"}
+    reasons : list of str
+        Why it failed (empty when ok).
+    notes : list of str
+        What a reader should know about an ok run (no trade, and why).
+    bars : int or None
+        Bars of its ``bar_type`` in the run's window (None when it names none).
+    orders, filled, denied, rejected : int
+        Its orders, and how many of them filled / were denied / were rejected.
+    entry_signals, entries_sized : int or None
+        Decisions to enter, and those that got a quantity > 0 (strategies that record
+        decisions).
+    """
+
+    strategy_id: str
+    status: Status = "ok"
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    bars: int | None = None
+    orders: int = 0
+    filled: int = 0
+    denied: int = 0
+    rejected: int = 0
+    entry_signals: int | None = None
+    entries_sized: int | None = None
+
+    def fail(self, reason: str) -> None:
+        self.status = "failed"
+        self.reasons.append(reason)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "bars": self.bars,
+            "orders": self.orders,
+            "filled": self.filled,
+            "denied": self.denied,
+            "rejected": self.rejected,
+            "entry_signals": self.entry_signals,
+            "entries_sized": self.entries_sized,
+        }
+
+
+class RunWatch(Actor):  # type: ignore[misc]
+    """Watches the strategies' states during a backtest (it trades nothing).
+
+    A minute of simulated time after the start, and then every hour, it records for each
+    strategy not running the first time it was seen so (``stopped_at``), and which were seen
+    running at all (``seen_running``).
+    """
+
+    def __init__(self, strategies: Sequence[Any]) -> None:
+        super().__init__(ActorConfig(component_id="RunWatch"))
+        self._strategies = list(strategies)
+        self.seen_running: set[str] = set()
+        self.stopped_at: dict[str, tuple[int, str]] = {}
+        self.checks = 0
+
+    def on_start(self) -> None:
+        now = self.clock.utc_now()
+        self.clock.set_time_alert(
+            "run-watch-first", now + timedelta(minutes=1), callback=self._check
+        )
+        self.clock.set_timer("run-watch", timedelta(hours=1), start_time=now, callback=self._check)
+
+    def _check(self, event: Any) -> None:
+        self.checks += 1
+        for strategy in self._strategies:
+            sid = strategy.id.value
+            if strategy.is_running:
+                self.seen_running.add(sid)
+            elif sid not in self.stopped_at:
+                self.stopped_at[sid] = (int(event.ts_event), strategy.state.name)
 
 
 @dataclass
@@ -54,6 +162,26 @@ class BacktestOutcome:
     trades: list[Any] = field(default_factory=list)
     decisions: list[Any] = field(default_factory=list)
     strategy_stats: dict[str, Any] = field(default_factory=dict)
+    status: Status = "ok"
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    strategies: dict[str, StrategyStatus] = field(default_factory=dict)
+    bid_close: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    ask_close: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run did its job (no strategy failed)."""
+        return self.status == "ok"
+
+    def status_dict(self) -> dict[str, Any]:
+        """``{"status", "reasons", "notes", "strategies": {id: {...}}}`` (JSON-ready)."""
+        return {
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+            "strategies": {sid: st.to_dict() for sid, st in self.strategies.items()},
+        }
 
 
 def run_backtest_file(path: str | Path, *, write: bool = True) -> BacktestOutcome:
@@ -62,74 +190,326 @@ def run_backtest_file(path: str | Path, *, write: bool = True) -> BacktestOutcom
 
 
 def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
-    """Run, collect, summarise and (when ``write``) write the report folder."""
-    check_run_data(run_file)  # a missing series would run to the end with no market
+    """Preflight, run, collect, assess, summarise and (when ``write``) write the report folder.
+
+    Raises
+    ------
+    ConfigError
+        From the preflight (a catalog, instrument, bar type or venue the run needs is missing).
+
+    The outcome's ``status`` says whether the run did its job; a run that raised inside the
+    engine is returned as ``failed`` (with the exception as the reason), not raised.
+    """
+    preflight(run_file)
+    check_run_data(run_file)  # one side of a BID / ASK pair only: no market, 0 trades
     config = run_file.run
     node = BacktestNode([config])
     try:
-        start = time.perf_counter()
-        node.run()
-        elapsed = time.perf_counter() - start
+        try:
+            node.build()
+        except Exception as exc:  # Nautilus' own checks while building venues and strategies
+            message = " ".join(str(exc).split())
+            raise ConfigError(
+                f"{run_file.path}: run: the backtest engine refused the config: "
+                f"{type(exc).__name__}: {message}"
+            ) from exc
         engine = node.get_engine(config.id)
         if engine is None:
-            raise RuntimeError(f"{run_file.path}: the backtest engine was not kept")
-        venue_config = config.venues[0]
-        starting = Money.from_str(str(venue_config.starting_balances[0]))
-        strategies = engine.trader.strategies()
-        bar_type = _primary_bar_type(run_file)
-        data_config = config.data[0]
-        bar_ts, bid_close, ask_close = _mark_prices(
-            data_config.catalog_path, bar_type, data_config.start_time, data_config.end_time
-        )
-        fills = _fills(engine.trader.generate_fills_report())
-        equity, position = equity_curve(
-            bar_ts, bid_close, ask_close, fills["ts"], fills["qty"], fills["price"],
-            fills["commission"], starting.as_double(),
-        )  # fmt: skip
-        trades, decisions, stats = _strategy_records(strategies)
-        trade_pnls = [t.realized_pnl for t in trades] if trades else _position_pnls(engine)
-        account = engine.trader.generate_account_report(Venue(venue_config.name))
-        account_final = float(account["total"].iloc[-1]) if len(account) else math.nan
-        orders = len(engine.trader.generate_orders_report())
-        summary = summarise(
-            name=run_file.name,
-            sample=run_file.sample,
-            bar_ts=bar_ts,
-            equity=equity,
-            position=position,
-            trade_pnls=trade_pnls,
-            orders=orders,
-            elapsed_s=elapsed,
-            bars_processed=int(bar_ts.size),
-            starting_equity=starting.as_double(),
-            currency=str(starting.currency),
-            extra={
-                "account_final_balance": account_final,
-                "reconciliation_diff": (
-                    float(equity[-1]) - account_final if equity.size and position[-1] == 0
-                    else None
-                ),
-                "fills": int(fills["ts"].size),
-                "bar_type": bar_type,
-                **stats,
-            },
-        )  # fmt: skip
-        outcome = BacktestOutcome(
-            summary=summary,
-            report_dir=None,
-            bar_ts=bar_ts,
-            equity=equity,
-            position=position,
-            fills=fills,
-            trades=trades,
-            decisions=decisions,
-            strategy_stats=stats,
-        )
+            raise RuntimeError(f"{run_file.path}: the backtest engine was not built")
+        watch = RunWatch(engine.trader.strategies())
+        engine.add_actor(watch)
+        run_error: str | None = None
+        start = time.perf_counter()
+        try:
+            node.run()
+        except Exception as exc:  # a strategy or the engine raised: a failed run, reported
+            run_error = _describe_run_error(exc)
+        elapsed = time.perf_counter() - start
+        outcome = _collect(run_file, engine, elapsed)
+        _assess(run_file, engine, watch, outcome, run_error)
         if write:
-            outcome.report_dir = _write_report(run_file, outcome, bid_close, ask_close)
+            outcome.report_dir = _write_report(
+                run_file, outcome, outcome.bid_close, outcome.ask_close
+            )
         return outcome
     finally:
         node.dispose()  # type: ignore[no-untyped-call]
+
+
+def _collect(run_file: RunFile, engine: Any, elapsed: float) -> BacktestOutcome:
+    config = run_file.run
+    venue_config = config.venues[0]
+    starting = Money.from_str(str(venue_config.starting_balances[0]))
+    strategies = engine.trader.strategies()
+    bar_type = _primary_bar_type(run_file)
+    data_config = config.data[0]
+    bar_ts, bid_close, ask_close = _mark_prices(
+        data_config.catalog_path, bar_type, data_config.start_time, data_config.end_time
+    )
+    fills = _fills(engine.trader.generate_fills_report())
+    equity, position = equity_curve(
+        bar_ts, bid_close, ask_close, fills["ts"], fills["qty"], fills["price"],
+        fills["commission"], starting.as_double(),
+    )  # fmt: skip
+    trades, decisions, stats = _strategy_records(strategies)
+    trade_pnls = [t.realized_pnl for t in trades] if trades else _position_pnls(engine)
+    account = engine.trader.generate_account_report(Venue(venue_config.name))
+    account_final = float(account["total"].iloc[-1]) if len(account) else math.nan
+    orders = len(engine.trader.generate_orders_report())
+    summary = summarise(
+        name=run_file.name,
+        sample=run_file.sample,
+        bar_ts=bar_ts,
+        equity=equity,
+        position=position,
+        trade_pnls=trade_pnls,
+        orders=orders,
+        elapsed_s=elapsed,
+        bars_processed=int(bar_ts.size),
+        starting_equity=starting.as_double(),
+        currency=str(starting.currency),
+        extra={
+            "account_final_balance": account_final,
+            "reconciliation_diff": (
+                float(equity[-1]) - account_final if equity.size and position[-1] == 0
+                else None
+            ),
+            "fills": int(fills["ts"].size),
+            "bar_type": bar_type,
+            **stats,
+        },
+    )  # fmt: skip
+    return BacktestOutcome(
+        summary=summary,
+        report_dir=None,
+        bar_ts=bar_ts,
+        equity=equity,
+        position=position,
+        fills=fills,
+        trades=trades,
+        decisions=decisions,
+        strategy_stats=stats,
+        bid_close=bid_close,
+        ask_close=ask_close,
+    )
+
+
+# -- assessment: did each strategy do its job? -------------------------------------------------
+
+
+def _assess(
+    run_file: RunFile,
+    engine: Any,
+    watch: RunWatch,
+    outcome: BacktestOutcome,
+    run_error: str | None,
+) -> None:
+    data = run_file.run.data[0]
+    window = _window_text(data.start_time, data.end_time)
+    # The primary series was read for the equity curve already: count it from there.
+    bar_counts: dict[str, int] = {str(outcome.summary.extra.get("bar_type")): outcome.bar_ts.size}
+    configs = (
+        {index: dict(s.config) for index, s in enumerate(run_file.run.engine.strategies)}
+        if run_file.run.engine
+        else {}
+    )
+    for index, strategy in enumerate(engine.trader.strategies()):
+        sid = strategy.id.value
+        status = StrategyStatus(sid)
+        config = configs.get(index, {})
+        bar_type = config.get("bar_type")
+        if isinstance(bar_type, str):
+            if bar_type not in bar_counts:
+                bar_counts[bar_type] = _bar_count(run_file, bar_type)
+            status.bars = bar_counts[bar_type]
+        _assess_lifecycle(status, strategy, watch, config, run_error)
+        _assess_orders(status, engine, strategy)
+        _assess_decisions(status, strategy, config)
+        if status.bars == 0:
+            status.fail(f"ran on zero bars: no {bar_type} bars {window}")
+        elif status.status == "ok" and status.filled == 0:
+            status.notes.append(_no_trade_note(status, config))
+        outcome.strategies[sid] = status
+    stopped_early = _engine_stopped_early(engine, outcome.bar_ts)
+    if stopped_early:
+        outcome.reasons.append(stopped_early)
+    for sid, status in outcome.strategies.items():
+        outcome.reasons += [f"{sid}: {reason}" for reason in status.reasons]
+        outcome.notes += [f"{sid}: {note}" for note in status.notes]
+    claimed = (
+        any(run_error.startswith(f"{sid} ") for sid in outcome.strategies) if run_error else False
+    )
+    if run_error is not None and not claimed:  # the engine's, or an actor's
+        outcome.reasons.append(run_error)
+    if outcome.bar_ts.size == 0 and not outcome.reasons:
+        outcome.reasons.append(f"no {outcome.summary.extra.get('bar_type')} bars {window}")
+    outcome.status = "failed" if outcome.reasons else "ok"
+    extra = dict(outcome.summary.extra)
+    extra.update(outcome.status_dict())
+    outcome.summary = _with_extra(outcome.summary, extra)
+
+
+def _engine_stopped_early(engine: Any, bar_ts: np.ndarray) -> str:
+    """A reason when the engine ended the run before the last bar of the window (Nautilus stops
+    a backtest on an ``AccountError``, e.g. a negative cash balance, and logs it at ERROR)."""
+    if bar_ts.size == 0:
+        return ""
+    end = engine.get_result().backtest_end
+    if end is None or int(end) >= int(bar_ts[-1]):
+        return ""
+    return (
+        f"the engine stopped the run at {_iso_ns(int(end))}, before the data ended at "
+        f"{_iso_ns(int(bar_ts[-1]))} (an account error such as a negative balance; its ERROR "
+        "log says which)"
+    )
+
+
+def _assess_lifecycle(
+    status: StrategyStatus,
+    strategy: Any,
+    watch: RunWatch,
+    config: Mapping[str, Any],
+    run_error: str | None,
+) -> None:
+    sid = status.strategy_id
+    if run_error is not None and sid in run_error:
+        status.fail(run_error.removeprefix(f"{sid} "))
+        return
+    if watch.checks == 0:
+        return  # the run ended within its first simulated minute: nothing to tell
+    stopped = watch.stopped_at.get(sid)
+    if stopped is None:
+        return
+    ts, state = stopped
+    if sid not in watch.seen_running:
+        why = _why_not_started(strategy, config)
+        status.fail(
+            f"failed to start: it stopped before its first bar (state {state})"
+            + (f": {why}" if why else "; its ERROR log says why")
+        )
+    else:
+        status.fail(
+            f"stopped before the data ended (state {state}, first seen stopped at "
+            f"{_iso_ns(ts)}); its ERROR log says why"
+        )
+
+
+def _why_not_started(strategy: Any, config: Mapping[str, Any]) -> str:
+    """The likely cause of a strategy stopping in ``on_start``, for the strategy configs we
+    know (an instrument, a predictor); empty when none is found."""
+    instrument = config.get("instrument_id")
+    cache = getattr(strategy, "cache", None)
+    if isinstance(instrument, str) and cache is not None:
+        from nautilus_trader.model.identifiers import InstrumentId
+
+        if cache.instrument(InstrumentId.from_str(instrument)) is None:
+            return f"instrument {instrument} is not in the catalog"
+    predictor = config.get("predictor")
+    if isinstance(predictor, Mapping):
+        from nautilus_ai.features import FeatureSpec
+        from nautilus_ai.models.registry import build_predictor
+
+        spec_dict = config.get("feature_spec")
+        try:
+            spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
+            build_predictor(predictor, spec).close()
+        except Exception as exc:  # the same build on_start ran: any error is the reason
+            return f"its predictor could not be built: {type(exc).__name__}: {exc}"
+    return ""
+
+
+def _assess_orders(status: StrategyStatus, engine: Any, strategy: Any) -> None:
+    first_refusal = ""
+    for order in engine.cache.orders(strategy_id=strategy.id):
+        status.orders += 1
+        if order.filled_qty.as_double() > 0:
+            status.filled += 1
+        if order.status in (OrderStatus.DENIED, OrderStatus.REJECTED):
+            if order.status == OrderStatus.DENIED:
+                status.denied += 1
+            else:
+                status.rejected += 1
+            if not first_refusal:
+                reason = getattr(order.last_event, "reason", "") if order.last_event else ""
+                first_refusal = f"{order.status.name} {order.side.name} {order.order_type.name}"
+                first_refusal += f": {reason}" if reason else ""
+    refused = status.denied + status.rejected
+    if status.orders and not status.filled and refused:
+        status.fail(
+            f"could not trade: none of its {status.orders} orders filled, {status.denied} "
+            f"denied and {status.rejected} rejected by the risk engine / venue (first: "
+            f"{first_refusal}); check the venue's balances and leverage"
+        )
+    elif refused:
+        status.notes.append(
+            f"{refused} of {status.orders} orders were denied or rejected (first: {first_refusal})"
+        )
+
+
+def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str, Any]) -> None:
+    decisions = getattr(strategy, "decisions", None)
+    if not isinstance(decisions, list) or config.get("observe_only"):
+        return
+    entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]
+    sized = [d for d in entries if float(getattr(d, "quantity", 0.0)) > 0.0]
+    status.entry_signals, status.entries_sized = len(entries), len(sized)
+    if entries and not sized and not status.orders:
+        first = str(getattr(entries[0], "reason", ""))
+        status.fail(
+            f"could not trade: all {len(entries)} entry signals were sized to zero (first: "
+            f"{first}); check the venue's balances and leverage and the sizing settings"
+        )
+
+
+def _no_trade_note(status: StrategyStatus, config: Mapping[str, Any]) -> str:
+    if config.get("observe_only"):
+        return "no trade: observe-only (decisions recorded, no orders sent by design)"
+    if status.entry_signals == 0:
+        return f"no trade: no entry signal in {status.bars} bars (nothing reached min_confidence)"
+    return "no trade"
+
+
+def _describe_run_error(exc: BaseException) -> str:
+    """``"<strategy id> raised <Type>: <message>"`` when a strategy's code is in the
+    traceback, else ``"the engine raised ..."``."""
+    owner = "the engine"
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, Strategy | Actor) and not isinstance(candidate, RunWatch):
+            owner = candidate.id.value
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{owner} raised {type(exc).__name__} during the run: {message}"
+
+
+def _bar_count(run_file: RunFile, bar_type: str) -> int:
+    data = run_file.run.data[0]
+    try:
+        ts, _ = bar_arrays_from_catalog(data.catalog_path, bar_type)
+    except (FileNotFoundError, ValueError):
+        return 0
+    window = np.ones(ts.size, dtype=bool)
+    if data.start_time is not None:
+        window &= ts >= _to_ns(data.start_time)
+    if data.end_time is not None:
+        window &= ts <= _to_ns(data.end_time)
+    return int(window.sum())
+
+
+def _window_text(start: Any, end: Any) -> str:
+    if start is None and end is None:
+        return "in the catalog"
+    return f"between {start if start is not None else 'the first bar'} and " \
+        f"{end if end is not None else 'the last bar'}"  # fmt: skip
+
+
+def _iso_ns(ns: int) -> str:
+    return str(np.datetime64(ns, "ns"))[:19] + "Z"
+
+
+def _with_extra(summary: BacktestSummary, extra: Mapping[str, Any]) -> BacktestSummary:
+    import dataclasses
+
+    return dataclasses.replace(summary, extra=dict(extra))
 
 
 def _primary_bar_type(run_file: RunFile) -> str:

@@ -3,6 +3,9 @@
 Each verb group lives in its own module under ``nautilus_ai.cli`` and exposes
 ``register(subparsers) -> None``; heavy imports (Nautilus, torch) happen inside the handlers so
 ``nautilus-ai --help`` stays fast. To add a verb group, add its module name to ``VERB_MODULES``.
+
+Errors are one line on stderr (``nautilus-ai: error: ...``): usage and config errors exit 2,
+anything unexpected exits 1; ``nautilus-ai --debug VERB ...`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
-__all__ = ["CliError", "main"]
+__all__ = ["CliError", "OneLineParser", "main"]
 
 # Module names under nautilus_ai.cli, in help order.
 VERB_MODULES: tuple[str, ...] = (
@@ -34,12 +40,54 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 2."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (``nautilus-ai: error: ...``, exit 2), with the nearest valid
+    option or command when an argument is misspelt."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = _nearest_argument(self, message)
+        verb = self.prog.removeprefix("nautilus-ai").strip()
+        where = f"{verb}: " if verb else ""
+        print(
+            f"nautilus-ai: error: {where}{message}{hint} (see '{self.prog} --help')",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
+    import difflib
+
+    match = re.search(r"unrecognized arguments: (\S+)", message)
+    if match is None:
+        match = re.search(r"invalid choice: '([^']*)'", message)
+    if match is None:
+        return ""
+    word = match.group(1).split("=", 1)[0]
+    options: list[str] = []
+    parsers = [parser]
+    while parsers:  # this parser's options and commands, and those of its sub-commands
+        current = parsers.pop()
+        for action in current._actions:
+            options += action.option_strings
+            if isinstance(action, argparse._SubParsersAction):
+                options += list(action.choices)
+                parsers += list(action.choices.values())
+            elif action.choices:
+                options += [str(c) for c in action.choices]
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nautilus-ai",
         description="AI pattern strategies for NautilusTrader.",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (for bug reports)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in VERB_MODULES:
         module = importlib.import_module(f"nautilus_ai.cli.{name}")
@@ -56,10 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from nautilus_ai.extras import MissingExtraError
 
+    debug = bool(getattr(args, "debug", False))
     try:
         return int(handler(args) or 0)
     except (CliError, MissingExtraError) as exc:
         # MissingExtraError: a core-only install asked for torch & co; the line names the extra.
+        if debug:
+            traceback.print_exc()
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -70,6 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a bug or an unexpected failure: one line unless --debug
+        if debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(
+            f"nautilus-ai: error: {type(exc).__name__}: {message} (run with --debug for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _version() -> str:

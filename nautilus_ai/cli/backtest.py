@@ -19,11 +19,20 @@ def register(subparsers: Any) -> None:
         "backtest",
         help="run a BacktestNode run file (YAML/JSON) and print its summary",
         description="Run a backtest file: a Nautilus BacktestRunConfig plus name, sample and "
-        "report_dir; ${VAR} and ${VAR:-default} are read from the environment.",
+        "report_dir; ${VAR} and ${VAR:-default} are read from the environment. The file is "
+        "checked strictly before anything runs (exit 2 naming the key path). Exit 1 when the "
+        "run failed: a strategy did not start, stopped early, raised, had no bars or could not "
+        "trade; --json carries 'status' and 'reasons'.",
     )
     backtest.add_argument("config", help="run file (.yaml, .yml or .json), or a packaged name "
                           "such as 'demo'")  # fmt: skip
     backtest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backtest.add_argument(
+        "--check",
+        action="store_true",
+        help="check the run file and what it points at (catalogs, instruments, bar types, "
+        "venues), run nothing, then exit",
+    )
     backtest.add_argument("--no-report", action="store_true", help="do not write a report folder")
     backtest.set_defaults(handler=_backtest)
 
@@ -72,16 +81,30 @@ def resolve_run_file(name: str) -> Path:
 
 def _backtest(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
-    from nautilus_ai.backtest.data_check import check_run_data
     from nautilus_ai.backtest.runner import run_backtest
 
     try:
         run_file = load_run_file(resolve_run_file(args.config))
-        check_run_data(run_file)
+        if args.check:
+            from nautilus_ai.backtest.data_check import check_run_data
+            from nautilus_ai.backtest.preflight import preflight
+
+            preflight(run_file)
+            check_run_data(run_file)
+            strategies = run_file.run.engine.strategies if run_file.run.engine else []
+            print(
+                f"{run_file.path}: OK - {run_file.name} [{run_file.sample}], "
+                f"{len(run_file.run.data)} data config(s), {len(strategies)} strategy(ies); "
+                "nothing was run"
+            )
+            return 0
+        outcome = run_backtest(run_file, write=not args.no_report)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    outcome = run_backtest(run_file, write=not args.no_report)
     _print(outcome, as_json=args.json)
+    if not outcome.ok:
+        print(f"nautilus-ai: error: backtest failed: {'; '.join(outcome.reasons)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -106,7 +129,7 @@ def _demo(args: argparse.Namespace) -> int:
             base_run_file=base,
             progress=progress,
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ConfigError) as exc:
         raise CliError(str(exc)) from exc
     if args.json:
         print(json.dumps(result.summary, indent=2, default=str))
@@ -121,8 +144,14 @@ def _print(outcome: Any, *, as_json: bool) -> None:
     if as_json:
         data = outcome.summary.to_dict()
         data["report_dir"] = str(outcome.report_dir) if outcome.report_dir else None
+        data.update(outcome.status_dict())
         print(json.dumps(data, indent=2))
         return
     print(format_summary(outcome.summary))
+    print(f"  status: {outcome.status}")
+    for reason in outcome.reasons:
+        print(f"    FAILED {reason}")
+    for note in outcome.notes:
+        print(f"    note: {note}")
     if outcome.report_dir is not None:
         print(f"  report: {outcome.report_dir}")

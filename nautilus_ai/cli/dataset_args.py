@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.cli import CliError
 
 if TYPE_CHECKING:
     from nautilus_ai.labels import LabelSpec
 
-__all__ = ["add_data_arguments", "add_label_arguments", "catalog_from_args", "label_spec_from_args"]
+__all__ = [
+    "add_data_arguments",
+    "add_label_arguments",
+    "catalog_from_args",
+    "describe_flag_errors",
+    "label_spec_from_args",
+]
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +45,21 @@ def catalog_from_args(args: argparse.Namespace) -> Path:
     if not catalog.is_dir():
         raise CliError(f"no catalog at {catalog}")
     return catalog
+
+
+def describe_flag_errors(exc: Any, flags: dict[str, str]) -> str:
+    """A pydantic ``ValidationError`` of a config built from flags, naming the flag
+    (``--lr: Input should be greater than 0 (received -1.0)``) instead of the model field.
+
+    ``flags`` maps field names to flags where the flag is not ``--field-name``.
+    """
+    parts = []
+    for error in exc.errors(include_url=False):
+        names = [p for p in error["loc"] if isinstance(p, str)]  # ("lora", "rank") -> rank
+        name = names[-1] if names else ""
+        flag = flags.get(name, "--" + name.replace("_", "-")) if name else "<flags>"
+        parts.append(f"{flag}: {error['msg']} (received {error.get('input')!r})")
+    return "; ".join(parts)
 
 
 def add_label_arguments(parser: argparse.ArgumentParser) -> None:

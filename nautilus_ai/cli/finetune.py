@@ -13,6 +13,7 @@ from nautilus_ai.cli.dataset_args import (
     add_data_arguments,
     add_label_arguments,
     catalog_from_args,
+    describe_flag_errors,
     label_spec_from_args,
 )
 
@@ -90,6 +91,23 @@ def register(subparsers: Any) -> None:
     finetune.set_defaults(handler=_finetune)
 
 
+# FineTuneConfig / LoRASettings / TransformersConfig / AnswerSpec fields whose flag is not
+# --field-name.
+FINETUNE_FLAGS = {
+    "micro_batch_size": "--micro-batch",
+    "gradient_accumulation": "--grad-accum",
+    "learning_rate": "--lr",
+    "lr_schedule": "--schedule",
+    "warmup_steps": "--warmup",
+    "max_eval_examples": "--eval-examples",
+    "chart_width": "--chart-size",
+    "chart_height": "--chart-size",
+    "chart_bars": "--chart-bars",
+    "prompt_bars": "--prompt-bars",
+    "model_dir": "--model-dir",
+}
+
+
 def _finetune(args: argparse.Namespace) -> int:
     from nautilus_ai.extras import require_extra
 
@@ -101,7 +119,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from nautilus_ai.finetune import AnswerSpec, FineTuneConfig, LoRASettings, TargetModulesError
     from nautilus_ai.finetune.pipeline import finetune_from_catalog
     from nautilus_ai.models.base import PredictionError
-    from nautilus_ai.models.card import ArtifactError, describe_errors
+    from nautilus_ai.models.card import ArtifactError
     from nautilus_ai.models.transformers_backend import TransformersConfig
     from nautilus_ai.training import FeatureMismatchError
 
@@ -148,7 +166,7 @@ def _finetune(args: argparse.Namespace) -> int:
             max_eval_examples=args.eval_examples,
         )
     except ValidationError as exc:
-        raise CliError(describe_errors(exc)) from None
+        raise CliError(describe_flag_errors(exc, FINETUNE_FLAGS)) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
     catalog = catalog_from_args(args)

@@ -1,7 +1,10 @@
 """``nautilus-ai live CONFIG``: run a live TradingNode from a YAML / JSON config.
 
-``nautilus-ai live CONFIG --check`` only loads the config and checks the environment (nothing
-connects): it lists every missing variable with its purpose.
+``nautilus-ai live CONFIG --check`` runs every check a real start runs, up to the point where
+the start would connect (see :func:`nautilus_ai.live.runner.prepare_live`): the environment
+(every missing variable with its purpose), the whole config's schema, each strategy built with
+its predictor, the control plane's secret and Redis URL, the trade log's folder, each replay
+client's catalog, and the venues. The real start runs the same checks first.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ def register(subparsers: Any) -> None:
     )
     live.add_argument("config", help="config file (.yaml/.yml/.json) or a packaged config name")
     live.add_argument(
-        "--check", action="store_true", help="load and check the config and environment, then exit"
+        "--check",
+        action="store_true",
+        help="run every check a real start runs (config, environment, strategies and their "
+        "predictors, control plane settings, catalogs, venues), connect nothing, then exit",
     )
     live.add_argument(
         "--max-runtime",
@@ -49,10 +55,11 @@ def _live(args: argparse.Namespace) -> int:
     import dataclasses
 
     from nautilus_ai.live.config import LiveConfigError, load_live_config
-    from nautilus_ai.live.runner import run_live
+    from nautilus_ai.live.runner import prepare_live, run_live
 
     try:
         run_file = load_live_config(resolve_live_config(args.config))
+        checked = prepare_live(run_file)
     except LiveConfigError as exc:
         raise CliError(str(exc)) from None
     if args.max_runtime is not None:
@@ -68,9 +75,15 @@ def _live(args: argparse.Namespace) -> int:
             f"{len(run_file.node.strategies)} strategy(ies), clients: "
             f"{', '.join(clients) or 'none'}; environment complete"
         )
+        for line in checked:
+            print(f"  checked {line}")
+        print("  not checked: anything that needs a connection (Redis, the venue, the feed)")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    outcome = run_live(run_file)
+    try:
+        outcome = run_live(run_file)
+    except LiveConfigError as exc:  # a check failed between --check and the start
+        raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2, sort_keys=True, default=str))
     else:

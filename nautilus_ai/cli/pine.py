@@ -136,14 +136,16 @@ def _export_pine(args: argparse.Namespace) -> int:
     artifact = Path(model)
     try:
         if (artifact / "model_card.json").is_file():
-            config: dict[str, Any] = {"kind": "torch", "path": str(artifact)}
+            card = json.loads((artifact / "model_card.json").read_text(encoding="utf-8"))
+            kind = "lightgbm" if card.get("kind") == "lightgbm" else "torch"
+            config: dict[str, Any] = {"kind": kind, "path": str(artifact)}
             spec = None
         elif model == "rule":
             config, spec = {"kind": "rule"}, _spec(args.feature_spec, FeatureSpec)
         else:
             config, spec = _backend_config(model), _spec(args.feature_spec, FeatureSpec)
         export, make_reference, bars = _export(args, config, spec, options, limit)
-    except (ArtifactError, ValueError, FileNotFoundError) as exc:
+    except (ArtifactError, ValueError, FileNotFoundError, AttributeError) as exc:
         raise CliError(str(exc)) from exc
     out = Path(args.out) if args.out else Path(f"{_file_stem(export.model.model_id)}.pine")
     export.write(out)
@@ -173,6 +175,11 @@ def _export(
 
     kind = config.get("kind")
     bars = None
+    if kind == "lightgbm" and args.embed != "tree":
+        from nautilus_ai.pine.export import export_lightgbm_artifact
+
+        export = export_lightgbm_artifact(config["path"], options=options)
+        return export, lambda: _build(config, export.spec), None
     if kind == "torch":
         weights = load_mlp_weights(config["path"])
         spec = FeatureSpec.from_dict(weights.card.feature_spec)
@@ -296,6 +303,7 @@ def _backend_config(text: str) -> dict[str, Any]:
 def _kind_text(kind: str) -> str:
     return {
         "mlp": "exact MLP",
+        "lightgbm": "exact LightGBM (every tree)",
         "rule": "exact rule (plain conditions)",
         "tree": "distilled decision tree",
     }[kind]

@@ -13,6 +13,7 @@ from nautilus_ai.cli.dataset_args import (
     add_data_arguments,
     add_label_arguments,
     catalog_from_args,
+    describe_flag_errors,
     label_spec_from_args,
 )
 
@@ -40,6 +41,10 @@ def register(subparsers: Any) -> None:
                          help="bars skipped after a boundary (default: the horizon)")  # fmt: skip
     add_label_arguments(train)
     model = train.add_argument_group("model and fit")
+    model.add_argument("--family", choices=("mlp", "lightgbm"), default="mlp",
+                       help="model family (default: mlp); lightgbm needs the 'gbt' extra and "
+                       "uses --seed, --threads, --class-weights, --no-calibrate and "
+                       "--signal-rate with its own tree defaults")  # fmt: skip
     model.add_argument("--hidden", default="64,32", help="hidden widths (default: 64,32)")
     model.add_argument("--activation", choices=("relu", "gelu"), default="relu")
     model.add_argument("--epochs", type=int, default=40)
@@ -56,7 +61,7 @@ def register(subparsers: Any) -> None:
                        "min_confidence (default: 0.03)")  # fmt: skip
     out = train.add_argument_group("output")
     out.add_argument("--out", default="artifacts", help="artifacts root (default: artifacts)")
-    out.add_argument("--name", default="mlp", help="model name (default: mlp)")
+    out.add_argument("--name", help="model name (default: mlp; gbt with --family lightgbm)")
     out.add_argument("--backtest", action="store_true",
                      help="also backtest the model, the rule model and buy & hold on the test "
                      "window (real BacktestNode runs; figures go into the card)")  # fmt: skip
@@ -64,6 +69,14 @@ def register(subparsers: Any) -> None:
                      "$NAUTILUS_AI_REPORTS or reports)")  # fmt: skip
     out.add_argument("--json", action="store_true", help="print the result as JSON")
     train.set_defaults(handler=_train)
+
+
+# TrainConfig fields whose flag is not --field-name.
+TRAIN_FLAGS = {
+    "learning_rate": "--lr",
+    "target_signal_rate": "--signal-rate",
+    "calibrate": "--no-calibrate",
+}
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -74,7 +87,6 @@ def _train(args: argparse.Namespace) -> int:
 
     from nautilus_ai.catalog.reader import CatalogReadError
     from nautilus_ai.datasets import Fold, Window
-    from nautilus_ai.models.card import describe_errors
     from nautilus_ai.paths import default_reports_dir
     from nautilus_ai.training import FeatureMismatchError, TrainConfig, train_model
 
@@ -104,9 +116,12 @@ def _train(args: argparse.Namespace) -> int:
             target_signal_rate=args.signal_rate,
         )
     except ValidationError as exc:
-        raise CliError(describe_errors(exc)) from None
+        raise CliError(describe_flag_errors(exc, TRAIN_FLAGS)) from None
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.family == "lightgbm":
+        config = _gbt_config(args)
+    name = args.name or ("gbt" if args.family == "lightgbm" else "mlp")
     if args.backtest and fold.test is None:
         raise CliError("--backtest needs a --test window")
     catalog = catalog_from_args(args)
@@ -125,13 +140,18 @@ def _train(args: argparse.Namespace) -> int:
             assert fold.test is not None
             comparison = compare_out_of_sample(
                 staged, catalog, fold.test, report_dir=reports,
-                min_confidence=suggested_min_confidence(staged), name_prefix=args.name,
+                min_confidence=suggested_min_confidence(staged), name_prefix=name,
             )  # fmt: skip
             progress(comparison.table_text())
             return comparison.to_dict()
 
+    trainer: Any = train_model
+    if args.family == "lightgbm":
+        from nautilus_ai.training.gbt import train_gbt_model
+
+        trainer = train_gbt_model
     try:
-        result = train_model(
+        result = trainer(
             catalog,
             bar_type=args.bar_type,
             fold=fold,
@@ -140,12 +160,12 @@ def _train(args: argparse.Namespace) -> int:
             source=args.features,
             run_id=args.run_id,
             artifacts_root=args.out,
-            name=args.name,
+            name=name,
             embargo_bars=args.embargo,
             oos_evaluator=evaluator,
             progress=progress,
         )
-    except (CatalogReadError, FeatureMismatchError, ValueError) as exc:
+    except (CatalogReadError, FeatureMismatchError, ValueError, ImportError) as exc:
         raise CliError(str(exc)) from None
     if args.json:
         print(
@@ -162,3 +182,22 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(result.summary_text())
     return 0
+
+
+def _gbt_config(args: argparse.Namespace) -> Any:
+    """The LightGBM config from the flags both families share (trees keep their defaults)."""
+    from pydantic import ValidationError
+
+    from nautilus_ai.models.card import describe_errors
+    from nautilus_ai.training.gbt import GBTConfig
+
+    try:
+        return GBTConfig(
+            seed=args.seed,
+            threads=args.threads,
+            class_weights=args.class_weights,
+            calibrate=not args.no_calibrate,
+            target_signal_rate=args.signal_rate,
+        )
+    except ValidationError as exc:
+        raise CliError(describe_errors(exc)) from None

@@ -6,8 +6,11 @@ wall-clock timestamp (unix nanoseconds) and a one-time nonce. Timestamp and nonc
 signature and the replay guard work on (see :mod:`nautilus_ai.control.signing` and
 :mod:`nautilus_ai.control.replay`).
 
-Validation is strict: unknown fields are refused (a typo such as ``min_confidense`` must not be
-silently dropped), numbers must be finite and in range, and every error names the field.
+Validation is strict (:func:`nautilus_ai.config_check.check`): unknown fields are refused with
+the nearest valid one (a typo such as ``min_confidense`` must not be silently dropped), types are
+not coerced (``"0.5"`` is not a number), numbers must be finite and in range, and every error
+names the field. A ``switch_model`` config is plain JSON with a ``kind``: the strategy checks it
+(``AIPatternStrategy`` against the backend registry, strictly).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from nautilus_ai.config_check import ConfigFieldError, check, nearest
 
 __all__ = [
     "COMMAND_TYPES",
@@ -185,6 +190,8 @@ class SwitchModelCommand(_CommandBase):
     """Replace the strategy's predictor with one built from ``config`` (``{"kind": ...}``)."""
 
     type: Literal["switch_model"] = "switch_model"
+    # Plain JSON with a "kind": the strategy owns its model configs (AIPatternStrategy checks
+    # them against the backend registry, strictly, when it builds the model).
     config: dict[str, JsonValue]
 
     @field_validator("config")
@@ -229,6 +236,14 @@ COMMAND_TYPES: tuple[str, ...] = (
 )
 
 _ADAPTER: TypeAdapter[ControlCommand] = TypeAdapter(ControlCommand)
+_MODELS: dict[str, type[BaseModel]] = {
+    "flatten": FlattenCommand,
+    "pause": PauseCommand,
+    "resume": ResumeCommand,
+    "set_risk": SetRiskCommand,
+    "status": StatusCommand,
+    "switch_model": SwitchModelCommand,
+}
 
 
 def parse_command(body: str | bytes | dict[str, Any]) -> ControlCommand:
@@ -251,9 +266,28 @@ def parse_command(body: str | bytes | dict[str, Any]) -> ControlCommand:
         raise InvalidCommandError(f"command body must be a JSON object, was {type(data).__name__}")
     kind = data.get("type")
     if kind not in COMMAND_TYPES:
+        hint = nearest(kind, COMMAND_TYPES) if isinstance(kind, str) else None
         raise InvalidCommandError(
             f"unknown command type {kind!r}; expected one of {', '.join(COMMAND_TYPES)}"
+            + (f"; did you mean {hint!r}?" if hint else "")
         )
+    config = data.get("config")
+    if kind == "switch_model" and isinstance(config, dict):  # refuse a huge body before walking it
+        try:
+            size = len(canonical_json(config))
+        except (TypeError, ValueError) as exc:
+            raise InvalidCommandError(
+                f"invalid command: config: must be plain JSON: {exc}"
+            ) from None
+        if size > MAX_SWITCH_CONFIG_BYTES:
+            raise InvalidCommandError(
+                f"invalid command: config: is {size} bytes of JSON, more than "
+                f"{MAX_SWITCH_CONFIG_BYTES}"
+            )
+    try:
+        check(data, _MODELS[kind])
+    except ConfigFieldError as exc:
+        raise InvalidCommandError(f"invalid command: {exc}") from None
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:

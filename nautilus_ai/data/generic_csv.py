@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nautilus_ai.config_check import FieldValueError, check, construct
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
 from nautilus_ai.data.clocks import check_clock
 from nautilus_ai.data.errors import DataFormatError
@@ -95,38 +96,60 @@ class CsvSpec:
     ask_size: Column | None = None
 
     def __post_init__(self) -> None:
+        # FieldValueError names the field, so a spec file's error gives its key.
         if self.kind not in ("bars", "quotes"):
-            raise ValueError(f"CsvSpec.kind must be 'bars' or 'quotes', got {self.kind!r}")
-        if len(self.delimiter) != 1:
-            raise ValueError(f"CsvSpec.delimiter must be one character, got {self.delimiter!r}")
-        check_clock(self.clock)
+            raise FieldValueError(
+                "kind", f"CsvSpec.kind must be 'bars' or 'quotes', got {self.kind!r}"
+            )
+        if not isinstance(self.delimiter, str) or len(self.delimiter) != 1:
+            raise FieldValueError(
+                "delimiter", f"CsvSpec.delimiter must be one character, got {self.delimiter!r}"
+            )
+        try:
+            check_clock(self.clock)
+        except ValueError as exc:
+            raise FieldValueError("clock", str(exc)) from None
         if self.timestamp_is not in ("start", "end"):
-            raise ValueError(f"CsvSpec.timestamp_is must be start|end, got {self.timestamp_is!r}")
+            raise FieldValueError(
+                "timestamp_is", f"CsvSpec.timestamp_is must be start|end, got {self.timestamp_is!r}"
+            )
         fmt = self.timestamp_format
         if fmt not in _UNIX and fmt != "iso8601" and "%" not in fmt:
-            raise ValueError(
+            raise FieldValueError(
+                "timestamp_format",
                 "CsvSpec.timestamp_format must be a strptime pattern, 'iso8601' or unix_s|ms|us|ns,"
-                f" got {fmt!r}"
+                f" got {fmt!r}",
             )
         if "%f" in fmt:
-            raise ValueError(
+            raise FieldValueError(
+                "timestamp_format",
                 "CsvSpec.timestamp_format: %f is not supported; use 'iso8601' for fractional "
-                "seconds, or a literal such as '.000'"
+                "seconds, or a literal such as '.000'",
             )
         required = ("open", "high", "low", "close") if self.kind == "bars" else ("bid", "ask")
         for name in required:
             if getattr(self, name) is None:
-                raise ValueError(f"CsvSpec.{name} is required for {self.kind}")
-        if self.kind == "bars" and (self.bar_seconds is None or self.bar_seconds <= 0):
-            raise ValueError(f"CsvSpec.bar_seconds must be > 0 for bars, got {self.bar_seconds}")
+                raise FieldValueError(name, f"CsvSpec.{name} is required for {self.kind}")
+        if self.kind == "bars" and (
+            not isinstance(self.bar_seconds, int)
+            or isinstance(self.bar_seconds, bool)
+            or self.bar_seconds <= 0
+        ):
+            raise FieldValueError(
+                "bar_seconds", f"CsvSpec.bar_seconds must be > 0 for bars, got {self.bar_seconds}"
+            )
         for name in self._column_fields():
             value = getattr(self, name)
             if value is None:
                 continue
             if self.header and not isinstance(value, str):
-                raise ValueError(f"CsvSpec.{name} must be a header name, got {value!r}")
-            if not self.header and (not isinstance(value, int) or value < 0):
-                raise ValueError(f"CsvSpec.{name} must be a 0-based column index, got {value!r}")
+                raise FieldValueError(name, f"CsvSpec.{name} must be a header name, got {value!r}")
+            if not self.header and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise FieldValueError(
+                    name, f"CsvSpec.{name} must be a 0-based column index, got {value!r}"
+                )
 
     @staticmethod
     def _column_fields() -> tuple[str, ...]:
@@ -145,12 +168,16 @@ class CsvSpec:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> CsvSpec:
-        """Build from plain data (JSON / YAML); unknown keys are an error naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"CsvSpec: unknown field(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)  # type: ignore[arg-type]
+        """Build from plain data (JSON / YAML), strictly (:mod:`nautilus_ai.config_check`).
+
+        Raises
+        ------
+        ConfigFieldError
+            (a ``ValueError``) naming the key: an unknown key (with the nearest valid one), a
+            value of the wrong type (``"60"`` is not a number of seconds), or a bad value.
+        """
+        spec: CsvSpec = construct(cls, check(values, cls))
+        return spec
 
 
 CSV_PRESETS: Mapping[str, CsvSpec] = {

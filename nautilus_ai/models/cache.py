@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +39,7 @@ from nautilus_ai.models.itemwise import (
 )
 from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import (
+    BACKEND_SCHEMA,
     BackendConfigError,
     build_predictor,
     register_backend,
@@ -462,7 +463,7 @@ class CachedConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["cached"] = "cached"
-    backend: dict[str, Any]
+    backend: Annotated[dict[str, Any], BACKEND_SCHEMA]
     path: str = Field(min_length=1)
     read_only: bool = False
     flush_every: int = Field(default=10_000, ge=1)

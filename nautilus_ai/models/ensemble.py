@@ -10,7 +10,7 @@ weight-averaged risk. Members that fail (or miss the deadline) do not vote; fewe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +25,7 @@ from nautilus_ai.models.fallback import (
     validate_members,
 )
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import BACKEND_SCHEMA, register_backend
 from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = ["EnsembleConfig", "EnsemblePredictor", "vote"]
@@ -163,7 +163,7 @@ class EnsembleConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["ensemble"] = "ensemble"
-    members: tuple[dict[str, Any], ...] = Field(min_length=1)
+    members: tuple[Annotated[dict[str, Any], BACKEND_SCHEMA], ...] = Field(min_length=1)
     weights: tuple[float, ...] | None = None
     min_members: int = Field(default=1, ge=1)
     deadline_ms: float | None = Field(default=None, gt=0)

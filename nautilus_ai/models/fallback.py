@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,7 @@ from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, 
 from nautilus_ai.models.deadline import DeadlineRunner
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import (
+    BACKEND_SCHEMA,
     BackendConfigError,
     build_predictor,
     register_backend,
@@ -181,7 +182,7 @@ class FallbackConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["fallback"] = "fallback"
-    backends: tuple[dict[str, Any], ...] = Field(min_length=1)
+    backends: tuple[Annotated[dict[str, Any], BACKEND_SCHEMA], ...] = Field(min_length=1)
     deadline_ms: float = Field(gt=0)
     max_workers: int = Field(default=4, ge=1, le=64)
 

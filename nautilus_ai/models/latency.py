@@ -21,6 +21,7 @@ __all__ = [
     "FixedLatency",
     "LatencyConfig",
     "LatencyModel",
+    "LatencySpec",
     "LogNormalLatency",
 ]
 
@@ -137,6 +138,13 @@ class _EmpiricalConfig(BaseModel):
     seed: int = 0
 
 
+#: One latency model's JSON (``{"kind": "fixed", ...}``), discriminated on ``kind``: the schema
+#: of a strategy's ``decision_latency`` dict.
+LatencySpec = Annotated[
+    _FixedConfig | _LogNormalConfig | _EmpiricalConfig, Field(discriminator="kind")
+]
+
+
 class LatencyConfig(BaseModel):
     """A latency model as plain JSON (for strategy and backtest configs).
 
@@ -147,9 +155,7 @@ class LatencyConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model: Annotated[
-        _FixedConfig | _LogNormalConfig | _EmpiricalConfig, Field(discriminator="kind")
-    ]
+    model: LatencySpec
 
     @classmethod
     def parse(cls, data: dict[str, object]) -> LatencyModel:

@@ -7,12 +7,16 @@
     build_predictor({"kind": "torch", "path": "models/mlp/v3", "device": "auto"}, spec)
     build_predictor({"kind": "torch_random", "seed": 7, "hidden": [64]}, spec)
 
-Each kind has a frozen pydantic model with ``extra="forbid"`` that validates its fields, so a
-misspelt field is an error naming it. Other modules add kinds with :func:`register_backend`
-(``"torchserve"``, ``"transformers"``, ``"openai"``, ``"fallback"``, ``"ensemble"``...) without
-editing this file. A kind that is not registered yet is looked up once by convention: if a module
-``nautilus_ai.models.<kind>`` exists, it is imported (it registers itself on import). Backends
-living elsewhere must be imported before :func:`build_predictor` is called.
+Each kind has a frozen pydantic model with ``extra="forbid"`` that validates its fields, checked
+strictly by :mod:`nautilus_ai.config_check` (no silent coercion, nearest valid key suggested), so
+a misspelt field is an error naming it. :data:`BACKEND_SCHEMA` lets a config class declare a
+``dict`` field as a backend config (the strategy's ``predictor``, a fallback's ``backends``).
+
+Other modules add kinds with :func:`register_backend` (``"torchserve"``, ``"transformers"``,
+``"openai"``, ``"fallback"``, ``"ensemble"``...) without editing this file. A kind that is not
+registered yet is looked up once by convention: if a module ``nautilus_ai.models.<kind>``
+exists, it is imported (it registers itself on import). Backends living elsewhere must be
+imported before :func:`build_predictor` is called.
 
 Heavy dependencies (torch) are imported only when a backend that needs them is built.
 """
@@ -26,14 +30,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+from nautilus_ai.config_check import ConfigFieldError, Schema, check, nearest
 from nautilus_ai.models.base import Predictor
-from nautilus_ai.models.card import describe_errors
 from nautilus_ai.models.rule import RuleConfig
 from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = [
+    "BACKEND_SCHEMA",
     "DEFAULT_REGISTRY",
     "BackendConfigError",
     "BackendRegistry",
@@ -126,21 +131,52 @@ class BackendRegistry:
             return tuple(sorted(self._backends))
 
     def validate(self, config: Mapping[str, object]) -> BaseModel:
-        """Validate a config mapping with its kind's model (without building anything)."""
-        if not isinstance(config, Mapping):
-            raise BackendConfigError(
-                f"backend config must be a mapping with a 'kind', was {type(config).__name__}"
-            )
-        kind = config.get("kind")
-        if kind is None:
-            raise BackendConfigError(
-                f"backend config needs a 'kind' field (one of: {', '.join(self.kinds())})"
-            )
-        backend = self._lookup(kind)
+        """Validate a config mapping with its kind's model (without building anything).
+
+        The check is strict (:func:`nautilus_ai.config_check.check`): unknown keys (with the
+        nearest valid one), wrong types and out-of-range values are errors naming the key.
+        """
+        model = self.config_model(config)
         try:
-            return backend.config_model.model_validate(dict(config))
-        except ValidationError as exc:
-            raise BackendConfigError(_describe(backend.kind, exc)) from None
+            checked = check(config, model)
+        except ConfigFieldError as exc:
+            raise BackendConfigError(f"backend {config.get('kind')!r}: {exc}") from None
+        return model.model_validate(checked)
+
+    def config_model(self, config: object) -> type[BaseModel]:
+        """The config model for ``config``'s ``kind`` (:class:`BackendConfigError` if none)."""
+        try:
+            return self._model_for(config)
+        except ConfigFieldError as exc:
+            raise BackendConfigError(exc.problem) from None
+
+    def schema(self) -> Schema:
+        """A :class:`~nautilus_ai.config_check.Schema` for backend config dicts of this
+        registry (the model is picked by ``kind``)."""
+        return Schema(self._model_for)
+
+    def _model_for(self, config: object) -> type[BaseModel]:
+        if not isinstance(config, Mapping):
+            raise ConfigFieldError(
+                (),
+                f"backend config must be a mapping with a 'kind', was {type(config).__name__}",
+            )
+        if "kind" not in config:
+            typo = next((k for k in config if nearest(str(k), ["kind"])), None)
+            if typo is not None:  # "kinnd": name the misspelt key, not a missing one
+                raise ConfigFieldError(
+                    (str(typo),), "unknown key", received=config[typo], suggestion="kind"
+                )
+            raise ConfigFieldError(
+                ("kind",),
+                f"backend config needs a 'kind' field (one of: {', '.join(self.kinds())})",
+            )
+        kind = config["kind"]
+        try:
+            return self._lookup(kind).config_model
+        except BackendConfigError as exc:
+            suggestion = nearest(kind, self.kinds()) if isinstance(kind, str) else None
+            raise ConfigFieldError(("kind",), str(exc), suggestion=suggestion) from None
 
     def build(self, config: Mapping[str, object], spec: FeatureSpecLike) -> Predictor:
         """Validate ``config`` and build its predictor for ``spec``."""
@@ -173,10 +209,6 @@ class BackendRegistry:
                 raise BackendConfigError(
                     f"backend {kind!r}: importing {module} failed: {exc}"
                 ) from exc
-
-
-def _describe(kind: str, exc: ValidationError) -> str:
-    return f"backend {kind!r}: {describe_errors(exc)}"
 
 
 # ---------------------------------------------------------------------- built-in backends
@@ -292,6 +324,12 @@ def build_predictor(config: Mapping[str, object], spec: FeatureSpecLike) -> Pred
 def validate_backend_config(config: Mapping[str, object]) -> BaseModel:
     """Validate a backend config without building it (e.g. when a strategy config is loaded)."""
     return DEFAULT_REGISTRY.validate(config)
+
+
+#: ``Annotated[dict[str, Any], BACKEND_SCHEMA]`` (pydantic) or
+#: ``Annotated[dict[str, Any], schema_meta(BACKEND_SCHEMA)]`` (msgspec): the dict is a backend
+#: config of the default registry, checked against its kind's model.
+BACKEND_SCHEMA: Schema = DEFAULT_REGISTRY.schema()
 
 
 def available_backends() -> tuple[str, ...]:

@@ -4,6 +4,8 @@ Export (``nautilus-ai export-pine``):
 
 * :func:`export_mlp_artifact` - a torch MLP artifact embedded exactly (standardisation, weights,
   activation, temperature as Pine matrices and arrays);
+* :func:`export_lightgbm_artifact` - a LightGBM artifact embedded exactly (every tree as a
+  nested ternary, per-class sums in LightGBM's order, the temperature);
 * :func:`export_rule` - the :class:`~nautilus_ai.models.RulePredictor` as plain Pine conditions;
 * :func:`export_distilled` - any other predictor (LLM, chart model, large net) distilled into a
   decision tree on feature rows, with its held-out fidelity in the header.
@@ -25,11 +27,18 @@ Checks (``nautilus-ai export-pine --check``; tests):
 
 from nautilus_ai.pine.check import CheckReport, check_export
 from nautilus_ai.pine.distill import DecisionTree, DistillReport, distill_signals, fit_tree
-from nautilus_ai.pine.embed import EmbeddedModel, embed_mlp, embed_rule, embed_tree
+from nautilus_ai.pine.embed import (
+    EmbeddedModel,
+    embed_lightgbm,
+    embed_mlp,
+    embed_rule,
+    embed_tree,
+)
 from nautilus_ai.pine.export import (
     MAX_EMBEDDED_PARAMETERS,
     PineExport,
     export_distilled,
+    export_lightgbm_artifact,
     export_mlp_artifact,
     export_rule,
 )
@@ -59,11 +68,13 @@ __all__ = [
     "check_export",
     "compare_parity",
     "distill_signals",
+    "embed_lightgbm",
     "embed_mlp",
     "embed_rule",
     "embed_tree",
     "ensure_pinets",
     "export_distilled",
+    "export_lightgbm_artifact",
     "export_mlp_artifact",
     "export_rule",
     "fit_tree",

@@ -1,4 +1,5 @@
-"""Models as Pine v6 code: exact MLPs, the rule as plain conditions, distilled trees as arrays.
+"""Models as Pine v6 code: exact MLPs and LightGBM boosters, the rule as plain conditions,
+distilled trees as arrays.
 
 Each embedder returns :class:`EmbeddedModel` statements that read the feature variables
 ``f_<name>`` (see :mod:`nautilus_ai.pine.features`) and define three series the strategy part
@@ -15,6 +16,15 @@ with the stored mean and std, every layer is a ``matrix<float>`` whose last colu
 ``risk = entropy / ln 3``: the same numbers as ``TorchPredictor`` up to float rounding. Weights
 are float32 in the artifact and written as the exact float64 of each float32.
 
+LightGBM (:func:`embed_lightgbm`): the splits and leaves of every tree as flat arrays, and one
+user function that walks a tree from its root and returns the leaf index (an int). LightGBM's
+rule, go left when ``x <= threshold``, is written as the sign test ``(x - threshold) * 2^100 <=
+0.0``, the same comparison in IEEE arithmetic but out of reach of PineTS's 1e-10 comparison
+tolerance. Each tree's leaf value is a declared ``float``; each class's raw score is the
+left-to-right sum of its trees' values starting from 0.0, the order
+:class:`~nautilus_ai.models.lightgbm.LightGBMPredictor` sums in, so a bar whose features equal
+Python's gets the same raw scores bit for bit; then the MLP's tempered softmax.
+
 No intermediate value goes through ``array.set`` / ``array.push``, ``:=`` or the scalar result
 of a user function: PineTS rounds all of those to 10 decimals (TradingView does not), while
 ``array.from``, ``matrix.mult``, built-ins and tuple results keep full precision.
@@ -29,13 +39,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from nautilus_ai.features.spec import FeatureSpec
+from nautilus_ai.models.lightgbm import GBTModelCard
+from nautilus_ai.models.lightgbm_trees import TreeEnsemble
 from nautilus_ai.models.rule import RULE_FEATURES, RuleConfig, RulePredictor
 from nautilus_ai.pine.artifact import MLPWeights
 from nautilus_ai.pine.distill import DecisionTree
 from nautilus_ai.pine.features import feature_variable
 from nautilus_ai.pine.literals import pine_float
 
-__all__ = ["ACTION_SIGNS", "EmbeddedModel", "embed_mlp", "embed_rule", "embed_tree", "erf_lines"]
+__all__ = [
+    "ACTION_SIGNS",
+    "EmbeddedModel",
+    "embed_lightgbm",
+    "embed_mlp",
+    "embed_rule",
+    "embed_tree",
+    "erf_lines",
+]
 
 #: Class name -> action sign.
 ACTION_SIGNS = {"sell": -1, "hold": 0, "buy": 1}
@@ -48,7 +68,7 @@ class EmbeddedModel:
 
     Parameters
     ----------
-    kind : {"mlp", "rule", "tree"}
+    kind : {"mlp", "lightgbm", "rule", "tree"}
         How the model is embedded.
     model_id : str
         The embedded model's id (for a tree: the distilled model's id, see ``description``).
@@ -359,3 +379,107 @@ def embed_tree(
         "float m_risk = nai_ready ? array.get(NAI_T_RISK, nai_node) : 1.0",
     ]
     return EmbeddedModel("tree", model_id, tuple(description), tuple(lines))
+
+
+_SUM_TERMS = 16  # tree values per summing statement
+#: 2^100: ``(x - threshold) * 2^100 <= 0.0`` is exactly ``x <= threshold`` in IEEE arithmetic (the
+#: difference keeps its sign and is zero only when x == threshold; scaling by a power of two is
+#: exact), but PineTS compares floats with an absolute tolerance of 1e-10, so ``x <= threshold``
+#: itself would go left for any x up to 1e-10 above the threshold (LightGBM puts thresholds at
+#: +-1e-35 around zero, and features are often exactly 0). Scaled, only differences below
+#: ~8e-41 remain inside that tolerance.
+_SPLIT_SCALE = 2.0**100
+
+
+def embed_lightgbm(
+    ensemble: TreeEnsemble, card: GBTModelCard, spec: FeatureSpec, *, model_sha256: str = ""
+) -> EmbeddedModel:
+    """A LightGBM booster exactly: node arrays walked per tree, per-class sums in tree order,
+    the tempered softmax.
+
+    Raises
+    ------
+    ValueError
+        The booster's features are not ``spec.names`` (the Pine features follow the spec).
+    """
+    if tuple(ensemble.feature_names) != tuple(spec.names) or card.spec_hash != spec.hash:
+        raise ValueError(
+            f"model {card.model_id} was trained on spec {card.spec_hash}, the export uses "
+            f"{spec.hash}: feature lists differ"
+        )
+    classes = card.architecture.classes
+    depth = int(ensemble.tree_depths().max())
+    scale = pine_float(_SPLIT_SCALE)
+    ints = [str(int(v)) for v in ensemble.split_feature]
+    lines = [
+        f"// ---- Model: LightGBM, {ensemble.num_iterations} iterations x {ensemble.num_class} "
+        f"classes = {ensemble.num_trees} trees ({ensemble.num_nodes} splits, depth <= {depth}), "
+        f"classes {list(classes)}, temperature {card.temperature!r}",
+        "// Split i: feature NAI_G_FEATURE[i], go left when x <= NAI_G_THRESHOLD[i]; a child",
+        "// >= 0 is a split, a child < 0 is leaf -child - 1 of NAI_G_LEAF. Tree t adds its leaf",
+        "// value to the raw score of class t % 3.",
+    ]
+    lines += _wrapped_call("var array<int> NAI_G_FEATURE = array.from(", ints or ["0"])
+    lines += _wrapped_call(
+        "var array<float> NAI_G_THRESHOLD = array.from(",
+        [pine_float(float(v)) for v in ensemble.threshold] or ["0.0"],
+    )
+    lines += _wrapped_call(
+        "var array<int> NAI_G_LEFT = array.from(", [str(int(v)) for v in ensemble.left] or ["0"]
+    )
+    lines += _wrapped_call(
+        "var array<int> NAI_G_RIGHT = array.from(", [str(int(v)) for v in ensemble.right] or ["0"]
+    )
+    lines += _wrapped_call(
+        "var array<float> NAI_G_LEAF = array.from(",
+        [pine_float(float(v)) for v in ensemble.leaf_value],
+    )
+    lines += _wrapped_call(
+        "var array<int> NAI_G_ROOT = array.from(", [str(int(v)) for v in ensemble.tree_root]
+    )
+    lines += [
+        "// One walk per tree; the leaf indices come back in an array (ints: PineTS's rounding",
+        "// of := and array.set to 10 decimals cannot touch them). (x - t) * 2^100 <= 0 is",
+        "// x <= t exactly, out of reach of PineTS's 1e-10 comparison tolerance.",
+        "nai_leaves(array<float> x) =>",
+        f"    array<int> out = array.new<int>({ensemble.num_trees}, 0)",
+        f"    for t = 0 to {ensemble.num_trees - 1}",
+        "        int node = array.get(NAI_G_ROOT, t)",
+        "        while node >= 0",
+        "            float d = array.get(x, array.get(NAI_G_FEATURE, node)) - "
+        "array.get(NAI_G_THRESHOLD, node)",
+        f"            node := d * {scale} <= 0.0 ? array.get(NAI_G_LEFT, node) : "
+        "array.get(NAI_G_RIGHT, node)",
+        "        array.set(out, t, -node - 1)",
+        "    out",
+    ]
+    lines += _wrapped_call(
+        "nai_gl = nai_leaves(array.from(", [feature_variable(n) for n in spec.names], "))"
+    )
+    lines.append("// Raw score of each class: its trees' leaf values summed in tree order from 0.0")
+    finals = []
+    for c in range(ensemble.num_class):
+        terms = [
+            f"array.get(NAI_G_LEAF, array.get(nai_gl, {t}))"
+            for t in range(c, ensemble.num_trees, ensemble.num_class)
+        ]
+        previous = "0.0"
+        for part, start in enumerate(range(0, len(terms), _SUM_TERMS)):
+            name = f"nai_s{c}_{part}"
+            chunk = [previous, *terms[start : start + _SUM_TERMS]]
+            # one term per line; "+" ends the line and the next is indented by 2 (a Pine
+            # continuation), left to right as Python adds them
+            body = [f"{term} +" for term in chunk[:-1]] + [chunk[-1]]
+            lines.append(f"float {name} = {body[0]}")
+            lines += [f"  {term}" for term in body[1:]]
+            previous = name
+        finals.append(previous)
+    lines.append(f"nai_logits = array.from({', '.join(finals)})")
+    lines += _softmax_lines(classes, card.temperature)
+    description = (
+        f"Model card: {card.model_id}, kind {card.kind}, created {card.created_at.isoformat()}",
+        f"Model: model.txt sha256 {model_sha256 or card.model_sha256}",
+        f"Embedding: exact LightGBM, {ensemble.num_trees} trees as node arrays, "
+        f"temperature {card.temperature!r}",
+    )
+    return EmbeddedModel("lightgbm", card.model_id, description, tuple(lines))

@@ -1,4 +1,5 @@
-"""Export entry points: an MLP artifact (exact), the rule (exact) or any predictor (distilled).
+"""Export entry points: an MLP or LightGBM artifact (exact), the rule (exact) or any predictor
+(distilled).
 
 >>> from nautilus_ai.pine import export_mlp_artifact
 >>> export = export_mlp_artifact("artifacts/mlp-eurusd/v1")      # doctest: +SKIP
@@ -22,10 +23,17 @@ from numpy.typing import NDArray
 
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.models.base import Predictor
+from nautilus_ai.models.lightgbm import read_gbt_card
 from nautilus_ai.models.rule import RuleConfig
 from nautilus_ai.pine.artifact import load_mlp_weights
 from nautilus_ai.pine.distill import DecisionTree, DistillReport, distill_signals
-from nautilus_ai.pine.embed import EmbeddedModel, embed_mlp, embed_rule, embed_tree
+from nautilus_ai.pine.embed import (
+    EmbeddedModel,
+    embed_lightgbm,
+    embed_mlp,
+    embed_rule,
+    embed_tree,
+)
 from nautilus_ai.pine.reference import predictor_outputs
 from nautilus_ai.pine.script import StrategyOptions, build_script
 
@@ -33,6 +41,7 @@ __all__ = [
     "MAX_EMBEDDED_PARAMETERS",
     "PineExport",
     "export_distilled",
+    "export_lightgbm_artifact",
     "export_mlp_artifact",
     "export_rule",
 ]
@@ -111,6 +120,29 @@ def export_mlp_artifact(
     weights = load_mlp_weights(path)
     spec = FeatureSpec.from_dict(weights.card.feature_spec)
     model = embed_mlp(weights, spec)
+    return _finish(model, spec, options, exported_at, start)
+
+
+def export_lightgbm_artifact(
+    path: str | Path,
+    *,
+    options: StrategyOptions | None = None,
+    exported_at: datetime | None = None,
+) -> PineExport:
+    """Export a LightGBM artifact exactly (every tree, the temperature); no ``lightgbm`` import.
+
+    Raises
+    ------
+    ArtifactError
+        The artifact is missing, corrupted or inconsistent with its card.
+    """
+    from nautilus_ai.models.lightgbm import LightGBMPredictor
+
+    start = time.perf_counter()
+    card = read_gbt_card(path)
+    spec = FeatureSpec.from_dict(card.feature_spec)
+    predictor = LightGBMPredictor.from_artifact(path, spec=spec)  # checksum and shape checks
+    model = embed_lightgbm(predictor.ensemble, card, spec)
     return _finish(model, spec, options, exported_at, start)
 
 

@@ -25,6 +25,7 @@ from nautilus_ai.reporting import BacktestSummary, buy_and_hold_curve, summarise
 
 __all__ = [
     "OosComparison",
+    "artifact_predictor_config",
     "WindowRun",
     "buy_and_hold",
     "compare_out_of_sample",
@@ -176,12 +177,41 @@ class OosComparison:
         return "\n".join(lines)
 
 
+def _card_kind_and_metrics(artifact_path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
+    """The artifact's model family (``"mlp"`` or ``"lightgbm"``) and its card's metrics, read
+    through the family's own (strict) card schema."""
+    import json
+
+    from nautilus_ai.models.card import CARD_FILE, ArtifactError, read_model_card
+
+    folder = Path(artifact_path)
+    try:
+        kind = json.loads((folder / CARD_FILE).read_text(encoding="utf-8")).get("kind", "mlp")
+    except FileNotFoundError:
+        raise ArtifactError(f"no {CARD_FILE} in {folder} (is it a model artifact?)") from None
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise ArtifactError(f"{folder / CARD_FILE}: not a JSON model card ({exc})") from None
+    if kind == "lightgbm":
+        from nautilus_ai.models.lightgbm import read_gbt_card
+
+        return "lightgbm", dict(read_gbt_card(folder).metrics)
+    return "mlp", dict(read_model_card(folder).metrics)
+
+
+def artifact_predictor_config(artifact_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The strategy's ``predictor`` config for a trained artifact of either family."""
+    kind, _ = _card_kind_and_metrics(artifact_path)
+    path = str(Path(artifact_path).resolve())
+    if kind == "lightgbm":
+        return {"kind": "lightgbm", "path": path}
+    return {"kind": "torch", "path": path, "device": "cpu"}
+
+
 def suggested_min_confidence(artifact_path: str | os.PathLike[str]) -> float | None:
     """The ``min_confidence`` the training chose on its validation fold (card
-    ``metrics["decision"]``), or ``None`` when the card has none."""
-    from nautilus_ai.models.card import read_model_card
-
-    decision = read_model_card(Path(artifact_path)).metrics.get("decision")
+    ``metrics["decision"]``), or ``None`` when the card has none (either model family)."""
+    _, metrics = _card_kind_and_metrics(artifact_path)
+    decision = metrics.get("decision")
     if isinstance(decision, dict):
         value = decision.get("min_confidence")
         if isinstance(value, int | float):
@@ -212,6 +242,8 @@ def compare_out_of_sample(
     overrides: dict[str, Any] = {}
     if min_confidence is not None:
         overrides["min_confidence"] = float(min_confidence)
+    predictor = artifact_predictor_config(artifact_path)
+    family = "LightGBM" if predictor["kind"] == "lightgbm" else "MLP"
     trained_file = window_run_file(
         base,
         name=f"{name_prefix}-trained",
@@ -219,10 +251,10 @@ def compare_out_of_sample(
         catalog_path=catalog_path,
         report_dir=report_dir,
         window=window,
-        predictor={"kind": "torch", "path": str(Path(artifact_path).resolve()), "device": "cpu"},
+        predictor=predictor,
         strategy_overrides=overrides,
         sizing_overrides=sizing_overrides,
-        description="trained MLP on its out-of-sample window",
+        description=f"trained {family} on its out-of-sample window",
     )
     rule_file = window_run_file(
         base,
@@ -234,7 +266,7 @@ def compare_out_of_sample(
         predictor={"kind": "rule"},
         description="rule model on the same window",
     )
-    trained = run_window(trained_file, "trained MLP")
+    trained = run_window(trained_file, f"trained {family}")
     rule = run_window(rule_file, "rule model")
     starting = trained.summary.starting_equity
     hold = buy_and_hold(catalog_path, bar_type, window, starting, trained.summary.currency)

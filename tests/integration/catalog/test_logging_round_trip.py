@@ -118,7 +118,7 @@ def test_outcomes_join_the_opening_decisions(logged: tuple[Path, object]) -> Non
 def test_bad_feature_log_config_fails_fast(demo_catalog: Path) -> None:
     from nautilus_ai.strategies.ai_pattern import AIPatternConfig
 
-    with pytest.raises(ValueError, match="feature_log: field 'flush_rows'"):
+    with pytest.raises(ValueError, match=r"feature_log\.flush_rows: Input should be greater"):
         AIPatternConfig(
             instrument_id="EUR/USD.SIM", bar_type=BID,
             feature_log={"catalog_path": str(demo_catalog), "flush_rows": 0},

@@ -98,7 +98,7 @@ def test_bad_commands_are_rejected_and_the_consumer_keeps_going(
         (
             "typo field",
             signed_body(dict(base, resaon="x", nonce="t" * 16)),
-            "resaon: Extra inputs are not permitted",
+            "resaon: unknown key (received 'x'); did you mean 'reason'?",
         ),
         (
             "expired",

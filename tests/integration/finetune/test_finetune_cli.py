@@ -114,7 +114,7 @@ def test_cli_errors_are_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "must be before end" in capsys.readouterr().err
     assert main(["finetune", "--model-dir", str(tmp_path), "--train", "2017-01-02",
                  "2017-01-03", "--rank", "0"]) == 2  # fmt: skip
-    assert "field 'rank'" in capsys.readouterr().err
+    assert "--rank: Input should be greater than 0 (received 0)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["finetune", "--model-dir", str(tmp_path), "--train", "2017-01-02", "2017-01-03",
               "--steps", "3", "--epochs", "1"])  # fmt: skip

@@ -150,10 +150,10 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda c: c.update(extra=1), r"unknown top-level field\(s\) \['extra'\]"),
+        (lambda c: c.update(extra=1), r"live.yaml: extra: unknown key \(received 1\)"),
         (
             lambda c: c["data_clients"]["REPLAY"].update(kind="carrier_pigeon"),
-            "unknown data client kind 'carrier_pigeon'",
+            r"data_clients.REPLAY.kind: unknown data client kind.*'carrier_pigeon'",
         ),
         (lambda c: c["data_clients"]["REPLAY"]["config"].update(speed=-1), "speed must be >= 0"),
         (
@@ -166,7 +166,10 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
             lambda c: c["exec_clients"]["SIM"]["config"].pop("starting_balances"),
             "starting_balances",
         ),
-        (lambda c: c["node"].update(data_clients={}), "put clients under top-level"),
+        (
+            lambda c: c["node"].update(data_clients={}),
+            "node.data_clients: put clients under the top",
+        ),
         (
             lambda c: c["node"].update(
                 controller={"controller_path": "a:b", "config_path": "a:b", "config": {}}
@@ -177,7 +180,7 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
             lambda c: c["node"]["strategies"][0]["config"].update(bar_type="nope"),
             r"node.strategies\[0\]",
         ),
-        (lambda c: c["run"].update(max_runtime_secs=0), "max_runtime_secs > 0"),
+        (lambda c: c["run"].update(max_runtime_secs=0), r"run.max_runtime_secs: must be > 0"),
         (lambda c: c["control"].update(max_age_secs=-1), "control"),
     ],
 )

@@ -42,10 +42,12 @@ def test_demo_run_file_loads_with_safe_overrides(monkeypatch: pytest.MonkeyPatch
     ("text", "match"),
     [
         ("run: [1, 2", "not valid YAML"),
-        ("name: x\n", "missing 'run'"),
-        ("run: {}\nbogus: 1\n", "unknown top-level field"),
-        ("run: {}\nsample: sometimes\n", "sample must be one of"),
-        ("run: {venues: 3}\n", "invalid run config"),
+        ("name: x\n", "run: missing required key"),
+        ("run: {}\nbogus: 1\n", "bogus: unknown key"),
+        ("sample: sometimes\nrun: {}\n", "sample: must be one of"),
+        ("run: {venues: 3}\n", r"run.venues: expected a list \(received 3\)"),
+        ("", "the run file is empty"),
+        ("- run\n- name\n", "the top level must be a mapping"),
     ],
 )
 def test_bad_run_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:

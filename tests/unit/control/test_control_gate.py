@@ -102,8 +102,12 @@ def test_signed_but_invalid_or_unknown_commands(gate: CommandGate) -> None:
     assert "unknown command type 'explode'" in reason(
         gate.check(signed(dict(base, type="explode")), "1-0")
     )
-    assert "min_confidence" in reason(
-        gate.check(signed(dict(base, type="set_risk", min_confidence=3)), "2-0")
+    risk = {k: v for k, v in base.items() if k != "reason"}
+    assert "min_confidence: must be in [0, 1]" in reason(
+        gate.check(signed(dict(risk, type="set_risk", min_confidence=3)), "2-0")
+    )
+    assert "reason: unknown key" in reason(
+        gate.check(signed(dict(base, type="set_risk", min_confidence=0.5)), "3-0")
     )
     # Envelope timestamp differs from the body's: refused even though the HMAC is right.
     text = json.dumps(base)

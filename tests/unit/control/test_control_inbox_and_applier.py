@@ -49,8 +49,8 @@ class StandIn:
         self.calls.append(("set_risk", (min_confidence, max_position, risk_multiplier)))
 
     def switch_model(self, config: dict[str, Any]) -> None:
-        if config["kind"] == "missing":
-            raise ValueError("no backend 'missing'")
+        if config["kind"] == "torch_random":  # a valid config whose build fails
+            raise ValueError("cannot build torch_random")
         self.calls.append(("switch_model", (config,)))
         self.model = config["kind"]
 
@@ -106,9 +106,11 @@ def test_each_command_calls_its_method_and_reports_status() -> None:
 
 
 def test_strategy_failure_is_a_failed_reply_not_a_crash() -> None:
-    reply = apply_command(StandIn(), command("switch_model", config={"kind": "missing"}))
+    reply = apply_command(
+        StandIn(), command("switch_model", config={"kind": "torch_random", "seed": 1})
+    )
     assert reply.status is ReplyStatus.FAILED
-    assert reply.reason == "ValueError: no backend 'missing'"
+    assert reply.reason == "ValueError: cannot build torch_random"
 
 
 def test_no_target_is_a_rejected_reply_naming_the_strategy() -> None:

@@ -85,7 +85,7 @@ def test_spec_fails_fast_naming_the_field(changes: dict, field: str) -> None:
 
 
 def test_from_dict_rejects_unknown_keys() -> None:
-    with pytest.raises(ValueError, match=r"unknown field\(s\) \['colse'\]"):
+    with pytest.raises(ValueError, match=r"colse: unknown key.*did you mean 'close'"):
         CsvSpec.from_dict(
             {
                 "kind": "quotes",

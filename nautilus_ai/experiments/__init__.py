@@ -1,0 +1,43 @@
+"""Research at scale, the pure parts: honest statistics (bootstrap intervals, spread over seeds,
+the deflated Sharpe ratio, the probability of backtest overfitting), the PnL split into gross,
+commission and spread cost, and the report a trader reads (plots over plain arrays)."""
+
+from nautilus_ai.experiments.stats import (
+    ConfidenceInterval,
+    DeflatedSharpe,
+    OverfittingReport,
+    SeedSpread,
+    bootstrap_ci,
+    deflated_sharpe_of_best,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    mean_ci,
+    optimal_block_length,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    seed_spread,
+    sharpe_ci,
+    sharpe_ratio,
+    stationary_bootstrap_indices,
+    win_rate_ci,
+)
+
+__all__ = [
+    "ConfidenceInterval",
+    "DeflatedSharpe",
+    "OverfittingReport",
+    "SeedSpread",
+    "bootstrap_ci",
+    "deflated_sharpe_of_best",
+    "deflated_sharpe_ratio",
+    "expected_max_sharpe",
+    "mean_ci",
+    "optimal_block_length",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "seed_spread",
+    "sharpe_ci",
+    "sharpe_ratio",
+    "stationary_bootstrap_indices",
+    "win_rate_ci",
+]

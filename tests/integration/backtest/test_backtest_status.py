@@ -1,0 +1,203 @@
+"""A failure is a failure: real ``BacktestNode`` runs on the shared EUR/USD data that did not do
+their job end with ``status == "failed"`` and say which strategy and why; the CLI exits 1 and
+``--json`` carries the status. A run that legitimately made no trade is ok, with a note."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nautilus_ai.backtest.config import ConfigError, parse_run_file
+from nautilus_ai.backtest.runner import BacktestOutcome, run_backtest
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())
+STRATEGY = "AIPatternStrategy-000"
+
+
+def demo_variant(catalog: Path, edit: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """The packaged demo on 2017-01-02 .. 2017-01-13 (fast), edited by ``edit``."""
+    raw = copy.deepcopy(DEMO)
+    raw["run"]["data"][0].update(catalog_path=str(catalog), end_time="2017-01-13T00:00:00Z")
+    strategy = raw["run"]["engine"]["strategies"][0]["config"]
+    strategy["catalog_path"] = str(catalog)
+    if edit is not None:
+        edit(raw)
+    return raw
+
+
+def strategy_config(raw: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = raw["run"]["engine"]["strategies"][0]["config"]
+    return config
+
+
+def run(raw: dict[str, Any], tmp_path: Path) -> BacktestOutcome:
+    return run_backtest(parse_run_file(raw, tmp_path / "run.yaml"), write=False)
+
+
+def only_reason(outcome: BacktestOutcome) -> str:
+    assert outcome.status == "failed", outcome.status_dict()
+    assert len(outcome.reasons) == 1, outcome.reasons
+    return outcome.reasons[0]
+
+
+def test_a_good_run_is_ok(demo_catalog: Path, tmp_path: Path) -> None:
+    outcome = run(demo_variant(demo_catalog), tmp_path)
+    assert outcome.ok and outcome.reasons == [] and outcome.summary.trades > 0
+    status = outcome.strategies[STRATEGY]
+    assert status.status == "ok" and status.filled > 0 and status.bars and status.bars > 8000
+    assert outcome.summary.extra["status"] == "ok"  # also in stats.json
+
+
+def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> None:
+    # A valid config whose model cannot be built: on_start logs it and stops the strategy.
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(
+            predictor={"kind": "torch", "path": str(tmp_path / "no-model")},
+            feature_source="incremental",
+        ),
+    )
+    reason = only_reason(run(raw, tmp_path))
+    assert reason.startswith(f"{STRATEGY}: failed to start: it stopped before its first bar")
+    assert "its predictor could not be built: ArtifactError" in reason
+
+
+def faulty(fault: str) -> Callable[[dict[str, Any]], None]:
+    def edit(raw: dict[str, Any]) -> None:
+        raw["run"]["engine"]["strategies"] = [
+            {
+                "strategy_path": "fixtures.faulty_strategy:FaultyStrategy",
+                "config_path": "fixtures.faulty_strategy:FaultyConfig",
+                "config": {
+                    "instrument_id": "EUR/USD.SIM",
+                    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+                    "fault": fault,
+                    "at_bar": 3000,
+                },
+            }
+        ]
+
+    return edit
+
+
+def test_a_strategy_that_raises_mid_run(demo_catalog: Path, tmp_path: Path) -> None:
+    reason = only_reason(run(demo_variant(demo_catalog, faulty("raise")), tmp_path))
+    assert reason == (
+        "FaultyStrategy-000: raised RuntimeError during the run: the model exploded at bar 3000"
+    )
+
+
+def test_a_strategy_that_stops_on_an_error_mid_run(demo_catalog: Path, tmp_path: Path) -> None:
+    reason = only_reason(run(demo_variant(demo_catalog, faulty("stop")), tmp_path))
+    assert reason.startswith("FaultyStrategy-000: stopped before the data ended (state STOPPED")
+
+
+def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: r["run"]["data"][0].update(
+            start_time="2018-01-01T00:00:00Z", end_time="2018-02-01T00:00:00Z"
+        ),
+    )
+    outcome = run(raw, tmp_path)
+    assert only_reason(outcome) == (
+        f"{STRATEGY}: ran on zero bars: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars between "
+        "2018-01-01T00:00:00Z and 2018-02-01T00:00:00Z"
+    )
+    assert outcome.strategies[STRATEGY].bars == 0
+
+
+def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
+    )
+    outcome = run(raw, tmp_path)
+    reason = only_reason(outcome)
+    assert reason.startswith(f"{STRATEGY}: could not trade: all ")
+    assert "entry signals were sized to zero" in reason and "balances and leverage" in reason
+    assert outcome.strategies[STRATEGY].entries_sized == 0
+
+
+def test_a_balance_too_small_for_any_order_the_venue_accepts(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    # 100 USD sizes positions of ~100 units: every entry is denied (EUR/USD trades in 1,000s).
+    def edit(raw: dict[str, Any]) -> None:
+        raw["run"]["venues"][0].update(starting_balances=["100 USD"])
+        strategy_config(raw)["sizing"].update(lot_step=1.0, min_quantity=1.0)
+
+    outcome = run(demo_variant(demo_catalog, edit), tmp_path)
+    reason = only_reason(outcome)
+    assert reason.startswith(f"{STRATEGY}: could not trade: none of its ")
+    assert "DENIED" in reason and "minimum trade size" in reason
+    status = outcome.strategies[STRATEGY]
+    assert status.filled == 0 and status.denied > 10
+
+
+def test_observe_only_makes_no_trade_and_says_so(demo_catalog: Path, tmp_path: Path) -> None:
+    raw = demo_variant(demo_catalog, lambda r: strategy_config(r).update(observe_only=True))
+    outcome = run(raw, tmp_path)
+    assert outcome.ok and outcome.summary.trades == 0
+    assert outcome.notes == [
+        f"{STRATEGY}: no trade: observe-only (decisions recorded, no orders sent by design)"
+    ]
+
+
+def test_no_signal_is_not_a_failure(demo_catalog: Path, tmp_path: Path) -> None:
+    never = {"kind": "rule", "trend_min_atr": 40.0, "trend_full_atr": 50.0}  # no bar is so far
+    raw = demo_variant(demo_catalog, lambda r: strategy_config(r).update(predictor=never))
+    outcome = run(raw, tmp_path)
+    assert outcome.ok and outcome.summary.trades == 0
+    assert outcome.notes[0].startswith(f"{STRATEGY}: no trade: no entry signal in ")
+
+
+def test_preflight_refuses_before_loading_anything(demo_catalog: Path, tmp_path: Path) -> None:
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(bar_type="EUR/USD.SIM-5-MINUTE-BID-EXTERNAL"),
+    )
+    with pytest.raises(ConfigError, match=r"strategies\[0\].config.bar_type: no data config loads"):
+        run(raw, tmp_path)
+    raw = demo_variant(demo_catalog, lambda r: r["run"]["data"][0].update(catalog_path="/nope"))
+    with pytest.raises(ConfigError, match=r"run.data\[0\].catalog_path: no catalog at this path"):
+        run(raw, tmp_path)
+
+
+def _cli(path: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", "backtest", str(path), "--json"],
+        env=dict(os.environ, NAUTILUS_AI_REPORTS=str(tmp_path)),
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_the_cli_exits_1_and_the_json_carries_the_status(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
+    )
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = _cli(path, tmp_path)
+    assert result.returncode == 1, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed"
+    assert summary["reasons"][0].startswith(f"{STRATEGY}: could not trade")
+    assert summary["strategies"][STRATEGY]["status"] == "failed"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("nautilus-ai: error: backtest failed: AIPatternStrategy-000: could")
+    assert "Traceback" not in result.stderr
+    # the report folder still records what happened
+    stats = json.loads((Path(summary["report_dir"]) / "stats.json").read_text())
+    assert stats["extra"]["status"] == "failed"

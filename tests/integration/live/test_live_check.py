@@ -1,0 +1,159 @@
+"""``nautilus-ai live CONFIG --check`` runs every check the real start runs, short of connecting:
+each thing the real start refused on main while ``--check`` said OK is now refused by both, with
+the same one line naming the key path."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nautilus_ai.cli import main
+from nautilus_ai.live import LiveConfigError, load_live_config
+from nautilus_ai.live.runner import prepare_live, run_live
+
+REPO = Path(__file__).resolve().parents[3]
+PAPER = yaml.safe_load((REPO / "live" / "paper_replay_eurusd.yaml").read_text())
+SECRET = "check-secret-" + "0123456789abcdef" * 2
+
+
+def strategy(config: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = config["node"]["strategies"][0]["config"]
+    return out
+
+
+def replay(config: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = config["data_clients"]["REPLAY"]["config"]
+    return out
+
+
+Edit = Callable[[dict[str, Any]], Any]
+# (what the real start did on main, the edit, the key path and problem --check now names)
+REFUSED: list[tuple[str, Edit, str]] = [
+    (
+        "ValueError traceback at start",
+        lambda c: replay(c).update(catalog_path="/no/such/catalog"),
+        "data_clients.REPLAY.config.catalog_path: no catalog at this path",
+    ),
+    (
+        "ValueError traceback at start",
+        lambda c: replay(c).update(
+            instrument_id="GBP/USD.SIM",
+            bar_types=["GBP/USD.SIM-1-MINUTE-BID-EXTERNAL", "GBP/USD.SIM-1-MINUTE-ASK-EXTERNAL"],
+        ),
+        "data_clients.REPLAY.config.instrument_id: not in the catalog",
+    ),
+    (
+        "strategy stopped in on_start ('No usable predictor'), exit 0",
+        lambda c: strategy(c).update(predictor={"kind": "torch", "path": "/no/such/model"}),
+        "node.strategies[0].config.predictor: cannot be built: ArtifactError",
+    ),
+    (
+        "TradeLogActor error on START, exit 1",
+        lambda c: c["run"].update(trade_log="/proc/no-such-dir/trades.jsonl"),
+        "run.trade_log: cannot be created",
+    ),
+    (
+        "RemoteController error on START",
+        lambda c: c["control"].update(redis_url="http://127.0.0.1:6379"),
+        "control.redis_url: url must start with redis://",
+    ),
+    (
+        "ran with a Sandbox venue no data client feeds, exit 0",
+        lambda c: c["exec_clients"]["SIM"]["config"].update(venue="IDEALPRO"),
+        "exec_clients.SIM.config.venue: no data client provides IDEALPRO instruments",
+    ),
+    (
+        "replay client ERROR, the strategy saw 0 bars, exit 0",
+        lambda c: replay(c).update(bar_types=["EUR/USD.SIM-5-MINUTE-BID-EXTERNAL"]),
+        "data_clients.REPLAY.config.bar_types[0]: the catalog",
+    ),
+    (
+        "replay client ERROR (no bars in the window), exit 0",
+        lambda c: replay(c).update(start="2018-01-01T00:00:00Z"),
+        "data_clients.REPLAY.config.start: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars",
+    ),
+    (
+        "strategy stopped ('Instrument not in cache'), exit 0",
+        lambda c: strategy(c).update(
+            instrument_id="EUR/USD.IDEALPRO", bar_type="EUR/USD.IDEALPRO-1-MINUTE-BID-EXTERNAL"
+        ),
+        "node.strategies[0].config.instrument_id: no execution client trades venue IDEALPRO",
+    ),
+    (
+        "RuntimeError traceback (strategy id already registered)",
+        lambda c: c["node"]["strategies"].append(copy.deepcopy(c["node"]["strategies"][0])),
+        "node.strategies[1].config.order_id_tag: strategy id AIPatternStrategy-001 is already",
+    ),
+    (
+        "ValueError traceback (balance currency != base currency)",
+        lambda c: c["exec_clients"]["SIM"]["config"].update(starting_balances=["100000 USDX"]),
+        "exec_clients.SIM.config.starting_balances[0]: unknown currency 'USDX'",
+    ),
+]
+
+
+def write(tmp_path: Path, catalog: Path, edit: Edit | None = None) -> Path:
+    config = copy.deepcopy(PAPER)
+    replay(config).update(catalog_path=str(catalog), start="2017-06-30T20:00:00Z", speed=0)
+    config["run"]["trade_log"] = str(tmp_path / "trades.jsonl")
+    if edit is not None:
+        edit(config)
+    path = tmp_path / "live.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NAUTILUS_AI_CONTROL_SECRET", SECRET)
+
+
+def test_check_passes_a_good_config_and_says_what_it_checked(
+    env: None, demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["live", str(write(tmp_path, demo_catalog)), "--check"]) == 0
+    out = capsys.readouterr().out
+    for line in (
+        "checked strategy AIPatternStrategy-001: built, predictor rule-trend-momentum/",
+        "checked control: secret $NAUTILUS_AI_CONTROL_SECRET",
+        "checked trade log:",
+        "checked replay REPLAY: EUR/USD.SIM and 2 bar type(s)",
+        "checked venues:",
+    ):
+        assert line in out
+
+
+@pytest.mark.parametrize(("on_main", "edit", "message"), REFUSED, ids=[r[2][:40] for r in REFUSED])
+def test_check_refuses_what_the_real_start_refuses(
+    env: None,
+    demo_catalog: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    on_main: str,
+    edit: Edit,
+    message: str,
+) -> None:
+    path = write(tmp_path, demo_catalog, edit)
+    assert main(["live", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nautilus-ai: error: {path}: {message}"), err
+    assert len(err.splitlines()) == 1
+    # The real start runs the same checks first, and refuses before it connects anything.
+    with pytest.raises(LiveConfigError) as refused:
+        run_live(load_live_config(path))
+    assert str(refused.value) == err.removeprefix("nautilus-ai: error: ")
+
+
+def test_a_short_control_secret_is_refused_before_start(
+    monkeypatch: pytest.MonkeyPatch, demo_catalog: Path, tmp_path: Path
+) -> None:
+    # On main, --check said OK and the controller failed on START (MissingSecretError).
+    monkeypatch.setenv("NAUTILUS_AI_CONTROL_SECRET", "short")
+    run_file = load_live_config(write(tmp_path, demo_catalog))
+    with pytest.raises(LiveConfigError, match=r"control.secret_env: \$NAUTILUS_AI_CONTROL_SECRET"):
+        prepare_live(run_file)

@@ -1,0 +1,73 @@
+"""``AIPatternConfig`` is strict on both paths msgspec offers: decoded (``AIPatternConfig.parse``,
+what ``ImportableStrategyConfig`` uses) and constructed directly (where msgspec checks neither
+types nor ``Meta`` ranges). A typo inside ``predictor`` fails when the config is built, not in
+``on_start``."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import msgspec
+import pytest
+
+from nautilus_ai.config_check import ConfigFieldError
+from nautilus_ai.strategies.ai_pattern import AIPatternConfig
+
+BASE = {"instrument_id": "EUR/USD.SIM", "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"}
+
+BAD: list[tuple[dict[str, Any], str]] = [
+    ({"min_confidence": 1.5}, "min_confidence"),
+    ({"min_confidence": "0.6"}, "min_confidence"),
+    ({"min_confidence": math.inf}, "min_confidence"),
+    ({"stop_loss_atr": 0.0}, "stop_loss_atr"),
+    ({"max_holding_bars": 0}, "max_holding_bars"),
+    ({"context_bars": -1}, "context_bars"),
+    ({"observe_only": "yes"}, "observe_only"),
+    ({"feature_source": "precompute"}, "feature_source"),
+    ({"predictor": {"kind": "rule", "trend_min_atrr": 2.0}}, "predictor.trend_min_atrr"),
+    ({"predictor": {"kind": "rulee"}}, "predictor.kind"),
+    ({"predictor": {"kind": "rule", "rsi_overbought": 2.0}}, "predictor.rsi_overbought"),
+    ({"predictor": {"kind": "torch"}}, "predictor.path"),
+    ({"sizing": {"base_fracton": 0.5}}, "sizing.base_fracton"),
+    ({"sizing": {"lot_step": -1.0}}, "sizing.lot_step"),
+    ({"sizing": {"min_confidence": 0.5}}, "sizing.min_confidence"),
+    ({"feature_spec": {"rsi_perod": 14}}, "feature_spec.rsi_perod"),
+    ({"decision_latency": {"kind": "fixed", "latency_mss": 5}}, "decision_latency.latency_mss"),
+    ({"feature_log": {"catalog_path": "x", "flush_rows": 0}}, "feature_log.flush_rows"),
+    ({"bar_type": "EUR/USD.SIM-0-MINUTE-BID-EXTERNAL"}, "bar_type"),  # Nautilus would abort
+    ({"oms_type": "NETTNG"}, "oms_type"),  # Nautilus would abort on this one too
+]
+
+
+@pytest.mark.parametrize(("change", "key"), BAD, ids=[k for _, k in BAD])
+def test_direct_and_decoded_paths_refuse_the_same_values(change: dict[str, Any], key: str) -> None:
+    config = dict(BASE, **change)
+    with pytest.raises(ConfigFieldError) as direct:
+        AIPatternConfig(**config)
+    assert str(direct.value).startswith(f"{key}:"), direct.value
+    with pytest.raises(msgspec.ValidationError):
+        AIPatternConfig.parse(json.dumps(config).replace("Infinity", "1e999"))
+
+
+def test_unknown_keys_are_refused_on_both_paths() -> None:
+    with pytest.raises(msgspec.ValidationError, match="unknown field `min_confidance`"):
+        AIPatternConfig.parse(json.dumps(dict(BASE, min_confidance=0.6)))
+    with pytest.raises(TypeError, match="min_confidance"):
+        AIPatternConfig(**dict(BASE, min_confidance=0.6))
+
+
+def test_a_good_config_is_unchanged() -> None:
+    config = dict(
+        BASE,
+        predictor={"kind": "rule", "trend_min_atr": 2.5},
+        sizing={"base_fraction": 0.5, "full_fraction": 3.0},
+        min_confidence=0.6,
+        max_holding_bars=240,
+    )
+    direct = AIPatternConfig(**config)
+    decoded = AIPatternConfig.parse(json.dumps(config))
+    assert direct == decoded
+    assert decoded.predictor == {"kind": "rule", "trend_min_atr": 2.5}
+    assert decoded.sizing == {"base_fraction": 0.5, "full_fraction": 3.0}
