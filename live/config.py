@@ -310,6 +310,8 @@ def _build(path: Path, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Li
     data["environment"] = raw.get("environment") or {}
     node_raw = data.get("node")
     if isinstance(node_raw, Mapping):
+        # field names that differ between Nautilus releases (nautilus_ai/compat.py)
+        node_raw = data["node"] = node_config_dict(node_raw)
         for clients in ("data_clients", "exec_clients"):
             if clients in node_raw:
                 raise ConfigFieldError(
@@ -340,8 +342,7 @@ def _build(path: Path, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Li
             }
         )
         node_dict["actors"] = actors
-    # field names that differ between Nautilus releases (nautilus_ai/compat.py)
-    node = _construct(TradingNodeConfig, node_config_dict(node_dict), ("node",))
+    node = _construct(TradingNodeConfig, node_dict, ("node",))
     node = msgspec.structs.replace(
         node,
         data_clients={name: spec.config for name, spec in data_clients.items()},

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from nautilus_ai.backtest.config import ConfigError
 from nautilus_ai.backtest.data_check import RunDataError, check_run_data, run_data_problems
 from nautilus_ai.backtest.runner import run_backtest
 from nautilus_ai.cli import main
@@ -37,8 +38,8 @@ def test_the_cli_refuses_a_bid_only_catalog_in_one_line(
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     (line,) = err.strip().splitlines()
-    assert line.startswith(f"nautilus-ai: error: backtests/demo.yaml: {ASK}: no bars in catalog")
-    assert "--ask-spread-pips" in line
+    assert line.startswith("nautilus-ai: error: ") and "backtests/demo.yaml: " in line
+    assert f"holds no {ASK} bars" in line  # the preflight names the missing series
 
 
 def test_the_runner_refuses_it_too(bid_only_catalog: Path, tmp_path: Path) -> None:
@@ -49,8 +50,10 @@ def test_the_runner_refuses_it_too(bid_only_catalog: Path, tmp_path: Path) -> No
         catalog_path=bid_only_catalog,
         report_dir=tmp_path,
     )
-    with pytest.raises(RunDataError, match=f"{ASK}: no bars"):
+    with pytest.raises(ConfigError, match=f"holds no {ASK} bars"):
         run_backtest(run_file, write=False)
+    (problem,) = run_data_problems(run_file)  # what doctor --config says, with the fix
+    assert problem.startswith(f"{ASK}: no bars in catalog") and "--ask-spread-pips" in problem
 
 
 def test_a_run_that_loads_only_the_bid_series_is_refused(
