@@ -78,7 +78,10 @@ MODULE_EXTRAS: dict[str, str] = {
     "nautilus_ai.models.save_artifact": "torch",
     "nautilus_ai.models.tiny_models": "hf",
     "nautilus_ai.training.fit": "torch",
-    "nautilus_ai.training.pipeline": "torch",
+    # nautilus_ai.training.pipeline imports torch only in the functions that fit or save a model
+    "nautilus_ai.training.pipeline.fit_and_calibrate": "torch",
+    "nautilus_ai.training.pipeline.train_model": "torch",
+    "nautilus_ai.training.pipeline.train_on_arrays": "torch",
     "nautilus_ai.finetune": "finetune",
 }
 
