@@ -74,8 +74,12 @@ _DATABASE_SECTIONS = ("cache", "message_bus")
 
 def _database_dict(raw: Mapping[str, Any], version: tuple[int, int, int]) -> dict[str, Any]:
     database = dict(raw)
-    if version >= (1, 231, 0) and "timeout" in database:
-        seconds = database.pop("timeout")
+    seconds = database.get("timeout")
+    # Only a valid timeout (a whole number of seconds > 0, as 1.221 requires) is rewritten:
+    # anything else stays `timeout`, so the strict checker refuses it naming the key written.
+    valid = isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0
+    if version >= (1, 231, 0) and valid:
+        del database["timeout"]
         database.setdefault("connection_timeout", seconds)
         database.setdefault("response_timeout", seconds)
     return database

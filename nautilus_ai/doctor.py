@@ -345,7 +345,7 @@ def config_needs(path: str | os.PathLike[str]) -> list[ConfigNeed]:
 
         run_file = parse_run_file(raw, file)
         problems = run_data_problems(run_file)
-        needs += [ConfigNeed("catalog data", False, problem) for problem in problems]
+        needs += [ConfigNeed("catalog data", False, problem.text) for problem in problems]
         if not problems:
             named = ", ".join(sorted({n.bar_type for n in series_needs(run_file)}))
             needs.append(ConfigNeed("catalog data", True, f"bars found: {named}"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -24,6 +24,7 @@ from nautilus_ai.data.catalog_layout import BAR_FOLDER, parse_parquet_file_name,
 
 __all__ = [
     "MIN_PAIRED_FRACTION",
+    "DataProblem",
     "RunDataError",
     "SeriesNeed",
     "check_run_data",
@@ -38,6 +39,15 @@ MIN_PAIRED_FRACTION = 0.5
 
 class RunDataError(ConfigError):
     """The run names data that is not in its catalog, or that cannot make a market."""
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """One problem with a run's bar data: ``missing`` (no bars for a series, or none in the
+    window) or ``pairing`` (one side of a BID / ASK pair, or sides that do not line up)."""
+
+    kind: Literal["missing", "pairing"]
+    text: str
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,7 @@ def _counterpart(bar_type: str) -> str | None:
     return None
 
 
-def run_data_problems(run_file: Any) -> list[str]:
+def run_data_problems(run_file: Any) -> list[DataProblem]:
     """One line per problem with the run's bar data (empty when it can run)."""
     needs = series_needs(run_file)
     named = {need.bar_type for need in needs}
@@ -127,17 +137,15 @@ def run_data_problems(run_file: Any) -> list[str]:
         for data in run_file.run.data
         if not _is_bar_config(data) and data.instrument_id is not None
     }
-    problems: list[str] = []
+    problems: list[DataProblem] = []
     stamps: dict[str, np.ndarray] = {}
     for need in needs:
         files = _files_in_window(need)
         if not files:
             window = "" if need.start_ns is None and need.end_ns is None else " in the run's window"
-            problems.append(
-                f"{need.bar_type}: no bars{window} in catalog {need.catalog_path} "
-                f"({series_directory(need.catalog_path, BAR_FOLDER, need.bar_type)})"
-                + _ask_hint(need.bar_type)
-            )
+            folder = series_directory(need.catalog_path, BAR_FOLDER, need.bar_type)
+            text = f"{need.bar_type}: no bars{window} in catalog {need.catalog_path} ({folder})"
+            problems.append(DataProblem("missing", text + _ask_hint(need.bar_type)))
             continue
         stamps[need.bar_type] = _ts_init(files)
     for need in needs:
@@ -146,21 +154,22 @@ def run_data_problems(run_file: Any) -> list[str]:
         if other is None or instrument in quote_instruments:
             continue
         if other not in named:
-            problems.append(
+            text = (
                 f"{need.bar_type}: the run loads no {other} bars, and Nautilus' bar execution "
                 f"makes a market only from a BID and an ASK bar with the same ts_init, so every "
                 f"order would be rejected 'no market'; add {other} to the run's bar_types"
-                + _ask_hint(other)
             )
+            problems.append(DataProblem("pairing", text + _ask_hint(other)))
         elif "-BID-" in need.bar_type and need.bar_type in stamps and other in stamps:
             bid, ask = stamps[need.bar_type], stamps[other]
             paired = np.isin(bid, ask, assume_unique=True).mean() if bid.size else 1.0
             if paired < MIN_PAIRED_FRACTION:
-                problems.append(
+                text = (
                     f"{need.bar_type}: only {100 * paired:.1f}% of its {bid.size:,} bars have an "
                     f"{other} bar with the same ts_init (Nautilus makes a market only from such "
                     "pairs): the two series do not line up"
                 )
+                problems.append(DataProblem("pairing", text))
     return problems
 
 
@@ -174,9 +183,11 @@ def _ask_hint(bar_type: str) -> str:
 
 
 def check_run_data(run_file: Any) -> None:
-    """Raise :class:`RunDataError` (the first problem, one line) unless the run's data is there
-    and can make a market; see :func:`run_data_problems`."""
-    problems = run_data_problems(run_file)
+    """Raise :class:`RunDataError` (the first problem, one line) unless the run's BID / ASK bars
+    can make a market (see :func:`run_data_problems`). A series missing from the catalog is the
+    preflight's to name (``nautilus_ai.backtest.preflight``), and a window without bars the run
+    status's; ``doctor --config`` lists those too."""
+    problems = [p.text for p in run_data_problems(run_file) if p.kind == "pairing"]
     if problems:
         where = getattr(run_file, "path", "")
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -53,7 +53,8 @@ def test_the_runner_refuses_it_too(bid_only_catalog: Path, tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=f"holds no {ASK} bars"):
         run_backtest(run_file, write=False)
     (problem,) = run_data_problems(run_file)  # what doctor --config says, with the fix
-    assert problem.startswith(f"{ASK}: no bars in catalog") and "--ask-spread-pips" in problem
+    assert problem.kind == "missing" and problem.text.startswith(f"{ASK}: no bars in catalog")
+    assert "--ask-spread-pips" in problem.text
 
 
 def test_a_run_that_loads_only_the_bid_series_is_refused(
@@ -69,7 +70,8 @@ def test_a_run_that_loads_only_the_bid_series_is_refused(
 
     bid_run = parse_run_file(raw, run_file.path)
     (problem,) = run_data_problems(bid_run)
-    assert problem.startswith(f"{BID}: the run loads no {ASK} bars")
+    assert problem.kind == "pairing"
+    assert problem.text.startswith(f"{BID}: the run loads no {ASK} bars")
     with pytest.raises(RunDataError, match="no market"):
         check_run_data(bid_run)
 

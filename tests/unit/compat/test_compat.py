@@ -85,3 +85,9 @@ def test_query_bar_types_reads_both_releases_queries() -> None:
            | (pc.field("bar_type") == ask)}  # fmt: skip
     new = {"identifiers": [bid, ask], "filter_expr": None}
     assert query_bar_types(old) == query_bar_types(new) == {bid, ask}
+
+
+@pytest.mark.parametrize("bad", [0, -1, "2", True, 1.5])
+def test_an_invalid_timeout_is_left_for_the_strict_checker_to_name(bad: object) -> None:
+    node = {"cache": {"database": {"timeout": bad}}}
+    assert node_config_dict(node, (1, 231, 0)) == node
