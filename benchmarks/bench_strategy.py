@@ -60,7 +60,9 @@ def main(argv: list[str]) -> int:
     # One-off imports (scipy.signal ~0.8 s, torch ~3 s) would land on whichever variant runs
     # first: pay them up front so every variant measures its steady state.
     import scipy.signal  # noqa: F401
-    import torch  # noqa: F401
+
+    if args.predictor == "torch":  # the core install (no torch) benchmarks the rule predictor
+        import torch  # noqa: F401
 
     base = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())
     base["run"]["data"][0]["catalog_path"] = str(catalog)

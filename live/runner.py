@@ -35,7 +35,7 @@ from nautilus_ai.control import Controllable, json_safe
 from nautilus_ai.live.config import LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import RemoteController
 
-__all__ = ["LiveOutcome", "build_node", "prepare_live", "run_live"]
+__all__ = ["LiveOutcome", "build_node", "cancel_pending_tasks", "prepare_live", "run_live"]
 
 
 @dataclass
@@ -382,9 +382,27 @@ def run_live(
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
     finally:
+        cancel_pending_tasks(loop)
         node.dispose()
         asyncio.set_event_loop(None)
     return outcome
+
+
+def cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is still pending on the stopped node's loop before it is closed.
+
+    ``TradingNode.dispose`` closes the loop with the actors' ``ActorExecutor`` worker tasks still
+    pending; on Python 3.12 (with NautilusTrader 1.231) each is then destroyed at garbage
+    collection with "Task was destroyed but it is pending" and a "RuntimeError: Event loop is
+    closed" from inside the task. Cancelling them while the loop can still run ends them cleanly.
+    """
+    if loop.is_closed() or loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 def _collect(

@@ -86,9 +86,11 @@ def _backtest(args: argparse.Namespace) -> int:
     try:
         run_file = load_run_file(resolve_run_file(args.config))
         if args.check:
+            from nautilus_ai.backtest.data_check import check_run_data
             from nautilus_ai.backtest.preflight import preflight
 
             preflight(run_file)
+            check_run_data(run_file)
             strategies = run_file.run.engine.strategies if run_file.run.engine else []
             print(
                 f"{run_file.path}: OK - {run_file.name} [{run_file.sample}], "

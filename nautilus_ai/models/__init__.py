@@ -111,4 +111,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from nautilus_ai.extras import require_extra
+
+    require_extra("torch", f"nautilus_ai.models.{name}")
     return getattr(importlib.import_module(module), name)

@@ -254,6 +254,21 @@ def _build_rule(config: RuleBackendConfig, spec: FeatureSpecLike) -> Predictor:
 
 
 def _build_torch(config: TorchBackendConfig, spec: FeatureSpecLike) -> Predictor:
+    from nautilus_ai.extras import extra_installed, require_extra
+
+    numpy_will_do = config.batch_dtype in (None, "float64") and (
+        config.device == "cpu" or (config.device == "auto" and not extra_installed("torch"))
+    )
+    if numpy_will_do:
+        # The artifact read and run with numpy: the per-bar answers are the torch predictor's,
+        # bit for bit, batches equal to ~1e-12, and torch (seconds to import) is not loaded.
+        # Only CUDA and the reduced-precision batch paths need torch.
+        from nautilus_ai.models.mlp import MLPPredictor
+
+        return MLPPredictor.from_artifact(config.path, spec=spec)
+    require_extra(
+        "torch", f"the torch backend on device {config.device!r} ({config.batch_dtype} batches)"
+    )
     from nautilus_ai.models.torch_mlp import TorchPredictor
 
     return TorchPredictor.from_artifact(
@@ -262,6 +277,9 @@ def _build_torch(config: TorchBackendConfig, spec: FeatureSpecLike) -> Predictor
 
 
 def _build_torch_random(config: TorchRandomBackendConfig, spec: FeatureSpecLike) -> Predictor:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("torch", "the torch_random backend")
     from nautilus_ai.models.torch_mlp import TorchPredictor
 
     return TorchPredictor.random(

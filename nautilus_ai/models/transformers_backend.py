@@ -178,6 +178,9 @@ class TransformersPredictor(ItemwiseBackend):
     """
 
     def __init__(self, config: TransformersConfig) -> None:
+        from nautilus_ai.extras import require_extra
+
+        require_extra("hf", "the transformers backend")
         import torch
 
         transformers: Any = importlib.import_module("transformers")

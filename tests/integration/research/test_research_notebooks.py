@@ -38,7 +38,15 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize(
+    "path",
+    [
+        # the training notebook fits the MLP: the torch extra
+        pytest.param(p, marks=pytest.mark.extra("torch")) if "training" in p.stem else p
+        for p in NOTEBOOKS
+    ],
+    ids=[p.stem for p in NOTEBOOKS],
+)
 def test_notebook_runs_top_to_bottom(
     path: Path, tmp_path: Path, demo_catalog: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
