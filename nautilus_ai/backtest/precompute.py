@@ -19,10 +19,17 @@ import numpy as np
 from nautilus_trader.model.data import BarType
 
 from nautilus_ai.data.catalog import read_bars
+from nautilus_ai.decision import ACTION_NAMES, DecisionRecord
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
-from nautilus_ai.models import MarketContext, Prediction, Predictor
+from nautilus_ai.models import Action, MarketContext, Prediction, Predictor
 
-__all__ = ["bar_arrays_from_catalog", "precompute_for_strategy"]
+__all__ = [
+    "PrecomputedSeries",
+    "SignalArrays",
+    "bar_arrays_from_catalog",
+    "precompute_for_strategy",
+    "precompute_series",
+]
 
 
 def bar_arrays_from_catalog(
@@ -44,8 +51,12 @@ def precompute_for_strategy(
     spec: FeatureSpec,
     predictor: Predictor | None,
     context_bars: int = 0,
+    start_ns: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Prediction] | None]:
     """Return ``(ts, ohlcv, features, predictions)`` for the accepted bars of ``bar_type``.
+
+    ``start_ns``: only bars with ``ts_event >= start_ns`` (the features start cold there, as
+    an incremental run whose window starts there does); ``None`` for the whole catalog.
 
     ``predictions[i]`` is the prediction for row ``i`` when that row is warm (a placeholder hold
     otherwise). Predictors that declare ``batch_exact = True`` (their ``predict_batch`` equals
@@ -59,13 +70,16 @@ def precompute_for_strategy(
     A block whose batch fails holds ``None`` rows: the strategy predicts those bars itself.
     """
     ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type)
+    if start_ns is not None:
+        first = int(np.searchsorted(ts, start_ns))
+        ts, ohlcv = ts[first:], ohlcv[first:]
     keep = accepted_bars_mask(ts, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], ohlcv[:, 4])
     ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
     features = compute_features(
         spec, ts, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], ohlcv[:, 4]
     )
     predictions = None
-    if predictor is not None and getattr(predictor, "batch_exact", False):
+    if predictor is not None and predictor.batch_exact:
         predictions = _batch_predictions(
             predictor, spec, bar_type, ts, ohlcv, features, context_bars
         )
@@ -144,6 +158,11 @@ class _BlockPredictions(list[Prediction | None]):
             return None
         return super().__getitem__(i)
 
+    @property
+    def done(self) -> int:
+        """Rows below this have been predicted (from the first row asked for)."""
+        return self._done
+
     def __iter__(self) -> Iterator[Prediction | None]:
         return (self[i] for i in range(len(self)))
 
@@ -178,3 +197,138 @@ class _BlockPredictions(list[Prediction | None]):
             return
         for i, prediction in zip(rows.tolist(), batch, strict=True):
             super().__setitem__(i, prediction)
+
+
+class SignalArrays:
+    """Precomputed predictions as arrays: ``sign`` (+1 / -1 / 0), ``confidence``,
+    ``risk_score`` and ``reason`` per row, filled block by block in time order
+    (:meth:`fill_to`) from a predictor's batches; ``known[i]`` is False where no prediction was
+    made (not warm, or a failed batch: the strategy predicts that bar itself).
+
+    Lists, not numpy arrays: the strategy reads one element per bar, and a list index is the
+    cheapest read there is. Also the :class:`~nautilus_ai.decision.RowSource` of the decision
+    log's row-only entries.
+    """
+
+    def __init__(self, ts: np.ndarray, predictions: list[Prediction | None], model_id: str):
+        n = ts.size
+        self._ts = ts
+        self._predictions = predictions
+        self.model_id = model_id
+        self.sign: list[int] = [0] * n
+        self.confidence: list[float] = [0.0] * n
+        self.risk_score: list[float] = [1.0] * n
+        self.reason: list[str] = ["not warm"] * n
+        self.known: list[bool] = [False] * n
+        self._errors: dict[int, str] = {}
+        self._latency: dict[int, float] = {}
+        self.ready = 0  # rows below this are filled (from the first one asked for)
+        self._first = -1
+
+    def fill_to(self, row: int) -> None:
+        """Make rows up to ``row`` (inclusive) readable."""
+        predictions = self._predictions
+        predictions[row]
+        done = predictions.done if isinstance(predictions, _BlockPredictions) else len(predictions)
+        start = row if self._first < 0 else self.ready
+        if self._first < 0:
+            self._first = row
+        sign, confidence, risk, reason, known = (
+            self.sign, self.confidence, self.risk_score, self.reason, self.known,
+        )  # fmt: skip
+        for i in range(start, done):
+            prediction = predictions[i]
+            if prediction is None:
+                continue
+            sign[i] = prediction.action.sign
+            confidence[i] = prediction.confidence
+            risk[i] = prediction.risk_score
+            reason[i] = prediction.reason
+            known[i] = True
+            if prediction.error is not None:
+                self._errors[i] = prediction.error
+            if prediction.latency:
+                self._latency[i] = prediction.latency
+        self.ready = done
+
+    def prediction(self, row: int) -> Prediction:
+        """Row ``row`` as a :class:`Prediction` (built on demand: sinks, the scheduler)."""
+        return Prediction(
+            Action.from_sign(self.sign[row]), self.confidence[row], self.risk_score[row],
+            self.model_id, self._latency.get(row, 0.0), self.reason[row], self._errors.get(row),
+        )  # fmt: skip
+
+    def hold_record(self, row: int) -> DecisionRecord:
+        """Row ``row`` decided as nothing to do (:class:`~nautilus_ai.decision.RowSource`)."""
+        return DecisionRecord(
+            int(self._ts[row]), ACTION_NAMES[self.sign[row]], self.confidence[row],
+            self.risk_score[row], self.model_id, "none", 0.0, False, self.reason[row],
+            self._errors.get(row),
+        )  # fmt: skip
+
+
+class PrecomputedSeries:
+    """The precomputed bars, features and signals a strategy looks its bars up in.
+
+    ``ts`` / ``open`` / ``high`` / ``low`` / ``close`` are lists (one read per bar),
+    ``features`` the feature matrix, ``signals`` the predictions (``None``: the predictor is
+    not batch-exact, the strategy predicts each bar). :meth:`row` finds a bar's row.
+    """
+
+    def __init__(
+        self,
+        ts: np.ndarray,
+        ohlcv: np.ndarray,
+        features: np.ndarray,
+        signals: SignalArrays | None,
+        spec: FeatureSpec,
+    ) -> None:
+        self.ts_array = ts
+        self.ohlcv = ohlcv
+        self.features = features
+        self.signals = signals
+        self.ts: list[int] = ts.tolist()
+        self.open: list[float] = ohlcv[:, 0].tolist()
+        self.high: list[float] = ohlcv[:, 1].tolist()
+        self.low: list[float] = ohlcv[:, 2].tolist()
+        self.close: list[float] = ohlcv[:, 3].tolist()
+        self.warm: list[bool] = (features[:, spec.index("warm")] == 1.0).tolist()
+        self.atr_close: list[float] = features[:, spec.index("atr_close")].tolist()
+        self.vol_regime: list[float] = features[:, spec.index("vol_regime")].tolist()
+        self.next = 0  # the row the next bar should be
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def row(self, ts: int, o: float, h: float, low: float, c: float) -> int:
+        """The row of this bar (timestamp and OHLC equal, exactly), or -1."""
+        i = self.next
+        if (
+            i < len(self.ts)
+            and self.ts[i] == ts
+            and o == self.open[i]
+            and h == self.high[i]
+            and low == self.low[i]
+            and c == self.close[i]
+        ):
+            self.next = i + 1
+            return i
+        return -1
+
+
+def precompute_series(
+    catalog_path: str,
+    bar_type: str,
+    spec: FeatureSpec,
+    predictor: Predictor | None,
+    context_bars: int = 0,
+    start_ns: int | None = None,
+) -> PrecomputedSeries:
+    """:func:`precompute_for_strategy` as the lookup a strategy reads."""
+    ts, ohlcv, features, predictions = precompute_for_strategy(
+        catalog_path, bar_type, spec, predictor, context_bars, start_ns
+    )
+    signals = None
+    if predictions is not None and predictor is not None:
+        signals = SignalArrays(ts, predictions, predictor.model_id)
+    return PrecomputedSeries(ts, ohlcv, features, signals, spec)

@@ -424,7 +424,7 @@ class CachedPredictor:
         self.misses += len(missing)
         if missing:
             missing_contexts = [contexts[i] for i in missing] if contexts is not None else None
-            if getattr(self.inner, "batch_exact", False):
+            if self.inner.batch_exact:
                 answers = _predict_rows(self.inner, matrix[missing], missing_contexts)
             else:
                 answers = [predict_row(self.inner, matrix[i], key_contexts[i]) for i in missing]
@@ -433,7 +433,7 @@ class CachedPredictor:
                     self._remember(keys[i], answer)
                     results[i] = answer
                 else:
-                    results[i] = Prediction.hold(self._model_id, f"predictor error: {answer}")
+                    results[i] = Prediction.failure(self._model_id, str(answer))
         return [r for r in results if r is not None]
 
     def flush(self) -> int:

@@ -58,6 +58,8 @@ class ItemwiseBackend(ABC):
     """
 
     _model_id: str
+    #: Per-row answers may come from a remote batch: not promised bit for bit.
+    batch_exact: bool = False
     _spec_hash: str | None
     _closed: bool = False
 
@@ -160,7 +162,7 @@ def holds_for_errors(results: Sequence[ItemResult], model_id: str) -> list[Predi
     return [
         item
         if isinstance(item, Prediction)
-        else Prediction.hold(model_id, reason=f"predictor error: {item}")
+        else Prediction.failure(model_id, str(item))
         for item in results
     ]
 
