@@ -448,7 +448,7 @@ def _assess_orders(status: StrategyStatus, engine: Any, strategy: Any) -> None:
 
 def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str, Any]) -> None:
     decisions = getattr(strategy, "decisions", None)
-    if not isinstance(decisions, list) or config.get("observe_only"):
+    if not isinstance(decisions, Sequence) or config.get("observe_only"):
         return
     entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]
     sized = [d for d in entries if float(getattr(d, "quantity", 0.0)) > 0.0]

@@ -259,6 +259,7 @@ def _trusted_prediction(
     set_field(prediction, "model_id", model_id)
     set_field(prediction, "latency", 0.0)
     set_field(prediction, "reason", reason)
+    set_field(prediction, "error", None)  # the cache stores answers, not failures
     return prediction
 
 
