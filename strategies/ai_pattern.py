@@ -37,17 +37,19 @@ from nautilus_ai.adapters.account import StrategyAccount
 from nautilus_ai.adapters.exits import PositionExits
 from nautilus_ai.adapters.feature_log import (
     FEATURE_LOG_TIMER,
-    build_feature_logger,
+    attach_feature_logger,
     start_flush_timer,
 )
 from nautilus_ai.bar_guard import BarGate
 from nautilus_ai.decision import Decision, DecisionCore, DecisionRecord, RiskControls, TradeRecord
+from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features import FeatureEngine, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
-from nautilus_ai.models import DecisionScheduler, MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
+from nautilus_ai.strategies.ai_pattern_control import AIPatternControl
 
 __all__ = [
     "FEATURE_LOG_TIMER",
@@ -62,7 +64,7 @@ TradeSink = Callable[[TradeRecord], None]
 _EXIT_REASONS = {Intent.EXIT: "signal_exit", Intent.EXIT_TIMEOUT: "max_holding"}
 
 
-class AIPatternStrategy(Strategy):
+class AIPatternStrategy(AIPatternControl, Strategy):
     """Trades a model's buy / sell / hold calls with confidence-based sizing.
 
     .. warning:: No proven edge: this is a framework, not a money machine.
@@ -90,7 +92,6 @@ class AIPatternStrategy(Strategy):
         )
         self._series: Any = None  # PrecomputedSeries, loaded on the first bar
         self._precompute = config.feature_source == "precomputed"
-        self._hold_row = -1  # the last decision is this precomputed row's hold (not a record)
         self._gate = BarGate(
             config.bar_time_tolerance_secs, config.max_bar_age_secs,
             config.outlier_max_move_pct, config.outlier_atr_multiple,
@@ -104,9 +105,8 @@ class AIPatternStrategy(Strategy):
         self.precomputed_fallbacks = 0
         self.orders_sent = 0
         self._decision_sinks: list[DecisionSink] = []
-        self._requested_rows: dict[int, np.ndarray] = {}  # decision bar -> features (scheduler)
         self._last_error_log_ns = 0
-        self._scheduler: DecisionScheduler | None = None  # see _start_scheduler
+        self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
 
     # -- Lifecycle ----------------------------------------------------------------------------
@@ -142,8 +142,8 @@ class AIPatternStrategy(Strategy):
         self._engine.reset()
         self.core.reset()
         self._series = None
-        self._hold_row = -1
-        self._requested_rows.clear()
+        if self._scheduler is not None:
+            self._scheduler.clear()
         self.precomputed_fallbacks = self.orders_sent = 0
         if self._context_window is not None:
             self._context_window.clear()
@@ -232,22 +232,11 @@ class AIPatternStrategy(Strategy):
             if i >= signals.ready:
                 signals.fill_to(i)
             if signals.known[i]:
-                sign = signals.sign[i]
-                confidence = signals.confidence[i]
-                core = self.core
-                if not self._exits.position_open and (
-                    sign == 0 or confidence < core.policy.min_confidence
-                ):  # flat and no signal: nothing to decide, log the row only
-                    if core.record_decisions:
-                        core.decisions.append_row(i)  # type: ignore[operator]
-                    self._hold_row = i
-                    return
-                decision = core.decide(
-                    ts, c, series.atr_close[i], series.vol_regime[i], sign, confidence,
-                    signals.risk_score[i], signals.model_id, signals.reason[i], self._account,
+                decision = self.core.decide_row(
+                    i, ts, c, series.atr_close[i], series.vol_regime[i],
+                    self._exits.position_open, self._account,
                 )  # fmt: skip
-                self._hold_row = -1
-                if decision.send:
+                if decision is not None and decision.send:
                     self._execute(decision, signals.model_id)
                 return
         known = signals is not None and i < signals.ready and signals.known[i]
@@ -280,11 +269,11 @@ class AIPatternStrategy(Strategy):
             prediction.model_id, prediction.reason, self._account,
             decision_ts=decision_ts or None, error=prediction.error,
         )  # fmt: skip
-        self._hold_row = -1
         if decision.send:
             self._execute(decision, prediction.model_id)
         if self._decision_sinks:
-            decided_ts, seen = self._decision_input(ts, row, decision_ts or None)
+            decided_ts, seen = (ts, row) if self._scheduler is None else (
+                self._scheduler.decision_input(ts, row, decision_ts or None))  # fmt: skip
             record = decision.record
             for sink in self._decision_sinks:
                 sink(decided_ts, seen, prediction, record.intent, record.quantity, decision.send)
@@ -321,55 +310,30 @@ class AIPatternStrategy(Strategy):
             None if window is None else np.asarray(window, dtype=np.float64),
         )  # fmt: skip
 
-    # -- Decision timing (DecisionScheduler: latency model, deadline, off-loop predictions) ----
+    # -- Decision timing (latency model, deadline, off-loop predictions) ----------------------
 
     def _start_scheduler(self) -> None:
         """Route predictions through a DecisionScheduler when any timing option is set."""
-        config = self.config
         if self._scheduler is not None:
             self._scheduler.close()
-            self._scheduler = None
-        if not (config.decision_latency or config.decision_deadline_ms or config.async_predictions):
-            return
         assert self._predictor is not None
-        deadline = config.decision_deadline_ms
-        self._scheduler = DecisionScheduler(
-            self._predictor,
-            mode="live" if config.async_predictions else "backtest",
-            latency_model=config.parts().latency,
-            deadline_ns=round(deadline * 1e6) if deadline else None,
-            clock=self.clock.timestamp_ns,
-        )
+        config = self.config
+        self._scheduler = DecisionTiming.build(
+            self._predictor, latency=config.parts().latency, clock=self.clock.timestamp_ns,
+            deadline_ms=config.decision_deadline_ms, live=config.async_predictions,
+        )  # fmt: skip
 
     def _schedule(self, ts: int, close: float, row: np.ndarray, precomputed: Any) -> None:
         """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
-        scheduler = self._scheduler
-        assert scheduler is not None
-        if precomputed is not None:
-            scheduler.submit_prediction(ts, precomputed)
-        else:
-            scheduler.submit(ts, row, self._context(ts))
-        if self._decision_sinks:  # decision sinks get the vector the model saw (see _act)
-            self._requested_rows[ts] = row.copy()
-        for decision in scheduler.poll(ts):
+        assert self._scheduler is not None
+        sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
+        for decision in self._scheduler.request(
+            ts, row, precomputed, self._context, keep_row=sinks
+        ):
             self._count_error(decision.prediction, ts)
             # Sizing and exits use this bar's features (the market now); the trade log keeps
             # the bar the decision was made for (decision_ts).
             self._act(ts, close, row, decision.prediction, decision.requested_at_ns)
-
-    def _decision_input(
-        self, ts: int, row: np.ndarray, decision_ts: int | None
-    ) -> tuple[int, np.ndarray]:
-        """The bar a decision was made for and the feature vector the model saw (with a
-        scheduler, the requested bar's), so a logged snapshot and its position agree."""
-        if decision_ts is None or decision_ts == ts:
-            self._requested_rows.pop(ts, None)
-            return ts, row
-        requested = self._requested_rows
-        seen = requested.pop(decision_ts, row)
-        for old in [t for t in requested if t < decision_ts]:  # requests never applied
-            del requested[old]
-        return decision_ts, seen
 
     # -- Order and position events: provenance by client order id, outcomes to the core -------
 
@@ -430,110 +394,10 @@ class AIPatternStrategy(Strategy):
         self.core.add_trade_sink(sink)
 
     def _attach_feature_logger(self, config: dict[str, Any]) -> None:
-        logger = self.feature_logger = build_feature_logger(
-            config, spec=self.spec, instrument_id=self.config.instrument_id,
-            bar_type=self.config.bar_type, clock_ns=self.clock.timestamp_ns,
-            on_error=self.log.error,
-        )  # fmt: skip
-        record = logger.record
-
-        def log_decision(ts: int, row: np.ndarray, prediction: Prediction, *rest: Any) -> None:
-            last = self.core.last_decision  # built just now: its reason has the sizer's verdict
-            record(ts, row, prediction, *rest, last.reason if last else None)
-
-        self.add_decision_sink(log_decision)
-        self.add_trade_sink(logger.record_outcome)
-        self.log.info(f"Logging decisions to {logger.snapshot_folder}")
-
-    # -- Control (call on the event loop) -----------------------------------------------------
-
-    @property
-    def model_id(self) -> str:
-        return self._predictor.model_id if self._predictor is not None else "none"
-
-    @property
-    def paused(self) -> bool:
-        return self.core.controls.paused
-
-    def pause_trading(self, reason: str = "") -> None:
-        """No new entries; open positions keep their exits."""
-        self.core.update_controls(paused=True)
-        self.log.warning(f"Paused: {reason or 'no reason given'}")
-
-    def resume_trading(self) -> None:
-        """Allow new entries again (named apart from Nautilus' lifecycle ``resume``)."""
-        self.core.update_controls(paused=False)
-        self.log.warning("Resumed")
-
-    def flatten(self, reason: str = "") -> None:
-        """Cancel orders, close positions, and stay paused."""
-        self.core.update_controls(paused=True)
-        if not self.config.observe_only:
-            self._close("flatten")
-        self.log.warning(f"Flattened and paused: {reason or 'no reason given'}")
-
-    def set_risk(
-        self,
-        min_confidence: float | None = None,
-        max_position: float | None = None,
-        risk_multiplier: float | None = None,
-    ) -> None:
-        """Change risk settings live; each ``None`` leaves that setting as it is."""
-        changes = {"min_confidence": min_confidence, "max_position": max_position,
-                   "risk_multiplier": risk_multiplier}  # fmt: skip
-        c = self.core.update_controls(**{k: v for k, v in changes.items() if v is not None})
-        self.log.warning(
-            f"Risk set: min_confidence={c.min_confidence}, max_position={c.max_position}, "
-            f"multiplier={c.risk_multiplier}"
-        )
-
-    def prepare_model(self, config: dict[str, Any]) -> Predictor:
-        """Build the predictor ``config`` describes, without switching to it (thread-safe: it
-        reads only the immutable feature spec; the controller builds off the event loop)."""
-        return build_predictor(config, self.spec)
-
-    def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
-        """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
-        already built from the same ``config``); on failure keep the current one and raise."""
-        if predictor is None:
-            predictor = build_predictor(config, self.spec)
-        old, self._predictor = self._predictor, predictor
-        self._predictor_config = dict(config)
-        if self._series is not None and self._series.signals is not None:
-            self.core.last_decision = self._last_decision()  # the old model's signals go
-            self._hold_row = -1
-            self._series.signals = None
-            self.core.decisions.set_source(None)
-        self._start_scheduler()  # pending decisions of the old model are dropped
-        if old is not None and old is not predictor:
-            old.close()
-        self.log.warning(f"Switched model to {predictor.model_id}")
-
-    def control_status(self) -> dict[str, Any]:
-        """A JSON-ready snapshot of the control state."""
-        net = self.portfolio.net_position(self._instrument_id)
-        last = self._last_decision()
-        return {
-            "strategy_id": str(self.id),
-            **self.core.controls.to_dict(),
-            "model_id": self.model_id,
-            "predictor": self._predictor_config,
-            "position": float(net) if net is not None else 0.0,
-            "bars": self.core.bars,
-            "last_decision": None if last is None else {
-                "ts_event": last.ts_event, "action": last.action,
-                "confidence": last.confidence, "intent": last.intent,
-            },
-            "health": self.health.snapshot(self.core.bars),
-            "protection": self._exits.status(),
-        }  # fmt: skip
+        self.feature_logger = attach_feature_logger(self, config)
+        self.log.info(f"Logging decisions to {self.feature_logger.snapshot_folder}")
 
     # -- Helpers ------------------------------------------------------------------------------
-
-    def _last_decision(self) -> DecisionRecord | None:
-        if self._hold_row >= 0:
-            return self._series.signals.hold_record(self._hold_row)  # type: ignore[no-any-return]
-        return self.core.last_decision
 
     def _write_alert(self, level: str, message: str) -> None:
         (self.log.error if level == "error" else self.log.warning)(message)
@@ -564,7 +428,7 @@ class AIPatternStrategy(Strategy):
             self.config.context_bars, start_ns=start_ns,
         )  # fmt: skip
         if series.signals is not None:
-            self.core.decisions.set_source(series.signals)
+            self.core.use_signals(series.signals)
         self.log.info(f"Precomputed {len(series):,} rows in {time.perf_counter() - start:.2f} s")
         return series
 
@@ -577,7 +441,4 @@ class AIPatternStrategy(Strategy):
             f"Bar does not match the precomputed series at row {series.next}; "
             "continuing with incremental features"
         )
-        self._engine.reset()
-        for i in range(series.next):
-            self._engine.update(series.ts[i], series.open[i], series.high[i], series.low[i],
-                                series.close[i], float(series.ohlcv[i, 4]))  # fmt: skip
+        series.replay_into(self._engine)

@@ -202,4 +202,3 @@ class AIPatternParts(NamedTuple):
     sizing: SizingConfig
     controls: RiskControls
     latency: LatencyModel | None
-

@@ -9,7 +9,12 @@ from typing import Any
 
 from nautilus_trader.common.component import Clock, LiveClock
 
-__all__ = ["FEATURE_LOG_TIMER", "build_feature_logger", "start_flush_timer"]
+__all__ = [
+    "FEATURE_LOG_TIMER",
+    "attach_feature_logger",
+    "build_feature_logger",
+    "start_flush_timer",
+]
 
 FEATURE_LOG_TIMER = "feature-log-flush"
 
@@ -52,3 +57,26 @@ def start_flush_timer(clock: Clock, logger: Any) -> None:
             timedelta(seconds=min(logger.config.flush_interval_s, 60.0)),
             callback=lambda _event: logger.flush_if_due(),
         )
+
+
+def attach_feature_logger(strategy: Any, config: dict[str, Any]) -> Any:
+    """Log every decision of ``strategy`` (an ``AIPatternStrategy``) and every closed position
+    into the catalog ``config`` names; returns the logger."""
+    logger = build_feature_logger(
+        config,
+        spec=strategy.spec,
+        instrument_id=strategy.config.instrument_id,
+        bar_type=strategy.config.bar_type,
+        clock_ns=strategy.clock.timestamp_ns,
+        on_error=strategy.log.error,
+    )
+    record = logger.record
+    core = strategy.core
+
+    def log_decision(ts: int, row: Any, prediction: Any, *rest: Any) -> None:
+        last = core.last_decision  # built just now: its reason has the sizer's verdict
+        record(ts, row, prediction, *rest, last.reason if last else None)
+
+    strategy.add_decision_sink(log_decision)
+    strategy.add_trade_sink(logger.record_outcome)
+    return logger

@@ -11,7 +11,7 @@ incremental path on any mismatch, so the fast path can only be faster, never dif
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import SupportsIndex, cast, overload
 
@@ -20,7 +20,7 @@ from nautilus_trader.model.data import BarType
 
 from nautilus_ai.data.catalog import read_bars
 from nautilus_ai.decision import ACTION_NAMES, DecisionRecord
-from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
+from nautilus_ai.features import FeatureEngine, FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.models import Action, MarketContext, Prediction, Predictor
 
 __all__ = [
@@ -210,7 +210,9 @@ class SignalArrays:
     log's row-only entries.
     """
 
-    def __init__(self, ts: np.ndarray, predictions: list[Prediction | None], model_id: str):
+    def __init__(
+        self, ts: np.ndarray, predictions: Sequence[Prediction | None], model_id: str
+    ) -> None:
         n = ts.size
         self._ts = ts
         self._predictions = predictions
@@ -299,6 +301,13 @@ class PrecomputedSeries:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def replay_into(self, engine: FeatureEngine) -> None:
+        """Reset ``engine`` and feed it the rows looked up so far (a fallback's warm-up)."""
+        engine.reset()
+        for i in range(self.next):
+            o, h, low, c, v = self.ohlcv[i].tolist()
+            engine.update(self.ts[i], o, h, low, c, v)
 
     def row(self, ts: int, o: float, h: float, low: float, c: float) -> int:
         """The row of this bar (timestamp and OHLC equal, exactly), or -1."""

@@ -23,7 +23,14 @@ from nautilus_ai.policy import Intent, PolicyConfig, decide_sign
 from nautilus_ai.protection import ProtectionPlan, plan_exits
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
 
-__all__ = ["ACTION_NAMES", "AccountView", "Decision", "DecisionCore", "TradeSink"]
+__all__ = [
+    "ACTION_NAMES",
+    "AccountView",
+    "Decision",
+    "DecisionCore",
+    "SignalRows",
+    "TradeSink",
+]
 
 #: ``ACTION_NAMES[sign]``: the action's name for a sign (+1 buy, -1 sell, 0 hold).
 ACTION_NAMES = ("hold", "buy", "sell")
@@ -44,6 +51,21 @@ class AccountView(Protocol):
 
     def orders_in_flight(self) -> bool:
         """Whether orders are still with the venue (then no new order is sent)."""
+        ...
+
+
+class SignalRows(Protocol):
+    """Precomputed signals, one list element per row (see
+    :class:`~nautilus_ai.backtest.precompute.SignalArrays`)."""
+
+    model_id: str
+    sign: list[int]
+    confidence: list[float]
+    risk_score: list[float]
+    reason: list[str]
+
+    def hold_record(self, row: int) -> DecisionRecord:
+        """Row ``row`` decided as nothing to do."""
         ...
 
 
@@ -102,7 +124,9 @@ class DecisionCore:
         self.stats = ModelStats()
         self.decisions = DecisionLog()
         self.trades: list[TradeRecord] = []
-        self.last_decision: DecisionRecord | None = None
+        self._last: DecisionRecord | None = None
+        self._signals: SignalRows | None = None
+        self._last_row = -1  # the last decision is this signal row's hold (no record built)
         self.bars = 0  # accepted bars
         self.entry_bar = 0
         self.peak_equity = 0.0
@@ -138,6 +162,47 @@ class DecisionCore:
         return controls
 
     # -- decisions ------------------------------------------------------------------------
+
+    @property
+    def last_decision(self) -> DecisionRecord | None:
+        if self._last_row >= 0 and self._signals is not None:
+            return self._signals.hold_record(self._last_row)
+        return self._last
+
+    def use_signals(self, signals: SignalRows | None) -> None:
+        """Read precomputed signals with :meth:`decide_row` (``None``: stop; rows already
+        logged are turned into records first)."""
+        self._last = self.last_decision
+        self._last_row = -1
+        self.decisions.set_source(signals)
+        self._signals = signals
+
+    def decide_row(
+        self,
+        row: int,
+        ts: int,
+        close: float,
+        atr_close: float,
+        vol_regime: float,
+        position_open: bool,
+        account: AccountView,
+    ) -> Decision | None:
+        """:meth:`decide` on precomputed signal ``row``; ``None`` (the row logged as a hold,
+        nothing built) when flat and the signal is below ``min_confidence``: only a signal or
+        an open position costs a decision."""
+        signals = self._signals
+        assert signals is not None
+        sign = signals.sign[row]
+        confidence = signals.confidence[row]
+        if not position_open and (sign == 0 or confidence < self.policy.min_confidence):
+            if self.record_decisions:
+                self.decisions.append_row(row)
+            self._last_row = row
+            return None
+        return self.decide(
+            ts, close, atr_close, vol_regime, sign, confidence, signals.risk_score[row],
+            signals.model_id, signals.reason[row], account,
+        )  # fmt: skip
 
     def decide(
         self,
@@ -195,7 +260,8 @@ class DecisionCore:
             ts, ACTION_NAMES[sign], confidence, risk_score, model_id, intent.value, quantity,
             send, reason, error,
         )  # fmt: skip
-        self.last_decision = record
+        self._last = record
+        self._last_row = -1
         if self.record_decisions:
             self.decisions.append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
@@ -301,7 +367,9 @@ class DecisionCore:
         self.stats = ModelStats()
         self.decisions = DecisionLog()
         self.trades = []
-        self.last_decision = None
+        self._last = None
+        self._signals = None
+        self._last_row = -1
         self.bars = self.entry_bar = 0
         self.peak_equity = 0.0
         self._provenance.clear()

@@ -70,11 +70,9 @@ class DecisionLog(Sequence[DecisionRecord]):
     def append(self, record: DecisionRecord) -> None:
         self._items.append(record)
 
-    @property
-    def append_row(self) -> object:
-        """``append_row(row)``: log row ``row`` of the current source (a bound ``list.append``
-        for the hot path)."""
-        return self._items.append
+    def append_row(self, row: int) -> None:
+        """Log row ``row`` of the current source (a record is built only when read)."""
+        self._items.append(row)
 
     def set_source(self, source: RowSource | None) -> None:
         """Rows logged from now on belong to ``source``; rows of the previous one are turned

@@ -1,0 +1,118 @@
+"""The control surface of :class:`~nautilus_ai.strategies.ai_pattern.AIPatternStrategy`: pause,
+resume, flatten, re-risk, switch model and status (:class:`nautilus_ai.control.Controllable`).
+
+Each method changes the decision core's :class:`~nautilus_ai.decision.RiskControls` (one
+``replace``) or the predictor, and must be called on the node's event loop (the controller actor
+does that).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nautilus_ai.decision import DecisionCore
+from nautilus_ai.models import Predictor
+from nautilus_ai.models.registry import build_predictor
+
+__all__ = ["AIPatternControl"]
+
+
+class AIPatternControl:
+    """Mixed into the strategy: the methods the control plane calls."""
+
+    # Provided by the strategy (a Nautilus Strategy with these attributes).
+    core: DecisionCore
+    spec: Any
+    config: Any
+    log: Any
+    portfolio: Any
+    health: Any
+    id: Any
+    _exits: Any
+    _instrument_id: Any
+    _predictor: Predictor | None
+    _predictor_config: dict[str, Any]
+    _series: Any
+
+    def _close(self, reason: str) -> None: ...  # the strategy's
+
+    def _start_scheduler(self) -> None: ...  # the strategy's
+
+    @property
+    def model_id(self) -> str:
+        return self._predictor.model_id if self._predictor is not None else "none"
+
+    @property
+    def paused(self) -> bool:
+        return self.core.controls.paused
+
+    def pause_trading(self, reason: str = "") -> None:
+        """No new entries; open positions keep their exits."""
+        self.core.update_controls(paused=True)
+        self.log.warning(f"Paused: {reason or 'no reason given'}")
+
+    def resume_trading(self) -> None:
+        """Allow new entries again (named apart from Nautilus' lifecycle ``resume``)."""
+        self.core.update_controls(paused=False)
+        self.log.warning("Resumed")
+
+    def flatten(self, reason: str = "") -> None:
+        """Cancel orders, close positions, and stay paused."""
+        self.core.update_controls(paused=True)
+        if not self.config.observe_only:
+            self._close("flatten")
+        self.log.warning(f"Flattened and paused: {reason or 'no reason given'}")
+
+    def set_risk(
+        self,
+        min_confidence: float | None = None,
+        max_position: float | None = None,
+        risk_multiplier: float | None = None,
+    ) -> None:
+        """Change risk settings live; each ``None`` leaves that setting as it is."""
+        changes = {"min_confidence": min_confidence, "max_position": max_position,
+                   "risk_multiplier": risk_multiplier}  # fmt: skip
+        c = self.core.update_controls(**{k: v for k, v in changes.items() if v is not None})
+        self.log.warning(
+            f"Risk set: min_confidence={c.min_confidence}, max_position={c.max_position}, "
+            f"multiplier={c.risk_multiplier}"
+        )
+
+    def prepare_model(self, config: dict[str, Any]) -> Predictor:
+        """Build the predictor ``config`` describes, without switching to it (thread-safe: it
+        reads only the immutable feature spec; the controller builds off the event loop)."""
+        return build_predictor(config, self.spec)
+
+    def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
+        """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
+        already built from the same ``config``); on failure keep the current one and raise."""
+        if predictor is None:
+            predictor = build_predictor(config, self.spec)
+        old, self._predictor = self._predictor, predictor
+        self._predictor_config = dict(config)
+        if self._series is not None and self._series.signals is not None:
+            self._series.signals = None  # they were the old model's
+            self.core.use_signals(None)
+        self._start_scheduler()  # pending decisions of the old model are dropped
+        if old is not None and old is not predictor:
+            old.close()
+        self.log.warning(f"Switched model to {predictor.model_id}")
+
+    def control_status(self) -> dict[str, Any]:
+        """A JSON-ready snapshot of the control state."""
+        net = self.portfolio.net_position(self._instrument_id)
+        last = self.core.last_decision
+        return {
+            "strategy_id": str(self.id),
+            **self.core.controls.to_dict(),
+            "model_id": self.model_id,
+            "predictor": self._predictor_config,
+            "position": float(net) if net is not None else 0.0,
+            "bars": self.core.bars,
+            "last_decision": None if last is None else {
+                "ts_event": last.ts_event, "action": last.action,
+                "confidence": last.confidence, "intent": last.intent,
+            },
+            "health": self.health.snapshot(self.core.bars),
+            "protection": self._exits.status(),
+        }  # fmt: skip
