@@ -23,11 +23,11 @@ from nautilus_trader.model.objects import Price, Quantity
 from pydantic import BaseModel, ConfigDict
 
 from nautilus_ai.backtest.config import parse_run_file
+from nautilus_ai.decision import core as decision_core
 from nautilus_ai.models import Action, Prediction
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.testing import ScriptedPredictor
 from nautilus_ai.protection import ProtectionPlan
-from nautilus_ai.decision import core as decision_core
 from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
 
 REPO = Path(__file__).resolve().parents[3]
