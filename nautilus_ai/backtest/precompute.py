@@ -11,7 +11,7 @@ incremental path on any mismatch, so the fast path can only be faster, never dif
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import SupportsIndex, cast, overload
 
@@ -134,6 +134,8 @@ class _BlockPredictions(list[Prediction | None]):
         self._context_bars = context_bars
         self._warm = features[:, spec.index("warm")] == 1.0
         self._done = 0  # rows [first, done) are predicted
+        #: ``on_block(rows, predictions)`` after each block is predicted (the signal arrays)
+        self.on_block: Callable[[list[int], list[Prediction]], None] | None = None
         self._first = -1
         self._block = self._FIRST_BLOCK
 
@@ -195,8 +197,14 @@ class _BlockPredictions(list[Prediction | None]):
             for i in rows.tolist():
                 super().__setitem__(i, None)
             return
-        for i, prediction in zip(rows.tolist(), batch, strict=True):
+        row_list = rows.tolist()
+        for i, prediction in zip(row_list, batch, strict=True):
             super().__setitem__(i, prediction)
+        if self.on_block is not None:
+            self.on_block(row_list, batch)
+
+
+_SIGNS = {action: action.sign for action in Action}
 
 
 class SignalArrays:
@@ -225,24 +233,27 @@ class SignalArrays:
         self._errors: dict[int, str] = {}
         self._latency: dict[int, float] = {}
         self.ready = 0  # rows below this are filled (from the first one asked for)
-        self._first = -1
+        if isinstance(predictions, _BlockPredictions):
+            predictions.on_block = self._store
+        else:
+            self._store(list(range(n)), predictions)
+            self.ready = n
 
     def fill_to(self, row: int) -> None:
-        """Make rows up to ``row`` (inclusive) readable."""
+        """Make rows up to ``row`` (inclusive) readable: predicts the blocks up to it."""
         predictions = self._predictions
+        assert isinstance(predictions, _BlockPredictions)
         predictions[row]
-        done = predictions.done if isinstance(predictions, _BlockPredictions) else len(predictions)
-        start = row if self._first < 0 else self.ready
-        if self._first < 0:
-            self._first = row
+        self.ready = predictions.done
+
+    def _store(self, rows: list[int], batch: Sequence[Prediction | None]) -> None:
         sign, confidence, risk, reason, known = (
             self.sign, self.confidence, self.risk_score, self.reason, self.known,
         )  # fmt: skip
-        for i in range(start, done):
-            prediction = predictions[i]
+        for i, prediction in zip(rows, batch, strict=True):
             if prediction is None:
                 continue
-            sign[i] = prediction.action.sign
+            sign[i] = _SIGNS[prediction.action]
             confidence[i] = prediction.confidence
             risk[i] = prediction.risk_score
             reason[i] = prediction.reason
@@ -251,7 +262,6 @@ class SignalArrays:
                 self._errors[i] = prediction.error
             if prediction.latency:
                 self._latency[i] = prediction.latency
-        self.ready = done
 
     def prediction(self, row: int) -> Prediction:
         """Row ``row`` as a :class:`Prediction` (built on demand: sinks, the scheduler)."""
