@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import SupportsIndex, cast, overload
+from typing import Any, SupportsIndex, cast, overload
 
 import numpy as np
 from nautilus_trader.model.data import BarType
@@ -21,7 +21,14 @@ from nautilus_trader.model.data import BarType
 from nautilus_ai.data.catalog import read_bars
 from nautilus_ai.decision import ACTION_NAMES, DecisionRecord
 from nautilus_ai.features import FeatureEngine, FeatureSpec, accepted_bars_mask, compute_features
-from nautilus_ai.models import Action, MarketContext, Prediction, Predictor
+from nautilus_ai.models import (
+    Action,
+    ArrayPredictor,
+    MarketContext,
+    Prediction,
+    Predictor,
+    SignalBatch,
+)
 
 __all__ = [
     "PrecomputedSeries",
@@ -219,7 +226,7 @@ class SignalArrays:
     """
 
     def __init__(
-        self, ts: np.ndarray, predictions: Sequence[Prediction | None], model_id: str
+        self, ts: np.ndarray, predictions: Sequence[Prediction | None] | None, model_id: str
     ) -> None:
         n = ts.size
         self._ts = ts
@@ -229,15 +236,36 @@ class SignalArrays:
         self.confidence: list[float] = [0.0] * n
         self.risk_score: list[float] = [1.0] * n
         self.reason: list[str] = ["not warm"] * n
+        self.latency: list[float] = [0.0] * n
         self.known: list[bool] = [False] * n
         self._errors: dict[int, str] = {}
-        self._latency: dict[int, float] = {}
-        self.ready = 0  # rows below this are filled (from the first one asked for)
+        self.ready = n  # rows below this are filled (from the first one asked for)
         if isinstance(predictions, _BlockPredictions):
             predictions.on_block = self._store
-        else:
+            self.ready = 0
+        elif predictions is not None:
             self._store(list(range(n)), predictions)
-            self.ready = n
+
+    @classmethod
+    def from_batch(
+        cls, ts: np.ndarray, rows: np.ndarray, batch: SignalBatch, model_id: str
+    ) -> SignalArrays:
+        """``batch`` answers ``rows`` (the warm ones): every row is known at once."""
+        signals = cls(ts, None, model_id)
+        n = ts.size
+
+        def spread(values: list[Any], fill: Any, dtype: Any) -> list[Any]:
+            column = np.full(n, fill, dtype=dtype)
+            column[rows] = values
+            return column.tolist()  # type: ignore[no-any-return]
+
+        signals.sign = spread(batch.sign, 0, np.int64)
+        signals.confidence = spread(batch.confidence, 0.0, np.float64)
+        signals.risk_score = spread(batch.risk_score, 1.0, np.float64)
+        signals.reason = spread(batch.reason, "not warm", object)
+        signals.latency = spread([batch.latency] * rows.size, 0.0, np.float64)
+        signals.known = [True] * n
+        return signals
 
     def fill_to(self, row: int) -> None:
         """Make rows up to ``row`` (inclusive) readable: predicts the blocks up to it."""
@@ -258,16 +286,15 @@ class SignalArrays:
             risk[i] = prediction.risk_score
             reason[i] = prediction.reason
             known[i] = True
+            self.latency[i] = prediction.latency
             if prediction.error is not None:
                 self._errors[i] = prediction.error
-            if prediction.latency:
-                self._latency[i] = prediction.latency
 
     def prediction(self, row: int) -> Prediction:
         """Row ``row`` as a :class:`Prediction` (built on demand: sinks, the scheduler)."""
         return Prediction(
             Action.from_sign(self.sign[row]), self.confidence[row], self.risk_score[row],
-            self.model_id, self._latency.get(row, 0.0), self.reason[row], self._errors.get(row),
+            self.model_id, self.latency[row], self.reason[row], self._errors.get(row),
         )  # fmt: skip
 
     def hold_record(self, row: int) -> DecisionRecord:
@@ -344,6 +371,15 @@ def precompute_series(
     start_ns: int | None = None,
 ) -> PrecomputedSeries:
     """:func:`precompute_for_strategy` as the lookup a strategy reads."""
+    if isinstance(predictor, ArrayPredictor) and predictor.batch_exact:
+        # Answers as columns, all rows at once: no Prediction object per row.
+        ts, ohlcv, features, _ = precompute_for_strategy(
+            catalog_path, bar_type, spec, None, context_bars, start_ns
+        )
+        rows = np.flatnonzero(features[:, spec.index("warm")] == 1.0)
+        batch = predictor.predict_signals(features[rows])
+        signals = SignalArrays.from_batch(ts, rows, batch, predictor.model_id)
+        return PrecomputedSeries(ts, ohlcv, features, signals, spec)
     ts, ohlcv, features, predictions = precompute_for_strategy(
         catalog_path, bar_type, spec, predictor, context_bars, start_ns
     )

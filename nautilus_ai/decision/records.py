@@ -108,8 +108,9 @@ class DecisionLog(Sequence[DecisionRecord]):
         return self._record(self._items[index])
 
     def __iter__(self) -> Iterator[DecisionRecord]:
-        record = self._record
-        return (record(item) for item in self._items)
+        if self._source is not None:  # read once, kept: a report iterates more than once
+            self._materialize()
+        return iter(self._items)  # type: ignore[arg-type]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence):

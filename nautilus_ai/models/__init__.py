@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.models.base import (
     Action,
+    ArrayPredictor,
     MarketContext,
     Prediction,
     PredictionError,
     Predictor,
+    SignalBatch,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "ArrayPredictor",
     "ArtifactError",
     "BackendConfigError",
     "CachedPredictor",
@@ -82,6 +85,7 @@ __all__ = [
     "RulePredictor",
     "ScheduledDecision",
     "SchedulerStats",
+    "SignalBatch",
     "SpecMismatchError",
     "SwitchablePredictor",
     "TorchPredictor",

@@ -16,17 +16,19 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
     "Action",
+    "ArrayPredictor",
     "MarketContext",
     "Prediction",
     "PredictionError",
     "Predictor",
+    "SignalBatch",
     "safe_predict",
 ]
 
@@ -124,7 +126,13 @@ class Prediction:
     def failure(cls, model_id: str, error: str, latency: float = 0.0) -> Prediction:
         """The hold that stands in for a failed prediction: ``error`` says what failed."""
         return cls(
-            Action.HOLD, 0.0, 1.0, model_id or "unknown", latency, f"predictor error: {error}", error
+            Action.HOLD,
+            0.0,
+            1.0,
+            model_id or "unknown",
+            latency,
+            f"predictor error: {error}",
+            error,
         )
 
     @property
@@ -193,6 +201,28 @@ class Predictor(Protocol):
 
     def close(self) -> None:
         """Release resources (sessions, GPU memory, threads). Idempotent."""
+        ...
+
+
+class SignalBatch(NamedTuple):
+    """Predictions for many rows as columns: ``sign`` (+1 buy, -1 sell, 0 hold),
+    ``confidence``, ``risk_score`` and ``reason`` per row; ``latency`` per row (seconds)."""
+
+    sign: list[int]
+    confidence: list[float]
+    risk_score: list[float]
+    reason: list[str]
+    latency: float
+
+
+@runtime_checkable
+class ArrayPredictor(Protocol):
+    """A predictor that can answer a whole feature matrix as columns, without one
+    :class:`Prediction` per row, from the features alone (no context, no state): row for row
+    the same answers as ``predict``. The precomputed backtest path uses it."""
+
+    def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
+        """Columns for each row of ``features`` (shape ``(n, k)``)."""
         ...
 
 

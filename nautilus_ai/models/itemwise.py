@@ -160,9 +160,7 @@ def predict_row(
 def holds_for_errors(results: Sequence[ItemResult], model_id: str) -> list[Prediction]:
     """Turn each failed row into a ``hold`` that says why (what ``predict_batch`` returns)."""
     return [
-        item
-        if isinstance(item, Prediction)
-        else Prediction.failure(model_id, str(item))
+        item if isinstance(item, Prediction) else Prediction.failure(model_id, str(item))
         for item in results
     ]
 
