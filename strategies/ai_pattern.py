@@ -11,9 +11,8 @@ implausible bar is refused and counted in ``control_status()["health"]``. Orders
 stop-loss / take-profit every position carries are :class:`~nautilus_ai.adapters.exits.
 PositionExits`' job.
 
-The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control (pause,
-resume, flatten, re-risk, switch model) goes through the public methods in the "Control"
-section, which must be called on the node's event loop (the controller actor does that).
+The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control is
+:mod:`~nautilus_ai.strategies.ai_pattern_control` (call it on the node's event loop).
 
 .. warning:: The example rule and models have no proven edge. Backtest before you trust them.
 """
@@ -38,6 +37,8 @@ from nautilus_ai.adapters.exits import PositionExits
 from nautilus_ai.adapters.feature_log import (
     FEATURE_LOG_TIMER,
     attach_feature_logger,
+    flush_feature_log,
+    flush_quiet_rows,
     start_flush_timer,
 )
 from nautilus_ai.bar_guard import BarGate
@@ -102,9 +103,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self, self._instrument_id, self.health, protect=not config.observe_only and protect
         )
         self._account = StrategyAccount(self, self._instrument_id, self._exits)
-        self.precomputed_fallbacks = 0
-        self.orders_sent = 0
+        self.precomputed_fallbacks = self.orders_sent = 0
         self._decision_sinks: list[DecisionSink] = []
+        self._full_path = False  # a decision sink wants every bar's decision one by one
         self._last_error_log_ns = 0
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
@@ -134,7 +135,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self.config.close_positions_on_stop and not self.config.observe_only:
             self._close("strategy_stop")
         if self.feature_logger is not None:
-            self.feature_logger.flush()
+            flush_feature_log(self)
 
     def on_reset(self) -> None:
         """Back to a fresh run: features, records, statistics, precomputed series (the
@@ -154,6 +155,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self._predictor is not None:
             self._predictor.close()
         if self.feature_logger is not None:
+            flush_quiet_rows(self)
             stats = self.feature_logger.close()  # positions closed at stop are logged too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
 
@@ -228,7 +230,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if not series.warm[i]:
             return
         signals = series.signals
-        if signals is not None and not (self._scheduler or self._decision_sinks):
+        if signals is not None and not (self._scheduler or self._full_path):
             if i >= signals.ready:
                 signals.fill_to(i)
             if signals.known[i]:
@@ -236,8 +238,11 @@ class AIPatternStrategy(AIPatternControl, Strategy):
                     i, ts, c, series.atr_close[i], series.vol_regime[i],
                     self._exits.position_open, self._account,
                 )  # fmt: skip
-                if decision is not None and decision.send:
-                    self._execute(decision, signals.model_id)
+                if decision is not None:
+                    if decision.send:
+                        self._execute(decision, signals.model_id)
+                    if self._decision_sinks:  # only bulk sinks take this path (the logger)
+                        self._to_sinks(ts, series.features[i], signals.prediction(i), decision)
                 return
         known = signals is not None and i < signals.ready and signals.known[i]
         self._on_features(ts, c, series.features[i], signals.prediction(i) if known else None)
@@ -272,11 +277,15 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if decision.send:
             self._execute(decision, prediction.model_id)
         if self._decision_sinks:
-            decided_ts, seen = (ts, row) if self._scheduler is None else (
-                self._scheduler.decision_input(ts, row, decision_ts or None))  # fmt: skip
-            record = decision.record
-            for sink in self._decision_sinks:
-                sink(decided_ts, seen, prediction, record.intent, record.quantity, decision.send)
+            self._to_sinks(ts, row, prediction, decision, decision_ts)
+
+    def _to_sinks(
+        self, ts: int, row: Any, p: Prediction, d: Decision, decision_ts: int = 0
+    ) -> None:
+        decided_ts, seen = (ts, row) if self._scheduler is None else (
+            self._scheduler.decision_input(ts, row, decision_ts or None))  # fmt: skip
+        for sink in self._decision_sinks:
+            sink(decided_ts, seen, p, d.record.intent, d.record.quantity, d.send)
 
     def _execute(self, decision: Decision, model_id: str) -> None:
         intent = decision.intent
@@ -367,27 +376,21 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         return self.core.decisions
 
     @property
+    def precomputed(self) -> Any:
+        """The :class:`~nautilus_ai.backtest.precompute.PrecomputedSeries` read, or ``None``."""
+        return self._series
+
+    @property
     def trades(self) -> list[TradeRecord]:
         return self.core.trades
 
-    @property
-    def invalid_bars(self) -> int:
-        """Bars refused so far, for any reason (``health.bars_rejected`` has them by reason)."""
-        return self.health.bars_rejected_total
-
-    @property
-    def predictor_errors(self) -> int:
-        return self.health.predictor_errors
-
-    def model_win_rates(self) -> dict[str, float]:
-        """Win rate of closed positions per model id (what Kelly sizing uses)."""
-        return self.core.stats.win_rates()
-
-    def add_decision_sink(self, sink: DecisionSink) -> None:
+    def add_decision_sink(self, sink: DecisionSink, *, quiet_rows_in_bulk: bool = False) -> None:
         """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision
         (``ts``: the bar the decision was made for; entry orders carry the same
-        ``decision_ts``). A sink makes every bar take the full decision path."""
+        ``decision_ts``). A sink makes every bar take the full decision path, unless it takes
+        the precomputed path's quiet rows in bulk (``core.quiet_rows``: the feature logger)."""
         self._decision_sinks.append(sink)
+        self._full_path = self._full_path or not quiet_rows_in_bulk
 
     def add_trade_sink(self, sink: TradeSink) -> None:
         """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""
@@ -435,6 +438,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
     def _fallback_to_incremental(self) -> None:
         """Not the bar we precomputed: rebuild the incremental engine from the bars seen so far
         and continue bar by bar. Correctness first, speed second."""
+        if self.feature_logger is not None:
+            flush_quiet_rows(self)  # they are read from the series
         series, self._series = self._series, None
         self.precomputed_fallbacks += 1
         self.log.warning(

@@ -1,5 +1,6 @@
-"""The control surface of :class:`~nautilus_ai.strategies.ai_pattern.AIPatternStrategy`: pause,
-resume, flatten, re-risk, switch model and status (:class:`nautilus_ai.control.Controllable`).
+"""The control and status surface of :class:`~nautilus_ai.strategies.ai_pattern.
+AIPatternStrategy`: pause, resume, flatten, re-risk, switch model and status
+(:class:`nautilus_ai.control.Controllable`), and the counters reports read.
 
 Each method changes the decision core's :class:`~nautilus_ai.decision.RiskControls` (one
 ``replace``) or the predictor, and must be called on the node's event loop (the controller actor
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nautilus_ai.adapters.feature_log import flush_quiet_rows
 from nautilus_ai.decision import DecisionCore
+from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import Predictor
 from nautilus_ai.models.registry import build_predictor
 
@@ -26,13 +29,14 @@ class AIPatternControl:
     config: Any
     log: Any
     portfolio: Any
-    health: Any
+    health: StrategyHealth
     id: Any
     _exits: Any
     _instrument_id: Any
     _predictor: Predictor | None
     _predictor_config: dict[str, Any]
     _series: Any
+    feature_logger: Any
 
     def _close(self, reason: str) -> None: ...  # the strategy's
 
@@ -91,6 +95,8 @@ class AIPatternControl:
         old, self._predictor = self._predictor, predictor
         self._predictor_config = dict(config)
         if self._series is not None and self._series.signals is not None:
+            if self.feature_logger is not None:
+                flush_quiet_rows(self)  # read from the signals
             self._series.signals = None  # they were the old model's
             self.core.use_signals(None)
         self._start_scheduler()  # pending decisions of the old model are dropped
@@ -116,3 +122,18 @@ class AIPatternControl:
             "health": self.health.snapshot(self.core.bars),
             "protection": self._exits.status(),
         }  # fmt: skip
+
+    # -- Counters (status and reports) ---------------------------------------------------
+
+    @property
+    def invalid_bars(self) -> int:
+        """Bars refused so far, for any reason (``health.bars_rejected`` has them by reason)."""
+        return self.health.bars_rejected_total
+
+    @property
+    def predictor_errors(self) -> int:
+        return self.health.predictor_errors
+
+    def model_win_rates(self) -> dict[str, float]:
+        """Win rate of closed positions per model id (what Kelly sizing uses)."""
+        return self.core.stats.win_rates()

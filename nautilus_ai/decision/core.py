@@ -127,6 +127,8 @@ class DecisionCore:
         self._last: DecisionRecord | None = None
         self._signals: SignalRows | None = None
         self._last_row = -1  # the last decision is this signal row's hold (no record built)
+        #: Quiet rows not yet handed to a bulk decision log (``None``: nobody collects them).
+        self.quiet_rows: list[int] | None = None
         self.bars = 0  # accepted bars
         self.entry_bar = 0
         self.peak_equity = 0.0
@@ -197,6 +199,8 @@ class DecisionCore:
         if not position_open and (sign == 0 or confidence < self.policy.min_confidence):
             if self.record_decisions:
                 self.decisions.append_row(row)
+            if self.quiet_rows is not None:
+                self.quiet_rows.append(row)
             self._last_row = row
             return None
         return self.decide(
