@@ -232,7 +232,7 @@ class TorchServePredictor(ItemwiseBackend):
             management = self.config.management_url
             if not management:
                 return False
-                api_key = read_key_file(self._key_file).api
+            api_key = read_key_file(self._key_file).api
             reply = self._http.get(
                 f"{management.rstrip('/')}/token?type=inference",
                 {"Authorization": f"Bearer {api_key}"},
