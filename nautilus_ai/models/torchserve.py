@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
 from nautilus_ai.models.http import HttpClient
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 from nautilus_ai.models.torchserve_wire import decode_response, encode_request, read_key_file
 
@@ -252,9 +252,12 @@ def _auth_failed(status: int, body: bytes) -> bool:
     return status == 401 or (status == 400 and b"InvalidKeyException" in body)
 
 
-def _build_from_registry(config: TorchServeConfig, spec: FeatureSpecLike) -> TorchServePredictor:
+def _build_from_registry(
+    config: TorchServeConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> TorchServePredictor:
     check_pinned_spec(config.spec_hash, spec, "torchserve")
     return TorchServePredictor(config)
 
 
-register_backend("torchserve", TorchServeConfig, _build_from_registry)
+#: The ``torchserve`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("torchserve", TorchServeConfig, _build_from_registry)
