@@ -116,9 +116,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _issue12(
-    base: dict[str, Any], ai_config: dict[str, Any], bar_type: str, repeat: int
-) -> int:
+def _issue12(base: dict[str, Any], ai_config: dict[str, Any], bar_type: str, repeat: int) -> int:
     import os
     import tempfile
 
