@@ -50,8 +50,8 @@ class RiskControls:
             raise ValueError(f"risk_multiplier must be >= 0, was {self.risk_multiplier!r}")
 
     def replace(self, **changes: Any) -> RiskControls:
-        """A copy with ``changes`` applied (validated like a new one); ``None`` values are
-        skipped except for ``max_position`` given explicitly as a change is never ``None``."""
+        """A copy with ``changes`` applied, validated like a new one (an unknown field, a
+        value out of range: ``ValueError`` naming it)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
         if unknown:
             raise ValueError(f"RiskControls: unknown field(s) {', '.join(map(repr, unknown))}")
