@@ -31,6 +31,7 @@ from nautilus_ai.models.latency import (
     LatencyConfig,
     LatencyModel,
     LogNormalLatency,
+    RecordedLatency,
 )
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
@@ -41,7 +42,13 @@ from nautilus_ai.models.registry import (
     validate_backend_config,
 )
 from nautilus_ai.models.rule import RuleConfig, RulePredictor
-from nautilus_ai.models.scheduler import DecisionScheduler, ScheduledDecision, SchedulerStats
+from nautilus_ai.models.scheduler import (
+    AnswerTiming,
+    DecisionScheduler,
+    ScheduledDecision,
+    SchedulerStats,
+    recorded_latency,
+)
 from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 from nautilus_ai.models.switchable import SwitchablePredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
@@ -52,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AnswerTiming",
     "ArtifactError",
     "BackendConfigError",
     "CachedPredictor",
@@ -78,6 +86,7 @@ __all__ = [
     "PredictionCacheError",
     "PredictionError",
     "Predictor",
+    "RecordedLatency",
     "RuleConfig",
     "RulePredictor",
     "ScheduledDecision",
@@ -93,6 +102,7 @@ __all__ = [
     "build_predictor",
     "predict_items",
     "read_model_card",
+    "recorded_latency",
     "register_backend",
     "resolve_device",
     "safe_predict",
