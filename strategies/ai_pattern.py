@@ -747,6 +747,11 @@ class AIPatternStrategy(Strategy):
             if wins + losses > 0
         }
 
+    @property
+    def decision_scheduler(self) -> DecisionScheduler | None:
+        """The scheduler of timed decisions (latency, deadline, async; its timeline), or None."""
+        return self._scheduler
+
     # -- Control (call on the event loop) -----------------------------------------------------
 
     @property

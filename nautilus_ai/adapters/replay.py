@@ -2,7 +2,8 @@
 
 With it the whole live path (node, strategy, Sandbox fills, control plane, logs) runs with no
 network, in real time or accelerated. Bars keep their historical ``ts_event`` (so features and
-decisions match a backtest of the same bars) and get ``ts_init`` = the node's clock when emitted.
+decisions match a backtest of the same bars) and get ``ts_init`` = the node's clock when emitted
+(with a ``speed``: when they were due).
 
 Quotes: Nautilus 1.221's Sandbox execution client subscribes to ``data.*.<VENUE>.*``, which
 matches quote topics but not bar topics, so with bars alone every order is rejected ("no
@@ -75,7 +76,9 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
         Replay at most this many timestamps.
     speed : float, default 0
         Simulated seconds per wall second (1 = real time, 600 = ten minutes a second);
-        0 replays as fast as the node takes it (one loop turn per timestamp).
+        0 replays as fast as the node takes it (one loop turn per timestamp). With a speed each
+        timestamp is due at a planned wall time and gets ``ts_init`` = that time, so a late
+        handler sees ``clock - ts_init`` grow (the feed does not wait for a blocked loop).
     max_gap_secs : float, default 1
         Longest wall-clock pause between two timestamps (weekends, data gaps).
     start_delay_secs : float, default 0.5
@@ -205,17 +208,25 @@ class ReplayDataClient(LiveMarketDataClient):
         groups = groupby(bars, key=lambda bar: bar.ts_event)
         previous_ts: int | None = None
         count = 0
+        # With a speed, each timestamp is due at a planned wall time (anchored at the first, so a
+        # busy loop does not slow the feed down, as a venue would not wait): it is emitted then
+        # (or at once when behind) with ts_init = that planned time, so a handler's
+        # clock - ts_init is its event-handling delay, blocked time included.
+        planned_ns = self._clock.timestamp_ns()
         for ts_event, group in groups:
             if config.limit is not None and count >= config.limit:
                 break
             count += 1
             if config.speed > 0 and previous_ts is not None:
-                delay = min((ts_event - previous_ts) / 1e9 / config.speed, config.max_gap_secs)
-                await asyncio.sleep(delay)
+                gap_s = min((ts_event - previous_ts) / 1e9 / config.speed, config.max_gap_secs)
+                planned_ns += round(gap_s * 1e9)
+                wait_s = (planned_ns - self._clock.timestamp_ns()) / 1e9
+                await asyncio.sleep(max(wait_s, 0.0))
             else:
                 await asyncio.sleep(0)  # one loop turn: strategies and control run in between
+                planned_ns = self._clock.timestamp_ns()
             previous_ts = ts_event
-            self._emit(ts_event, list(group))
+            self._emit(ts_event, list(group), planned_ns)
         self.finished = True
         self._log.info(
             f"Replay finished: {self.emitted_bars:,} bars, {self.emitted_quotes:,} quotes"
@@ -232,8 +243,8 @@ class ReplayDataClient(LiveMarketDataClient):
             ),
         )
 
-    def _emit(self, ts_event: int, bars: Sequence[Bar]) -> None:
-        now = self._clock.timestamp_ns()
+    def _emit(self, ts_event: int, bars: Sequence[Bar], planned_ns: int) -> None:
+        now = min(planned_ns, self._clock.timestamp_ns())  # ts_init: when it was due
         if self._replay_config.emit_quotes:
             quote = self._quote(ts_event, bars, now)
             if quote is not None:

@@ -246,6 +246,11 @@ class DecisionScheduler:
         return self._mode
 
     @property
+    def predictor(self) -> Predictor:
+        """The model asked."""
+        return self._predictor
+
+    @property
     def pending(self) -> int:
         """Requests submitted but not yet returned by ``poll`` or dropped."""
         with self._lock:
