@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.models.base import (
     Action,
+    LearnsFromOutcomes,
     MarketContext,
     Prediction,
     PredictionError,
     Predictor,
+    TradeOutcome,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -75,6 +77,7 @@ __all__ = [
     "ItemwisePredictor",
     "LatencyConfig",
     "LatencyModel",
+    "LearnsFromOutcomes",
     "LogNormalLatency",
     "MLPClassifier",
     "MarketContext",
@@ -96,6 +99,7 @@ __all__ = [
     "TorchPredictor",
     "TorchServeConfig",
     "TorchServePredictor",
+    "TradeOutcome",
     "TransformersConfig",
     "TransformersPredictor",
     "available_backends",
