@@ -1,0 +1,148 @@
+"""Issue 15, part 4: every closed position becomes an outcome for the decision that opened it
+(linked by the entry order's client order id), reaches a real token-protected HTTP endpoint
+(started here on loopback, a free port, stopped by pid), and the decision log stores it."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from nautilus_ai.catalog import decisions_with_outcomes, list_runs, read_outcomes
+from nautilus_ai.models import TradeOutcome
+from nautilus_ai.models.feedback_http import FeedbackSender
+from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
+
+RunStrategy = Any  # the run_strategy fixture (see conftest.py)
+
+TOKEN_ENV = "NAUTILUS_AI_TEST_FEEDBACK_TOKEN"
+TOKEN = "feedback-test-token-0123456789"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    out: Path
+    pid: int
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Iterator[Endpoint]:
+    """``python -m nautilus_ai.serving.feedback_endpoint`` on 127.0.0.1, a port the OS picks."""
+    out = tmp_path / "feedback.jsonl"
+    env = {**os.environ, TOKEN_ENV: TOKEN}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nautilus_ai.serving.feedback_endpoint", "--port", "0",
+         "--out", str(out), "--token-env", TOKEN_ENV],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "the feedback endpoint did not start within 30 s"
+        line = process.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        yield Endpoint(line.split()[-1] + "/feedback", out, process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def posted(endpoint: Endpoint) -> list[dict[str, object]]:
+    if not endpoint.out.exists():
+        return []
+    return [json.loads(line) for line in endpoint.out.read_text().splitlines()]
+
+
+def test_closed_positions_reach_the_endpoint_and_the_decision_log(
+    run_strategy: RunStrategy,
+    endpoint: Endpoint,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    log_catalog = tmp_path / "log"
+    strategy, _engine = run_strategy(
+        bar_limit=12_000,
+        max_holding_bars=60,
+        feature_log={"catalog_path": str(log_catalog), "flush_rows": 1000},
+        feedback={"url": endpoint.url, "token_env": TOKEN_ENV, "queue_size": 100_000},
+    )
+    assert isinstance(strategy, AIPatternStrategy)
+    sink = strategy.feedback
+    assert sink is not None
+    status = sink.close(timeout_s=30)  # send what is queued
+    trades = strategy.trades
+    assert len(trades) >= 5
+    outcomes = sink.outcomes
+    # One outcome per closed position, linked by client order id to the decision; the same
+    # decision the entry order's tags name (two independent links agree).
+    assert [o.decision_ts for o in outcomes] == [t.decision_ts for t in trades]
+    assert len({o.client_order_id for o in outcomes}) == len(outcomes)
+    assert all(len(o.features) == len(strategy.spec.names) for o in outcomes)
+    decided = {d.ts_event: d for d in strategy.decisions}
+    for outcome in outcomes:
+        decision = decided[outcome.decision_ts]
+        assert decision.order_sent and decision.intent in ("enter", "reverse")
+        assert (outcome.action, outcome.model_id) == (decision.action, decision.model_id)
+    assert status["outcomes"] == len(trades) and status["unlinked"] == 0
+    assert status["model_not_learning"] == len(trades)  # the rule model does not learn
+    http = status["http"]
+    assert (http["sent"], http["dropped"], http["refused"], http["failed"]) == (
+        len(trades), 0, 0, 0,
+    )  # fmt: skip
+    assert strategy.control_status()["feedback"]["http"]["sent"] == len(trades)
+    # The endpoint holds every outcome, as sent.
+    received = [TradeOutcome.from_dict(row) for row in posted(endpoint)]
+    assert received == outcomes
+    # The decision log stores the outcome rows, joined to the decisions that opened them.
+    strategy.feature_logger.close()
+    (run_id,) = list_runs(log_catalog, "outcomes")
+    rows = read_outcomes(log_catalog, run_id)
+    assert rows.column("decision_ts").to_pylist() == [o.decision_ts for o in outcomes]
+    assert rows.column("realized_pnl").to_pylist() == pytest.approx(
+        [o.realized_pnl for o in outcomes]
+    )
+    joined = decisions_with_outcomes(log_catalog, run_id)
+    closed = joined.filter(joined.column("ts_closed").is_valid())
+    assert sorted(closed.column("ts_event").to_pylist()) == sorted(o.decision_ts for o in outcomes)
+
+
+def test_the_endpoint_refuses_outcomes_without_its_token(endpoint: Endpoint) -> None:
+    outcome = TradeOutcome("O-1", "EUR/USD.SIM", "rule/1", 1, (0.1,), "buy", 0.7, 1, 1000.0,
+                           1.05, 1.06, 10.0, 2, 3, "take_profit")  # fmt: skip
+    assert requests.get(endpoint.url.replace("/feedback", "/health"), timeout=5).status_code == 200
+    body = outcome.to_dict()
+    assert requests.post(endpoint.url, json=body, timeout=5).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert requests.post(endpoint.url, json=body, headers=wrong, timeout=5).status_code == 401
+    right = {"Authorization": f"Bearer {TOKEN}"}
+    bad = requests.post(endpoint.url, json={**body, "side": 0}, headers=right, timeout=5)
+    assert bad.status_code == 400 and "side" in bad.json()["error"]
+    assert posted(endpoint) == []
+    # The sender counts the refusals and never blocks the caller.
+    refused = FeedbackSender(endpoint.url, "not-the-token", queue_size=4)
+    assert refused.offer(outcome)
+    status = refused.close(timeout_s=10)
+    assert (status["refused"], status["sent"]) == (1, 0) and "401" in status["last_error"]
+    accepted = FeedbackSender(endpoint.url, TOKEN, queue_size=1)
+    offered = [accepted.offer(outcome) for _ in range(50)]  # a burst beyond the queue
+    status = accepted.close(timeout_s=10)
+    assert status["dropped"] == offered.count(False) > 0
+    assert status["sent"] == offered.count(True) == len(posted(endpoint))
