@@ -125,7 +125,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--inline-bars", type=int, default=200)
     args = parser.parse_args(argv)
     load = os.getloadavg()
-    print(f"load average (uptime): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, cpus {os.cpu_count()}")
+    print(f"load average (uptime): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+          f"cpus {os.cpu_count()}")  # fmt: skip
     speed = 60.0 * args.events_per_s / 3.0  # 3 events (quote, BID, ASK) per 1-minute timestamp
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -67,14 +67,22 @@ class FeedbackConfig(BaseModel):
 class ClosedTrade(Protocol):
     """What :meth:`FeedbackSink.closed` reads (the strategy's ``TradeRecord`` has it)."""
 
-    ts_opened: int
-    ts_closed: int
-    side: str
-    quantity: float
-    avg_px_open: float
-    avg_px_close: float
-    realized_pnl: float
-    exit_reason: str
+    @property
+    def ts_opened(self) -> int: ...
+    @property
+    def ts_closed(self) -> int: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def quantity(self) -> float: ...
+    @property
+    def avg_px_open(self) -> float: ...
+    @property
+    def avg_px_close(self) -> float: ...
+    @property
+    def realized_pnl(self) -> float: ...
+    @property
+    def exit_reason(self) -> str: ...
 
 
 class FeedbackSink:

@@ -48,8 +48,8 @@ from nautilus_ai.bar_guard import BarGate
 from nautilus_ai.catalog.logger import FeatureLogConfig
 from nautilus_ai.config_check import FieldValueError, Schema, check_instance, schema_meta
 from nautilus_ai.config_nautilus import NAUTILUS_HOOKS, check_bar_type, check_instrument_id
-from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
+from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import (
     DecisionScheduler,

@@ -14,6 +14,7 @@ The receiving end can be :mod:`nautilus_ai.serving.feedback_endpoint` or any ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -106,10 +107,9 @@ class FeedbackSender:
             self._closed = True
         if not already:
             deadline = time.monotonic() + timeout_s
-            try:
+            # Full: the worker is stuck on a slow server (a daemon thread: it is left behind).
+            with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=timeout_s)
-            except queue.Full:
-                pass  # the worker is stuck on a slow server: it is a daemon thread
             self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
             if self._owns_session and not self._thread.is_alive():
                 self._session.close()

@@ -179,9 +179,7 @@ class PatternMemoryPredictor:
         # Feedback: (instrument, ts) -> (pattern vector, ATR / close) of recent decisions. The
         # lock serialises feedback (event loop) with predictions (maybe a worker thread).
         self._lock = threading.Lock()
-        self._seen: OrderedDict[tuple[str, int], tuple[NDArray[np.float32], float]] = (
-            OrderedDict()
-        )
+        self._seen: OrderedDict[tuple[str, int], tuple[NDArray[np.float32], float]] = OrderedDict()
         self._i_atr = self._names.index("atr_close") if "atr_close" in self._names else -1
         self.feedback_added = 0
         self.feedback_ignored = 0
@@ -354,7 +352,8 @@ class PatternMemoryPredictor:
                 return False
             move = outcome.price_move / unit
             barrier = self.memory.pattern_spec.barrier_atr
-            label = 1 if move > 0 and move >= barrier else -1 if move < 0 and -move >= barrier else 0
+            up, down = move > 0 and move >= barrier, move < 0 and -move >= barrier
+            label = 1 if up else -1 if down else 0
             memory = self.memory
             batch = PatternSet(
                 feature_spec=memory.feature_spec,

@@ -460,7 +460,6 @@ class DecisionScheduler:
                         _Ready(deadline_at, entry.sequence, entry.requested_at_ns, hold, True),
                     )
 
-
     def _timed(self, sequence: int, **changes: object) -> None:
         """Create or update a live request's :class:`AnswerTiming` (with the lock held)."""
         if self._mode != "live":

@@ -50,7 +50,7 @@ class FeedbackEndpoint(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: FeedbackEndpoint
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request would flood a trading session's logs
 
     def _answer(self, status: int, body: dict[str, object]) -> None:

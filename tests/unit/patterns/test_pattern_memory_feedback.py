@@ -3,8 +3,6 @@ joins with the trade as its outcome, and only once the position closed (no look-
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -27,7 +25,8 @@ def memory_setup(real_bars: tuple, tmp_path_factory: pytest.TempPathFactory):  #
     ts, ohlcv = real_bars
     spec = FeatureSpec()
     folder = tmp_path_factory.mktemp("memory")
-    save_memory(PatternMemory(build_from_bars(ts[:8_000], ohlcv[:8_000], instrument_id="EUR/USD.SIM")), folder)
+    patterns = build_from_bars(ts[:8_000], ohlcv[:8_000], instrument_id="EUR/USD.SIM")
+    save_memory(PatternMemory(patterns), folder)
     features = compute_features(spec, ts, *ohlcv.T)
     table = np.column_stack([ts.astype(np.float64), ohlcv])
     return spec, folder, features, table, ts
@@ -40,7 +39,7 @@ def context_at(spec: FeatureSpec, table: np.ndarray, row: int, shift_ns: int = 0
 
 
 def test_feedback_adds_the_pattern_only_after_the_position_closed(memory_setup) -> None:  # type: ignore[no-untyped-def]
-    spec, folder, features, table, ts = memory_setup
+    spec, folder, features, table, _ts = memory_setup
     config = {"kind": "pattern_memory", "path": str(folder), "k": 10, "learn_live": False,
               "prior_strength": 1.0}  # fmt: skip
     taught, control = build_predictor(config, spec), build_predictor(config, spec)
