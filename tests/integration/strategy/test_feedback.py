@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,10 +18,12 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from nautilus_ai.catalog import decisions_with_outcomes, list_runs, read_outcomes
 from nautilus_ai.models import TradeOutcome
 from nautilus_ai.models.feedback_http import FeedbackSender
+from nautilus_ai.paths import repo_root
 from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
 
 RunStrategy = Any  # the run_strategy fixture (see conftest.py)
@@ -35,33 +39,49 @@ class Endpoint:
     pid: int
 
 
+def start_endpoint(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd
+    )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 30)
+    if not ready:
+        stop(process)
+        raise AssertionError("the feedback endpoint did not start within 30 s")
+    return process
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Stop the endpoint by its pid (SIGTERM, then SIGKILL)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def listening_url(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    assert line.startswith("listening on http://127.0.0.1:"), line
+    return line.split()[-1] + "/feedback"
+
+
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[Endpoint]:
     """``python -m nautilus_ai.serving.feedback_endpoint`` on 127.0.0.1, a port the OS picks."""
     out = tmp_path / "feedback.jsonl"
-    env = {**os.environ, TOKEN_ENV: TOKEN}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nautilus_ai.serving.feedback_endpoint", "--port", "0",
-         "--out", str(out), "--token-env", TOKEN_ENV],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "nautilus_ai.serving.feedback_endpoint", "--port", "0",
+            "--out", str(out), "--token-env", TOKEN_ENV]  # fmt: skip
+    process = start_endpoint(argv, {**os.environ, TOKEN_ENV: TOKEN}, tmp_path)
     try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        assert ready, "the feedback endpoint did not start within 30 s"
-        line = process.stdout.readline().strip()
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        yield Endpoint(line.split()[-1] + "/feedback", out, process.pid)
+        yield Endpoint(listening_url(process), out, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        stop(process)
 
 
 def posted(endpoint: Endpoint) -> list[dict[str, object]]:
@@ -146,3 +166,43 @@ def test_the_endpoint_refuses_outcomes_without_its_token(endpoint: Endpoint) -> 
     status = accepted.close(timeout_s=10)
     assert status["dropped"] == offered.count(False) > 0
     assert status["sent"] == offered.count(True) == len(posted(endpoint))
+
+
+def readme_feedback_blocks() -> tuple[list[str], dict[str, Any]]:
+    text = (repo_root() / "README.md").read_text()
+    section = text.split("### Feedback from closed positions", 1)[1].split("\n#", 1)[0]
+    (bash,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    (config,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    return bash.strip().splitlines(), yaml.safe_load(config)
+
+
+def test_the_readme_feedback_lines_run(
+    run_strategy: RunStrategy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's two lines, in order (port 8095 -> a free one), and its config snippet."""
+    (export, serve), config = readme_feedback_blocks()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    shell = subprocess.run(
+        ["bash", "-c", f'{export}\nprintf %s "$NAUTILUS_AI_FEEDBACK_TOKEN"'],
+        capture_output=True, text=True, check=True, timeout=60, env={**os.environ, "PATH": path},
+    )  # fmt: skip
+    token = shell.stdout
+    assert len(token) == 64
+    argv = shlex.split(serve)
+    assert argv[:3] == ["python", "-m", "nautilus_ai.serving.feedback_endpoint"]
+    argv[0] = sys.executable
+    argv[argv.index("--port") + 1] = "0"
+    env = {**os.environ, "NAUTILUS_AI_FEEDBACK_TOKEN": token}
+    process = start_endpoint(argv, env, tmp_path)
+    try:
+        url = listening_url(process)
+        feedback = dict(config["feedback"])
+        assert feedback["url"] == "http://127.0.0.1:8095/feedback"
+        feedback["url"] = url
+        monkeypatch.setenv("NAUTILUS_AI_FEEDBACK_TOKEN", token)
+        strategy, _engine = run_strategy(bar_limit=6_000, max_holding_bars=60, feedback=feedback)
+        status = strategy.feedback.close(timeout_s=30)
+        stored = (tmp_path / "feedback.jsonl").read_text().splitlines()
+        assert len(stored) == len(strategy.trades) == status["http"]["sent"] > 0
+    finally:
+        stop(process)
