@@ -145,6 +145,10 @@ class FeedbackSink:
             )
         return cls(config, instrument_id, predictor, sender)
 
+    def model(self) -> Predictor | None:
+        """The model outcomes go to now (the strategy's current predictor)."""
+        return self._predictor()
+
     # -- what the strategy reports --------------------------------------------------------------
 
     def decided(
