@@ -49,6 +49,7 @@ class FeedbackEndpoint(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: FeedbackEndpoint
+    timeout = 10.0  # seconds a client may take to send its request: a stalled one is dropped
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request would flood a trading session's logs

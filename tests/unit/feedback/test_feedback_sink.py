@@ -3,11 +3,14 @@ deciding model only, counts every miss, and never raises into the caller."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.models import Action, Prediction, TradeOutcome
@@ -115,3 +118,24 @@ def test_a_dead_endpoint_costs_the_caller_nothing() -> None:
     assert time.perf_counter() - start < 0.05  # never waits for the network
     status = sender.close(timeout_s=5)
     assert status["failed"] == offered.count(True) and status["dropped"] == offered.count(False)
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
+    st.lists(st.floats(), max_size=3), st.lists(st.text(max_size=2), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)  # fmt: skip
+_FIELDS = list(TradeOutcome("O", "X", "m/1", 1, (), "buy", 0.5, 1, 1.0, 1.0, 1.0, 0.0, 1, 2,
+                            "x").to_dict())  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_FIELDS), _values))
+def test_outcome_parser_never_crashes_on_junk(data: dict[str, Any]) -> None:
+    """What the endpoint receives from the wire: an outcome or one ValueError, nothing else."""
+    try:
+        outcome = TradeOutcome.from_dict(data)
+    except ValueError:
+        return
+    again = TradeOutcome.from_dict(outcome.to_dict())
+    assert json.dumps(again.to_dict()) == json.dumps(outcome.to_dict())  # NaN-safe equality
