@@ -4,21 +4,27 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import select
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from fixtures.feedback_endpoint import (
+    TOKEN,
+    TOKEN_ENV,
+    Endpoint,
+    endpoint,
+    listening_url,
+    posted,
+    start_endpoint,
+    stop,
+)
 
 from nautilus_ai.catalog import decisions_with_outcomes, list_runs, read_outcomes
 from nautilus_ai.models import TradeOutcome
@@ -28,66 +34,7 @@ from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
 
 RunStrategy = Any  # the run_strategy fixture (see conftest.py)
 
-TOKEN_ENV = "NAUTILUS_AI_TEST_FEEDBACK_TOKEN"
-TOKEN = "feedback-test-token-0123456789"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    url: str
-    out: Path
-    pid: int
-
-
-def start_endpoint(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd
-    )
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], 30)
-    if not ready:
-        stop(process)
-        raise AssertionError("the feedback endpoint did not start within 30 s")
-    return process
-
-
-def stop(process: subprocess.Popen[str]) -> None:
-    """Stop the endpoint by its pid (SIGTERM, then SIGKILL)."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
-
-
-def listening_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    assert line.startswith("listening on http://127.0.0.1:"), line
-    return line.split()[-1] + "/feedback"
-
-
-@pytest.fixture
-def endpoint(tmp_path: Path) -> Iterator[Endpoint]:
-    """``python -m nautilus_ai.serving.feedback_endpoint`` on 127.0.0.1, a port the OS picks."""
-    out = tmp_path / "feedback.jsonl"
-    argv = [sys.executable, "-m", "nautilus_ai.serving.feedback_endpoint", "--port", "0",
-            "--out", str(out), "--token-env", TOKEN_ENV]  # fmt: skip
-    process = start_endpoint(argv, {**os.environ, TOKEN_ENV: TOKEN}, tmp_path)
-    try:
-        yield Endpoint(listening_url(process), out, process.pid)
-    finally:
-        stop(process)
-
-
-def posted(endpoint: Endpoint) -> list[dict[str, object]]:
-    if not endpoint.out.exists():
-        return []
-    return [json.loads(line) for line in endpoint.out.read_text().splitlines()]
+__all__ = ["endpoint"]
 
 
 def test_closed_positions_reach_the_endpoint_and_the_decision_log(
