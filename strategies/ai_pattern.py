@@ -371,10 +371,15 @@ class AIPatternStrategy(Strategy):
         if self.feature_logger is not None:
             self._start_feature_log_timer()
         if self.config.feedback is not None and self.feedback is None:
-            self.attach_feedback(FeedbackSink.from_config(
-                FeedbackConfig(**self.config.feedback), self.config.instrument_id,
-                lambda: self._predictor,
-            ))  # fmt: skip
+            try:
+                self.attach_feedback(FeedbackSink.from_config(
+                    FeedbackConfig(**self.config.feedback), self.config.instrument_id,
+                    lambda: self._predictor,
+                ))  # fmt: skip
+            except ValueError as exc:  # e.g. the token's environment variable is not set
+                self.log.error(f"feedback: {exc}; stopping")
+                self.stop()
+                return
         self._exits.adopt()
         self.subscribe_bars(self._bar_type)
 

@@ -153,3 +153,13 @@ def test_the_readme_feedback_lines_run(
         assert len(stored) == len(strategy.trades) == status["http"]["sent"] > 0
     finally:
         stop(process)
+
+
+def test_a_missing_token_stops_the_strategy_at_start_naming_the_variable(
+    run_strategy: RunStrategy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NAUTILUS_AI_NO_SUCH_TOKEN", raising=False)
+    feedback = {"url": "http://127.0.0.1:9/feedback", "token_env": "NAUTILUS_AI_NO_SUCH_TOKEN"}
+    strategy, _engine = run_strategy(bar_limit=2_000, feedback=feedback)
+    assert strategy.feedback is None and not strategy.decisions and not strategy.trades
+    assert strategy.state.name == "STOPPED"
