@@ -155,7 +155,7 @@ def test_the_readme_feedback_lines_run(
         stop(process)
 
 
-def test_a_missing_token_stops_the_strategy_at_start_naming_the_variable(
+def test_a_missing_token_stops_the_strategy_at_start(
     run_strategy: RunStrategy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("NAUTILUS_AI_NO_SUCH_TOKEN", raising=False)
