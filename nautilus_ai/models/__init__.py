@@ -37,9 +37,12 @@ from nautilus_ai.models.latency import (
 )
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
+    Backend,
     BackendConfigError,
+    BackendRegistry,
     available_backends,
     build_predictor,
+    default_registry,
     register_backend,
     validate_backend_config,
 )
@@ -63,7 +66,9 @@ __all__ = [
     "Action",
     "AnswerTiming",
     "ArtifactError",
+    "Backend",
     "BackendConfigError",
+    "BackendRegistry",
     "CachedPredictor",
     "CircuitBreaker",
     "DecisionScheduler",
@@ -104,6 +109,7 @@ __all__ = [
     "TransformersPredictor",
     "available_backends",
     "build_predictor",
+    "default_registry",
     "predict_items",
     "read_model_card",
     "recorded_latency",

@@ -25,13 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nautilus_ai.models.base import MarketContext, Prediction, Predictor
 from nautilus_ai.models.registry import (
     BACKEND_SCHEMA,
+    Backend,
+    BackendRegistry,
     build_predictor,
-    register_backend,
     validate_backend_config,
 )
 from nautilus_ai.models.spec import FeatureSpecLike
 
-__all__ = ["DelayedConfig", "DelayedPredictor"]
+__all__ = ["BACKEND", "DelayedConfig", "DelayedPredictor"]
 
 
 class DelayedConfig(BaseModel):
@@ -101,9 +102,12 @@ class DelayedPredictor:
         self.inner.close()
 
 
-def _build(config: DelayedConfig, spec: FeatureSpecLike) -> DelayedPredictor:
-    inner = build_predictor(config.backend, spec)
+def _build(
+    config: DelayedConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> DelayedPredictor:
+    inner = build_predictor(config.backend, spec, registry=registry)
     return DelayedPredictor(inner, config.min_ms / 1e3, config.max_ms / 1e3, config.seed)
 
 
-register_backend("delayed", DelayedConfig, _build)
+#: The ``delayed`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("delayed", DelayedConfig, _build)
