@@ -3,9 +3,10 @@
 An actor that subscribes to bars (and quotes) and records, for every event, the node's clock
 minus the event's ``ts_init`` when its handler runs: the time the event waited for the event
 loop. Nautilus handles events one at a time on one loop, so a strategy that blocks the loop (a
-model called inline) shows up as a large delay on the events that come while it is busy. With
-the replay client at a ``speed``, ``ts_init`` is when the event was due, so the figure includes
-the blocked time. Add it to a live config's ``node.actors``::
+model called inline) shows up as a large delay on the events that come while it is busy. (A
+data client on the same loop, like the replay client, is held up too: with a ``speed`` it
+records how late it emitted each timestamp, ``lateness_ns``; the delay from due time to handling
+is at most the sum of the two.) Add it to a live config's ``node.actors``::
 
     - actor_path: nautilus_ai.adapters.event_delay:EventDelayProbe
       config_path: nautilus_ai.adapters.event_delay:EventDelayProbeConfig

@@ -2,8 +2,7 @@
 
 With it the whole live path (node, strategy, Sandbox fills, control plane, logs) runs with no
 network, in real time or accelerated. Bars keep their historical ``ts_event`` (so features and
-decisions match a backtest of the same bars) and get ``ts_init`` = the node's clock when emitted
-(with a ``speed``: when they were due).
+decisions match a backtest of the same bars) and get ``ts_init`` = the node's clock when emitted.
 
 Quotes: Nautilus 1.221's Sandbox execution client subscribes to ``data.*.<VENUE>.*``, which
 matches quote topics but not bar topics, so with bars alone every order is rejected ("no
@@ -28,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from array import array
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
@@ -54,8 +54,9 @@ __all__ = [
 ]
 
 REPLAY_FINISHED_TOPIC = "nautilus_ai.replay.finished"
-"""Message-bus topic: ``{"client_id", "bars", "quotes", "timestamps"}`` as JSON, once the last
-bar was emitted."""
+"""Message-bus topic: ``{"client_id", "bars", "quotes", "timestamps", "late_max_ms"}`` as JSON,
+once the last bar was emitted (``late_max_ms``: the worst emission after a timestamp's due time,
+see ``speed``)."""
 
 
 class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
@@ -77,8 +78,8 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     speed : float, default 0
         Simulated seconds per wall second (1 = real time, 600 = ten minutes a second);
         0 replays as fast as the node takes it (one loop turn per timestamp). With a speed each
-        timestamp is due at a planned wall time and gets ``ts_init`` = that time, so a late
-        handler sees ``clock - ts_init`` grow (the feed does not wait for a blocked loop).
+        timestamp is due at a planned wall time (the feed does not wait for a blocked loop); how
+        late each went out is kept in ``lateness_ns`` and its worst reported when finished.
     max_gap_secs : float, default 1
         Longest wall-clock pause between two timestamps (weekends, data gaps).
     start_delay_secs : float, default 0.5
@@ -164,6 +165,8 @@ class ReplayDataClient(LiveMarketDataClient):
         self._task: asyncio.Task[None] | None = None
         self.emitted_bars = 0
         self.emitted_quotes = 0
+        #: Per emitted timestamp: how long after its due time it went out (0 at speed 0).
+        self.lateness_ns: array[int] = array("q")
         self.finished = False
 
     @property
@@ -209,9 +212,10 @@ class ReplayDataClient(LiveMarketDataClient):
         previous_ts: int | None = None
         count = 0
         # With a speed, each timestamp is due at a planned wall time (anchored at the first, so a
-        # busy loop does not slow the feed down, as a venue would not wait): it is emitted then
-        # (or at once when behind) with ts_init = that planned time, so a handler's
-        # clock - ts_init is its event-handling delay, blocked time included.
+        # busy loop does not slow the feed down, as a venue would not wait): it is emitted then,
+        # or at once when behind; how far behind is recorded (``lateness_ns``). ts_init stays
+        # the emission time (stamping the due time left the Sandbox run of
+        # tests/integration/live/test_live_nautilus_redis.py without a position).
         planned_ns = self._clock.timestamp_ns()
         for ts_event, group in groups:
             if config.limit is not None and count >= config.limit:
@@ -226,7 +230,8 @@ class ReplayDataClient(LiveMarketDataClient):
                 await asyncio.sleep(0)  # one loop turn: strategies and control run in between
                 planned_ns = self._clock.timestamp_ns()
             previous_ts = ts_event
-            self._emit(ts_event, list(group), planned_ns)
+            self.lateness_ns.append(max(0, self._clock.timestamp_ns() - planned_ns))
+            self._emit(ts_event, list(group))
         self.finished = True
         self._log.info(
             f"Replay finished: {self.emitted_bars:,} bars, {self.emitted_quotes:,} quotes"
@@ -239,12 +244,13 @@ class ReplayDataClient(LiveMarketDataClient):
                     "bars": self.emitted_bars,
                     "quotes": self.emitted_quotes,
                     "timestamps": count,
+                    "late_max_ms": max(self.lateness_ns, default=0) / 1e6,
                 }
             ),
         )
 
-    def _emit(self, ts_event: int, bars: Sequence[Bar], planned_ns: int) -> None:
-        now = min(planned_ns, self._clock.timestamp_ns())  # ts_init: when it was due
+    def _emit(self, ts_event: int, bars: Sequence[Bar]) -> None:
+        now = self._clock.timestamp_ns()
         if self._replay_config.emit_quotes:
             quote = self._quote(ts_event, bars, now)
             if quote is not None:

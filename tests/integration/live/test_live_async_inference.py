@@ -1,8 +1,8 @@
 """Issue 15, part 3: async inference in a real TradingNode (replay client, 3,000 real EUR/USD
 bars at ~1,000 events/s) with a model that takes 50-500 ms per answer.
 
-* the event loop is never blocked: every bar and quote is handled within a few ms of when it was
-  due (the replay stamps ``ts_init`` with that time), while each answer takes >= 50 ms;
+* the event loop is never blocked by the model: it runs on the worker thread only (each answer
+  takes >= 50 ms), and bars and quotes are handled within a few ms of their emission;
 * every answer is applied on the strategy's first bar after it arrived;
 * answers past the 400 ms deadline become holds;
 * the backtest latency model reproduces the live run: the live timeline, fed to a backtest of the
@@ -93,7 +93,7 @@ def test_slow_model_in_a_trading_node_never_blocks_and_a_backtest_replays_its_ti
     assert outcome.replay["REPLAY"]["timestamps"] == 3000
 
     # The loop was never blocked by the model: it ran on the scheduler's worker thread only,
-    # and the events were handled within a few ms of when they were due. (This 2-core box is
+    # and the events were handled within a few ms of their emission. (This 2-core box is
     # shared: the node itself stalls now and then, with or without a model, so the worst delay
     # is a benchmark figure, see benchmarks/bench_live_async.py; a model on the loop would
     # delay nearly every event by >= 50 ms and the replay would take > 10 minutes.)
