@@ -18,6 +18,7 @@ the controller's command outcomes, then disposes of the node.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import time
@@ -389,11 +390,17 @@ def run_live(
         loop.call_later(options.max_runtime_secs, stop, "max runtime")
     if on_built is not None:
         on_built(node)
+    # A full (generation 2) collection walks every object the node built: ~100 ms measured
+    # here, a stall of the event loop mid-session. Freeze them, so later collections scan only
+    # what the session allocates (BENCHMARKS.md, issue 15).
+    gc.collect()
+    gc.freeze()
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
         outcome.reasons = watch.reasons()
     finally:
+        gc.unfreeze()
         cancel_pending_tasks(loop)
         node.dispose()
         asyncio.set_event_loop(None)
