@@ -19,7 +19,6 @@ The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live contr
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -42,11 +41,11 @@ from nautilus_ai.adapters.feature_log import (
     start_flush_timer,
 )
 from nautilus_ai.bar_guard import BarGate
-from nautilus_ai.decision import Decision, DecisionCore, DecisionRecord, RiskControls, TradeRecord
+from nautilus_ai.decision import Decision, DecisionCore, DecisionRecord, TradeRecord
 from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features import FeatureEngine, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
-from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models import Action, MarketContext, Prediction, Predictor, safe_predict
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
@@ -63,6 +62,13 @@ __all__ = [
 DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
 TradeSink = Callable[[TradeRecord], None]
 _EXIT_REASONS = {Intent.EXIT: "signal_exit", Intent.EXIT_TIMEOUT: "max_holding"}
+
+
+def _prediction(record: DecisionRecord) -> Prediction:
+    """The prediction a decision record was made on (for the feedback sink)."""
+    action = Action.parse(record.action)
+    return Prediction(action, record.confidence, record.risk_score, record.model_id,
+                      0.0, record.reason, record.error)  # fmt: skip
 
 
 class AIPatternStrategy(AIPatternControl, Strategy):
@@ -109,6 +115,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._last_error_log_ns = 0
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
+        self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -128,6 +135,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self._attach_feature_logger(self.config.feature_log)
         if self.feature_logger is not None:
             start_flush_timer(self.clock, self.feature_logger)
+        feedback = self.config.feedback is not None and self.feedback is None
+        if feedback and not self._start_feedback():
+            return
         self._exits.adopt()
         self.subscribe_bars(self._bar_type)
 
@@ -150,6 +160,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self._context_window.clear()
 
     def on_dispose(self) -> None:
+        if self.feedback is not None:
+            self.log.info(f"Feedback: {self.feedback.close()}")
         if self._scheduler is not None:
             self._scheduler.close()
         if self._predictor is not None:
@@ -158,23 +170,6 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             flush_quiet_rows(self)
             stats = self.feature_logger.close()  # positions closed at stop are logged too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
-
-    def on_save(self) -> dict[str, bytes]:
-        state = {**self.core.controls.to_dict(), "predictor": self._predictor_config}
-        return {"ai_pattern": json.dumps(state).encode()}
-
-    def on_load(self, state: dict[str, bytes]) -> None:
-        raw = state.get("ai_pattern")
-        if not raw:
-            return
-        saved = json.loads(raw)
-        self.core.set_controls(RiskControls.from_dict(saved))
-        if saved["predictor"] != self._predictor_config:
-            predictor = self._build_predictor(saved["predictor"])
-            if predictor is not None:
-                self._predictor = predictor
-                self._predictor_config = dict(saved["predictor"])
-        self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
 
     # -- Bars: features -> predictor -> decision -> orders ----------------------------------
 
@@ -300,6 +295,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         tags = [f"model={model_id}", f"decision_ts={decision.decision_ts}"]  # for the trade log
         order_id = self._exits.enter(decision.side, decision.quantity, decision.plan, tags)
         self.core.order_placed(order_id, decision.decision_ts, model_id)
+        if self.feedback is not None:
+            self.feedback.entered(order_id, decision.decision_ts, _prediction(decision.record))
         self.orders_sent += 1
 
     def _close(self, reason: str) -> None:
@@ -361,12 +358,14 @@ class AIPatternStrategy(AIPatternControl, Strategy):
     def on_position_closed(self, event: PositionClosed) -> None:
         self._exits.on_position_closed()
         pnl = event.realized_pnl.as_double() if event.realized_pnl is not None else 0.0
-        self.core.position_closed(
+        trade = self.core.position_closed(
             ts_opened=event.ts_opened, ts_closed=event.ts_closed,
             side="long" if event.entry == OrderSide.BUY else "short",
             quantity=event.peak_qty.as_double(), avg_px_open=event.avg_px_open,
             avg_px_close=event.avg_px_close, realized_pnl=pnl, default_model_id=self.model_id,
         )  # fmt: skip
+        if self.feedback is not None:
+            self.feedback.closed(event.opening_order_id.value, trade)
 
     # -- Observability ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from nautilus_ai.config_check import FieldValueError, Schema, check_instance, sc
 from nautilus_ai.config_nautilus import NAUTILUS_HOOKS, check_bar_type, check_instrument_id
 from nautilus_ai.decision import RiskControls
 from nautilus_ai.features import FeatureSpec
+from nautilus_ai.feedback import FeedbackConfig
 from nautilus_ai.models import LatencyConfig
 from nautilus_ai.models.latency import LatencyModel, LatencySpec
 from nautilus_ai.models.registry import BACKEND_SCHEMA
@@ -89,6 +90,9 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
         :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
         every decision as a ``FeatureSnapshot`` and every closed position as a
         ``DecisionOutcome`` into that catalog. ``None`` (default): no logging.
+    feedback : dict, optional
+        :class:`nautilus_ai.feedback.FeedbackConfig` fields: turn every closed position into
+        an outcome for the model that decided it (and, with ``url``, a model server).
     bar_time_tolerance_secs : float, default 5.0
         A bar is refused when its ``ts_event`` is more than this after its ``ts_init``, or its
         ``ts_init`` more than this after the strategy's clock (see :mod:`nautilus_ai.bar_guard`).
@@ -128,6 +132,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     decision_deadline_ms: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     async_predictions: bool = False
     feature_log: Annotated[dict[str, Any], schema_meta(Schema(FeatureLogConfig))] | None = None
+    feedback: Annotated[dict[str, Any], schema_meta(Schema(FeedbackConfig))] | None = None
     bar_time_tolerance_secs: Annotated[float, msgspec.Meta(ge=0.0)] = 5.0
     max_bar_age_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     outlier_max_move_pct: Annotated[float, msgspec.Meta(gt=0.0)] | None = 5.0

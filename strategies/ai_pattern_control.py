@@ -9,12 +9,15 @@ does that).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from nautilus_ai.adapters.feature_log import flush_quiet_rows
-from nautilus_ai.decision import DecisionCore
+from nautilus_ai.decision import DecisionCore, RiskControls
+from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import StrategyHealth
-from nautilus_ai.models import Predictor
+from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 
 __all__ = ["AIPatternControl"]
@@ -23,7 +26,8 @@ __all__ = ["AIPatternControl"]
 class AIPatternControl:
     """Mixed into the strategy: the methods the control plane calls."""
 
-    # Provided by the strategy (a Nautilus Strategy with these attributes).
+    # Provided by the strategy (a Nautilus Strategy with these attributes): annotations only,
+    # so that nothing here shadows the strategy's or Nautilus' own methods.
     core: DecisionCore
     spec: Any
     config: Any
@@ -37,10 +41,62 @@ class AIPatternControl:
     _predictor_config: dict[str, Any]
     _series: Any
     feature_logger: Any
+    feedback: Any
+    _scheduler: Any
 
-    def _close(self, reason: str) -> None: ...  # the strategy's
+    _close: Callable[[str], None]
 
-    def _start_scheduler(self) -> None: ...  # the strategy's
+    _build_predictor: Callable[[dict[str, Any]], Predictor | None]
+
+    stop: Callable[[], None]
+
+    add_decision_sink: Callable[..., None]
+
+    # -- State across restarts (on_save / on_load) ------------------------------------------
+
+    def on_save(self) -> dict[str, bytes]:
+        state = {**self.core.controls.to_dict(), "predictor": self._predictor_config}
+        return {"ai_pattern": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        raw = state.get("ai_pattern")
+        if not raw:
+            return
+        saved = json.loads(raw)
+        self.core.set_controls(RiskControls.from_dict(saved))
+        if saved["predictor"] != self._predictor_config:
+            predictor = self._build_predictor(saved["predictor"])
+            if predictor is not None:
+                self._predictor = predictor
+                self._predictor_config = dict(saved["predictor"])
+        self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
+
+    # -- Outcome feedback (nautilus_ai.feedback) ---------------------------------------------
+
+    def _start_feedback(self) -> bool:
+        """Attach the sink ``config.feedback`` describes; False (and stopped) when it cannot."""
+        try:
+            self.attach_feedback(FeedbackSink.from_config(
+                FeedbackConfig(**self.config.feedback), self.config.instrument_id,
+                lambda: self._predictor,
+            ))  # fmt: skip
+        except ValueError as exc:  # e.g. the token's environment variable is not set
+            self.log.error(f"feedback: {exc}; stopping")
+            self.stop()
+            return False
+        return True
+
+    def attach_feedback(self, sink: FeedbackSink) -> None:
+        """Report entries, decisions and closed positions to ``sink`` (outcome feedback)."""
+        self.feedback = sink
+        self.add_decision_sink(sink.decided)
+
+    @property
+    def decision_scheduler(self) -> DecisionScheduler | None:
+        """The scheduler of timed decisions (latency, deadline, async; its timeline), or None."""
+        return None if self._scheduler is None else self._scheduler.scheduler
+
+    _start_scheduler: Callable[[], None]
 
     @property
     def model_id(self) -> str:
@@ -121,6 +177,7 @@ class AIPatternControl:
             },
             "health": self.health.snapshot(self.core.bars),
             "protection": self._exits.status(),
+            "feedback": None if self.feedback is None else self.feedback.status(),
         }  # fmt: skip
 
     # -- Counters (status and reports) ---------------------------------------------------

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 from nautilus_ai.models.base import (
     Action,
     ArrayPredictor,
+    LearnsFromOutcomes,
     MarketContext,
     Prediction,
     PredictionError,
     Predictor,
     SignalBatch,
+    TradeOutcome,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -33,6 +35,7 @@ from nautilus_ai.models.latency import (
     LatencyConfig,
     LatencyModel,
     LogNormalLatency,
+    RecordedLatency,
 )
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
@@ -46,7 +49,13 @@ from nautilus_ai.models.registry import (
     validate_backend_config,
 )
 from nautilus_ai.models.rule import RuleConfig, RulePredictor
-from nautilus_ai.models.scheduler import DecisionScheduler, ScheduledDecision, SchedulerStats
+from nautilus_ai.models.scheduler import (
+    AnswerTiming,
+    DecisionScheduler,
+    ScheduledDecision,
+    SchedulerStats,
+    recorded_latency,
+)
 from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 from nautilus_ai.models.switchable import SwitchablePredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
@@ -57,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AnswerTiming",
     "ArrayPredictor",
     "ArtifactError",
     "Backend",
@@ -75,6 +85,7 @@ __all__ = [
     "ItemwisePredictor",
     "LatencyConfig",
     "LatencyModel",
+    "LearnsFromOutcomes",
     "LogNormalLatency",
     "MLPClassifier",
     "MarketContext",
@@ -86,6 +97,7 @@ __all__ = [
     "PredictionCacheError",
     "PredictionError",
     "Predictor",
+    "RecordedLatency",
     "RuleConfig",
     "RulePredictor",
     "ScheduledDecision",
@@ -96,6 +108,7 @@ __all__ = [
     "TorchPredictor",
     "TorchServeConfig",
     "TorchServePredictor",
+    "TradeOutcome",
     "TransformersConfig",
     "TransformersPredictor",
     "available_backends",
@@ -103,6 +116,7 @@ __all__ = [
     "default_registry",
     "predict_items",
     "read_model_card",
+    "recorded_latency",
     "register_backend",
     "resolve_device",
     "safe_predict",
