@@ -229,6 +229,8 @@ class ArrayPredictor(Protocol):
 
     def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
         """Columns for each row of ``features`` (shape ``(n, k)``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TradeOutcome:
     """A closed position, joined to the decision that opened it (what feedback carries).
