@@ -14,7 +14,8 @@ from nautilus_ai.cli import CliError
 
 __all__ = ["register"]
 
-DEFAULT_STORE = "results"
+#: The results library when ``--store`` is not given (experiment files default to the same).
+STORE_ENV = "NAUTILUS_AI_RESULTS"
 
 
 def register(subparsers: Any) -> None:
@@ -76,8 +77,10 @@ def register(subparsers: Any) -> None:
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default=DEFAULT_STORE,
-                        help=f"results library folder (default: {DEFAULT_STORE})")  # fmt: skip
+    import os
+
+    parser.add_argument("--store", default=os.environ.get(STORE_ENV) or "results",
+                        help=f"results library folder (default: ${STORE_ENV} or results)")  # fmt: skip
 
 
 def _load(path: str, store: str | None) -> Any:

@@ -61,10 +61,27 @@ def _mean_curve(trial: TrialSummary) -> StitchedCurve:
     return StitchedCurve(ts, equity, curves[0].fold_starts, curves[0].starting)
 
 
-def _params_text(trial: TrialSummary) -> str:
-    parts = [f"{k}={_short(v)}" for k, v in sorted(trial.model_params.items())]
-    parts += [f"{k}={_short(v)}" for k, v in sorted(trial.strategy_params.items())]
-    return ", ".join(parts) or "defaults"
+def _settings(trial: TrialSummary) -> dict[str, str]:
+    out = {f"{k}": _short(v) for k, v in trial.model_params.items()}
+    out.update({k: _short(v) for k, v in trial.strategy_params.items()})
+    return out
+
+
+def _shared_settings(trials: Sequence[TrialSummary]) -> dict[str, str]:
+    """Settings every trial has with the same value (said once, not in every row)."""
+    if not trials:
+        return {}
+    common = dict(_settings(trials[0]))
+    for t in trials[1:]:
+        mine = _settings(t)
+        common = {k: v for k, v in common.items() if mine.get(k) == v}
+    return common if len(trials) > 1 else {}
+
+
+def _params_text(trial: TrialSummary, shared: dict[str, str] | None = None) -> str:
+    shared = shared or {}
+    parts = [f"{k}={v}" for k, v in sorted(_settings(trial).items()) if k not in shared]
+    return ", ".join(parts) or "shared settings"
 
 
 def _short(value: Any) -> str:
@@ -216,7 +233,8 @@ def _headline_table(analysis: ExperimentAnalysis) -> str:
     rows = ["| | return | Sharpe (ann.) | max drawdown | trades | net PnL |", "|---|---:|---:|---:|---:|---:|"]
     best = analysis.best
     assert best is not None
-    entries = [(f"**{best.label}** ({_params_text(best)})", best)]
+    entries = [(f"**{best.label}** ({_params_text(best, _shared_settings(analysis.trials))})",
+                best)]  # fmt: skip
     entries += [(f"{name.replace('_', ' ')} (baseline)", t)
                 for name, t in sorted(analysis.baselines.items())]  # fmt: skip
     for name, t in entries:
@@ -264,11 +282,15 @@ def _seed_text(best: TrialSummary) -> str:
 
 
 def _leaderboard(analysis: ExperimentAnalysis, top: int = 12) -> str:
-    rows = ["| rank | trial | family | parameters | Sharpe | return | trades |",
-            "|---:|---|---|---|---:|---:|---:|"]  # fmt: skip
+    shared = _shared_settings(analysis.trials)
+    rows = []
+    if shared:
+        rows += ["Every trial: " + ", ".join(f"{k}={v}" for k, v in sorted(shared.items())), ""]
+    rows += ["| rank | trial | family | parameters | Sharpe | return | trades |",
+             "|---:|---|---|---|---:|---:|---:|"]  # fmt: skip
     for rank, t in enumerate(analysis.ranked()[:top], start=1):
         sharpe = _fmt(t.sharpe.mean if t.sharpe else None)
-        rows.append(f"| {rank} | {t.label} | {t.family} | {_params_text(t)} | {sharpe} | "
+        rows.append(f"| {rank} | {t.label} | {t.family} | {_params_text(t, shared)} | {sharpe} | "
                     f"{t.return_pct.mean:+.2f}% | {t.trades} |")  # fmt: skip
     if len(analysis.trials) > top:
         rows.append(f"\n{len(analysis.trials) - top} more trials in the results library.")
@@ -346,27 +368,30 @@ def _sensitivity(
     if len(varied) < 1:
         return None
     x_name = varied[0]
-    y_name = varied[1] if len(varied) > 1 else None
+    y_name: str | None = varied[1] if len(varied) > 1 else None
+    by_family = y_name is None  # one parameter: every family that has it, one row each
+    pool = [t for t in analysis.trials if x_name in t.strategy_params] if by_family else same
     xs = _sorted_values(values[x_name])
-    ys = _sorted_values(values[y_name]) if y_name else ["all"]
+    ys = (sorted({t.family for t in pool}) if by_family
+          else _sorted_values(values[y_name]))  # type: ignore[index]  # fmt: skip
     grid = np.full((len(ys), len(xs)), np.nan)
     counts = np.zeros_like(grid)
-    for t in same:
+    for t in pool:
         params = {**{f"model.{a}": b for a, b in t.model_params.items()}, **t.strategy_params}
         metric = t.metric(analysis.metric)
-        if not math.isfinite(metric):
+        if not math.isfinite(metric) or _short(params[x_name]) not in xs:
             continue
         x = xs.index(_short(params[x_name]))
-        y = ys.index(_short(params[y_name])) if y_name else 0
+        y = ys.index(t.family) if by_family else ys.index(_short(params[y_name]))  # type: ignore[index]
         grid[y, x] = metric if counts[y, x] == 0 else grid[y, x] + metric
         counts[y, x] += 1
     with np.errstate(invalid="ignore"):
         grid = grid / np.where(counts > 0, counts, np.nan)
     image = plot_parameter_sensitivity(
         folder / "sensitivity.png", grid, x_values=xs, y_values=ys, x_label=x_name,
-        y_label=y_name or "", metric_label=METRICS[analysis.metric],
-        title=f"{best.family}: {METRICS[analysis.metric]} by parameter (others averaged, "
-        "out-of-sample)",
+        y_label=y_name or "family", metric_label=METRICS[analysis.metric],
+        title=f"{'every family' if by_family else best.family}: {METRICS[analysis.metric]} "
+        "by parameter\n(others averaged, out-of-sample)",
     )  # fmt: skip
     return ReportSection(
         "Parameter sensitivity",

@@ -313,7 +313,9 @@ def baseline_runs(
 def _keyed(spec: RunSpec, data: Mapping[str, str], code: str) -> RunSpec:
     from dataclasses import replace
 
-    key = run_key(spec.config(), spec.base_run, data[spec.market.bar_type], code)
+    fields = spec.config()
+    fields.pop("catalog")  # where the bars are does not matter, what they are does (data)
+    key = run_key(fields, spec.base_run, data[spec.market.bar_type], code)
     return replace(spec, key=key)
 
 

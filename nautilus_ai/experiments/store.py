@@ -156,7 +156,7 @@ class ResultsStore:
     """The results library at ``root`` (see the module docstring)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()
 
     # -- paths
     def runs_dir(self, experiment: str) -> Path:
