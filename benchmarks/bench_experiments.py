@@ -34,7 +34,8 @@ from typing import Any
 
 
 def _load() -> str:
-    return "load %.1f/%.1f" % os.getloadavg()[:2]
+    one, five = os.getloadavg()[:2]
+    return f"load {one:.1f}/{five:.1f}"
 
 
 def _burn(seconds: float) -> int:
@@ -79,8 +80,10 @@ def _warm(session: Any, workers: int) -> None:
     """Import the backtest stack in every worker before the clock starts."""
 
     def warm(_: int) -> int:
-        import nautilus_ai.backtest.runner  # noqa: F401
-        import nautilus_ai.experiments.tasks  # noqa: F401
+        import importlib
+
+        for module in ("nautilus_ai.backtest.runner", "nautilus_ai.experiments.tasks"):
+            importlib.import_module(module)
 
         time.sleep(1.0)  # hold the worker so the next task lands on another one
         return os.getpid()
@@ -140,12 +143,16 @@ def scaling_and_overhead(catalog: Path, runs: int, repeat: int, root: Path) -> d
         "speedups": [a / b for a, b in zip(timings["ray1"], timings["ray2"], strict=True)],
         "overhead_per_run_s": (med["ray1"] - med["loop"]) / n,
         "overhead_pct": 100.0 * (med["ray1"] - med["loop"]) / med["loop"],
-        "overheads_pct": [100.0 * (r - lp) / lp for r, lp in
-                          zip(timings["ray1"], timings["loop"], strict=True)],  # fmt: skip
+        "overheads_pct": [
+            100.0 * (r - lp) / lp for r, lp in zip(timings["ray1"], timings["loop"], strict=True)
+        ],
         "startup": startup,
     }
-    print(f"  speedup 2 workers vs 1: {out['speedup_2_vs_1']:.2f}x (rounds: "
-          + ", ".join(f"{s:.2f}" for s in out["speedups"]) + ")")
+    print(
+        f"  speedup 2 workers vs 1: {out['speedup_2_vs_1']:.2f}x (rounds: "
+        + ", ".join(f"{s:.2f}" for s in out["speedups"])
+        + ")"
+    )
     print(f"  Ray (1 warm worker) vs in-process loop: {out['overhead_per_run_s']*1000:+.0f} ms "
           f"a run, {out['overhead_pct']:+.1f}% (rounds: "
           + ", ".join(f"{s:+.1f}%" for s in out["overheads_pct"]) + ")")  # fmt: skip
@@ -169,8 +176,10 @@ def worker_memory(catalog: Path, root: Path, runs: int = 20) -> list[float]:
         measured = [session.ray.get(remote.remote(s)) for s in specs[:runs]]
     assert len({pid for pid, _ in measured}) == 1
     rss = [r for _, r in measured]
-    print(f"  one worker, {runs} runs: RSS after run 2 {rss[1]:.0f} MB, after run {runs} "
-          f"{rss[-1]:.0f} MB ({rss[-1] - rss[1]:+.1f} MB)  [{_load()}]")
+    print(
+        f"  one worker, {runs} runs: RSS after run 2 {rss[1]:.0f} MB, after run {runs} "
+        f"{rss[-1]:.0f} MB ({rss[-1] - rss[1]:+.1f} MB)  [{_load()}]"
+    )
     print("  RSS by run (MB): " + " ".join(f"{r:.0f}" for r in rss))
     return rss
 
@@ -187,14 +196,21 @@ def full_experiment(catalog: Path, root: Path, workers: int) -> dict[str, Any]:
     outcome = run_experiment(experiment, workers=workers, progress=lambda _line: None)
     wall = time.perf_counter() - start
     assert outcome.ok, outcome.summary_text()
-    table = outcome.store.table(experiment.name, columns=["role", "family", "elapsed_s",
-                                                          "model_key", "model_seconds"])
+    table = outcome.store.table(
+        experiment.name, columns=["role", "family", "elapsed_s", "model_key", "model_seconds"]
+    )
     rows = table.to_pylist()
     runs = [r for r in rows if r["family"] != "buy_and_hold"]
     run_seconds = [r["elapsed_s"] for r in runs]
     models = {r["model_key"]: r["model_seconds"] for r in runs if r["model_key"]}
-    train_seconds = {f: [s for k, s in models.items() if any(
-        r["model_key"] == k and r["family"] == f for r in runs)] for f in ("mlp", "lightgbm")}
+    train_seconds = {
+        f: [
+            s
+            for k, s in models.items()
+            if any(r["model_key"] == k and r["family"] == f for r in runs)
+        ]
+        for f in ("mlp", "lightgbm")
+    }
     cpu = sum(run_seconds) + sum(models.values())
     longest = max(models.values()) + max(run_seconds)
     out = {
@@ -203,19 +219,23 @@ def full_experiment(catalog: Path, root: Path, workers: int) -> dict[str, Any]:
         "train_s": {f: (statistics.mean(v), max(v)) for f, v in train_seconds.items() if v},
         "longest_chain_s": longest, "summary": outcome.summary_text(),
     }  # fmt: skip
-    print(f"  wall {wall:.0f} s for {len(runs)} runs + {len(models)} trainings on {workers} "
-          f"workers; task CPU time {cpu:.0f} s (runs {sum(run_seconds):.0f} s, mean "
-          f"{out['run_s_mean']:.2f} s, max {out['run_s_max']:.2f} s; trainings "
-          + ", ".join(f"{f} mean {m:.1f} s max {x:.1f} s" for f, (m, x) in out["train_s"].items())
-          + ")")
+    print(
+        f"  wall {wall:.0f} s for {len(runs)} runs + {len(models)} trainings on {workers} "
+        f"workers; task CPU time {cpu:.0f} s (runs {sum(run_seconds):.0f} s, mean "
+        f"{out['run_s_mean']:.2f} s, max {out['run_s_max']:.2f} s; trainings "
+        + ", ".join(f"{f} mean {m:.1f} s max {x:.1f} s" for f, (m, x) in out["train_s"].items())
+        + ")"
+    )
     # What the parallel work does not explain (Ray start, worker imports, waiting on a fold's
     # training, storing, the report) is kept as a fixed cost: conservative for larger machines.
     fixed = max(0.0, wall - cpu / workers)
     out["fixed_s"] = fixed
     for label, cores in (("32-core machine", 32), ("10-node cluster, 16 cores each", 160)):
         estimate = max(cpu / cores, longest) + fixed
-        print(f"  estimate on a {label}: max(CPU {cpu:.0f} s / {cores}, longest chain "
-              f"{longest:.1f} s) + fixed {fixed:.0f} s = {estimate:.0f} s")
+        print(
+            f"  estimate on a {label}: max(CPU {cpu:.0f} s / {cores}, longest chain "
+            f"{longest:.1f} s) + fixed {fixed:.0f} s = {estimate:.0f} s"
+        )
     print(outcome.summary_text())
     return out
 

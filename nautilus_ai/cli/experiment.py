@@ -79,8 +79,11 @@ def register(subparsers: Any) -> None:
 def _store_argument(parser: argparse.ArgumentParser) -> None:
     import os
 
-    parser.add_argument("--store", default=os.environ.get(STORE_ENV) or "results",
-                        help=f"results library folder (default: ${STORE_ENV} or results)")  # fmt: skip
+    parser.add_argument(
+        "--store",
+        default=os.environ.get(STORE_ENV) or "results",
+        help=f"results library folder (default: ${STORE_ENV} or results)",
+    )
 
 
 def _load(path: str, store: str | None) -> Any:
@@ -241,8 +244,10 @@ def _show(args: argparse.Namespace) -> int:
           f"{len(failures)} failed")  # fmt: skip
     if analysis.best is not None:
         b = info["best"]
-        print(f"  best by {analysis.metric}: {b['trial']} ({b['family']}) return "
-              f"{b['return_pct']:+.2f}%, Sharpe {_num(b['sharpe'])}, {b['trades']} trades")  # fmt: skip
+        print(
+            f"  best by {analysis.metric}: {b['trial']} ({b['family']}) return "
+            f"{b['return_pct']:+.2f}%, Sharpe {_num(b['sharpe'])}, {b['trades']} trades"
+        )
     for name, base in sorted(info["baselines"].items()):
         print(f"  baseline {name}: return {base['return_pct']:+.2f}%, {base['trades']} trades")
     if info["deflated_sharpe"] is not None:

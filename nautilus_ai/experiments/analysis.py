@@ -233,7 +233,9 @@ def _summaries(rows: Mapping[str, list[Any]], indices: list[int], role: str) -> 
         gross=sum(float(rows["gross"][i] or 0.0) for i in indices),
         commission=sum(float(rows["commission"][i] or 0.0) for i in indices),
         spread_cost=sum(float(rows["spread_cost"][i] or 0.0) for i in indices),
-        per_fold=sorted(per_fold, key=lambda r: (r["fold"], -1 if r["seed"] is None else r["seed"])),
+        per_fold=sorted(
+            per_fold, key=lambda r: (r["fold"], -1 if r["seed"] is None else r["seed"])
+        ),
     )
 
 

@@ -48,7 +48,7 @@ import msgspec
 
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, check, nearest
 from nautilus_ai.config_env import substitute
-from nautilus_ai.datasets import Fold, Window, to_ns, walk_forward_folds
+from nautilus_ai.datasets import Fold, to_ns, walk_forward_folds
 from nautilus_ai.labels import LabelSpec
 
 __all__ = [
@@ -311,14 +311,14 @@ class Experiment:
 def parse_duration(value: str | float, path: KeyPath) -> int:
     """``"8w"``, ``"14d"``, ``"12h"``, ``"90m"`` or a number of days -> nanoseconds (> 0)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        ns = int(round(float(value) * NS_PER_DAY))
+        ns = round(float(value) * NS_PER_DAY)
     else:
         match = _DURATION.match(str(value))
         if match is None:
             raise ConfigFieldError(
                 path, "expected a duration like '8w', '14d', '12h', '90m' or days", received=value
             )
-        ns = int(round(float(match.group(1)) * _UNIT_NS[match.group(2)]))
+        ns = round(float(match.group(1)) * _UNIT_NS[match.group(2)])
     if ns <= 0:
         raise ConfigFieldError(path, "must be a positive duration", received=value)
     return ns
@@ -397,7 +397,9 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
     start_ns = _date(d.start, ("data", "start"))
     end_ns = _date(d.end, ("data", "end"))
     if end_ns <= start_ns:
-        raise ConfigFieldError(("data", "end"), f"must be after data.start ({d.start})", received=d.end)
+        raise ConfigFieldError(
+            ("data", "end"), f"must be after data.start ({d.start})", received=d.end
+        )
     wf = schema.walk_forward
     lengths = {
         name: parse_duration(getattr(wf, name), ("walk_forward", name))
@@ -553,10 +555,15 @@ def _family_space(section: FamilySection, path: KeyPath, method: str) -> FamilyS
                 where, f"unknown {section.family} parameter", suggestion=suggestion
             )
         space[name] = _candidates(candidates, where, method)
-        values = [candidates.low, candidates.high] if isinstance(candidates, ParamRange) else candidates
+        values = (
+            [candidates.low, candidates.high] if isinstance(candidates, ParamRange) else candidates
+        )
         for j, value in enumerate(values):
-            spot = (*where, j) if not isinstance(candidates, ParamRange) else (
-                *where, ("low", "high")[j])
+            spot = (
+                (*where, j)
+                if not isinstance(candidates, ParamRange)
+                else (*where, ("low", "high")[j])
+            )
             try:
                 validate_family_params(section.family, {name: _json_value(value)}, ())
             except ConfigFieldError as exc:
@@ -613,7 +620,9 @@ def _strategy_space(
         for j, candidate in enumerate(values):
             if isinstance(candidate, SignalRate):
                 continue
-            spot = (*where, j) if not isinstance(value, ParamRange) else (*where, ("low", "high")[j])
+            spot = (
+                (*where, j) if not isinstance(value, ParamRange) else (*where, ("low", "high")[j])
+            )
             config = {
                 "instrument_id": "EUR/USD.SIM",
                 "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from nautilus_ai.experiments.plan import ModelSpec, RunSpec
@@ -260,7 +261,9 @@ class _Tracker:
     def model(self, spec: ModelSpec, model: PreparedModel | None, failure: str = "") -> None:
         seed = f" seed {spec.seed}" if spec.seed is not None else ""
         if model is None:
-            self.progress(f"      model fold {spec.fold.index} {spec.family}{seed} FAILED: {failure}")
+            self.progress(
+                f"      model fold {spec.fold.index} {spec.family}{seed} FAILED: {failure}"
+            )
         else:
             self.progress(
                 f"      model fold {spec.fold.index} {spec.family}{seed} ready in "
@@ -322,7 +325,7 @@ def _execute_in_process(
         if spec.model is not None:
             key = spec.model.key
             if key not in ready and key not in broken:
-                built, error = _attempts(lambda s=spec.model: prepare_entry(s, timeout_s), retries)
+                built, error = _attempts(partial(prepare_entry, spec.model, timeout_s), retries)
                 if built is None:
                     broken[key] = error
                     tracker.model(spec.model, None, error)
@@ -335,8 +338,7 @@ def _execute_in_process(
                 _fail(spec, f"its model could not be built: {broken[key]}", store, stats, tracker)
                 continue
             model = ready[key]
-        results, error = _attempts(lambda s=spec, m=model: backtest_entry(s, m, timeout_s),
-                                   retries)  # fmt: skip
+        results, error = _attempts(partial(backtest_entry, spec, model, timeout_s), retries)
         if results is None:
             _fail(spec, error, store, stats, tracker)
         else:
@@ -374,34 +376,34 @@ def _execute_on_ray(
     backtest = ray.remote(**options)(backtest_entry)
     model_refs: dict[str, Any] = {}
     waiting: dict[Any, tuple[str, Any]] = {}
-    for key, spec in models.items():
+    for key, model_spec in models.items():
         if key in ready:
             model_refs[key] = ray.put(ready[key])
         else:
-            ref = prepare.remote(spec, timeout_s)
+            ref = prepare.remote(model_spec, timeout_s)
             model_refs[key] = ref
-            waiting[ref] = ("model", spec)
+            waiting[ref] = ("model", model_spec)
     for spec in pending:
         model_ref = model_refs[spec.model.key] if spec.model is not None else None
         waiting[backtest.remote(spec, model_ref, timeout_s)] = ("run", spec)
     while waiting:
         done, _ = ray.wait(list(waiting), num_returns=1, timeout=5.0)
         for ref in done:
-            kind, spec = waiting.pop(ref)
+            kind, task = waiting.pop(ref)
             try:
                 value = ray.get(ref)
             except Exception as exc:  # the task's error after its retries, or a dead worker
                 reason = _describe_ray_error(exc)
                 if kind == "model":
-                    tracker.model(spec, None, reason)
+                    tracker.model(task, None, reason)
                 else:
-                    if spec.model is not None and "prepare_entry" in str(exc):
+                    if task.model is not None and "prepare_entry" in str(exc):
                         reason = f"its model could not be built: {reason}"
-                    _fail(spec, reason, store, stats, tracker)
+                    _fail(task, reason, store, stats, tracker)
                 continue
             if kind == "model":
                 store.write_model(value)
                 stats.models_built += 1
-                tracker.model(spec, value)
+                tracker.model(task, value)
             else:
-                _store_results(spec, value, store, data, code, stats, tracker)
+                _store_results(task, value, store, data, code, stats, tracker)

@@ -47,7 +47,7 @@ def _iso(ns: Any) -> str:
         return "?"
     value = ns.value if hasattr(ns, "value") else ns
     if hasattr(value, "timestamp"):
-        return value.strftime("%Y-%m-%d")
+        return str(value.strftime("%Y-%m-%d"))
     return str(np.datetime64(int(value), "ns").astype("datetime64[D]"))
 
 
@@ -89,7 +89,9 @@ def _short(value: Any) -> str:
         return f"validation@{value['signal_rate']:g}"
     if isinstance(value, float):
         return f"{value:g}"
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+    return (
+        json.dumps(value, separators=(",", ":")) if isinstance(value, dict | list) else str(value)
+    )
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -201,9 +203,7 @@ def write_experiment_report(
     )  # fmt: skip
 
 
-def _preface(
-    experiment: Experiment, analysis: ExperimentAnalysis, failures: Sequence[Any]
-) -> str:
+def _preface(experiment: Experiment, analysis: ExperimentAnalysis, failures: Sequence[Any]) -> str:
     folds = experiment.folds
     first, last = folds[0], folds[-1]
     assert first.test is not None and last.test is not None
@@ -230,7 +230,10 @@ def _preface(
 
 
 def _headline_table(analysis: ExperimentAnalysis) -> str:
-    rows = ["| | return | Sharpe (ann.) | max drawdown | trades | net PnL |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| | return | Sharpe (ann.) | max drawdown | trades | net PnL |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     best = analysis.best
     assert best is not None
     entries = [(f"**{best.label}** ({_params_text(best, _shared_settings(analysis.trials))})",
@@ -238,8 +241,11 @@ def _headline_table(analysis: ExperimentAnalysis) -> str:
     entries += [(f"{name.replace('_', ' ')} (baseline)", t)
                 for name, t in sorted(analysis.baselines.items())]  # fmt: skip
     for name, t in entries:
-        sharpe = t.sharpe.text(".2f") if t.sharpe is not None and t.sharpe.n > 1 else _fmt(
-            t.sharpe.mean if t.sharpe else None)
+        sharpe = (
+            t.sharpe.text(".2f")
+            if t.sharpe is not None and t.sharpe.n > 1
+            else _fmt(t.sharpe.mean if t.sharpe else None)
+        )
         rows.append(
             f"| {name} | {t.return_pct.mean:+.2f}% | {sharpe} | -{t.max_drawdown_pct:.2f}% | "
             f"{t.trades} | {t.pnl.mean:+,.2f} |"
@@ -253,9 +259,13 @@ def _fold_table(analysis: ExperimentAnalysis) -> str:
     assert best is not None
     base = {name: {r["fold"]: r for r in t.per_fold} for name, t in analysis.baselines.items()}
     names = sorted(base)
-    head = "| fold | test window | " + " | ".join(
-        ["best: PnL (mean over seeds)", "trades", "threshold"] + [f"{n} PnL" for n in names]
-    ) + " |"
+    head = (
+        "| fold | test window | "
+        + " | ".join(
+            ["best: PnL (mean over seeds)", "trades", "threshold"] + [f"{n} PnL" for n in names]
+        )
+        + " |"
+    )
     rows = [head, "|" + "---|" * (5 + len(names))]
     for fold in best.folds:
         runs = [r for r in best.per_fold if r["fold"] == fold]
@@ -412,8 +422,8 @@ def _failure_sections(failures: Sequence[Any]) -> list[ReportSection]:
         return []
     rows = ["| run | reason |", "|---|---|"]
     rows += [f"| {f['run']} | {'; '.join(f['reasons'])[:300]} |" for f in failures]
-    return [ReportSection(f"Failed runs ({len(failures)})",
-                          "Re-run the experiment to retry them.\n\n" + "\n".join(rows))]  # fmt: skip
+    text = "Re-run the experiment to retry them.\n\n" + "\n".join(rows)
+    return [ReportSection(f"Failed runs ({len(failures)})", text)]
 
 
 def _query_text(store: ResultsStore, experiment: Experiment) -> str:

@@ -144,8 +144,10 @@ class RunSpec:
             "strategy_params": dict(self.strategy_params),
             "seed": self.seed,
             "fold": {"index": self.fold.index, **self.fold.to_dict()},
-            "market": {"instrument_id": self.market.instrument_id,
-                       "bar_type": self.market.bar_type},  # fmt: skip
+            "market": {
+                "instrument_id": self.market.instrument_id,
+                "bar_type": self.market.bar_type,
+            },
             "catalog": self.catalog,
             "model_key": self.model.key if self.model is not None else None,
             "costs": dict(self.costs),
@@ -232,7 +234,9 @@ def model_spec(
                      label, experiment.embargo_bars, rates)  # fmt: skip
 
 
-def run_key(spec_fields: Mapping[str, Any], base_run: Mapping[str, Any], data: str, code: str) -> str:
+def run_key(
+    spec_fields: Mapping[str, Any], base_run: Mapping[str, Any], data: str, code: str
+) -> str:
     return canonical_hash(
         {"kind": "run", **spec_fields, "base_run": base_run, "data": data, "code": code}
     )

@@ -75,8 +75,7 @@ class ExperimentOutcome:
             )
             for name, base in sorted(a.baselines.items()):
                 lines.append(
-                    f"  baseline {name}: return {base.return_pct.mean:+.2f}%, "
-                    f"{base.trades} trades"
+                    f"  baseline {name}: return {base.return_pct.mean:+.2f}%, {base.trades} trades"
                 )
         if a.dsr is not None:
             lines.append(f"  deflated Sharpe ratio {a.dsr.dsr:.3f} ({a.dsr_note})")
@@ -297,10 +296,15 @@ def _write_manifest(
         "catalog": str(experiment.catalog),
         "folds": [{"index": f.index, **f.to_dict()} for f in experiment.folds],
         "trials": {
-            t.trial_id: {"label": t.label, "family": t.family, "model": dict(t.model_params),
-                         "strategy": dict(t.strategy_params), "market": t.market.bar_type}
+            t.trial_id: {
+                "label": t.label,
+                "family": t.family,
+                "model": dict(t.model_params),
+                "strategy": dict(t.strategy_params),
+                "market": t.market.bar_type,
+            }
             for t in trials
-        },  # fmt: skip
+        },
         "runs": [r.key for r in planned],
         "code_version": code,
         "data_fingerprints": dict(data),

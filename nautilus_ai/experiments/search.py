@@ -46,8 +46,10 @@ def suggest(trial: Any, name: str, space: Sequence[Any] | ParamRange) -> Any:
     """One value of ``name`` from an Optuna trial: a list is categorical (lists and dicts go
     through JSON: Optuna's choices must be plain scalars), a range is an int or float range."""
     if isinstance(space, ParamRange):
-        integral = float(space.low).is_integer() and float(space.high).is_integer() and (
-            space.step is None or float(space.step).is_integer()
+        integral = (
+            float(space.low).is_integer()
+            and float(space.high).is_integer()
+            and (space.step is None or float(space.step).is_integer())
         )
         if integral and not space.log and _declared_int(space):
             step = int(space.step) if space.step is not None else 1

@@ -12,6 +12,7 @@ its PnL split into gross, commission and spread.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -100,10 +101,8 @@ def release_memory() -> None:
     gc.collect()
     name = ctypes.util.find_library("c")
     if name and "libc" in name:
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
             ctypes.CDLL(name).malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc
-            pass
 
 
 # ------------------------------------------------------------------------------- models
@@ -181,34 +180,34 @@ def _build(
     params = dict(spec.model_params)
     info: dict[str, Any] = {"bars_read": int(frame.ts.size)}
     if spec.family in ("mlp", "lightgbm"):
-        common = {
-            "fold": fold, "label": label, "artifacts_root": workdir / "artifacts",
-            "embargo_bars": spec.embargo_bars,
-            "description": f"walk-forward fold {spec.fold.index} (no proven edge)",
-        }  # fmt: skip
         seed = int(spec.seed if spec.seed is not None else 7)
+        description = f"walk-forward fold {spec.fold.index} (no proven edge)"
+        artifacts = workdir / "artifacts"
         if spec.family == "mlp":
             from nautilus_ai.training import TrainConfig, train_on_arrays
 
-            result = train_on_arrays(
-                frame.ts, frame.ohlcv, frame.features, feature_spec,
-                config=TrainConfig(**params, seed=seed, threads=1), name="mlp", **common,
+            mlp = train_on_arrays(
+                frame.ts, frame.ohlcv, frame.features, feature_spec, fold=fold, label=label,
+                config=TrainConfig(**params, seed=seed, threads=1), artifacts_root=artifacts,
+                name="mlp", embargo_bars=spec.embargo_bars, description=description,
             )  # fmt: skip
             kind: dict[str, Any] = {"kind": "torch", "device": "cpu"}
-            card = json.loads(result.card.model_dump_json())
+            card = json.loads(mlp.card.model_dump_json())
+            artifact, dataset = mlp.artifact_path, mlp.dataset
         else:
             from nautilus_ai.training.gbt import GBTConfig, train_gbt_on_arrays
 
             gbt = train_gbt_on_arrays(
-                frame.ts, frame.ohlcv, frame.features, feature_spec,
-                config=GBTConfig(**params, seed=seed, threads=1), name="gbt", **common,
+                frame.ts, frame.ohlcv, frame.features, feature_spec, fold=fold, label=label,
+                config=GBTConfig(**params, seed=seed, threads=1), artifacts_root=artifacts,
+                name="gbt", embargo_bars=spec.embargo_bars, description=description,
             )  # fmt: skip
-            result = gbt
             kind = {"kind": "lightgbm"}
             card = json.loads(gbt.card.model_dump_json())
-        shutil.copytree(result.artifact_path, model_dir)
-        info["train_rows"] = len(result.dataset.train)
-        info["validation_rows"] = len(result.dataset.validation or [])
+            artifact, dataset = gbt.artifact_path, gbt.dataset
+        shutil.copytree(artifact, model_dir)
+        info["train_rows"] = len(dataset.train)
+        info["validation_rows"] = len(dataset.validation or [])
         return {**kind, "path": str(model_dir)}, card, 0, info
     if spec.family == "pattern_memory":
         from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory
@@ -235,7 +234,9 @@ def _build(
     raise ValueError(f"unknown family {spec.family!r}")
 
 
-def threshold_for_rate(actions: NDArray[Any], confidence: NDArray[np.float64], rate: float) -> float:
+def threshold_for_rate(
+    actions: NDArray[Any], confidence: NDArray[np.float64], rate: float
+) -> float:
     """The lowest confidence at which buy / sell calls (``actions != 0``) cover ``rate`` of the
     rows (1.0 when the model never calls one): the validation-chosen ``min_confidence``."""
     n = int(actions.size)
@@ -284,8 +285,7 @@ def _thresholds(
     actions = np.array([p.action.sign for p in predictions], dtype=np.int8)
     confidence = np.array([p.confidence for p in predictions], dtype=np.float64)
     return {
-        _rate_key(rate): threshold_for_rate(actions, confidence, rate)
-        for rate in spec.signal_rates
+        _rate_key(rate): threshold_for_rate(actions, confidence, rate) for rate in spec.signal_rates
     }
 
 

@@ -6,6 +6,7 @@ process of that session it started (the driver, Ray's servers and workers) by pi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,10 +39,8 @@ def _session_processes(sid: int) -> dict[int, str]:
 
 def _kill_session(sid: int) -> None:
     for pid in _session_processes(sid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _start(experiment: Path, output: Path) -> subprocess.Popen[bytes]:

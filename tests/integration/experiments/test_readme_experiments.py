@@ -113,7 +113,8 @@ def test_the_report_has_every_picture(outputs: dict[str, Any], workdir: Path) ->
     assert text.startswith(f"# {NAME}: walk-forward experiment (out-of-sample)")
     for heading in ("Stitched out-of-sample equity and drawdown", "Per fold", "Seeds",
                     "Leaderboard (selected on these out-of-sample results)",
-                    "Is the best trial luck? Deflated Sharpe and PBO", "Uncertainty (stationary bootstrap)",
+                    "Is the best trial luck? Deflated Sharpe and PBO",
+                    "Uncertainty (stationary bootstrap)",
                     "Trades on the price chart", "Monthly returns", "Rolling Sharpe",
                     "PnL per trade", "Does confidence pay?", "Where the PnL goes",
                     "Parameter sensitivity"):  # fmt: skip

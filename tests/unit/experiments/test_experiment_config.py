@@ -146,8 +146,15 @@ def test_environment_placeholders_are_substituted_and_checked(
         parse_experiment(_with("data.catalog", "${EXP_MISSING}"))
 
 
-@pytest.mark.parametrize("duration,ns", [("2w", 14 * 86_400 * 10**9), ("36h", 36 * 3_600 * 10**9),
-                                          (1.5, 36 * 3_600 * 10**9), ("90m", 90 * 60 * 10**9)])
+@pytest.mark.parametrize(
+    "duration,ns",
+    [
+        ("2w", 14 * 86_400 * 10**9),
+        ("36h", 36 * 3_600 * 10**9),
+        (1.5, 36 * 3_600 * 10**9),
+        ("90m", 90 * 60 * 10**9),
+    ],
+)
 def test_durations(duration: str | float, ns: int) -> None:
     assert parse_duration(duration, ("x",)) == ns
 
@@ -161,5 +168,7 @@ def test_the_cli_refuses_a_bad_file_in_one_line_with_exit_2(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"nautilus-ai: error: {path}: families[0].params.num_leaves[0]:")
+    assert result.stderr.startswith(
+        f"nautilus-ai: error: {path}: families[0].params.num_leaves[0]:"
+    )
     assert not (tmp_path / "results").exists()

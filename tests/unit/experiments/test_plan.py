@@ -46,7 +46,7 @@ def _plan(doc: dict[str, Any], *, data: str = "d1", code: str = "c1", catalog: s
 
 
 def test_a_grid_runs_every_trial_on_every_fold_and_seed() -> None:
-    experiment, trials, runs, baselines = _plan(DOC)
+    _, trials, runs, baselines = _plan(DOC)
     assert len(trials) == 2 * 4 + 4  # mlp: 2 widths x 4 strategy settings; rule: 4 settings
     assert [t.label for t in trials[:2]] == ["mlp#00", "mlp#01"]
     assert len(runs) == 8 * 4 * 3 + 4 * 4 * 1  # the rule is deterministic: one run per fold
@@ -68,7 +68,8 @@ def test_runs_that_differ_only_in_the_strategy_share_their_fold_model() -> None:
 def test_keys_change_with_the_data_the_code_and_the_settings_not_the_catalog_path() -> None:
     _, _, runs, baselines = _plan(DOC)
     keys = [r.key for r in runs + baselines]
-    assert keys == [r.key for r in sum(_plan(DOC)[2:], [])]  # stable
+    again = _plan(DOC)
+    assert keys == [r.key for r in again[2] + again[3]]  # stable
     moved = _plan(DOC, catalog="/elsewhere/demo")
     assert keys == [r.key for r in moved[2] + moved[3]]
     for changed in (_plan(DOC, data="d2"), _plan(DOC, code="c2")):
