@@ -81,15 +81,21 @@ def _without_timings(value: Any) -> Any:
 
 
 def _fingerprint(model: PreparedModel) -> dict[str, Any]:
-    """What the fold's decisions depend on: the model's files (the card without its creation
-    time, timings and catalog path), its temperature and its thresholds."""
+    """What the fold's decisions depend on: the model's files (tensors, trees, patterns; the
+    card without its creation time, timings, catalog path and file hash), its temperature and
+    its thresholds."""
     files = {}
     for name, content in model.files.items():
         if name.endswith("model_card.json"):
             card = json.loads(content)
             card.pop("created_at", None)
             card.get("metrics", {}).pop("data", None)
+            card.pop("weights_sha256", None)  # hashes the file, whose header order varies
             files[name] = _without_timings(card)
+        elif name.endswith(".safetensors"):  # its header's key order varies: compare tensors
+            from safetensors.numpy import load
+
+            files[name] = {k: v.tobytes() for k, v in sorted(load(content).items())}
         else:
             files[name] = content
     temperature = (model.card or {}).get("temperature")
