@@ -116,8 +116,8 @@ def _run(args: argparse.Namespace) -> int:
             write_report=not args.no_report,
             progress=(lambda _line: None) if args.quiet else _print_flush,
         )  # fmt: skip
-    except (ExperimentConfigError, MissingExtraError) as exc:
-        raise CliError(str(exc)) from None
+    except (ExperimentConfigError, MissingExtraError, ConnectionError) as exc:
+        raise CliError(" ".join(str(exc).split())) from None
     print(outcome.summary_text())
     if not outcome.ok:
         print(

@@ -155,12 +155,36 @@ class RaySession:
                 "runtime_env": {"env_vars": dict(WORKER_ENV)},
             }
             if address:
-                self.ray.init(address=address, **kwargs)
+                self._join(address, kwargs)
             else:
                 cpus = workers or os.cpu_count() or 1
                 self.ray.init(num_cpus=cpus, object_store_memory=512 * 1024 * 1024, **kwargs)
             self.started_here = True
         self.address = address or "local"
+
+    def _join(self, address: str, kwargs: dict[str, Any]) -> None:
+        """``ray.init(address=...)``; a refusal is one line naming the address and, when the
+        cluster refused our token, how to send it (Ray 2.60 sends it for an explicit address
+        only with RAY_AUTH_MODE=token)."""
+        # Ray's C++ client logs each of its ~20 connection retries straight to fd 2, before
+        # any log level applies: hold them, show them only if the join succeeds
+        with _held_stderr() as held:
+            try:
+                self.ray.init(address=address, **kwargs)
+            except (ConnectionError, self.ray.exceptions.AuthenticationError) as exc:
+                text = " ".join(str(exc).split())
+                refused_token = any(w in held.text() for w in ("Unauthenticated", "AuthToken"))
+                hint = (
+                    "; the cluster refused this driver's token: a cluster with token "
+                    "authentication (Ray's default) needs RAY_AUTH_MODE=token here, with its "
+                    "token in ~/.ray/auth_token or RAY_AUTH_TOKEN"
+                    if refused_token
+                    else ""
+                )
+                raise ConnectionError(
+                    f"cannot join the Ray cluster at {address}: {text}{hint}"
+                ) from None
+            held.release()
 
     @property
     def cpus(self) -> int:
@@ -175,6 +199,44 @@ class RaySession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _HeldStderr:
+    """What was written to fd 2 while held (a temporary file), shown on ``release``."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.released = False
+
+    def text(self) -> str:
+        self.file.seek(0)
+        return str(self.file.read().decode(errors="replace"))
+
+    def release(self) -> None:
+        self.released = True
+
+
+@contextlib.contextmanager
+def _held_stderr() -> Iterator[_HeldStderr]:
+    """Redirect fd 2 (C / C++ libraries' stderr) to a file for the block; replay it after the
+    block if it called ``release``."""
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        held = _HeldStderr(file)
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            if held.released:
+                sys.stderr.write(held.text())
+                sys.stderr.flush()
 
 
 def _describe_ray_error(exc: BaseException) -> str:
