@@ -146,6 +146,8 @@ class RaySession:
 
         self.ray = require_ray()
         self.started_here = False
+        # Ray's own convention: RAY_ADDRESS names the cluster when no address is given
+        address = address or os.environ.get("RAY_ADDRESS") or None
         if not self.ray.is_initialized():
             kwargs: dict[str, Any] = {
                 "include_dashboard": False,
@@ -158,7 +160,10 @@ class RaySession:
                 self._join(address, kwargs)
             else:
                 cpus = workers or os.cpu_count() or 1
-                self.ray.init(num_cpus=cpus, object_store_memory=512 * 1024 * 1024, **kwargs)
+                # "local": a new Ray of our own. With no address ray.init joins any Ray it finds
+                # running on this machine (another user's, a stale test's) and refuses num_cpus
+                self.ray.init(address="local", num_cpus=cpus,
+                              object_store_memory=512 * 1024 * 1024, **kwargs)  # fmt: skip
             self.started_here = True
         self.address = address or "local"
 

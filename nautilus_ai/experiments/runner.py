@@ -166,7 +166,7 @@ def run_experiment(
     }
     session = None if in_process else RaySession(address, workers)
     backend = "this process" if session is None else (
-        f"Ray ({session.cpus} CPUs, {'local' if address is None else address})"
+        f"Ray ({session.cpus} CPUs, {session.address})"
     )  # fmt: skip
     try:
         stats = ExecutionStats()

@@ -52,9 +52,12 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
                                       store=store, name="cluster", stops=[2.0])  # fmt: skip
         command = [sys.executable, "-m", "nautilus_ai.cli", "experiment", "run",
                    str(experiment), "--address", address, "--no-report"]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
+        no_address = [*command[:-3], "--no-report"]
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
         # Ray 2.60 sends its token only when told to for an explicit address: one line says so
-        refused = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+        # (the address given as Ray's RAY_ADDRESS, the same path as --address)
+        refused = subprocess.run(no_address, capture_output=True, text=True, timeout=300,
+                                 env={**env, "RAY_ADDRESS": address})  # fmt: skip
         assert refused.returncode == 2
         assert refused.stderr.startswith(f"nautilus-ai: error: cannot join the Ray cluster at "
                                          f"{address}")  # fmt: skip
@@ -66,6 +69,16 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
         assert "(0 already stored, 6 run, 0 failed)" in result.stdout
         assert ds.dataset(store / "runs" / "cluster").count_rows() == 8  # + 2 buy & hold rows
         assert head.poll() is None  # the driver left the cluster running
+
+        # With no address the experiment starts a Ray of its own, even where ray.init() would
+        # join another one (Ray's address file, here under RAY_TMPDIR, names the running head)
+        (Path(ray_dir) / "ray").mkdir()
+        (Path(ray_dir) / "ray" / "ray_current_cluster").write_text(address)
+        local = subprocess.run(no_address, capture_output=True, text=True,
+                               timeout=600, env={**env, "RAY_TMPDIR": ray_dir})  # fmt: skip
+        assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
+        assert "(6 already stored, 0 run, 0 failed) on Ray (2 CPUs, local)" in local.stdout
+        assert head.poll() is None
     finally:
         _kill_session(head.pid)
         head.wait(timeout=30)
