@@ -24,6 +24,7 @@ def test_there_are_example_notebooks() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert "01_features_labels_training.ipynb" in names
     assert "02_backtest_report.ipynb" in names
+    assert "03_experiments.ipynb" in names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
