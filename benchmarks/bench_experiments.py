@@ -247,7 +247,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--catalog", help="the demo catalog (default: imported to a temp dir)")
     parser.add_argument("--skip-experiment", action="store_true")
     args = parser.parse_args(argv)
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     with tempfile.TemporaryDirectory(prefix="bench-experiments-") as tmp:
         root = Path(tmp)

@@ -51,6 +51,7 @@ from nautilus_trader.config import (
 
 from nautilus_ai.adapters.venues import CLIENT_KINDS, resolve_client
 from nautilus_ai.backtest.config import read_config_file
+from nautilus_ai.compat import node_config_dict
 from nautilus_ai.config_check import (
     ConfigFieldError,
     Hooks,
@@ -309,6 +310,8 @@ def _build(path: Path, raw: Mapping[str, Any], environ: Mapping[str, str]) -> Li
     data["environment"] = raw.get("environment") or {}
     node_raw = data.get("node")
     if isinstance(node_raw, Mapping):
+        # field names that differ between Nautilus releases (nautilus_ai/compat.py)
+        node_raw = data["node"] = node_config_dict(node_raw)
         for clients in ("data_clients", "exec_clients"):
             if clients in node_raw:
                 raise ConfigFieldError(

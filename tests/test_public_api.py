@@ -8,6 +8,7 @@ import pkgutil
 import pytest
 
 import nautilus_ai
+from nautilus_ai.extras import MissingExtraError
 
 
 def _packages() -> list[str]:
@@ -25,7 +26,11 @@ def test_package_all_is_sorted_and_resolves(name: str) -> None:
     assert exported is not None, f"{name} has no __all__"
     assert list(exported) == sorted(exported), f"{name}.__all__ is not sorted"
     for symbol in exported:
-        assert hasattr(module, symbol), f"{name}.__all__ names missing {symbol!r}"
+        try:
+            present = hasattr(module, symbol)
+        except MissingExtraError:
+            continue  # a lazy name whose extra is not installed (the core leg): one clear line
+        assert present, f"{name}.__all__ names missing {symbol!r}"
 
 
 def test_strategies_install_under_nautilus_ai_namespace() -> None:

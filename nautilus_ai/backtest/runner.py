@@ -42,6 +42,7 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
+from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import preflight
 from nautilus_ai.reporting import (
@@ -203,6 +204,7 @@ def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
     engine is returned as ``failed`` (with the exception as the reason), not raised.
     """
     preflight(run_file)
+    check_run_data(run_file)  # one side of a BID / ASK pair only: no market, 0 trades
     config = run_file.run
     node = BacktestNode([config])
     engine: Any = None

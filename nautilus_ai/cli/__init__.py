@@ -33,6 +33,7 @@ VERB_MODULES: tuple[str, ...] = (
     "pine",
     "patterns",
     "experiment",
+    "doctor",
 )
 
 
@@ -102,10 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from nautilus_ai.extras import MissingExtraError
+
     debug = bool(getattr(args, "debug", False))
     try:
         return int(handler(args) or 0)
-    except CliError as exc:
+    except (CliError, MissingExtraError) as exc:
+        # MissingExtraError: a core-only install asked for torch & co; the line names the extra.
         if debug:
             traceback.print_exc()
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)

@@ -88,9 +88,11 @@ def _backtest(args: argparse.Namespace) -> int:
     try:
         run_file = load_run_file(resolve_run_file(args.config))
         if args.check:
+            from nautilus_ai.backtest.data_check import check_run_data
             from nautilus_ai.backtest.preflight import preflight
 
             preflight(run_file)
+            check_run_data(run_file)
             strategies = run_file.run.engine.strategies if run_file.run.engine else []
             print(
                 f"{run_file.path}: OK - {run_file.name} [{run_file.sample}], "
@@ -110,7 +112,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
-    from nautilus_ai.backtest.demo import run_closed_loop
+    from nautilus_ai.workflows.demo import run_closed_loop
 
     try:
         base = load_run_file(resolve_run_file(args.config))
@@ -151,8 +153,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _demo_experiment(result: Any, args: argparse.Namespace, progress: Any) -> Any:
     """The demo's last step: a small walk-forward experiment on the demo catalog."""
-    from nautilus_ai.backtest.demo import run_demo_experiment
     from nautilus_ai.paths import default_catalog_dir
+    from nautilus_ai.workflows.demo import run_demo_experiment
 
     progress("[experiment] A small walk-forward experiment (LightGBM, pattern memory, rule; "
              "3 folds) on Ray ...")  # fmt: skip

@@ -109,6 +109,9 @@ FINETUNE_FLAGS = {
 
 
 def _finetune(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("finetune", "nautilus-ai finetune")
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError

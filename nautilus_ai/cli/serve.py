@@ -75,6 +75,9 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("serve", "nautilus-ai serve package")
     from nautilus_ai.serving import ArchiveError, build_archive
 
     options: dict[str, Any] = {}
@@ -106,6 +109,9 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
+
+    require_extra("serve", "nautilus-ai serve start")
     from nautilus_ai.serving import TorchServeError, TorchServeProcess, TorchServeSettings
 
     if args.host not in _LOOPBACK and not args.allow_non_loopback:

@@ -80,12 +80,16 @@ TRAIN_FLAGS = {
 
 
 def _train(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
+
+    if args.family == "mlp":  # the LightGBM family needs no torch (its own extra: gbt)
+        require_extra("torch", "nautilus-ai train")
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
     from nautilus_ai.datasets import Fold, Window
     from nautilus_ai.paths import default_reports_dir
-    from nautilus_ai.training import FeatureMismatchError, TrainConfig, train_model
+    from nautilus_ai.training import FeatureMismatchError, TrainConfig
 
     try:
         hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
@@ -128,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
 
     evaluator = None
     if args.backtest:
-        from nautilus_ai.training.oos import compare_out_of_sample, suggested_min_confidence
+        from nautilus_ai.workflows.oos import compare_out_of_sample, suggested_min_confidence
 
         reports = default_reports_dir(args.reports)
 
@@ -142,11 +146,14 @@ def _train(args: argparse.Namespace) -> int:
             progress(comparison.table_text())
             return comparison.to_dict()
 
-    trainer: Any = train_model
     if args.family == "lightgbm":
         from nautilus_ai.training.gbt import train_gbt_model
 
-        trainer = train_gbt_model
+        trainer: Any = train_gbt_model
+    else:
+        from nautilus_ai.training import train_model
+
+        trainer = train_model
     try:
         result = trainer(
             catalog,

@@ -34,6 +34,7 @@ from nautilus_ai.experiments.tasks import (
     prepare_model,
     run_backtest_task,
 )
+from nautilus_ai.extras import MissingExtraError
 
 __all__ = [
     "EXPERIMENTS_EXTRA",
@@ -48,10 +49,6 @@ __all__ = [
 #: The optional dependency group that brings Ray (and Optuna, DuckDB).
 EXPERIMENTS_EXTRA = "experiments"
 Progress = Callable[[str], None]
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency group is not installed (the message names it)."""
 
 
 def require_ray() -> Any:

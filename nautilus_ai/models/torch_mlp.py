@@ -25,7 +25,7 @@ import copy
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import Action, MarketContext, Prediction
 from nautilus_ai.models.card import (
     CARD_FILE,
     WEIGHTS_FILE,
@@ -49,13 +49,19 @@ from nautilus_ai.models.card import (
     read_model_card,
 )
 from nautilus_ai.models.device import resolve_device
+from nautilus_ai.models.mlp import (
+    MLPTwin,
+    check_vector,
+    decide,
+    prediction_from_probabilities,
+    probabilities,
+)
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
     check_feature_matrix,
     check_spec_matches,
     context_spec_error,
-    raise_non_finite,
 )
 
 __all__ = [
@@ -75,7 +81,6 @@ _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "bfloat16": torch.bfloat16,
 }
-_LN3 = math.log(3.0)
 #: Default softmax temperature of :meth:`TorchPredictor.random` models (see there).
 RANDOM_TEMPERATURE = 0.1
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
@@ -154,54 +159,19 @@ def _check_standardisation(mean: torch.Tensor, std: torch.Tensor, k: int) -> Non
         raise ValueError("standardisation std must be finite and > 0")
 
 
-class _NumpyTwin:
-    """Float64 copy of the network for single vectors (standardisation and 1/T folded in)."""
-
-    __slots__ = ("biases", "gelu", "weights")
-
-    def __init__(self, module: MLPClassifier, temperature: float) -> None:
-        with torch.no_grad():
-            mean = module.input_mean.detach().cpu().double().numpy()
-            std = module.input_std.detach().cpu().double().numpy()
-            layers = module.linear_layers()
-            weights = [layer.weight.detach().cpu().double().numpy().copy() for layer in layers]
-            biases = [layer.bias.detach().cpu().double().numpy().copy() for layer in layers]
-        # W (x - m) / s + b  ==  (W / s) x + (b - (W / s) m)
-        weights[0] = weights[0] / std
-        biases[0] = biases[0] - weights[0] @ mean
-        weights[-1] = weights[-1] / temperature
-        biases[-1] = biases[-1] / temperature
-        self.weights = tuple(np.ascontiguousarray(w) for w in weights)
-        self.biases = tuple(np.ascontiguousarray(b) for b in biases)
-        self.gelu = _make_gelu() if module.activation == "gelu" else None
-
-    def logits(self, x: NDArray[np.float64]) -> list[float]:
-        # ndarray.dot has less per-call overhead than the @ operator on small arrays.
-        weights, biases = self.weights, self.biases
-        last = len(weights) - 1
-        h = x
-        for i in range(last):
-            h = weights[i].dot(h)
-            h += biases[i]
-            if self.gelu is None:
-                np.maximum(h, 0.0, out=h)
-            else:
-                h = self.gelu(h)
-        out = weights[last].dot(h)
-        out += biases[last]
-        return out.tolist()  # type: ignore[no-any-return]
-
-
-def _make_gelu() -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:
-    from scipy.special import erf  # only GELU models need it
-
-    root2 = math.sqrt(2.0)
-
-    def gelu(h: NDArray[np.float64]) -> NDArray[np.float64]:
-        # exact (erf) GELU, as torch.nn.functional.gelu(approximate="none")
-        return 0.5 * h * (1.0 + erf(h / root2))  # type: ignore[no-any-return]
-
-    return gelu
+def _numpy_twin(module: MLPClassifier, temperature: float) -> MLPTwin:
+    """The float64 per-bar path, shared with the core's
+    :class:`~nautilus_ai.models.mlp.MLPPredictor` (bit-identical answers with or without torch)."""
+    with torch.no_grad():
+        layers = module.linear_layers()
+        return MLPTwin(
+            [layer.weight.detach().cpu().double().numpy() for layer in layers],
+            [layer.bias.detach().cpu().double().numpy() for layer in layers],
+            module.input_mean.detach().cpu().double().numpy(),
+            module.input_std.detach().cpu().double().numpy(),
+            activation=module.activation,
+            temperature=temperature,
+        )
 
 
 class TorchPredictor:
@@ -270,7 +240,7 @@ class TorchPredictor:
         # the caller's module keeps its train/eval mode.
         module = copy.deepcopy(module).eval()
         self._module = module
-        self._twin = _NumpyTwin(module, card.temperature)
+        self._twin = _numpy_twin(module, card.temperature)
         # The batch copy lives on the device in the batch dtype; the original stays as given.
         batch_module = copy.deepcopy(module)
         self._batch_module = batch_module.to(device=self._device, dtype=self._batch_dtype).eval()
@@ -406,22 +376,8 @@ class TorchPredictor:
 
     def predict_proba(self, features: NDArray[np.float64]) -> tuple[float, float, float]:
         """Class probabilities for one vector (card class order), via the numpy twin."""
-        if type(features) is not np.ndarray or features.shape != self._shape:
-            shape = getattr(features, "shape", type(features).__name__)
-            raise PredictionError(
-                f"{self._owner} expects a feature vector of shape {self._shape}, got {shape}"
-            )
-        check = float(features.dot(features))  # NaN/inf anywhere make this non-finite
-        if check - check != 0.0:
-            raise_non_finite(features.tolist(), self._names, owner=self._owner, row=None)
-        l0, l1, l2 = self._twin.logits(features)
-        top = l0 if l0 >= l1 else l1
-        top = top if top >= l2 else l2
-        e0 = math.exp(l0 - top)
-        e1 = math.exp(l1 - top)
-        e2 = math.exp(l2 - top)
-        total = e0 + e1 + e2
-        return e0 / total, e1 / total, e2 / total
+        check_vector(features, self._shape, self._names, self._owner)
+        return probabilities(self._twin, features)
 
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
         """Predict from one feature vector with the numpy twin (no torch call).
@@ -435,29 +391,7 @@ class TorchPredictor:
         if context.spec_hash and context.spec_hash != self._card.spec_hash:
             raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
         p0, p1, p2 = self.predict_proba(features)
-        # argmax, first index on ties (as numpy's argmax in the batch path)
-        if p0 >= p1 and p0 >= p2:
-            k, confidence = 0, p0
-        elif p1 >= p2:
-            k, confidence = 1, p1
-        else:
-            k, confidence = 2, p2
-        entropy = 0.0
-        if p0 > 0.0:
-            entropy -= p0 * math.log(p0)
-        if p1 > 0.0:
-            entropy -= p1 * math.log(p1)
-        if p2 > 0.0:
-            entropy -= p2 * math.log(p2)
-        risk = entropy / _LN3
-        return Prediction(
-            self._actions[k],
-            confidence if confidence < 1.0 else 1.0,
-            risk if risk < 1.0 else 1.0,
-            self._model_id,
-            time.perf_counter() - start,
-            "mlp argmax",
-        )
+        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
 
     def predict_proba_batch(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """``(n, 3)`` float64 class probabilities (card order) with the torch module."""
@@ -497,18 +431,6 @@ class TorchPredictor:
             self._batch_module = self._batch_module.to("cpu")
             if self._device.startswith("cuda"):
                 torch.cuda.empty_cache()
-
-
-def decide(
-    probabilities: NDArray[np.float64],
-) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
-    """Class index (first max), confidence (max p) and risk (normalised entropy) per row."""
-    index = np.argmax(probabilities, axis=1)
-    confidence = np.minimum(np.take_along_axis(probabilities, index[:, None], axis=1)[:, 0], 1.0)
-    logs = np.zeros_like(probabilities)
-    np.log(probabilities, out=logs, where=probabilities > 0.0)
-    risk = np.minimum(-(probabilities * logs).sum(axis=1) / _LN3, 1.0)
-    return index, confidence, np.maximum(risk, 0.0)
 
 
 def random_module(

@@ -223,14 +223,17 @@ def size(
         quantity[row] = decision.quantity
         fraction[row] = decision.fraction
         blocked[row] = decision.blocked_by
+    out_index = index.copy()
     out = pd.DataFrame(
         {
             "quantity": quantity,
             "signed_quantity": quantity * signal,
             "fraction": fraction,
-            "blocked_by": blocked,
+            # object dtype on purpose: pandas 3 (Python 3.12+) would infer its `str` dtype and
+            # turn the None of an unblocked row into NaN
+            "blocked_by": pd.Series(blocked, index=out_index, dtype=object),
         },
-        index=index.copy(),
+        index=out_index,
         columns=list(SIZING_COLUMNS),
     )
     out.attrs["sizing"] = config.to_dict()

@@ -5,8 +5,17 @@ evaluation -> a versioned artifact that :class:`~nautilus_ai.models.TorchPredict
 >>> result = train_model("catalogs/demo", bar_type=..., fold=...)   # see pipeline docs
 >>> print(result.summary_text())
 
-Imports torch (use it from the CLI or research code, not from the trading path).
+The fitting names (:func:`train_model`, :func:`fit_mlp`, ...) need the ``torch`` extra and are
+imported on first use, so ``import nautilus_ai.training`` (and :mod:`nautilus_ai.workflows.oos`,
+which the core's CLI verbs use) does not import torch. Training never imports the backtest
+runner: the out-of-sample comparison lives in :mod:`nautilus_ai.workflows`. Without torch,
+using one raises :class:`~nautilus_ai.extras.MissingExtraError` naming the extra.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
 from nautilus_ai.training.config import TrainConfig, default_threads
@@ -17,7 +26,6 @@ from nautilus_ai.training.data import (
     load_fold_frame,
     load_training_frame,
 )
-from nautilus_ai.training.fit import EpochStats, FitResult, fit_mlp, module_logits, torch_threads
 from nautilus_ai.training.metrics import (
     ReliabilityBins,
     brier_score,
@@ -26,15 +34,24 @@ from nautilus_ai.training.metrics import (
     log_loss,
     reliability_bins,
 )
-from nautilus_ai.training.pipeline import (
-    OosEvaluator,
-    TrainedModel,
-    TrainResult,
-    build_model_card,
-    fit_and_calibrate,
-    train_model,
-    train_on_arrays,
-)
+
+if TYPE_CHECKING:
+    from nautilus_ai.training.fit import (
+        EpochStats,
+        FitResult,
+        fit_mlp,
+        module_logits,
+        torch_threads,
+    )
+    from nautilus_ai.training.pipeline import (
+        OosEvaluator,
+        TrainedModel,
+        TrainResult,
+        build_model_card,
+        fit_and_calibrate,
+        train_model,
+        train_on_arrays,
+    )
 
 __all__ = [
     "EpochStats",
@@ -65,3 +82,34 @@ __all__ = [
     "train_model",
     "train_on_arrays",
 ]
+
+#: Names that need torch, and the module that defines each (imported on first use; the test
+#: suite reads it to mark the tests that import them).
+TORCH_NAMES = {
+    **dict.fromkeys(
+        ("EpochStats", "FitResult", "fit_mlp", "module_logits", "torch_threads"),
+        "nautilus_ai.training.fit",
+    ),
+    **dict.fromkeys(
+        (
+            "OosEvaluator",
+            "TrainResult",
+            "TrainedModel",
+            "build_model_card",
+            "fit_and_calibrate",
+            "train_model",
+            "train_on_arrays",
+        ),
+        "nautilus_ai.training.pipeline",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = TORCH_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from nautilus_ai.extras import require_extra
+
+    require_extra("torch", "training")
+    return getattr(importlib.import_module(module), name)

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from nautilus_ai.artifacts import next_version
 from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
+from nautilus_ai.extras import MissingExtraError
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
 from nautilus_ai.models.card import TimeWindow, library_versions
@@ -77,10 +78,6 @@ __all__ = [
 #: The optional dependency group that brings LightGBM.
 GBT_EXTRA = "gbt"
 Progress = Callable[[str], None]
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency group is not installed (the message names it)."""
 
 
 def require_lightgbm() -> Any:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,17 +41,19 @@ from nautilus_ai.models.card import (
     TimeWindow,
     library_versions,
 )
-from nautilus_ai.models.torch_mlp import MLPClassifier, save_artifact
 from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
 from nautilus_ai.training.config import TrainConfig
 from nautilus_ai.training.data import FeatureSource, load_fold_frame
-from nautilus_ai.training.fit import FitResult, fit_mlp, module_logits
 from nautilus_ai.training.metrics import (
     ReliabilityBins,
     classification_metrics,
     expected_calibration_error,
     reliability_bins,
 )
+
+if TYPE_CHECKING:  # torch: imported where a model is fitted or saved (the torch extra)
+    from nautilus_ai.models.torch_mlp import MLPClassifier
+    from nautilus_ai.training.fit import FitResult
 
 __all__ = [
     "OosEvaluator",
@@ -131,6 +133,8 @@ def fit_and_calibrate(
     ``validation`` and evaluate every split with the calibrated probabilities."""
     val = dataset.validation
     has_val = val is not None and len(val) > 0
+    from nautilus_ai.training.fit import fit_mlp, module_logits
+
     fit = fit_mlp(
         dataset.train.features,
         dataset.train.y,
@@ -331,12 +335,16 @@ def train_on_arrays(
     )  # fmt: skip
     if oos_evaluator is not None:
         with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
+            from nautilus_ai.models.torch_mlp import save_artifact
+
             staged = save_artifact(trained.module, card, staging)
             figures = oos_evaluator(staged)
         card = build_model_card(
             trained, dataset, spec, name=name, version=version, description=description,
             data_info=data_info, extra_metrics={"backtest_oos": dict(figures)},
         )  # fmt: skip
+    from nautilus_ai.models.torch_mlp import save_artifact
+
     path = save_artifact(trained.module, card, root)
     from nautilus_ai.models.card import read_model_card
 

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.threads import one_torch_thread
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    one_torch_thread()
 
 
 # -- OpenAI-compatible stub ---------------------------------------------------------------------

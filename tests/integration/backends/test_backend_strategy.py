@@ -28,6 +28,7 @@ def _decisions(strategy: Any) -> list[tuple[Any, ...]]:
     return [(d.ts_event, d.action, d.intent, d.quantity, d.model_id) for d in strategy.decisions]
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_latency_moves_decisions_to_later_bars(backtest) -> None:  # type: ignore[no-untyped-def]
     now, _ = backtest(bar_limit=4000, predictor=TORCH)
     late, _ = backtest(
@@ -45,6 +46,7 @@ def test_latency_moves_decisions_to_later_bars(backtest) -> None:  # type: ignor
     assert late._scheduler.stats.applied == len(late.decisions)
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_deadline_turns_late_answers_into_holds(backtest) -> None:  # type: ignore[no-untyped-def]
     strategy, engine = backtest(
         bar_limit=1500,
@@ -57,6 +59,7 @@ def test_deadline_turns_late_answers_into_holds(backtest) -> None:  # type: igno
     assert strategy.trades == [] and len(engine.trader.generate_orders_report()) == 0
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_precomputed_and_incremental_agree_under_latency(backtest) -> None:  # type: ignore[no-untyped-def]
     latency = {"kind": "lognormal", "median_ms": 70_000, "sigma": 0.6, "seed": 5}
     fast, fast_engine = backtest(

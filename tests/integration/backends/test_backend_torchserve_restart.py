@@ -21,6 +21,8 @@ from nautilus_ai.models.testing import ScriptedPredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
 from nautilus_ai.serving import TorchServeProcess, TorchServeSettings
 
+pytestmark = pytest.mark.extra("serve")  # a real TorchServe serving a torch MLP
+
 HERE = Path(__file__).parent
 
 

@@ -20,6 +20,9 @@ import pytest
 
 from tests.fixtures.experiments import write_experiment
 
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
+
 
 def _session_processes(sid: int) -> dict[int, str]:
     """pid -> command line of every process in session ``sid``."""

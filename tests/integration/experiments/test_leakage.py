@@ -126,7 +126,10 @@ def test_the_perturbation_really_moves_the_test_window(catalogs: dict[str, Path]
     assert np.mean(original.close[after] != moved.close[after]) > 0.9
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "mlp", "rule", "pattern_memory"])
+@pytest.mark.parametrize(
+    "family",
+    ["lightgbm", pytest.param("mlp", marks=pytest.mark.extra("torch")), "rule", "pattern_memory"],
+)
 def test_no_fold_model_calibration_or_threshold_reads_the_test_window(
     family: str, catalogs: dict[str, Path]
 ) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nautilus_ai.experiments import load_experiment, run_experiment
 from tests.fixtures.experiments import write_experiment
+
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
 
 
 def test_an_optuna_search_samples_the_ranges_and_resumes_to_the_same_trials(

@@ -13,9 +13,13 @@ import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
 
 from tests.fixtures.experiments import write_experiment
 from tests.integration.experiments.test_experiment_faults import _kill_session
+
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
 
 
 def _free_port() -> int:

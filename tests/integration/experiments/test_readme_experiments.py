@@ -16,6 +16,9 @@ import pytest
 
 from nautilus_ai.paths import repo_root
 
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
+
 NAME = "demo-walk-forward"
 RUNS = 21  # 3 folds x (2 LightGBM + 2 pattern memory + 2 rule trials) + 3 rule baselines
 
@@ -138,7 +141,7 @@ def test_the_readme_duckdb_query_runs_on_the_library(
 def test_the_demo_ends_with_the_same_experiment_and_finds_it_stored(
     outputs: dict[str, Any], workdir: Path, demo_catalog: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nautilus_ai.backtest.demo import run_demo_experiment
+    from nautilus_ai.workflows.demo import run_demo_experiment
 
     monkeypatch.chdir(workdir)
     lines: list[str] = []

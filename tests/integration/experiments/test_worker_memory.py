@@ -17,6 +17,9 @@ from nautilus_ai.experiments.plan import RunSpec, baseline_runs
 from nautilus_ai.experiments.runner import load_base_run
 from nautilus_ai.experiments.tasks import run_backtest_task
 
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
+
 RUNS = 20
 
 

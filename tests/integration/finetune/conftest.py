@@ -6,10 +6,9 @@ The tiny models (``tiny_vlm_dir``, ``tiny_text_dir``) are session fixtures in ``
 from __future__ import annotations
 
 import pytest
+from fixtures.threads import one_torch_thread
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    one_torch_thread()

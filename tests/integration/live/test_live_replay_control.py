@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fixtures.control_harness import wait_for
 from fixtures.live_configs import STRATEGY, live_config
 
@@ -24,6 +25,7 @@ def buys(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in log if r["event"] == "fill" and r["side"] == "buy"]
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_pause_resume_flatten_switch_status_on_a_live_node(
     tmp_path: Path,
     replay_catalog: Path,

@@ -21,6 +21,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_evaluate_runs_memory_mlp_and_rule_on_the_same_window(
     data_dir: Path, tmp_path: Path
 ) -> None:

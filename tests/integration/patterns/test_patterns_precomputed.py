@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 
 from nautilus_ai.backtest.config import parse_run_file
@@ -38,6 +39,7 @@ def _run_file(catalog: Path, store: Path, source: str, reports: Path) -> Any:
     return parse_run_file(raw, REPO / "backtests" / "patterns.yaml")
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_precomputed_path_trades_as_the_incremental_path(
     patterns_replay_catalog: Path, tmp_path: Path
 ) -> None:

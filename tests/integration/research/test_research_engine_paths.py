@@ -118,6 +118,7 @@ def test_predictions_equal_predict_batch_on_the_accepted_rows(
     assert held["reason"].str.startswith("not predicted: warm-up").all()
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_torch_predictions_equal_predict_batch(all_features: pd.DataFrame) -> None:
     spec = FeatureSpec()
     month = all_features.loc["2017-02"]  # starts warm: the features ran from January

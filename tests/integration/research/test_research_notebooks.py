@@ -18,6 +18,12 @@ from nautilus_ai.paths import repo_root
 
 EXAMPLES = repo_root() / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+#: The extra a notebook needs beyond the core: the training notebook fits the MLP (torch), the
+#: experiments notebook runs on Ray and queries with DuckDB.
+NOTEBOOK_EXTRAS = {
+    "01_features_labels_training": "torch",
+    "03_experiments": "experiments",
+}
 
 
 def test_there_are_example_notebooks() -> None:
@@ -39,7 +45,16 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.extra(NOTEBOOK_EXTRAS[p.stem]))
+        if p.stem in NOTEBOOK_EXTRAS
+        else p
+        for p in NOTEBOOKS
+    ],
+    ids=[p.stem for p in NOTEBOOKS],
+)
 def test_notebook_runs_top_to_bottom(
     path: Path, tmp_path: Path, demo_catalog: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

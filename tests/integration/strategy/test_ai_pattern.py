@@ -52,7 +52,13 @@ def test_observe_only_records_decisions_without_orders(run_strategy: RunStrategy
     assert any(d.intent == "enter" and d.quantity > 0 for d in strategy.decisions)
 
 
-@pytest.mark.parametrize("predictor", [{"kind": "rule"}, {"kind": "torch_random", "seed": 3}])
+@pytest.mark.parametrize(
+    "predictor",
+    [
+        {"kind": "rule"},
+        pytest.param({"kind": "torch_random", "seed": 3}, marks=pytest.mark.extra("torch")),
+    ],
+)
 def test_precomputed_path_gives_the_same_trades(
     run_strategy: RunStrategy, predictor: dict[str, Any]
 ) -> None:

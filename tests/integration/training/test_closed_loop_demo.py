@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nautilus_ai.catalog import read_snapshots
 from nautilus_ai.models.card import read_model_card
 
 
+@pytest.mark.extra("torch")  # a torch model built from a config or the train CLI
 def test_demo_runs_the_closed_loop_and_reports_oos_against_the_baselines(
     demo_catalog: Path, tmp_path: Path
 ) -> None:

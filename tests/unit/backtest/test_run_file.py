@@ -6,6 +6,7 @@ import pytest
 from nautilus_trader.model.data import Bar
 
 from nautilus_ai.backtest.config import ConfigError, load_run_file, substitute_env
+from nautilus_ai.compat import query_bar_types
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -29,7 +30,10 @@ def test_demo_run_file_loads_with_safe_overrides(monkeypatch: pytest.MonkeyPatch
     assert data.catalog_path == "/tmp/some-catalog"
     # Nautilus only filters bar types when data_cls *is* Bar (not the dotted string)
     assert data.data_cls is Bar
-    assert data.query["filter_expr"] is not None
+    assert query_bar_types(data.query) == {
+        "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+        "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL",
+    }
     strategy = run_file.run.engine.strategies[0]
     assert strategy.config["catalog_path"] == "/tmp/some-catalog"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nautilus_trader.persistence.catalog.parquet import (
-    _parse_filename_timestamps,
-    _timestamps_to_filename,
-)
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.objects import Price, Quantity
+from nautilus_trader.persistence.catalog import ParquetDataCatalog
 from nautilus_trader.persistence.funcs import class_to_filename
 
 from nautilus_ai.catalog import DecisionOutcome, FeatureSnapshot
@@ -24,12 +25,30 @@ from nautilus_ai.catalog.schema import (
 NS_MAX = 4_102_444_800 * 10**9  # 2100-01-01
 
 
-@given(st.integers(0, NS_MAX), st.integers(0, 10**12))
-def test_file_name_equals_nautilus(first: int, span: int) -> None:
+BAR_TYPE = BarType.from_str("EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")
+
+
+def _bar(ts: int) -> Bar:
+    price = Price.from_str("1.05000")
+    return Bar(BAR_TYPE, price, price, price, price, Quantity.from_int(1), ts, ts)
+
+
+# Nautilus' own writer and reader, through its public API (its name helpers are private and
+# move between releases): the file ``catalog.write_data`` creates is named as we name it, and
+# ``catalog.get_intervals`` reads our name back as the same interval.
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.integers(0, NS_MAX), st.integers(1, 10**12))
+def test_file_name_equals_nautilus(tmp_path: Path, first: int, span: int) -> None:
     last = first + span
-    assert parquet_file_name(first, last) == _timestamps_to_filename(first, last)
+    root = tmp_path / f"c{first}-{span}"
+    catalog = ParquetDataCatalog(str(root))
+    catalog.write_data([_bar(first), _bar(last)])
+    (written,) = sorted((root / "data" / "bar").rglob("*.parquet"))
+    assert written.name == parquet_file_name(first, last)
     assert file_interval(parquet_file_name(first, last)) == (first, last)
-    assert _parse_filename_timestamps(parquet_file_name(first, last)) == (first, last)
+    assert catalog.get_intervals(Bar, str(BAR_TYPE)) == [(first, last)]
 
 
 def test_file_timestamp_format() -> None:

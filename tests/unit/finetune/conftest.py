@@ -8,13 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures.threads import one_torch_thread
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    one_torch_thread()
 
 
 @pytest.fixture(scope="session")

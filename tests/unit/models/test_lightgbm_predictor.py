@@ -194,7 +194,7 @@ def test_another_feature_spec_is_refused_naming_the_first_difference(artifact: P
 def test_registry_builds_it_and_names_unknown_fields(artifact: Path) -> None:
     predictor = build_predictor({"kind": "lightgbm", "path": str(artifact)}, FeatureSpec())
     assert isinstance(predictor, LightGBMPredictor)
-    with pytest.raises(BackendConfigError, match=r"backend 'lightgbm': field 'device'"):
+    with pytest.raises(BackendConfigError, match=r"backend 'lightgbm': device: unknown key"):
         build_predictor({"kind": "lightgbm", "path": str(artifact), "device": "cpu"}, FeatureSpec())
 
 

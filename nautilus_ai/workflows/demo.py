@@ -82,7 +82,8 @@ class ClosedLoopResult:
     """What :func:`run_closed_loop` produced (paths and the key figures)."""
 
     report_dir: Path
-    artifact_path: Path
+    #: None when no model was trained (a core install without the torch extra).
+    artifact_path: Path | None
     run_id: str
     summary: dict[str, Any]
     text: str
@@ -114,8 +115,9 @@ def run_closed_loop(
     from nautilus_ai.labels import LabelSpec
     from nautilus_ai.paths import default_reports_dir, repo_root
     from nautilus_ai.reporting import format_summary, plot_equity
-    from nautilus_ai.training import TrainConfig, train_model
-    from nautilus_ai.training.oos import (
+    from nautilus_ai.training import TrainConfig
+    from nautilus_ai.training.report import plot_reliability, plot_training_history
+    from nautilus_ai.workflows.oos import (
         OosComparison,
         compare_out_of_sample,
         packaged_run_file,
@@ -123,7 +125,6 @@ def run_closed_loop(
         suggested_min_confidence,
         window_run_file,
     )
-    from nautilus_ai.training.report import plot_reliability, plot_training_history
 
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -162,6 +163,19 @@ def run_closed_loop(
         f"      logged {len(snapshots):,} FeatureSnapshots and {outcomes.num_rows:,} "
         f"DecisionOutcomes (run {run_id})"
     )
+
+    from nautilus_ai.extras import extra_installed, install_hint
+
+    if not extra_installed("torch"):
+        # A core install (no torch) cannot fit the MLP: say so once and stop after the logged run.
+        progress(
+            f"[3/4] Training SKIPPED: the MLP needs the 'torch' extra ({install_hint('torch')}); "
+            "no model trained, no out-of-sample comparison"
+        )
+        return _rule_only_result(report_dir, run_id, rule_full, len(snapshots), outcomes.num_rows,
+                                 started)  # fmt: skip
+
+    from nautilus_ai.training import train_model
 
     progress("[3/4] Training the MLP on Jan-Apr from the logged features ...")
     fold = Fold(
@@ -261,6 +275,55 @@ def run_closed_loop(
 
 
 _HEADLINE_METRICS = ("rows", "accuracy", "macro_f1", "brier", "ece")
+
+
+def _rule_only_result(
+    report_dir: Path,
+    run_id: str,
+    rule_full: Any,
+    snapshots: int,
+    outcomes: int,
+    started: float,
+) -> ClosedLoopResult:
+    """The demo's result without training: the logged in-sample rule run only."""
+    import json
+    import time
+
+    from nautilus_ai.extras import install_hint
+
+    rule = rule_full.summary.to_dict()
+    skipped = f"training skipped: the MLP needs the 'torch' extra ({install_hint('torch')})"
+    summary = {
+        "report_dir": str(report_dir),
+        "artifact": None,
+        "training": skipped,
+        "feature_log_run_id": run_id,
+        "snapshots_logged": snapshots,
+        "outcomes_logged": outcomes,
+        "backtest_in_sample_rule_jan_jun": rule,
+        "backtest_in_sample_rule_report": str(rule_full.report_dir),
+        "elapsed_s": time.perf_counter() - started,
+    }
+    (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    brief = "\n".join(
+        [
+            "nautilus-ai closed-loop demo (no proven edge; real EUR/USD M1 2017, 0.3 pip spread "
+            "assumed)",
+            f"  [in-sample]      rule model Jan-Jun: {rule['trades']:,} trades, win rate "
+            f"{_percent(rule['win_rate'])}, PnL {rule['pnl']:,.2f} {rule['currency']} "
+            f"({rule['return_pct']:+.2f}%), {_number(rule['bars_per_s'], 0)} bars/s",
+            f"                   report {rule_full.report_dir}",
+            f"                   {snapshots:,} decisions + {outcomes:,} outcomes logged "
+            f"(run {run_id})",
+            f"  {skipped}",
+            f"  report: {report_dir}",
+        ]
+    )
+    (report_dir / "report.md").write_text(
+        "# nautilus-ai closed-loop demo\n\nNo proven edge.\n\n```\n" + brief + "\n```\n"
+    )
+    return ClosedLoopResult(report_dir, None, run_id, summary, brief, brief)
+
 
 #: Sizing of the trained model's OOS run. A 3-class softmax spreads its mass: even its most
 #: confident calls have a normalised entropy (the risk score) near 0.9, which the default

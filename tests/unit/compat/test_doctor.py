@@ -1,0 +1,108 @@
+"""nautilus-ai doctor: the report, the device arithmetic (CUDA faked: no GPU here), the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from nautilus_ai.cli import main
+from nautilus_ai.cli.doctor import format_report
+from nautilus_ai.doctor import GIB, GpuDevice, gather, gpu_devices, model_fits
+
+H100 = GpuDevice(0, "NVIDIA H100 80GB HBM3", 80 * GIB, 79 * GIB)
+
+
+class FakeCuda:
+    """torch.cuda as the doctor uses it, for one 24 GiB card with 20 GiB free."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return True
+
+    @staticmethod
+    def device_count() -> int:
+        return 1
+
+    @staticmethod
+    def mem_get_info(index: int) -> tuple[int, int]:
+        return 20 * GIB, 24 * GIB
+
+    @staticmethod
+    def get_device_name(index: int) -> str:
+        return "NVIDIA GeForce RTX 4090"
+
+
+def test_cuda_devices_through_torch() -> None:
+    (gpu,) = gpu_devices(torch_module=SimpleNamespace(cuda=FakeCuda))
+    assert gpu == GpuDevice(0, "NVIDIA GeForce RTX 4090", 24 * GIB, 20 * GIB)
+
+
+def test_cuda_devices_through_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nautilus_ai.doctor as doctor
+
+    monkeypatch.setattr(doctor, "extra_installed", lambda name: False)
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+
+    def run(argv: list[str], **kwargs: Any) -> Any:
+        assert kwargs["timeout"] > 0
+        return SimpleNamespace(stdout="0, NVIDIA H100 80GB HBM3, 81559, 80000\n")
+
+    (gpu,) = gpu_devices(run=run)
+    assert (gpu.name, gpu.total_bytes, gpu.free_bytes) == (
+        "NVIDIA H100 80GB HBM3",
+        81559 << 20,
+        80000 << 20,
+    )
+
+
+def test_no_device_when_nvidia_smi_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nautilus_ai.doctor as doctor
+
+    monkeypatch.setattr(doctor, "extra_installed", lambda name: False)
+    monkeypatch.setattr(doctor.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+
+    def run(argv: list[str], **kwargs: Any) -> Any:
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    assert gpu_devices(run=run) == []
+
+
+def test_an_8b_model_fits_in_bf16_on_an_h100_not_on_a_24_gib_card() -> None:
+    fits = {f.label: f for f in model_fits([H100], cpu_free_bytes=0)}
+    eight = fits["8B"]
+    assert (eight.device, eight.dtype) == ("cuda:0", "bfloat16")
+    assert eight.needed_bytes == int(8e9 * 2 * 1.2)  # 19.2 GB: bf16 weights + 20%
+    assert eight.fits and fits["32B"].fits and not fits["70B"].fits
+    small = {f.label: f.fits for f in model_fits([GpuDevice(0, "x", 24 * GIB, 16 * GIB)], 0)}
+    assert small["3B"] and not small["8B"]
+
+
+def test_without_cuda_the_cpu_loads_float32() -> None:
+    fits = model_fits([], cpu_free_bytes=16 * GIB)
+    assert {f.device for f in fits} == {"cpu"} and {f.dtype for f in fits} == {"float32"}
+    assert [f.label for f in fits if f.fits] == ["1B", "3B"]
+
+
+def test_the_report_on_one_screen_with_a_faked_gpu() -> None:
+    report = gather(devices=[H100], probe_services=False)
+    text = format_report(report)
+    lines = text.splitlines()
+    assert len(lines) <= 25
+    assert "cuda:0 NVIDIA H100 80GB HBM3: 79.0 GiB free of 80.0 GiB" in text
+    assert "bfloat16 on cuda:0" in text and "8B yes (17.9 GiB)" in text
+    for name in ("python", "nautilus_trader", "torch", "transformers", "redis-server", "java"):
+        assert any(line.startswith(name) for line in lines), name
+    assert report["packages"]["nautilus_trader_supported"] is True
+    assert set(report["extras"]) >= {"torch", "hf", "finetune", "serve", "patterns", "services"}
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json", "--no-probe"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["python"]["version"].startswith("3.1")
+    assert report["services"]["redis-server"]["found"] is True
+    assert report["folders"]["data"]["exists"] is True
