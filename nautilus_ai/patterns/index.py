@@ -75,6 +75,9 @@ _U32 = 2.0**-24  # float32 unit roundoff
 _CHUNK = 1 << 21
 # Rows added since the lists were last packed are scanned as a tail; past this many, repack.
 _TAIL_MAX = 4096
+# Up to this many queries, each IVF query is scanned alone by faiss (live bars); more are
+# scored list by list as one batch (a backtest's precomputed path).
+_SCAN_MAX = 4
 
 
 class IndexMismatchError(ValueError):
@@ -305,6 +308,10 @@ class _Epoch:
     packed_rows: NDArray[np.float32] = field(
         default_factory=lambda: np.empty((0, 1), dtype=np.float32)
     )
+    # The same lists as a faiss IndexIVFFlat (built on the first single query, then appended to
+    # on every add): rows [0, scan_size) in row order, so each list's ids ascend.
+    scan: Any = None
+    scan_size: int = 0
 
     augmented: NDArray[np.float32] = field(init=False, repr=False)
 
@@ -357,6 +364,7 @@ class PatternIndex:
         for epoch in self._epochs:
             total += epoch.centroids.nbytes + self._size * 4
             total += epoch.packed_rows.nbytes + epoch.order.nbytes
+            total += epoch.scan_size * (self.dims * 4 + 8)  # faiss lists: vector + int64 id
         return total
 
     def add(self, vectors: NDArray[np.float32]) -> None:
@@ -388,6 +396,8 @@ class PatternIndex:
             epoch.lists[start:new] = _nearest_lists(
                 x, epoch.centroids, 1, augmented=epoch.augmented
             )[:, 0]
+            if epoch.scan is not None:
+                self._extend_scan(epoch)
         while True:
             rows = self._next_epoch_rows()
             if rows > self._size:
@@ -501,11 +511,11 @@ class PatternIndex:
     def _search_ivf(
         self, epoch: _Epoch, q: NDArray[np.float32], m: NDArray[np.int64], k: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        n_q, nprobe = q.shape[0], min(self.config.nprobe, epoch.nlist)
+        if n_q <= _SCAN_MAX:
+            return self._search_ivf_scan(epoch, q, m, k, nprobe)
         if epoch.offsets.size != epoch.nlist + 1 or self._size - epoch.packed > _TAIL_MAX:
             self._pack(epoch)
-        n_q, nprobe = q.shape[0], min(self.config.nprobe, epoch.nlist)
-        if n_q <= 4:
-            return self._search_ivf_few(epoch, q, m, k, nprobe)
         probes = _nearest_lists(
             q, epoch.centroids, nprobe, nearest_first=True, augmented=epoch.augmented
         )
@@ -571,39 +581,71 @@ class PatternIndex:
                 pairs.append((part[r], tail[c], scores[r, c]))
         return self._rank(q, pairs, k)
 
-    def _search_ivf_few(
+    def _search_ivf_scan(
         self, epoch: _Epoch, q: NDArray[np.float32], m: NDArray[np.int64], k: int, nprobe: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """:meth:`_search_ivf` for a handful of queries (live, one bar): the same candidates and
-        the same answer, scored list by list without the batch's grouping."""
+        """:meth:`_search_ivf` for a handful of queries (live, one bar): the same answer, with
+        the probed lists scanned by faiss (``IndexIVFFlat.search_preassigned`` on our lists, an
+        ``IDSelectorRange(0, m)`` that binary-searches each list's ascending ids, one thread).
+
+        faiss ranks by its float32 distance ``(x - q)^2`` summed in some order: a sum of
+        non-negative terms, so it is within a relative ``gamma`` of the exact distance
+        (:func:`_scan_slack`). Every row of the exact top k therefore has a float32 distance
+        ``<= slack x`` the k-th float32 distance; faiss is asked for more rows until the last
+        one it returns is beyond that, and those candidates are ranked in float64 by
+        ``(distance, row)``, as the batch path ranks them.
+        """
+        faiss = _faiss()
+        if epoch.scan is None or epoch.scan_size < self._size:
+            self._extend_scan(epoch)
         probes = _nearest_lists(q, epoch.centroids, nprobe, augmented=epoch.augmented)
-        margin = self._margins(q)
-        qa = _with_ones(q)
-        pairs: list[tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]] = []
-        tail = np.arange(epoch.packed, self._size, dtype=np.int64)
-        tail_lists = epoch.lists[epoch.packed : self._size]
-        for i in range(q.shape[0]):
-            parts_scores, parts_ids = [], []
-            for lst in probes[i].tolist():
-                start, stop = int(epoch.offsets[lst]), int(epoch.offsets[lst + 1])
-                ids = epoch.order[start:stop]
-                width = int(np.searchsorted(ids, int(m[i])))
-                if width:
-                    parts_scores.append(epoch.packed_rows[start : start + width] @ qa[i])
-                    parts_ids.append(ids[:width])
-            if tail.size:
-                mine = tail[np.isin(tail_lists, probes[i]) & (tail < m[i])]
-                if mine.size:
-                    parts_scores.append(self._rows[mine] @ qa[i])
-                    parts_ids.append(mine)
-            if not parts_ids:
-                continue
-            scores = np.concatenate(parts_scores)
-            ids = np.concatenate(parts_ids)
-            kth = self._kth(scores[None, :], np.array([k]))[0]
-            keep = scores >= _below(np.array([kth - 2.0 * margin[i]]))[0]
-            pairs.append((np.full(int(keep.sum()), i, dtype=np.intp), ids[keep], scores[keep]))
-        return self._rank(q, pairs, k)
+        n_q = q.shape[0]
+        out_ids = np.full((n_q, k), -1, dtype=np.int64)
+        out_d = np.full((n_q, k), np.inf)
+        slack, floor = _scan_slack(self.dims)
+        q64 = q.astype(np.float64)
+        with _one_thread():
+            for i in range(n_q):
+                params = faiss.SearchParametersIVF(
+                    sel=faiss.IDSelectorRange(0, int(m[i]), True), nprobe=nprobe
+                )
+                fetch = 2 * k
+                while True:
+                    dist, ids = _scan(faiss, epoch.scan, q[i : i + 1], probes[i], fetch, params)
+                    found = int((ids >= 0).sum())
+                    limit = np.inf if found < k else float(dist[k - 1]) * slack + floor
+                    if found < fetch or float(dist[fetch - 1]) > limit:
+                        break
+                    fetch *= 4
+                candidates = ids[(ids >= 0) & (dist.astype(np.float64) <= limit)]
+                if candidates.size == 0:
+                    continue
+                exact = squared_distances(self._rows[candidates, : self.dims], q64[i])
+                best, best_d = _top_k(exact, candidates, k)
+                out_ids[i, : best.size], out_d[i, : best.size] = best, best_d
+        return out_ids, out_d
+
+    def _extend_scan(self, epoch: _Epoch) -> None:
+        """Create the epoch's faiss lists (centroids = ours) or append rows added since, in row
+        order with our list numbers (``add_core`` with the assignment given: faiss assigns
+        nothing itself)."""
+        faiss = _faiss()
+        if epoch.scan is None:
+            quantizer = faiss.IndexFlatL2(self.dims)
+            quantizer.add(epoch.centroids)
+            epoch.scan = faiss.IndexIVFFlat(quantizer, self.dims, epoch.nlist)
+            epoch.scan_size = 0
+        start, stop = epoch.scan_size, self._size
+        if stop <= start:
+            return
+        rows = np.ascontiguousarray(self._rows[start:stop, : self.dims])
+        ids = np.arange(start, stop, dtype=np.int64)
+        lists = np.ascontiguousarray(epoch.lists[start:stop], dtype=np.int64)
+        with _one_thread():
+            epoch.scan.add_core(
+                stop - start, faiss.swig_ptr(rows), faiss.swig_ptr(ids), faiss.swig_ptr(lists)
+            )
+        epoch.scan_size = stop
 
     def _margins(self, q: NDArray[np.float32]) -> NDArray[np.float64]:
         q64 = q.astype(np.float64)
@@ -684,6 +726,34 @@ class PatternIndex:
         index = cls(int(np.asarray(vectors).shape[1]), config)
         index.add(vectors)
         return index
+
+
+def _scan_slack(dims: int) -> tuple[float, float]:
+    """``(slack, floor)``: a float32 distance ``(x - q)^2`` summed over ``dims`` terms in any
+    order is within ``gamma = (dims + 2) u / (1 - (dims + 2) u)`` (relative) of the exact one
+    (each term: the difference and the square round once; the sum adds ``dims - 1`` roundings
+    of non-negative terms), plus underflow (``floor``). ``slack = (1 + 4 gamma) / (1 - 4 gamma)``
+    also covers the float64 reference's rounding, as :func:`_margin` does."""
+    gamma = (dims + 2) * _U32 / (1.0 - (dims + 2) * _U32)
+    return (1.0 + 4.0 * gamma) / (1.0 - 4.0 * gamma), 4.0 * dims * 2.0**-126
+
+
+def _scan(
+    faiss: Any, scan: Any, query: NDArray[np.float32], probes: NDArray[np.int64], fetch: int,
+    params: Any,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """faiss's ``fetch`` nearest rows of the lists ``probes`` for one query (the C++ call: the
+    Python wrapper of ``search_preassigned`` takes no selector)."""
+    x = np.ascontiguousarray(query, dtype=np.float32)
+    assign = np.ascontiguousarray(probes, dtype=np.int64)[None, :]
+    coarse = np.zeros(assign.shape, dtype=np.float32)
+    dist = np.empty((1, fetch), dtype=np.float32)
+    ids = np.empty((1, fetch), dtype=np.int64)
+    scan.search_preassigned_c(
+        1, faiss.swig_ptr(x), fetch, faiss.swig_ptr(assign), faiss.swig_ptr(coarse),
+        faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params,
+    )  # fmt: skip
+    return dist[0], ids[0]
 
 
 def _with_ones(q: NDArray[np.float32]) -> NDArray[np.float32]:
