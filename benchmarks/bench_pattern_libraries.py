@@ -50,7 +50,8 @@ def _timed(search: Callable[[np.ndarray], np.ndarray], queries: np.ndarray) -> t
 
 
 def _recall(answers: list[np.ndarray], exact: np.ndarray) -> float:
-    hits = [len(set(np.ravel(a)[:K].tolist()) & set(e.tolist())) / K for a, e in zip(answers, exact)]
+    pairs = zip(answers, exact, strict=True)
+    hits = [len(set(np.ravel(a)[:K].tolist()) & set(e.tolist())) / K for a, e in pairs]
     return round(float(np.mean(hits)), 4)
 
 

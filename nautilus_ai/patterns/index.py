@@ -739,7 +739,11 @@ def _scan_slack(dims: int) -> tuple[float, float]:
 
 
 def _scan(
-    faiss: Any, scan: Any, query: NDArray[np.float32], probes: NDArray[np.int64], fetch: int,
+    faiss: Any,
+    scan: Any,
+    query: NDArray[np.float32],
+    probes: NDArray[np.int64],
+    fetch: int,
     params: Any,
 ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     """faiss's ``fetch`` nearest rows of the lists ``probes`` for one query (the C++ call: the
@@ -787,16 +791,23 @@ def _library_version() -> str:
 
 
 def write_index(
-    index: PatternIndex, path: str | os.PathLike[str], *, spec_hash: str, store_checksum: str
+    index: PatternIndex,
+    path: str | os.PathLike[str],
+    *,
+    spec_hash: str,
+    store_checksum: str,
+    pattern_spec_hash: str | None = None,
 ) -> Path:
-    """Write ``index`` beside its store: a header (spec hash, pattern count, store checksum,
-    config, payload checksum) and the epochs (centroids + list numbers). Atomic."""
+    """Write ``index`` beside its store: a header (feature spec hash, pattern spec hash, pattern
+    count, store checksum, config, payload checksum) and the epochs (centroids + list numbers).
+    Atomic."""
     target = Path(path)
     blobs = index.to_bytes()
     payload = b"".join(blobs)
     header = {
         "format": _FORMAT,
         "spec_hash": spec_hash,
+        "pattern_spec_hash": pattern_spec_hash,
         "patterns": len(index),
         "dims": index.dims,
         "store_checksum": store_checksum,
@@ -828,6 +839,7 @@ def read_index(
     spec_hash: str,
     store_checksum: str,
     config: IndexConfig | None = None,
+    pattern_spec_hash: str | None = None,
 ) -> PatternIndex:
     """Load an index written by :func:`write_index` for the store rows ``vectors``.
 
@@ -835,7 +847,8 @@ def read_index(
     ------
     IndexMismatchError
         Naming the file: not an index, truncated or corrupt payload, another feature spec hash,
-        another pattern count or store checksum, or another index config than ``config``.
+        another pattern spec hash (e.g. another chart model; files that record one), another
+        pattern count or store checksum, or another index config than ``config``.
     """
     file = Path(path)
     try:
@@ -855,6 +868,12 @@ def read_index(
     if header.get("spec_hash") != spec_hash:
         raise IndexMismatchError(
             f"{file}: built for feature spec {header.get('spec_hash')}, the store is {spec_hash}"
+        )
+    recorded = header.get("pattern_spec_hash")
+    if pattern_spec_hash is not None and recorded is not None and recorded != pattern_spec_hash:
+        raise IndexMismatchError(
+            f"{file}: built for pattern spec {recorded}, the store is {pattern_spec_hash} "
+            "(another pattern definition or chart model)"
         )
     if header.get("patterns") != len(vectors) or header.get("store_checksum") != store_checksum:
         raise IndexMismatchError(
