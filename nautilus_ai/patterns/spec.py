@@ -203,21 +203,40 @@ def pattern_vectors(
         raise ValueError(f"features must be (n, {len(layout.feature_names)}), got {x.shape}")
     if w.shape != (n, layout.shape_bars):
         raise ValueError(f"closes must be ({n}, {layout.shape_bars}), got {w.shape}")
+    if layout.chart_dims and (charts is None or np.shape(charts) != (n, layout.chart_dims)):
+        got = None if charts is None else np.shape(charts)
+        raise ValueError(f"charts must be ({n}, {layout.chart_dims}), got {got}")
     out = np.empty((n, layout.dims), dtype=np.float32)
+    # Blocks of rows that stay in cache (every operation is row-wise: same bits as one block).
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        block = None if charts is None else np.asarray(charts[start:stop], dtype=np.float64)
+        _fill(layout, x[start:stop], w[start:stop], block, out[start:stop])
+    return out
+
+
+_BLOCK = 8192
+
+
+def _fill(
+    layout: PatternLayout,
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    charts: NDArray[np.float64] | None,
+    out: NDArray[np.float32],
+) -> None:
     kept = x[:, layout.kept]
     atr = x[:, layout.atr_column]
-    safe = np.where(atr > 0.0, atr, 1.0)
-    for j in layout.scaled:
-        kept[:, j] = np.where(atr > 0.0, kept[:, j] / safe, 0.0)
-    out[:, : len(layout.kept)] = kept * layout.feature_scale
-    shape_end = len(layout.kept) + layout.shape_bars
-    out[:, len(layout.kept) : shape_end] = _zscore_rows(w) * layout.shape_scale
-    if layout.chart_dims:
-        if charts is None or np.shape(charts) != (n, layout.chart_dims):
-            got = None if charts is None else np.shape(charts)
-            raise ValueError(f"charts must be ({n}, {layout.chart_dims}), got {got}")
-        out[:, shape_end:] = _unit_rows(np.asarray(charts, dtype=np.float64)) * layout.chart_weight
-    return out
+    positive = (atr > 0.0)[:, None]
+    scaled = list(layout.scaled)
+    safe = np.where(positive, atr[:, None], 1.0)
+    kept[:, scaled] = np.where(positive, kept[:, scaled] / safe, 0.0)
+    width = len(layout.kept)
+    out[:, :width] = kept * layout.feature_scale
+    shape_end = width + layout.shape_bars
+    out[:, width:shape_end] = _zscore_rows(w) * layout.shape_scale
+    if layout.chart_dims and charts is not None:
+        out[:, shape_end:] = _unit_rows(charts) * layout.chart_weight
 
 
 def _unit_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:

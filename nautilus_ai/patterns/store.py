@@ -279,7 +279,16 @@ def _assemble(
     layout = pattern_layout(fspec.names, pspec)
     n_bars = pspec.shape_bars
     windows = np.lib.stride_tricks.sliding_window_view(close, n_bars)  # row r ends at bar r+N-1
-    vectors = pattern_vectors(layout, features[rows], windows[rows - (n_bars - 1)], charts)
+    vectors = np.empty((rows.size, layout.dims), dtype=np.float32)
+    step = 8192  # gathers of cache-sized blocks (row-wise: the same bits as one block)
+    for start in range(0, rows.size, step):
+        part = rows[start : start + step]
+        vectors[start : start + part.size] = pattern_vectors(
+            layout,
+            features[part],
+            windows[part - (n_bars - 1)],
+            None if charts is None else charts[start : start + part.size],
+        )
     patterns = PatternSet(
         feature_spec=fspec,
         pattern_spec=pspec,
