@@ -53,7 +53,7 @@ def embedders(tmp_path_factory: pytest.TempPathFactory) -> tuple[ChartEmbedder, 
 
 
 @pytest.fixture(scope="module")
-def chart_store(real_bars: tuple, embedders: tuple):  # type: ignore[no-untyped-def]
+def chart_store(real_bars: tuple, embedders: tuple) -> tuple:
     ts, ohlcv = real_bars
     embedder = embedders[0]
     spec = PatternSpec().with_chart(embedder, bars=24)
@@ -64,7 +64,9 @@ def chart_store(real_bars: tuple, embedders: tuple):  # type: ignore[no-untyped-
     return spec, patterns
 
 
-def test_chart_block_is_the_embedding_of_the_window_ending_at_t(real_bars, embedders, chart_store) -> None:  # type: ignore[no-untyped-def]
+def test_chart_block_is_the_embedding_of_the_window_ending_at_t(
+    real_bars: tuple, embedders: tuple, chart_store: tuple
+) -> None:
     ts, ohlcv = real_bars
     embedder = embedders[0]
     spec, patterns = chart_store
@@ -92,7 +94,9 @@ def test_chart_block_is_the_embedding_of_the_window_ending_at_t(real_bars, embed
     assert spec.context_bars == 32
 
 
-def test_chart_store_has_no_look_ahead_and_answers_as_brute_force(real_bars, embedders, chart_store) -> None:  # type: ignore[no-untyped-def]
+def test_chart_store_has_no_look_ahead_and_answers_as_brute_force(
+    real_bars: tuple, embedders: tuple, chart_store: tuple
+) -> None:
     """Bars after the cut changed: every pattern before it keeps its chart vector bit for bit,
     and queries at those times get the same answer, equal to brute force."""
     ts, ohlcv = real_bars
@@ -118,7 +122,9 @@ def test_chart_store_has_no_look_ahead_and_answers_as_brute_force(real_bars, emb
         assert x.distances[j][: ids.size].tobytes() == distances.tobytes()
 
 
-def test_chart_store_round_trip_and_refusals(embedders, chart_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_chart_store_round_trip_and_refusals(
+    embedders: tuple, chart_store: tuple, tmp_path: Path
+) -> None:
     first, other = embedders
     spec, patterns = chart_store
     memory = PatternMemory(patterns, index_config=IndexConfig(exact_max=256, growth=2))
@@ -146,7 +152,9 @@ def test_chart_store_round_trip_and_refusals(embedders, chart_store, tmp_path: P
         build_from_bars(ts[:10], np.ones((10, 5)), instrument_id=INSTRUMENT, pattern_spec=spec)
 
 
-def test_predictor_embeds_the_live_chart_and_refuses_another_model(real_bars, embedders, chart_store) -> None:  # type: ignore[no-untyped-def]
+def test_predictor_embeds_the_live_chart_and_refuses_another_model(
+    real_bars: tuple, embedders: tuple, chart_store: tuple
+) -> None:
     ts, ohlcv = real_bars
     first, other = embedders
     spec, patterns = chart_store
