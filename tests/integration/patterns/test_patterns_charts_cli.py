@@ -1,4 +1,4 @@
-"""``patterns build|query --chart-model``: a chart-embedding store from the command line, on the
+"""The README's chart sequence, ``patterns build|query --chart-model``, on the
 demo catalog's real bars, with a tiny random-weight ViT built offline."""
 
 from __future__ import annotations

@@ -180,3 +180,20 @@ def test_predictor_embeds_the_live_chart_and_refuses_another_model(
         assert vectors[0].tobytes() == patterns.vectors[stored[0]].tobytes()
         prediction = predictor.predict(features[later], context)
         assert "closest:" in prediction.reason
+
+
+def test_run_file_config_names_the_chart_model(
+    embedders: tuple, chart_store: tuple, tmp_path: Path
+) -> None:
+    from nautilus_ai.models.registry import build_predictor
+
+    first, other = embedders
+    _, patterns = chart_store
+    save_memory(PatternMemory(patterns, index_config=IndexConfig(mode="exact")), tmp_path)
+    fspec = FeatureSpec()
+    config = {"kind": "pattern_memory", "path": str(tmp_path), "k": 5}
+    model = build_predictor({**config, "chart_model_dir": str(first.model_dir)}, fspec)
+    assert model.memory.pattern_spec.chart_model == first.model_id  # type: ignore[attr-defined]
+    for wrong in (config, {**config, "chart_model_dir": str(other.model_dir)}):
+        with pytest.raises(Exception, match=first.model_id):
+            build_predictor(wrong, fspec)
