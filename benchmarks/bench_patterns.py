@@ -214,8 +214,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only-charts", action="store_true")
     args = parser.parse_args(argv)
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.patterns import build_from_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
     if args.charts or args.only_charts:
