@@ -188,8 +188,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--libs", default="ours,faiss-ivf,faiss-pq,faiss-hnsw,hnswlib,usearch")
     args = parser.parse_args(argv)
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.patterns import build_from_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
     base = build_from_catalog(catalog, BAR_TYPE).vectors
