@@ -6,7 +6,8 @@ Run: ``python -m benchmarks.bench_pattern_libraries [--patterns 1000000] [--dims
 The vectors are the demo's real EUR/USD pattern vectors (186k) resampled with small noise up to
 ``--patterns`` (as ``bench_patterns``). k = 20, 300 queries one at a time, every library pinned
 to one thread for queries (faiss ``omp_set_num_threads(1)``, hnswlib ``set_num_threads(1)``,
-usearch ``threads=1``). Recall@20 against exact search (faiss ``IndexFlatL2``).
+usearch ``threads=1``, numpy's BLAS through threadpoolctl). Recall@20 against exact search
+(faiss ``IndexFlatL2``).
 
 Only ``ours`` (``nautilus_ai.patterns.PatternIndex``) answers the memory's question, "the k
 nearest of the first m rows" with no look-ahead; the others are measured on the whole set (their
@@ -35,12 +36,15 @@ K = 20
 def _timed(search: Callable[[np.ndarray], np.ndarray], queries: np.ndarray) -> tuple[Any, ...]:
     """p50 / p90 latency (ms) of one query at a time, then the answers (separately: the recall
     computation must not disturb the timing)."""
+    from threadpoolctl import threadpool_limits
+
     search(queries[:1])  # warm
     latencies = []
-    for i in range(queries.shape[0]):
-        started = time.perf_counter()
-        search(queries[i : i + 1])
-        latencies.append(time.perf_counter() - started)
+    with threadpool_limits(limits=1):  # numpy's BLAS on one thread too: one core
+        for i in range(queries.shape[0]):
+            started = time.perf_counter()
+            search(queries[i : i + 1])
+            latencies.append(time.perf_counter() - started)
     answers = [search(queries[i : i + 1]) for i in range(queries.shape[0])]
     return (
         round(1e3 * float(np.percentile(latencies, 50)), 3),
