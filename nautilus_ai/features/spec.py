@@ -22,6 +22,7 @@ __all__ = [
     "TICK_FEATURE_NAMES",
     "FeatureSpec",
     "default_spec_hashes",
+    "stored_spec",
 ]
 
 # Every version ever released stays here: stored model cards and logged catalogs name their
@@ -313,6 +314,29 @@ class FeatureSpec:
             if name in kwargs and not isinstance(kwargs[name], list | tuple):
                 raise ValueError(f"FeatureSpec.{name}: expected a list, got {kwargs[name]!r}")
         return cls(**kwargs)
+
+
+def stored_spec(data: Mapping[str, Any], spec_hash: str, *, where: str) -> FeatureSpec:
+    """Rebuild the spec a model card or a logged run was written with, and check its hash.
+
+    Old versions stay computable: a v1 card rebuilds the v1 spec whatever the default is now.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``where``: an invalid or unknown-version spec, or a hash that the
+        rebuilt spec does not reproduce (the definition behind that hash is not known here).
+    """
+    try:
+        spec = FeatureSpec.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{where}: stored feature spec: {exc}") from None
+    if spec.hash != spec_hash:
+        raise ValueError(
+            f"{where}: stored feature spec rebuilds as {spec.hash}, not the stored hash "
+            f"{spec_hash} (version {spec.version}); it was written by an unknown definition"
+        )
+    return spec
 
 
 def default_spec_hashes() -> dict[str, int]:
