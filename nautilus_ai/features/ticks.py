@@ -7,8 +7,10 @@ arrays, for research and tests). Plain numpy, no Nautilus import.
 Definitions
 -----------
 A bar is *completed* for a tick at ``ts`` when its close time (the Nautilus bar ``ts_event``)
-is ``<= ts``: a bar closing at 08:00 is complete for a tick at 08:00:00.000, which belongs to the
-next bar. The *forming bar* of a tick is the stretch after the last completed bar; it *opened*
+is ``< ts``. A tick stamped exactly at a bar's close still sees the bar before: whether such a
+bar or such a tick is delivered first differs between engines and feeds (a Nautilus backtest
+hands the tick over first), and the strict rule makes the answer independent of that order, at
+the cost of one tick's lag on a tie. The *forming bar* of a tick is the stretch after the last completed bar; it *opened*
 at that bar's close time ``t0``. ``mid = (bid + ask) / 2``; the forming bar's *open mid* is the
 mid of its first tick. Per tick, in :data:`~nautilus_ai.features.spec.TICK_FEATURE_NAMES` order:
 
@@ -88,8 +90,8 @@ def tick_features_row(
 class TickFeatureState:
     """Incremental tick features: call :meth:`on_bar` per completed bar, :meth:`update` per tick.
 
-    Ticks must arrive in time order; a bar is registered when it completes (its close time is
-    ``<=`` the next tick's time).
+    Ticks must arrive in time order; register a bar before the first tick *after* its close time
+    (:class:`~nautilus_ai.tick_decisions.TickDecider` does this whatever the delivery order).
     """
 
     __slots__ = ("_bar_ts", "_count", "_open_mid")
@@ -171,7 +173,7 @@ def compute_tick_features(
     if n > 1 and np.any(np.diff(ts) < 0):
         raise ValueError("compute_tick_features: tick ts must be non-decreasing")
     out = np.full((n, N_TICK_FEATURES), np.nan)
-    bar_row = np.searchsorted(bar_ts, ts, side="right").astype(np.int64) - 1
+    bar_row = np.searchsorted(bar_ts, ts, side="left").astype(np.int64) - 1
     live = bar_row >= 0
     if not live.any():
         return out, bar_row

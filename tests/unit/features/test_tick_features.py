@@ -54,12 +54,12 @@ def streams(draw: st.DrawFn) -> Stream:
 
 
 def incremental(s: Stream) -> NDArray[np.float64]:
-    """Bars and ticks merged in time order, a bar first when it closes at the tick's time."""
+    """Bars and ticks merged in time order; a bar counts for ticks strictly after its close."""
     state = TickFeatureState()
     rows = []
     b = 0
     for i in range(s.ts.size):
-        while b < s.bar_ts.size and s.bar_ts[b] <= s.ts[i]:
+        while b < s.bar_ts.size and s.bar_ts[b] < s.ts[i]:
             state.on_bar(int(s.bar_ts[b]))
             b += 1
         rows.append(
@@ -112,7 +112,7 @@ def test_changing_ticks_after_t_never_changes_features_at_t(s: Stream, data: st.
 
 def test_definitions_on_a_hand_checked_stream() -> None:
     bar_ts = np.asarray([1000 * MS], dtype=np.int64)
-    ts = np.asarray([500, 1000, 1500, 2500], dtype=np.int64) * MS
+    ts = np.asarray([500, 1001, 1500, 2500], dtype=np.int64) * MS
     bid = np.asarray([1.0, 1.1000, 1.1002, 1.0998])
     ask = np.asarray([1.0, 1.1002, 1.1004, 1.1000])
     bid_size = np.asarray([1.0, 3.0, 0.0, 0.0])
@@ -120,14 +120,16 @@ def test_definitions_on_a_hand_checked_stream() -> None:
     out, bar_row = compute_tick_features(bar_ts, ts, bid, ask, bid_size, ask_size)
     assert bar_row.tolist() == [-1, 0, 0, 0]
     assert np.isnan(out[0]).all()  # before the first completed bar
-    # A tick at the bar's close time belongs to the next (forming) bar.
     assert out[1, 0] == pytest.approx(0.0002 / 1.1001)
-    assert out[1, 1] == 0.0 and out[1, 2] == 0.0 and out[1, 3] == 1.0
+    assert out[1, 1] == 0.0 and out[1, 2] == 0.001 and out[1, 3] == 1.0
     assert out[1, 4] == 0.5  # (3 - 1) / (3 + 1)
     assert out[2, 1] == pytest.approx(1.1003 / 1.1001 - 1)
     assert out[2, 2] == 0.5 and out[2, 3] == 2.0 and out[2, 4] == -1.0
     assert out[3, 4] == 0.0  # no sizes at all -> 0, not NaN
     assert not math.isnan(out[3, 1])
+    # A tick stamped exactly at a bar's close still sees the bar before (order-independent).
+    _, row = compute_tick_features(bar_ts, np.asarray([1000 * MS]), *(np.ones(1) for _ in range(4)))
+    assert row.tolist() == [-1]
 
 
 def test_spec_v2_carries_the_tick_block_and_v1_does_not() -> None:
