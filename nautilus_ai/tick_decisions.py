@@ -110,7 +110,7 @@ class TickDecider:
         self._i_atr = spec.index("atr_close")
         self._i_warm = spec.index("warm")
         self._every_ticks = config.every_ticks
-        self._every_ns = -1 if config.every_ms is None else int(round(config.every_ms * 1e6))
+        self._every_ns = -1 if config.every_ms is None else round(config.every_ms * 1e6)
         self._keep = keep_features
         self._state = TickFeatureState()
         self._pending_ts = -1  # a bar delivered but not yet complete for the ticks (see on_bar)
@@ -163,9 +163,7 @@ class TickDecider:
         self._row = row if warm else None
         self._atr = float(row[self._i_atr]) if warm else math.nan
 
-    def on_tick(
-        self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float
-    ) -> bool:
+    def on_tick(self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float) -> bool:
         """Feed one quote tick; True when it was a decision tick (the decision is recorded)."""
         self.ticks_seen += 1
         if self._pending_row is not None and ts > self._pending_ts:
@@ -181,9 +179,7 @@ class TickDecider:
         if not due:
             state.update(ts, bid, ask, bid_size, ask_size)
             return False
-        spread, mid_ret, elapsed, count, imbalance = state.update(
-            ts, bid, ask, bid_size, ask_size
-        )
+        spread, mid_ret, elapsed, count, imbalance = state.update(ts, bid, ask, bid_size, ask_size)
         action, confidence = tick_rule(self._atr, mid_ret, spread, self.config)
         self._first = False
         self._since = 0

@@ -10,9 +10,10 @@ A bar is *completed* for a tick at ``ts`` when its close time (the Nautilus bar 
 is ``< ts``. A tick stamped exactly at a bar's close still sees the bar before: whether such a
 bar or such a tick is delivered first differs between engines and feeds (a Nautilus backtest
 hands the tick over first), and the strict rule makes the answer independent of that order, at
-the cost of one tick's lag on a tie. The *forming bar* of a tick is the stretch after the last completed bar; it *opened*
-at that bar's close time ``t0``. ``mid = (bid + ask) / 2``; the forming bar's *open mid* is the
-mid of its first tick. Per tick, in :data:`~nautilus_ai.features.spec.TICK_FEATURE_NAMES` order:
+the cost of one tick's lag on a tie. The *forming bar* of a tick is the stretch after the last
+completed bar; it *opened* at that bar's close time ``t0``. ``mid = (bid + ask) / 2``; the
+forming bar's *open mid* is the mid of its first tick. Per tick, in
+:data:`~nautilus_ai.features.spec.TICK_FEATURE_NAMES` order:
 
 =================  ==========================================================================
 tick_spread        ``(ask - bid) / mid`` (relative spread; negative for a crossed quote, which
@@ -199,4 +200,3 @@ def compute_tick_features(
     out[idx, 3] = count.astype(np.float64)
     out[idx, 4] = imbalance
     return out, bar_row
-

@@ -4,6 +4,7 @@ LEAN FXCM zips); its tick decisions equal the pure incremental path's over the s
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,7 @@ FXCM = DATA / "lean" / "forex" / "fxcm"
 FXCM_DAYS = ("20140505", "20140506")
 
 
-def run_node(
-    catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]
-) -> Any:
+def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]) -> Any:
     venue = instrument_id.split(".")[1]
     strategy = ImportableStrategyConfig(
         strategy_path="nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
@@ -163,7 +162,7 @@ def test_dukascopy_ticks_backtest_decides_like_the_pure_path(
     if tick_mode["every_ticks"] == 1:
         assert len(ts) == sum(1 for t in tick_ts if t > pure.bar_ts[0])  # every eligible tick
     else:
-        assert all(b - a >= 250_000_000 for a, b in zip(ts, ts[1:]))
+        assert all(b - a >= 250_000_000 for a, b in itertools.pairwise(ts))
 
 
 def test_fxcm_ticks_backtest_decides_like_the_pure_path(fxcm_catalog: Path) -> None:

@@ -143,10 +143,6 @@ def test_spec_v2_carries_the_tick_block_and_v1_does_not() -> None:
 
 def test_unsorted_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="bar_ts must be strictly increasing"):
-        compute_tick_features(
-            np.asarray([2, 1]), np.asarray([3]), *(np.ones(1) for _ in range(4))
-        )
+        compute_tick_features(np.asarray([2, 1]), np.asarray([3]), *(np.ones(1) for _ in range(4)))
     with pytest.raises(ValueError, match="tick ts must be non-decreasing"):
-        compute_tick_features(
-            np.asarray([1]), np.asarray([3, 2]), *(np.ones(2) for _ in range(4))
-        )
+        compute_tick_features(np.asarray([1]), np.asarray([3, 2]), *(np.ones(2) for _ in range(4)))
