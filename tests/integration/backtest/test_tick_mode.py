@@ -5,6 +5,9 @@ LEAN FXCM zips); its tick decisions equal the pure incremental path's over the s
 from __future__ import annotations
 
 import itertools
+import re
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,6 @@ from nautilus_ai.features.ticks import compute_tick_features
 from nautilus_ai.tick_decisions import BUY, SELL, TickDecider, TickModeConfig
 
 DATA = Path(__file__).parents[3].parent / "shared" / "data"
-DUKASCOPY_DAY = DATA / "dukascopy" / "EURUSD" / "2019" / "01" / "04"  # 4 Feb 2019 (month 0-based)
-FXCM = DATA / "lean" / "forex" / "fxcm"
-FXCM_DAYS = ("20140505", "20140506")
 
 
 def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]) -> Any:
@@ -121,38 +121,59 @@ def pure_decisions(
     return decider, ts_bars, quotes.ts_event
 
 
-def import_cli(*argv: str) -> None:
-    assert main(["data", "import", *argv, "-q"]) == 0
+REPO = Path(__file__).parents[3]
+ALREADY_STORED = REPO / "tests" / "fixtures" / "spec_v1" / "catalog"  # 300 HistData bars
+
+
+def readme_tick_commands() -> list[str]:
+    """The ``nautilus-ai`` lines of the README's quote-tick section's bash block."""
+    section = (REPO / "README.md").read_text().split("\n## Quote ticks: ", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert block is not None, "README: no bash block in ## Quote ticks"
+    return [line for line in block.group(1).splitlines() if line.startswith("nautilus-ai ")]
 
 
 @pytest.fixture(scope="module")
-def dukascopy_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's commands, in order, on a catalog that already holds bars."""
     catalog = tmp_path_factory.mktemp("ticks") / "catalog"
-    files = sorted(str(p) for p in DUKASCOPY_DAY.glob("*_ticks.bi5"))
-    assert len(files) == 24
-    import_cli("dukascopy", *files, "--bars", "60:MID", "--catalog", str(catalog))
-    return catalog
-
-
-@pytest.fixture(scope="module")
-def fxcm_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    catalog = tmp_path_factory.mktemp("fxcm") / "catalog"
-    ticks = [str(FXCM / "tick" / "eurusd" / f"{d}_quote.zip") for d in FXCM_DAYS]
-    bars = [str(FXCM / "minute" / "eurusd" / f"{d}_quote.zip") for d in FXCM_DAYS]
-    for paths in (ticks, bars):
-        import_cli("lean", *paths, "--instrument-id", "EUR/USD.FXCM", "--catalog", str(catalog))
+    shutil.copytree(ALREADY_STORED, catalog)
+    before = read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")[0].size
+    commands = readme_tick_commands()
+    assert [" ".join(shlex.split(c)[1:4]) for c in commands] == [
+        "data import dukascopy",
+        "data import lean",
+        "data import lean",
+    ], "the README's tick commands changed: update this test with them"
+    for index, command in enumerate(commands):
+        argv = shlex.split(command.replace("../shared/data", str(DATA)))[1:]
+        assert main([*argv, "--catalog", str(catalog), "-q"]) == 0, command
+        if index == 0:
+            quotes = read_quotes(catalog, "EUR/USD.SIM")
+            assert quotes.ts_event.size == 136_741
+            assert (quotes.bid_size > 0).all() and (quotes.ask_size > 0).all()
+            assert read_bars(catalog, "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")[0].size == 1_440
+        elif index == 1:
+            quotes = read_quotes(catalog, "EUR/USD.FXCM")
+            assert quotes.ts_event.size == 58_143 + 102_682
+            assert (quotes.bid_size == 0).all()  # LEAN ticks carry no sizes
+            assert (quotes.bid > quotes.ask).mean() > 0.05  # crossed FXCM quotes are kept
+        else:
+            assert read_bars(catalog, "EUR/USD.FXCM-1-MINUTE-BID-EXTERNAL")[0].size == 2_841
+    # The bars stored before are untouched.
+    assert read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")[0].size == before == 300
     return catalog
 
 
 @pytest.mark.parametrize("tick_mode", [{"every_ticks": 1}, {"every_ticks": 5, "every_ms": 250.0}])
 def test_dukascopy_ticks_backtest_decides_like_the_pure_path(
-    dukascopy_catalog: Path, tick_mode: dict[str, Any]
+    tick_catalog: Path, tick_mode: dict[str, Any]
 ) -> None:
     instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
     ts, actions, confidences, bar_ts, seen, rejected = run_node(
-        dukascopy_catalog, instrument, bar_type, tick_mode
+        tick_catalog, instrument, bar_type, tick_mode
     )
-    pure, _, tick_ts = pure_decisions(dukascopy_catalog, instrument, bar_type, tick_mode)
+    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
     assert rejected == 0
     assert seen == tick_ts.size == pure.ticks_seen > 100_000  # one real day of EUR/USD
     assert len(ts) > 1000
@@ -165,13 +186,13 @@ def test_dukascopy_ticks_backtest_decides_like_the_pure_path(
         assert all(b - a >= 250_000_000 for a, b in itertools.pairwise(ts))
 
 
-def test_fxcm_ticks_backtest_decides_like_the_pure_path(fxcm_catalog: Path) -> None:
+def test_fxcm_ticks_backtest_decides_like_the_pure_path(tick_catalog: Path) -> None:
     instrument, bar_type = "EUR/USD.FXCM", "EUR/USD.FXCM-1-MINUTE-BID-EXTERNAL"
     tick_mode = {"every_ticks": 3}
     ts, actions, confidences, bar_ts, seen, rejected = run_node(
-        fxcm_catalog, instrument, bar_type, tick_mode
+        tick_catalog, instrument, bar_type, tick_mode
     )
-    pure, _, tick_ts = pure_decisions(fxcm_catalog, instrument, bar_type, tick_mode)
+    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
     assert rejected == 0
     assert seen == tick_ts.size == pure.ticks_seen > 100_000
     assert ts == pure.ts and bar_ts == pure.bar_ts
@@ -180,12 +201,12 @@ def test_fxcm_ticks_backtest_decides_like_the_pure_path(fxcm_catalog: Path) -> N
 
 
 def test_the_pure_decision_vectors_equal_the_vectorised_tick_features(
-    dukascopy_catalog: Path,
+    tick_catalog: Path,
 ) -> None:
     """The decision vectors' tick block equals compute_tick_features over the catalog's ticks."""
     instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
-    pure, bar_ts, _ = pure_decisions(dukascopy_catalog, instrument, bar_type, {"every_ticks": 1})
-    q = read_quotes(dukascopy_catalog, instrument)
+    pure, bar_ts, _ = pure_decisions(tick_catalog, instrument, bar_type, {"every_ticks": 1})
+    q = read_quotes(tick_catalog, instrument)
     tick_features, bar_row = compute_tick_features(
         bar_ts, q.ts_event, q.bid, q.ask, q.bid_size, q.ask_size
     )
