@@ -66,7 +66,8 @@ def test_a_v1_model_card_loads_and_computes_what_the_v1_release_computed(
 
 
 def test_the_new_default_spec_is_refused_by_a_v1_card_naming_the_version() -> None:
-    with pytest.raises(SpecMismatchError, match=r"built for feature spec d06397a9.*version"):
+    match = r"built for feature spec d06397a9.*feature_spec to the model's \(version 1\)"
+    with pytest.raises(SpecMismatchError, match=match):
         MLPPredictor(load_mlp_weights(CARD), FeatureSpec())
 
 
