@@ -195,8 +195,8 @@ def bench_backtest(repeat: int) -> None:
     import yaml
 
     from nautilus_ai.backtest.config import parse_run_file
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.backtest.runner import run_backtest
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(None)
     base = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())

@@ -87,7 +87,6 @@ def main(argv: list[str]) -> int:
 
     import lightgbm as lgb
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.datasets import Fold, Window
     from nautilus_ai.features import FeatureSpec
     from nautilus_ai.labels import LabelSpec
@@ -96,6 +95,7 @@ def main(argv: list[str]) -> int:
     from nautilus_ai.paths import shared_data_dir
     from nautilus_ai.training.data import load_fold_frame
     from nautilus_ai.training.gbt import GBTConfig, train_gbt_on_arrays
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     with tempfile.TemporaryDirectory(prefix="bench-gbt-") as tmp:
         catalog = Path(args.catalog) if args.catalog else ensure_demo_catalog(

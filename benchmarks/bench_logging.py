@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _backtest_overhead(catalog: Path, repeat: int, scratch: Path) -> dict[str, Any]:
     from nautilus_ai.backtest.runner import run_backtest
-    from nautilus_ai.training.oos import packaged_run_file, window_run_file
+    from nautilus_ai.workflows.oos import packaged_run_file, window_run_file
 
     base = packaged_run_file("demo")
     variants = ("without", "with", "with/thread")
@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-backtest", action="store_true")
     args = parser.parse_args(argv)
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     scratch = Path(tempfile.mkdtemp(prefix="bench-logging-"))
     try:

@@ -171,8 +171,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dims", default="native,64", help="query widths: native and/or ints")
     args = parser.parse_args(argv)
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.patterns import build_from_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
     if not args.only_backtest:

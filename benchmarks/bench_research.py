@@ -36,10 +36,10 @@ def main(argv: list[str]) -> int:
     import numpy as np
 
     import nautilus_ai.research as nr
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.data.catalog import read_bars
     from nautilus_ai.features import FeatureSpec, compute_features
     from nautilus_ai.models import build_predictor
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     with tempfile.TemporaryDirectory(prefix="bench-research-") as folder:
         catalog, _ = ensure_demo_catalog(Path(folder) / "catalog")

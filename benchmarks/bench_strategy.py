@@ -53,8 +53,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     from nautilus_ai.backtest.config import parse_run_file
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
     from nautilus_ai.backtest.runner import run_backtest
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
     # One-off imports (scipy.signal ~0.8 s, torch ~3 s) would land on whichever variant runs

@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--catalog", default=None)
     args = parser.parse_args(argv)
 
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
     _dataset_figures(Path(catalog), args.repeat)

@@ -50,9 +50,17 @@ class LiveOutcome:
     control: list[dict[str, Any]] = field(default_factory=list)
     replay: dict[str, dict[str, Any]] = field(default_factory=dict)
     trade_log: Path | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, or ``"failed"`` when a strategy never ran or stopped while the node ran."""
+        return "failed" if self.reasons else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "status": self.status,
+            "reasons": list(self.reasons),
             "name": self.name,
             "trader_id": self.trader_id,
             "stopped_by": self.stopped_by,
@@ -374,6 +382,8 @@ def run_live(
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
+    watch = _StrategyWatch(node, lambda: stopping[0], stop)
+    loop.call_soon(watch.check)
     if options.max_runtime_secs is not None:
         loop.call_later(options.max_runtime_secs, stop, "max runtime")
     if on_built is not None:
@@ -381,11 +391,63 @@ def run_live(
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
+        outcome.reasons = watch.reasons()
     finally:
         cancel_pending_tasks(loop)
         node.dispose()
         asyncio.set_event_loop(None)
     return outcome
+
+
+class _StrategyWatch:
+    """Looks at the strategies' states while the node runs (every 0.25 s on its loop).
+
+    A strategy seen running that is no longer running while nobody stopped the node stopped
+    itself (an error, no usable model...): the run failed, whatever else happened. When no
+    strategy is left running the node is stopped, since nothing would trade any more. A strategy
+    never seen running by the end never started.
+    """
+
+    PERIOD_SECS = 0.25
+
+    def __init__(
+        self, node: TradingNode, stopping: Callable[[], bool], stop: Callable[[str], None]
+    ) -> None:
+        self._node = node
+        self._stopping = stopping
+        self._stop = stop
+        self._seen_running: set[str] = set()
+        self._stopped_mid_run: dict[str, str] = {}
+
+    def check(self) -> None:
+        if self._stopping():
+            return
+        strategies = list(self._node.trader.strategies())
+        for strategy in strategies:
+            sid = strategy.id.value
+            if strategy.is_running:
+                self._seen_running.add(sid)
+            elif sid in self._seen_running and sid not in self._stopped_mid_run:
+                self._stopped_mid_run[sid] = strategy.state.name
+                self._node.kernel.logger.error(
+                    f"{sid} stopped while the node was running (state {strategy.state.name})"
+                )
+        if self._stopped_mid_run and not any(s.is_running for s in strategies):
+            self._stop("every strategy stopped")
+            return
+        self._node.kernel.loop.call_later(self.PERIOD_SECS, self.check)
+
+    def reasons(self) -> list[str]:
+        reasons = [
+            f"{sid} stopped while the node was running (state {state}); see its log"
+            for sid, state in sorted(self._stopped_mid_run.items())
+        ]
+        for strategy in self._node.trader.strategies():
+            if strategy.id.value not in self._seen_running:
+                reasons.append(
+                    f"{strategy.id.value} never ran (state {strategy.state.name}); see its log"
+                )
+        return reasons
 
 
 def cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:

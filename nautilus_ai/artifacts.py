@@ -15,9 +15,11 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from nautilus_ai.models.card import ArtifactError
+__all__ = ["ArtifactError", "file_sha256", "fsync_path", "next_version", "publish_folder"]
 
-__all__ = ["file_sha256", "fsync_path", "next_version", "publish_folder"]
+
+class ArtifactError(RuntimeError):
+    """A model artifact is missing, malformed, or would overwrite an existing one."""
 
 
 def next_version(root: str | os.PathLike[str], name: str) -> int:

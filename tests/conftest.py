@@ -216,7 +216,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_catalog(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """The demo catalog (six months of real EUR/USD M1 bid + ask bars), imported once."""
-    from nautilus_ai.backtest.demo import ensure_demo_catalog
+    from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     path, _ = ensure_demo_catalog(tmp_path_factory.mktemp("demo_catalog"), data_dir)
     return path

@@ -110,7 +110,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
-    from nautilus_ai.backtest.demo import run_closed_loop
+    from nautilus_ai.workflows.demo import run_closed_loop
 
     try:
         base = load_run_file(resolve_run_file(args.config))

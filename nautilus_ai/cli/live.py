@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -94,4 +95,7 @@ def _live(args: argparse.Namespace) -> int:
         print(f"  control: {len(outcome.control)} command(s), {applied} applied")
         if outcome.trade_log:
             print(f"  trade log: {outcome.trade_log}")
+    if outcome.status != "ok":
+        print(f"nautilus-ai: live run failed: {'; '.join(outcome.reasons)}", file=sys.stderr)
+        return 1
     return 0

@@ -266,7 +266,7 @@ def evaluate_out_of_sample(
     the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
     & hold. Writes ``report.md``, ``equity.png`` and ``results.json`` to ``out``."""
     from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
-    from nautilus_ai.training.oos import (
+    from nautilus_ai.workflows.oos import (
         buy_and_hold,
         compare_out_of_sample,
         packaged_run_file,

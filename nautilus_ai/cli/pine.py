@@ -92,7 +92,7 @@ def _card_min_confidence(artifact: Path) -> float | None:
     """The threshold ``nautilus-ai train`` chose on validation (the one its backtests use)."""
     if not (artifact / "model_card.json").is_file():
         return None
-    from nautilus_ai.training.oos import suggested_min_confidence
+    from nautilus_ai.workflows.oos import suggested_min_confidence
 
     return suggested_min_confidence(artifact)
 

@@ -132,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
 
     evaluator = None
     if args.backtest:
-        from nautilus_ai.training.oos import compare_out_of_sample, suggested_min_confidence
+        from nautilus_ai.workflows.oos import compare_out_of_sample, suggested_min_confidence
 
         reports = default_reports_dir(args.reports)
 

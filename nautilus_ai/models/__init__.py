@@ -34,9 +34,12 @@ from nautilus_ai.models.latency import (
 )
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
+    Backend,
     BackendConfigError,
+    BackendRegistry,
     available_backends,
     build_predictor,
+    default_registry,
     register_backend,
     validate_backend_config,
 )
@@ -53,7 +56,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "ArtifactError",
+    "Backend",
     "BackendConfigError",
+    "BackendRegistry",
     "CachedPredictor",
     "CircuitBreaker",
     "DecisionScheduler",
@@ -91,6 +96,7 @@ __all__ = [
     "TransformersPredictor",
     "available_backends",
     "build_predictor",
+    "default_registry",
     "predict_items",
     "read_model_card",
     "register_backend",

@@ -40,9 +40,9 @@ from nautilus_ai.models.itemwise import (
 from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import (
     BACKEND_SCHEMA,
+    Backend,
     BackendConfigError,
-    build_predictor,
-    register_backend,
+    BackendRegistry,
     validate_backend_config,
 )
 from nautilus_ai.models.spec import FeatureSpecLike
@@ -479,9 +479,11 @@ class CachedConfig(BaseModel):
         return value
 
 
-def _build_from_registry(config: CachedConfig, spec: FeatureSpecLike) -> CachedPredictor:
+def _build_from_registry(
+    config: CachedConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> CachedPredictor:
     cache = PredictionCache(config.path)  # a corrupt file fails here, before the model loads
-    inner = build_predictor(config.backend, spec)
+    inner = registry.build(config.backend, spec)
     return CachedPredictor(
         inner,
         cache,
@@ -491,4 +493,5 @@ def _build_from_registry(config: CachedConfig, spec: FeatureSpecLike) -> CachedP
     )
 
 
-register_backend("cached", CachedConfig, _build_from_registry)
+#: The ``cached`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("cached", CachedConfig, _build_from_registry)

@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from nautilus_ai.artifacts import ArtifactError, file_sha256
+
 __all__ = [
     "CARD_FILE",
     "CLASSES",
@@ -55,10 +57,6 @@ WEIGHTS_FILE = "model.safetensors"
 CLASSES: tuple[str, str, str] = ("sell", "hold", "buy")
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-
-
-class ArtifactError(RuntimeError):
-    """A model artifact is missing, malformed, or would overwrite an existing one."""
 
 
 class _Frozen(BaseModel):
@@ -224,8 +222,6 @@ def checked_weights_file(folder: str | Path, card: ModelCard) -> Path:
     ArtifactError
         The file is missing, or its bytes changed since the card was written.
     """
-    from nautilus_ai.artifacts import file_sha256
-
     weights = Path(folder) / WEIGHTS_FILE
     if not weights.is_file():
         raise ArtifactError(f"no {WEIGHTS_FILE} in {Path(folder)}")

@@ -25,7 +25,7 @@ from nautilus_ai.models.fallback import (
     validate_members,
 )
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
-from nautilus_ai.models.registry import BACKEND_SCHEMA, register_backend
+from nautilus_ai.models.registry import BACKEND_SCHEMA, Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike
 
 __all__ = ["EnsembleConfig", "EnsemblePredictor", "vote"]
@@ -189,8 +189,10 @@ class EnsembleConfig(BaseModel):
         return self
 
 
-def _build_from_registry(config: EnsembleConfig, spec: FeatureSpecLike) -> EnsemblePredictor:
-    members = build_members(config.members, spec)
+def _build_from_registry(
+    config: EnsembleConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> EnsemblePredictor:
+    members = build_members(config.members, spec, registry)
     return EnsemblePredictor(
         members,
         config.weights,
@@ -199,4 +201,5 @@ def _build_from_registry(config: EnsembleConfig, spec: FeatureSpecLike) -> Ensem
     )
 
 
-register_backend("ensemble", EnsembleConfig, _build_from_registry)
+#: The ``ensemble`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("ensemble", EnsembleConfig, _build_from_registry)

@@ -23,9 +23,10 @@ from nautilus_ai.models.deadline import DeadlineRunner
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch, predict_items
 from nautilus_ai.models.registry import (
     BACKEND_SCHEMA,
+    Backend,
     BackendConfigError,
+    BackendRegistry,
     build_predictor,
-    register_backend,
     validate_backend_config,
 )
 from nautilus_ai.models.spec import FeatureSpecLike
@@ -202,12 +203,17 @@ def validate_members(members: tuple[dict[str, Any], ...], field: str) -> tuple[d
     return members
 
 
-def build_members(configs: Sequence[Mapping[str, Any]], spec: FeatureSpecLike) -> list[Predictor]:
-    """Build nested backends; if one fails, close those already built and re-raise."""
+def build_members(
+    configs: Sequence[Mapping[str, Any]],
+    spec: FeatureSpecLike,
+    registry: BackendRegistry | None = None,
+) -> list[Predictor]:
+    """Build nested backends (from ``registry``, the default one if not given); if one fails,
+    close those already built and re-raise."""
     built: list[Predictor] = []
     try:
         for config in configs:
-            built.append(build_predictor(config, spec))
+            built.append(build_predictor(config, spec, registry=registry))
     except BaseException:
         for predictor in built:
             predictor.close()
@@ -224,11 +230,14 @@ def close_members(predictors: Sequence[Predictor]) -> None:
             log.exception("closing %s failed", predictor.model_id)
 
 
-def _build_from_registry(config: FallbackConfig, spec: FeatureSpecLike) -> FallbackPredictor:
-    members = build_members(config.backends, spec)
+def _build_from_registry(
+    config: FallbackConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> FallbackPredictor:
+    members = build_members(config.backends, spec, registry)
     return FallbackPredictor(
         members, deadline_s=config.deadline_ms / 1000.0, max_workers=config.max_workers
     )
 
 
-register_backend("fallback", FallbackConfig, _build_from_registry)
+#: The ``fallback`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("fallback", FallbackConfig, _build_from_registry)

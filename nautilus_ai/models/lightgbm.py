@@ -58,7 +58,7 @@ from nautilus_ai.models.lightgbm_trees import (
     TreeEvaluator,
     parse_lightgbm_model,
 )
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -523,8 +523,11 @@ class LightGBMBackendConfig(BaseModel):
     path: str = Field(min_length=1)
 
 
-def _build_lightgbm(config: LightGBMBackendConfig, spec: FeatureSpecLike) -> LightGBMPredictor:
+def _build_lightgbm(
+    config: LightGBMBackendConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> LightGBMPredictor:
     return LightGBMPredictor.from_artifact(config.path, spec=spec)
 
 
-register_backend("lightgbm", LightGBMBackendConfig, _build_lightgbm)
+#: The ``lightgbm`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("lightgbm", LightGBMBackendConfig, _build_lightgbm)

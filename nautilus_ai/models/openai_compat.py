@@ -54,7 +54,7 @@ from nautilus_ai.models.prompting import (
     normalised_entropy,
     parse_answer,
 )
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 __all__ = [
@@ -454,9 +454,12 @@ def _logsumexp(values: list[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def _build_from_registry(config: OpenAIConfig, spec: FeatureSpecLike) -> OpenAIPredictor:
+def _build_from_registry(
+    config: OpenAIConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> OpenAIPredictor:
     check_pinned_spec(config.spec_hash, spec, "openai")
     return OpenAIPredictor(config)
 
 
-register_backend("openai", OpenAIConfig, _build_from_registry)
+#: The ``openai`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("openai", OpenAIConfig, _build_from_registry)

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -400,7 +400,9 @@ class PatternMemoryPredictor:
         return text
 
 
-def _build(config: PatternMemoryConfig, spec: FeatureSpecLike) -> PatternMemoryPredictor:
+def _build(
+    config: PatternMemoryConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> PatternMemoryPredictor:
     memory = load_memory(
         config.folder(spec.hash),
         feature_spec_hash=spec.hash,
@@ -410,4 +412,5 @@ def _build(config: PatternMemoryConfig, spec: FeatureSpecLike) -> PatternMemoryP
     return PatternMemoryPredictor(memory, spec, config)
 
 
-register_backend("pattern_memory", PatternMemoryConfig, _build)
+#: The ``pattern_memory`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("pattern_memory", PatternMemoryConfig, _build)

@@ -1,9 +1,11 @@
 """A model served by TorchServe, behind the predictor protocol.
 
 Talks to the handlers in :mod:`nautilus_ai.serving` with the JSON format of
-:mod:`nautilus_ai.serving.protocol`: one ``POST /predictions/<model>`` carries a whole batch and
-the answer has one prediction or one error per row. One ``requests.Session``, explicit connect and
-read timeouts, bounded retries and a circuit breaker (see :mod:`nautilus_ai.models.http`).
+:mod:`nautilus_ai.models.torchserve_wire` (which sits here, beside its client, so serving
+depends on models and never the other way): one ``POST /predictions/<model>`` carries a whole
+batch and the answer has one prediction or one error per row. One ``requests.Session``,
+explicit connect and read timeouts, bounded retries and a circuit breaker (see
+:mod:`nautilus_ai.models.http`).
 
 Endpoint and credentials come from the config, else the environment:
 
@@ -35,9 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
 from nautilus_ai.models.http import HttpClient
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
-from nautilus_ai.serving.protocol import decode_response, encode_request
+from nautilus_ai.models.torchserve_wire import decode_response, encode_request, read_key_file
 
 __all__ = [
     "TORCHSERVE_KEY_FILE_ENV",
@@ -209,8 +211,6 @@ class TorchServePredictor(ItemwiseBackend):
     def _read_key_file(self) -> str | None:
         if self._key_file is None:
             return None
-        from nautilus_ai.serving.server import read_key_file
-
         return read_key_file(self._key_file).inference
 
     def _refresh_token(self) -> bool:
@@ -232,8 +232,6 @@ class TorchServePredictor(ItemwiseBackend):
             management = self.config.management_url
             if not management:
                 return False
-            from nautilus_ai.serving.server import read_key_file
-
             api_key = read_key_file(self._key_file).api
             reply = self._http.get(
                 f"{management.rstrip('/')}/token?type=inference",
@@ -254,9 +252,12 @@ def _auth_failed(status: int, body: bytes) -> bool:
     return status == 401 or (status == 400 and b"InvalidKeyException" in body)
 
 
-def _build_from_registry(config: TorchServeConfig, spec: FeatureSpecLike) -> TorchServePredictor:
+def _build_from_registry(
+    config: TorchServeConfig, spec: FeatureSpecLike, registry: BackendRegistry
+) -> TorchServePredictor:
     check_pinned_spec(config.spec_hash, spec, "torchserve")
     return TorchServePredictor(config)
 
 
-register_backend("torchserve", TorchServeConfig, _build_from_registry)
+#: The ``torchserve`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("torchserve", TorchServeConfig, _build_from_registry)

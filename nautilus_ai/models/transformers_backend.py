@@ -59,7 +59,7 @@ from nautilus_ai.models.prompting import (
     normalised_entropy,
     parse_answer,
 )
-from nautilus_ai.models.registry import register_backend
+from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 
 if TYPE_CHECKING:
@@ -713,10 +713,11 @@ def _directory_fingerprint(model_dir: Path) -> str:
 
 
 def _build_from_registry(
-    config: TransformersConfig, spec: FeatureSpecLike
+    config: TransformersConfig, spec: FeatureSpecLike, registry: BackendRegistry
 ) -> TransformersPredictor:
     check_pinned_spec(config.spec_hash, spec, "transformers")
     return TransformersPredictor(config)
 
 
-register_backend("transformers", TransformersConfig, _build_from_registry)
+#: The ``transformers`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).
+BACKEND = Backend("transformers", TransformersConfig, _build_from_registry)

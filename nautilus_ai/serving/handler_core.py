@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.models.base import Predictor
-from nautilus_ai.serving.protocol import handle_batch
+from nautilus_ai.models.torchserve_wire import handle_batch
 
 __all__ = ["MANIFEST_NAME", "ServedModel"]
 

@@ -20,7 +20,6 @@ What :class:`TorchServeProcess` takes care of (each measured on this setup):
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -36,6 +35,7 @@ from typing import Literal
 
 import requests
 
+from nautilus_ai.models.torchserve_wire import TorchServeError, TorchServeKeys, read_key_file
 from nautilus_ai.services import ServiceNotFoundError, program_environment, require
 
 __all__ = [
@@ -88,40 +88,11 @@ _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-class TorchServeError(RuntimeError):
-    """TorchServe could not be started, did not become ready, or could not be stopped."""
-
-
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port free on ``host`` right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True, slots=True)
-class TorchServeKeys:
-    """The tokens TorchServe generated (``key_file.json``)."""
-
-    inference: str
-    management: str
-    api: str
-
-
-def read_key_file(path: str | os.PathLike[str]) -> TorchServeKeys:
-    """Read TorchServe's ``key_file.json``; errors name the file and the missing field."""
-    key_path = Path(path)
-    try:
-        data = json.loads(key_path.read_text())
-        return TorchServeKeys(
-            inference=str(data["inference"]["key"]),
-            management=str(data["management"]["key"]),
-            api=str(data["API"]["key"]),
-        )
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise TorchServeError(f"cannot read TorchServe key file {key_path}: {exc!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ evaluation -> a versioned artifact that :class:`~nautilus_ai.models.TorchPredict
 >>> print(result.summary_text())
 
 The fitting names (:func:`train_model`, :func:`fit_mlp`, ...) need the ``torch`` extra and are
-imported on first use, so ``import nautilus_ai.training`` (and :mod:`nautilus_ai.training.oos`,
-which the core's CLI verbs use) does not import torch. Without torch, using one raises
-:class:`~nautilus_ai.extras.MissingExtraError` naming the extra.
+imported on first use, so ``import nautilus_ai.training`` (and :mod:`nautilus_ai.workflows.oos`,
+which the core's CLI verbs use) does not import torch. Training never imports the backtest
+runner: the out-of-sample comparison lives in :mod:`nautilus_ai.workflows`. Without torch,
+using one raises :class:`~nautilus_ai.extras.MissingExtraError` naming the extra.
 """
 
 from __future__ import annotations

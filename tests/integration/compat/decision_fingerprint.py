@@ -60,7 +60,7 @@ def fingerprint(outcome: Any) -> dict[str, Any]:
 def run_demo(catalog: str | Path, report_dir: str | Path) -> Any:
     """The packaged demo run file on ``catalog``, Jan-Jun 2017, no report folder."""
     from nautilus_ai.backtest.runner import run_backtest
-    from nautilus_ai.training.oos import packaged_run_file, window_run_file
+    from nautilus_ai.workflows.oos import packaged_run_file, window_run_file
 
     run_file = window_run_file(
         packaged_run_file("demo"),

@@ -145,7 +145,7 @@ def test_doctor_live_config_with_redis_names_only_the_torch_extra(
 def test_the_demo_without_torch_logs_the_rule_run_and_says_training_needs_the_extra(
     demo_catalog: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    from nautilus_ai.backtest.demo import run_closed_loop
+    from nautilus_ai.workflows.demo import run_closed_loop
 
     lines: list[str] = []
     result = run_closed_loop(

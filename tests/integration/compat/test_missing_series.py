@@ -17,7 +17,7 @@ from nautilus_ai.backtest.data_check import RunDataError, check_run_data, run_da
 from nautilus_ai.backtest.runner import run_backtest
 from nautilus_ai.cli import main
 from nautilus_ai.data import import_histdata_m1
-from nautilus_ai.training.oos import packaged_run_file, window_run_file
+from nautilus_ai.workflows.oos import packaged_run_file, window_run_file
 
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"

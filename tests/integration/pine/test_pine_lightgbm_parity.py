@@ -22,7 +22,7 @@ from nautilus_ai.pine import (
     export_lightgbm_artifact,
 )
 from nautilus_ai.training.gbt import GBTConfig, train_gbt_on_arrays
-from nautilus_ai.training.oos import suggested_min_confidence
+from nautilus_ai.workflows.oos import suggested_min_confidence
 
 pytestmark = pytest.mark.slow
 

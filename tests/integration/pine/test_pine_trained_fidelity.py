@@ -12,7 +12,7 @@ from nautilus_ai.features import FeatureSpec, compute_features
 from nautilus_ai.models.torch_mlp import TorchPredictor
 from nautilus_ai.pine import StrategyOptions, export_distilled
 from nautilus_ai.training import TrainConfig, train_model
-from nautilus_ai.training.oos import suggested_min_confidence
+from nautilus_ai.workflows.oos import suggested_min_confidence
 
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 

@@ -10,7 +10,11 @@ import pytest
 
 from nautilus_ai.models.base import Action, Prediction, PredictionError
 from nautilus_ai.models.testing import ScriptedPredictor, market_context, synthetic_bars
-from nautilus_ai.serving.protocol import decode_response, encode_request, handle_batch
+from nautilus_ai.models.torchserve_wire import (
+    decode_response,
+    encode_request,
+    handle_batch,
+)
 
 
 def _body(rows: list[list[float | None]], **extra: object) -> bytes:

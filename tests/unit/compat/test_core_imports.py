@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     import nautilus_ai.strategies.ai_pattern          # the strategy module
     import nautilus_ai.backtest.runner                 # the backtest path
     import nautilus_ai.live                            # the live path
-    import nautilus_ai.models, nautilus_ai.training, nautilus_ai.training.oos
+    import nautilus_ai.models, nautilus_ai.training, nautilus_ai.workflows.oos
     import nautilus_ai.pine, nautilus_ai.catalog, nautilus_ai.control, nautilus_ai.research
     from nautilus_ai.cli import build_parser
     build_parser()                                     # every verb module, incl. backtest / live

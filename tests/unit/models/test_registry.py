@@ -29,11 +29,11 @@ from nautilus_ai.models import (
 )
 from nautilus_ai.models.card import ModelCard
 from nautilus_ai.models.registry import (
-    DEFAULT_REGISTRY,
     BackendRegistry,
     RuleBackendConfig,
     TorchBackendConfig,
     TorchRandomBackendConfig,
+    default_registry,
 )
 from nautilus_ai.models.rule import RuleConfig
 from nautilus_ai.models.spec import FeatureSpecLike
@@ -170,7 +170,7 @@ def test_register_on_the_default_registry(
     spec: FeatureSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Work on a copy of the default registry's table, so no other test sees the new kind.
-    monkeypatch.setattr(DEFAULT_REGISTRY, "_backends", dict(DEFAULT_REGISTRY._backends))
+    monkeypatch.setattr(default_registry(), "_backends", dict(default_registry()._backends))
     register_backend("constant_default_test", ConstantConfigDefault, ConstantPredictor)
     assert "constant_default_test" in available_backends()
     built = build_predictor({"kind": "constant_default_test"}, spec)
@@ -199,20 +199,22 @@ def test_register_rejects_bad_models() -> None:
 
 @pytest.fixture
 def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A throwaway package whose ``echo`` module registers itself on import."""
+    """A throwaway package whose ``echo`` module defines a backend (and registers nothing)."""
     package = tmp_path / "nai_fake_backends"
     package.mkdir()
-    (package / "__init__.py").write_text("REGISTRY = None\n")
+    (package / "__init__.py").write_text("")
     (package / "echo.py").write_text(
-        "import nai_fake_backends\n"
         "from typing import Literal\n"
         "from pydantic import BaseModel, ConfigDict\n"
+        "from nautilus_ai.models.registry import Backend\n"
         "class EchoConfig(BaseModel):\n"
         "    model_config = ConfigDict(frozen=True, extra='forbid')\n"
         "    kind: Literal['echo'] = 'echo'\n"
-        "def build(config, spec):\n"
+        "def build(config, spec, registry):\n"
         "    return ('echo', spec.hash)\n"
-        "nai_fake_backends.REGISTRY.register('echo', EchoConfig, build)\n"
+        "BACKEND = Backend('echo', EchoConfig, build)\n"
+        "WRONG_KIND = Backend('other', EchoConfig, build)\n"
+        "NOT_A_BACKEND = 42\n"
     )
     (package / "broken.py").write_text("import a_module_that_is_not_installed_anywhere\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -221,16 +223,51 @@ def plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         del sys.modules[name]
 
 
-def test_unregistered_kind_is_loaded_by_convention(plugin_package: str, spec: FeatureSpec) -> None:
-    import importlib
-
-    package = importlib.import_module(plugin_package)
-    registry = BackendRegistry(autoload_package=plugin_package)
-    package.REGISTRY = registry  # type: ignore[attr-defined]
-    assert registry.kinds() == ()
+def test_referenced_kinds_are_imported_on_first_use(plugin_package: str, spec: FeatureSpec) -> None:
+    registry = BackendRegistry(
+        {
+            "echo": f"{plugin_package}.echo:BACKEND",
+            "broken": f"{plugin_package}.broken:BACKEND",
+            "renamed": f"{plugin_package}.echo:WRONG_KIND",
+            "number": f"{plugin_package}.echo:NOT_A_BACKEND",
+        }
+    )
+    # Listing the kinds imports nothing: no backend registers itself as an import side effect.
+    assert registry.kinds() == ("broken", "echo", "number", "renamed")
+    assert f"{plugin_package}.echo" not in sys.modules
     assert registry.build({"kind": "echo"}, spec) == ("echo", spec.hash)  # type: ignore[comparison-overlap]
-    assert registry.kinds() == ("echo",)
+    assert f"{plugin_package}.echo" in sys.modules
     with pytest.raises(BackendConfigError, match="a_module_that_is_not_installed_anywhere"):
         registry.validate({"kind": "broken"})
+    with pytest.raises(BackendConfigError, match="defines kind 'other'"):
+        registry.validate({"kind": "renamed"})
+    with pytest.raises(
+        BackendConfigError, match=r"is int, not a nautilus_ai\.models\.registry\.Backend"
+    ):
+        registry.validate({"kind": "number"})
     with pytest.raises(BackendConfigError, match="unknown backend kind 'missing'"):
         registry.validate({"kind": "missing"})
+
+
+def test_an_injected_registry_builds_nested_members_from_itself(spec: FeatureSpec) -> None:
+    # The fallback kind builds its members from the registry that builds it, not a global one.
+    from nautilus_ai.models.registry import BUILTIN_BACKENDS
+
+    registry = BackendRegistry(BUILTIN_BACKENDS)
+    built: list[str] = []
+
+    def counting_rule(config: RuleBackendConfig, spec: FeatureSpecLike) -> Predictor:
+        built.append("rule")
+        return RulePredictor(spec, RuleConfig())
+
+    registry.register("rule", RuleBackendConfig, counting_rule, replace=True)
+    chain = registry.build(
+        {"kind": "fallback", "backends": [{"kind": "rule"}], "deadline_ms": 500}, spec
+    )
+    assert built == ["rule"]
+    chain.close()
+    default_chain = build_predictor(
+        {"kind": "fallback", "backends": [{"kind": "rule"}], "deadline_ms": 500}, spec
+    )
+    assert built == ["rule"]  # the default registry was not touched by the injected one
+    default_chain.close()

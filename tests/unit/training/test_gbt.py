@@ -22,7 +22,7 @@ from nautilus_ai.training.gbt import (
     train_gbt_on_arrays,
 )
 from nautilus_ai.training.metrics import classification_metrics
-from nautilus_ai.training.oos import artifact_predictor_config, suggested_min_confidence
+from nautilus_ai.workflows.oos import artifact_predictor_config, suggested_min_confidence
 
 CONFIG = GBTConfig(threads=1, max_iterations=60, early_stopping_rounds=8, min_child_samples=40)
 LABEL = LabelSpec(horizon=10, unit="atr", buy_threshold=1.0, sell_threshold=1.0, spread_pips=0.1)

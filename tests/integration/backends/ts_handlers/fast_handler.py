@@ -1,7 +1,7 @@
 """Test-only TorchServe handler: our wire protocol over a constant predictor (answers at once)."""
 
 from nautilus_ai.models.base import Action, Prediction
-from nautilus_ai.serving.protocol import handle_batch
+from nautilus_ai.models.torchserve_wire import handle_batch
 
 
 class _Constant:

@@ -1,4 +1,5 @@
-"""The JSON wire format between :class:`~nautilus_ai.models.TorchServePredictor` and our handlers.
+"""The JSON wire format and key file between :class:`~nautilus_ai.models.TorchServePredictor`
+and our TorchServe handlers.
 
 Request (one HTTP call may carry many rows)::
 
@@ -20,10 +21,14 @@ TorchServe fails a whole server-side batch when a handler raises, so the handler
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -38,9 +43,12 @@ __all__ = [
     "PredictionPayload",
     "RequestPayload",
     "ResponsePayload",
+    "TorchServeError",
+    "TorchServeKeys",
     "decode_response",
     "encode_request",
     "handle_batch",
+    "read_key_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -269,3 +277,35 @@ def _model_id(predictor: Predictor) -> str:
         return str(predictor.model_id)
     except Exception:
         return "unknown"
+
+
+# ------------------------------------------------------------------ credentials and errors
+
+
+class TorchServeError(RuntimeError):
+    """TorchServe could not be started, did not become ready, or could not be stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class TorchServeKeys:
+    """The tokens TorchServe generated (``key_file.json``)."""
+
+    inference: str
+    management: str
+    api: str
+
+
+def read_key_file(path: str | os.PathLike[str]) -> TorchServeKeys:
+    """Read TorchServe's ``key_file.json``; errors name the file and the missing field."""
+    key_path = Path(path)
+    try:
+        data = json.loads(key_path.read_text())
+        return TorchServeKeys(
+            inference=str(data["inference"]["key"]),
+            management=str(data["management"]["key"]),
+            api=str(data["API"]["key"]),
+        )
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TorchServeError(f"cannot read TorchServe key file {key_path}: {exc!r}") from exc

@@ -113,7 +113,8 @@ def run_closed_loop(
     from nautilus_ai.paths import default_reports_dir, repo_root
     from nautilus_ai.reporting import format_summary, plot_equity
     from nautilus_ai.training import TrainConfig
-    from nautilus_ai.training.oos import (
+    from nautilus_ai.training.report import plot_reliability, plot_training_history
+    from nautilus_ai.workflows.oos import (
         OosComparison,
         compare_out_of_sample,
         packaged_run_file,
@@ -121,7 +122,6 @@ def run_closed_loop(
         suggested_min_confidence,
         window_run_file,
     )
-    from nautilus_ai.training.report import plot_reliability, plot_training_history
 
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
