@@ -49,6 +49,7 @@ from nautilus_ai.catalog.logger import FeatureLogConfig
 from nautilus_ai.config_check import FieldValueError, Schema, check_instance, schema_meta
 from nautilus_ai.config_nautilus import NAUTILUS_HOOKS, check_bar_type, check_instrument_id
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
+from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import (
     DecisionScheduler,
@@ -135,6 +136,9 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True):
         :class:`nautilus_ai.catalog.FeatureLogConfig` fields (at least ``catalog_path``): log
         every decision as a ``FeatureSnapshot`` and every closed position as a
         ``DecisionOutcome`` into that catalog. ``None`` (default): no logging.
+    feedback : dict, optional
+        :class:`nautilus_ai.feedback.FeedbackConfig` fields: turn every closed position into
+        an outcome for the model that decided it (and, with ``url``, a model server).
     bar_time_tolerance_secs : float, default 5.0
         A bar is refused when its ``ts_event`` is more than this after its ``ts_init``, or its
         ``ts_init`` more than this after the strategy's clock (see :mod:`nautilus_ai.bar_guard`).
@@ -177,6 +181,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True):
     decision_deadline_ms: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     async_predictions: bool = False
     feature_log: Annotated[dict[str, Any], schema_meta(Schema(FeatureLogConfig))] | None = None
+    feedback: Annotated[dict[str, Any], schema_meta(Schema(FeedbackConfig))] | None = None
     bar_time_tolerance_secs: Annotated[float, msgspec.Meta(ge=0.0)] = 5.0
     max_bar_age_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     outlier_max_move_pct: Annotated[float, msgspec.Meta(gt=0.0)] | None = 5.0
@@ -348,6 +353,7 @@ class AIPatternStrategy(Strategy):
         self._last_error_log_ns = 0
         self._scheduler: DecisionScheduler | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
+        self.feedback: FeedbackSink | None = None  # see attach_feedback
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -370,6 +376,16 @@ class AIPatternStrategy(Strategy):
             self._attach_feature_logger(self.config.feature_log)
         if self.feature_logger is not None:
             self._start_feature_log_timer()
+        if self.config.feedback is not None and self.feedback is None:
+            try:
+                self.attach_feedback(FeedbackSink.from_config(
+                    FeedbackConfig(**self.config.feedback), self.config.instrument_id,
+                    lambda: self._predictor,
+                ))  # fmt: skip
+            except ValueError as exc:  # e.g. the token's environment variable is not set
+                self.log.error(f"feedback: {exc}; stopping")
+                self.stop()
+                return
         self._exits.adopt()
         self.subscribe_bars(self._bar_type)
         if self.tick_mode is not None:
@@ -386,6 +402,8 @@ class AIPatternStrategy(Strategy):
             self.feature_logger.flush()
 
     def on_dispose(self) -> None:
+        if self.feedback is not None:
+            self.log.info(f"Feedback: {self.feedback.close()}")
         if self._scheduler is not None:
             self._scheduler.close()
         if self._predictor is not None:
@@ -668,7 +686,9 @@ class AIPatternStrategy(Strategy):
         # position opens (on_position_opened): setting it here would relabel the position a
         # reversal is still closing.
         tags = [f"model={prediction.model_id}", f"decision_ts={ts}"]
-        self._exits.enter(side, quantity, plan, tags)
+        order_id = self._exits.enter(side, quantity, plan, tags)
+        if self.feedback is not None:
+            self.feedback.entered(order_id, ts, prediction)
         self.orders_sent += 1
         self._entry_bar = self._bars
 
@@ -752,6 +772,8 @@ class AIPatternStrategy(Strategy):
         self._pending_exit_reason = ""
         for sink in self._trade_sinks:
             sink(self.trades[-1])
+        if self.feedback is not None:
+            self.feedback.closed(event.opening_order_id.value, self.trades[-1])
 
     def model_win_rates(self) -> dict[str, float]:
         """Win rate of closed positions per model id (what Kelly sizing uses)."""
@@ -760,6 +782,11 @@ class AIPatternStrategy(Strategy):
             for model, (wins, losses, _, _) in self._model_stats.items()
             if wins + losses > 0
         }
+
+    @property
+    def decision_scheduler(self) -> DecisionScheduler | None:
+        """The scheduler of timed decisions (latency, deadline, async; its timeline), or None."""
+        return self._scheduler
 
     # -- Control (call on the event loop) -----------------------------------------------------
 
@@ -858,6 +885,7 @@ class AIPatternStrategy(Strategy):
             },
             "health": self.health.snapshot(self._bars),
             "protection": self._exits.status(),
+            "feedback": None if self.feedback is None else self.feedback.status(),
         }  # fmt: skip
 
     def add_decision_sink(self, sink: DecisionSink) -> None:
@@ -883,6 +911,11 @@ class AIPatternStrategy(Strategy):
         for old in [t for t in requested if t < decision_ts]:  # requests never applied
             del requested[old]
         return decision_ts, seen
+
+    def attach_feedback(self, sink: FeedbackSink) -> None:
+        """Report entries, decisions and closed positions to ``sink`` (outcome feedback)."""
+        self.feedback = sink
+        self.add_decision_sink(sink.decided)
 
     def add_trade_sink(self, sink: TradeSink) -> None:
         """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""

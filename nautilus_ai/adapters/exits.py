@@ -88,8 +88,8 @@ class PositionExits:
 
     # -- orders the strategy sends --------------------------------------------------------------
 
-    def enter(self, side: int, quantity: float, plan: ProtectionPlan, tags: list[str]) -> None:
-        """A market entry; ``plan``'s exits follow its fill."""
+    def enter(self, side: int, quantity: float, plan: ProtectionPlan, tags: list[str]) -> str:
+        """A market entry; ``plan``'s exits follow its fill. Returns its client order id."""
         strategy = self._strategy
         instrument = strategy.cache.instrument(self._instrument_id)
         order = strategy.order_factory.market(
@@ -103,6 +103,7 @@ class PositionExits:
         self._entries.add(order.client_order_id)
         self._in_flight[order.client_order_id] = strategy.clock.timestamp_ns()
         strategy.submit_order(order)
+        return str(order.client_order_id.value)
 
     def close(self, reason: str) -> None:
         """Cancel the strategy's orders on the instrument and close its position at market,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from array import array
 from collections.abc import Sequence
 from datetime import datetime
 from itertools import groupby
@@ -53,8 +54,9 @@ __all__ = [
 ]
 
 REPLAY_FINISHED_TOPIC = "nautilus_ai.replay.finished"
-"""Message-bus topic: ``{"client_id", "bars", "quotes", "timestamps"}`` as JSON, once the last
-bar was emitted."""
+"""Message-bus topic: ``{"client_id", "bars", "quotes", "timestamps", "late_max_ms"}`` as JSON,
+once the last bar was emitted (``late_max_ms``: the worst emission after a timestamp's due time,
+see ``speed``)."""
 
 
 class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
@@ -75,7 +77,9 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
         Replay at most this many timestamps.
     speed : float, default 0
         Simulated seconds per wall second (1 = real time, 600 = ten minutes a second);
-        0 replays as fast as the node takes it (one loop turn per timestamp).
+        0 replays as fast as the node takes it (one loop turn per timestamp). With a speed each
+        timestamp is due at a planned wall time (the feed does not wait for a blocked loop); how
+        late each went out is kept in ``lateness_ns`` and its worst reported when finished.
     max_gap_secs : float, default 1
         Longest wall-clock pause between two timestamps (weekends, data gaps).
     start_delay_secs : float, default 0.5
@@ -161,6 +165,8 @@ class ReplayDataClient(LiveMarketDataClient):
         self._task: asyncio.Task[None] | None = None
         self.emitted_bars = 0
         self.emitted_quotes = 0
+        #: Per emitted timestamp: how long after its due time it went out (0 at speed 0).
+        self.lateness_ns: array[int] = array("q")
         self.finished = False
 
     @property
@@ -205,16 +211,26 @@ class ReplayDataClient(LiveMarketDataClient):
         groups = groupby(bars, key=lambda bar: bar.ts_event)
         previous_ts: int | None = None
         count = 0
+        # With a speed, each timestamp is due at a planned wall time (anchored at the first, so a
+        # busy loop does not slow the feed down, as a venue would not wait): it is emitted then,
+        # or at once when behind; how far behind is recorded (``lateness_ns``). ts_init stays
+        # the emission time (stamping the due time left the Sandbox run of
+        # tests/integration/live/test_live_nautilus_redis.py without a position).
+        planned_ns = self._clock.timestamp_ns()
         for ts_event, group in groups:
             if config.limit is not None and count >= config.limit:
                 break
             count += 1
             if config.speed > 0 and previous_ts is not None:
-                delay = min((ts_event - previous_ts) / 1e9 / config.speed, config.max_gap_secs)
-                await asyncio.sleep(delay)
+                gap_s = min((ts_event - previous_ts) / 1e9 / config.speed, config.max_gap_secs)
+                planned_ns += round(gap_s * 1e9)
+                wait_s = (planned_ns - self._clock.timestamp_ns()) / 1e9
+                await asyncio.sleep(max(wait_s, 0.0))
             else:
                 await asyncio.sleep(0)  # one loop turn: strategies and control run in between
+                planned_ns = self._clock.timestamp_ns()
             previous_ts = ts_event
+            self.lateness_ns.append(max(0, self._clock.timestamp_ns() - planned_ns))
             self._emit(ts_event, list(group))
         self.finished = True
         self._log.info(
@@ -228,6 +244,7 @@ class ReplayDataClient(LiveMarketDataClient):
                     "bars": self.emitted_bars,
                     "quotes": self.emitted_quotes,
                     "timestamps": count,
+                    "late_max_ms": max(self.lateness_ns, default=0) / 1e6,
                 }
             ),
         )

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.models.base import (
     Action,
+    LearnsFromOutcomes,
     MarketContext,
     Prediction,
     PredictionError,
     Predictor,
+    TradeOutcome,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -31,6 +33,7 @@ from nautilus_ai.models.latency import (
     LatencyConfig,
     LatencyModel,
     LogNormalLatency,
+    RecordedLatency,
 )
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor
 from nautilus_ai.models.registry import (
@@ -44,7 +47,13 @@ from nautilus_ai.models.registry import (
     validate_backend_config,
 )
 from nautilus_ai.models.rule import RuleConfig, RulePredictor
-from nautilus_ai.models.scheduler import DecisionScheduler, ScheduledDecision, SchedulerStats
+from nautilus_ai.models.scheduler import (
+    AnswerTiming,
+    DecisionScheduler,
+    ScheduledDecision,
+    SchedulerStats,
+    recorded_latency,
+)
 from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 from nautilus_ai.models.switchable import SwitchablePredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
@@ -55,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "AnswerTiming",
     "ArtifactError",
     "Backend",
     "BackendConfigError",
@@ -72,6 +82,7 @@ __all__ = [
     "ItemwisePredictor",
     "LatencyConfig",
     "LatencyModel",
+    "LearnsFromOutcomes",
     "LogNormalLatency",
     "MLPClassifier",
     "MarketContext",
@@ -83,6 +94,7 @@ __all__ = [
     "PredictionCacheError",
     "PredictionError",
     "Predictor",
+    "RecordedLatency",
     "RuleConfig",
     "RulePredictor",
     "ScheduledDecision",
@@ -92,6 +104,7 @@ __all__ = [
     "TorchPredictor",
     "TorchServeConfig",
     "TorchServePredictor",
+    "TradeOutcome",
     "TransformersConfig",
     "TransformersPredictor",
     "available_backends",
@@ -99,6 +112,7 @@ __all__ = [
     "default_registry",
     "predict_items",
     "read_model_card",
+    "recorded_latency",
     "register_backend",
     "resolve_device",
     "safe_predict",

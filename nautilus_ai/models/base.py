@@ -7,6 +7,10 @@ transformers model, a REST server); strategies only see this protocol.
 
 Failure contract: ``predict`` may raise. Callers that must never crash (strategies) wrap it with
 :func:`safe_predict`, which turns any exception into a logged ``hold``.
+
+Optional capability: a predictor that also implements :class:`LearnsFromOutcomes` is handed a
+:class:`TradeOutcome` for each position its decisions opened, once the position closed (see
+:mod:`nautilus_ai.feedback`). Check it with ``isinstance(predictor, LearnsFromOutcomes)``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from numpy.typing import NDArray
 
 __all__ = [
     "Action",
+    "LearnsFromOutcomes",
     "MarketContext",
     "Prediction",
     "PredictionError",
     "Predictor",
+    "TradeOutcome",
     "safe_predict",
 ]
 
@@ -171,6 +177,133 @@ class Predictor(Protocol):
 
     def close(self) -> None:
         """Release resources (sessions, GPU memory, threads). Idempotent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TradeOutcome:
+    """A closed position, joined to the decision that opened it (what feedback carries).
+
+    Known only once the position closed (``ts_closed``): a model must not use it for decisions
+    about earlier times.
+
+    Parameters
+    ----------
+    client_order_id : str
+        The opening order: the link from the position to its decision.
+    instrument_id, model_id : str
+        Where, and which model made the decision.
+    decision_ts : int
+        The bar (``ts_event``, UTC ns) the decision was made for.
+    features : tuple[float, ...]
+        The feature vector the model saw (empty when unknown).
+    action : str
+        ``buy`` or ``sell``: what the model said.
+    confidence : float
+        Its confidence.
+    side : int
+        +1 long, -1 short.
+    quantity, avg_px_open, avg_px_close, realized_pnl : float
+        The position.
+    ts_opened, ts_closed : int
+        UTC ns.
+    exit_reason : str
+        Why it closed (``stop_loss``, ``take_profit``, ``signal_exit``, ``max_holding``...).
+    """
+
+    client_order_id: str
+    instrument_id: str
+    model_id: str
+    decision_ts: int
+    features: tuple[float, ...]
+    action: str
+    confidence: float
+    side: int
+    quantity: float
+    avg_px_open: float
+    avg_px_close: float
+    realized_pnl: float
+    ts_opened: int
+    ts_closed: int
+    exit_reason: str
+
+    def __post_init__(self) -> None:
+        if self.side not in (1, -1):
+            raise ValueError(f"side must be +1 or -1, was {self.side!r}")
+        if self.ts_closed < self.ts_opened or self.ts_opened < self.decision_ts:
+            raise ValueError(
+                f"need decision_ts <= ts_opened <= ts_closed, got {self.decision_ts}, "
+                f"{self.ts_opened}, {self.ts_closed}"
+            )
+
+    @property
+    def price_move(self) -> float:
+        """Close minus open price (the market's move while the position was held)."""
+        return self.avg_px_close - self.avg_px_open
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (what goes over the wire)."""
+        return {
+            "client_order_id": self.client_order_id,
+            "instrument_id": self.instrument_id,
+            "model_id": self.model_id,
+            "decision_ts": self.decision_ts,
+            "features": list(self.features),
+            "action": self.action,
+            "confidence": self.confidence,
+            "side": self.side,
+            "quantity": self.quantity,
+            "avg_px_open": self.avg_px_open,
+            "avg_px_close": self.avg_px_close,
+            "realized_pnl": self.realized_pnl,
+            "ts_opened": self.ts_opened,
+            "ts_closed": self.ts_closed,
+            "exit_reason": self.exit_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> TradeOutcome:
+        """Inverse of :meth:`to_dict`; raises ``ValueError`` naming a missing or bad field."""
+        try:
+            features = data["features"]
+            if not isinstance(features, list):
+                raise ValueError("features must be a list of numbers")
+            return cls(
+                client_order_id=str(data["client_order_id"]),
+                instrument_id=str(data["instrument_id"]),
+                model_id=str(data["model_id"]),
+                decision_ts=_int(data["decision_ts"]),
+                features=tuple(float(v) for v in features),
+                action=str(data["action"]),
+                confidence=float(data["confidence"]),  # type: ignore[arg-type]
+                side=_int(data["side"]),
+                quantity=float(data["quantity"]),  # type: ignore[arg-type]
+                avg_px_open=float(data["avg_px_open"]),  # type: ignore[arg-type]
+                avg_px_close=float(data["avg_px_close"]),  # type: ignore[arg-type]
+                realized_pnl=float(data["realized_pnl"]),  # type: ignore[arg-type]
+                ts_opened=_int(data["ts_opened"]),
+                ts_closed=_int(data["ts_closed"]),
+                exit_reason=str(data["exit_reason"]),
+            )
+        except KeyError as exc:
+            raise ValueError(f"outcome is missing field {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise ValueError(f"outcome has a bad field: {exc}") from None
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+@runtime_checkable
+class LearnsFromOutcomes(Protocol):
+    """Optional predictor capability: learn from the outcome of a decision it made."""
+
+    def feedback(self, outcome: TradeOutcome) -> bool:
+        """Take ``outcome`` (called on the event loop: must not block). Returns whether the
+        model used it (False: not its decision, already known, or queue full). May raise."""
         ...
 
 

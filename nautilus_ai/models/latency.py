@@ -23,6 +23,7 @@ __all__ = [
     "LatencyModel",
     "LatencySpec",
     "LogNormalLatency",
+    "RecordedLatency",
 ]
 
 _NS_PER_MS = 1_000_000
@@ -116,6 +117,56 @@ class EmpiricalLatency:
         return draw
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedLatency:
+    """A live run's answer times, replayed request by request (in submission order).
+
+    Entry ``i`` is request ``i``'s latency in bar time (the bar it was applied on minus the bar
+    it was asked for) or ``None`` when it was never answered (cancelled or skipped because the
+    worker was busy); ``late[i]`` says that the deadline passed first, so what came was a hold.
+    Build it from a live scheduler's timeline with
+    :func:`~nautilus_ai.models.scheduler.recorded_latency`; requests beyond the recording are
+    never answered.
+    """
+
+    latencies_ns: tuple[int | None, ...]
+    late: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.late and len(self.late) != len(self.latencies_ns):
+            raise ValueError(
+                f"late has {len(self.late)} flags for {len(self.latencies_ns)} latencies"
+            )
+        if any(value is not None and value < 0 for value in self.latencies_ns):
+            raise ValueError("latencies_ns must all be >= 0 (or None: never answered)")
+
+    def timed_sampler(self) -> Callable[[], tuple[int | None, bool]]:
+        """A fresh draw of ``(latency_ns or None, late)`` per request, in order."""
+        values = self.latencies_ns
+        late = self.late or (False,) * len(values)
+        position = [0]
+
+        def draw() -> tuple[int | None, bool]:
+            i = position[0]
+            position[0] = i + 1
+            if i >= len(values):
+                return None, False
+            return values[i], late[i]
+
+        return draw
+
+    def sampler(self) -> Callable[[], int]:
+        """Latencies only (never-answered requests as the largest int64): prefer
+        :meth:`timed_sampler`, which :class:`~nautilus_ai.models.DecisionScheduler` uses."""
+        timed = self.timed_sampler()
+
+        def draw() -> int:
+            value, _late = timed()
+            return int(np.iinfo(np.int64).max) if value is None else value
+
+        return draw
+
+
 class _FixedConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["fixed"] = "fixed"
@@ -138,10 +189,18 @@ class _EmpiricalConfig(BaseModel):
     seed: int = 0
 
 
+class _RecordedConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["recorded"]
+    latencies_ns: tuple[Annotated[int, Field(ge=0)] | None, ...]
+    late: tuple[bool, ...] = ()
+
+
 #: One latency model's JSON (``{"kind": "fixed", ...}``), discriminated on ``kind``: the schema
 #: of a strategy's ``decision_latency`` dict.
 LatencySpec = Annotated[
-    _FixedConfig | _LogNormalConfig | _EmpiricalConfig, Field(discriminator="kind")
+    _FixedConfig | _LogNormalConfig | _EmpiricalConfig | _RecordedConfig,
+    Field(discriminator="kind"),
 ]
 
 
@@ -150,7 +209,9 @@ class LatencyConfig(BaseModel):
 
     Examples: ``{"kind": "fixed", "latency_ms": 150}``,
     ``{"kind": "lognormal", "median_ms": 120, "sigma": 0.5, "seed": 7}``,
-    ``{"kind": "empirical", "samples_ms": [3.9, 4.1, 4.4], "seed": 1}``.
+    ``{"kind": "empirical", "samples_ms": [3.9, 4.1, 4.4], "seed": 1}``,
+    ``{"kind": "recorded", "latencies_ns": [120000000000, null], "late": [false, false]}`` (a
+    live run's timeline, see :class:`RecordedLatency`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -173,4 +234,10 @@ class LatencyConfig(BaseModel):
                 spec.seed,
                 None if spec.max_ms is None else round(spec.max_ms * _NS_PER_MS),
             )
+        if isinstance(spec, _RecordedConfig):
+            if spec.late and len(spec.late) != len(spec.latencies_ns):
+                raise ValueError(
+                    f"late has {len(spec.late)} flags for {len(spec.latencies_ns)} latencies"
+                )
+            return RecordedLatency(spec.latencies_ns, spec.late)
         return EmpiricalLatency(tuple(round(v * _NS_PER_MS) for v in spec.samples_ms), spec.seed)

@@ -25,12 +25,24 @@ Online learning: the predictor follows every bar it sees (the context's bars) an
 pattern to the memory when its outcome matures (``learn_live``), skipping those the store holds.
 ``predict_batch`` runs exactly that sequence and then one batched search, so each row's answer
 equals ``predict``'s bit for bit (``batch_exact``): the precomputed backtest path uses it.
+
+Feedback (:class:`~nautilus_ai.models.base.LearnsFromOutcomes`): :meth:`feedback` takes the
+outcome of a position one of its decisions opened and adds that decision's pattern (the vector
+it searched with, remembered for the last ``feedback_window`` decisions) with the trade as its
+outcome: forward return = the price move over the position in ATRs of the decision bar, label
+by the memory's barrier (``barrier_atr``: a smaller move is a hold), mfe / mae bounded by that
+move (the position's path is not known). The pattern becomes eligible only after the position
+closed (``available_ns = ts_closed``), so no decision before then sees it. The memory keeps a
+time-ordered prefix: feedback about a bar older than the newest pattern it holds for the
+instrument is not added (with ``learn_live`` the memory already learned that bar from its
+triple-barrier outcome), and ``feedback`` returns False.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +52,13 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    TradeOutcome,
+)
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
@@ -84,6 +102,8 @@ class PatternMemoryConfig(BaseModel):
         Must equal the stored index's config when given (``None``: the stored one).
     reason_matches : int
         Closest matches named in ``reason``.
+    feedback_window : int
+        Decisions whose pattern vector is remembered for :meth:`PatternMemoryPredictor.feedback`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -99,6 +119,7 @@ class PatternMemoryConfig(BaseModel):
     learn_live: bool = True
     index: IndexConfig | None = None
     reason_matches: int = Field(default=3, ge=0, le=20)
+    feedback_window: int = Field(default=20_000, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _one_location(self) -> PatternMemoryConfig:
@@ -155,6 +176,13 @@ class PatternMemoryPredictor:
         self._pending: dict[str, deque[tuple[int, NDArray[np.float32]]]] = {}
         self._match_texts: dict[int, str] = {}
         self.learned = 0
+        # Feedback: (instrument, ts) -> (pattern vector, ATR / close) of recent decisions. The
+        # lock serialises feedback (event loop) with predictions (maybe a worker thread).
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[str, int], tuple[NDArray[np.float32], float]] = OrderedDict()
+        self._i_atr = self._names.index("atr_close") if "atr_close" in self._names else -1
+        self.feedback_added = 0
+        self.feedback_ignored = 0
 
     @property
     def model_id(self) -> str:
@@ -174,9 +202,10 @@ class PatternMemoryPredictor:
         )
         if context.spec_hash and context.spec_hash != self._spec_hash:
             raise context_spec_error(self._owner, self._spec_hash, context.spec_hash)
-        vectors = self._observe(matrix, [context])
-        found = self.memory.search(vectors, np.array([context.ts_event]), self.config.k)
-        return self._decide(found, time.perf_counter() - start)[0]
+        with self._lock:
+            vectors = self._observe(matrix, [context])
+            found = self.memory.search(vectors, np.array([context.ts_event]), self.config.k)
+            return self._decide(found, time.perf_counter() - start)[0]
 
     def predict_batch(
         self,
@@ -192,11 +221,12 @@ class PatternMemoryPredictor:
                 f"{self._shape_bars})"
             )
         check_batch_contexts(contexts, matrix.shape[0], self._spec_hash, owner=self._owner)
-        vectors = self._observe(matrix, contexts)
-        times = np.array([c.ts_event for c in contexts], dtype=np.int64)
-        found = self.memory.search(vectors, times, self.config.k)
-        n = matrix.shape[0]
-        return self._decide(found, (time.perf_counter() - start) / n if n else 0.0)
+        with self._lock:
+            vectors = self._observe(matrix, contexts)
+            times = np.array([c.ts_event for c in contexts], dtype=np.int64)
+            found = self.memory.search(vectors, times, self.config.k)
+            n = matrix.shape[0]
+            return self._decide(found, (time.perf_counter() - start) / n if n else 0.0)
 
     def close(self) -> None:
         """Nothing to release (the memory lives in this process)."""
@@ -223,6 +253,15 @@ class PatternMemoryPredictor:
                 )
             closes[i] = bars[-n_bars:, 4]
         vectors = pattern_vectors(self._layout, features, closes)
+        window = self.config.feedback_window
+        if window:
+            seen = self._seen
+            i_atr = self._i_atr
+            for i, context in enumerate(contexts):
+                atr = float(features[i, i_atr]) if i_atr >= 0 else float("nan")
+                seen[(context.instrument_id, context.ts_event)] = (vectors[i], atr)
+            while len(seen) > window:
+                seen.popitem(last=False)
         if self.config.learn_live:
             matured: dict[str, list[MaturedOutcome]] = {}
             for i, context in enumerate(contexts):
@@ -293,6 +332,51 @@ class PatternMemoryPredictor:
             source="live",
         )
         self.learned += memory.add(batch)
+
+    def feedback(self, outcome: TradeOutcome) -> bool:
+        """Add the pattern of the decision ``outcome`` closed, with the trade as its outcome
+        (see the module docstring). Returns False when it is not this model's decision, the
+        decision is no longer remembered, or the memory already holds a newer pattern."""
+        if outcome.model_id != self._model_id:
+            self.feedback_ignored += 1
+            return False
+        with self._lock:
+            seen = self._seen.get((outcome.instrument_id, outcome.decision_ts))
+            if seen is None:
+                self.feedback_ignored += 1
+                return False
+            vector, atr_ratio = seen
+            unit = atr_ratio * outcome.avg_px_open
+            if not (unit > 0.0):  # NaN or no volatility: the move has no ATR scale
+                self.feedback_ignored += 1
+                return False
+            move = outcome.price_move / unit
+            barrier = self.memory.pattern_spec.barrier_atr
+            up, down = move > 0 and move >= barrier, move < 0 and -move >= barrier
+            label = 1 if up else -1 if down else 0
+            memory = self.memory
+            batch = PatternSet(
+                feature_spec=memory.feature_spec,
+                pattern_spec=memory.pattern_spec,
+                vectors=vector.reshape(1, -1),
+                ts_event=np.array([outcome.decision_ts], dtype=np.int64),
+                available_ns=np.array([outcome.ts_closed], dtype=np.int64),
+                instrument_id=[outcome.instrument_id],
+                close=np.array([outcome.avg_px_open]),
+                atr=np.array([unit]),
+                label=np.array([label], dtype=np.int8),
+                forward_return=np.array([move]),
+                mfe=np.array([max(move, 0.0)]),
+                mae=np.array([min(move, 0.0)]),
+                source="feedback",
+            )
+            added = memory.add(batch)
+        self.learned += added
+        if added:
+            self.feedback_added += added
+            return True
+        self.feedback_ignored += 1
+        return False
 
     def add_patterns(self, patterns: PatternSet) -> int:
         """Add matured patterns from outside (a feedback sink); returns how many joined."""

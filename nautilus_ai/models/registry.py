@@ -80,6 +80,7 @@ ENTRY_POINT_GROUP = "nautilus_ai.backends"
 #: The built-in kinds: ``kind -> "module:attribute"`` of a :class:`Backend`, imported on first use.
 BUILTIN_BACKENDS: Mapping[str, str] = {
     "cached": "nautilus_ai.models.cache:BACKEND",
+    "delayed": "nautilus_ai.models.delayed:BACKEND",
     "ensemble": "nautilus_ai.models.ensemble:BACKEND",
     "fallback": "nautilus_ai.models.fallback:BACKEND",
     "lightgbm": "nautilus_ai.models.lightgbm:BACKEND",

@@ -8,11 +8,18 @@ calls it on every bar, in this order::
         act_on(decision.prediction)
 
 * ``mode="live"``: ``submit`` hands the call to a thread pool and returns at once; an answer is
-  applied by the first ``poll`` after it arrives (the next bar at the earliest).
+  applied by the first ``poll`` after it arrives (the next bar at the earliest). Live timing is
+  the ``clock``'s (when the request was asked, when the answer arrived, when ``poll`` ran), never
+  the bar's ``ts_event``: a replay of historical bars in a live node keeps its bar times as keys
+  while its model answers in real time. Every request's timeline (asked, answered, applied on
+  which event, or cancelled / skipped / superseded) is kept in :meth:`DecisionScheduler.timeline`
+  so a backtest can replay it (:class:`~nautilus_ai.models.latency.RecordedLatency`).
 * ``mode="backtest"``: ``submit`` computes the prediction inline and stamps it available at
   ``ts_t + latency`` (a :class:`~nautilus_ai.models.latency.LatencyModel`, fixed or seeded); it is
   applied at the first bar with ``ts >= ts_t + latency``, as it would have been live. With no
-  latency model (or zero latency) the decision for bar t is applied at bar t.
+  latency model (or zero latency) the decision for bar t is applied at bar t. A
+  :class:`~nautilus_ai.models.latency.RecordedLatency` replays a live run's timeline: each
+  request's latency in bar time, whether it was late, or that it was never answered.
 
 Both modes share the rules: an answer that takes longer than ``deadline_ns`` becomes a ``hold``
 (``late=True``), and an answer older than one already applied, or superseded by a newer one ready
@@ -28,16 +35,25 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.models.base import MarketContext, Prediction, Predictor, safe_predict
-from nautilus_ai.models.latency import LatencyModel
+from nautilus_ai.models.latency import LatencyModel, RecordedLatency
 
-__all__ = ["DecisionScheduler", "ScheduledDecision", "SchedulerStats"]
+__all__ = [
+    "AnswerTiming",
+    "DecisionScheduler",
+    "ScheduledDecision",
+    "SchedulerStats",
+    "recorded_latency",
+]
+
+#: What became of a live request (see :class:`AnswerTiming`).
+TimingStatus = Literal["pending", "applied", "stale", "cancelled", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,51 @@ class SchedulerStats:
     cancelled: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerTiming:
+    """One live request's timeline (``*_clock_ns``: the scheduler's clock; others: bar times).
+
+    Attributes
+    ----------
+    sequence : int
+        Submission number.
+    requested_at_ns : int
+        The bar the decision was asked for.
+    asked_clock_ns : int
+        When ``submit`` was called.
+    status : {"pending", "applied", "stale", "cancelled", "skipped"}
+        ``applied``: taken by a poll and acted on; ``stale``: taken by a poll but superseded by
+        a newer answer (or older than one already applied); ``cancelled`` / ``skipped``: never
+        asked (the worker was busy); ``pending``: no poll has taken it yet.
+    late : bool
+        The deadline passed first: what was taken is a hold.
+    answered_clock_ns : int or None
+        When the answer arrived (or, for a late request, when its deadline passed).
+    applied_event_ns : int or None
+        The ``now_ns`` of the poll that took it: the event it was applied on (or dropped at).
+    polled_clock_ns, previous_poll_clock_ns : int or None
+        When that poll ran, and when the poll before it ran (-1 if none): the answer was
+        applied on the first event after it arrived when ``previous < answered <= polled``.
+    """
+
+    sequence: int
+    requested_at_ns: int
+    asked_clock_ns: int
+    status: TimingStatus = "pending"
+    late: bool = False
+    answered_clock_ns: int | None = None
+    applied_event_ns: int | None = None
+    polled_clock_ns: int | None = None
+    previous_poll_clock_ns: int | None = None
+
+    @property
+    def latency_clock_ns(self) -> int | None:
+        """Answer time after asking, on the clock (None while unanswered)."""
+        if self.answered_clock_ns is None:
+            return None
+        return self.answered_clock_ns - self.asked_clock_ns
+
+
 @dataclass(order=True, slots=True)
 class _Ready:
     available_at_ns: int
@@ -99,6 +160,7 @@ class _InFlight:
     sequence: int
     requested_at_ns: int
     future: Future[Prediction]
+    asked_clock_ns: int = 0
     late_reported: bool = False
 
 
@@ -113,9 +175,12 @@ class DecisionScheduler:
     mode : {"backtest", "live"}
         Inline with simulated latency, or off the caller's thread.
     latency_model : LatencyModel or None
-        Backtest only: the simulated latency of each decision (None: zero).
+        Backtest only: the simulated latency of each decision (None: zero). A
+        :class:`~nautilus_ai.models.latency.RecordedLatency` also says which requests were late
+        and which were never answered (a live run's timeline).
     deadline_ns : int or None
-        An answer later than this (after ``requested_at``) becomes a ``hold``. None: no deadline.
+        An answer later than this becomes a ``hold``: after its bar time in a backtest, after it
+        was asked (on ``clock``) live. None: no deadline.
     executor : concurrent.futures.Executor or None
         Live only: where predictions run. None creates a one-thread pool owned (and shut down)
         by the scheduler.
@@ -124,8 +189,10 @@ class DecisionScheduler:
         started are cancelled in favour of the newest; if none can be cancelled the new request is
         skipped (``stats.skipped_busy``).
     clock : callable
-        Live only: returns "now" in ns on the strategy's clock, to stamp arrivals (default
-        ``time.time_ns``; pass the strategy clock's ``timestamp_ns``).
+        Live only: returns "now" in ns on the strategy's clock, to stamp requests, arrivals and
+        polls (default ``time.time_ns``; pass the strategy clock's ``timestamp_ns``).
+    timeline_size : int
+        Live only: the newest requests whose :class:`AnswerTiming` is kept.
     """
 
     def __init__(
@@ -138,6 +205,7 @@ class DecisionScheduler:
         executor: Executor | None = None,
         max_in_flight: int = 2,
         clock: Callable[[], int] = time.time_ns,
+        timeline_size: int = 100_000,
     ) -> None:
         if mode not in ("backtest", "live"):
             raise ValueError(f"mode must be 'backtest' or 'live', was {mode!r}")
@@ -150,6 +218,9 @@ class DecisionScheduler:
         self._predictor = predictor
         self._mode = mode
         self._latency = latency_model.sampler() if latency_model is not None else None
+        self._recorded = (
+            latency_model.timed_sampler() if isinstance(latency_model, RecordedLatency) else None
+        )
         self._deadline_ns = deadline_ns
         self._max_in_flight = max_in_flight
         self._clock = clock
@@ -165,11 +236,19 @@ class DecisionScheduler:
         self._sequence = 0
         self._last_applied_request_ns = -1
         self._closed = False
+        self._timings: dict[int, AnswerTiming] = {}  # live: sequence -> timeline, oldest first
+        self._timeline_size = max(1, timeline_size)
+        self._last_poll_clock_ns = -1
         self.stats = SchedulerStats()
 
     @property
     def mode(self) -> str:
         return self._mode
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model asked."""
+        return self._predictor
 
     @property
     def pending(self) -> int:
@@ -209,17 +288,32 @@ class DecisionScheduler:
 
         Returns an empty list when nothing new is ready. Call it after ``submit`` on each bar.
         """
-        if self._mode == "live":
-            self._expire_in_flight(now_ns)
+        live = self._mode == "live"
+        ready_at = now_ns
+        previous_poll = self._last_poll_clock_ns
+        if live:
+            ready_at = self._clock()  # live timing is the clock's, not the bar's
+            self._last_poll_clock_ns = ready_at
+            self._expire_in_flight(ready_at)
         with self._lock:
             due: list[_Ready] = []
-            while self._ready and self._ready[0].available_at_ns <= now_ns:
+            while self._ready and self._ready[0].available_at_ns <= ready_at:
                 due.append(heapq.heappop(self._ready))
         if not due:
             return []
         newest = max(due, key=lambda item: (item.requested_at_ns, item.sequence))
         self.stats.stale += len(due) - 1
-        if newest.requested_at_ns < self._last_applied_request_ns:
+        applies = newest.requested_at_ns >= self._last_applied_request_ns
+        if live:
+            with self._lock:
+                for item in due:
+                    status: TimingStatus = "applied" if item is newest and applies else "stale"
+                    self._timed(
+                        item.sequence, status=status, late=item.late,
+                        answered_clock_ns=item.available_at_ns, applied_event_ns=now_ns,
+                        polled_clock_ns=ready_at, previous_poll_clock_ns=previous_poll,
+                    )  # fmt: skip
+        if not applies:
             self.stats.stale += 1
             return []
         self._last_applied_request_ns = newest.requested_at_ns
@@ -236,6 +330,11 @@ class DecisionScheduler:
                 sequence=newest.sequence,
             )
         ]
+
+    def timeline(self) -> list[AnswerTiming]:
+        """Live: the kept requests' timelines, in submission order (empty in backtests)."""
+        with self._lock:
+            return [self._timings[key] for key in sorted(self._timings)]
 
     def close(self) -> None:
         """Cancel queued work and shut down the scheduler's own thread pool. Idempotent."""
@@ -255,6 +354,20 @@ class DecisionScheduler:
         self._schedule_inline(sequence, ts_ns, safe_predict(self._predictor, features, context))
 
     def _schedule_inline(self, sequence: int, ts_ns: int, prediction: Prediction) -> None:
+        if self._recorded is not None:  # a live run's timeline: lateness is recorded too
+            recorded, late = self._recorded()
+            if recorded is None:  # never answered live (cancelled or skipped)
+                self.stats.cancelled += 1
+                return
+            latency = recorded
+            if late:
+                prediction = Prediction.hold(
+                    prediction.model_id, reason="late (recorded): the deadline passed first"
+                )
+            item = _Ready(ts_ns + latency, sequence, ts_ns, prediction, late)
+            with self._lock:
+                heapq.heappush(self._ready, item)
+            return
         latency = self._latency() if self._latency is not None else 0
         late = self._deadline_ns is not None and latency > self._deadline_ns
         if late:
@@ -273,20 +386,24 @@ class DecisionScheduler:
         assert self._executor is not None
         with self._lock:
             self._in_flight = [f for f in self._in_flight if not f.future.done()]
+            asked = self._clock()
+            self._timed(sequence, requested_at_ns=ts_ns, asked_clock_ns=asked)
             if len(self._in_flight) >= self._max_in_flight:
                 # Latest wins: drop queued (not yet running) older requests to make room.
                 for item in list(self._in_flight):
                     if item.future.cancel():
                         self._in_flight.remove(item)
                         self.stats.cancelled += 1
+                        self._timed(item.sequence, status="cancelled")
                         if len(self._in_flight) < self._max_in_flight:
                             break
             if len(self._in_flight) >= self._max_in_flight:
                 self.stats.skipped_busy += 1
+                self._timed(sequence, status="skipped")
                 return False
         vector = np.array(features, dtype=np.float64, copy=True)  # the caller may reuse buffers
         future = self._executor.submit(safe_predict, self._predictor, vector, context)
-        entry = _InFlight(sequence, ts_ns, future)
+        entry = _InFlight(sequence, ts_ns, future, asked)
         with self._lock:
             self._in_flight.append(entry)
         future.add_done_callback(lambda done: self._arrived(entry, done))
@@ -312,24 +429,24 @@ class DecisionScheduler:
                 return
             late = (
                 self._deadline_ns is not None
-                and arrived_at - entry.requested_at_ns > self._deadline_ns
+                and arrived_at - entry.asked_clock_ns > self._deadline_ns
             )
             if late:
                 assert self._deadline_ns is not None
                 prediction = _late_hold(
-                    prediction, arrived_at - entry.requested_at_ns, self._deadline_ns
+                    prediction, arrived_at - entry.asked_clock_ns, self._deadline_ns
                 )
             heapq.heappush(
                 self._ready,
                 _Ready(arrived_at, entry.sequence, entry.requested_at_ns, prediction, late),
             )
 
-    def _expire_in_flight(self, now_ns: int) -> None:
+    def _expire_in_flight(self, clock_ns: int) -> None:
         if self._deadline_ns is None:
             return
         with self._lock:
             for entry in self._in_flight:
-                overdue = now_ns - entry.requested_at_ns > self._deadline_ns
+                overdue = clock_ns - entry.asked_clock_ns > self._deadline_ns
                 if overdue and not entry.late_reported:
                     entry.late_reported = True
                     entry.future.cancel()
@@ -337,11 +454,50 @@ class DecisionScheduler:
                         _model_id(self._predictor),
                         reason=f"deadline {self._deadline_ns / 1e6:g} ms passed with no answer",
                     )
-                    deadline_at = entry.requested_at_ns + self._deadline_ns
+                    deadline_at = entry.asked_clock_ns + self._deadline_ns
                     heapq.heappush(
                         self._ready,
                         _Ready(deadline_at, entry.sequence, entry.requested_at_ns, hold, True),
                     )
+
+    def _timed(self, sequence: int, **changes: object) -> None:
+        """Create or update a live request's :class:`AnswerTiming` (with the lock held)."""
+        if self._mode != "live":
+            return
+        timing = self._timings.get(sequence)
+        if timing is None:
+            if "requested_at_ns" not in changes:
+                return  # older than the kept timeline
+            timings = self._timings
+            timings[sequence] = AnswerTiming(sequence=sequence, **changes)  # type: ignore[arg-type]
+            while len(timings) > self._timeline_size:
+                del timings[next(iter(timings))]
+            return
+        self._timings[sequence] = replace(timing, **changes)  # type: ignore[arg-type]
+
+
+def recorded_latency(timeline: list[AnswerTiming]) -> RecordedLatency:
+    """A live scheduler's timeline as a backtest latency model: request ``i`` is answered
+    ``applied_event_ns - requested_at_ns`` after its bar (late or not, as live), or never.
+
+    Raises ``ValueError`` when the timeline does not start at request 0 or has gaps (it was
+    longer than the scheduler's ``timeline_size``), or a request is still pending.
+    """
+    latencies: list[int | None] = []
+    late: list[bool] = []
+    for expected, timing in enumerate(timeline):
+        if timing.sequence != expected:
+            raise ValueError(
+                f"timeline has request {timing.sequence} where {expected} was expected "
+                "(raise timeline_size to keep every request)"
+            )
+        if timing.status in ("applied", "stale"):
+            assert timing.applied_event_ns is not None
+            latencies.append(timing.applied_event_ns - timing.requested_at_ns)
+        else:
+            latencies.append(None)
+        late.append(timing.late)
+    return RecordedLatency(tuple(latencies), tuple(late))
 
 
 def _late_hold(prediction: Prediction, latency_ns: int, deadline_ns: int) -> Prediction:

@@ -199,6 +199,7 @@ def test_live_submit_does_not_block_and_answers_apply_on_a_later_poll() -> None:
         clock.now = MINUTE + 5_000_000_000
         gate.set()
         _wait_for(lambda: scheduler.pending == 1 and scheduler._ready)
+        clock.now = 2 * MINUTE
         (decision,) = scheduler.poll(2 * MINUTE)
         assert decision.requested_at_ns == MINUTE
         assert decision.available_at_ns == MINUTE + 5_000_000_000
@@ -217,7 +218,9 @@ def test_live_deadline_gives_a_hold_and_drops_the_late_answer() -> None:
         GatedPredictor(gate), mode="live", deadline_ns=30_000_000_000, clock=clock
     )
     try:
+        clock.now = MINUTE
         scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
+        clock.now = 2 * MINUTE
         (decision,) = scheduler.poll(2 * MINUTE)  # 60 s later, no answer: deadline passed
         assert decision.late and decision.prediction.action is Action.HOLD
         assert "deadline" in decision.prediction.reason
@@ -241,8 +244,10 @@ def test_live_answer_after_the_deadline_is_a_hold() -> None:
 
     scheduler = DecisionScheduler(Slow(), mode="live", deadline_ns=30_000_000_000, clock=clock)
     try:
+        clock.now = MINUTE
         scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
         _wait_for(lambda: scheduler.pending == 1 and scheduler._ready)
+        clock.now = MINUTE + 50_000_000_000
         (decision,) = scheduler.poll(MINUTE + 50_000_000_000)
         assert decision.late and decision.prediction.action is Action.HOLD
     finally:
