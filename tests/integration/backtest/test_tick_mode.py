@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from fixtures.spec_v1.make_spec_v1_fixtures import import_v1_bars
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
@@ -122,7 +122,6 @@ def pure_decisions(
 
 
 REPO = Path(__file__).parents[3]
-ALREADY_STORED = REPO / "tests" / "fixtures" / "spec_v1" / "catalog"  # 300 HistData bars
 
 
 def readme_tick_commands() -> list[str]:
@@ -137,7 +136,7 @@ def readme_tick_commands() -> list[str]:
 def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The README's commands, in order, on a catalog that already holds bars."""
     catalog = tmp_path_factory.mktemp("ticks") / "catalog"
-    shutil.copytree(ALREADY_STORED, catalog)
+    import_v1_bars(catalog)  # 300 HistData bars already stored
     before = read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")[0].size
     commands = readme_tick_commands()
     assert [" ".join(shlex.split(c)[1:4]) for c in commands] == [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.spec_v1.make_spec_v1_fixtures import import_v1_bars
 
 from nautilus_ai.catalog.reader import logged_feature_spec, read_bars, read_snapshots
 from nautilus_ai.features import FeatureEngine, FeatureSpec
@@ -29,6 +30,7 @@ V1_HASH = "d06397a97f41dd53"
 def v1_catalog(tmp_path: Path) -> Path:
     target = tmp_path / "catalog"
     shutil.copytree(FIXTURES / "catalog", target)  # the fixture itself stays read-only
+    import_v1_bars(target)  # the bars the v1 run logged (market data is not committed)
     return target
 
 
