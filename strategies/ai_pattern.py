@@ -411,6 +411,13 @@ class AIPatternStrategy(Strategy):
         if self.feature_logger is not None:
             stats = self.feature_logger.close()  # positions closed at stop are logged too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
+        # Nautilus 1.221 never frees a disposed engine's components (their reference cycles run
+        # through handlers held by Rust clocks and numpy arrays, which Python's GC cannot see),
+        # so what the strategy still holds stays in the process: let go of the run-time state
+        # (the precomputed series of the whole catalog, the model). Records stay for the caller.
+        self._scheduler = self._predictor = self._pre_predictions = None
+        self._pre_ts = self._pre_ohlc = self._pre_features = None
+        self._decision_sinks, self._trade_sinks, self._requested_rows = [], [], {}
 
     def on_save(self) -> dict[str, bytes]:
         state = {
