@@ -30,7 +30,7 @@ import msgspec
 import numpy as np
 from nautilus_trader.common.component import LiveClock
 from nautilus_trader.config import StrategyConfig
-from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import (
     OrderEvent,
@@ -64,6 +64,7 @@ from nautilus_ai.models.registry import BACKEND_SCHEMA, build_predictor
 from nautilus_ai.policy import Intent, PolicyConfig, decide
 from nautilus_ai.protection import ProtectionPlan, plan_exits
 from nautilus_ai.sizing import SizingConfig, SizingDecision, SizingInputs, size_position
+from nautilus_ai.strategies.tick_mode import TICK_MODE_SCHEMA, TickMode
 
 __all__ = ["AIPatternConfig", "AIPatternStrategy", "DecisionRecord", "TradeRecord"]
 
@@ -150,6 +151,9 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True):
         the next one is accepted as the new level. Default 5 % (the largest 1-minute EUR/USD
         move in Jan - Jun 2017, an election weekend gap, was 1.8 %) and no ATR bound (real
         1-minute moves reach 53 ATR). ``None`` turns a bound off.
+    tick_mode : dict, optional
+        :class:`nautilus_ai.tick_decisions.TickModeConfig` fields: also decide on quote ticks
+        (observe-only, see :mod:`strategies.tick_mode`); needs feature spec v2.
     """
 
     instrument_id: str
@@ -182,6 +186,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True):
     max_bar_age_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     outlier_max_move_pct: Annotated[float, msgspec.Meta(gt=0.0)] | None = 5.0
     outlier_atr_multiple: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
+    tick_mode: Annotated[dict[str, Any], schema_meta(TICK_MODE_SCHEMA)] | None = None
 
     def __post_init__(self) -> None:
         # msgspec checks types and Meta ranges only when decoding: check a directly built
@@ -279,6 +284,7 @@ class AIPatternStrategy(Strategy):
             FeatureSpec.from_dict(config.feature_spec) if config.feature_spec else FeatureSpec()
         )
         self._engine = FeatureEngine(self.spec)
+        self.tick_mode = TickMode(self.spec, config.tick_mode) if config.tick_mode else None
         self._policy = PolicyConfig(
             min_confidence=config.min_confidence,
             reverse_on_opposite=config.reverse_on_opposite,
@@ -382,6 +388,12 @@ class AIPatternStrategy(Strategy):
                 return
         self._exits.adopt()
         self.subscribe_bars(self._bar_type)
+        if self.tick_mode is not None:
+            self.subscribe_quote_ticks(self._instrument_id)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        if self.tick_mode is not None:
+            self.tick_mode.on_quote_tick(tick)
 
     def on_stop(self) -> None:
         if self.config.close_positions_on_stop and not self.config.observe_only:
@@ -458,6 +470,8 @@ class AIPatternStrategy(Strategy):
         if row is None:
             return
         self._bars += 1
+        if self.tick_mode is not None:
+            self.tick_mode.on_bar(ts, row)
         reanchored = self._gate.accepted(c, float(row[self._i_atr]) * c)
         if reanchored is not None:
             self.health.alert("error", ALERT_BAD_BARS, f"bar at {ts}: {reanchored}", now)

@@ -155,6 +155,10 @@ def check_spec_matches(
         diff = first_difference(dict(expected_spec), dict(spec.to_dict()))
         if diff is not None:
             detail = f"same feature names; first differing field {diff} (model != given)"
+            version = expected_spec.get("version", 1)
+            if version != spec.to_dict().get("version"):
+                # The default spec moved to a new version: say how to keep the model's.
+                detail += f"; set the strategy's feature_spec to the model's (version {version})"
     if detail is None:
         detail = "names and parameters look equal; the hash function or version differs"
     raise SpecMismatchError(
