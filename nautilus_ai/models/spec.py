@@ -51,7 +51,23 @@ class FeatureSpecLike(Protocol):
 
 
 class SpecMismatchError(PredictionError):
-    """A model was built for a different feature spec than the one it is given."""
+    """A model was built for a different feature spec than the one it is given.
+
+    ``expected_hash`` / ``expected_spec`` are the spec the model was built for, where known (a
+    model card stores both), so a caller can rebuild that spec (:func:`stored_spec`) instead of
+    parsing the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected_hash: str | None = None,
+        expected_spec: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected_hash = expected_hash
+        self.expected_spec = expected_spec
 
 
 def feature_indices(spec: FeatureSpecLike, required: Sequence[str], *, owner: str) -> list[int]:
@@ -70,7 +86,8 @@ def check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> N
     """Refuse to build a ``kind`` backend pinned to another spec than the strategy computes."""
     if pinned is not None and pinned != spec.hash:
         raise SpecMismatchError(
-            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
+            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}",
+            expected_hash=pinned,
         )
 
 
@@ -163,7 +180,9 @@ def check_spec_matches(
         detail = "names and parameters look equal; the hash function or version differs"
     raise SpecMismatchError(
         f"{owner} was built for feature spec {expected_hash}, but was given spec {spec.hash}: "
-        f"{detail}"
+        f"{detail}",
+        expected_hash=expected_hash,
+        expected_spec=expected_spec,
     )
 
 
