@@ -1,7 +1,7 @@
 """Pattern memory speed: query latency and recall over 1M patterns, build rate, memory per
 pattern, and an observe-only backtest against the no-op strategy.
 
-Run: ``python -m benchmarks.bench_patterns [--patterns 1000000] [--backtest]``.
+Run: ``python -m benchmarks.bench_patterns [--patterns 1000000] [--backtest] [--charts]``.
 
 * query: k = 20, one query at a time on one core (faiss on one thread), p50 / p90 latency and
   recall@20 against exact search, for vectors of the feature spec's width (28) and of 64 dims.
@@ -51,11 +51,14 @@ def bench_queries(base: np.ndarray, count: int, dims: int, queries: int = 300) -
     probe = _vectors(base, queries, dims, seed=2)
     counts = np.full(queries, count)
     index.search(probe[:1], counts[:1], 20)  # packs the lists (once, after the adds)
+    from threadpoolctl import threadpool_limits
+
     latencies, recalls = [], []
     for i in range(queries):
-        t0 = time.perf_counter()
-        ids, _ = index.search(probe[i : i + 1], counts[i : i + 1], 20)
-        latencies.append(time.perf_counter() - t0)
+        with threadpool_limits(limits=1):  # one core: numpy's BLAS too (faiss is on one)
+            t0 = time.perf_counter()
+            ids, _ = index.search(probe[i : i + 1], counts[i : i + 1], 20)
+            latencies.append(time.perf_counter() - t0)
         if i < 100:
             exact, _ = brute_force(vectors, probe[i], count, 20)
             recalls.append(len(set(exact.tolist()) & set(ids[0].tolist())) / 20)
@@ -103,6 +106,47 @@ def bench_build(catalog: Path) -> dict[str, Any]:
         "patterns_per_s": round(len(patterns) / build),
         "compute_features_rows_per_s": round(ts.size / features),
         "build_time_over_features_time": round(build / features, 2),
+    }
+
+
+def bench_charts(catalog: Path, bars: int = 2_000) -> dict[str, Any]:
+    """Patterns per second with the chart block (a tiny random-weight ViT built offline: 32 px
+    charts, 2 layers) against the same bars without it, in the same run."""
+    import tempfile
+
+    import torch
+    import transformers
+
+    from nautilus_ai.catalog.reader import read_bars
+    from nautilus_ai.features import accepted_bars_mask
+    from nautilus_ai.patterns import ChartEmbedder, PatternSpec, build_from_bars
+
+    ts, ohlcv = read_bars(catalog, BAR_TYPE)
+    keep = accepted_bars_mask(ts, *ohlcv.T)
+    ts, ohlcv = ts[keep][:bars], np.ascontiguousarray(ohlcv[keep][:bars])
+    with tempfile.TemporaryDirectory() as folder:
+        config = transformers.ViTConfig(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            image_size=32, patch_size=8,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        transformers.ViTModel(config).save_pretrained(folder)
+        embedder = ChartEmbedder(folder)
+        spec = PatternSpec().with_chart(embedder)
+        started = time.perf_counter()
+        plain = build_from_bars(ts, ohlcv, instrument_id="EUR/USD.SIM")
+        plain_s = time.perf_counter() - started
+        started = time.perf_counter()
+        charted = build_from_bars(
+            ts, ohlcv, instrument_id="EUR/USD.SIM", pattern_spec=spec, chart_embedder=embedder
+        )
+        chart_s = time.perf_counter() - started
+    return {
+        "patterns": len(charted),
+        "dims": charted.dims,
+        "without_chart_patterns_per_s": round(len(plain) / plain_s),
+        "with_chart_patterns_per_s": round(len(charted) / chart_s),
+        "ms_per_chart": round(1e3 * (chart_s - plain_s) / len(charted), 2),
     }
 
 
@@ -169,12 +213,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--end", default="2017-05-12", help="backtest window end (UTC)")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--dims", default="native,64", help="query widths: native and/or ints")
+    parser.add_argument("--charts", action="store_true", help="also: the chart block's cost")
+    parser.add_argument("--only-charts", action="store_true")
     args = parser.parse_args(argv)
 
     from nautilus_ai.patterns import build_from_catalog
     from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
+    if args.charts or args.only_charts:
+        print("chart block (tiny ViT):", bench_charts(catalog), flush=True)
+        if args.only_charts:
+            return 0
     if not args.only_backtest:
         print("build from bars:", bench_build(catalog), flush=True)
         base = build_from_catalog(catalog, BAR_TYPE).vectors

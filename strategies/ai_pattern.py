@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderEvent, OrderFilled, PositionClosed, PositionOpened
 from nautilus_trader.model.identifiers import InstrumentId
@@ -50,6 +50,7 @@ from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
 from nautilus_ai.strategies.ai_pattern_control import AIPatternControl
+from nautilus_ai.strategies.tick_mode import TickMode
 
 __all__ = [
     "FEATURE_LOG_TIMER",
@@ -116,6 +117,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
         self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
+        self.tick_mode = TickMode(self.spec, config.tick_mode) if config.tick_mode else None
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -140,6 +142,12 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             return
         self._exits.adopt()
         self.subscribe_bars(self._bar_type)
+        if self.tick_mode is not None:
+            self.subscribe_quote_ticks(self._instrument_id)
+
+    def on_quote_tick(self, tick: QuoteTick) -> None:
+        if self.tick_mode is not None:
+            self.tick_mode.on_quote_tick(tick)
 
     def on_stop(self) -> None:
         if self.config.close_positions_on_stop and not self.config.observe_only:
@@ -170,6 +178,10 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             flush_quiet_rows(self)
             stats = self.feature_logger.close()  # positions closed at stop are logged too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
+        # Nautilus 1.221 never frees a disposed engine's components: let go of the run-time state
+        # (the precomputed series, the model). Records stay for the caller.
+        self._scheduler = self._predictor = self._series = None
+        self._decision_sinks = []
 
     # -- Bars: features -> predictor -> decision -> orders ----------------------------------
 
@@ -202,6 +214,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self._reject_bar(exc.reason, exc.detail, ts)
             return
         self._accepted(ts, o, h, low, c, v, float(row[self._i_atr]), now)
+        if self.tick_mode is not None:
+            self.tick_mode.on_bar(ts, row)
         if row[self._i_warm] == 1.0:
             self._on_features(ts, c, row, None)
 
@@ -222,6 +236,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         """A precomputed bar: a lookup; the core only runs on a signal or an open position."""
         series = self._series
         self._accepted(ts, o, h, low, c, v, series.atr_close[i], now)
+        if self.tick_mode is not None:
+            self.tick_mode.on_bar(ts, series.features[i])
         if not series.warm[i]:
             return
         signals = series.signals
@@ -315,31 +331,6 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self.config.instrument_id, ts, self.spec.names, self.spec.hash,
             None if window is None else np.asarray(window, dtype=np.float64),
         )  # fmt: skip
-
-    # -- Decision timing (latency model, deadline, off-loop predictions) ----------------------
-
-    def _start_scheduler(self) -> None:
-        """Route predictions through a DecisionScheduler when any timing option is set."""
-        if self._scheduler is not None:
-            self._scheduler.close()
-        assert self._predictor is not None
-        config = self.config
-        self._scheduler = DecisionTiming.build(
-            self._predictor, latency=config.parts().latency, clock=self.clock.timestamp_ns,
-            deadline_ms=config.decision_deadline_ms, live=config.async_predictions,
-        )  # fmt: skip
-
-    def _schedule(self, ts: int, close: float, row: np.ndarray, precomputed: Any) -> None:
-        """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
-        assert self._scheduler is not None
-        sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
-        for decision in self._scheduler.request(
-            ts, row, precomputed, self._context, keep_row=sinks
-        ):
-            self._count_error(decision.prediction, ts)
-            # Sizing and exits use this bar's features (the market now); the trade log keeps
-            # the bar the decision was made for (decision_ts).
-            self._act(ts, close, row, decision.prediction, decision.requested_at_ns)
 
     # -- Order and position events: provenance by client order id, outcomes to the core -------
 

@@ -20,6 +20,7 @@ from nautilus_ai.models.latency import LatencyModel, LatencySpec
 from nautilus_ai.models.registry import BACKEND_SCHEMA
 from nautilus_ai.policy import PolicyConfig
 from nautilus_ai.sizing import SizingConfig
+from nautilus_ai.strategies.tick_mode import TICK_MODE_SCHEMA
 
 __all__ = ["FEATURE_SOURCES", "AIPatternConfig", "AIPatternParts"]
 
@@ -93,6 +94,9 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     feedback : dict, optional
         :class:`nautilus_ai.feedback.FeedbackConfig` fields: turn every closed position into
         an outcome for the model that decided it (and, with ``url``, a model server).
+    tick_mode : dict, optional
+        :class:`nautilus_ai.tick_decisions.TickModeConfig` fields: also decide on quote ticks
+        (observe-only, see :mod:`strategies.tick_mode`); needs feature spec v2.
     bar_time_tolerance_secs : float, default 5.0
         A bar is refused when its ``ts_event`` is more than this after its ``ts_init``, or its
         ``ts_init`` more than this after the strategy's clock (see :mod:`nautilus_ai.bar_guard`).
@@ -133,6 +137,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     async_predictions: bool = False
     feature_log: Annotated[dict[str, Any], schema_meta(Schema(FeatureLogConfig))] | None = None
     feedback: Annotated[dict[str, Any], schema_meta(Schema(FeedbackConfig))] | None = None
+    tick_mode: Annotated[dict[str, Any], schema_meta(TICK_MODE_SCHEMA)] | None = None
     bar_time_tolerance_secs: Annotated[float, msgspec.Meta(ge=0.0)] = 5.0
     max_bar_age_secs: Annotated[float, msgspec.Meta(gt=0.0)] | None = None
     outlier_max_move_pct: Annotated[float, msgspec.Meta(gt=0.0)] | None = 5.0

@@ -13,8 +13,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from nautilus_ai.adapters.feature_log import flush_quiet_rows
 from nautilus_ai.decision import DecisionCore, RiskControls
+from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
@@ -40,6 +43,11 @@ class AIPatternControl:
     _predictor: Predictor | None
     _predictor_config: dict[str, Any]
     _series: Any
+    _decision_sinks: list[Any]
+    _context: Callable[[int], Any]
+    _count_error: Callable[[Any, int], None]
+    _act: Callable[..., None]
+    clock: Any
     feature_logger: Any
     feedback: Any
     _scheduler: Any
@@ -95,8 +103,6 @@ class AIPatternControl:
     def decision_scheduler(self) -> DecisionScheduler | None:
         """The scheduler of timed decisions (latency, deadline, async; its timeline), or None."""
         return None if self._scheduler is None else self._scheduler.scheduler
-
-    _start_scheduler: Callable[[], None]
 
     @property
     def model_id(self) -> str:
@@ -194,3 +200,28 @@ class AIPatternControl:
     def model_win_rates(self) -> dict[str, float]:
         """Win rate of closed positions per model id (what Kelly sizing uses)."""
         return self.core.stats.win_rates()
+
+    # -- Decision timing (latency model, deadline, off-loop predictions) ----------------------
+
+    def _start_scheduler(self) -> None:
+        """Route predictions through a DecisionScheduler when any timing option is set."""
+        if self._scheduler is not None:
+            self._scheduler.close()
+        assert self._predictor is not None
+        config = self.config
+        self._scheduler = DecisionTiming.build(
+            self._predictor, latency=config.parts().latency, clock=self.clock.timestamp_ns,
+            deadline_ms=config.decision_deadline_ms, live=config.async_predictions,
+        )  # fmt: skip
+
+    def _schedule(self, ts: int, close: float, row: np.ndarray, precomputed: Any) -> None:
+        """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
+        assert self._scheduler is not None
+        sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
+        for decision in self._scheduler.request(
+            ts, row, precomputed, self._context, keep_row=sinks
+        ):
+            self._count_error(decision.prediction, ts)
+            # Sizing and exits use this bar's features (the market now); the trade log keeps
+            # the bar the decision was made for (decision_ts).
+            self._act(ts, close, row, decision.prediction, decision.requested_at_ns)

@@ -32,6 +32,7 @@ VERB_MODULES: tuple[str, ...] = (
     "serve",
     "pine",
     "patterns",
+    "experiment",
     "doctor",
 )
 

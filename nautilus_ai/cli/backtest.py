@@ -54,6 +54,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--artifacts", help="model artifacts root (default: artifacts)")
     demo.add_argument("--config", default="demo", help="base run file for the backtests "
                       "(default: the packaged demo)")  # fmt: skip
+    demo.add_argument("--no-experiment", action="store_true", help="skip the last step, the "
+                      "small walk-forward experiment (backtests/experiment_demo.yaml)")  # fmt: skip
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(handler=_demo)
 
@@ -131,11 +133,32 @@ def _demo(args: argparse.Namespace) -> int:
         )
     except (FileNotFoundError, ConfigError) as exc:
         raise CliError(str(exc)) from exc
+    experiment = None if args.no_experiment else _demo_experiment(result, args, progress)
     if args.json:
-        print(json.dumps(result.summary, indent=2, default=str))
+        summary = dict(result.summary)
+        if experiment is not None:
+            summary["experiment"] = {"report": str(experiment.report), "ok": experiment.ok,
+                                     "summary": experiment.summary_text()}  # fmt: skip
+        print(json.dumps(summary, indent=2, default=str))
     else:
         print(result.brief)
+        if experiment is not None:
+            print(experiment.summary_text())
+    if experiment is not None and not experiment.ok:
+        print("nautilus-ai: error: demo: some runs of the walk-forward experiment failed (above)",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
+
+
+def _demo_experiment(result: Any, args: argparse.Namespace, progress: Any) -> Any:
+    """The demo's last step: a small walk-forward experiment on the demo catalog."""
+    from nautilus_ai.paths import default_catalog_dir
+    from nautilus_ai.workflows.demo import run_demo_experiment
+
+    progress("[experiment] A small walk-forward experiment (LightGBM, pattern memory, rule; "
+             "3 folds) on Ray ...")  # fmt: skip
+    return run_demo_experiment(default_catalog_dir(args.catalog), progress=progress)
 
 
 def _print(outcome: Any, *, as_json: bool) -> None:

@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     build.add_argument("--barrier-atr", type=float, default=3.0)
     build.add_argument("--spread-pips", type=float, default=0.3)
     build.add_argument("--index-mode", choices=("ivf", "exact"), default="ivf")
+    build.add_argument("--chart-model", help="local vision model folder: add the chart "
+                       "embedding block to every pattern (the hf extra)")  # fmt: skip
+    build.add_argument("--chart-bars", type=int, default=32, help="bars in the chart window")
     build.add_argument("--json", action="store_true")
     build.set_defaults(handler=_build)
 
@@ -45,6 +48,7 @@ def register(subparsers: Any) -> None:
     query.add_argument("--at", help="query bar (UTC; default: the last bar)")
     query.add_argument("--k", type=int, default=10)
     query.add_argument("--plot", help="write the picture to this PNG")
+    query.add_argument("--chart-model", help="the store's vision model folder (chart stores)")
     query.add_argument("--json", action="store_true")
     query.set_defaults(handler=_query)
 
@@ -123,6 +127,18 @@ def _open(args: argparse.Namespace) -> Any:
         raise CliError(str(exc)) from None
 
 
+def _embedder(folder: str | None) -> Any:
+    """The chart model of ``--chart-model`` (None without it)."""
+    if folder is None:
+        return None
+    from nautilus_ai.patterns import ChartEmbedder
+
+    try:
+        return ChartEmbedder(folder)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"--chart-model: {exc}") from None
+
+
 def _build(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -148,6 +164,12 @@ def _build(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+    embedder = _embedder(args.chart_model)
+    if embedder is not None:
+        try:
+            spec = spec.with_chart(embedder, bars=args.chart_bars)
+        except ValidationError as exc:
+            raise CliError(f"pattern spec: {describe_errors(exc)}") from None
     started = time.perf_counter()
     try:
         if args.bar_type:
@@ -157,11 +179,14 @@ def _build(args: argparse.Namespace) -> int:
                 pattern_spec=spec,
                 start_ns=_ns(args.start, "--start"),
                 end_ns=_ns(args.end, "--end"),
+                chart_embedder=embedder,
             )
         else:
             if args.start or args.end:
                 raise CliError("--start / --end apply to --bar-type builds only")
-            patterns = build_from_decision_log(args.catalog, args.run_id, pattern_spec=spec)
+            patterns = build_from_decision_log(
+                args.catalog, args.run_id, pattern_spec=spec, chart_embedder=embedder
+            )
     except (CatalogReadError, PatternStoreError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     if len(patterns) == 0:
@@ -179,6 +204,7 @@ def _build(args: argparse.Namespace) -> int:
         "patterns": len(patterns),
         "spec_hash": patterns.spec_hash,
         "dims": patterns.dims,
+        "chart_model": spec.chart_model,
         "source": patterns.source,
         "first": _iso(int(patterns.ts_event.min())),
         "last": _iso(int(patterns.ts_event.max())),
@@ -206,8 +232,9 @@ def _query(args: argparse.Namespace) -> int:
     memory = _open(args)
     try:
         found = similar_windows(
-            memory, args.catalog, args.bar_type, at_ns=_ns(args.at, "--at"), k=args.k
-        )
+            memory, args.catalog, args.bar_type, at_ns=_ns(args.at, "--at"), k=args.k,
+            chart_embedder=_embedder(args.chart_model),
+        )  # fmt: skip
     except (CatalogReadError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if not found.rows.size:

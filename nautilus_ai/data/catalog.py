@@ -72,6 +72,7 @@ __all__ = [
     "int128_times_power_of_ten",
     "quotes_series",
     "read_bars",
+    "read_quotes",
     "write_bars",
     "write_instrument",
     "write_quotes",
@@ -856,3 +857,44 @@ def read_bars(
         for name in ("open", "high", "low", "close", "volume")
     }
     return BarArrays(ts_event=ts_event[keep], **columns)
+
+
+def read_quotes(
+    catalog_path: str | os.PathLike[str],
+    instrument_id: str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> QuoteArrays:
+    """Read one instrument's quote ticks from the catalog as arrays, sorted by ``ts_init``.
+
+    Values exactly as ``QuoteTick.bid_price.as_double()`` etc. (no ``QuoteTick`` objects);
+    ``start_ns <= ts_event <= end_ns``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The catalog holds no quote ticks of that instrument.
+    """
+    directory = series_directory(catalog_path, QUOTE_FOLDER, instrument_id)
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no quote ticks of {instrument_id} in catalog {catalog_path}")
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    ts_init = table.column("ts_init").to_numpy().astype(np.int64)
+    order = np.argsort(ts_init, kind="stable")
+    ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]
+    keep = np.ones(len(order), dtype=bool)
+    if start_ns is not None:
+        keep &= ts_event >= start_ns
+    if end_ns is not None:
+        keep &= ts_event <= end_ns
+    columns = {
+        name: fixed_point_to_float(table.column(column), f"{instrument_id} {column}")[order][keep]
+        for name, column in (
+            ("bid", "bid_price"),
+            ("ask", "ask_price"),
+            ("bid_size", "bid_size"),
+            ("ask_size", "ask_size"),
+        )
+    }
+    return QuoteArrays(ts_event=ts_event[keep], **columns)

@@ -487,7 +487,9 @@ def plot_parameter_sensitivity(
     grid = np.asarray(values, dtype=np.float64)
     if grid.shape != (len(y_values), len(x_values)):
         raise ValueError(f"values must be ({len(y_values)}, {len(x_values)}), got {grid.shape}")
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(x_values), 1.6 + 0.7 * len(y_values)))
+    fig, ax = plt.subplots(
+        figsize=(max(7.0, 2.4 + 1.1 * len(x_values)), max(3.2, 1.8 + 0.7 * len(y_values)))
+    )
     finite = np.isfinite(grid)
     limit = float(np.nanmax(np.abs(grid))) if finite.any() else 1.0
     image = ax.imshow(grid, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto", origin="lower")

@@ -110,6 +110,8 @@ def optimal_block_length(values: ArrayLike) -> float:
     b_max = math.ceil(min(3.0 * math.sqrt(n), n / 3.0))
     critical = 2.0 * math.sqrt(math.log10(n) / n)
     acv = np.array([float(eps[k:] @ eps[: n - k]) / n for k in range(m_max + 1)])
+    if not acv[0] > 0.0:  # deviations so small their squares underflow: no dependence to see
+        return 1.0
     acf = np.abs(acv / acv[0])
     m_hat = None
     for start in range(1, m_max - k_n + 2):
@@ -125,6 +127,8 @@ def optimal_block_length(values: ArrayLike) -> float:
     if long_run <= 0.0 or g == 0.0:
         return 1.0
     d = 2.0 * long_run**2
+    if not d > 0.0:  # the long-run variance squared underflows (tiny deviations)
+        return 1.0
     block = (2.0 * g**2 / d) ** (1.0 / 3.0) * n ** (1.0 / 3.0)
     return float(min(max(block, 1.0), b_max))
 

@@ -1,9 +1,15 @@
 """The feature vector: one definition, computed bar by bar or over whole arrays, equal.
 
 >>> from nautilus_ai.features import FeatureSpec, FeatureEngine, compute_features
->>> spec = FeatureSpec()                      # the v1 set below; spec.hash identifies it
+>>> spec = FeatureSpec()                      # v2: the bar set below + the tick block
 >>> engine = FeatureEngine(spec)              # live / backtest: engine.update(ts, o, h, l, c, v)
 >>> # research / training: X = compute_features(spec, ts, o, h, l, c, v)  -> (n, k) float64
+
+Version 2 (the default) keeps v1's 28 bar features unchanged and adds five quote-tick features
+(``spec.tick_names``), computed per tick on top of the last completed bar's features by
+:class:`TickFeatureState` / :func:`compute_tick_features` (:mod:`nautilus_ai.features.ticks`).
+``FeatureSpec(version=1)`` keeps the old definition and hash, so stored cards and logged runs
+still rebuild their spec (:func:`nautilus_ai.features.spec.stored_spec`).
 
 Both paths give the same numbers (the recursive filters bit for bit; only ``log`` may differ by
 an ulp) and never look ahead: a row depends only on its bar and the bars before it.
@@ -126,6 +132,7 @@ Reproducing these in Pine (checked against PineTS 0.9.34 on 30,000 real EUR/USD 
 from nautilus_ai.features.engine import FeatureEngine
 from nautilus_ai.features.errors import InvalidBarError
 from nautilus_ai.features.spec import FeatureSpec
+from nautilus_ai.features.ticks import TickFeatureState, compute_tick_features
 from nautilus_ai.features.validation import accepted_bars_mask
 from nautilus_ai.features.vectorised import compute_features
 
@@ -133,6 +140,8 @@ __all__ = [
     "FeatureEngine",
     "FeatureSpec",
     "InvalidBarError",
+    "TickFeatureState",
     "accepted_bars_mask",
     "compute_features",
+    "compute_tick_features",
 ]

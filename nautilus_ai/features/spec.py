@@ -15,9 +15,31 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
-__all__ = ["SESSION_TIMEZONES", "SUPPORTED_VERSIONS", "FeatureSpec"]
+__all__ = [
+    "CURRENT_VERSION",
+    "SESSION_TIMEZONES",
+    "SUPPORTED_VERSIONS",
+    "TICK_FEATURE_NAMES",
+    "FeatureSpec",
+    "default_spec_hashes",
+    "stored_spec",
+]
 
-SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
+# Every version ever released stays here: stored model cards and logged catalogs name their
+# spec by version and parameters (``to_dict``), and must rebuild the same spec and hash.
+# v1: the 28 bar features. v2 (the default): v1's bar features unchanged plus the quote-tick
+# block ``tick_names`` (see :mod:`nautilus_ai.features.ticks`).
+SUPPORTED_VERSIONS: tuple[int, ...] = (1, 2)
+CURRENT_VERSION = 2
+
+# Tick features of v2, in order (formulas in nautilus_ai.features.ticks).
+TICK_FEATURE_NAMES: tuple[str, ...] = (
+    "tick_spread",
+    "tick_mid_ret",
+    "tick_elapsed_s",
+    "tick_count",
+    "tick_imbalance",
+)
 
 # Session name -> IANA time zone whose local clock (DST included) defines the session hours.
 SESSION_TIMEZONES: Mapping[str, str] = {
@@ -43,7 +65,9 @@ class FeatureSpec:
     Parameters
     ----------
     version : int
-        Definition version; only ``1`` exists.
+        Definition version: ``2`` (default) = the v1 bar features plus the tick block
+        :attr:`tick_names`; ``1`` = the bar features alone. A dict without ``version`` (written
+        before versions mattered) means ``1``.
     return_lags : tuple of int
         Lags ``k`` of the log returns ``ret_k = log(close / close[k])``; distinct, positive.
     atr_period : int
@@ -72,7 +96,7 @@ class FeatureSpec:
         exclusive, ``start != end``; ``start > end`` wraps past midnight).
     """
 
-    version: int = 1
+    version: int = CURRENT_VERSION
     return_lags: tuple[int, ...] = (1, 5, 15)
     atr_period: int = 14
     rsi_period: int = 14
@@ -188,6 +212,19 @@ class FeatureSpec:
         )
 
     @cached_property
+    def tick_names(self) -> tuple[str, ...]:
+        """Tick features computed per quote tick on top of the last completed bar's ``names``.
+
+        Empty for v1. A tick decision sees ``names + tick_names`` (:attr:`tick_vector_names`).
+        """
+        return TICK_FEATURE_NAMES if self.version >= 2 else ()
+
+    @cached_property
+    def tick_vector_names(self) -> tuple[str, ...]:
+        """Columns of a tick decision's vector: the bar features, then the tick features."""
+        return (*self.names, *self.tick_names)
+
+    @cached_property
     def defined_from(self) -> Mapping[str, int]:
         """Bar index (0-based, counting accepted bars) from which each feature is defined.
 
@@ -229,7 +266,9 @@ class FeatureSpec:
     @cached_property
     def hash(self) -> str:
         """Stable 16-hex-digit digest of version, parameters and names (canonical JSON)."""
-        payload = {"params": self.to_dict(), "names": list(self.names)}
+        payload: dict[str, Any] = {"params": self.to_dict(), "names": list(self.names)}
+        if self.tick_names:  # v1's payload stays exactly what it was: its hash is pinned
+            payload["tick_names"] = list(self.tick_names)
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
@@ -257,7 +296,9 @@ class FeatureSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         """Build from :meth:`to_dict` output; unknown or invalid fields raise ``ValueError``.
 
-        Missing fields take their defaults.
+        Missing fields take their defaults; a missing ``version`` means ``1`` (dicts written
+        before v2 existed), so a stored spec keeps its definition and hash when the default
+        version moves on.
         """
         if not isinstance(data, Mapping):
             raise ValueError(
@@ -268,10 +309,39 @@ class FeatureSpec:
         if unknown:
             raise ValueError(f"FeatureSpec: unknown field(s) {', '.join(map(repr, unknown))}")
         kwargs = dict(data)
+        kwargs.setdefault("version", 1)
         for name in (*_INT_TUPLE_FIELDS, *_HOURS_FIELDS):
             if name in kwargs and not isinstance(kwargs[name], list | tuple):
                 raise ValueError(f"FeatureSpec.{name}: expected a list, got {kwargs[name]!r}")
         return cls(**kwargs)
+
+
+def stored_spec(data: Mapping[str, Any], spec_hash: str, *, where: str) -> FeatureSpec:
+    """Rebuild the spec a model card or a logged run was written with, and check its hash.
+
+    Old versions stay computable: a v1 card rebuilds the v1 spec whatever the default is now.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``where``: an invalid or unknown-version spec, or a hash that the
+        rebuilt spec does not reproduce (the definition behind that hash is not known here).
+    """
+    try:
+        spec = FeatureSpec.from_dict(data)
+    except ValueError as exc:
+        raise ValueError(f"{where}: stored feature spec: {exc}") from None
+    if spec.hash != spec_hash:
+        raise ValueError(
+            f"{where}: stored feature spec rebuilds as {spec.hash}, not the stored hash "
+            f"{spec_hash} (version {spec.version}); it was written by an unknown definition"
+        )
+    return spec
+
+
+def default_spec_hashes() -> dict[str, int]:
+    """Hash of every version's default spec -> version (old definitions stay addressable)."""
+    return {FeatureSpec(version=v).hash: v for v in SUPPORTED_VERSIONS}
 
 
 def _is_int(value: object) -> bool:

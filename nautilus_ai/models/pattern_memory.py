@@ -46,7 +46,7 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,6 +72,9 @@ from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory
 from nautilus_ai.patterns.outcomes import MaturedOutcome, OutcomeTracker
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import PatternSet, store_dir
+
+if TYPE_CHECKING:
+    from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 
 __all__ = ["PatternMemoryConfig", "PatternMemoryPredictor"]
 
@@ -102,6 +105,9 @@ class PatternMemoryConfig(BaseModel):
         Must equal the stored index's config when given (``None``: the stored one).
     reason_matches : int
         Closest matches named in ``reason``.
+    chart_model_dir : str, optional
+        The local vision model folder of a store whose patterns carry a chart embedding (its
+        model id must be the store's ``chart_model``); needs the ``hf`` extra.
     feedback_window : int
         Decisions whose pattern vector is remembered for :meth:`PatternMemoryPredictor.feedback`.
     """
@@ -119,6 +125,7 @@ class PatternMemoryConfig(BaseModel):
     learn_live: bool = True
     index: IndexConfig | None = None
     reason_matches: int = Field(default=3, ge=0, le=20)
+    chart_model_dir: str | None = Field(default=None, min_length=1)
     feedback_window: int = Field(default=20_000, ge=0, le=10_000_000)
 
     @model_validator(mode="after")
@@ -145,13 +152,19 @@ class PatternMemoryPredictor:
     spec : FeatureSpecLike
         The strategy's feature spec; must be the memory's.
     config : PatternMemoryConfig
+    chart_embedder : ChartEmbedder, optional
+        Required when the memory's patterns have a chart block (same model id).
     """
 
     #: ``predict_batch`` equals ``predict`` row by row, bit for bit (latency aside).
     batch_exact = True
 
     def __init__(
-        self, memory: PatternMemory, spec: FeatureSpecLike, config: PatternMemoryConfig
+        self,
+        memory: PatternMemory,
+        spec: FeatureSpecLike,
+        config: PatternMemoryConfig,
+        chart_embedder: ChartEmbedder | None = None,
     ) -> None:
         check_spec_matches(
             owner="PatternMemoryPredictor",
@@ -166,6 +179,17 @@ class PatternMemoryPredictor:
         self._spec_hash = spec.hash
         self._layout = pattern_layout(self._names, memory.pattern_spec)
         self._shape_bars = memory.pattern_spec.shape_bars
+        self._context_bars = memory.pattern_spec.context_bars
+        chart_model = memory.pattern_spec.chart_model
+        if chart_model is not None and (
+            chart_embedder is None or chart_embedder.model_id != chart_model
+        ):
+            have = "none" if chart_embedder is None else chart_embedder.model_id
+            raise ValueError(
+                f"the pattern store's patterns carry chart embeddings of model {chart_model}; "
+                f"the predictor's chart model is {have} (set chart_model_dir to that model)"
+            )
+        self._charts = chart_embedder if chart_model is not None else None
         self._label_spec = memory.pattern_spec.label_spec(memory.feature_spec.atr_period)
         # The store's checksum names the model: answers of another store are never mixed up.
         self._model_id = f"pattern-memory/{memory.store_checksum[:12]}"
@@ -238,13 +262,20 @@ class PatternMemoryPredictor:
         """Pattern vectors of the rows; on the way, follow every bar and add matured patterns."""
         n_bars = self._shape_bars
         closes = np.empty((features.shape[0], n_bars))
+        spec = self.memory.pattern_spec
+        windows: list[NDArray[np.float64]] | None = [] if self._charts is not None else None
         for i, context in enumerate(contexts):
             bars = context.recent_bars
-            if bars is None or bars.shape[0] < n_bars or bars.shape[1] < 5:
+            need = self._context_bars
+            if (
+                bars is None
+                or bars.shape[0] < need
+                or bars.shape[1] < (5 if windows is None else 6)
+            ):
                 got = 0 if bars is None else bars.shape[0]
                 raise PredictionError(
-                    f"{self._owner} needs the last {n_bars} bars in the context (got {got}); "
-                    f"set the strategy's context_bars to >= {n_bars}"
+                    f"{self._owner} needs the last {need} bars in the context (got {got}); "
+                    f"set the strategy's context_bars to >= {need}"
                 )
             if int(bars[-1, 0]) != context.ts_event:
                 raise PredictionError(
@@ -252,7 +283,12 @@ class PatternMemoryPredictor:
                     f"ts_event {context.ts_event}"
                 )
             closes[i] = bars[-n_bars:, 4]
-        vectors = pattern_vectors(self._layout, features, closes)
+            if windows is not None:
+                windows.append(bars[-spec.chart_bars :, :6])
+        charts = None
+        if self._charts is not None and windows is not None:
+            charts = self._charts.embed(np.stack(windows)) if windows else None
+        vectors = pattern_vectors(self._layout, features, closes, charts)
         window = self.config.feedback_window
         if window:
             seen = self._seen
@@ -493,7 +529,12 @@ def _build(
         index_config=config.index,
         embargo_ns=round(config.embargo_s * 1e9),
     )
-    return PatternMemoryPredictor(memory, spec, config)
+    embedder = None
+    if config.chart_model_dir is not None:
+        from nautilus_ai.patterns.chart_embedding import ChartEmbedder
+
+        embedder = ChartEmbedder(config.chart_model_dir)
+    return PatternMemoryPredictor(memory, spec, config, embedder)
 
 
 #: The ``pattern_memory`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).

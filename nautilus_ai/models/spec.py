@@ -51,7 +51,23 @@ class FeatureSpecLike(Protocol):
 
 
 class SpecMismatchError(PredictionError):
-    """A model was built for a different feature spec than the one it is given."""
+    """A model was built for a different feature spec than the one it is given.
+
+    ``expected_hash`` / ``expected_spec`` are the spec the model was built for, where known (a
+    model card stores both), so a caller can rebuild that spec (:func:`stored_spec`) instead of
+    parsing the message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected_hash: str | None = None,
+        expected_spec: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expected_hash = expected_hash
+        self.expected_spec = expected_spec
 
 
 def feature_indices(spec: FeatureSpecLike, required: Sequence[str], *, owner: str) -> list[int]:
@@ -70,7 +86,8 @@ def check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> N
     """Refuse to build a ``kind`` backend pinned to another spec than the strategy computes."""
     if pinned is not None and pinned != spec.hash:
         raise SpecMismatchError(
-            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}"
+            f"{kind} backend is pinned to feature spec {pinned}, the strategy computes {spec.hash}",
+            expected_hash=pinned,
         )
 
 
@@ -155,11 +172,17 @@ def check_spec_matches(
         diff = first_difference(dict(expected_spec), dict(spec.to_dict()))
         if diff is not None:
             detail = f"same feature names; first differing field {diff} (model != given)"
+            version = expected_spec.get("version", 1)
+            if version != spec.to_dict().get("version"):
+                # The default spec moved to a new version: say how to keep the model's.
+                detail += f"; set the strategy's feature_spec to the model's (version {version})"
     if detail is None:
         detail = "names and parameters look equal; the hash function or version differs"
     raise SpecMismatchError(
         f"{owner} was built for feature spec {expected_hash}, but was given spec {spec.hash}: "
-        f"{detail}"
+        f"{detail}",
+        expected_hash=expected_hash,
+        expected_spec=expected_spec,
     )
 
 

@@ -7,8 +7,10 @@
 >>> found.plot("now.png")   # the current window over its neighbours + their outcomes
 
 Pure numpy / pyarrow (faiss for the IVF index, from the ``patterns`` extra); no Nautilus import.
+The optional chart block (:class:`ChartEmbedder`, a local vision model) needs the ``hf`` extra.
 """
 
+from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 from nautilus_ai.patterns.index import (
     IndexConfig,
     IndexMismatchError,
@@ -36,6 +38,7 @@ from nautilus_ai.patterns.store import (
 
 __all__ = [
     "BarOutcomes",
+    "ChartEmbedder",
     "IndexConfig",
     "IndexMismatchError",
     "MaturedOutcome",

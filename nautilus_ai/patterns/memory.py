@@ -261,6 +261,7 @@ def save_memory(memory: PatternMemory, folder: str | os.PathLike[str]) -> tuple[
         Path(folder) / INDEX_FILE,
         spec_hash=patterns.spec_hash,
         store_checksum=patterns.checksum(),
+        pattern_spec_hash=patterns.pattern_spec.hash,
     )
     return store, index
 
@@ -297,5 +298,6 @@ def load_memory(
         spec_hash=patterns.spec_hash,
         store_checksum=patterns.checksum(),
         config=index_config,
+        pattern_spec_hash=patterns.pattern_spec.hash,
     )
     return PatternMemory(patterns, index, embargo_ns=embargo_ns)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,9 @@ from numpy.typing import NDArray
 from nautilus_ai.features import accepted_bars_mask, compute_features
 from nautilus_ai.patterns.memory import PatternMemory
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
+
+if TYPE_CHECKING:
+    from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 
 __all__ = ["SimilarWindows", "similar_windows"]
 
@@ -170,9 +173,11 @@ def similar_windows(
     *,
     at_ns: int | None = None,
     k: int = 10,
+    chart_embedder: ChartEmbedder | None = None,
 ) -> SimilarWindows:
     """The ``k`` past windows most like the bar at ``at_ns`` (default: the catalog's last bar)
-    of ``bar_type``, among the patterns whose outcome was known by then."""
+    of ``bar_type``, among the patterns whose outcome was known by then. A memory whose patterns
+    carry a chart block needs the ``chart_embedder`` of that model."""
     from nautilus_ai.catalog.reader import read_bars
 
     ts, ohlcv = read_bars(catalog_path, bar_type)
@@ -188,11 +193,22 @@ def similar_windows(
             raise ValueError(f"no bar of {bar_type} at or before {_iso(at_ns)}")
     start = max(0, i - max(spec.warmup_bars, n_bars) * 3)
     features = compute_features(spec, ts[start : i + 1], *ohlcv[start : i + 1].T)
-    if features[-1, spec.index("warm")] != 1.0 or i + 1 < n_bars:
+    pspec = memory.pattern_spec
+    if features[-1, spec.index("warm")] != 1.0 or i + 1 < pspec.context_bars:
         raise ValueError(f"the bar at {_iso(int(ts[i]))} is not warm: not enough bars before it")
     window = ohlcv[i - n_bars + 1 : i + 1, 3]
-    layout = pattern_layout(spec.names, memory.pattern_spec)
-    vector = pattern_vectors(layout, features[-1:], window[None, :])
+    layout = pattern_layout(spec.names, pspec)
+    charts = None
+    if pspec.chart_model is not None:
+        if chart_embedder is None or chart_embedder.model_id != pspec.chart_model:
+            raise ValueError(
+                f"the memory's patterns carry chart embeddings of model {pspec.chart_model}: "
+                "pass that model's chart_embedder"
+            )
+        lo = i - pspec.chart_bars + 1
+        bars = np.column_stack([ts[lo : i + 1].astype(np.float64), ohlcv[lo : i + 1]])
+        charts = chart_embedder.embed(bars[None])
+    vector = pattern_vectors(layout, features[-1:], window[None, :], charts)
     found = memory.search(vector, int(ts[i]), k)
     rows = found.rows[0][found.rows[0] >= 0]
     distances = np.sqrt(found.distances[0][: rows.size])

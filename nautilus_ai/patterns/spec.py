@@ -21,13 +21,16 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nautilus_ai.labels import LabelSpec
+
+if TYPE_CHECKING:
+    from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 
 __all__ = [
     "ATR_SCALED_PREFIXES",
@@ -61,6 +64,12 @@ class PatternSpec(BaseModel):
         Round-trip cost charged by the triple barrier, and the pip (as in ``LabelSpec``).
     feature_weight, shape_weight : float
         Weights of the two blocks in the distance (0 switches a block off).
+    chart_model : str, optional
+        :attr:`ChartEmbedder.model_id` of the vision model whose chart embedding is the third
+        block (``None``: no chart block). Part of the hash: stores of another model (or none)
+        are other stores. Set with :meth:`with_chart`.
+    chart_dims, chart_bars, chart_weight
+        The embedding's width, the bars in the rendered window, the block's weight.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -72,6 +81,35 @@ class PatternSpec(BaseModel):
     pip_size: float = Field(default=1e-4, gt=0.0, allow_inf_nan=False)
     feature_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
     shape_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    chart_model: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
+    chart_dims: int = Field(default=0, ge=0, le=65_536)
+    chart_bars: int = Field(default=32, ge=2, le=1024)
+    chart_weight: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _chart_block(self) -> PatternSpec:
+        if (self.chart_model is None) != (self.chart_dims == 0):
+            raise ValueError("chart_model and chart_dims go together (use with_chart)")
+        return self
+
+    def with_chart(
+        self, embedder: ChartEmbedder, *, bars: int | None = None, weight: float | None = None
+    ) -> PatternSpec:
+        """This spec with the chart block of ``embedder`` (its model id and width)."""
+        return PatternSpec.model_validate(
+            {
+                **self.model_dump(),
+                "chart_model": embedder.model_id,
+                "chart_dims": embedder.dims,
+                "chart_bars": self.chart_bars if bars is None else bars,
+                "chart_weight": self.chart_weight if weight is None else weight,
+            }
+        )
+
+    @property
+    def context_bars(self) -> int:
+        """Bars a query needs before and at ``t`` (the shape window, and the chart's)."""
+        return max(self.shape_bars, self.chart_bars if self.chart_model else 0)
 
     def label_spec(self, atr_period: int) -> LabelSpec:
         """The :class:`~nautilus_ai.labels.LabelSpec` of the triple-barrier outcome."""
@@ -89,7 +127,10 @@ class PatternSpec(BaseModel):
     @property
     def hash(self) -> str:
         """16 hex digits over every field (canonical JSON)."""
-        canonical = json.dumps(self.model_dump(), sort_keys=True, separators=(",", ":"))
+        fields = self.model_dump()
+        if self.chart_model is None:  # specs without a chart keep the hash they always had
+            fields = {k: v for k, v in fields.items() if not k.startswith("chart_")}
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -110,7 +151,9 @@ class PatternLayout:
         width = len(self.kept)
         self.feature_scale = spec.feature_weight / math.sqrt(width) if width else 0.0
         self.shape_scale = spec.shape_weight / math.sqrt(spec.shape_bars)
-        self.dims = width + spec.shape_bars
+        self.chart_dims = spec.chart_dims
+        self.chart_weight = spec.chart_weight
+        self.dims = width + spec.shape_bars + spec.chart_dims
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -118,6 +161,7 @@ class PatternLayout:
         return (
             *(self.feature_names[i] for i in self.kept),
             *(f"shape_{j}" for j in range(self.shape_bars)),
+            *(f"chart_{j}" for j in range(self.chart_dims)),
         )
 
 
@@ -130,6 +174,7 @@ def pattern_vectors(
     layout: PatternLayout,
     features: NDArray[np.float64],
     closes: NDArray[np.float64],
+    charts: NDArray[np.float32] | None = None,
 ) -> NDArray[np.float32]:
     """Pattern vectors for ``n`` rows.
 
@@ -141,6 +186,9 @@ def pattern_vectors(
     closes : ndarray, shape (n, shape_bars)
         Row ``i`` holds the closes of the ``shape_bars`` bars ending at row ``i``'s bar, oldest
         first.
+    charts : ndarray, shape (n, chart_dims), optional
+        The chart embeddings of the rows (:meth:`ChartEmbedder.embed`); required when the
+        layout has a chart block.
 
     Returns
     -------
@@ -155,14 +203,49 @@ def pattern_vectors(
         raise ValueError(f"features must be (n, {len(layout.feature_names)}), got {x.shape}")
     if w.shape != (n, layout.shape_bars):
         raise ValueError(f"closes must be ({n}, {layout.shape_bars}), got {w.shape}")
+    if layout.chart_dims and (charts is None or np.shape(charts) != (n, layout.chart_dims)):
+        got = None if charts is None else np.shape(charts)
+        raise ValueError(f"charts must be ({n}, {layout.chart_dims}), got {got}")
     out = np.empty((n, layout.dims), dtype=np.float32)
+    # Blocks of rows that stay in cache (every operation is row-wise: same bits as one block).
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        block = None if charts is None else np.asarray(charts[start:stop], dtype=np.float64)
+        _fill(layout, x[start:stop], w[start:stop], block, out[start:stop])
+    return out
+
+
+_BLOCK = 8192
+
+
+def _fill(
+    layout: PatternLayout,
+    x: NDArray[np.float64],
+    w: NDArray[np.float64],
+    charts: NDArray[np.float64] | None,
+    out: NDArray[np.float32],
+) -> None:
     kept = x[:, layout.kept]
     atr = x[:, layout.atr_column]
-    safe = np.where(atr > 0.0, atr, 1.0)
-    for j in layout.scaled:
-        kept[:, j] = np.where(atr > 0.0, kept[:, j] / safe, 0.0)
-    out[:, : len(layout.kept)] = kept * layout.feature_scale
-    out[:, len(layout.kept) :] = _zscore_rows(w) * layout.shape_scale
+    positive = (atr > 0.0)[:, None]
+    scaled = list(layout.scaled)
+    safe = np.where(positive, atr[:, None], 1.0)
+    kept[:, scaled] = np.where(positive, kept[:, scaled] / safe, 0.0)
+    width = len(layout.kept)
+    out[:, :width] = kept * layout.feature_scale
+    shape_end = width + layout.shape_bars
+    out[:, width:shape_end] = _zscore_rows(w) * layout.shape_scale
+    if layout.chart_dims and charts is not None:
+        out[:, shape_end:] = _unit_rows(charts) * layout.chart_weight
+
+
+def _unit_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each row over its L2 norm (sum of squares left to right by column; a zero row stays 0)."""
+    squares = np.zeros(x.shape[0])
+    for j in range(x.shape[1]):
+        squares += x[:, j] * x[:, j]
+    norm = np.sqrt(squares)
+    out: NDArray[np.float64] = x / np.where(norm > 0.0, norm, 1.0)[:, None]
     return out
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,9 @@ from numpy.typing import NDArray
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.patterns.outcomes import bar_outcomes
 from nautilus_ai.patterns.spec import PatternSpec, pattern_layout, pattern_vectors
+
+if TYPE_CHECKING:
+    from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 
 __all__ = [
     "FORMAT_VERSION",
@@ -192,11 +195,13 @@ def build_from_bars(
     feature_spec: FeatureSpec | None = None,
     pattern_spec: PatternSpec | None = None,
     features: NDArray[np.float64] | None = None,
+    chart_embedder: ChartEmbedder | None = None,
 ) -> PatternSet:
     """Every pattern of a bar series whose features are warm and whose outcome is in the data.
 
     ``ts`` / ``ohlcv`` (``(n, 5)``: open, high, low, close, volume) are filtered to the bars the
-    feature engine accepts first; ``features`` may pass precomputed rows of those bars.
+    feature engine accepts first; ``features`` may pass precomputed rows of those bars. A
+    ``pattern_spec`` with a chart block needs the ``chart_embedder`` of its ``chart_model``.
     """
     fspec = feature_spec if feature_spec is not None else FeatureSpec()
     pspec = pattern_spec if pattern_spec is not None else PatternSpec()
@@ -210,12 +215,53 @@ def build_from_bars(
         raise ValueError(f"features must be ({ts.size}, {len(fspec.names)}), got {features.shape}")
     high, low, close = ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3]
     outcomes = bar_outcomes(pspec.label_spec(fspec.atr_period), ts, high, low, close)
-    n_bars = pspec.shape_bars
+    _check_embedder(pspec, chart_embedder)
     rows = np.arange(ts.size)
-    ok = outcomes.valid & (features[:, fspec.index("warm")] == 1.0) & (rows >= n_bars - 1)
+    ok = outcomes.valid & (features[:, fspec.index("warm")] == 1.0)
+    ok &= rows >= pspec.context_bars - 1
     ok &= np.isfinite(features).all(axis=1)
     rows = rows[ok]
-    return _assemble(fspec, pspec, features, close, ts, outcomes, rows, instrument_id, "bars")
+    charts = _chart_embeddings(pspec, chart_embedder, ts, ohlcv, rows)
+    return _assemble(
+        fspec, pspec, features, close, ts, outcomes, rows, instrument_id, "bars", charts
+    )
+
+
+def _check_embedder(pspec: PatternSpec, embedder: ChartEmbedder | None) -> None:
+    if pspec.chart_model is None:
+        if embedder is not None:
+            raise PatternStoreError(
+                "a chart_embedder was given for a PatternSpec without a chart block "
+                "(use PatternSpec.with_chart(embedder))"
+            )
+        return
+    if embedder is None:
+        raise PatternStoreError(
+            f"the PatternSpec's chart block needs the chart model {pspec.chart_model} "
+            "(pass chart_embedder=ChartEmbedder(<model folder>))"
+        )
+    if embedder.model_id != pspec.chart_model or embedder.dims != pspec.chart_dims:
+        raise PatternStoreError(
+            f"chart model {embedder.model_dir} is {embedder.model_id} ({embedder.dims} dims); "
+            f"the PatternSpec was made for {pspec.chart_model} ({pspec.chart_dims} dims)"
+        )
+
+
+def _chart_embeddings(
+    pspec: PatternSpec,
+    embedder: ChartEmbedder | None,
+    ts: NDArray[np.int64],
+    ohlcv: NDArray[np.float64],
+    rows: NDArray[np.intp],
+) -> NDArray[np.float32] | None:
+    """The chart embedding of the ``chart_bars`` bars ending at each row (bars <= t only)."""
+    if pspec.chart_model is None or embedder is None:
+        return None
+    bars = np.column_stack([ts.astype(np.float64), ohlcv])
+    windows = np.lib.stride_tricks.sliding_window_view(bars, pspec.chart_bars, axis=0)
+    # sliding_window_view puts the window last: (rows, 6, chart_bars) -> (rows, chart_bars, 6)
+    chosen = windows[rows - (pspec.chart_bars - 1)].transpose(0, 2, 1)
+    return embedder.embed(chosen)
 
 
 def _assemble(
@@ -228,11 +274,21 @@ def _assemble(
     rows: NDArray[np.intp],
     instrument_id: str,
     source: str,
+    charts: NDArray[np.float32] | None = None,
 ) -> PatternSet:
     layout = pattern_layout(fspec.names, pspec)
     n_bars = pspec.shape_bars
     windows = np.lib.stride_tricks.sliding_window_view(close, n_bars)  # row r ends at bar r+N-1
-    vectors = pattern_vectors(layout, features[rows], windows[rows - (n_bars - 1)])
+    vectors = np.empty((rows.size, layout.dims), dtype=np.float32)
+    step = 8192  # gathers of cache-sized blocks (row-wise: the same bits as one block)
+    for start in range(0, rows.size, step):
+        part = rows[start : start + step]
+        vectors[start : start + part.size] = pattern_vectors(
+            layout,
+            features[part],
+            windows[part - (n_bars - 1)],
+            None if charts is None else charts[start : start + part.size],
+        )
     patterns = PatternSet(
         feature_spec=fspec,
         pattern_spec=pspec,
@@ -262,6 +318,7 @@ def build_from_catalog(
     pattern_spec: PatternSpec | None = None,
     start_ns: int | None = None,
     end_ns: int | None = None,
+    chart_embedder: ChartEmbedder | None = None,
 ) -> PatternSet:
     """:func:`build_from_bars` over one bar type of a catalog (``start_ns <= ts < end_ns``).
 
@@ -277,6 +334,7 @@ def build_from_catalog(
         instrument_id=bar_type.rsplit("-", 4)[0],
         feature_spec=feature_spec,
         pattern_spec=pattern_spec,
+        chart_embedder=chart_embedder,
     )
 
 
@@ -285,6 +343,7 @@ def build_from_decision_log(
     run_id: str | None = None,
     *,
     pattern_spec: PatternSpec | None = None,
+    chart_embedder: ChartEmbedder | None = None,
 ) -> PatternSet:
     """Patterns from a logged run: the feature vectors the strategy saw (``FeatureSnapshot``),
     with shapes and outcomes from the catalog's bars of the logged bar type.
@@ -297,6 +356,7 @@ def build_from_decision_log(
     snaps = read_snapshots(catalog_path, run_id)
     fspec = FeatureSpec.from_dict(snaps.feature_spec)
     pspec = pattern_spec if pattern_spec is not None else PatternSpec()
+    _check_embedder(pspec, chart_embedder)
     bar_types = sorted(set(snaps.table.column("bar_type").to_pylist()))
     if len(bar_types) != 1:
         raise PatternStoreError(
@@ -315,14 +375,15 @@ def build_from_decision_log(
     outcomes = bar_outcomes(pspec.label_spec(fspec.atr_period), ts, ohlcv[:, 1], ohlcv[:, 2], close)
     rows = np.zeros(ts.size, dtype=bool)
     rows[position[found]] = True
-    rows &= outcomes.valid & (np.arange(ts.size) >= pspec.shape_bars - 1)
+    rows &= outcomes.valid & (np.arange(ts.size) >= pspec.context_bars - 1)
     rows &= np.isfinite(features).all(axis=1)
     rows &= features[:, fspec.index("warm")] == 1.0
     instrument = str(snaps.table.column("instrument_id")[0]) if len(snaps) else "unknown"
+    chosen = np.flatnonzero(rows)
+    charts = _chart_embeddings(pspec, chart_embedder, ts, ohlcv, chosen)
     return _assemble(
-        fspec, pspec, features, close, ts, outcomes, np.flatnonzero(rows), instrument,
-        "decision_log",
-    )  # fmt: skip
+        fspec, pspec, features, close, ts, outcomes, chosen, instrument, "decision_log", charts
+    )
 
 
 # ---------------------------------------------------------------------------------- Parquet

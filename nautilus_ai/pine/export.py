@@ -34,6 +34,7 @@ from nautilus_ai.pine.embed import (
     embed_rule,
     embed_tree,
 )
+from nautilus_ai.pine.features import check_pine_computable
 from nautilus_ai.pine.reference import predictor_outputs
 from nautilus_ai.pine.script import StrategyOptions, build_script
 
@@ -118,6 +119,7 @@ def export_mlp_artifact(
     """
     start = time.perf_counter()
     weights = load_mlp_weights(path)
+    check_pine_computable(weights.card.feature_names, owner=f"model {weights.card.model_id}")
     spec = FeatureSpec.from_dict(weights.card.feature_spec)
     model = embed_mlp(weights, spec)
     return _finish(model, spec, options, exported_at, start)
@@ -140,6 +142,7 @@ def export_lightgbm_artifact(
 
     start = time.perf_counter()
     card = read_gbt_card(path)
+    check_pine_computable(card.feature_names, owner=f"model {card.model_id}")
     spec = FeatureSpec.from_dict(card.feature_spec)
     predictor = LightGBMPredictor.from_artifact(path, spec=spec)  # checksum and shape checks
     model = embed_lightgbm(predictor.ensemble, card, spec)

@@ -24,13 +24,20 @@ PineTS, through node's ICU time zone data).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from nautilus_ai.features.spec import SESSION_TIMEZONES, FeatureSpec
+from nautilus_ai.features.ticks import PINE_UNSUPPORTED_TICK_FEATURES
 from nautilus_ai.pine.literals import pine_float, pine_string
 
-__all__ = ["PRICE_SCALE", "PineFeatureCode", "feature_variable", "pine_features"]
+__all__ = [
+    "PRICE_SCALE",
+    "PineFeatureCode",
+    "check_pine_computable",
+    "feature_variable",
+    "pine_features",
+]
 
 #: 2^20: the exact price scale used around the price-level ``ta.*`` calls (see module doc).
 PRICE_SCALE = 1048576.0
@@ -86,8 +93,30 @@ def pine_features(spec: FeatureSpec) -> PineFeatureCode:
         _warm_lines,
     ):
         lines.extend(part(spec))
+    if spec.tick_names:
+        lines.append(
+            f"// Not exported: the tick features {', '.join(spec.tick_names)} of spec "
+            f"v{spec.version} (Pine sees bars, not quote ticks)"
+        )
     variables = {name: feature_variable(name) for name in spec.names}
     return PineFeatureCode(lines=tuple(lines), variables=variables)
+
+
+def check_pine_computable(feature_names: Sequence[str], *, owner: str) -> None:
+    """Refuse, in one line, a model that reads a feature Pine cannot compute (the tick block).
+
+    Raises
+    ------
+    ValueError
+        Names ``owner``, the first such feature and why Pine cannot compute it.
+    """
+    for name in feature_names:
+        why = PINE_UNSUPPORTED_TICK_FEATURES.get(name)
+        if why is not None:
+            raise ValueError(
+                f"{owner} reads {name!r}, which Pine cannot compute ({why}); "
+                "tick features cannot be exported to Pine"
+            )
 
 
 # Each part below returns the statements of one group; the parity check exists to prove they

@@ -1,5 +1,6 @@
-"""The demo: six months of real EUR/USD 1-minute bars in a catalog, and the closed loop over
-them (:func:`run_closed_loop`: log decisions -> train -> out-of-sample backtests -> report).
+"""The demo: six months of real EUR/USD 1-minute bars in a catalog, the closed loop over them
+(:func:`run_closed_loop`: log decisions -> train -> out-of-sample backtests -> report), and a
+small walk-forward experiment to end with (:func:`run_demo_experiment`).
 
 HistData M1 files carry bid prices only. Nautilus' bar execution needs bid and ask bars to make
 a market, so the demo adds an ask series at a fixed spread (``DEMO_SPREAD_PIPS``): a stated
@@ -18,6 +19,7 @@ from nautilus_ai.paths import default_catalog_dir, shared_data_dir
 
 __all__ = [
     "DEMO_BAR_TYPE",
+    "DEMO_EXPERIMENT",
     "DEMO_INSTRUMENT_ID",
     "DEMO_MLP_SIZING",
     "DEMO_MODEL_NAME",
@@ -29,6 +31,7 @@ __all__ = [
     "demo_files",
     "ensure_demo_catalog",
     "run_closed_loop",
+    "run_demo_experiment",
 ]
 
 DEMO_INSTRUMENT_ID = "EUR/USD.SIM"
@@ -433,3 +436,41 @@ def _closed_loop_text(summary: dict[str, Any], training: str, oos: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The last step: a small walk-forward experiment (nautilus_ai.experiments)
+# ---------------------------------------------------------------------------------------------
+
+#: The packaged experiment ``make demo`` ends with (``backtests/experiment_demo.yaml``).
+DEMO_EXPERIMENT = "experiment_demo.yaml"
+
+
+def run_demo_experiment(
+    catalog: str | os.PathLike[str],
+    *,
+    store: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], None] = print,
+) -> Any:
+    """Run the packaged demo experiment on ``catalog`` (its store: ``store``, or the file's
+    ``${NAUTILUS_AI_RESULTS:-results}``) on Ray, or in this process when the ``experiments``
+    extra is not installed (said in one line). Runs already stored are skipped. Returns the
+    :class:`~nautilus_ai.experiments.runner.ExperimentOutcome`."""
+    import dataclasses
+    import importlib.util
+    from importlib import resources
+
+    from nautilus_ai.experiments.config import load_experiment
+    from nautilus_ai.experiments.runner import run_experiment
+
+    path = Path(str(resources.files("nautilus_ai.backtests") / DEMO_EXPERIMENT))
+    experiment = dataclasses.replace(load_experiment(path), catalog=Path(catalog))
+    if store is not None:
+        experiment = dataclasses.replace(experiment, store=Path(store))
+    in_process = importlib.util.find_spec("ray") is None
+    if in_process:
+        progress(
+            "      Ray is not installed (the optional 'experiments' extra: pip install "
+            "'nautilus-ai[experiments]'): running the experiment in this process"
+        )
+    return run_experiment(experiment, in_process=in_process, progress=progress)

@@ -18,12 +18,19 @@ from nautilus_ai.paths import repo_root
 
 EXAMPLES = repo_root() / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+#: The extra a notebook needs beyond the core: the training notebook fits the MLP (torch), the
+#: experiments notebook runs on Ray and queries with DuckDB.
+NOTEBOOK_EXTRAS = {
+    "01_features_labels_training": "torch",
+    "03_experiments": "experiments",
+}
 
 
 def test_there_are_example_notebooks() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert "01_features_labels_training.ipynb" in names
     assert "02_backtest_report.ipynb" in names
+    assert "03_experiments.ipynb" in names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -41,8 +48,9 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        # the training notebook fits the MLP: the torch extra
-        pytest.param(p, marks=pytest.mark.extra("torch")) if "training" in p.stem else p
+        pytest.param(p, marks=pytest.mark.extra(NOTEBOOK_EXTRAS[p.stem]))
+        if p.stem in NOTEBOOK_EXTRAS
+        else p
         for p in NOTEBOOKS
     ],
     ids=[p.stem for p in NOTEBOOKS],

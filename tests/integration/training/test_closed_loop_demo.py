@@ -21,7 +21,7 @@ def test_demo_runs_the_closed_loop_and_reports_oos_against_the_baselines(
     result = subprocess.run(
         [sys.executable, "-m", "nautilus_ai.cli", "demo", "--catalog", str(demo_catalog),
          "--reports", str(tmp_path / "reports"), "--artifacts", str(tmp_path / "artifacts"),
-         "--json"],
+         "--no-experiment", "--json"],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
         env=dict(os.environ, OMP_NUM_THREADS="1"),
     )  # fmt: skip

@@ -43,6 +43,8 @@ V1_NAMES = (
 
 # Pinned: if this changes, the v1 definition changed and stored models must refuse new vectors.
 V1_HASH = "d06397a97f41dd53"
+# v2 = the same bar features plus the tick block (issue 15); pinned the same way.
+V2_HASH = "9654e2e5b246b228"
 
 
 def test_v1_names_in_order() -> None:
@@ -72,7 +74,11 @@ def test_v1_warmup_and_first_defined_indices() -> None:
 
 
 def test_hash_is_pinned_for_v1() -> None:
-    assert FeatureSpec().hash == V1_HASH
+    # The default moved to v2; v1 keeps its hash, so stored v1 cards and catalogs still match.
+    assert FeatureSpec(version=1).hash == V1_HASH
+    assert FeatureSpec.from_dict({"version": 1}).hash == V1_HASH
+    assert FeatureSpec.from_dict({}).hash == V1_HASH  # dicts written before v2 mean v1
+    assert FeatureSpec().hash == V2_HASH
     assert len(V1_HASH) == 16 and int(V1_HASH, 16) >= 0
 
 
@@ -124,7 +130,7 @@ def test_json_round_trip_keeps_equality_and_hash() -> None:
     assert again.hash == spec.hash
     assert again.names == spec.names
     assert data["bb_mult"] == 3.0 and isinstance(again.bb_mult, float)
-    assert data["version"] == 1
+    assert data["version"] == 2
 
 
 def test_int_and_float_spellings_hash_the_same() -> None:
@@ -146,7 +152,7 @@ def test_from_dict_rejects_unknown_fields_by_name() -> None:
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"version": 2}, "version"),
+        ({"version": 3}, "version"),
         ({"atr_period": 0}, "atr_period"),
         ({"atr_period": 14.0}, "atr_period"),
         ({"rsi_period": True}, "rsi_period"),

@@ -239,10 +239,18 @@ def test_live_adds_keep_the_prefix_and_skip_stored_patterns(patterns) -> None:  
     assert memory.index.to_bytes() == grown.index.to_bytes()
 
 
+@pytest.mark.parametrize("batch_path", ["lists", "scan"])
 @pytest.mark.parametrize("mode", ["exact", "ivf"])
-def test_a_batch_answers_each_query_as_alone(patterns, mode) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_answers_each_query_as_alone(patterns, mode, batch_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Counts from 0 to the whole store in one batch (the backtest's precomputed path): every
-    row equals the same query asked alone, and below exact_max (or in exact mode) brute force."""
+    row equals the same query asked alone (faiss's scan of the probed lists), whether the batch
+    is scored list by list or scanned query by query, and below exact_max (or in exact mode)
+    brute force."""
+    import nautilus_ai.patterns.index as index_module
+
+    # "lists": every batch scored list by list; "scan": every query scanned alone by faiss
+    per_list = 0 if batch_path == "lists" else 10**9
+    monkeypatch.setattr(index_module, "_BATCH_PROBES_PER_LIST", per_list)
     memory = _memory(patterns, mode)
     rng = np.random.default_rng(11)
     pick = rng.choice(len(patterns), 120, replace=False)

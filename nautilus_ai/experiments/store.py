@@ -1,0 +1,384 @@
+"""The results library: every run of every experiment in one Parquet dataset.
+
+Layout under the store's root (``results/`` by default)::
+
+    runs/<experiment>/<run key>.parquet     one row per finished run (the dataset)
+    failures/<experiment>/<run key>.json    runs that failed (re-run the experiment to retry)
+    models/<model key>/                     each fold's model: files, card, thresholds
+    experiments/<experiment>/experiment.json  the checked config, its folds and planned keys
+    experiments/<experiment>/report/        the report (report.md and its pictures)
+
+A row holds the run's configuration (JSON), its model card (JSON), its figures (one column
+each), its equity curve (``equity_ts`` / ``equity`` lists) and its trades (a list of structs:
+times, side, prices, PnL net, gross, commission and spread, confidence at entry). Query it with
+pyarrow (``pyarrow.dataset.dataset("results/runs")``) or DuckDB
+(``SELECT trial, avg(pnl) FROM 'results/runs/*/*.parquet' GROUP BY trial``).
+
+Every file is written to a temporary name and renamed into place, so a run is either stored
+whole or not at all (a driver killed mid-write leaves no half row), and a stored run is never
+rewritten: re-running an experiment skips the keys it finds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nautilus_ai.experiments.plan import RunSpec
+from nautilus_ai.experiments.tasks import PreparedModel, RunResult
+
+__all__ = ["RESULT_COLUMNS", "ResultsStore", "TRADE_FIELDS"]
+
+TRADE_FIELDS = pa.struct(
+    [
+        ("ts_opened", pa.int64()),
+        ("ts_closed", pa.int64()),
+        ("side", pa.string()),
+        ("quantity", pa.float64()),
+        ("avg_px_open", pa.float64()),
+        ("avg_px_close", pa.float64()),
+        ("realized_pnl", pa.float64()),
+        ("gross", pa.float64()),
+        ("commission", pa.float64()),
+        ("spread", pa.float64()),
+        ("confidence", pa.float64()),
+        ("exit_reason", pa.string()),
+        ("decision_ts", pa.int64()),
+    ]
+)
+
+_TRADE_NAMES = tuple(f.name for f in TRADE_FIELDS)
+_TIME = pa.timestamp("ns", tz="UTC")
+SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("experiment", pa.string()),
+        ("role", pa.string()),
+        ("trial_id", pa.string()),
+        ("trial", pa.string()),
+        ("family", pa.string()),
+        ("instrument", pa.string()),
+        ("bar_type", pa.string()),
+        ("fold", pa.int32()),
+        ("train_start", _TIME),
+        ("train_end", _TIME),
+        ("validation_start", _TIME),
+        ("validation_end", _TIME),
+        ("test_start", _TIME),
+        ("test_end", _TIME),
+        ("seed", pa.int64()),
+        ("model_params", pa.string()),
+        ("strategy_params", pa.string()),
+        ("config", pa.string()),
+        ("model_key", pa.string()),
+        ("model_card", pa.string()),
+        ("data_fingerprint", pa.string()),
+        ("code_version", pa.string()),
+        ("status", pa.string()),
+        ("notes", pa.list_(pa.string())),
+        ("worker", pa.string()),
+        ("elapsed_s", pa.float64()),
+        ("completed_at", _TIME),
+        ("pnl", pa.float64()),
+        ("return_pct", pa.float64()),
+        ("trades", pa.int64()),
+        ("win_rate", pa.float64()),
+        ("sharpe_bars", pa.float64()),
+        ("max_drawdown_pct", pa.float64()),
+        ("profit_factor", pa.float64()),
+        ("exposure", pa.float64()),
+        ("orders", pa.int64()),
+        ("starting_equity", pa.float64()),
+        ("final_equity", pa.float64()),
+        ("currency", pa.string()),
+        ("bars", pa.int64()),
+        ("gross", pa.float64()),
+        ("commission", pa.float64()),
+        ("spread_cost", pa.float64()),
+        ("min_confidence", pa.float64()),
+        ("model_seconds", pa.float64()),
+        ("equity_ts", pa.list_(pa.int64())),
+        ("equity", pa.list_(pa.float64())),
+        ("trade_log", pa.list_(TRADE_FIELDS)),
+    ]
+)
+#: The scalar columns (what ``experiment list|show|best`` read; the curves and trades are not).
+RESULT_COLUMNS = tuple(
+    name for name in SCHEMA.names if name not in ("equity_ts", "equity", "trade_log")
+)
+
+
+def _atomic_write_bytes(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class ResultsStore:
+    """The results library at ``root`` (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+
+    # -- paths
+    def runs_dir(self, experiment: str) -> Path:
+        return self.root / "runs" / experiment
+
+    def failures_dir(self, experiment: str) -> Path:
+        return self.root / "failures" / experiment
+
+    def model_dir(self, key: str) -> Path:
+        return self.root / "models" / key
+
+    def experiment_dir(self, experiment: str) -> Path:
+        return self.root / "experiments" / experiment
+
+    def report_dir(self, experiment: str) -> Path:
+        return self.experiment_dir(experiment) / "report"
+
+    # -- runs
+    def stored_keys(self, experiment: str) -> set[str]:
+        folder = self.runs_dir(experiment)
+        if not folder.is_dir():
+            return set()
+        return {p.stem for p in folder.glob("*.parquet")}
+
+    def write_run(
+        self,
+        spec: RunSpec,
+        result: RunResult,
+        *,
+        data_fingerprint: str,
+        code_version: str,
+        role: str | None = None,
+        trial: str | None = None,
+        family: str | None = None,
+    ) -> Path:
+        """Store one finished run (atomically; an existing row for the key is kept)."""
+        path = self.runs_dir(spec.experiment) / f"{result.key}.parquet"
+        if path.exists():
+            return path
+        fold = spec.fold
+        windows = {name: w for name, w in fold.windows()}
+        f = result.figures
+        trades = _trade_rows(result.trades)
+        row: dict[str, Any] = {
+            "key": result.key,
+            "experiment": spec.experiment,
+            "role": role or spec.role,
+            "trial_id": spec.trial_id if trial is None else f"{spec.trial_id}-{trial}",
+            "trial": trial or spec.trial_label,
+            "family": family or spec.family,
+            "instrument": spec.market.instrument_id,
+            "bar_type": spec.market.bar_type,
+            "fold": fold.index,
+            "seed": spec.seed,
+            "model_params": _json(spec.model_params),
+            "strategy_params": _json(spec.strategy_params),
+            "config": _json({**spec.config(), "key": result.key}),
+            "model_key": spec.model.key if spec.model is not None else None,
+            "model_card": _json(result.model_card) if result.model_card is not None else None,
+            "data_fingerprint": data_fingerprint,
+            "code_version": code_version,
+            "status": result.status,
+            "notes": [str(n) for n in f.get("notes", [])],
+            "worker": result.worker,
+            "elapsed_s": result.elapsed_s,
+            "completed_at": datetime.now(UTC),
+            "equity_ts": result.equity_ts.astype(np.int64).tolist(),
+            "equity": result.equity.astype(np.float64).tolist(),
+            "trade_log": trades,
+        }
+        for name in ("train", "validation", "test"):
+            window = windows.get(name)
+            row[f"{name}_start"] = window.start_ns if window is not None else None
+            row[f"{name}_end"] = window.end_ns if window is not None else None
+        for name in ("pnl", "return_pct", "win_rate", "sharpe_bars", "max_drawdown_pct",
+                     "profit_factor", "exposure", "starting_equity", "final_equity", "gross",
+                     "commission", "spread_cost", "min_confidence", "model_seconds"):  # fmt: skip
+            row[name] = _float(f.get(name))
+        for name in ("trades", "orders", "bars"):
+            row[name] = int(f[name]) if f.get(name) is not None else None
+        row["currency"] = f.get("currency")
+        table = pa.Table.from_pylist([row], schema=SCHEMA)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        self.clear_failure(spec.experiment, result.key)
+        return path
+
+    # -- failures
+    def write_failure(
+        self, spec: RunSpec, reasons: Sequence[str], *, key: str | None = None, worker: str = ""
+    ) -> Path:
+        key = key or spec.key
+        record = {
+            "key": key,
+            "experiment": spec.experiment,
+            "run": spec.describe(),
+            "trial": spec.trial_label,
+            "fold": spec.fold.index,
+            "seed": spec.seed,
+            "reasons": list(reasons),
+            "worker": worker,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config": spec.config(),
+        }
+        path = self.failures_dir(spec.experiment) / f"{key}.json"
+        _atomic_write_bytes(path, (json.dumps(record, indent=2, default=_plain) + "\n").encode())
+        return path
+
+    def clear_failure(self, experiment: str, key: str) -> None:
+        (self.failures_dir(experiment) / f"{key}.json").unlink(missing_ok=True)
+
+    def failures(self, experiment: str) -> list[dict[str, Any]]:
+        folder = self.failures_dir(experiment)
+        if not folder.is_dir():
+            return []
+        out = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+        return sorted(out, key=lambda r: (r["fold"], r["trial"], str(r["seed"])))
+
+    # -- models
+    def write_model(self, model: PreparedModel) -> Path:
+        """Store a fold's model (files, card, thresholds) under its key, atomically."""
+        folder = self.model_dir(model.key)
+        if (folder / "prepared.json").is_file():
+            return folder
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{model.key}-", dir=folder.parent))
+        try:
+            for name, content in model.files.items():
+                target = staging / "files" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            meta = {
+                "key": model.key, "family": model.family, "card": model.card,
+                "thresholds": model.thresholds, "predictor": model.predictor,
+                "context_bars": model.context_bars, "seconds": model.seconds, "info": model.info,
+            }  # fmt: skip
+            (staging / "prepared.json").write_text(json.dumps(meta, indent=2, default=_plain))
+            if folder.exists():  # a half-written folder from a killed driver
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return folder
+
+    def load_model(self, key: str) -> PreparedModel | None:
+        folder = self.model_dir(key)
+        meta_path = folder / "prepared.json"
+        if not meta_path.is_file():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        files_dir = folder / "files"
+        files = (
+            {p.relative_to(files_dir).as_posix(): p.read_bytes()
+             for p in sorted(files_dir.rglob("*")) if p.is_file()}
+            if files_dir.is_dir() else {}
+        )  # fmt: skip
+        return PreparedModel(
+            key=meta["key"], family=meta["family"], files=files, card=meta["card"],
+            thresholds={k: float(v) for k, v in meta["thresholds"].items()},
+            predictor=meta["predictor"], context_bars=int(meta["context_bars"]),
+            seconds=float(meta["seconds"]), info=dict(meta.get("info", {})),
+        )  # fmt: skip
+
+    # -- experiments
+    def write_manifest(self, experiment: str, manifest: Mapping[str, Any]) -> Path:
+        path = self.experiment_dir(experiment) / "experiment.json"
+        text = json.dumps(manifest, indent=2, default=_plain) + "\n"
+        _atomic_write_bytes(path, text.encode())
+        return path
+
+    def manifest(self, experiment: str) -> dict[str, Any] | None:
+        path = self.experiment_dir(experiment) / "experiment.json"
+        if not path.is_file():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def experiments(self) -> list[str]:
+        names = set()
+        for folder in (self.root / "runs", self.root / "experiments"):
+            if folder.is_dir():
+                names |= {p.name for p in folder.iterdir() if p.is_dir()}
+        return sorted(names)
+
+    def table(
+        self,
+        experiment: str | None = None,
+        *,
+        columns: Iterable[str] | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> pa.Table:
+        """The stored runs (of one experiment, or all), as one table (``columns`` to read only
+        some: the scalar ones by default skip nothing)."""
+        import pyarrow.dataset as ds
+
+        folder = self.runs_dir(experiment) if experiment else self.root / "runs"
+        wanted = list(columns) if columns is not None else None
+        if keys is not None:
+            files = [str(folder / f"{k}.parquet") for k in keys]
+            files = [f for f in files if Path(f).is_file()]
+        else:
+            files = sorted(str(p) for p in folder.rglob("*.parquet")) if folder.is_dir() else []
+        if not files:
+            return SCHEMA.empty_table().select(wanted) if wanted else SCHEMA.empty_table()
+        dataset = ds.dataset(files, schema=SCHEMA, format="parquet")
+        return dataset.to_table(columns=wanted)
+
+
+def _trade_rows(trades: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    if not trades or not trades.get("realized_pnl"):
+        return []
+    n = len(trades["realized_pnl"])
+    rows = []
+    for i in range(n):
+        row = {}
+        for name in _TRADE_NAMES:
+            values = trades.get(name)
+            value = values[i] if values is not None and i < len(values) else None
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            row[name] = value
+        rows.append(row)
+    return rows

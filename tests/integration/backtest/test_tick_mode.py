@@ -1,0 +1,218 @@
+"""Tick mode on real ticks (issue 15.2): a BacktestNode drives AIPatternStrategy with the quote
+ticks and bars imported by ``nautilus-ai data import`` from ../shared/data (Dukascopy .bi5 and
+LEAN FXCM zips); its tick decisions equal the pure incremental path's over the same ticks."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fixtures.spec_v1.make_spec_v1_fixtures import import_v1_bars
+from nautilus_trader.backtest.node import BacktestNode
+from nautilus_trader.config import (
+    BacktestDataConfig,
+    BacktestEngineConfig,
+    BacktestRunConfig,
+    BacktestVenueConfig,
+    ImportableStrategyConfig,
+    LoggingConfig,
+)
+
+from nautilus_ai.catalog.reader import read_bars
+from nautilus_ai.cli import main
+from nautilus_ai.data.catalog import read_quotes
+from nautilus_ai.features import FeatureEngine, FeatureSpec
+from nautilus_ai.features.ticks import compute_tick_features
+from nautilus_ai.tick_decisions import BUY, SELL, TickDecider, TickModeConfig
+
+DATA = Path(__file__).parents[3].parent / "shared" / "data"
+
+
+def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]) -> Any:
+    venue = instrument_id.split(".")[1]
+    strategy = ImportableStrategyConfig(
+        strategy_path="nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
+        config_path="nautilus_ai.strategies.ai_pattern:AIPatternConfig",
+        config={
+            "instrument_id": instrument_id,
+            "bar_type": bar_type,
+            "predictor": {"kind": "rule"},
+            "observe_only": True,
+            "tick_mode": tick_mode,
+        },
+    )
+    run = BacktestRunConfig(
+        venues=[
+            BacktestVenueConfig(
+                name=venue,
+                oms_type="NETTING",
+                account_type="MARGIN",
+                base_currency="USD",
+                starting_balances=["100000 USD"],
+            )
+        ],
+        data=[
+            BacktestDataConfig(
+                catalog_path=str(catalog),
+                data_cls="nautilus_trader.model.data:QuoteTick",
+                instrument_id=instrument_id,
+            ),
+            BacktestDataConfig(
+                catalog_path=str(catalog),
+                data_cls="nautilus_trader.model.data:Bar",
+                instrument_id=instrument_id,
+                bar_types=[bar_type],
+            ),
+        ],
+        engine=BacktestEngineConfig(
+            strategies=[strategy], logging=LoggingConfig(log_level="ERROR")
+        ),
+        raise_exception=True,
+        dispose_on_completion=False,
+    )
+    node = BacktestNode([run])
+    node.build()
+    engine = node.get_engine(run.id)
+    node.run()
+    strategy_obj = engine.trader.strategies()[0]
+    decider = strategy_obj.tick_mode.decider
+    result = (
+        list(decider.ts),
+        list(decider.actions),
+        list(decider.confidences),
+        list(decider.bar_ts),
+        decider.ticks_seen,
+        strategy_obj.health.bars_rejected_total,
+    )
+    node.dispose()
+    return result
+
+
+def pure_decisions(
+    catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]
+) -> tuple[TickDecider, np.ndarray, np.ndarray]:
+    """The incremental path over the catalog's bars and ticks, merged in time order (a bar
+    first when it closes at a tick's time: it is complete then)."""
+    spec = FeatureSpec()
+    ts_bars, ohlcv = read_bars(catalog, bar_type)
+    quotes = read_quotes(catalog, instrument_id)
+    engine = FeatureEngine(spec)
+    decider = TickDecider(spec, TickModeConfig(**tick_mode), keep_features=True)
+    b = 0
+    n_bars = ts_bars.size
+    for i in range(quotes.ts_event.size):
+        t = int(quotes.ts_event[i])
+        while b < n_bars and ts_bars[b] <= t:
+            row = np.asarray(engine.update(int(ts_bars[b]), *map(float, ohlcv[b])))
+            decider.on_bar(int(ts_bars[b]), row)
+            b += 1
+        decider.on_tick(
+            t,
+            float(quotes.bid[i]),
+            float(quotes.ask[i]),
+            float(quotes.bid_size[i]),
+            float(quotes.ask_size[i]),
+        )
+    return decider, ts_bars, quotes.ts_event
+
+
+REPO = Path(__file__).parents[3]
+
+
+def readme_tick_commands() -> list[str]:
+    """The ``nautilus-ai`` lines of the README's quote-tick section's bash block."""
+    section = (REPO / "README.md").read_text().split("\n## Quote ticks: ", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert block is not None, "README: no bash block in ## Quote ticks"
+    return [line for line in block.group(1).splitlines() if line.startswith("nautilus-ai ")]
+
+
+@pytest.fixture(scope="module")
+def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's commands, in order, on a catalog that already holds bars."""
+    catalog = tmp_path_factory.mktemp("ticks") / "catalog"
+    import_v1_bars(catalog)  # 300 HistData bars already stored
+    before = read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")[0].size
+    commands = readme_tick_commands()
+    assert [" ".join(shlex.split(c)[1:4]) for c in commands] == [
+        "data import dukascopy",
+        "data import lean",
+        "data import lean",
+    ], "the README's tick commands changed: update this test with them"
+    for index, command in enumerate(commands):
+        argv = shlex.split(command.replace("../shared/data", str(DATA)))[1:]
+        assert main([*argv, "--catalog", str(catalog), "-q"]) == 0, command
+        if index == 0:
+            quotes = read_quotes(catalog, "EUR/USD.SIM")
+            assert quotes.ts_event.size == 136_741
+            assert (quotes.bid_size > 0).all() and (quotes.ask_size > 0).all()
+            assert read_bars(catalog, "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")[0].size == 1_440
+        elif index == 1:
+            quotes = read_quotes(catalog, "EUR/USD.FXCM")
+            assert quotes.ts_event.size == 58_143 + 102_682
+            assert (quotes.bid_size == 0).all()  # LEAN ticks carry no sizes
+            assert (quotes.bid > quotes.ask).mean() > 0.05  # crossed FXCM quotes are kept
+        else:
+            assert read_bars(catalog, "EUR/USD.FXCM-1-MINUTE-BID-EXTERNAL")[0].size == 2_841
+    # The bars stored before are untouched.
+    assert read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")[0].size == before == 300
+    return catalog
+
+
+@pytest.mark.parametrize("tick_mode", [{"every_ticks": 1}, {"every_ticks": 5, "every_ms": 250.0}])
+def test_dukascopy_ticks_backtest_decides_like_the_pure_path(
+    tick_catalog: Path, tick_mode: dict[str, Any]
+) -> None:
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    ts, actions, confidences, bar_ts, seen, rejected = run_node(
+        tick_catalog, instrument, bar_type, tick_mode
+    )
+    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
+    assert rejected == 0
+    assert seen == tick_ts.size == pure.ticks_seen > 100_000  # one real day of EUR/USD
+    assert len(ts) > 1000
+    assert ts == pure.ts and bar_ts == pure.bar_ts
+    assert actions == pure.actions and confidences == pure.confidences
+    assert {BUY, SELL} <= set(actions)  # the rule fires both ways on a real day
+    if tick_mode["every_ticks"] == 1:
+        assert len(ts) == sum(1 for t in tick_ts if t > pure.bar_ts[0])  # every eligible tick
+    else:
+        assert all(b - a >= 250_000_000 for a, b in itertools.pairwise(ts))
+
+
+def test_fxcm_ticks_backtest_decides_like_the_pure_path(tick_catalog: Path) -> None:
+    instrument, bar_type = "EUR/USD.FXCM", "EUR/USD.FXCM-1-MINUTE-BID-EXTERNAL"
+    tick_mode = {"every_ticks": 3}
+    ts, actions, confidences, bar_ts, seen, rejected = run_node(
+        tick_catalog, instrument, bar_type, tick_mode
+    )
+    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
+    assert rejected == 0
+    assert seen == tick_ts.size == pure.ticks_seen > 100_000
+    assert ts == pure.ts and bar_ts == pure.bar_ts
+    assert actions == pure.actions and confidences == pure.confidences
+    assert {BUY, SELL} <= set(actions)
+
+
+def test_the_pure_decision_vectors_equal_the_vectorised_tick_features(
+    tick_catalog: Path,
+) -> None:
+    """The decision vectors' tick block equals compute_tick_features over the catalog's ticks."""
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    pure, bar_ts, _ = pure_decisions(tick_catalog, instrument, bar_type, {"every_ticks": 1})
+    q = read_quotes(tick_catalog, instrument)
+    tick_features, bar_row = compute_tick_features(
+        bar_ts, q.ts_event, q.bid, q.ask, q.bid_size, q.ask_size
+    )
+    decided = np.searchsorted(q.ts_event, np.asarray(pure.ts), side="left")
+    # Dukascopy repeats no timestamp within these hours: positions are exact.
+    assert np.array_equal(q.ts_event[decided], np.asarray(pure.ts))
+    vectors = np.asarray(pure.features)
+    k = len(FeatureSpec().names)
+    assert np.array_equal(vectors[:, k:], tick_features[decided])
+    assert np.array_equal(bar_ts[bar_row[decided]], np.asarray(pure.bar_ts))

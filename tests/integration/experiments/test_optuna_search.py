@@ -1,0 +1,48 @@
+"""Optuna search over ranges (seeded TPE, ask-and-tell): the trials stay inside their ranges, a
+re-run proposes the same trials and finds every run stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nautilus_ai.experiments import load_experiment, run_experiment
+from tests.fixtures.experiments import write_experiment
+
+#: Ray / Optuna / DuckDB: the full test leg only (the core leg has no experiments extra).
+pytestmark = pytest.mark.extra("experiments")
+
+
+def test_an_optuna_search_samples_the_ranges_and_resumes_to_the_same_trials(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    path = write_experiment(
+        tmp_path / "optuna.yaml", catalog=demo_catalog, store=tmp_path / "results",
+        name="optuna", families=[{"family": "lightgbm", "params": {
+            "num_leaves": {"low": 4, "high": 16},
+            "learning_rate": {"low": 0.02, "high": 0.2, "log": True},
+            "max_iterations": [40]}}],
+    )  # fmt: skip
+    document = yaml.safe_load(path.read_text())
+    document["strategy"]["stop_loss_atr"] = {"low": 1.5, "high": 4.0}
+    document["search"] = {"method": "optuna", "trials": 3, "seed": 3}
+    path.write_text(yaml.safe_dump(document))
+    experiment = load_experiment(path)
+
+    first = run_experiment(experiment, in_process=True, write_report=False, progress=print)
+    assert first.ok and first.trials == 3 and first.stats.ran == 3 * 2 + 2
+    trials = first.analysis.trials
+    assert len(trials) == 3
+    for t in trials:
+        assert isinstance(t.model_params["num_leaves"], int)
+        assert 4 <= t.model_params["num_leaves"] <= 16
+        assert 0.02 <= t.model_params["learning_rate"] <= 0.2
+        assert 1.5 <= t.strategy_params["stop_loss_atr"] <= 4.0
+    assert len({(t.model_params["num_leaves"], t.strategy_params["stop_loss_atr"])
+                for t in trials}) == 3  # fmt: skip
+
+    again = run_experiment(experiment, in_process=True, write_report=False, progress=print)
+    assert again.stats.ran == 0 and again.stats.skipped == 3 * 2 + 2
+    assert {t.trial_id for t in again.analysis.trials} == {t.trial_id for t in trials}

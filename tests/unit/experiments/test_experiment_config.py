@@ -1,0 +1,174 @@
+"""The experiment file is strict: every mistake is one line naming the file and the key path."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nautilus_ai.datasets import Window
+from nautilus_ai.experiments.config import (
+    ExperimentConfigError,
+    load_experiment,
+    parse_duration,
+    parse_experiment,
+)
+from nautilus_ai.paths import repo_root
+
+BASE: dict[str, Any] = {
+    "name": "unit",
+    "data": {
+        "catalog": "catalogs/demo",
+        "instruments": ["EUR/USD.SIM"],
+        "bar_types": ["EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"],
+        "start": "2017-01-02",
+        "end": "2017-07-01",
+    },
+    "walk_forward": {"train": "8w", "validation": "2w", "test": "2w", "max_folds": 3},
+    "families": [
+        {"family": "lightgbm", "params": {"num_leaves": [7, 15]}},
+        {"family": "rule"},
+    ],
+    "strategy": {"min_confidence": [{"signal_rate": 0.03}, 0.6], "stop_loss_atr": [2.0, 3.0]},
+}
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    target: Any = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target.setdefault(key, {})
+    if value is KeyError:
+        del target[keys[-1]]
+    else:
+        target[int(keys[-1]) if keys[-1].isdigit() else keys[-1]] = value
+    return data
+
+
+def test_the_packaged_demo_experiment_loads_with_its_folds() -> None:
+    experiment = load_experiment(repo_root() / "backtests" / "experiment_demo.yaml")
+    assert experiment.name == "demo-walk-forward"
+    assert [f.family for f in experiment.families] == ["lightgbm", "pattern_memory", "rule"]
+    assert len(experiment.folds) == 3
+    first, last = experiment.folds[0], experiment.folds[-1]
+    assert first.train == Window.parse("2017-01-30", "2017-03-27")
+    assert first.validation == Window.parse("2017-03-27", "2017-04-10")
+    assert first.test == Window.parse("2017-04-10", "2017-04-24")
+    assert last.test == Window.parse("2017-05-08", "2017-05-22")  # tests tile: step = test
+    assert experiment.embargo_bars == experiment.label.horizon == 30
+    assert experiment.strategy_space["min_confidence"] == [{"signal_rate": 0.03}]
+    walk = load_experiment(repo_root() / "backtests" / "experiment_walk_forward.yaml")
+    assert len(walk.folds) == 6 and [f.family for f in walk.families] == ["mlp", "lightgbm"]
+
+
+def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
+    experiment = parse_experiment(BASE)
+    assert experiment.families[0].space == {"num_leaves": [7, 15]}
+    assert experiment.strategy_space["min_confidence"] == [{"signal_rate": 0.03}, 0.6]
+    assert experiment.seeds == (7,) and experiment.retries == 1
+    assert experiment.costs.commission == {"bps": 0.2, "minimum": "2.00 USD"}
+    assert experiment.search.method == "grid"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("famillies", [], r"famillies: unknown key.*did you mean 'families'"),
+        ("families.0.params.num_leaves", [1, 15],
+         r"families\[0\]\.params\.num_leaves\[0\]: .*greater than or equal to 2.*received 1"),
+        ("families.0.params.numleaves", [7], r"families\[0\]\.params\.numleaves: unknown lightgbm "
+         r"parameter; did you mean 'num_leaves'"),
+        ("families.0.params.seed", [1], r"families\[0\]\.params\.seed: cannot be searched: set "
+         r"the seeds in `seeds`"),
+        ("families.0.params.num_leaves", [7, 7], r"num_leaves: lists a candidate twice"),
+        ("families.0.params.num_leaves", {"low": 2, "high": 9},
+         r"families\[0\]\.params\.num_leaves: a \{low, high\} range needs search.method optuna"),
+        ("families.1.family", "lightgbm", r"families\[1\]\.family: listed twice"),
+        ("families.1.family", "xgboost", r"families\[1\]\.family: .*'xgboost'"),
+        ("strategy.stop_loss_atr", [0.0], r"strategy\.stop_loss_atr\[0\]: must be > 0"),
+        ("strategy.min_confidence", [{"signal_rate": 0.0}],
+         r"strategy\.min_confidence\[0\]\.signal_rate: must be > 0"),
+        ("strategy.min_confidence", [1.5], r"strategy\.min_confidence\[0\]: must be <= 1"),
+        ("strategy.sizing", [{"base_fraction": 0.5, "lot_stepp": 1}],
+         r"strategy\.sizing\[0\]\.lot_stepp: unknown key.*did you mean 'lot_step'"),
+        ("strategy.stop_loss", [2.0], r"strategy\.stop_loss: unknown key.*'stop_loss_atr'"),
+        ("walk_forward.train", "8x", r"walk_forward\.train: expected a duration like '8w'"),
+        ("walk_forward.test", 0, r"walk_forward\.test: must be a positive duration"),
+        ("walk_forward.embargo_bars", 5, r"walk_forward\.embargo_bars: must be >= the label "
+         r"horizon \(30 bars\)"),
+        ("walk_forward.train", "30w", r"walk_forward: no fold fits"),
+        ("data.bar_types", ["GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"],
+         r"data\.bar_types\[0\]: is not a bar type of EUR/USD\.SIM"),
+        ("data.end", "2016-12-01", r"data\.end: must be after data\.start"),
+        ("data.start", "Jan 2nd", r"data\.start: not an ISO date"),
+        ("data.catalog", KeyError, r"data\.catalog: missing required key"),
+        ("seeds", [7, 7], r"seeds: lists a seed twice"),
+        ("seeds", [-1], r"seeds\[0\]: must be >= 0"),
+        ("search", {"method": "optuna"}, r"search\.trials: optuna needs a number of trials"),
+        ("search", {"method": "grid", "trials": 4}, r"search\.trials: only for method optuna"),
+        ("costs.commission.bps", -1, r"costs\.commission\.bps: must be >= 0"),
+        ("execution.retries", 9, r"execution\.retries: must be <= 3"),
+    ],
+)  # fmt: skip
+def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) -> None:
+    with pytest.raises(ExperimentConfigError, match=message) as caught:
+        parse_experiment(_with(path, value), Path("exp.yaml"))
+    text = str(caught.value)
+    assert text.startswith("exp.yaml: ") and "\n" not in text
+
+
+def test_ranges_are_accepted_for_optuna() -> None:
+    data = _with("families.0.params.num_leaves", {"low": 4, "high": 31})
+    data["search"] = {"method": "optuna", "trials": 8}
+    data["strategy"]["stop_loss_atr"] = {"low": 1.5, "high": 4.0}
+    experiment = parse_experiment(data)
+    assert experiment.search.trials == 8
+    bad = copy.deepcopy(data)
+    bad["families"][0]["params"]["num_leaves"] = {"low": 4, "high": 99}
+    with pytest.raises(ExperimentConfigError, match=r"num_leaves\.high: .*less than or equal"):
+        parse_experiment(bad)
+
+
+def test_environment_placeholders_are_substituted_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXP_CATALOG", "/data/cat")
+    experiment = parse_experiment(_with("data.catalog", "${EXP_CATALOG}"))
+    assert str(experiment.catalog) == "/data/cat"
+    with pytest.raises(ExperimentConfigError, match=r"data\.catalog: environment variable "
+                       r"EXP_MISSING is not set"):  # fmt: skip
+        parse_experiment(_with("data.catalog", "${EXP_MISSING}"))
+
+
+@pytest.mark.parametrize(
+    "duration,ns",
+    [
+        ("2w", 14 * 86_400 * 10**9),
+        ("36h", 36 * 3_600 * 10**9),
+        (1.5, 36 * 3_600 * 10**9),
+        ("90m", 90 * 60 * 10**9),
+    ],
+)
+def test_durations(duration: str | float, ns: int) -> None:
+    assert parse_duration(duration, ("x",)) == ns
+
+
+def test_the_cli_refuses_a_bad_file_in_one_line_with_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_with("families.0.params.num_leaves", [1])))
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", "experiment", "run", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        f"nautilus-ai: error: {path}: families[0].params.num_leaves[0]:"
+    )
+    assert not (tmp_path / "results").exists()

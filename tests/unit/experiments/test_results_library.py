@@ -1,0 +1,154 @@
+"""The results library (one Parquet dataset, atomic rows) and the statistics over it: stitching,
+trials that miss a fold, the best trial, DSR / PBO, baselines, spread over seeds."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow.dataset as ds
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nautilus_ai.experiments.analysis import analyse, stitch
+from nautilus_ai.experiments.config import parse_experiment
+from nautilus_ai.experiments.plan import RunSpec, baseline_runs, grid_trials, runs_for_trials
+from nautilus_ai.experiments.store import RESULT_COLUMNS, ResultsStore
+from nautilus_ai.experiments.tasks import PreparedModel, RunResult
+
+BAR = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+DAY = 86_400 * 10**9
+DOC: dict[str, Any] = {
+    "name": "library",
+    "data": {"catalog": "catalogs/demo", "instruments": ["EUR/USD.SIM"], "bar_types": [BAR],
+             "start": "2017-01-02", "end": "2017-07-01"},
+    "walk_forward": {"train": "4w", "validation": "2w", "test": "3w", "max_folds": 3},
+    "families": [{"family": "lightgbm", "params": {"num_leaves": [7, 15]}}],
+    "strategy": {"stop_loss_atr": [2.0, 3.0]},
+    "seeds": [1, 2],
+}  # fmt: skip
+
+
+def _result(spec: RunSpec, daily_drift: float, seed_noise: float) -> RunResult:
+    """Hourly equity over the fold's test window with a drift and some noise."""
+    assert spec.fold.test is not None
+    ts = np.arange(spec.fold.test.start_ns, spec.fold.test.end_ns, 3_600 * 10**9, dtype=np.int64)
+    rng = np.random.default_rng(abs(hash((spec.key, seed_noise))) % 2**32)
+    steps = daily_drift / 24 + rng.normal(0.0, 20.0, ts.size)
+    equity = 100_000.0 + np.cumsum(steps)
+    trades = {"ts_opened": [int(ts[0])], "ts_closed": [int(ts[5])], "side": ["long"],
+              "quantity": [1000.0], "avg_px_open": [1.05], "avg_px_close": [1.051],
+              "realized_pnl": [float(equity[-1] - 100_000.0)], "exit_reason": ["stop"],
+              "decision_ts": [int(ts[0])], "confidence": [0.6], "gross": [5.0],
+              "commission": [4.0], "spread": [1.0]}  # fmt: skip
+    figures = {"pnl": float(equity[-1] - 100_000.0), "return_pct": 0.0, "trades": 1,
+               "win_rate": 1.0, "starting_equity": 100_000.0, "final_equity": float(equity[-1]),
+               "currency": "USD", "bars": int(ts.size), "gross": 5.0, "commission": 4.0,
+               "spread_cost": 1.0, "min_confidence": 0.55, "notes": ["a note"]}  # fmt: skip
+    return RunResult(spec.key, "ok", [], figures, ts, equity, trades, 0.1, "host:1")
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> tuple[ResultsStore, list[RunSpec], list[RunSpec]]:
+    experiment = parse_experiment(DOC)
+    base = {"run": {"venues": [], "engine": {"strategies": [{"config": {}}]}}}
+    runs = runs_for_trials(experiment, grid_trials(experiment), base, {BAR: "d"}, "c")
+    baselines = baseline_runs(experiment, base, {BAR: "d"}, "c")
+    return ResultsStore(tmp_path / "results"), runs, baselines
+
+
+def test_rows_are_written_whole_and_read_back_as_one_dataset(library: Any) -> None:
+    store, runs, baselines = library
+    for spec in runs + baselines:
+        drift = 100.0 if spec.strategy_params.get("stop_loss_atr") == 3.0 else -50.0
+        store.write_run(spec, _result(spec, drift, spec.seed or 0), data_fingerprint="d",
+                        code_version="c")  # fmt: skip
+    assert store.stored_keys("library") == {r.key for r in runs + baselines}
+    assert not [p for p in store.root.rglob("*") if p.name.startswith(".")]  # no temp files
+    table = store.table("library")
+    assert table.num_rows == len(runs) + len(baselines) == 4 * 3 * 2 + 3
+    assert set(RESULT_COLUMNS) < set(table.column_names)
+    row = table.to_pylist()[0]
+    assert row["trade_log"][0]["gross"] == 5.0 and row["notes"] == ["a note"]
+    assert len(row["equity"]) == len(row["equity_ts"]) == 21 * 24
+    # the same dataset through pyarrow and DuckDB
+    assert ds.dataset(store.root / "runs").count_rows() == table.num_rows
+    per_trial = duckdb.sql(
+        f"SELECT trial, count(*) AS n FROM '{store.runs_dir('library')}/*.parquet' "
+        "WHERE role = 'trial' GROUP BY trial ORDER BY trial"
+    ).fetchall()
+    assert per_trial == [(f"lightgbm#0{i}", 6) for i in range(4)]
+    # a stored row is never rewritten
+    path = store.runs_dir("library") / f"{runs[0].key}.parquet"
+    before = path.stat().st_mtime_ns
+    store.write_run(runs[0], _result(runs[0], 0.0, 9), data_fingerprint="d", code_version="c")
+    assert path.stat().st_mtime_ns == before
+
+
+def test_the_best_trial_baselines_seeds_dsr_and_pbo(library: Any) -> None:
+    store, runs, baselines = library
+    for spec in runs + baselines:
+        drift = 150.0 if spec.strategy_params.get("stop_loss_atr") == 3.0 else -80.0
+        store.write_run(spec, _result(spec, drift, spec.seed or 0), data_fingerprint="d",
+                        code_version="c")  # fmt: skip
+    analysis = analyse(store.table("library"), experiment="library", folds=[0, 1, 2])
+    assert len(analysis.trials) == 4 and set(analysis.baselines) == {"rule"}
+    best = analysis.best
+    assert best is not None and best.strategy_params == {"stop_loss_atr": 3.0}
+    assert best.seeds == [1, 2] and best.sharpe is not None and best.sharpe.n == 2
+    assert best.folds == [0, 1, 2] and len(best.per_fold) == 6
+    assert analysis.dsr is not None and analysis.dsr.n_trials == 4
+    assert analysis.pbo is not None and 0.0 <= analysis.pbo.pbo <= 1.0
+    assert analysis.returns.shape[1] == 4
+    assert analysis.split is not None and len(analysis.split) == 6  # one trade per run
+    assert set(analysis.intervals) == {"sharpe", "pnl_per_trade", "win_rate"}
+
+
+def test_a_trial_missing_a_fold_is_left_out(library: Any) -> None:
+    store, runs, _ = library
+    missing = runs[0]
+    for spec in runs:
+        if spec.key != missing.key:
+            store.write_run(spec, _result(spec, 10.0, 0), data_fingerprint="d", code_version="c")
+    analysis = analyse(store.table("library"), experiment="library", folds=[0, 1, 2])
+    assert missing.trial_id not in {t.trial_id for t in analysis.trials}
+    assert len(analysis.trials) == 3
+
+
+def test_failures_are_recorded_until_the_run_is_stored(library: Any) -> None:
+    store, runs, _ = library
+    store.write_failure(runs[0], ["raised ValueError: boom"], worker="host:9")
+    (record,) = store.failures("library")
+    assert record["reasons"] == ["raised ValueError: boom"] and record["trial"] == "lightgbm#00"
+    store.write_run(runs[0], _result(runs[0], 0.0, 0), data_fingerprint="d", code_version="c")
+    assert store.failures("library") == []
+
+
+def test_a_model_round_trips_through_the_library(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    model = PreparedModel("k1", "lightgbm", {"model.txt": b"tree", "sub/x.bin": b"\x00\x01"},
+                          {"temperature": 1.2}, {"0.03": 0.61}, {"kind": "lightgbm"}, 0, 1.5,
+                          {"train_rows": 10})  # fmt: skip
+    store.write_model(model)
+    again = store.load_model("k1")
+    assert again == model and store.load_model("nope") is None
+
+
+@given(st.lists(st.lists(st.floats(0.5, 2.0), min_size=2, max_size=20), min_size=1, max_size=6))
+def test_stitching_chains_each_fold_from_where_the_last_ended(folds: list[list[float]]) -> None:
+    parts = []
+    start_ns = 0
+    for index, factors in enumerate(folds):
+        equity = 1000.0 * np.asarray(factors)
+        ts = start_ns + np.arange(len(factors), dtype=np.int64) * DAY
+        parts.append((index, ts, equity, 1000.0))
+        start_ns = int(ts[-1]) + DAY
+    curve = stitch(list(reversed(parts)))  # any order in, fold order out
+    growth = math.prod(f[-1] for f in folds)  # each fold starts from 1000 of equity
+    assert curve.equity[-1] == pytest.approx(1000.0 * growth, rel=1e-9)
+    assert curve.fold_starts == tuple(int(p[1][0]) for p in parts)
+    assert np.all(np.diff(curve.ts) > 0)
