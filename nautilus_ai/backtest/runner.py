@@ -45,6 +45,7 @@ from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, sub
 from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import preflight
+from nautilus_ai.decision import DecisionLog
 from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
@@ -256,8 +257,9 @@ def _release(engine: Any, strategies: Sequence[Any]) -> None:
     engine.cache.reset()
     for strategy in strategies:
         for name in ("decisions", "trades"):
-            if isinstance(getattr(strategy, name, None), list):
-                setattr(strategy, name, [])
+            records = getattr(strategy, name, None)
+            if isinstance(records, list | DecisionLog):
+                records.clear()  # in place: the outcome holds copies
 
 
 def _collect(run_file: RunFile, engine: Any, elapsed: float) -> BacktestOutcome:

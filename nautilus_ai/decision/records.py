@@ -74,6 +74,11 @@ class DecisionLog(Sequence[DecisionRecord]):
         """Log row ``row`` of the current source (a record is built only when read)."""
         self._items.append(row)
 
+    def clear(self) -> None:
+        """Forget every decision (what a finished run's caller does to free memory)."""
+        self._items = []
+        self._source = None
+
     def set_source(self, source: RowSource | None) -> None:
         """Rows logged from now on belong to ``source``; rows of the previous one are turned
         into records first."""
