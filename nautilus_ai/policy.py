@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nautilus_ai.models.base import Action
 
-__all__ = ["Intent", "PolicyConfig", "decide"]
+__all__ = ["Intent", "PolicyConfig", "decide", "decide_sign"]
 
 
 class Intent(enum.Enum):
@@ -93,9 +93,22 @@ def decide(
         The control plane's pause flag.
     config : PolicyConfig
     """
+    return decide_sign(action.sign, confidence, position_side, bars_held, paused, config)
+
+
+def decide_sign(
+    sign: int,
+    confidence: float,
+    position_side: int,
+    bars_held: int,
+    paused: bool,
+    config: PolicyConfig,
+) -> tuple[Intent, int]:
+    """:func:`decide` with the action as its sign (+1 buy, -1 sell, 0 hold): what the
+    precomputed signal arrays hold."""
     if position_side not in (-1, 0, 1):
         raise ValueError(f"position_side must be -1, 0 or 1, was {position_side!r}")
-    target = action.sign if confidence >= config.min_confidence else 0
+    target = sign if confidence >= config.min_confidence else 0
 
     timed_out = config.max_holding_bars is not None and bars_held >= config.max_holding_bars
     if position_side != 0 and timed_out:

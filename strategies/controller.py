@@ -38,6 +38,7 @@ from nautilus_trader.trading.trader import Trader
 from nautilus_ai.control import (
     SECRET_ENV,
     CommandReply,
+    CommandSpec,
     ControlCommand,
     Controllable,
     ControlPlane,
@@ -54,9 +55,6 @@ __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
 
 CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
 """Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
-
-_STATE_CHANGING = frozenset({"pause", "resume", "flatten", "set_risk", "switch_model"})
-_RUNNING_ONLY = frozenset({"flatten"})  # needs a running strategy to send orders
 
 
 class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
@@ -255,37 +253,20 @@ class _Guarded:
         self._strategy = strategy
         self._controller = controller
 
-    def _check_running(self, name: str) -> None:
-        if name in _RUNNING_ONLY and not self._strategy.is_running:
+    def __getattr__(self, name: str) -> Any:
+        # Every control method but the two below is the strategy's own: a new command needs
+        # no wrapper here (its registry entry says whether it needs a running strategy).
+        return getattr(self._strategy, name)
+
+    def before_command(self, spec: CommandSpec) -> None:
+        if spec.needs_running and not self._strategy.is_running:
             raise RuntimeError(
                 f"strategy {self._strategy.id} is {self._strategy.state.name}, not RUNNING"
             )
 
-    def _after(self, name: str) -> None:
-        if name in _STATE_CHANGING and self._controller._config.persist_state:
+    def after_command(self, spec: CommandSpec) -> None:
+        if spec.changes_state and self._controller._config.persist_state:
             self._controller.cache.update_strategy(self._strategy)
-
-    def pause_trading(self, reason: str) -> None:
-        self._strategy.pause_trading(reason)
-        self._after("pause")
-
-    def resume_trading(self) -> None:
-        self._strategy.resume_trading()
-        self._after("resume")
-
-    def flatten(self, reason: str) -> None:
-        self._check_running("flatten")
-        self._strategy.flatten(reason)
-        self._after("flatten")
-
-    def set_risk(
-        self,
-        min_confidence: float | None,
-        max_position: float | None,
-        risk_multiplier: float | None,
-    ) -> None:
-        self._strategy.set_risk(min_confidence, max_position, risk_multiplier)
-        self._after("set_risk")
 
     def switch_model(self, config: dict[str, Any]) -> None:
         prepared = self._controller._take_prepared(self._strategy.id.value, config)
@@ -293,7 +274,6 @@ class _Guarded:
             self._strategy.switch_model(config, predictor=prepared)
         else:
             self._strategy.switch_model(config)
-        self._after("switch_model")
 
     def control_status(self) -> dict[str, Any]:
         status: dict[str, Any] = self._strategy.control_status()

@@ -85,6 +85,7 @@ class PositionExits:
         self._closes: set[ClientOrderId] = set()
         self._entries: set[ClientOrderId] = set()  # entries not done yet
         self._close_on_fill: dict[ClientOrderId, str] = {}  # entries a close overtook
+        self._close_reasons: dict[str, str] = {}  # close order id -> exit reason
 
     # -- orders the strategy sends --------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class PositionExits:
             )
             self._in_flight[order.client_order_id] = now
             self._closes.add(order.client_order_id)
+            self._close_reasons[order.client_order_id.value] = reason
             strategy.submit_order(order, position_id=position.id)
 
     def busy(self) -> bool:
@@ -158,6 +160,11 @@ class PositionExits:
                     now,
                 )
         return bool(self._in_flight)
+
+    def exit_reason(self, client_order_id: str) -> str | None:
+        """Why ``client_order_id`` exits the position (``stop_loss``, ``take_profit``, a close's
+        reason), or ``None`` when it is not an exit: looked up, never parsed from tags."""
+        return self._close_reasons.get(client_order_id) or self.book.role(client_order_id)
 
     # -- the invariant --------------------------------------------------------------------------
 
@@ -221,6 +228,7 @@ class PositionExits:
         key = client_order_id.value
         self._in_flight.pop(client_order_id, None)
         self._closes.discard(client_order_id)
+        self._close_reasons.pop(key, None)
         book = self.book
         if client_order_id in self._entries:
             self._entries.discard(client_order_id)

@@ -45,6 +45,7 @@ from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, sub
 from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import preflight
+from nautilus_ai.decision import DecisionLog
 from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
@@ -256,8 +257,9 @@ def _release(engine: Any, strategies: Sequence[Any]) -> None:
     engine.cache.reset()
     for strategy in strategies:
         for name in ("decisions", "trades"):
-            if isinstance(getattr(strategy, name, None), list):
-                setattr(strategy, name, [])
+            records = getattr(strategy, name, None)
+            if isinstance(records, list | DecisionLog):
+                records.clear()  # in place: the outcome holds copies
 
 
 def _collect(run_file: RunFile, engine: Any, elapsed: float) -> BacktestOutcome:
@@ -472,7 +474,7 @@ def _assess_orders(status: StrategyStatus, engine: Any, strategy: Any) -> None:
 
 def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str, Any]) -> None:
     decisions = getattr(strategy, "decisions", None)
-    if not isinstance(decisions, list) or config.get("observe_only"):
+    if not isinstance(decisions, Sequence) or config.get("observe_only"):
         return
     entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]
     sized = [d for d in entries if float(getattr(d, "quantity", 0.0)) > 0.0]

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,6 +264,49 @@ class FeatureLogger:
         self._n = i = i + 1
         self._rows_recorded += 1
         if i >= self._capacity or self._monotonic() - self._last_flush >= self._interval:
+            self.flush()
+
+    def record_holds(
+        self,
+        ts_event: Sequence[int],
+        features: np.ndarray,
+        confidence: Sequence[float],
+        risk_score: Sequence[float],
+        latency: Sequence[float],
+        action: Sequence[str],
+        model_id: str,
+        reason: Sequence[str],
+        ts_init: Sequence[int] | None = None,
+    ) -> None:
+        """Buffer many decisions that did nothing (intent ``none``, quantity 0, no order) at
+        once: the precomputed backtest path logs its quiet bars this way. ``ts_init`` defaults
+        to ``ts_event`` (a backtest's clock on a catalog bar stamped at its close)."""
+        if self._closed:
+            return
+        total = len(ts_event)
+        start = 0
+        while start < total:
+            i = self._n
+            end = min(total, start + self._capacity - i)
+            take = end - start
+            self._x[i : i + take] = features[start:end]
+            self._ts.extend(ts_event[start:end])
+            self._ts_init.extend((ts_init if ts_init is not None else ts_event)[start:end])
+            self._confidence.extend(confidence[start:end])
+            self._risk.extend(risk_score[start:end])
+            self._latency.extend(latency[start:end])
+            self._quantity.frombytes(bytes(8 * take))  # 0.0
+            self._sent.frombytes(bytes(take))  # False
+            self._action.extend(action[start:end])
+            self._model.extend([model_id] * take)
+            self._reason.extend(reason[start:end])
+            self._intent.extend(["none"] * take)
+            self._n = i + take
+            self._rows_recorded += take
+            start = end
+            if self._n >= self._capacity:
+                self.flush()
+        if self._monotonic() - self._last_flush >= self._interval:
             self.flush()
 
     def record_outcome(self, position: ClosedPosition) -> None:

@@ -43,22 +43,20 @@ def register(subparsers: Any) -> None:
         parser.set_defaults(handler=_send, command_type=name.replace("-", "_"))
         return parser
 
-    verb("pause", "no new entries (exits and stops keep working)").add_argument(
-        "--reason", default="", help="recorded in the log and the audit trail"
-    )
-    verb("resume", "allow new entries again")
-    verb("flatten", "cancel orders, close positions and stay paused").add_argument(
-        "--reason", default="", help="recorded in the log and the audit trail"
-    )
-    risk = verb("set-risk", "change min confidence, max position and/or the risk multiplier")
-    risk.add_argument("--min-confidence", type=float, help="in [0, 1]")
-    risk.add_argument("--max-position", type=float, help="> 0, in the strategy's size units")
-    risk.add_argument("--risk-multiplier", type=float, help="in (0, 10]")
-    switch = verb("switch-model", "switch the predictor (config JSON with a 'kind')")
-    source = switch.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", help='predictor config as JSON, e.g. \'{"kind": "rule"}\'')
-    source.add_argument("--config-file", help="predictor config in a JSON file")
-    verb("status", "print paused flag, risk settings, model, position, last decision")
+    from nautilus_ai.control.schema import COMMANDS
+
+    for spec in COMMANDS.values():  # one verb per registered command
+        parser = verb(spec.verb, spec.help)
+        for option in spec.options:
+            parser.add_argument(
+                option.flag, type=option.type, default=option.default, help=option.help
+            )
+        if spec.name == "switch_model":  # a config inline or in a file
+            source = parser.add_mutually_exclusive_group(required=True)
+            source.add_argument(
+                "--config", help='predictor config as JSON, e.g. \'{"kind": "rule"}\''
+            )
+            source.add_argument("--config-file", help="predictor config in a JSON file")
 
     history = verbs.add_parser("history", help="print the most recent replies (audit trail)")
     history.add_argument("--trader", required=True, help="trader id")
@@ -68,15 +66,10 @@ def register(subparsers: Any) -> None:
 
 
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    from nautilus_ai.control.schema import COMMANDS
+
     kind = args.command_type
-    if kind in ("pause", "flatten"):
-        return {"reason": args.reason}
-    if kind == "set_risk":
-        return {
-            "min_confidence": args.min_confidence,
-            "max_position": args.max_position,
-            "risk_multiplier": args.risk_multiplier,
-        }
+    fields = {option.field: getattr(args, option.field) for option in COMMANDS[kind].options}
     if kind == "switch_model":
         text = args.config
         where = "--config"
@@ -87,11 +80,10 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
             except OSError as exc:
                 raise CliError(f"cannot read {args.config_file}: {exc.strerror}") from None
         try:
-            config = json.loads(text)
+            fields["config"] = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CliError(f"{where} is not JSON: {exc}") from None
-        return {"config": config}
-    return {}
+    return fields
 
 
 def _client(

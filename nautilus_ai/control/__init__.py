@@ -6,7 +6,7 @@ that calls the strategy, and backtest schedules. Redis parts: the node-side list
 sender-side client. The Nautilus glue is ``nautilus_ai.strategies.controller``.
 """
 
-from nautilus_ai.control.applier import Controllable, apply_command, json_safe
+from nautilus_ai.control.applier import Controllable, GuardedTarget, apply_command, json_safe
 from nautilus_ai.control.client import ControlClient, ReplyTimeoutError
 from nautilus_ai.control.gate import Accepted, CommandGate, Rejected, TimeWindow
 from nautilus_ai.control.inbox import CommandInbox, InboxFullError
@@ -23,7 +23,10 @@ from nautilus_ai.control.replay import (
 from nautilus_ai.control.schedule import ScheduledCommand, parse_schedule
 from nautilus_ai.control.schema import (
     COMMAND_TYPES,
+    COMMANDS,
+    CliOption,
     CommandReply,
+    CommandSpec,
     ControlCommand,
     FlattenCommand,
     InvalidCommandError,
@@ -57,16 +60,20 @@ from nautilus_ai.control.transport import (
 __all__ = [
     "Accepted",
     "Backoff",
+    "COMMANDS",
     "COMMAND_TYPES",
+    "CliOption",
     "CommandGate",
     "CommandInbox",
     "CommandReply",
+    "CommandSpec",
     "ControlClient",
     "ControlCommand",
     "ControlListener",
     "ControlPlane",
     "Controllable",
     "FlattenCommand",
+    "GuardedTarget",
     "InboxFullError",
     "InvalidCommandError",
     "LayeredNonceStore",

@@ -16,18 +16,14 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import JsonValue
 
 from nautilus_ai.control.schema import (
+    COMMANDS,
     CommandReply,
+    CommandSpec,
     ControlCommand,
-    FlattenCommand,
-    PauseCommand,
     ReplyStatus,
-    ResumeCommand,
-    SetRiskCommand,
-    StatusCommand,
-    SwitchModelCommand,
 )
 
-__all__ = ["Controllable", "apply_command", "json_safe"]
+__all__ = ["Controllable", "GuardedTarget", "apply_command", "json_safe"]
 
 
 @runtime_checkable
@@ -98,23 +94,28 @@ def apply_command(
     )
 
 
+@runtime_checkable
+class GuardedTarget(Protocol):
+    """A target that wants to run code around each command (the controller's wrapper: refuse
+    order-sending commands unless the strategy runs, save its state after a change)."""
+
+    def before_command(self, spec: CommandSpec) -> None: ...
+
+    def after_command(self, spec: CommandSpec) -> None: ...
+
+
 def _call(
     target: Controllable, command: ControlCommand
 ) -> tuple[ReplyStatus, str, dict[str, JsonValue]]:
     """(outcome, reason, status afterwards) of calling the strategy method for ``command``."""
+    spec = COMMANDS[command.type]
+    guarded = target if isinstance(target, GuardedTarget) else None
     try:
-        if isinstance(command, PauseCommand):
-            target.pause_trading(command.reason or "paused by control command")
-        elif isinstance(command, ResumeCommand):
-            target.resume_trading()
-        elif isinstance(command, FlattenCommand):
-            target.flatten(command.reason or "flattened by control command")
-        elif isinstance(command, SetRiskCommand):
-            target.set_risk(command.min_confidence, command.max_position, command.risk_multiplier)
-        elif isinstance(command, SwitchModelCommand):
-            target.switch_model(dict(command.config))
-        elif not isinstance(command, StatusCommand):  # pragma: no cover - the union is closed
-            raise TypeError(f"unhandled command type {type(command).__name__}")
+        if guarded is not None:
+            guarded.before_command(spec)
+        spec.apply(target, command)
+        if guarded is not None:
+            guarded.after_command(spec)
         return ReplyStatus.APPLIED, "", json_safe(target.control_status())
     except Exception as exc:  # a strategy fault must not take the node down
         return ReplyStatus.FAILED, f"{type(exc).__name__}: {exc}", {}

@@ -19,6 +19,9 @@ import enum
 import json
 import math
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,7 +29,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,10 +37,13 @@ from pydantic import (
 from nautilus_ai.config_check import ConfigFieldError, check, nearest
 
 __all__ = [
+    "COMMANDS",
     "COMMAND_TYPES",
     "MAX_RISK_MULTIPLIER",
     "MAX_SWITCH_CONFIG_BYTES",
+    "CliOption",
     "CommandReply",
+    "CommandSpec",
     "ControlCommand",
     "FlattenCommand",
     "InvalidCommandError",
@@ -226,24 +231,107 @@ ControlCommand = Annotated[
 ]
 """Any control command; ``type`` picks the model."""
 
-COMMAND_TYPES: tuple[str, ...] = (
-    "flatten",
-    "pause",
-    "resume",
-    "set_risk",
-    "status",
-    "switch_model",
-)
 
-_ADAPTER: TypeAdapter[ControlCommand] = TypeAdapter(ControlCommand)
-_MODELS: dict[str, type[BaseModel]] = {
-    "flatten": FlattenCommand,
-    "pause": PauseCommand,
-    "resume": ResumeCommand,
-    "set_risk": SetRiskCommand,
-    "status": StatusCommand,
-    "switch_model": SwitchModelCommand,
-}
+# -- The command registry: each command's schema (above) and its handler, in one place ---------
+
+
+@dataclass(frozen=True, slots=True)
+class CliOption:
+    """One ``nautilus-ai control VERB`` option: ``--flag`` fills the command field ``field``."""
+
+    flag: str
+    field: str
+    help: str
+    type: Callable[[str], Any] = str
+    default: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """Everything the control plane knows about one command.
+
+    Parameters
+    ----------
+    name : str
+        The command's ``type`` (the CLI verb is it with ``-`` for ``_``).
+    model : type
+        Its schema.
+    help : str
+        One line for the CLI.
+    apply : callable
+        ``apply(strategy, command)``: the strategy call it stands for (on the strategy's thread).
+    options : tuple of CliOption
+        Its CLI options (a command with a special CLI form, ``switch_model``, adds them there).
+    changes_state : bool
+        The strategy's state is saved after it (restarts come back in that state).
+    needs_running : bool
+        Refused unless the strategy is running (it sends orders).
+    """
+
+    name: str
+    model: type[BaseModel]
+    help: str
+    apply: Callable[[Any, Any], None]
+    options: tuple[CliOption, ...] = ()
+    changes_state: bool = True
+    needs_running: bool = False
+
+    @property
+    def verb(self) -> str:
+        return self.name.replace("_", "-")
+
+
+_REASON = CliOption("--reason", "reason", "recorded in the log and the audit trail", default="")
+
+COMMANDS: Mapping[str, CommandSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            CommandSpec(
+                "pause", PauseCommand, "no new entries (exits and stops keep working)",
+                lambda target, c: target.pause_trading(c.reason or "paused by control command"),
+                (_REASON,),
+            ),
+            CommandSpec(
+                "resume", ResumeCommand, "allow new entries again",
+                lambda target, c: target.resume_trading(),
+            ),
+            CommandSpec(
+                "flatten", FlattenCommand, "cancel orders, close positions and stay paused",
+                lambda target, c: target.flatten(c.reason or "flattened by control command"),
+                (_REASON,), needs_running=True,
+            ),
+            CommandSpec(
+                "set_risk", SetRiskCommand,
+                "change min confidence, max position and/or the risk multiplier",
+                lambda target, c: target.set_risk(
+                    c.min_confidence, c.max_position, c.risk_multiplier
+                ),
+                (
+                    CliOption("--min-confidence", "min_confidence", "in [0, 1]", float),
+                    CliOption("--max-position", "max_position",
+                              "> 0, in the strategy's size units", float),
+                    CliOption("--risk-multiplier", "risk_multiplier",
+                              f"in (0, {MAX_RISK_MULTIPLIER:g}]", float),
+                ),
+            ),
+            CommandSpec(
+                "status", StatusCommand,
+                "print paused flag, risk settings, model, position, last decision",
+                lambda target, c: None, changes_state=False,
+            ),
+            CommandSpec(
+                "switch_model", SwitchModelCommand,
+                "switch the predictor (config JSON with a 'kind')",
+                lambda target, c: target.switch_model(dict(c.config)),
+            ),
+        )
+    }
+)  # fmt: skip
+"""Every command by ``type``: add a command here (its model above) and the strategy method its
+``apply`` calls; the parser, the applier, the controller and the CLI read this table."""
+
+COMMAND_TYPES: tuple[str, ...] = tuple(sorted(COMMANDS))
 
 
 def parse_command(body: str | bytes | dict[str, Any]) -> ControlCommand:
@@ -284,12 +372,14 @@ def parse_command(body: str | bytes | dict[str, Any]) -> ControlCommand:
                 f"invalid command: config: is {size} bytes of JSON, more than "
                 f"{MAX_SWITCH_CONFIG_BYTES}"
             )
+    model = COMMANDS[kind].model
     try:
-        check(data, _MODELS[kind])
+        check(data, model)
     except ConfigFieldError as exc:
         raise InvalidCommandError(f"invalid command: {exc}") from None
     try:
-        return _ADAPTER.validate_python(data)
+        command: ControlCommand = model.model_validate(data)  # type: ignore[assignment]
+        return command
     except ValidationError as exc:
         raise InvalidCommandError(_describe(exc)) from None
 
@@ -297,7 +387,7 @@ def parse_command(body: str | bytes | dict[str, Any]) -> ControlCommand:
 def _describe(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in error["loc"][1:] or error["loc"]) or "command"
+        loc = ".".join(str(p) for p in error["loc"]) or "command"
         parts.append(f"{loc}: {error['msg']}")
     return "invalid command: " + "; ".join(parts)
 

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from nautilus_ai.models.base import (
     Action,
+    ArrayPredictor,
     LearnsFromOutcomes,
     MarketContext,
     Prediction,
     PredictionError,
     Predictor,
+    SignalBatch,
     TradeOutcome,
     safe_predict,
 )
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "AnswerTiming",
+    "ArrayPredictor",
     "ArtifactError",
     "Backend",
     "BackendConfigError",
@@ -99,6 +102,7 @@ __all__ = [
     "RulePredictor",
     "ScheduledDecision",
     "SchedulerStats",
+    "SignalBatch",
     "SpecMismatchError",
     "SwitchablePredictor",
     "TorchPredictor",

@@ -20,18 +20,20 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
     "Action",
+    "ArrayPredictor",
     "LearnsFromOutcomes",
     "MarketContext",
     "Prediction",
     "PredictionError",
     "Predictor",
+    "SignalBatch",
     "TradeOutcome",
     "safe_predict",
 ]
@@ -93,6 +95,9 @@ class Prediction:
         Seconds of wall time the backend spent on it (0 for precomputed predictions).
     reason : str
         Free text: the rule that fired, or why a hold was forced (error, timeout, stale answer).
+    error : str or None
+        Set when the predictor failed and this is the hold that stands in for its answer
+        (:meth:`failure`): the typed contract callers test, never ``reason``'s text.
     """
 
     action: Action
@@ -101,6 +106,7 @@ class Prediction:
     model_id: str
     latency: float = 0.0
     reason: str = ""
+    error: str | None = None
 
     def __post_init__(self) -> None:
         # Written out (no loop, no getattr): a backtest builds one Prediction per bar.
@@ -121,6 +127,24 @@ class Prediction:
     def hold(cls, model_id: str, reason: str, latency: float = 0.0) -> Prediction:
         """A forced hold: no confidence, maximum risk, with the reason recorded."""
         return cls(Action.HOLD, 0.0, 1.0, model_id or "unknown", latency, reason)
+
+    @classmethod
+    def failure(cls, model_id: str, error: str, latency: float = 0.0) -> Prediction:
+        """The hold that stands in for a failed prediction: ``error`` says what failed."""
+        return cls(
+            Action.HOLD,
+            0.0,
+            1.0,
+            model_id or "unknown",
+            latency,
+            f"predictor error: {error}",
+            error,
+        )
+
+    @property
+    def failed(self) -> bool:
+        """Whether the predictor failed (this is :meth:`failure`'s stand-in hold)."""
+        return self.error is not None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -163,6 +187,12 @@ class Predictor(Protocol):
         """The feature spec hash the model was built for, or ``None`` if it accepts any spec."""
         ...
 
+    @property
+    def batch_exact(self) -> bool:
+        """Whether ``predict_batch`` answers every row bit for bit as ``predict`` would (then a
+        precomputed backtest may batch it without changing a trade)."""
+        ...
+
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
         """Predict from one feature vector (ordered as the feature spec). May raise."""
         ...
@@ -178,6 +208,27 @@ class Predictor(Protocol):
     def close(self) -> None:
         """Release resources (sessions, GPU memory, threads). Idempotent."""
         ...
+
+
+class SignalBatch(NamedTuple):
+    """Predictions for many rows as columns: ``sign`` (+1 buy, -1 sell, 0 hold),
+    ``confidence``, ``risk_score`` and ``reason`` per row; ``latency`` per row (seconds)."""
+
+    sign: list[int]
+    confidence: list[float]
+    risk_score: list[float]
+    reason: list[str]
+    latency: float
+
+
+@runtime_checkable
+class ArrayPredictor(Protocol):
+    """A predictor that can answer a whole feature matrix as columns, without one
+    :class:`Prediction` per row, from the features alone (no context, no state): row for row
+    the same answers as ``predict``. The precomputed backtest path uses it."""
+
+    def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
+        """Columns for each row of ``features`` (shape ``(n, k)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +376,8 @@ def safe_predict(
         return prediction
     except Exception as exc:
         model_id = _model_id_or_unknown(predictor)
-        return Prediction.hold(
-            model_id,
-            reason=f"predictor error: {type(exc).__name__}: {exc}",
-            latency=time.perf_counter() - start,
+        return Prediction.failure(
+            model_id, f"{type(exc).__name__}: {exc}", latency=time.perf_counter() - start
         )
 
 

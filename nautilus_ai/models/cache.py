@@ -259,6 +259,7 @@ def _trusted_prediction(
     set_field(prediction, "model_id", model_id)
     set_field(prediction, "latency", 0.0)
     set_field(prediction, "reason", reason)
+    set_field(prediction, "error", None)  # the cache stores answers, not failures
     return prediction
 
 
@@ -424,7 +425,7 @@ class CachedPredictor:
         self.misses += len(missing)
         if missing:
             missing_contexts = [contexts[i] for i in missing] if contexts is not None else None
-            if getattr(self.inner, "batch_exact", False):
+            if self.inner.batch_exact:
                 answers = _predict_rows(self.inner, matrix[missing], missing_contexts)
             else:
                 answers = [predict_row(self.inner, matrix[i], key_contexts[i]) for i in missing]
@@ -433,7 +434,7 @@ class CachedPredictor:
                     self._remember(keys[i], answer)
                     results[i] = answer
                 else:
-                    results[i] = Prediction.hold(self._model_id, f"predictor error: {answer}")
+                    results[i] = Prediction.failure(self._model_id, str(answer))
         return [r for r in results if r is not None]
 
     def flush(self) -> int:

@@ -77,6 +77,9 @@ class DelayedPredictor:
     def model_id(self) -> str:
         return self.inner.model_id
 
+    #: Each row waits its own delay: a batch is not promised bit for bit.
+    batch_exact = False
+
     @property
     def spec_hash(self) -> str | None:
         return self.inner.spec_hash

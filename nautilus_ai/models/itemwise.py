@@ -58,6 +58,8 @@ class ItemwiseBackend(ABC):
     """
 
     _model_id: str
+    #: Per-row answers may come from a remote batch: not promised bit for bit.
+    batch_exact: bool = False
     _spec_hash: str | None
     _closed: bool = False
 
@@ -158,9 +160,7 @@ def predict_row(
 def holds_for_errors(results: Sequence[ItemResult], model_id: str) -> list[Prediction]:
     """Turn each failed row into a ``hold`` that says why (what ``predict_batch`` returns)."""
     return [
-        item
-        if isinstance(item, Prediction)
-        else Prediction.hold(model_id, reason=f"predictor error: {item}")
+        item if isinstance(item, Prediction) else Prediction.failure(model_id, str(item))
         for item in results
     ]
 

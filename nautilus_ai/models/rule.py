@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction
+from nautilus_ai.models.base import Action, MarketContext, Prediction, SignalBatch
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -332,6 +332,15 @@ class RulePredictor:
         confidence = np.where(fire, confidence, 0.0)
         signs = np.where(code == _BUY, 1, np.where(code == _SELL, -1, 0)).astype(np.int8)
         return signs, confidence, risk, code
+
+    def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
+        """:meth:`predict` for each row as columns (:class:`~nautilus_ai.models.ArrayPredictor`)."""
+        start = time.perf_counter()
+        signs, confidence, risk, codes = self.predict_arrays(features)
+        n = len(signs)
+        reasons = [RULE_REASONS[k] for k in codes.tolist()]
+        latency = (time.perf_counter() - start) / n if n else 0.0
+        return SignalBatch(signs.tolist(), confidence.tolist(), risk.tolist(), reasons, latency)
 
     def predict_batch(
         self,

@@ -416,9 +416,7 @@ class DecisionScheduler:
         arrived_at = self._clock()
         exception = future.exception()
         if exception is not None:  # safe_predict does not raise; an executor fault might
-            prediction = Prediction.hold(
-                _model_id(self._predictor), reason=f"predictor error: {exception!r}"
-            )
+            prediction = Prediction.failure(_model_id(self._predictor), repr(exception))
         else:
             prediction = future.result()
         with self._lock:

@@ -72,6 +72,11 @@ class SwitchablePredictor:
         return self._active.model_id
 
     @property
+    def batch_exact(self) -> bool:
+        """The active backend's (it may change on a switch)."""
+        return self._active.batch_exact
+
+    @property
     def spec_hash(self) -> str | None:
         return self._spec_hash
 

@@ -87,6 +87,8 @@ class ScriptedPredictor:
     def model_id(self) -> str:
         return self.name
 
+    batch_exact = False
+
     @property
     def spec_hash(self) -> str | None:
         return self._spec_hash

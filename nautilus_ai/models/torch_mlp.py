@@ -354,6 +354,9 @@ class TorchPredictor:
         """``card.name/card.version``."""
         return self._model_id
 
+    #: A batched matrix product may differ from the single-row one in the last bits.
+    batch_exact = False
+
     @property
     def spec_hash(self) -> str:
         """The feature spec hash the model was trained on."""

@@ -47,7 +47,7 @@ def test_observe_only_records_decisions_without_orders(run_strategy: RunStrategy
     strategy, engine = run_strategy(observe_only=True)
     assert len(engine.trader.generate_orders_report()) == 0
     assert strategy.trades == []
-    warm_bars = strategy._bars - strategy.spec.warmup_bars
+    warm_bars = strategy.core.bars - strategy.spec.warmup_bars
     assert len(strategy.decisions) >= warm_bars - 1
     assert any(d.intent == "enter" and d.quantity > 0 for d in strategy.decisions)
 
@@ -82,6 +82,8 @@ class _FlakyPredictor:
     @property
     def model_id(self) -> str:
         return "flaky/1"
+
+    batch_exact = False
 
     @property
     def spec_hash(self) -> str | None:
@@ -126,7 +128,7 @@ def test_predictor_errors_become_holds(run_strategy: RunStrategy) -> None:
 
 def test_invalid_bars_do_nothing(run_strategy: RunStrategy) -> None:
     strategy, _ = run_strategy(bar_limit=2000, feature_source="incremental")
-    decisions, bars, orders = len(strategy.decisions), strategy._bars, strategy.orders_sent
+    decisions, bars, orders = len(strategy.decisions), strategy.core.bars, strategy.orders_sent
     last = strategy._engine  # the incremental engine state must not move either
     before = last.bars_seen
     bar_type = BarType.from_str(BID)
@@ -136,7 +138,7 @@ def test_invalid_bars_do_nothing(run_strategy: RunStrategy) -> None:
     strategy.on_bar(stale)
     strategy.on_bar(stale)
     assert strategy.invalid_bars == 2
-    assert (len(strategy.decisions), strategy._bars, strategy.orders_sent) == (
+    assert (len(strategy.decisions), strategy.core.bars, strategy.orders_sent) == (
         decisions, bars, orders,
     )  # fmt: skip
     assert last.bars_seen == before

@@ -23,11 +23,11 @@ from nautilus_trader.model.objects import Price, Quantity
 from pydantic import BaseModel, ConfigDict
 
 from nautilus_ai.backtest.config import parse_run_file
+from nautilus_ai.decision import core as decision_core
 from nautilus_ai.models import Action, Prediction
 from nautilus_ai.models.registry import register_backend
 from nautilus_ai.models.testing import ScriptedPredictor
 from nautilus_ai.protection import ProtectionPlan
-from nautilus_ai.strategies import ai_pattern
 from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
 
 REPO = Path(__file__).resolve().parents[3]
@@ -165,7 +165,7 @@ def test_a_refused_stop_closes_the_position_and_raises_an_error_alert(
     """The first entry's stop is placed on the wrong side of the market (as after a gap): the
     venue rejects it. The strategy closes the position at once, says so at error level and in
     its status, and the trade log has the reason; later entries are protected as usual."""
-    real_plan_exits = ai_pattern.plan_exits
+    real_plan_exits = decision_core.plan_exits
     calls = [0]
 
     def first_stop_in_the_market(*args: Any) -> ProtectionPlan | None:
@@ -176,7 +176,7 @@ def test_a_refused_stop_closes_the_position_and_raises_an_error_alert(
             return ProtectionPlan(side, close + side * 0.0020, plan.take_profit)
         return plan
 
-    monkeypatch.setattr(ai_pattern, "plan_exits", first_stop_in_the_market)
+    monkeypatch.setattr(decision_core, "plan_exits", first_stop_in_the_market)
     written: list[tuple[str, str]] = []  # what goes to the strategy's Nautilus logger
     write_alert = AIPatternStrategy._write_alert
 
@@ -235,13 +235,13 @@ def test_a_flatten_that_overtakes_an_entry_in_flight_stays_flat(
 ) -> None:
     """An operator's flatten right after an entry was sent (before its fill): the entry is
     closed as soon as it fills, instead of being protected and left open while paused."""
-    enter = AIPatternStrategy._enter
+    enter = AIPatternStrategy._execute
 
     def enter_then_flatten(self: AIPatternStrategy, *args: Any) -> None:
         enter(self, *args)
         self.flatten("operator")
 
-    monkeypatch.setattr(AIPatternStrategy, "_enter", enter_then_flatten)
+    monkeypatch.setattr(AIPatternStrategy, "_execute", enter_then_flatten)
     instrument, bars = january_bars
     strategy, engine, log = run_engine(instrument, bars[:400], predictor={"kind": "test_switching"})
     engines.append(engine)

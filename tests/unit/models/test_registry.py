@@ -56,6 +56,8 @@ class ConstantPredictor:
     def model_id(self) -> str:
         return "constant/1"
 
+    batch_exact = False
+
     @property
     def spec_hash(self) -> str | None:
         return self._spec_hash

@@ -1,0 +1,121 @@
+"""Feature logging glue: a strategy's decisions and closed positions into a catalog
+(:class:`~nautilus_ai.catalog.logger.FeatureLogger`), flushed on a live timer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from nautilus_trader.common.component import Clock, LiveClock
+
+from nautilus_ai.decision import ACTION_NAMES
+
+__all__ = [
+    "FEATURE_LOG_TIMER",
+    "attach_feature_logger",
+    "build_feature_logger",
+    "flush_feature_log",
+    "flush_quiet_rows",
+    "start_flush_timer",
+]
+
+FEATURE_LOG_TIMER = "feature-log-flush"
+
+
+def build_feature_logger(
+    config: dict[str, Any],
+    *,
+    spec: Any,
+    instrument_id: str,
+    bar_type: str,
+    clock_ns: Callable[[], int],
+    on_error: Callable[[str], None],
+) -> Any:
+    """A :class:`FeatureLogger` for ``config`` (the strategy's ``feature_log`` dict)."""
+    from pydantic import ValidationError
+
+    from nautilus_ai.catalog.logger import FeatureLogConfig, FeatureLogger
+    from nautilus_ai.models.card import describe_errors
+
+    try:
+        validated = FeatureLogConfig.model_validate(config)
+    except ValidationError as exc:
+        raise ValueError(f"feature_log: {describe_errors(exc)}") from None
+    return FeatureLogger(
+        validated,
+        spec=spec,
+        instrument_id=instrument_id,
+        bar_type=bar_type,
+        clock_ns=clock_ns,
+        on_error=on_error,
+    )
+
+
+def start_flush_timer(clock: Clock, logger: Any) -> None:
+    """Live only (a backtest's clock would fire it in simulated time): flush on time even when
+    no bar comes, e.g. over a weekend. Timers are cancelled when the strategy stops."""
+    if isinstance(clock, LiveClock) and FEATURE_LOG_TIMER not in clock.timer_names:
+        clock.set_timer(
+            FEATURE_LOG_TIMER,
+            timedelta(seconds=min(logger.config.flush_interval_s, 60.0)),
+            callback=lambda _event: logger.flush_if_due(),
+        )
+
+
+def attach_feature_logger(strategy: Any, config: dict[str, Any]) -> Any:
+    """Log every decision of ``strategy`` (an ``AIPatternStrategy``) and every closed position
+    into the catalog ``config`` names; returns the logger.
+
+    On the precomputed path the bars where nothing was decided are collected by the decision
+    core (row numbers) and logged in bulk (:meth:`FeatureLogger.record_holds`), before the
+    next full decision and when the strategy stops: the same rows, in the same order.
+    """
+    logger = build_feature_logger(
+        config,
+        spec=strategy.spec,
+        instrument_id=strategy.config.instrument_id,
+        bar_type=strategy.config.bar_type,
+        clock_ns=strategy.clock.timestamp_ns,
+        on_error=strategy.log.error,
+    )
+    record = logger.record
+    core = strategy.core
+    core.quiet_rows = []
+
+    def log_decision(ts: int, row: Any, prediction: Any, *rest: Any) -> None:
+        flush_quiet_rows(strategy)
+        last = core.last_decision  # built just now: its reason has the sizer's verdict
+        record(ts, row, prediction, *rest, last.reason if last else None)
+
+    strategy.add_decision_sink(log_decision, quiet_rows_in_bulk=True)
+    strategy.add_trade_sink(logger.record_outcome)
+    return logger
+
+
+def flush_quiet_rows(strategy: Any) -> None:
+    """Hand the quiet precomputed rows collected so far to the strategy's feature logger."""
+    rows = strategy.core.quiet_rows
+    series = strategy.precomputed
+    if not rows or series is None or series.signals is None:
+        return
+    signals = series.signals
+    index = np.asarray(rows, dtype=np.int64)
+    strategy.feature_logger.record_holds(
+        series.ts_array[index],
+        series.features[index],
+        [signals.confidence[i] for i in rows],
+        [signals.risk_score[i] for i in rows],
+        [signals.latency[i] for i in rows],
+        [ACTION_NAMES[signals.sign[i]] for i in rows],
+        signals.model_id,
+        [signals.reason[i] for i in rows],
+    )
+    rows.clear()
+
+
+def flush_feature_log(strategy: Any) -> None:
+    """Everything logged so far, quiet rows included, to disk (the strategy stops)."""
+    flush_quiet_rows(strategy)
+    strategy.feature_logger.flush()

@@ -1,0 +1,227 @@
+"""The control and status surface of :class:`~nautilus_ai.strategies.ai_pattern.
+AIPatternStrategy`: pause, resume, flatten, re-risk, switch model and status
+(:class:`nautilus_ai.control.Controllable`), and the counters reports read.
+
+Each method changes the decision core's :class:`~nautilus_ai.decision.RiskControls` (one
+``replace``) or the predictor, and must be called on the node's event loop (the controller actor
+does that).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nautilus_ai.adapters.feature_log import flush_quiet_rows
+from nautilus_ai.decision import DecisionCore, RiskControls
+from nautilus_ai.decision.timing import DecisionTiming
+from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
+from nautilus_ai.health import StrategyHealth
+from nautilus_ai.models import DecisionScheduler, Predictor
+from nautilus_ai.models.registry import build_predictor
+
+__all__ = ["AIPatternControl"]
+
+
+class AIPatternControl:
+    """Mixed into the strategy: the methods the control plane calls."""
+
+    # Provided by the strategy (a Nautilus Strategy with these attributes): annotations only,
+    # so that nothing here shadows the strategy's or Nautilus' own methods.
+    core: DecisionCore
+    spec: Any
+    config: Any
+    log: Any
+    portfolio: Any
+    health: StrategyHealth
+    id: Any
+    _exits: Any
+    _instrument_id: Any
+    _predictor: Predictor | None
+    _predictor_config: dict[str, Any]
+    _series: Any
+    _decision_sinks: list[Any]
+    _context: Callable[[int], Any]
+    _count_error: Callable[[Any, int], None]
+    _act: Callable[..., None]
+    clock: Any
+    feature_logger: Any
+    feedback: Any
+    _scheduler: Any
+
+    _close: Callable[[str], None]
+
+    _build_predictor: Callable[[dict[str, Any]], Predictor | None]
+
+    stop: Callable[[], None]
+
+    add_decision_sink: Callable[..., None]
+
+    # -- State across restarts (on_save / on_load) ------------------------------------------
+
+    def on_save(self) -> dict[str, bytes]:
+        state = {**self.core.controls.to_dict(), "predictor": self._predictor_config}
+        return {"ai_pattern": json.dumps(state).encode()}
+
+    def on_load(self, state: dict[str, bytes]) -> None:
+        raw = state.get("ai_pattern")
+        if not raw:
+            return
+        saved = json.loads(raw)
+        self.core.set_controls(RiskControls.from_dict(saved))
+        if saved["predictor"] != self._predictor_config:
+            predictor = self._build_predictor(saved["predictor"])
+            if predictor is not None:
+                self._predictor = predictor
+                self._predictor_config = dict(saved["predictor"])
+        self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
+
+    # -- Outcome feedback (nautilus_ai.feedback) ---------------------------------------------
+
+    def _start_feedback(self) -> bool:
+        """Attach the sink ``config.feedback`` describes; False (and stopped) when it cannot."""
+        try:
+            self.attach_feedback(FeedbackSink.from_config(
+                FeedbackConfig(**self.config.feedback), self.config.instrument_id,
+                lambda: self._predictor,
+            ))  # fmt: skip
+        except ValueError as exc:  # e.g. the token's environment variable is not set
+            self.log.error(f"feedback: {exc}; stopping")
+            self.stop()
+            return False
+        return True
+
+    def attach_feedback(self, sink: FeedbackSink) -> None:
+        """Report entries, decisions and closed positions to ``sink`` (outcome feedback)."""
+        self.feedback = sink
+        self.add_decision_sink(sink.decided)
+
+    @property
+    def decision_scheduler(self) -> DecisionScheduler | None:
+        """The scheduler of timed decisions (latency, deadline, async; its timeline), or None."""
+        return None if self._scheduler is None else self._scheduler.scheduler
+
+    @property
+    def model_id(self) -> str:
+        return self._predictor.model_id if self._predictor is not None else "none"
+
+    @property
+    def paused(self) -> bool:
+        return self.core.controls.paused
+
+    def pause_trading(self, reason: str = "") -> None:
+        """No new entries; open positions keep their exits."""
+        self.core.update_controls(paused=True)
+        self.log.warning(f"Paused: {reason or 'no reason given'}")
+
+    def resume_trading(self) -> None:
+        """Allow new entries again (named apart from Nautilus' lifecycle ``resume``)."""
+        self.core.update_controls(paused=False)
+        self.log.warning("Resumed")
+
+    def flatten(self, reason: str = "") -> None:
+        """Cancel orders, close positions, and stay paused."""
+        self.core.update_controls(paused=True)
+        if not self.config.observe_only:
+            self._close("flatten")
+        self.log.warning(f"Flattened and paused: {reason or 'no reason given'}")
+
+    def set_risk(
+        self,
+        min_confidence: float | None = None,
+        max_position: float | None = None,
+        risk_multiplier: float | None = None,
+    ) -> None:
+        """Change risk settings live; each ``None`` leaves that setting as it is."""
+        changes = {"min_confidence": min_confidence, "max_position": max_position,
+                   "risk_multiplier": risk_multiplier}  # fmt: skip
+        c = self.core.update_controls(**{k: v for k, v in changes.items() if v is not None})
+        self.log.warning(
+            f"Risk set: min_confidence={c.min_confidence}, max_position={c.max_position}, "
+            f"multiplier={c.risk_multiplier}"
+        )
+
+    def prepare_model(self, config: dict[str, Any]) -> Predictor:
+        """Build the predictor ``config`` describes, without switching to it (thread-safe: it
+        reads only the immutable feature spec; the controller builds off the event loop)."""
+        return build_predictor(config, self.spec)
+
+    def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
+        """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
+        already built from the same ``config``); on failure keep the current one and raise."""
+        if predictor is None:
+            predictor = build_predictor(config, self.spec)
+        old, self._predictor = self._predictor, predictor
+        self._predictor_config = dict(config)
+        if self._series is not None and self._series.signals is not None:
+            if self.feature_logger is not None:
+                flush_quiet_rows(self)  # read from the signals
+            self._series.signals = None  # they were the old model's
+            self.core.use_signals(None)
+        self._start_scheduler()  # pending decisions of the old model are dropped
+        if old is not None and old is not predictor:
+            old.close()
+        self.log.warning(f"Switched model to {predictor.model_id}")
+
+    def control_status(self) -> dict[str, Any]:
+        """A JSON-ready snapshot of the control state."""
+        net = self.portfolio.net_position(self._instrument_id)
+        last = self.core.last_decision
+        return {
+            "strategy_id": str(self.id),
+            **self.core.controls.to_dict(),
+            "model_id": self.model_id,
+            "predictor": self._predictor_config,
+            "position": float(net) if net is not None else 0.0,
+            "bars": self.core.bars,
+            "last_decision": None if last is None else {
+                "ts_event": last.ts_event, "action": last.action,
+                "confidence": last.confidence, "intent": last.intent,
+            },
+            "health": self.health.snapshot(self.core.bars),
+            "protection": self._exits.status(),
+            "feedback": None if self.feedback is None else self.feedback.status(),
+        }  # fmt: skip
+
+    # -- Counters (status and reports) ---------------------------------------------------
+
+    @property
+    def invalid_bars(self) -> int:
+        """Bars refused so far, for any reason (``health.bars_rejected`` has them by reason)."""
+        return self.health.bars_rejected_total
+
+    @property
+    def predictor_errors(self) -> int:
+        return self.health.predictor_errors
+
+    def model_win_rates(self) -> dict[str, float]:
+        """Win rate of closed positions per model id (what Kelly sizing uses)."""
+        return self.core.stats.win_rates()
+
+    # -- Decision timing (latency model, deadline, off-loop predictions) ----------------------
+
+    def _start_scheduler(self) -> None:
+        """Route predictions through a DecisionScheduler when any timing option is set."""
+        if self._scheduler is not None:
+            self._scheduler.close()
+        assert self._predictor is not None
+        config = self.config
+        self._scheduler = DecisionTiming.build(
+            self._predictor, latency=config.parts().latency, clock=self.clock.timestamp_ns,
+            deadline_ms=config.decision_deadline_ms, live=config.async_predictions,
+        )  # fmt: skip
+
+    def _schedule(self, ts: int, close: float, row: np.ndarray, precomputed: Any) -> None:
+        """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
+        assert self._scheduler is not None
+        sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
+        for decision in self._scheduler.request(
+            ts, row, precomputed, self._context, keep_row=sinks
+        ):
+            self._count_error(decision.prediction, ts)
+            # Sizing and exits use this bar's features (the market now); the trade log keeps
+            # the bar the decision was made for (decision_ts).
+            self._act(ts, close, row, decision.prediction, decision.requested_at_ns)

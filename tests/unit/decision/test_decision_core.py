@@ -1,0 +1,187 @@
+"""The decision core driven with plain floats: no engine, no Nautilus."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nautilus_ai.decision import DecisionCore, RiskControls
+from nautilus_ai.policy import Intent, PolicyConfig
+from nautilus_ai.sizing import SizingConfig
+
+T0 = 1_483_400_000_000_000_000
+MINUTE = 60_000_000_000
+
+
+class Account:
+    """A flat or open position, equity and free margin as plain numbers."""
+
+    def __init__(self, side: int = 0, equity: float = 100_000.0, busy: bool = False) -> None:
+        self.side = side
+        self.equity = equity
+        self.busy = busy
+        self.asked_equity = 0
+
+    def position_side(self) -> int:
+        return self.side
+
+    def equity_and_free_margin(self) -> tuple[float, float]:
+        self.asked_equity += 1
+        return self.equity, self.equity
+
+    def orders_in_flight(self) -> bool:
+        return self.busy
+
+
+def core(**controls: float | bool | None) -> DecisionCore:
+    return DecisionCore(
+        PolicyConfig(max_holding_bars=10),
+        SizingConfig(),
+        RiskControls(**controls),  # type: ignore[arg-type]
+        stop_loss_atr=2.0,
+        take_profit_atr=3.0,
+    )
+
+
+def test_a_confident_buy_enters_with_a_size_and_exits_planned() -> None:
+    c = core(min_confidence=0.6)
+    account = Account()
+    d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m/1", "rule", account)
+    assert d.intent is Intent.ENTER and d.side == 1 and d.send
+    assert d.quantity >= 1000 and d.quantity % 1000 == 0
+    assert d.plan is not None and d.plan.stop_loss == pytest.approx(1.1 - 2 * 0.0011)
+    assert c.last_decision == d.record and list(c.decisions) == [d.record]
+    assert d.record.action == "buy" and d.record.order_sent and d.record.error is None
+
+
+def test_below_min_confidence_is_no_signal_and_asks_nothing_of_the_account() -> None:
+    c = core(min_confidence=0.6)
+    account = Account()
+    d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.59, 0.1, "m/1", "rule", account)
+    assert d.intent is Intent.NONE and not d.send and d.quantity == 0.0
+    assert account.asked_equity == 0
+
+
+def test_min_confidence_has_one_home_and_the_policy_and_sizer_follow_it() -> None:
+    c = core(min_confidence=0.6)
+    c.update_controls(min_confidence=0.8)
+    assert c.controls.min_confidence == c.policy.min_confidence == c.sizing.min_confidence == 0.8
+    with pytest.raises(ValueError, match="min_confidence"):
+        c.update_controls(min_confidence=1.5)
+    assert c.policy.min_confidence == 0.8  # a refused change changes nothing
+
+
+def test_risk_controls_replace_validates_and_caps_the_multiplier() -> None:
+    c = core()
+    with pytest.raises(ValueError, match="max_risk_multiplier"):
+        c.update_controls(risk_multiplier=5.0)
+    with pytest.raises(ValueError, match="unknown"):
+        c.update_controls(max_positon=1.0)
+    c.update_controls(max_position=2000.0, risk_multiplier=0.5)
+    assert c.sizing.max_position == 2000.0 and c.controls.risk_multiplier == 0.5
+    assert RiskControls.from_dict(c.controls.to_dict()) == c.controls
+
+
+def test_paused_holds_entries_and_still_exits_on_an_opposite_signal() -> None:
+    c = core(paused=True)
+    assert c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m", "", Account()).intent is Intent.NONE
+    d = c.decide(T0, 1.1, 0.001, 0.0, -1, 0.9, 0.1, "m", "", Account(side=1))
+    assert d.intent is Intent.EXIT and d.send
+
+
+def test_orders_in_flight_and_observe_only_send_nothing() -> None:
+    busy = core().decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m", "r", Account(busy=True))
+    assert not busy.send and busy.record.reason.startswith("orders in flight")
+    observe = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=True)
+    d = observe.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m", "r", Account())
+    assert d.intent is Intent.ENTER and d.quantity > 0 and not d.send
+
+
+def test_no_atr_no_entry_and_a_reversal_still_exits() -> None:
+    c = core()
+    d = c.decide(T0, 1.1, 0.0, 0.0, 1, 0.9, 0.1, "m", "r", Account())
+    assert d.quantity == 0.0 and not d.send and "no exit distance" in d.record.reason
+    d = c.decide(T0, 1.1, 0.0, 0.0, 1, 0.9, 0.1, "m", "r", Account(side=-1))
+    assert d.intent is Intent.EXIT and d.send
+
+
+def test_a_predictor_error_is_a_typed_field_of_the_record() -> None:
+    c = core()
+    d = c.decide(T0, 1.1, 0.001, 0.0, 0, 0.0, 1.0, "m", "predictor error: boom", Account(),
+                 error="RuntimeError: boom")  # fmt: skip
+    assert d.record.error == "RuntimeError: boom" and d.intent is Intent.NONE
+
+
+def test_positions_join_their_decision_by_order_id_and_feed_the_stats() -> None:
+    c = core()
+    c.bars = 5
+    d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m/1", "r", Account())
+    c.order_placed("O-1", d.decision_ts, "m/1")
+    c.order_placed("O-2", T0 + MINUTE, "m/2")  # another entry, never opened
+    c.position_opened("O-1")
+    c.exit_filled("take_profit")
+    trade = c.position_closed(
+        ts_opened=T0, ts_closed=T0 + 5 * MINUTE, side="long", quantity=1000.0,
+        avg_px_open=1.1, avg_px_close=1.101, realized_pnl=1.0, default_model_id="x",
+    )  # fmt: skip
+    assert (trade.model_id, trade.decision_ts, trade.exit_reason) == ("m/1", T0, "take_profit")
+    assert c.stats.win_rates() == {"m/1": 1.0}
+    assert c.stats.kelly_inputs("m/1").trades == 1
+    seen = []
+    c.add_trade_sink(seen.append)
+    c.position_closed(
+        ts_opened=T0, ts_closed=T0, side="short", quantity=1000.0, avg_px_open=1.1,
+        avg_px_close=1.1, realized_pnl=-2.0, default_model_id="x",
+    )  # fmt: skip
+    assert seen[0].exit_reason == "unknown" and c.stats.win_rates() == {"m/1": 0.5}
+
+
+def test_max_holding_bars_counts_from_the_entry() -> None:
+    c = core()
+    c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m", "r", Account())
+    c.bars += 10
+    d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m", "r", Account(side=1))
+    assert d.intent is Intent.EXIT_TIMEOUT and d.send
+
+
+class Rows:
+    """Precomputed signals as lists (the SignalRows protocol)."""
+
+    model_id = "m/1"
+
+    def __init__(self, signs: list[int], confidences: list[float]) -> None:
+        self.sign = signs
+        self.confidence = confidences
+        self.risk_score = [0.1] * len(signs)
+        self.reason = ["r"] * len(signs)
+
+    def hold_record(self, row: int):  # type: ignore[no-untyped-def]
+        from nautilus_ai.decision import ACTION_NAMES, DecisionRecord
+
+        action = ACTION_NAMES[self.sign[row]]
+        ts = T0 + row * MINUTE
+        return DecisionRecord(ts, action, self.confidence[row], 0.1, "m/1", "none", 0.0, False, "r")
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from([-1, 0, 1]), st.floats(0.0, 1.0)), min_size=1, max_size=40)
+)
+def test_a_row_lookup_decides_as_the_full_path_while_flat(rows: list[tuple[int, float]]) -> None:
+    """Observe-only (always flat): decide_row's log equals deciding every row in full."""
+    signs, confidences = [s for s, _ in rows], [c for _, c in rows]
+    fast = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=True)
+    slow = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=True)
+    source = Rows(signs, confidences)
+    fast.use_signals(source)
+    account = Account()
+    for i, (sign, confidence) in enumerate(rows):
+        ts = T0 + i * MINUTE
+        fast.decide_row(i, ts, 1.1, 0.001, 0.0, False, account)
+        slow.decide(ts, 1.1, 0.001, 0.0, sign, confidence, 0.1, "m/1", "r", account)
+    got = [(d.ts_event, d.action, d.intent, d.quantity, d.order_sent) for d in fast.decisions]
+    want = [(d.ts_event, d.action, d.intent, d.quantity, d.order_sent) for d in slow.decisions]
+    assert got == want
+    assert fast.last_decision is not None and fast.last_decision.ts_event == want[-1][0]
+    fast.use_signals(None)  # rows become records; the log reads the same
+    assert [(d.ts_event, d.intent) for d in fast.decisions] == [(w[0], w[2]) for w in want]
