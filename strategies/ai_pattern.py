@@ -43,7 +43,7 @@ from nautilus_ai.adapters.feature_log import (
 from nautilus_ai.bar_guard import BarGate
 from nautilus_ai.decision import Decision, DecisionCore, DecisionRecord, TradeRecord
 from nautilus_ai.decision.timing import DecisionTiming
-from nautilus_ai.features import FeatureEngine, InvalidBarError
+from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import Action, MarketContext, Prediction, Predictor, safe_predict
 from nautilus_ai.models.registry import build_predictor
@@ -83,11 +83,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         parts = config.parts()
         self._instrument_id = InstrumentId.from_str(config.instrument_id)
         self._bar_type = BarType.from_str(config.bar_type)
-        self.spec = parts.spec
-        self._engine = FeatureEngine(self.spec)
-        self._i_atr = self.spec.index("atr_close")
-        self._i_vol_regime = self.spec.index("vol_regime")
-        self._i_warm = self.spec.index("warm")
+        self._use_spec(parts.spec)
         self.core = DecisionCore(
             parts.rules, parts.sizing, parts.controls,
             stop_loss_atr=config.stop_loss_atr, take_profit_atr=config.take_profit_atr,
@@ -127,7 +123,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self.stop()
             return
         if self._predictor is None:
-            self._predictor = self._build_predictor(self._predictor_config)
+            self._predictor = self._build_first_predictor(self._predictor_config)
             if self._predictor is None:
                 self.log.error("No usable predictor; stopping")
                 self.stop()
@@ -394,6 +390,13 @@ class AIPatternStrategy(AIPatternControl, Strategy):
 
     def _write_alert(self, level: str, message: str) -> None:
         (self.log.error if level == "error" else self.log.warning)(message)
+
+    def _use_spec(self, spec: FeatureSpec) -> None:
+        self.spec = spec
+        self._engine = FeatureEngine(spec)
+        self._i_atr = spec.index("atr_close")
+        self._i_vol_regime = spec.index("vol_regime")
+        self._i_warm = spec.index("warm")
 
     def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
         try:

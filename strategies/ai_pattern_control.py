@@ -18,10 +18,12 @@ import numpy as np
 from nautilus_ai.adapters.feature_log import flush_quiet_rows
 from nautilus_ai.decision import DecisionCore, RiskControls
 from nautilus_ai.decision.timing import DecisionTiming
+from nautilus_ai.features.spec import default_spec_of
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
+from nautilus_ai.models.spec import SpecMismatchError
 
 __all__ = ["AIPatternControl"]
 
@@ -55,10 +57,33 @@ class AIPatternControl:
     _close: Callable[[str], None]
 
     _build_predictor: Callable[[dict[str, Any]], Predictor | None]
+    _use_spec: Callable[[Any], None]
+    tick_mode: Any
 
     stop: Callable[[], None]
 
     add_decision_sink: Callable[..., None]
+
+    # -- The first model ----------------------------------------------------------------------
+
+    def _build_first_predictor(self, config: dict[str, Any]) -> Predictor | None:
+        # A model stored under an older default feature spec keeps working after an upgrade:
+        # with no feature_spec in the config, the strategy computes the model's own version.
+        try:
+            return build_predictor(config, self.spec)
+        except SpecMismatchError as exc:
+            spec = None
+            if self.config.feature_spec is None and exc.expected_spec is not None:
+                spec = default_spec_of(exc.expected_spec, exc.expected_hash)
+            if spec is None or self.tick_mode is not None:
+                self.log.error(f"Cannot build predictor {config!r}: SpecMismatchError: {exc}")
+                return None
+            self.log.info(
+                f"The model was built for feature spec version {spec.version} ({spec.hash}); "
+                f"computing that version (the default is version {self.spec.version})"
+            )
+            self._use_spec(spec)
+        return self._build_predictor(config)
 
     # -- State across restarts (on_save / on_load) ------------------------------------------
 

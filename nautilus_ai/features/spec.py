@@ -17,11 +17,12 @@ from typing import Any
 
 __all__ = [
     "CURRENT_VERSION",
+    "FeatureSpec",
     "SESSION_TIMEZONES",
     "SUPPORTED_VERSIONS",
     "TICK_FEATURE_NAMES",
-    "FeatureSpec",
     "default_spec_hashes",
+    "default_spec_of",
     "stored_spec",
 ]
 
@@ -342,6 +343,17 @@ def stored_spec(data: Mapping[str, Any], spec_hash: str, *, where: str) -> Featu
 def default_spec_hashes() -> dict[str, int]:
     """Hash of every version's default spec -> version (old definitions stay addressable)."""
     return {FeatureSpec(version=v).hash: v for v in SUPPORTED_VERSIONS}
+
+
+def default_spec_of(data: Mapping[str, Any], spec_hash: str | None) -> FeatureSpec | None:
+    """The default spec of some version, rebuilt from a stored spec dict, or None if the stored
+    spec is not one of the versions' defaults (a custom spec is never adopted silently)."""
+    if spec_hash not in default_spec_hashes():
+        return None
+    try:
+        return stored_spec(data, spec_hash, where="stored spec")
+    except ValueError:
+        return None
 
 
 def _is_int(value: object) -> bool:

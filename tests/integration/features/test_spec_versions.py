@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -94,3 +95,22 @@ def test_a_stored_spec_whose_hash_does_not_rebuild_is_refused_naming_where() -> 
         stored_spec({"version": 1, "atr_period": 10}, V1_HASH, where="card.json")
     with pytest.raises(ValueError, match=r"card\.json: stored feature spec: .*version"):
         stored_spec({"version": 9}, V1_HASH, where="card.json")
+
+
+def test_a_strategy_keeps_running_a_v1_model_after_the_default_moved_on(
+    january_bars: tuple[Any, list[Any]],
+) -> None:
+    # No feature_spec in the config: the strategy computes the model's own (v1) version and
+    # decides with it; a config that pins the new default is refused (one error, no model).
+    from fixtures.strategy_engine import run_engine
+
+    instrument, bars = january_bars
+    predictor = {"kind": "torch", "path": str(CARD), "device": "cpu"}
+    strategy, _engine, _log = run_engine(instrument, bars[:6_000], predictor=predictor)
+    assert strategy.spec.hash == V1_HASH
+    decided = [r for r in strategy.decisions if r.model_id.startswith("v1-mlp")]
+    assert len(decided) > 2_000 and not any(r.error for r in decided)
+    pinned, _engine, _log = run_engine(
+        instrument, bars[:200], predictor=predictor, feature_spec=FeatureSpec().to_dict()
+    )
+    assert pinned.spec.version == 2 and len(pinned.decisions) == 0
