@@ -178,6 +178,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         # (the precomputed series, the model). Records stay for the caller.
         self._scheduler = self._predictor = self._series = None
         self._decision_sinks = []
+        self.core.release()
 
     # -- Bars: features -> predictor -> decision -> orders ----------------------------------
 

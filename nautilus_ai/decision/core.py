@@ -366,6 +366,12 @@ class DecisionCore:
         """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""
         self._trade_sinks.append(sink)
 
+    def release(self) -> None:
+        """Let go of the precomputed signals and the sinks once the run is over (the records stay
+        readable: the decision log keeps its own reference until it is cleared)."""
+        self._signals = None
+        self._trade_sinks = []
+
     def reset(self) -> None:
         """Forget the run (records, statistics, positions); keep configuration and controls."""
         self.stats = ModelStats()
