@@ -286,7 +286,81 @@ def check_vector(
         raise_non_finite(features.tolist(), names, owner=owner, row=None)
 
 
-class MLPPredictor:
+class TwinPredictor:
+    """What the MLP predictors share (:class:`MLPPredictor`, and
+    :class:`~nautilus_ai.models.torch_mlp.TorchPredictor` with torch): the card, the per-bar path
+    through the float64 :class:`MLPTwin` (bit-identical answers in both) and the batch decision
+    over the subclass's :meth:`predict_proba_batch`."""
+
+    _card: ModelCard
+    _owner: str
+    _names: tuple[str, ...]
+    _shape: tuple[int]
+    _model_id: str
+    _actions: tuple[Action, ...]
+    _twin: MLPTwin
+
+    @property
+    def model_id(self) -> str:
+        """``card.name/card.version``."""
+        return self._model_id
+
+    #: A batched matrix product may differ from the single-row one in the last bits.
+    batch_exact = False
+
+    @property
+    def spec_hash(self) -> str:
+        """The feature spec hash the model was trained on."""
+        return self._card.spec_hash
+
+    @property
+    def card(self) -> ModelCard:
+        """The model card."""
+        return self._card
+
+    def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
+        """Class probabilities for one vector (card class order), via the numpy twin."""
+        check_vector(features, self._shape, self._names, self._owner)
+        return probabilities(self._twin, features)
+
+    def predict(self, features: Float64Array, context: MarketContext) -> Prediction:
+        """Predict from one feature vector with the numpy twin.
+
+        Raises
+        ------
+        PredictionError
+            Wrong shape, a non-finite feature (named), or a context for another spec.
+        """
+        start = time.perf_counter()
+        if context.spec_hash and context.spec_hash != self._card.spec_hash:
+            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
+        p0, p1, p2 = self.predict_proba(features)
+        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
+
+    def predict_proba_batch(self, features: Float64Array) -> Float64Array:
+        """``(n, 3)`` float64 class probabilities (card order): the subclass's batch path."""
+        raise NotImplementedError
+
+    def predict_batch(
+        self,
+        features: Float64Array,
+        contexts: Sequence[MarketContext] | None = None,
+    ) -> list[Prediction]:
+        """One prediction per row from :meth:`predict_proba_batch` (as close to :meth:`predict`
+        as that batch path is; see the class). Latency is batch time / n."""
+        start = time.perf_counter()
+        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
+        index, confidence, risk = decide(self.predict_proba_batch(features))
+        n = len(index)
+        latency = (time.perf_counter() - start) / n if n else 0.0
+        actions, model_id = self._actions, self._model_id
+        return [
+            Prediction(actions[k], c, r, model_id, latency, "mlp argmax")
+            for k, c, r in zip(index.tolist(), confidence.tolist(), risk.tolist(), strict=True)
+        ]
+
+
+class MLPPredictor(TwinPredictor):
     """A stored MLP as a predictor, in numpy only (CPU, float64): the core's MLP backend.
 
     Per-bar answers are bit-identical to
@@ -325,46 +399,9 @@ class MLPPredictor:
         return cls(load_mlp_weights(path), spec)
 
     @property
-    def model_id(self) -> str:
-        """``card.name/card.version``."""
-        return self._model_id
-
-    #: A batched matrix product may differ from the single-row one in the last bits.
-    batch_exact = False
-
-    @property
-    def spec_hash(self) -> str:
-        """The feature spec hash the model was trained on."""
-        return self._card.spec_hash
-
-    @property
-    def card(self) -> ModelCard:
-        """The model card."""
-        return self._card
-
-    @property
     def device(self) -> str:
         """Always ``"cpu"``."""
         return "cpu"
-
-    def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
-        """Class probabilities for one vector (card class order)."""
-        check_vector(features, self._shape, self._names, self._owner)
-        return probabilities(self._twin, features)
-
-    def predict(self, features: Float64Array, context: MarketContext) -> Prediction:
-        """Predict from one feature vector.
-
-        Raises
-        ------
-        PredictionError
-            Wrong shape, a non-finite feature (named), or a context for another spec.
-        """
-        start = time.perf_counter()
-        if context.spec_hash and context.spec_hash != self._card.spec_hash:
-            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
-        p0, p1, p2 = self.predict_proba(features)
-        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
 
     def predict_proba_batch(self, features: Float64Array) -> Float64Array:
         """``(n, 3)`` float64 class probabilities (card order)."""
@@ -374,23 +411,6 @@ class MLPPredictor:
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
         return logits
-
-    def predict_batch(
-        self,
-        features: Float64Array,
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """One prediction per row. Latency is batch time / n."""
-        start = time.perf_counter()
-        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
-        index, confidence, risk = decide(self.predict_proba_batch(features))
-        n = len(index)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        actions, model_id = self._actions, self._model_id
-        return [
-            Prediction(actions[k], c, r, model_id, latency, "mlp argmax")
-            for k, c, r in zip(index.tolist(), confidence.tolist(), risk.tolist(), strict=True)
-        ]
 
     def close(self) -> None:
         """Nothing to free (for the protocol)."""
