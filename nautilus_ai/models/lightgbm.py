@@ -22,7 +22,6 @@ Decision: the most probable class (the first on a tie), ``confidence = max(p)``,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -43,7 +42,14 @@ from pydantic import (
 )
 
 from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    argmax_and_entropy,
+    softmax3,
+)
 from nautilus_ai.models.card import (
     CARD_FILE,
     CLASSES,
@@ -82,7 +88,6 @@ __all__ = [
 ]
 
 MODEL_FILE = "model.txt"
-_LN3 = math.log(3.0)
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -413,14 +418,7 @@ class LightGBMPredictor:
 
 def _softmax(r0: float, r1: float, r2: float, temperature: float) -> tuple[float, float, float]:
     """``softmax(raw / temperature)`` in the operation order of the Pine export."""
-    l0, l1, l2 = r0 / temperature, r1 / temperature, r2 / temperature
-    top = l0 if l0 >= l1 else l1
-    top = top if top >= l2 else l2
-    e0 = math.exp(l0 - top)
-    e1 = math.exp(l1 - top)
-    e2 = math.exp(l2 - top)
-    total = e0 + e1 + e2
-    return e0 / total, e1 / total, e2 / total
+    return softmax3(r0 / temperature, r1 / temperature, r2 / temperature)
 
 
 def softmax_probabilities(raw: NDArray[np.float64], temperature: float) -> NDArray[np.float64]:
@@ -435,21 +433,8 @@ def softmax_probabilities(raw: NDArray[np.float64], temperature: float) -> NDArr
 
 def _decide(p0: float, p1: float, p2: float) -> tuple[int, float, float]:
     """Class index (first max), confidence and normalised entropy, clipped to [0, 1]."""
-    if p0 >= p1 and p0 >= p2:
-        k, confidence = 0, p0
-    elif p1 >= p2:
-        k, confidence = 1, p1
-    else:
-        k, confidence = 2, p2
-    entropy = 0.0
-    if p0 > 0.0:
-        entropy -= p0 * math.log(p0)
-    if p1 > 0.0:
-        entropy -= p1 * math.log(p1)
-    if p2 > 0.0:
-        entropy -= p2 * math.log(p2)
-    risk = entropy / _LN3
-    return k, (confidence if confidence < 1.0 else 1.0), min(max(risk, 0.0), 1.0)
+    k, confidence, risk = argmax_and_entropy(p0, p1, p2)
+    return k, confidence, min(max(risk, 0.0), 1.0)
 
 
 def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> Path:

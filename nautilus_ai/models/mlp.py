@@ -25,7 +25,14 @@ from numpy.typing import NDArray
 from safetensors.numpy import load_file, save_file
 
 from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    argmax_and_entropy,
+    softmax3,
+)
 from nautilus_ai.models.card import (
     CARD_FILE,
     WEIGHTS_FILE,
@@ -225,36 +232,17 @@ def _make_gelu() -> Callable[[Float64Array], Float64Array]:
 def probabilities(twin: MLPTwin, features: Float64Array) -> tuple[float, float, float]:
     """Softmax of :meth:`MLPTwin.logits` for one vector (three classes), in Python floats."""
     l0, l1, l2 = twin.logits(features)
-    top = l0 if l0 >= l1 else l1
-    top = top if top >= l2 else l2
-    e0 = math.exp(l0 - top)
-    e1 = math.exp(l1 - top)
-    e2 = math.exp(l2 - top)
-    total = e0 + e1 + e2
-    return e0 / total, e1 / total, e2 / total
+    return softmax3(l0, l1, l2)
 
 
 def prediction_from_probabilities(
     p0: float, p1: float, p2: float, actions: tuple[Action, ...], model_id: str, start: float
 ) -> Prediction:
     """argmax (first on ties), confidence ``max p``, risk = normalised entropy."""
-    if p0 >= p1 and p0 >= p2:
-        k, confidence = 0, p0
-    elif p1 >= p2:
-        k, confidence = 1, p1
-    else:
-        k, confidence = 2, p2
-    entropy = 0.0
-    if p0 > 0.0:
-        entropy -= p0 * math.log(p0)
-    if p1 > 0.0:
-        entropy -= p1 * math.log(p1)
-    if p2 > 0.0:
-        entropy -= p2 * math.log(p2)
-    risk = entropy / _LN3
+    k, confidence, risk = argmax_and_entropy(p0, p1, p2)
     return Prediction(
         actions[k],
-        confidence if confidence < 1.0 else 1.0,
+        confidence,
         risk if risk < 1.0 else 1.0,
         model_id,
         time.perf_counter() - start,
