@@ -37,11 +37,10 @@ from pydantic import (
     Field,
     JsonValue,
     PositiveInt,
-    ValidationError,
     model_validator,
 )
 
-from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
+from nautilus_ai.artifacts import file_sha256, publish_folder
 from nautilus_ai.models.base import (
     Action,
     MarketContext,
@@ -55,8 +54,10 @@ from nautilus_ai.models.card import (
     CLASSES,
     ArtifactError,
     TimeWindow,
-    describe_errors,
+    checked_artifact_file,
     library_versions,
+    new_artifact_folder,
+    read_card,
 )
 from nautilus_ai.models.lightgbm_trees import (
     LightGBMModelError,
@@ -225,29 +226,12 @@ def architecture_of(
 
 def read_gbt_card(folder: str | Path) -> GBTModelCard:
     """Read ``<folder>/model_card.json`` as a LightGBM card; errors name the file and field."""
-    path = Path(folder) / CARD_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArtifactError(f"no {CARD_FILE} in {Path(folder)} (is it a model artifact?)") from None
-    try:
-        return GBTModelCard.model_validate_json(text)
-    except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid LightGBM model card: {describe_errors(exc)}") from exc
+    return read_card(folder, GBTModelCard, "LightGBM model card")
 
 
 def _read_model(folder: Path, card: GBTModelCard) -> TreeEnsemble:
     """``model.txt`` checked against the card (checksum, features, shape)."""
-    model = folder / MODEL_FILE
-    if not model.is_file():
-        raise ArtifactError(f"no {MODEL_FILE} in {folder}")
-    if card.model_sha256 is not None:
-        digest = file_sha256(model)
-        if digest != card.model_sha256:
-            raise ArtifactError(
-                f"{model}: SHA-256 {digest} does not match the card's {card.model_sha256} "
-                "(file changed or corrupted)"
-            )
+    model = checked_artifact_file(folder, MODEL_FILE, card.model_sha256)
     try:
         ensemble = parse_lightgbm_model(model.read_text(encoding="utf-8"), source=str(model))
     except LightGBMModelError as exc:
@@ -449,13 +433,7 @@ def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> 
     except LightGBMModelError as exc:
         raise ArtifactError(str(exc)) from exc
     _check_against_card(ensemble, card, f"card {card.model_id}")
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         model = folder / MODEL_FILE
@@ -467,7 +445,7 @@ def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> 
         GBTModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)
 
 
 def card_for(

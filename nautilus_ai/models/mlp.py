@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file, save_file
 
-from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
+from nautilus_ai.artifacts import file_sha256, publish_folder
 from nautilus_ai.models.base import (
     Action,
     MarketContext,
@@ -40,6 +40,7 @@ from nautilus_ai.models.card import (
     ModelCard,
     checked_weights_file,
     library_versions,
+    new_artifact_folder,
     read_model_card,
 )
 from nautilus_ai.models.spec import (
@@ -420,13 +421,7 @@ def save_mlp_artifact(
     shapes = [w.shape for w in weights]
     if shapes != [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]:
         raise ArtifactError(f"card {card.model_id} describes layers {dims}, weights are {shapes}")
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         std_names = card.standardisation
@@ -445,4 +440,4 @@ def save_mlp_artifact(
         ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)

@@ -45,6 +45,7 @@ from nautilus_ai.models.card import (
     ModelCard,
     checked_weights_file,
     library_versions,
+    new_artifact_folder,
     read_model_card,
 )
 from nautilus_ai.models.device import resolve_device
@@ -413,13 +414,7 @@ def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> P
             f"card {card.model_id} describes {card.architecture}, the module is "
             f"{module.architecture}"
         )
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         std = card.standardisation
@@ -438,7 +433,7 @@ def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> P
         ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)
 
 
 def _same_shape(a: MLPArchitecture, b: MLPArchitecture) -> bool:
