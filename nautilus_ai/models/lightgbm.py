@@ -69,8 +69,8 @@ from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
     context_spec_error,
     raise_non_finite,
 )
@@ -274,13 +274,7 @@ class LightGBMPredictor:
     def __init__(self, ensemble: TreeEnsemble, card: GBTModelCard, spec: FeatureSpecLike) -> None:
         owner = f"model {card.model_id}"
         _check_against_card(ensemble, card, owner)
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         self._card = card
         self._owner = owner
         self._names = card.feature_names
@@ -305,13 +299,7 @@ class LightGBMPredictor:
         """
         folder = Path(path)
         card = read_gbt_card(folder)
-        check_spec_matches(
-            owner=f"model {card.model_id} ({folder})",
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=f"model {card.model_id} ({folder})")
         return cls(_read_model(folder, card), card, spec)
 
     # ------------------------------------------------------------------ protocol

@@ -46,8 +46,8 @@ from nautilus_ai.models.card import (
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
     context_spec_error,
     raise_non_finite,
 )
@@ -360,13 +360,7 @@ class MLPPredictor(TwinPredictor):
     def __init__(self, weights: MLPWeights, spec: FeatureSpecLike) -> None:
         card = weights.card
         owner = f"model {card.model_id} ({weights.path})"
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         self._card = card
         self._owner = owner
         self._names = card.feature_names

@@ -52,8 +52,8 @@ from nautilus_ai.models.device import resolve_device
 from nautilus_ai.models.mlp import MLPTwin, TwinPredictor, decide
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
 )
 
 __all__ = [
@@ -206,13 +206,7 @@ class TorchPredictor(TwinPredictor):
             raise ArtifactError(
                 f"{owner}: module is {module.architecture}, card says {card.architecture}"
             )
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, was {batch_size}")
         self._card = card
@@ -265,13 +259,7 @@ class TorchPredictor(TwinPredictor):
         """
         folder = Path(path)
         card = read_model_card(folder)
-        check_spec_matches(
-            owner=f"model {card.model_id} ({folder})",
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=f"model {card.model_id} ({folder})")
         weights = checked_weights_file(folder, card)
         tensors = safetensors.torch.load_file(str(weights), device="cpu")
         arch = card.architecture
