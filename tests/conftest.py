@@ -268,16 +268,8 @@ def january_backtest(
     bid and an ask bar) in a netting margin account with our FX fee and fill models. The engines
     are disposed after the test.
     """
-    from decimal import Decimal
+    from fixtures.strategy_engine import sim_engine
 
-    from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-    from nautilus_trader.config import LoggingConfig
-    from nautilus_trader.model.currencies import USD
-    from nautilus_trader.model.enums import AccountType, OmsType
-    from nautilus_trader.model.identifiers import Venue
-    from nautilus_trader.model.objects import Money
-
-    from nautilus_ai.backtest.execution import FXCommissionFeeModel, FXDepthFillModel
     from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
 
     instrument, bars = january_bars
@@ -293,20 +285,7 @@ def january_backtest(
             "max_holding_bars": 240,
         }
         config.update(overrides)
-        engine = BacktestEngine(
-            BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR", bypass_logging=True))
-        )
-        engine.add_venue(
-            Venue("SIM"),
-            oms_type=OmsType.NETTING,
-            account_type=AccountType.MARGIN,
-            base_currency=USD,
-            starting_balances=[Money(100_000, USD)],
-            default_leverage=Decimal(30),
-            fee_model=FXCommissionFeeModel(),
-            fill_model=FXDepthFillModel(),
-            bar_adaptive_high_low_ordering=True,
-        )
+        engine = sim_engine()
         engine.add_instrument(instrument)
         engine.add_data(bars[:bar_limit] if bar_limit else bars)
         strategy = AIPatternStrategy(AIPatternConfig(**config))

@@ -73,6 +73,40 @@ class Action(enum.Enum):
 _SIGN = {Action.BUY: 1, Action.SELL: -1, Action.HOLD: 0}
 
 
+_LN3 = math.log(3.0)
+
+
+def softmax3(l0: float, l1: float, l2: float) -> tuple[float, float, float]:
+    """Softmax of three logits in Python floats, max-shifted, in the operation order the Pine
+    exports repeat (the per-bar path of the MLP and LightGBM predictors)."""
+    top = l0 if l0 >= l1 else l1
+    top = top if top >= l2 else l2
+    e0 = math.exp(l0 - top)
+    e1 = math.exp(l1 - top)
+    e2 = math.exp(l2 - top)
+    total = e0 + e1 + e2
+    return e0 / total, e1 / total, e2 / total
+
+
+def argmax_and_entropy(p0: float, p1: float, p2: float) -> tuple[int, float, float]:
+    """Of three class probabilities: the class index (first max on ties), its probability
+    clipped to at most 1, and the entropy over ``ln 3`` (not clipped: callers bound it)."""
+    if p0 >= p1 and p0 >= p2:
+        k, confidence = 0, p0
+    elif p1 >= p2:
+        k, confidence = 1, p1
+    else:
+        k, confidence = 2, p2
+    entropy = 0.0
+    if p0 > 0.0:
+        entropy -= p0 * math.log(p0)
+    if p1 > 0.0:
+        entropy -= p1 * math.log(p1)
+    if p2 > 0.0:
+        entropy -= p2 * math.log(p2)
+    return k, (confidence if confidence < 1.0 else 1.0), entropy / _LN3
+
+
 class PredictionError(RuntimeError):
     """A backend could not produce a prediction (bad answer, timeout, wrong feature spec...)."""
 

@@ -22,7 +22,7 @@ import importlib.metadata
 import platform
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from nautilus_ai.artifacts import ArtifactError, file_sha256
+from nautilus_ai.artifacts import ArtifactError, file_sha256, next_version
 
 __all__ = [
     "CARD_FILE",
@@ -203,15 +203,24 @@ class ModelCard(_Frozen):
 
 def read_model_card(folder: str | Path) -> ModelCard:
     """Read ``<folder>/model_card.json``; errors name the file and the bad field."""
+    return read_card(folder, ModelCard, "model card")
+
+
+CardT = TypeVar("CardT", bound=BaseModel)
+
+
+def read_card(folder: str | Path, card_type: type[CardT], what: str) -> CardT:
+    """Read ``<folder>/model_card.json`` as ``card_type`` (``what`` names it in errors); errors
+    name the file and the bad field."""
     path = Path(folder) / CARD_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArtifactError(f"no {CARD_FILE} in {Path(folder)} (is it a model artifact?)") from None
     try:
-        return ModelCard.model_validate_json(text)
+        return card_type.model_validate_json(text)
     except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid model card: {describe_errors(exc)}") from exc
+        raise ArtifactError(f"{path}: invalid {what}: {describe_errors(exc)}") from exc
 
 
 def checked_weights_file(folder: str | Path, card: ModelCard) -> Path:
@@ -222,17 +231,46 @@ def checked_weights_file(folder: str | Path, card: ModelCard) -> Path:
     ArtifactError
         The file is missing, or its bytes changed since the card was written.
     """
-    weights = Path(folder) / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ArtifactError(f"no {WEIGHTS_FILE} in {Path(folder)}")
-    if card.weights_sha256 is not None:
-        digest = file_sha256(weights)
-        if digest != card.weights_sha256:
+    return checked_artifact_file(folder, WEIGHTS_FILE, card.weights_sha256)
+
+
+def checked_artifact_file(folder: str | Path, file_name: str, sha256: str | None) -> Path:
+    """``<folder>/<file_name>``, after checking it exists and (when the card stores one)
+    matches the card's SHA-256.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing, or its bytes changed since the card was written.
+    """
+    file = Path(folder) / file_name
+    if not file.is_file():
+        raise ArtifactError(f"no {file_name} in {Path(folder)}")
+    if sha256 is not None:
+        digest = file_sha256(file)
+        if digest != sha256:
             raise ArtifactError(
-                f"{weights}: SHA-256 {digest} does not match the card's {card.weights_sha256} "
+                f"{file}: SHA-256 {digest} does not match the card's {sha256} "
                 "(file changed or corrupted)"
             )
-    return weights
+    return file
+
+
+def new_artifact_folder(root: str | Path, name: str, version: int) -> Path:
+    """``<root>/<name>/v<version>``, refused if it exists: artifacts are never overwritten.
+
+    Raises
+    ------
+    ArtifactError
+        The folder exists (the message names the next free version).
+    """
+    final = Path(root) / name / f"v{version}"
+    if final.exists():
+        raise ArtifactError(
+            f"{final} already exists: artifacts are never overwritten; use version "
+            f"{next_version(root, name)}"
+        )
+    return final
 
 
 def describe_errors(exc: ValidationError) -> str:

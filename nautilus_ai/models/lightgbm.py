@@ -22,7 +22,6 @@ Decision: the most probable class (the first on a tie), ``confidence = max(p)``,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -38,19 +37,27 @@ from pydantic import (
     Field,
     JsonValue,
     PositiveInt,
-    ValidationError,
     model_validator,
 )
 
-from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.artifacts import file_sha256, publish_folder
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    argmax_and_entropy,
+    softmax3,
+)
 from nautilus_ai.models.card import (
     CARD_FILE,
     CLASSES,
     ArtifactError,
     TimeWindow,
-    describe_errors,
+    checked_artifact_file,
     library_versions,
+    new_artifact_folder,
+    read_card,
 )
 from nautilus_ai.models.lightgbm_trees import (
     LightGBMModelError,
@@ -62,8 +69,8 @@ from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
     context_spec_error,
     raise_non_finite,
 )
@@ -82,7 +89,6 @@ __all__ = [
 ]
 
 MODEL_FILE = "model.txt"
-_LN3 = math.log(3.0)
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -220,29 +226,12 @@ def architecture_of(
 
 def read_gbt_card(folder: str | Path) -> GBTModelCard:
     """Read ``<folder>/model_card.json`` as a LightGBM card; errors name the file and field."""
-    path = Path(folder) / CARD_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArtifactError(f"no {CARD_FILE} in {Path(folder)} (is it a model artifact?)") from None
-    try:
-        return GBTModelCard.model_validate_json(text)
-    except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid LightGBM model card: {describe_errors(exc)}") from exc
+    return read_card(folder, GBTModelCard, "LightGBM model card")
 
 
 def _read_model(folder: Path, card: GBTModelCard) -> TreeEnsemble:
     """``model.txt`` checked against the card (checksum, features, shape)."""
-    model = folder / MODEL_FILE
-    if not model.is_file():
-        raise ArtifactError(f"no {MODEL_FILE} in {folder}")
-    if card.model_sha256 is not None:
-        digest = file_sha256(model)
-        if digest != card.model_sha256:
-            raise ArtifactError(
-                f"{model}: SHA-256 {digest} does not match the card's {card.model_sha256} "
-                "(file changed or corrupted)"
-            )
+    model = checked_artifact_file(folder, MODEL_FILE, card.model_sha256)
     try:
         ensemble = parse_lightgbm_model(model.read_text(encoding="utf-8"), source=str(model))
     except LightGBMModelError as exc:
@@ -285,13 +274,7 @@ class LightGBMPredictor:
     def __init__(self, ensemble: TreeEnsemble, card: GBTModelCard, spec: FeatureSpecLike) -> None:
         owner = f"model {card.model_id}"
         _check_against_card(ensemble, card, owner)
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         self._card = card
         self._owner = owner
         self._names = card.feature_names
@@ -316,13 +299,7 @@ class LightGBMPredictor:
         """
         folder = Path(path)
         card = read_gbt_card(folder)
-        check_spec_matches(
-            owner=f"model {card.model_id} ({folder})",
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=f"model {card.model_id} ({folder})")
         return cls(_read_model(folder, card), card, spec)
 
     # ------------------------------------------------------------------ protocol
@@ -413,14 +390,7 @@ class LightGBMPredictor:
 
 def _softmax(r0: float, r1: float, r2: float, temperature: float) -> tuple[float, float, float]:
     """``softmax(raw / temperature)`` in the operation order of the Pine export."""
-    l0, l1, l2 = r0 / temperature, r1 / temperature, r2 / temperature
-    top = l0 if l0 >= l1 else l1
-    top = top if top >= l2 else l2
-    e0 = math.exp(l0 - top)
-    e1 = math.exp(l1 - top)
-    e2 = math.exp(l2 - top)
-    total = e0 + e1 + e2
-    return e0 / total, e1 / total, e2 / total
+    return softmax3(r0 / temperature, r1 / temperature, r2 / temperature)
 
 
 def softmax_probabilities(raw: NDArray[np.float64], temperature: float) -> NDArray[np.float64]:
@@ -435,21 +405,8 @@ def softmax_probabilities(raw: NDArray[np.float64], temperature: float) -> NDArr
 
 def _decide(p0: float, p1: float, p2: float) -> tuple[int, float, float]:
     """Class index (first max), confidence and normalised entropy, clipped to [0, 1]."""
-    if p0 >= p1 and p0 >= p2:
-        k, confidence = 0, p0
-    elif p1 >= p2:
-        k, confidence = 1, p1
-    else:
-        k, confidence = 2, p2
-    entropy = 0.0
-    if p0 > 0.0:
-        entropy -= p0 * math.log(p0)
-    if p1 > 0.0:
-        entropy -= p1 * math.log(p1)
-    if p2 > 0.0:
-        entropy -= p2 * math.log(p2)
-    risk = entropy / _LN3
-    return k, (confidence if confidence < 1.0 else 1.0), min(max(risk, 0.0), 1.0)
+    k, confidence, risk = argmax_and_entropy(p0, p1, p2)
+    return k, confidence, min(max(risk, 0.0), 1.0)
 
 
 def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> Path:
@@ -464,13 +421,7 @@ def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> 
     except LightGBMModelError as exc:
         raise ArtifactError(str(exc)) from exc
     _check_against_card(ensemble, card, f"card {card.model_id}")
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         model = folder / MODEL_FILE
@@ -482,7 +433,7 @@ def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> 
         GBTModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)
 
 
 def card_for(

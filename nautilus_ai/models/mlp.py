@@ -24,8 +24,15 @@ import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file, save_file
 
-from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.artifacts import file_sha256, publish_folder
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    argmax_and_entropy,
+    softmax3,
+)
 from nautilus_ai.models.card import (
     CARD_FILE,
     WEIGHTS_FILE,
@@ -33,13 +40,14 @@ from nautilus_ai.models.card import (
     ModelCard,
     checked_weights_file,
     library_versions,
+    new_artifact_folder,
     read_model_card,
 )
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
     context_spec_error,
     raise_non_finite,
 )
@@ -225,36 +233,17 @@ def _make_gelu() -> Callable[[Float64Array], Float64Array]:
 def probabilities(twin: MLPTwin, features: Float64Array) -> tuple[float, float, float]:
     """Softmax of :meth:`MLPTwin.logits` for one vector (three classes), in Python floats."""
     l0, l1, l2 = twin.logits(features)
-    top = l0 if l0 >= l1 else l1
-    top = top if top >= l2 else l2
-    e0 = math.exp(l0 - top)
-    e1 = math.exp(l1 - top)
-    e2 = math.exp(l2 - top)
-    total = e0 + e1 + e2
-    return e0 / total, e1 / total, e2 / total
+    return softmax3(l0, l1, l2)
 
 
 def prediction_from_probabilities(
     p0: float, p1: float, p2: float, actions: tuple[Action, ...], model_id: str, start: float
 ) -> Prediction:
     """argmax (first on ties), confidence ``max p``, risk = normalised entropy."""
-    if p0 >= p1 and p0 >= p2:
-        k, confidence = 0, p0
-    elif p1 >= p2:
-        k, confidence = 1, p1
-    else:
-        k, confidence = 2, p2
-    entropy = 0.0
-    if p0 > 0.0:
-        entropy -= p0 * math.log(p0)
-    if p1 > 0.0:
-        entropy -= p1 * math.log(p1)
-    if p2 > 0.0:
-        entropy -= p2 * math.log(p2)
-    risk = entropy / _LN3
+    k, confidence, risk = argmax_and_entropy(p0, p1, p2)
     return Prediction(
         actions[k],
-        confidence if confidence < 1.0 else 1.0,
+        confidence,
         risk if risk < 1.0 else 1.0,
         model_id,
         time.perf_counter() - start,
@@ -286,7 +275,81 @@ def check_vector(
         raise_non_finite(features.tolist(), names, owner=owner, row=None)
 
 
-class MLPPredictor:
+class TwinPredictor:
+    """What the MLP predictors share (:class:`MLPPredictor`, and
+    :class:`~nautilus_ai.models.torch_mlp.TorchPredictor` with torch): the card, the per-bar path
+    through the float64 :class:`MLPTwin` (bit-identical answers in both) and the batch decision
+    over the subclass's :meth:`predict_proba_batch`."""
+
+    _card: ModelCard
+    _owner: str
+    _names: tuple[str, ...]
+    _shape: tuple[int]
+    _model_id: str
+    _actions: tuple[Action, ...]
+    _twin: MLPTwin
+
+    @property
+    def model_id(self) -> str:
+        """``card.name/card.version``."""
+        return self._model_id
+
+    #: A batched matrix product may differ from the single-row one in the last bits.
+    batch_exact = False
+
+    @property
+    def spec_hash(self) -> str:
+        """The feature spec hash the model was trained on."""
+        return self._card.spec_hash
+
+    @property
+    def card(self) -> ModelCard:
+        """The model card."""
+        return self._card
+
+    def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
+        """Class probabilities for one vector (card class order), via the numpy twin."""
+        check_vector(features, self._shape, self._names, self._owner)
+        return probabilities(self._twin, features)
+
+    def predict(self, features: Float64Array, context: MarketContext) -> Prediction:
+        """Predict from one feature vector with the numpy twin.
+
+        Raises
+        ------
+        PredictionError
+            Wrong shape, a non-finite feature (named), or a context for another spec.
+        """
+        start = time.perf_counter()
+        if context.spec_hash and context.spec_hash != self._card.spec_hash:
+            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
+        p0, p1, p2 = self.predict_proba(features)
+        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
+
+    def predict_proba_batch(self, features: Float64Array) -> Float64Array:
+        """``(n, 3)`` float64 class probabilities (card order): the subclass's batch path."""
+        raise NotImplementedError
+
+    def predict_batch(
+        self,
+        features: Float64Array,
+        contexts: Sequence[MarketContext] | None = None,
+    ) -> list[Prediction]:
+        """One prediction per row from :meth:`predict_proba_batch` (as close to :meth:`predict`
+        as that batch path is; see the class). Latency is batch time / n."""
+        start = time.perf_counter()
+        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
+        index, confidence, risk = decide(self.predict_proba_batch(features))
+        n = len(index)
+        latency = (time.perf_counter() - start) / n if n else 0.0
+        actions, model_id = self._actions, self._model_id
+        return [
+            Prediction(actions[k], c, r, model_id, latency, "mlp argmax")
+            for k, c, r in zip(index.tolist(), confidence.tolist(), risk.tolist(), strict=True)
+        ]
+
+
+class MLPPredictor(TwinPredictor):
     """A stored MLP as a predictor, in numpy only (CPU, float64): the core's MLP backend.
 
     Per-bar answers are bit-identical to
@@ -297,13 +360,7 @@ class MLPPredictor:
     def __init__(self, weights: MLPWeights, spec: FeatureSpecLike) -> None:
         card = weights.card
         owner = f"model {card.model_id} ({weights.path})"
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         self._card = card
         self._owner = owner
         self._names = card.feature_names
@@ -325,46 +382,9 @@ class MLPPredictor:
         return cls(load_mlp_weights(path), spec)
 
     @property
-    def model_id(self) -> str:
-        """``card.name/card.version``."""
-        return self._model_id
-
-    #: A batched matrix product may differ from the single-row one in the last bits.
-    batch_exact = False
-
-    @property
-    def spec_hash(self) -> str:
-        """The feature spec hash the model was trained on."""
-        return self._card.spec_hash
-
-    @property
-    def card(self) -> ModelCard:
-        """The model card."""
-        return self._card
-
-    @property
     def device(self) -> str:
         """Always ``"cpu"``."""
         return "cpu"
-
-    def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
-        """Class probabilities for one vector (card class order)."""
-        check_vector(features, self._shape, self._names, self._owner)
-        return probabilities(self._twin, features)
-
-    def predict(self, features: Float64Array, context: MarketContext) -> Prediction:
-        """Predict from one feature vector.
-
-        Raises
-        ------
-        PredictionError
-            Wrong shape, a non-finite feature (named), or a context for another spec.
-        """
-        start = time.perf_counter()
-        if context.spec_hash and context.spec_hash != self._card.spec_hash:
-            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
-        p0, p1, p2 = self.predict_proba(features)
-        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
 
     def predict_proba_batch(self, features: Float64Array) -> Float64Array:
         """``(n, 3)`` float64 class probabilities (card order)."""
@@ -374,23 +394,6 @@ class MLPPredictor:
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
         return logits
-
-    def predict_batch(
-        self,
-        features: Float64Array,
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """One prediction per row. Latency is batch time / n."""
-        start = time.perf_counter()
-        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
-        index, confidence, risk = decide(self.predict_proba_batch(features))
-        n = len(index)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        actions, model_id = self._actions, self._model_id
-        return [
-            Prediction(actions[k], c, r, model_id, latency, "mlp argmax")
-            for k, c, r in zip(index.tolist(), confidence.tolist(), risk.tolist(), strict=True)
-        ]
 
     def close(self) -> None:
         """Nothing to free (for the protocol)."""
@@ -412,13 +415,7 @@ def save_mlp_artifact(
     shapes = [w.shape for w in weights]
     if shapes != [(dims[i + 1], dims[i]) for i in range(len(dims) - 1)]:
         raise ArtifactError(f"card {card.model_id} describes layers {dims}, weights are {shapes}")
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         std_names = card.standardisation
@@ -437,4 +434,4 @@ def save_mlp_artifact(
         ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)

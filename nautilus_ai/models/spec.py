@@ -17,10 +17,12 @@ from numpy.typing import NDArray
 from nautilus_ai.models.base import MarketContext, PredictionError
 
 __all__ = [
+    "CardSpec",
     "FeatureSpecLike",
     "SpecMismatchError",
     "check_feature_matrix",
     "check_batch_contexts",
+    "check_card_spec",
     "check_feature_vector",
     "check_pinned_spec",
     "check_spec_matches",
@@ -139,6 +141,30 @@ def first_difference(expected: object, actual: object, path: str = "") -> str | 
     if expected != actual:
         return f"{path or '<root>'}: {expected!r} != {actual!r}"
     return None
+
+
+class CardSpec(Protocol):
+    """What a model card says about the features it was trained on."""
+
+    @property
+    def spec_hash(self) -> str: ...
+
+    @property
+    def feature_names(self) -> Sequence[str]: ...
+
+    @property
+    def feature_spec(self) -> Mapping[str, object] | None: ...
+
+
+def check_card_spec(card: CardSpec, spec: FeatureSpecLike, *, owner: str) -> None:
+    """:func:`check_spec_matches` against a model card's spec hash, names and spec dict."""
+    check_spec_matches(
+        owner=owner,
+        expected_hash=card.spec_hash,
+        expected_names=card.feature_names,
+        expected_spec=card.feature_spec,
+        spec=spec,
+    )
 
 
 def check_spec_matches(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
-from nautilus_ai.models.base import Action, MarketContext, Prediction
+from nautilus_ai.models.base import Action
 from nautilus_ai.models.card import (
     CARD_FILE,
     WEIGHTS_FILE,
@@ -46,22 +45,15 @@ from nautilus_ai.models.card import (
     ModelCard,
     checked_weights_file,
     library_versions,
+    new_artifact_folder,
     read_model_card,
 )
 from nautilus_ai.models.device import resolve_device
-from nautilus_ai.models.mlp import (
-    MLPTwin,
-    check_vector,
-    decide,
-    prediction_from_probabilities,
-    probabilities,
-)
+from nautilus_ai.models.mlp import MLPTwin, TwinPredictor, decide
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
-    check_batch_contexts,
+    check_card_spec,
     check_feature_matrix,
-    check_spec_matches,
-    context_spec_error,
 )
 
 __all__ = [
@@ -174,10 +166,13 @@ def _numpy_twin(module: MLPClassifier, temperature: float) -> MLPTwin:
         )
 
 
-class TorchPredictor:
+class TorchPredictor(TwinPredictor):
     """An :class:`MLPClassifier` and its :class:`~nautilus_ai.models.card.ModelCard` as a predictor.
 
-    Build it with :meth:`from_artifact` (a stored model) or :meth:`random` (tests, demos).
+    Build it with :meth:`from_artifact` (a stored model) or :meth:`random` (tests, demos). One
+    vector per bar goes through the numpy twin (no torch call); :meth:`predict_batch` runs the
+    torch module (equal to :meth:`predict` to ~1e-12 in float64 on CPU; to float32 / bfloat16
+    precision otherwise).
 
     Parameters
     ----------
@@ -211,13 +206,7 @@ class TorchPredictor:
             raise ArtifactError(
                 f"{owner}: module is {module.architecture}, card says {card.architecture}"
             )
-        check_spec_matches(
-            owner=owner,
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=owner)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, was {batch_size}")
         self._card = card
@@ -270,13 +259,7 @@ class TorchPredictor:
         """
         folder = Path(path)
         card = read_model_card(folder)
-        check_spec_matches(
-            owner=f"model {card.model_id} ({folder})",
-            expected_hash=card.spec_hash,
-            expected_names=card.feature_names,
-            expected_spec=card.feature_spec,
-            spec=spec,
-        )
+        check_card_spec(card, spec, owner=f"model {card.model_id} ({folder})")
         weights = checked_weights_file(folder, card)
         tensors = safetensors.torch.load_file(str(weights), device="cpu")
         arch = card.architecture
@@ -350,24 +333,6 @@ class TorchPredictor:
     # ------------------------------------------------------------------ protocol
 
     @property
-    def model_id(self) -> str:
-        """``card.name/card.version``."""
-        return self._model_id
-
-    #: A batched matrix product may differ from the single-row one in the last bits.
-    batch_exact = False
-
-    @property
-    def spec_hash(self) -> str:
-        """The feature spec hash the model was trained on."""
-        return self._card.spec_hash
-
-    @property
-    def card(self) -> ModelCard:
-        """The model card."""
-        return self._card
-
-    @property
     def module(self) -> MLPClassifier:
         """The predictor's copy of the torch module (as stored: float32 weights, on CPU)."""
         return self._module
@@ -376,25 +341,6 @@ class TorchPredictor:
     def device(self) -> str:
         """Where the batch path runs (``"cpu"`` or ``"cuda:N"``)."""
         return self._device
-
-    def predict_proba(self, features: NDArray[np.float64]) -> tuple[float, float, float]:
-        """Class probabilities for one vector (card class order), via the numpy twin."""
-        check_vector(features, self._shape, self._names, self._owner)
-        return probabilities(self._twin, features)
-
-    def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
-        """Predict from one feature vector with the numpy twin (no torch call).
-
-        Raises
-        ------
-        PredictionError
-            Wrong shape, a non-finite feature (named), or a context for another spec.
-        """
-        start = time.perf_counter()
-        if context.spec_hash and context.spec_hash != self._card.spec_hash:
-            raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
-        p0, p1, p2 = self.predict_proba(features)
-        return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
 
     def predict_proba_batch(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """``(n, 3)`` float64 class probabilities (card order) with the torch module."""
@@ -407,25 +353,6 @@ class TorchPredictor:
                 logits = self._batch_module(chunk).to(torch.float64) / self._temperature
                 out[lo : lo + len(chunk)] = torch.softmax(logits, dim=1).cpu().numpy()
         return out
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """One prediction per row, with the torch module (equal to :meth:`predict` to ~1e-12 in
-        float64 on CPU; to float32 / bfloat16 precision otherwise). Latency is batch time / n."""
-        start = time.perf_counter()
-        check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
-        probs = self.predict_proba_batch(features)
-        index, confidence, risk = decide(probs)
-        n = len(index)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        actions, model_id = self._actions, self._model_id
-        return [
-            Prediction(actions[k], c, r, model_id, latency, "mlp argmax")
-            for k, c, r in zip(index.tolist(), confidence.tolist(), risk.tolist(), strict=True)
-        ]
 
     def close(self) -> None:
         """Drop the device copy of the network (frees GPU memory). Idempotent."""
@@ -475,13 +402,7 @@ def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> P
             f"card {card.model_id} describes {card.architecture}, the module is "
             f"{module.architecture}"
         )
-    parent = Path(root) / card.name
-    final = parent / f"v{card.version}"
-    if final.exists():
-        raise ArtifactError(
-            f"{final} already exists: artifacts are never overwritten; use version "
-            f"{next_version(root, card.name)}"
-        )
+    final = new_artifact_folder(root, card.name, card.version)
 
     def write(folder: Path) -> None:
         std = card.standardisation
@@ -500,7 +421,7 @@ def save_artifact(module: MLPClassifier, card: ModelCard, root: str | Path) -> P
         ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
-    return publish_folder(parent, final.name, write)
+    return publish_folder(final.parent, final.name, write)
 
 
 def _same_shape(a: MLPArchitecture, b: MLPArchitecture) -> bool:

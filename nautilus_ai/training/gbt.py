@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,11 +35,11 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from nautilus_ai.artifacts import next_version
-from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
+from nautilus_ai.datasets import Dataset, Fold, build_dataset
 from nautilus_ai.extras import MissingExtraError
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
-from nautilus_ai.models.card import TimeWindow, library_versions
+from nautilus_ai.models.card import library_versions
 from nautilus_ai.models.lightgbm import (
     GBTModelCard,
     architecture_of,
@@ -54,11 +53,14 @@ from nautilus_ai.training.config import default_threads
 from nautilus_ai.training.data import FeatureSource, load_fold_frame
 from nautilus_ai.training.metrics import (
     ReliabilityBins,
-    classification_metrics,
-    expected_calibration_error,
-    reliability_bins,
 )
-from nautilus_ai.training.pipeline import OosEvaluator, _json_safe, select_min_confidence
+from nautilus_ai.training.pipeline import (
+    OosEvaluator,
+    card_fields,
+    evaluate_splits,
+    split_summary_lines,
+    store_with_oos,
+)
 
 __all__ = [
     "GBT_EXTRA",
@@ -325,30 +327,13 @@ def fit_and_calibrate_gbt(
     temperature = 1.0
     if config.calibrate and has_val and val is not None:
         temperature = fit_temperature(raw["validation"], val.y)
-    metrics: dict[str, Any] = {"classes": list(CLASSES)}
     calibration: dict[str, Any] = {
         "temperature": temperature,
         "method": "temperature scaling" if config.calibrate and has_val else "none",
     }
-    reliability: dict[str, dict[str, ReliabilityBins]] = {}
-    for split in dataset.splits():
-        if split.name not in raw:
-            continue
-        before = softmax_probabilities(raw[split.name], 1.0)
-        after = softmax_probabilities(raw[split.name], temperature)
-        metrics[split.name] = classification_metrics(after, split.y, CLASSES)
-        calibration[f"{split.name}_ece_before"] = expected_calibration_error(before, split.y)
-        calibration[f"{split.name}_ece_after"] = metrics[split.name]["ece"]
-        reliability[split.name] = {
-            "before": reliability_bins(before, split.y),
-            "after": reliability_bins(after, split.y),
-        }
-    metrics["calibration"] = calibration
-    if has_val and val is not None:
-        # the predictor's own probabilities: the threshold is compared with exactly these floats
-        probabilities = softmax_probabilities(raw["validation"], temperature)
-        metrics["decision"] = select_min_confidence(probabilities, val.y, config.target_signal_rate)
-    metrics["class_balance"] = dataset.class_balance()
+    metrics, reliability = evaluate_splits(
+        dataset, raw, temperature, softmax_probabilities, calibration, config.target_signal_rate
+    )
     metrics["training"] = {
         "family": "lightgbm",
         "iterations_run": fit.iterations_run,
@@ -363,10 +348,6 @@ def fit_and_calibrate_gbt(
         "history": fit.history,
     }
     return TrainedGBT(ensemble, temperature, fit, metrics, reliability)
-
-
-def _time_window(window: Window | None) -> TimeWindow | None:
-    return None if window is None else TimeWindow(start=window.start, end=window.end)
 
 
 def _lightgbm_version() -> str:
@@ -389,20 +370,7 @@ def build_gbt_card(
     calibrated: bool = True,
 ) -> GBTModelCard:
     """The card for ``trained``: spec, label, windows, temperature, metrics, versions."""
-    if dataset.spec_hash and dataset.spec_hash != spec.hash:
-        raise ValueError(f"dataset spec {dataset.spec_hash} != given spec {spec.hash}")
-    metrics = dict(trained.metrics)
-    if data_info:
-        metrics["data"] = dict(data_info)
-    if extra_metrics:
-        metrics.update(extra_metrics)
-    label = {
-        **dataset.label_spec.to_dict(),
-        "hash": dataset.label_spec.hash,
-        "classes": list(CLASSES),
-        "embargo_bars": dataset.embargo_bars,
-        "description": dataset.label_spec.describe(),
-    }
+    common = card_fields(dataset, spec, trained.metrics, data_info, extra_metrics)
     return GBTModelCard(
         name=name,
         version=version,
@@ -410,18 +378,11 @@ def build_gbt_card(
         description=description
         or "LightGBM trained by nautilus-ai train --family lightgbm (no proven edge; read the "
         "metrics)",
-        feature_spec=_json_safe(spec.to_dict()),
-        spec_hash=spec.hash,
-        feature_names=tuple(spec.names),
         architecture=architecture_of(trained.ensemble),
-        label=_json_safe(label),
-        train_window=_time_window(dataset.fold.train),
-        validation_window=_time_window(dataset.fold.validation),
-        test_window=_time_window(dataset.fold.test),
-        metrics=_json_safe(metrics),
         temperature=trained.temperature,
         calibration="temperature" if calibrated and trained.temperature != 1.0 else "none",
         library_versions=library_versions({"lightgbm": _lightgbm_version()}),
+        **common,
     )
 
 
@@ -440,7 +401,6 @@ class GBTTrainResult:
 
     def summary_text(self) -> str:
         """Key figures for the terminal, in-sample and out-of-sample stated plainly."""
-        m = self.trained.metrics
         fit = self.trained.fit
         lines = [
             f"model {self.card.model_id} -> {self.artifact_path}",
@@ -448,30 +408,7 @@ class GBTTrainResult:
             f"({self.trained.ensemble.num_trees} trees), {fit.seconds:.1f} s on "
             f"{fit.threads} thread(s)",
         ]
-        for split, sample in (
-            ("train", "in-sample"),
-            ("validation", "in-sample, model selection"),
-            ("test", "OUT-OF-SAMPLE"),
-        ):
-            if split in m:
-                s = m[split]
-                lines.append(
-                    f"  {split:<10} [{sample}] {s['rows']:>7,} rows  "
-                    f"acc {100 * s['accuracy']:5.1f}%  macro-F1 {s['macro_f1']:.3f}  "
-                    f"Brier {s['brier']:.4f}  ECE {s['ece']:.4f}"
-                )
-        cal = m["calibration"]
-        if cal.get("validation_ece_before") is not None:
-            lines.append(
-                f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "
-                f"{cal['validation_ece_before']:.4f} -> {cal['validation_ece_after']:.4f}"
-                + (
-                    f", test {cal['test_ece_before']:.4f} -> {cal['test_ece_after']:.4f}"
-                    if cal.get("test_ece_before") is not None
-                    else ""
-                )
-            )
-        return "\n".join(lines)
+        return "\n".join(lines + split_summary_lines(self.trained.metrics))
 
 
 def train_gbt_on_arrays(
@@ -512,13 +449,10 @@ def train_gbt_on_arrays(
             data_info=data_info, extra_metrics=extra, calibrated=config.calibrate,
         )  # fmt: skip
 
-    final = card()
-    if oos_evaluator is not None:
-        with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
-            staged = save_gbt_artifact(trained.fit.model_text, final, staging)
-            figures = oos_evaluator(staged)
-        final = card({"backtest_oos": dict(figures)})
-    path = save_gbt_artifact(trained.fit.model_text, final, root)
+    def save(card: GBTModelCard, folder: str | Path) -> Path:
+        return save_gbt_artifact(trained.fit.model_text, card, folder)
+
+    path = store_with_oos(card, save, root, oos_evaluator)
     return GBTTrainResult(path, read_gbt_card(path), dataset, trained)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,6 +70,7 @@ Progress = Callable[[str], None]
 #: Given the staged artifact folder, returns metrics (e.g. out-of-sample backtest figures) that
 #: go into the final card's ``metrics["backtest_oos"]``.
 OosEvaluator = Callable[[Path], Mapping[str, Any]]
+CardT = TypeVar("CardT")
 
 
 @dataclass
@@ -98,32 +99,39 @@ class TrainResult:
 
     def summary_text(self) -> str:
         """Key figures for the terminal, in-sample and out-of-sample stated plainly."""
-        m = self.trained.metrics
-        cal = m["calibration"]
         lines = [f"model {self.card.model_id} -> {self.artifact_path}"]
-        for split, sample in (
-            ("train", "in-sample"),
-            ("validation", "in-sample, model selection"),
-            ("test", "OUT-OF-SAMPLE"),
-        ):
-            if split in m:
-                s = m[split]
-                lines.append(
-                    f"  {split:<10} [{sample}] {s['rows']:>7,} rows  "
-                    f"acc {100 * s['accuracy']:5.1f}%  macro-F1 {s['macro_f1']:.3f}  "
-                    f"Brier {s['brier']:.4f}  ECE {s['ece']:.4f}"
-                )
-        if cal.get("validation_ece_before") is not None:
+        return "\n".join(lines + split_summary_lines(self.trained.metrics))
+
+
+def split_summary_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """Terminal lines of a trained model's figures per split (in-sample and out-of-sample
+    stated plainly) and of its calibration."""
+    m = metrics
+    cal = m["calibration"]
+    lines: list[str] = []
+    for split, sample in (
+        ("train", "in-sample"),
+        ("validation", "in-sample, model selection"),
+        ("test", "OUT-OF-SAMPLE"),
+    ):
+        if split in m:
+            s = m[split]
             lines.append(
-                f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "
-                f"{cal['validation_ece_before']:.4f} -> {cal['validation_ece_after']:.4f}"
-                + (
-                    f", test {cal['test_ece_before']:.4f} -> {cal['test_ece_after']:.4f}"
-                    if cal.get("test_ece_before") is not None
-                    else ""
-                )
+                f"  {split:<10} [{sample}] {s['rows']:>7,} rows  "
+                f"acc {100 * s['accuracy']:5.1f}%  macro-F1 {s['macro_f1']:.3f}  "
+                f"Brier {s['brier']:.4f}  ECE {s['ece']:.4f}"
             )
-        return "\n".join(lines)
+    if cal.get("validation_ece_before") is not None:
+        lines.append(
+            f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "
+            f"{cal['validation_ece_before']:.4f} -> {cal['validation_ece_after']:.4f}"
+            + (
+                f", test {cal['test_ece_before']:.4f} -> {cal['test_ece_after']:.4f}"
+                if cal.get("test_ece_before") is not None
+                else ""
+            )
+        )
+    return lines
 
 
 def fit_and_calibrate(
@@ -149,26 +157,15 @@ def fit_and_calibrate(
     temperature = 1.0
     if config.calibrate and has_val and val is not None:
         temperature = fit_temperature(logits["validation"], val.y)
-    metrics: dict[str, Any] = {"classes": list(CLASSES)}
     calibration: dict[str, Any] = {"temperature": temperature, "method": "temperature scaling"}
-    reliability: dict[str, dict[str, ReliabilityBins]] = {}
-    for split in dataset.splits():
-        if split.name not in logits:
-            continue
-        raw = softmax_with_temperature(logits[split.name], 1.0)
-        calibrated = softmax_with_temperature(logits[split.name], temperature)
-        metrics[split.name] = classification_metrics(calibrated, split.y, CLASSES)
-        calibration[f"{split.name}_ece_before"] = expected_calibration_error(raw, split.y)
-        calibration[f"{split.name}_ece_after"] = metrics[split.name]["ece"]
-        reliability[split.name] = {
-            "before": reliability_bins(raw, split.y),
-            "after": reliability_bins(calibrated, split.y),
-        }
-    metrics["calibration"] = calibration
-    if has_val and val is not None:
-        probs = softmax_with_temperature(logits["validation"], temperature)
-        metrics["decision"] = select_min_confidence(probs, val.y, config.target_signal_rate)
-    metrics["class_balance"] = dataset.class_balance()
+    metrics, reliability = evaluate_splits(
+        dataset,
+        logits,
+        temperature,
+        softmax_with_temperature,
+        calibration,
+        config.target_signal_rate,
+    )
     metrics["training"] = {
         "epochs_run": len(fit.history),
         "best_epoch": fit.best_epoch,
@@ -180,6 +177,45 @@ def fit_and_calibrate(
         "history": fit.history_dicts(),
     }
     return TrainedModel(fit.module, temperature, fit, metrics, reliability)
+
+
+Softmax = Callable[[NDArray[np.float64], float], NDArray[np.float64]]
+
+
+def evaluate_splits(
+    dataset: Dataset,
+    scores: Mapping[str, NDArray[np.float64]],
+    temperature: float,
+    softmax: Softmax,
+    calibration: dict[str, Any],
+    target_signal_rate: float,
+) -> tuple[dict[str, Any], dict[str, dict[str, ReliabilityBins]]]:
+    """Metrics and reliability bins of every split in ``scores`` (its raw scores / logits by
+    split name), before and after the temperature, with ``softmax`` the model family's own;
+    the validation-chosen ``min_confidence`` under ``"decision"``. ``calibration`` (temperature
+    and method) gains the ECE figures and goes under ``"calibration"``."""
+    metrics: dict[str, Any] = {"classes": list(CLASSES)}
+    reliability: dict[str, dict[str, ReliabilityBins]] = {}
+    for split in dataset.splits():
+        if split.name not in scores:
+            continue
+        before = softmax(scores[split.name], 1.0)
+        after = softmax(scores[split.name], temperature)
+        metrics[split.name] = classification_metrics(after, split.y, CLASSES)
+        calibration[f"{split.name}_ece_before"] = expected_calibration_error(before, split.y)
+        calibration[f"{split.name}_ece_after"] = metrics[split.name]["ece"]
+        reliability[split.name] = {
+            "before": reliability_bins(before, split.y),
+            "after": reliability_bins(after, split.y),
+        }
+    metrics["calibration"] = calibration
+    val = dataset.validation
+    if val is not None and len(val) > 0:
+        # the predictor's own probabilities: the threshold is compared with exactly these floats
+        probabilities = softmax(scores["validation"], temperature)
+        metrics["decision"] = select_min_confidence(probabilities, val.y, target_signal_rate)
+    metrics["class_balance"] = dataset.class_balance()
+    return metrics, reliability
 
 
 def select_min_confidence(
@@ -214,7 +250,8 @@ def select_min_confidence(
     }
 
 
-def _time_window(window: Window | None) -> TimeWindow | None:
+def time_window(window: Window | None) -> TimeWindow | None:
+    """A dataset window as the card stores it (``None`` stays ``None``)."""
     return None if window is None else TimeWindow(start=window.start, end=window.end)
 
 
@@ -230,10 +267,46 @@ def build_model_card(
     extra_metrics: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """The card for ``trained``: spec, label, windows, standardisation, temperature, metrics."""
+    common = card_fields(dataset, spec, trained.metrics, data_info, extra_metrics)
+    arch = trained.module.architecture
+    return ModelCard(
+        name=name,
+        version=version,
+        created_at=datetime.now(UTC),
+        description=description
+        or "MLP trained by nautilus-ai train (no proven edge; read the metrics)",
+        architecture=MLPArchitecture(
+            input_dim=arch.input_dim,
+            hidden=arch.hidden,
+            activation=arch.activation,
+            classes=CLASSES,
+        ),
+        standardisation=Standardisation(fit_window=time_window(dataset.norm.fit_window)),
+        temperature=trained.temperature,
+        library_versions=library_versions(),
+        **common,
+    )
+
+
+def card_fields(
+    dataset: Dataset,
+    spec: FeatureSpec,
+    trained_metrics: Mapping[str, Any],
+    data_info: Mapping[str, Any] | None,
+    extra_metrics: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The card fields every model family fills the same way from its dataset: feature spec,
+    label, windows and metrics (with ``data_info`` under ``"data"`` and ``extra_metrics``
+    merged), as strict JSON.
+
+    Raises
+    ------
+    ValueError
+        The dataset was built under another spec than ``spec``.
+    """
     if dataset.spec_hash and dataset.spec_hash != spec.hash:
         raise ValueError(f"dataset spec {dataset.spec_hash} != given spec {spec.hash}")
-    arch = trained.module.architecture
-    metrics = dict(trained.metrics)
+    metrics = dict(trained_metrics)
     if data_info:
         metrics["data"] = dict(data_info)
     if extra_metrics:
@@ -245,30 +318,16 @@ def build_model_card(
         "embargo_bars": dataset.embargo_bars,
         "description": dataset.label_spec.describe(),
     }
-    return ModelCard(
-        name=name,
-        version=version,
-        created_at=datetime.now(UTC),
-        description=description
-        or "MLP trained by nautilus-ai train (no proven edge; read the metrics)",
-        feature_spec=_json_safe(spec.to_dict()),  # type: ignore[arg-type]
-        spec_hash=spec.hash,
-        feature_names=tuple(spec.names),
-        architecture=MLPArchitecture(
-            input_dim=arch.input_dim,
-            hidden=arch.hidden,
-            activation=arch.activation,
-            classes=CLASSES,
-        ),
-        standardisation=Standardisation(fit_window=_time_window(dataset.norm.fit_window)),
-        label=_json_safe(label),  # type: ignore[arg-type]
-        train_window=_time_window(dataset.fold.train),
-        validation_window=_time_window(dataset.fold.validation),
-        test_window=_time_window(dataset.fold.test),
-        metrics=_json_safe(metrics),  # type: ignore[arg-type]
-        temperature=trained.temperature,
-        library_versions=library_versions(),
-    )
+    return {
+        "feature_spec": _json_safe(spec.to_dict()),
+        "spec_hash": spec.hash,
+        "feature_names": tuple(spec.names),
+        "label": _json_safe(label),
+        "train_window": time_window(dataset.fold.train),
+        "validation_window": time_window(dataset.fold.validation),
+        "test_window": time_window(dataset.fold.test),
+        "metrics": _json_safe(metrics),
+    }
 
 
 def train_on_arrays(
@@ -329,26 +388,39 @@ def train_on_arrays(
     trained = fit_and_calibrate(dataset, config, progress)
     root = Path(artifacts_root)
     version = next_version(root, name)
-    card = build_model_card(
-        trained, dataset, spec, name=name, version=version, description=description,
-        data_info=data_info,
-    )  # fmt: skip
-    if oos_evaluator is not None:
-        with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
-            from nautilus_ai.models.torch_mlp import save_artifact
 
-            staged = save_artifact(trained.module, card, staging)
-            figures = oos_evaluator(staged)
-        card = build_model_card(
+    def card(extra: Mapping[str, Any] | None = None) -> ModelCard:
+        return build_model_card(
             trained, dataset, spec, name=name, version=version, description=description,
-            data_info=data_info, extra_metrics={"backtest_oos": dict(figures)},
+            data_info=data_info, extra_metrics=extra,
         )  # fmt: skip
-    from nautilus_ai.models.torch_mlp import save_artifact
 
-    path = save_artifact(trained.module, card, root)
+    def save(card: ModelCard, folder: str | Path) -> Path:
+        from nautilus_ai.models.torch_mlp import save_artifact
+
+        return save_artifact(trained.module, card, folder)
+
+    path = store_with_oos(card, save, root, oos_evaluator)
     from nautilus_ai.models.card import read_model_card
 
     return TrainResult(path, read_model_card(path), dataset, trained)
+
+
+def store_with_oos(
+    card: Callable[[Mapping[str, Any] | None], CardT],
+    save: Callable[[CardT, str | Path], Path],
+    root: Path,
+    oos_evaluator: OosEvaluator | None,
+) -> Path:
+    """Save ``card(None)``'s artifact under ``root``; with ``oos_evaluator``, first stage it in
+    a temporary folder, evaluate it there and store ``card({"backtest_oos": figures})``."""
+    final = card(None)
+    if oos_evaluator is not None:
+        with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
+            staged = save(final, staging)
+            figures = oos_evaluator(staged)
+        final = card({"backtest_oos": dict(figures)})
+    return save(final, root)
 
 
 def train_model(
