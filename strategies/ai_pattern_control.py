@@ -83,6 +83,9 @@ class AIPatternControl:
                 f"computing that version (the default is version {self.spec.version})"
             )
             self._use_spec(spec)
+        except Exception as exc:  # any other fault: one error line, no model (never a crash)
+            self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
+            return None
         return self._build_predictor(config)
 
     # -- State across restarts (on_save / on_load) ------------------------------------------

@@ -28,9 +28,10 @@ from nautilus_ai.cli import main
 from nautilus_ai.data.catalog import read_quotes
 from nautilus_ai.features import FeatureEngine, FeatureSpec
 from nautilus_ai.features.ticks import compute_tick_features
+from nautilus_ai.paths import shared_data_dir
 from nautilus_ai.tick_decisions import BUY, SELL, TickDecider, TickModeConfig
 
-DATA = Path(__file__).parents[3].parent / "shared" / "data"
+DATA = shared_data_dir()
 
 
 def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]) -> Any:

@@ -29,7 +29,11 @@ from nautilus_ai.config_check import format_path
 from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec
 
 REPO = Path(__file__).resolve().parents[3]
-PACKAGED_RUN_FILES = sorted((REPO / "backtests").glob("*.yaml"))
+# Experiment files (backtests/experiment_*.yaml) are not run files: `nautilus-ai experiment`
+# reads them with their own strict schema (tests/unit/experiments/test_experiment_config.py).
+PACKAGED_RUN_FILES = sorted(
+    p for p in (REPO / "backtests").glob("*.yaml") if not p.name.startswith("experiment_")
+)
 PACKAGED_LIVE = sorted((REPO / "live").glob("*.yaml"))
 LIVE_ENV = {
     "NAUTILUS_AI_CONTROL_SECRET": "fuzz-secret-" + "0123456789abcdef" * 2,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from fixtures.live_configs import live_config
+from fixtures.live_configs import keep_run_state, live_config
 from fixtures.replay_catalog import ASK, BID, INSTRUMENT_ID
 from fixtures.strategy_engine import run_engine
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
@@ -85,6 +85,7 @@ def test_slow_model_in_a_trading_node_never_blocks_and_a_backtest_replays_its_ti
 
     def on_built(node: Any) -> None:
         seen["strategy"] = node.trader.strategies()[0]
+        keep_run_state(seen["strategy"], seen)
         (seen["probe"],) = [a for a in node.trader.actors() if isinstance(a, EventDelayProbe)]
 
     config = load_live_config(async_live_config(tmp_path, replay_catalog))
@@ -97,7 +98,7 @@ def test_slow_model_in_a_trading_node_never_blocks_and_a_backtest_replays_its_ti
     # shared: the node itself stalls now and then, with or without a model, so the worst delay
     # is a benchmark figure, see benchmarks/bench_live_async.py; a model on the loop would
     # delay nearly every event by >= 50 ms and the replay would take > 10 minutes.)
-    scheduler = strategy.decision_scheduler
+    scheduler = seen["scheduler"]
     calls = scheduler.predictor.calls
     assert len(calls) >= 20 and all(0.05 <= delay <= 0.5 for _thread, delay in calls)
     assert {thread for thread, _delay in calls} == {"nautilus-ai-predict_0"}

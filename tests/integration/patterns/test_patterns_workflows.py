@@ -74,7 +74,7 @@ def test_pattern_memory_trades_in_a_live_replay_and_learns(
     patterns_replay_catalog: Path, tmp_path: Path
 ) -> None:
     import yaml
-    from fixtures.live_configs import live_config, use_ai_pattern
+    from fixtures.live_configs import keep_run_state, live_config, use_ai_pattern
 
     from nautilus_ai.features import FeatureSpec
     from nautilus_ai.live import load_live_config, read_trade_log, run_live
@@ -95,10 +95,14 @@ def test_pattern_memory_trades_in_a_live_replay_and_learns(
     strategy["min_confidence"] = 0.45
     path.write_text(yaml.safe_dump(data))
     seen: dict[str, Any] = {}
-    outcome = run_live(load_live_config(path), on_built=lambda node: seen.update(
-        strategy=node.trader.strategies()[0]))  # fmt: skip
+
+    def on_built(node: Any) -> None:
+        seen["strategy"] = node.trader.strategies()[0]
+        keep_run_state(seen["strategy"], seen)
+
+    outcome = run_live(load_live_config(path), on_built=on_built)
     strategy_obj = seen["strategy"]
-    predictor = strategy_obj._predictor
+    predictor = seen["predictor"]
     assert predictor is not None and predictor.model_id.startswith("pattern-memory/")
     # bars after the stored half matured live and joined the memory
     assert predictor.learned > 500
