@@ -840,23 +840,15 @@ def read_bars(
     """
     bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
     directory = series_directory(catalog_path, BAR_FOLDER, str(bar_type))
-    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
-    if not files:
-        raise FileNotFoundError(f"no bars of type {bar_type} in catalog {catalog_path}")
-    table = pa.concat_tables([pq.read_table(f) for f in files])
-    ts_init = table.column("ts_init").to_numpy().astype(np.int64)
-    order = np.argsort(ts_init, kind="stable")
-    ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]
-    keep = np.ones(len(order), dtype=bool)
-    if start_ns is not None:
-        keep &= ts_event >= start_ns
-    if end_ns is not None:
-        keep &= ts_event <= end_ns
-    columns = {
-        name: fixed_point_to_float(table.column(name), f"{bar_type} {name}")[order][keep]
-        for name in ("open", "high", "low", "close", "volume")
-    }
-    return BarArrays(ts_event=ts_event[keep], **columns)
+    ts_event, columns = _read_series(
+        directory,
+        {name: name for name in ("open", "high", "low", "close", "volume")},
+        str(bar_type),
+        start_ns,
+        end_ns,
+        missing=f"no bars of type {bar_type} in catalog {catalog_path}",
+    )
+    return BarArrays(ts_event=ts_event, **columns)
 
 
 def read_quotes(
@@ -876,9 +868,31 @@ def read_quotes(
         The catalog holds no quote ticks of that instrument.
     """
     directory = series_directory(catalog_path, QUOTE_FOLDER, instrument_id)
+    ts_event, columns = _read_series(
+        directory,
+        {"bid": "bid_price", "ask": "ask_price", "bid_size": "bid_size", "ask_size": "ask_size"},
+        instrument_id,
+        start_ns,
+        end_ns,
+        missing=f"no quote ticks of {instrument_id} in catalog {catalog_path}",
+    )
+    return QuoteArrays(ts_event=ts_event, **columns)
+
+
+def _read_series(
+    directory: Path,
+    columns: dict[str, str],
+    label: str,
+    start_ns: int | None,
+    end_ns: int | None,
+    *,
+    missing: str,
+) -> tuple[IntArray, dict[str, FloatArray]]:
+    """One series folder's Parquet files as ``ts_event`` and float columns (``name: column``),
+    sorted by ``ts_init`` (stable), kept where ``start_ns <= ts_event <= end_ns``."""
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"no quote ticks of {instrument_id} in catalog {catalog_path}")
+        raise FileNotFoundError(missing)
     table = pa.concat_tables([pq.read_table(f) for f in files])
     ts_init = table.column("ts_init").to_numpy().astype(np.int64)
     order = np.argsort(ts_init, kind="stable")
@@ -888,13 +902,8 @@ def read_quotes(
         keep &= ts_event >= start_ns
     if end_ns is not None:
         keep &= ts_event <= end_ns
-    columns = {
-        name: fixed_point_to_float(table.column(column), f"{instrument_id} {column}")[order][keep]
-        for name, column in (
-            ("bid", "bid_price"),
-            ("ask", "ask_price"),
-            ("bid_size", "bid_size"),
-            ("ask_size", "ask_size"),
-        )
+    values = {
+        name: fixed_point_to_float(table.column(column), f"{label} {column}")[order][keep]
+        for name, column in columns.items()
     }
-    return QuoteArrays(ts_event=ts_event[keep], **columns)
+    return ts_event[keep], values
