@@ -176,6 +176,8 @@ class BackendRegistry:
         ``replace`` allows replacing an existing kind (tests); otherwise re-registering is an
         error.
         """
+        if not callable(factory):  # checked here: the wrapper below is always callable
+            raise TypeError(f"factory for {kind!r} must be callable")
 
         def build(config: Any, spec: FeatureSpecLike, registry: BackendRegistry) -> Predictor:
             return factory(config, spec)

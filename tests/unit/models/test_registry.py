@@ -197,6 +197,8 @@ def test_register_rejects_bad_models() -> None:
         registry.register("Has Space", ConstantConfig, ConstantPredictor)
     with pytest.raises(TypeError, match="pydantic"):
         registry.register("notmodel", dict, ConstantPredictor)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be callable"):
+        registry.register("notcallable", ConstantConfig, 5)  # type: ignore[arg-type]
 
 
 @pytest.fixture
