@@ -46,6 +46,7 @@ from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import Action, MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models.base import Signal, SignalPredictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
@@ -206,15 +207,45 @@ class AIPatternStrategy(AIPatternControl, Strategy):
                 return
             self._fallback_to_incremental()
         try:
-            row = np.asarray(self._engine.update(ts, o, h, low, c, v), dtype=np.float64)
+            row: Any = self._engine.update(ts, o, h, low, c, v)  # Python floats, no array yet
         except InvalidBarError as exc:
             self._reject_bar(exc.reason, exc.detail, ts)
             return
-        self._accepted(ts, o, h, low, c, v, float(row[self._i_atr]), now)
+        self._accepted(ts, o, h, low, c, v, row[self._i_atr], now)
+        warm = row[self._i_warm] == 1.0
         if self.tick_mode is not None:
+            row = np.asarray(row, dtype=np.float64)
             self.tick_mode.on_bar(ts, row)
-        if row[self._i_warm] == 1.0:
-            self._on_features(ts, c, row, None)
+        elif warm and self._fast(ts, c, row):
+            return
+        if warm:
+            self._on_features(ts, c, np.asarray(row, dtype=np.float64), None)
+
+    def _fast(self, ts: int, c: float, row: list[float]) -> bool:
+        """The per-bar fast path: a plain signal (a :class:`SignalPredictor`) straight to the
+        core, no ``Prediction``, context or array built; ``False`` where the full path runs (a
+        sink or the scheduler, another predictor, a row the predictor does not answer)."""
+        predictor = self._predictor
+        if predictor is not self._signal_owner:  # bound once per predictor (models swap live)
+            self._signal_owner = predictor
+            plain = isinstance(predictor, SignalPredictor) and predictor.spec_hash == self.spec.hash
+            self._signal_of = predictor.predict_signal if plain else None  # type: ignore[union-attr]
+        if self._signal_of is None or self._scheduler is not None or self._decision_sinks:
+            return False
+        try:
+            signal = self._signal_of(row)
+        except Exception:
+            return False  # predict says what failed, as a logged hold
+        if signal is None:
+            return False
+        model_id = predictor.model_id  # type: ignore[union-attr]
+        decision = self.core.decide_signal(
+            ts, c, row[self._i_atr], row[self._i_vol_regime], signal, model_id,
+            self._exits.position_open, self._account,
+        )  # fmt: skip
+        if decision is not None and decision.send:
+            self._execute(decision, model_id)
+        return True
 
     def _accepted(
         self, ts: int, o: float, h: float, low: float, c: float, v: float, atr: float, now: int
@@ -398,6 +429,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._i_atr = spec.index("atr_close")
         self._i_vol_regime = spec.index("vol_regime")
         self._i_warm = spec.index("warm")
+        self._signal_owner: Any = None  # the predictor _fast is bound to (None: bind again)
+        self._signal_of: Callable[[list[float]], Signal | None] | None = None
 
     def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
         try:

@@ -34,6 +34,7 @@ __all__ = [
     "PredictionError",
     "Predictor",
     "SignalBatch",
+    "SignalPredictor",
     "TradeOutcome",
     "safe_predict",
 ]
@@ -263,6 +264,23 @@ class ArrayPredictor(Protocol):
 
     def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
         """Columns for each row of ``features`` (shape ``(n, k)``)."""
+
+
+#: One row's answer as plain values: ``(sign, confidence, risk_score, reason)``.
+Signal = tuple[int, float, float, str]
+
+
+@runtime_checkable
+class SignalPredictor(Protocol):
+    """A predictor that can answer one feature row as plain values, from the features alone (no
+    context, no state), without building a :class:`Prediction`: the strategy's per-bar fast
+    path. Whenever it answers, the answer is ``predict``'s for the same row (``action.sign``,
+    ``confidence``, ``risk_score``, ``reason``), bit for bit."""
+
+    def predict_signal(self, features: Sequence[float]) -> Signal | None:
+        """``(sign, confidence, risk_score, reason)`` for one row (Python floats, ordered as the
+        spec); ``None`` where ``predict`` would not answer plainly (a wrong length, a
+        non-finite feature...): the caller then asks ``predict``, which says what is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
