@@ -15,7 +15,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, overload
 
-__all__ = ["DecisionLog", "DecisionRecord", "RowSource", "TradeRecord"]
+from nautilus_ai.models.base import Action, Prediction
+
+__all__ = [
+    "DecisionLog",
+    "DecisionRecord",
+    "RecordFields",
+    "RowSource",
+    "TradeRecord",
+    "record_prediction",
+]
 
 
 class DecisionRecord(NamedTuple):
@@ -35,6 +44,12 @@ class DecisionRecord(NamedTuple):
     order_sent: bool
     reason: str
     error: str | None = None
+
+
+def record_prediction(record: DecisionRecord) -> Prediction:
+    """The prediction a decision record was made on (what the feedback sink is given)."""
+    return Prediction(Action.parse(record.action), record.confidence, record.risk_score,
+                      record.model_id, 0.0, record.reason, record.error)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

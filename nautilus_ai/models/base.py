@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -30,6 +30,7 @@ __all__ = [
     "ArrayPredictor",
     "LearnsFromOutcomes",
     "MarketContext",
+    "PlainSignals",
     "Prediction",
     "PredictionError",
     "Predictor",
@@ -281,6 +282,33 @@ class SignalPredictor(Protocol):
         """``(sign, confidence, risk_score, reason)`` for one row (Python floats, ordered as the
         spec); ``None`` where ``predict`` would not answer plainly (a wrong length, a
         non-finite feature...): the caller then asks ``predict``, which says what is wrong."""
+
+
+class PlainSignals:
+    """The per-bar fast path's reader: the current predictor's plain signal for a row, or
+    ``None`` where the caller must ask ``predict`` (the predictor is no
+    :class:`SignalPredictor`, was built for another spec, refuses the row or raised: ``predict``
+    then says what is wrong). Bound once per predictor and spec (models swap live)."""
+
+    __slots__ = ("_call", "_owner", "_spec_hash")
+
+    def __init__(self) -> None:
+        self._owner: object = None
+        self._spec_hash = ""
+        self._call: Callable[[Sequence[float]], Signal | None] | None = None
+
+    def read(self, predictor: object, spec_hash: str, row: Sequence[float]) -> Signal | None:
+        if predictor is not self._owner or spec_hash is not self._spec_hash:
+            plain = isinstance(predictor, SignalPredictor) and isinstance(predictor, Predictor)
+            ok = plain and predictor.spec_hash == spec_hash  # type: ignore[union-attr]
+            self._call = predictor.predict_signal if ok else None  # type: ignore[union-attr]
+            self._owner, self._spec_hash = predictor, spec_hash
+        if self._call is None:
+            return None
+        try:
+            return self._call(row)
+        except Exception:
+            return None
 
 
 @dataclass(frozen=True, slots=True)

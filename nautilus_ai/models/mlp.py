@@ -341,7 +341,7 @@ class TwinPredictor:
         p0, p1, p2 = probabilities(self._twin, x)
         k, confidence, risk = argmax_and_entropy(p0, p1, p2)
         risk = risk if risk < 1.0 else 1.0
-        if not (0.0 <= confidence <= 1.0 and 0.0 <= risk):  # a Prediction would refuse it
+        if not (0.0 <= confidence <= 1.0 and risk >= 0.0):  # a Prediction would refuse it
             return None
         return _SIGNS[self._actions[k]], confidence, risk, "mlp argmax"
 
