@@ -299,9 +299,13 @@ class PlainSignals:
 
     def read(self, predictor: object, spec_hash: str, row: Sequence[float]) -> Signal | None:
         if predictor is not self._owner or spec_hash is not self._spec_hash:
-            plain = isinstance(predictor, SignalPredictor) and isinstance(predictor, Predictor)
-            ok = plain and predictor.spec_hash == spec_hash  # type: ignore[union-attr]
-            self._call = predictor.predict_signal if ok else None  # type: ignore[union-attr]
+            self._call = None
+            if (
+                isinstance(predictor, SignalPredictor)
+                and isinstance(predictor, Predictor)
+                and predictor.spec_hash == spec_hash  # else predict refuses the context
+            ):
+                self._call = predictor.predict_signal
             self._owner, self._spec_hash = predictor, spec_hash
         if self._call is None:
             return None
