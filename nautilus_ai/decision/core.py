@@ -123,6 +123,7 @@ class DecisionCore:
         self.policy, self.sizing = self._derive(controls)
         self.stats = ModelStats()
         self.decisions = DecisionLog()
+        self.tick_decisions = DecisionLog()  # decisions made on quote ticks (tick mode)
         self.trades: list[TradeRecord] = []
         self._last: DecisionRecord | None = None
         self._signals: SignalRows | None = None
@@ -223,10 +224,13 @@ class DecisionCore:
         *,
         decision_ts: int | None = None,
         error: str | None = None,
+        on_tick: bool = False,
     ) -> Decision:
         """Decide on one signal (``sign`` +1 buy / -1 sell / 0 hold) at bar ``ts`` (``close``,
         ``atr_close`` = ATR / close, ``vol_regime``); ``decision_ts`` is the bar the signal was
-        made for when it arrives later (latency). Records the decision and returns it."""
+        made for when it arrives later (latency). Records the decision and returns it.
+        ``on_tick``: made on the quote tick at ``ts`` (price ``close``), recorded in
+        :attr:`tick_decisions`."""
         position_side = account.position_side()
         intent, side = decide_sign(
             sign,
@@ -262,12 +266,12 @@ class DecisionCore:
                     self.entry_bar = self.bars
         record = DecisionRecord(
             ts, ACTION_NAMES[sign], confidence, risk_score, model_id, intent.value, quantity,
-            send, reason, error,
+            send, reason, error, on_tick,
         )  # fmt: skip
         self._last = record
         self._last_row = -1
         if self.record_decisions:
-            self.decisions.append(record)
+            (self.tick_decisions if on_tick else self.decisions).append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
 
     def size(
@@ -376,6 +380,7 @@ class DecisionCore:
         """Forget the run (records, statistics, positions); keep configuration and controls."""
         self.stats = ModelStats()
         self.decisions = DecisionLog()
+        self.tick_decisions = DecisionLog()
         self.trades = []
         self._last = None
         self._signals = None

@@ -26,26 +26,54 @@ from nautilus_trader.config import (
 from nautilus_ai.catalog.reader import read_bars
 from nautilus_ai.cli import main
 from nautilus_ai.data.catalog import read_quotes
+from nautilus_ai.decision import DecisionCore
 from nautilus_ai.features import FeatureEngine, FeatureSpec
 from nautilus_ai.features.ticks import compute_tick_features
+from nautilus_ai.models import MarketContext, build_predictor
 from nautilus_ai.paths import shared_data_dir
-from nautilus_ai.tick_decisions import BUY, SELL, TickDecider, TickModeConfig
+from nautilus_ai.strategies.ai_pattern import AIPatternConfig
+from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
 
 DATA = shared_data_dir()
 
 
-def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]) -> Any:
+class FlatAccount:
+    """The observe-only strategy's account: flat, the venue's starting balance."""
+
+    def position_side(self) -> int:
+        return 0
+
+    def equity_and_free_margin(self) -> tuple[float, float]:
+        return 100_000.0, 100_000.0
+
+    def orders_in_flight(self) -> bool:
+        return False
+
+
+def strategy_config(instrument_id: str, bar_type: str, **config: Any) -> dict[str, Any]:
+    return {
+        "instrument_id": instrument_id,
+        "bar_type": bar_type,
+        "predictor": {"kind": "tick_rule"},
+        "observe_only": True,
+        **config,
+    }
+
+
+def run_node(
+    catalog: Path,
+    instrument_id: str,
+    bar_type: str,
+    tick_mode: dict[str, Any],
+    *,
+    before_run: Any = None,
+    **config: Any,
+) -> dict[str, Any]:
     venue = instrument_id.split(".")[1]
     strategy = ImportableStrategyConfig(
         strategy_path="nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
         config_path="nautilus_ai.strategies.ai_pattern:AIPatternConfig",
-        config={
-            "instrument_id": instrument_id,
-            "bar_type": bar_type,
-            "predictor": {"kind": "rule"},
-            "observe_only": True,
-            "tick_mode": tick_mode,
-        },
+        config=strategy_config(instrument_id, bar_type, tick_mode=tick_mode, **config),
     )
     run = BacktestRunConfig(
         venues=[
@@ -55,6 +83,7 @@ def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[s
                 account_type="MARGIN",
                 base_currency="USD",
                 starting_balances=["100000 USD"],
+                default_leverage=30.0,
             )
         ],
         data=[
@@ -79,31 +108,54 @@ def run_node(catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[s
     node = BacktestNode([run])
     node.build()
     engine = node.get_engine(run.id)
-    node.run()
     strategy_obj = engine.trader.strategies()[0]
+    if before_run is not None:
+        before_run(strategy_obj)
+    node.run()
     decider = strategy_obj.tick_mode.decider
-    result = (
-        list(decider.ts),
-        list(decider.actions),
-        list(decider.confidences),
-        list(decider.bar_ts),
-        decider.ticks_seen,
-        strategy_obj.health.bars_rejected_total,
-    )
+    result = {
+        "ts": list(decider.ts),
+        "bar_ts": list(decider.bar_ts),
+        "records": list(strategy_obj.tick_decisions),
+        "bar_records": list(strategy_obj.decisions),
+        "seen": decider.ticks_seen,
+        "rejected": strategy_obj.health.bars_rejected_total,
+        "predictor_errors": strategy_obj.health.predictor_errors,
+        "orders": list(engine.cache.orders(strategy_id=strategy_obj.id)),
+        "trades": list(strategy_obj.trades),
+    }
     node.dispose()
     return result
 
 
 def pure_decisions(
-    catalog: Path, instrument_id: str, bar_type: str, tick_mode: dict[str, Any]
-) -> tuple[TickDecider, np.ndarray, np.ndarray]:
+    catalog: Path,
+    instrument_id: str,
+    bar_type: str,
+    tick_mode: dict[str, Any],
+    predictor: dict[str, Any] | None = None,
+) -> tuple[TickDecider, list[Any], np.ndarray, np.ndarray]:
     """The incremental path over the catalog's bars and ticks, merged in time order (a bar
-    first when it closes at a tick's time: it is complete then)."""
-    spec = FeatureSpec()
+    first when it closes at a tick's time: it is complete then): features, cadence, the
+    predictor and the decision core, with no Nautilus engine."""
+    predictor = predictor or {"kind": "tick_rule"}
+    config = AIPatternConfig(
+        **strategy_config(instrument_id, bar_type, tick_mode=tick_mode, predictor=predictor)
+    )
+    parts = config.parts()
+    core = DecisionCore(
+        parts.rules, parts.sizing, parts.controls, stop_loss_atr=config.stop_loss_atr,
+        take_profit_atr=config.take_profit_atr, observe_only=True,
+    )  # fmt: skip
+    spec = parts.spec
     ts_bars, ohlcv = read_bars(catalog, bar_type)
     quotes = read_quotes(catalog, instrument_id)
     engine = FeatureEngine(spec)
     decider = TickDecider(spec, TickModeConfig(**tick_mode), keep_features=True)
+    model = build_predictor(predictor, decider.vector_spec)
+    vector_spec = decider.vector_spec
+    i_atr, i_vol = spec.index("atr_close"), spec.index("vol_regime")
+    account = FlatAccount()
     b = 0
     n_bars = ts_bars.size
     for i in range(quotes.ts_event.size):
@@ -112,14 +164,13 @@ def pure_decisions(
             row = np.asarray(engine.update(int(ts_bars[b]), *map(float, ohlcv[b])))
             decider.on_bar(int(ts_bars[b]), row)
             b += 1
-        decider.on_tick(
-            t,
-            float(quotes.bid[i]),
-            float(quotes.ask[i]),
-            float(quotes.bid_size[i]),
-            float(quotes.ask_size[i]),
-        )
-    return decider, ts_bars, quotes.ts_event
+        bid, ask = float(quotes.bid[i]), float(quotes.ask[i])
+        vector = decider.on_tick(t, bid, ask, float(quotes.bid_size[i]), float(quotes.ask_size[i]))
+        if vector is not None:
+            context = MarketContext(instrument_id, t, vector_spec.names, vector_spec.hash)
+            decide_on_tick(core, model, vector, t, (bid + ask) / 2.0, context, account,
+                           i_atr, i_vol)  # fmt: skip
+    return decider, list(core.tick_decisions), ts_bars, quotes.ts_event
 
 
 REPO = Path(__file__).parents[3]
@@ -165,39 +216,57 @@ def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return catalog
 
 
+def same_decisions(run: dict[str, Any], pure: TickDecider, records: list[Any]) -> None:
+    """The node's tick decisions are the pure path's, record for record (the model's time
+    aside: no record carries it)."""
+    assert run["ts"] == pure.ts and run["bar_ts"] == pure.bar_ts
+    assert run["records"] == records
+    assert all(r.on_tick for r in records) and [r.ts_event for r in records] == pure.ts
+    assert run["bar_records"] == []  # tick mode: bars give features, every decision is a tick's
+
+
 @pytest.mark.parametrize("tick_mode", [{"every_ticks": 1}, {"every_ticks": 5, "every_ms": 250.0}])
 def test_dukascopy_ticks_backtest_decides_like_the_pure_path(
     tick_catalog: Path, tick_mode: dict[str, Any]
 ) -> None:
     instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
-    ts, actions, confidences, bar_ts, seen, rejected = run_node(
-        tick_catalog, instrument, bar_type, tick_mode
-    )
-    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
-    assert rejected == 0
-    assert seen == tick_ts.size == pure.ticks_seen > 100_000  # one real day of EUR/USD
-    assert len(ts) > 1000
-    assert ts == pure.ts and bar_ts == pure.bar_ts
-    assert actions == pure.actions and confidences == pure.confidences
-    assert {BUY, SELL} <= set(actions)  # the rule fires both ways on a real day
+    run = run_node(tick_catalog, instrument, bar_type, tick_mode)
+    pure, records, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
+    assert run["rejected"] == 0 and run["orders"] == []  # observe-only
+    assert run["seen"] == tick_ts.size == pure.ticks_seen > 100_000  # one real day of EUR/USD
+    assert len(run["ts"]) > 1000
+    same_decisions(run, pure, records)
+    actions = {r.action for r in records}
+    assert {"buy", "sell"} <= actions  # the tick rule fires both ways on a real day
+    assert {"enter"} <= {r.intent for r in records}  # and the core would enter
     if tick_mode["every_ticks"] == 1:
-        assert len(ts) == sum(1 for t in tick_ts if t > pure.bar_ts[0])  # every eligible tick
+        assert len(run["ts"]) == sum(1 for t in tick_ts if t > pure.bar_ts[0])  # every eligible
     else:
-        assert all(b - a >= 250_000_000 for a, b in itertools.pairwise(ts))
+        assert all(b - a >= 250_000_000 for a, b in itertools.pairwise(run["ts"]))
 
 
 def test_fxcm_ticks_backtest_decides_like_the_pure_path(tick_catalog: Path) -> None:
     instrument, bar_type = "EUR/USD.FXCM", "EUR/USD.FXCM-1-MINUTE-BID-EXTERNAL"
     tick_mode = {"every_ticks": 3}
-    ts, actions, confidences, bar_ts, seen, rejected = run_node(
-        tick_catalog, instrument, bar_type, tick_mode
+    run = run_node(tick_catalog, instrument, bar_type, tick_mode)
+    pure, records, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
+    assert run["rejected"] == 0
+    assert run["seen"] == tick_ts.size == pure.ticks_seen > 100_000
+    same_decisions(run, pure, records)
+    assert {"buy", "sell"} <= {r.action for r in records}
+
+
+def test_a_bar_model_decides_on_ticks_like_the_pure_path(tick_catalog: Path) -> None:
+    """Any backend decides on ticks: the bar rule reads its features by name from the tick
+    vector (the last completed bar's block)."""
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    tick_mode = {"every_ms": 1000.0}
+    run = run_node(tick_catalog, instrument, bar_type, tick_mode, predictor={"kind": "rule"})
+    pure, records, _, _ = pure_decisions(
+        tick_catalog, instrument, bar_type, tick_mode, {"kind": "rule"}
     )
-    pure, _, tick_ts = pure_decisions(tick_catalog, instrument, bar_type, tick_mode)
-    assert rejected == 0
-    assert seen == tick_ts.size == pure.ticks_seen > 100_000
-    assert ts == pure.ts and bar_ts == pure.bar_ts
-    assert actions == pure.actions and confidences == pure.confidences
-    assert {BUY, SELL} <= set(actions)
+    same_decisions(run, pure, records)
+    assert records[0].model_id.startswith("rule-trend-momentum/")
 
 
 def test_the_pure_decision_vectors_equal_the_vectorised_tick_features(
@@ -205,7 +274,7 @@ def test_the_pure_decision_vectors_equal_the_vectorised_tick_features(
 ) -> None:
     """The decision vectors' tick block equals compute_tick_features over the catalog's ticks."""
     instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
-    pure, bar_ts, _ = pure_decisions(tick_catalog, instrument, bar_type, {"every_ticks": 1})
+    pure, _, bar_ts, _ = pure_decisions(tick_catalog, instrument, bar_type, {"every_ticks": 1})
     q = read_quotes(tick_catalog, instrument)
     tick_features, bar_row = compute_tick_features(
         bar_ts, q.ts_event, q.bid, q.ask, q.bid_size, q.ask_size
