@@ -4,13 +4,16 @@ LEAN FXCM zips); its tick decisions equal the pure incremental path's over the s
 
 from __future__ import annotations
 
+import csv
 import itertools
+import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from fixtures.spec_v1.make_spec_v1_fixtures import import_v1_bars
 from nautilus_trader.backtest.node import BacktestNode
@@ -22,6 +25,8 @@ from nautilus_trader.config import (
     ImportableStrategyConfig,
     LoggingConfig,
 )
+from nautilus_trader.model.enums import OrderType
+from pydantic import BaseModel, ConfigDict
 
 from nautilus_ai.catalog.reader import read_bars
 from nautilus_ai.cli import main
@@ -29,7 +34,7 @@ from nautilus_ai.data.catalog import read_quotes
 from nautilus_ai.decision import DecisionCore
 from nautilus_ai.features import FeatureEngine, FeatureSpec
 from nautilus_ai.features.ticks import compute_tick_features
-from nautilus_ai.models import MarketContext, build_predictor
+from nautilus_ai.models import MarketContext, build_predictor, register_backend
 from nautilus_ai.paths import shared_data_dir
 from nautilus_ai.strategies.ai_pattern import AIPatternConfig
 from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
@@ -195,8 +200,9 @@ def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data import dukascopy",
         "data import lean",
         "data import lean",
+        "backtest backtests/ticks.yaml",  # run by test_the_tick_run_file_trades_...
     ], "the README's tick commands changed: update this test with them"
-    for index, command in enumerate(commands):
+    for index, command in enumerate(commands[:3]):
         argv = shlex.split(command.replace("../shared/data", str(DATA)))[1:]
         assert main([*argv, "--catalog", str(catalog), "-q"]) == 0, command
         if index == 0:
@@ -286,3 +292,122 @@ def test_the_pure_decision_vectors_equal_the_vectorised_tick_features(
     k = len(FeatureSpec().names)
     assert np.array_equal(vectors[:, k:], tick_features[decided])
     assert np.array_equal(bar_ts[bar_row[decided]], np.asarray(pure.bar_ts))
+
+
+def test_the_tick_run_file_trades_with_protected_positions(
+    tick_catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's ``nautilus-ai backtest backtests/ticks.yaml`` after its imports: tick
+    decisions of the tick rule place orders, the entries fill, and every position is closed
+    by its protective stop / target (or the strategy) with the decision that opened it."""
+    command = readme_tick_commands()[3]
+    monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(tick_catalog))
+    monkeypatch.setenv("NAUTILUS_AI_REPORTS", str(tmp_path))
+    monkeypatch.chdir(REPO)
+    assert main(shlex.split(command)[1:]) == 0, command
+    (report,) = tmp_path.iterdir()
+    stats = json.loads((report / "stats.json").read_text())
+    status = stats["extra"]["strategies"]["AIPatternStrategy-000"]
+    assert status["status"] == "ok" and status["denied"] == status["rejected"] == 0
+    assert stats["trades"] >= 20 and status["filled"] >= 2 * stats["trades"]
+    assert status["entry_signals"] >= stats["trades"]  # counted from the tick decisions
+    decisions = pq.read_table(report / "decisions.parquet").to_pylist()
+    assert len(decisions) > 20_000 and all(d["on_tick"] for d in decisions)
+    sent = [d for d in decisions if d["order_sent"]]
+    assert {d["intent"] for d in sent} >= {"enter"}
+    trades = list(csv.DictReader((report / "trades.csv").read_text().splitlines()))
+    assert len(trades) == stats["trades"]
+    reasons = {t["exit_reason"] for t in trades}
+    assert {"stop_loss", "take_profit"} <= reasons  # the venue-side exits closed positions
+    assert reasons <= {"stop_loss", "take_profit", "max_holding", "reversal", "strategy_stop"}
+    entry_ts = {d["ts_event"] for d in sent if d["intent"] in ("enter", "reverse")}
+    assert {int(t["decision_ts"]) for t in trades} <= entry_ts  # each trade from a tick decision
+    assert all(t["model_id"].startswith("tick-rule/") for t in trades)
+
+
+TRADING = {
+    "observe_only": False,
+    "min_confidence": 0.6,
+    "stop_loss_atr": 2.0,
+    "take_profit_atr": 3.0,
+    "predictor": {"kind": "tick_rule", "entry_atr": 1.0},
+}
+
+
+def test_every_tick_entry_carries_its_stop_and_target(tick_catalog: Path) -> None:
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    run = run_node(tick_catalog, instrument, bar_type, {"every_ticks": 5}, **TRADING)
+    sent = [r for r in run["records"] if r.order_sent and r.intent in ("enter", "reverse")]
+
+    def role(order: Any) -> str:
+        tags = [t for t in order.tags or [] if t.startswith("exit=")]
+        return tags[0].removeprefix("exit=") if tags else "entry"
+
+    orders = run["orders"]
+    entries = [o for o in orders if role(o) == "entry"]
+    assert len(sent) >= 20 and len(entries) >= 20
+    filled = [o for o in entries if o.filled_qty.as_double() > 0]
+    stops = [o for o in orders if role(o) == "stop_loss"]
+    targets = [o for o in orders if role(o) == "take_profit"]
+    assert stops and len(stops) == len(targets) == len(filled)  # each fill got both exits
+    assert {o.order_type for o in stops} == {OrderType.STOP_MARKET}
+    assert len(run["trades"]) >= 20 and run["predictor_errors"] == 0
+
+
+def test_pause_applies_to_tick_decisions(tick_catalog: Path) -> None:
+    """Paused before the first tick: the model still says buy / sell, the core enters
+    nothing and no order is sent."""
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    run = run_node(
+        tick_catalog, instrument, bar_type, {"every_ticks": 5},
+        before_run=lambda strategy: strategy.pause_trading("test"), **TRADING,
+    )  # fmt: skip
+    records = run["records"]
+    assert {"buy", "sell"} <= {r.action for r in records if r.confidence >= 0.6}
+    assert {r.intent for r in records} == {"none"} and run["orders"] == []
+
+
+class FaultyTickModelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["faulty_tick_test"] = "faulty_tick_test"
+    every: int = 7
+
+
+class FaultyTickModel:
+    """The tick rule, raising on every ``every``-th call."""
+
+    batch_exact = False
+
+    def __init__(self, inner: Any, every: int) -> None:
+        self.inner, self.every, self.calls = inner, every, 0
+        self.model_id, self.spec_hash = "faulty/1", inner.spec_hash
+
+    def predict(self, features: np.ndarray, context: MarketContext) -> Any:
+        self.calls += 1
+        if self.calls % self.every == 0:
+            raise RuntimeError(f"model fault on call {self.calls}")
+        return self.inner.predict(features, context)
+
+    def predict_batch(self, features: np.ndarray, contexts: Any = None) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_model_fault_on_a_tick_holds_and_is_counted(tick_catalog: Path) -> None:
+    register_backend(
+        "faulty_tick_test", FaultyTickModelConfig,
+        lambda config, spec: FaultyTickModel(
+            build_predictor({"kind": "tick_rule", "entry_atr": 1.0}, spec), config.every),
+        replace=True,
+    )  # fmt: skip
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    config = {**TRADING, "predictor": {"kind": "faulty_tick_test"}}
+    run = run_node(tick_catalog, instrument, bar_type, {"every_ticks": 5}, **config)
+    records = run["records"]
+    failed = [r for r in records if r.error is not None]
+    assert len(failed) == len(records) // 7 == run["predictor_errors"]
+    assert all(r.action == "hold" and r.intent in ("none", "exit") for r in failed)
+    assert "model fault on call 7" in failed[0].error
+    assert len(run["trades"]) >= 10  # the other ticks still traded
