@@ -182,7 +182,7 @@ def test_the_tick_rule_batch_equals_predict_bit_for_bit(
 
 
 def test_a_tick_model_is_refused_on_bar_vectors_naming_the_feature() -> None:
-    with pytest.raises(SpecMismatchError, match="tick feature 'tick_mid_ret'.*tick_mode"):
+    with pytest.raises(SpecMismatchError, match=r"tick feature 'tick_mid_ret'.*tick_mode"):
         build_predictor({"kind": "tick_rule"}, SPEC)
 
 
