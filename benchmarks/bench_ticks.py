@@ -7,10 +7,13 @@ minute bars built from them, imported with ``nautilus-ai data import dukascopy .
 noise hits both; the medians are compared.
 
 - ``noop``: subscribes to the quote ticks and the bars, does nothing (the engine's own cost);
-- ``tick/observe/rule``: AIPatternStrategy, rule predictor, observe-only, ``tick_mode``
-  ``{"every_ticks": 1}``: bar features per bar, tick features and a decision on every tick.
+- ``tick/observe/rule``: AIPatternStrategy, ``{"kind": "tick_rule"}`` predictor, observe-only,
+  ``tick_mode`` ``{"every_ticks": 1}``: bar features per bar; on every tick the tick features,
+  the predictor and the decision core (a recorded decision per tick);
+- ``tick/trading/rule``: the same, trading (``backtests/ticks.yaml``'s model and exits, but on
+  every tick): orders, fills, stop-loss / take-profit orders and closed positions as well.
 
-Goal: tick/observe/rule >= 0.5 of noop's ticks/s.
+Goal: tick/observe/rule >= 0.5 of noop's ticks/s (the trading figure is reported, no goal).
 
 Run: ``python -m benchmarks.bench_ticks [--repeat N] [--json]`` (from the repository root).
 """
@@ -59,6 +62,19 @@ class TickNoOp(Strategy):
         pass
 
 
+VARIANTS: dict[str, dict[str, Any]] = {
+    "tick/observe/rule": {"predictor": {"kind": "tick_rule"}, "observe_only": True},
+    "tick/trading/rule": {
+        "predictor": {"kind": "tick_rule", "entry_atr": 1.0, "max_spread_atr": 0.5},
+        "min_confidence": 0.6,
+        "stop_loss_atr": 2.0,
+        "take_profit_atr": 3.0,
+        "max_holding_bars": 30,
+        "sizing": {"base_fraction": 0.5, "full_fraction": 3.0},
+    },
+}
+
+
 def _strategy(variant: str) -> Any:
     from nautilus_trader.config import ImportableStrategyConfig
 
@@ -74,16 +90,16 @@ def _strategy(variant: str) -> Any:
         config={
             "instrument_id": INSTRUMENT,
             "bar_type": BAR_TYPE,
-            "predictor": {"kind": "rule"},
-            "observe_only": True,
             "record_decisions": True,
             "tick_mode": {"every_ticks": 1},
+            **VARIANTS[variant],
         },
     )
 
 
-def _run(catalog: Path, variant: str) -> tuple[float, float, int, int]:
-    """(wall s and CPU s in node.run(), ticks the strategy saw or -1, tick decisions or -1).
+def _run(catalog: Path, variant: str) -> tuple[float, float, int, int, int, int]:
+    """(wall s and CPU s in node.run(), ticks the strategy saw, tick decisions, orders,
+    closed positions; -1 for the no-op's).
 
     CPU time is reported next to wall time: on a shared, loaded machine it is the steadier of
     the two (the run is one thread; other processes' load shows in wall time only).
@@ -105,6 +121,7 @@ def _run(catalog: Path, variant: str) -> tuple[float, float, int, int]:
                 account_type="MARGIN",
                 base_currency="USD",
                 starting_balances=["100000 USD"],
+                default_leverage=30.0,
             )
         ],
         data=[
@@ -132,12 +149,15 @@ def _run(catalog: Path, variant: str) -> tuple[float, float, int, int]:
     start, cpu = time.perf_counter(), time.process_time()
     node.run()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    seen = decisions = -1
-    tick_mode = getattr(engine.trader.strategies()[0], "tick_mode", None)
+    seen = decisions = orders = trades = -1
+    strategy = engine.trader.strategies()[0]
+    tick_mode = getattr(strategy, "tick_mode", None)
     if tick_mode is not None:
-        seen, decisions = tick_mode.decider.ticks_seen, len(tick_mode.decider.ts)
+        seen, decisions = tick_mode.decider.ticks_seen, len(strategy.tick_decisions)
+        orders = len(engine.cache.orders(strategy_id=strategy.id))
+        trades = len(strategy.trades)
     node.dispose()
-    return seconds, cpu, seen, decisions
+    return seconds, cpu, seen, decisions, orders, trades
 
 
 def main(argv: list[str]) -> int:
@@ -160,29 +180,42 @@ def main(argv: list[str]) -> int:
         from nautilus_ai.data.catalog import read_quotes
 
         n_ticks = int(read_quotes(catalog, INSTRUMENT).ts_event.size)
-        times: dict[str, list[float]] = {"noop": [], "tick/observe/rule": []}
-        cpu_times: dict[str, list[float]] = {"noop": [], "tick/observe/rule": []}
-        seen = decisions = 0
+        names = ["noop", *VARIANTS]
+        times: dict[str, list[float]] = {name: [] for name in names}
+        cpu_times: dict[str, list[float]] = {name: [] for name in names}
+        counts: dict[str, tuple[int, int, int, int]] = {}
         _run(catalog, "noop")  # warm-up: imports and first-run caches land on no variant
         for _ in range(args.repeat):
             for variant in times:
-                seconds, cpu, s, d = _run(catalog, variant)
+                seconds, cpu, *count = _run(catalog, variant)
                 times[variant].append(seconds)
                 cpu_times[variant].append(cpu)
-                if s >= 0:
-                    seen, decisions = s, d
-    if seen != n_ticks:
-        print(f"bench_ticks: the strategy saw {seen} of {n_ticks} ticks", file=sys.stderr)
+                if variant != "noop":
+                    counts[variant] = (count[0], count[1], count[2], count[3])
+    for variant, (seen, _, _, _) in counts.items():
+        if seen != n_ticks:
+            print(f"bench_ticks: {variant} saw {seen} of {n_ticks} ticks", file=sys.stderr)
+            return 1
+    if counts["tick/trading/rule"][3] <= 0:
+        print("bench_ticks: the trading variant closed no position", file=sys.stderr)
         return 1
+    decisions = counts["tick/observe/rule"][1]
     medians = {k: statistics.median(v) for k, v in times.items()}
     rates = {k: n_ticks / v for k, v in medians.items()}
     ratio = rates["tick/observe/rule"] / rates["noop"]
     cpu_medians = {k: statistics.median(v) for k, v in cpu_times.items()}
     cpu_rates = {k: n_ticks / v for k, v in cpu_medians.items()}
     cpu_ratio = cpu_rates["tick/observe/rule"] / cpu_rates["noop"]
+    trading = rates["tick/trading/rule"] / rates["noop"]
+    trading_cpu = cpu_rates["tick/trading/rule"] / cpu_rates["noop"]
+    orders, trades = counts["tick/trading/rule"][2:]
     result = {
         "ticks": n_ticks,
         "tick_decisions": decisions,
+        "trading_orders": orders,
+        "trading_positions_closed": trades,
+        "ratio_trading_to_noop": trading,
+        "cpu_ratio_trading_to_noop": trading_cpu,
         "repeat": args.repeat,
         "seconds": times,
         "ticks_per_s": rates,
@@ -203,6 +236,10 @@ def main(argv: list[str]) -> int:
             )
         print(f"  tick decisions: {decisions:,}")
         print(f"  ratio tick mode / noop: {ratio:.2f} wall, {cpu_ratio:.2f} CPU (goal >= 0.5)")
+        print(
+            f"  trading: {orders:,} orders, {trades:,} positions closed; ratio to noop "
+            f"{trading:.2f} wall, {trading_cpu:.2f} CPU"
+        )
     return 0
 
 

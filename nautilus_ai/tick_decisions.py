@@ -29,11 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from nautilus_ai.decision import AccountView, Decision, DecisionCore
-from nautilus_ai.features.spec import FeatureSpec
+from nautilus_ai.features.spec import TICK_FEATURE_NAMES, FeatureSpec
 from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec
-from nautilus_ai.models.base import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Predictor, safe_predict
 
 __all__ = ["TickDecider", "TickModeConfig", "TickVectorSpec", "decide_on_tick"]
+
+_NO_TICK = np.full(len(TICK_FEATURE_NAMES), np.nan)
+_BUY, _SELL = Action.BUY, Action.SELL
 
 
 @dataclass(frozen=True)
@@ -75,14 +78,29 @@ def decide_on_tick(
     account: AccountView,
     i_atr: int,
     i_vol_regime: int,
-) -> tuple[Prediction, Decision]:
+    *,
+    position_open: bool = True,
+) -> tuple[Prediction, Decision | None]:
     """One tick decision: the predictor on ``vector`` (a fault: a hold naming it), then the
-    core, recorded as made on a tick at ``ts`` with price ``mid``."""
+    core, recorded as made on a tick at ``ts`` with price ``mid``.
+
+    ``position_open=False`` (the caller knows the strategy is flat) lets a tick with no signal
+    at ``min_confidence`` skip the account and the policy (:meth:`DecisionCore.hold_quiet`:
+    the same record ``decide`` would make); the decision is then ``None`` (nothing to do)."""
     prediction = safe_predict(predictor, vector, context)
+    action = prediction.action
+    sign = 1 if action is _BUY else (-1 if action is _SELL else 0)
+    confidence = prediction.confidence
+    if not position_open and (sign == 0 or confidence < core.policy.min_confidence):
+        core.hold_quiet(
+            ts, sign, confidence, prediction.risk_score, prediction.model_id, prediction.reason,
+            prediction.error, on_tick=True,
+        )  # fmt: skip
+        return prediction, None
     decision = core.decide(
-        ts, mid, float(vector[i_atr]), float(vector[i_vol_regime]), prediction.action.sign,
-        prediction.confidence, prediction.risk_score, prediction.model_id, prediction.reason,
-        account, error=prediction.error, on_tick=True,
+        ts, mid, float(vector[i_atr]), float(vector[i_vol_regime]), sign, confidence,
+        prediction.risk_score, prediction.model_id, prediction.reason, account,
+        error=prediction.error, on_tick=True,
     )  # fmt: skip
     return prediction, decision
 
@@ -108,6 +126,7 @@ class TickDecider:
         self.spec = spec
         self.config = config
         self._i_warm = spec.index("warm")
+        self._k = len(spec.names)
         self._every_ticks = config.every_ticks
         self._every_ns = -1 if config.every_ms is None else round(config.every_ms * 1e6)
         self._keep = keep_features
@@ -154,7 +173,8 @@ class TickDecider:
         self._pending_row = None
         self._state.on_bar(ts_event_ns)
         self._bar_ts = ts_event_ns
-        self._row = row if row[self._i_warm] == 1.0 else None
+        # The vector's bar block, with room for the tick features (copied per decision).
+        self._row = np.concatenate((row, _NO_TICK)) if row[self._i_warm] == 1.0 else None
 
     def on_tick(
         self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float
@@ -175,7 +195,8 @@ class TickDecider:
         if not due:
             state.update(ts, bid, ask, bid_size, ask_size)
             return None
-        vector = np.concatenate((self._row, state.update(ts, bid, ask, bid_size, ask_size)))
+        vector = self._row.copy()
+        vector[self._k :] = state.update(ts, bid, ask, bid_size, ask_size)
         self._first = False
         self._since = 0
         self._last_ns = ts

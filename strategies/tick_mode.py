@@ -32,8 +32,8 @@ TICK_MODE_SCHEMA = Schema(TickModeConfig)
 class TickMode:
     """Decides on the quote ticks a :class:`TickDecider` selects, for ``strategy``."""
 
-    __slots__ = ("_hash", "_i_atr", "_i_vol", "_names", "_on_tick", "_strategy", "decider",
-                 "vector_spec")  # fmt: skip
+    __slots__ = ("_context", "_context_bar", "_hash", "_i_atr", "_i_vol", "_names", "_on_tick",
+                 "_strategy", "decider", "vector_spec")  # fmt: skip
 
     def __init__(self, strategy: Any, spec: FeatureSpec, config: dict[str, Any]) -> None:
         self.decider = TickDecider(spec, TickModeConfig(**config))
@@ -44,6 +44,8 @@ class TickMode:
         self._hash = self.vector_spec.hash
         self._i_atr = spec.index("atr_close")
         self._i_vol = spec.index("vol_regime")
+        self._context: MarketContext | None = None
+        self._context_bar = -1
 
     @property
     def decisions(self) -> Any:
@@ -64,19 +66,30 @@ class TickMode:
         predictor = s._predictor
         if predictor is None:  # no usable model (the strategy is stopping)
             return
-        if s._exits.position_open:  # unprotected too long: close (as on every bar)
-            s._exits.check(s.clock.timestamp_ns())
-        window = s._context_window
-        context = MarketContext(
-            s.config.instrument_id, ts, self._names, self._hash,
-            None if window is None else np.asarray(window, dtype=np.float64),
-        )  # fmt: skip
+        exits = s._exits
+        if exits.position_open:  # unprotected too long: close (as on every bar)
+            exits.check(s.clock.timestamp_ns())
+        bar_ts = self.decider.bar_ts[-1]
+        context = self._context
+        if context is None or bar_ts != self._context_bar:
+            # The market as of the last completed bar (ts_event, recent bars): one per bar.
+            window = s._context_window
+            context = self._context = MarketContext(
+                s.config.instrument_id, bar_ts, self._names, self._hash,
+                None if window is None else np.asarray(window, dtype=np.float64),
+            )  # fmt: skip
+            self._context_bar = bar_ts
         prediction, decision = decide_on_tick(
             s.core, predictor, vector, ts, (bid + ask) / 2.0, context, s._account,
-            self._i_atr, self._i_vol,
+            self._i_atr, self._i_vol, position_open=exits.position_open,
         )  # fmt: skip
         if prediction.error is not None:
             s._count_error(prediction, ts)  # a fault holds, is counted and logged
+        if decision is None:  # flat, no signal: recorded, nothing to do
+            if s._decision_sinks:
+                for sink in s._decision_sinks:
+                    sink(ts, vector, prediction, "none", 0.0, False)
+            return
         if decision.send:
             s._execute(decision, prediction.model_id)
         if s._decision_sinks:

@@ -274,6 +274,31 @@ class DecisionCore:
             (self.tick_decisions if on_tick else self.decisions).append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
 
+    def hold_quiet(
+        self,
+        ts: int,
+        sign: int,
+        confidence: float,
+        risk_score: float,
+        model_id: str,
+        reason: str,
+        error: str | None,
+        *,
+        on_tick: bool = False,
+    ) -> DecisionRecord:
+        """:meth:`decide`'s record (intent ``none``, nothing sent), built directly, when the
+        caller knows the position is flat and ``sign`` is 0 or ``confidence`` is below
+        ``min_confidence``: nothing to size or ask the account (the per-tick common case)."""
+        record = DecisionRecord(
+            ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
+            reason, error, on_tick,
+        )  # fmt: skip
+        self._last = record
+        self._last_row = -1
+        if self.record_decisions:
+            (self.tick_decisions if on_tick else self.decisions).append(record)
+        return record
+
     def size(
         self,
         side: int,

@@ -39,6 +39,7 @@ from nautilus_ai.models.spec import (
     check_feature_vector,
     context_spec_error,
     feature_indices,
+    raise_non_finite,
 )
 
 __all__ = ["BACKEND", "TICK_RULE_FEATURES", "TickRuleConfig", "TickRulePredictor"]
@@ -106,6 +107,7 @@ class TickRulePredictor:
         self._i_atr, self._i_ret, self._i_spread = feature_indices(
             spec, TICK_RULE_FEATURES, owner=self._owner
         )
+        self._shape = (len(self._names),)
         self._entry = self._config.entry_atr
         self._max_spread = self._config.max_spread_atr
 
@@ -150,10 +152,16 @@ class TickRulePredictor:
         start = time.perf_counter()
         if context.spec_hash and context.spec_hash != self._spec_hash:
             raise context_spec_error(self._owner, self._spec_hash, context.spec_hash)
-        values = check_feature_vector(features, self._names, owner=self._owner)
-        code, confidence, risk = self._rule(
-            values[self._i_atr], values[self._i_ret], values[self._i_spread]
-        )
+        if features.__class__ is not np.ndarray or features.shape != self._shape:
+            check_feature_vector(features, self._names, owner=self._owner)  # raises, says why
+        # Only the three features the rule reads are checked (the per-tick path is hot).
+        atr = float(features[self._i_atr])
+        ret = float(features[self._i_ret])
+        spread = float(features[self._i_spread])
+        total = atr + ret + spread
+        if total - total != 0.0:  # a NaN or inf among them
+            raise_non_finite((atr, ret, spread), TICK_RULE_FEATURES, owner=self._owner, row=None)
+        code, confidence, risk = self._rule(atr, ret, spread)
         action = Action.BUY if code == _BUY else (Action.SELL if code == _SELL else Action.HOLD)
         return Prediction(
             action, confidence, risk, self._model_id, time.perf_counter() - start, _REASONS[code]
