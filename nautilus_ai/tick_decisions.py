@@ -25,15 +25,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from nautilus_ai.decision import AccountView, Decision, DecisionCore
 from nautilus_ai.features.spec import TICK_FEATURE_NAMES, FeatureSpec
-from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec
+from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute_tick_features
 from nautilus_ai.models.base import Action, MarketContext, Prediction, Predictor, safe_predict
 
-__all__ = ["TickDecider", "TickModeConfig", "TickVectorSpec", "decide_on_tick"]
+__all__ = [
+    "TickDecider",
+    "TickModeConfig",
+    "TickRows",
+    "TickVectorSpec",
+    "decide_on_tick",
+    "tick_decision_rows",
+]
 
 _NO_TICK = np.full(len(TICK_FEATURE_NAMES), np.nan)
 _BUY, _SELL = Action.BUY, Action.SELL
@@ -205,3 +213,56 @@ class TickDecider:
         if self._keep:
             self.features.append(vector)
         return vector
+
+
+class TickRows(NamedTuple):
+    """The decision ticks of a tick series, as :func:`tick_decision_rows` finds them."""
+
+    ts: np.ndarray  #: int64, the decision ticks' times
+    features: np.ndarray  #: (n, len(tick_vector_names)) float64: their decision vectors
+    mid: np.ndarray  #: float64, their mids
+    tick_index: np.ndarray  #: int64, their positions in the tick arrays
+    bar_row: np.ndarray  #: int64, the row of the bar features each decision saw
+
+
+def tick_decision_rows(
+    config: TickModeConfig,
+    bar_ts: np.ndarray,
+    bar_features: np.ndarray,
+    spec: FeatureSpec,
+    ts: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    bid_size: np.ndarray,
+    ask_size: np.ndarray,
+) -> TickRows:
+    """The vectorised twin of :class:`TickDecider` over whole arrays: the same decision ticks
+    (cadence, warm bars) and the same vectors, bit for bit, from
+    :func:`~nautilus_ai.features.ticks.compute_tick_features` (a training set over ticks).
+
+    ``bar_features`` are the completed bars' rows (``spec.names``, e.g. ``compute_features``
+    over the accepted bars closing at ``bar_ts``), ``ts`` ... the ticks in time order.
+    """
+    tick_features, bar_row = compute_tick_features(bar_ts, ts, bid, ask, bid_size, ask_size)
+    warm = bar_features[:, spec.index("warm")] == 1.0
+    eligible = np.flatnonzero((bar_row >= 0) & warm[np.maximum(bar_row, 0)])
+    every_ticks = config.every_ticks
+    if config.every_ms is None:
+        chosen = eligible[::every_ticks]
+    else:  # path-dependent: walk the eligible ticks as the incremental decider does
+        every_ns = round(config.every_ms * 1e6)
+        picked: list[int] = []
+        since, last = 0, -1
+        times = np.asarray(ts, dtype=np.int64)[eligible].tolist()
+        for position, t in enumerate(times):
+            since += 1
+            if not picked or (since >= every_ticks and t - last >= every_ns):
+                picked.append(position)
+                since, last = 0, t
+        chosen = eligible[np.asarray(picked, dtype=np.int64)]
+    rows = bar_row[chosen]
+    vectors = np.concatenate((bar_features[rows], tick_features[chosen]), axis=1)
+    mid = (
+        np.asarray(bid, dtype=np.float64)[chosen] + np.asarray(ask, dtype=np.float64)[chosen]
+    ) / 2.0
+    return TickRows(np.asarray(ts, dtype=np.int64)[chosen], vectors, mid, chosen, rows)

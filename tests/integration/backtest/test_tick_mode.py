@@ -31,10 +31,16 @@ from pydantic import BaseModel, ConfigDict
 from nautilus_ai.catalog.reader import read_bars
 from nautilus_ai.cli import main
 from nautilus_ai.data.catalog import read_quotes
+from nautilus_ai.datasets import Fold, Window
 from nautilus_ai.decision import DecisionCore
-from nautilus_ai.features import FeatureEngine, FeatureSpec
+from nautilus_ai.features import FeatureEngine, FeatureSpec, TickVectorSpec
 from nautilus_ai.features.ticks import compute_tick_features
-from nautilus_ai.models import MarketContext, build_predictor, register_backend
+from nautilus_ai.models import (
+    MarketContext,
+    SpecMismatchError,
+    build_predictor,
+    register_backend,
+)
 from nautilus_ai.paths import shared_data_dir
 from nautilus_ai.strategies.ai_pattern import AIPatternConfig
 from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
@@ -411,3 +417,57 @@ def test_a_model_fault_on_a_tick_holds_and_is_counted(tick_catalog: Path) -> Non
     assert all(r.action == "hold" and r.intent in ("none", "exit") for r in failed)
     assert "model fault on call 7" in failed[0].error
     assert len(run["trades"]) >= 10  # the other ticks still traded
+
+
+@pytest.mark.extra("torch")
+def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
+    tick_catalog: Path, tmp_path: Path
+) -> None:
+    """Issue 15 part 1: an MLP trained on the catalog's decision ticks (tick vectors,
+    forward-mid label, purged splits) is the strategy's model in tick mode; the node decides
+    exactly as the pure path with the same model; bar-only mode and Pine refuse it."""
+    from nautilus_ai.pine import export_mlp_artifact
+    from nautilus_ai.training import TrainConfig
+    from nautilus_ai.training.ticks import load_tick_rows, train_tick_model
+
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    tick_mode = {"every_ticks": 5}
+    day = "2019-02-04T"
+    fold = Fold(
+        train=Window.parse(f"{day}00:00:00", f"{day}14:00:00"),
+        validation=Window.parse(f"{day}14:00:00", f"{day}18:00:00"),
+        test=Window.parse(f"{day}18:00:00", "2019-02-05T00:00:00"),
+    )
+    result = train_tick_model(
+        tick_catalog, instrument_id=instrument, bar_type=bar_type, fold=fold,
+        tick_mode=TickModeConfig(**tick_mode), artifacts_root=tmp_path,
+        config=TrainConfig(epochs=3, hidden=(16,), threads=1),
+    )  # fmt: skip
+    vector_spec = TickVectorSpec(FeatureSpec())
+    card = result.card
+    assert card.feature_names == vector_spec.names and card.spec_hash == vector_spec.hash
+    assert len(result.dataset.train) > 10_000 and len(result.dataset.test) > 1_000
+    # Purged: no training row's 20-tick label reaches into the validation window.
+    rows = load_tick_rows(
+        tick_catalog, instrument_id=instrument, bar_type=bar_type,
+        tick_mode=TickModeConfig(**tick_mode),
+    )  # fmt: skip
+    train_rows = result.dataset.train.rows
+    assert rows.ts[train_rows.max() + 20] < fold.train.end_ns
+    predictor = {"kind": "torch", "path": str(result.artifact_path)}
+    pure, records, _, _ = pure_decisions(tick_catalog, instrument, bar_type, tick_mode, predictor)
+    # The training rows are the tick mode's decision ticks and vectors (the bar block from the
+    # vectorised features: equal up to an ulp of a log return; the tick block bit for bit).
+    assert rows.ts.tolist() == pure.ts
+    vectors = np.asarray(pure.features)
+    k = len(FeatureSpec().names)
+    assert np.array_equal(rows.features[:, k:], vectors[:, k:])
+    np.testing.assert_allclose(rows.features[:, :k], vectors[:, :k], rtol=1e-12, atol=1e-15)
+    run = run_node(tick_catalog, instrument, bar_type, tick_mode, predictor=predictor)
+    same_decisions(run, pure, records)
+    assert {r.model_id for r in records} == {card.model_id}
+    assert {"buy", "sell"} <= {r.action for r in records}
+    with pytest.raises(SpecMismatchError, match=r"tick feature 'tick_spread'.*tick_mode"):
+        build_predictor(predictor, FeatureSpec())  # bar-only mode
+    with pytest.raises(ValueError, match="reads 'tick_spread', which Pine cannot compute"):
+        export_mlp_artifact(result.artifact_path)
