@@ -188,11 +188,12 @@ REPO = Path(__file__).parents[3]
 
 
 def readme_tick_commands() -> list[str]:
-    """The ``nautilus-ai`` lines of the README's quote-tick section's bash block."""
+    """The ``nautilus-ai`` lines of the README's quote-tick section's bash blocks, in order."""
     section = (REPO / "README.md").read_text().split("\n## Quote ticks: ", 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
-    assert block is not None, "README: no bash block in ## Quote ticks"
-    return [line for line in block.group(1).splitlines() if line.startswith("nautilus-ai ")]
+    blocks = re.findall(r"```bash\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    assert blocks, "README: no bash block in ## Quote ticks"
+    lines = "\n".join(blocks).splitlines()
+    return [line for line in lines if line.startswith("nautilus-ai ")]
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,7 @@ def tick_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "data import lean",
         "data import lean",
         "backtest backtests/ticks.yaml",  # run by test_the_tick_run_file_trades_...
+        "train --ticks EUR/USD.SIM",  # run by test_a_model_trained_on_ticks_...
     ], "the README's tick commands changed: update this test with them"
     for index, command in enumerate(commands[:3]):
         argv = shlex.split(command.replace("../shared/data", str(DATA)))[1:]
@@ -426,6 +428,7 @@ def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
     """Issue 15 part 1: an MLP trained on the catalog's decision ticks (tick vectors,
     forward-mid label, purged splits) is the strategy's model in tick mode; the node decides
     exactly as the pure path with the same model; bar-only mode and Pine refuse it."""
+    from nautilus_ai.models.card import read_model_card
     from nautilus_ai.pine import export_mlp_artifact
     from nautilus_ai.training import TrainConfig
     from nautilus_ai.training.ticks import load_tick_rows, train_tick_model
@@ -438,14 +441,20 @@ def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
         validation=Window.parse(f"{day}14:00:00", f"{day}18:00:00"),
         test=Window.parse(f"{day}18:00:00", "2019-02-05T00:00:00"),
     )
+    command = readme_tick_commands()[4]  # the README's, after its imports (the fixture)
+    argv = [*shlex.split(command)[1:], "--catalog", str(tick_catalog), "--out", str(tmp_path)]
+    assert main([*argv, "--threads", "1"]) == 0, command
+    artifact = tmp_path / "mlp-ticks" / "v1"
+    card = read_model_card(artifact)
+    vector_spec = TickVectorSpec(FeatureSpec())
+    assert card.feature_names == vector_spec.names and card.spec_hash == vector_spec.hash
+    assert card.metrics["test"]["rows"] > 1_000 and card.metrics["data"]["decision_ticks"] > 20_000
+    # The API the command runs, on the same rows (what the purging assertion reads).
     result = train_tick_model(
         tick_catalog, instrument_id=instrument, bar_type=bar_type, fold=fold,
-        tick_mode=TickModeConfig(**tick_mode), artifacts_root=tmp_path,
-        config=TrainConfig(epochs=3, hidden=(16,), threads=1),
+        tick_mode=TickModeConfig(**tick_mode), artifacts_root=tmp_path / "api",
+        config=TrainConfig(epochs=2, hidden=(8,), threads=1),
     )  # fmt: skip
-    vector_spec = TickVectorSpec(FeatureSpec())
-    card = result.card
-    assert card.feature_names == vector_spec.names and card.spec_hash == vector_spec.hash
     assert len(result.dataset.train) > 10_000 and len(result.dataset.test) > 1_000
     # Purged: no training row's 20-tick label reaches into the validation window.
     rows = load_tick_rows(
@@ -454,7 +463,7 @@ def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
     )  # fmt: skip
     train_rows = result.dataset.train.rows
     assert rows.ts[train_rows.max() + 20] < fold.train.end_ns
-    predictor = {"kind": "torch", "path": str(result.artifact_path)}
+    predictor = {"kind": "torch", "path": str(artifact)}
     pure, records, _, _ = pure_decisions(tick_catalog, instrument, bar_type, tick_mode, predictor)
     # The training rows are the tick mode's decision ticks and vectors (the bar block from the
     # vectorised features: equal up to an ulp of a log return; the tick block bit for bit).
@@ -470,4 +479,13 @@ def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
     with pytest.raises(SpecMismatchError, match=r"tick feature 'tick_spread'.*tick_mode"):
         build_predictor(predictor, FeatureSpec())  # bar-only mode
     with pytest.raises(ValueError, match="reads 'tick_spread', which Pine cannot compute"):
-        export_mlp_artifact(result.artifact_path)
+        export_mlp_artifact(artifact)
+
+
+def test_the_readme_run_file_excerpt_is_the_run_file() -> None:
+    section = (REPO / "README.md").read_text().split("**Tick mode** (", 1)[1]
+    excerpt = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert excerpt is not None
+    run_file = (REPO / "backtests" / "ticks.yaml").read_text().splitlines()
+    shown = [line for line in excerpt.group(1).splitlines() if line.strip() != "..."]
+    assert all(line in run_file for line in shown), "README excerpt differs from the run file"
