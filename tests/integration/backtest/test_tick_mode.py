@@ -489,3 +489,18 @@ def test_the_readme_run_file_excerpt_is_the_run_file() -> None:
     run_file = (REPO / "backtests" / "ticks.yaml").read_text().splitlines()
     shown = [line for line in excerpt.group(1).splitlines() if line.strip() != "..."]
     assert all(line in run_file for line in shown), "README excerpt differs from the run file"
+
+
+def test_precomputed_bar_features_give_the_same_tick_decisions(tick_catalog: Path) -> None:
+    """``feature_source: precomputed`` (the bar features read once from the catalog) feeds the
+    tick mode the same rows as the incremental engine: the same tick decisions."""
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    tick_mode = {"every_ticks": 7}
+    incremental = run_node(tick_catalog, instrument, bar_type, tick_mode)
+    precomputed = run_node(
+        tick_catalog, instrument, bar_type, tick_mode,
+        feature_source="precomputed", catalog_path=str(tick_catalog),
+    )  # fmt: skip
+    assert len(precomputed["records"]) > 10_000
+    assert precomputed["records"] == incremental["records"]
+    assert precomputed["ts"] == incremental["ts"]
