@@ -163,7 +163,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self._context_window is not None:
             self._context_window.clear()
         if self.tick_mode is not None:
-            self.tick_mode.decider.reset()
+            self.tick_mode.reset()
 
     def on_dispose(self) -> None:
         if self.feedback is not None:
@@ -179,6 +179,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         # Nautilus 1.221 never frees a disposed engine's components: let go of the run-time state
         # (the precomputed series, the model). Records stay for the caller.
         self._scheduler = self._predictor = self._series = None
+        if self.tick_mode is not None:
+            self.tick_mode.release()
         self._decision_sinks = []
         self.core.release()
 

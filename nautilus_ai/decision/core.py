@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from nautilus_ai.decision.controls import RiskControls
-from nautilus_ai.decision.records import DecisionLog, DecisionRecord, TradeRecord
+from nautilus_ai.decision.records import DecisionLog, DecisionRecord, RowSource, TradeRecord
 from nautilus_ai.decision.stats import ModelStats
 from nautilus_ai.policy import Intent, PolicyConfig, decide_sign
 from nautilus_ai.protection import ProtectionPlan, plan_exits
@@ -128,6 +128,8 @@ class DecisionCore:
         self._last: DecisionRecord | None = None
         self._signals: SignalRows | None = None
         self._last_row = -1  # the last decision is this signal row's hold (no record built)
+        self._tick_source: RowSource | None = None  # precomputed tick decisions (tick mode)
+        self._last_tick_row = -1  # the last decision is this tick row's hold
         #: Quiet rows not yet handed to a bulk decision log (``None``: nobody collects them).
         self.quiet_rows: list[int] | None = None
         self.bars = 0  # accepted bars
@@ -168,6 +170,8 @@ class DecisionCore:
 
     @property
     def last_decision(self) -> DecisionRecord | None:
+        if self._last_tick_row >= 0 and self._tick_source is not None:
+            return self._tick_source.hold_record(self._last_tick_row)
         if self._last_row >= 0 and self._signals is not None:
             return self._signals.hold_record(self._last_row)
         return self._last
@@ -269,7 +273,7 @@ class DecisionCore:
             send, reason, error, on_tick,
         )  # fmt: skip
         self._last = record
-        self._last_row = -1
+        self._last_row = self._last_tick_row = -1
         if self.record_decisions:
             (self.tick_decisions if on_tick else self.decisions).append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
@@ -294,10 +298,24 @@ class DecisionCore:
             reason, error, on_tick,
         )  # fmt: skip
         self._last = record
-        self._last_row = -1
+        self._last_row = self._last_tick_row = -1
         if self.record_decisions:
             (self.tick_decisions if on_tick else self.decisions).append(record)
         return record
+
+    def use_tick_source(self, source: RowSource | None) -> None:
+        """Tick rows logged from now on (:meth:`hold_tick_row`) are ``source``'s (the
+        precomputed tick path); ``None``: stop (rows already logged become records)."""
+        self.tick_decisions.set_source(source)
+        self._last_tick_row = -1
+        self._tick_source = source
+
+    def hold_tick_row(self, row: int) -> None:
+        """A flat tick with no signal on the precomputed tick path: logged as its row number
+        (the record :meth:`hold_quiet` would build, built when read)."""
+        if self.record_decisions:
+            self.tick_decisions.append_row(row)
+        self._last_tick_row = row
 
     def size(
         self,
@@ -406,6 +424,8 @@ class DecisionCore:
         self.stats = ModelStats()
         self.decisions = DecisionLog()
         self.tick_decisions = DecisionLog()
+        self._tick_source = None
+        self._last_tick_row = -1
         self.trades = []
         self._last = None
         self._signals = None

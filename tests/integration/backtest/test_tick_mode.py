@@ -129,7 +129,9 @@ def run_node(
         "bar_ts": list(decider.bar_ts),
         "records": list(strategy_obj.tick_decisions),
         "bar_records": list(strategy_obj.decisions),
-        "seen": decider.ticks_seen,
+        "seen": strategy_obj.tick_mode.ticks_seen,
+        "precomputed": strategy_obj.tick_mode.precomputed is not None,
+        "fallbacks": strategy_obj.tick_mode.precomputed_fallbacks,
         "rejected": strategy_obj.health.bars_rejected_total,
         "predictor_errors": strategy_obj.health.predictor_errors,
         "orders": list(engine.cache.orders(strategy_id=strategy_obj.id)),
@@ -491,16 +493,62 @@ def test_the_readme_run_file_excerpt_is_the_run_file() -> None:
     assert all(line in run_file for line in shown), "README excerpt differs from the run file"
 
 
-def test_precomputed_bar_features_give_the_same_tick_decisions(tick_catalog: Path) -> None:
-    """``feature_source: precomputed`` (the bar features read once from the catalog) feeds the
-    tick mode the same rows as the incremental engine: the same tick decisions."""
+@pytest.mark.parametrize("trading", [False, True])
+def test_precomputed_ticks_decide_like_the_incremental_path(
+    tick_catalog: Path, trading: bool
+) -> None:
+    """``feature_source: precomputed``: the bar features read once from the catalog and, with
+    a batch-exact model, every tick decision looked up: the same decisions, orders and trades
+    as tick by tick."""
     instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
-    tick_mode = {"every_ticks": 7}
-    incremental = run_node(tick_catalog, instrument, bar_type, tick_mode)
+    tick_mode = {"every_ticks": 3}
+    config = TRADING if trading else {}
+    incremental = run_node(tick_catalog, instrument, bar_type, tick_mode, **config)
     precomputed = run_node(
         tick_catalog, instrument, bar_type, tick_mode,
-        feature_source="precomputed", catalog_path=str(tick_catalog),
+        feature_source="precomputed", catalog_path=str(tick_catalog), **config,
     )  # fmt: skip
+    assert precomputed["precomputed"] and precomputed["fallbacks"] == 0
+    assert precomputed["seen"] == incremental["seen"] > 100_000
     assert len(precomputed["records"]) > 10_000
     assert precomputed["records"] == incremental["records"]
-    assert precomputed["ts"] == incremental["ts"]
+    assert precomputed["trades"] == incremental["trades"]
+    assert len(precomputed["orders"]) == len(incremental["orders"])
+    if trading:
+        assert len(incremental["trades"]) >= 20
+
+
+def test_a_tick_that_is_not_the_catalogs_falls_back_to_the_incremental_path(
+    tick_catalog: Path,
+) -> None:
+    """A quote the catalog does not hold (here: one tick's bid changed on its way in) makes the
+    tick mode replay the run into the incremental path and go on: the decisions are those of
+    an incremental run over the same (changed) ticks."""
+    from nautilus_ai.strategies.tick_mode import TickMode
+
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    changed: dict[str, Any] = {}
+    original = TickMode.on_quote_tick
+
+    def altered(self: Any, tick: Any) -> None:
+        if self.ticks_seen == 60_000:  # well after the first decision tick
+            from nautilus_trader.model.objects import Price
+
+            bid = Price(tick.bid_price.as_double() - 1e-5, tick.bid_price.precision)
+            tick = type(tick)(tick.instrument_id, bid, tick.ask_price, tick.bid_size,
+                              tick.ask_size, tick.ts_event, tick.ts_init)  # fmt: skip
+            changed["ts"] = tick.ts_event
+        original(self, tick)
+
+    TickMode.on_quote_tick = altered  # type: ignore[method-assign]
+    try:
+        incremental = run_node(tick_catalog, instrument, bar_type, {"every_ticks": 2})
+        precomputed = run_node(
+            tick_catalog, instrument, bar_type, {"every_ticks": 2},
+            feature_source="precomputed", catalog_path=str(tick_catalog),
+        )  # fmt: skip
+    finally:
+        TickMode.on_quote_tick = original  # type: ignore[method-assign]
+    assert "ts" in changed and precomputed["fallbacks"] == 1 and not precomputed["precomputed"]
+    assert precomputed["records"] == incremental["records"]
+    assert precomputed["seen"] == incremental["seen"]
