@@ -182,7 +182,13 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
                 )
         # Checking the nested configs builds them: keep what was built (outside the encoded
         # fields) for the strategy instead of building it again.
-        self.__dict__["_parts"] = self._build_parts()
+        parts = self.__dict__["_parts"] = self._build_parts()
+        if self.tick_mode is not None and not parts.spec.tick_names:
+            raise FieldValueError(
+                "tick_mode",
+                f"tick_mode needs feature spec version >= 2 (tick features); feature_spec is "
+                f"version {parts.spec.version}",
+            )
 
     def parts(self) -> AIPatternParts:
         """The built pieces: feature spec, policy rules, sizing, controls, latency model."""

@@ -260,3 +260,20 @@ def test_a_model_fault_on_a_tick_is_a_hold_that_says_why() -> None:
     assert prediction.error == "RuntimeError: boom"
     assert decision.intent.value == "none" and not decision.send
     assert decisions.tick_decisions[0].error == "RuntimeError: boom"
+
+
+def test_the_strategy_config_refuses_what_tick_mode_does_not_support() -> None:
+    from nautilus_ai.config_check import ConfigFieldError
+    from nautilus_ai.strategies.ai_pattern import AIPatternConfig
+
+    base = {"instrument_id": "EUR/USD.SIM", "bar_type": "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"}
+    for extra, match in (
+        ({"tick_mode": {"entry_atr": 1.0}}, "tick_mode.entry_atr: unknown key"),
+        ({"tick_mode": {"every_ticks": 0}}, "tick_mode.every_ticks"),
+        ({"tick_mode": {}, "async_predictions": True}, "not supported with tick_mode"),
+        ({"tick_mode": {}, "decision_deadline_ms": 100.0}, "not supported with tick_mode"),
+        ({"tick_mode": {}, "feature_spec": {"version": 1}}, "feature spec version >= 2"),
+    ):
+        with pytest.raises((ConfigFieldError, ValueError), match=match):
+            AIPatternConfig(**base, **extra)  # type: ignore[arg-type]
+    assert AIPatternConfig(**base, tick_mode={"every_ms": 250.0}).tick_mode == {"every_ms": 250.0}
