@@ -175,11 +175,15 @@ class TickMode:
             self._bars = []
             return
         decider = self.decider
-        pre = precompute_ticks(
-            str(s.config.catalog_path), s.config.instrument_id, self._first_tick, decider.config,
-            decider.spec, series.ts_array, series.features, s._predictor, ts, bid, ask,
-            decider.ticks_seen,
-        )  # fmt: skip
+        try:
+            pre = precompute_ticks(
+                str(s.config.catalog_path), s.config.instrument_id, self._first_tick,
+                decider.config, decider.spec, series.ts_array, series.features, s._predictor,
+                ts, bid, ask, decider.ticks_seen,
+            )  # fmt: skip
+        except Exception as exc:  # a catalog or model fault: tick by tick, as live
+            s.log.warning(f"Tick decisions not precomputed: {type(exc).__name__}: {exc}")
+            pre = None
         if pre is None:
             self._bars = []
             return
