@@ -552,3 +552,22 @@ def test_a_tick_that_is_not_the_catalogs_falls_back_to_the_incremental_path(
     assert "ts" in changed and precomputed["fallbacks"] == 1 and not precomputed["precomputed"]
     assert precomputed["records"] == incremental["records"]
     assert precomputed["seen"] == incremental["seen"]
+
+
+def test_a_tick_model_in_bar_only_mode_fails_the_run_naming_the_feature(
+    tick_catalog: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``backtests/ticks.yaml`` without its ``tick_mode``: the tick rule cannot be built for
+    bar vectors; the run fails in one line that names the tick feature and the setting."""
+    lines = (REPO / "backtests" / "ticks.yaml").read_text().splitlines()
+    run_file = tmp_path / "bar_only.yaml"
+    run_file.write_text("\n".join(line for line in lines if "tick_mode:" not in line))
+    monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(tick_catalog))
+    monkeypatch.setenv("NAUTILUS_AI_REPORTS", str(tmp_path / "reports"))
+    assert main(["backtest", str(run_file)]) == 1  # the run failed (not a usage error)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("nautilus-ai: error: backtest failed")
+    assert "tick feature 'tick_mid_ret'" in err[0] and "set the strategy's tick_mode" in err[0]
