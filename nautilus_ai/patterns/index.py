@@ -535,9 +535,11 @@ class PatternIndex:
         margin = self._margins(q)
         qa = _with_ones(q)
         offsets, order, packed = epoch.offsets, epoch.order, epoch.packed_rows
-        # Pass A: the best k scores of each query in its nearest few lists; their k-th best, less
-        # twice the margin, is a threshold that every row of the exact answer clears.
-        near = max(1, nprobe // 4)
+        # Pass A: the best k scores of each query in its nearest list; their k-th best, less
+        # twice the margin, is a threshold that every row of the exact answer clears. (One list:
+        # the 12.9k-query May backtest searched in 0.58 s instead of 0.80 s with the nearest 6
+        # lists; the looser threshold costs less in pass B than the extra partitions save.)
+        near = 1
         best = np.full((n_q, near * k), -np.inf, dtype=np.float32)
         for rank in range(near):
             for lst, who in _groups(probes[:, rank]):
