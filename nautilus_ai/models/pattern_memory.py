@@ -69,7 +69,7 @@ from nautilus_ai.models.spec import (
 )
 from nautilus_ai.patterns.index import IndexConfig
 from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory
-from nautilus_ai.patterns.outcomes import MaturedOutcome, OutcomeTracker
+from nautilus_ai.patterns.outcomes import MaturedOutcome, MaturedOutcomes, OutcomeTracker
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import PatternSet, store_dir
 
@@ -80,6 +80,9 @@ __all__ = ["PatternMemoryConfig", "PatternMemoryPredictor"]
 
 _ACTIONS = (Action.SELL, Action.HOLD, Action.BUY)  # index = label + 1
 _NAMES = ("sell", "hold", "buy")
+# Up to this many contexts per call the outcome tracker follows them bar by bar (a live bar);
+# more (a backtest block) go through its column twin, which gives the same outcomes.
+_FOLLOW_ONE_BY_ONE = 8
 
 
 class PatternMemoryConfig(BaseModel):
@@ -298,7 +301,9 @@ class PatternMemoryPredictor:
                 seen[(context.instrument_id, context.ts_event)] = (vectors[i], atr)
             while len(seen) > window:
                 seen.popitem(last=False)
-        if self.config.learn_live:
+        if self.config.learn_live and len(contexts) > _FOLLOW_ONE_BY_ONE:
+            self._follow_many(contexts, vectors)
+        elif self.config.learn_live:
             matured: dict[str, list[MaturedOutcome]] = {}
             for i, context in enumerate(contexts):
                 self._follow(context, vectors[i], matured)
@@ -334,6 +339,102 @@ class PatternMemoryPredictor:
                 ready.setdefault(instrument, []).append(outcome)
         if context.ts_event > stored_until:
             pending.append((context.ts_event, vector))
+
+    def _follow_many(
+        self, contexts: Sequence[MarketContext], vectors: NDArray[np.float32]
+    ) -> None:
+        """:meth:`_follow` for every context then :meth:`_add`, as columns: the bars new to
+        each instrument's tracker go through :meth:`OutcomeTracker.update_many` at once, and the
+        matured outcomes meet the pending vectors by timestamp (both ascend), so the memory
+        gets the rows, in the order, that following the contexts one by one adds."""
+        by_instrument: dict[str, list[int]] = {}
+        for i, context in enumerate(contexts):
+            by_instrument.setdefault(context.instrument_id, []).append(i)
+        for instrument, members in by_instrument.items():
+            tracker = self._trackers.get(instrument)
+            if tracker is None:
+                tracker = self._trackers[instrument] = OutcomeTracker(self._label_spec)
+                self._pending[instrument] = deque()
+            pending = self._pending[instrument]
+            stored_until = self.memory.last_ts(instrument)
+            last = float(tracker.last_ts)
+            pieces: list[NDArray[np.float64]] = []
+            for i in members:
+                bars = contexts[i].recent_bars
+                assert bars is not None
+                newest = bars[-1, 0]
+                if last >= 0 and bars.shape[0] > 1 and bars[-2, 0] <= last < newest:
+                    pieces.append(bars[-1:])  # the usual case: one new bar since the last one
+                    last = newest
+                    continue
+                new = bars[bars[:, 0] > last] if last >= 0 else bars
+                if new.shape[0]:
+                    pieces.append(new)
+                    last = max(last, float(new[:, 0].max()))
+            rows = np.concatenate(pieces) if pieces else np.empty((0, 5))
+            matured = tracker.update_many(rows[:, 0].astype(np.int64), rows[:, 2], rows[:, 3],
+                                          rows[:, 4])  # fmt: skip
+            matured = matured.take(np.flatnonzero(matured.ts_event > stored_until))
+            times = np.array([contexts[i].ts_event for i in members], dtype=np.int64)
+            fresh = np.flatnonzero(times > stored_until)
+            waiting_ts = np.concatenate(
+                [np.array([p[0] for p in pending], dtype=np.int64), times[fresh]]
+            )
+            waiting = [p[1] for p in pending]
+            waiting.extend(vectors[np.asarray(members)[fresh]])
+            ascending = bool((np.diff(waiting_ts) > 0).all() and (np.diff(matured.ts_event) > 0).all())
+            if not ascending:  # repeated timestamps: the one-by-one matching decides
+                pending.clear()
+                pending.extend(zip(waiting_ts.tolist(), waiting, strict=True))
+                found = [
+                    MaturedOutcome(*values)
+                    for values in zip(
+                        matured.ts_event.tolist(), matured.close.tolist(), matured.unit.tolist(),
+                        matured.label.tolist(), matured.forward_return.tolist(),
+                        matured.mfe.tolist(), matured.mae.tolist(), matured.available_ns.tolist(),
+                        strict=True,
+                    )
+                ]  # fmt: skip
+                self._add(instrument, found, pending)
+                continue
+            # Sequentially, each outcome drops the pending bars before it and takes the one at
+            # its time: so an outcome matches where its time is pending, and what stays pending
+            # is what comes after the last outcome.
+            at = np.searchsorted(waiting_ts, matured.ts_event)
+            hit = at < waiting_ts.size
+            hit[hit] = waiting_ts[at[hit]] == matured.ts_event[hit]
+            keep_from = (
+                int(np.searchsorted(waiting_ts, matured.ts_event[-1], side="right"))
+                if len(matured)
+                else 0
+            )
+            pending.clear()
+            pending.extend(zip(waiting_ts[keep_from:].tolist(), waiting[keep_from:], strict=True))
+            if hit.any():
+                taken = matured.take(np.flatnonzero(hit))
+                chosen = np.stack([waiting[j] for j in at[hit].tolist()])
+                self._add_columns(instrument, taken, chosen)
+
+    def _add_columns(
+        self, instrument: str, outcomes: MaturedOutcomes, vectors: NDArray[np.float32]
+    ) -> None:
+        memory = self.memory
+        batch = PatternSet(
+            feature_spec=memory.feature_spec,
+            pattern_spec=memory.pattern_spec,
+            vectors=vectors,
+            ts_event=outcomes.ts_event,
+            available_ns=outcomes.available_ns,
+            instrument_id=[instrument] * len(outcomes),
+            close=outcomes.close,
+            atr=outcomes.unit,
+            label=outcomes.label,
+            forward_return=outcomes.forward_return,
+            mfe=outcomes.mfe,
+            mae=outcomes.mae,
+            source="live",
+        )
+        self.learned += memory.add(batch)
 
     def _add(
         self,
