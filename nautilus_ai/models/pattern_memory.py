@@ -551,60 +551,74 @@ class PatternMemoryPredictor:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (weights * returns).sum(axis=1) / total
             spread = np.sqrt((weights * (returns - mean[:, None]) ** 2).sum(axis=1) / total)
-        out: list[Prediction] = []
+        # Per row from here: Python lists (one conversion per column, not one numpy scalar per
+        # value) and the reason text from cached match texts.
         minimum = self.config.min_neighbours
+        shown = self.config.reason_matches
+        spread_l, mean_l = spread.tolist(), mean.tolist()
+        best_l, prob_l = best.tolist(), probability.tolist()
+        n_eff_l, count_l, eligible_l = n_eff.tolist(), count.tolist(), found.eligible.tolist()
+        shown_rows = ids[:, :shown]
+        texts = self._match_texts_of(shown_rows[shown_rows >= 0])
+        shown_l, dist_l = shown_rows.tolist(), distance[:, :shown].tolist()
+        model_id, actions = self._model_id, _ACTIONS
+        out: list[Prediction] = []
         for i in range(ids.shape[0]):
-            if count[i] < minimum:
+            if count_l[i] < minimum:
                 out.append(Prediction(
-                    Action.HOLD, 0.0, 1.0, self._model_id, latency,
-                    f"hold: {int(found.eligible[i])} eligible patterns (< {minimum})",
+                    Action.HOLD, 0.0, 1.0, model_id, latency,
+                    f"hold: {eligible_l[i]} eligible patterns (< {minimum})",
                 ))  # fmt: skip
                 continue
-            s, mu = float(spread[i]), float(mean[i])
-            risk = s / (s + abs(mu)) if s + abs(mu) > 0.0 else 1.0
-            b = int(best[i])
-            p = probability[i]
+            sd, mu = spread_l[i], mean_l[i]
+            risk = sd / (sd + abs(mu)) if sd + abs(mu) > 0.0 else 1.0
+            b = best_l[i]
+            p = prob_l[i]
+            reason = (
+                f"pattern memory: {_NAMES[b]} p={p[b]:.2f} (sell {p[0]:.2f} / hold {p[1]:.2f} / "
+                f"buy {p[2]:.2f}), n_eff {n_eff_l[i]:.1f} of {count_l[i]} neighbours, "
+                f"{eligible_l[i]:,} eligible"
+            )
+            if shown:
+                rows_i, dist_i = shown_l[i], dist_l[i]
+                matches = "; ".join(
+                    [f"{texts[r]} (d {dist_i[j]:.2f})" for j, r in enumerate(rows_i) if r >= 0]
+                )
+                reason = f"{reason}; closest: {matches}"
             out.append(
                 Prediction(
-                    _ACTIONS[b],
-                    float(min(1.0, max(0.0, p[b]))),
-                    float(min(1.0, max(0.0, risk))),
-                    self._model_id,
-                    latency,
-                    self._reason(
-                        b,
-                        p,
-                        float(n_eff[i]),
-                        int(found.eligible[i]),
-                        ids[i, : count[i]],
-                        distance[i],
-                    ),
-                )
+                    actions[b], min(1.0, max(0.0, p[b])), min(1.0, max(0.0, risk)), model_id,
+                    latency, reason,
+                )  # fmt: skip
             )
         return out
 
-    def _reason(
-        self,
-        best: int,
-        probability: NDArray[np.float64],
-        n_eff: float,
-        eligible: int,
-        rows: NDArray[np.int64],
-        distance: NDArray[np.float64],
-    ) -> str:
-        head = (
-            f"pattern memory: {_NAMES[best]} p={probability[best]:.2f} (sell "
-            f"{probability[0]:.2f} / hold {probability[1]:.2f} / buy {probability[2]:.2f}), "
-            f"n_eff {n_eff:.1f} of {rows.size} neighbours, {eligible:,} eligible"
-        )
-        shown = self.config.reason_matches
-        if shown == 0:
-            return head
-        matches = [
-            f"{self._match_text(r)} (d {distance[i]:.2f})"
-            for i, r in enumerate(rows[:shown].tolist())
-        ]
-        return f"{head}; closest: {'; '.join(matches)}"
+    def _match_texts_of(self, rows: NDArray[np.int64]) -> dict[int, str]:
+        """What each stored pattern of ``rows`` was (when, where, what followed), by row; cached:
+        a stored row never changes. New rows are formatted as columns."""
+        cache = self._match_texts
+        wanted = np.unique(rows)
+        if wanted.size:
+            missing = wanted[[r not in cache for r in wanted.tolist()]]
+            memory = self.memory
+            # Whole minutes (bar times) as columns; any other time as _match_text writes it.
+            odd = memory.ts_event[missing] % 60_000_000_000 != 0
+            for row in missing[odd].tolist():
+                self._match_text(row)
+            missing = missing[~odd]
+            if missing.size:
+                stamps = memory.ts_event[missing].view("datetime64[ns]").astype("datetime64[m]")
+                when = np.datetime_as_string(stamps)
+                labels = memory.label[missing].tolist()
+                returns = memory.column("forward_return")[missing].tolist()
+                for row, stamp, label, ret in zip(
+                    missing.tolist(), when.tolist(), labels, returns, strict=True
+                ):
+                    cache[row] = (
+                        f"{stamp[:10]} {stamp[11:16]} {memory.instrument_id[row]} "
+                        f"{_NAMES[label + 1]} {ret:+.1f} ATR"
+                    )
+        return cache
 
     def _match_text(self, row: int) -> str:
         """What a stored pattern was (when, where, what followed); cached: it never changes."""
