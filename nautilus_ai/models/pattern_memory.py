@@ -296,9 +296,9 @@ class PatternMemoryPredictor:
         if window:
             seen = self._seen
             i_atr = self._i_atr
-            for i, context in enumerate(contexts):
-                atr = float(features[i, i_atr]) if i_atr >= 0 else float("nan")
-                seen[(context.instrument_id, context.ts_event)] = (vectors[i], atr)
+            atrs = features[:, i_atr].tolist() if i_atr >= 0 else [float("nan")] * len(contexts)
+            keys = [(context.instrument_id, context.ts_event) for context in contexts]
+            seen.update(zip(keys, zip(vectors, atrs, strict=True), strict=True))
             while len(seen) > window:
                 seen.popitem(last=False)
         if self.config.learn_live and len(contexts) > _FOLLOW_ONE_BY_ONE:
