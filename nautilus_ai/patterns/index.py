@@ -289,7 +289,10 @@ def _nearest_lists(
             if nearest_first:
                 out[start:stop] = np.argsort(-scores, axis=1, kind="stable")
             continue
-        kth = np.partition(scores, nlist - count, axis=1)[:, nlist - count]
+        if count == 1:  # the largest score: the same value partition would put there
+            kth = scores.max(axis=1)
+        else:
+            kth = np.partition(scores, nlist - count, axis=1)[:, nlist - count]
         keep = scores >= _below(kth.astype(np.float64) - 2.0 * margin[start:stop])[:, None]
         sizes = keep.sum(axis=1)
         plain = np.flatnonzero(sizes == count)
