@@ -229,8 +229,12 @@ def _augment(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     x = np.asarray(vectors, dtype=np.float32)
     out = np.empty((x.shape[0], x.shape[1] + 1), dtype=np.float32)
     out[:, :-1] = x
-    x64 = x.astype(np.float64)
-    out[:, -1] = -0.5 * np.einsum("ij,ij->i", x64, x64)
+    # In cache-sized pieces (the same floats per row): a float64 copy of a whole 100k-row
+    # store took 0.1-0.15 s of page faults, the pieces 0.01 s.
+    step = 8192
+    for start in range(0, x.shape[0], step):
+        x64 = x[start : start + step].astype(np.float64)
+        out[start : start + step, -1] = -0.5 * np.einsum("ij,ij->i", x64, x64)
     return out
 
 
@@ -426,7 +430,7 @@ class PatternIndex:
         self._rows = _augment(x)
         self._size = x.shape[0]
         if self._size:
-            self._radius = float(np.sqrt(-2.0 * self._rows[:, -1].astype(np.float64).min()))
+            self._radius = float(np.sqrt(-2.0 * float(self._rows[:, -1].min())))
 
     def _next_epoch_rows(self) -> int:
         return int(self.config.exact_max * self.config.growth ** len(self._epochs))
