@@ -49,6 +49,13 @@ def test_batch_equals_per_row_and_the_memory_learns_live(setup) -> None:  # type
     for model in (batch_model, row_model):
         assert model.learned > 1400  # type: ignore[attr-defined]
         assert len(model.memory) == stored + model.learned  # type: ignore[attr-defined]
+    # The batch learned as columns (OutcomeTracker.update_many), the rows one by one: the same
+    # patterns, bit for bit.
+    a, b = batch_model.memory.patterns(), row_model.memory.patterns()  # type: ignore[attr-defined]
+    for name in ("vectors", "ts_event", "available_ns", "label", "close", "atr",
+                 "forward_return", "mfe", "mae"):  # fmt: skip
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    assert a.instrument_id == b.instrument_id
     actions = {p.action for p in batch}
     assert Action.BUY in actions and Action.SELL in actions
     assert all(0.0 <= p.confidence <= 1.0 and 0.0 <= p.risk_score <= 1.0 for p in batch)
