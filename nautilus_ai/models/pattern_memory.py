@@ -340,9 +340,7 @@ class PatternMemoryPredictor:
         if context.ts_event > stored_until:
             pending.append((context.ts_event, vector))
 
-    def _follow_many(
-        self, contexts: Sequence[MarketContext], vectors: NDArray[np.float32]
-    ) -> None:
+    def _follow_many(self, contexts: Sequence[MarketContext], vectors: NDArray[np.float32]) -> None:
         """:meth:`_follow` for every context then :meth:`_add`, as columns: the bars new to
         each instrument's tracker go through :meth:`OutcomeTracker.update_many` at once, and the
         matured outcomes meet the pending vectors by timestamp (both ascend), so the memory
@@ -382,7 +380,9 @@ class PatternMemoryPredictor:
             )
             waiting = [p[1] for p in pending]
             waiting.extend(vectors[np.asarray(members)[fresh]])
-            ascending = bool((np.diff(waiting_ts) > 0).all() and (np.diff(matured.ts_event) > 0).all())
+            ascending = bool(
+                (np.diff(waiting_ts) > 0).all() and (np.diff(matured.ts_event) > 0).all()
+            )
             if not ascending:  # repeated timestamps: the one-by-one matching decides
                 pending.clear()
                 pending.extend(zip(waiting_ts.tolist(), waiting, strict=True))
@@ -585,12 +585,8 @@ class PatternMemoryPredictor:
                     [f"{texts[r]} (d {dist_i[j]:.2f})" for j, r in enumerate(rows_i) if r >= 0]
                 )
                 reason = f"{reason}; closest: {matches}"
-            out.append(
-                Prediction(
-                    actions[b], min(1.0, max(0.0, p[b])), min(1.0, max(0.0, risk)), model_id,
-                    latency, reason,
-                )  # fmt: skip
-            )
+            confidence, risk = min(1.0, max(0.0, p[b])), min(1.0, max(0.0, risk))
+            out.append(Prediction(actions[b], confidence, risk, model_id, latency, reason))
         return out
 
     def _match_texts_of(self, rows: NDArray[np.int64]) -> dict[int, str]:

@@ -54,7 +54,9 @@ def test_live_tracker_equals_the_vectorised_outcomes(real_bars: tuple) -> None:
     assert set(np.unique(batch.label[batch.valid]).tolist()) == {-1, 0, 1}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     start=st.integers(0, 15_000),
     cuts=st.lists(st.integers(0, 600), min_size=1, max_size=8),
@@ -92,6 +94,7 @@ def test_tracker_update_many_equals_update_bar_by_bar(
         (o.ts_event, o.close, o.unit, o.label, o.forward_return, o.mfe, o.mae, o.available_ns)
         for o in expected
     ]
+
     def plain(values: object) -> str:  # nan-safe, numpy- or Python-float alike
         return repr([[float(x) for x in row] for row in values])  # type: ignore[attr-defined]
 
