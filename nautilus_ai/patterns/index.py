@@ -588,6 +588,9 @@ class PatternIndex:
                 scores = qa[part] @ rows.T
                 hit = np.flatnonzero(scores >= limit[part][:, None])
                 r, c = hit // width, hit % width
+                if int(ids[width - 1]) < int(m[part].min()):  # every row eligible for all
+                    pairs.append((part[r], ids[c], scores.ravel()[hit]))
+                    continue
                 ok = ids[c] < m[part[r]]
                 pairs.append((part[r[ok]], ids[c[ok]], scores[r[ok], c[ok]]))
         # Rows added since the lists were packed: scanned directly, kept where their list is
@@ -729,15 +732,22 @@ class PatternIndex:
         keep = scores >= kth[who] - 2.0 * self._margins(q)[who]
         who, rows = who[keep], rows[keep]
         distances = _pair_distances(self._rows[:, : self.dims], q.astype(np.float64), who, rows)
-        # Rank by (distance, row) within each query.
-        order = np.lexsort((rows, distances, who))
-        who, rows, distances = who[order], rows[order], distances[order]
+        # Rank by (distance, row) within each query: ``who`` ascends, and each query keeps a few
+        # candidates, so they are sorted as rows of a (queries x candidates) table (faster than
+        # one three-key sort of them all; padding sorts last and is not copied out).
         sizes = np.bincount(who, minlength=n_q)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         slot = np.arange(who.size) - starts[who]
-        first = slot < k
-        out_ids[who[first], slot[first]] = rows[first]
-        out_d[who[first], slot[first]] = distances[first]
+        width = max(int(sizes.max(initial=0)), 1)
+        d_table = np.full((n_q, width), np.inf)
+        r_table = np.full((n_q, width), np.iinfo(np.int64).max, dtype=np.int64)
+        d_table[who, slot] = distances
+        r_table[who, slot] = rows
+        order = np.lexsort((r_table, d_table), axis=-1)[:, :k]
+        top = order.shape[1]
+        filled = np.arange(top)[None, :] < np.minimum(sizes, k)[:, None]
+        out_ids[:, :top] = np.where(filled, np.take_along_axis(r_table, order, axis=1), -1)
+        out_d[:, :top] = np.where(filled, np.take_along_axis(d_table, order, axis=1), np.inf)
         return out_ids, out_d
 
     # ------------------------------------------------------------------ bytes
