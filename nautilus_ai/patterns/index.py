@@ -293,14 +293,19 @@ def _nearest_lists(
             if nearest_first:
                 out[start:stop] = np.argsort(-scores, axis=1, kind="stable")
             continue
-        if count == 1:  # the largest score: the same value partition would put there
-            kth = scores.max(axis=1)
+        # Where exactly count scores clear the count-th best less twice the margin (no near
+        # tie at the boundary), they are the answer, in centroid order.
+        if count == 1:  # a new row's list: the best score's column (argmax, not nonzero)
+            top = scores.argmax(axis=1)
+            kth = scores[np.arange(stop - start), top]
         else:
             kth = np.partition(scores, nlist - count, axis=1)[:, nlist - count]
         keep = scores >= _below(kth.astype(np.float64) - 2.0 * margin[start:stop])[:, None]
         sizes = keep.sum(axis=1)
         plain = np.flatnonzero(sizes == count)
-        if plain.size:
+        if plain.size and count == 1:
+            out[start + plain, 0] = top[plain]
+        elif plain.size:
             _, cols = np.nonzero(keep[plain])
             out[start + plain] = cols.reshape(plain.size, count)
         for i in np.flatnonzero(sizes != count).tolist():
