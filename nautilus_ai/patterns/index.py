@@ -308,11 +308,16 @@ def _nearest_lists(
         elif plain.size:
             _, cols = np.nonzero(keep[plain])
             out[start + plain] = cols.reshape(plain.size, count)
-        for i in np.flatnonzero(sizes != count).tolist():
-            near = np.flatnonzero(keep[i]).astype(np.int64)
-            dist = squared_distances(centroids[near], q64[start + i])
-            chosen, _ = _top_k(dist, near, count)
-            out[start + i] = np.sort(chosen)
+        tied = np.flatnonzero(sizes != count)  # more than count within the margin: decide
+        if tied.size:  # by float64 distance, ties by centroid number (as _top_k), all at once
+            which, near = np.nonzero(keep[tied])
+            dist = _pair_distances(centroids, q64, start + tied[which], near)
+            order = np.lexsort((near, dist, which))
+            which, near = which[order], near[order]
+            first = np.concatenate([[0], np.cumsum(np.bincount(which, minlength=tied.size))])
+            slot = np.arange(which.size) - first[which]
+            chosen = near[slot < count].reshape(tied.size, count)
+            out[start + tied] = np.sort(chosen, axis=1)
         if nearest_first and count > 1:
             block = out[start:stop]
             rank = np.argsort(-np.take_along_axis(scores, block, axis=1), axis=1, kind="stable")
