@@ -151,7 +151,11 @@ def bench_charts(catalog: Path, bars: int = 2_000) -> dict[str, Any]:
 
 
 def bench_backtest(
-    catalog: Path, start: str = "2017-05-01", end: str = "2017-05-12", repeat: int = 1
+    catalog: Path,
+    start: str = "2017-05-01",
+    end: str = "2017-05-12",
+    repeat: int = 1,
+    sources: tuple[str, ...] = ("incremental", "precomputed"),
 ) -> dict[str, Any]:
     import yaml
 
@@ -177,30 +181,53 @@ def bench_backtest(
             "config": {"bar_type": BAR_TYPE},
         },
     }
-    for source in ("incremental", "precomputed"):
+    for source in sources:
         variant = copy.deepcopy(ai)
         variant["config"].update(observe_only=True, feature_source=source)
         variants[f"observe/{source}"] = variant
     rates: dict[str, list[float]] = {name: [] for name in variants}
+    # CPU seconds of the whole run_backtest call (build, run, collect): the box is shared, so
+    # the CPU ratio is the steadier one; the engine's bars/s is wall time of node.run().
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     decisions: dict[str, int] = {}
+    bars = 0
+    print(f"  load average at start: {_load()}", flush=True)
     for _ in range(repeat):  # interleaved: the no-op and the memory share the box's moods
         for name, strategy in variants.items():
             data = copy.deepcopy(base)
             data["name"] = name.replace("/", "-")
             data["run"]["engine"]["strategies"] = [strategy]
-            outcome = run_backtest(parse_run_file(data, REPO / "benchmarks"), write=False)
+            run_file = parse_run_file(data, REPO / "benchmarks")
+            started = time.process_time()
+            outcome = run_backtest(run_file, write=False)
+            cpu[name].append(time.process_time() - started)
             rates[name].append(outcome.summary.bars_per_s)
             decisions[name] = len(outcome.decisions)
-            print(f"  {name:22s} {outcome.summary.bars_per_s:>9,.0f} bars/s", flush=True)
+            bars = outcome.summary.bars
+            print(
+                f"  {name:22s} {outcome.summary.bars_per_s:>9,.0f} bars/s  "
+                f"{cpu[name][-1]:6.2f} s CPU (whole call)",
+                flush=True,
+            )
+    print(f"  load average at end: {_load()}; bars: {bars:,}", flush=True)
     noop = float(np.median(rates["noop"]))
+    noop_cpu = float(np.median(cpu["noop"]))
     return {
         name: {
             "bars_per_s": round(float(np.median(values))),
             "decisions": decisions[name],
             "ratio_to_noop": round(float(np.median(values)) / noop, 3),
+            "cpu_s": round(float(np.median(cpu[name])), 2),
+            "cpu_ratio_to_noop": round(noop_cpu / float(np.median(cpu[name])), 3),
         }
         for name, values in rates.items()
     }
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def main(argv: list[str]) -> int:
@@ -212,6 +239,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--start", default="2017-05-01", help="backtest window start (UTC)")
     parser.add_argument("--end", default="2017-05-12", help="backtest window end (UTC)")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--variants", default="incremental,precomputed", help="memory variants beside the no-op"
+    )
     parser.add_argument("--dims", default="native,64", help="query widths: native and/or ints")
     parser.add_argument("--charts", action="store_true", help="also: the chart block's cost")
     parser.add_argument("--only-charts", action="store_true")
@@ -233,7 +263,8 @@ def main(argv: list[str]) -> int:
             print(f"query, {dims} dims:", bench_queries(base, args.patterns, dims), flush=True)
     if args.backtest or args.only_backtest:
         print(f"backtest (observe-only, {args.start} .. {args.end}):")
-        print(bench_backtest(catalog, args.start, args.end, args.repeat), flush=True)
+        sources = tuple(args.variants.split(","))
+        print(bench_backtest(catalog, args.start, args.end, args.repeat, sources), flush=True)
     return 0
 
 

@@ -28,10 +28,11 @@ __all__ = [
 
 
 class DecisionRecord(NamedTuple):
-    """One bar's decision (a tuple: one is built per decision).
+    """One bar's (or quote tick's) decision (a tuple: one is built per decision).
 
     ``error`` is set when the predictor failed and the decision is the hold standing in for
-    its answer (``reason`` then says so in words).
+    its answer (``reason`` then says so in words). ``on_tick``: made on a quote tick (the
+    strategy's tick mode; ``ts_event`` is the tick's), not on a bar.
     """
 
     ts_event: int
@@ -44,6 +45,7 @@ class DecisionRecord(NamedTuple):
     order_sent: bool
     reason: str
     error: str | None = None
+    on_tick: bool = False
 
 
 def record_prediction(record: DecisionRecord) -> Prediction:
@@ -78,7 +80,7 @@ class RowSource(Protocol):
 
 #: A :class:`DecisionRecord`'s fields as a plain tuple (what :meth:`DecisionLog.append_fields`
 #: keeps).
-RecordFields = tuple[int, str, float, float, str, str, float, bool, str, "str | None"]
+RecordFields = tuple[int, str, float, float, str, str, float, bool, str, "str | None", bool]
 
 
 class DecisionLog(Sequence[DecisionRecord]):

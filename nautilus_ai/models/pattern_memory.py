@@ -69,7 +69,7 @@ from nautilus_ai.models.spec import (
 )
 from nautilus_ai.patterns.index import IndexConfig
 from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory
-from nautilus_ai.patterns.outcomes import MaturedOutcome, OutcomeTracker
+from nautilus_ai.patterns.outcomes import MaturedOutcome, MaturedOutcomes, OutcomeTracker
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import PatternSet, store_dir
 
@@ -80,6 +80,9 @@ __all__ = ["PatternMemoryConfig", "PatternMemoryPredictor"]
 
 _ACTIONS = (Action.SELL, Action.HOLD, Action.BUY)  # index = label + 1
 _NAMES = ("sell", "hold", "buy")
+# Up to this many contexts per call the outcome tracker follows them bar by bar (a live bar);
+# more (a backtest block) go through its column twin, which gives the same outcomes.
+_FOLLOW_ONE_BY_ONE = 8
 
 
 class PatternMemoryConfig(BaseModel):
@@ -293,12 +296,14 @@ class PatternMemoryPredictor:
         if window:
             seen = self._seen
             i_atr = self._i_atr
-            for i, context in enumerate(contexts):
-                atr = float(features[i, i_atr]) if i_atr >= 0 else float("nan")
-                seen[(context.instrument_id, context.ts_event)] = (vectors[i], atr)
+            atrs = features[:, i_atr].tolist() if i_atr >= 0 else [float("nan")] * len(contexts)
+            keys = [(context.instrument_id, context.ts_event) for context in contexts]
+            seen.update(zip(keys, zip(vectors, atrs, strict=True), strict=True))
             while len(seen) > window:
                 seen.popitem(last=False)
-        if self.config.learn_live:
+        if self.config.learn_live and len(contexts) > _FOLLOW_ONE_BY_ONE:
+            self._follow_many(contexts, vectors)
+        elif self.config.learn_live:
             matured: dict[str, list[MaturedOutcome]] = {}
             for i, context in enumerate(contexts):
                 self._follow(context, vectors[i], matured)
@@ -334,6 +339,102 @@ class PatternMemoryPredictor:
                 ready.setdefault(instrument, []).append(outcome)
         if context.ts_event > stored_until:
             pending.append((context.ts_event, vector))
+
+    def _follow_many(self, contexts: Sequence[MarketContext], vectors: NDArray[np.float32]) -> None:
+        """:meth:`_follow` for every context then :meth:`_add`, as columns: the bars new to
+        each instrument's tracker go through :meth:`OutcomeTracker.update_many` at once, and the
+        matured outcomes meet the pending vectors by timestamp (both ascend), so the memory
+        gets the rows, in the order, that following the contexts one by one adds."""
+        by_instrument: dict[str, list[int]] = {}
+        for i, context in enumerate(contexts):
+            by_instrument.setdefault(context.instrument_id, []).append(i)
+        for instrument, members in by_instrument.items():
+            tracker = self._trackers.get(instrument)
+            if tracker is None:
+                tracker = self._trackers[instrument] = OutcomeTracker(self._label_spec)
+                self._pending[instrument] = deque()
+            pending = self._pending[instrument]
+            stored_until = self.memory.last_ts(instrument)
+            last = float(tracker.last_ts)
+            pieces: list[NDArray[np.float64]] = []
+            for i in members:
+                bars = contexts[i].recent_bars
+                assert bars is not None
+                newest = bars[-1, 0]
+                if last >= 0 and bars.shape[0] > 1 and bars[-2, 0] <= last < newest:
+                    pieces.append(bars[-1:])  # the usual case: one new bar since the last one
+                    last = newest
+                    continue
+                new = bars[bars[:, 0] > last] if last >= 0 else bars
+                if new.shape[0]:
+                    pieces.append(new)
+                    last = max(last, float(new[:, 0].max()))
+            rows = np.concatenate(pieces) if pieces else np.empty((0, 5))
+            matured = tracker.update_many(rows[:, 0].astype(np.int64), rows[:, 2], rows[:, 3],
+                                          rows[:, 4])  # fmt: skip
+            matured = matured.take(np.flatnonzero(matured.ts_event > stored_until))
+            times = np.array([contexts[i].ts_event for i in members], dtype=np.int64)
+            fresh = np.flatnonzero(times > stored_until)
+            waiting_ts = np.concatenate(
+                [np.array([p[0] for p in pending], dtype=np.int64), times[fresh]]
+            )
+            waiting = [p[1] for p in pending]
+            waiting.extend(vectors[np.asarray(members)[fresh]])
+            ascending = bool(
+                (np.diff(waiting_ts) > 0).all() and (np.diff(matured.ts_event) > 0).all()
+            )
+            if not ascending:  # repeated timestamps: the one-by-one matching decides
+                pending.clear()
+                pending.extend(zip(waiting_ts.tolist(), waiting, strict=True))
+                found = [
+                    MaturedOutcome(*values)
+                    for values in zip(
+                        matured.ts_event.tolist(), matured.close.tolist(), matured.unit.tolist(),
+                        matured.label.tolist(), matured.forward_return.tolist(),
+                        matured.mfe.tolist(), matured.mae.tolist(), matured.available_ns.tolist(),
+                        strict=True,
+                    )
+                ]  # fmt: skip
+                self._add(instrument, found, pending)
+                continue
+            # Sequentially, each outcome drops the pending bars before it and takes the one at
+            # its time: so an outcome matches where its time is pending, and what stays pending
+            # is what comes after the last outcome.
+            at = np.searchsorted(waiting_ts, matured.ts_event)
+            hit = at < waiting_ts.size
+            hit[hit] = waiting_ts[at[hit]] == matured.ts_event[hit]
+            keep_from = (
+                int(np.searchsorted(waiting_ts, matured.ts_event[-1], side="right"))
+                if len(matured)
+                else 0
+            )
+            pending.clear()
+            pending.extend(zip(waiting_ts[keep_from:].tolist(), waiting[keep_from:], strict=True))
+            if hit.any():
+                taken = matured.take(np.flatnonzero(hit))
+                chosen = np.stack([waiting[j] for j in at[hit].tolist()])
+                self._add_columns(instrument, taken, chosen)
+
+    def _add_columns(
+        self, instrument: str, outcomes: MaturedOutcomes, vectors: NDArray[np.float32]
+    ) -> None:
+        memory = self.memory
+        batch = PatternSet(
+            feature_spec=memory.feature_spec,
+            pattern_spec=memory.pattern_spec,
+            vectors=vectors,
+            ts_event=outcomes.ts_event,
+            available_ns=outcomes.available_ns,
+            instrument_id=[instrument] * len(outcomes),
+            close=outcomes.close,
+            atr=outcomes.unit,
+            label=outcomes.label,
+            forward_return=outcomes.forward_return,
+            mfe=outcomes.mfe,
+            mae=outcomes.mae,
+            source="live",
+        )
+        self.learned += memory.add(batch)
 
     def _add(
         self,
@@ -450,60 +551,70 @@ class PatternMemoryPredictor:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (weights * returns).sum(axis=1) / total
             spread = np.sqrt((weights * (returns - mean[:, None]) ** 2).sum(axis=1) / total)
-        out: list[Prediction] = []
+        # Per row from here: Python lists (one conversion per column, not one numpy scalar per
+        # value) and the reason text from cached match texts.
         minimum = self.config.min_neighbours
+        shown = self.config.reason_matches
+        spread_l, mean_l = spread.tolist(), mean.tolist()
+        best_l, prob_l = best.tolist(), probability.tolist()
+        n_eff_l, count_l, eligible_l = n_eff.tolist(), count.tolist(), found.eligible.tolist()
+        shown_rows = ids[:, :shown]
+        texts = self._match_texts_of(shown_rows[shown_rows >= 0])
+        shown_l, dist_l = shown_rows.tolist(), distance[:, :shown].tolist()
+        model_id, actions = self._model_id, _ACTIONS
+        out: list[Prediction] = []
         for i in range(ids.shape[0]):
-            if count[i] < minimum:
+            if count_l[i] < minimum:
                 out.append(Prediction(
-                    Action.HOLD, 0.0, 1.0, self._model_id, latency,
-                    f"hold: {int(found.eligible[i])} eligible patterns (< {minimum})",
+                    Action.HOLD, 0.0, 1.0, model_id, latency,
+                    f"hold: {eligible_l[i]} eligible patterns (< {minimum})",
                 ))  # fmt: skip
                 continue
-            s, mu = float(spread[i]), float(mean[i])
-            risk = s / (s + abs(mu)) if s + abs(mu) > 0.0 else 1.0
-            b = int(best[i])
-            p = probability[i]
-            out.append(
-                Prediction(
-                    _ACTIONS[b],
-                    float(min(1.0, max(0.0, p[b]))),
-                    float(min(1.0, max(0.0, risk))),
-                    self._model_id,
-                    latency,
-                    self._reason(
-                        b,
-                        p,
-                        float(n_eff[i]),
-                        int(found.eligible[i]),
-                        ids[i, : count[i]],
-                        distance[i],
-                    ),
-                )
+            sd, mu = spread_l[i], mean_l[i]
+            risk = sd / (sd + abs(mu)) if sd + abs(mu) > 0.0 else 1.0
+            b = best_l[i]
+            p = prob_l[i]
+            reason = (
+                f"pattern memory: {_NAMES[b]} p={p[b]:.2f} (sell {p[0]:.2f} / hold {p[1]:.2f} / "
+                f"buy {p[2]:.2f}), n_eff {n_eff_l[i]:.1f} of {count_l[i]} neighbours, "
+                f"{eligible_l[i]:,} eligible"
             )
+            if shown:
+                rows_i, dist_i = shown_l[i], dist_l[i]
+                matches = "; ".join(
+                    [f"{texts[r]} (d {dist_i[j]:.2f})" for j, r in enumerate(rows_i) if r >= 0]
+                )
+                reason = f"{reason}; closest: {matches}"
+            confidence, risk = min(1.0, max(0.0, p[b])), min(1.0, max(0.0, risk))
+            out.append(Prediction(actions[b], confidence, risk, model_id, latency, reason))
         return out
 
-    def _reason(
-        self,
-        best: int,
-        probability: NDArray[np.float64],
-        n_eff: float,
-        eligible: int,
-        rows: NDArray[np.int64],
-        distance: NDArray[np.float64],
-    ) -> str:
-        head = (
-            f"pattern memory: {_NAMES[best]} p={probability[best]:.2f} (sell "
-            f"{probability[0]:.2f} / hold {probability[1]:.2f} / buy {probability[2]:.2f}), "
-            f"n_eff {n_eff:.1f} of {rows.size} neighbours, {eligible:,} eligible"
-        )
-        shown = self.config.reason_matches
-        if shown == 0:
-            return head
-        matches = [
-            f"{self._match_text(r)} (d {distance[i]:.2f})"
-            for i, r in enumerate(rows[:shown].tolist())
-        ]
-        return f"{head}; closest: {'; '.join(matches)}"
+    def _match_texts_of(self, rows: NDArray[np.int64]) -> dict[int, str]:
+        """What each stored pattern of ``rows`` was (when, where, what followed), by row; cached:
+        a stored row never changes. New rows are formatted as columns."""
+        cache = self._match_texts
+        wanted = np.unique(rows)
+        if wanted.size:
+            missing = wanted[[r not in cache for r in wanted.tolist()]]
+            memory = self.memory
+            # Whole minutes (bar times) as columns; any other time as _match_text writes it.
+            odd = memory.ts_event[missing] % 60_000_000_000 != 0
+            for row in missing[odd].tolist():
+                self._match_text(row)
+            missing = missing[~odd]
+            if missing.size:
+                stamps = memory.ts_event[missing].view("datetime64[ns]").astype("datetime64[m]")
+                when = np.datetime_as_string(stamps)
+                labels = memory.label[missing].tolist()
+                returns = memory.column("forward_return")[missing].tolist()
+                for row, stamp, label, ret in zip(
+                    missing.tolist(), when.tolist(), labels, returns, strict=True
+                ):
+                    cache[row] = (
+                        f"{stamp[:10]} {stamp[11:16]} {memory.instrument_id[row]} "
+                        f"{_NAMES[label + 1]} {ret:+.1f} ATR"
+                    )
+        return cache
 
     def _match_text(self, row: int) -> str:
         """What a stored pattern was (when, where, what followed); cached: it never changes."""

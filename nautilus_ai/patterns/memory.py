@@ -106,9 +106,13 @@ class PatternMemory:
         np.cumsum(onehot, axis=0, out=counts[1 : self._size + 1])
         self._label_counts = counts  # row i: label counts of rows [0, i)
         self._last_ts: dict[str, int] = {}
-        for instrument, ts in zip(self.instrument_id, patterns.ts_event.tolist(), strict=True):
-            if ts > self._last_ts.get(instrument, -1):
-                self._last_ts[instrument] = ts
+        instruments = set(self.instrument_id)
+        if len(instruments) == 1 and self._size:  # the usual store: one instrument, no loop
+            self._last_ts[instruments.pop()] = int(patterns.ts_event.max())
+        else:
+            for instrument, ts in zip(self.instrument_id, patterns.ts_event.tolist(), strict=True):
+                if ts > self._last_ts.get(instrument, -1):
+                    self._last_ts[instrument] = ts
 
     # ------------------------------------------------------------------ columns
     def __len__(self) -> int:

@@ -54,6 +54,59 @@ def test_live_tracker_equals_the_vectorised_outcomes(real_bars: tuple) -> None:
     assert set(np.unique(batch.label[batch.valid]).tolist()) == {-1, 0, 1}
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    start=st.integers(0, 15_000),
+    cuts=st.lists(st.integers(0, 600), min_size=1, max_size=8),
+    repeat=st.integers(0, 3),
+)
+def test_tracker_update_many_equals_update_bar_by_bar(
+    real_bars: tuple, start: int, cuts: list[int], repeat: int
+) -> None:
+    """The batch path's outcome tracker (columns, one call per block) produces the outcomes and
+    the state of feeding the same bars one by one, bit for bit; stale bars are ignored alike."""
+    ts, ohlcv = real_bars
+    spec = PatternSpec().label_spec(14)
+    one, many = OutcomeTracker(spec), OutcomeTracker(spec)
+    stop = start + sum(cuts) + 40
+    expected = []
+    for i in range(start, min(stop, ts.size)):
+        found = one.update(int(ts[i]), ohlcv[i, 1], ohlcv[i, 2], ohlcv[i, 3])
+        if found is not None:
+            expected.append(found)
+    got = []
+    at = start
+    for cut in [*cuts, 40]:
+        # Each block repeats up to `repeat` bars already seen (ignored, as update ignores them).
+        lo = max(start, at - repeat)
+        hi = min(at + cut, ts.size)
+        block = many.update_many(ts[lo:hi], ohlcv[lo:hi, 1], ohlcv[lo:hi, 2], ohlcv[lo:hi, 3])
+        got.extend(
+            (int(block.ts_event[j]), float(block.close[j]), float(block.unit[j]),
+             int(block.label[j]), float(block.forward_return[j]), float(block.mfe[j]),
+             float(block.mae[j]), int(block.available_ns[j]))
+            for j in range(len(block))
+        )  # fmt: skip
+        at = max(at, hi)
+    assert got == [
+        (o.ts_event, o.close, o.unit, o.label, o.forward_return, o.mfe, o.mae, o.available_ns)
+        for o in expected
+    ]
+
+    def plain(values: object) -> str:  # nan-safe, numpy- or Python-float alike
+        return repr([[float(x) for x in row] for row in values])  # type: ignore[attr-defined]
+
+    assert plain(one._window) == plain(many._window) and one.last_ts == many.last_ts
+    assert plain([(one._atr, one._seen, one._seed_total, one._prev_close or 0.0)]) == plain(
+        [(many._atr, many._seen, many._seed_total, many._prev_close or 0.0)]
+    )
+    if one.last_ts >= 0:  # the next bar matures the same outcome on both
+        i = min(stop, ts.size - 1)
+        assert one.update(int(ts[i]), *ohlcv[i, 1:4]) == many.update(int(ts[i]), *ohlcv[i, 1:4])
+
+
 def test_one_row_vector_equals_its_row_in_a_batch(real_bars: tuple) -> None:
     from nautilus_ai.features import FeatureSpec, compute_features
 

@@ -49,10 +49,63 @@ def test_batch_equals_per_row_and_the_memory_learns_live(setup) -> None:  # type
     for model in (batch_model, row_model):
         assert model.learned > 1400  # type: ignore[attr-defined]
         assert len(model.memory) == stored + model.learned  # type: ignore[attr-defined]
+    # The batch learned as columns (OutcomeTracker.update_many), the rows one by one: the same
+    # patterns, bit for bit.
+    a, b = batch_model.memory.patterns(), row_model.memory.patterns()  # type: ignore[attr-defined]
+    for name in ("vectors", "ts_event", "available_ns", "label", "close", "atr",
+                 "forward_return", "mfe", "mae"):  # fmt: skip
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    assert a.instrument_id == b.instrument_id
     actions = {p.action for p in batch}
     assert Action.BUY in actions and Action.SELL in actions
     assert all(0.0 <= p.confidence <= 1.0 and 0.0 <= p.risk_score <= 1.0 for p in batch)
     assert "closest: 20" in batch[0].reason and "ATR (d " in batch[0].reason
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_column_learning_equals_the_bar_by_bar_follow_in_a_batch(
+    setup, monkeypatch: pytest.MonkeyPatch, repeat: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Blocks mixing two instruments, with gaps and (``repeat``) bars asked about twice: the
+    column path learns the rows, in the order, that following each context does."""
+    import nautilus_ai.models.pattern_memory as module
+
+    spec, folder, features, contexts, _ = setup
+    other = [
+        MarketContext("GBP/USD.SIM", c.ts_event, c.feature_names, c.spec_hash, c.recent_bars)
+        for c in contexts
+    ]
+    chosen: list[MarketContext] = []
+    rows: list[int] = []
+    for i in range(0, 1200):
+        if i % 97 in (5, 6, 7):  # gaps: bars the strategy never asked about
+            continue
+        chosen.append(contexts[i])
+        rows.append(i)
+        if i % 3 == 0:
+            chosen.append(other[i])
+            rows.append(i)
+        if repeat and i % 50 == 0:
+            chosen.append(contexts[i])
+            rows.append(i)
+    config = {"kind": "pattern_memory", "path": str(folder), "k": 20}
+    answers, memories = [], []
+    for one_by_one in (False, True):
+        monkeypatch.setattr(module, "_FOLLOW_ONE_BY_ONE", 10**9 if one_by_one else 8)
+        model = build_predictor(config, spec)
+        found = []
+        for start in range(0, len(chosen), 400):  # blocks, as the precomputed path asks
+            block = slice(start, start + 400)
+            found += model.predict_batch(features[rows[block]], chosen[block])
+        answers.append([(p.action, p.confidence, p.risk_score, p.reason) for p in found])
+        memories.append(model.memory.patterns())  # type: ignore[attr-defined]
+    assert answers[0] == answers[1]
+    a, b = memories
+    assert len(a) == len(b) > 12_000 + 900 and a.instrument_id == b.instrument_id
+    assert "GBP/USD.SIM" in a.instrument_id
+    for name in ("vectors", "ts_event", "available_ns", "label", "close", "atr",
+                 "forward_return", "mfe", "mae"):  # fmt: skip
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
 
 
 def test_learning_live_equals_a_store_built_with_those_bars(setup, real_bars) -> None:  # type: ignore[no-untyped-def]
