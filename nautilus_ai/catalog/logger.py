@@ -290,8 +290,8 @@ class FeatureLogger:
             end = min(total, start + self._capacity - i)
             take = end - start
             self._x[i : i + take] = features[start:end]
-            self._ts.extend(ts_event[start:end])
-            self._ts_init.extend((ts_init if ts_init is not None else ts_event)[start:end])
+            self._ts.extend(_int64s(ts_event[start:end]))
+            self._ts_init.extend(_int64s((ts_init if ts_init is not None else ts_event)[start:end]))
             self._confidence.extend(confidence[start:end])
             self._risk.extend(risk_score[start:end])
             self._latency.extend(latency[start:end])
@@ -514,3 +514,11 @@ def default_run_id(instrument_id: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     safe = "".join(c for c in instrument_id if c.isalnum() or c in "._-") or "run"
     return check_identifier(f"{safe}-{stamp}-{secrets.token_hex(2)}")
+
+
+def _int64s(values: Sequence[int]) -> Sequence[int] | array[int]:
+    """``values`` for ``array("q").extend``: an int64 ndarray as one array (a memcpy), not one
+    boxed numpy scalar per element."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        return array("q", np.ascontiguousarray(values).tobytes())
+    return values
