@@ -246,20 +246,42 @@ class FeatureLogger:
         ``reason`` defaults to ``prediction.reason``; the strategy passes its final reason
         (e.g. ``"sized to zero: max_drawdown"`` when the sizer blocked the trade).
         """
+        self.record_fields(
+            ts_event, features, prediction.action.value, prediction.confidence,
+            prediction.risk_score, prediction.latency, prediction.model_id,
+            prediction.reason if reason is None else reason, intent, quantity, order_sent,
+        )  # fmt: skip
+
+    def record_fields(
+        self,
+        ts_event: int,
+        features: np.ndarray,
+        action: str,
+        confidence: float,
+        risk_score: float,
+        latency: float,
+        model_id: str,
+        reason: str,
+        intent: str,
+        quantity: float,
+        order_sent: bool,
+    ) -> None:
+        """:meth:`record` given the prediction's fields (no ``Prediction`` built: the
+        precomputed path logs its decided rows this way)."""
         if self._closed:
             return
         i = self._n
         self._x[i] = features
         self._ts.append(ts_event)
         self._ts_init.append(self._clock_ns() if self._clock_ns is not None else ts_event)
-        self._confidence.append(prediction.confidence)
-        self._risk.append(prediction.risk_score)
-        self._latency.append(prediction.latency)
+        self._confidence.append(confidence)
+        self._risk.append(risk_score)
+        self._latency.append(latency)
         self._quantity.append(quantity)
         self._sent.append(order_sent)
-        self._action.append(prediction.action.value)
-        self._model.append(prediction.model_id)
-        self._reason.append(prediction.reason if reason is None else reason)
+        self._action.append(action)
+        self._model.append(model_id)
+        self._reason.append(reason)
         self._intent.append(intent)
         self._n = i = i + 1
         self._rows_recorded += 1
