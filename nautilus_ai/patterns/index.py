@@ -271,7 +271,8 @@ def _nearest_lists(
 ) -> NDArray[np.int64]:
     """For each query, the set of the ``count`` centroids nearest by float64 distance (ties by
     centroid number), as ``(n, count)``. The set is batch-independent; its order is by centroid
-    number, or (``nearest_first``) roughly nearest first (float32 scores: for speed only)."""
+    number, or (``nearest_first``) the one with the best float32 score first, the rest in any
+    order (for speed only: any probed list gives pass A a valid threshold)."""
     n, nlist = queries.shape[0], centroids.shape[0]
     count = min(count, nlist)
     out = np.empty((n, count), dtype=np.int64)
@@ -318,10 +319,14 @@ def _nearest_lists(
             slot = np.arange(which.size) - first[which]
             chosen = near[slot < count].reshape(tied.size, count)
             out[start + tied] = np.sort(chosen, axis=1)
-        if nearest_first and count > 1:
+        if nearest_first and count > 1:  # the best float32 score's list to column 0 (the
+            # first best, as a stable sort puts it; the other columns are not used in order)
             block = out[start:stop]
-            rank = np.argsort(-np.take_along_axis(scores, block, axis=1), axis=1, kind="stable")
-            out[start:stop] = np.take_along_axis(block, rank, axis=1)
+            at = np.arange(stop - start)
+            best = np.take_along_axis(scores, block, axis=1).argmax(axis=1)
+            nearest = block[at, best]
+            block[at, best] = block[:, 0]
+            block[:, 0] = nearest
     return out
 
 
