@@ -1,8 +1,14 @@
 """Decisions on quote ticks (issue 15): the pure core of the strategy's tick mode.
 
 No Nautilus import. :class:`TickDecider` is fed the strategy's completed bars (their feature
-rows) and every quote tick, and decides on the ticks its cadence selects, from the last completed
-bar's features plus the tick features of spec v2 (:mod:`nautilus_ai.features.ticks`).
+rows) and every quote tick, and says on which ticks to decide, handing over the decision vector:
+the last completed bar's features plus the tick features of spec v2
+(:mod:`nautilus_ai.features.ticks`; columns ``spec.tick_vector_names``, the
+:class:`~nautilus_ai.features.ticks.TickVectorSpec` a tick predictor is built for).
+:func:`decide_on_tick` then takes the same path as a bar decision: the strategy's predictor
+(any backend; a fault becomes a hold that says why) and
+:meth:`~nautilus_ai.decision.DecisionCore.decide` (policy, sizer, risk controls, statistics),
+recorded as made on a tick (``DecisionRecord.on_tick``, in ``core.tick_decisions``).
 
 Cadence (:class:`TickModeConfig`): a tick is *eligible* once the last completed bar is warm
 (``warm == 1``); eligible ticks are counted from the first one. A decision is made on eligible
@@ -11,31 +17,40 @@ after the last decision and (if ``every_ms`` is set) at least ``every_ms`` after
 ``every_ticks=1`` decides on every quote tick, ``every_ticks=n`` on every n-th, ``every_ms=k``
 at most once per k ms.
 
-Rule (:func:`tick_rule`), with ``atr = atr_close`` of the last completed bar: hold unless
-``atr > 0`` and ``tick_spread <= max_spread_atr * atr``; buy when ``tick_mid_ret >=
-entry_atr * atr``, sell when ``<= -entry_atr * atr``; confidence
-``min(1, 0.5 * |tick_mid_ret| / (entry_atr * atr))`` (0.5 at the threshold).
+The decision's price is the tick's mid (sizing and the protective exits' distances: ATR =
+``atr_close`` of the last bar x mid).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from nautilus_ai.features.spec import FeatureSpec
-from nautilus_ai.features.ticks import TickFeatureState
+from nautilus_ai.decision import AccountView, Decision, DecisionCore
+from nautilus_ai.features.spec import TICK_FEATURE_NAMES, FeatureSpec
+from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute_tick_features
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Predictor, safe_predict
 
-__all__ = ["BUY", "HOLD", "SELL", "TickDecider", "TickModeConfig", "tick_rule"]
+__all__ = [
+    "TickDecider",
+    "TickModeConfig",
+    "TickRows",
+    "TickVectorSpec",
+    "decide_on_tick",
+    "tick_decision_rows",
+]
 
-# Action codes of the recorded decisions (compact: one int per decision tick).
-HOLD, BUY, SELL = 0, 1, -1
+_NO_TICK = np.full(len(TICK_FEATURE_NAMES), np.nan)
+_BUY, _SELL = Action.BUY, Action.SELL
 
 
 @dataclass(frozen=True)
 class TickModeConfig:
-    """When and how the strategy decides on quote ticks (``AIPatternConfig.tick_mode``).
+    """When the strategy decides on quote ticks (``AIPatternConfig.tick_mode``); what it
+    decides is the strategy's ``predictor`` (e.g. ``{"kind": "tick_rule"}``).
 
     Parameters
     ----------
@@ -43,16 +58,10 @@ class TickModeConfig:
         Decide on every n-th eligible quote tick (1 = every tick), >= 1.
     every_ms : float, optional
         Also wait at least this many milliseconds after the last decision (> 0).
-    entry_atr : float
-        Mid move since the bar's first tick, in ATR(14) of the last bar, that makes a signal.
-    max_spread_atr : float
-        Hold while the spread is wider than this many ATR.
     """
 
     every_ticks: int = 1
     every_ms: float | None = None
-    entry_atr: float = 0.5
-    max_spread_atr: float = 0.5
 
     def __post_init__(self) -> None:
         if isinstance(self.every_ticks, bool) or not isinstance(self.every_ticks, int):
@@ -65,31 +74,52 @@ class TickModeConfig:
             raise ValueError(f"every_ms: expected a number, got {self.every_ms!r}")
         if self.every_ms is not None and self.every_ms <= 0:
             raise ValueError(f"every_ms: must be > 0, got {self.every_ms}")
-        for name in ("entry_atr", "max_spread_atr"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"{name}: expected a number > 0, got {value!r}")
 
 
-def tick_rule(
-    atr_close: float, mid_ret: float, spread: float, config: TickModeConfig
-) -> tuple[int, float]:
-    """``(action code, confidence)`` of one decision tick (see the module docstring)."""
-    if not atr_close > 0.0 or spread > config.max_spread_atr * atr_close:
-        return HOLD, 0.0
-    threshold = config.entry_atr * atr_close
-    if mid_ret >= threshold:
-        return BUY, min(1.0, 0.5 * mid_ret / threshold)
-    if mid_ret <= -threshold:
-        return SELL, min(1.0, -0.5 * mid_ret / threshold)
-    return HOLD, 0.0
+def decide_on_tick(
+    core: DecisionCore,
+    predictor: Predictor,
+    vector: np.ndarray,
+    ts: int,
+    mid: float,
+    context: MarketContext,
+    account: AccountView,
+    i_atr: int,
+    i_vol_regime: int,
+    *,
+    position_open: bool = True,
+) -> tuple[Prediction, Decision | None]:
+    """One tick decision: the predictor on ``vector`` (a fault: a hold naming it), then the
+    core, recorded as made on a tick at ``ts`` with price ``mid``.
+
+    ``position_open=False`` (the caller knows the strategy is flat) lets a tick with no signal
+    at ``min_confidence`` skip the account and the policy (:meth:`DecisionCore.hold_quiet`:
+    the same record ``decide`` would make); the decision is then ``None`` (nothing to do)."""
+    prediction = safe_predict(predictor, vector, context)
+    action = prediction.action
+    sign = 1 if action is _BUY else (-1 if action is _SELL else 0)
+    confidence = prediction.confidence
+    if not position_open and (sign == 0 or confidence < core.policy.min_confidence):
+        core.hold_quiet(
+            ts, sign, confidence, prediction.risk_score, prediction.model_id, prediction.reason,
+            prediction.error, on_tick=True,
+        )  # fmt: skip
+        return prediction, None
+    decision = core.decide(
+        ts, mid, float(vector[i_atr]), float(vector[i_vol_regime]), sign, confidence,
+        prediction.risk_score, prediction.model_id, prediction.reason, account,
+        error=prediction.error, on_tick=True,
+    )  # fmt: skip
+    return prediction, decision
 
 
 class TickDecider:
-    """Incremental tick decisions: :meth:`on_bar` per completed bar, :meth:`on_tick` per quote.
+    """Incremental tick cadence and features: :meth:`on_bar` per completed bar,
+    :meth:`on_tick` per quote, which returns the decision vector on a decision tick.
 
-    Decisions are kept as parallel lists (``ts``, ``actions``, ``confidences``, ``bar_ts``)
-    and, when ``keep_features`` is set, the decision vectors (``spec.tick_vector_names``).
+    The decision ticks are kept as parallel lists (``ts``, and ``bar_ts``: the close time of the
+    bar whose features the decision saw) and, when ``keep_features`` is set, their vectors
+    (``features``).
 
     Raises
     ------
@@ -100,15 +130,11 @@ class TickDecider:
     def __init__(
         self, spec: FeatureSpec, config: TickModeConfig, *, keep_features: bool = False
     ) -> None:
-        if not spec.tick_names:
-            raise ValueError(
-                f"tick_mode needs feature spec version >= 2 (tick features); got version "
-                f"{spec.version}"
-            )
+        self.vector_spec = TickVectorSpec(spec)  # refuses a v1 spec
         self.spec = spec
         self.config = config
-        self._i_atr = spec.index("atr_close")
         self._i_warm = spec.index("warm")
+        self._k = len(spec.names)
         self._every_ticks = config.every_ticks
         self._every_ns = -1 if config.every_ms is None else round(config.every_ms * 1e6)
         self._keep = keep_features
@@ -116,15 +142,12 @@ class TickDecider:
         self._pending_ts = -1  # a bar delivered but not yet complete for the ticks (see on_bar)
         self._pending_row: np.ndarray | None = None
         self._row: np.ndarray | None = None
-        self._atr = math.nan
         self._bar_ts = -1
         self._since = 0  # eligible ticks since the last decision
         self._last_ns = -1
         self._first = True
         self.ticks_seen = 0
         self.ts: list[int] = []
-        self.actions: list[int] = []
-        self.confidences: list[float] = []
         self.bar_ts: list[int] = []
         self.features: list[np.ndarray] = []
 
@@ -134,13 +157,12 @@ class TickDecider:
         self._pending_ts = -1
         self._pending_row = None
         self._row = None
-        self._atr = math.nan
         self._bar_ts = -1
         self._since = 0
         self._last_ns = -1
         self._first = True
         self.ticks_seen = 0
-        for kept in (self.ts, self.actions, self.confidences, self.bar_ts, self.features):
+        for kept in (self.ts, self.bar_ts, self.features):
             kept.clear()
 
     def on_bar(self, ts_event_ns: int, row: np.ndarray) -> None:
@@ -159,37 +181,88 @@ class TickDecider:
         self._pending_row = None
         self._state.on_bar(ts_event_ns)
         self._bar_ts = ts_event_ns
-        warm = row[self._i_warm] == 1.0
-        self._row = row if warm else None
-        self._atr = float(row[self._i_atr]) if warm else math.nan
+        # The vector's bar block, with room for the tick features (copied per decision).
+        self._row = np.concatenate((row, _NO_TICK)) if row[self._i_warm] == 1.0 else None
 
-    def on_tick(self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float) -> bool:
-        """Feed one quote tick; True when it was a decision tick (the decision is recorded)."""
+    def on_tick(
+        self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float
+    ) -> np.ndarray | None:
+        """Feed one quote tick; on a decision tick, its decision vector (a new array, columns
+        ``spec.tick_vector_names``), else ``None``."""
         self.ticks_seen += 1
         if self._pending_row is not None and ts > self._pending_ts:
             self._apply(self._pending_ts, self._pending_row)
         state = self._state
         if self._row is None:
             state.update(ts, bid, ask, bid_size, ask_size)  # keeps the bar's tick count exact
-            return False
+            return None
         self._since += 1
         due = self._first or self._since >= self._every_ticks
         if due and self._every_ns > 0 and not self._first:
             due = ts - self._last_ns >= self._every_ns
         if not due:
             state.update(ts, bid, ask, bid_size, ask_size)
-            return False
-        spread, mid_ret, elapsed, count, imbalance = state.update(ts, bid, ask, bid_size, ask_size)
-        action, confidence = tick_rule(self._atr, mid_ret, spread, self.config)
+            return None
+        vector = self._row.copy()
+        vector[self._k :] = state.update(ts, bid, ask, bid_size, ask_size)
         self._first = False
         self._since = 0
         self._last_ns = ts
         self.ts.append(ts)
-        self.actions.append(action)
-        self.confidences.append(confidence)
         self.bar_ts.append(self._bar_ts)
         if self._keep:
-            self.features.append(
-                np.concatenate((self._row, (spread, mid_ret, elapsed, count, imbalance)))
-            )
-        return True
+            self.features.append(vector)
+        return vector
+
+
+class TickRows(NamedTuple):
+    """The decision ticks of a tick series, as :func:`tick_decision_rows` finds them."""
+
+    ts: np.ndarray  #: int64, the decision ticks' times
+    features: np.ndarray  #: (n, len(tick_vector_names)) float64: their decision vectors
+    mid: np.ndarray  #: float64, their mids
+    tick_index: np.ndarray  #: int64, their positions in the tick arrays
+    bar_row: np.ndarray  #: int64, the row of the bar features each decision saw
+
+
+def tick_decision_rows(
+    config: TickModeConfig,
+    bar_ts: np.ndarray,
+    bar_features: np.ndarray,
+    spec: FeatureSpec,
+    ts: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    bid_size: np.ndarray,
+    ask_size: np.ndarray,
+) -> TickRows:
+    """The vectorised twin of :class:`TickDecider` over whole arrays: the same decision ticks
+    (cadence, warm bars) and the same vectors, bit for bit, from
+    :func:`~nautilus_ai.features.ticks.compute_tick_features` (a training set over ticks).
+
+    ``bar_features`` are the completed bars' rows (``spec.names``, e.g. ``compute_features``
+    over the accepted bars closing at ``bar_ts``), ``ts`` ... the ticks in time order.
+    """
+    tick_features, bar_row = compute_tick_features(bar_ts, ts, bid, ask, bid_size, ask_size)
+    warm = bar_features[:, spec.index("warm")] == 1.0
+    eligible = np.flatnonzero((bar_row >= 0) & warm[np.maximum(bar_row, 0)])
+    every_ticks = config.every_ticks
+    if config.every_ms is None:
+        chosen = eligible[::every_ticks]
+    else:  # path-dependent: walk the eligible ticks as the incremental decider does
+        every_ns = round(config.every_ms * 1e6)
+        picked: list[int] = []
+        since, last = 0, -1
+        times = np.asarray(ts, dtype=np.int64)[eligible].tolist()
+        for position, t in enumerate(times):
+            since += 1
+            if not picked or (since >= every_ticks and t - last >= every_ns):
+                picked.append(position)
+                since, last = 0, t
+        chosen = eligible[np.asarray(picked, dtype=np.int64)]
+    rows = bar_row[chosen]
+    vectors = np.concatenate((bar_features[rows], tick_features[chosen]), axis=1)
+    mid = (
+        np.asarray(bid, dtype=np.float64)[chosen] + np.asarray(ask, dtype=np.float64)[chosen]
+    ) / 2.0
+    return TickRows(np.asarray(ts, dtype=np.int64)[chosen], vectors, mid, chosen, rows)

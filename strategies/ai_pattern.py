@@ -113,7 +113,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
         self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
-        self.tick_mode = TickMode(self.spec, config.tick_mode) if config.tick_mode else None
+        self.tick_mode = TickMode(self, self.spec, config.tick_mode) if config.tick_mode else None
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -162,6 +162,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self.precomputed_fallbacks = self.orders_sent = 0
         if self._context_window is not None:
             self._context_window.clear()
+        if self.tick_mode is not None:
+            self.tick_mode.reset()
 
     def on_dispose(self) -> None:
         if self.feedback is not None:
@@ -177,6 +179,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         # Nautilus 1.221 never frees a disposed engine's components: let go of the run-time state
         # (the precomputed series, the model). Records stay for the caller.
         self._scheduler = self._predictor = self._series = None
+        if self.tick_mode is not None:
+            self.tick_mode.release()
         self._decision_sinks = []
         self.core.release()
 
@@ -211,9 +215,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self._reject_bar(exc.reason, exc.detail, ts)
             return
         self._accepted(ts, o, h, low, c, v, float(row[self._i_atr]), now)
-        if self.tick_mode is not None:
+        if self.tick_mode is not None:  # tick mode: bars give features, ticks decide
             self.tick_mode.on_bar(ts, row)
-        if row[self._i_warm] == 1.0:
+        elif row[self._i_warm] == 1.0:
             self._on_features(ts, c, row, None)
 
     def _accepted(
@@ -233,9 +237,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         """A precomputed bar: a lookup; the core only runs on a signal or an open position."""
         series = self._series
         self._accepted(ts, o, h, low, c, v, series.atr_close[i], now)
-        if self.tick_mode is not None:
-            self.tick_mode.on_bar(ts, series.features[i])
-        if not series.warm[i]:
+        if self.tick_mode is not None or not series.warm[i]:
+            if self.tick_mode is not None:
+                self.tick_mode.on_bar(ts, series.features[i])
             return
         signals = series.signals
         if signals is not None and not (self._scheduler or self._full_path):
@@ -401,7 +405,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
 
     def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
         try:
-            return build_predictor(config, self.spec)
+            return build_predictor(config, self.predictor_spec)
         except Exception as exc:
             self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
             return None
@@ -421,7 +425,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         start = time.perf_counter()
         self._precompute = False
         series = self._series = precompute_series(
-            str(self.config.catalog_path), self.config.bar_type, self.spec, self._predictor,
+            str(self.config.catalog_path), self.config.bar_type, self.spec,
+            None if self.tick_mode is not None else self._predictor,  # it reads tick vectors
             self.config.context_bars, start_ns=start_ns,
         )  # fmt: skip
         if series.signals is not None:

@@ -95,8 +95,12 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
         :class:`nautilus_ai.feedback.FeedbackConfig` fields: turn every closed position into
         an outcome for the model that decided it (and, with ``url``, a model server).
     tick_mode : dict, optional
-        :class:`nautilus_ai.tick_decisions.TickModeConfig` fields: also decide on quote ticks
-        (observe-only, see :mod:`strategies.tick_mode`); needs feature spec v2.
+        :class:`nautilus_ai.tick_decisions.TickModeConfig` fields: decide on quote ticks (every
+        n ticks / every k ms) instead of bars, with ``predictor`` built for the tick vector
+        (bar features + tick features, e.g. ``{"kind": "tick_rule"}``) and the same policy,
+        sizing, controls and exits as bar decisions (see :mod:`strategies.tick_mode`); needs
+        feature spec v2. Not with ``decision_latency``, ``decision_deadline_ms``,
+        ``async_predictions`` or ``feature_log`` (not built for ticks yet).
     bar_time_tolerance_secs : float, default 5.0
         A bar is refused when its ``ts_event`` is more than this after its ``ts_init``, or its
         ``ts_init`` more than this after the strategy's clock (see :mod:`nautilus_ai.bar_guard`).
@@ -168,9 +172,23 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
                 "decision_latency simulates latency in backtests; with async_predictions "
                 "(live) the latency is real",
             )
+        if self.tick_mode is not None:
+            for name in ("decision_latency", "decision_deadline_ms", "feature_log"):
+                if getattr(self, name) is not None:
+                    raise FieldValueError(name, f"{name} is not supported with tick_mode yet")
+            if self.async_predictions:
+                raise FieldValueError(
+                    "async_predictions", "async_predictions is not supported with tick_mode yet"
+                )
         # Checking the nested configs builds them: keep what was built (outside the encoded
         # fields) for the strategy instead of building it again.
-        self.__dict__["_parts"] = self._build_parts()
+        parts = self.__dict__["_parts"] = self._build_parts()
+        if self.tick_mode is not None and not parts.spec.tick_names:
+            raise FieldValueError(
+                "tick_mode",
+                f"tick_mode needs feature spec version >= 2 (tick features); feature_spec is "
+                f"version {parts.spec.version}",
+            )
 
     def parts(self) -> AIPatternParts:
         """The built pieces: feature spec, policy rules, sizing, controls, latency model."""

@@ -66,11 +66,17 @@ class AIPatternControl:
 
     # -- The first model ----------------------------------------------------------------------
 
+    @property
+    def predictor_spec(self) -> Any:
+        """What the predictor's vectors follow: the bar spec, or in tick mode the tick vector
+        (:class:`~nautilus_ai.features.ticks.TickVectorSpec`: bar features + tick features)."""
+        return self.spec if self.tick_mode is None else self.tick_mode.vector_spec
+
     def _build_first_predictor(self, config: dict[str, Any]) -> Predictor | None:
         # A model stored under an older default feature spec keeps working after an upgrade:
         # with no feature_spec in the config, the strategy computes the model's own version.
         try:
-            return build_predictor(config, self.spec)
+            return build_predictor(config, self.predictor_spec)
         except SpecMismatchError as exc:
             spec = None
             if self.config.feature_spec is None and exc.expected_spec is not None:
@@ -133,6 +139,12 @@ class AIPatternControl:
         return None if self._scheduler is None else self._scheduler.scheduler
 
     @property
+    def tick_decisions(self) -> Any:
+        """Decisions made on quote ticks (tick mode), a
+        :class:`~nautilus_ai.decision.DecisionLog` of records with ``on_tick`` set."""
+        return self.core.tick_decisions
+
+    @property
     def model_id(self) -> str:
         return self._predictor.model_id if self._predictor is not None else "none"
 
@@ -175,13 +187,13 @@ class AIPatternControl:
     def prepare_model(self, config: dict[str, Any]) -> Predictor:
         """Build the predictor ``config`` describes, without switching to it (thread-safe: it
         reads only the immutable feature spec; the controller builds off the event loop)."""
-        return build_predictor(config, self.spec)
+        return build_predictor(config, self.predictor_spec)
 
     def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
         """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
         already built from the same ``config``); on failure keep the current one and raise."""
         if predictor is None:
-            predictor = build_predictor(config, self.spec)
+            predictor = build_predictor(config, self.predictor_spec)
         old, self._predictor = self._predictor, predictor
         self._predictor_config = dict(config)
         if self._series is not None and self._series.signals is not None:

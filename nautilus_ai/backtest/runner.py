@@ -432,13 +432,14 @@ def _why_not_started(strategy: Any, config: Mapping[str, Any]) -> str:
             return f"instrument {instrument} is not in the catalog"
     predictor = config.get("predictor")
     if isinstance(predictor, Mapping):
-        from nautilus_ai.features import FeatureSpec
+        from nautilus_ai.features import FeatureSpec, TickVectorSpec
         from nautilus_ai.models.registry import build_predictor
 
         spec_dict = config.get("feature_spec")
         try:
             spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
-            build_predictor(predictor, spec).close()
+            ticks = config.get("tick_mode") is not None  # the model reads tick vectors
+            build_predictor(predictor, TickVectorSpec(spec) if ticks else spec).close()
         except Exception as exc:  # the same build on_start ran: any error is the reason
             return f"its predictor could not be built: {type(exc).__name__}: {exc}"
     return ""
@@ -476,6 +477,7 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
     decisions = getattr(strategy, "decisions", None)
     if not isinstance(decisions, Sequence) or config.get("observe_only"):
         return
+    decisions = [*decisions, *getattr(strategy, "tick_decisions", ())]
     entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]
     sized = [d for d in entries if float(getattr(d, "quantity", 0.0)) > 0.0]
     status.entry_signals, status.entries_sized = len(entries), len(sized)
@@ -609,6 +611,7 @@ def _strategy_records(strategies: list[Any]) -> tuple[list[Any], list[Any], dict
     for strategy in strategies:
         trades += list(getattr(strategy, "trades", []))
         decisions += list(getattr(strategy, "decisions", []))
+        decisions += list(getattr(strategy, "tick_decisions", []))  # on_tick records
         for name in ("invalid_bars", "predictor_errors", "precomputed_fallbacks", "orders_sent"):
             if hasattr(strategy, name):
                 stats[name] = stats.get(name, 0) + int(getattr(strategy, name))

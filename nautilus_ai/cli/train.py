@@ -59,6 +59,21 @@ def register(subparsers: Any) -> None:
     model.add_argument("--signal-rate", type=float, default=0.03,
                        help="share of validation bars to act on when choosing the suggested "
                        "min_confidence (default: 0.03)")  # fmt: skip
+    ticks = train.add_argument_group("quote ticks (a model for the strategy's tick mode)")
+    ticks.add_argument(
+        "--ticks",
+        metavar="INSTRUMENT_ID",
+        help="train on this instrument's quote ticks in the catalog: rows are the "
+        "tick mode's decision ticks (bar + tick features), --horizon and "
+        "--embargo count decision ticks, the label is the forward mid move",
+    )
+    ticks.add_argument(
+        "--every-ticks",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the tick mode's cadence the model will run at (default: 1)",
+    )
     out = train.add_argument_group("output")
     out.add_argument("--out", default="artifacts", help="artifacts root (default: artifacts)")
     out.add_argument("--name", help="model name (default: mlp; gbt with --family lightgbm)")
@@ -125,6 +140,8 @@ def _train(args: argparse.Namespace) -> int:
     name = args.name or ("gbt" if args.family == "lightgbm" else "mlp")
     if args.backtest and fold.test is None:
         raise CliError("--backtest needs a --test window")
+    if args.ticks is not None:
+        return _train_ticks(args, fold, label, config)
     catalog = catalog_from_args(args)
 
     def progress(line: str) -> None:
@@ -183,6 +200,35 @@ def _train(args: argparse.Namespace) -> int:
                 indent=2,
             )
         )
+    else:
+        print(result.summary_text())
+    return 0
+
+
+def _train_ticks(args: argparse.Namespace, fold: Any, label: Any, config: Any) -> int:
+    """``--ticks``: :func:`nautilus_ai.training.ticks.train_tick_model`."""
+    for flag, refused in (("--family lightgbm", args.family != "mlp"),
+                          ("--features snapshots", args.features != "bars"),
+                          ("--backtest", args.backtest)):  # fmt: skip
+        if refused:
+            raise CliError(f"--ticks: {flag} is not supported with quote ticks")
+    from nautilus_ai.catalog.reader import CatalogReadError
+    from nautilus_ai.tick_decisions import TickModeConfig
+    from nautilus_ai.training.ticks import train_tick_model
+
+    try:
+        result = train_tick_model(
+            catalog_from_args(args), instrument_id=args.ticks, bar_type=args.bar_type,
+            fold=fold, tick_mode=TickModeConfig(every_ticks=args.every_ticks), label=label,
+            config=config, artifacts_root=args.out, name=args.name or "mlp-ticks",
+            embargo=args.embargo,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    except (CatalogReadError, ValueError, ImportError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"artifact": str(result.artifact_path), "model_id": result.model_id,
+                          "metrics": result.card.metrics}, indent=2))  # fmt: skip
     else:
         print(result.summary_text())
     return 0

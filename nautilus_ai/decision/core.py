@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from nautilus_ai.decision.controls import RiskControls
-from nautilus_ai.decision.records import DecisionLog, DecisionRecord, TradeRecord
+from nautilus_ai.decision.records import DecisionLog, DecisionRecord, RowSource, TradeRecord
 from nautilus_ai.decision.stats import ModelStats
 from nautilus_ai.policy import Intent, PolicyConfig, decide_sign
 from nautilus_ai.protection import ProtectionPlan, plan_exits
@@ -123,10 +123,13 @@ class DecisionCore:
         self.policy, self.sizing = self._derive(controls)
         self.stats = ModelStats()
         self.decisions = DecisionLog()
+        self.tick_decisions = DecisionLog()  # decisions made on quote ticks (tick mode)
         self.trades: list[TradeRecord] = []
         self._last: DecisionRecord | None = None
         self._signals: SignalRows | None = None
         self._last_row = -1  # the last decision is this signal row's hold (no record built)
+        self._tick_source: RowSource | None = None  # precomputed tick decisions (tick mode)
+        self._last_tick_row = -1  # the last decision is this tick row's hold
         #: Quiet rows not yet handed to a bulk decision log (``None``: nobody collects them).
         self.quiet_rows: list[int] | None = None
         self.bars = 0  # accepted bars
@@ -167,6 +170,8 @@ class DecisionCore:
 
     @property
     def last_decision(self) -> DecisionRecord | None:
+        if self._last_tick_row >= 0 and self._tick_source is not None:
+            return self._tick_source.hold_record(self._last_tick_row)
         if self._last_row >= 0 and self._signals is not None:
             return self._signals.hold_record(self._last_row)
         return self._last
@@ -223,10 +228,13 @@ class DecisionCore:
         *,
         decision_ts: int | None = None,
         error: str | None = None,
+        on_tick: bool = False,
     ) -> Decision:
         """Decide on one signal (``sign`` +1 buy / -1 sell / 0 hold) at bar ``ts`` (``close``,
         ``atr_close`` = ATR / close, ``vol_regime``); ``decision_ts`` is the bar the signal was
-        made for when it arrives later (latency). Records the decision and returns it."""
+        made for when it arrives later (latency). Records the decision and returns it.
+        ``on_tick``: made on the quote tick at ``ts`` (price ``close``), recorded in
+        :attr:`tick_decisions`."""
         position_side = account.position_side()
         intent, side = decide_sign(
             sign,
@@ -262,13 +270,52 @@ class DecisionCore:
                     self.entry_bar = self.bars
         record = DecisionRecord(
             ts, ACTION_NAMES[sign], confidence, risk_score, model_id, intent.value, quantity,
-            send, reason, error,
+            send, reason, error, on_tick,
         )  # fmt: skip
         self._last = record
-        self._last_row = -1
+        self._last_row = self._last_tick_row = -1
         if self.record_decisions:
-            self.decisions.append(record)
+            (self.tick_decisions if on_tick else self.decisions).append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
+
+    def hold_quiet(
+        self,
+        ts: int,
+        sign: int,
+        confidence: float,
+        risk_score: float,
+        model_id: str,
+        reason: str,
+        error: str | None,
+        *,
+        on_tick: bool = False,
+    ) -> DecisionRecord:
+        """:meth:`decide`'s record (intent ``none``, nothing sent), built directly, when the
+        caller knows the position is flat and ``sign`` is 0 or ``confidence`` is below
+        ``min_confidence``: nothing to size or ask the account (the per-tick common case)."""
+        record = DecisionRecord(
+            ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
+            reason, error, on_tick,
+        )  # fmt: skip
+        self._last = record
+        self._last_row = self._last_tick_row = -1
+        if self.record_decisions:
+            (self.tick_decisions if on_tick else self.decisions).append(record)
+        return record
+
+    def use_tick_source(self, source: RowSource | None) -> None:
+        """Tick rows logged from now on (:meth:`hold_tick_row`) are ``source``'s (the
+        precomputed tick path); ``None``: stop (rows already logged become records)."""
+        self.tick_decisions.set_source(source)
+        self._last_tick_row = -1
+        self._tick_source = source
+
+    def hold_tick_row(self, row: int) -> None:
+        """A flat tick with no signal on the precomputed tick path: logged as its row number
+        (the record :meth:`hold_quiet` would build, built when read)."""
+        if self.record_decisions:
+            self.tick_decisions.append_row(row)
+        self._last_tick_row = row
 
     def size(
         self,
@@ -376,6 +423,9 @@ class DecisionCore:
         """Forget the run (records, statistics, positions); keep configuration and controls."""
         self.stats = ModelStats()
         self.decisions = DecisionLog()
+        self.tick_decisions = DecisionLog()
+        self._tick_source = None
+        self._last_tick_row = -1
         self.trades = []
         self._last = None
         self._signals = None

@@ -16,10 +16,11 @@ __all__ = ["DecisionLog", "DecisionRecord", "RowSource", "TradeRecord"]
 
 
 class DecisionRecord(NamedTuple):
-    """One bar's decision (a tuple: one is built per decision).
+    """One bar's (or quote tick's) decision (a tuple: one is built per decision).
 
     ``error`` is set when the predictor failed and the decision is the hold standing in for
-    its answer (``reason`` then says so in words).
+    its answer (``reason`` then says so in words). ``on_tick``: made on a quote tick (the
+    strategy's tick mode; ``ts_event`` is the tick's), not on a bar.
     """
 
     ts_event: int
@@ -32,6 +33,7 @@ class DecisionRecord(NamedTuple):
     order_sent: bool
     reason: str
     error: str | None = None
+    on_tick: bool = False
 
 
 @dataclass(frozen=True, slots=True)

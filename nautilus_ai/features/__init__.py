@@ -132,7 +132,7 @@ Reproducing these in Pine (checked against PineTS 0.9.34 on 30,000 real EUR/USD 
 from nautilus_ai.features.engine import FeatureEngine
 from nautilus_ai.features.errors import InvalidBarError
 from nautilus_ai.features.spec import FeatureSpec
-from nautilus_ai.features.ticks import TickFeatureState, compute_tick_features
+from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute_tick_features
 from nautilus_ai.features.validation import accepted_bars_mask
 from nautilus_ai.features.vectorised import compute_features
 
@@ -141,6 +141,7 @@ __all__ = [
     "FeatureSpec",
     "InvalidBarError",
     "TickFeatureState",
+    "TickVectorSpec",
     "accepted_bars_mask",
     "compute_features",
     "compute_tick_features",

@@ -41,15 +41,19 @@ them (:data:`PINE_UNSUPPORTED_TICK_FEATURES`).
 
 from __future__ import annotations
 
+import hashlib
 import math
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from nautilus_ai.features.spec import TICK_FEATURE_NAMES
+from nautilus_ai.features.spec import TICK_FEATURE_NAMES, FeatureSpec
 
 __all__ = [
     "PINE_UNSUPPORTED_TICK_FEATURES",
     "TickFeatureState",
+    "TickVectorSpec",
     "compute_tick_features",
     "tick_features_row",
 ]
@@ -64,6 +68,66 @@ PINE_UNSUPPORTED_TICK_FEATURES: dict[str, str] = {
     "tick_count": "needs every quote update; Pine bars have no quote count",
     "tick_imbalance": "needs bid and ask sizes of each quote; Pine has no quote sizes",
 }
+
+
+class TickVectorSpec:
+    """The feature vector of a tick decision: ``spec.names`` then ``spec.tick_names``.
+
+    What a predictor deciding on ticks is built for (it satisfies
+    :class:`~nautilus_ai.models.spec.FeatureSpecLike`): its ``hash`` differs from the bar
+    spec's, so a model trained on tick vectors is refused on bar vectors and the other way
+    round, and a model card stores it like any spec (``to_dict`` is the bar spec's dict plus
+    ``"vector": "tick"``; :meth:`from_dict` reads it back).
+
+    Raises
+    ------
+    ValueError
+        ``spec`` has no tick features (version 1).
+    """
+
+    def __init__(self, spec: FeatureSpec) -> None:
+        if not spec.tick_names:
+            raise ValueError(
+                f"tick decisions need feature spec version >= 2 (tick features); got version "
+                f"{spec.version}"
+            )
+        self.spec = spec
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.spec.tick_vector_names
+
+    @cached_property
+    def hash(self) -> str:
+        """16 hex digits: the bar spec's hash, marked as a tick vector."""
+        return hashlib.sha256(f"tick-vector:{self.spec.hash}".encode()).hexdigest()[:16]
+
+    def index(self, name: str) -> int:
+        """Column of ``name`` in the tick vector (``KeyError`` naming it otherwise)."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"unknown tick vector feature {name!r}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.spec.to_dict(), "vector": "tick"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TickVectorSpec:
+        """Read :meth:`to_dict` output back."""
+        fields = dict(data)
+        if fields.pop("vector", None) != "tick":
+            raise ValueError('not a tick vector spec (no "vector": "tick")')
+        return cls(FeatureSpec.from_dict(fields))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TickVectorSpec) and other.spec == self.spec
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return f"TickVectorSpec({self.spec.hash}, {len(self.names)} features)"
 
 
 def tick_features_row(

@@ -87,6 +87,7 @@ BUILTIN_BACKENDS: Mapping[str, str] = {
     "openai": "nautilus_ai.models.openai_compat:BACKEND",
     "pattern_memory": "nautilus_ai.models.pattern_memory:BACKEND",
     "rule": "nautilus_ai.models.registry:RULE_BACKEND",
+    "tick_rule": "nautilus_ai.models.tick_rule:BACKEND",
     "torch": "nautilus_ai.models.registry:TORCH_BACKEND",
     "torch_random": "nautilus_ai.models.registry:TORCH_RANDOM_BACKEND",
     "torchserve": "nautilus_ai.models.torchserve:BACKEND",

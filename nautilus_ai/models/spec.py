@@ -79,9 +79,23 @@ def feature_indices(spec: FeatureSpecLike, required: Sequence[str], *, owner: st
     if missing:
         raise SpecMismatchError(
             f"{owner} needs feature(s) {', '.join(map(repr, missing))}, which spec "
-            f"{spec.hash} does not have (it has {len(spec.names)}: {', '.join(spec.names)})"
+            f"{spec.hash} does not have{_tick_hint(missing)} (it has {len(spec.names)}: "
+            f"{', '.join(spec.names)})"
         )
     return [positions[name] for name in required]
+
+
+def _tick_hint(wanted: Sequence[str]) -> str:
+    """``": tick feature 'x' ..."`` when a model reads a tick feature a bar vector lacks."""
+    from nautilus_ai.features.spec import TICK_FEATURE_NAMES  # only on this error path
+
+    tick = [name for name in wanted if name in TICK_FEATURE_NAMES]
+    if not tick:
+        return ""
+    return (
+        f": tick feature {tick[0]!r} is computed on quote ticks only (set the strategy's "
+        "tick_mode to decide on ticks)"
+    )
 
 
 def check_pinned_spec(pinned: str | None, spec: FeatureSpecLike, kind: str) -> None:
@@ -194,6 +208,7 @@ def check_spec_matches(
             f"the model has {len(expected_names)} features, the given spec {len(spec.names)} "
             f"(first unmatched: {extra!r})"
         )
+        detail += _tick_hint([name for name in expected_names if name not in spec.names])
     if detail is None and expected_spec is not None:
         diff = first_difference(dict(expected_spec), dict(spec.to_dict()))
         if diff is not None:

@@ -27,6 +27,7 @@ import yaml
 from nautilus_ai.cli import main
 from nautilus_ai.config_check import format_path
 from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec
+from nautilus_ai.paths import shared_data_dir
 
 REPO = Path(__file__).resolve().parents[3]
 # Experiment files (backtests/experiment_*.yaml) are not run files: `nautilus-ai experiment`
@@ -69,6 +70,9 @@ OUT_OF_RANGE: dict[str, list[Any]] = {
     "speed": [-600],
     "max_gap_secs": [-0.5],
     "bar_seconds": [0, -60],
+    "every_ticks": [0, -5],
+    "entry_atr": [0, -1.0],
+    "max_spread_atr": [0, -0.5],
     "starting_balances": [["-100000 USD"], ["100000 USDX"], [], ["100000"]],
     "log_level": ["LOUD", "ERRORR"],
     "oms_type": ["NETTNG", "netting"],
@@ -200,10 +204,17 @@ def test_every_run_file_mutation_is_refused(
     live_env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = yaml.safe_load(source.read_text())
     target = tmp_path / source.name
     target.write_text(source.read_text())
+    if source.name == "ticks.yaml":  # quote ticks and MID bars: a few hours of Dukascopy data
+        ticks = tmp_path / "ticks"
+        hours = sorted((shared_data_dir() / "dukascopy/EURUSD/2019/01/04").glob("0[0-2]h_*"))
+        argv = ["data", "import", "dukascopy", *map(str, hours), "--bars", "60:MID"]
+        assert main([*argv, "--catalog", str(ticks), "-q"]) == 0
+        monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(ticks))
     assert main(["backtest", str(target), "--check"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     count = _sweep(config, ["backtest", str(target), "--check"], target, capsys, yaml.safe_dump)
