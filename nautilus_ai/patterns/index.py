@@ -344,6 +344,9 @@ class _Epoch:
     packed_rows: NDArray[np.float32] = field(
         default_factory=lambda: np.empty((0, 1), dtype=np.float32)
     )
+    packed_buffer: NDArray[np.float32] = field(  # packed_rows is its first `packed` rows
+        default_factory=lambda: np.empty((0, 1), dtype=np.float32)
+    )
     # The same lists as a faiss IndexIVFFlat (built on the first single query, then appended to
     # on every add): rows [0, scan_size) in row order, so each list's ids ascend.
     scan: Any = None
@@ -361,6 +364,9 @@ class _Epoch:
 
 class PatternIndex:
     """Searchable, appendable pattern vectors (see the module docstring for the guarantees).
+
+    Not thread-safe: a batch search may repack the lists in place, so callers serialise
+    searches and adds (``PatternMemoryPredictor`` holds a lock).
 
     Parameters
     ----------
@@ -476,7 +482,16 @@ class PatternIndex:
         counts = np.bincount(lists, minlength=epoch.nlist)
         epoch.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         epoch.order = order
-        epoch.packed_rows = self._rows[order]
+        # Into the epoch's buffer, made half again as large as needed: a fresh 30-50 MB copy
+        # per repack (once per learning block in a backtest) took 20-105 ms in the engine's
+        # process, most of it first touches of new pages; a reused buffer 8-15 ms.
+        buffer = epoch.packed_buffer
+        if buffer.shape[0] < self._size or buffer.shape[1] != self._rows.shape[1]:
+            rows = max(self._size, buffer.shape[0]) * 3 // 2  # pages are touched when used
+            buffer = epoch.packed_buffer = np.empty((rows, self._rows.shape[1]), np.float32)
+        # mode "clip": the ids are valid, and "raise" copies through a temporary first
+        np.take(self._rows, order, axis=0, out=buffer[: self._size], mode="clip")
+        epoch.packed_rows = buffer[: self._size]
         epoch.packed = self._size
 
     # ------------------------------------------------------------------ search
