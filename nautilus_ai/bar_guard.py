@@ -50,6 +50,7 @@ REASON_OUTLIER = "outlier"
 ACCEPT = 0  # within the band
 HOLD = 1  # an outlier: do not feed it, do not decide on it
 REANCHOR = 2  # an outlier after max_holds held ones: accept it as the new level
+_INF = math.inf
 
 #: Consecutive outlier bars held before the guard accepts the new price level.
 DEFAULT_OUTLIER_MAX_HOLDS = 3
@@ -121,11 +122,11 @@ class OutlierGuard:
     def accepted(self, close: float, atr: float) -> None:
         """Re-centre the band on an accepted bar's close (``atr`` in price units, or NaN)."""
         self.held = 0
-        bound = math.inf
-        if self._fraction is not None:
-            bound = close * self._fraction
+        bound = _INF if self._fraction is None else close * self._fraction
         if self._atr_multiple is not None and atr > 0.0:  # False for NaN
-            bound = min(bound, self._atr_multiple * atr)
+            by_atr = self._atr_multiple * atr
+            if by_atr < bound:
+                bound = by_atr
         self._low = close - bound
         self._high = close + bound
 
@@ -192,12 +193,23 @@ class BarGate:
 
     def admit(self, ts_event: int, ts_init: int, now: int, high: float, low: float) -> str | None:
         """The reason to refuse this bar (nothing is changed by a refusal), or ``None``."""
-        problem = timestamp_problem(ts_event, ts_init, now, self._tolerance_ns, self._max_age_ns)
-        if problem is not None:
-            self.detail = f"ts_event={ts_event}, ts_init={ts_init}, clock={now}"
-            return problem
+        tolerance, max_age = self._tolerance_ns, self._max_age_ns
+        # The usual bar passes in one chained test (per bar: no call); the slow path names why.
+        if not (
+            ts_event <= ts_init + tolerance
+            and ts_init <= now + tolerance
+            and (max_age is None or now - ts_event <= max_age)
+        ):
+            problem = timestamp_problem(ts_event, ts_init, now, tolerance, max_age)
+            if problem is not None:
+                self.detail = f"ts_event={ts_event}, ts_init={ts_init}, clock={now}"
+                return problem
         if self._outliers_on:
-            verdict = self._guard.check(high, low)
+            guard = self._guard
+            if guard._low <= low and high <= guard._high:  # ACCEPT, without the call
+                self._reanchor = False
+                return None
+            verdict = guard.check(high, low)
             if verdict == HOLD:
                 self.detail = f"high={high} low={low} outside {self._guard.band}"
                 return REASON_OUTLIER

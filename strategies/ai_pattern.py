@@ -1,15 +1,13 @@
 """AIPatternStrategy: features -> predictor -> decision core -> Nautilus orders.
 
 Wiring only. Each bar is unwrapped into plain floats and handed to the pure pieces: the
-:mod:`~nautilus_ai.bar_guard` (time and outlier checks), the
-:class:`~nautilus_ai.features.FeatureEngine` (or, precomputed, a lookup in
+:mod:`~nautilus_ai.bar_guard`, the :class:`~nautilus_ai.features.FeatureEngine` (or a lookup in
 :class:`~nautilus_ai.backtest.precompute.PrecomputedSeries`), a
 :class:`~nautilus_ai.models.Predictor` and the :class:`~nautilus_ai.decision.DecisionCore`
 (policy, sizing, risk controls, statistics, records). The strategy never crashes on a model or
 data fault: a predictor error becomes a logged ``hold`` (``Prediction.error``); an invalid or
-implausible bar is refused and counted in ``control_status()["health"]``. Orders and the
-stop-loss / take-profit every position carries are :class:`~nautilus_ai.adapters.exits.
-PositionExits`' job.
+implausible bar is refused and counted in ``control_status()["health"]``. Orders and exits are
+:class:`~nautilus_ai.adapters.exits.PositionExits`' job.
 
 The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control is
 :mod:`~nautilus_ai.strategies.ai_pattern_control` (call it on the node's event loop).
@@ -31,21 +29,18 @@ from nautilus_trader.model.events import OrderEvent, OrderFilled, PositionClosed
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.trading.strategy import Strategy
 
+from nautilus_ai.adapters import feature_log
 from nautilus_ai.adapters.account import StrategyAccount
 from nautilus_ai.adapters.exits import PositionExits
-from nautilus_ai.adapters.feature_log import (
-    FEATURE_LOG_TIMER,
-    attach_feature_logger,
-    flush_feature_log,
-    flush_quiet_rows,
-    start_flush_timer,
-)
+from nautilus_ai.adapters.feature_log import FEATURE_LOG_TIMER, flush_quiet_rows
 from nautilus_ai.bar_guard import BarGate
 from nautilus_ai.decision import Decision, DecisionCore, DecisionRecord, TradeRecord
+from nautilus_ai.decision.records import record_prediction
 from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
-from nautilus_ai.models import Action, MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
+from nautilus_ai.models.base import PlainSignals
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
@@ -63,13 +58,6 @@ __all__ = [
 DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
 TradeSink = Callable[[TradeRecord], None]
 _EXIT_REASONS = {Intent.EXIT: "signal_exit", Intent.EXIT_TIMEOUT: "max_holding"}
-
-
-def _prediction(record: DecisionRecord) -> Prediction:
-    """The prediction a decision record was made on (for the feedback sink)."""
-    action = Action.parse(record.action)
-    return Prediction(action, record.confidence, record.risk_score, record.model_id,
-                      0.0, record.reason, record.error)  # fmt: skip
 
 
 class AIPatternStrategy(AIPatternControl, Strategy):
@@ -91,6 +79,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         )  # fmt: skip
         self._predictor_config: dict[str, Any] = dict(config.predictor)
         self._predictor: Predictor | None = None
+        self._plain = PlainSignals()  # the per-bar fast path's predictor call
         self._context_window: deque[tuple[float, ...]] | None = (
             deque(maxlen=config.context_bars) if config.context_bars > 0 else None
         )
@@ -132,7 +121,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self.config.feature_log is not None and self.feature_logger is None:
             self._attach_feature_logger(self.config.feature_log)
         if self.feature_logger is not None:
-            start_flush_timer(self.clock, self.feature_logger)
+            feature_log.start_flush_timer(self.clock, self.feature_logger)
         feedback = self.config.feedback is not None and self.feedback is None
         if feedback and not self._start_feedback():
             return
@@ -149,7 +138,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self.config.close_positions_on_stop and not self.config.observe_only:
             self._close("strategy_stop")
         if self.feature_logger is not None:
-            flush_feature_log(self)
+            feature_log.flush_feature_log(self)
 
     def on_reset(self) -> None:
         """Back to a fresh run: features, records, statistics, precomputed series (the
@@ -191,11 +180,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         now = self.clock.timestamp_ns()
         if self._exits.position_open:  # first: a run of bad bars must not skip this check
             self._exits.check(now)
-        o = bar.open.as_double()
-        h = bar.high.as_double()
-        low = bar.low.as_double()
-        c = bar.close.as_double()
-        v = bar.volume.as_double()
+        o, h, low = bar.open.as_double(), bar.high.as_double(), bar.low.as_double()
+        c, v = bar.close.as_double(), bar.volume.as_double()
         problem = self._gate.admit(ts, bar.ts_init, now, h, low)  # time, outliers
         if problem is not None:
             self._reject_bar(problem, self._gate.detail, ts)
@@ -210,15 +196,32 @@ class AIPatternStrategy(AIPatternControl, Strategy):
                 return
             self._fallback_to_incremental()
         try:
-            row = np.asarray(self._engine.update(ts, o, h, low, c, v), dtype=np.float64)
+            row: Any = self._engine.update(ts, o, h, low, c, v)  # Python floats, no array yet
         except InvalidBarError as exc:
             self._reject_bar(exc.reason, exc.detail, ts)
             return
-        self._accepted(ts, o, h, low, c, v, float(row[self._i_atr]), now)
+        self._accepted(ts, o, h, low, c, v, row[self._i_atr], now)
         if self.tick_mode is not None:  # tick mode: bars give features, ticks decide
-            self.tick_mode.on_bar(ts, row)
-        elif row[self._i_warm] == 1.0:
-            self._on_features(ts, c, row, None)
+            self.tick_mode.on_bar(ts, np.asarray(row, dtype=np.float64))
+        elif row[self._i_warm] == 1.0 and not self._fast(ts, c, row):
+            self._on_features(ts, c, np.asarray(row, dtype=np.float64), None)
+
+    def _fast(self, ts: int, c: float, row: list[float]) -> bool:
+        """A plain signal straight to the core (nothing built per bar); ``False`` where the full
+        path runs: a sink or the scheduler, another predictor, a row the predictor refuses."""
+        if self._scheduler is not None or self._decision_sinks:
+            return False
+        signal = self._plain.read(self._predictor, self.spec.hash, row)
+        if signal is None:
+            return False
+        model_id = self._predictor.model_id  # type: ignore[union-attr]
+        decision = self.core.decide_signal(
+            ts, c, row[self._i_atr], row[self._i_vol_regime], signal, model_id,
+            self._exits.position_open, self._account,
+        )  # fmt: skip
+        if decision is not None and decision.send:
+            self._execute(decision, model_id)
+        return True
 
     def _accepted(
         self, ts: int, o: float, h: float, low: float, c: float, v: float, atr: float, now: int
@@ -263,14 +266,11 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self._scheduler is not None:
             self._schedule(ts, c, row, precomputed)
             return
-        prediction = precomputed if precomputed is not None else self._predict(row, ts)
-        self._act(ts, c, row, prediction)
-
-    def _predict(self, row: np.ndarray, ts: int) -> Prediction:
-        assert self._predictor is not None
-        prediction = safe_predict(self._predictor, row, self._context(ts))
-        self._count_error(prediction, ts)
-        return prediction
+        if precomputed is None:
+            assert self._predictor is not None
+            precomputed = safe_predict(self._predictor, row, self._context(ts))
+            self._count_error(precomputed, ts)
+        self._act(ts, c, row, precomputed)
 
     def _count_error(self, prediction: Prediction, ts: int) -> None:
         if prediction.error is not None:
@@ -313,7 +313,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         order_id = self._exits.enter(decision.side, decision.quantity, decision.plan, tags)
         self.core.order_placed(order_id, decision.decision_ts, model_id)
         if self.feedback is not None:
-            self.feedback.entered(order_id, decision.decision_ts, _prediction(decision.record))
+            self.feedback.entered(
+                order_id, decision.decision_ts, record_prediction(decision.record)
+            )
         self.orders_sent += 1
 
     def _close(self, reason: str) -> None:
@@ -388,7 +390,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self.core.add_trade_sink(sink)
 
     def _attach_feature_logger(self, config: dict[str, Any]) -> None:
-        self.feature_logger = attach_feature_logger(self, config)
+        self.feature_logger = feature_log.attach_feature_logger(self, config)
         self.log.info(f"Logging decisions to {self.feature_logger.snapshot_folder}")
 
     # -- Helpers ------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def attach_feature_logger(strategy: Any, config: dict[str, Any]) -> Any:
     core.quiet_rows = []
 
     def log_decision(ts: int, row: Any, prediction: Any, *rest: Any) -> None:
-        flush_quiet_rows(strategy)
+        if core.quiet_rows:  # (most full decisions follow another: nothing to hand over)
+            flush_quiet_rows(strategy)
         last = core.last_decision  # built just now: its reason has the sizer's verdict
         record(ts, row, prediction, *rest, last.reason if last else None)
 
@@ -101,6 +102,16 @@ def flush_quiet_rows(strategy: Any) -> None:
     if not rows or series is None or series.signals is None:
         return
     signals = series.signals
+    first, end = rows[0], rows[-1] + 1
+    if end - first == len(rows):  # one run of consecutive bars (the usual case): slices
+        strategy.feature_logger.record_holds(
+            series.ts_array[first:end], series.features[first:end],
+            signals.confidence[first:end], signals.risk_score[first:end],
+            signals.latency[first:end], [ACTION_NAMES[s] for s in signals.sign[first:end]],
+            signals.model_id, signals.reason[first:end],
+        )  # fmt: skip
+        rows.clear()
+        return
     index = np.asarray(rows, dtype=np.int64)
     strategy.feature_logger.record_holds(
         series.ts_array[index],

@@ -253,8 +253,16 @@ class SignalArrays:
         """``batch`` answers ``rows`` (the warm ones): every row is known at once."""
         signals = cls(ts, None, model_id)
         n = ts.size
+        # Warm rows are usually every row from the first warm one on: then the columns are the
+        # batch's lists behind a cold head (no round trip through numpy).
+        head = int(rows[0]) if rows.size else n
+        tail = rows.size == n - head and (rows.size == 0 or int(rows[-1]) == n - 1)
 
-        def spread(values: list[Any], fill: Any, dtype: Any) -> list[Any]:
+        def spread(values: Any, fill: Any, dtype: Any) -> list[Any]:
+            if tail:
+                return [fill] * head + (
+                    values if isinstance(values, list) else [values] * (n - head)
+                )
             column = np.full(n, fill, dtype=dtype)
             column[rows] = values
             return column.tolist()  # type: ignore[no-any-return]
@@ -263,7 +271,7 @@ class SignalArrays:
         signals.confidence = spread(batch.confidence, 0.0, np.float64)
         signals.risk_score = spread(batch.risk_score, 1.0, np.float64)
         signals.reason = spread(batch.reason, "not warm", object)
-        signals.latency = spread([batch.latency] * rows.size, 0.0, np.float64)
+        signals.latency = spread(batch.latency, 0.0, np.float64)
         signals.known = [True] * n
         return signals
 

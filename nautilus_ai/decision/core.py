@@ -17,7 +17,13 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from nautilus_ai.decision.controls import RiskControls
-from nautilus_ai.decision.records import DecisionLog, DecisionRecord, RowSource, TradeRecord
+from nautilus_ai.decision.records import (
+    DecisionLog,
+    DecisionRecord,
+    RecordFields,
+    RowSource,
+    TradeRecord,
+)
 from nautilus_ai.decision.stats import ModelStats
 from nautilus_ai.policy import Intent, PolicyConfig, decide_sign
 from nautilus_ai.protection import ProtectionPlan, plan_exits
@@ -126,6 +132,7 @@ class DecisionCore:
         self.tick_decisions = DecisionLog()  # decisions made on quote ticks (tick mode)
         self.trades: list[TradeRecord] = []
         self._last: DecisionRecord | None = None
+        self._last_fields: RecordFields | None = None  # the last decision, from decide_quiet
         self._signals: SignalRows | None = None
         self._last_row = -1  # the last decision is this signal row's hold (no record built)
         self._tick_source: RowSource | None = None  # precomputed tick decisions (tick mode)
@@ -174,6 +181,8 @@ class DecisionCore:
             return self._tick_source.hold_record(self._last_tick_row)
         if self._last_row >= 0 and self._signals is not None:
             return self._signals.hold_record(self._last_row)
+        if self._last_fields is not None:
+            return DecisionRecord(*self._last_fields)
         return self._last
 
     def use_signals(self, signals: SignalRows | None) -> None:
@@ -181,6 +190,7 @@ class DecisionCore:
         logged are turned into records first)."""
         self._last = self.last_decision
         self._last_row = -1
+        self._last_fields = None
         self.decisions.set_source(signals)
         self._signals = signals
 
@@ -212,6 +222,48 @@ class DecisionCore:
             ts, close, atr_close, vol_regime, sign, confidence, signals.risk_score[row],
             signals.model_id, signals.reason[row], account,
         )  # fmt: skip
+
+    def decide_quiet(
+        self,
+        ts: int,
+        sign: int,
+        confidence: float,
+        risk_score: float,
+        model_id: str,
+        reason: str,
+        position_open: bool,
+    ) -> bool:
+        """Log what :meth:`decide` would decide, without building anything, when flat and the
+        signal is below ``min_confidence`` (as :meth:`decide_row`); ``False`` (nothing logged)
+        otherwise: then call :meth:`decide`."""
+        if position_open or (sign != 0 and confidence >= self.policy.min_confidence):
+            return False
+        fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
+                  reason, None, False)  # fmt: skip
+        if self.record_decisions:
+            self.decisions.append_fields(fields)
+        self._last_fields = fields
+        self._last_row = self._last_tick_row = -1
+        return True
+
+    def decide_signal(
+        self,
+        ts: int,
+        close: float,
+        atr_close: float,
+        vol_regime: float,
+        signal: tuple[int, float, float, str],
+        model_id: str,
+        position_open: bool,
+        account: AccountView,
+    ) -> Decision | None:
+        """:meth:`decide` on a plain ``(sign, confidence, risk_score, reason)`` signal; ``None``
+        when :meth:`decide_quiet` logged it (nothing to do, nothing built)."""
+        sign, confidence, risk_score, reason = signal
+        if self.decide_quiet(ts, sign, confidence, risk_score, model_id, reason, position_open):
+            return None
+        return self.decide(ts, close, atr_close, vol_regime, sign, confidence, risk_score,
+                           model_id, reason, account)  # fmt: skip
 
     def decide(
         self,
@@ -274,6 +326,7 @@ class DecisionCore:
         )  # fmt: skip
         self._last = record
         self._last_row = self._last_tick_row = -1
+        self._last_fields = None
         if self.record_decisions:
             (self.tick_decisions if on_tick else self.decisions).append(record)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
@@ -299,6 +352,7 @@ class DecisionCore:
         )  # fmt: skip
         self._last = record
         self._last_row = self._last_tick_row = -1
+        self._last_fields = None
         if self.record_decisions:
             (self.tick_decisions if on_tick else self.decisions).append(record)
         return record
@@ -428,6 +482,7 @@ class DecisionCore:
         self._last_tick_row = -1
         self.trades = []
         self._last = None
+        self._last_fields = None
         self._signals = None
         self._last_row = -1
         self.bars = self.entry_bar = 0

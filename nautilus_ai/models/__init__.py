@@ -19,6 +19,7 @@ from nautilus_ai.models.base import (
     PredictionError,
     Predictor,
     SignalBatch,
+    SignalPredictor,
     TradeOutcome,
     safe_predict,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "ScheduledDecision",
     "SchedulerStats",
     "SignalBatch",
+    "SignalPredictor",
     "SpecMismatchError",
     "SwitchablePredictor",
     "TorchPredictor",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -30,10 +30,12 @@ __all__ = [
     "ArrayPredictor",
     "LearnsFromOutcomes",
     "MarketContext",
+    "PlainSignals",
     "Prediction",
     "PredictionError",
     "Predictor",
     "SignalBatch",
+    "SignalPredictor",
     "TradeOutcome",
     "safe_predict",
 ]
@@ -263,6 +265,54 @@ class ArrayPredictor(Protocol):
 
     def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
         """Columns for each row of ``features`` (shape ``(n, k)``)."""
+
+
+#: One row's answer as plain values: ``(sign, confidence, risk_score, reason)``.
+Signal = tuple[int, float, float, str]
+
+
+@runtime_checkable
+class SignalPredictor(Protocol):
+    """A predictor that can answer one feature row as plain values, from the features alone (no
+    context, no state), without building a :class:`Prediction`: the strategy's per-bar fast
+    path. Whenever it answers, the answer is ``predict``'s for the same row (``action.sign``,
+    ``confidence``, ``risk_score``, ``reason``), bit for bit."""
+
+    def predict_signal(self, features: Sequence[float]) -> Signal | None:
+        """``(sign, confidence, risk_score, reason)`` for one row (Python floats, ordered as the
+        spec); ``None`` where ``predict`` would not answer plainly (a wrong length, a
+        non-finite feature...): the caller then asks ``predict``, which says what is wrong."""
+
+
+class PlainSignals:
+    """The per-bar fast path's reader: the current predictor's plain signal for a row, or
+    ``None`` where the caller must ask ``predict`` (the predictor is no
+    :class:`SignalPredictor`, was built for another spec, refuses the row or raised: ``predict``
+    then says what is wrong). Bound once per predictor and spec (models swap live)."""
+
+    __slots__ = ("_call", "_owner", "_spec_hash")
+
+    def __init__(self) -> None:
+        self._owner: object = None
+        self._spec_hash = ""
+        self._call: Callable[[Sequence[float]], Signal | None] | None = None
+
+    def read(self, predictor: object, spec_hash: str, row: Sequence[float]) -> Signal | None:
+        if predictor is not self._owner or spec_hash is not self._spec_hash:
+            self._call = None
+            if (
+                isinstance(predictor, SignalPredictor)
+                and isinstance(predictor, Predictor)
+                and predictor.spec_hash == spec_hash  # else predict refuses the context
+            ):
+                self._call = predictor.predict_signal
+            self._owner, self._spec_hash = predictor, spec_hash
+        if self._call is None:
+            return None
+        try:
+            return self._call(row)
+        except Exception:
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from nautilus_ai.models.base import (
     MarketContext,
     Prediction,
     PredictionError,
+    Signal,
     argmax_and_entropy,
     softmax3,
 )
@@ -64,6 +65,7 @@ __all__ = [
 Float64Array = NDArray[np.float64]
 _LN3 = math.log(3.0)
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
+_SIGNS = {Action.SELL: -1, Action.HOLD: 0, Action.BUY: 1}
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,23 @@ class TwinPredictor:
             raise context_spec_error(self._owner, self._card.spec_hash, context.spec_hash)
         p0, p1, p2 = self.predict_proba(features)
         return prediction_from_probabilities(p0, p1, p2, self._actions, self._model_id, start)
+
+    def predict_signal(self, features: Sequence[float]) -> Signal | None:
+        """:meth:`predict`'s answer as ``(sign, confidence, risk_score, reason)``, with no
+        ``Prediction`` built (:class:`~nautilus_ai.models.base.SignalPredictor`); ``None`` for
+        a row ``predict`` refuses (wrong length, a non-finite feature)."""
+        x = np.array(features, dtype=np.float64)
+        if x.shape != self._shape:
+            return None
+        check = float(x.dot(x))  # as check_vector: NaN or inf anywhere make it non-finite
+        if check - check != 0.0:
+            return None
+        p0, p1, p2 = probabilities(self._twin, x)
+        k, confidence, risk = argmax_and_entropy(p0, p1, p2)
+        risk = risk if risk < 1.0 else 1.0
+        if not (0.0 <= confidence <= 1.0 and risk >= 0.0):  # a Prediction would refuse it
+            return None
+        return _SIGNS[self._actions[k]], confidence, risk, "mlp argmax"
 
     def predict_proba_batch(self, features: Float64Array) -> Float64Array:
         """``(n, 3)`` float64 class probabilities (card order): the subclass's batch path."""

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, SignalBatch
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal, SignalBatch
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -85,6 +85,7 @@ RULE_REASONS: Final = (
     "hold: oversold",
 )
 _BUY, _SELL, _COLD, _LOW_VOL, _NO_TREND, _NO_MOMENTUM, _EXTENDED, _OVERBOUGHT, _OVERSOLD = range(9)
+_ACTIONS: Final = (Action.HOLD, Action.BUY, Action.SELL)  # index by sign (-1 -> last)
 
 
 class RuleConfig(BaseModel):
@@ -211,34 +212,41 @@ class RulePredictor:
         if context.spec_hash and context.spec_hash != self._spec_hash:
             raise context_spec_error(self._owner, self._spec_hash, context.spec_hash)
         values = check_feature_vector(features, self._names, owner=self._owner)
+        sign, confidence, risk, reason = self._signal(values)
+        return Prediction(
+            _ACTIONS[sign], confidence, risk, self._model_id, time.perf_counter() - start, reason
+        )
+
+    def predict_signal(self, features: Sequence[float]) -> Signal | None:
+        """:meth:`predict`'s answer as ``(sign, confidence, risk_score, reason)`` for a row of
+        Python floats, with no ``Prediction`` built
+        (:class:`~nautilus_ai.models.base.SignalPredictor`); ``None`` for a row ``predict``
+        refuses (wrong length, a non-finite feature)."""
+        if len(features) != len(self._names):
+            return None
+        total = sum(features)  # as check_feature_vector: NaN or inf make the sum non-finite
+        if total - total != 0.0:
+            return None
+        signal = self._signal(features)
+        return signal if 0.0 <= signal[1] <= 1.0 else None  # a Prediction would refuse it
+
+    def _signal(self, values: Sequence[float]) -> Signal:
+        """The rule on checked, finite values: ``(sign, confidence, risk, reason)``."""
         i = self._idx
-        e20 = values[i[0]]
-        e50 = values[i[1]]
-        hist = values[i[2]]
-        atr = values[i[3]]
-        rsi = values[i[4]]
-        rank = values[i[5]]
         regime = values[i[6]]
-        risk = self._w_rank * rank + self._w_regime * ((regime + 1.0) * 0.5)
+        risk = self._w_rank * values[i[5]] + self._w_regime * ((regime + 1.0) * 0.5)
         risk = 0.0 if risk < 0.0 else (1.0 if risk > 1.0 else risk)
         if values[i[7]] < 0.5:
             code = _COLD
         elif regime < -0.5 and not self._low_vol_ok:
             code = _LOW_VOL
         else:
-            code, confidence = self._evaluate(e20, e50, hist, atr, rsi)
+            code, confidence = self._evaluate(
+                values[i[0]], values[i[1]], values[i[2]], values[i[3]], values[i[4]]
+            )
             if code <= _SELL:
-                return Prediction(
-                    Action.BUY if code == _BUY else Action.SELL,
-                    confidence,
-                    risk,
-                    self._model_id,
-                    time.perf_counter() - start,
-                    RULE_REASONS[code],
-                )
-        return Prediction(
-            Action.HOLD, 0.0, risk, self._model_id, time.perf_counter() - start, RULE_REASONS[code]
-        )
+                return (1 if code == _BUY else -1), confidence, risk, RULE_REASONS[code]
+        return 0, 0.0, risk, RULE_REASONS[code]
 
     def _evaluate(
         self, e20: float, e50: float, hist: float, atr: float, rsi: float

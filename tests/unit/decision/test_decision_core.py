@@ -185,3 +185,52 @@ def test_a_row_lookup_decides_as_the_full_path_while_flat(rows: list[tuple[int, 
     assert fast.last_decision is not None and fast.last_decision.ts_event == want[-1][0]
     fast.use_signals(None)  # rows become records; the log reads the same
     assert [(d.ts_event, d.intent) for d in fast.decisions] == [(w[0], w[2]) for w in want]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([-1, 0, 1]), st.floats(0.0, 1.0), st.booleans()),
+        min_size=1,
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_a_plain_signal_decides_and_logs_as_the_full_path(
+    rows: list[tuple[int, float, bool]], observe_only: bool
+) -> None:
+    """decide_signal (the incremental fast path: quiet flat bars logged as plain fields) gives
+    the same records, field for field and type for type, as deciding every bar in full."""
+    fast = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
+    slow = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
+    for i, (sign, confidence, open_) in enumerate(rows):
+        ts = T0 + i * MINUTE
+        account = Account(side=1 if open_ else 0)
+        reason = f"r{i}"
+        got = fast.decide_signal(ts, 1.1, 0.001, 0.0, (sign, confidence, 0.1, reason), "m/1",
+                                 open_, account)  # fmt: skip
+        want = slow.decide(ts, 1.1, 0.001, 0.0, sign, confidence, 0.1, "m/1", reason, account)
+        quiet = not open_ and (sign == 0 or confidence < fast.policy.min_confidence)
+        assert (got is None) == quiet
+        if got is not None:
+            assert got == want
+        assert fast.last_decision == want.record
+        assert type(fast.last_decision) is type(want.record)
+    assert fast.decisions[-1] == slow.decisions[-1] and fast.decisions[:] == slow.decisions[:]
+    records = list(fast.decisions)
+    assert records == list(slow.decisions)
+    assert all(type(a) is type(b) for a, b in zip(records, slow.decisions, strict=True))
+    assert [[type(v) for v in r] for r in records] == [[type(v) for v in r] for r in slow.decisions]
+
+
+def test_plain_fields_in_the_log_become_records_when_read() -> None:
+    from nautilus_ai.decision import DecisionLog, DecisionRecord
+
+    log = DecisionLog()
+    fields = (T0, "buy", 0.4, 0.1, "m/1", "none", 0.0, False, "weak", None)
+    log.append_fields(fields)
+    log.append(DecisionRecord(T0 + MINUTE, "hold", 0.0, 0.2, "m/1", "none", 0.0, False, "r"))
+    assert log[0] == DecisionRecord(*fields) and type(log[0]) is DecisionRecord
+    assert [type(r) for r in log] == [DecisionRecord, DecisionRecord]
+    assert log == [DecisionRecord(*fields), log[1]]
+    log.clear()
+    assert list(log) == []
