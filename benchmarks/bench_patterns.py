@@ -10,7 +10,12 @@ Run: ``python -m benchmarks.bench_patterns [--patterns 1000000] [--backtest] [--
 * build: patterns per second from bars (features + shapes + outcomes), on the demo's bars;
 * memory: bytes per pattern (columns + vectors + IVF epochs);
 * backtest (``--backtest``): observe-only on 1-12 May 2017, the memory predictor (precomputed
-  and incremental) vs the no-op strategy, same BacktestNode set-up and bars.
+  and incremental) vs the no-op strategy, same BacktestNode set-up and bars;
+* kernels (``--only-kernels``): the backtest window's queries searched in time-ordered blocks
+  by the batch path (numpy/BLAS list by list) and by faiss's compiled IVF scan
+  (``search_preassigned`` of a whole block, a range selector on the prefix eligible at the
+  block's start, the rows that become eligible inside the block scored by numpy, float64
+  re-rank): seconds per step, and whether every answer equals the batch path's.
 """
 
 from __future__ import annotations
@@ -224,6 +229,102 @@ def bench_backtest(
     }
 
 
+def bench_kernels(
+    catalog: Path, start: str, end: str, block: int = 4096, fetch: int = 32
+) -> dict[str, Any]:
+    """The window's queries, in blocks of ``block``, through the batch path and faiss's scan."""
+    import faiss
+
+    from nautilus_ai.patterns import PatternMemory, build_from_catalog
+    from nautilus_ai.patterns import index as ix
+
+    every = build_from_catalog(catalog, BAR_TYPE)
+    train_end = int(np.datetime64("2017-04-10", "ns").astype(np.int64))
+    lo, hi = (int(np.datetime64(t, "ns").astype(np.int64)) for t in (start, end))
+    before = every.ts_event < hi
+    memory = PatternMemory(every.take(np.flatnonzero(before & (every.ts_event < train_end))))
+    memory.add(every.take(np.flatnonzero(before & (every.ts_event >= train_end))))  # live
+    window = np.flatnonzero((every.ts_event >= lo) & (every.ts_event < hi))
+    queries = np.ascontiguousarray(every.vectors[window])
+    counts = memory.eligible_count(every.ts_event[window])
+    index, k = memory.index, 20
+    epochs = index._epoch_for(counts)
+    if epochs.min() < 0 or (epochs != epochs[0]).any():
+        raise SystemExit("the window's queries must all use one IVF epoch")
+    epoch = index._epochs[int(epochs[0])]
+    index.search(queries[:block], counts[:block], k)  # packs the lists
+    started = time.process_time()
+    want_ids, want_d = index.search(queries, counts, k)
+    batch_s = time.process_time() - started
+    index._extend_scan(epoch)
+    slack, floor = ix._scan_slack(index.dims)
+    split = dict.fromkeys(("lists", "faiss_scan", "block_rows", "rerank"), 0.0)
+    ids_out = np.full(want_ids.shape, -1, dtype=np.int64)
+    d_out = np.full(want_d.shape, np.inf)
+    unproven = 0
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        for s in range(0, queries.shape[0], block):
+            q, m = queries[s : s + block], counts[s : s + block]
+            n, first = q.shape[0], int(m.min())
+            t0 = time.process_time()
+            probes = ix._nearest_lists(q, epoch.centroids, index.config.nprobe,
+                                       augmented=epoch.augmented)  # fmt: skip
+            t1 = time.process_time()
+            params = faiss.SearchParametersIVF(
+                sel=faiss.IDSelectorRange(0, first, True), nprobe=probes.shape[1]
+            )
+            dist = np.empty((n, fetch), dtype=np.float32)
+            ids = np.empty((n, fetch), dtype=np.int64)
+            coarse = np.zeros(probes.shape, dtype=np.float32)
+            epoch.scan.search_preassigned_c(
+                n, faiss.swig_ptr(q), fetch, faiss.swig_ptr(probes), faiss.swig_ptr(coarse),
+                faiss.swig_ptr(dist), faiss.swig_ptr(ids), False, params,
+            )  # fmt: skip
+            t2 = time.process_time()
+            found = (ids >= 0).sum(axis=1)
+            limit = np.where(found < k, np.inf, dist[:, k - 1].astype(np.float64) * slack + floor)
+            unproven += int(((found >= fetch) & (dist[:, -1] <= limit)).sum())
+            who, col = np.nonzero((ids >= 0) & (dist.astype(np.float64) <= limit[:, None]))
+            rows = ids[who, col]
+            top = int(m.max())
+            if top > first:  # rows that become eligible inside the block: numpy, per query
+                probed = np.zeros((n, epoch.nlist), dtype=bool)
+                probed[np.arange(n)[:, None], probes] = True
+                fresh = np.arange(first, top)
+                r, c = np.nonzero(probed[:, epoch.lists[first:top]] & (fresh < m[:, None]))
+                who, rows = np.concatenate([who, r]), np.concatenate([rows, fresh[c]])
+            t3 = time.process_time()
+            exact = ix._pair_distances(index._rows[:, : index.dims], q.astype(np.float64),
+                                       who, rows)  # fmt: skip
+            order = np.lexsort((rows, exact, who))
+            who, rows, exact = who[order], rows[order], exact[order]
+            sizes = np.bincount(who, minlength=n)
+            slot = np.arange(who.size) - np.concatenate([[0], np.cumsum(sizes)[:-1]])[who]
+            kept = slot < k
+            ids_out[s + who[kept], slot[kept]] = rows[kept]
+            d_out[s + who[kept], slot[kept]] = exact[kept]
+            t4 = time.process_time()
+            for name, spent in zip(split, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                split[name] += spent
+    finally:
+        faiss.omp_set_num_threads(threads)
+    equal = bool(np.array_equal(ids_out, want_ids) and d_out.tobytes() == want_d.tobytes())
+    n_q = queries.shape[0]
+    return {
+        "queries": n_q,
+        "patterns": len(memory),
+        "batch_path_s": round(batch_s, 3),
+        "batch_path_us_per_query": round(1e6 * batch_s / n_q, 1),
+        "faiss_block_s": round(sum(split.values()), 3),
+        "faiss_block_us_per_query": round(1e6 * sum(split.values()) / n_q, 1),
+        "faiss_block_split_s": {name: round(v, 3) for name, v in split.items()},
+        "faiss_unproven_queries": unproven,
+        "faiss_answers_equal_batch_path": equal,
+    }
+
+
 def _load() -> str:
     import os
 
@@ -245,12 +346,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dims", default="native,64", help="query widths: native and/or ints")
     parser.add_argument("--charts", action="store_true", help="also: the chart block's cost")
     parser.add_argument("--only-charts", action="store_true")
+    parser.add_argument("--only-kernels", action="store_true", help="batch path vs faiss scan")
     args = parser.parse_args(argv)
 
     from nautilus_ai.patterns import build_from_catalog
     from nautilus_ai.workflows.demo import ensure_demo_catalog
 
     catalog, _ = ensure_demo_catalog(args.catalog)
+    if args.only_kernels:
+        print(f"kernels ({args.start} .. {args.end}):", flush=True)
+        print(bench_kernels(catalog, args.start, args.end), flush=True)
+        return 0
     if args.charts or args.only_charts:
         print("chart block (tiny ViT):", bench_charts(catalog), flush=True)
         if args.only_charts:

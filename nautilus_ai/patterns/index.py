@@ -271,7 +271,8 @@ def _nearest_lists(
 ) -> NDArray[np.int64]:
     """For each query, the set of the ``count`` centroids nearest by float64 distance (ties by
     centroid number), as ``(n, count)``. The set is batch-independent; its order is by centroid
-    number, or (``nearest_first``) roughly nearest first (float32 scores: for speed only)."""
+    number, or (``nearest_first``) the one with the best float32 score first, the rest in any
+    order (for speed only: any probed list gives pass A a valid threshold)."""
     n, nlist = queries.shape[0], centroids.shape[0]
     count = min(count, nlist)
     out = np.empty((n, count), dtype=np.int64)
@@ -318,10 +319,14 @@ def _nearest_lists(
             slot = np.arange(which.size) - first[which]
             chosen = near[slot < count].reshape(tied.size, count)
             out[start + tied] = np.sort(chosen, axis=1)
-        if nearest_first and count > 1:
+        if nearest_first and count > 1:  # the best float32 score's list to column 0 (the
+            # first best, as a stable sort puts it; the other columns are not used in order)
             block = out[start:stop]
-            rank = np.argsort(-np.take_along_axis(scores, block, axis=1), axis=1, kind="stable")
-            out[start:stop] = np.take_along_axis(block, rank, axis=1)
+            at = np.arange(stop - start)
+            best = np.take_along_axis(scores, block, axis=1).argmax(axis=1)
+            nearest = block[at, best]
+            block[at, best] = block[:, 0]
+            block[:, 0] = nearest
     return out
 
 
@@ -337,6 +342,9 @@ class _Epoch:
     order: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     offsets: NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     packed_rows: NDArray[np.float32] = field(
+        default_factory=lambda: np.empty((0, 1), dtype=np.float32)
+    )
+    packed_buffer: NDArray[np.float32] = field(  # packed_rows is its first `packed` rows
         default_factory=lambda: np.empty((0, 1), dtype=np.float32)
     )
     # The same lists as a faiss IndexIVFFlat (built on the first single query, then appended to
@@ -356,6 +364,9 @@ class _Epoch:
 
 class PatternIndex:
     """Searchable, appendable pattern vectors (see the module docstring for the guarantees).
+
+    Not thread-safe: a batch search may repack the lists in place, so callers serialise
+    searches and adds (``PatternMemoryPredictor`` holds a lock).
 
     Parameters
     ----------
@@ -471,7 +482,16 @@ class PatternIndex:
         counts = np.bincount(lists, minlength=epoch.nlist)
         epoch.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         epoch.order = order
-        epoch.packed_rows = self._rows[order]
+        # Into the epoch's buffer, made half again as large as needed: a fresh 30-50 MB copy
+        # per repack (once per learning block in a backtest) took 20-105 ms in the engine's
+        # process, most of it first touches of new pages; a reused buffer 8-15 ms.
+        buffer = epoch.packed_buffer
+        if buffer.shape[0] < self._size or buffer.shape[1] != self._rows.shape[1]:
+            rows = max(self._size, buffer.shape[0]) * 3 // 2  # pages are touched when used
+            buffer = epoch.packed_buffer = np.empty((rows, self._rows.shape[1]), np.float32)
+        # mode "clip": the ids are valid, and "raise" copies through a temporary first
+        np.take(self._rows, order, axis=0, out=buffer[: self._size], mode="clip")
+        epoch.packed_rows = buffer[: self._size]
         epoch.packed = self._size
 
     # ------------------------------------------------------------------ search
