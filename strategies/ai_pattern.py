@@ -2,15 +2,13 @@
 
 Wiring only. Each bar is unwrapped into plain floats and handed to the pure pieces: the
 :mod:`~nautilus_ai.bar_guard`, the :class:`~nautilus_ai.features.FeatureEngine` (or a lookup in
-:class:`~nautilus_ai.backtest.precompute.PrecomputedSeries`), a
-:class:`~nautilus_ai.models.Predictor` and the :class:`~nautilus_ai.decision.DecisionCore`
-(policy, sizing, risk controls, statistics, records). The strategy never crashes on a model or
-data fault: a predictor error becomes a logged ``hold`` (``Prediction.error``); an invalid or
-implausible bar is refused and counted in ``control_status()["health"]``. Orders and exits are
-:class:`~nautilus_ai.adapters.exits.PositionExits`' job.
-
-The same class runs in a ``BacktestNode`` and a live ``TradingNode``. Live control is
-:mod:`~nautilus_ai.strategies.ai_pattern_control` (call it on the node's event loop).
+:class:`~nautilus_ai.backtest.precompute.PrecomputedSeries`), a ``Predictor`` and the
+:class:`~nautilus_ai.decision.DecisionCore` (policy, sizing, risk controls, statistics,
+records). It never crashes on a model or data fault: a predictor error is a logged ``hold``
+(``Prediction.error``); an invalid or implausible bar is refused and counted in
+``control_status()["health"]``. Orders and exits are ``PositionExits``' job. It runs in a
+``BacktestNode`` and a live ``TradingNode``; live control (on the node's event loop) is
+:mod:`~nautilus_ai.strategies.ai_pattern_control`.
 
 .. warning:: The example rule and models have no proven edge. Backtest before you trust them.
 """
@@ -56,6 +54,7 @@ __all__ = [
 ]
 
 DecisionSink = Callable[[int, np.ndarray, Prediction, str, float, bool], None]
+RowSink = Callable[[int, Decision], None]
 TradeSink = Callable[[TradeRecord], None]
 _EXIT_REASONS = {Intent.EXIT: "signal_exit", Intent.EXIT_TIMEOUT: "max_holding"}
 
@@ -97,6 +96,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._account = StrategyAccount(self, self._instrument_id, self._exits)
         self.precomputed_fallbacks = self.orders_sent = 0
         self._decision_sinks: list[DecisionSink] = []
+        self._row_sinks: list[RowSink] = []  # see add_decision_sink
         self._full_path = False  # a decision sink wants every bar's decision one by one
         self._last_error_log_ns = 0
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
@@ -165,12 +165,11 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             flush_quiet_rows(self)
             stats = self.feature_logger.close()  # positions closed at stop are logged too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
-        # Nautilus 1.221 never frees a disposed engine's components: let go of the run-time state
-        # (the precomputed series, the model). Records stay for the caller.
+        # Nautilus 1.221 never frees a disposed engine's parts: drop run-time state (records stay)
         self._scheduler = self._predictor = self._series = None
         if self.tick_mode is not None:
             self.tick_mode.release()
-        self._decision_sinks = []
+        self._decision_sinks, self._row_sinks = [], []
         self.core.release()
 
     # -- Bars: features -> predictor -> decision -> orders ----------------------------------
@@ -256,8 +255,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
                 if decision is not None:
                     if decision.send:
                         self._execute(decision, signals.model_id)
-                    if self._decision_sinks:  # only bulk sinks take this path (the logger)
-                        self._to_sinks(ts, series.features[i], signals.prediction(i), decision)
+                    for row_sink in self._row_sinks:  # only bulk sinks take this path
+                        row_sink(i, decision)
                 return
         known = signals is not None and i < signals.ready and signals.known[i]
         self._on_features(ts, c, series.features[i], signals.prediction(i) if known else None)
@@ -377,13 +376,14 @@ class AIPatternStrategy(AIPatternControl, Strategy):
     def trades(self) -> list[TradeRecord]:
         return self.core.trades
 
-    def add_decision_sink(self, sink: DecisionSink, *, quiet_rows_in_bulk: bool = False) -> None:
+    def add_decision_sink(self, sink: DecisionSink, *, rows: RowSink | None = None) -> None:
         """Call ``sink(ts, features, prediction, intent, quantity, order_sent)`` per decision
-        (``ts``: the bar the decision was made for; entry orders carry the same
-        ``decision_ts``). A sink makes every bar take the full decision path, unless it takes
-        the precomputed path's quiet rows in bulk (``core.quiet_rows``: the feature logger)."""
+        (``ts``: the bar's; entry orders carry it as ``decision_ts``). A sink makes every bar
+        take the full path, unless it takes the precomputed path's rows in bulk (the feature
+        logger): ``rows(row, decision)`` per decided row, the quiet ones in ``core.quiet_rows``."""
         self._decision_sinks.append(sink)
-        self._full_path = self._full_path or not quiet_rows_in_bulk
+        self._row_sinks += [] if rows is None else [rows]
+        self._full_path = self._full_path or rows is None
 
     def add_trade_sink(self, sink: TradeSink) -> None:
         """Call ``sink(trade_record)`` for each closed position (outcome feedback)."""

@@ -70,7 +70,8 @@ def attach_feature_logger(strategy: Any, config: dict[str, Any]) -> Any:
 
     On the precomputed path the bars where nothing was decided are collected by the decision
     core (row numbers) and logged in bulk (:meth:`FeatureLogger.record_holds`), before the
-    next full decision and when the strategy stops: the same rows, in the same order.
+    next full decision and when the strategy stops: the same rows, in the same order. The rows
+    it decides (a signal, an open position) are logged from the signal arrays (``log_row``).
     """
     logger = build_feature_logger(
         config,
@@ -90,7 +91,19 @@ def attach_feature_logger(strategy: Any, config: dict[str, Any]) -> Any:
         last = core.last_decision  # built just now: its reason has the sizer's verdict
         record(ts, row, prediction, *rest, last.reason if last else None)
 
-    strategy.add_decision_sink(log_decision, quiet_rows_in_bulk=True)
+    def log_row(row: int, decision: Any) -> None:  # a decided precomputed row: no Prediction
+        if core.quiet_rows:
+            flush_quiet_rows(strategy)
+        series, last = strategy.precomputed, core.last_decision
+        signals, done = series.signals, decision.record
+        logger.record_fields(
+            series.ts[row], series.features[row], ACTION_NAMES[signals.sign[row]],
+            signals.confidence[row], signals.risk_score[row], signals.latency[row],
+            signals.model_id, last.reason if last else signals.reason[row], done.intent,
+            done.quantity, decision.send,
+        )  # fmt: skip
+
+    strategy.add_decision_sink(log_decision, rows=log_row)
     strategy.add_trade_sink(logger.record_outcome)
     return logger
 

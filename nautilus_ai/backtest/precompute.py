@@ -385,7 +385,11 @@ def precompute_series(
             catalog_path, bar_type, spec, None, context_bars, start_ns
         )
         rows = np.flatnonzero(features[:, spec.index("warm")] == 1.0)
-        batch = predictor.predict_signals(features[rows])
+        # Warm rows are usually every row from the first warm one on: a view, not a copy.
+        tail = rows.size > 0 and rows.size == int(rows[-1]) - int(rows[0]) + 1
+        batch = predictor.predict_signals(
+            features[rows[0] : rows[-1] + 1] if tail else features[rows]
+        )
         signals = SignalArrays.from_batch(ts, rows, batch, predictor.model_id)
         return PrecomputedSeries(ts, ohlcv, features, signals, spec)
     ts, ohlcv, features, predictions = precompute_for_strategy(

@@ -246,20 +246,42 @@ class FeatureLogger:
         ``reason`` defaults to ``prediction.reason``; the strategy passes its final reason
         (e.g. ``"sized to zero: max_drawdown"`` when the sizer blocked the trade).
         """
+        self.record_fields(
+            ts_event, features, prediction.action.value, prediction.confidence,
+            prediction.risk_score, prediction.latency, prediction.model_id,
+            prediction.reason if reason is None else reason, intent, quantity, order_sent,
+        )  # fmt: skip
+
+    def record_fields(
+        self,
+        ts_event: int,
+        features: np.ndarray,
+        action: str,
+        confidence: float,
+        risk_score: float,
+        latency: float,
+        model_id: str,
+        reason: str,
+        intent: str,
+        quantity: float,
+        order_sent: bool,
+    ) -> None:
+        """:meth:`record` given the prediction's fields (no ``Prediction`` built: the
+        precomputed path logs its decided rows this way)."""
         if self._closed:
             return
         i = self._n
         self._x[i] = features
         self._ts.append(ts_event)
         self._ts_init.append(self._clock_ns() if self._clock_ns is not None else ts_event)
-        self._confidence.append(prediction.confidence)
-        self._risk.append(prediction.risk_score)
-        self._latency.append(prediction.latency)
+        self._confidence.append(confidence)
+        self._risk.append(risk_score)
+        self._latency.append(latency)
         self._quantity.append(quantity)
         self._sent.append(order_sent)
-        self._action.append(prediction.action.value)
-        self._model.append(prediction.model_id)
-        self._reason.append(prediction.reason if reason is None else reason)
+        self._action.append(action)
+        self._model.append(model_id)
+        self._reason.append(reason)
         self._intent.append(intent)
         self._n = i = i + 1
         self._rows_recorded += 1
@@ -290,8 +312,8 @@ class FeatureLogger:
             end = min(total, start + self._capacity - i)
             take = end - start
             self._x[i : i + take] = features[start:end]
-            self._ts.extend(ts_event[start:end])
-            self._ts_init.extend((ts_init if ts_init is not None else ts_event)[start:end])
+            self._ts.extend(_int64s(ts_event[start:end]))
+            self._ts_init.extend(_int64s((ts_init if ts_init is not None else ts_event)[start:end]))
             self._confidence.extend(confidence[start:end])
             self._risk.extend(risk_score[start:end])
             self._latency.extend(latency[start:end])
@@ -514,3 +536,11 @@ def default_run_id(instrument_id: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     safe = "".join(c for c in instrument_id if c.isalnum() or c in "._-") or "run"
     return check_identifier(f"{safe}-{stamp}-{secrets.token_hex(2)}")
+
+
+def _int64s(values: Sequence[int]) -> Sequence[int] | array[int]:
+    """``values`` for ``array("q").extend``: an int64 ndarray as one array (a memcpy), not one
+    boxed numpy scalar per element."""
+    if isinstance(values, np.ndarray) and values.dtype == np.int64:
+        return array("q", np.ascontiguousarray(values).tobytes())
+    return values

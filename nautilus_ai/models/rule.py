@@ -84,6 +84,7 @@ RULE_REASONS: Final = (
     "hold: overbought",
     "hold: oversold",
 )
+_REASONS_BY_CODE: Final = np.array(RULE_REASONS, dtype=object)
 _BUY, _SELL, _COLD, _LOW_VOL, _NO_TREND, _NO_MOMENTUM, _EXTENDED, _OVERBOUGHT, _OVERSOLD = range(9)
 _ACTIONS: Final = (Action.HOLD, Action.BUY, Action.SELL)  # index by sign (-1 -> last)
 
@@ -346,7 +347,7 @@ class RulePredictor:
         start = time.perf_counter()
         signs, confidence, risk, codes = self.predict_arrays(features)
         n = len(signs)
-        reasons = [RULE_REASONS[k] for k in codes.tolist()]
+        reasons = _REASONS_BY_CODE[codes].tolist()  # the same str objects, one take
         latency = (time.perf_counter() - start) / n if n else 0.0
         return SignalBatch(signs.tolist(), confidence.tolist(), risk.tolist(), reasons, latency)
 
