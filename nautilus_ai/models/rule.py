@@ -33,8 +33,6 @@ exactly (latency aside).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -44,6 +42,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal, SignalBatch
+from nautilus_ai.models.coded import config_fingerprint, predictions_from_codes, signals_from_codes
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -142,8 +141,7 @@ class RuleConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """8 hex digits identifying the thresholds (part of the model id)."""
-        blob = json.dumps(self.model_dump(exclude={"name"}), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:8]
+        return config_fingerprint(self.model_dump(exclude={"name"}))
 
 
 class RulePredictor:
@@ -345,11 +343,7 @@ class RulePredictor:
     def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
         """:meth:`predict` for each row as columns (:class:`~nautilus_ai.models.ArrayPredictor`)."""
         start = time.perf_counter()
-        signs, confidence, risk, codes = self.predict_arrays(features)
-        n = len(signs)
-        reasons = _REASONS_BY_CODE[codes].tolist()  # the same str objects, one take
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        return SignalBatch(signs.tolist(), confidence.tolist(), risk.tolist(), reasons, latency)
+        return signals_from_codes(self.predict_arrays(features), _REASONS_BY_CODE, start)
 
     def predict_batch(
         self,
@@ -359,17 +353,8 @@ class RulePredictor:
         """:meth:`predict` for each row (equal answers; latency is the batch time / n)."""
         start = time.perf_counter()
         check_batch_contexts(contexts, len(features), self._spec_hash, owner=self._owner)
-        signs, confidence, risk, codes = self.predict_arrays(features)
-        n = len(signs)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        actions = (Action.HOLD, Action.BUY, Action.SELL)  # index by sign (-1 -> last)
-        model_id = self._model_id
-        return [
-            Prediction(actions[s], c, r, model_id, latency, RULE_REASONS[k])
-            for s, c, r, k in zip(
-                signs.tolist(), confidence.tolist(), risk.tolist(), codes.tolist(), strict=True
-            )
-        ]
+        arrays = self.predict_arrays(features)
+        return predictions_from_codes(arrays, RULE_REASONS, self._model_id, start)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -20,8 +20,6 @@ building it for one is refused naming them). ``predict_batch`` / ``predict_signa
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
 from typing import Final, Literal
@@ -31,6 +29,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from nautilus_ai.models.base import Action, MarketContext, Prediction, SignalBatch
+from nautilus_ai.models.coded import config_fingerprint, predictions_from_codes, signals_from_codes
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
@@ -53,6 +52,7 @@ _REASONS: Final = (
     "hold: no ATR",
     "hold: spread too wide",
 )
+_REASONS_BY_CODE: Final = np.array(_REASONS, dtype=object)
 _NO_MOVE, _BUY, _SELL, _NO_ATR, _WIDE = range(5)
 
 
@@ -79,8 +79,7 @@ class TickRuleConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """8 hex digits identifying the thresholds (part of the model id)."""
-        blob = json.dumps(self.model_dump(exclude={"name", "kind"}), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:8]
+        return config_fingerprint(self.model_dump(exclude={"name", "kind"}))
 
 
 class TickRulePredictor:
@@ -200,11 +199,7 @@ class TickRulePredictor:
     def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
         """:meth:`predict` for each row as columns."""
         start = time.perf_counter()
-        signs, confidence, risk, codes = self.predict_arrays(features)
-        n = len(signs)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        reasons = [_REASONS[k] for k in codes.tolist()]
-        return SignalBatch(signs.tolist(), confidence.tolist(), risk.tolist(), reasons, latency)
+        return signals_from_codes(self.predict_arrays(features), _REASONS_BY_CODE, start)
 
     def predict_batch(
         self,
@@ -214,16 +209,8 @@ class TickRulePredictor:
         """:meth:`predict` for each row (equal answers; latency is the batch time / n)."""
         start = time.perf_counter()
         check_batch_contexts(contexts, len(features), self._spec_hash, owner=self._owner)
-        signs, confidence, risk, codes = self.predict_arrays(features)
-        n = len(signs)
-        latency = (time.perf_counter() - start) / n if n else 0.0
-        actions = (Action.HOLD, Action.BUY, Action.SELL)
-        return [
-            Prediction(actions[s], c, r, self._model_id, latency, _REASONS[k])
-            for s, c, r, k in zip(
-                signs.tolist(), confidence.tolist(), risk.tolist(), codes.tolist(), strict=True
-            )
-        ]
+        arrays = self.predict_arrays(features)
+        return predictions_from_codes(arrays, _REASONS, self._model_id, start)
 
     def close(self) -> None:
         """Nothing to release."""
