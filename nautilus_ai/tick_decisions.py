@@ -99,7 +99,7 @@ def decide_on_tick(
     action = prediction.action
     sign = 1 if action is _BUY else (-1 if action is _SELL else 0)
     confidence = prediction.confidence
-    if not position_open and (sign == 0 or confidence < core.policy.min_confidence):
+    if core.is_quiet(sign, confidence, position_open):
         core.hold_quiet(
             ts, sign, confidence, prediction.risk_score, prediction.model_id, prediction.reason,
             prediction.error, on_tick=True,

@@ -105,18 +105,8 @@ class TickMode:
             if i < pre.n and ts == pre.ts[i] and bid == pre.bid[i] and ask == pre.ask[i]:
                 pre.next = i + 1
                 row = pre.decision_at[i]
-                if row < 0:
-                    return
-                s = self._strategy
-                core = s.core
-                if (
-                    not s._exits.position_open
-                    and not s._decision_sinks
-                    and (pre.sign[row] == 0 or pre.confidence[row] < core.policy.min_confidence)
-                ):
-                    core.hold_tick_row(row)  # flat, no signal: the row number is the record
-                    return
-                self._decide_row(row, ts)
+                if row >= 0:
+                    self._decide_row(row, ts)
                 return
             self._fall_back(f"tick at {ts} is not the catalog's next quote")
         elif self._first_tick < 0:
@@ -212,17 +202,13 @@ class TickMode:
         if exits.position_open:
             exits.check(s.clock.timestamp_ns())
         sign = pre.sign[row]
-        quiet = sign == 0 or pre.confidence[row] < core.policy.min_confidence
-        if quiet and not exits.position_open and not s._decision_sinks:
-            core.hold_tick_row(row)
+        if core.is_quiet(sign, pre.confidence[row], exits.position_open):
+            core.hold_tick_row(row)  # flat, no signal: the row number is the record
+            for sink in s._decision_sinks:
+                sink(ts, pre.rows.features[row], pre.prediction(row), "none", 0.0, False)
             return
         vector = pre.rows.features[row]
         prediction = pre.prediction(row)
-        if quiet and not exits.position_open:
-            core.hold_tick_row(row)
-            for sink in s._decision_sinks:
-                sink(ts, vector, prediction, "none", 0.0, False)
-            return
         decision = core.decide(
             ts, pre.mid[row], float(vector[self._i_atr]), float(vector[self._i_vol]), sign,
             prediction.confidence, prediction.risk_score, prediction.model_id,

@@ -175,6 +175,11 @@ class DecisionCore:
 
     # -- decisions ------------------------------------------------------------------------
 
+    def is_quiet(self, sign: int, confidence: float, position_open: bool) -> bool:
+        """Flat, and no signal at ``min_confidence``: :meth:`decide` would record a hold and
+        send nothing, so the quiet paths log that record without sizing or asking the account."""
+        return not position_open and (sign == 0 or confidence < self.policy.min_confidence)
+
     @property
     def last_decision(self) -> DecisionRecord | None:
         if self._last_tick_row >= 0 and self._tick_source is not None:
@@ -211,7 +216,7 @@ class DecisionCore:
         assert signals is not None
         sign = signals.sign[row]
         confidence = signals.confidence[row]
-        if not position_open and (sign == 0 or confidence < self.policy.min_confidence):
+        if self.is_quiet(sign, confidence, position_open):
             if self.record_decisions:
                 self.decisions.append_row(row)
             if self.quiet_rows is not None:
@@ -236,7 +241,7 @@ class DecisionCore:
         """Log what :meth:`decide` would decide, without building anything, when flat and the
         signal is below ``min_confidence`` (as :meth:`decide_row`); ``False`` (nothing logged)
         otherwise: then call :meth:`decide`."""
-        if position_open or (sign != 0 and confidence >= self.policy.min_confidence):
+        if not self.is_quiet(sign, confidence, position_open):
             return False
         fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
                   reason, None, False)  # fmt: skip
@@ -324,11 +329,7 @@ class DecisionCore:
             ts, ACTION_NAMES[sign], confidence, risk_score, model_id, intent.value, quantity,
             send, reason, error, on_tick,
         )  # fmt: skip
-        self._last = record
-        self._last_row = self._last_tick_row = -1
-        self._last_fields = None
-        if self.record_decisions:
-            (self.tick_decisions if on_tick else self.decisions).append(record)
+        self._keep(record, on_tick)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
 
     def hold_quiet(
@@ -343,19 +344,22 @@ class DecisionCore:
         *,
         on_tick: bool = False,
     ) -> DecisionRecord:
-        """:meth:`decide`'s record (intent ``none``, nothing sent), built directly, when the
-        caller knows the position is flat and ``sign`` is 0 or ``confidence`` is below
-        ``min_confidence``: nothing to size or ask the account (the per-tick common case)."""
+        """:meth:`decide`'s record (intent ``none``, nothing sent), built directly, when
+        :meth:`is_quiet`: nothing to size or ask the account (the per-tick common case)."""
         record = DecisionRecord(
             ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
             reason, error, on_tick,
         )  # fmt: skip
+        self._keep(record, on_tick)
+        return record
+
+    def _keep(self, record: DecisionRecord, on_tick: bool) -> None:
+        """``record`` is the last decision; logged (bar or tick log) when decisions are kept."""
         self._last = record
         self._last_row = self._last_tick_row = -1
         self._last_fields = None
         if self.record_decisions:
             (self.tick_decisions if on_tick else self.decisions).append(record)
-        return record
 
     def use_tick_source(self, source: RowSource | None) -> None:
         """Tick rows logged from now on (:meth:`hold_tick_row`) are ``source``'s (the
