@@ -221,15 +221,7 @@ class BarGate:
         returns a warning when it was accepted as a new price level after held outliers."""
         if not self._outliers_on:
             return None
-        guard = self._guard  # OutlierGuard.accepted, inlined: this runs on every bar
-        guard.held = 0
-        bound = _INF if guard._fraction is None else close * guard._fraction
-        if guard._atr_multiple is not None and atr > 0.0:  # False for NaN
-            by_atr = guard._atr_multiple * atr
-            if by_atr < bound:
-                bound = by_atr
-        guard._low = close - bound
-        guard._high = close + bound
+        self._guard.accepted(close, atr)
         if self._reanchor:
             self._reanchor = False
             return (
