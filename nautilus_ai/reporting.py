@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +36,7 @@ __all__ = [
     "max_drawdown",
     "plot_equity",
     "summarise",
+    "time_axis",
     "write_report",
 ]
 
@@ -241,7 +243,6 @@ def plot_equity(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     times = np.asarray(bar_ts, dtype="datetime64[ns]")
@@ -264,8 +265,7 @@ def plot_equity(
         bottom.fill_between(times[::step], dd[::step], 0.0, color="tab:red", alpha=0.4)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
-    fig.autofmt_xdate()
+    time_axis(bottom)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -305,3 +305,13 @@ def _json_safe(value: object) -> object:
     if isinstance(value, np.generic):
         return _json_safe(value.item())
     return value
+
+
+def time_axis(ax: Any, *, min_ticks: int = 4, max_ticks: int = 10) -> None:
+    """Date ticks that fit the span shown (hours within a day, days within months), each
+    label no longer than it needs to be: one style for every chart the package draws."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=min_ticks, maxticks=max_ticks)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from nautilus_ai.experiments.costs import PnLSplit
 from nautilus_ai.experiments.stats import DeflatedSharpe, OverfittingReport
+from nautilus_ai.reporting import time_axis
 
 __all__ = [
     "ReportSection",
@@ -66,14 +67,6 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _times(ts: ArrayLike) -> NDArray[np.datetime64]:
     return np.asarray(ts, dtype=np.int64).astype("datetime64[ns]")
-
-
-def _date_axis(ax: Any) -> None:
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 # ---------------------------------------------------------------------- derived series
@@ -176,7 +169,7 @@ def plot_equity_drawdown(
     top.legend(loc="best", fontsize=9)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
-    _date_axis(bottom)
+    time_axis(bottom, max_ticks=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -287,7 +280,7 @@ def plot_trades_on_price(
     )
     ax.set_ylabel("price")
     ax.grid(alpha=0.3)
-    _date_axis(ax)
+    time_axis(ax, max_ticks=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -337,7 +330,7 @@ def plot_rolling_sharpe(
                  f"{100 * share:.0f}% of days")  # fmt: skip
     ax.set_ylabel("Sharpe")
     ax.grid(alpha=0.3)
-    _date_axis(ax)
+    time_axis(ax, max_ticks=9)
     fig.tight_layout()
     return _save(fig, path)
 

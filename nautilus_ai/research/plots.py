@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from nautilus_ai.reporting import time_axis
 from nautilus_ai.research.evaluation import NOT_A_BACKTEST, SignalEvaluation
 from nautilus_ai.research.frames import ResearchInputError, as_bars, to_utc_timestamp
 
@@ -98,7 +99,7 @@ def plot_features(
         x=0.01,
         ha="left",
     )
-    _time_axis(axes[-1])
+    time_axis(axes[-1])
     return fig
 
 
@@ -323,7 +324,7 @@ def plot_signals(
         x=0.01,
         ha="left",
     )
-    _time_axis(bottom)
+    time_axis(bottom)
     return fig
 
 
@@ -348,7 +349,7 @@ def plot_evaluation(evaluation: SignalEvaluation, *, title: str | None = None) -
         left.plot(x, y, color=PRICE, lw=1.1, drawstyle="steps-post")
         left.fill_between(x, 0, y, where=y >= 0, color=BUY, alpha=0.15, step="post")
         left.fill_between(x, 0, y, where=y < 0, color=SELL, alpha=0.15, step="post")
-        _time_axis(left)
+        time_axis(left)
     else:
         left.text(0.5, 0.5, "no trade to show", ha="center", va="center", transform=left.transAxes)
     left.axhline(0, color="black", lw=0.6)
@@ -618,14 +619,6 @@ def _span(index: pd.DatetimeIndex) -> str:
         return "no bars"
     fmt = "%Y-%m-%d %H:%M"
     return f"{index[0].strftime(fmt)} .. {index[-1].strftime(fmt)} UTC"
-
-
-def _time_axis(ax: Axes) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    locator = AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def _clean(ax: Axes) -> None:
