@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from nautilus_ai.decision import AccountView, Decision, DecisionCore
-from nautilus_ai.features.spec import TICK_FEATURE_NAMES, FeatureSpec
+from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute_tick_features
 from nautilus_ai.models.base import Action, MarketContext, Prediction, Predictor, safe_predict
 
@@ -43,7 +43,6 @@ __all__ = [
     "tick_decision_rows",
 ]
 
-_NO_TICK = np.full(len(TICK_FEATURE_NAMES), np.nan)
 _BUY, _SELL = Action.BUY, Action.SELL
 
 
@@ -141,7 +140,7 @@ class TickDecider:
         self._state = TickFeatureState()
         self._pending_ts = -1  # a bar delivered but not yet complete for the ticks (see on_bar)
         self._pending_row: np.ndarray | None = None
-        self._row: np.ndarray | None = None
+        self._row: list[float] | None = None
         self._bar_ts = -1
         self._since = 0  # eligible ticks since the last decision
         self._last_ns = -1
@@ -181,14 +180,24 @@ class TickDecider:
         self._pending_row = None
         self._state.on_bar(ts_event_ns)
         self._bar_ts = ts_event_ns
-        # The vector's bar block, with room for the tick features (copied per decision).
-        self._row = np.concatenate((row, _NO_TICK)) if row[self._i_warm] == 1.0 else None
+        # The vector's bar block as Python floats (None until the bars are warm).
+        self._row = row.tolist() if row[self._i_warm] == 1.0 else None
 
     def on_tick(
         self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float
     ) -> np.ndarray | None:
         """Feed one quote tick; on a decision tick, its decision vector (a new array, columns
         ``spec.tick_vector_names``), else ``None``."""
+        row = self.on_tick_row(ts, bid, ask, bid_size, ask_size)
+        if row is None:
+            return None
+        return self.features[-1] if self._keep else np.array(row)
+
+    def on_tick_row(
+        self, ts: int, bid: float, ask: float, bid_size: float, ask_size: float
+    ) -> list[float] | None:
+        """:meth:`on_tick` with the decision vector as a new list of Python floats (the same
+        values): the tick mode's per-tick path, which hands it to a plain-signal predictor."""
         self.ticks_seen += 1
         if self._pending_row is not None and ts > self._pending_ts:
             self._apply(self._pending_ts, self._pending_row)
@@ -203,16 +212,15 @@ class TickDecider:
         if not due:
             state.update(ts, bid, ask, bid_size, ask_size)
             return None
-        vector = self._row.copy()
-        vector[self._k :] = state.update(ts, bid, ask, bid_size, ask_size)
+        row = self._row + list(state.update(ts, bid, ask, bid_size, ask_size))
         self._first = False
         self._since = 0
         self._last_ns = ts
         self.ts.append(ts)
         self.bar_ts.append(self._bar_ts)
         if self._keep:
-            self.features.append(vector)
-        return vector
+            self.features.append(np.array(row))
+        return row
 
 
 class TickRows(NamedTuple):

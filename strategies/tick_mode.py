@@ -22,6 +22,7 @@ from nautilus_trader.model.data import QuoteTick
 from nautilus_ai.config_check import Schema
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import MarketContext
+from nautilus_ai.models.base import PlainSignals
 from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
 
 __all__ = ["TICK_MODE_SCHEMA", "TickMode"]
@@ -33,14 +34,15 @@ class TickMode:
     """Decides on the quote ticks a :class:`TickDecider` selects, for ``strategy``."""
 
     __slots__ = ("_bars", "_context", "_context_bar", "_first_tick", "_hash", "_i_atr", "_i_vol",
-                 "_names", "_on_tick", "_pre", "_precompute", "_strategy", "decider",
+                 "_names", "_on_tick", "_plain", "_pre", "_precompute", "_strategy", "decider",
                  "precomputed_fallbacks", "vector_spec")  # fmt: skip
 
     def __init__(self, strategy: Any, spec: FeatureSpec, config: dict[str, Any]) -> None:
         self.decider = TickDecider(spec, TickModeConfig(**config))
         self.vector_spec = self.decider.vector_spec
         self._strategy = strategy
-        self._on_tick = self.decider.on_tick  # bound once: the per-tick path is hot
+        self._on_tick = self.decider.on_tick_row  # bound once: the per-tick path is hot
+        self._plain = PlainSignals()  # the predictor's plain signal, where it gives one
         self._names = self.vector_spec.names
         self._hash = self.vector_spec.hash
         self._i_atr = spec.index("atr_close")
@@ -111,14 +113,14 @@ class TickMode:
             self._fall_back(f"tick at {ts} is not the catalog's next quote")
         elif self._first_tick < 0:
             self._first_tick = ts
-        vector = self._on_tick(ts, bid, ask, tick.bid_size.as_double(), tick.ask_size.as_double())
-        if vector is None:
+        row = self._on_tick(ts, bid, ask, tick.bid_size.as_double(), tick.ask_size.as_double())
+        if row is None:
             return
-        self._decide(vector, ts, bid, ask)
+        self._decide(row, ts, bid, ask)
         if self._precompute:
             self._start_precompute(ts, bid, ask)
 
-    def _decide(self, vector: np.ndarray, ts: int, bid: float, ask: float) -> None:
+    def _decide(self, row: list[float], ts: int, bid: float, ask: float) -> None:
         s = self._strategy
         predictor = s._predictor
         if predictor is None:  # no usable model (the strategy is stopping)
@@ -126,6 +128,18 @@ class TickMode:
         exits = s._exits
         if exits.position_open:  # unprotected too long: close (as on every bar)
             exits.check(s.clock.timestamp_ns())
+        if not s._decision_sinks:  # a plain signal straight to the core: nothing built
+            signal = self._plain.read(predictor, self._hash, row)
+            if signal is not None:
+                model_id = predictor.model_id
+                decision = s.core.decide_signal(
+                    ts, (bid + ask) / 2.0, row[self._i_atr], row[self._i_vol], signal, model_id,
+                    exits.position_open, s._account, on_tick=True,
+                )  # fmt: skip
+                if decision is not None and decision.send:
+                    s._execute(decision, model_id)
+                return
+        vector = np.array(row)
         bar_ts = self.decider.bar_ts[-1]
         context = self._context
         if context is None or bar_ts != self._context_bar:
@@ -207,14 +221,11 @@ class TickMode:
             for sink in s._decision_sinks:
                 sink(ts, pre.rows.features[row], pre.prediction(row), "none", 0.0, False)
             return
-        vector = pre.rows.features[row]
-        prediction = pre.prediction(row)
         decision = core.decide(
-            ts, pre.mid[row], float(vector[self._i_atr]), float(vector[self._i_vol]), sign,
-            prediction.confidence, prediction.risk_score, prediction.model_id,
-            prediction.reason, s._account, on_tick=True,
+            ts, pre.mid[row], pre.atr_close[row], pre.vol_regime[row], sign, pre.confidence[row],
+            pre.risk_score[row], pre.model_id, pre.reason[row], s._account, on_tick=True,
         )  # fmt: skip
         if decision.send:
-            s._execute(decision, prediction.model_id)
+            s._execute(decision, pre.model_id)
         if s._decision_sinks:
-            s._to_sinks(ts, vector, prediction, decision)
+            s._to_sinks(ts, pre.rows.features[row], pre.prediction(row), decision)

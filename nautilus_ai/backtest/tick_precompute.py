@@ -45,6 +45,7 @@ class PrecomputedTicks:
         signals: SignalBatch,
         model_id: str,
         start: int,
+        columns: tuple[int, int],
     ) -> None:
         self.ts: list[int] = ts.tolist()
         self.bid: list[float] = bid.tolist()
@@ -57,6 +58,9 @@ class PrecomputedTicks:
         self.rows = rows
         self.decision_ts: list[int] = rows.ts.tolist()
         self.mid: list[float] = rows.mid.tolist()
+        # What the core reads of a decided row's vector (``columns``: atr_close, vol_regime).
+        self.atr_close: list[float] = rows.features[:, columns[0]].tolist()
+        self.vol_regime: list[float] = rows.features[:, columns[1]].tolist()
         self.sign = signals.sign
         self.confidence = signals.confidence
         self.risk_score = signals.risk_score
@@ -124,7 +128,7 @@ def precompute_ticks(
     signals = predictor.predict_signals(rows.features)
     return PrecomputedTicks(
         q_ts, q_bid, q_ask, (quotes.bid_size, quotes.ask_size), rows, signals,
-        predictor.model_id, now + 1,
+        predictor.model_id, now + 1, (spec.index("atr_close"), spec.index("vol_regime")),
     )  # fmt: skip
 
 

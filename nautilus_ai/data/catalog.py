@@ -795,13 +795,18 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
     return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
 
 
+_SPLIT_HIGH = 1 << 20  # |high word| below this: |v| < 2**84 (see fixed_point_to_float)
+
+
 def fixed_point_to_float(column: pa.Array | pa.ChunkedArray, what: str) -> FloatArray:
     """Decode Nautilus 128-bit fixed-point raw values to float64, exactly as ``as_double()``.
 
     ``Price.as_double()`` is ``raw as f64 / 10**FIXED_PRECISION``. Values that fit in 64 bits
-    (every FX price) are converted in one vectorised step; the others (e.g. sizes of millions
-    of units at 16 decimals) go through Python's exact int -> float rounding, row by row, which
-    is what Rust's ``i128 as f64`` does too.
+    (every FX price) are converted in one vectorised step. Wider ones (e.g. sizes of millions
+    of units at 16 decimals) need the correctly rounded ``i128 as f64`` (Rust's rounding, and
+    Python's ``float(int)``): below 2**84 that is ``float(v >> 32) * 2**32 + (v & 0xFFFFFFFF)``,
+    vectorised (the first term is exact, as ``v >> 32`` fits in 53 bits, so the one addition
+    is the only rounding); the rest go through Python's ``float(int)`` row by row.
     """
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if len(array) == 0:
@@ -816,8 +821,13 @@ def fixed_point_to_float(column: pa.Array | pa.ChunkedArray, what: str) -> Float
     values: FloatArray = low.astype(np.float64) / scale
     wide = np.flatnonzero(high != (low >> 63))
     if wide.size:
+        hi, lo = high[wide], low[wide].view(np.uint64)
+        split = (hi < _SPLIT_HIGH) & (hi > -_SPLIT_HIGH)  # |v| < 2**84: v >> 32 fits 53 bits
+        upper = (hi[split] << 32) | (lo[split] >> np.uint64(32)).astype(np.int64)
+        lower = (lo[split] & np.uint64(0xFFFFFFFF)).astype(np.float64)
+        values[wide[split]] = (upper.astype(np.float64) * 4294967296.0 + lower) / scale
         rows = raw.reshape(-1, 16)
-        for i in wide.tolist():
+        for i in wide[~split].tolist():
             values[i] = float(int.from_bytes(rows[i].tobytes(), "little", signed=True)) / scale
     return values
 

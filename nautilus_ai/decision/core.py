@@ -237,16 +237,18 @@ class DecisionCore:
         model_id: str,
         reason: str,
         position_open: bool,
+        *,
+        on_tick: bool = False,
     ) -> bool:
         """Log what :meth:`decide` would decide, without building anything, when flat and the
         signal is below ``min_confidence`` (as :meth:`decide_row`); ``False`` (nothing logged)
-        otherwise: then call :meth:`decide`."""
+        otherwise: then call :meth:`decide`. ``on_tick``: in the tick log, as :meth:`decide`."""
         if not self.is_quiet(sign, confidence, position_open):
             return False
         fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
-                  reason, None, False)  # fmt: skip
+                  reason, None, on_tick)  # fmt: skip
         if self.record_decisions:
-            self.decisions.append_fields(fields)
+            (self.tick_decisions if on_tick else self.decisions).append_fields(fields)
         self._last_fields = fields
         self._last_row = self._last_tick_row = -1
         return True
@@ -261,14 +263,19 @@ class DecisionCore:
         model_id: str,
         position_open: bool,
         account: AccountView,
+        *,
+        on_tick: bool = False,
     ) -> Decision | None:
         """:meth:`decide` on a plain ``(sign, confidence, risk_score, reason)`` signal; ``None``
-        when :meth:`decide_quiet` logged it (nothing to do, nothing built)."""
+        when :meth:`decide_quiet` logged it (nothing to do, nothing built). ``on_tick``: made on
+        the quote tick at ``ts`` (price ``close``), as :meth:`decide`."""
         sign, confidence, risk_score, reason = signal
-        if self.decide_quiet(ts, sign, confidence, risk_score, model_id, reason, position_open):
+        if self.decide_quiet(
+            ts, sign, confidence, risk_score, model_id, reason, position_open, on_tick=on_tick
+        ):
             return None
         return self.decide(ts, close, atr_close, vol_regime, sign, confidence, risk_score,
-                           model_id, reason, account)  # fmt: skip
+                           model_id, reason, account, on_tick=on_tick)  # fmt: skip
 
     def decide(
         self,
@@ -354,12 +361,14 @@ class DecisionCore:
         return record
 
     def _keep(self, record: DecisionRecord, on_tick: bool) -> None:
-        """``record`` is the last decision; logged (bar or tick log) when decisions are kept."""
+        """``record`` is the last decision; logged (bar or tick log) when decisions are kept,
+        as a plain tuple of its fields: the collector stops tracking those (it never stops
+        tracking a named tuple), so a long run's log adds no work to its full collections."""
         self._last = record
         self._last_row = self._last_tick_row = -1
         self._last_fields = None
         if self.record_decisions:
-            (self.tick_decisions if on_tick else self.decisions).append(record)
+            (self.tick_decisions if on_tick else self.decisions).append_fields(record[:])
 
     def use_tick_source(self, source: RowSource | None) -> None:
         """Tick rows logged from now on (:meth:`hold_tick_row`) are ``source``'s (the
@@ -391,22 +400,15 @@ class DecisionCore:
         if equity > self.peak_equity:
             self.peak_equity = equity
         kelly = self.stats.kelly_inputs(model_id)
+        # Positional, in SizingInputs' field order (half the cost of keywords, on every entry):
+        # side, confidence, risk_score, price, equity, peak_equity, free_margin,
+        # current_position (0: reversals close first; the new leg is sized from flat),
+        # vol_regime, volatility, risk_multiplier, win_rate, payoff_ratio, trades.
         inputs = SizingInputs(
-            side=side,
-            confidence=confidence,
-            risk_score=risk_score,
-            price=close,
-            equity=equity,
-            peak_equity=max(self.peak_equity, equity),
-            free_margin=free_margin,
-            current_position=0.0,  # reversals close first; the new leg is sized from flat
-            vol_regime=vol_regime,
-            volatility=atr_close,
-            win_rate=kelly.win_rate,
-            payoff_ratio=kelly.payoff_ratio,
-            trades=kelly.trades,
-            risk_multiplier=self.controls.risk_multiplier,
-        )
+            side, confidence, risk_score, close, equity, max(self.peak_equity, equity),
+            free_margin, 0.0, vol_regime, atr_close, self.controls.risk_multiplier,
+            kelly.win_rate, kelly.payoff_ratio, kelly.trades,
+        )  # fmt: skip
         try:
             return size_position(inputs, self.sizing)
         except (ValueError, ArithmeticError) as exc:

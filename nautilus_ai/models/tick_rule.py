@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, SignalBatch
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal, SignalBatch
 from nautilus_ai.models.coded import config_fingerprint, predictions_from_codes, signals_from_codes
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
@@ -165,6 +165,23 @@ class TickRulePredictor:
         return Prediction(
             action, confidence, risk, self._model_id, time.perf_counter() - start, _REASONS[code]
         )
+
+    def predict_signal(self, features: Sequence[float]) -> Signal | None:
+        """:meth:`predict`'s answer as ``(sign, confidence, risk_score, reason)`` for a row of
+        Python floats, nothing built (:class:`~nautilus_ai.models.base.SignalPredictor`: the
+        tick mode's per-tick fast path); ``None`` where :meth:`predict` raises (a wrong length,
+        a non-finite feature among the three it reads)."""
+        if len(features) != self._shape[0]:
+            return None
+        atr = features[self._i_atr]
+        ret = features[self._i_ret]
+        spread = features[self._i_spread]
+        total = atr + ret + spread
+        if total - total != 0.0:
+            return None
+        code, confidence, risk = self._rule(atr, ret, spread)
+        sign = 1 if code == _BUY else (-1 if code == _SELL else 0)
+        return sign, confidence, risk, _REASONS[code]
 
     def predict_arrays(
         self, features: NDArray[np.float64]

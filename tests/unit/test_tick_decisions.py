@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from nautilus_ai.decision import DecisionCore, RiskControls
 from nautilus_ai.features import FeatureSpec, TickVectorSpec
-from nautilus_ai.models import MarketContext, Prediction, SpecMismatchError, build_predictor
+from nautilus_ai.models import (
+    MarketContext,
+    Prediction,
+    PredictionError,
+    SpecMismatchError,
+    build_predictor,
+)
 from nautilus_ai.models.tick_rule import TickRuleConfig, TickRulePredictor
 from nautilus_ai.policy import PolicyConfig
 from nautilus_ai.sizing import SizingConfig
@@ -179,6 +185,28 @@ def test_the_tick_rule_batch_equals_predict_bit_for_bit(
     assert key == [(p.action, p.confidence, p.risk_score, p.reason) for p in batch]
     assert [p.action.sign for p in one] == signals.sign
     assert [p.confidence for p in one] == signals.confidence
+    # The per-tick fast path (plain values from a list of Python floats): predict's answer.
+    plain = [rule.predict_signal(v.tolist()) for v in x]
+    assert plain == [(p.action.sign, p.confidence, p.risk_score, p.reason) for p in one]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_the_tick_rule_gives_no_plain_answer_where_predict_refuses(bad: float) -> None:
+    rule = TickRulePredictor(VECTOR)
+    row = tick_vector(1e-4, 2e-4, 1e-5).tolist()
+    assert rule.predict_signal(row) == (1, 1.0, 0.2, "buy: mid up since the bar opened")
+    assert rule.predict_signal(row[:-1]) is None and rule.predict_signal([*row, 0.0]) is None
+    for name in ("atr_close", "tick_mid_ret", "tick_spread"):
+        broken = list(row)
+        broken[VECTOR.names.index(name)] = bad
+        assert rule.predict_signal(broken) is None
+        with pytest.raises(PredictionError, match=name):
+            rule.predict(np.array(broken), CONTEXT)
+    # A column the rule does not read is not checked on either path (the per-tick path is hot).
+    other = list(row)
+    other[VECTOR.names.index("tick_count")] = bad
+    answer = rule.predict(np.array(other), CONTEXT)
+    assert rule.predict_signal(other) == (1, 1.0, 0.2, answer.reason)
 
 
 def test_a_tick_model_is_refused_on_bar_vectors_naming_the_feature() -> None:

@@ -194,12 +194,14 @@ def test_a_row_lookup_decides_as_the_full_path_while_flat(rows: list[tuple[int, 
         max_size=40,
     ),
     st.booleans(),
+    st.booleans(),
 )
 def test_a_plain_signal_decides_and_logs_as_the_full_path(
-    rows: list[tuple[int, float, bool]], observe_only: bool
+    rows: list[tuple[int, float, bool]], observe_only: bool, on_tick: bool
 ) -> None:
-    """decide_signal (the incremental fast path: quiet flat bars logged as plain fields) gives
-    the same records, field for field and type for type, as deciding every bar in full."""
+    """decide_signal (the incremental fast paths of bars and ticks: quiet flat rows logged as
+    plain fields) gives the same records, field for field and type for type, in the same log,
+    as deciding every row in full."""
     fast = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
     slow = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
     for i, (sign, confidence, open_) in enumerate(rows):
@@ -207,19 +209,59 @@ def test_a_plain_signal_decides_and_logs_as_the_full_path(
         account = Account(side=1 if open_ else 0)
         reason = f"r{i}"
         got = fast.decide_signal(ts, 1.1, 0.001, 0.0, (sign, confidence, 0.1, reason), "m/1",
-                                 open_, account)  # fmt: skip
-        want = slow.decide(ts, 1.1, 0.001, 0.0, sign, confidence, 0.1, "m/1", reason, account)
+                                 open_, account, on_tick=on_tick)  # fmt: skip
+        want = slow.decide(ts, 1.1, 0.001, 0.0, sign, confidence, 0.1, "m/1", reason, account,
+                           on_tick=on_tick)  # fmt: skip
         quiet = not open_ and (sign == 0 or confidence < fast.policy.min_confidence)
         assert (got is None) == quiet
         if got is not None:
             assert got == want
         assert fast.last_decision == want.record
         assert type(fast.last_decision) is type(want.record)
-    assert fast.decisions[-1] == slow.decisions[-1] and fast.decisions[:] == slow.decisions[:]
-    records = list(fast.decisions)
-    assert records == list(slow.decisions)
-    assert all(type(a) is type(b) for a, b in zip(records, slow.decisions, strict=True))
-    assert [[type(v) for v in r] for r in records] == [[type(v) for v in r] for r in slow.decisions]
+    logs = [(c.tick_decisions, c.decisions) for c in (fast, slow)]
+    if not on_tick:
+        logs = [(bar, ticks) for ticks, bar in logs]
+    (fast_log, fast_other), (slow_log, slow_other) = logs
+    assert len(fast_other) == len(slow_other) == 0 and len(fast_log) == len(rows)
+    assert fast_log[-1] == slow_log[-1] and fast_log[:] == slow_log[:]
+    records = list(fast_log)
+    assert records == list(slow_log)
+    assert all(r.on_tick is on_tick for r in records)
+    assert all(type(a) is type(b) for a, b in zip(records, slow_log, strict=True))
+    assert [[type(v) for v in r] for r in records] == [[type(v) for v in r] for r in slow_log]
+
+
+def test_the_core_hands_the_sizer_every_input_where_it_belongs() -> None:
+    """Each sizing input distinct and live (Kelly stats, a drawdown, a multiplier, less free
+    margin than equity): the core's sizing equals the sizer's on inputs built by name."""
+    from nautilus_ai.sizing import SizingInputs, size_position
+
+    class Margined(Account):
+        def equity_and_free_margin(self) -> tuple[float, float]:
+            return self.equity, 0.0123 * self.equity
+
+    config = SizingConfig(kelly_multiplier=0.5, kelly_min_trades=2, margin_rate=0.05)
+    c = DecisionCore(PolicyConfig(), config, RiskControls(risk_multiplier=0.7))
+    for pnl in (3.0, -1.0, 2.0):
+        c.position_closed(
+            ts_opened=T0, ts_closed=T0, side="long", quantity=1000.0, avg_px_open=1.1,
+            avg_px_close=1.1, realized_pnl=pnl, default_model_id="m/1",
+        )  # fmt: skip
+    c.peak_equity = 120_000.0
+    kelly = c.stats.kelly_inputs("m/1")
+    assert kelly.trades == 3 and kelly.win_rate is not None and kelly.payoff_ratio is not None
+    got = c.size(-1, 0.83, 0.27, "m/1", 1.0937, 0.00071, 1.0, Margined(equity=100_000.0))
+    want = size_position(
+        SizingInputs(
+            side=-1, confidence=0.83, risk_score=0.27, price=1.0937, equity=100_000.0,
+            peak_equity=120_000.0, free_margin=1230.0, current_position=0.0, vol_regime=1.0,
+            volatility=0.00071, win_rate=kelly.win_rate, payoff_ratio=kelly.payoff_ratio,
+            trades=3, risk_multiplier=0.7,
+        ),
+        config,
+    )  # fmt: skip
+    assert got == want and got.quantity > 0.0
+    assert [step.name for step in got.steps][-1] == "min_quantity"
 
 
 def test_plain_fields_in_the_log_become_records_when_read() -> None:

@@ -1,0 +1,58 @@
+"""Catalog fixed-point decoding: 128-bit raw values to float64 exactly as Nautilus' ``as_double``
+(``raw as f64 / 10**FIXED_PRECISION``, the correctly rounded i128 -> f64), vectorised or not."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given
+from hypothesis import strategies as st
+from nautilus_trader.model.objects import FIXED_PRECISION, Quantity
+
+from nautilus_ai.data.catalog import fixed_point_to_float
+
+SCALE = float(10**FIXED_PRECISION)
+I128 = st.integers(min_value=-(2**127), max_value=2**127 - 1)
+# Where the rounding is decided: near powers of two, in and just past the vectorised range
+# (|v| < 2**84), with the low bits that make ties and near-ties.
+EDGES = st.builds(
+    lambda e, low, sign: sign * ((1 << e) + low),
+    st.integers(min_value=52, max_value=90),
+    st.integers(min_value=0, max_value=2**40),
+    st.sampled_from([1, -1]),
+)
+
+# Two words whose sum rounds once but whose low word alone rounds too: a decoder that adds
+# float(high) * 2**64 and float(low) rounds twice and misses ties (e.g. 2**64 + 2**63 + 2**11 + 1).
+SPLIT = st.builds(
+    lambda high, a, b, c, sign: sign * ((high << 64) + (1 << a) + (1 << b) + c),
+    st.integers(min_value=0, max_value=2**21),
+    st.integers(min_value=53, max_value=63),
+    st.integers(min_value=0, max_value=62),
+    st.integers(min_value=0, max_value=3),
+    st.sampled_from([1, -1]),
+)
+
+
+def _column(values: list[int]) -> pa.Array:
+    return pa.array([v.to_bytes(16, "little", signed=True) for v in values], type=pa.binary(16))
+
+
+@given(st.lists(st.one_of(I128, EDGES, SPLIT, st.integers(-(2**63), 2**63 - 1)), max_size=64))
+def test_every_value_decodes_as_python_float_of_the_integer(values: list[int]) -> None:
+    got = fixed_point_to_float(_column(values), "x").tolist()
+    assert got == [float(v) / SCALE for v in values]
+
+
+def test_real_sizes_decode_as_nautilus_as_double() -> None:
+    # Sizes of quotes and bars: millions of units at 16 decimals are past 64 bits.
+    sizes = [Quantity.from_str(s) for s in ("1.5", "1000000", "2750000.25", "0.01", "123456789.12")]
+    raws = [q.raw for q in sizes]
+    assert max(abs(r) for r in raws) >= 2**63  # the wide path is exercised
+    got = fixed_point_to_float(_column(raws), "size").tolist()
+    assert got == [q.as_double() for q in sizes]
+
+
+def test_an_offset_slice_decodes_its_own_rows() -> None:
+    values = [2**70 + 3, -(2**90) - 1, 5, 2**84, -(2**84) + 1, 2**64 + 2**63 + 2**11 + 1, -(2**127)]
+    column = _column(values).slice(1, 6)
+    assert fixed_point_to_float(column, "x").tolist() == [float(v) / SCALE for v in values[1:7]]
