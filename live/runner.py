@@ -123,8 +123,11 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
         config = importable.config
         predictor = config.get("predictor")
         if isinstance(predictor, Mapping):
-            spec_dict = config.get("feature_spec")
-            spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
+            # The spec the strategy builds its model for (tick mode: the tick vector's).
+            spec = getattr(strategy, "predictor_spec", None)
+            if spec is None:
+                spec_dict = config.get("feature_spec")
+                spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
             try:
                 built = build_predictor(predictor, spec)
             except Exception as exc:  # the build on_start would run: any error stops it

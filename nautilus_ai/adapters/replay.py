@@ -8,7 +8,9 @@ Quotes: Nautilus 1.221's Sandbox execution client subscribes to ``data.*.<VENUE>
 matches quote topics but not bar topics, so with bars alone every order is rejected ("no
 market"). For every timestamp with both a BID and an ASK bar this client first emits a
 ``QuoteTick`` (bid = BID close, ask = ASK close), then the bars, so the Sandbox always has the
-market the strategy just saw.
+market the strategy just saw. With ``quotes: catalog`` it replays the catalog's recorded quote
+ticks instead (e.g. Dukascopy ticks imported with ``--bars 60:MID``), merged with the bars in
+time order: a tick-mode strategy then decides live on the real ticks, as in a backtest.
 
 Config (``ReplayDataClientConfig``), e.g. in a live config file::
 
@@ -86,9 +88,13 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
         Wall seconds between the first bar subscription and the first bar (lets every
         strategy subscribe first).
     emit_quotes : bool, default True
-        Emit quote ticks from BID / ASK bar pairs (the Sandbox needs them to fill).
+        Emit quote ticks (the Sandbox needs them to fill).
+    quotes : "bars" or "catalog", default "bars"
+        Where the quotes come from: made from BID / ASK bar pairs, or the catalog's recorded
+        quote ticks of the instrument (every one, between ``start`` and ``end``; ``limit``
+        then counts ticks and bars together, by timestamp).
     quote_size : float, default 1_000_000
-        Size on each side of the synthetic quotes.
+        Size on each side of the quotes made from bars.
     """
 
     catalog_path: str
@@ -101,6 +107,7 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
     max_gap_secs: float = 1.0
     start_delay_secs: float = 0.5
     emit_quotes: bool = True
+    quotes: str = "bars"
     quote_size: float = 1_000_000.0
 
     def __post_init__(self) -> None:
@@ -123,6 +130,8 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
             raise ValueError("max_gap_secs and start_delay_secs must be >= 0")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, was {self.limit!r}")
+        if self.quotes not in ("bars", "catalog"):
+            raise ValueError(f"quotes must be 'bars' or 'catalog', was {self.quotes!r}")
         if not self.quote_size > 0:
             raise ValueError(f"quote_size must be > 0, was {self.quote_size!r}")
 
@@ -202,13 +211,13 @@ class ReplayDataClient(LiveMarketDataClient):
 
     async def _replay(self) -> None:
         config = self._replay_config
-        bars = await asyncio.to_thread(self._load_bars)
+        events = await asyncio.to_thread(self._load_events)
         self._log.info(
-            f"Replaying {len(bars):,} bars of {', '.join(map(str, self._bar_types))} "
+            f"Replaying {len(events):,} bars and quotes of {', '.join(map(str, self._bar_types))} "
             f"at speed {config.speed or 'max'}"
         )
         await asyncio.sleep(config.start_delay_secs)
-        groups = groupby(bars, key=lambda bar: bar.ts_event)
+        groups = groupby(events, key=lambda event: event.ts_event)
         previous_ts: int | None = None
         count = 0
         # With a speed, each timestamp is due at a planned wall time (anchored at the first, so a
@@ -249,9 +258,19 @@ class ReplayDataClient(LiveMarketDataClient):
             ),
         )
 
-    def _emit(self, ts_event: int, bars: Sequence[Bar]) -> None:
+    def _emit(self, ts_event: int, events: Sequence[Bar | QuoteTick]) -> None:
         now = self._clock.timestamp_ns()
-        if self._replay_config.emit_quotes:
+        config = self._replay_config
+        bars = [e for e in events if isinstance(e, Bar)]
+        if config.emit_quotes and config.quotes == "catalog":
+            for q in events:
+                if isinstance(q, QuoteTick):
+                    self._handle_data(QuoteTick(
+                        q.instrument_id, q.bid_price, q.ask_price, q.bid_size, q.ask_size,
+                        ts_event, now,
+                    ))  # fmt: skip
+                    self.emitted_quotes += 1
+        elif config.emit_quotes:
             quote = self._quote(ts_event, bars, now)
             if quote is not None:
                 self._handle_data(quote)
@@ -277,20 +296,36 @@ class ReplayDataClient(LiveMarketDataClient):
         size = self._instrument.make_qty(self._replay_config.quote_size)
         return QuoteTick(self._instrument.id, bid, ask, size, size, ts_event, now)
 
-    def _load_bars(self) -> list[Bar]:
+    def _load_events(self) -> list[Bar | QuoteTick]:
+        """The bars (and, with ``quotes: catalog``, the recorded quotes) in time order: at one
+        timestamp the catalog's order, quotes before bars."""
         config = self._replay_config
         start = _parse_time(config.start, "start") if config.start else None
         end = _parse_time(config.end, "end") if config.end else None
         bars: list[Bar] = self._catalog.bars(
             bar_types=[str(b) for b in self._bar_types], start=start, end=end
         )
-        bars.sort(key=lambda bar: bar.ts_event)  # stable: keeps the catalog's order per time
         if not bars:
             raise ValueError(
                 f"catalog {config.catalog_path} has no bars for {config.bar_types} between "
                 f"{config.start or 'start'} and {config.end or 'end'}"
             )
-        return bars
+        events: list[Bar | QuoteTick] = []
+        if config.emit_quotes and config.quotes == "catalog":
+            events.extend(
+                self._catalog.quote_ticks(
+                    instrument_ids=[config.instrument_id], start=start, end=end
+                )
+            )
+            if not events:
+                raise ValueError(
+                    f"catalog {config.catalog_path} has no quote ticks for "
+                    f"{config.instrument_id} between {config.start or 'start'} and "
+                    f"{config.end or 'end'} (quotes: catalog)"
+                )
+        events.extend(bars)
+        events.sort(key=lambda event: event.ts_event)  # stable: quotes first at one time
+        return events
 
 
 class ReplayDataClientFactory(LiveDataClientFactory):

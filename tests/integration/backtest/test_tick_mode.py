@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from fixtures.spec_v1.make_spec_v1_fixtures import import_v1_bars
+from fixtures.tick_paths import pure_decisions, strategy_config
 from nautilus_trader.backtest.node import BacktestNode
 from nautilus_trader.config import (
     BacktestDataConfig,
@@ -32,8 +33,7 @@ from nautilus_ai.catalog.reader import read_bars
 from nautilus_ai.cli import main
 from nautilus_ai.data.catalog import read_quotes
 from nautilus_ai.datasets import Fold, Window
-from nautilus_ai.decision import DecisionCore
-from nautilus_ai.features import FeatureEngine, FeatureSpec, TickVectorSpec
+from nautilus_ai.features import FeatureSpec, TickVectorSpec
 from nautilus_ai.features.ticks import compute_tick_features
 from nautilus_ai.models import (
     MarketContext,
@@ -42,33 +42,10 @@ from nautilus_ai.models import (
     register_backend,
 )
 from nautilus_ai.paths import shared_data_dir
-from nautilus_ai.strategies.ai_pattern import AIPatternConfig
-from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
+from nautilus_ai.tick_decisions import TickDecider, TickModeConfig
 
 DATA = shared_data_dir()
-
-
-class FlatAccount:
-    """The observe-only strategy's account: flat, the venue's starting balance."""
-
-    def position_side(self) -> int:
-        return 0
-
-    def equity_and_free_margin(self) -> tuple[float, float]:
-        return 100_000.0, 100_000.0
-
-    def orders_in_flight(self) -> bool:
-        return False
-
-
-def strategy_config(instrument_id: str, bar_type: str, **config: Any) -> dict[str, Any]:
-    return {
-        "instrument_id": instrument_id,
-        "bar_type": bar_type,
-        "predictor": {"kind": "tick_rule"},
-        "observe_only": True,
-        **config,
-    }
+REPO = Path(__file__).parents[3]
 
 
 def run_node(
@@ -139,54 +116,6 @@ def run_node(
     }
     node.dispose()
     return result
-
-
-def pure_decisions(
-    catalog: Path,
-    instrument_id: str,
-    bar_type: str,
-    tick_mode: dict[str, Any],
-    predictor: dict[str, Any] | None = None,
-) -> tuple[TickDecider, list[Any], np.ndarray, np.ndarray]:
-    """The incremental path over the catalog's bars and ticks, merged in time order (a bar
-    first when it closes at a tick's time: it is complete then): features, cadence, the
-    predictor and the decision core, with no Nautilus engine."""
-    predictor = predictor or {"kind": "tick_rule"}
-    config = AIPatternConfig(
-        **strategy_config(instrument_id, bar_type, tick_mode=tick_mode, predictor=predictor)
-    )
-    parts = config.parts()
-    core = DecisionCore(
-        parts.rules, parts.sizing, parts.controls, stop_loss_atr=config.stop_loss_atr,
-        take_profit_atr=config.take_profit_atr, observe_only=True,
-    )  # fmt: skip
-    spec = parts.spec
-    ts_bars, ohlcv = read_bars(catalog, bar_type)
-    quotes = read_quotes(catalog, instrument_id)
-    engine = FeatureEngine(spec)
-    decider = TickDecider(spec, TickModeConfig(**tick_mode), keep_features=True)
-    model = build_predictor(predictor, decider.vector_spec)
-    vector_spec = decider.vector_spec
-    i_atr, i_vol = spec.index("atr_close"), spec.index("vol_regime")
-    account = FlatAccount()
-    b = 0
-    n_bars = ts_bars.size
-    for i in range(quotes.ts_event.size):
-        t = int(quotes.ts_event[i])
-        while b < n_bars and ts_bars[b] <= t:
-            row = np.asarray(engine.update(int(ts_bars[b]), *map(float, ohlcv[b])))
-            decider.on_bar(int(ts_bars[b]), row)
-            b += 1
-        bid, ask = float(quotes.bid[i]), float(quotes.ask[i])
-        vector = decider.on_tick(t, bid, ask, float(quotes.bid_size[i]), float(quotes.ask_size[i]))
-        if vector is not None:
-            context = MarketContext(instrument_id, t, vector_spec.names, vector_spec.hash)
-            decide_on_tick(core, model, vector, t, (bid + ask) / 2.0, context, account,
-                           i_atr, i_vol)  # fmt: skip
-    return decider, list(core.tick_decisions), ts_bars, quotes.ts_event
-
-
-REPO = Path(__file__).parents[3]
 
 
 def readme_tick_commands() -> list[str]:

@@ -157,6 +157,10 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
         ),
         (lambda c: c["data_clients"]["REPLAY"]["config"].update(speed=-1), "speed must be >= 0"),
         (
+            lambda c: c["data_clients"]["REPLAY"]["config"].update(quotes="ticks"),
+            r"data_clients.REPLAY.config.*quotes must be 'bars' or 'catalog', was 'ticks'",
+        ),
+        (
             lambda c: c["data_clients"]["REPLAY"]["config"].update(
                 bar_types=["EUR/USD.SIM-1-MINUTE-BID-INTERNAL"]
             ),

@@ -1,6 +1,7 @@
 """Tick mode in a live TradingNode (issue 15.1): replayed real EUR/USD quotes and bars, Sandbox
 fills. Every decision is made on a quote tick through the strategy's model and decision core;
-they place orders with their protective exits, and pause / resume applies to them."""
+they place orders with their protective exits, and pause / resume applies to them. Replaying a
+catalog's recorded Dukascopy ticks, the live node decides as the pure incremental path."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import numpy as np
 import pytest
 import yaml
 from fixtures.live_configs import AI_STRATEGY, ai_pattern_strategy, live_config
+from fixtures.tick_paths import pure_decisions, strategy_config
 
+from nautilus_ai.cli import main
+from nautilus_ai.data.catalog import read_quotes
 from nautilus_ai.live import load_live_config, read_trade_log, run_live
 
 PAUSED_TICKS = 300
@@ -77,3 +81,45 @@ def test_tick_decisions_trade_on_a_live_node_and_obey_pause(
     assert [w for w in window if w[0] != "hold" and w[1] >= 0.5], "no signal while paused"
     assert not [w for w in window if w[2] in ("enter", "reverse")]
     assert seen["entries"] > 3, "no entry after the resume"
+
+
+MID = "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+
+
+@pytest.fixture(scope="module")
+def dukascopy_ticks(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six hours of real Dukascopy EUR/USD ticks (4 Feb 2019, 06-12h) and their MID bars."""
+    hours = sorted((data_dir / "dukascopy" / "EURUSD" / "2019" / "01" / "04").glob("*.bi5"))
+    catalog = tmp_path_factory.mktemp("ticks") / "catalog"
+    argv = ["data", "import", "dukascopy", *map(str, hours[6:12]), "--bars", "60:MID"]
+    assert main([*argv, "--catalog", str(catalog), "-q"]) == 0
+    return catalog
+
+
+@pytest.mark.slow
+def test_recorded_ticks_replayed_live_decide_as_the_pure_path(
+    tmp_path: Path, dukascopy_ticks: Path
+) -> None:
+    """The replay client emits the catalog's recorded quotes (``quotes: catalog``) between the
+    bars; the live node's tick decisions are the pure incremental path's, record for record."""
+    path = live_config(tmp_path, dukascopy_ticks)
+    data = yaml.safe_load(path.read_text())
+    data["data_clients"]["REPLAY"]["config"].update(bar_types=[MID], quotes="catalog")
+    tick_mode = {"every_ticks": 1}
+    strategy = {**ai_pattern_strategy(), "config": {
+        "order_id_tag": "001", **strategy_config("EUR/USD.SIM", MID, tick_mode=tick_mode),
+    }}  # fmt: skip
+    data["node"]["strategies"] = [strategy]
+    path.write_text(yaml.safe_dump(data))
+    built: list[Any] = []
+    outcome = run_live(
+        load_live_config(path), on_built=lambda node: built.extend(node.trader.strategies())
+    )
+    live = built[0]
+    assert outcome.strategies[AI_STRATEGY]["health"]["predictor_errors"] == 0
+    quotes = read_quotes(dukascopy_ticks, "EUR/USD.SIM").ts_event.size
+    assert live.tick_mode.ticks_seen == quotes > 20_000  # every recorded quote, once
+    pure, records, _, _ = pure_decisions(dukascopy_ticks, "EUR/USD.SIM", MID, tick_mode)
+    assert live.tick_mode.decider.ts == pure.ts and len(pure.ts) > 5_000
+    assert list(live.tick_decisions) == records
+    assert {"buy", "sell"} <= {r.action for r in records} and list(live.decisions) == []
