@@ -301,6 +301,8 @@ class Dataset:
     validation: SplitData | None
     test: SplitData | None
     norm: ZScoreNorm
+    #: What one row is, and so what the label's horizon and the embargo count.
+    row_unit: str = "bars"
 
     def splits(self) -> list[SplitData]:
         return [s for s in (self.train, self.validation, self.test) if s is not None]
@@ -319,7 +321,8 @@ class Dataset:
 
     def describe(self) -> str:
         """A few lines for the terminal: windows, rows and class balance per split."""
-        lines = [f"label: {self.label_spec.describe()} (embargo {self.embargo_bars} bars)"]
+        unit = self.row_unit
+        lines = [f"label: {self.label_spec.describe(unit)} (embargo {self.embargo_bars} {unit})"]
         for split in self.splits():
             counts = split.class_counts()
             total = max(1, len(split))
@@ -347,6 +350,7 @@ def build_dataset(
     embargo_bars: int | None = None,
     spec_hash: str = "",
     labels: Labels | None = None,
+    row_unit: str = "bars",
 ) -> Dataset:
     """Label the bars and cut one fold's splits (see the module docstring for the rules).
 
@@ -369,6 +373,8 @@ def build_dataset(
         The feature spec hash (carried into the dataset and the model card).
     labels : Labels, optional
         Precomputed labels of the same bars (``make_labels`` otherwise).
+    row_unit : str
+        What a row is (``"decision ticks"`` for a tick series), for the label's text.
     """
     ts_arr = np.asarray(ts, dtype=np.int64)
     n = ts_arr.shape[0]
@@ -414,5 +420,6 @@ def build_dataset(
         train=train,
         validation=splits.get("validation"),
         test=splits.get("test"),
+        row_unit=row_unit,
         norm=norm,
     )

@@ -137,11 +137,12 @@ class LabelSpec:
             raise ValueError(f"LabelSpec: unknown field(s) {', '.join(map(repr, unknown))}")
         return cls(**dict(data))
 
-    def describe(self) -> str:
-        """One line for reports."""
+    def describe(self, rows: str = "bars") -> str:
+        """One line for reports; ``rows`` names what the horizon counts (``"decision ticks"``
+        for a label over a tick series)."""
         unit = "ATR" if self.unit == "atr" else "pips"
         return (
-            f"{self.kind} over {self.horizon} bars: buy > {self.buy_threshold:g} {unit}, "
+            f"{self.kind} over {self.horizon} {rows}: buy > {self.buy_threshold:g} {unit}, "
             f"sell > {self.sell_threshold:g} {unit} net of a {self.spread_pips:g} pip spread"
         )
 

@@ -316,7 +316,7 @@ def card_fields(
         "hash": dataset.label_spec.hash,
         "classes": list(CLASSES),
         "embargo_bars": dataset.embargo_bars,
-        "description": dataset.label_spec.describe(),
+        "description": dataset.label_spec.describe(dataset.row_unit),
     }
     return {
         "feature_spec": _json_safe(spec.to_dict()),
@@ -346,6 +346,7 @@ def train_on_arrays(
     data_info: Mapping[str, Any] | None = None,
     oos_evaluator: OosEvaluator | None = None,
     progress: Progress | None = None,
+    row_unit: str = "bars",
 ) -> TrainResult:
     """Label, split, fit, calibrate, evaluate and store a model from arrays of accepted bars.
 
@@ -370,6 +371,9 @@ def train_on_arrays(
         its figures go into ``card.metrics["backtest_oos"]``.
     progress : callable, optional
         Receives one line per step / epoch.
+    row_unit : str
+        What a row is (``"decision ticks"`` for a tick series): the label's text and the card
+        say what its horizon and the embargo count.
     """
     label = label or LabelSpec()
     config = config or TrainConfig()
@@ -383,6 +387,7 @@ def train_on_arrays(
         fold,
         embargo_bars=embargo_bars,
         spec_hash=spec.hash,
+        row_unit=row_unit,
     )
     say(dataset.describe())
     trained = fit_and_calibrate(dataset, config, progress)

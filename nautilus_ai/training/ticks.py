@@ -123,5 +123,5 @@ def train_tick_model(
         label=label, config=config, artifacts_root=artifacts_root, name=name,
         embargo_bars=embargo, data_info=info,
         description="MLP on quote ticks (tick vector: bar + tick features); no proven edge",
-        progress=progress,
+        progress=progress, row_unit="decision ticks",
     )  # fmt: skip

@@ -380,6 +380,7 @@ def test_a_model_trained_on_ticks_decides_on_ticks_in_a_backtest(
     vector_spec = TickVectorSpec(FeatureSpec())
     assert card.feature_names == vector_spec.names and card.spec_hash == vector_spec.hash
     assert card.metrics["test"]["rows"] > 1_000 and card.metrics["data"]["decision_ticks"] > 20_000
+    assert card.label["description"].startswith("forward_return over 20 decision ticks: buy")
     # The API the command runs, on the same rows (what the purging assertion reads).
     result = train_tick_model(
         tick_catalog, instrument_id=instrument, bar_type=bar_type, fold=fold,
