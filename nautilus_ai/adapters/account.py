@@ -25,10 +25,11 @@ class StrategyAccount:
         self._exits = exits
 
     def position_side(self) -> int:
-        portfolio = self._strategy.portfolio
-        if portfolio.is_flat(self._instrument_id):
+        # One query: the net position as a Decimal (is_flat / is_net_long each ask it again).
+        net = self._strategy.portfolio.net_position(self._instrument_id)
+        if not net:
             return 0
-        return 1 if portfolio.is_net_long(self._instrument_id) else -1
+        return 1 if net > 0 else -1
 
     def equity_and_free_margin(self) -> tuple[float, float]:
         strategy = self._strategy
@@ -39,13 +40,13 @@ class StrategyAccount:
         if currency is None:
             instrument = strategy.cache.instrument(self._instrument_id)
             currency = instrument.quote_currency if instrument is not None else None
-        balance = account.balance_total(currency)
-        free = account.balance_free(currency)
+        # One lookup for total and free (balance_total and balance_free each look it up).
+        balance = None if currency is None else account.balance(currency)
         unrealized = strategy.portfolio.unrealized_pnl(self._instrument_id)
-        equity = (balance.as_double() if balance else 0.0) + (
+        equity = (balance.total.as_double() if balance is not None else 0.0) + (
             unrealized.as_double() if unrealized else 0.0
         )
-        return equity, free.as_double() if free else 0.0
+        return equity, balance.free.as_double() if balance is not None else 0.0
 
     def orders_in_flight(self) -> bool:
         return self._exits.busy()
