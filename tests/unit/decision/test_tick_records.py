@@ -3,23 +3,13 @@ and the precomputed tick path's row numbers read back as those records."""
 
 from __future__ import annotations
 
+from fixtures.accounts import FlatAccount
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nautilus_ai.decision import DecisionCore, DecisionRecord, RiskControls
 from nautilus_ai.policy import PolicyConfig
 from nautilus_ai.sizing import SizingConfig
-
-
-class Flat:
-    def position_side(self) -> int:
-        return 0
-
-    def equity_and_free_margin(self) -> tuple[float, float]:
-        return 100_000.0, 100_000.0
-
-    def orders_in_flight(self) -> bool:
-        return False
 
 
 def core(paused: bool = False) -> DecisionCore:
@@ -43,7 +33,7 @@ def test_hold_quiet_is_decides_record_for_a_flat_quiet_tick(
 ) -> None:
     full, quick = core(paused), core(paused)
     decision = full.decide(
-        7, 1.1, 1e-4, 0.0, sign, confidence, risk, "m/1", reason, Flat(), error=error,
+        7, 1.1, 1e-4, 0.0, sign, confidence, risk, "m/1", reason, FlatAccount(), error=error,
         on_tick=True,
     )  # fmt: skip
     if sign != 0 and confidence >= 0.55 and not paused:
@@ -66,7 +56,7 @@ def test_tick_rows_read_back_as_records_and_the_last_decision() -> None:
     decisions.hold_tick_row(4)
     assert decisions.last_decision == Rows().hold_record(4)
     entry = decisions.decide(
-        9, 1.1, 1e-4, 0.0, 1, 0.9, 0.1, "m/1", "buy", Flat(), on_tick=True
+        9, 1.1, 1e-4, 0.0, 1, 0.9, 0.1, "m/1", "buy", FlatAccount(), on_tick=True
     ).record
     assert decisions.last_decision == entry and entry.on_tick
     decisions.use_tick_source(None)  # rows become records
