@@ -252,6 +252,8 @@ def _check_replay_clients(
                     received=config.start if start is not None and last < start else config.end,
                 )
             bar_types.add(bar_type)
+        if config.emit_quotes and config.quotes == "catalog":
+            _check_recorded_quotes(config, info, catalog, start, end, where)
         if provided is not None:
             provided.setdefault(config.instrument_id.rsplit(".", 1)[-1], set()).add(
                 config.instrument_id
@@ -261,6 +263,37 @@ def _check_replay_clients(
             f"{catalog}"
         )
     return provided, bar_types, done
+
+
+def _check_recorded_quotes(
+    config: ReplayDataClientConfig,
+    info: Any,
+    catalog: Path,
+    start: int | None,
+    end: int | None,
+    where: KeyPath,
+) -> None:
+    """``quotes: catalog`` needs the instrument's quote ticks inside the replay window."""
+    ticks = next(
+        (d for d in info.datasets
+         if d.data_type == "quote_tick" and d.identifier == config.instrument_id and d.rows),
+        None,
+    )  # fmt: skip
+    if ticks is None:
+        raise ConfigFieldError(
+            (*where, "quotes"),
+            f"the catalog {catalog} holds no quote ticks of {config.instrument_id} (import "
+            "them, e.g. nautilus-ai data import dukascopy ..., or use quotes: bars)",
+            received=config.quotes,
+        )
+    first, last = ticks.first_ns or 0, ticks.last_ns or 0
+    if (start is not None and last < start) or (end is not None and first > end):
+        raise ConfigFieldError(
+            (*where, "quotes"),
+            f"no {config.instrument_id} quote ticks in the replay window: the catalog holds "
+            f"{pd.Timestamp(first, tz='UTC')} .. {pd.Timestamp(last, tz='UTC')}",
+            received=config.quotes,
+        )
 
 
 def _provided_by(config: Any, provided: dict[str, set[str]] | None) -> dict[str, set[str]] | None:

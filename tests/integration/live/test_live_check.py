@@ -78,6 +78,11 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "data_clients.REPLAY.config.start: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars",
     ),
     (
+        "(quotes: catalog is new) the replay task failed at start: no quote ticks to replay",
+        lambda c: replay(c).update(quotes="catalog"),
+        "data_clients.REPLAY.config.quotes: the catalog",
+    ),
+    (
         "strategy stopped ('Instrument not in cache'), exit 0",
         lambda c: strategy(c).update(
             instrument_id="EUR/USD.IDEALPRO", bar_type="EUR/USD.IDEALPRO-1-MINUTE-BID-EXTERNAL"
