@@ -91,9 +91,10 @@ def decide_on_tick(
     """One tick decision: the predictor on ``vector`` (a fault: a hold naming it), then the
     core, recorded as made on a tick at ``ts`` with price ``mid``.
 
-    ``position_open=False`` (the caller knows the strategy is flat) lets a tick with no signal
-    at ``min_confidence`` skip the account and the policy (:meth:`DecisionCore.hold_quiet`:
-    the same record ``decide`` would make); the decision is then ``None`` (nothing to do)."""
+    ``position_open`` (whether the strategy holds a position; ``True`` when unsure) lets a tick
+    with nothing to do (:meth:`DecisionCore.is_quiet`) skip the account and the policy
+    (:meth:`DecisionCore.hold_quiet`: the same record ``decide`` would make); the decision is
+    then ``None``."""
     prediction = safe_predict(predictor, vector, context)
     action = prediction.action
     sign = 1 if action is _BUY else (-1 if action is _SELL else 0)

@@ -208,7 +208,7 @@ class TickMode:
         s.log.warning(f"Tick mode: {why}; continuing with incremental tick features")
 
     def _decide_row(self, row: int, ts: int) -> None:
-        """A precomputed decision tick: a row number when flat with no signal, else the core."""
+        """A precomputed decision tick: a row number when quiet (nothing to do), else the core."""
         s = self._strategy
         pre = self._pre
         core = s.core
@@ -217,7 +217,7 @@ class TickMode:
             exits.check(s.clock.timestamp_ns())
         sign = pre.sign[row]
         if core.is_quiet(sign, pre.confidence[row], exits.position_open):
-            core.hold_tick_row(row)  # flat, no signal: the row number is the record
+            core.hold_tick_row(row)  # nothing to do: the row number is the record
             for sink in s._decision_sinks:
                 sink(ts, pre.rows.features[row], pre.prediction(row), "none", 0.0, False)
             return

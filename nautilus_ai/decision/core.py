@@ -176,9 +176,19 @@ class DecisionCore:
     # -- decisions ------------------------------------------------------------------------
 
     def is_quiet(self, sign: int, confidence: float, position_open: bool) -> bool:
-        """Flat, and no signal at ``min_confidence``: :meth:`decide` would record a hold and
-        send nothing, so the quiet paths log that record without sizing or asking the account."""
-        return not position_open and (sign == 0 or confidence < self.policy.min_confidence)
+        """No signal at ``min_confidence``, and flat or in a position the policy keeps on a
+        hold (no ``exit_on_hold``, not past ``max_holding_bars``): :meth:`decide` would record a
+        hold and send nothing whatever the account says, so the quiet paths log that record
+        without sizing or asking the account."""
+        policy = self.policy
+        if sign != 0 and confidence >= policy.min_confidence:
+            return False
+        if not position_open:
+            return True
+        if policy.exit_on_hold:
+            return False
+        max_bars = policy.max_holding_bars
+        return max_bars is None or self.bars - self.entry_bar < max_bars
 
     @property
     def last_decision(self) -> DecisionRecord | None:
@@ -210,8 +220,8 @@ class DecisionCore:
         account: AccountView,
     ) -> Decision | None:
         """:meth:`decide` on precomputed signal ``row``; ``None`` (the row logged as a hold,
-        nothing built) when flat and the signal is below ``min_confidence``: only a signal or
-        an open position costs a decision."""
+        nothing built) when :meth:`is_quiet`: only a signal, or a position the policy may close,
+        costs a decision."""
         signals = self._signals
         assert signals is not None
         sign = signals.sign[row]
@@ -240,9 +250,9 @@ class DecisionCore:
         *,
         on_tick: bool = False,
     ) -> bool:
-        """Log what :meth:`decide` would decide, without building anything, when flat and the
-        signal is below ``min_confidence`` (as :meth:`decide_row`); ``False`` (nothing logged)
-        otherwise: then call :meth:`decide`. ``on_tick``: in the tick log, as :meth:`decide`."""
+        """Log what :meth:`decide` would decide, without building anything, when
+        :meth:`is_quiet` (as :meth:`decide_row`); ``False`` (nothing logged) otherwise: then call
+        :meth:`decide`. ``on_tick``: in the tick log, as :meth:`decide`."""
         if not self.is_quiet(sign, confidence, position_open):
             return False
         fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,

@@ -286,8 +286,10 @@ def test_a_model_fault_on_a_tick_is_a_hold_that_says_why() -> None:
         I_ATR, I_VOL,
     )  # fmt: skip
     assert prediction.error == "RuntimeError: boom"
-    assert decision.intent.value == "none" and not decision.send
-    assert decisions.tick_decisions[0].error == "RuntimeError: boom"
+    assert decision is None  # a hold in a kept position: nothing to do
+    record = decisions.tick_decisions[0]
+    assert record.error == "RuntimeError: boom"
+    assert record.intent == "none" and not record.order_sent and record.quantity == 0.0
 
 
 def test_the_strategy_config_refuses_what_tick_mode_does_not_support() -> None:

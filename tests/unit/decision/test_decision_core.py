@@ -195,26 +195,35 @@ def test_a_row_lookup_decides_as_the_full_path_while_flat(rows: list[tuple[int, 
     ),
     st.booleans(),
     st.booleans(),
+    st.sampled_from([None, 1, 3]),
+    st.booleans(),
 )
 def test_a_plain_signal_decides_and_logs_as_the_full_path(
-    rows: list[tuple[int, float, bool]], observe_only: bool, on_tick: bool
+    rows: list[tuple[int, float, bool]],
+    observe_only: bool,
+    on_tick: bool,
+    max_holding_bars: int | None,
+    exit_on_hold: bool,
 ) -> None:
-    """decide_signal (the incremental fast paths of bars and ticks: quiet flat rows logged as
-    plain fields) gives the same records, field for field and type for type, in the same log,
-    as deciding every row in full."""
-    fast = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
-    slow = DecisionCore(PolicyConfig(), SizingConfig(), RiskControls(), observe_only=observe_only)
+    """decide_signal (the incremental fast paths of bars and ticks: quiet rows, flat or in a
+    position the policy keeps, logged as plain fields) gives the same records, field for field
+    and type for type, in the same log, as deciding every row in full, whatever the holding
+    limit and the exit-on-hold rule."""
+    policy = PolicyConfig(max_holding_bars=max_holding_bars, exit_on_hold=exit_on_hold)
+    fast = DecisionCore(policy, SizingConfig(), RiskControls(), observe_only=observe_only)
+    slow = DecisionCore(policy, SizingConfig(), RiskControls(), observe_only=observe_only)
     for i, (sign, confidence, open_) in enumerate(rows):
         ts = T0 + i * MINUTE
-        account = Account(side=1 if open_ else 0)
+        fast.bars = slow.bars = i + 1  # the strategy counts every accepted bar
+        account = Account(side=(1 if i % 2 else -1) if open_ else 0)
         reason = f"r{i}"
         got = fast.decide_signal(ts, 1.1, 0.001, 0.0, (sign, confidence, 0.1, reason), "m/1",
                                  open_, account, on_tick=on_tick)  # fmt: skip
         want = slow.decide(ts, 1.1, 0.001, 0.0, sign, confidence, 0.1, "m/1", reason, account,
                            on_tick=on_tick)  # fmt: skip
-        quiet = not open_ and (sign == 0 or confidence < fast.policy.min_confidence)
-        assert (got is None) == quiet
-        if got is not None:
+        if got is None:  # logged without deciding: only where deciding does nothing
+            assert want.intent is Intent.NONE and not want.send and want.quantity == 0.0
+        else:
             assert got == want
         assert fast.last_decision == want.record
         assert type(fast.last_decision) is type(want.record)
@@ -276,3 +285,31 @@ def test_plain_fields_in_the_log_become_records_when_read() -> None:
     assert log == [DecisionRecord(*fields), log[1]]
     log.clear()
     assert list(log) == []
+
+
+def test_a_hold_in_a_kept_position_is_quiet_until_the_policy_may_close_it() -> None:
+    """In a position, no signal: nothing to ask the account until max_holding_bars is reached
+    (then decide exits) or when exit_on_hold is set (decide exits at once)."""
+
+    class Counting(Account):
+        asked_side = 0
+
+        def position_side(self) -> int:
+            self.asked_side += 1
+            return super().position_side()
+
+    c = core()  # max_holding_bars=10
+    account = Counting(side=1)
+    c.bars = c.entry_bar = 5
+    for held in range(10):
+        c.bars = 5 + held
+        signal = (0, 0.0, 0.1, "hold")
+        assert c.decide_signal(T0, 1.1, 0.001, 0.0, signal, "m/1", True, account) is None
+    assert account.asked_side == 0 and c.decisions[-1].intent == "none"
+    c.bars = 15
+    d = c.decide_signal(T0, 1.1, 0.001, 0.0, (0, 0.0, 0.1, "hold"), "m/1", True, account)
+    assert d is not None and d.intent is Intent.EXIT_TIMEOUT and account.asked_side == 1
+    weak = (-1, 0.3, 0.1, "weak sell")  # below min_confidence: no signal
+    eager = DecisionCore(PolicyConfig(exit_on_hold=True), SizingConfig(), RiskControls())
+    d = eager.decide_signal(T0, 1.1, 0.001, 0.0, weak, "m/1", True, Counting(side=-1))
+    assert d is not None and d.intent is Intent.EXIT
