@@ -93,17 +93,16 @@ def decide_on_tick(
 
     ``position_open`` (whether the strategy holds a position; ``True`` when unsure) lets a tick
     with nothing to do (:meth:`DecisionCore.is_quiet`) skip the account and the policy
-    (:meth:`DecisionCore.hold_quiet`: the same record ``decide`` would make); the decision is
-    then ``None``."""
+    (:meth:`DecisionCore.decide_quiet`: the same record ``decide`` would make); the decision
+    is then ``None``."""
     prediction = safe_predict(predictor, vector, context)
     action = prediction.action
     sign = 1 if action is _BUY else (-1 if action is _SELL else 0)
     confidence = prediction.confidence
-    if core.is_quiet(sign, confidence, position_open):
-        core.hold_quiet(
-            ts, sign, confidence, prediction.risk_score, prediction.model_id, prediction.reason,
-            prediction.error, on_tick=True,
-        )  # fmt: skip
+    if core.decide_quiet(
+        ts, sign, confidence, prediction.risk_score, prediction.model_id, prediction.reason,
+        position_open, error=prediction.error, on_tick=True,
+    ):  # fmt: skip
         return prediction, None
     decision = core.decide(
         ts, mid, float(vector[i_atr]), float(vector[i_vol_regime]), sign, confidence,
