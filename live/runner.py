@@ -243,13 +243,12 @@ def _check_replay_clients(
                     received=bar_type,
                     suggestion=nearest(bar_type, list(stored)),
                 )
-            first, last = dataset.first_ns or 0, dataset.last_ns or 0
-            if (start is not None and last < start) or (end is not None and first > end):
+            missed = _missed_bound(dataset, start, end)
+            if missed is not None:
                 raise ConfigFieldError(
-                    (*where, "start" if start is not None and last < start else "end"),
-                    f"no {bar_type} bars in the replay window: the catalog holds "
-                    f"{pd.Timestamp(first, tz='UTC')} .. {pd.Timestamp(last, tz='UTC')}",
-                    received=config.start if start is not None and last < start else config.end,
+                    (*where, missed),
+                    f"no {bar_type} bars in the replay window: {_held(dataset)}",
+                    received=config.start if missed == "start" else config.end,
                 )
             bar_types.add(bar_type)
         if config.emit_quotes and config.quotes == "catalog":
@@ -286,14 +285,28 @@ def _check_recorded_quotes(
             "them, e.g. nautilus-ai data import dukascopy ..., or use quotes: bars)",
             received=config.quotes,
         )
-    first, last = ticks.first_ns or 0, ticks.last_ns or 0
-    if (start is not None and last < start) or (end is not None and first > end):
+    if _missed_bound(ticks, start, end) is not None:
         raise ConfigFieldError(
             (*where, "quotes"),
-            f"no {config.instrument_id} quote ticks in the replay window: the catalog holds "
-            f"{pd.Timestamp(first, tz='UTC')} .. {pd.Timestamp(last, tz='UTC')}",
+            f"no {config.instrument_id} quote ticks in the replay window: {_held(ticks)}",
             received=config.quotes,
         )
+
+
+def _missed_bound(dataset: Any, start: int | None, end: int | None) -> str | None:
+    """``"start"`` / ``"end"``: the replay window's bound the catalog's rows all miss, or
+    ``None`` when some rows fall inside it."""
+    first, last = dataset.first_ns or 0, dataset.last_ns or 0
+    if start is not None and last < start:
+        return "start"
+    if end is not None and first > end:
+        return "end"
+    return None
+
+
+def _held(dataset: Any) -> str:
+    first, last = dataset.first_ns or 0, dataset.last_ns or 0
+    return f"the catalog holds {pd.Timestamp(first, tz='UTC')} .. {pd.Timestamp(last, tz='UTC')}"
 
 
 def _provided_by(config: Any, provided: dict[str, set[str]] | None) -> dict[str, set[str]] | None:
