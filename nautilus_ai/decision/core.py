@@ -132,7 +132,7 @@ class DecisionCore:
         self.tick_decisions = DecisionLog()  # decisions made on quote ticks (tick mode)
         self.trades: list[TradeRecord] = []
         self._last: DecisionRecord | None = None
-        self._last_fields: RecordFields | None = None  # the last decision, a quiet hold (_hold)
+        self._last_fields: RecordFields | None = None  # the last decision, from decide_quiet
         self._signals: SignalRows | None = None
         self._last_row = -1  # the last decision is this signal row's hold (no record built)
         self._tick_source: RowSource | None = None  # precomputed tick decisions (tick mode)
@@ -256,7 +256,13 @@ class DecisionCore:
         :meth:`decide`. ``error`` and ``on_tick``: as :meth:`decide`'s."""
         if not self.is_quiet(sign, confidence, position_open):
             return False
-        self._hold(ts, sign, confidence, risk_score, model_id, reason, error, on_tick)
+        # Plain fields: the record is built only when read.
+        fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
+                  reason, error, on_tick)  # fmt: skip
+        if self.record_decisions:
+            (self.tick_decisions if on_tick else self.decisions).append_fields(fields)
+        self._last_fields = fields
+        self._last_row = self._last_tick_row = -1
         return True
 
     def decide_signal(
@@ -345,45 +351,6 @@ class DecisionCore:
         self._keep(record, on_tick)
         return Decision(intent, side, quantity, plan, send, decision_ts or ts, record)
 
-    def hold_quiet(
-        self,
-        ts: int,
-        sign: int,
-        confidence: float,
-        risk_score: float,
-        model_id: str,
-        reason: str,
-        error: str | None,
-        *,
-        on_tick: bool = False,
-    ) -> DecisionRecord:
-        """:meth:`decide`'s record (intent ``none``, nothing sent), built directly, when
-        :meth:`is_quiet`: nothing to size or ask the account (the per-tick common case)."""
-        return DecisionRecord(
-            *self._hold(ts, sign, confidence, risk_score, model_id, reason, error, on_tick)
-        )
-
-    def _hold(
-        self,
-        ts: int,
-        sign: int,
-        confidence: float,
-        risk_score: float,
-        model_id: str,
-        reason: str,
-        error: str | None,
-        on_tick: bool,
-    ) -> RecordFields:
-        """Log a quiet hold as plain fields (a record is built only when read); it is the last
-        decision."""
-        fields = (ts, ACTION_NAMES[sign], confidence, risk_score, model_id, "none", 0.0, False,
-                  reason, error, on_tick)  # fmt: skip
-        if self.record_decisions:
-            (self.tick_decisions if on_tick else self.decisions).append_fields(fields)
-        self._last_fields = fields
-        self._last_row = self._last_tick_row = -1
-        return fields
-
     def _keep(self, record: DecisionRecord, on_tick: bool) -> None:
         """``record`` is the last decision; logged (bar or tick log) when decisions are kept,
         as a plain tuple of its fields: the collector stops tracking those (it never stops
@@ -403,7 +370,7 @@ class DecisionCore:
 
     def hold_tick_row(self, row: int) -> None:
         """A flat tick with no signal on the precomputed tick path: logged as its row number
-        (the record :meth:`hold_quiet` would build, built when read)."""
+        (the record :meth:`decide_quiet` would log, built when read)."""
         if self.record_decisions:
             self.tick_decisions.append_row(row)
         self._last_tick_row = row

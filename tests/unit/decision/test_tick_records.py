@@ -1,5 +1,5 @@
-"""The decision core's tick entry points: hold_quiet is decide's answer for a flat quiet tick,
-and the precomputed tick path's row numbers read back as those records."""
+"""The decision core's tick entry points: decide_quiet logs decide's answer for a flat quiet
+tick, and the precomputed tick path's row numbers read back as those records."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def core(paused: bool = False) -> DecisionCore:
     st.none() | st.just("RuntimeError: boom"),
     st.booleans(),
 )
-def test_hold_quiet_is_decides_record_for_a_flat_quiet_tick(
+def test_decide_quiet_logs_decides_record_for_a_flat_quiet_tick(
     sign: int, confidence: float, risk: float, reason: str, error: str | None, paused: bool
 ) -> None:
     full, quick = core(paused), core(paused)
@@ -36,9 +36,14 @@ def test_hold_quiet_is_decides_record_for_a_flat_quiet_tick(
         7, 1.1, 1e-4, 0.0, sign, confidence, risk, "m/1", reason, FlatAccount(), error=error,
         on_tick=True,
     )  # fmt: skip
-    if sign != 0 and confidence >= 0.55 and not paused:
-        return  # not quiet: an entry (the caller never takes the quiet path then)
-    record = quick.hold_quiet(7, sign, confidence, risk, "m/1", reason, error, on_tick=True)
+    logged = quick.decide_quiet(
+        7, sign, confidence, risk, "m/1", reason, False, error=error, on_tick=True
+    )
+    if sign != 0 and confidence >= 0.55:  # a signal: not quiet, nothing logged (decide runs)
+        assert not logged and list(quick.tick_decisions) == []
+        return
+    assert logged
+    record = quick.last_decision
     assert record == decision.record and not decision.send
     assert list(quick.tick_decisions) == list(full.tick_decisions) == [record]
     assert list(quick.decisions) == [] and quick.last_decision == record
