@@ -41,11 +41,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal, SignalBatch
-from nautilus_ai.models.coded import config_fingerprint, predictions_from_codes, signals_from_codes
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal
+from nautilus_ai.models.coded import CodedPredictor, config_fingerprint
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
-    check_batch_contexts,
     check_feature_matrix,
     check_feature_vector,
     context_spec_error,
@@ -83,7 +82,6 @@ RULE_REASONS: Final = (
     "hold: overbought",
     "hold: oversold",
 )
-_REASONS_BY_CODE: Final = np.array(RULE_REASONS, dtype=object)
 _BUY, _SELL, _COLD, _LOW_VOL, _NO_TREND, _NO_MOMENTUM, _EXTENDED, _OVERBOUGHT, _OVERSOLD = range(9)
 _ACTIONS: Final = (Action.HOLD, Action.BUY, Action.SELL)  # index by sign (-1 -> last)
 
@@ -144,7 +142,7 @@ class RuleConfig(BaseModel):
         return config_fingerprint(self.model_dump(exclude={"name"}))
 
 
-class RulePredictor:
+class RulePredictor(CodedPredictor):
     """The trend + momentum rule behind the :class:`~nautilus_ai.models.base.Predictor` protocol.
 
     Parameters
@@ -159,6 +157,7 @@ class RulePredictor:
     #: ``predict_batch`` returns exactly (bit for bit) what ``predict`` returns row by row, so a
     #: backtest may precompute predictions in one batch without changing a single trade.
     batch_exact = True
+    _reasons = RULE_REASONS
 
     def __init__(self, spec: FeatureSpecLike, config: RuleConfig | None = None) -> None:
         self._config = config if config is not None else RuleConfig()
@@ -339,22 +338,3 @@ class RulePredictor:
         confidence = np.where(fire, confidence, 0.0)
         signs = np.where(code == _BUY, 1, np.where(code == _SELL, -1, 0)).astype(np.int8)
         return signs, confidence, risk, code
-
-    def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
-        """:meth:`predict` for each row as columns (:class:`~nautilus_ai.models.ArrayPredictor`)."""
-        start = time.perf_counter()
-        return signals_from_codes(self.predict_arrays(features), _REASONS_BY_CODE, start)
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """:meth:`predict` for each row (equal answers; latency is the batch time / n)."""
-        start = time.perf_counter()
-        check_batch_contexts(contexts, len(features), self._spec_hash, owner=self._owner)
-        arrays = self.predict_arrays(features)
-        return predictions_from_codes(arrays, RULE_REASONS, self._model_id, start)
-
-    def close(self) -> None:
-        """Nothing to release."""

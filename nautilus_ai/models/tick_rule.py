@@ -28,12 +28,11 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal, SignalBatch
-from nautilus_ai.models.coded import config_fingerprint, predictions_from_codes, signals_from_codes
+from nautilus_ai.models.base import Action, MarketContext, Prediction, Signal
+from nautilus_ai.models.coded import CodedPredictor, config_fingerprint
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
-    check_batch_contexts,
     check_feature_matrix,
     check_feature_vector,
     context_spec_error,
@@ -52,7 +51,6 @@ _REASONS: Final = (
     "hold: no ATR",
     "hold: spread too wide",
 )
-_REASONS_BY_CODE: Final = np.array(_REASONS, dtype=object)
 _NO_MOVE, _BUY, _SELL, _NO_ATR, _WIDE = range(5)
 
 
@@ -82,7 +80,7 @@ class TickRuleConfig(BaseModel):
         return config_fingerprint(self.model_dump(exclude={"name", "kind"}))
 
 
-class TickRulePredictor:
+class TickRulePredictor(CodedPredictor):
     """The tick rule behind the :class:`~nautilus_ai.models.base.Predictor` protocol.
 
     Parameters
@@ -96,6 +94,7 @@ class TickRulePredictor:
     """
 
     batch_exact = True
+    _reasons = _REASONS
 
     def __init__(self, spec: FeatureSpecLike, config: TickRuleConfig | None = None) -> None:
         self._config = config if config is not None else TickRuleConfig()
@@ -212,25 +211,6 @@ class TickRulePredictor:
         confidence = np.minimum(confidence, 1.0)
         signs = np.where(up, 1, np.where(down, -1, 0)).astype(np.int8)
         return signs, confidence, risk, code
-
-    def predict_signals(self, features: NDArray[np.float64]) -> SignalBatch:
-        """:meth:`predict` for each row as columns."""
-        start = time.perf_counter()
-        return signals_from_codes(self.predict_arrays(features), _REASONS_BY_CODE, start)
-
-    def predict_batch(
-        self,
-        features: NDArray[np.float64],
-        contexts: Sequence[MarketContext] | None = None,
-    ) -> list[Prediction]:
-        """:meth:`predict` for each row (equal answers; latency is the batch time / n)."""
-        start = time.perf_counter()
-        check_batch_contexts(contexts, len(features), self._spec_hash, owner=self._owner)
-        arrays = self.predict_arrays(features)
-        return predictions_from_codes(arrays, _REASONS, self._model_id, start)
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def _build(
