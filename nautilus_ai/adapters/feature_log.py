@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -116,26 +116,19 @@ def flush_quiet_rows(strategy: Any) -> None:
         return
     signals = series.signals
     first, end = rows[0], rows[-1] + 1
+    pick: Callable[[Sequence[Any]], Sequence[Any]]
     if end - first == len(rows):  # one run of consecutive bars (the usual case): slices
-        strategy.feature_logger.record_holds(
-            series.ts_array[first:end], series.features[first:end],
-            signals.confidence[first:end], signals.risk_score[first:end],
-            signals.latency[first:end], [ACTION_NAMES[s] for s in signals.sign[first:end]],
-            signals.model_id, signals.reason[first:end],
-        )  # fmt: skip
-        rows.clear()
-        return
-    index = np.asarray(rows, dtype=np.int64)
+        rows_at: Any = slice(first, end)
+        pick = lambda column: column[first:end]  # noqa: E731
+    else:
+        rows_at = np.asarray(rows, dtype=np.int64)
+        pick = lambda column: [column[i] for i in rows]  # noqa: E731
     strategy.feature_logger.record_holds(
-        series.ts_array[index],
-        series.features[index],
-        [signals.confidence[i] for i in rows],
-        [signals.risk_score[i] for i in rows],
-        [signals.latency[i] for i in rows],
-        [ACTION_NAMES[signals.sign[i]] for i in rows],
-        signals.model_id,
-        [signals.reason[i] for i in rows],
-    )
+        series.ts_array[rows_at], series.features[rows_at], pick(signals.confidence),
+        pick(signals.risk_score), pick(signals.latency),
+        [ACTION_NAMES[sign] for sign in pick(signals.sign)], signals.model_id,
+        pick(signals.reason),
+    )  # fmt: skip
     rows.clear()
 
 

@@ -3,10 +3,10 @@
 :class:`DecisionLog` is a sequence of :class:`DecisionRecord`; on the precomputed path a bar
 with no signal and no position is logged as its row number only (one ``int`` in a list) and
 turned into a record when read, from the signal arrays (:class:`RowSource`), so a run builds
-no per-bar object for the bars nothing happens on. A quiet bar of the incremental path is logged
+no per-bar object for the bars nothing happens on. The decision core logs every other decision
 as a plain tuple of the record's fields (:meth:`DecisionLog.append_fields`): cheaper to build
-than the record, and untracked by the cyclic garbage collector once it has seen it (a named
-tuple stays tracked, and 186k of them make the run pay full collections).
+than the record for a quiet bar or tick, and untracked by the cyclic garbage collector once it
+has seen it (a named tuple stays tracked, and 186k of them make the run pay full collections).
 """
 
 from __future__ import annotations
