@@ -170,7 +170,7 @@ class MLPTwin:
     """The network folded for float64 inference: ``(x - m) / s`` into the first layer and
     ``1 / temperature`` into the last, so :meth:`logits` is ``logits(x) / temperature``."""
 
-    __slots__ = ("biases", "gelu", "weights")
+    __slots__ = ("biases", "gelu", "weights", "zeros")
 
     def __init__(
         self,
@@ -192,18 +192,28 @@ class MLPTwin:
         self.weights = tuple(np.ascontiguousarray(w) for w in folded_w)
         self.biases = tuple(np.ascontiguousarray(b) for b in folded_b)
         self.gelu = _make_gelu() if activation == "gelu" else None
+        # ReLU against a zero array: the same maxima as against the scalar 0.0, without
+        # converting the scalar on every call (~0.2 us of a ~3 us vector).
+        self.zeros = tuple(np.zeros_like(b) for b in self.biases[:-1])
 
     def logits(self, x: Float64Array) -> list[float]:
         """Tempered logits of one vector, as Python floats."""
         # ndarray.dot has less per-call overhead than the @ operator on small arrays.
         weights, biases = self.weights, self.biases
+        if len(weights) == 2 and self.gelu is None:  # one ReLU layer (the default): unrolled
+            h = weights[0].dot(x)
+            h += biases[0]
+            np.maximum(h, self.zeros[0], out=h)
+            out = weights[1].dot(h)
+            out += biases[1]
+            return out.tolist()  # type: ignore[no-any-return]
         last = len(weights) - 1
         h = x
         for i in range(last):
             h = weights[i].dot(h)
             h += biases[i]
             if self.gelu is None:
-                np.maximum(h, 0.0, out=h)
+                np.maximum(h, self.zeros[i], out=h)
             else:
                 h = self.gelu(h)
         out = weights[last].dot(h)
@@ -338,8 +348,8 @@ class TwinPredictor:
         check = float(x.dot(x))  # as check_vector: NaN or inf anywhere make it non-finite
         if check - check != 0.0:
             return None
-        p0, p1, p2 = probabilities(self._twin, x)
-        k, confidence, risk = argmax_and_entropy(p0, p1, p2)
+        l0, l1, l2 = self._twin.logits(x)
+        k, confidence, risk = argmax_and_entropy(*softmax3(l0, l1, l2))
         risk = risk if risk < 1.0 else 1.0
         if not (0.0 <= confidence <= 1.0 and risk >= 0.0):  # a Prediction would refuse it
             return None
