@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from nautilus_ai.datasets import (
@@ -118,10 +118,19 @@ def test_folds_never_overlap_across_the_embargo(
     fold = fold_over(ts, (cuts[0], cuts[1], 1.0))
     spec = LabelSpec(horizon=horizon)
     labels = make_labels(spec, ts, *ohlcv[:, :4].T)
-    data = build_dataset(
-        ts, features_of(ts, ohlcv), SPEC.names, ohlcv, spec, fold,
-        embargo_bars=horizon + extra, labels=labels,
-    )  # fmt: skip
+    try:
+        data = build_dataset(
+            ts, features_of(ts, ohlcv), SPEC.names, ohlcv, spec, fold,
+            embargo_bars=horizon + extra, labels=labels,
+        )  # fmt: skip
+    except ValueError as exc:
+        # The random gaps (up to 2,000 minutes) can leave the training window too few bars to
+        # warm the features up (seed 330, cuts 0.3125 / 0.125): refusing that is right.
+        if "no usable training rows" not in str(exc):
+            raise
+        usable = labels.valid & np.isfinite(features_of(ts, ohlcv)).all(axis=1)
+        assert rows_in_window(ts, labels.end_index, usable, fold.train).size == 0
+        assume(False)
     splits = [s for s in data.splits() if len(s)]
     for earlier, later in itertools.pairwise(splits):
         last_bar_seen = int(labels.end_index[earlier.rows].max())
