@@ -429,7 +429,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         series = self._series = precompute_series(
             str(self.config.catalog_path), self.config.bar_type, self.spec,
             None if self.tick_mode is not None else self._predictor,  # it reads tick vectors
-            self.config.context_bars, start_ns=start_ns,
+            self.config.context_bars, start_ns=start_ns, end_ns=self.config.precompute_end_ns,
         )  # fmt: skip
         if series.signals is not None:
             self.core.use_signals(series.signals)

@@ -4,9 +4,11 @@ AIPatternStrategy` (import it from ``nautilus_ai.strategies.ai_pattern``, the do
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
+import numpy as np
 from nautilus_trader.config import StrategyConfig
 
 from nautilus_ai.catalog.logger import FeatureLogConfig
@@ -60,6 +62,12 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
         to the incremental path. Same trades, less per-bar work.
     catalog_path : str, optional
         Catalog holding ``bar_type`` (required for ``"precomputed"``).
+    precompute_end_time : str or int, optional
+        The run's last bar time (ISO 8601 UTC or UTC ns, as a data config's ``end_time``): the
+        precomputed path reads, computes and holds the catalog's bars (and, in tick mode, its
+        quotes) from the run's first bar up to this time, not to the catalog's end. Bars after
+        it continue on incremental features (same decisions). ``nautilus-ai backtest`` fills it
+        from the run file's data ``end_time`` when unset; ``None``: the catalog's last bar.
     observe_only : bool, default False
         Record decisions, send no orders.
     min_confidence : float, default 0.55
@@ -123,6 +131,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     feature_spec: Annotated[dict[str, Any], schema_meta(_FEATURE_SPEC_SCHEMA)] | None = None
     feature_source: Literal["incremental", "precomputed"] = "incremental"
     catalog_path: str | None = None
+    precompute_end_time: str | int | None = None
     observe_only: bool = False
     min_confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.55
     reverse_on_opposite: bool = True
@@ -166,6 +175,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
             )
         if self.feature_source == "precomputed" and not self.catalog_path:
             raise FieldValueError("catalog_path", "feature_source 'precomputed' needs catalog_path")
+        self.__dict__["_precompute_end_ns"] = _time_ns(self.precompute_end_time)
         if self.decision_latency is not None and self.async_predictions:
             raise FieldValueError(
                 "decision_latency",
@@ -189,6 +199,13 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
                 f"tick_mode needs feature spec version >= 2 (tick features); feature_spec is "
                 f"version {parts.spec.version}",
             )
+
+    @property
+    def precompute_end_ns(self) -> int | None:
+        """:attr:`precompute_end_time` in UTC ns (``None``: the catalog's end)."""
+        if "_precompute_end_ns" not in self.__dict__:  # a copy made without __post_init__
+            self.__dict__["_precompute_end_ns"] = _time_ns(self.precompute_end_time)
+        return self.__dict__["_precompute_end_ns"]  # type: ignore[no-any-return]
 
     def parts(self) -> AIPatternParts:
         """The built pieces: feature spec, policy rules, sizing, controls, latency model."""
@@ -230,3 +247,23 @@ class AIPatternParts(NamedTuple):
     sizing: SizingConfig
     controls: RiskControls
     latency: LatencyModel | None
+
+
+def _time_ns(value: str | int | None) -> int | None:
+    """An ISO 8601 UTC time or UTC ns as UTC ns (the field is named when it is neither)."""
+    if value is None or (type(value) is int and value >= 0):
+        return value
+    if isinstance(value, str):
+        try:  # an offset ("+02:00") is read by datetime (microseconds), the rest by numpy (ns)
+            if "+" in value[10:] or value[10:].count("-") > 0:
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is not None:
+                    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+            return int(np.datetime64(value.removesuffix("Z"), "ns").astype(np.int64))
+        except ValueError:
+            pass
+    raise FieldValueError(
+        "precompute_end_time",
+        f"must be an ISO 8601 UTC time (e.g. '2017-05-12T00:00:00Z') or UTC nanoseconds >= 0, "
+        f"received {value!r}",
+    )

@@ -183,7 +183,7 @@ class TickMode:
             pre = precompute_ticks(
                 str(s.config.catalog_path), s.config.instrument_id, self._first_tick,
                 decider.config, decider.spec, series.ts_array, series.features, s._predictor,
-                ts, bid, ask, decider.ticks_seen,
+                ts, bid, ask, decider.ticks_seen, s.config.precompute_end_ns,
             )  # fmt: skip
         except Exception as exc:  # a catalog or model fault: tick by tick, as live
             s.log.warning(f"Tick decisions not precomputed: {type(exc).__name__}: {exc}")

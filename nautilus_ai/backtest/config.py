@@ -33,6 +33,7 @@ import msgspec
 import yaml
 from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfig
 from nautilus_trader.common.config import resolve_path
+from nautilus_trader.core.datetime import dt_to_unix_nanos
 from nautilus_trader.model.data import Bar
 
 from nautilus_ai.config_check import ConfigFieldError, check
@@ -180,6 +181,7 @@ def parse_run_file(raw: Any, path: Path) -> RunFile:
                     received=run_dict[key],
                 )
         run_dict.update(_FORCED)
+        _fill_precompute_end(run_dict)
         try:
             run = BacktestRunConfig.parse(json.dumps(run_dict))
         except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError) as exc:
@@ -196,6 +198,24 @@ def parse_run_file(raw: Any, path: Path) -> RunFile:
         run=run,
         raw=data,
     )
+
+
+def _fill_precompute_end(run_dict: dict[str, Any]) -> None:
+    """Give each strategy config with a ``precompute_end_time`` field it left unset the run's
+    data end (the latest ``end_time`` of the data configs, when every one has one), so the
+    precomputed path reads and computes the run's bars, not the whole catalog (a one-week run
+    in a ten-year catalog). A value the file sets is kept."""
+    ends = [data.get("end_time") for data in run_dict.get("data") or []]
+    if not ends or any(end is None for end in ends):
+        return
+    end_ns = max(int(dt_to_unix_nanos(end)) for end in ends)  # as Nautilus reads them
+    for strategy in (run_dict.get("engine") or {}).get("strategies") or []:
+        config = strategy.get("config")
+        if not isinstance(config, dict) or config.get("precompute_end_time") is not None:
+            continue
+        config_cls = resolve_path(strategy["config_path"])
+        if "precompute_end_time" in getattr(config_cls, "__struct_fields__", ()):
+            strategy["config"] = {**config, "precompute_end_time": end_ns}
 
 
 def _resolve_bar_cls(config: BacktestDataConfig) -> BacktestDataConfig:

@@ -40,14 +40,18 @@ __all__ = [
 
 
 def bar_arrays_from_catalog(
-    catalog_path: str | Path, bar_type: str
+    catalog_path: str | Path,
+    bar_type: str,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(ts_event int64[n], ohlcv float64[n, 5])`` of one bar type, sorted by ``ts_init``.
+    """``(ts_event int64[n], ohlcv float64[n, 5])`` of one bar type, sorted by ``ts_init``,
+    ``start_ns <= ts_event <= end_ns`` (``None``: open).
 
     Prices equal ``Price.as_double()``, exactly what ``on_bar`` sees
     (:func:`nautilus_ai.data.catalog.read_bars`).
     """
-    bars = read_bars(catalog_path, bar_type)
+    bars = read_bars(catalog_path, bar_type, start_ns=start_ns, end_ns=end_ns)
     ohlcv = np.column_stack([bars.open, bars.high, bars.low, bars.close, bars.volume])
     return bars.ts_event, ohlcv
 
@@ -59,11 +63,14 @@ def precompute_for_strategy(
     predictor: Predictor | None,
     context_bars: int = 0,
     start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Prediction] | None]:
     """Return ``(ts, ohlcv, features, predictions)`` for the accepted bars of ``bar_type``.
 
     ``start_ns``: only bars with ``ts_event >= start_ns`` (the features start cold there, as
-    an incremental run whose window starts there does); ``None`` for the whole catalog.
+    an incremental run whose window starts there does); ``end_ns``: only bars with
+    ``ts_event <= end_ns`` (the run's end: a week's run in a ten-year catalog reads, computes
+    and holds a week); ``None`` for the catalog's first / last bar.
 
     ``predictions[i]`` is the prediction for row ``i`` when that row is warm (a placeholder hold
     otherwise). Predictors that declare ``batch_exact = True`` (their ``predict_batch`` equals
@@ -76,10 +83,7 @@ def precompute_for_strategy(
     the warm-up), growing to the end of the rows the run asks for (:class:`_BlockPredictions`).
     A block whose batch fails holds ``None`` rows: the strategy predicts those bars itself.
     """
-    ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type)
-    if start_ns is not None:
-        first = int(np.searchsorted(ts, start_ns))
-        ts, ohlcv = ts[first:], ohlcv[first:]
+    ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type, start_ns, end_ns)
     keep = accepted_bars_mask(ts, ohlcv[:, 0], ohlcv[:, 1], ohlcv[:, 2], ohlcv[:, 3], ohlcv[:, 4])
     ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
     features = compute_features(
@@ -377,12 +381,13 @@ def precompute_series(
     predictor: Predictor | None,
     context_bars: int = 0,
     start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> PrecomputedSeries:
     """:func:`precompute_for_strategy` as the lookup a strategy reads."""
     if isinstance(predictor, ArrayPredictor) and predictor.batch_exact:
         # Answers as columns, all rows at once: no Prediction object per row.
         ts, ohlcv, features, _ = precompute_for_strategy(
-            catalog_path, bar_type, spec, None, context_bars, start_ns
+            catalog_path, bar_type, spec, None, context_bars, start_ns, end_ns
         )
         rows = np.flatnonzero(features[:, spec.index("warm")] == 1.0)
         # Warm rows are usually every row from the first warm one on: a view, not a copy.
@@ -393,7 +398,7 @@ def precompute_series(
         signals = SignalArrays.from_batch(ts, rows, batch, predictor.model_id)
         return PrecomputedSeries(ts, ohlcv, features, signals, spec)
     ts, ohlcv, features, predictions = precompute_for_strategy(
-        catalog_path, bar_type, spec, predictor, context_bars, start_ns
+        catalog_path, bar_type, spec, predictor, context_bars, start_ns, end_ns
     )
     signals = None
     if predictions is not None and predictor is not None:

@@ -512,15 +512,17 @@ def _describe_run_error(exc: BaseException) -> str:
 def _bar_count(run_file: RunFile, bar_type: str) -> int:
     data = run_file.run.data[0]
     try:
-        ts, _ = bar_arrays_from_catalog(data.catalog_path, bar_type)
+        ts, _ = bar_arrays_from_catalog(
+            data.catalog_path, bar_type, *_window_ns(data.start_time, data.end_time)
+        )
     except (FileNotFoundError, ValueError):
         return 0
-    window = np.ones(ts.size, dtype=bool)
-    if data.start_time is not None:
-        window &= ts >= _to_ns(data.start_time)
-    if data.end_time is not None:
-        window &= ts <= _to_ns(data.end_time)
-    return int(window.sum())
+    return int(ts.size)
+
+
+def _window_ns(start: Any, end: Any) -> tuple[int | None, int | None]:
+    """A data config's ``start_time`` / ``end_time`` as UTC ns (``None`` stays open)."""
+    return (None if start is None else _to_ns(start)), (None if end is None else _to_ns(end))
 
 
 def _window_text(start: Any, end: Any) -> str:
@@ -559,25 +561,23 @@ def _mark_prices(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bid and ask closes at each bar of ``bar_type`` (the same series when only one side)."""
     parsed = BarType.from_str(bar_type)
-    ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type)
+    window = _window_ns(start, end)  # read the run's bars only, not the whole catalog
+    ts, ohlcv = bar_arrays_from_catalog(catalog_path, bar_type, *window)
     bid = ask = ohlcv[:, 3]
     price_type = parsed.spec.price_type
     if price_type in (PriceType.BID, PriceType.ASK):
         other_side = "ASK" if price_type == PriceType.BID else "BID"
         other_type = bar_type.replace(f"-{price_type.name}-", f"-{other_side}-")
         try:
-            other_ts, other = bar_arrays_from_catalog(catalog_path, other_type)
+            other_ts, other = bar_arrays_from_catalog(catalog_path, other_type, *window)
         except FileNotFoundError:
             other_ts, other = ts, ohlcv
-        aligned = np.searchsorted(other_ts, ts).clip(0, other_ts.size - 1)
+        if other_ts.size == 0:  # no bar of the other side in the window: one series
+            other_ts, other = ts, ohlcv
+        aligned = np.searchsorted(other_ts, ts).clip(0, max(other_ts.size - 1, 0))
         other_close = np.where(other_ts[aligned] == ts, other[aligned, 3], ohlcv[:, 3])
         bid, ask = (ohlcv[:, 3], other_close) if other_side == "ASK" else (other_close, ohlcv[:, 3])
-    window = np.ones(ts.size, dtype=bool)
-    if start is not None:
-        window &= ts >= _to_ns(start)
-    if end is not None:
-        window &= ts <= _to_ns(end)
-    return ts[window], bid[window], ask[window]
+    return ts, bid, ask
 
 
 def _to_ns(value: Any) -> int:

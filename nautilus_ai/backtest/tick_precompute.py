@@ -105,8 +105,10 @@ def precompute_ticks(
     bid: float,
     ask: float,
     ticks_seen: int,
+    end_ns: int | None = None,
 ) -> PrecomputedTicks | None:
-    """The decision ticks of the catalog's quotes from ``first_tick_ns`` on, at the strategy's
+    """The decision ticks of the catalog's quotes from ``first_tick_ns`` on (to ``end_ns``, the
+    run's end, when given: later ticks continue tick by tick), at the strategy's
     first decision tick (``ts``, ``bid``, ``ask``: the ``ticks_seen``-th tick of the run), with
     the model's answers; ``None`` when the model is not a batch-exact ArrayPredictor or the
     catalog's quotes are not the ones the run saw (the caller stays incremental)."""
@@ -114,7 +116,7 @@ def precompute_ticks(
         return None
     from nautilus_ai.data.catalog import read_quotes
 
-    quotes = read_quotes(catalog_path, instrument_id, start_ns=first_tick_ns)
+    quotes = read_quotes(catalog_path, instrument_id, start_ns=first_tick_ns, end_ns=end_ns)
     now = ticks_seen - 1  # this tick's position in the quotes
     q_ts, q_bid, q_ask = quotes.ts_event, quotes.bid, quotes.ask
     if not (now < q_ts.size and q_ts[now] == ts and q_bid[now] == bid and q_ask[now] == ask):

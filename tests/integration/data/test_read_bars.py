@@ -46,3 +46,38 @@ def test_read_bars_decodes_values_beyond_64_bits(tmp_path: Path) -> None:
     arrays = read_bars(tmp_path, BID)
     assert np.array_equal(arrays.volume, [b.volume.as_double() for b in bars])
     assert np.array_equal(arrays.close, [b.close.as_double() for b in bars])
+
+
+def test_a_window_reads_the_same_rows_from_a_catalog_of_many_files(tmp_path: Path) -> None:
+    # Three files (Nautilus' writer, one per call), ts_init = ts_event + 30 s so a window's
+    # first bars can sit in a file whose name starts later. Every window, at and either side of
+    # a file edge, equals the full read filtered on ts_event.
+    from nautilus_trader.model.data import Bar, BarType
+
+    bar_type = BarType.from_str(BID)
+    n = 90
+    ts_event = (np.arange(n, dtype=np.uint64) + 1) * 60 * 1_000_000_000
+    ts_init = ts_event + np.uint64(30 * 1_000_000_000)
+    price = 1.05 + np.arange(n) * 1e-5
+    volume = np.arange(n, dtype=np.float64)
+    bars = Bar.from_raw_arrays_to_list(
+        bar_type, 5, 0, price, price, price, price, volume, ts_event, ts_init
+    )
+    catalog = ParquetDataCatalog(str(tmp_path))
+    for part in (bars[:30], bars[30:60], bars[60:]):
+        catalog.write_data(part)
+    assert len(list(tmp_path.rglob("*.parquet"))) == 3
+    full = read_bars(tmp_path, BID)
+    assert np.array_equal(full.ts_event, ts_event.astype(np.int64))
+    edges = [int(ts_event[i]) + d for i in (0, 29, 30, 59, 60, 89) for d in (-1, 0, 1)]
+    for start in [None, *edges]:
+        for end in [None, *edges]:
+            window = read_bars(tmp_path, BID, start_ns=start, end_ns=end)
+            keep = np.ones(n, dtype=bool)
+            if start is not None:
+                keep &= full.ts_event >= start
+            if end is not None:
+                keep &= full.ts_event <= end
+            assert np.array_equal(window.ts_event, full.ts_event[keep]), (start, end)
+            for name in ("open", "high", "low", "close", "volume"):
+                assert np.array_equal(getattr(window, name), getattr(full, name)[keep])

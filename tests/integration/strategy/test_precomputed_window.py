@@ -36,3 +36,38 @@ def test_a_window_inside_the_catalog_trades_as_the_incremental_path(
               for d in slow.decisions]  # fmt: skip
     assert len(fast_d) > 1000 and fast_d == slow_d
     assert [t.realized_pnl for t in fast.trades] == [t.realized_pnl for t in slow.trades]
+
+
+def _decisions(strategy: Any) -> list[tuple[Any, ...]]:
+    return [(d.ts_event, d.action, d.confidence, d.intent, d.quantity, d.reason)
+            for d in strategy.decisions]  # fmt: skip
+
+
+def test_the_precompute_covers_the_run_not_the_catalog(
+    january_bars: tuple[Any, list[Any]], demo_catalog: Path
+) -> None:
+    # The run's end bounds what is read and computed (a window early in a long catalog); an end
+    # set before the run's last bar only moves the rest to incremental features: the same
+    # decisions and fills as the incremental path either way.
+    instrument, bars = january_bars
+    window = bars[4000:14000]
+    last_ns = max(b.ts_event for b in window)
+    slow, engine, _ = run_engine(
+        instrument, window, feature_source="incremental", catalog_path=str(demo_catalog)
+    )
+    slow_fills = _fills(engine)
+    engine.dispose()
+    for end_ns, fallbacks in ((last_ns, 0), (last_ns - 86_400 * 10**9, 1)):
+        fast, engine, _ = run_engine(
+            instrument, window, feature_source="precomputed", catalog_path=str(demo_catalog),
+            precompute_end_time=end_ns,
+        )  # fmt: skip
+        fills = _fills(engine)
+        assert fast.precomputed_fallbacks == fallbacks
+        if fallbacks == 0:  # (the series is dropped when the engine is disposed)
+            series = fast.precomputed
+            assert series is not None and len(series) == len(window) // 2  # bid bars only
+            assert series.ts[-1] == last_ns
+        engine.dispose()
+        assert fills and fills == slow_fills
+        assert len(_decisions(fast)) > 1000 and _decisions(fast) == _decisions(slow)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nautilus_trader.model.data import Bar
@@ -61,3 +62,53 @@ def test_bad_run_files_name_the_problem(tmp_path: Path, text: str, match: str) -
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match="cannot read run file"):
         load_run_file("/nonexistent/run.yaml")
+
+
+def _patterns_raw(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    import yaml
+
+    monkeypatch.setenv("NAUTILUS_AI_CATALOG", "/tmp/some-catalog")
+    return dict(yaml.safe_load((REPO / "backtests" / "patterns.yaml").read_text()))
+
+
+def test_the_runs_data_end_bounds_the_precompute(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1-12 May: the strategy precomputes to 12 May (the data end, as Nautilus reads it), not to
+    # the catalog's end; a value the file sets is kept; an open-ended data config fills nothing.
+    from nautilus_ai.backtest.config import parse_run_file
+
+    raw = _patterns_raw(monkeypatch)
+    run_file = parse_run_file(raw, Path("p.yaml"))
+    config = run_file.run.engine.strategies[0].config
+    assert config["precompute_end_time"] == 1_494_547_200_000_000_000  # 2017-05-12T00:00Z
+    assert "precompute_end_time" not in raw["run"]["engine"]["strategies"][0]["config"]
+
+    raw = _patterns_raw(monkeypatch)
+    raw["run"]["data"][0]["end_time"] = "2017-05-12T02:00:00+02:00"
+    raw["run"]["data"].append({**raw["run"]["data"][0], "end_time": 1_494_600_000_000_000_000})
+    strategies = raw["run"]["engine"]["strategies"]
+    strategies.append({**strategies[0], "config": {**strategies[0]["config"]}})
+    strategies[1]["config"].update(precompute_end_time="2017-05-03T00:00:00Z", order_id_tag="002")
+    strategies.append({
+        "strategy_path": "nautilus_ai.strategies.noop:NoOpStrategy",
+        "config_path": "nautilus_ai.strategies.noop:NoOpConfig",
+        "config": {"bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"},
+    })  # fmt: skip
+    configs = [s.config for s in parse_run_file(raw, Path("p.yaml")).run.engine.strategies]
+    assert configs[0]["precompute_end_time"] == 1_494_600_000_000_000_000  # the latest end
+    assert configs[1]["precompute_end_time"] == "2017-05-03T00:00:00Z"
+    assert "precompute_end_time" not in configs[2]
+
+    raw = _patterns_raw(monkeypatch)
+    del raw["run"]["data"][0]["end_time"]
+    config = parse_run_file(raw, Path("p.yaml")).run.engine.strategies[0].config
+    assert "precompute_end_time" not in config
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2017-13-01", -5])
+def test_a_bad_precompute_end_time_is_named(monkeypatch: pytest.MonkeyPatch, value: object) -> None:
+    from nautilus_ai.backtest.config import parse_run_file
+
+    raw = _patterns_raw(monkeypatch)
+    raw["run"]["engine"]["strategies"][0]["config"]["precompute_end_time"] = value
+    with pytest.raises(ConfigError, match=r"p.yaml: .*precompute_end_time: must be an ISO 8601"):
+        parse_run_file(raw, Path("p.yaml"))
