@@ -913,19 +913,19 @@ def _read_series(
     ts_init = table.column("ts_init").to_numpy().astype(np.int64)
     order = np.argsort(ts_init, kind="stable")
     ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]
-    if start_ns is None and end_ns is None:
+    window = np.ones(len(order), dtype=bool)
+    if start_ns is not None:
+        window &= ts_event >= start_ns
+    if end_ns is not None:
+        window &= ts_event <= end_ns
+    if window.all():
         return ts_event, {
             name: fixed_point_to_float(table.column(column), f"{label} {column}")[order]
             for name, column in columns.items()
         }
-    keep = np.ones(len(order), dtype=bool)
-    if start_ns is not None:
-        keep &= ts_event >= start_ns
-    if end_ns is not None:
-        keep &= ts_event <= end_ns
-    rows = pa.array(order[keep])  # decode only the window's rows, in ts_init order
+    rows = pa.array(order[window])  # decode only the window's rows, in ts_init order
     values = {
         name: fixed_point_to_float(table.column(column).take(rows), f"{label} {column}")
         for name, column in columns.items()
     }
-    return ts_event[keep], values
+    return ts_event[window], values
