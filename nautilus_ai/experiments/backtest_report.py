@@ -124,18 +124,17 @@ def write_backtest_report(
     name, sample, currency = stats["name"], stats["sample"], stats["currency"]
     label = f"{name} [{sample}]"
     bid_type = str(stats["extra"]["bar_type"])
-    bid = read_bars(catalog_path, bid_type)
+    start = int(np.datetime64(stats["start"].rstrip("Z"), "ns").astype(np.int64))
+    end = int(np.datetime64(stats["end"].rstrip("Z"), "ns").astype(np.int64))
+    bid = read_bars(catalog_path, bid_type, start_ns=start, end_ns=end)  # the run's bars only
     ask_type = bid_type.replace("-BID-", "-ASK-")
     try:
-        ask = read_bars(catalog_path, ask_type)
+        ask = read_bars(catalog_path, ask_type, start_ns=start, end_ns=end)
         ask_close = ask.close if np.array_equal(ask.ts_event, bid.ts_event) else bid.close
     except FileNotFoundError:
         ask_close = bid.close
-    start = int(np.datetime64(stats["start"].rstrip("Z"), "ns").astype(np.int64))
-    end = int(np.datetime64(stats["end"].rstrip("Z"), "ns").astype(np.int64))
-    inside = (bid.ts_event >= start) & (bid.ts_event <= end)
-    ts, bid_close, ask_close = bid.ts_event[inside], bid.close[inside], ask_close[inside]
-    ohlc = np.column_stack([bid.open, bid.high, bid.low, bid.close])[inside]
+    ts, bid_close = bid.ts_event, bid.close
+    ohlc = np.column_stack([bid.open, bid.high, bid.low, bid.close])
 
     split = split_trades(trades, ts, bid_close, ask_close)
     marks = TradeMarks.from_columns(trades)
