@@ -71,3 +71,22 @@ def test_the_precompute_covers_the_run_not_the_catalog(
         engine.dispose()
         assert fills and fills == slow_fills
         assert len(_decisions(fast)) > 1000 and _decisions(fast) == _decisions(slow)
+
+
+def test_a_precompute_end_before_the_first_bar_runs_incrementally(
+    january_bars: tuple[Any, list[Any]], demo_catalog: Path
+) -> None:
+    # A stale or mistyped end (before the run's first bar) leaves nothing to precompute: the
+    # run continues bar by bar with the incremental path's decisions, it does not crash.
+    instrument, bars = january_bars
+    window = bars[4000:8000]
+    runs = {}
+    for source, end in (("incremental", None), ("precomputed", int(window[0].ts_event) - 60)):
+        strategy, engine, _ = run_engine(
+            instrument, window, feature_source=source, catalog_path=str(demo_catalog),
+            precompute_end_time=end,
+        )  # fmt: skip
+        runs[source] = (_decisions(strategy), _fills(engine), strategy.precomputed_fallbacks)
+        engine.dispose()
+    assert runs["precomputed"][2] == 1 and runs["incremental"][2] == 0
+    assert len(runs["precomputed"][0]) > 500 and runs["precomputed"][:2] == runs["incremental"][:2]
