@@ -43,6 +43,7 @@ __all__ = [
     "RaySession",
     "WORKER_ENV",
     "execute_runs",
+    "local_worker_env",
     "require_ray",
 ]
 
@@ -134,6 +135,15 @@ def backtest_entry(
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1"}
 
 
+def local_worker_env(workers: int, cores: int | None = None) -> dict[str, str]:
+    """:data:`WORKER_ENV` for ``workers`` local workers on ``cores`` cores (default: this
+    machine's): each worker's BLAS / OpenMP / Arrow threads get its share of the cores, one when
+    every core runs a worker (the default); a single worker on two cores reads its Parquet with
+    two threads, as an in-process loop does (measured: 0.58 -> 0.53 s a run)."""
+    cores = cores or os.cpu_count() or 1
+    return {**WORKER_ENV, "OMP_NUM_THREADS": str(max(1, cores // max(1, workers)))}
+
+
 class RaySession:
     """Ray for one experiment: started here (local, ``num_cpus`` = the cores or ``workers``)
     or joined (``address``); shut down on close only if started here."""
@@ -157,6 +167,7 @@ class RaySession:
                 self._join(address, kwargs)
             else:
                 cpus = workers or os.cpu_count() or 1
+                kwargs["runtime_env"] = {"env_vars": local_worker_env(cpus)}
                 # "local": a new Ray of our own. With no address ray.init joins any Ray it finds
                 # running on this machine (another user's, a stale test's) and refuses num_cpus
                 self.ray.init(address="local", num_cpus=cpus,

@@ -62,3 +62,11 @@ def test_rss_after_20_runs_in_one_worker_is_within_50_mb_of_rss_after_2(
     rss = [r for _, r, _, _ in measured]
     growth = (rss[RUNS - 1] - rss[1]) / 1e6
     assert growth <= 50.0, f"RSS grew {growth:.1f} MB from run 2 to run {RUNS}: {rss}"
+
+
+def test_a_single_local_worker_gets_the_machines_threads(ray_one_cpu: Any) -> None:
+    def environment() -> tuple[str, str]:
+        return os.environ.get("OMP_NUM_THREADS", ""), os.environ.get("MALLOC_ARENA_MAX", "")
+
+    remote = ray_one_cpu.remote(num_cpus=1, max_retries=0)(environment)
+    assert ray_one_cpu.get(remote.remote(), timeout=120) == (str(os.cpu_count() or 1), "2")
