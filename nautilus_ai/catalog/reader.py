@@ -36,6 +36,7 @@ from nautilus_ai.catalog.schema import (
     OUTCOME_SCHEMA,
     SNAPSHOT_DIR,
 )
+from nautilus_ai.data.catalog_layout import files_reaching
 
 __all__ = [
     "CatalogReadError",
@@ -114,8 +115,7 @@ def _run_folder(catalog_path: str | os.PathLike[str], kind: str, run_id: str | N
 def _read_parts(
     files: Sequence[Path], columns: Sequence[str] | None, start_ns: int | None
 ) -> tuple[pa.Table, dict[bytes, bytes]]:
-    if start_ns is not None:  # ts_event <= ts_init: a file ending before start has no row in it
-        files = [f for f in files if (file_interval(f) or (0, 2**63))[1] >= start_ns]
+    files = files_reaching(files, start_ns)
     if not files:
         raise CatalogReadError("no parts in the requested range")
     tables = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]

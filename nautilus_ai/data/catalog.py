@@ -41,6 +41,7 @@ from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
 from nautilus_ai.data.catalog_layout import (
     BAR_FOLDER,
     QUOTE_FOLDER,
+    files_reaching,
     parse_parquet_file_name,
     series_directory,
 )
@@ -903,10 +904,7 @@ def _read_series(
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         raise FileNotFoundError(missing)
-    if start_ns is not None:
-        # A file whose last ts_init is before the window holds no row of it (ts_event <=
-        # ts_init): a window late in a long catalog reads only the files it needs.
-        files = [f for f in files if (parse_parquet_file_name(f) or (0, 2**63))[1] >= start_ns]
+    files = files_reaching(files, start_ns)  # a window late in a long catalog: its files only
     if not files:
         return np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in columns}
     table = pa.concat_tables([pq.read_table(f) for f in files])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "BAR_FOLDER",
     "QUOTE_FOLDER",
     "file_timestamp_to_ns",
+    "files_reaching",
     "ns_to_file_timestamp",
     "parquet_file_name",
     "parse_parquet_file_name",
@@ -87,3 +89,12 @@ def parse_parquet_file_name(name: str | os.PathLike[str]) -> tuple[int, int] | N
     if start is None or end is None:
         return None
     return start, end
+
+
+def files_reaching(files: Sequence[Path], start_ns: int | None) -> list[Path]:
+    """The catalog files that may hold a row with ``ts_event >= start_ns``: a file whose name
+    says its last ``ts_init`` is before ``start_ns`` holds none (``ts_event <= ts_init``); a
+    file with another name is kept. ``None``: every file."""
+    if start_ns is None:
+        return list(files)
+    return [f for f in files if (parse_parquet_file_name(f) or (0, 2**63))[1] >= start_ns]
