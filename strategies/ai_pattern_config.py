@@ -175,7 +175,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
             )
         if self.feature_source == "precomputed" and not self.catalog_path:
             raise FieldValueError("catalog_path", "feature_source 'precomputed' needs catalog_path")
-        self.__dict__["_precompute_end_ns"] = _time_ns(self.precompute_end_time)
+        _time_ns(self.precompute_end_time)  # refused here, naming the field
         if self.decision_latency is not None and self.async_predictions:
             raise FieldValueError(
                 "decision_latency",
@@ -203,9 +203,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     @property
     def precompute_end_ns(self) -> int | None:
         """:attr:`precompute_end_time` in UTC ns (``None``: the catalog's end)."""
-        if "_precompute_end_ns" not in self.__dict__:  # a copy made without __post_init__
-            self.__dict__["_precompute_end_ns"] = _time_ns(self.precompute_end_time)
-        return self.__dict__["_precompute_end_ns"]  # type: ignore[no-any-return]
+        return _time_ns(self.precompute_end_time)
 
     def parts(self) -> AIPatternParts:
         """The built pieces: feature spec, policy rules, sizing, controls, latency model."""

@@ -574,7 +574,7 @@ def _mark_prices(
             other_ts, other = ts, ohlcv
         if other_ts.size == 0:  # no bar of the other side in the window: one series
             other_ts, other = ts, ohlcv
-        aligned = np.searchsorted(other_ts, ts).clip(0, max(other_ts.size - 1, 0))
+        aligned = np.searchsorted(other_ts, ts).clip(0, other_ts.size - 1)
         other_close = np.where(other_ts[aligned] == ts, other[aligned, 3], ohlcv[:, 3])
         bid, ask = (ohlcv[:, 3], other_close) if other_side == "ASK" else (other_close, ohlcv[:, 3])
     return ts, bid, ask
