@@ -41,6 +41,7 @@ __all__ = [
     "build_node",
     "cancel_pending_tasks",
     "check_databases",
+    "dispose_node",
     "prepare_live",
     "run_live",
 ]
@@ -399,11 +400,7 @@ def check_databases(run_file: LiveRunFile) -> list[str]:
         ``<file>: node.cache.database: Redis at host:port did not answer ...``.
     """
     done = []
-    for section in ("cache", "message_bus"):
-        database = getattr(getattr(run_file.node, section, None), "database", None)
-        if database is None or getattr(database, "type", "redis") != "redis":
-            continue
-        problem, address = _ping_redis(database)
+    for section, problem, address in _database_checks(run_file):
         if problem is not None:
             raise LiveConfigError(
                 f"{run_file.path}: node.{section}.database: Redis at {address} {problem}; "
@@ -526,9 +523,54 @@ def run_live(
     finally:
         gc.unfreeze()
         cancel_pending_tasks(loop)
-        node.dispose()
+        lost = dispose_node(node, run_file)
         asyncio.set_event_loop(None)
+    if lost is not None:
+        outcome.reasons.append(lost)
     return outcome
+
+
+#: Seconds a node whose Redis went away is given to dispose (the server may come back).
+DISPOSE_WAIT_SECS = 10.0
+
+
+def dispose_node(node: TradingNode, run_file: LiveRunFile) -> str | None:
+    """``node.dispose()``; ``None``, or what was lost when a Redis the node writes to
+    (``node.cache.database``, ``node.message_bus.database``) does not answer as it stops.
+
+    Nautilus' adapters flush to that server inside ``dispose`` and retry without end, in native
+    code that holds the GIL (no other thread runs) and that Ctrl-C and SIGTERM cannot
+    interrupt: a node whose Redis went away mid-session could never exit. So the server is
+    given :data:`DISPOSE_WAIT_SECS` to come back; if it does not, the node is not disposed (its
+    native writer keeps retrying in the background until the process ends).
+    """
+    give_up = time.monotonic() + DISPOSE_WAIT_SECS
+    while True:
+        down = [check for check in _database_checks(run_file) if check[1] is not None]
+        if not down:
+            node.dispose()
+            return None
+        if time.monotonic() >= give_up:
+            break
+        time.sleep(0.5)
+    section, problem, address = down[0]
+    return (
+        f"node.{section}.database: Redis at {address} {problem} when the node stopped (waited "
+        f"{DISPOSE_WAIT_SECS:g} s); what the node had not written to it yet (the strategies' "
+        "saved state, recent orders and positions) is lost, and the node was not disposed"
+    )
+
+
+def _database_checks(run_file: LiveRunFile) -> list[tuple[str, str | None, str]]:
+    """``(section, problem or None, "host:port")`` for each Redis the node itself uses."""
+    checks = []
+    for section in ("cache", "message_bus"):
+        database = getattr(getattr(run_file.node, section, None), "database", None)
+        if database is None or getattr(database, "type", "redis") != "redis":
+            continue
+        problem, address = _ping_redis(database)
+        checks.append((section, problem, address))
+    return checks
 
 
 class _StrategyWatch:

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,35 @@ def test_a_live_start_refused_by_its_cache_redis_fails_in_one_line(
     assert done.returncode == 2, done.stderr[-2000:]
     assert "node.cache.database: Redis at " in done.stderr
     assert f":{server.port} refused the credentials" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_live_node_whose_cache_redis_goes_away_exits_and_says_what_was_lost(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """Before: the node stopped at its max runtime, then hung in ``dispose`` for good."""
+    server = LocalRedisServer(tmp_path / "redis")
+    server.start()
+    env = _env(demo_catalog, tmp_path, server.port, NAUTILUS_AI_REDIS_URL=server.url)
+    command = [sys.executable, "-m", "nautilus_ai.cli", "live", "paper_replay_eurusd",
+               "--max-runtime", "8"]  # fmt: skip
+    run = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        trade_log = tmp_path / "live" / "paper-replay-eurusd-trades.jsonl"
+        give_up = time.monotonic() + 60
+        while not (trade_log.exists() and trade_log.stat().st_size) and run.poll() is None:
+            assert time.monotonic() < give_up, "the node did not start"
+            time.sleep(0.2)
+        server.stop()  # mid-session
+        out, err = run.communicate(timeout=90)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        server.stop()
+    assert run.returncode == 1, err[-2000:]
+    assert "stopped by max runtime" in out
+    assert "Traceback" not in err
+    assert f"node.cache.database: Redis at 127.0.0.1:{server.port} cannot be reached" in err
+    assert "when the node stopped" in err and "is lost" in err
