@@ -467,6 +467,11 @@ def import_lean(
     if len(resolutions) != 1:
         raise ValueError(f"LEAN files of several resolutions {sorted(resolutions)}: one at a time")
     resolution = resolutions.pop()
+    # One vendor per import: their clocks differ (OANDA UTC, FXCM UTC-5) and a mixed batch
+    # would interleave two vendors' rows into one series under the first one's name.
+    markets = {lean_layout(p).market for p in sources}
+    if len(markets) != 1:
+        raise ValueError(f"LEAN files of several markets {sorted(markets)}: import one at a time")
     ctx = _Context(
         f"lean-{resolution}",
         sources,

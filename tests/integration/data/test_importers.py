@@ -138,3 +138,15 @@ def test_every_importer_rejects_a_malformed_row_with_file_and_line(tmp_path: Pat
         assert str(caught.value).startswith(where), str(caught.value)
     # Dukascopy has no lines: a bad file names the file and its period (see the test above).
     assert not catalog.exists() or not list(catalog.rglob("*.parquet"))
+
+
+def test_lean_files_of_two_markets_are_refused_before_anything_is_written(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # OANDA (UTC) and FXCM (UTC-5) minutes of one day in one batch used to be merged into one
+    # series labelled OANDA, the overlapping FXCM minutes dropped as "out of order", exit 0.
+    oanda = data_dir / "lean/forex/oanda/minute/eurusd/20140505_quote.zip"
+    fxcm = data_dir / "lean/forex/fxcm/minute/eurusd/20140505_quote.zip"
+    with pytest.raises(ValueError, match=r"several markets \['fxcm', 'oanda'\]"):
+        import_lean([oanda, fxcm], tmp_path)
+    assert not list(tmp_path.rglob("*.parquet"))
