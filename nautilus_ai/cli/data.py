@@ -279,7 +279,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         "dry_run": args.dry_run,
     }
     if args.format in ("histdata-m1", "histdata-ticks"):
-        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id or "EUR/USD.SIM")
+        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=args.venue)
         if args.clock:
             kwargs["clock"] = args.clock
         if args.format == "histdata-m1":

@@ -14,6 +14,7 @@ import are planned before any is written (see :func:`nautilus_ai.data.catalog.wr
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -332,11 +333,40 @@ class _Context:
         )
 
 
+# HistData's own file names carry the pair: DAT_ASCII_EURUSD_M1_201701.csv, DAT_ASCII_EURUSD_T_...
+_HISTDATA_NAME = re.compile(r"^DAT_ASCII_([A-Za-z]{6})_(?:M1|T)_", re.IGNORECASE)
+
+
+def _histdata_instrument_id(sources: tuple[str, ...], instrument_id: str | None, venue: str) -> str:
+    """The instrument id for HistData files: ``instrument_id`` if given, else ``<PAIR>.<venue>``
+    from HistData's file names (``EUR/USD.<venue>`` for files not named the HistData way).
+
+    Raises ValueError if the file names name several pairs, or another pair than
+    ``instrument_id``: such rows would be stored under the wrong instrument.
+    """
+    symbols = set()
+    for source in sources:
+        match = _HISTDATA_NAME.match(Path(source).name)
+        if match:
+            symbols.add(match.group(1).upper())
+    if len(symbols) > 1:
+        raise ValueError(f"HistData files of several pairs {sorted(symbols)}: one at a time")
+    if instrument_id is not None:
+        if symbols and normalize_fx_symbol(split_instrument_id(instrument_id)[0]) not in symbols:
+            raise ValueError(
+                f"instrument_id {instrument_id!r} does not match the files' {symbols.pop()}"
+            )
+        return instrument_id
+    pair = symbols.pop() if symbols else "EURUSD"
+    return f"{pair[:3]}/{pair[3:]}.{venue}"
+
+
 def import_histdata_m1(
     paths: PathsLike,
     catalog_path: str | os.PathLike[str] | None = None,
     *,
-    instrument_id: str = "EUR/USD.SIM",
+    instrument_id: str | None = None,
+    venue: str = "SIM",
     ask_spread_pips: float | None = None,
     assumed_volume: float | None = None,
     policy: ValidationPolicy = BAR_POLICY,
@@ -354,8 +384,12 @@ def import_histdata_m1(
         ``DAT_ASCII_<SYM>_M1_<YYYYMM>.csv`` files.
     catalog_path : path, optional
         Default :func:`nautilus_ai.paths.default_catalog_dir` (``$NAUTILUS_AI_CATALOG``).
-    instrument_id : str
-        Nautilus instrument id; the symbol must be in the FX pair table.
+    instrument_id : str, optional
+        Nautilus instrument id; the symbol must be in the FX pair table. Default
+        ``<PAIR>.<venue>`` from HistData's file names (``DAT_ASCII_EURUSD_M1_...``), else
+        ``EUR/USD.<venue>``; an id of another pair than the file names' is refused.
+    venue : str
+        Venue of the default instrument id.
     ask_spread_pips : float, optional
         If given, also write ``<id>-1-MINUTE-ASK-EXTERNAL`` bars = BID + this constant spread.
         MODELLING ASSUMPTION (HistData has no ASK): the summary says so. Needed for Nautilus'
@@ -383,11 +417,12 @@ def import_histdata_m1(
     ImportSummary
         Importing the same files again adds and changes nothing (every row "unchanged").
     """
+    sources = _sources(paths)
     ctx = _Context(
         "histdata-m1",
-        _sources(paths),
+        sources,
         catalog_path,
-        instrument_id,
+        _histdata_instrument_id(sources, instrument_id, venue),
         pair_table,
         progress,
         _Writing.of(on_conflict, dry_run),
@@ -402,7 +437,8 @@ def import_histdata_ticks(
     paths: PathsLike,
     catalog_path: str | os.PathLike[str] | None = None,
     *,
-    instrument_id: str = "EUR/USD.SIM",
+    instrument_id: str | None = None,
+    venue: str = "SIM",
     policy: ValidationPolicy = QUOTE_POLICY,
     clock: str = HISTDATA_CLOCK,
     pair_table: Mapping[str, FxPairSpec] | None = None,
@@ -410,12 +446,16 @@ def import_histdata_ticks(
     on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
     dry_run: bool = False,
 ) -> ImportSummary:
-    """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported)."""
+    """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported).
+
+    The instrument id defaults as in :func:`import_histdata_m1` (from the file names).
+    """
+    sources = _sources(paths)
     ctx = _Context(
         "histdata-ticks",
-        _sources(paths),
+        sources,
         catalog_path,
-        instrument_id,
+        _histdata_instrument_id(sources, instrument_id, venue),
         pair_table,
         progress,
         _Writing.of(on_conflict, dry_run),
