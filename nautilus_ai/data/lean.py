@@ -58,6 +58,7 @@ LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
 LEAN_BAR_SECONDS = {"minute": 60, "hour": 3600, "daily": 86400}
 _DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
 _STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
+_MEMBER_DAY = re.compile(r"^(\d{8})_")
 _NS = 1_000_000_000
 
 
@@ -106,6 +107,23 @@ def _day_of(path: Path) -> datetime:
         raise DataFormatError(str(path), None, f"bad date in the file name: {exc}") from exc
 
 
+def _check_member_day(path: Path, name: str, day: datetime) -> None:
+    """The zip's member (``20140501_eurusd_minute_quote.csv``) names the file's day.
+
+    The rows hold only ms since midnight, so a renamed or misplaced zip would otherwise be
+    stamped on the wrong day without any error.
+    """
+    member = Path(name[len(str(path)) + 1 :]).name
+    match = _MEMBER_DAY.match(member)
+    if match and match.group(1) != day.strftime("%Y%m%d"):
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the file name says {day:%Y%m%d} but its member {member!r} says {match.group(1)}: "
+            "renamed or misplaced? (its rows would be stamped on the wrong day)",
+        )
+
+
 def _check_ms(text: str) -> None:
     value = int(text)
     if not 0 <= value < 86_400_000:
@@ -133,6 +151,7 @@ def _ms_column(name: str, data: bytes, table: pa.Table) -> IntArray:
 def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
     day = _day_of(path)
     name, data = read_source_bytes(path)
+    _check_member_day(path, name, day)
     table = read_delimited(
         name,
         data,
@@ -176,6 +195,7 @@ def _read_bar_file(
     name, data = read_source_bytes(path)
     if resolution == "minute":
         day = _day_of(path)
+        _check_member_day(path, name, day)
         table = read_delimited(
             name,
             data,

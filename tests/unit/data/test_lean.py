@@ -166,3 +166,20 @@ def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match=r"m\.csv:1: ms since midnight out of range"):
         read_lean_bars(late)
+
+
+def test_a_renamed_day_file_is_refused(tmp_path: Path, lean: Path) -> None:
+    # The rows hold ms since midnight only: a copy of 5 May saved as 20140507_quote.zip used
+    # to be stamped on 7 May without a word.
+    for resolution in ("minute", "tick"):
+        real = lean / "oanda" / resolution / "eurusd" / "20140505_quote.zip"
+        renamed = tmp_path / "oanda" / resolution / "eurusd" / "20140507_quote.zip"
+        renamed.parent.mkdir(parents=True)
+        renamed.write_bytes(real.read_bytes())
+        read = read_lean_ticks if resolution == "tick" else read_lean_bars
+        with pytest.raises(
+            DataFormatError,
+            match=rf"20140507_quote\.zip: the file name says 20140507 but its member "
+            rf"'20140505_eurusd_{resolution}_quote\.csv' says 20140505",
+        ):
+            read(renamed)
