@@ -427,7 +427,7 @@ def _info(args: argparse.Namespace) -> int:
 
     try:
         info = catalog_info(default_catalog_dir(args.catalog))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     _emit(args, info.to_dict(), info.to_text())
     return 0

@@ -55,7 +55,10 @@ from nautilus_ai.data.store import (
     SeriesPlan,
     SourceInfo,
     commit_series,
+    parquet_rows,
+    parquet_schema,
     plan_series,
+    read_parquet,
     read_provenance,
 )
 from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
@@ -554,7 +557,7 @@ def _write_instrument(root: Path, instrument: Instrument) -> bool:
         (produced,) = scratch.rglob("*.parquet")
         target = root / produced.parent.relative_to(scratch)
         existing = target / produced.name
-        if existing.is_file() and pq.read_table(existing).equals(
+        if existing.is_file() and read_parquet(existing).equals(
             pq.read_table(produced), check_metadata=True
         ):
             return False
@@ -731,7 +734,7 @@ def _sources(id_dir: Path, files: list[Path]) -> tuple[str, ...]:
         entries = record.get(path.name)
         if not entries:
             name = "unknown"
-            rows[name] = rows.get(name, 0) + pq.ParquetFile(path).metadata.num_rows
+            rows[name] = rows.get(name, 0) + parquet_rows(path)
         for entry in entries or ():
             rows[entry.source] = rows.get(entry.source, 0) + entry.rows
     return tuple(f"{source} ({_count(n)} rows written)" for source, n in sorted(rows.items()))
@@ -768,10 +771,10 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
             intervals = sorted(
                 i for i in (parse_parquet_file_name(f.name) for f in files) if i is not None
             )
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            rows = sum(parquet_rows(f) for f in files)
             overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
             identifier = id_dir.name
-            meta = pq.read_schema(files[0]).metadata or {}
+            meta = parquet_schema(files[0]).metadata or {}
             if type_dir.name == "bar" and b"bar_type" in meta:
                 identifier = meta[b"bar_type"].decode()
             elif b"instrument_id" in meta:
@@ -907,7 +910,7 @@ def _read_series(
     files = files_reaching(files, start_ns)  # a window late in a long catalog: its files only
     if not files:
         return np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in columns}
-    table = pa.concat_tables([pq.read_table(f) for f in files])
+    table = pa.concat_tables([read_parquet(f) for f in files])
     ts_init = table.column("ts_init").to_numpy().astype(np.int64)
     order = np.argsort(ts_init, kind="stable")
     ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]

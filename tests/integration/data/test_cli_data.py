@@ -268,3 +268,32 @@ def test_cli_policies_are_the_library_policies() -> None:
     from nautilus_ai.data import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 
     assert set(_ON_CONFLICT) == set(CONFLICT_POLICIES) and DEFAULT_CONFLICT_POLICY == "error"
+
+
+def test_a_corrupt_catalog_file_is_named_in_one_line(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # Import, info and read_bars used to print pyarrow's "Parquet magic bytes not found in
+    # footer" without saying which of the catalog's files it was.
+    catalog = tmp_path / "catalog"
+    months = [str(data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv") for m in (1, 2, 3)]
+    for month in months[:2]:
+        assert main(["data", "import", "histdata-m1", month, "--catalog", str(catalog)]) == 0
+    (january, february) = sorted(catalog.glob("data/bar/*/*.parquet"))
+    kept = january.read_bytes()
+    february.write_bytes(february.read_bytes()[:5_000])
+    capsys.readouterr()
+    for args in (
+        ["data", "import", "histdata-m1", months[2], "--catalog", str(catalog), "-q"],
+        ["data", "info", "--catalog", str(catalog)],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{february}: unreadable Parquet file in the catalog" in err
+    from nautilus_ai.data import DataFormatError, read_bars
+
+    with pytest.raises(DataFormatError, match="unreadable Parquet file"):
+        read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")
+    assert sorted(catalog.glob("data/bar/*/*.parquet")) == [january, february]
+    assert january.read_bytes() == kept
