@@ -117,7 +117,7 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="histdata-m1: volume for bars with volume 0 (MODELLING ASSUMPTION)",
     )
-    parser.add_argument("--preset", help="csv: a preset layout (see --list-presets)")
+    parser.add_argument("--preset", help=f"csv: a preset layout ({', '.join(_CSV_PRESETS)})")
     parser.add_argument("--spec", help="csv: JSON file with a CsvSpec")
     parser.add_argument(
         "--price-type",
@@ -144,6 +144,9 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
         help=f"validation action per check ({', '.join(_CHECKS)}; {'/'.join(_ACTIONS)})",
     )
 
+
+# Kept in step with nautilus_ai.data.generic_csv.CSV_PRESETS (a test checks), for the help.
+_CSV_PRESETS = ("dukascopy-csv-h1", "nautilus-fxcm-m1", "truefx-ticks")
 
 # Kept in step with nautilus_ai.data.merge.CONFLICT_POLICIES (a test checks), without
 # importing it here: `nautilus-ai --help` stays light.

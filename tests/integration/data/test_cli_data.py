@@ -270,6 +270,19 @@ def test_cli_policies_are_the_library_policies() -> None:
     assert set(_ON_CONFLICT) == set(CONFLICT_POLICIES) and DEFAULT_CONFLICT_POLICY == "error"
 
 
+def test_the_csv_presets_in_the_help_are_the_library_presets(capsys) -> None:
+    # The help used to say "see --list-presets", an option that does not exist.
+    from nautilus_ai.cli.data import _CSV_PRESETS
+    from nautilus_ai.data import CSV_PRESETS
+
+    assert tuple(sorted(CSV_PRESETS)) == _CSV_PRESETS
+    with pytest.raises(SystemExit):
+        main(["data", "import", "--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse wraps at hyphens
+    assert "--list-presets" not in out
+    assert f"apresetlayout({','.join(_CSV_PRESETS)})" in out
+
+
 def test_a_corrupt_catalog_file_is_named_in_one_line(
     tmp_path: Path, data_dir: Path, capsys
 ) -> None:
