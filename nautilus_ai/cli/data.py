@@ -104,7 +104,7 @@ def _catalog_options(parser: argparse.ArgumentParser) -> None:
 
 def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instrument-id", help="e.g. EUR/USD.SIM (default from the files)")
-    parser.add_argument("--venue", default="SIM", help="venue when the id comes from the files")
+    parser.add_argument("--venue", help="venue when the id comes from the files (default SIM)")
     parser.add_argument("--clock", help="source clock override: UTC, IANA zone or -05:00")
     parser.add_argument(
         "--ask-spread-pips",
@@ -121,9 +121,8 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spec", help="csv: JSON file with a CsvSpec")
     parser.add_argument(
         "--price-type",
-        default="BID",
         choices=("BID", "ASK", "MID", "LAST"),
-        help="csv bars: what the prices are",
+        help="csv bars: what the prices are (default BID)",
     )
     parser.add_argument(
         "--bars",
@@ -176,6 +175,31 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+# Options that only some formats read: given for another format they would be ignored silently.
+_FORMAT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ask_spread_pips": ("--ask-spread-pips", ("histdata-m1",)),
+    "assumed_volume": ("--assumed-volume", ("histdata-m1",)),
+    "clock": ("--clock", ("histdata-m1", "histdata-ticks", "lean")),
+    "venue": ("--venue", ("histdata-m1", "histdata-ticks", "lean", "dukascopy")),
+    "preset": ("--preset", ("csv",)),
+    "spec": ("--spec", ("csv",)),
+    "price_type": ("--price-type", ("csv",)),
+    "bars": ("--bars", ("dukascopy",)),
+    "no_ticks": ("--no-ticks", ("dukascopy",)),
+    "keep_flats": ("--keep-flats", ("dukascopy",)),
+}
+
+
+def _given(args: argparse.Namespace, attr: str) -> bool:
+    return getattr(args, attr, None) not in (None, False, [])
+
+
+def _check_format_options(args: argparse.Namespace, fmt: str) -> None:
+    """Refuse an option the format does not read (it would be ignored without a word)."""
+    for attr, (flag, formats) in _FORMAT_OPTIONS.items():
+        if _given(args, attr) and fmt not in formats:
+            raise CliError(f"{flag} applies to {' / '.join(formats)} only, not {fmt}")
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
@@ -281,8 +305,10 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         "on_conflict": args.on_conflict,
         "dry_run": args.dry_run,
     }
+    _check_format_options(args, args.format)
+    venue = args.venue or "SIM"
     if args.format in ("histdata-m1", "histdata-ticks"):
-        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=args.venue)
+        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=venue)
         if args.clock:
             kwargs["clock"] = args.clock
         if args.format == "histdata-m1":
@@ -294,13 +320,11 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
                 **kwargs,
             )
         return ingest.import_histdata_ticks(paths, policy=_policy(args, QUOTE_POLICY), **kwargs)
-    if args.ask_spread_pips is not None or args.assumed_volume is not None:
-        raise CliError("--ask-spread-pips / --assumed-volume apply to histdata-m1 only")
     if args.format == "lean":
         return ingest.import_lean(
             paths,
             instrument_id=args.instrument_id,
-            venue=args.venue,
+            venue=venue,
             clock=args.clock,
             bar_policy=_policy(args, BAR_POLICY),
             quote_policy=_policy(args, QUOTE_POLICY),
@@ -310,7 +334,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         return ingest.import_dukascopy(
             paths,
             instrument_id=args.instrument_id,
-            venue=args.venue,
+            venue=venue,
             write_ticks=not args.no_ticks,
             bars_from_ticks=_bar_requests(args.bars),
             keep_flats=args.keep_flats,
@@ -326,7 +350,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         paths,
         spec,
         instrument_id=args.instrument_id,
-        price_type=args.price_type,
+        price_type=args.price_type or "BID",
         policy=_policy(args, base),
         **common,
     )
@@ -348,6 +372,7 @@ def _validate(args: argparse.Namespace) -> int:
     from nautilus_ai.data import validation
     from nautilus_ai.data.errors import DataFormatError
 
+    _check_format_options(args, args.format)
     paths = _resolve_paths(args.format, args.paths, args.data_dir)
     try:
         reports, failures = _validate_reports(args, paths, validation)
@@ -447,6 +472,17 @@ def _download(args: argparse.Namespace) -> int:
         dukascopy_files,
     )
 
+    if args.do_import:
+        _check_format_options(args, "dukascopy")
+    else:
+        import_only = [flag for attr, (flag, _) in _FORMAT_OPTIONS.items() if _given(args, attr)]
+        for flag in ("--catalog", "--instrument-id", "--policy", "--dry-run"):
+            if _given(args, flag[2:].replace("-", "_")):
+                import_only.append(flag)
+        if args.on_conflict != "error":
+            import_only.append("--on-conflict")
+        if import_only:
+            raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:

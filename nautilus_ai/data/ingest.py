@@ -589,6 +589,14 @@ def import_dukascopy(
     scale = price_scale(next(iter({f.symbol for _, f in found})), scale_table)
     failures: list[LoadFailure] = []
     ticks = [pair for pair in found if pair[1].kind == "ticks"]
+    # Asked-for work that these files cannot do would otherwise be skipped without a word.
+    if bars_from_ticks and not ticks:
+        raise ValueError("bars_from_ticks (--bars) builds bars from tick files: none given")
+    if ticks and not write_ticks and not bars_from_ticks:
+        raise ValueError(
+            f"write_ticks=False (--no-ticks) and no bars_from_ticks (--bars): the {len(ticks)} "
+            "tick file(s) would write nothing"
+        )
     if ticks:
         ctx.say(f"decoding {len(ticks)} tick file(s)")
         quotes, failed = load_ticks(ticks, scale, workers=workers)

@@ -47,6 +47,10 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
     assert report["dropped"] == next(c for c in report["checks"] if c["name"] == "crossed")["count"]
 
 
+LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
+TICKS_08H = "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -68,6 +72,79 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
             "--bars",
         ),
         (["data", "info", "--catalog", "/nonexistent/catalog"], "no catalog"),
+        # Options another format does not read used to be ignored without a word.
+        (
+            ["data", "import", "lean", LEAN_MINUTES, "--bars", "60:MID"],
+            "--bars applies to dukascopy only, not lean",
+        ),
+        (
+            ["data", "import", "histdata-m1", "--keep-flats"],
+            "--keep-flats applies to dukascopy only, not histdata-m1",
+        ),
+        (
+            ["data", "import", "dukascopy", TICKS_08H, "--price-type", "ASK"],
+            "--price-type applies to csv only, not dukascopy",
+        ),
+        (
+            [
+                "data",
+                "import",
+                "csv",
+                "nautilus/truefx/usdjpy-ticks.csv",
+                "--preset",
+                "truefx-ticks",
+                "--instrument-id",
+                "USD/JPY.SIM",
+                "--clock",
+                "UTC",
+            ],
+            "--clock applies to histdata-m1 / histdata-ticks / lean only, not csv",
+        ),
+        (
+            ["data", "validate", "lean", LEAN_MINUTES, "--spec", "spec.json"],
+            "--spec applies to csv only, not lean",
+        ),
+        (
+            [
+                "data",
+                "download",
+                "EURUSD",
+                "--start",
+                "2019-02-04",
+                "--end",
+                "2019-02-05",
+                "--dry-run",
+            ],
+            "--dry-run: only with --import",
+        ),
+        (
+            [
+                "data",
+                "download",
+                "EURUSD",
+                "--start",
+                "2019-02-04",
+                "--end",
+                "2019-02-05",
+                "--import",
+                "--clock",
+                "UTC",
+            ],
+            "--clock applies to",
+        ),
+        # Dukascopy work the files cannot do.
+        (["data", "import", "dukascopy", TICKS_08H, "--no-ticks"], "would write nothing"),
+        (
+            [
+                "data",
+                "import",
+                "dukascopy",
+                "dukascopy/EURUSD/2019/01/04/BID_candles_min_1.bi5",
+                "--bars",
+                "60:MID",
+            ],
+            "builds bars from tick files: none given",
+        ),
     ],
 )
 def test_user_errors_exit_2_with_a_message(
@@ -117,7 +194,6 @@ def test_download_from_a_mirror_then_import(
 # -- imports never lose stored data (issue 10, part 1): the user's paths, end to end ----------
 
 HISTDATA_2017 = "histdata/DAT_ASCII_EURUSD_M1_2017*.csv"
-LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"
 
