@@ -156,10 +156,23 @@ def describe_sources(sources: tuple[str, ...]) -> str:
     return f"{sources[0]} .. {Path(sources[-1]).name} ({len(sources)} files)"
 
 
+def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """``sources``, refused if one file is named twice (overlapping globs, say): its rows would
+    be read twice, the second copy dropped as out of order except rows at its last timestamp,
+    which a tick series would then store twice."""
+    seen: dict[str, str] = {}
+    for source in sources:
+        key = os.path.realpath(source)
+        if key in seen:
+            raise ValueError(f"{source}: the same file is given twice (also as {seen[key]})")
+        seen[key] = source
+    return sources
+
+
 def _sources(paths: PathsLike) -> tuple[str, ...]:
     if isinstance(paths, str | os.PathLike):
         return (str(paths),)
-    return tuple(str(p) for p in paths)
+    return _once(tuple(str(p) for p in paths))
 
 
 def bar_spec_for(seconds: int) -> str:
@@ -579,7 +592,7 @@ def import_dukascopy(
         raise ValueError(f"no .bi5 files in {describe_sources(sources)}")
     ctx = _Context(
         "dukascopy",
-        tuple(str(root / f.key) for root, f in found),
+        _once(tuple(str(root / f.key) for root, f in found)),
         catalog_path,
         _dukascopy_instrument_id({f.symbol for _, f in found}, instrument_id, venue),
         pair_table,

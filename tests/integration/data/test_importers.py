@@ -150,3 +150,25 @@ def test_lean_files_of_two_markets_are_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=r"several markets \['fxcm', 'oanda'\]"):
         import_lean([oanda, fxcm], tmp_path)
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_a_file_given_twice_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    # The second copy was dropped as "out of order" except the rows at its last timestamp:
+    # 9,501 ticks stored from a 9,500-tick file, exit 0.
+    ticks = data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    again = data_dir / "histdata/../histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    hour = data_dir / "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
+    lean = data_dir / "lean/forex/oanda/tick/eurusd/20140504_quote.zip"
+    truefx = data_dir / "nautilus/truefx/usdjpy-ticks.csv"
+    runs = [
+        lambda: import_histdata_ticks([ticks, again], tmp_path),
+        lambda: import_dukascopy([hour, hour.parent], tmp_path),
+        lambda: import_lean([lean, lean], tmp_path),
+        lambda: import_csv(
+            [truefx, truefx], CSV_PRESETS["truefx-ticks"], tmp_path, instrument_id="USD/JPY.SIM"
+        ),
+    ]
+    for run in runs:
+        with pytest.raises(ValueError, match="the same file is given twice"):
+            run()
+    assert not list(tmp_path.rglob("*.parquet"))
