@@ -281,6 +281,15 @@ class _Context:
         if ask is not None:
             series["ASK"] = ask
         if assumed_volume is not None:
+            # Sizes are stored rounded to the instrument's size precision: 0.4 at precision 0
+            # would be stored as the very 0 this option replaces, under a summary saying 0.4.
+            precision = self.instrument.size_precision
+            if np.isfinite(assumed_volume) and round(assumed_volume, precision) != assumed_volume:
+                raise ValueError(
+                    f"assumed_volume {assumed_volume:g} has more decimals than {self.instrument.id}"
+                    f"'s sizes ({precision}): it would be stored as "
+                    f"{round(assumed_volume, precision):g}"
+                )
             series = {k: fill_unknown_volume(v, assumed_volume) for k, v in series.items()}
             self.assumptions.append(
                 f"bar volume 0 (not reported by the source) replaced by {assumed_volume:g}; "

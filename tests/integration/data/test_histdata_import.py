@@ -16,6 +16,7 @@ from nautilus_ai.data import (
     fx_instrument,
     import_histdata_m1,
     import_histdata_ticks,
+    read_bars,
     read_histdata_m1,
     write_bars,
 )
@@ -150,3 +151,16 @@ def test_the_instrument_comes_from_histdata_file_names(tmp_path: Path, data_dir:
     other = tmp_path / "bars.csv"
     other.write_bytes(source.read_bytes())
     assert import_histdata_m1(other, catalog, dry_run=True).instrument_id == "EUR/USD.SIM"
+
+
+def test_an_assumed_volume_the_catalog_cannot_hold_is_refused(
+    tmp_path: Path, m1_files: list[Path]
+) -> None:
+    # EUR/USD sizes have 0 decimals: --assumed-volume 0.4 was stored as 0 (the value it is meant
+    # to replace) while the summary said "replaced by 0.4".
+    with pytest.raises(ValueError, match=r"assumed_volume 0\.4 has more decimals .* stored as 0"):
+        import_histdata_m1(m1_files[0], tmp_path, assumed_volume=0.4)
+    assert not list(tmp_path.rglob("*.parquet"))
+    import_histdata_m1(m1_files[0], tmp_path, assumed_volume=3.0)
+    bars = read_bars(tmp_path, BID)
+    assert len(bars) == 31_500 and np.all(bars.volume == 3.0)
