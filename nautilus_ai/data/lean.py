@@ -58,7 +58,7 @@ LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
 LEAN_BAR_SECONDS = {"minute": 60, "hour": 3600, "daily": 86400}
 _DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
 _STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
-_MEMBER_DAY = re.compile(r"^(\d{8})_")
+_MEMBER_DAY = re.compile(r"^(\d{8})_(?:([A-Za-z0-9]+)_(?:tick|minute)_)?")
 _NS = 1_000_000_000
 
 
@@ -108,19 +108,32 @@ def _day_of(path: Path) -> datetime:
 
 
 def _check_member_day(path: Path, name: str, day: datetime) -> None:
-    """The zip's member (``20140501_eurusd_minute_quote.csv``) names the file's day.
+    """The zip's member (``20140501_eurusd_minute_quote.csv``) names the file's day and pair.
 
-    The rows hold only ms since midnight, so a renamed or misplaced zip would otherwise be
-    stamped on the wrong day without any error.
+    The rows hold only ms since midnight and prices, so a renamed or misplaced zip would
+    otherwise be stamped on the wrong day, or stored as another pair, without any error.
     """
     member = Path(name[len(str(path)) + 1 :]).name
     match = _MEMBER_DAY.match(member)
-    if match and match.group(1) != day.strftime("%Y%m%d"):
+    if not match:
+        return
+    if match.group(1) != day.strftime("%Y%m%d"):
         raise DataFormatError(
             str(path),
             None,
             f"the file name says {day:%Y%m%d} but its member {member!r} says {match.group(1)}: "
             "renamed or misplaced? (its rows would be stamped on the wrong day)",
+        )
+    try:
+        folder = lean_layout(path).symbol
+    except ValueError:  # not in LEAN's folder layout (the caller passed the clock)
+        return
+    if match.group(2) and match.group(2).lower() != folder:
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the folder says {folder} but its member {member!r} says {match.group(2).lower()}: "
+            "misplaced? (its rows would be stored as another pair)",
         )
 
 

@@ -183,3 +183,16 @@ def test_a_renamed_day_file_is_refused(tmp_path: Path, lean: Path) -> None:
             rf"'20140505_eurusd_{resolution}_quote\.csv' says 20140505",
         ):
             read(renamed)
+
+
+def test_a_day_file_in_another_pairs_folder_is_refused(tmp_path: Path, lean: Path) -> None:
+    real = lean / "oanda" / "minute" / "eurusd" / "20140505_quote.zip"
+    misplaced = tmp_path / "oanda" / "minute" / "gbpusd" / "20140505_quote.zip"
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes(real.read_bytes())
+    with pytest.raises(
+        DataFormatError,
+        match=r"the folder says gbpusd but its member '20140505_eurusd_minute_quote\.csv' says "
+        r"eurusd",
+    ):
+        read_lean_bars(misplaced)
