@@ -517,12 +517,14 @@ def _download(args: argparse.Namespace) -> int:
     text = f"cache {cache}\n{summary.to_text()}"
     status = 1 if summary.failures else 0
     if args.do_import:
+        # Closed-market hours (empty files) go in too: they are part of what bars built from
+        # the ticks cover (a bar reaching an hour that is not there is not built).
         good = [
             str(cache / o.file.key)
             for o in summary.outcomes
-            if o.status in ("downloaded", "cached") and o.size > 0
+            if o.status in ("downloaded", "cached", "empty")
         ]
-        if good:
+        if any(o.size > 0 for o in summary.outcomes if o.status in ("downloaded", "cached")):
             args.format = "dukascopy"
             imported = _run_import(args, good)
             payload["import"] = imported.to_dict()

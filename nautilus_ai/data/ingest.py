@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from nautilus_trader.model.instruments import Instrument
 
-from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
+from nautilus_ai.data.aggregate import PriceSide, bars_covered, bars_from_quotes
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
 from nautilus_ai.data.catalog import (
     SeriesData,
@@ -626,10 +626,24 @@ def import_dukascopy(
         kept = ctx.checked_quotes(quotes, quote_policy, source=f"{len(ticks)} tick files")
         if write_ticks:
             ctx.quotes(kept)
+        unread = {f.key for f in failed}
+        read = np.array([f.start_ns for _, f in ticks if f.key not in unread], dtype=np.int64)
         for seconds, side in bars_from_ticks:
             bars = bars_from_quotes(
                 kept, seconds * 1_000_000_000, side, precision=ctx.instrument.price_precision
             )
+            # Only bars whose whole period the tick files cover: a daily bar from half a day's
+            # files would be stored with a wrong open / high / low / close.
+            whole = bars_covered(bars.ts_event, seconds * 1_000_000_000, read, 3_600_000_000_000)
+            if not whole.all():
+                start = int(bars.ts_event[np.flatnonzero(~whole)[0]]) - seconds * 1_000_000_000
+                first = f"{str(np.datetime64(start, 'ns'))[:19]}Z"
+                ctx.failures.append(
+                    f"{int((~whole).sum())} {bar_spec_for(seconds)}-{side} bar(s) not built: the "
+                    f"tick files cover only part of their period (first from {first}); "
+                    "import every hour of it together"
+                )
+                bars = bars.take(whole)
             ctx.bars(bar_spec_for(seconds), None, other={side: bars})
     policy = bar_policy if keep_flats else bar_policy.with_actions(flat="drop")
     for kind, seconds in CANDLE_SECONDS.items():

@@ -21,6 +21,7 @@ from nautilus_ai.data import (
     import_lean,
     read_lean_ticks,
 )
+from nautilus_ai.data.dukascopy import find_files, load_ticks
 
 
 def test_lean_hour_bars_become_bid_and_ask_bar_types(tmp_path: Path, data_dir: Path) -> None:
@@ -172,3 +173,25 @@ def test_a_file_given_twice_is_refused(tmp_path: Path, data_dir: Path) -> None:
         with pytest.raises(ValueError, match="the same file is given twice"):
             run()
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_bars_from_ticks_are_built_only_where_the_files_cover_their_period(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # A daily MID bar built from the afternoon's 12 hourly files used to be stored (open at
+    # 12:00), exit 0; importing the morning later then met it as a conflict.
+    root = data_dir / "dukascopy/EURUSD/2019/01/04"
+    afternoon = [root / f"{h:02d}h_ticks.bi5" for h in range(12, 24)]
+    summary = import_dukascopy(
+        afternoon, tmp_path, write_ticks=False, bars_from_ticks=[(86400, "MID"), (3600, "MID")]
+    )
+    assert [w.identifier for w in summary.writes] == ["EUR/USD.SIM-1-HOUR-MID-EXTERNAL"]
+    assert summary.writes[0].added == 12
+    assert any("1 1-DAY-MID bar(s) not built" in f for f in summary.failures)
+    whole_day = [root / f"{h:02d}h_ticks.bi5" for h in range(24)]
+    day = import_dukascopy(whole_day, tmp_path, write_ticks=False, bars_from_ticks=[(86400, "MID")])
+    assert not day.failures
+    bars = ParquetDataCatalog(str(tmp_path)).bars(["EUR/USD.SIM-1-DAY-MID-EXTERNAL"])
+    ticks, _ = load_ticks(find_files(whole_day[:1]), 100_000)
+    assert len(bars) == 1
+    assert bars[0].open.as_double() == round((ticks.bid[0] + ticks.ask[0]) / 2, 5)
