@@ -66,6 +66,7 @@ from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, repla
 __all__ = [
     "CatalogInfo",
     "DataSetInfo",
+    "IncompleteWriteError",
     "SeriesData",
     "WriteConflictError",
     "WriteResult",
@@ -464,6 +465,32 @@ class WriteConflictError(ValueError):
         self.results = results
 
 
+class IncompleteWriteError(OSError):
+    """Writing one series of an import failed after others were written.
+
+    Each series holds its old or its new rows (a series is swapped in whole), but the import
+    as a whole is half done: the message names what was written and what was not. ``results``
+    holds the series written before the failure.
+    """
+
+    def __init__(
+        self,
+        failed: SeriesPlan,
+        results: tuple[WriteResult, ...],
+        rest: Sequence[str],
+        exc: OSError,
+    ) -> None:
+        written = [r.identifier for r in results if r.written]
+        parts = [f"{failed.identifier}: not written ({' '.join(str(exc).split())})"]
+        if written:
+            parts.append(f"already written by this import: {', '.join(written)}")
+        if rest:
+            parts.append(f"not written either: {', '.join(rest)}")
+        parts.append("every series holds its old or its new rows; run the import again")
+        super().__init__("; ".join(parts))
+        self.results = results
+
+
 def _describe_conflict(plan: SeriesPlan) -> str:
     when = _iso(plan.counts.first_conflict_ns)
     if plan.conflict_example is None:
@@ -533,11 +560,15 @@ def write_series(
         if instrument is not None:
             _write_instrument(root, instrument)
         done: list[WriteResult] = []
-        for plan in plans:
+        for number, plan in enumerate(plans):
             if progress is not None and plan.counts.modifies:
                 rows = plan.counts.added + plan.counts.changed
                 progress(f"writing {plan.identifier}: {rows} new or changed rows")
-            written = commit_series(root, plan)
+            try:
+                written = commit_series(root, plan)
+            except OSError as exc:
+                rest = [p.identifier for p in plans[number + 1 :] if p.counts.modifies]
+                raise IncompleteWriteError(plan, tuple(done), rest, exc) from exc
             done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
     return tuple(done)
 
