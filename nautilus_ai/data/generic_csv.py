@@ -337,6 +337,21 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
         volume = np.zeros(len(ts), dtype=np.float64)
     reject_bad_sizes(source, data, volume, skip, "volume must be >= 0")
     assert spec.bar_seconds is not None
+    # Bars of one length cannot start closer than that length: minute rows read with
+    # bar_seconds=3600 would be stored as overlapping 1-HOUR bars, one a minute.
+    step = np.diff(ts)
+    period = spec.bar_seconds * 1_000_000_000
+    close = np.r_[False, (step > 0) & (step < period)]
+    if close.any():
+        row = int(np.flatnonzero(close)[0])
+        reject_rows(
+            source,
+            data,
+            close,
+            skip,
+            f"bar {int(step[row - 1]) / 1e9:g} s after the one before, but bar_seconds is "
+            f"{spec.bar_seconds}: the bars would overlap (is bar_seconds right?)",
+        )
     if spec.timestamp_is == "start":
         ts = ts + spec.bar_seconds * 1_000_000_000
     return BarArrays(ts, columns[0], columns[1], columns[2], columns[3], volume)

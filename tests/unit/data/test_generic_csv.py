@@ -122,3 +122,23 @@ def test_header_must_have_the_named_columns(tmp_path: Path) -> None:
     path.write_text("time,o,h,l,c\n")
     with pytest.raises(ValueError, match=r"CsvSpec\.timestamp = 'timestamp' is not in the header"):
         read_csv_bars(path, CSV_PRESETS["nautilus-fxcm-m1"])
+
+
+def test_bars_closer_than_bar_seconds_are_refused(data_dir: Path) -> None:
+    # FXCM minute rows read with bar_seconds=3600 were stored as 28,761 overlapping 1-HOUR
+    # bars, one a minute, exit 0.
+    minutes = data_dir / "nautilus/fxcm/usdjpy-m1-bid-2013.csv"
+    hourly = CsvSpec.from_dict({**_spec_dict(CSV_PRESETS["nautilus-fxcm-m1"]), "bar_seconds": 3600})
+    with pytest.raises(
+        DataFormatError,
+        match=r"usdjpy-m1-bid-2013\.csv:3: bar 60 s after the one before, but "
+        r"bar_seconds is 3600",
+    ):
+        read_csv_bars(minutes, hourly)
+    assert len(read_csv_bars(minutes, CSV_PRESETS["nautilus-fxcm-m1"])) == 28_761
+
+
+def _spec_dict(spec: CsvSpec) -> dict[str, object]:
+    import dataclasses
+
+    return {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
