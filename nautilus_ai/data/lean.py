@@ -229,8 +229,14 @@ def _read_bar_file(
         bad = pc.or_(pc.is_null(parsed), pc.not_equal(pc.utf8_length(stamps), 14))
         reject_rows(name, data, bad.to_numpy(zero_copy_only=False), 0, "bad timestamp")
         local = np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64) * _NS
+    period = LEAN_BAR_SECONDS[resolution] * _NS
+    # A bar starts on a whole period (local clock): 00:00:30 in a minute file would be stored
+    # as a bar overlapping its neighbours.
+    reject_rows(
+        name, data, local % period != 0, 0, f"{resolution} bar start not on a whole {resolution}"
+    )
     start = local_to_utc_at_lines(name, data, local, clock, 0)
-    close_ts = start + LEAN_BAR_SECONDS[resolution] * _NS
+    close_ts = start + period
     sides = []
     for side in ("bid", "ask"):
         columns = [float_column(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]

@@ -196,3 +196,21 @@ def test_a_day_file_in_another_pairs_folder_is_refused(tmp_path: Path, lean: Pat
         r"eurusd",
     ):
         read_lean_bars(misplaced)
+
+
+def test_a_bar_off_its_period_is_refused(tmp_path: Path) -> None:
+    minute = write_zip(
+        tmp_path / "oanda" / "minute" / "eurusd" / "20140501_quote.zip",
+        "20140501_eurusd_minute_quote.csv",
+        "0,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n30000,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"csv:2: minute bar start not on a whole minute"):
+        read_lean_bars(minute)
+    hour = write_zip(
+        tmp_path / "oanda" / "hour" / "eurusd.zip",
+        "eurusd.csv",
+        "20070101 21:00,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n"
+        "20070101 21:30,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"eurusd\.csv:2: hour bar start not on a whole hour"):
+        read_lean_bars(hour)
