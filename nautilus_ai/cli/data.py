@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=5,
         metavar="N",
-        help="give up after N connection / name-resolution failures in a row (default 5)",
+        help="give up after N requests in a row that fail to connect or get no answer (default 5)",
     )
     _catalog_options(download)
     _import_options(download)
