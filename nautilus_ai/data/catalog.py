@@ -546,6 +546,8 @@ def write_series(
     policy = check_conflict_policy(on_conflict)
     source = source or SourceInfo("python-api")
     root = Path(catalog_path)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"catalog {root} is not a folder")
     if dry_run:
         plans = [_plan(root, s, policy, source) for s in series]
         results = tuple(WriteResult.from_plan(p, dry_run=True, written=False) for p in plans)

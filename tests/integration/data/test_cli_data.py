@@ -386,3 +386,15 @@ def test_a_corrupt_catalog_file_is_named_in_one_line(
         read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")
     assert sorted(catalog.glob("data/bar/*/*.parquet")) == [january, february]
     assert january.read_bytes() == kept
+
+
+def test_a_catalog_path_that_is_a_file_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
+    # The dry run used to report 31,500 rows added; the real run died with "FileExistsError".
+    path = tmp_path / "catalog"
+    path.write_text("not a catalog")
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    for extra in (["--dry-run"], []):
+        argv = ["data", "import", "histdata-m1", january, "--catalog", str(path), "-q", *extra]
+        assert main(argv) == 2
+        assert f"catalog {path} is not a folder" in capsys.readouterr().err
+    assert path.read_text() == "not a catalog"
