@@ -137,6 +137,19 @@ def _check_member_day(path: Path, name: str, day: datetime) -> None:
         )
 
 
+def _check_member_pair(path: Path, name: str) -> None:
+    """An hour / daily zip (``eurusd.zip``) holds ``eurusd.csv``: a renamed copy would be stored
+    as the pair in its new name."""
+    member = Path(name[len(str(path)) + 1 :]).name
+    if member and Path(member).stem.lower() != path.stem.lower():
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the file name says {path.stem.lower()} but its member {member!r} says "
+            f"{Path(member).stem.lower()}: renamed? (its rows would be stored as another pair)",
+        )
+
+
 def _check_ms(text: str) -> None:
     value = int(text)
     if not 0 <= value < 86_400_000:
@@ -218,6 +231,7 @@ def _read_bar_file(
         ms = _ms_column(name, data, table)
         local = int(np.datetime64(day, "ns").astype(np.int64)) + ms * 1_000_000
     else:
+        _check_member_pair(path, name)
         table = read_delimited(
             name,
             data,

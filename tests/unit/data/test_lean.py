@@ -214,3 +214,14 @@ def test_a_bar_off_its_period_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match=r"eurusd\.csv:2: hour bar start not on a whole hour"):
         read_lean_bars(hour)
+
+
+def test_a_renamed_hour_file_is_refused(tmp_path: Path, lean: Path) -> None:
+    renamed = tmp_path / "oanda" / "hour" / "gbpusd.zip"
+    renamed.parent.mkdir(parents=True)
+    renamed.write_bytes((lean / "oanda" / "hour" / "eurusd.zip").read_bytes())
+    with pytest.raises(
+        DataFormatError,
+        match=r"gbpusd\.zip: the file name says gbpusd but its member 'eurusd\.csv'",
+    ):
+        read_lean_bars(renamed)
