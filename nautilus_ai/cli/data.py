@@ -65,7 +65,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=5,
         metavar="N",
-        help="give up after N connection / name-resolution failures in a row (default 5)",
+        help="give up after N requests in a row that fail to connect or get no answer (default 5)",
     )
     _catalog_options(download)
     _import_options(download)
@@ -104,7 +104,7 @@ def _catalog_options(parser: argparse.ArgumentParser) -> None:
 
 def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instrument-id", help="e.g. EUR/USD.SIM (default from the files)")
-    parser.add_argument("--venue", default="SIM", help="venue when the id comes from the files")
+    parser.add_argument("--venue", help="venue when the id comes from the files (default SIM)")
     parser.add_argument("--clock", help="source clock override: UTC, IANA zone or -05:00")
     parser.add_argument(
         "--ask-spread-pips",
@@ -117,13 +117,12 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="histdata-m1: volume for bars with volume 0 (MODELLING ASSUMPTION)",
     )
-    parser.add_argument("--preset", help="csv: a preset layout (see --list-presets)")
+    parser.add_argument("--preset", help=f"csv: a preset layout ({', '.join(_CSV_PRESETS)})")
     parser.add_argument("--spec", help="csv: JSON file with a CsvSpec")
     parser.add_argument(
         "--price-type",
-        default="BID",
         choices=("BID", "ASK", "MID", "LAST"),
-        help="csv bars: what the prices are",
+        help="csv bars: what the prices are (default BID)",
     )
     parser.add_argument(
         "--bars",
@@ -144,6 +143,9 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
         help=f"validation action per check ({', '.join(_CHECKS)}; {'/'.join(_ACTIONS)})",
     )
 
+
+# Kept in step with nautilus_ai.data.generic_csv.CSV_PRESETS (a test checks), for the help.
+_CSV_PRESETS = ("dukascopy-csv-h1", "nautilus-fxcm-m1", "truefx-ticks")
 
 # Kept in step with nautilus_ai.data.merge.CONFLICT_POLICIES (a test checks), without
 # importing it here: `nautilus-ai --help` stays light.
@@ -173,6 +175,31 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+# Options that only some formats read: given for another format they would be ignored silently.
+_FORMAT_OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ask_spread_pips": ("--ask-spread-pips", ("histdata-m1",)),
+    "assumed_volume": ("--assumed-volume", ("histdata-m1",)),
+    "clock": ("--clock", ("histdata-m1", "histdata-ticks", "lean")),
+    "venue": ("--venue", ("histdata-m1", "histdata-ticks", "lean", "dukascopy")),
+    "preset": ("--preset", ("csv",)),
+    "spec": ("--spec", ("csv",)),
+    "price_type": ("--price-type", ("csv",)),
+    "bars": ("--bars", ("dukascopy",)),
+    "no_ticks": ("--no-ticks", ("dukascopy",)),
+    "keep_flats": ("--keep-flats", ("dukascopy",)),
+}
+
+
+def _given(args: argparse.Namespace, attr: str) -> bool:
+    return getattr(args, attr, None) not in (None, False, [])
+
+
+def _check_format_options(args: argparse.Namespace, fmt: str) -> None:
+    """Refuse an option the format does not read (it would be ignored without a word)."""
+    for attr, (flag, formats) in _FORMAT_OPTIONS.items():
+        if _given(args, attr) and fmt not in formats:
+            raise CliError(f"{flag} applies to {' / '.join(formats)} only, not {fmt}")
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None] | None:
@@ -278,8 +305,10 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         "on_conflict": args.on_conflict,
         "dry_run": args.dry_run,
     }
+    _check_format_options(args, args.format)
+    venue = args.venue or "SIM"
     if args.format in ("histdata-m1", "histdata-ticks"):
-        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id or "EUR/USD.SIM")
+        kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=venue)
         if args.clock:
             kwargs["clock"] = args.clock
         if args.format == "histdata-m1":
@@ -291,13 +320,11 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
                 **kwargs,
             )
         return ingest.import_histdata_ticks(paths, policy=_policy(args, QUOTE_POLICY), **kwargs)
-    if args.ask_spread_pips is not None or args.assumed_volume is not None:
-        raise CliError("--ask-spread-pips / --assumed-volume apply to histdata-m1 only")
     if args.format == "lean":
         return ingest.import_lean(
             paths,
             instrument_id=args.instrument_id,
-            venue=args.venue,
+            venue=venue,
             clock=args.clock,
             bar_policy=_policy(args, BAR_POLICY),
             quote_policy=_policy(args, QUOTE_POLICY),
@@ -307,7 +334,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         return ingest.import_dukascopy(
             paths,
             instrument_id=args.instrument_id,
-            venue=args.venue,
+            venue=venue,
             write_ticks=not args.no_ticks,
             bars_from_ticks=_bar_requests(args.bars),
             keep_flats=args.keep_flats,
@@ -323,7 +350,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         paths,
         spec,
         instrument_id=args.instrument_id,
-        price_type=args.price_type,
+        price_type=args.price_type or "BID",
         policy=_policy(args, base),
         **common,
     )
@@ -345,6 +372,7 @@ def _validate(args: argparse.Namespace) -> int:
     from nautilus_ai.data import validation
     from nautilus_ai.data.errors import DataFormatError
 
+    _check_format_options(args, args.format)
     paths = _resolve_paths(args.format, args.paths, args.data_dir)
     try:
         reports, failures = _validate_reports(args, paths, validation)
@@ -427,7 +455,7 @@ def _info(args: argparse.Namespace) -> int:
 
     try:
         info = catalog_info(default_catalog_dir(args.catalog))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     _emit(args, info.to_dict(), info.to_text())
     return 0
@@ -444,6 +472,17 @@ def _download(args: argparse.Namespace) -> int:
         dukascopy_files,
     )
 
+    if args.do_import:
+        _check_format_options(args, "dukascopy")
+    else:
+        import_only = [flag for attr, (flag, _) in _FORMAT_OPTIONS.items() if _given(args, attr)]
+        for flag in ("--catalog", "--instrument-id", "--policy", "--dry-run"):
+            if _given(args, flag[2:].replace("-", "_")):
+                import_only.append(flag)
+        if args.on_conflict != "error":
+            import_only.append("--on-conflict")
+        if import_only:
+            raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:
@@ -478,12 +517,14 @@ def _download(args: argparse.Namespace) -> int:
     text = f"cache {cache}\n{summary.to_text()}"
     status = 1 if summary.failures else 0
     if args.do_import:
+        # Closed-market hours (empty files) go in too: they are part of what bars built from
+        # the ticks cover (a bar reaching an hour that is not there is not built).
         good = [
             str(cache / o.file.key)
             for o in summary.outcomes
-            if o.status in ("downloaded", "cached") and o.size > 0
+            if o.status in ("downloaded", "cached", "empty")
         ]
-        if good:
+        if any(o.size > 0 for o in summary.outcomes if o.status in ("downloaded", "cached")):
             args.format = "dukascopy"
             imported = _run_import(args, good)
             payload["import"] = imported.to_dict()

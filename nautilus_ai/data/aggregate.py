@@ -12,7 +12,7 @@ import numpy as np
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
 
-__all__ = ["PriceSide", "bars_from_prices", "bars_from_quotes"]
+__all__ = ["PriceSide", "bars_covered", "bars_from_prices", "bars_from_quotes"]
 
 PriceSide = Literal["BID", "ASK", "MID"]
 
@@ -71,3 +71,22 @@ def bars_from_quotes(
     mid = np.round((quotes.bid + quotes.ask) / 2.0, precision)
     size = (quotes.bid_size + quotes.ask_size) / 2.0
     return bars_from_prices(quotes.ts_event, mid, size, period_ns)
+
+
+def bars_covered(
+    close_ns: IntArray, period_ns: int, file_starts: IntArray, file_ns: int
+) -> np.ndarray:
+    """Which bars' periods ``[close - period, close)`` the source files cover entirely.
+
+    ``file_starts`` are the start times of the files that were read, each covering
+    ``[start, start + file_ns)`` (aligned to ``file_ns``: Dukascopy's hourly tick files). A bar
+    whose period reaches a file that was not read (outside the import, or corrupt) would be
+    built from part of its ticks: a wrong open, high, low or close, not a gap.
+    """
+    if period_ns <= 0 or file_ns <= 0:
+        raise ValueError(f"period_ns and file_ns must be > 0, got {period_ns}, {file_ns}")
+    read = np.unique(np.asarray(file_starts, dtype=np.int64) // file_ns)
+    first = (np.asarray(close_ns, dtype=np.int64) - period_ns) // file_ns
+    last = (np.asarray(close_ns, dtype=np.int64) - 1) // file_ns
+    found = np.searchsorted(read, last, "right") - np.searchsorted(read, first, "left")
+    return np.asarray(found == last - first + 1, dtype=bool)

@@ -55,7 +55,10 @@ from nautilus_ai.data.store import (
     SeriesPlan,
     SourceInfo,
     commit_series,
+    parquet_rows,
+    parquet_schema,
     plan_series,
+    read_parquet,
     read_provenance,
 )
 from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
@@ -63,6 +66,7 @@ from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, repla
 __all__ = [
     "CatalogInfo",
     "DataSetInfo",
+    "IncompleteWriteError",
     "SeriesData",
     "WriteConflictError",
     "WriteResult",
@@ -461,6 +465,32 @@ class WriteConflictError(ValueError):
         self.results = results
 
 
+class IncompleteWriteError(OSError):
+    """Writing one series of an import failed after others were written.
+
+    Each series holds its old or its new rows (a series is swapped in whole), but the import
+    as a whole is half done: the message names what was written and what was not. ``results``
+    holds the series written before the failure.
+    """
+
+    def __init__(
+        self,
+        failed: SeriesPlan,
+        results: tuple[WriteResult, ...],
+        rest: Sequence[str],
+        exc: OSError,
+    ) -> None:
+        written = [r.identifier for r in results if r.written]
+        parts = [f"{failed.identifier}: not written ({' '.join(str(exc).split())})"]
+        if written:
+            parts.append(f"already written by this import: {', '.join(written)}")
+        if rest:
+            parts.append(f"not written either: {', '.join(rest)}")
+        parts.append("every series holds its old or its new rows; run the import again")
+        super().__init__("; ".join(parts))
+        self.results = results
+
+
 def _describe_conflict(plan: SeriesPlan) -> str:
     when = _iso(plan.counts.first_conflict_ns)
     if plan.conflict_example is None:
@@ -516,6 +546,8 @@ def write_series(
     policy = check_conflict_policy(on_conflict)
     source = source or SourceInfo("python-api")
     root = Path(catalog_path)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"catalog {root} is not a folder")
     if dry_run:
         plans = [_plan(root, s, policy, source) for s in series]
         results = tuple(WriteResult.from_plan(p, dry_run=True, written=False) for p in plans)
@@ -530,11 +562,15 @@ def write_series(
         if instrument is not None:
             _write_instrument(root, instrument)
         done: list[WriteResult] = []
-        for plan in plans:
+        for number, plan in enumerate(plans):
             if progress is not None and plan.counts.modifies:
                 rows = plan.counts.added + plan.counts.changed
                 progress(f"writing {plan.identifier}: {rows} new or changed rows")
-            written = commit_series(root, plan)
+            try:
+                written = commit_series(root, plan)
+            except OSError as exc:
+                rest = [p.identifier for p in plans[number + 1 :] if p.counts.modifies]
+                raise IncompleteWriteError(plan, tuple(done), rest, exc) from exc
             done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
     return tuple(done)
 
@@ -554,7 +590,7 @@ def _write_instrument(root: Path, instrument: Instrument) -> bool:
         (produced,) = scratch.rglob("*.parquet")
         target = root / produced.parent.relative_to(scratch)
         existing = target / produced.name
-        if existing.is_file() and pq.read_table(existing).equals(
+        if existing.is_file() and read_parquet(existing).equals(
             pq.read_table(produced), check_metadata=True
         ):
             return False
@@ -731,7 +767,7 @@ def _sources(id_dir: Path, files: list[Path]) -> tuple[str, ...]:
         entries = record.get(path.name)
         if not entries:
             name = "unknown"
-            rows[name] = rows.get(name, 0) + pq.ParquetFile(path).metadata.num_rows
+            rows[name] = rows.get(name, 0) + parquet_rows(path)
         for entry in entries or ():
             rows[entry.source] = rows.get(entry.source, 0) + entry.rows
     return tuple(f"{source} ({_count(n)} rows written)" for source, n in sorted(rows.items()))
@@ -768,10 +804,10 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
             intervals = sorted(
                 i for i in (parse_parquet_file_name(f.name) for f in files) if i is not None
             )
-            rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+            rows = sum(parquet_rows(f) for f in files)
             overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
             identifier = id_dir.name
-            meta = pq.read_schema(files[0]).metadata or {}
+            meta = parquet_schema(files[0]).metadata or {}
             if type_dir.name == "bar" and b"bar_type" in meta:
                 identifier = meta[b"bar_type"].decode()
             elif b"instrument_id" in meta:
@@ -907,7 +943,7 @@ def _read_series(
     files = files_reaching(files, start_ns)  # a window late in a long catalog: its files only
     if not files:
         return np.zeros(0, dtype=np.int64), {name: np.zeros(0) for name in columns}
-    table = pa.concat_tables([pq.read_table(f) for f in files])
+    table = pa.concat_tables([read_parquet(f) for f in files])
     ts_init = table.column("ts_init").to_numpy().astype(np.int64)
     order = np.argsort(ts_init, kind="stable")
     ts_event = table.column("ts_event").to_numpy().astype(np.int64)[order]

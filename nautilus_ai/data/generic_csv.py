@@ -73,6 +73,9 @@ class CsvSpec:
         Bar length (required for bars).
     timestamp_is : {"start", "end"}
         Whether a bar's timestamp marks its start or its end (Nautilus stamps the end).
+
+    A file whose rows run newest first (every timestamp at or before the one above it) is read
+    oldest first.
     bid, ask, bid_size, ask_size : str or int, optional
         Quote columns (sizes optional: 0 when absent).
     """
@@ -321,6 +324,12 @@ def _values(spec: CsvSpec, table: pa.Table, names: list[str], name: str) -> Floa
     return np.asarray(table.column(f"c{index}").to_numpy(), dtype=np.float64)
 
 
+def _newest_first(ts: np.ndarray) -> bool:
+    """The rows run newest first (a common export order): read them oldest first, or every
+    row after the first would be dropped as out of order."""
+    return len(ts) > 1 and bool(ts[0] > ts[-1]) and bool(np.all(np.diff(ts) <= 0))
+
+
 def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
     source, data, table, names, skip = _read_table(spec, path)
     ts_index = _resolve(spec, names, "timestamp")
@@ -337,6 +346,24 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
         volume = np.zeros(len(ts), dtype=np.float64)
     reject_bad_sizes(source, data, volume, skip, "volume must be >= 0")
     assert spec.bar_seconds is not None
+    newest_first = _newest_first(ts)
+    # Bars of one length cannot start closer than that length: minute rows read with
+    # bar_seconds=3600 would be stored as overlapping 1-HOUR bars, one a minute.
+    step = -np.diff(ts) if newest_first else np.diff(ts)
+    period = spec.bar_seconds * 1_000_000_000
+    close = np.r_[False, (step > 0) & (step < period)]
+    if close.any():
+        row = int(np.flatnonzero(close)[0])
+        reject_rows(
+            source,
+            data,
+            close,
+            skip,
+            f"bar {int(step[row - 1]) / 1e9:g} s after the one before, but bar_seconds is "
+            f"{spec.bar_seconds}: the bars would overlap (is bar_seconds right?)",
+        )
+    if newest_first:
+        ts, columns, volume = ts[::-1], [c[::-1] for c in columns], volume[::-1]
     if spec.timestamp_is == "start":
         ts = ts + spec.bar_seconds * 1_000_000_000
     return BarArrays(ts, columns[0], columns[1], columns[2], columns[3], volume)
@@ -357,6 +384,8 @@ def _read_quote_file(spec: CsvSpec, path: Path) -> QuoteArrays:
         size = np.zeros(len(ts), dtype=np.float64) if size is None else size
         reject_bad_sizes(source, data, size, skip, f"{name} must be >= 0")
         sizes.append(size)
+    if _newest_first(ts):
+        return QuoteArrays(ts[::-1], bid[::-1], ask[::-1], sizes[0][::-1], sizes[1][::-1])
     return QuoteArrays(ts, bid, ask, sizes[0], sizes[1])
 
 

@@ -35,6 +35,7 @@ from nautilus_ai.data.textio import (
     read_source_bytes,
     reject_bad_prices,
     reject_bad_sizes,
+    reject_rows,
     sorted_by_first_timestamp,
 )
 
@@ -130,6 +131,11 @@ def _read_m1_file(path: Path, clock: str, bar_seconds: int) -> BarArrays:
     volume = float_column(table, "volume")
     reject_bad_prices(name, data, prices, 0, "prices must be finite numbers > 0")
     reject_bad_sizes(name, data, volume, 0, "volume must be >= 0")
+    # An M1 bar starts on the minute; 02:00:30 would be stored as a bar overlapping its
+    # neighbours.
+    reject_rows(
+        name, data, seconds % bar_seconds != 0, 0, f"bar start not on a whole {bar_seconds} s"
+    )
     start_utc = local_to_utc_at_lines(name, data, seconds * 1_000_000_000, clock, 0)
     return BarArrays(
         ts_event=start_utc + bar_seconds * 1_000_000_000,

@@ -14,6 +14,7 @@ import are planned before any is written (see :func:`nautilus_ai.data.catalog.wr
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from nautilus_trader.model.instruments import Instrument
 
-from nautilus_ai.data.aggregate import PriceSide, bars_from_quotes
+from nautilus_ai.data.aggregate import PriceSide, bars_covered, bars_from_quotes
 from nautilus_ai.data.arrays import BarArrays, QuoteArrays
 from nautilus_ai.data.catalog import (
     SeriesData,
@@ -155,10 +156,23 @@ def describe_sources(sources: tuple[str, ...]) -> str:
     return f"{sources[0]} .. {Path(sources[-1]).name} ({len(sources)} files)"
 
 
+def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """``sources``, refused if one file is named twice (overlapping globs, say): its rows would
+    be read twice, the second copy dropped as out of order except rows at its last timestamp,
+    which a tick series would then store twice."""
+    seen: dict[str, str] = {}
+    for source in sources:
+        key = os.path.realpath(source)
+        if key in seen:
+            raise ValueError(f"{source}: the same file is given twice (also as {seen[key]})")
+        seen[key] = source
+    return sources
+
+
 def _sources(paths: PathsLike) -> tuple[str, ...]:
     if isinstance(paths, str | os.PathLike):
         return (str(paths),)
-    return tuple(str(p) for p in paths)
+    return _once(tuple(str(p) for p in paths))
 
 
 def bar_spec_for(seconds: int) -> str:
@@ -267,6 +281,15 @@ class _Context:
         if ask is not None:
             series["ASK"] = ask
         if assumed_volume is not None:
+            # Sizes are stored rounded to the instrument's size precision: 0.4 at precision 0
+            # would be stored as the very 0 this option replaces, under a summary saying 0.4.
+            precision = self.instrument.size_precision
+            if np.isfinite(assumed_volume) and round(assumed_volume, precision) != assumed_volume:
+                raise ValueError(
+                    f"assumed_volume {assumed_volume:g} has more decimals than {self.instrument.id}"
+                    f"'s sizes ({precision}): it would be stored as "
+                    f"{round(assumed_volume, precision):g}"
+                )
             series = {k: fill_unknown_volume(v, assumed_volume) for k, v in series.items()}
             self.assumptions.append(
                 f"bar volume 0 (not reported by the source) replaced by {assumed_volume:g}; "
@@ -332,11 +355,40 @@ class _Context:
         )
 
 
+# HistData's own file names carry the pair: DAT_ASCII_EURUSD_M1_201701.csv, DAT_ASCII_EURUSD_T_...
+_HISTDATA_NAME = re.compile(r"^DAT_ASCII_([A-Za-z]{6})_(?:M1|T)_", re.IGNORECASE)
+
+
+def _histdata_instrument_id(sources: tuple[str, ...], instrument_id: str | None, venue: str) -> str:
+    """The instrument id for HistData files: ``instrument_id`` if given, else ``<PAIR>.<venue>``
+    from HistData's file names (``EUR/USD.<venue>`` for files not named the HistData way).
+
+    Raises ValueError if the file names name several pairs, or another pair than
+    ``instrument_id``: such rows would be stored under the wrong instrument.
+    """
+    symbols = set()
+    for source in sources:
+        match = _HISTDATA_NAME.match(Path(source).name)
+        if match:
+            symbols.add(match.group(1).upper())
+    if len(symbols) > 1:
+        raise ValueError(f"HistData files of several pairs {sorted(symbols)}: one at a time")
+    if instrument_id is not None:
+        if symbols and normalize_fx_symbol(split_instrument_id(instrument_id)[0]) not in symbols:
+            raise ValueError(
+                f"instrument_id {instrument_id!r} does not match the files' {symbols.pop()}"
+            )
+        return instrument_id
+    pair = symbols.pop() if symbols else "EURUSD"
+    return f"{pair[:3]}/{pair[3:]}.{venue}"
+
+
 def import_histdata_m1(
     paths: PathsLike,
     catalog_path: str | os.PathLike[str] | None = None,
     *,
-    instrument_id: str = "EUR/USD.SIM",
+    instrument_id: str | None = None,
+    venue: str = "SIM",
     ask_spread_pips: float | None = None,
     assumed_volume: float | None = None,
     policy: ValidationPolicy = BAR_POLICY,
@@ -354,8 +406,12 @@ def import_histdata_m1(
         ``DAT_ASCII_<SYM>_M1_<YYYYMM>.csv`` files.
     catalog_path : path, optional
         Default :func:`nautilus_ai.paths.default_catalog_dir` (``$NAUTILUS_AI_CATALOG``).
-    instrument_id : str
-        Nautilus instrument id; the symbol must be in the FX pair table.
+    instrument_id : str, optional
+        Nautilus instrument id; the symbol must be in the FX pair table. Default
+        ``<PAIR>.<venue>`` from HistData's file names (``DAT_ASCII_EURUSD_M1_...``), else
+        ``EUR/USD.<venue>``; an id of another pair than the file names' is refused.
+    venue : str
+        Venue of the default instrument id.
     ask_spread_pips : float, optional
         If given, also write ``<id>-1-MINUTE-ASK-EXTERNAL`` bars = BID + this constant spread.
         MODELLING ASSUMPTION (HistData has no ASK): the summary says so. Needed for Nautilus'
@@ -383,11 +439,12 @@ def import_histdata_m1(
     ImportSummary
         Importing the same files again adds and changes nothing (every row "unchanged").
     """
+    sources = _sources(paths)
     ctx = _Context(
         "histdata-m1",
-        _sources(paths),
+        sources,
         catalog_path,
-        instrument_id,
+        _histdata_instrument_id(sources, instrument_id, venue),
         pair_table,
         progress,
         _Writing.of(on_conflict, dry_run),
@@ -402,7 +459,8 @@ def import_histdata_ticks(
     paths: PathsLike,
     catalog_path: str | os.PathLike[str] | None = None,
     *,
-    instrument_id: str = "EUR/USD.SIM",
+    instrument_id: str | None = None,
+    venue: str = "SIM",
     policy: ValidationPolicy = QUOTE_POLICY,
     clock: str = HISTDATA_CLOCK,
     pair_table: Mapping[str, FxPairSpec] | None = None,
@@ -410,12 +468,16 @@ def import_histdata_ticks(
     on_conflict: ConflictPolicy = DEFAULT_CONFLICT_POLICY,
     dry_run: bool = False,
 ) -> ImportSummary:
-    """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported)."""
+    """Import HistData ASCII tick files as Nautilus ``QuoteTick`` s (sizes 0: not reported).
+
+    The instrument id defaults as in :func:`import_histdata_m1` (from the file names).
+    """
+    sources = _sources(paths)
     ctx = _Context(
         "histdata-ticks",
-        _sources(paths),
+        sources,
         catalog_path,
-        instrument_id,
+        _histdata_instrument_id(sources, instrument_id, venue),
         pair_table,
         progress,
         _Writing.of(on_conflict, dry_run),
@@ -467,6 +529,11 @@ def import_lean(
     if len(resolutions) != 1:
         raise ValueError(f"LEAN files of several resolutions {sorted(resolutions)}: one at a time")
     resolution = resolutions.pop()
+    # One vendor per import: their clocks differ (OANDA UTC, FXCM UTC-5) and a mixed batch
+    # would interleave two vendors' rows into one series under the first one's name.
+    markets = {lean_layout(p).market for p in sources}
+    if len(markets) != 1:
+        raise ValueError(f"LEAN files of several markets {sorted(markets)}: import one at a time")
     ctx = _Context(
         f"lean-{resolution}",
         sources,
@@ -534,7 +601,7 @@ def import_dukascopy(
         raise ValueError(f"no .bi5 files in {describe_sources(sources)}")
     ctx = _Context(
         "dukascopy",
-        tuple(str(root / f.key) for root, f in found),
+        _once(tuple(str(root / f.key) for root, f in found)),
         catalog_path,
         _dukascopy_instrument_id({f.symbol for _, f in found}, instrument_id, venue),
         pair_table,
@@ -544,6 +611,14 @@ def import_dukascopy(
     scale = price_scale(next(iter({f.symbol for _, f in found})), scale_table)
     failures: list[LoadFailure] = []
     ticks = [pair for pair in found if pair[1].kind == "ticks"]
+    # Asked-for work that these files cannot do would otherwise be skipped without a word.
+    if bars_from_ticks and not ticks:
+        raise ValueError("bars_from_ticks (--bars) builds bars from tick files: none given")
+    if ticks and not write_ticks and not bars_from_ticks:
+        raise ValueError(
+            f"write_ticks=False (--no-ticks) and no bars_from_ticks (--bars): the {len(ticks)} "
+            "tick file(s) would write nothing"
+        )
     if ticks:
         ctx.say(f"decoding {len(ticks)} tick file(s)")
         quotes, failed = load_ticks(ticks, scale, workers=workers)
@@ -551,10 +626,24 @@ def import_dukascopy(
         kept = ctx.checked_quotes(quotes, quote_policy, source=f"{len(ticks)} tick files")
         if write_ticks:
             ctx.quotes(kept)
+        unread = {f.key for f in failed}
+        read = np.array([f.start_ns for _, f in ticks if f.key not in unread], dtype=np.int64)
         for seconds, side in bars_from_ticks:
             bars = bars_from_quotes(
                 kept, seconds * 1_000_000_000, side, precision=ctx.instrument.price_precision
             )
+            # Only bars whose whole period the tick files cover: a daily bar from half a day's
+            # files would be stored with a wrong open / high / low / close.
+            whole = bars_covered(bars.ts_event, seconds * 1_000_000_000, read, 3_600_000_000_000)
+            if not whole.all():
+                start = int(bars.ts_event[np.flatnonzero(~whole)[0]]) - seconds * 1_000_000_000
+                first = f"{str(np.datetime64(start, 'ns'))[:19]}Z"
+                ctx.failures.append(
+                    f"{int((~whole).sum())} {bar_spec_for(seconds)}-{side} bar(s) not built: the "
+                    f"tick files cover only part of their period (first from {first}); "
+                    "import every hour of it together"
+                )
+                bars = bars.take(whole)
             ctx.bars(bar_spec_for(seconds), None, other={side: bars})
     policy = bar_policy if keep_flats else bar_policy.with_actions(flat="drop")
     for kind, seconds in CANDLE_SECONDS.items():

@@ -58,6 +58,7 @@ LEAN_CLOCKS = {"oanda": "UTC", "fxcm": "-05:00"}
 LEAN_BAR_SECONDS = {"minute": 60, "hour": 3600, "daily": 86400}
 _DAY_FILE = re.compile(r"^(\d{8})_quote\.zip$")
 _STAMP = re.compile(r"^\d{8} \d{2}:\d{2}$")
+_MEMBER_DAY = re.compile(r"^(\d{8})_(?:([A-Za-z0-9]+)_(?:tick|minute)_)?")
 _NS = 1_000_000_000
 
 
@@ -106,6 +107,49 @@ def _day_of(path: Path) -> datetime:
         raise DataFormatError(str(path), None, f"bad date in the file name: {exc}") from exc
 
 
+def _check_member_day(path: Path, name: str, day: datetime) -> None:
+    """The zip's member (``20140501_eurusd_minute_quote.csv``) names the file's day and pair.
+
+    The rows hold only ms since midnight and prices, so a renamed or misplaced zip would
+    otherwise be stamped on the wrong day, or stored as another pair, without any error.
+    """
+    member = Path(name[len(str(path)) + 1 :]).name
+    match = _MEMBER_DAY.match(member)
+    if not match:
+        return
+    if match.group(1) != day.strftime("%Y%m%d"):
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the file name says {day:%Y%m%d} but its member {member!r} says {match.group(1)}: "
+            "renamed or misplaced? (its rows would be stamped on the wrong day)",
+        )
+    try:
+        folder = lean_layout(path).symbol
+    except ValueError:  # not in LEAN's folder layout (the caller passed the clock)
+        return
+    if match.group(2) and match.group(2).lower() != folder:
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the folder says {folder} but its member {member!r} says {match.group(2).lower()}: "
+            "misplaced? (its rows would be stored as another pair)",
+        )
+
+
+def _check_member_pair(path: Path, name: str) -> None:
+    """An hour / daily zip (``eurusd.zip``) holds ``eurusd.csv``: a renamed copy would be stored
+    as the pair in its new name."""
+    member = Path(name[len(str(path)) + 1 :]).name
+    if member and Path(member).stem.lower() != path.stem.lower():
+        raise DataFormatError(
+            str(path),
+            None,
+            f"the file name says {path.stem.lower()} but its member {member!r} says "
+            f"{Path(member).stem.lower()}: renamed? (its rows would be stored as another pair)",
+        )
+
+
 def _check_ms(text: str) -> None:
     value = int(text)
     if not 0 <= value < 86_400_000:
@@ -133,6 +177,7 @@ def _ms_column(name: str, data: bytes, table: pa.Table) -> IntArray:
 def _read_tick_file(path: Path, clock: str) -> QuoteArrays:
     day = _day_of(path)
     name, data = read_source_bytes(path)
+    _check_member_day(path, name, day)
     table = read_delimited(
         name,
         data,
@@ -176,6 +221,7 @@ def _read_bar_file(
     name, data = read_source_bytes(path)
     if resolution == "minute":
         day = _day_of(path)
+        _check_member_day(path, name, day)
         table = read_delimited(
             name,
             data,
@@ -185,6 +231,7 @@ def _read_bar_file(
         ms = _ms_column(name, data, table)
         local = int(np.datetime64(day, "ns").astype(np.int64)) + ms * 1_000_000
     else:
+        _check_member_pair(path, name)
         table = read_delimited(
             name,
             data,
@@ -196,8 +243,14 @@ def _read_bar_file(
         bad = pc.or_(pc.is_null(parsed), pc.not_equal(pc.utf8_length(stamps), 14))
         reject_rows(name, data, bad.to_numpy(zero_copy_only=False), 0, "bad timestamp")
         local = np.asarray(parsed.cast(pa.int64()).to_numpy(), dtype=np.int64) * _NS
+    period = LEAN_BAR_SECONDS[resolution] * _NS
+    # A bar starts on a whole period (local clock): 00:00:30 in a minute file would be stored
+    # as a bar overlapping its neighbours.
+    reject_rows(
+        name, data, local % period != 0, 0, f"{resolution} bar start not on a whole {resolution}"
+    )
     start = local_to_utc_at_lines(name, data, local, clock, 0)
-    close_ts = start + LEAN_BAR_SECONDS[resolution] * _NS
+    close_ts = start + period
     sides = []
     for side in ("bid", "ask"):
         columns = [float_column(table, f"{side}_{c}") for c in ("open", "high", "low", "close")]

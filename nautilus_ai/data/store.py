@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nautilus_ai.data.catalog_layout import parquet_file_name, parse_parquet_file_name
+from nautilus_ai.data.errors import DataFormatError
 from nautilus_ai.data.merge import ConflictPolicy, MergeCounts, merge_by_timestamp
 from nautilus_ai.data.swap import fsync_directory, link_or_copy, replace_directory
 
@@ -45,7 +46,10 @@ __all__ = [
     "SourceInfo",
     "StoredFile",
     "commit_series",
+    "parquet_rows",
+    "parquet_schema",
     "plan_series",
+    "read_parquet",
     "read_provenance",
     "stored_files",
     "write_parquet",
@@ -175,8 +179,36 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _unreadable(path: Path, exc: Exception) -> DataFormatError:
+    return DataFormatError(str(path), None, f"unreadable Parquet file in the catalog: {exc}")
+
+
+def parquet_rows(path: Path) -> int:
+    """Row count of a catalog file; a corrupt file raises DataFormatError naming it."""
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def parquet_schema(path: Path) -> pa.Schema:
+    """Schema of a catalog file; a corrupt file raises DataFormatError naming it."""
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A catalog file as a table; a corrupt file raises DataFormatError naming it."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
 def _interval_from_data(path: Path) -> tuple[int, int]:
-    ts = pq.read_table(path, columns=["ts_init"]).column("ts_init").to_numpy()
+    ts = read_parquet(path, columns=["ts_init"]).column("ts_init").to_numpy()
     if len(ts) == 0:
         return 0, 0
     return int(ts.min()), int(ts.max())
@@ -190,7 +222,7 @@ def stored_files(directory: Path) -> list[StoredFile]:
     found: list[StoredFile] = []
     for path in directory.glob("*.parquet"):
         interval = parse_parquet_file_name(path.name) or _interval_from_data(path)
-        rows = pq.ParquetFile(path).metadata.num_rows
+        rows = parquet_rows(path)
         found.append(StoredFile(path.name, interval[0], interval[1], rows))
     return sorted(found, key=lambda f: (f.first_ns, f.last_ns, f.name))
 
@@ -234,7 +266,7 @@ def _check_compatible(directory: Path, files: list[StoredFile], schema: pa.Schem
     """
     expected = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
     for stored in files:
-        found = pq.read_schema(directory / stored.name)
+        found = parquet_schema(directory / stored.name)
         if found.names != schema.names or found.types != schema.types:
             raise ValueError(
                 f"{directory / stored.name}: stored columns {found.names} differ from the new "
@@ -251,7 +283,7 @@ def _check_compatible(directory: Path, files: list[StoredFile], schema: pa.Schem
 
 
 def _read_cluster(directory: Path, cluster: list[StoredFile], schema: pa.Schema) -> pa.Table:
-    tables = [pq.read_table(directory / f.name).cast(schema) for f in cluster]
+    tables = [read_parquet(directory / f.name).cast(schema) for f in cluster]
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     if len(tables) > 1:  # overlapping files (not written here): order by ts_init, stably
         ts = table.column("ts_init").to_numpy()

@@ -5,10 +5,10 @@
   backoff and jitter, honouring ``Retry-After``.
 * A dead network fails fast: after ``max_connection_failures`` requests in a row (all workers
   together) that never reached the server (name resolution failed, connection refused, connect
-  timed out), every worker stops and :func:`download_files` raises
-  :class:`ServerUnreachableError` naming the cause (``cannot reach datafeed.dukascopy.com: name
-  resolution failed (5 attempts in 0.8 s)``). Any answer from the server resets the count. The
-  files already fetched stay in the cache.
+  timed out) or got no answer within the read timeout, every worker stops and
+  :func:`download_files` raises :class:`ServerUnreachableError` naming the cause (``cannot
+  reach datafeed.dukascopy.com: name resolution failed (5 attempts in 0.8 s)``). Any answer
+  from the server resets the count. The files already fetched stay in the cache.
 * Every body is checked before it is cached (LZMA stream complete, whole records), so the cache
   only ever holds good files; a corrupt body is re-fetched, then reported and remembered in
   ``<cache>/.failed/`` so later runs skip it unless asked to retry.

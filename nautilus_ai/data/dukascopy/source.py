@@ -4,8 +4,9 @@ The downloader only sees the protocol, so a second API (Dukascopy's newer JSON A
 test double) plugs in without touching retry or cache logic. ``HttpDataSource`` holds one
 ``requests.Session`` with a connection pool sized for the worker count; every request has an
 explicit (connect, read) timeout. A request that never reaches the server (name resolution
-failed, connection refused, connect timed out) raises :class:`UnreachableError`, so the
-downloader can tell a dead network from a busy server.
+failed, connection refused, connect timed out) or gets no answer within the read timeout (a
+server or proxy that accepts connections and never answers) raises :class:`UnreachableError`,
+so the downloader can tell a dead network from a busy server.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class TransientFetchError(FetchError):
 
 
 class UnreachableError(TransientFetchError):
-    """The request never reached the server: ``cause`` is ``"name resolution failed"``,
-    ``"connection refused"``, ``"connect timed out"``... and ``host`` the server's name."""
+    """The request never reached the server, or got no answer: ``cause`` is ``"name resolution
+    failed"``, ``"connection refused"``, ``"connect timed out"``, ``"no answer within 20 s"``...
+    and ``host`` the server's name."""
 
     def __init__(self, message: str, host: str, cause: str) -> None:
         super().__init__(message)
@@ -154,6 +156,10 @@ class HttpDataSource:
             response = self.session.get(url, timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             cause = _unreachable_cause(exc)
+            if cause is None and isinstance(exc, requests.ReadTimeout):
+                # Accepted but never answered: retried like the others, and counted with them,
+                # or a stalled server holds every file for (retries + 1) x the read timeout.
+                cause = f"no answer within {self.timeout[1]:g} s"
             if cause is not None:
                 host = urlsplit(url).hostname or self.base_url
                 raise UnreachableError(f"{url}: {cause}", host, cause) from exc

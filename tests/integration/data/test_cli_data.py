@@ -47,6 +47,10 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
     assert report["dropped"] == next(c for c in report["checks"] if c["name"] == "crossed")["count"]
 
 
+LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
+TICKS_08H = "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -68,6 +72,79 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
             "--bars",
         ),
         (["data", "info", "--catalog", "/nonexistent/catalog"], "no catalog"),
+        # Options another format does not read used to be ignored without a word.
+        (
+            ["data", "import", "lean", LEAN_MINUTES, "--bars", "60:MID"],
+            "--bars applies to dukascopy only, not lean",
+        ),
+        (
+            ["data", "import", "histdata-m1", "--keep-flats"],
+            "--keep-flats applies to dukascopy only, not histdata-m1",
+        ),
+        (
+            ["data", "import", "dukascopy", TICKS_08H, "--price-type", "ASK"],
+            "--price-type applies to csv only, not dukascopy",
+        ),
+        (
+            [
+                "data",
+                "import",
+                "csv",
+                "nautilus/truefx/usdjpy-ticks.csv",
+                "--preset",
+                "truefx-ticks",
+                "--instrument-id",
+                "USD/JPY.SIM",
+                "--clock",
+                "UTC",
+            ],
+            "--clock applies to histdata-m1 / histdata-ticks / lean only, not csv",
+        ),
+        (
+            ["data", "validate", "lean", LEAN_MINUTES, "--spec", "spec.json"],
+            "--spec applies to csv only, not lean",
+        ),
+        (
+            [
+                "data",
+                "download",
+                "EURUSD",
+                "--start",
+                "2019-02-04",
+                "--end",
+                "2019-02-05",
+                "--dry-run",
+            ],
+            "--dry-run: only with --import",
+        ),
+        (
+            [
+                "data",
+                "download",
+                "EURUSD",
+                "--start",
+                "2019-02-04",
+                "--end",
+                "2019-02-05",
+                "--import",
+                "--clock",
+                "UTC",
+            ],
+            "--clock applies to",
+        ),
+        # Dukascopy work the files cannot do.
+        (["data", "import", "dukascopy", TICKS_08H, "--no-ticks"], "would write nothing"),
+        (
+            [
+                "data",
+                "import",
+                "dukascopy",
+                "dukascopy/EURUSD/2019/01/04/BID_candles_min_1.bi5",
+                "--bars",
+                "60:MID",
+            ],
+            "builds bars from tick files: none given",
+        ),
     ],
 )
 def test_user_errors_exit_2_with_a_message(
@@ -117,7 +194,6 @@ def test_download_from_a_mirror_then_import(
 # -- imports never lose stored data (issue 10, part 1): the user's paths, end to end ----------
 
 HISTDATA_2017 = "histdata/DAT_ASCII_EURUSD_M1_2017*.csv"
-LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 ASK = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL"
 
@@ -268,3 +344,57 @@ def test_cli_policies_are_the_library_policies() -> None:
     from nautilus_ai.data import CONFLICT_POLICIES, DEFAULT_CONFLICT_POLICY
 
     assert set(_ON_CONFLICT) == set(CONFLICT_POLICIES) and DEFAULT_CONFLICT_POLICY == "error"
+
+
+def test_the_csv_presets_in_the_help_are_the_library_presets(capsys) -> None:
+    # The help used to say "see --list-presets", an option that does not exist.
+    from nautilus_ai.cli.data import _CSV_PRESETS
+    from nautilus_ai.data import CSV_PRESETS
+
+    assert tuple(sorted(CSV_PRESETS)) == _CSV_PRESETS
+    with pytest.raises(SystemExit):
+        main(["data", "import", "--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse wraps at hyphens
+    assert "--list-presets" not in out
+    assert f"apresetlayout({','.join(_CSV_PRESETS)})" in out
+
+
+def test_a_corrupt_catalog_file_is_named_in_one_line(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # Import, info and read_bars used to print pyarrow's "Parquet magic bytes not found in
+    # footer" without saying which of the catalog's files it was.
+    catalog = tmp_path / "catalog"
+    months = [str(data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv") for m in (1, 2, 3)]
+    for month in months[:2]:
+        assert main(["data", "import", "histdata-m1", month, "--catalog", str(catalog)]) == 0
+    (january, february) = sorted(catalog.glob("data/bar/*/*.parquet"))
+    kept = january.read_bytes()
+    february.write_bytes(february.read_bytes()[:5_000])
+    capsys.readouterr()
+    for args in (
+        ["data", "import", "histdata-m1", months[2], "--catalog", str(catalog), "-q"],
+        ["data", "info", "--catalog", str(catalog)],
+    ):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"{february}: unreadable Parquet file in the catalog" in err
+    from nautilus_ai.data import DataFormatError, read_bars
+
+    with pytest.raises(DataFormatError, match="unreadable Parquet file"):
+        read_bars(catalog, "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL")
+    assert sorted(catalog.glob("data/bar/*/*.parquet")) == [january, february]
+    assert january.read_bytes() == kept
+
+
+def test_a_catalog_path_that_is_a_file_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
+    # The dry run used to report 31,500 rows added; the real run died with "FileExistsError".
+    path = tmp_path / "catalog"
+    path.write_text("not a catalog")
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    for extra in (["--dry-run"], []):
+        argv = ["data", "import", "histdata-m1", january, "--catalog", str(path), "-q", *extra]
+        assert main(argv) == 2
+        assert f"catalog {path} is not a folder" in capsys.readouterr().err
+    assert path.read_text() == "not a catalog"

@@ -201,3 +201,34 @@ def test_sigkill_in_the_fallback_swap_is_finished_by_the_next_write(
         assert answer["killed"], (step, answer)
         seen |= _check_and_recover(scenario, catalog, fallback=True)
     assert seen == {"old", "new", "missing"}
+
+
+def test_a_series_that_cannot_be_written_names_what_the_import_did_write(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # The ASK series went in, the BID swap failed (a busy mount, a full disk): the CLI printed
+    # only the OSError, so nothing said that half of the import was stored.
+    from nautilus_ai.cli import main
+    from nautilus_ai.data import catalog as catalog_module
+    from nautilus_ai.data import read_bars
+
+    months = [data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv" for m in (1, 2)]
+    import_histdata_m1(months[0], tmp_path, ask_spread_pips=0.3)
+    commit = catalog_module.commit_series
+
+    def failing_bid(root: Path, plan: Any) -> bool:
+        if plan.identifier == BID:
+            raise OSError(16, "Device or resource busy")
+        return commit(root, plan)
+
+    monkeypatch.setattr(catalog_module, "commit_series", failing_bid)
+    argv = ["data", "import", "histdata-m1", str(months[1]), "--catalog", str(tmp_path)]
+    assert main([*argv, "--ask-spread-pips", "0.3", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{BID}: not written ([Errno 16] Device or resource busy)" in err
+    assert f"already written by this import: {ASK}" in err and "run the import again" in err
+    assert len(read_bars(tmp_path, ASK)) == 60_279 and len(read_bars(tmp_path, BID)) == 31_500
+    monkeypatch.setattr(catalog_module, "commit_series", commit)
+    assert main([*argv, "--ask-spread-pips", "0.3", "-q"]) == 0
+    assert len(read_bars(tmp_path, ASK)) == len(read_bars(tmp_path, BID)) == 60_279

@@ -117,3 +117,25 @@ def test_cli_exits_2_with_one_line_naming_the_cause(
     assert len(list(cache.rglob("*.bi5"))) == kept
     assert not (tmp_path / "catalog").exists()  # --import: nothing imported from a failed run
     assert seconds < 6.0, seconds
+
+
+def test_a_server_that_never_answers_stops_fast(
+    dukascopy_mirror, tmp_path: Path, data_dir: Path
+) -> None:
+    # It accepts connections and never answers (a stalled server or proxy): each request timed
+    # out, was retried, and 3 files took 110 s; the 48 here would have taken ~20 minutes.
+    slow: dict[str, list[str] | str] = {f.key: "timeout" for f in FILES}
+    with dukascopy_mirror(data_dir / "dukascopy", slow, slow_seconds=5.0) as mirror:
+        source = HttpDataSource(mirror.url, connect_timeout=1.0, read_timeout=0.5, pool_size=4)
+        started = time.perf_counter()
+        try:
+            with pytest.raises(ServerUnreachableError) as caught:
+                download_files(FILES, tmp_path / "cache", source, CONFIG)
+        finally:
+            source.close()
+        seconds = time.perf_counter() - started
+    assert str(caught.value).startswith(
+        "cannot reach 127.0.0.1: no answer within 0.5 s (5 attempts in "
+    )
+    assert seconds < 4.0, seconds
+    assert caught.value.summary.count("downloaded") == 0

@@ -12,8 +12,11 @@ from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from nautilus_ai.data import (
     BarArrays,
+    catalog_info,
     fx_instrument,
     import_histdata_m1,
+    import_histdata_ticks,
+    read_bars,
     read_histdata_m1,
     write_bars,
 )
@@ -125,3 +128,39 @@ def test_writer_refuses_bad_bars(tmp_path: Path, mutate, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         write_bars(tmp_path, fx_instrument("EUR/USD"), BID, mutate(_bars(range(3))))
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_the_instrument_comes_from_histdata_file_names(tmp_path: Path, data_dir: Path) -> None:
+    # A GBPUSD file used to be stored as EUR/USD.SIM (the fixed default), exit 0.
+    source = data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv"
+    gbp = tmp_path / "DAT_ASCII_GBPUSD_M1_201701.csv"
+    gbp.write_bytes(source.read_bytes())
+    catalog = tmp_path / "catalog"
+    assert import_histdata_m1(gbp, catalog).instrument_id == "GBP/USD.SIM"
+    assert import_histdata_m1(source, catalog, venue="HISTDATA").instrument_id == "EUR/USD.HISTDATA"
+    with pytest.raises(ValueError, match=r"'EUR/USD\.SIM' does not match the files' GBPUSD"):
+        import_histdata_m1(gbp, catalog, instrument_id="EUR/USD.SIM")
+    with pytest.raises(ValueError, match=r"several pairs \['EURUSD', 'GBPUSD'\]"):
+        import_histdata_m1([source, gbp], catalog)
+    ticks = data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    with pytest.raises(ValueError, match="does not match the files' EURUSD"):
+        import_histdata_ticks(ticks, catalog, instrument_id="USD/JPY.SIM")
+    info = {d.identifier for d in catalog_info(catalog).datasets}
+    assert "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL" not in info
+    # Files not named the HistData way keep the documented default.
+    other = tmp_path / "bars.csv"
+    other.write_bytes(source.read_bytes())
+    assert import_histdata_m1(other, catalog, dry_run=True).instrument_id == "EUR/USD.SIM"
+
+
+def test_an_assumed_volume_the_catalog_cannot_hold_is_refused(
+    tmp_path: Path, m1_files: list[Path]
+) -> None:
+    # EUR/USD sizes have 0 decimals: --assumed-volume 0.4 was stored as 0 (the value it is meant
+    # to replace) while the summary said "replaced by 0.4".
+    with pytest.raises(ValueError, match=r"assumed_volume 0\.4 has more decimals .* stored as 0"):
+        import_histdata_m1(m1_files[0], tmp_path, assumed_volume=0.4)
+    assert not list(tmp_path.rglob("*.parquet"))
+    import_histdata_m1(m1_files[0], tmp_path, assumed_volume=3.0)
+    bars = read_bars(tmp_path, BID)
+    assert len(bars) == 31_500 and np.all(bars.volume == 3.0)

@@ -21,6 +21,7 @@ from nautilus_ai.data import (
     import_lean,
     read_lean_ticks,
 )
+from nautilus_ai.data.dukascopy import find_files, load_ticks
 
 
 def test_lean_hour_bars_become_bid_and_ask_bar_types(tmp_path: Path, data_dir: Path) -> None:
@@ -138,3 +139,59 @@ def test_every_importer_rejects_a_malformed_row_with_file_and_line(tmp_path: Pat
         assert str(caught.value).startswith(where), str(caught.value)
     # Dukascopy has no lines: a bad file names the file and its period (see the test above).
     assert not catalog.exists() or not list(catalog.rglob("*.parquet"))
+
+
+def test_lean_files_of_two_markets_are_refused_before_anything_is_written(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # OANDA (UTC) and FXCM (UTC-5) minutes of one day in one batch used to be merged into one
+    # series labelled OANDA, the overlapping FXCM minutes dropped as "out of order", exit 0.
+    oanda = data_dir / "lean/forex/oanda/minute/eurusd/20140505_quote.zip"
+    fxcm = data_dir / "lean/forex/fxcm/minute/eurusd/20140505_quote.zip"
+    with pytest.raises(ValueError, match=r"several markets \['fxcm', 'oanda'\]"):
+        import_lean([oanda, fxcm], tmp_path)
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_a_file_given_twice_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    # The second copy was dropped as "out of order" except the rows at its last timestamp:
+    # 9,501 ticks stored from a 9,500-tick file, exit 0.
+    ticks = data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    again = data_dir / "histdata/../histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    hour = data_dir / "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
+    lean = data_dir / "lean/forex/oanda/tick/eurusd/20140504_quote.zip"
+    truefx = data_dir / "nautilus/truefx/usdjpy-ticks.csv"
+    runs = [
+        lambda: import_histdata_ticks([ticks, again], tmp_path),
+        lambda: import_dukascopy([hour, hour.parent], tmp_path),
+        lambda: import_lean([lean, lean], tmp_path),
+        lambda: import_csv(
+            [truefx, truefx], CSV_PRESETS["truefx-ticks"], tmp_path, instrument_id="USD/JPY.SIM"
+        ),
+    ]
+    for run in runs:
+        with pytest.raises(ValueError, match="the same file is given twice"):
+            run()
+    assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_bars_from_ticks_are_built_only_where_the_files_cover_their_period(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # A daily MID bar built from the afternoon's 12 hourly files used to be stored (open at
+    # 12:00), exit 0; importing the morning later then met it as a conflict.
+    root = data_dir / "dukascopy/EURUSD/2019/01/04"
+    afternoon = [root / f"{h:02d}h_ticks.bi5" for h in range(12, 24)]
+    summary = import_dukascopy(
+        afternoon, tmp_path, write_ticks=False, bars_from_ticks=[(86400, "MID"), (3600, "MID")]
+    )
+    assert [w.identifier for w in summary.writes] == ["EUR/USD.SIM-1-HOUR-MID-EXTERNAL"]
+    assert summary.writes[0].added == 12
+    assert any("1 1-DAY-MID bar(s) not built" in f for f in summary.failures)
+    whole_day = [root / f"{h:02d}h_ticks.bi5" for h in range(24)]
+    day = import_dukascopy(whole_day, tmp_path, write_ticks=False, bars_from_ticks=[(86400, "MID")])
+    assert not day.failures
+    bars = ParquetDataCatalog(str(tmp_path)).bars(["EUR/USD.SIM-1-DAY-MID-EXTERNAL"])
+    ticks, _ = load_ticks(find_files(whole_day[:1]), 100_000)
+    assert len(bars) == 1
+    assert bars[0].open.as_double() == round((ticks.bid[0] + ticks.ask[0]) / 2, 5)

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nautilus_ai.data import BarArrays, DataFormatError, QuoteArrays, bars_from_quotes
+from nautilus_ai.data.aggregate import bars_covered
 from nautilus_ai.data.dukascopy import (
     DukascopyFile,
     decode_ticks,
@@ -236,3 +237,18 @@ def test_bars_from_quotes_matches_a_plain_loop() -> None:
         bars_from_quotes(quotes, MINUTE, "MID")
     assert len(bars_from_quotes(QuoteArrays.empty(), MINUTE, "ASK")) == 0
     assert isinstance(bars, BarArrays)
+
+
+def test_bars_covered_needs_every_file_of_the_period() -> None:
+    hour = 3_600_000_000_000
+    read = np.array([12, 13, 15], dtype=np.int64) * hour  # 14h is missing (not read, corrupt)
+    closes = np.array([13, 14, 15, 16, 24], dtype=np.int64) * hour
+    assert bars_covered(closes, hour, read, hour).tolist() == [True, True, False, True, False]
+    # Two-hour bars [12, 14) and [14, 16); a day [0, 24) from a few hours only.
+    two = np.array([14, 16], dtype=np.int64) * hour
+    assert bars_covered(two, 2 * hour, read, hour).tolist() == [True, False]
+    assert bars_covered(np.array([24 * hour]), 24 * hour, read, hour).tolist() == [False]
+    # A 7-minute bar straddling 12h / 13h needs both hours; one straddling 11h / 12h does not.
+    seven = 420_000_000_000
+    straddle = np.array([13 * hour + 3 * 60_000_000_000, 12 * hour + 60_000_000_000])
+    assert bars_covered(straddle, seven, read, hour).tolist() == [True, False]

@@ -122,3 +122,48 @@ def test_header_must_have_the_named_columns(tmp_path: Path) -> None:
     path.write_text("time,o,h,l,c\n")
     with pytest.raises(ValueError, match=r"CsvSpec\.timestamp = 'timestamp' is not in the header"):
         read_csv_bars(path, CSV_PRESETS["nautilus-fxcm-m1"])
+
+
+def test_bars_closer_than_bar_seconds_are_refused(data_dir: Path) -> None:
+    # FXCM minute rows read with bar_seconds=3600 were stored as 28,761 overlapping 1-HOUR
+    # bars, one a minute, exit 0.
+    minutes = data_dir / "nautilus/fxcm/usdjpy-m1-bid-2013.csv"
+    hourly = CsvSpec.from_dict({**_spec_dict(CSV_PRESETS["nautilus-fxcm-m1"]), "bar_seconds": 3600})
+    with pytest.raises(
+        DataFormatError,
+        match=r"usdjpy-m1-bid-2013\.csv:3: bar 60 s after the one before, but "
+        r"bar_seconds is 3600",
+    ):
+        read_csv_bars(minutes, hourly)
+    assert len(read_csv_bars(minutes, CSV_PRESETS["nautilus-fxcm-m1"])) == 28_761
+
+
+def _spec_dict(spec: CsvSpec) -> dict[str, object]:
+    import dataclasses
+
+    return {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
+
+
+def test_a_newest_first_file_is_read_oldest_first(tmp_path: Path, data_dir: Path) -> None:
+    # Exports often list the newest row first: all but one row used to be dropped as out of
+    # order (28,760 of 28,761), exit 0.
+    source = data_dir / "nautilus/fxcm/usdjpy-m1-bid-2013.csv"
+    header, *rows = source.read_text().splitlines()
+    newest_first = tmp_path / "usdjpy-newest-first.csv"
+    newest_first.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    spec = CSV_PRESETS["nautilus-fxcm-m1"]
+    expected, got = read_csv_bars(source, spec), read_csv_bars(newest_first, spec)
+    for name in ("ts_event", "open", "high", "low", "close", "volume"):
+        assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+    hourly = CsvSpec.from_dict({**_spec_dict(spec), "bar_seconds": 3600})
+    # The overlap check still names the file's own line (line 3: the second data row).
+    with pytest.raises(DataFormatError, match=r"newest-first\.csv:3: bar 60 s after"):
+        read_csv_bars(newest_first, hourly)
+    ticks = data_dir / "nautilus/truefx/usdjpy-ticks.csv"
+    header, *rows = ticks.read_text().splitlines()
+    reversed_ticks = tmp_path / "ticks-newest-first.csv"
+    reversed_ticks.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    quotes = CSV_PRESETS["truefx-ticks"]
+    ours, theirs = read_csv_quotes(reversed_ticks, quotes), read_csv_quotes(ticks, quotes)
+    assert np.array_equal(ours.ts_event, theirs.ts_event)
+    assert np.array_equal(ours.bid, theirs.bid) and np.array_equal(ours.ask, theirs.ask)

@@ -154,3 +154,13 @@ def test_m1_reader_raises_only_data_format_error_on_junk(tmp_path: Path, junk: s
         assert exc.source == str(path)
     else:
         assert len(bars) >= 1
+
+
+def test_an_m1_bar_off_the_minute_is_refused(tmp_path: Path) -> None:
+    # 02:00:30 used to become a 1-minute bar closing at 02:01:30, overlapping its neighbours.
+    path = tmp_path / "DAT_ASCII_EURUSD_M1_201701.csv"
+    path.write_text(
+        "20170102 020000;1.05;1.06;1.04;1.05;0\n20170102 020030;1.05;1.06;1.04;1.05;0\n"
+    )
+    with pytest.raises(DataFormatError, match=r"M1_201701\.csv:2: bar start not on a whole 60 s"):
+        read_histdata_m1(path)

@@ -166,3 +166,62 @@ def test_malformed_rows_name_zip_member_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match=r"m\.csv:1: ms since midnight out of range"):
         read_lean_bars(late)
+
+
+def test_a_renamed_day_file_is_refused(tmp_path: Path, lean: Path) -> None:
+    # The rows hold ms since midnight only: a copy of 5 May saved as 20140507_quote.zip used
+    # to be stamped on 7 May without a word.
+    for resolution in ("minute", "tick"):
+        real = lean / "oanda" / resolution / "eurusd" / "20140505_quote.zip"
+        renamed = tmp_path / "oanda" / resolution / "eurusd" / "20140507_quote.zip"
+        renamed.parent.mkdir(parents=True)
+        renamed.write_bytes(real.read_bytes())
+        read = read_lean_ticks if resolution == "tick" else read_lean_bars
+        with pytest.raises(
+            DataFormatError,
+            match=rf"20140507_quote\.zip: the file name says 20140507 but its member "
+            rf"'20140505_eurusd_{resolution}_quote\.csv' says 20140505",
+        ):
+            read(renamed)
+
+
+def test_a_day_file_in_another_pairs_folder_is_refused(tmp_path: Path, lean: Path) -> None:
+    real = lean / "oanda" / "minute" / "eurusd" / "20140505_quote.zip"
+    misplaced = tmp_path / "oanda" / "minute" / "gbpusd" / "20140505_quote.zip"
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes(real.read_bytes())
+    with pytest.raises(
+        DataFormatError,
+        match=r"the folder says gbpusd but its member '20140505_eurusd_minute_quote\.csv' says "
+        r"eurusd",
+    ):
+        read_lean_bars(misplaced)
+
+
+def test_a_bar_off_its_period_is_refused(tmp_path: Path) -> None:
+    minute = write_zip(
+        tmp_path / "oanda" / "minute" / "eurusd" / "20140501_quote.zip",
+        "20140501_eurusd_minute_quote.csv",
+        "0,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n30000,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"csv:2: minute bar start not on a whole minute"):
+        read_lean_bars(minute)
+    hour = write_zip(
+        tmp_path / "oanda" / "hour" / "eurusd.zip",
+        "eurusd.csv",
+        "20070101 21:00,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n"
+        "20070101 21:30,1.3,1.3,1.3,1.3,0,1.3,1.3,1.3,1.3,0\n",
+    )
+    with pytest.raises(DataFormatError, match=r"eurusd\.csv:2: hour bar start not on a whole hour"):
+        read_lean_bars(hour)
+
+
+def test_a_renamed_hour_file_is_refused(tmp_path: Path, lean: Path) -> None:
+    renamed = tmp_path / "oanda" / "hour" / "gbpusd.zip"
+    renamed.parent.mkdir(parents=True)
+    renamed.write_bytes((lean / "oanda" / "hour" / "eurusd.zip").read_bytes())
+    with pytest.raises(
+        DataFormatError,
+        match=r"gbpusd\.zip: the file name says gbpusd but its member 'eurusd\.csv'",
+    ):
+        read_lean_bars(renamed)
