@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
         description="Run a backtest file: a Nautilus BacktestRunConfig plus name, sample and "
         "report_dir; ${VAR} and ${VAR:-default} are read from the environment. The file is "
         "checked strictly before anything runs (exit 2 naming the key path). Exit 1 when the "
-        "run failed: a strategy did not start, stopped early, raised, had no bars or could not "
-        "trade; --json carries 'status' and 'reasons'.",
+        "run failed: a strategy did not start, stopped early, raised, had no bars, could not "
+        "trade or its model failed; --json carries 'status' and 'reasons'.",
     )
     backtest.add_argument("config", help="run file (.yaml, .yml or .json), or a packaged name "
                           "such as 'demo'")  # fmt: skip

@@ -102,6 +102,73 @@ def test_a_strategy_that_stops_on_an_error_mid_run(demo_catalog: Path, tmp_path:
     assert reason.startswith("FaultyStrategy-000: stopped before the data ended (state STOPPED")
 
 
+class _FailsAfter:
+    """The rule model until its ``after``-th call, then a fault: an exception or a NaN answer."""
+
+    batch_exact = False
+
+    def __init__(self, spec: Any, after: int, fault: str) -> None:
+        from nautilus_ai.models.registry import build_predictor
+
+        self.inner = build_predictor({"kind": "rule"}, spec)
+        self.after, self.fault, self.calls = after, fault, 0
+        self.model_id, self.spec_hash = "fails-after/1", self.inner.spec_hash
+
+    def predict(self, features: Any, context: Any) -> Any:
+        import dataclasses
+
+        self.calls += 1
+        answer = self.inner.predict(features, context)
+        if self.calls <= self.after:
+            return answer
+        if self.fault == "raise":
+            raise RuntimeError(f"model server gone at call {self.calls}")
+        return dataclasses.replace(answer, confidence=float("nan"))
+
+    def predict_batch(self, features: Any, contexts: Any = None) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fault", ["raise", "nan"])
+@pytest.mark.parametrize("after", [0, 2000])
+def test_a_model_that_fails_mid_run_fails_the_run(
+    demo_catalog: Path, tmp_path: Path, fault: str, after: int
+) -> None:
+    # Every fault is a hold (the strategy never crashes), but holds standing in for the model's
+    # answers are not a backtest of the model: the run used to be "ok" (with all calls failing,
+    # noted as "no entry signal ... nothing reached min_confidence"), exit 0.
+    from pydantic import BaseModel, ConfigDict
+
+    from nautilus_ai.models.registry import register_backend
+
+    class FailsAfterConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        kind: str = "test_fails_after"
+
+    register_backend(
+        "test_fails_after", FailsAfterConfig,
+        lambda config, spec: _FailsAfter(spec, after, fault), replace=True,
+    )  # fmt: skip
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(
+            predictor={"kind": "test_fails_after"}, feature_source="incremental"
+        ),
+    )
+    outcome = run(raw, tmp_path)
+    reason = only_reason(outcome)
+    assert reason.startswith(f"{STRATEGY}: its model failed ")
+    assert "times and each decision was a hold (first at 2017-01-" in reason
+    assert ("model server gone at call" if fault == "raise" else "confidence") in reason
+    assert outcome.summary.extra["status"] == "failed"  # stats.json says it too
+    assert outcome.notes == []  # not "no entry signal"
+    if after:
+        assert outcome.summary.trades > 0  # it traded until the model failed
+
+
 def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog,
