@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,8 @@ def _send(args: argparse.Namespace) -> int:
 
     from nautilus_ai.control import InvalidCommandError, ReplyTimeoutError
 
-    if args.timeout <= 0:
-        raise CliError(f"--timeout must be > 0 seconds, was {args.timeout}")
+    if not 0 < args.timeout < math.inf:  # NaN too: checked before anything is sent
+        raise CliError(f"--timeout must be a finite number of seconds > 0, was {args.timeout}")
     client, settings = _client(args.trader, args.redis_url)
     try:
         command = client.command(args.command_type, args.strategy, **_fields(args))

@@ -85,6 +85,16 @@ def test_cli_user_errors(
     assert code == 2 and "at least one" in err
     code, _, err = run(capsys, "control", "switch-model", *common, "--config", "{nope")
     assert code == 2 and "--config is not JSON" in err
+    # A timeout that is no number of seconds: refused before the command is sent (a NaN used to
+    # send the pause, then exit 1 "ValueError: cannot convert float NaN to integer").
+    import redis
+
+    commands = f"nautilus-ai:control:{TRADER}:commands"
+    sent = redis.Redis.from_url(redis_server.url).xlen(commands)
+    for timeout in ("nan", "inf", "0"):
+        code, _, err = run(capsys, "control", "pause", *common, "--timeout", timeout)
+        assert code == 2 and "--timeout must be a finite number of seconds > 0, was" in err
+    assert redis.Redis.from_url(redis_server.url).xlen(commands) == sent
     # No secret: refused, naming the variable.
     monkeypatch.delenv("NAUTILUS_AI_CONTROL_SECRET")
     code, _, err = run(capsys, "control", "pause", *common)
