@@ -136,6 +136,8 @@ def _send(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
+    from nautilus_ai.control.client import MalformedReplyError
+
     if args.count < 1:
         raise CliError(f"--count must be >= 1, was {args.count}")
     client, settings = _client(args.trader, args.redis_url, need_secret=False)
@@ -143,6 +145,11 @@ def _history(args: argparse.Namespace) -> int:
         replies = client.replies(args.count)
     except (RedisError, OSError) as exc:
         raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    malformed = 0
     for reply in replies:
-        print(reply.to_json())
-    return 0
+        if isinstance(reply, MalformedReplyError):
+            malformed += 1
+            print(f"nautilus-ai: {reply}", file=sys.stderr)
+        else:
+            print(reply.to_json())
+    return EXIT_REFUSED if malformed else 0

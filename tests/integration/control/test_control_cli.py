@@ -104,3 +104,26 @@ def test_cli_user_errors(
     redis_server.stop()
     code, _, err = run(capsys, "control", "pause", *common, "--timeout", "1")
     assert code == 2 and "Redis at redis://127.0.0.1" in err
+
+
+def test_history_names_a_junk_entry_and_still_prints_the_replies(
+    harness: LoopHarness, redis_server: LocalRedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Anyone who can write to Redis can add an entry to the reply stream: one such entry used to
+    # make the whole audit trail unreadable ("KeyError: 'reply'", exit 1, no reply printed).
+    import redis
+
+    common = ["--trader", TRADER, "--strategy", STRATEGY, "--redis-url", redis_server.url]
+    assert run(capsys, "control", "pause", *common, "--reason", "before")[0] == 0
+    junk = redis.Redis.from_url(redis_server.url).xadd(
+        f"nautilus-ai:control:{TRADER}:replies", {"foo": "bar"}
+    )
+    assert run(capsys, "control", "resume", *common)[0] == 0
+    history = ["control", "history", "--trader", TRADER, "--redis-url", redis_server.url]
+    code, out, err = run(capsys, *history)
+    assert code == 1
+    assert [json.loads(line)["command_type"] for line in out.splitlines()] == ["pause", "resume"]
+    assert err.strip() == (
+        f"nautilus-ai: entry {junk.decode()} of the reply stream is not a command reply: "
+        "no 'reply' field"
+    )
