@@ -376,6 +376,50 @@ def _check_venues(
     return ["venues: every strategy has an execution client and a data client"]
 
 
+def check_databases(run_file: LiveRunFile) -> list[str]:
+    """Each Redis database of the node (``node.cache.database``, ``node.message_bus.database``)
+    answers a PING within its ``timeout``; returns what was checked.
+
+    Nautilus' cache database adapter waits for an unreachable Redis without end, its own
+    ``timeout`` notwithstanding, and the process then ignores SIGTERM (measured on 1.221: still
+    waiting after 10 minutes), so a real start asks first. ``--check`` connects nothing.
+
+    Raises
+    ------
+    LiveConfigError
+        ``<file>: node.<section>.database: Redis at <host:port> did not answer ...``.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    done = []
+    for section in ("cache", "message_bus"):
+        database = getattr(getattr(run_file.node, section, None), "database", None)
+        if database is None or database.type != "redis":
+            continue
+        host, port = database.host or "127.0.0.1", database.port or 6379
+        wait = float(database.timeout or 2)
+        client = redis.Redis(
+            host=host, port=int(port), username=database.username, password=database.password,
+            ssl=bool(database.ssl), socket_connect_timeout=wait, socket_timeout=wait,
+            retry=Retry(NoBackoff(), 0),
+        )  # fmt: skip
+        try:
+            client.ping()
+        except (redis.RedisError, OSError) as exc:
+            problem = " ".join(str(exc).split()) or type(exc).__name__
+            raise LiveConfigError(
+                f"{run_file.path}: node.{section}.database: Redis at {host}:{port} did not "
+                f"answer within {wait:g} s ({type(exc).__name__}: {problem}); Nautilus would "
+                "wait for it without end: start it, or correct host / port / password"
+            ) from None
+        finally:
+            client.close()
+        done.append(f"{section} database: Redis at {host}:{port} answered")
+    return done
+
+
 def build_node(run_file: LiveRunFile) -> TradingNode:
     """A built (not started) node with the config's client factories registered.
 
@@ -405,6 +449,7 @@ def run_live(
     """
     started = time.monotonic()
     prepare_live(run_file)  # the checks `--check` runs, before anything connects
+    check_databases(run_file)
     node = build_node(run_file)
     loop = node.kernel.loop
     reason = ["signal or external stop"]

@@ -162,3 +162,33 @@ def test_a_short_control_secret_is_refused_before_start(
     run_file = load_live_config(write(tmp_path, demo_catalog))
     with pytest.raises(LiveConfigError, match=r"control.secret_env: \$NAUTILUS_AI_CONTROL_SECRET"):
         prepare_live(run_file)
+
+
+def test_a_start_with_its_cache_redis_down_says_so_instead_of_waiting_forever(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    # Nautilus' cache database adapter waited for the unreachable Redis without end (its
+    # `timeout: 2` notwithstanding) and the process ignored SIGTERM; the start now asks first.
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, NAUTILUS_AI_CONTROL_SECRET=SECRET, NAUTILUS_AI_REDIS_PORT=str(port),
+               NAUTILUS_AI_REDIS_URL=f"redis://127.0.0.1:{port}/0")  # fmt: skip
+    path = write(tmp_path, demo_catalog)
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", "live", str(path)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    err = result.stderr.strip()
+    assert err == (
+        f"nautilus-ai: error: {path}: node.cache.database: Redis at 127.0.0.1:{port} did not "
+        f"answer within 2 s (ConnectionError: Error 111 connecting to 127.0.0.1:{port}. "
+        "Connection refused.); Nautilus would wait for it without end: start it, or correct "
+        "host / port / password"
+    )
