@@ -105,6 +105,8 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
 
     from nautilus_ai.features import FeatureSpec
     from nautilus_ai.models.registry import build_predictor
+    from nautilus_ai.models.spec import SpecMismatchError
+    from nautilus_ai.strategies.ai_pattern_control import spec_to_adopt
 
     done = []
     seen: dict[str, int] = {}
@@ -129,7 +131,15 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
                 spec_dict = config.get("feature_spec")
                 spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
             try:
-                built = build_predictor(predictor, spec)
+                try:
+                    built = build_predictor(predictor, spec)
+                except SpecMismatchError as exc:  # an older spec's model: adopted, as on_start
+                    pinned = config.get("feature_spec") is not None
+                    ticks = config.get("tick_mode") is not None
+                    adopted = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
+                    if adopted is None:
+                        raise
+                    built = build_predictor(predictor, adopted)
             except Exception as exc:  # the build on_start would run: any error stops it
                 raise ConfigFieldError(
                     (*where, "config", "predictor"),

@@ -25,7 +25,20 @@ from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
 
-__all__ = ["AIPatternControl"]
+__all__ = ["AIPatternControl", "spec_to_adopt"]
+
+
+def spec_to_adopt(exc: SpecMismatchError, *, spec_pinned: bool, tick_mode: bool) -> Any:
+    """The feature spec the strategy computes for a model built for another spec, or None.
+
+    A model stored under an older default spec keeps working after an upgrade: with no
+    ``feature_spec`` in the config and no tick mode, the strategy computes the model's own
+    version (one of the versions' defaults; a custom spec is never adopted). The live start's
+    checks ask the same question (``nautilus_ai.live.runner``).
+    """
+    if spec_pinned or tick_mode or exc.expected_spec is None:
+        return None
+    return default_spec_of(exc.expected_spec, exc.expected_hash)
 
 
 class AIPatternControl:
@@ -78,10 +91,9 @@ class AIPatternControl:
         try:
             return build_predictor(config, self.predictor_spec)
         except SpecMismatchError as exc:
-            spec = None
-            if self.config.feature_spec is None and exc.expected_spec is not None:
-                spec = default_spec_of(exc.expected_spec, exc.expected_hash)
-            if spec is None or self.tick_mode is not None:
+            pinned, ticks = self.config.feature_spec is not None, self.tick_mode is not None
+            spec = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
+            if spec is None:
                 self.log.error(f"Cannot build predictor {config!r}: SpecMismatchError: {exc}")
                 return None
             self.log.info(
