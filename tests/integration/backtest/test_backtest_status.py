@@ -72,6 +72,31 @@ def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> N
     assert "its predictor could not be built: ArtifactError" in reason
 
 
+def test_check_refuses_the_model_the_run_could_not_build(
+    demo_catalog: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # `backtest --check` said OK for a run whose strategy then stopped before its first bar
+    # (no model there): the run failed, the check had passed. Both now name the cause.
+    from nautilus_ai.cli import main
+
+    missing = tmp_path / "no-model"
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(predictor={"kind": "torch", "path": str(missing)}),
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["backtest", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"nautilus-ai: error: {path}: run.engine.strategies[0].config.predictor: cannot be "
+        f"built: ArtifactError: no model_card.json in {missing} (is it a model artifact?)"
+    )
+    path.write_text(yaml.safe_dump(demo_variant(demo_catalog)))
+    assert main(["backtest", str(path), "--check"]) == 0
+    assert "model(s) built: rule-trend-momentum/" in capsys.readouterr().out
+
+
 def faulty(fault: str) -> Callable[[dict[str, Any]], None]:
     def edit(raw: dict[str, Any]) -> None:
         raw["run"]["engine"]["strategies"] = [
