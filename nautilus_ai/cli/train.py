@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
-    from nautilus_ai.datasets import Fold, Window
+    from nautilus_ai.datasets import Fold
     from nautilus_ai.paths import default_reports_dir
     from nautilus_ai.training import FeatureMismatchError, TrainConfig
 
@@ -112,9 +112,9 @@ def _train(args: argparse.Namespace) -> int:
         raise CliError(f"--hidden: expected comma-separated ints, got {args.hidden!r}") from None
     try:
         fold = Fold(
-            train=Window.parse(*args.train),
-            validation=Window.parse(*args.validation),
-            test=Window.parse(*args.test) if args.test else None,
+            train=_window("--train", args.train),
+            validation=_window("--validation", args.validation),
+            test=_window("--test", args.test) if args.test else None,
         )
         label = label_spec_from_args(args)
         config = TrainConfig(
@@ -251,3 +251,13 @@ def _gbt_config(args: argparse.Namespace) -> Any:
         )
     except ValidationError as exc:
         raise CliError(describe_errors(exc)) from None
+
+
+def _window(flag: str, values: list[str]) -> Any:
+    """``Window.parse(START, END)``; a bad one is a ``CliError`` naming the flag."""
+    from nautilus_ai.datasets import Window
+
+    try:
+        return Window.parse(*values)
+    except ValueError as exc:
+        raise CliError(f"{flag} {' '.join(values)}: {exc}") from None

@@ -56,7 +56,8 @@ def test_train_with_out_of_sample_backtest(demo_catalog: Path, tmp_path: Path) -
     ("args", "message"),
     [
         (["--train", "2017-02-01", "2017-01-01", "--validation", "2017-02-01", "2017-02-05"],
-         "must be before end"),
+         "--train 2017-02-01 2017-01-01: Window: start (2017-02-01T00:00:00Z) must be before end "
+         "(2017-01-01T00:00:00Z)"),
         (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
           "--hidden", "a,b"], "--hidden"),
         (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
