@@ -138,6 +138,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.family == "lightgbm":
         config = _gbt_config(args)
     name = args.name or ("gbt" if args.family == "lightgbm" else "mlp")
+    _check_output(args.out, args.name)  # before minutes of training, not after
     if args.backtest and fold.test is None:
         raise CliError("--backtest needs a --test window")
     if args.ticks is not None:
@@ -261,3 +262,18 @@ def _window(flag: str, values: list[str]) -> Any:
         return Window.parse(*values)
     except ValueError as exc:
         raise CliError(f"{flag} {' '.join(values)}: {exc}") from None
+
+
+def _check_output(out: str, name: str | None) -> None:
+    """Refuse an artifacts root that is a file and a name the model card would refuse."""
+    import re
+
+    from nautilus_ai.models.card import MODEL_NAME_PATTERN
+
+    if name is not None and not (re.fullmatch(MODEL_NAME_PATTERN, name) and len(name) <= 128):
+        raise CliError(
+            f"--name: letters, digits and _ . - only, starting with a letter or a digit, at most "
+            f"128 characters (received {name!r})"
+        )
+    if Path(out).exists() and not Path(out).is_dir():
+        raise CliError(f"--out: {out} is a file, not a folder for the artifacts")
