@@ -86,7 +86,14 @@ def _check(run_file: RunFile) -> None:
                     received=data.end_time,
                 )
     engine = run.engine
-    for index, strategy in enumerate(engine.strategies if engine else []):
+    if not (engine and (engine.strategies or engine.actors)):
+        raise ConfigFieldError(
+            ("run", "engine", "strategies"),
+            "no strategy and no actor: the run would replay the data and trade nothing (is "
+            "the strategies list indented under run.engine?)",
+            received=list(engine.strategies) if engine else None,
+        )
+    for index, strategy in enumerate(engine.strategies):
         where = ("run", "engine", "strategies", index, "config")
         config: Mapping[str, Any] = strategy.config
         strategy_instrument = config.get("instrument_id")

@@ -293,3 +293,19 @@ def test_the_cli_exits_1_and_the_json_carries_the_status(
     # the report folder still records what happened
     stats = json.loads((Path(summary["report_dir"]) / "stats.json").read_text())
     assert stats["extra"]["status"] == "failed"
+
+
+@pytest.mark.parametrize("strategies", [[], None])
+def test_a_run_with_no_strategy_is_refused(
+    demo_catalog: Path, tmp_path: Path, strategies: list[Any] | None
+) -> None:
+    # The strategies list emptied (or dedented out of run.engine): the run replayed the data,
+    # traded nothing and said "status: ok", exit 0.
+    def edit(raw: dict[str, Any]) -> None:
+        if strategies is None:
+            del raw["run"]["engine"]["strategies"]
+        else:
+            raw["run"]["engine"]["strategies"] = strategies
+
+    with pytest.raises(ConfigError, match=r"run.engine.strategies: no strategy and no actor"):
+        run(demo_variant(demo_catalog, edit), tmp_path)
