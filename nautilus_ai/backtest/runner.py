@@ -44,7 +44,7 @@ from nautilus_trader.trading.strategy import Strategy
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
 from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
-from nautilus_ai.backtest.preflight import preflight
+from nautilus_ai.backtest.preflight import check_report_dir, preflight
 from nautilus_ai.decision import DecisionLog
 from nautilus_ai.reporting import (
     BacktestSummary,
@@ -206,6 +206,8 @@ def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
     """
     preflight(run_file)
     check_run_data(run_file)  # one side of a BID / ASK pair only: no market, 0 trades
+    if write:
+        check_report_dir(run_file)  # not after minutes of running
     config = run_file.run
     node = BacktestNode([config])
     engine: Any = None

@@ -89,10 +89,12 @@ def _backtest(args: argparse.Namespace) -> int:
         run_file = load_run_file(resolve_run_file(args.config))
         if args.check:
             from nautilus_ai.backtest.data_check import check_run_data
-            from nautilus_ai.backtest.preflight import preflight
+            from nautilus_ai.backtest.preflight import check_report_dir, preflight
 
             preflight(run_file)
             check_run_data(run_file)
+            if not args.no_report:
+                check_report_dir(run_file)
             models = _check_predictors(run_file)
             strategies = run_file.run.engine.strategies if run_file.run.engine else []
             print(

@@ -309,3 +309,26 @@ def test_a_run_with_no_strategy_is_refused(
 
     with pytest.raises(ConfigError, match=r"run.engine.strategies: no strategy and no actor"):
         run(demo_variant(demo_catalog, edit), tmp_path)
+
+
+def test_a_report_dir_that_is_a_file_is_refused_before_the_run(
+    demo_catalog: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # --check said OK, the run ran, then "NotADirectoryError: [Errno 20] ..." and no summary.
+    from nautilus_ai.cli import main
+
+    (tmp_path / "a-file").write_text("x")
+    for report_dir in (tmp_path / "a-file", tmp_path / "a-file" / "reports"):
+        raw = demo_variant(demo_catalog)
+        raw["report_dir"] = str(report_dir)
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        line = (
+            f"nautilus-ai: error: {path}: report_dir: {tmp_path / 'a-file'} is a file, not a "
+            f"folder (received '{report_dir}')"
+        )
+        for extra in (["--check"], []):
+            assert main(["backtest", str(path), *extra]) == 2
+            assert capsys.readouterr().err.strip() == line
+        assert main(["backtest", str(path), "--no-report", "--json"]) == 0  # no report: no need
+        capsys.readouterr()
