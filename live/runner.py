@@ -111,8 +111,7 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
     """Build each strategy and its predictor (what the node does at start); no duplicate ids."""
     from nautilus_trader.trading.config import StrategyFactory
 
-    from nautilus_ai.features import FeatureSpec
-    from nautilus_ai.models.registry import build_predictor
+    from nautilus_ai.strategies.ai_pattern_control import build_as_on_start
 
     done = []
     seen: dict[str, int] = {}
@@ -128,21 +127,14 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
                 received=importable.config.get("order_id_tag"),
             )
         seen[sid] = index
-        config = importable.config
-        predictor = config.get("predictor")
-        if isinstance(predictor, Mapping):
-            # The spec the strategy builds its model for (tick mode: the tick vector's).
-            spec = getattr(strategy, "predictor_spec", None)
-            if spec is None:
-                spec_dict = config.get("feature_spec")
-                spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
-            try:
-                built = build_predictor(predictor, spec)
-            except Exception as exc:  # the build on_start would run: any error stops it
-                raise ConfigFieldError(
-                    (*where, "config", "predictor"),
-                    f"cannot be built: {type(exc).__name__}: {' '.join(str(exc).split())}",
-                ) from None
+        try:
+            built = build_as_on_start(strategy, importable.config)
+        except Exception as exc:  # the build on_start would run: any error stops it
+            raise ConfigFieldError(
+                (*where, "config", "predictor"),
+                f"cannot be built: {type(exc).__name__}: {' '.join(str(exc).split())}",
+            ) from None
+        if built is not None:
             done.append(f"strategy {sid}: built, predictor {built.model_id}")
             built.close()
         else:

@@ -62,7 +62,9 @@ class Window:
 
     def __post_init__(self) -> None:
         if not self.start_ns < self.end_ns:
-            raise ValueError(f"Window: start ({self.start_ns}) must be before end ({self.end_ns})")
+            raise ValueError(
+                f"Window: start ({_iso(self.start_ns)}) must be before end ({_iso(self.end_ns)})"
+            )
 
     @classmethod
     def parse(cls, start: str | datetime, end: str | datetime) -> Window:

@@ -10,7 +10,7 @@ does that).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,44 @@ from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
 
-__all__ = ["AIPatternControl"]
+__all__ = ["AIPatternControl", "build_as_on_start", "spec_to_adopt"]
+
+
+def spec_to_adopt(exc: SpecMismatchError, *, spec_pinned: bool, tick_mode: bool) -> Any:
+    """The feature spec the strategy computes for a model built for another spec, or None.
+
+    A model stored under an older default spec keeps working after an upgrade: with no
+    ``feature_spec`` in the config and no tick mode, the strategy computes the model's own
+    version (one of the versions' defaults; a custom spec is never adopted). The live start's
+    checks ask the same question (``nautilus_ai.live.runner``).
+    """
+    if spec_pinned or tick_mode or exc.expected_spec is None:
+        return None
+    return default_spec_of(exc.expected_spec, exc.expected_hash)
+
+
+def build_as_on_start(strategy: Any, config: Mapping[str, Any]) -> Predictor | None:
+    """Build ``config["predictor"]`` as the strategy's ``on_start`` does (for its spec, or the
+    tick vector's; a model of an older default spec adopted), for the checks before a run;
+    None when the config names no predictor. Raises whatever the build raises."""
+    predictor = config.get("predictor")
+    if not isinstance(predictor, Mapping):
+        return None
+    spec = getattr(strategy, "predictor_spec", None)
+    if spec is None:
+        from nautilus_ai.features import FeatureSpec
+
+        spec_dict = config.get("feature_spec")
+        spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
+    try:
+        return build_predictor(dict(predictor), spec)
+    except SpecMismatchError as exc:
+        pinned = config.get("feature_spec") is not None
+        ticks = config.get("tick_mode") is not None
+        adopted = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
+        if adopted is None:
+            raise
+        return build_predictor(dict(predictor), adopted)
 
 
 class AIPatternControl:
@@ -78,10 +115,9 @@ class AIPatternControl:
         try:
             return build_predictor(config, self.predictor_spec)
         except SpecMismatchError as exc:
-            spec = None
-            if self.config.feature_spec is None and exc.expected_spec is not None:
-                spec = default_spec_of(exc.expected_spec, exc.expected_hash)
-            if spec is None or self.tick_mode is not None:
+            pinned, ticks = self.config.feature_spec is not None, self.tick_mode is not None
+            spec = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
+            if spec is None:
                 self.log.error(f"Cannot build predictor {config!r}: SpecMismatchError: {exc}")
                 return None
             self.log.info(

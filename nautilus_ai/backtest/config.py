@@ -119,6 +119,41 @@ def substitute_env(value: Any, *, where: str = "") -> Any:
         raise ConfigError(f"{prefix}{exc}", exc) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML itself keeps the
+    last value and drops the other without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults`: keys it brings may be overridden
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = first_line.get(key)
+            except TypeError:  # an unhashable key: construct_mapping names it
+                continue
+            first_line.setdefault(key, line)
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None,
+                    f"line {line}: key {key!r} is given twice in one mapping (first on line "
+                    f"{first}); only one value can hold",
+                )  # fmt: skip
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` hook: refuse a key given twice in one object (JSON keeps the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice in one object; only one value can hold")
+        out[key] = value
+    return out
+
+
 def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
     """The parsed content of a YAML (``.yaml`` / ``.yml``) or else JSON config file.
 
@@ -134,11 +169,15 @@ def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
         raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not a text file ({exc.reason})") from None
+    is_yaml = path.suffix in (".yaml", ".yml")
     try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        if is_yaml:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+        else:
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+    except (yaml.YAMLError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         detail = " ".join(str(exc).split())
-        raise error(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {detail}") from exc
+        raise error(f"{path}: not valid {'YAML' if is_yaml else 'JSON'}: {detail}") from exc
     if data is None:
         raise error(f"{path}: the {what} is empty")
     return data

@@ -21,7 +21,7 @@ from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.config_nautilus import check_bar_spec
 from nautilus_ai.data.catalog import CatalogInfo, catalog_info
 
-__all__ = ["loaded_bar_types", "preflight"]
+__all__ = ["check_report_dir", "loaded_bar_types", "preflight"]
 
 
 def loaded_bar_types(config: BacktestDataConfig) -> list[str]:
@@ -48,6 +48,29 @@ def preflight(run_file: RunFile) -> None:
         _check(run_file)
     except ConfigFieldError as exc:
         raise ConfigError(f"{run_file.path}: {exc}", exc) from None
+
+
+def check_report_dir(run_file: RunFile) -> None:
+    """Refuse a ``report_dir`` the report cannot be written into (a file, or under one, or a
+    folder this user cannot write), before the run rather than after it.
+
+    Raises
+    ------
+    ConfigError
+        ``<file>: report_dir: <problem> (received ...)``.
+    """
+    import os
+
+    folder = Path(run_file.report_dir)
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    problem = ""
+    if existing is not None and not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        error = ConfigFieldError(("report_dir",), problem, received=str(run_file.report_dir))
+        raise ConfigError(f"{run_file.path}: {error}", error)
 
 
 def _check(run_file: RunFile) -> None:
@@ -86,7 +109,14 @@ def _check(run_file: RunFile) -> None:
                     received=data.end_time,
                 )
     engine = run.engine
-    for index, strategy in enumerate(engine.strategies if engine else []):
+    if not (engine and (engine.strategies or engine.actors)):
+        raise ConfigFieldError(
+            ("run", "engine", "strategies"),
+            "no strategy and no actor: the run would replay the data and trade nothing (is "
+            "the strategies list indented under run.engine?)",
+            received=list(engine.strategies) if engine else None,
+        )
+    for index, strategy in enumerate(engine.strategies):
         where = ("run", "engine", "strategies", index, "config")
         config: Mapping[str, Any] = strategy.config
         strategy_instrument = config.get("instrument_id")

@@ -44,7 +44,7 @@ from nautilus_trader.trading.strategy import Strategy
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
 from nautilus_ai.backtest.data_check import check_run_data
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
-from nautilus_ai.backtest.preflight import preflight
+from nautilus_ai.backtest.preflight import check_report_dir, preflight
 from nautilus_ai.decision import DecisionLog
 from nautilus_ai.reporting import (
     BacktestSummary,
@@ -206,6 +206,8 @@ def run_backtest(run_file: RunFile, *, write: bool = True) -> BacktestOutcome:
     """
     preflight(run_file)
     check_run_data(run_file)  # one side of a BID / ASK pair only: no market, 0 trades
+    if write:
+        check_report_dir(run_file)  # not after minutes of running
     config = run_file.run
     node = BacktestNode([config])
     engine: Any = None
@@ -475,9 +477,12 @@ def _assess_orders(status: StrategyStatus, engine: Any, strategy: Any) -> None:
 
 def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str, Any]) -> None:
     decisions = getattr(strategy, "decisions", None)
-    if not isinstance(decisions, Sequence) or config.get("observe_only"):
+    if not isinstance(decisions, Sequence):
         return
     decisions = [*decisions, *getattr(strategy, "tick_decisions", ())]
+    _assess_model_faults(status, strategy, decisions)
+    if config.get("observe_only"):
+        return
     entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]
     sized = [d for d in entries if float(getattr(d, "quantity", 0.0)) > 0.0]
     status.entry_signals, status.entries_sized = len(entries), len(sized)
@@ -487,6 +492,18 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
             f"could not trade: all {len(entries)} entry signals were sized to zero (first: "
             f"{first}); check the venue's balances and leverage and the sizing settings"
         )
+
+
+def _assess_model_faults(status: StrategyStatus, strategy: Any, decisions: list[Any]) -> None:
+    """Fail a run whose model failed: each fault was a hold standing in for its answer, so the
+    run did not backtest the model (a backend that may fail on purpose belongs in a
+    ``fallback`` chain, which answers instead)."""
+    errors = int(getattr(strategy, "predictor_errors", 0) or 0)
+    if not errors:
+        return
+    first = next((d for d in decisions if getattr(d, "error", None)), None)
+    where = f" (first at {_iso_ns(int(first.ts_event))}: {first.error})" if first else ""
+    status.fail(f"its model failed {errors:,} times and each decision was a hold{where}")
 
 
 def _no_trade_note(status: StrategyStatus, config: Mapping[str, Any]) -> str:

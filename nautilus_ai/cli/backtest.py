@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
         description="Run a backtest file: a Nautilus BacktestRunConfig plus name, sample and "
         "report_dir; ${VAR} and ${VAR:-default} are read from the environment. The file is "
         "checked strictly before anything runs (exit 2 naming the key path). Exit 1 when the "
-        "run failed: a strategy did not start, stopped early, raised, had no bars or could not "
-        "trade; --json carries 'status' and 'reasons'.",
+        "run failed: a strategy did not start, stopped early, raised, had no bars, could not "
+        "trade or its model failed; --json carries 'status' and 'reasons'.",
     )
     backtest.add_argument("config", help="run file (.yaml, .yml or .json), or a packaged name "
                           "such as 'demo'")  # fmt: skip
@@ -89,15 +89,18 @@ def _backtest(args: argparse.Namespace) -> int:
         run_file = load_run_file(resolve_run_file(args.config))
         if args.check:
             from nautilus_ai.backtest.data_check import check_run_data
-            from nautilus_ai.backtest.preflight import preflight
+            from nautilus_ai.backtest.preflight import check_report_dir, preflight
 
             preflight(run_file)
             check_run_data(run_file)
+            if not args.no_report:
+                check_report_dir(run_file)
+            models = _check_predictors(run_file)
             strategies = run_file.run.engine.strategies if run_file.run.engine else []
             print(
                 f"{run_file.path}: OK - {run_file.name} [{run_file.sample}], "
-                f"{len(run_file.run.data)} data config(s), {len(strategies)} strategy(ies); "
-                "nothing was run"
+                f"{len(run_file.run.data)} data config(s), {len(strategies)} strategy(ies)"
+                f"{models}; nothing was run"
             )
             return 0
         outcome = run_backtest(run_file, write=not args.no_report)
@@ -108,6 +111,33 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"nautilus-ai: error: backtest failed: {'; '.join(outcome.reasons)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_predictors(run_file: Any) -> str:
+    """Build each strategy and its predictor as ``on_start`` will (a model that cannot be built
+    stops the strategy before its first bar, and the run fails); ``", model(s) ..."`` or ``""``.
+
+    Raises ``CliError`` naming the strategy's ``predictor`` key path.
+    """
+    from nautilus_trader.trading.config import StrategyFactory
+
+    from nautilus_ai.strategies.ai_pattern_control import build_as_on_start
+
+    built_ids = []
+    for index, importable in enumerate(
+        run_file.run.engine.strategies if run_file.run.engine else []
+    ):
+        try:
+            built = build_as_on_start(StrategyFactory.create(importable), importable.config)
+        except Exception as exc:  # what on_start would meet: any error stops the strategy
+            raise CliError(
+                f"{run_file.path}: run.engine.strategies[{index}].config.predictor: cannot be "
+                f"built: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            ) from None
+        if built is not None:
+            built_ids.append(built.model_id)
+            built.close()
+    return f", model(s) built: {', '.join(built_ids)}" if built_ids else ""
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,8 @@ def _send(args: argparse.Namespace) -> int:
 
     from nautilus_ai.control import InvalidCommandError, ReplyTimeoutError
 
-    if args.timeout <= 0:
-        raise CliError(f"--timeout must be > 0 seconds, was {args.timeout}")
+    if not 0 < args.timeout < math.inf:  # NaN too: checked before anything is sent
+        raise CliError(f"--timeout must be a finite number of seconds > 0, was {args.timeout}")
     client, settings = _client(args.trader, args.redis_url)
     try:
         command = client.command(args.command_type, args.strategy, **_fields(args))
@@ -135,6 +136,8 @@ def _send(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
+    from nautilus_ai.control.client import MalformedReplyError
+
     if args.count < 1:
         raise CliError(f"--count must be >= 1, was {args.count}")
     client, settings = _client(args.trader, args.redis_url, need_secret=False)
@@ -142,6 +145,11 @@ def _history(args: argparse.Namespace) -> int:
         replies = client.replies(args.count)
     except (RedisError, OSError) as exc:
         raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    malformed = 0
     for reply in replies:
-        print(reply.to_json())
-    return 0
+        if isinstance(reply, MalformedReplyError):
+            malformed += 1
+            print(f"nautilus-ai: {reply}", file=sys.stderr)
+        else:
+            print(reply.to_json())
+    return EXIT_REFUSED if malformed else 0

@@ -131,6 +131,8 @@ def _export_pine(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
+        raise CliError(f"--out: {args.out} is a folder; name the .pine file to write")
     limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS
     model = args.model
     artifact = Path(model)
@@ -148,7 +150,10 @@ def _export_pine(args: argparse.Namespace) -> int:
     except (ArtifactError, ValueError, FileNotFoundError, AttributeError) as exc:
         raise CliError(str(exc)) from exc
     out = Path(args.out) if args.out else Path(f"{_file_stem(export.model.model_id)}.pine")
-    export.write(out)
+    try:
+        export.write(out)
+    except OSError as exc:
+        raise CliError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
     print(f"wrote {out} ({len(export.script.splitlines())} lines, {len(export.script)} bytes)")
     print(f"  model: {export.model.model_id}, embedded as {_kind_text(export.kind)}")
     print(f"  feature spec: {export.spec.hash} ({len(export.spec.names)} features)")

@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
-    from nautilus_ai.datasets import Fold, Window
+    from nautilus_ai.datasets import Fold
     from nautilus_ai.paths import default_reports_dir
     from nautilus_ai.training import FeatureMismatchError, TrainConfig
 
@@ -112,9 +112,9 @@ def _train(args: argparse.Namespace) -> int:
         raise CliError(f"--hidden: expected comma-separated ints, got {args.hidden!r}") from None
     try:
         fold = Fold(
-            train=Window.parse(*args.train),
-            validation=Window.parse(*args.validation),
-            test=Window.parse(*args.test) if args.test else None,
+            train=_window("--train", args.train),
+            validation=_window("--validation", args.validation),
+            test=_window("--test", args.test) if args.test else None,
         )
         label = label_spec_from_args(args)
         config = TrainConfig(
@@ -138,6 +138,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.family == "lightgbm":
         config = _gbt_config(args)
     name = args.name or ("gbt" if args.family == "lightgbm" else "mlp")
+    _check_output(args.out, args.name)  # before minutes of training, not after
     if args.backtest and fold.test is None:
         raise CliError("--backtest needs a --test window")
     if args.ticks is not None:
@@ -251,3 +252,28 @@ def _gbt_config(args: argparse.Namespace) -> Any:
         )
     except ValidationError as exc:
         raise CliError(describe_errors(exc)) from None
+
+
+def _window(flag: str, values: list[str]) -> Any:
+    """``Window.parse(START, END)``; a bad one is a ``CliError`` naming the flag."""
+    from nautilus_ai.datasets import Window
+
+    try:
+        return Window.parse(*values)
+    except ValueError as exc:
+        raise CliError(f"{flag} {' '.join(values)}: {exc}") from None
+
+
+def _check_output(out: str, name: str | None) -> None:
+    """Refuse an artifacts root that is a file and a name the model card would refuse."""
+    import re
+
+    from nautilus_ai.models.card import MODEL_NAME_PATTERN
+
+    if name is not None and not (re.fullmatch(MODEL_NAME_PATTERN, name) and len(name) <= 128):
+        raise CliError(
+            f"--name: letters, digits and _ . - only, starting with a letter or a digit, at most "
+            f"128 characters (received {name!r})"
+        )
+    if Path(out).exists() and not Path(out).is_dir():
+        raise CliError(f"--out: {out} is a file, not a folder for the artifacts")

@@ -18,11 +18,16 @@ from nautilus_ai.control.schema import CommandReply, ControlCommand, parse_comma
 from nautilus_ai.control.signing import seal
 from nautilus_ai.control.transport import StreamNames
 
-__all__ = ["ControlClient", "ReplyTimeoutError"]
+__all__ = ["ControlClient", "MalformedReplyError", "ReplyTimeoutError"]
 
 
 class ReplyTimeoutError(TimeoutError):
     """No reply with the command's id arrived in time (is the node running and listening?)."""
+
+
+class MalformedReplyError(ValueError):
+    """A reply stream entry that is not a command reply (anyone who can write to Redis can add
+    one)."""
 
 
 class ControlClient:
@@ -131,7 +136,19 @@ class ControlClient:
                     if fields.get("command_id") == command_id:
                         return CommandReply.from_json(fields["reply"])
 
-    def replies(self, count: int = 100) -> list[CommandReply]:
-        """The most recent ``count`` replies, oldest first (the audit trail)."""
+    def replies(self, count: int = 100) -> list[CommandReply | MalformedReplyError]:
+        """The most recent ``count`` replies, oldest first (the audit trail); an entry that is no
+        reply stands in its place as a :class:`MalformedReplyError` naming its entry id, so one
+        junk entry neither hides the others nor goes unnoticed."""
         entries = self._client.xrevrange(self._names.replies, count=count)
-        return [CommandReply.from_json(fields["reply"]) for _id, fields in reversed(entries)]
+        return [_reply_or_error(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+
+def _reply_or_error(entry_id: str, fields: Any) -> CommandReply | MalformedReplyError:
+    try:
+        return CommandReply.from_json(fields["reply"])
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError: a ValueError
+        detail = "no 'reply' field" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+        return MalformedReplyError(
+            f"entry {entry_id} of the reply stream is not a command reply: {detail[:200]}"
+        )

@@ -97,6 +97,10 @@ def _busiest_day(entry_ts: np.ndarray) -> tuple[int, int]:
     return day * NS_PER_DAY, (day + 1) * NS_PER_DAY
 
 
+def _iso(ns: int) -> str:
+    return str(np.datetime64(ns, "ns"))[:19] + "Z"
+
+
 def write_backtest_report(
     report_dir: str | Path,
     catalog_path: str | Path,
@@ -134,6 +138,11 @@ def write_backtest_report(
     except FileNotFoundError:
         ask_close = bid.close
     ts, bid_close = bid.ts_event, bid.close
+    if window is not None and not np.any((ts >= window[0]) & (ts < window[1])):
+        raise ValueError(
+            f"the chart window {_iso(window[0])} .. {_iso(window[1])} holds none of the run's "
+            f"{ts.size:,} bars ({stats['start']} .. {stats['end']})"
+        )
     ohlc = np.column_stack([bid.open, bid.high, bid.low, bid.close])
 
     split = split_trades(trades, ts, bid_close, ask_close)
@@ -261,12 +270,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: <report_dir>/trader)")
     args = parser.parse_args(argv)
     window = None
-    if args.window:
-        from nautilus_ai.datasets import Window
-
-        parsed = Window.parse(*args.window)
-        window = (parsed.start_ns, parsed.end_ns)
     try:
+        if args.window:
+            from nautilus_ai.datasets import Window
+
+            try:
+                parsed = Window.parse(*args.window)
+            except ValueError as exc:
+                raise ValueError(f"--window {' '.join(args.window)}: {exc}") from None
+            window = (parsed.start_ns, parsed.end_ns)
         report = write_backtest_report(args.report_dir, args.catalog, window=window, out=args.out)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"backtest_report: error: {exc}", file=sys.stderr)

@@ -40,6 +40,7 @@ from nautilus_ai.artifacts import ArtifactError, file_sha256, next_version
 __all__ = [
     "CARD_FILE",
     "CLASSES",
+    "MODEL_NAME_PATTERN",
     "WEIGHTS_FILE",
     "ArtifactError",
     "MLPArchitecture",
@@ -57,6 +58,8 @@ WEIGHTS_FILE = "model.safetensors"
 CLASSES: tuple[str, str, str] = ("sell", "hold", "buy")
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+#: What a model's name may be (it names the artifact folder ``<name>/v<version>``).
+MODEL_NAME_PATTERN = _NAME_PATTERN
 
 
 class _Frozen(BaseModel):

@@ -195,6 +195,7 @@ def check_spec_matches(
     name lists differ, else the first differing field of the spec dicts.
     """
     if spec.hash == expected_hash:
+        _check_self_consistent(owner, expected_hash, expected_names, expected_spec, spec)
         return
     detail = None
     for i, (want, got) in enumerate(zip(expected_names, spec.names, strict=False)):
@@ -225,6 +226,36 @@ def check_spec_matches(
         expected_hash=expected_hash,
         expected_spec=expected_spec,
     )
+
+
+def _check_self_consistent(
+    owner: str,
+    expected_hash: str,
+    expected_names: Sequence[str],
+    expected_spec: Mapping[str, object] | None,
+    spec: FeatureSpecLike,
+) -> None:
+    """Refuse a stored spec hash that the stored names or spec dict contradict (a card edited
+    by hand): the model would run on one definition while its card, and a Pine export of it,
+    name another. Fields a stored dict omits are defaults (``FeatureSpec.from_dict``)."""
+    detail = None
+    if tuple(expected_names) != tuple(spec.names):
+        detail = f"feature_names {first_difference(list(expected_names), list(spec.names))}"
+    elif expected_spec is not None:
+        given = spec.to_dict()
+        stored = {key: value for key, value in expected_spec.items() if key in given}
+        diff = first_difference(stored, {key: given[key] for key in stored})
+        unknown = sorted(set(expected_spec) - set(given))
+        if diff is not None:
+            detail = f"feature_spec.{diff}"
+        elif unknown:
+            detail = f"feature_spec has the unknown field {unknown[0]!r}"
+    if detail is not None:
+        raise SpecMismatchError(
+            f"{owner}: its stored spec hash {expected_hash} is not what its stored features say "
+            f"({detail}; stored != the definition behind that hash): the card was edited or "
+            "corrupted"
+        )
 
 
 def check_feature_vector(

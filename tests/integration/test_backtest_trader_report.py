@@ -51,3 +51,41 @@ def test_demo_backtest_then_its_trader_report(demo_catalog: Path, tmp_path: Path
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "not a backtest report folder" in missing.stderr
+
+
+def test_a_bad_chart_window_is_one_line_and_writes_nothing(
+    demo_catalog: Path, tmp_path: Path, capsys: object
+) -> None:
+    # `--window` reversed or not a date was a ValueError traceback; a window outside the run
+    # drew an empty chart and said "wrote ...", exit 0.
+    import yaml
+
+    from nautilus_ai.backtest.config import parse_run_file
+    from nautilus_ai.backtest.runner import run_backtest
+    from nautilus_ai.experiments.backtest_report import main
+
+    raw = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())
+    raw["report_dir"] = str(tmp_path)
+    raw["run"]["data"][0].update(
+        catalog_path=str(demo_catalog), start_time="2017-05-01", end_time="2017-05-03"
+    )
+    raw["run"]["engine"]["strategies"][0]["config"]["catalog_path"] = str(demo_catalog)
+    outcome = run_backtest(parse_run_file(raw, tmp_path / "run.yaml"))
+    assert outcome.report_dir is not None
+    folder = str(outcome.report_dir)
+    for window, message in [
+        (["2017-05-03", "2017-05-01"], "--window 2017-05-03 2017-05-01: Window: start ("),
+        (["xx", "2017-05-01"], "--window xx 2017-05-01: not an ISO date / datetime: 'xx'"),
+        (
+            ["2018-05-01", "2018-05-03"],
+            "the chart window 2018-05-01T00:00:00Z .. 2018-05-03T00:00:00Z holds none of the "
+            "run's 2,869 bars (2017-05-01T00:00:00Z .. 2017-05-03T00:00:00Z)",
+        ),
+    ]:
+        assert main([folder, "--catalog", str(demo_catalog), "--window", *window]) == 2
+        err = capsys.readouterr().err  # type: ignore[attr-defined]
+        assert err.startswith(f"backtest_report: error: {message}") and len(err.splitlines()) == 1
+        assert not (outcome.report_dir / "trader").exists()
+    assert (
+        main([folder, "--catalog", str(demo_catalog), "--window", "2017-05-02", "2017-05-03"]) == 0
+    )

@@ -72,6 +72,31 @@ def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> N
     assert "its predictor could not be built: ArtifactError" in reason
 
 
+def test_check_refuses_the_model_the_run_could_not_build(
+    demo_catalog: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # `backtest --check` said OK for a run whose strategy then stopped before its first bar
+    # (no model there): the run failed, the check had passed. Both now name the cause.
+    from nautilus_ai.cli import main
+
+    missing = tmp_path / "no-model"
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(predictor={"kind": "torch", "path": str(missing)}),
+    )
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["backtest", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"nautilus-ai: error: {path}: run.engine.strategies[0].config.predictor: cannot be "
+        f"built: ArtifactError: no model_card.json in {missing} (is it a model artifact?)"
+    )
+    path.write_text(yaml.safe_dump(demo_variant(demo_catalog)))
+    assert main(["backtest", str(path), "--check"]) == 0
+    assert "model(s) built: rule-trend-momentum/" in capsys.readouterr().out
+
+
 def faulty(fault: str) -> Callable[[dict[str, Any]], None]:
     def edit(raw: dict[str, Any]) -> None:
         raw["run"]["engine"]["strategies"] = [
@@ -100,6 +125,73 @@ def test_a_strategy_that_raises_mid_run(demo_catalog: Path, tmp_path: Path) -> N
 def test_a_strategy_that_stops_on_an_error_mid_run(demo_catalog: Path, tmp_path: Path) -> None:
     reason = only_reason(run(demo_variant(demo_catalog, faulty("stop")), tmp_path))
     assert reason.startswith("FaultyStrategy-000: stopped before the data ended (state STOPPED")
+
+
+class _FailsAfter:
+    """The rule model until its ``after``-th call, then a fault: an exception or a NaN answer."""
+
+    batch_exact = False
+
+    def __init__(self, spec: Any, after: int, fault: str) -> None:
+        from nautilus_ai.models.registry import build_predictor
+
+        self.inner = build_predictor({"kind": "rule"}, spec)
+        self.after, self.fault, self.calls = after, fault, 0
+        self.model_id, self.spec_hash = "fails-after/1", self.inner.spec_hash
+
+    def predict(self, features: Any, context: Any) -> Any:
+        import dataclasses
+
+        self.calls += 1
+        answer = self.inner.predict(features, context)
+        if self.calls <= self.after:
+            return answer
+        if self.fault == "raise":
+            raise RuntimeError(f"model server gone at call {self.calls}")
+        return dataclasses.replace(answer, confidence=float("nan"))
+
+    def predict_batch(self, features: Any, contexts: Any = None) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("fault", ["raise", "nan"])
+@pytest.mark.parametrize("after", [0, 2000])
+def test_a_model_that_fails_mid_run_fails_the_run(
+    demo_catalog: Path, tmp_path: Path, fault: str, after: int
+) -> None:
+    # Every fault is a hold (the strategy never crashes), but holds standing in for the model's
+    # answers are not a backtest of the model: the run used to be "ok" (with all calls failing,
+    # noted as "no entry signal ... nothing reached min_confidence"), exit 0.
+    from pydantic import BaseModel, ConfigDict
+
+    from nautilus_ai.models.registry import register_backend
+
+    class FailsAfterConfig(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        kind: str = "test_fails_after"
+
+    register_backend(
+        "test_fails_after", FailsAfterConfig,
+        lambda config, spec: _FailsAfter(spec, after, fault), replace=True,
+    )  # fmt: skip
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(
+            predictor={"kind": "test_fails_after"}, feature_source="incremental"
+        ),
+    )
+    outcome = run(raw, tmp_path)
+    reason = only_reason(outcome)
+    assert reason.startswith(f"{STRATEGY}: its model failed ")
+    assert "times and each decision was a hold (first at 2017-01-" in reason
+    assert ("model server gone at call" if fault == "raise" else "confidence") in reason
+    assert outcome.summary.extra["status"] == "failed"  # stats.json says it too
+    assert outcome.notes == []  # not "no entry signal"
+    if after:
+        assert outcome.summary.trades > 0  # it traded until the model failed
 
 
 def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
@@ -201,3 +293,42 @@ def test_the_cli_exits_1_and_the_json_carries_the_status(
     # the report folder still records what happened
     stats = json.loads((Path(summary["report_dir"]) / "stats.json").read_text())
     assert stats["extra"]["status"] == "failed"
+
+
+@pytest.mark.parametrize("strategies", [[], None])
+def test_a_run_with_no_strategy_is_refused(
+    demo_catalog: Path, tmp_path: Path, strategies: list[Any] | None
+) -> None:
+    # The strategies list emptied (or dedented out of run.engine): the run replayed the data,
+    # traded nothing and said "status: ok", exit 0.
+    def edit(raw: dict[str, Any]) -> None:
+        if strategies is None:
+            del raw["run"]["engine"]["strategies"]
+        else:
+            raw["run"]["engine"]["strategies"] = strategies
+
+    with pytest.raises(ConfigError, match=r"run.engine.strategies: no strategy and no actor"):
+        run(demo_variant(demo_catalog, edit), tmp_path)
+
+
+def test_a_report_dir_that_is_a_file_is_refused_before_the_run(
+    demo_catalog: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # --check said OK, the run ran, then "NotADirectoryError: [Errno 20] ..." and no summary.
+    from nautilus_ai.cli import main
+
+    (tmp_path / "a-file").write_text("x")
+    for report_dir in (tmp_path / "a-file", tmp_path / "a-file" / "reports"):
+        raw = demo_variant(demo_catalog)
+        raw["report_dir"] = str(report_dir)
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        line = (
+            f"nautilus-ai: error: {path}: report_dir: {tmp_path / 'a-file'} is a file, not a "
+            f"folder (received '{report_dir}')"
+        )
+        for extra in (["--check"], []):
+            assert main(["backtest", str(path), *extra]) == 2
+            assert capsys.readouterr().err.strip() == line
+        assert main(["backtest", str(path), "--no-report", "--json"]) == 0  # no report: no need
+        capsys.readouterr()

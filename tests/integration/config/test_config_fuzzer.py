@@ -215,6 +215,17 @@ def test_every_run_file_mutation_is_refused(
         argv = ["data", "import", "dukascopy", *map(str, hours), "--bars", "60:MID"]
         assert main([*argv, "--catalog", str(ticks), "-q"]) == 0
         monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(ticks))
+    if source.name == "patterns.yaml":  # --check builds the pattern memory it names: a small one
+        import os
+        import shutil
+
+        catalog = tmp_path / "catalog"
+        shutil.copytree(live_env["NAUTILUS_AI_CATALOG"], catalog, copy_function=os.link)
+        argv = ["patterns", "build", "--catalog", str(catalog), "--name", "eurusd-m1-train",
+                "--bar-type", "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL", "--start", "2017-03-20",
+                "--end", "2017-04-10"]  # fmt: skip
+        assert main(argv) == 0
+        monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(catalog))
     assert main(["backtest", str(target), "--check"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     count = _sweep(config, ["backtest", str(target), "--check"], target, capsys, yaml.safe_dump)

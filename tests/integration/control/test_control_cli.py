@@ -85,6 +85,16 @@ def test_cli_user_errors(
     assert code == 2 and "at least one" in err
     code, _, err = run(capsys, "control", "switch-model", *common, "--config", "{nope")
     assert code == 2 and "--config is not JSON" in err
+    # A timeout that is no number of seconds: refused before the command is sent (a NaN used to
+    # send the pause, then exit 1 "ValueError: cannot convert float NaN to integer").
+    import redis
+
+    commands = f"nautilus-ai:control:{TRADER}:commands"
+    sent = redis.Redis.from_url(redis_server.url).xlen(commands)
+    for timeout in ("nan", "inf", "0"):
+        code, _, err = run(capsys, "control", "pause", *common, "--timeout", timeout)
+        assert code == 2 and "--timeout must be a finite number of seconds > 0, was" in err
+    assert redis.Redis.from_url(redis_server.url).xlen(commands) == sent
     # No secret: refused, naming the variable.
     monkeypatch.delenv("NAUTILUS_AI_CONTROL_SECRET")
     code, _, err = run(capsys, "control", "pause", *common)
@@ -94,3 +104,26 @@ def test_cli_user_errors(
     redis_server.stop()
     code, _, err = run(capsys, "control", "pause", *common, "--timeout", "1")
     assert code == 2 and "Redis at redis://127.0.0.1" in err
+
+
+def test_history_names_a_junk_entry_and_still_prints_the_replies(
+    harness: LoopHarness, redis_server: LocalRedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Anyone who can write to Redis can add an entry to the reply stream: one such entry used to
+    # make the whole audit trail unreadable ("KeyError: 'reply'", exit 1, no reply printed).
+    import redis
+
+    common = ["--trader", TRADER, "--strategy", STRATEGY, "--redis-url", redis_server.url]
+    assert run(capsys, "control", "pause", *common, "--reason", "before")[0] == 0
+    junk = redis.Redis.from_url(redis_server.url).xadd(
+        f"nautilus-ai:control:{TRADER}:replies", {"foo": "bar"}
+    )
+    assert run(capsys, "control", "resume", *common)[0] == 0
+    history = ["control", "history", "--trader", TRADER, "--redis-url", redis_server.url]
+    code, out, err = run(capsys, *history)
+    assert code == 1
+    assert [json.loads(line)["command_type"] for line in out.splitlines()] == ["pause", "resume"]
+    assert err.strip() == (
+        f"nautilus-ai: entry {junk.decode()} of the reply stream is not a command reply: "
+        "no 'reply' field"
+    )

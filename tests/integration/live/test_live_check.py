@@ -162,3 +162,22 @@ def test_a_short_control_secret_is_refused_before_start(
     run_file = load_live_config(write(tmp_path, demo_catalog))
     with pytest.raises(LiveConfigError, match=r"control.secret_env: \$NAUTILUS_AI_CONTROL_SECRET"):
         prepare_live(run_file)
+
+
+def test_a_model_of_the_older_spec_passes_the_start_checks_as_the_strategy_adopts_it(
+    env: None, demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A v1 model with no feature_spec: the strategy computes v1 for it and trades (README), but
+    # the start's checks built it for the default spec and refused it, so `live` would not start.
+    v1_model = REPO / "tests" / "fixtures" / "spec_v1" / "models" / "v1-mlp" / "v1"
+    predictor = {"kind": "torch", "path": str(v1_model), "device": "cpu"}
+    path = write(tmp_path, demo_catalog, lambda c: strategy(c).update(predictor=predictor))
+    assert main(["live", str(path), "--check"]) == 0
+    assert "built, predictor v1-mlp/1" in capsys.readouterr().out
+    # Pinning another version is still refused, naming that setting.
+    pinned = write(
+        tmp_path, demo_catalog,
+        lambda c: strategy(c).update(predictor=predictor, feature_spec={"version": 2}),
+    )  # fmt: skip
+    assert main(["live", str(pinned), "--check"]) == 2
+    assert "set the strategy's feature_spec to the model's (version 1)" in capsys.readouterr().err

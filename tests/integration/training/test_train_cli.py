@@ -56,7 +56,8 @@ def test_train_with_out_of_sample_backtest(demo_catalog: Path, tmp_path: Path) -
     ("args", "message"),
     [
         (["--train", "2017-02-01", "2017-01-01", "--validation", "2017-02-01", "2017-02-05"],
-         "must be before end"),
+         "--train 2017-02-01 2017-01-01: Window: start (2017-02-01T00:00:00Z) must be before end "
+         "(2017-01-01T00:00:00Z)"),
         (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
           "--hidden", "a,b"], "--hidden"),
         (["--train", "2017-01-02", "2017-01-10", "--validation", "2017-01-10", "2017-01-12",
@@ -73,3 +74,25 @@ def test_bad_input_is_a_clean_error(
     result = _train("--catalog", str(demo_catalog), "--out", str(tmp_path), *args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "../evil"], "nautilus-ai: error: --name: letters, digits and _ . - only"),
+        (["--out", "a-file"], "nautilus-ai: error: --out: a-file is a file, not a folder"),
+    ],
+)
+def test_a_bad_name_or_output_is_refused_before_training(
+    demo_catalog: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    # Both used to fail after the training, a multi-line pydantic error for the name and
+    # "NotADirectoryError: ..." for the folder.
+    (tmp_path / "a-file").write_text("not a folder")
+    result = _train(
+        "--catalog", str(demo_catalog), "--train", "2017-01-02", "2017-01-10", "--validation",
+        "2017-01-10", "2017-01-12", "--epochs", "1", *args, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[0]]
+    assert result.stderr.startswith(message)

@@ -59,6 +59,39 @@ def test_bad_run_files_name_the_problem(tmp_path: Path, text: str, match: str) -
     assert str(path) in str(info.value)
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_its_lines(tmp_path: Path) -> None:
+    # YAML and JSON keep the last of two equal keys and drop the other without a word: a
+    # strategy's `min_confidence` given twice ran with the second, and --check said OK.
+    demo = (REPO / "backtests" / "demo.yaml").read_text()
+    twice = demo.replace(
+        "min_confidence: 0.6", "min_confidence: 0.6\n" + " " * 10 + "min_confidence: 0.9"
+    )
+    line = 1 + demo.splitlines().index("          min_confidence: 0.6")
+    path = tmp_path / "twice.yaml"
+    path.write_text(twice)
+    with pytest.raises(ConfigError) as info:
+        load_run_file(path)
+    assert str(info.value) == (
+        f"{path}: not valid YAML: line {line + 1}: key 'min_confidence' is given twice in one "
+        f"mapping (first on line {line}); only one value can hold"
+    )
+    path.write_text("name: x\nsample: {a: 1, a: 2}\n")  # one line, one flow mapping
+    with pytest.raises(ConfigError, match="line 2: key 'a' is given twice"):
+        load_run_file(path)
+    path = tmp_path / "twice.json"
+    path.write_text('{"name": "a", "run": {}, "name": "b"}')
+    with pytest.raises(ConfigError, match="not valid JSON: key 'name' is given twice in one obj"):
+        load_run_file(path)
+    # A merge key's values may be overridden: that is not a repeat.
+    path = tmp_path / "merge.yaml"
+    from nautilus_ai.backtest.config import read_config_file
+
+    path.write_text("a: &d {x: 1, y: 2}\nb:\n  <<: *d\n  x: 3\n")
+    assert read_config_file(path, "file", ConfigError) == {
+        "a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}
+    }  # fmt: skip
+
+
 def test_missing_file() -> None:
     with pytest.raises(ConfigError, match="cannot read run file"):
         load_run_file("/nonexistent/run.yaml")

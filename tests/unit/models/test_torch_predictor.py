@@ -308,6 +308,33 @@ def test_corrupted_or_incomplete_artifacts(spec: FeatureSpec, tmp_path: Path) ->
         TorchPredictor.from_artifact(folder, spec=spec)
 
 
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        (lambda card: card["feature_spec"].update(atr_period=21), "feature_spec.atr_period: 21"),
+        (lambda card: card["feature_names"].reverse(), "feature_names [0]: 'warm' != 'ret_1'"),
+    ],
+)
+def test_a_card_edited_against_its_spec_hash_is_refused(
+    spec: FeatureSpec, tmp_path: Path, edit: object, detail: str
+) -> None:
+    # The card's spec (or names) edited by hand, its spec_hash left alone: the model used to load
+    # and trade on the hash's definition while the card (and export-pine, which refuses it) named
+    # another. Both loaders now refuse the card.
+    from nautilus_ai.models.mlp import MLPPredictor
+
+    module = random_module(28, seed=1)
+    folder = save_artifact(module, _card(spec, module), tmp_path)
+    card_path = folder / CARD_FILE
+    stored = json.loads(card_path.read_text())
+    edit(stored)  # type: ignore[operator]
+    card_path.write_text(json.dumps(stored))
+    for loader in (TorchPredictor, MLPPredictor):
+        with pytest.raises(SpecMismatchError, match="the card was edited or corrupted") as info:
+            loader.from_artifact(folder, spec=spec)
+        assert detail in str(info.value) and spec.hash in str(info.value)
+
+
 def test_weights_that_do_not_match_the_card_are_refused(spec: FeatureSpec, tmp_path: Path) -> None:
     small = random_module(28, seed=1, hidden=(8,))
     folder = save_artifact(small, _card(spec, small), tmp_path)

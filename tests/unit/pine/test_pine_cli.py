@@ -59,3 +59,21 @@ def test_user_errors_exit_2_with_a_message(
 ) -> None:
     assert main(["export-pine", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_out_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was "IsADirectoryError: [Errno 21] ..." with exit 1, after the export.
+    assert main(["export-pine", "--model", "rule", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"nautilus-ai: error: --out: {tmp_path} is a folder; name the .pine file to write\n"
+    )
+    (tmp_path / "a-file").write_text("x")
+    assert (
+        main(["export-pine", "--model", "rule", "--out", str(tmp_path / "a-file" / "r.pine")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith(f"nautilus-ai: error: --out: cannot write {tmp_path}/a-file/r.pine: ")
+    assert len(err.splitlines()) == 1
