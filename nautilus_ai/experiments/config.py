@@ -406,6 +406,13 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         for name in ("train", "validation", "test")
     }
     step = parse_duration(wf.step, ("walk_forward", "step")) if wf.step is not None else None
+    if step is not None and step < lengths["test"]:
+        raise ConfigFieldError(
+            ("walk_forward", "step"),
+            f"must be >= walk_forward.test ({wf.test}): a shorter step makes the test windows "
+            "overlap, and the stitched out-of-sample result would count the overlap twice",
+            received=wf.step,
+        )
     try:
         folds = walk_forward_folds(
             start_ns, end_ns, train=lengths["train"], validation=lengths["validation"],

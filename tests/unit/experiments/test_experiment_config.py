@@ -103,6 +103,8 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("walk_forward.embargo_bars", 5, r"walk_forward\.embargo_bars: must be >= the label "
          r"horizon \(30 bars\)"),
         ("walk_forward.train", "30w", r"walk_forward: no fold fits"),
+        ("walk_forward.step", "1w", r"walk_forward\.step: must be >= walk_forward\.test \(2w\).*"
+         r"overlap"),
         ("data.bar_types", ["GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"],
          r"data\.bar_types\[0\]: is not a bar type of EUR/USD\.SIM"),
         ("data.end", "2016-12-01", r"data\.end: must be after data\.start"),
