@@ -170,6 +170,9 @@ def _build(args: argparse.Namespace) -> int:
             spec = spec.with_chart(embedder, bars=args.chart_bars)
         except ValidationError as exc:
             raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+    start_ns, end_ns = _ns(args.start, "--start"), _ns(args.end, "--end")
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise CliError(f"--end {args.end} must be after --start {args.start}")
     started = time.perf_counter()
     try:
         if args.bar_type:
@@ -177,8 +180,8 @@ def _build(args: argparse.Namespace) -> int:
                 args.catalog,
                 args.bar_type,
                 pattern_spec=spec,
-                start_ns=_ns(args.start, "--start"),
-                end_ns=_ns(args.end, "--end"),
+                start_ns=start_ns,
+                end_ns=end_ns,
                 chart_embedder=embedder,
             )
         else:
@@ -190,7 +193,12 @@ def _build(args: argparse.Namespace) -> int:
     except (CatalogReadError, PatternStoreError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     if len(patterns) == 0:
-        raise CliError("no pattern could be built: not enough warm bars with a known outcome")
+        window = f" between {args.start or 'the first bar'} and {args.end or 'the last'}"
+        source = args.bar_type or f"run {args.run_id}"
+        raise CliError(
+            f"no pattern could be built from {source}{window if args.bar_type else ''}: "
+            "not enough warm bars with a known outcome"
+        )
     built = time.perf_counter() - started
     memory = PatternMemory(patterns, index_config=IndexConfig(mode=args.index_mode))
     try:

@@ -129,6 +129,15 @@ def patterns(real_bars: tuple):  # type: ignore[no-untyped-def]
     return build_from_bars(ts, ohlcv, instrument_id=INSTRUMENT)
 
 
+@pytest.mark.parametrize("bars", [0, 1, 31])
+def test_fewer_bars_than_one_shape_build_an_empty_store(real_bars: tuple, bars: int) -> None:
+    """A window with no bars (a weekend, dates outside the data) or fewer than ``shape_bars``
+    builds no pattern: an empty set the caller can report, not a numpy error."""
+    ts, ohlcv = real_bars
+    patterns = build_from_bars(ts[:bars], ohlcv[:bars], instrument_id=INSTRUMENT)
+    assert len(patterns) == 0 and patterns.vectors.shape[0] == 0
+
+
 def test_store_is_a_time_ordered_prefix(patterns) -> None:  # type: ignore[no-untyped-def]
     assert len(patterns) > 19_000
     assert (np.diff(patterns.available_ns) >= 0).all()
