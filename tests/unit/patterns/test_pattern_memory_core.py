@@ -165,6 +165,32 @@ def test_answer_equals_brute_force_over_the_eligible_patterns(patterns, mode, da
         assert found.distances[0][: rows.size].tobytes() == distances.tobytes()
 
 
+@pytest.mark.parametrize("mode", ["exact", "ivf"])
+@pytest.mark.parametrize(("eligible", "extra"), [(300, 1), (300, 700), (5000, 1), (5000, 15000)])
+def test_k_above_the_eligible_count_returns_every_eligible_pattern(  # type: ignore[no-untyped-def]
+    patterns, mode, eligible, extra
+) -> None:
+    """k larger than the patterns known by then (a young memory, k = 1000): every eligible
+    pattern, ranked as brute force ranks them (exact), never an error or a silent cut."""
+    memory = _memory(patterns, mode)
+    when = int(patterns.available_ns[eligible - 1]) + 1
+    i = int(np.searchsorted(patterns.ts_event, when))
+    k = eligible + extra
+    found = memory.search(patterns.vectors[i], when, k)
+    assert int(found.eligible[0]) == eligible
+    rows = found.rows[0][found.rows[0] >= 0]
+    assert (patterns.available_ns[rows] < when).all() and np.unique(rows).size == rows.size
+    if mode == "exact" or eligible < IVF.exact_max:
+        ids, distances = brute_force(patterns.vectors, patterns.vectors[i], eligible, k)
+        assert rows.size == eligible and np.array_equal(rows, ids)
+        assert found.distances[0][:eligible].tobytes() == distances.tobytes()
+    else:  # every eligible pattern of the nprobe nearest lists: a larger k adds none
+        more = memory.search(patterns.vectors[i], when, k + 1000).rows[0]
+        assert np.array_equal(rows, more[more >= 0])
+        top = memory.search(patterns.vectors[i], when, 20).rows[0]
+        assert rows.size > 20 and np.array_equal(rows[:20], top)
+
+
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
     memory = _memory(patterns, "ivf")
     pick = np.random.default_rng(3).choice(np.arange(5000, len(patterns)), 300, replace=False)
