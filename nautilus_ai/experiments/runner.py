@@ -157,7 +157,10 @@ def run_experiment(
     started = time.perf_counter()
     store = ResultsStore(experiment.store)
     relative = experiment.path.parent if experiment.path is not None else None
-    base = load_base_run(experiment.base_run, relative)
+    try:
+        base = load_base_run(experiment.base_run, relative)
+    except ExperimentConfigError as exc:  # name the experiment file, as every other check does
+        raise ExperimentConfigError(f"{experiment.where}: {exc}") from None
     _check_data(experiment)
     code = code_version()
     data = {

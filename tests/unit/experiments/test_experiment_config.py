@@ -125,6 +125,21 @@ def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) ->
     assert text.startswith("exp.yaml: ") and "\n" not in text
 
 
+@pytest.mark.parametrize(
+    ("base_run", "message"),
+    [
+        ("demoo", r"^exp\.yaml: base_run: no packaged run file 'demoo'"),
+        ("missing.yaml", r"^exp\.yaml: base_run: .*missing\.yaml"),
+    ],
+)
+def test_a_bad_base_run_names_the_experiment_file(base_run: str, message: str) -> None:
+    from nautilus_ai.experiments import run_experiment
+
+    experiment = parse_experiment(_with("base_run", base_run), Path("exp.yaml"))
+    with pytest.raises(ExperimentConfigError, match=message):
+        run_experiment(experiment, in_process=True, write_report=False)
+
+
 def test_ranges_are_accepted_for_optuna() -> None:
     data = _with("families.0.params.num_leaves", {"low": 4, "high": 31})
     data["search"] = {"method": "optuna", "trials": 8}
