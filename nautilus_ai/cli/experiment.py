@@ -266,9 +266,15 @@ def _best(args: argparse.Namespace) -> int:
     store = _store(args)
     _require(store, args.name)
     analysis, _ = _analysis(store, args.name, args.metric)
-    trials = [t for t in analysis.ranked() if args.family in (None, t.family)]
     if args.top < 1:
         raise CliError(f"--top must be >= 1, got {args.top}")
+    families = sorted({t.family for t in analysis.trials})
+    if args.family is not None and families and args.family not in families:
+        raise CliError(
+            f"--family {args.family}: no such trial in experiment {args.name} (its families: "
+            f"{', '.join(families)})"
+        )
+    trials = [t for t in analysis.ranked() if args.family in (None, t.family)]
     rows = [_trial_dict(t, analysis.metric) for t in trials[: args.top]]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
