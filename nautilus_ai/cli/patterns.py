@@ -300,6 +300,7 @@ def evaluate_out_of_sample(
     """Build the memory on ``train`` only, then backtest it, the MLP ``model`` (when given) and
     the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
     & hold. Writes ``report.md``, ``equity.png`` and ``results.json`` to ``out``."""
+    from nautilus_ai.catalog.reader import read_bars
     from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
     from nautilus_ai.workflows.oos import (
         buy_and_hold,
@@ -310,6 +311,9 @@ def evaluate_out_of_sample(
         window_run_file,
     )
 
+    # backtests on no bar "run", and buy & hold has no first price: refuse before writing
+    if read_bars(catalog, bar_type, start_ns=test.start_ns, end_ns=test.end_ns)[0].size == 0:
+        raise CliError(f"no {bar_type} bar in the test window {test} of {catalog}")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     patterns = build_from_catalog(catalog, bar_type, start_ns=train.start_ns, end_ns=train.end_ns)
