@@ -457,6 +457,18 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         a, b = schema.report.trades_window
         trades_window = (_date(a, ("report", "trades_window", 0)),
                          _date(b, ("report", "trades_window", 1)))  # fmt: skip
+        if trades_window[1] <= trades_window[0]:
+            raise ConfigFieldError(("report", "trades_window", 1), f"must be after {a}",
+                                   received=b)  # fmt: skip
+        tests = [f.test for f in folds if f.test is not None]
+        if not any(t.start_ns < trades_window[1] and trades_window[0] < t.end_ns for t in tests):
+            span = str(tests[0]) if len(tests) == 1 else f"{tests[0]} .. {tests[-1]}"
+            raise ConfigFieldError(
+                ("report", "trades_window"),
+                f"outside every fold's test window ({span}): the chart shows out-of-sample "
+                "trades only",
+                received=[a, b],
+            )
     if len(set(schema.seeds)) != len(schema.seeds):
         raise ConfigFieldError(("seeds",), "lists a seed twice", received=schema.seeds)
     costs = schema.costs

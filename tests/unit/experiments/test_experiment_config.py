@@ -116,6 +116,10 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("search", {"method": "grid", "trials": 4}, r"search\.trials: only for method optuna"),
         ("costs.commission.bps", -1, r"costs\.commission\.bps: must be >= 0"),
         ("execution.retries", 9, r"execution\.retries: must be <= 3"),
+        ("report", {"trades_window": ["2017-04-12", "2017-04-11"]},
+         r"report\.trades_window\[1\]: must be after 2017-04-12"),
+        ("report", {"trades_window": ["2018-01-02", "2018-01-03"]},
+         r"report\.trades_window: outside every fold's test window"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) -> None:
