@@ -356,8 +356,8 @@ class ResultsStore:
 
         folder = self.runs_dir(experiment) if experiment else self.root / "runs"
         wanted = list(columns) if columns is not None else None
-        if keys is not None:
-            files = [str(folder / f"{k}.parquet") for k in keys]
+        if keys is not None:  # each run once, however often it is named
+            files = [str(folder / f"{k}.parquet") for k in dict.fromkeys(keys)]
             files = [f for f in files if Path(f).is_file()]
         else:
             files = sorted(str(p) for p in folder.rglob("*.parquet")) if folder.is_dir() else []
