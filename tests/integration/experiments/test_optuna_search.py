@@ -71,3 +71,17 @@ def test_a_trial_proposed_twice_is_planned_and_counted_once(
         assert trial.pnl.mean == stored[trial.trial_id]["pnl"]
     manifest = outcome.store.manifest("twice")
     assert len(manifest["runs"]) == len(set(manifest["runs"])) == 3
+
+
+def test_a_log_range_of_integers_samples_integers() -> None:
+    """``{low: 4, high: 64, log: true}`` for an integer setting: Optuna's log-int sampler, not
+    floats that fail every run of the trial."""
+    import optuna
+
+    from nautilus_ai.experiments.config import ParamRange
+    from nautilus_ai.experiments.search import suggest
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    values = [suggest(study.ask(), "num_leaves", ParamRange(low=4, high=64, log=True))
+              for _ in range(20)]  # fmt: skip
+    assert all(type(v) is int and 4 <= v <= 64 for v in values), values

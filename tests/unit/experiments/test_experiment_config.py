@@ -130,6 +130,26 @@ def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) ->
 
 
 @pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("strategy.stop_loss_atr", {"low": 1.0, "high": 3.0, "log": True, "step": 0.5},
+         r"strategy\.stop_loss_atr: a log range takes no step \(received 0\.5\)"),
+        ("strategy.max_holding_bars", {"low": 10, "high": 20, "step": 0.5},
+         r"strategy\.max_holding_bars\.step: expected an integer \(received 0\.5\)"),
+        ("families.0.params.num_leaves", {"low": 4, "high": 16, "step": 1.5},
+         r"families\[0\]\.params\.num_leaves\.step: .*integer.*\(received 1\.5\)"),
+    ],
+)  # fmt: skip
+def test_a_range_that_would_sample_invalid_values_is_refused(
+    path: str, value: Any, message: str
+) -> None:
+    document = _with(path, value)
+    document["search"] = {"method": "optuna", "trials": 4}
+    with pytest.raises(ExperimentConfigError, match=message):
+        parse_experiment(document, Path("exp.yaml"))
+
+
+@pytest.mark.parametrize(
     ("base_run", "message"),
     [
         ("demoo", r"^exp\.yaml: base_run: no packaged run file 'demoo'"),
