@@ -388,6 +388,13 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
             received=d.bar_types,
         )
     markets = []
+    for i, instrument in enumerate(d.instruments):
+        if instrument in d.instruments[:i]:
+            raise ConfigFieldError(
+                ("data", "instruments", i),
+                f"listed twice (also data.instruments[{d.instruments.index(instrument)}])",
+                received=instrument,
+            )
     for i, (instrument, bar_type) in enumerate(zip(d.instruments, d.bar_types, strict=True)):
         if not bar_type.startswith(f"{instrument}-"):
             raise ConfigFieldError(

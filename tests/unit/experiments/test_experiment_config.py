@@ -108,6 +108,9 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("data.bar_types", ["GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"],
          r"data\.bar_types\[0\]: is not a bar type of EUR/USD\.SIM"),
         ("data.end", "2016-12-01", r"data\.end: must be after data\.start"),
+        ("data", {**BASE["data"], "instruments": ["EUR/USD.SIM"] * 2,  # type: ignore[dict-item]
+                  "bar_types": ["EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"] * 2},
+         r"data\.instruments\[1\]: listed twice \(also data\.instruments\[0\]\)"),
         ("data.start", "Jan 2nd", r"data\.start: not an ISO date"),
         ("data.catalog", KeyError, r"data\.catalog: missing required key"),
         ("seeds", [7, 7], r"seeds: lists a seed twice"),
