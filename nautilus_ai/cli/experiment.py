@@ -338,6 +338,13 @@ def _report(args: argparse.Namespace) -> int:
     manifest = store.manifest(experiment.name)
     if manifest is None:
         raise CliError(f"experiment {experiment.name} has not run in {store.root} (run it first)")
+    folds = [{"index": f.index, **f.to_dict()} for f in experiment.folds]
+    if manifest.get("folds") != folds:  # the report would put its runs under other windows
+        raise CliError(
+            f"{args.file}: its folds differ from those experiment {experiment.name} last ran on "
+            f"in {store.root} (from {manifest.get('file')}); run it first: nautilus-ai "
+            f"experiment run {args.file}"
+        )
     keys = manifest["runs"]
     table = store.table(experiment.name, keys=keys + [hold_key(k) for k in keys])
     analysis = analyse(table, experiment=experiment.name, metric=experiment.search.metric,
