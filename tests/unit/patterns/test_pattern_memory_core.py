@@ -23,11 +23,13 @@ from nautilus_ai.patterns import (
     pattern_layout,
     pattern_vectors,
     save_memory,
+    similar_windows,
     write_index,
 )
 from nautilus_ai.patterns.store import INDEX_FILE
 
 INSTRUMENT = "EUR/USD.SIM"
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 # Small epochs so that 20k real bars exercise several IVF epochs and the anchor tail.
 IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
@@ -189,6 +191,19 @@ def test_k_above_the_eligible_count_returns_every_eligible_pattern(  # type: ign
         assert np.array_equal(rows, more[more >= 0])
         top = memory.search(patterns.vectors[i], when, 20).rows[0]
         assert rows.size > 20 and np.array_equal(rows[:20], top)
+
+
+def test_similar_windows_with_k_above_the_store_returns_every_known_pattern(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path
+) -> None:
+    """``patterns query --k 1000000000000``: every pattern known by then, not a (1, k) answer
+    array of terabytes."""
+    memory = _memory(patterns, "exact")
+    at_ns = int(patterns.ts_event[-1])
+    found = similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=10**12)
+    assert found.rows.size == found.eligible > 15_000
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=0)
 
 
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
