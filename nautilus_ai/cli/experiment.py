@@ -45,13 +45,13 @@ def register(subparsers: Any) -> None:
         listing = verbs.add_parser(name, help=text)
         _store_argument(listing)
         listing.add_argument("--json", action="store_true")
-        listing.set_defaults(handler=_list)
+        listing.set_defaults(handler=_library(_list))
 
     show = verbs.add_parser("show", help="one experiment: folds, trials, runs, failures")
     show.add_argument("name")
     _store_argument(show)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_library(_show))
 
     best = verbs.add_parser("best", help="an experiment's trials ranked (out-of-sample, stitched)")
     best.add_argument("name")
@@ -61,19 +61,33 @@ def register(subparsers: Any) -> None:
     best.add_argument("--top", type=int, default=5)
     best.add_argument("--family", help="only this model family")
     best.add_argument("--json", action="store_true")
-    best.set_defaults(handler=_best)
+    best.set_defaults(handler=_library(_best))
 
     compare = verbs.add_parser("compare", help="experiments side by side (best trial and "
                                "baselines of each)")  # fmt: skip
     compare.add_argument("names", nargs="+")
     _store_argument(compare)
     compare.add_argument("--json", action="store_true")
-    compare.set_defaults(handler=_compare)
+    compare.set_defaults(handler=_library(_compare))
 
     report = verbs.add_parser("report", help="(re)write an experiment's report from the library")
     report.add_argument("file", help="the experiment file")
     report.add_argument("--store", help="results library folder (default: the file's `store`)")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_library(_report))
+
+
+def _library(handler: Any) -> Any:
+    """``handler`` with an unreadable library file reported in one line (exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from nautilus_ai.experiments.store import ResultsStoreError
+
+        try:
+            return int(handler(args))
+        except ResultsStoreError as exc:
+            raise CliError(str(exc)) from None
+
+    return run
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:

@@ -124,6 +124,27 @@ def test_a_key_named_twice_is_read_once(library: Any) -> None:
     ]
 
 
+def test_an_unreadable_manifest_is_one_line_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from nautilus_ai.experiments.store import ResultsStoreError
+
+    store = ResultsStore(tmp_path / "results")
+    path = store.write_manifest("cut", {"name": "cut", "runs": [], "folds": []})
+    path.write_text(path.read_text()[:20])  # a disk that filled up, a copy cut short
+    with pytest.raises(ResultsStoreError, match=f"^{path}: unreadable"):
+        store.manifest("cut")
+    for verb in (["list"], ["show", "cut"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "nautilus_ai.cli", "experiment", *verb, "--store",
+             str(store.root)], capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"nautilus-ai: error: {path}: unreadable (")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
 def test_a_trial_missing_a_fold_is_left_out(library: Any) -> None:
     store, runs, _ = library
     missing = runs[0]
