@@ -100,6 +100,15 @@ def _ns(text: str | None, what: str) -> int | None:
         raise CliError(f"{what}: not a date/time: {text!r}") from None
 
 
+def _check_bar_type(text: str) -> None:
+    from nautilus_trader.model.data import BarType
+
+    try:
+        BarType.from_str(text)
+    except ValueError as exc:
+        raise CliError(f"--bar-type {text!r}: {exc}") from None
+
+
 def _folder(args: argparse.Namespace) -> Path:
     root = Path(args.catalog) / "patterns"
     if args.spec_hash:
@@ -170,6 +179,8 @@ def _build(args: argparse.Namespace) -> int:
             spec = spec.with_chart(embedder, bars=args.chart_bars)
         except ValidationError as exc:
             raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+    if args.bar_type:
+        _check_bar_type(args.bar_type)
     start_ns, end_ns = _ns(args.start, "--start"), _ns(args.end, "--end")
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise CliError(f"--end {args.end} must be after --start {args.start}")

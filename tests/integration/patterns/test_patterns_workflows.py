@@ -88,6 +88,19 @@ def test_a_build_window_without_patterns_is_one_clean_line(
     assert not list((patterns_replay_catalog / "patterns").glob("*/empty"))
 
 
+def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.startswith(
+            "nautilus-ai: error: --bar-type 'EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL': "
+        )
+        and "BIDD" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_pattern_memory_trades_in_a_live_replay_and_learns(
     patterns_replay_catalog: Path, tmp_path: Path
