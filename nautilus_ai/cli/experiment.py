@@ -45,13 +45,13 @@ def register(subparsers: Any) -> None:
         listing = verbs.add_parser(name, help=text)
         _store_argument(listing)
         listing.add_argument("--json", action="store_true")
-        listing.set_defaults(handler=_list)
+        listing.set_defaults(handler=_library(_list))
 
     show = verbs.add_parser("show", help="one experiment: folds, trials, runs, failures")
     show.add_argument("name")
     _store_argument(show)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_library(_show))
 
     best = verbs.add_parser("best", help="an experiment's trials ranked (out-of-sample, stitched)")
     best.add_argument("name")
@@ -61,19 +61,33 @@ def register(subparsers: Any) -> None:
     best.add_argument("--top", type=int, default=5)
     best.add_argument("--family", help="only this model family")
     best.add_argument("--json", action="store_true")
-    best.set_defaults(handler=_best)
+    best.set_defaults(handler=_library(_best))
 
     compare = verbs.add_parser("compare", help="experiments side by side (best trial and "
                                "baselines of each)")  # fmt: skip
     compare.add_argument("names", nargs="+")
     _store_argument(compare)
     compare.add_argument("--json", action="store_true")
-    compare.set_defaults(handler=_compare)
+    compare.set_defaults(handler=_library(_compare))
 
     report = verbs.add_parser("report", help="(re)write an experiment's report from the library")
     report.add_argument("file", help="the experiment file")
     report.add_argument("--store", help="results library folder (default: the file's `store`)")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_library(_report))
+
+
+def _library(handler: Any) -> Any:
+    """``handler`` with an unreadable library file reported in one line (exit 2)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from nautilus_ai.experiments.store import ResultsStoreError
+
+        try:
+            return int(handler(args))
+        except ResultsStoreError as exc:
+            raise CliError(str(exc)) from None
+
+    return run
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
@@ -266,9 +280,15 @@ def _best(args: argparse.Namespace) -> int:
     store = _store(args)
     _require(store, args.name)
     analysis, _ = _analysis(store, args.name, args.metric)
-    trials = [t for t in analysis.ranked() if args.family in (None, t.family)]
     if args.top < 1:
         raise CliError(f"--top must be >= 1, got {args.top}")
+    families = sorted({t.family for t in analysis.trials})
+    if args.family is not None and families and args.family not in families:
+        raise CliError(
+            f"--family {args.family}: no such trial in experiment {args.name} (its families: "
+            f"{', '.join(families)})"
+        )
+    trials = [t for t in analysis.ranked() if args.family in (None, t.family)]
     rows = [_trial_dict(t, analysis.metric) for t in trials[: args.top]]
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -332,6 +352,13 @@ def _report(args: argparse.Namespace) -> int:
     manifest = store.manifest(experiment.name)
     if manifest is None:
         raise CliError(f"experiment {experiment.name} has not run in {store.root} (run it first)")
+    folds = [{"index": f.index, **f.to_dict()} for f in experiment.folds]
+    if manifest.get("folds") != folds:  # the report would put its runs under other windows
+        raise CliError(
+            f"{args.file}: its folds differ from those experiment {experiment.name} last ran on "
+            f"in {store.root} (from {manifest.get('file')}); run it first: nautilus-ai "
+            f"experiment run {args.file}"
+        )
     keys = manifest["runs"]
     table = store.table(experiment.name, keys=keys + [hold_key(k) for k in keys])
     analysis = analyse(table, experiment=experiment.name, metric=experiment.search.metric,

@@ -100,6 +100,15 @@ def _ns(text: str | None, what: str) -> int | None:
         raise CliError(f"{what}: not a date/time: {text!r}") from None
 
 
+def _check_bar_type(text: str) -> None:
+    from nautilus_trader.model.data import BarType
+
+    try:
+        BarType.from_str(text)
+    except ValueError as exc:
+        raise CliError(f"--bar-type {text!r}: {exc}") from None
+
+
 def _folder(args: argparse.Namespace) -> Path:
     root = Path(args.catalog) / "patterns"
     if args.spec_hash:
@@ -170,6 +179,11 @@ def _build(args: argparse.Namespace) -> int:
             spec = spec.with_chart(embedder, bars=args.chart_bars)
         except ValidationError as exc:
             raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+    if args.bar_type:
+        _check_bar_type(args.bar_type)
+    start_ns, end_ns = _ns(args.start, "--start"), _ns(args.end, "--end")
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise CliError(f"--end {args.end} must be after --start {args.start}")
     started = time.perf_counter()
     try:
         if args.bar_type:
@@ -177,8 +191,8 @@ def _build(args: argparse.Namespace) -> int:
                 args.catalog,
                 args.bar_type,
                 pattern_spec=spec,
-                start_ns=_ns(args.start, "--start"),
-                end_ns=_ns(args.end, "--end"),
+                start_ns=start_ns,
+                end_ns=end_ns,
                 chart_embedder=embedder,
             )
         else:
@@ -190,7 +204,12 @@ def _build(args: argparse.Namespace) -> int:
     except (CatalogReadError, PatternStoreError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
     if len(patterns) == 0:
-        raise CliError("no pattern could be built: not enough warm bars with a known outcome")
+        window = f" between {args.start or 'the first bar'} and {args.end or 'the last'}"
+        source = args.bar_type or f"run {args.run_id}"
+        raise CliError(
+            f"no pattern could be built from {source}{window if args.bar_type else ''}: "
+            "not enough warm bars with a known outcome"
+        )
     built = time.perf_counter() - started
     memory = PatternMemory(patterns, index_config=IndexConfig(mode=args.index_mode))
     try:
@@ -292,6 +311,7 @@ def evaluate_out_of_sample(
     """Build the memory on ``train`` only, then backtest it, the MLP ``model`` (when given) and
     the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
     & hold. Writes ``report.md``, ``equity.png`` and ``results.json`` to ``out``."""
+    from nautilus_ai.catalog.reader import read_bars
     from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
     from nautilus_ai.workflows.oos import (
         buy_and_hold,
@@ -302,6 +322,9 @@ def evaluate_out_of_sample(
         window_run_file,
     )
 
+    # backtests on no bar "run", and buy & hold has no first price: refuse before writing
+    if read_bars(catalog, bar_type, start_ns=test.start_ns, end_ns=test.end_ns)[0].size == 0:
+        raise CliError(f"no {bar_type} bar in the test window {test} of {catalog}")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     patterns = build_from_catalog(catalog, bar_type, start_ns=train.start_ns, end_ns=train.end_ns)

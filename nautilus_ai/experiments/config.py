@@ -388,6 +388,13 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
             received=d.bar_types,
         )
     markets = []
+    for i, instrument in enumerate(d.instruments):
+        if instrument in d.instruments[:i]:
+            raise ConfigFieldError(
+                ("data", "instruments", i),
+                f"listed twice (also data.instruments[{d.instruments.index(instrument)}])",
+                received=instrument,
+            )
     for i, (instrument, bar_type) in enumerate(zip(d.instruments, d.bar_types, strict=True)):
         if not bar_type.startswith(f"{instrument}-"):
             raise ConfigFieldError(
@@ -406,6 +413,13 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         for name in ("train", "validation", "test")
     }
     step = parse_duration(wf.step, ("walk_forward", "step")) if wf.step is not None else None
+    if step is not None and step < lengths["test"]:
+        raise ConfigFieldError(
+            ("walk_forward", "step"),
+            f"must be >= walk_forward.test ({wf.test}): a shorter step makes the test windows "
+            "overlap, and the stitched out-of-sample result would count the overlap twice",
+            received=wf.step,
+        )
     try:
         folds = walk_forward_folds(
             start_ns, end_ns, train=lengths["train"], validation=lengths["validation"],
@@ -450,6 +464,18 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         a, b = schema.report.trades_window
         trades_window = (_date(a, ("report", "trades_window", 0)),
                          _date(b, ("report", "trades_window", 1)))  # fmt: skip
+        if trades_window[1] <= trades_window[0]:
+            raise ConfigFieldError(("report", "trades_window", 1), f"must be after {a}",
+                                   received=b)  # fmt: skip
+        tests = [f.test for f in folds if f.test is not None]
+        if not any(t.start_ns < trades_window[1] and trades_window[0] < t.end_ns for t in tests):
+            span = str(tests[0]) if len(tests) == 1 else f"{tests[0]} .. {tests[-1]}"
+            raise ConfigFieldError(
+                ("report", "trades_window"),
+                f"outside every fold's test window ({span}): the chart shows out-of-sample "
+                "trades only",
+                received=[a, b],
+            )
     if len(set(schema.seeds)) != len(schema.seeds):
         raise ConfigFieldError(("seeds",), "lists a seed twice", received=schema.seeds)
     costs = schema.costs
@@ -555,19 +581,19 @@ def _family_space(section: FamilySection, path: KeyPath, method: str) -> FamilyS
                 where, f"unknown {section.family} parameter", suggestion=suggestion
             )
         space[name] = _candidates(candidates, where, method)
-        values = (
-            [candidates.low, candidates.high] if isinstance(candidates, ParamRange) else candidates
-        )
+        values = _range_values(candidates) if isinstance(candidates, ParamRange) else candidates
         for j, value in enumerate(values):
             spot = (
                 (*where, j)
                 if not isinstance(candidates, ParamRange)
-                else (*where, ("low", "high")[j])
+                else (*where, ("low", "high", "step")[j])
             )
             try:
                 validate_family_params(section.family, {name: _json_value(value)}, ())
             except ConfigFieldError as exc:
-                raise ConfigFieldError(spot, exc.problem, received=value) from None
+                stepped = isinstance(candidates, ParamRange) and spot[-1] == "step"
+                shown = candidates.step if stepped else value  # type: ignore[union-attr]
+                raise ConfigFieldError(spot, exc.problem, received=shown) from None
     return FamilySpace(section.family, space)
 
 
@@ -581,6 +607,8 @@ def _candidates(value: Any, path: KeyPath, method: str) -> Sequence[Any] | Param
             raise ConfigFieldError(path, "low must be below high", received=[value.low, value.high])
         if value.log and value.low <= 0:
             raise ConfigFieldError(path, "a log range needs low > 0", received=value.low)
+        if value.log and value.step is not None:
+            raise ConfigFieldError(path, "a log range takes no step", received=value.step)
         return value
     if not value:
         raise ConfigFieldError(path, "needs at least one candidate", received=value)
@@ -588,6 +616,15 @@ def _candidates(value: Any, path: KeyPath, method: str) -> Sequence[Any] | Param
     if len({json.dumps(v, sort_keys=True) for v in plain}) != len(plain):
         raise ConfigFieldError(path, "lists a candidate twice", received=value)
     return plain
+
+
+def _range_values(value: ParamRange) -> list[Any]:
+    """Values a range can give, to check against the setting's type: its ends, and with a
+    ``step`` the first value after ``low`` (a float step gives floats)."""
+    values: list[Any] = [value.low, value.high]
+    if value.step is not None:
+        values.append(value.low + value.step)
+    return values
 
 
 def _json_value(value: Any) -> Any:
@@ -616,12 +653,14 @@ def _strategy_space(
             continue
         where: KeyPath = ("strategy", name)
         space[name] = _candidates(value, where, method)
-        values = [value.low, value.high] if isinstance(value, ParamRange) else value
+        values = _range_values(value) if isinstance(value, ParamRange) else value
         for j, candidate in enumerate(values):
             if isinstance(candidate, SignalRate):
                 continue
             spot = (
-                (*where, j) if not isinstance(value, ParamRange) else (*where, ("low", "high")[j])
+                (*where, j)
+                if not isinstance(value, ParamRange)
+                else (*where, ("low", "high", "step")[j])
             )
             config = {
                 "instrument_id": "EUR/USD.SIM",
@@ -632,7 +671,11 @@ def _strategy_space(
                 check(config, AIPatternConfig)
             except ConfigFieldError as exc:
                 inner = exc.path[1:] if exc.path and exc.path[0] == name else ()
+                stepped = isinstance(value, ParamRange) and spot[-1] == "step"
                 raise ConfigFieldError(
-                    (*spot, *inner), exc.problem, received=exc.received, suggestion=exc.suggestion
+                    (*spot, *inner),
+                    exc.problem,
+                    received=value.step if stepped else exc.received,  # type: ignore[union-attr]
+                    suggestion=exc.suggestion,
                 ) from None
     return space

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -49,6 +50,9 @@ __all__ = [
 
 #: The optional dependency group that brings Ray (and Optuna, DuckDB).
 EXPERIMENTS_EXTRA = "experiments"
+#: Seconds a cluster address has to answer before ``ray.init`` is asked to join it: where
+#: nothing listens, Ray retries for many minutes (its output held), which looks like a hang.
+JOIN_TIMEOUT_S = 15.0
 Progress = Callable[[str], None]
 
 
@@ -179,6 +183,7 @@ class RaySession:
         """``ray.init(address=...)``; a refusal is one line naming the address and, when the
         cluster refused our token, how to send it (Ray 2.60 sends it for an explicit address
         only with RAY_AUTH_MODE=token)."""
+        _check_reachable(address, JOIN_TIMEOUT_S)
         # Ray's C++ client logs each of its ~20 connection retries straight to fd 2, before
         # any log level applies: hold them, show them only if the join succeeds
         with _held_stderr() as held:
@@ -212,6 +217,23 @@ class RaySession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_reachable(address: str, timeout_s: float) -> None:
+    """A TCP connection to ``host:port`` (or ``ray://host:port``) within ``timeout_s``, or
+    ``ConnectionError`` naming the address; other forms (``auto``) are left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ConnectionError(
+            f"cannot join the Ray cluster at {address}: no connection to {host}:{port} "
+            f"({reason}; {timeout_s:g} s timeout); is a Ray head running there?"
+        ) from None
 
 
 class _HeldStderr:

@@ -157,7 +157,10 @@ def run_experiment(
     started = time.perf_counter()
     store = ResultsStore(experiment.store)
     relative = experiment.path.parent if experiment.path is not None else None
-    base = load_base_run(experiment.base_run, relative)
+    try:
+        base = load_base_run(experiment.base_run, relative)
+    except ExperimentConfigError as exc:  # name the experiment file, as every other check does
+        raise ExperimentConfigError(f"{experiment.where}: {exc}") from None
     _check_data(experiment)
     code = code_version()
     data = {
@@ -214,6 +217,8 @@ def run_experiment(
             cpus = session.cpus if session is not None else 1
             trials = optuna_search(experiment, evaluate, batch_size=max(1, cpus),
                                    progress=progress)  # fmt: skip
+            # a trial Optuna proposed again (same parameters) is the same runs: plan them once
+            planned = list({r.key: r for r in planned}.values())
             _write_manifest(store, experiment, trials, planned, code, data, "running")
         keys = [r.key for r in planned]
         table = store.table(experiment.name, keys=_with_holds(keys))

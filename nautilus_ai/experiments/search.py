@@ -51,9 +51,11 @@ def suggest(trial: Any, name: str, space: Sequence[Any] | ParamRange) -> Any:
             and float(space.high).is_integer()
             and (space.step is None or float(space.step).is_integer())
         )
-        if integral and not space.log and _declared_int(space):
+        if integral and _declared_int(space):  # a log range of ints stays ints (no step)
             step = int(space.step) if space.step is not None else 1
-            return trial.suggest_int(name, int(space.low), int(space.high), step=step)
+            return trial.suggest_int(
+                name, int(space.low), int(space.high), step=step, log=space.log
+            )
         return trial.suggest_float(name, space.low, space.high, log=space.log, step=space.step)
     encoded = [json.dumps(v, sort_keys=True) for v in space]
     choice = trial.suggest_categorical(name, encoded)

@@ -38,7 +38,22 @@ import pyarrow.parquet as pq
 from nautilus_ai.experiments.plan import RunSpec
 from nautilus_ai.experiments.tasks import PreparedModel, RunResult
 
-__all__ = ["RESULT_COLUMNS", "ResultsStore", "TRADE_FIELDS"]
+__all__ = ["RESULT_COLUMNS", "ResultsStore", "ResultsStoreError", "TRADE_FIELDS"]
+
+
+class ResultsStoreError(ValueError):
+    """A file of the results library that cannot be read (the message names it)."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        detail = " ".join(str(exc).split())
+        raise ResultsStoreError(
+            f"{path}: unreadable ({detail}); running the experiment file again rewrites it"
+        ) from None
+
 
 TRADE_FIELDS = pa.struct(
     [
@@ -273,7 +288,7 @@ class ResultsStore:
         folder = self.failures_dir(experiment)
         if not folder.is_dir():
             return []
-        out = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+        out = [_read_json(p) for p in sorted(folder.glob("*.json"))]
         return sorted(out, key=lambda r: (r["fold"], r["trial"], str(r["seed"])))
 
     # -- models
@@ -333,7 +348,7 @@ class ResultsStore:
         path = self.experiment_dir(experiment) / "experiment.json"
         if not path.is_file():
             return None
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = _read_json(path)
         return data
 
     def experiments(self) -> list[str]:
@@ -356,8 +371,8 @@ class ResultsStore:
 
         folder = self.runs_dir(experiment) if experiment else self.root / "runs"
         wanted = list(columns) if columns is not None else None
-        if keys is not None:
-            files = [str(folder / f"{k}.parquet") for k in keys]
+        if keys is not None:  # each run once, however often it is named
+            files = [str(folder / f"{k}.parquet") for k in dict.fromkeys(keys)]
             files = [f for f in files if Path(f).is_file()]
         else:
             files = sorted(str(p) for p in folder.rglob("*.parquet")) if folder.is_dir() else []

@@ -397,7 +397,14 @@ def _run(spec: RunSpec, model: PreparedModel | None, started: float) -> list[Run
             overrides["context_bars"] = model.context_bars
         for name, value in spec.strategy_params.items():
             if name == "min_confidence" and isinstance(value, Mapping):
-                threshold = model.threshold(float(value["signal_rate"]))
+                rate = float(value["signal_rate"])
+                threshold = model.threshold(rate)
+                if threshold >= 1.0:  # threshold_for_rate's "never": the sizer refuses 1.0
+                    raise ValueError(
+                        f"fold {spec.fold.index}: no min_confidence below 1 gives signal_rate "
+                        f"{rate:g} on the validation window {spec.fold.validation} (the model "
+                        "made no buy / sell call there, or the window has no warm bar)"
+                    )
                 overrides["min_confidence"] = threshold
                 figures["min_confidence"] = threshold
             else:

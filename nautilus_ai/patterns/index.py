@@ -758,7 +758,8 @@ class PatternIndex:
         kth[small] = self._kth(table[small], np.minimum(k, sizes[small]))
         for i in np.flatnonzero(~small).tolist():
             own = scores[starts[i] : starts[i] + sizes[i]]
-            kth[i] = np.partition(own, own.size - k)[own.size - k]
+            kk = min(k, own.size)  # k above the candidates: every candidate is kept
+            kth[i] = np.partition(own, own.size - kk)[own.size - kk]
         keep = scores >= kth[who] - 2.0 * self._margins(q)[who]
         who, rows = who[keep], rows[keep]
         distances = _pair_distances(self._rows[:, : self.dims], q.astype(np.float64), who, rows)

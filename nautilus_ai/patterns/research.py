@@ -180,6 +180,8 @@ def similar_windows(
     carry a chart block needs the ``chart_embedder`` of that model."""
     from nautilus_ai.catalog.reader import read_bars
 
+    if k < 1:
+        raise ValueError(f"k must be >= 1, was {k}")
     ts, ohlcv = read_bars(catalog_path, bar_type)
     keep = accepted_bars_mask(ts, *ohlcv.T)
     ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
@@ -209,7 +211,9 @@ def similar_windows(
         bars = np.column_stack([ts[lo : i + 1].astype(np.float64), ohlcv[lo : i + 1]])
         charts = chart_embedder.embed(bars[None])
     vector = pattern_vectors(layout, features[-1:], window[None, :], charts)
-    found = memory.search(vector, int(ts[i]), k)
+    # a k above the store's size asks for all of it: (1, k) answer arrays of a huge k would
+    # take gigabytes for nothing
+    found = memory.search(vector, int(ts[i]), max(1, min(k, len(memory))))
     rows = found.rows[0][found.rows[0] >= 0]
     distances = np.sqrt(found.distances[0][: rows.size])
     horizon = memory.pattern_spec.horizon

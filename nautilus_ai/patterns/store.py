@@ -278,7 +278,10 @@ def _assemble(
 ) -> PatternSet:
     layout = pattern_layout(fspec.names, pspec)
     n_bars = pspec.shape_bars
-    windows = np.lib.stride_tricks.sliding_window_view(close, n_bars)  # row r ends at bar r+N-1
+    if close.size < n_bars:  # too few bars for one shape: no row qualifies (rows is empty)
+        windows = np.zeros((0, n_bars), dtype=np.float64)
+    else:  # row r ends at bar r+N-1
+        windows = np.lib.stride_tricks.sliding_window_view(close, n_bars)
     vectors = np.empty((rows.size, layout.dims), dtype=np.float32)
     step = 8192  # gathers of cache-sized blocks (row-wise: the same bits as one block)
     for start in range(0, rows.size, step):

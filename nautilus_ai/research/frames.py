@@ -19,6 +19,7 @@ Clock rule (decided once, applied everywhere):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from typing import Literal
 
@@ -271,7 +272,9 @@ def _localize(index: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
     try:
         return index.tz_localize(tz, ambiguous="raise", nonexistent="raise")
     except Exception as exc:  # pytz / pandas raise several unrelated types for DST problems
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # the wall time, whichever library worded the error ("Cannot infer dst time from ...")
+        found = re.search(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?", str(exc))
+        message = found.group(0) if found else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise ResearchInputError(
             f"bars: naive time {message} does not exist or is ambiguous in {tz} (DST change); "
             "local wall-clock stamps cannot say which instant they mean there: use UTC data"

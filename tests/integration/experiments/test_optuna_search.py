@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.dataset as ds
 import pytest
 import yaml
 
@@ -46,3 +47,41 @@ def test_an_optuna_search_samples_the_ranges_and_resumes_to_the_same_trials(
     again = run_experiment(experiment, in_process=True, write_report=False, progress=print)
     assert again.stats.ran == 0 and again.stats.skipped == 3 * 2 + 2
     assert {t.trial_id for t in again.analysis.trials} == {t.trial_id for t in trials}
+
+
+def test_a_trial_proposed_twice_is_planned_and_counted_once(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    """Three trials over two values: Optuna proposes one twice; those are the same runs, which
+    the plan, the library commands and the stitched result count once."""
+    path = write_experiment(tmp_path / "twice.yaml", catalog=demo_catalog,
+                            store=tmp_path / "results", name="twice", folds=1,
+                            families=[{"family": "rule"}])  # fmt: skip
+    document = yaml.safe_load(path.read_text())
+    document["strategy"]["stop_loss_atr"] = {"low": 2.0, "high": 2.5, "step": 0.5}
+    document["search"] = {"method": "optuna", "trials": 3, "seed": 3}
+    path.write_text(yaml.safe_dump(document))
+    outcome = run_experiment(load_experiment(path), in_process=True, write_report=False)
+    assert outcome.ok and outcome.runs == 3  # two distinct trials' runs and the baseline's
+    runs = ds.dataset(tmp_path / "results" / "runs" / "twice").to_table().to_pylist()
+    stored = {r["trial_id"]: r for r in runs if r["role"] == "trial"}
+    assert len(outcome.analysis.trials) == len(stored) == 2
+    for trial in outcome.analysis.trials:
+        assert trial.trades == stored[trial.trial_id]["trades"]
+        assert trial.pnl.mean == stored[trial.trial_id]["pnl"]
+    manifest = outcome.store.manifest("twice")
+    assert len(manifest["runs"]) == len(set(manifest["runs"])) == 3
+
+
+def test_a_log_range_of_integers_samples_integers() -> None:
+    """``{low: 4, high: 64, log: true}`` for an integer setting: Optuna's log-int sampler, not
+    floats that fail every run of the trial."""
+    import optuna
+
+    from nautilus_ai.experiments.config import ParamRange
+    from nautilus_ai.experiments.search import suggest
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    values = [suggest(study.ask(), "num_leaves", ParamRange(low=4, high=64, log=True))
+              for _ in range(20)]  # fmt: skip
+    assert all(type(v) is int and 4 <= v <= 64 for v in values), values

@@ -87,3 +87,25 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
         _kill_session(head.pid)
         head.wait(timeout=30)
         shutil.rmtree(ray_dir, ignore_errors=True)
+
+
+def test_an_address_where_nothing_listens_is_refused_in_seconds(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    """Ray itself retries such an address for many minutes with its output held (a silent
+    hang); the run refuses it in one line naming the address, before Ray is asked."""
+    experiment = write_experiment(tmp_path / "nowhere.yaml", catalog=demo_catalog,
+                                  store=tmp_path / "results")  # fmt: skip
+    address = f"127.0.0.1:{_free_port()}"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilus_ai.cli", "experiment", "run", str(experiment),
+         "--address", address, "--no-report"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert time.perf_counter() - started < 60
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().startswith(
+        f"nautilus-ai: error: cannot join the Ray cluster at {address}: no connection to "
+        f"{address} (Connection refused; 15 s timeout)"
+    ), result.stderr[-2000:]

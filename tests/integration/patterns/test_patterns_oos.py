@@ -54,3 +54,21 @@ def test_evaluate_runs_memory_mlp_and_rule_on_the_same_window(
                    "2017-01-04", "--test", "2017-01-03", "2017-01-05",
                    "--out", str(out))  # fmt: skip
     assert overlap.returncode == 2 and "overlaps" in overlap.stderr
+
+
+def test_evaluate_refuses_a_test_window_without_bars(
+    patterns_replay_catalog: Path, tmp_path: Path
+) -> None:
+    """A test window without bars (Saturday 7 January 2017): one line naming it, exit 2, nothing
+    written; not backtests on no bar and then an IndexError from buy & hold."""
+    out = tmp_path / "oos"
+    result = _cli("patterns", "evaluate", "--catalog", str(patterns_replay_catalog),
+                  "--train", "2017-01-02", "2017-01-03T12:00", "--test", "2017-01-07",
+                  "2017-01-08", "--out", str(out))  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == (
+        "nautilus-ai: error: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bar in the test window "
+        f"[2017-01-07T00:00:00Z, 2017-01-08T00:00:00Z) of {patterns_replay_catalog}"
+    )
+    assert not out.exists()
+    assert not list((patterns_replay_catalog / "patterns").glob("*/oos-train"))

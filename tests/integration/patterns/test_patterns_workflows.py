@@ -69,6 +69,38 @@ def test_query_of_a_missing_store_is_one_clean_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2017-03-04", "2017-03-05", "no pattern could be built from EUR/USD.SIM-1-MINUTE-BID-"
+         "EXTERNAL between 2017-03-04 and 2017-03-05"),  # no bars in the window
+        ("2017-01-10", "2017-01-03", "--end 2017-01-03 must be after --start 2017-01-10"),
+    ],
+)  # fmt: skip
+def test_a_build_window_without_patterns_is_one_clean_line(
+    patterns_replay_catalog: Path, start: str, end: str, message: str
+) -> None:
+    result = cli("patterns", "build", "--catalog", str(patterns_replay_catalog), "--name",
+                 "empty", "--bar-type", BAR_TYPE, "--start", start, "--end", end)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("nautilus-ai: error:") and message in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert not list((patterns_replay_catalog / "patterns").glob("*/empty"))
+
+
+def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.startswith(
+            "nautilus-ai: error: --bar-type 'EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL': "
+        )
+        and "BIDD" in result.stderr
+    )
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
 @pytest.mark.slow
 def test_pattern_memory_trades_in_a_live_replay_and_learns(
     patterns_replay_catalog: Path, tmp_path: Path

@@ -103,9 +103,14 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("walk_forward.embargo_bars", 5, r"walk_forward\.embargo_bars: must be >= the label "
          r"horizon \(30 bars\)"),
         ("walk_forward.train", "30w", r"walk_forward: no fold fits"),
+        ("walk_forward.step", "1w", r"walk_forward\.step: must be >= walk_forward\.test \(2w\).*"
+         r"overlap"),
         ("data.bar_types", ["GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"],
          r"data\.bar_types\[0\]: is not a bar type of EUR/USD\.SIM"),
         ("data.end", "2016-12-01", r"data\.end: must be after data\.start"),
+        ("data", {**BASE["data"], "instruments": ["EUR/USD.SIM"] * 2,  # type: ignore[dict-item]
+                  "bar_types": ["EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"] * 2},
+         r"data\.instruments\[1\]: listed twice \(also data\.instruments\[0\]\)"),
         ("data.start", "Jan 2nd", r"data\.start: not an ISO date"),
         ("data.catalog", KeyError, r"data\.catalog: missing required key"),
         ("seeds", [7, 7], r"seeds: lists a seed twice"),
@@ -114,6 +119,10 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("search", {"method": "grid", "trials": 4}, r"search\.trials: only for method optuna"),
         ("costs.commission.bps", -1, r"costs\.commission\.bps: must be >= 0"),
         ("execution.retries", 9, r"execution\.retries: must be <= 3"),
+        ("report", {"trades_window": ["2017-04-12", "2017-04-11"]},
+         r"report\.trades_window\[1\]: must be after 2017-04-12"),
+        ("report", {"trades_window": ["2018-01-02", "2018-01-03"]},
+         r"report\.trades_window: outside every fold's test window"),
     ],
 )  # fmt: skip
 def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) -> None:
@@ -121,6 +130,41 @@ def test_each_mistake_names_its_key_path(path: str, value: Any, message: str) ->
         parse_experiment(_with(path, value), Path("exp.yaml"))
     text = str(caught.value)
     assert text.startswith("exp.yaml: ") and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("strategy.stop_loss_atr", {"low": 1.0, "high": 3.0, "log": True, "step": 0.5},
+         r"strategy\.stop_loss_atr: a log range takes no step \(received 0\.5\)"),
+        ("strategy.max_holding_bars", {"low": 10, "high": 20, "step": 0.5},
+         r"strategy\.max_holding_bars\.step: expected an integer \(received 0\.5\)"),
+        ("families.0.params.num_leaves", {"low": 4, "high": 16, "step": 1.5},
+         r"families\[0\]\.params\.num_leaves\.step: .*integer.*\(received 1\.5\)"),
+    ],
+)  # fmt: skip
+def test_a_range_that_would_sample_invalid_values_is_refused(
+    path: str, value: Any, message: str
+) -> None:
+    document = _with(path, value)
+    document["search"] = {"method": "optuna", "trials": 4}
+    with pytest.raises(ExperimentConfigError, match=message):
+        parse_experiment(document, Path("exp.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("base_run", "message"),
+    [
+        ("demoo", r"^exp\.yaml: base_run: no packaged run file 'demoo'"),
+        ("missing.yaml", r"^exp\.yaml: base_run: .*missing\.yaml"),
+    ],
+)
+def test_a_bad_base_run_names_the_experiment_file(base_run: str, message: str) -> None:
+    from nautilus_ai.experiments import run_experiment
+
+    experiment = parse_experiment(_with("base_run", base_run), Path("exp.yaml"))
+    with pytest.raises(ExperimentConfigError, match=message):
+        run_experiment(experiment, in_process=True, write_report=False)
 
 
 def test_ranges_are_accepted_for_optuna() -> None:

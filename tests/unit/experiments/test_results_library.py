@@ -108,6 +108,43 @@ def test_the_best_trial_baselines_seeds_dsr_and_pbo(library: Any) -> None:
     assert set(analysis.intervals) == {"sharpe", "pnl_per_trade", "win_rate"}
 
 
+def test_a_key_named_twice_is_read_once(library: Any) -> None:
+    """Optuna can propose the same parameters twice: the same run, named twice, must not count
+    twice in the stitched result (twice the trades, twice the days)."""
+    store, runs, _ = library
+    for spec in runs:
+        store.write_run(spec, _result(spec, 10.0, 0), data_fingerprint="d", code_version="c")
+    keys = [r.key for r in runs]
+    table = store.table("library", keys=keys + keys[:6])
+    assert table.num_rows == len(runs)
+    once = analyse(store.table("library", keys=keys), experiment="library", folds=[0, 1, 2])
+    twice = analyse(table, experiment="library", folds=[0, 1, 2])
+    assert [(t.trial_id, t.trades, t.pnl.mean) for t in twice.trials] == [
+        (t.trial_id, t.trades, t.pnl.mean) for t in once.trials
+    ]
+
+
+def test_an_unreadable_manifest_is_one_line_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from nautilus_ai.experiments.store import ResultsStoreError
+
+    store = ResultsStore(tmp_path / "results")
+    path = store.write_manifest("cut", {"name": "cut", "runs": [], "folds": []})
+    path.write_text(path.read_text()[:20])  # a disk that filled up, a copy cut short
+    with pytest.raises(ResultsStoreError, match=f"^{path}: unreadable"):
+        store.manifest("cut")
+    for verb in (["list"], ["show", "cut"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "nautilus_ai.cli", "experiment", *verb, "--store",
+             str(store.root)], capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"nautilus-ai: error: {path}: unreadable (")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
 def test_a_trial_missing_a_fold_is_left_out(library: Any) -> None:
     store, runs, _ = library
     missing = runs[0]

@@ -23,11 +23,13 @@ from nautilus_ai.patterns import (
     pattern_layout,
     pattern_vectors,
     save_memory,
+    similar_windows,
     write_index,
 )
 from nautilus_ai.patterns.store import INDEX_FILE
 
 INSTRUMENT = "EUR/USD.SIM"
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 # Small epochs so that 20k real bars exercise several IVF epochs and the anchor tail.
 IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
@@ -129,6 +131,15 @@ def patterns(real_bars: tuple):  # type: ignore[no-untyped-def]
     return build_from_bars(ts, ohlcv, instrument_id=INSTRUMENT)
 
 
+@pytest.mark.parametrize("bars", [0, 1, 31])
+def test_fewer_bars_than_one_shape_build_an_empty_store(real_bars: tuple, bars: int) -> None:
+    """A window with no bars (a weekend, dates outside the data) or fewer than ``shape_bars``
+    builds no pattern: an empty set the caller can report, not a numpy error."""
+    ts, ohlcv = real_bars
+    patterns = build_from_bars(ts[:bars], ohlcv[:bars], instrument_id=INSTRUMENT)
+    assert len(patterns) == 0 and patterns.vectors.shape[0] == 0
+
+
 def test_store_is_a_time_ordered_prefix(patterns) -> None:  # type: ignore[no-untyped-def]
     assert len(patterns) > 19_000
     assert (np.diff(patterns.available_ns) >= 0).all()
@@ -154,6 +165,45 @@ def test_answer_equals_brute_force_over_the_eligible_patterns(patterns, mode, da
     if mode == "exact" or m < IVF.exact_max:
         assert np.array_equal(rows, ids)
         assert found.distances[0][: rows.size].tobytes() == distances.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["exact", "ivf"])
+@pytest.mark.parametrize(("eligible", "extra"), [(300, 1), (300, 700), (5000, 1), (5000, 15000)])
+def test_k_above_the_eligible_count_returns_every_eligible_pattern(  # type: ignore[no-untyped-def]
+    patterns, mode, eligible, extra
+) -> None:
+    """k larger than the patterns known by then (a young memory, k = 1000): every eligible
+    pattern, ranked as brute force ranks them (exact), never an error or a silent cut."""
+    memory = _memory(patterns, mode)
+    when = int(patterns.available_ns[eligible - 1]) + 1
+    i = int(np.searchsorted(patterns.ts_event, when))
+    k = eligible + extra
+    found = memory.search(patterns.vectors[i], when, k)
+    assert int(found.eligible[0]) == eligible
+    rows = found.rows[0][found.rows[0] >= 0]
+    assert (patterns.available_ns[rows] < when).all() and np.unique(rows).size == rows.size
+    if mode == "exact" or eligible < IVF.exact_max:
+        ids, distances = brute_force(patterns.vectors, patterns.vectors[i], eligible, k)
+        assert rows.size == eligible and np.array_equal(rows, ids)
+        assert found.distances[0][:eligible].tobytes() == distances.tobytes()
+    else:  # every eligible pattern of the nprobe nearest lists: a larger k adds none
+        more = memory.search(patterns.vectors[i], when, k + 1000).rows[0]
+        assert np.array_equal(rows, more[more >= 0])
+        top = memory.search(patterns.vectors[i], when, 20).rows[0]
+        assert rows.size > 20 and np.array_equal(rows[:20], top)
+
+
+def test_similar_windows_with_k_above_the_store_returns_every_known_pattern(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path
+) -> None:
+    """``patterns query --k 1000000000000``: every pattern known by then, not a (1, k) answer
+    array of terabytes."""
+    memory = _memory(patterns, "exact")
+    at_ns = int(patterns.ts_event[-1])
+    found = similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=10**12)
+    assert found.rows.size == found.eligible > 15_000
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=0)
 
 
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]

@@ -144,6 +144,21 @@ def test_local_time_that_does_not_exist_is_refused() -> None:
     assert "DST" in refusal(frame, tz="America/New_York")
 
 
+@pytest.mark.parametrize(
+    ("times", "named"),
+    [
+        (["2017-03-12 01:59", "2017-03-12 02:30"], "2017-03-12 02:30:00"),  # spring forward
+        (["2017-11-05 00:59", "2017-11-05 01:30"], "2017-11-05 01:30:00"),  # fall back
+    ],
+)
+def test_a_dst_refusal_names_the_wall_time(times: list[str], named: str) -> None:
+    frame = utc_frame(2)
+    frame.index = pd.DatetimeIndex(times)
+    assert refusal(frame, tz="America/New_York").startswith(
+        f"bars: naive time {named} does not exist or is ambiguous in America/New_York (DST"
+    )
+
+
 def test_unknown_zone_is_refused() -> None:
     frame = utc_frame(2)
     frame.index = frame.index.tz_localize(None)
