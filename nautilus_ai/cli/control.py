@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -137,10 +138,16 @@ def _history(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
     from nautilus_ai.control.client import MalformedReplyError
+    from nautilus_ai.control.signing import SECRET_ENV
 
     if args.count < 1:
         raise CliError(f"--count must be >= 1, was {args.count}")
-    client, settings = _client(args.trader, args.redis_url, need_secret=False)
+    # With the secret each reply's signature is checked; without it the trail still prints.
+    checked = bool(os.environ.get(SECRET_ENV))
+    client, settings = _client(args.trader, args.redis_url, need_secret=checked)
+    if not checked:
+        print(f"nautilus-ai: ${SECRET_ENV} is not set: the replies' signatures are not checked",
+              file=sys.stderr)  # fmt: skip
     try:
         replies = client.replies(args.count)
     except (RedisError, OSError) as exc:

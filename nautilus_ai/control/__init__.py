@@ -46,6 +46,8 @@ from nautilus_ai.control.signing import (
     load_secret,
     seal,
     sign,
+    sign_reply,
+    verify_reply,
     verify_signature,
 )
 from nautilus_ai.control.transport import (
@@ -109,5 +111,7 @@ __all__ = [
     "redis_url_from_env",
     "seal",
     "sign",
+    "sign_reply",
+    "verify_reply",
     "verify_signature",
 ]

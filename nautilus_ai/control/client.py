@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nautilus_ai.control.schema import CommandReply, ControlCommand, parse_command
-from nautilus_ai.control.signing import seal
+from nautilus_ai.control.signing import seal, verify_reply
 from nautilus_ai.control.transport import StreamNames
 
 __all__ = ["ControlClient", "MalformedReplyError", "ReplyTimeoutError"]
@@ -26,8 +26,8 @@ class ReplyTimeoutError(TimeoutError):
 
 
 class MalformedReplyError(ValueError):
-    """A reply stream entry that is not a command reply (anyone who can write to Redis can add
-    one)."""
+    """A reply stream entry that is not a command reply the node wrote: no reply at all, or one
+    without a valid signature (anyone who can write to Redis can add such an entry)."""
 
 
 class ControlClient:
@@ -117,13 +117,21 @@ class ControlClient:
     def wait_for_reply(self, command_id: str, cursor: str, timeout: float) -> CommandReply:
         """Read the reply stream after ``cursor`` until a reply for ``command_id`` arrives."""
         deadline = time.monotonic() + timeout
+        unsigned: list[str] = []
         while True:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0:
+                forged = (
+                    f"; {len(unsigned)} entr(ies) claiming to answer it had no valid signature "
+                    f"and were ignored ({', '.join(unsigned[:5])}): someone without the secret "
+                    "writes to this Redis"
+                    if unsigned
+                    else ""
+                )
                 raise ReplyTimeoutError(
                     f"no reply to command {command_id} within {timeout:g} s on "
                     f"{self._names.replies}; is the node for trader {self._names.trader_id!r} "
-                    "running with the control plane on?"
+                    f"running with the control plane on?{forged}"
                 )
             response = self._client.xread(
                 {self._names.replies: cursor},
@@ -133,22 +141,35 @@ class ControlClient:
             for _stream, entries in response or ():
                 for entry_id, fields in entries:
                     cursor = entry_id
-                    if fields.get("command_id") == command_id:
-                        return CommandReply.from_json(fields["reply"])
+                    if fields.get("command_id") != command_id:
+                        continue
+                    reply = self._signed_reply(entry_id, fields)
+                    if isinstance(reply, CommandReply) and reply.command_id == command_id:
+                        return reply
+                    unsigned.append(entry_id)  # not the node's: keep waiting for the real one
 
     def replies(self, count: int = 100) -> list[CommandReply | MalformedReplyError]:
         """The most recent ``count`` replies, oldest first (the audit trail); an entry that is no
         reply stands in its place as a :class:`MalformedReplyError` naming its entry id, so one
-        junk entry neither hides the others nor goes unnoticed."""
+        junk entry neither hides the others nor goes unnoticed. So does a reply without a valid
+        signature, unless this client has no secret (then none is checked)."""
         entries = self._client.xrevrange(self._names.replies, count=count)
-        return [_reply_or_error(entry_id, fields) for entry_id, fields in reversed(entries)]
+        return [self._signed_reply(entry_id, fields) for entry_id, fields in reversed(entries)]
 
-
-def _reply_or_error(entry_id: str, fields: Any) -> CommandReply | MalformedReplyError:
-    try:
-        return CommandReply.from_json(fields["reply"])
-    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError: a ValueError
-        detail = "no 'reply' field" if isinstance(exc, KeyError) else " ".join(str(exc).split())
-        return MalformedReplyError(
-            f"entry {entry_id} of the reply stream is not a command reply: {detail[:200]}"
-        )
+    def _signed_reply(self, entry_id: str, fields: Any) -> CommandReply | MalformedReplyError:
+        """The entry's reply if the node wrote it (its ``sig`` verifies), else the error."""
+        try:
+            text = fields["reply"]
+            reply = CommandReply.from_json(text)
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError
+            detail = "no 'reply' field" if isinstance(exc, KeyError) else " ".join(str(exc).split())
+            return MalformedReplyError(
+                f"entry {entry_id} of the reply stream is not a command reply: {detail[:200]}"
+            )
+        if self._secret and not verify_reply(self._secret, text, fields.get("sig")):
+            return MalformedReplyError(
+                f"entry {entry_id} of the reply stream has no valid signature (not written by a "
+                f"node holding the secret): {reply.command_type} {reply.status.value} for "
+                f"command {reply.command_id}"
+            )
+        return reply

@@ -32,6 +32,7 @@ from typing import Any
 from nautilus_ai.control.gate import Accepted, CommandGate, Rejected
 from nautilus_ai.control.inbox import InboxFullError
 from nautilus_ai.control.schema import CommandReply, ReplyStatus
+from nautilus_ai.control.signing import sign_reply
 from nautilus_ai.control.transport import Backoff, StreamNames
 
 __all__ = ["ControlListener", "ListenerStats"]
@@ -86,6 +87,9 @@ class ControlListener:
         Where to log (default ``nautilus_ai.control``).
     clock : Callable[[], int]
         Wall-clock unix ns (for group re-creation and reply timestamps).
+    reply_secret : bytes
+        The shared secret; each reply carries its HMAC (``sig``) so clients can tell the node's
+        replies from entries anyone else wrote.
     """
 
     def __init__(
@@ -103,7 +107,10 @@ class ControlListener:
         backoff: Backoff | None = None,
         logger: logging.Logger | None = None,
         clock: Callable[[], int] = time.time_ns,
+        reply_secret: bytes,
     ) -> None:
+        if not reply_secret:
+            raise ValueError("reply_secret must not be empty")
         if block_ms < 1:
             raise ValueError(f"block_ms must be >= 1, was {block_ms!r}")
         if batch < 1:
@@ -123,6 +130,7 @@ class ControlListener:
         self._write_backoff = Backoff()
         self._log = logger or _LOG
         self._clock = clock
+        self._reply_secret = reply_secret
         self._stop = threading.Event()
         self._outbox: queue.SimpleQueue[CommandReply] = queue.SimpleQueue()
         self._in_flight: set[str] = set()
@@ -401,12 +409,14 @@ class ControlListener:
         try:
             pipe = self._client.pipeline(transaction=False)
             for reply in replies:
+                text = reply.to_json()
                 pipe.xadd(
                     self._names.replies,
                     {
                         "command_id": reply.command_id,
                         "status": reply.status.value,
-                        "reply": reply.to_json(),
+                        "reply": text,
+                        "sig": sign_reply(self._reply_secret, text),
                     },
                     maxlen=self._reply_maxlen,
                     approximate=True,

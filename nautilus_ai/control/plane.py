@@ -102,6 +102,7 @@ class ControlPlane:
             block_ms=block_ms,
             logger=logger,
             clock=clock,
+            reply_secret=secret,
         )
 
     @classmethod

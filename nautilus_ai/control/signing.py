@@ -5,6 +5,10 @@ where ``body`` is the command's canonical JSON (which itself repeats the timesta
 receiver checks that they agree). The envelope carries timestamp and nonce beside the body so the
 receiver can check the signature before it spends anything on parsing JSON from an unknown
 sender. Signatures are compared in constant time (:func:`hmac.compare_digest`).
+
+Replies are signed too (:func:`sign_reply`, under their own domain tag so a command's signature
+is never a reply's): the reply JSON names its command id, so an operator's client accepts only a
+reply the node wrote, never one that anyone else with write access to Redis added.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ __all__ = [
     "load_secret",
     "seal",
     "sign",
+    "sign_reply",
+    "verify_reply",
     "verify_signature",
 ]
 
@@ -35,6 +41,7 @@ MIN_SECRET_BYTES = 16
 """A shorter secret is refused: HMAC is only as strong as its key."""
 
 _DOMAIN = b"nautilus-ai-control/v1\n"
+_REPLY_DOMAIN = b"nautilus-ai-control-reply/v1\n"
 _FIELDS = ("body", "ts", "nonce", "sig")
 
 
@@ -87,6 +94,18 @@ def verify_signature(
     """True when ``signature`` is the HMAC of these fields (constant-time compare)."""
     expected = sign(secret, body, timestamp_ns, nonce)
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def sign_reply(secret: bytes, reply_json: str) -> str:
+    """Hex HMAC-SHA256 of the reply domain tag and a reply's JSON (which names its command)."""
+    return hmac.new(secret, _REPLY_DOMAIN + reply_json.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_reply(secret: bytes, reply_json: str, signature: object) -> bool:
+    """True when ``signature`` is :func:`sign_reply`'s for this JSON (constant-time compare)."""
+    if not isinstance(signature, str):
+        return False
+    return hmac.compare_digest(sign_reply(secret, reply_json).encode(), signature.encode())
 
 
 @dataclass(frozen=True, slots=True)

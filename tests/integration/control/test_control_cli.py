@@ -127,3 +127,29 @@ def test_history_names_a_junk_entry_and_still_prints_the_replies(
         f"nautilus-ai: entry {junk.decode()} of the reply stream is not a command reply: "
         "no 'reply' field"
     )
+
+
+def test_history_checks_signatures_with_the_secret_and_says_so_without_it(
+    harness: LoopHarness,
+    redis_server: LocalRedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import redis
+
+    common = ["--trader", TRADER, "--strategy", STRATEGY, "--redis-url", redis_server.url]
+    assert run(capsys, "control", "pause", *common, "--reason", "news")[0] == 0
+    (_entry, fields), *_ = redis.Redis.from_url(redis_server.url, decode_responses=True).xrevrange(
+        f"nautilus-ai:control:{TRADER}:replies", count=1
+    )
+    forged = redis.Redis.from_url(redis_server.url).xadd(
+        f"nautilus-ai:control:{TRADER}:replies", {**fields, "sig": "0" * 64}
+    )
+    history = ["control", "history", "--trader", TRADER, "--redis-url", redis_server.url]
+    code, out, err = run(capsys, *history)
+    assert code == 1 and len(out.splitlines()) == 1  # the node's reply; the copy is named
+    assert f"entry {forged.decode()} of the reply stream has no valid signature" in err
+    monkeypatch.delenv("NAUTILUS_AI_CONTROL_SECRET")
+    code, out, err = run(capsys, *history)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert "$NAUTILUS_AI_CONTROL_SECRET is not set: the replies' signatures are not checked" in err

@@ -88,7 +88,9 @@ def test_pause_resume_flatten_switch_status_on_a_live_node(
             # A forged command on the way: rejected, and the node keeps serving.
             forged = client.command("resume", STRATEGY)
             bad = ControlClient(client._client, client.names, b"z" * 32, poll_ms=200)
-            seen["forged"] = bad.request(forged, timeout=5)
+            cursor = client.reply_cursor()
+            bad.send(forged)  # the node's signed rejection: read by the operator (the secret)
+            seen["forged"] = client.wait_for_reply(forged.command_id, cursor, timeout=5)
             seen["after_forged"] = request("status")
         except BaseException as exc:
             failures.append(exc)
