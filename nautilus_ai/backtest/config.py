@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
-import yaml
 from nautilus_trader.backtest.config import BacktestDataConfig, BacktestRunConfig
 from nautilus_trader.common.config import resolve_path
 from nautilus_trader.core.datetime import dt_to_unix_nanos
@@ -38,6 +37,7 @@ from nautilus_trader.model.data import Bar
 
 from nautilus_ai.config_check import ConfigFieldError, check
 from nautilus_ai.config_env import ENV_PLACEHOLDER, substitute
+from nautilus_ai.config_files import read_config_file
 from nautilus_ai.config_nautilus import NAUTILUS_HOOKS
 
 __all__ = [
@@ -117,70 +117,6 @@ def substitute_env(value: Any, *, where: str = "") -> Any:
     except ConfigFieldError as exc:
         prefix = f"{where}: " if where else ""
         raise ConfigError(f"{prefix}{exc}", exc) from None
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML itself keeps the
-    last value and drops the other without a word)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *defaults`: keys it brings may be overridden
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                first = first_line.get(key)
-            except TypeError:  # an unhashable key: construct_mapping names it
-                continue
-            first_line.setdefault(key, line)
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None,
-                    f"line {line}: key {key!r} is given twice in one mapping (first on line "
-                    f"{first}); only one value can hold",
-                )  # fmt: skip
-        return super().construct_mapping(node, deep=deep)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads`` hook: refuse a key given twice in one object (JSON keeps the last)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} is given twice in one object; only one value can hold")
-        out[key] = value
-    return out
-
-
-def read_config_file(path: Path, what: str, error: type[ValueError]) -> Any:
-    """The parsed content of a YAML (``.yaml`` / ``.yml``) or else JSON config file.
-
-    Raises
-    ------
-    error
-        For an unreadable file (``cannot read <what> <path>: ...``), one that does not parse, or
-        an empty one.
-    """
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not a text file ({exc.reason})") from None
-    is_yaml = path.suffix in (".yaml", ".yml")
-    try:
-        if is_yaml:
-            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
-        else:
-            data = json.loads(text, object_pairs_hook=_unique_keys)
-    except (yaml.YAMLError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-        detail = " ".join(str(exc).split())
-        raise error(f"{path}: not valid {'YAML' if is_yaml else 'JSON'}: {detail}") from exc
-    if data is None:
-        raise error(f"{path}: the {what} is empty")
-    return data
 
 
 def load_run_file(path: str | Path) -> RunFile:

@@ -48,6 +48,7 @@ import msgspec
 
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, check, nearest
 from nautilus_ai.config_env import substitute
+from nautilus_ai.config_files import read_config_file
 from nautilus_ai.datasets import Fold, to_ns, walk_forward_folds
 from nautilus_ai.labels import LabelSpec
 
@@ -332,21 +333,9 @@ def load_experiment(path: str | os.PathLike[str]) -> Experiment:
     ExperimentConfigError
         ``<file>: <key path>: <problem>``.
     """
-    import yaml
-
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExperimentConfigError(f"cannot read experiment {file}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ExperimentConfigError(f"{file}: not a text file ({exc.reason})") from None
-    try:
-        data = yaml.safe_load(text) if file.suffix in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        detail = " ".join(str(exc).split())
-        raise ExperimentConfigError(f"{file}: not valid YAML/JSON: {detail}") from None
-    return parse_experiment(data, file)
+    # strict: a key given twice is refused (YAML and JSON would keep the last one silently)
+    return parse_experiment(read_config_file(file, "experiment", ExperimentConfigError), file)
 
 
 def parse_experiment(raw: Any, path: Path | None = None) -> Experiment:

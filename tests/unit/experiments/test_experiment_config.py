@@ -216,3 +216,17 @@ def test_the_cli_refuses_a_bad_file_in_one_line_with_exit_2(tmp_path: Path) -> N
         f"nautilus-ai: error: {path}: families[0].params.num_leaves[0]:"
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    # YAML keeps the last of two equal keys without a word: an experiment whose `folds` was
+    # pasted twice ran on the second value. The run files' strict reader now reads these too.
+    text = (repo_root() / "backtests" / "experiment_demo.yaml").read_text()
+    path = tmp_path / "twice.yaml"
+    path.write_text(text + "name: another-name\n")
+    with pytest.raises(ExperimentConfigError) as caught:
+        load_experiment(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not valid YAML: ") and "\n" not in message
+    assert "key 'name' is given twice in one mapping (first on line " in message
+    assert load_experiment(repo_root() / "backtests" / "experiment_demo.yaml").name
