@@ -548,6 +548,8 @@ def write_series(
     root = Path(catalog_path)
     if root.exists() and not root.is_dir():
         raise ValueError(f"catalog {root} is not a folder")
+    ids = [s.identifier for s in series]
+    _refuse_case_twins(root, [*ids, *([str(instrument.id)] if instrument is not None else [])])
     if dry_run:
         plans = [_plan(root, s, policy, source) for s in series]
         results = tuple(WriteResult.from_plan(p, dry_run=True, written=False) for p in plans)
@@ -573,6 +575,25 @@ def write_series(
                 raise IncompleteWriteError(plan, tuple(done), rest, exc) from exc
             done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
     return tuple(done)
+
+
+def _refuse_case_twins(root: Path, identifiers: Sequence[str]) -> None:
+    """Refuse an id that differs only in letter case from one the catalog holds (``usd/jpy.sim``
+    beside ``USD/JPY.SIM``): ids are case-sensitive, so it would start a separate instrument or
+    series, silently, beside the one the user meant."""
+    data = root / "data"
+    if not data.is_dir():
+        return
+    held = {entry.name.casefold(): entry.name for entry in data.glob("*/*") if entry.is_dir()}
+    for identifier in identifiers:
+        name = identifier.replace("/", "")  # as series_directory names its folder
+        other = held.get(name.casefold())
+        if other is not None and other != name:
+            raise ValueError(
+                f"catalog {root}: {identifier!r} differs only in letter case from {other!r}, "
+                "which it already holds; ids are case-sensitive, so this would start a separate "
+                "instrument or series: spell it as the catalog does"
+            )
 
 
 def _plan(root: Path, series: SeriesData, policy: ConflictPolicy, source: SourceInfo) -> SeriesPlan:

@@ -398,3 +398,27 @@ def test_a_catalog_path_that_is_a_file_is_refused(tmp_path: Path, data_dir: Path
         assert main(argv) == 2
         assert f"catalog {path} is not a folder" in capsys.readouterr().err
     assert path.read_text() == "not a catalog"
+
+
+def test_an_id_differing_only_in_case_from_a_stored_one_is_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # `--instrument-id EUR/USD.sim` beside the stored EUR/USD.SIM started a second instrument
+    # and series ("EURUSD.sim") without a word; ids are case-sensitive.
+    catalog = tmp_path / "catalog"
+    january, february = (
+        str(data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv") for m in (1, 2)
+    )
+    assert main(["data", "import", "histdata-m1", january, "--catalog", str(catalog), "-q"]) == 0
+    before = sorted(p.relative_to(catalog) for p in catalog.rglob("*") if p.is_file())
+    capsys.readouterr()
+    for extra in (["--dry-run"], []):
+        argv = ["data", "import", "histdata-m1", february, "--catalog", str(catalog), "-q",
+                "--instrument-id", "EUR/USD.sim", *extra]  # fmt: skip
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "'EUR/USD.sim-1-MINUTE-BID-EXTERNAL' differs only in letter case from " in err
+    assert sorted(p.relative_to(catalog) for p in catalog.rglob("*") if p.is_file()) == before
+    argv = ["data", "import", "histdata-m1", february, "--catalog", str(catalog), "-q"]
+    assert main(argv) == 0  # spelled as the catalog does: imports
