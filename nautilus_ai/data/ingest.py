@@ -371,15 +371,37 @@ def _histdata_instrument_id(sources: tuple[str, ...], instrument_id: str | None,
         match = _HISTDATA_NAME.match(Path(source).name)
         if match:
             symbols.add(match.group(1).upper())
-    if len(symbols) > 1:
-        raise ValueError(f"HistData files of several pairs {sorted(symbols)}: one at a time")
+    return _instrument_id_of_files(
+        symbols, instrument_id, venue, several="HistData files of several pairs", default="EURUSD"
+    )
+
+
+def _instrument_id_of_files(
+    symbols: set[str],
+    instrument_id: str | None,
+    venue: str,
+    *,
+    several: str,
+    default: str | None = None,
+) -> str:
+    """The instrument id for files that name their pair (``symbols``, e.g. ``{"EURUSD"}``):
+    ``instrument_id`` if given and of that pair, else ``<PAIR>.<venue>``; ``default`` is the pair
+    when the files name none (None: they must name one).
+
+    Raises ValueError (``several`` leads the message) for several pairs, or for an
+    ``instrument_id`` of another pair than the files'.
+    """
+    if len(symbols) > 1 or (not symbols and default is None):
+        raise ValueError(f"{several} {sorted(symbols)}: one at a time")
+    symbol = next(iter(symbols)) if symbols else None
     if instrument_id is not None:
-        if symbols and normalize_fx_symbol(split_instrument_id(instrument_id)[0]) not in symbols:
-            raise ValueError(
-                f"instrument_id {instrument_id!r} does not match the files' {symbols.pop()}"
-            )
+        if (
+            symbol is not None
+            and normalize_fx_symbol(split_instrument_id(instrument_id)[0]) != symbol
+        ):
+            raise ValueError(f"instrument_id {instrument_id!r} does not match the files' {symbol}")
         return instrument_id
-    pair = symbols.pop() if symbols else "EURUSD"
+    pair = symbol or str(default)
     return f"{pair[:3]}/{pair[3:]}.{venue}"
 
 
@@ -558,17 +580,6 @@ def import_lean(
     return ctx.finish()
 
 
-def _dukascopy_instrument_id(symbols: set[str], instrument_id: str | None, venue: str) -> str:
-    if len(symbols) != 1:
-        raise ValueError(f"Dukascopy files of several symbols {sorted(symbols)}: one at a time")
-    symbol = next(iter(symbols))
-    if instrument_id is not None:
-        if normalize_fx_symbol(split_instrument_id(instrument_id)[0]) != symbol:
-            raise ValueError(f"instrument_id {instrument_id!r} does not match the files' {symbol}")
-        return instrument_id
-    return f"{symbol[:3]}/{symbol[3:]}.{venue}"
-
-
 def import_dukascopy(
     paths: PathsLike,
     catalog_path: str | os.PathLike[str] | None = None,
@@ -603,7 +614,12 @@ def import_dukascopy(
         "dukascopy",
         _once(tuple(str(root / f.key) for root, f in found)),
         catalog_path,
-        _dukascopy_instrument_id({f.symbol for _, f in found}, instrument_id, venue),
+        _instrument_id_of_files(
+            {f.symbol for _, f in found},
+            instrument_id,
+            venue,
+            several="Dukascopy files of several symbols",
+        ),
         pair_table,
         progress,
         _Writing.of(on_conflict, dry_run),
