@@ -510,13 +510,10 @@ def import_histdata_ticks(
 
 
 def _lean_instrument_id(paths: tuple[str, ...], instrument_id: str | None, venue: str) -> str:
-    if instrument_id is not None:
-        return instrument_id
-    symbols = {lean_layout(p).symbol for p in paths}
-    if len(symbols) != 1:
-        raise ValueError(f"LEAN files of several symbols {sorted(symbols)}: import one at a time")
-    pair = normalize_fx_symbol(symbols.pop())
-    return f"{pair[:3]}/{pair[3:]}.{venue}"
+    symbols = {normalize_fx_symbol(lean_layout(p).symbol) for p in paths}
+    return _instrument_id_of_files(
+        symbols, instrument_id, venue, several="LEAN files of several symbols"
+    )
 
 
 def import_lean(
@@ -540,7 +537,8 @@ def import_lean(
     paths : path or paths
         LEAN zips of one resolution and symbol (e.g. ``.../oanda/hour/eurusd.zip``).
     instrument_id : str, optional
-        Default ``<PAIR>.<venue>`` from the file's symbol (``EUR/USD.SIM``).
+        Default ``<PAIR>.<venue>`` from the file's symbol (``EUR/USD.SIM``); an id of another
+        pair than the files' is refused.
     clock : str, optional
         Default from the market folder: OANDA UTC, FXCM UTC-5 fixed.
     bar_policy, quote_policy : ValidationPolicy

@@ -153,6 +153,17 @@ def test_lean_files_of_two_markets_are_refused_before_anything_is_written(
     assert not list(tmp_path.rglob("*.parquet"))
 
 
+def test_lean_refuses_an_instrument_id_of_another_pair(tmp_path: Path, data_dir: Path) -> None:
+    # EUR/USD hour bars imported with --instrument-id GBP/USD.SIM were stored as GBP/USD, exit 0
+    # (the HistData and Dukascopy imports already refused it).
+    hour = data_dir / "lean/forex/fxcm/hour/eurusd.zip"
+    with pytest.raises(ValueError, match=r"'GBP/USD\.SIM' does not match the files' EURUSD"):
+        import_lean(hour, tmp_path, instrument_id="GBP/USD.SIM")
+    assert not list(tmp_path.rglob("*.parquet"))
+    summary = import_lean(hour, tmp_path, instrument_id="EUR/USD.FXCM", dry_run=True)
+    assert summary.instrument_id == "EUR/USD.FXCM"
+
+
 def test_a_file_given_twice_is_refused(tmp_path: Path, data_dir: Path) -> None:
     # The second copy was dropped as "out of order" except the rows at its last timestamp:
     # 9,501 ticks stored from a 9,500-tick file, exit 0.
