@@ -56,6 +56,7 @@ from nautilus_ai.reporting import (
 )
 
 __all__ = [
+    "BacktestFailedError",
     "BacktestOutcome",
     "RunWatch",
     "StrategyStatus",
@@ -64,6 +65,10 @@ __all__ = [
 ]
 
 Status = Literal["ok", "failed"]
+
+
+class BacktestFailedError(RuntimeError):
+    """A backtest that a workflow needs (a comparison, the demo) did not do its job."""
 
 
 @dataclass

@@ -97,10 +97,19 @@ def _backtest(args: argparse.Namespace) -> int:
                 check_report_dir(run_file)
             models = _check_predictors(run_file)
             strategies = run_file.run.engine.strategies if run_file.run.engine else []
+            if args.json:
+                checked = {
+                    "status": "ok", "checked": str(run_file.path), "name": run_file.name,
+                    "sample": run_file.sample, "data_configs": len(run_file.run.data),
+                    "strategies": len(strategies), "models": models, "ran": False,
+                }  # fmt: skip
+                print(json.dumps(checked, indent=2))
+                return 0
+            listed = f", model(s) built: {', '.join(models)}" if models else ""
             print(
                 f"{run_file.path}: OK - {run_file.name} [{run_file.sample}], "
                 f"{len(run_file.run.data)} data config(s), {len(strategies)} strategy(ies)"
-                f"{models}; nothing was run"
+                f"{listed}; nothing was run"
             )
             return 0
         outcome = run_backtest(run_file, write=not args.no_report)
@@ -113,9 +122,9 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_predictors(run_file: Any) -> str:
+def _check_predictors(run_file: Any) -> list[str]:
     """Build each strategy and its predictor as ``on_start`` will (a model that cannot be built
-    stops the strategy before its first bar, and the run fails); ``", model(s) ..."`` or ``""``.
+    stops the strategy before its first bar, and the run fails); the models' ids.
 
     Raises ``CliError`` naming the strategy's ``predictor`` key path.
     """
@@ -137,7 +146,7 @@ def _check_predictors(run_file: Any) -> str:
         if built is not None:
             built_ids.append(built.model_id)
             built.close()
-    return f", model(s) built: {', '.join(built_ids)}" if built_ids else ""
+    return built_ids
 
 
 def _demo(args: argparse.Namespace) -> int:

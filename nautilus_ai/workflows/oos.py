@@ -94,10 +94,20 @@ class WindowRun:
 
 
 def run_window(run_file: RunFile, label: str, *, write: bool = True) -> WindowRun:
-    """Run ``run_file`` with the real runner (``BacktestNode``) and keep its equity curve."""
-    from nautilus_ai.backtest.runner import run_backtest
+    """Run ``run_file`` with the real runner (``BacktestNode``) and keep its equity curve.
+
+    Raises :class:`~nautilus_ai.backtest.runner.BacktestFailedError` naming the run and why
+    when the run failed (a strategy that did not start, could not trade, ...): a comparison
+    that shows a failed run's flat equity as a result would be wrong.
+    """
+    from nautilus_ai.backtest.runner import BacktestFailedError, run_backtest
 
     outcome = run_backtest(run_file, write=write)
+    if not outcome.ok:
+        where = f" (report {outcome.report_dir})" if outcome.report_dir else ""
+        raise BacktestFailedError(
+            f"{label}: the backtest {run_file.name!r} failed{where}: " + "; ".join(outcome.reasons)
+        )
     return WindowRun(label, outcome.summary, outcome.report_dir, outcome.bar_ts, outcome.equity)
 
 

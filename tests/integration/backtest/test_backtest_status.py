@@ -72,6 +72,34 @@ def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> N
     assert "its predictor could not be built: ArtifactError" in reason
 
 
+def test_a_comparison_stops_on_a_failed_run(demo_catalog: Path, tmp_path: Path) -> None:
+    # The out-of-sample comparisons (`train --backtest`, `patterns evaluate`, the demo) read
+    # every run's summary without its status: a run whose strategy never started went into the
+    # report as a flat line with 0 trades, exit 0.
+    from nautilus_ai.backtest.runner import BacktestFailedError
+    from nautilus_ai.workflows.oos import run_window
+
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(
+            predictor={"kind": "torch", "path": str(tmp_path / "no-model")},
+            feature_source="incremental",
+        ),
+    )
+    raw["name"] = "oos-trained"
+    with pytest.raises(BacktestFailedError) as caught:
+        run_window(parse_run_file(raw, tmp_path / "run.yaml"), "trained mlp", write=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"trained mlp: the backtest 'oos-trained' failed: {STRATEGY}: failed to start"
+    )
+    assert "its predictor could not be built: ArtifactError" in message
+    ok = run_window(
+        parse_run_file(demo_variant(demo_catalog), tmp_path / "ok.yaml"), "rule", write=False
+    )
+    assert ok.summary.trades > 0
+
+
 def test_check_refuses_the_model_the_run_could_not_build(
     demo_catalog: Path, tmp_path: Path, capsys: Any
 ) -> None:
@@ -95,6 +123,11 @@ def test_check_refuses_the_model_the_run_could_not_build(
     path.write_text(yaml.safe_dump(demo_variant(demo_catalog)))
     assert main(["backtest", str(path), "--check"]) == 0
     assert "model(s) built: rule-trend-momentum/" in capsys.readouterr().out
+    # --json with --check printed the text line above: a script's json.loads failed.
+    assert main(["backtest", str(path), "--check", "--json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["status"] == "ok" and checked["ran"] is False and checked["strategies"] == 1
+    assert checked["models"][0].startswith("rule-trend-momentum/")
 
 
 def faulty(fault: str) -> Callable[[dict[str, Any]], None]:
