@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--store", help="results library folder (default: the file's `store`)")
     run.add_argument("--no-report", action="store_true", help="skip the report")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_library(_run))
 
     for name, text in (("list", "experiments in the results library"),):
         listing = verbs.add_parser(name, help=text)

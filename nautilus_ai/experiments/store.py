@@ -26,6 +26,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,17 @@ RESULT_COLUMNS = tuple(
 )
 
 
+def _unreadable(path: Path) -> str | None:
+    """Why the run file ``path`` cannot be read as one row of the library, or None."""
+    try:
+        meta = pq.read_metadata(path)
+    except (pa.ArrowException, OSError) as exc:
+        return " ".join(str(exc).split())
+    if meta.num_rows != 1:
+        return f"{meta.num_rows} rows, a run file holds one"
+    return None
+
+
 def _atomic_write_bytes(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -191,10 +203,18 @@ class ResultsStore:
 
     # -- runs
     def stored_keys(self, experiment: str) -> set[str]:
+        """Keys of the runs stored readable (a run file that cannot be read, e.g. a copy cut
+        short, is not stored: running the experiment again recomputes it)."""
         folder = self.runs_dir(experiment)
         if not folder.is_dir():
             return set()
-        return {p.stem for p in folder.glob("*.parquet")}
+        return {p.stem for p in folder.glob("*.parquet") if _unreadable(p) is None}
+
+    def unreadable_runs(self, experiment: str | None = None) -> list[tuple[Path, str]]:
+        """``(path, why)`` of every run file (of one experiment, or all) that cannot be read."""
+        folder = self.runs_dir(experiment) if experiment else self.root / "runs"
+        found = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        return [(p, why) for p in found if (why := _unreadable(p)) is not None]
 
     def write_run(
         self,
@@ -210,7 +230,10 @@ class ResultsStore:
         """Store one finished run (atomically; an existing row for the key is kept)."""
         path = self.runs_dir(spec.experiment) / f"{result.key}.parquet"
         if path.exists():
-            return path
+            if _unreadable(path) is None:
+                return path
+            # Kept beside the new row, never deleted: the user may want to look at it.
+            path.replace(path.with_name(f"{path.name}.unreadable-{time.time_ns()}"))
         fold = spec.fold
         windows = {name: w for name, w in fold.windows()}
         f = result.figures
@@ -378,8 +401,18 @@ class ResultsStore:
             files = sorted(str(p) for p in folder.rglob("*.parquet")) if folder.is_dir() else []
         if not files:
             return SCHEMA.empty_table().select(wanted) if wanted else SCHEMA.empty_table()
-        dataset = ds.dataset(files, schema=SCHEMA, format="parquet")
-        return dataset.to_table(columns=wanted)
+        try:
+            dataset = ds.dataset(files, schema=SCHEMA, format="parquet")
+            return dataset.to_table(columns=wanted)
+        except (pa.ArrowException, OSError) as exc:
+            for name in files:
+                why = _unreadable(Path(name))
+                if why is not None:
+                    raise ResultsStoreError(
+                        f"{name}: unreadable ({why}); running the experiment file again "
+                        "recomputes that run (the file is kept beside it)"
+                    ) from None
+            raise ResultsStoreError(f"{folder}: the stored runs cannot be read ({exc})") from None
 
 
 def _trade_rows(trades: Mapping[str, list[Any]]) -> list[dict[str, Any]]:

@@ -145,6 +145,29 @@ def test_an_unreadable_manifest_is_one_line_naming_it(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
+def test_an_unreadable_run_file_is_named_and_recomputed(library: Any) -> None:
+    # A run file cut short (a copy, a full disk) made every read fail with a bare ArrowInvalid,
+    # and it counted as stored: running the experiment again skipped it, so the library stayed
+    # unreadable until the user found and deleted the file by hand.
+    from nautilus_ai.experiments.store import ResultsStoreError
+
+    store, runs, _ = library
+    paths = [
+        store.write_run(s, _result(s, 10.0, 0), data_fingerprint="d", code_version="c")
+        for s in runs[:3]
+    ]
+    cut = paths[1]
+    cut.write_bytes(cut.read_bytes()[:200])
+    with pytest.raises(ResultsStoreError, match=f"^{cut}: unreadable \\(.*recomputes that run"):
+        store.table("library")
+    assert [p for p, _ in store.unreadable_runs("library")] == [cut]
+    assert store.stored_keys("library") == {runs[0].key, runs[2].key}  # the run is due again
+    store.write_run(runs[1], _result(runs[1], 10.0, 0), data_fingerprint="d", code_version="c")
+    assert store.table("library").num_rows == 3 and store.unreadable_runs("library") == []
+    kept = list(cut.parent.glob(f"{cut.name}.unreadable-*"))
+    assert len(kept) == 1 and len(kept[0].read_bytes()) == 200  # moved aside, not deleted
+
+
 def test_a_trial_missing_a_fold_is_left_out(library: Any) -> None:
     store, runs, _ = library
     missing = runs[0]
