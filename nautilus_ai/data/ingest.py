@@ -48,6 +48,7 @@ from nautilus_ai.data.validation import (
     QUOTE_POLICY,
     ValidationPolicy,
     ValidationReport,
+    price_level_problem,
     validate_bars,
     validate_bid_ask_bars,
     validate_quotes,
@@ -226,6 +227,10 @@ class _Context:
         self.catalog = default_catalog_dir(catalog_path)
         self.instrument = _instrument(instrument_id, pair_table)
         self.spec = fx_pair_spec(split_instrument_id(instrument_id)[0], pair_table)
+        # The price-level check knows the default table's pairs; a pair the user adds or
+        # redefines (an exotic) is trusted as given.
+        pair = normalize_fx_symbol(split_instrument_id(instrument_id)[0])
+        self.check_level = pair_table is None or pair not in pair_table
         self.progress = progress
         self.writing = writing
         self.source = SourceInfo(source or format, describe_sources(_names(sources)))
@@ -309,13 +314,21 @@ class _Context:
             )
         for price_type in sorted(series):
             arrays = series[price_type]
+            self._check_level(arrays.close)
             if len(arrays) == 0:
                 self.failures.append(f"no {bar_spec}-{price_type} bars left to write")
                 continue
             bar_type = f"{self.instrument.id}-{bar_spec}-{price_type}-EXTERNAL"
             self.series.append(bars_series(self.instrument, bar_type, arrays))
 
+    def _check_level(self, prices: np.ndarray) -> None:
+        if self.check_level:
+            problem = price_level_problem(prices, self.spec.pip_size, str(self.instrument.id))
+            if problem is not None:
+                raise ValueError(f"{self.name}: {problem}; nothing was written")
+
     def quotes(self, quotes: QuoteArrays) -> None:
+        self._check_level(quotes.bid)
         if len(quotes) == 0:
             self.failures.append("no quotes left to write")
             return

@@ -33,6 +33,7 @@ __all__ = [
     "CheckResult",
     "ValidationPolicy",
     "ValidationReport",
+    "price_level_problem",
     "validate_bars",
     "validate_bid_ask_bars",
     "validate_quotes",
@@ -201,6 +202,29 @@ class ValidationReport:
             lines.append(f"  {c.name:<13} {c.count:>9}  {done}")
             lines.extend(f"      e.g. {e}" for e in c.examples)
         return "\n".join(lines)
+
+
+#: Prices of every pair in the default pair table, in its own pips, lie in this range (EUR/USD
+#: 0.8-1.6 is 8k-16k pips, USD/HKD ~78k, NZD/JPY 45-100 is 4.5k-10k, gold 250-5,000 is
+#: 2.5k-50k). A file of another pair mislabelled across the JPY / non-JPY line is ~100x off.
+PLAUSIBLE_PIPS = (1_000.0, 200_000.0)
+
+
+def price_level_problem(prices: FloatArray, pip_size: float, what: str) -> str | None:
+    """Why ``prices`` (a series' closes or bids) cannot be ``what`` (e.g. ``"EUR/USD.SIM"``)
+    at a pip of ``pip_size``: their median outside :data:`PLAUSIBLE_PIPS`; None when plausible
+    (or no finite price)."""
+    finite = prices[np.isfinite(prices)]
+    if finite.size == 0:
+        return None
+    median = float(np.median(finite))
+    lo, hi = PLAUSIBLE_PIPS
+    if lo <= median / pip_size <= hi:
+        return None
+    return (
+        f"median price {median:g} is {median / pip_size:,.0f} pips of {pip_size:g}; {what} "
+        f"trades at {lo * pip_size:g} - {hi * pip_size:g}: data of another instrument?"
+    )
 
 
 def _iso(ns: int) -> str:

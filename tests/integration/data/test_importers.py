@@ -109,6 +109,28 @@ def test_csv_and_histdata_ticks(tmp_path: Path, data_dir: Path) -> None:
     assert ticks.rows_written == 9_500
 
 
+def test_prices_of_another_pair_are_refused(tmp_path: Path, data_dir: Path) -> None:
+    # A USD/JPY file imported with --instrument-id EUR/USD.SIM (a CSV names no pair) was stored
+    # as EUR/USD at 100x its price, exit 0; every backtest on it then traded nonsense.
+    usdjpy = data_dir / "nautilus/fxcm/usdjpy-m1-ask-2013.csv"
+    catalog = tmp_path / "catalog"
+    with pytest.raises(ValueError) as caught:
+        import_csv(usdjpy, CSV_PRESETS["nautilus-fxcm-m1"], catalog,
+                   instrument_id="EUR/USD.SIM", price_type="ASK")  # fmt: skip
+    message = str(caught.value)
+    assert message.startswith(f"{usdjpy}: median price 9")
+    assert "EUR/USD.SIM trades at 0.1 - 20: data of another instrument?" in message
+    assert not catalog.exists() or not list(catalog.rglob("*.parquet"))
+    # A pair the user defines is trusted as given (an exotic may trade anywhere).
+    from nautilus_ai.data import FxPairSpec
+
+    mine = {"USDJPY": FxPairSpec("USD", "JPY", 3, 0.0001)}
+    preset = CSV_PRESETS["nautilus-fxcm-m1"]
+    summary = import_csv(usdjpy, preset, catalog, dry_run=True, instrument_id="USD/JPY.SIM",
+                         price_type="ASK", pair_table=mine)  # fmt: skip
+    assert summary.rows_read == 28_761
+
+
 def test_every_importer_rejects_a_malformed_row_with_file_and_line(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog"
     m1 = tmp_path / "m1.csv"
