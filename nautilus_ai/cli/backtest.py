@@ -183,6 +183,11 @@ def _demo(args: argparse.Namespace) -> int:
         print(result.brief)
         if experiment is not None:
             print(experiment.summary_text())
+    for failure in result.failures:
+        print(f"nautilus-ai: error: demo: out-of-sample backtest failed: {failure}",
+              file=sys.stderr)  # fmt: skip
+    if result.failures:
+        return 1
     if experiment is not None and not experiment.ok:
         print("nautilus-ai: error: demo: some runs of the walk-forward experiment failed (above)",
               file=sys.stderr)  # fmt: skip

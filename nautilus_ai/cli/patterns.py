@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -294,7 +295,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2, default=str))
     else:
         print(Path(result["report"]).read_text())
-    return 0
+    for failure in result["failures"]:
+        print(f"nautilus-ai: error: out-of-sample backtest failed: {failure}", file=sys.stderr)
+    return 1 if result["failures"] else 0
 
 
 def evaluate_out_of_sample(
@@ -369,6 +372,7 @@ def evaluate_out_of_sample(
         summary = run.summary
         rows[key] = {
             "label": run.label,
+            "status": run.status,
             "trades": summary.trades,
             "win_rate": summary.win_rate,
             "pnl": summary.pnl,
@@ -378,9 +382,10 @@ def evaluate_out_of_sample(
         }
     picture = _plot_equity(runs, folder / "equity.png", test)
     report = folder / "report.md"
-    report.write_text(_oos_report(rows, train, test, len(patterns), picture))
+    report.write_text(_oos_report(rows, train, test, len(patterns), picture, runs))
+    failures = [run.failure for run in runs.values() if run.failure is not None]
     result = {"train": str(train), "test": str(test), "patterns": len(patterns), "runs": rows,
-              "report": str(report), "equity_png": str(picture)}  # fmt: skip
+              "report": str(report), "equity_png": str(picture), "failures": failures}  # fmt: skip
     (folder / "results.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 
@@ -409,7 +414,12 @@ def _plot_equity(runs: dict[str, Any], path: Path, test: Any) -> Path:
 
 
 def _oos_report(
-    rows: dict[str, dict[str, Any]], train: Any, test: Any, patterns: int, picture: Path
+    rows: dict[str, dict[str, Any]],
+    train: Any,
+    test: Any,
+    patterns: int,
+    picture: Path,
+    runs: dict[str, Any],
 ) -> str:
     lines = [
         "# Pattern memory out of sample",
@@ -424,9 +434,14 @@ def _oos_report(
     for row in rows.values():
         win = "n/a" if row["win_rate"] != row["win_rate"] else f"{100 * row['win_rate']:.1f}%"
         lines.append(
-            f"| {row['label']} | {row['trades']} | {win} | {row['pnl']:+,.0f} | "
+            f"| {row['label']}{' **FAILED**' if row['status'] != 'ok' else ''} | "
+            f"{row['trades']} | {win} | {row['pnl']:+,.0f} | "
             f"{row['return_pct']:+.2f}% | {row['sharpe']:.2f} | {row['max_drawdown_pct']:.2f}% |"
         )
+    failures = [run.failure for run in runs.values() if run.failure is not None]
+    if failures:
+        lines += ["", "**Failed runs** (their rows are not results):", ""]
+        lines += [f"- {failure}" for failure in failures]
     lines += ["", f"![equity]({picture.name})", ""]
     return "\n".join(lines)
 

@@ -149,6 +149,7 @@ def _train(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     evaluator = None
+    failed: list[str] = []  # the out-of-sample runs the runner said failed
     if args.backtest:
         from nautilus_ai.workflows.oos import compare_out_of_sample, suggested_min_confidence
 
@@ -162,6 +163,7 @@ def _train(args: argparse.Namespace) -> int:
                 min_confidence=suggested_min_confidence(staged), name_prefix=name,
             )  # fmt: skip
             progress(comparison.table_text())
+            failed.extend(comparison.failures)
             return comparison.to_dict()
 
     if args.family == "lightgbm":
@@ -203,7 +205,10 @@ def _train(args: argparse.Namespace) -> int:
         )
     else:
         print(result.summary_text())
-    return 0
+    for failure in failed:  # the model is stored; its comparison did not do its job
+        print(f"nautilus-ai: error: out-of-sample backtest failed: {failure} (the model is "
+              f"stored at {result.artifact_path})", file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 def _train_ticks(args: argparse.Namespace, fold: Any, label: Any, config: Any) -> int:

@@ -88,6 +88,8 @@ class ClosedLoopResult:
     summary: dict[str, Any]
     text: str
     brief: str
+    #: The out-of-sample runs the runner said failed (one line each; the report shows them).
+    failures: tuple[str, ...] = ()
 
 
 def run_closed_loop(
@@ -155,7 +157,8 @@ def run_closed_loop(
         },
         description="rule model, Jan-Jun 2017, every decision logged as FeatureSnapshot",
     )
-    rule_full = run_window(logged_file, "rule model (Jan-Jun)")
+    # Training reads this run's logged decisions: a failed run stops the demo here.
+    rule_full = run_window(logged_file, "rule model (Jan-Jun)").raise_if_failed()
     snapshots = read_snapshots(catalog_path, run_id)
     outcomes = read_outcomes(catalog_path, run_id)
     progress(format_summary(rule_full.summary))
@@ -271,7 +274,8 @@ def run_closed_loop(
     text = _closed_loop_text(summary, result.summary_text(), comparison.table_text())
     (report_dir / "report.md").write_text(text)
     brief = _closed_loop_brief(summary, comparison.table_text())
-    return ClosedLoopResult(report_dir, result.artifact_path, run_id, summary, text, brief)
+    return ClosedLoopResult(report_dir, result.artifact_path, run_id, summary, text, brief,
+                            tuple(comparison.failures))  # fmt: skip
 
 
 _HEADLINE_METRICS = ("rows", "accuracy", "macro_f1", "brier", "ece")

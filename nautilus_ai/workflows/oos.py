@@ -91,24 +91,37 @@ class WindowRun:
     report_dir: Path | None
     bar_ts: NDArray[np.int64] = field(repr=False)
     equity: NDArray[np.float64] = field(repr=False)
+    status: str = "ok"
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def failure(self) -> str | None:
+        """``"<label>: <why>"`` when the runner said the run failed, else None."""
+        if self.status == "ok":
+            return None
+        where = f" (report {self.report_dir})" if self.report_dir else ""
+        return f"{self.label}{where}: " + "; ".join(self.reasons)
+
+    def raise_if_failed(self) -> WindowRun:
+        """This run, or :class:`~nautilus_ai.backtest.runner.BacktestFailedError` naming why."""
+        from nautilus_ai.backtest.runner import BacktestFailedError
+
+        if self.failure is not None:
+            raise BacktestFailedError(f"backtest failed: {self.failure}")
+        return self
 
 
 def run_window(run_file: RunFile, label: str, *, write: bool = True) -> WindowRun:
-    """Run ``run_file`` with the real runner (``BacktestNode``) and keep its equity curve.
-
-    Raises :class:`~nautilus_ai.backtest.runner.BacktestFailedError` naming the run and why
-    when the run failed (a strategy that did not start, could not trade, ...): a comparison
-    that shows a failed run's flat equity as a result would be wrong.
-    """
-    from nautilus_ai.backtest.runner import BacktestFailedError, run_backtest
+    """Run ``run_file`` with the real runner (``BacktestNode``) and keep its equity curve and
+    the runner's verdict (``status``, ``reasons``: a strategy that did not start, could not
+    trade, ...). A comparison shows a failed run as failed, and its command exits 1."""
+    from nautilus_ai.backtest.runner import run_backtest
 
     outcome = run_backtest(run_file, write=write)
-    if not outcome.ok:
-        where = f" (report {outcome.report_dir})" if outcome.report_dir else ""
-        raise BacktestFailedError(
-            f"{label}: the backtest {run_file.name!r} failed{where}: " + "; ".join(outcome.reasons)
-        )
-    return WindowRun(label, outcome.summary, outcome.report_dir, outcome.bar_ts, outcome.equity)
+    return WindowRun(
+        label, outcome.summary, outcome.report_dir, outcome.bar_ts, outcome.equity,
+        status=outcome.status, reasons=tuple(outcome.reasons),
+    )  # fmt: skip
 
 
 def buy_and_hold(
@@ -153,12 +166,19 @@ class OosComparison:
     window: Window
     runs: dict[str, WindowRun]
 
+    @property
+    def failures(self) -> list[str]:
+        """One line per run the runner said failed (see :attr:`WindowRun.failure`)."""
+        return [run.failure for run in self.runs.values() if run.failure is not None]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"window": self.window.to_dict(), "sample": "out-of-sample"}
         for key, run in self.runs.items():
             s = run.summary
             out[key] = {
                 "label": run.label,
+                "status": run.status,
+                "reasons": list(run.reasons),
                 "pnl": s.pnl,
                 "return_pct": s.return_pct,
                 "trades": s.trades,
@@ -183,7 +203,9 @@ class OosComparison:
             lines.append(
                 f"  {run.label:<24}{s.pnl:>12,.2f}{s.return_pct:>8.2f}%{s.trades:>8}{win:>7}"
                 f"{s.sharpe:>8.2f}{s.max_drawdown_pct:>7.2f}%"
+                + ("  FAILED" if run.status != "ok" else "")
             )
+        lines += [f"  FAILED {failure}" for failure in self.failures]
         return "\n".join(lines)
 
 

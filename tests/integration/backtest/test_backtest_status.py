@@ -72,12 +72,12 @@ def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> N
     assert "its predictor could not be built: ArtifactError" in reason
 
 
-def test_a_comparison_stops_on_a_failed_run(demo_catalog: Path, tmp_path: Path) -> None:
+def test_a_comparison_run_carries_the_runners_verdict(demo_catalog: Path, tmp_path: Path) -> None:
     # The out-of-sample comparisons (`train --backtest`, `patterns evaluate`, the demo) read
     # every run's summary without its status: a run whose strategy never started went into the
     # report as a flat line with 0 trades, exit 0.
     from nautilus_ai.backtest.runner import BacktestFailedError
-    from nautilus_ai.workflows.oos import run_window
+    from nautilus_ai.workflows.oos import OosComparison, run_window
 
     raw = demo_variant(
         demo_catalog,
@@ -86,18 +86,19 @@ def test_a_comparison_stops_on_a_failed_run(demo_catalog: Path, tmp_path: Path) 
             feature_source="incremental",
         ),
     )
-    raw["name"] = "oos-trained"
-    with pytest.raises(BacktestFailedError) as caught:
-        run_window(parse_run_file(raw, tmp_path / "run.yaml"), "trained mlp", write=False)
-    message = str(caught.value)
-    assert message.startswith(
-        f"trained mlp: the backtest 'oos-trained' failed: {STRATEGY}: failed to start"
-    )
-    assert "its predictor could not be built: ArtifactError" in message
+    failed = run_window(parse_run_file(raw, tmp_path / "run.yaml"), "trained mlp", write=False)
+    assert failed.status == "failed" and failed.failure is not None
+    assert failed.failure.startswith(f"trained mlp: {STRATEGY}: failed to start")
+    assert "its predictor could not be built: ArtifactError" in failed.failure
+    with pytest.raises(BacktestFailedError, match=r"^backtest failed: trained mlp: "):
+        failed.raise_if_failed()
     ok = run_window(
         parse_run_file(demo_variant(demo_catalog), tmp_path / "ok.yaml"), "rule", write=False
     )
-    assert ok.summary.trades > 0
+    assert ok.status == "ok" and ok.failure is None and ok.summary.trades > 0
+    comparison = OosComparison(window=None, runs={"trained": failed, "rule": ok})  # type: ignore[arg-type]
+    assert comparison.failures == [failed.failure]
+    assert "FAILED trained mlp: " in comparison.table_text()
 
 
 def test_check_refuses_the_model_the_run_could_not_build(

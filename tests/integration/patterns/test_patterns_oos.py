@@ -36,15 +36,28 @@ def test_evaluate_runs_memory_mlp_and_rule_on_the_same_window(
                   "--train", "2017-01-02", "2017-01-03T12:00",
                   "--test", "2017-01-03T21:00", "2017-01-05",
                   "--out", str(out), "--json")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    # The 3-epoch MLP sizes every entry to zero: that run failed, the report and the exit
+    # status say so (exit 0 and a flat "result" line before); the other runs are results.
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.startswith(
+        "nautilus-ai: error: out-of-sample backtest failed: trained MLP (report "
+    )
     answer = json.loads(result.stdout)
     assert set(answer["runs"]) == {"trained", "rule", "pattern_memory", "buy_and_hold"}
+    assert {k: r["status"] for k, r in answer["runs"].items()} == {
+        "trained": "failed",
+        "rule": "ok",
+        "pattern_memory": "ok",
+        "buy_and_hold": "ok",
+    }
+    assert len(answer["failures"]) == 1
     assert answer["patterns"] > 1000
     for row in answer["runs"].values():
         assert isinstance(row["trades"], int) and row["trades"] >= 0
     assert answer["runs"]["pattern_memory"]["trades"] > 0
     report = (out / "report.md").read_text()
-    assert "| pattern memory (k=20) |" in report and "| trained MLP |" in report
+    assert "| pattern memory (k=20) |" in report and "| trained MLP **FAILED** |" in report
+    assert "**Failed runs** (their rows are not results):" in report
     assert (out / "equity.png").stat().st_size > 20_000
     # the memory saw only the training window
     stats = _cli("patterns", "stats", "--catalog", catalog, "--name", "oos-train", "--json")

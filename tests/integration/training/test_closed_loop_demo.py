@@ -47,6 +47,7 @@ def test_demo_runs_the_closed_loop_and_reports_oos_against_the_baselines(
     assert oos["sample"] == "out-of-sample"
     assert {"trained", "rule", "buy_and_hold"} <= set(oos)
     assert oos["rule"]["trades"] > 0 and oos["buy_and_hold"]["trades"] == 1
+    assert {oos[k]["status"] for k in ("trained", "rule", "buy_and_hold")} == {"ok"}
 
     text = (report / "report.md").read_text()
     assert "OUT-OF-SAMPLE" in text and "in-sample" in text and "No proven edge" in text
