@@ -58,15 +58,20 @@ def test_a_good_run_is_ok(demo_catalog: Path, tmp_path: Path) -> None:
     assert outcome.summary.extra["status"] == "ok"  # also in stats.json
 
 
-def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> None:
-    # A valid config whose model cannot be built: on_start logs it and stops the strategy.
-    raw = demo_variant(
-        demo_catalog,
+def without_model(catalog: Path, tmp_path: Path) -> dict[str, Any]:
+    """The demo with a model folder that does not exist: the strategy stops in on_start."""
+    return demo_variant(  # type: ignore[no-any-return]
+        catalog,
         lambda r: strategy_config(r).update(
             predictor={"kind": "torch", "path": str(tmp_path / "no-model")},
             feature_source="incremental",
         ),
     )
+
+
+def test_a_strategy_that_fails_to_start(demo_catalog: Path, tmp_path: Path) -> None:
+    # A valid config whose model cannot be built: on_start logs it and stops the strategy.
+    raw = without_model(demo_catalog, tmp_path)
     reason = only_reason(run(raw, tmp_path))
     assert reason.startswith(f"{STRATEGY}: failed to start: it stopped before its first bar")
     assert "its predictor could not be built: ArtifactError" in reason
@@ -79,13 +84,7 @@ def test_a_comparison_run_carries_the_runners_verdict(demo_catalog: Path, tmp_pa
     from nautilus_ai.backtest.runner import BacktestFailedError
     from nautilus_ai.workflows.oos import OosComparison, run_window
 
-    raw = demo_variant(
-        demo_catalog,
-        lambda r: strategy_config(r).update(
-            predictor={"kind": "torch", "path": str(tmp_path / "no-model")},
-            feature_source="incremental",
-        ),
-    )
+    raw = without_model(demo_catalog, tmp_path)
     failed = run_window(parse_run_file(raw, tmp_path / "run.yaml"), "trained mlp", write=False)
     assert failed.status == "failed" and failed.failure is not None
     assert failed.failure.startswith(f"trained mlp: {STRATEGY}: failed to start")
