@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
     build.add_argument("--chart-model", help="local vision model folder: add the chart "
                        "embedding block to every pattern (the hf extra)")  # fmt: skip
     build.add_argument("--chart-bars", type=int, default=32, help="bars in the chart window")
+    build.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a stored memory of this name that holds other patterns",
+    )
     build.add_argument("--json", action="store_true")
     build.set_defaults(handler=_build)
 
@@ -66,6 +71,11 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--test", nargs=2, metavar=("START", "END"),
                           default=["2017-05-01", "2017-07-01"])  # fmt: skip
     evaluate.add_argument("--name", default="oos-train", help="store name of the memory")
+    evaluate.add_argument(
+        "--replace",
+        action="store_true",
+        help="overwrite a stored memory of this name that holds other patterns",
+    )
     evaluate.add_argument("--min-confidence", type=float, default=0.5,
                           help="the memory's min_confidence (default 0.5)")  # fmt: skip
     evaluate.add_argument("--out", required=True, help="report folder")
@@ -217,6 +227,7 @@ def _build(args: argparse.Namespace) -> int:
         folder = store_dir(args.catalog, patterns.spec_hash, args.name)
     except PatternStoreError as exc:
         raise CliError(str(exc)) from None
+    _may_write(folder, patterns, args.replace)
     store, index = save_memory(memory, folder)
     summary = {
         "store": str(store),
@@ -288,6 +299,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         result = evaluate_out_of_sample(
             args.catalog, args.out, bar_type=args.bar_type, train=train, test=test,
             model=args.model, name=args.name, min_confidence=args.min_confidence,
+            replace=args.replace,
         )  # fmt: skip
     except (CatalogReadError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
@@ -310,6 +322,7 @@ def evaluate_out_of_sample(
     model: str | None = None,
     name: str = "oos-train",
     min_confidence: float = 0.5,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Build the memory on ``train`` only, then backtest it, the MLP ``model`` (when given) and
     the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
@@ -334,7 +347,9 @@ def evaluate_out_of_sample(
     if len(patterns) == 0:
         raise CliError(f"no pattern in the training window {train}")
     memory = PatternMemory(patterns)
-    save_memory(memory, store_dir(catalog, patterns.spec_hash, name))
+    memory_folder = store_dir(catalog, patterns.spec_hash, name)
+    _may_write(memory_folder, patterns, replace)
+    save_memory(memory, memory_folder)
     base = packaged_run_file("demo")
     runs: dict[str, Any] = {}
     if model:
@@ -411,6 +426,31 @@ def _plot_equity(runs: dict[str, Any], path: Path, test: Any) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _may_write(folder: Path, patterns: Any, replace: bool) -> None:
+    """Refuse (CliError) to overwrite a stored memory that holds other patterns than
+    ``patterns`` unless ``replace``: a build under a name in use replaced it without a word.
+    The same patterns (another index mode, a rebuild) may be written again."""
+    from nautilus_ai.patterns import PatternStoreError
+    from nautilus_ai.patterns.store import STORE_FILE, read_patterns
+
+    path = folder / STORE_FILE
+    if replace or not path.exists():
+        return
+    try:
+        stored = read_patterns(path)
+    except PatternStoreError as exc:
+        raise CliError(f"{exc}; --replace to overwrite it") from None
+    if stored.checksum() == patterns.checksum() and (
+        stored.pattern_spec.hash == patterns.pattern_spec.hash
+    ):
+        return
+    span = f"{_iso(int(stored.ts_event.min()))} .. {_iso(int(stored.ts_event.max()))}"
+    raise CliError(
+        f"{path}: the memory '{folder.name}' is stored there ({len(stored):,} patterns, {span}) "
+        "and would be replaced by other patterns: --replace to overwrite it, or another --name"
+    )
 
 
 def _oos_report(

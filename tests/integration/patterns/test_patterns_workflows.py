@@ -88,6 +88,35 @@ def test_a_build_window_without_patterns_is_one_clean_line(
     assert not list((patterns_replay_catalog / "patterns").glob("*/empty"))
 
 
+def test_a_build_never_replaces_a_stored_memory_without_replace(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # `patterns build --name m` over a stored memory 'm' of another window replaced it without a
+    # word (exit 0): the memory a run file trades on was gone.
+    from fixtures.replay_catalog import build_replay_catalog
+
+    catalog = str(build_replay_catalog(data_dir, tmp_path / "catalog", rows=3000))
+
+    def build(end: str, *extra: str) -> Any:
+        return cli("patterns", "build", "--catalog", catalog, "--name", "m", "--bar-type",
+                   BAR_TYPE, "--end", end, "--json", *extra)  # fmt: skip
+
+    first = build("2017-01-03T12:00")
+    assert first.returncode == 0, first.stderr
+    store = Path(json.loads(first.stdout)["store"])
+    kept = store.read_bytes()
+    other = build("2017-01-03T20:00")
+    assert other.returncode == 2 and other.stderr.count("\n") == 1, other.stderr
+    assert other.stderr.startswith(f"nautilus-ai: error: {store}: the memory 'm' is stored there")
+    assert "--replace to overwrite it, or another --name" in other.stderr
+    assert store.read_bytes() == kept
+    same = build("2017-01-03T12:00", "--index-mode", "exact")  # the same patterns: a rebuild
+    assert same.returncode == 0, same.stderr
+    replaced = build("2017-01-03T20:00", "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["patterns"] > json.loads(first.stdout)["patterns"]
+
+
 def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
     result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
                  "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip
