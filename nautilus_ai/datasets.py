@@ -46,6 +46,7 @@ __all__ = [
     "Window",
     "ZScoreNorm",
     "build_dataset",
+    "require_rows",
     "rows_in_window",
     "walk_forward_folds",
 ]
@@ -339,6 +340,33 @@ class Dataset:
             table = split.to_arrow(self.feature_names)
             tables.append(table.append_column("split", pa.array([split.name] * len(split))))
         return pa.concat_tables(tables)
+
+
+def require_rows(dataset: Dataset, ts: ArrayLike) -> None:
+    """Refuse a fold whose validation or test window was given but holds no usable row.
+
+    Training on it would store a model without early stopping, calibration and a chosen
+    ``min_confidence`` (an empty validation) or without any out-of-sample figure (an empty
+    test), as if the window had been left out.
+
+    Raises
+    ------
+    ValueError
+        Naming the window, how many bars it holds and what the embargo / horizon need.
+    """
+    ts_arr = np.asarray(ts, dtype=np.int64)
+    unit = dataset.row_unit
+    horizon = dataset.label_spec.horizon
+    for split in dataset.splits():
+        if len(split):
+            continue
+        window = split.window
+        first, stop = np.searchsorted(ts_arr, [window.start_ns, window.end_ns], side="left")
+        raise ValueError(
+            f"no usable {split.name} rows in {window}: it holds {int(stop - first)} {unit}, "
+            f"the first {dataset.embargo_bars} are embargoed and each row's label needs the "
+            f"next {horizon} {unit} inside the window; widen or move the {split.name} window"
+        )
 
 
 def build_dataset(
