@@ -82,12 +82,31 @@ def label_spec_from_args(args: argparse.Namespace) -> LabelSpec:
     """
     from nautilus_ai.labels import LabelSpec
 
-    return LabelSpec(
-        kind=args.label,
-        horizon=args.horizon,
-        unit=args.unit,
-        buy_threshold=args.buy,
-        sell_threshold=args.sell,
-        spread_pips=args.spread_pips,
-        pip_size=args.pip_size,
-    )
+    try:
+        return LabelSpec(
+            kind=args.label,
+            horizon=args.horizon,
+            unit=args.unit,
+            buy_threshold=args.buy,
+            sell_threshold=args.sell,
+            spread_pips=args.spread_pips,
+            pip_size=args.pip_size,
+        )
+    except ValueError as exc:  # "LabelSpec.horizon: ..." -> "--horizon (LabelSpec.horizon): ..."
+        field, _, rest = str(exc).partition(": ")
+        flag = LABEL_FLAGS.get(field.removeprefix("LabelSpec."))
+        if flag is None or not field.startswith("LabelSpec."):
+            raise
+        raise ValueError(f"{flag} ({field}): {rest}") from None
+
+
+#: LabelSpec fields -> the flags of :func:`add_label_arguments`.
+LABEL_FLAGS = {
+    "kind": "--label",
+    "horizon": "--horizon",
+    "unit": "--unit",
+    "buy_threshold": "--buy",
+    "sell_threshold": "--sell",
+    "spread_pips": "--spread-pips",
+    "pip_size": "--pip-size",
+}
