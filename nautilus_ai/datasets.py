@@ -46,7 +46,7 @@ __all__ = [
     "Window",
     "ZScoreNorm",
     "build_dataset",
-    "require_rows",
+    "check_trainable",
     "rows_in_window",
     "walk_forward_folds",
 ]
@@ -342,21 +342,24 @@ class Dataset:
         return pa.concat_tables(tables)
 
 
-def require_rows(dataset: Dataset, ts: ArrayLike) -> None:
-    """Refuse a fold whose validation or test window was given but holds no usable row.
+def check_trainable(dataset: Dataset, ts: ArrayLike) -> None:
+    """Refuse a dataset a model cannot be trained and judged on: a validation or test window
+    that was given but holds no usable row, or training labels of one class only.
 
-    Training on it would store a model without early stopping, calibration and a chosen
-    ``min_confidence`` (an empty validation) or without any out-of-sample figure (an empty
-    test), as if the window had been left out.
+    An empty validation would store a model without early stopping, calibration and a chosen
+    ``min_confidence``, an empty test one without any out-of-sample figure, as if the window
+    had been left out; labels of one class (thresholds too wide for the data) leave nothing to
+    learn.
 
     Raises
     ------
     ValueError
-        Naming the window, how many bars it holds and what the embargo / horizon need.
+        Naming the window, how many bars it holds and what the embargo / horizon need, or the
+        one class and the thresholds.
     """
     ts_arr = np.asarray(ts, dtype=np.int64)
     unit = dataset.row_unit
-    horizon = dataset.label_spec.horizon
+    label = dataset.label_spec
     for split in dataset.splits():
         if len(split):
             continue
@@ -365,7 +368,15 @@ def require_rows(dataset: Dataset, ts: ArrayLike) -> None:
         raise ValueError(
             f"no usable {split.name} rows in {window}: it holds {int(stop - first)} {unit}, "
             f"the first {dataset.embargo_bars} are embargoed and each row's label needs the "
-            f"next {horizon} {unit} inside the window; widen or move the {split.name} window"
+            f"next {label.horizon} {unit} inside the window; widen or move the {split.name} "
+            "window"
+        )
+    present = [name for name, count in dataset.train.class_counts().items() if count]
+    if len(present) < 2:
+        raise ValueError(
+            f"every training label is {present[0]!r} ({len(dataset.train):,} rows in "
+            f"{dataset.train.window}): nothing to learn; {label.describe(unit)} is never met "
+            "otherwise (lower the buy / sell thresholds or widen the training window)"
         )
 
 

@@ -149,3 +149,16 @@ def test_a_validation_or_test_window_without_rows_is_refused_and_nothing_is_stor
             artifacts_root=tmp_path, name="empty",
         )  # fmt: skip
     assert not (tmp_path / "empty").exists()
+
+
+def test_training_labels_of_one_class_are_refused(trained: Any, tmp_path: Path) -> None:
+    """--buy 50 --sell 50 labelled every row 'hold' and still stored a model, exit 0."""
+    _, _, _, _, (ts, ohlcv, features, fold) = trained
+    wide = LabelSpec(horizon=10, buy_threshold=50.0, sell_threshold=50.0)
+    refused = r"every training label is 'hold' \(.* rows in \[.*buy > 50"
+    with pytest.raises(ValueError, match=refused):
+        train_on_arrays(
+            ts, ohlcv, features, FeatureSpec(), fold=fold, label=wide, config=CONFIG,
+            artifacts_root=tmp_path, name="one-class",
+        )  # fmt: skip
+    assert not (tmp_path / "one-class").exists()
