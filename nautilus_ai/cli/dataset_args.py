@@ -38,9 +38,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def catalog_from_args(args: argparse.Namespace) -> Path:
-    """The catalog folder of ``--catalog`` (or its default); :class:`CliError` if it is missing."""
+    """The catalog folder of ``--catalog`` (or its default); :class:`CliError` if it is missing,
+    or if ``--run-id`` is given without ``--features snapshots`` (it would be ignored)."""
     from nautilus_ai.paths import default_catalog_dir
 
+    if args.run_id is not None and args.features != "snapshots":
+        raise CliError(
+            f"--run-id {args.run_id}: a logged run is read only with --features snapshots; "
+            f"with --features {args.features} the features are recomputed from the bars"
+        )
     catalog = default_catalog_dir(args.catalog)
     if not catalog.is_dir():
         raise CliError(f"no catalog at {catalog}")
