@@ -46,6 +46,7 @@ __all__ = [
     "Window",
     "ZScoreNorm",
     "build_dataset",
+    "check_trainable",
     "rows_in_window",
     "walk_forward_folds",
 ]
@@ -339,6 +340,44 @@ class Dataset:
             table = split.to_arrow(self.feature_names)
             tables.append(table.append_column("split", pa.array([split.name] * len(split))))
         return pa.concat_tables(tables)
+
+
+def check_trainable(dataset: Dataset, ts: ArrayLike) -> None:
+    """Refuse a dataset a model cannot be trained and judged on: a validation or test window
+    that was given but holds no usable row, or training labels of one class only.
+
+    An empty validation would store a model without early stopping, calibration and a chosen
+    ``min_confidence``, an empty test one without any out-of-sample figure, as if the window
+    had been left out; labels of one class (thresholds too wide for the data) leave nothing to
+    learn.
+
+    Raises
+    ------
+    ValueError
+        Naming the window, how many bars it holds and what the embargo / horizon need, or the
+        one class and the thresholds.
+    """
+    ts_arr = np.asarray(ts, dtype=np.int64)
+    unit = dataset.row_unit
+    label = dataset.label_spec
+    for split in dataset.splits():
+        if len(split):
+            continue
+        window = split.window
+        first, stop = np.searchsorted(ts_arr, [window.start_ns, window.end_ns], side="left")
+        raise ValueError(
+            f"no usable {split.name} rows in {window}: it holds {int(stop - first)} {unit}, "
+            f"the first {dataset.embargo_bars} are embargoed and each row's label needs the "
+            f"next {label.horizon} {unit} inside the window; widen or move the {split.name} "
+            "window"
+        )
+    present = [name for name, count in dataset.train.class_counts().items() if count]
+    if len(present) < 2:
+        raise ValueError(
+            f"every training label is {present[0]!r} ({len(dataset.train):,} rows in "
+            f"{dataset.train.window}): nothing to learn; {label.describe(unit)} is never met "
+            "otherwise (lower the buy / sell thresholds or widen the training window)"
+        )
 
 
 def build_dataset(

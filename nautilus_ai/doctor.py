@@ -284,11 +284,9 @@ def _predictor_needs(predictor: Mapping[str, Any]) -> list[ConfigNeed]:
         dtype = predictor.get("batch_dtype")
         if device not in ("auto", "cpu") or dtype not in (None, "float64"):
             extra("torch", f"predictor torch on {device} ({dtype or 'default'} batches)")
-        path = Path(str(predictor.get("path", "")))
-        ok = (path / "model_card.json").is_file()
-        needs.append(
-            ConfigNeed(f"model artifact {path}", ok, "found" if ok else "no model_card.json there")
-        )
+        needs.append(_artifact_need(kind, Path(str(predictor.get("path", "")))))
+    elif kind == "lightgbm":
+        needs.append(_artifact_need(kind, Path(str(predictor.get("path", "")))))
     elif kind == "torch_random":
         extra("torch", "predictor torch_random")
     elif kind == "transformers":
@@ -299,6 +297,34 @@ def _predictor_needs(predictor: Mapping[str, Any]) -> list[ConfigNeed]:
             ConfigNeed(f"model directory {model_dir}", ok, "found" if ok else "no config.json")
         )
     return needs
+
+
+def _artifact_need(kind: str, path: Path) -> ConfigNeed:
+    """Whether the ``torch`` / ``lightgbm`` artifact at ``path`` loads as a run would load it:
+    card, weights / trees and their checksum, and the card's feature spec against its hash
+    (checked with the numpy twins: no torch or lightgbm needed)."""
+    from nautilus_ai.artifacts import ArtifactError
+    from nautilus_ai.features.spec import stored_spec
+
+    what = f"model artifact {path}"
+    if not (path / "model_card.json").is_file():
+        return ConfigNeed(what, False, "no model_card.json there")
+    try:
+        if kind == "lightgbm":
+            from nautilus_ai.models.lightgbm import LightGBMPredictor, read_gbt_card
+
+            card: Any = read_gbt_card(path)
+            load: Any = LightGBMPredictor.from_artifact
+        else:
+            from nautilus_ai.models.card import read_model_card
+            from nautilus_ai.models.mlp import MLPPredictor
+
+            card, load = read_model_card(path), MLPPredictor.from_artifact
+        spec = stored_spec(card.feature_spec, card.spec_hash, where=f"{path}/model_card.json")
+        load(path, spec=spec).close()
+    except (ArtifactError, ValueError) as exc:
+        return ConfigNeed(what, False, " ".join(str(exc).split()))
+    return ConfigNeed(what, True, f"loads ({card.model_id}, feature spec {card.spec_hash})")
 
 
 def _redis_need(what: str, url: str) -> ConfigNeed:

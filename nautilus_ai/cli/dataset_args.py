@@ -38,9 +38,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def catalog_from_args(args: argparse.Namespace) -> Path:
-    """The catalog folder of ``--catalog`` (or its default); :class:`CliError` if it is missing."""
+    """The catalog folder of ``--catalog`` (or its default); :class:`CliError` if it is missing,
+    or if ``--run-id`` is given without ``--features snapshots`` (it would be ignored)."""
     from nautilus_ai.paths import default_catalog_dir
 
+    if args.run_id is not None and args.features != "snapshots":
+        raise CliError(
+            f"--run-id {args.run_id}: a logged run is read only with --features snapshots; "
+            f"with --features {args.features} the features are recomputed from the bars"
+        )
     catalog = default_catalog_dir(args.catalog)
     if not catalog.is_dir():
         raise CliError(f"no catalog at {catalog}")
@@ -82,12 +88,31 @@ def label_spec_from_args(args: argparse.Namespace) -> LabelSpec:
     """
     from nautilus_ai.labels import LabelSpec
 
-    return LabelSpec(
-        kind=args.label,
-        horizon=args.horizon,
-        unit=args.unit,
-        buy_threshold=args.buy,
-        sell_threshold=args.sell,
-        spread_pips=args.spread_pips,
-        pip_size=args.pip_size,
-    )
+    try:
+        return LabelSpec(
+            kind=args.label,
+            horizon=args.horizon,
+            unit=args.unit,
+            buy_threshold=args.buy,
+            sell_threshold=args.sell,
+            spread_pips=args.spread_pips,
+            pip_size=args.pip_size,
+        )
+    except ValueError as exc:  # "LabelSpec.horizon: ..." -> "--horizon (LabelSpec.horizon): ..."
+        field, _, rest = str(exc).partition(": ")
+        flag = LABEL_FLAGS.get(field.removeprefix("LabelSpec."))
+        if flag is None or not field.startswith("LabelSpec."):
+            raise
+        raise ValueError(f"{flag} ({field}): {rest}") from None
+
+
+#: LabelSpec fields -> the flags of :func:`add_label_arguments`.
+LABEL_FLAGS = {
+    "kind": "--label",
+    "horizon": "--horizon",
+    "unit": "--unit",
+    "buy_threshold": "--buy",
+    "sell_threshold": "--sell",
+    "spread_pips": "--spread-pips",
+    "pip_size": "--pip-size",
+}

@@ -131,6 +131,8 @@ def _export_pine(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    if args.check_bars is not None and args.check_bars < 1:  # a slice of -5 drops the last 5
+        raise CliError(f"--check-bars: expected a number of bars >= 1, got {args.check_bars}")
     if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
         raise CliError(f"--out: {args.out} is a folder; name the .pine file to write")
     limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS

@@ -70,7 +70,6 @@ def register(subparsers: Any) -> None:
     ticks.add_argument(
         "--every-ticks",
         type=int,
-        default=1,
         metavar="N",
         help="the tick mode's cadence the model will run at (default: 1)",
     )
@@ -143,6 +142,8 @@ def _train(args: argparse.Namespace) -> int:
         raise CliError("--backtest needs a --test window")
     if args.ticks is not None:
         return _train_ticks(args, fold, label, config)
+    if args.every_ticks is not None:
+        raise CliError(f"--every-ticks {args.every_ticks}: only with --ticks INSTRUMENT_ID")
     catalog = catalog_from_args(args)
 
     def progress(line: str) -> None:
@@ -222,10 +223,11 @@ def _train_ticks(args: argparse.Namespace, fold: Any, label: Any, config: Any) -
     from nautilus_ai.tick_decisions import TickModeConfig
     from nautilus_ai.training.ticks import train_tick_model
 
+    every = 1 if args.every_ticks is None else args.every_ticks
     try:
         result = train_tick_model(
             catalog_from_args(args), instrument_id=args.ticks, bar_type=args.bar_type,
-            fold=fold, tick_mode=TickModeConfig(every_ticks=args.every_ticks), label=label,
+            fold=fold, tick_mode=TickModeConfig(every_ticks=every), label=label,
             config=config, artifacts_root=args.out, name=args.name or "mlp-ticks",
             embargo=args.embargo,
             progress=lambda line: print(line, file=sys.stderr, flush=True),

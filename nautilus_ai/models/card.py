@@ -281,8 +281,14 @@ def describe_errors(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         field = ".".join(str(p) for p in error["loc"]) or "<root>"
-        parts.append(f"field {field!r}: {error['msg']} (got {error.get('input')!r})")
+        got = repr(error.get("input"))
+        if len(got) > _MAX_INPUT_CHARS:  # a whole-card check would print the whole card
+            got = got[: _MAX_INPUT_CHARS - 3] + "..."
+        parts.append(f"field {field!r}: {error['msg']} (got {got})")
     return "; ".join(parts)
+
+
+_MAX_INPUT_CHARS = 120
 
 
 def library_versions(extra: Mapping[str, str] | None = None) -> dict[str, str]:

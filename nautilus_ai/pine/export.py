@@ -187,6 +187,12 @@ def export_distilled(
         Where the rows come from (catalog, bar type, dates), for the header.
     max_depth, min_samples_leaf, holdout_fraction
         Tree settings and the share of the LAST rows kept out of fitting to measure fidelity.
+
+    Raises
+    ------
+    ValueError
+        The tree never calls buy or sell on the held-out rows where the model does (a script
+        that would never trade).
     """
     start = time.perf_counter()
     opts = options or StrategyOptions()
@@ -204,6 +210,13 @@ def export_distilled(
         max_depth=max_depth,
         min_samples_leaf=min_samples_leaf,
     )
+    if report.model_signal_rate > 0 and report.tree_signal_rate == 0:
+        raise ValueError(
+            f"the distilled tree never calls buy or sell on the {report.holdout_rows} held-out "
+            f"rows, the model does on {report.model_signal_rate:.2%} of them: the Pine strategy "
+            f"would never trade (max_depth {max_depth}, min_samples_leaf {min_samples_leaf}; "
+            "give the tree more depth or smaller leaves)"
+        )
     source = f" of {data_description}" if data_description else ""
     description = [
         f"Model: {predictor.model_id}, NOT embedded: distilled into a decision tree "

@@ -129,9 +129,11 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
-        """Every feature within tolerance, agreement reached, every mismatch explained."""
+        """Every feature within tolerance, agreement reached, every mismatch explained, on at
+        least one bar past the warm-up (a run shorter than the warm-up compared nothing)."""
         return (
-            not self.missing_plots
+            self.signals.bars > 0
+            and not self.missing_plots
             and not self.failing_features
             and self.signals.agreement >= self.min_agreement
             and not self.signals.unexplained
@@ -158,6 +160,11 @@ class ParityReport:
                     f"  FAIL {f.name}: max error {f.max_abs_error:.3e} at bar {f.worst_bar}, "
                     f"{f.nan_mismatches} NaN mismatches"
                 )
+        if s.bars == 0:
+            lines.append(
+                f"  nothing compared: {self.bars} bars end before bar {self.compare_from} (the "
+                "warm-up); check on more bars"
+            )
         if self.missing_plots:
             lines.append(f"  missing plots: {', '.join(self.missing_plots)}")
         if s.unexplained:

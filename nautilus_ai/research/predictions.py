@@ -13,6 +13,7 @@ for that bar, not a simulated account.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,6 +42,29 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 )
 #: Columns of :func:`size`'s frame.
 SIZING_COLUMNS: tuple[str, ...] = ("quantity", "signed_quantity", "fraction", "blocked_by")
+
+
+def _built(predictor: object, spec: FeatureSpec) -> Predictor:
+    """``predictor`` itself, or the one its backend config builds for ``spec``; a path, a
+    config the registry refuses or an artifact that does not load is a
+    :class:`ResearchInputError` naming ``predictor``."""
+    if isinstance(predictor, Mapping):
+        from nautilus_ai.artifacts import ArtifactError
+        from nautilus_ai.models.registry import BackendConfigError
+
+        try:
+            return build_predictor(predictor, spec)
+        except (ArtifactError, BackendConfigError) as exc:
+            raise ResearchInputError(f"predictor: {' '.join(str(exc).split())}") from None
+    if not callable(getattr(predictor, "predict_batch", None)):
+        hint = ""
+        if isinstance(predictor, str | os.PathLike):
+            hint = f" (a model folder: {{'kind': 'torch', 'path': {os.fspath(predictor)!r}}})"
+        raise ResearchInputError(
+            "predictor: expected a Predictor or a backend config mapping, got "
+            f"{type(predictor).__name__}{hint}"
+        )
+    return predictor  # type: ignore[return-value]
 
 
 def predict(
@@ -93,7 +117,7 @@ def predict(
     matrix, index = _feature_matrix(features, spec)
     accepted, held_reasons = _accepted_rows(matrix, spec)
     owned = isinstance(predictor, Mapping)
-    model = build_predictor(predictor, spec) if isinstance(predictor, Mapping) else predictor
+    model = _built(predictor, spec)
     try:
         pinned = model.spec_hash
         if pinned is not None and pinned != spec.hash:

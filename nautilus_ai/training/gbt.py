@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from nautilus_ai.artifacts import next_version
-from nautilus_ai.datasets import Dataset, Fold, build_dataset
+from nautilus_ai.datasets import Dataset, Fold, build_dataset, check_trainable
 from nautilus_ai.extras import MissingExtraError
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
@@ -439,6 +439,7 @@ def train_gbt_on_arrays(
         spec_hash=spec.hash,
     )  # fmt: skip
     say(dataset.describe())
+    check_trainable(dataset, ts)
     trained = fit_and_calibrate_gbt(dataset, config, progress)
     root = Path(artifacts_root)
     version = next_version(root, name)

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.artifacts import next_version
-from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset
+from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset, check_trainable
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
 from nautilus_ai.models.card import (
@@ -390,6 +390,7 @@ def train_on_arrays(
         row_unit=row_unit,
     )
     say(dataset.describe())
+    check_trainable(dataset, ts)
     trained = fit_and_calibrate(dataset, config, progress)
     root = Path(artifacts_root)
     version = next_version(root, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -106,3 +107,39 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["python"]["version"].startswith("3.1")
     assert report["services"]["redis-server"]["found"] is True
     assert report["folders"]["data"]["exists"] is True
+
+
+def test_config_check_loads_the_model_artifact_as_the_run_would(
+    numpy_mlp_artifact: Path, tmp_path: Path
+) -> None:
+    """``doctor --config`` said 'ok model artifact: found' for a folder that only had a
+    model_card.json (no weights, or weights changed since), and did not look at a lightgbm
+    path at all; the run then failed to build its model."""
+    import shutil
+
+    from nautilus_ai.doctor import _predictor_needs
+
+    [good] = _predictor_needs({"kind": "torch", "path": str(numpy_mlp_artifact)})
+    assert good.ok and good.detail.startswith("loads (numpy-mlp-s5/1, feature spec ")
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    shutil.copy(numpy_mlp_artifact / "model_card.json", no_weights)
+    [need] = _predictor_needs({"kind": "torch", "path": str(no_weights)})
+    assert not need.ok and need.detail == f"no model.safetensors in {no_weights}"
+    changed = tmp_path / "changed"
+    shutil.copytree(numpy_mlp_artifact, changed)
+    with (changed / "model.safetensors").open("ab") as handle:
+        handle.write(b"\0")
+    [need] = _predictor_needs({"kind": "torch", "path": str(changed)})
+    assert not need.ok and "does not match the card's" in need.detail
+    edited = tmp_path / "edited"
+    shutil.copytree(numpy_mlp_artifact, edited)
+    card = json.loads((edited / "model_card.json").read_text())
+    card["feature_spec"]["rsi_period"] = 7  # against its spec_hash
+    (edited / "model_card.json").write_text(json.dumps(card))
+    [need] = _predictor_needs({"kind": "torch", "path": str(edited)})
+    assert not need.ok and "stored feature spec rebuilds as" in need.detail
+    [need] = _predictor_needs({"kind": "lightgbm", "path": str(tmp_path / "nothing")})
+    assert not need.ok and need.detail == "no model_card.json there"
+    [need] = _predictor_needs({"kind": "lightgbm", "path": str(numpy_mlp_artifact)})
+    assert not need.ok and "invalid LightGBM model card" in need.detail

@@ -167,3 +167,24 @@ def test_a_label_never_depends_on_bars_after_its_horizon(
     reaching = base.valid & (base.end_index >= cut) & (np.arange(400) < cut)
     if reaching.sum() > 10 and kind == "forward_return":
         assert not np.array_equal(moved.forward_return[reaching], base.forward_return[reaching])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--horizon", "0"], "--horizon (LabelSpec.horizon): expected an int >= 1, got 0"),
+        (["--buy", "-1"], "--buy (LabelSpec.buy_threshold): expected a finite number >= 0"),
+        (["--spread-pips", "nan"], "--spread-pips (LabelSpec.spread_pips): expected a finite"),
+        (["--pip-size", "0"], "--pip-size (LabelSpec.pip_size): must be > 0"),
+    ],
+)
+def test_a_bad_label_flag_is_refused_naming_the_flag(
+    capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    """``train --buy -1`` said 'LabelSpec.buy_threshold: ...' without naming ``--buy``."""
+    from nautilus_ai.cli import main
+
+    windows = ["--train", "2017-01-01", "2017-02-01", "--validation", "2017-02-01", "2017-03-01"]
+    assert main(["train", *windows, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nautilus-ai: error: {message}") and err.count("\n") == 1

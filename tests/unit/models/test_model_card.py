@@ -105,3 +105,15 @@ def test_library_versions() -> None:
     versions = library_versions({"cuda": "none"})
     assert set(versions) >= {"python", "torch", "numpy", "safetensors", "nautilus-ai", "cuda"}
     assert all(isinstance(v, str) and v for v in versions.values())
+
+
+def test_a_whole_card_error_does_not_print_the_whole_card(tmp_path: Path) -> None:
+    """A card whose feature_names disagree with input_dim failed with its whole JSON (metrics,
+    history: ~10 KB) inside the one error line."""
+    fields = _fields(feature_names=["a", "b"], metrics={"history": ["x" * 50] * 200})
+    (tmp_path / CARD_FILE).write_text(json.dumps(fields))
+    with pytest.raises(ArtifactError) as info:
+        read_model_card(tmp_path)
+    message = str(info.value)
+    assert "feature_names has 2 names but architecture.input_dim is 3" in message
+    assert len(message) < 400 and message.endswith("...)")

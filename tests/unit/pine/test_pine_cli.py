@@ -52,7 +52,10 @@ def test_rule_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     [(["--model", "no/such/thing"], "neither an artifact folder"),
      (["--model", '{"nokind": 1}'], "needs a 'kind'"),
      (["--model", "rule", "--min-confidence", "2"], "min_confidence"),
-     (["--model", '{"kind": "rule", "bogus": 1}', "--embed", "exact"], "bogus")],
+     (["--model", '{"kind": "rule", "bogus": 1}', "--embed", "exact"], "bogus"),
+     # checked all but the last 5 bars / nothing, after the export
+     (["--model", "rule", "--check", "--check-bars", "-5"], "--check-bars: expected a number "
+      "of bars >= 1, got -5")],
 )  # fmt: skip
 def test_user_errors_exit_2_with_a_message(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

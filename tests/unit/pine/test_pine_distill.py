@@ -122,3 +122,23 @@ def test_errors_name_the_problem() -> None:
             x, np.zeros(10), np.zeros(10), np.zeros(10), feature_names=NAMES,
             min_confidence=0.5, holdout_fraction=1.0,
         )  # fmt: skip
+
+
+def test_a_tree_that_never_trades_is_not_exported() -> None:
+    """--max-depth 0 (or leaves larger than the signals) wrote a Pine strategy that never trades,
+    exit 0, its header reading 'fidelity 96.42%' because the holds dominate."""
+    from nautilus_ai.features import FeatureSpec, compute_features
+    from nautilus_ai.models.rule import RulePredictor
+    from nautilus_ai.models.testing import synthetic_bars
+    from nautilus_ai.pine import StrategyOptions, export_distilled
+
+    spec = FeatureSpec()
+    bars = synthetic_bars(6_000, seed=3)
+    features = compute_features(spec, bars[:, 0].astype(np.int64), *bars[:, 1:].T)
+    predictor = RulePredictor(spec)
+    options = StrategyOptions(min_confidence=0.0)
+    export = export_distilled(predictor, spec, features, options=options, min_samples_leaf=5)
+    assert export.distill_report is not None and export.distill_report.tree_signal_rate > 0
+    with pytest.raises(ValueError, match=r"the distilled tree never calls buy or sell on the \d+ "
+                       r"held-out rows, the model does on .*max_depth 0"):  # fmt: skip
+        export_distilled(predictor, spec, features, options=options, max_depth=0)

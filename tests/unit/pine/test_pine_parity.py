@@ -99,3 +99,19 @@ def test_missing_plots_fail(python) -> None:  # type: ignore[no-untyped-def]
     report = compare_parity(plots, features, SPEC, sign, confidence, min_confidence=MIN_CONF)
     assert report.missing_plots == ("rsi",)
     assert not report.passed
+
+
+def test_bars_that_end_in_the_warm_up_compare_nothing_and_do_not_pass(python) -> None:  # type: ignore[no-untyped-def]
+    """``export-pine --check --check-bars 50`` compared no bar past the warm-up and still said
+    'parity PASSED', exit 0 (agreement 1.0 and feature error 0.0 of nothing)."""
+    features, sign, confidence = python
+    short = SPEC.warmup_bars - 10
+    plots = {k: v[:short] for k, v in _plots(*python).items()}
+    report = compare_parity(
+        plots, features[:short], SPEC, sign[:short], confidence[:short], min_confidence=MIN_CONF
+    )
+    assert not report.passed and report.signals.bars == 0
+    assert report.summary().startswith(f"parity FAILED on {short} bars")
+    assert f"nothing compared: {short} bars end before bar {SPEC.warmup_bars - 1}" in (
+        report.summary()
+    )

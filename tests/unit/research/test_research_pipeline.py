@@ -282,3 +282,21 @@ def test_a_predictor_built_for_another_spec_is_refused(features: pd.DataFrame) -
     with pytest.raises(nr.ResearchInputError) as error:
         nr.predict(features, other)
     assert "was built for feature spec" in one_line(error)
+
+
+def test_a_model_path_or_an_artifact_that_does_not_load_is_one_research_line(
+    features: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A model folder given as a path ended in "AttributeError: 'str' object has no attribute
+    'spec_hash'"; a folder that is not a model raised ArtifactError, not ResearchInputError."""
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.predict(features, str(tmp_path))
+    assert one_line(error) == (
+        "predictor: expected a Predictor or a backend config mapping, got str (a model folder: "
+        f"{{'kind': 'torch', 'path': {str(tmp_path)!r}}})"
+    )
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.predict(features, {"kind": "torch", "path": str(tmp_path)})
+    assert one_line(error).startswith(f"predictor: no model_card.json in {tmp_path}")
+    with pytest.raises(nr.ResearchInputError, match=r"predictor: .*min_conf: unknown key"):
+        nr.predict(features, {"kind": "rule", "min_conf": 0.3})

@@ -128,3 +128,37 @@ def test_threshold_is_chosen_on_validation_for_the_signal_rate() -> None:
     assert d["validation_signal_precision"] == 1.0 and d["selected_on"] == "validation"
     never = select_min_confidence(np.tile([0.1, 0.8, 0.1], (4, 1)), np.ones(4, int), 0.1)
     assert never["min_confidence"] == 1.0 and never["validation_signal_precision"] is None
+
+
+@pytest.mark.parametrize("empty", ["validation", "test"])
+def test_a_validation_or_test_window_without_rows_is_refused_and_nothing_is_stored(
+    trained: Any, tmp_path: Path, empty: str
+) -> None:
+    """A validation window inside the embargo (or a test window past the data) used to store a
+    model with no early stopping, calibration or min_confidence (or no out-of-sample figure)."""
+    from nautilus_ai.datasets import Fold, Window
+
+    _, _, _, _, (ts, ohlcv, features, fold) = trained
+    start = fold.train.end_ns if empty == "validation" else int(ts[-1]) + 10 * 60_000_000_000
+    short = Window(start, start + 5 * 60_000_000_000)  # 5 bars < the 10-bar embargo
+    windows = {"validation": fold.validation, "test": None, empty: short}
+    bad = Fold(train=fold.train, **windows)
+    with pytest.raises(ValueError, match=rf"no usable {empty} rows in \[.*widen or move"):
+        train_on_arrays(
+            ts, ohlcv, features, FeatureSpec(), fold=bad, label=LABEL, config=CONFIG,
+            artifacts_root=tmp_path, name="empty",
+        )  # fmt: skip
+    assert not (tmp_path / "empty").exists()
+
+
+def test_training_labels_of_one_class_are_refused(trained: Any, tmp_path: Path) -> None:
+    """--buy 50 --sell 50 labelled every row 'hold' and still stored a model, exit 0."""
+    _, _, _, _, (ts, ohlcv, features, fold) = trained
+    wide = LabelSpec(horizon=10, buy_threshold=50.0, sell_threshold=50.0)
+    refused = r"every training label is 'hold' \(.* rows in \[.*buy > 50"
+    with pytest.raises(ValueError, match=refused):
+        train_on_arrays(
+            ts, ohlcv, features, FeatureSpec(), fold=fold, label=wide, config=CONFIG,
+            artifacts_root=tmp_path, name="one-class",
+        )  # fmt: skip
+    assert not (tmp_path / "one-class").exists()

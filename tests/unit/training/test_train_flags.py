@@ -1,0 +1,28 @@
+"""``nautilus-ai train`` flags that would have no effect are refused before any data is read."""
+
+from __future__ import annotations
+
+import pytest
+
+from nautilus_ai.cli import main
+
+WINDOWS = ["--train", "2017-01-01", "2017-02-01", "--validation", "2017-02-01", "2017-03-01"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        # recomputed the features from the bars, as if the run had been read
+        (["--run-id", "demo-rule-1"], "--run-id demo-rule-1: a logged run is read only with "
+         "--features snapshots; with --features bars the features are recomputed"),
+        # trained a bar model, the cadence dropped
+        (["--every-ticks", "5"], "--every-ticks 5: only with --ticks INSTRUMENT_ID"),
+    ],
+)  # fmt: skip
+def test_a_flag_that_would_be_ignored_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: object, flags: list[str], message: str
+) -> None:
+    catalog = ["--catalog", str(tmp_path), "--out", str(tmp_path)]
+    assert main(["train", *WINDOWS, *catalog, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nautilus-ai: error: {message}") and err.count("\n") == 1
