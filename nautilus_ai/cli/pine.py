@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -98,12 +99,19 @@ def _card_min_confidence(artifact: Path) -> float | None:
 
 
 def _optional_float(text: str) -> float | None:
-    if text.strip().lower() in ("none", "off", "0"):
+    """A distance in ATRs > 0, or ``none`` / ``off`` for no order. ``0`` used to mean "none"
+    without a word; a stop at 0 ATR is no stop a user means, so it is refused."""
+    if text.strip().lower() in ("none", "off"):
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    if not (value > 0.0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(
+            f"expected a distance in ATRs > 0, or 'none' for no order, got {text!r}"
+        )
+    return value
 
 
 def _export_pine(args: argparse.Namespace) -> int:
@@ -114,7 +122,10 @@ def _export_pine(args: argparse.Namespace) -> int:
 
     min_confidence = args.min_confidence
     if min_confidence is None:
-        min_confidence = _card_min_confidence(Path(args.model))
+        try:
+            min_confidence = _card_min_confidence(Path(args.model))
+        except ArtifactError as exc:  # a card that is no JSON: one line, exit 2
+            raise CliError(str(exc)) from None
         if min_confidence is not None:
             print(f"  min confidence {min_confidence:.4f} (from the model card)")
         else:

@@ -13,6 +13,8 @@ the tree, with its held-out fidelity in the header.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,10 +93,20 @@ class PineExport:
         return self.model.kind
 
     def write(self, path: str | Path) -> Path:
-        """Write the script to ``path`` (parents created); refuses to write an empty script."""
+        """Write the script to ``path`` (parents created), atomically: an interrupted write
+        leaves the previous file (or none), never a truncated script."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.script, encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(self.script)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return target
 
 

@@ -64,6 +64,50 @@ def test_user_errors_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
+def test_a_zero_stop_and_a_card_that_is_no_json_are_refused(tmp_path: Path) -> None:
+    # `--stop-loss-atr 0` silently meant "no stop" (the help names only 'none'); a card that is
+    # no JSON went through the catch-all handler (exit 1, "run with --debug").
+    import subprocess
+    import sys
+
+    def export(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "nautilus_ai.cli", "export-pine", *argv], cwd=tmp_path,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    for flag in ("--stop-loss-atr", "--take-profit-atr"):
+        zero = export("--model", "rule", flag, "0", "--out", "r.pine")
+        assert zero.returncode == 2 and zero.stderr.count("\n") == 1, zero.stderr
+        assert f"argument {flag}: expected a distance in ATRs > 0, or 'none'" in zero.stderr
+    assert not (tmp_path / "r.pine").exists()
+    card = tmp_path / "model" / "model_card.json"
+    card.parent.mkdir()
+    card.write_text("{not json")
+    bad = export("--model", str(card.parent), "--out", "r.pine")
+    assert bad.returncode == 2, bad.stderr
+    assert bad.stderr.startswith(f"nautilus-ai: error: {card}: not a JSON model card")
+    assert export("--model", "rule", "--stop-loss-atr", "none", "--out", "r.pine").returncode == 0
+
+
+def test_the_script_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An interrupted write left a truncated script where the previous one had been.
+    from nautilus_ai.pine import export as export_module
+
+    out = tmp_path / "rule.pine"
+    assert main(["export-pine", "--model", "rule", "--out", str(out)]) == 0
+    before = out.read_bytes()
+
+    def cut(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module.os, "fsync", cut)
+    argv = ["export-pine", "--model", '{"kind": "rule", "trend_min_atr": 1.25}', "--out", str(out)]
+    assert main(argv) == 130  # "nautilus-ai: interrupted"
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rule.pine"]
+
+
 def test_an_out_that_cannot_be_written_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
