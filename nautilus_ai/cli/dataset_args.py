@@ -18,6 +18,7 @@ __all__ = [
     "add_data_arguments",
     "add_label_arguments",
     "catalog_from_args",
+    "check_embargo",
     "describe_flag_errors",
     "label_spec_from_args",
 ]
@@ -104,6 +105,16 @@ def label_spec_from_args(args: argparse.Namespace) -> LabelSpec:
         if flag is None or not field.startswith("LabelSpec."):
             raise
         raise ValueError(f"{flag} ({field}): {rest}") from None
+
+
+def check_embargo(embargo: int | None, label: LabelSpec) -> None:
+    """``--embargo`` (bars between splits) must cover the label's horizon: a shorter one lets a
+    training label look into the validation window. Raises ``ValueError`` naming the flag."""
+    if embargo is not None and embargo < label.horizon:
+        raise ValueError(
+            f"--embargo {embargo}: must be >= the label horizon ({label.horizon} bars, "
+            "--horizon), or a training label looks into the next window"
+        )
 
 
 #: LabelSpec fields -> the flags of :func:`add_label_arguments`.

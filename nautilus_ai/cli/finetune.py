@@ -13,6 +13,7 @@ from nautilus_ai.cli.dataset_args import (
     add_data_arguments,
     add_label_arguments,
     catalog_from_args,
+    check_embargo,
     describe_flag_errors,
     label_spec_from_args,
 )
@@ -131,6 +132,7 @@ def _finetune(args: argparse.Namespace) -> int:
             validation=Window.parse(*args.validation) if args.validation else None,
         )
         label = label_spec_from_args(args)
+        check_embargo(args.embargo, label)
         answer = AnswerSpec(risk=args.risk, fixed_risk=args.fixed_risk)
         model = TransformersConfig(
             model_dir=args.model_dir,

@@ -13,6 +13,7 @@ from nautilus_ai.cli.dataset_args import (
     add_data_arguments,
     add_label_arguments,
     catalog_from_args,
+    check_embargo,
     describe_flag_errors,
     label_spec_from_args,
 )
@@ -116,6 +117,8 @@ def _train(args: argparse.Namespace) -> int:
             test=_window("--test", args.test) if args.test else None,
         )
         label = label_spec_from_args(args)
+        if args.ticks is None:  # with --ticks the embargo counts decision ticks
+            check_embargo(args.embargo, label)
         config = TrainConfig(
             hidden=hidden,
             activation=args.activation,

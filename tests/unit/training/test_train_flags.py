@@ -17,6 +17,10 @@ WINDOWS = ["--train", "2017-01-01", "2017-02-01", "--validation", "2017-02-01", 
          "--features snapshots; with --features bars the features are recomputed"),
         # trained a bar model, the cadence dropped
         (["--every-ticks", "5"], "--every-ticks 5: only with --ticks INSTRUMENT_ID"),
+        # said "embargo_bars (-5) must be >= ...", naming no flag
+        (["--embargo", "-5"], "--embargo -5: must be >= the label horizon (30 bars, --horizon)"),
+        (["--embargo", "10", "--horizon", "20"], "--embargo 10: must be >= the label horizon "
+         "(20 bars"),
     ],
 )  # fmt: skip
 def test_a_flag_that_would_be_ignored_is_refused(
