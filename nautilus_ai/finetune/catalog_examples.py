@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from nautilus_ai.datasets import Fold, SplitData, build_dataset
+from nautilus_ai.datasets import Fold, SplitData, build_dataset, check_trainable
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.finetune.examples import (
     AnswerSpec,
@@ -94,6 +94,9 @@ def examples_from_frame(
         embargo_bars=embargo_bars,
         spec_hash=spec.hash,
     )
+    # An empty validation window (inside the embargo) or labels of one class: refused as
+    # `train` refuses them, before minutes of fine-tuning on nothing to learn or judge.
+    check_trainable(dataset, frame.ts)
     bars = np.column_stack([frame.ts.astype(np.float64), frame.ohlcv])  # recent_bars layout
     bar_ts = np.ascontiguousarray(frame.ts, dtype=np.int64)
     instrument_id = instrument_of_bar_type(bar_type)

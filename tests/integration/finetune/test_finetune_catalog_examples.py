@@ -89,6 +89,17 @@ def test_class_balance_and_hold_down_sampling(demo_catalog: Path, frame) -> None
         )  # fmt: skip
 
 
+def test_an_empty_validation_window_or_one_class_is_refused(frame) -> None:  # type: ignore[no-untyped-def]
+    # `train` refuses both; fine-tuning went on with no validation row (20 bars inside the
+    # 30-bar embargo) or with "hold" as every answer.
+    short = Fold(train=FOLD.train, validation=Window.parse("2017-01-09T12:00", "2017-01-09T12:20"))
+    with pytest.raises(ValueError, match=r"^no usable validation rows in .*: it holds 20 bars"):
+        examples_from_frame(frame, BID, LABEL, short, context_bars=64)
+    wide = LabelSpec(horizon=30, buy_threshold=1e6, sell_threshold=1e6)
+    with pytest.raises(ValueError, match="hold"):
+        examples_from_frame(frame, BID, wide, FOLD, context_bars=64)
+
+
 def test_inputs_do_not_change_when_later_bars_are_dropped(demo_catalog: Path, frame) -> None:  # type: ignore[no-untyped-def]
     """Features and contexts of the training examples only use bars at or before their bar."""
     full = examples_from_frame(frame, BID, LABEL, FOLD, context_bars=64)
