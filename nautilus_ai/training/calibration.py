@@ -21,6 +21,25 @@ __all__ = ["fit_temperature", "softmax_with_temperature"]
 _LOG_T_BOUNDS = (math.log(0.05), math.log(20.0))
 
 
+def bound_note(temperature: float) -> str | None:
+    """A warning when the fitted ``temperature`` sits at its search bound (within 1%), else
+    None. At 20 the validation labels are no better explained by the model's logits than by a
+    near-uniform guess: its confidences carry no skill there, and every probability is
+    flattened toward 1/3 (so a ``min_confidence`` above that is rarely met)."""
+    low, high = (math.exp(b) for b in _LOG_T_BOUNDS)
+    if temperature >= high * 0.99:
+        return (
+            f"temperature at its search bound ({temperature:.2f} ~ {high:g}): on validation the "
+            "model's confidences carry no skill; its probabilities are flattened to ~uniform"
+        )
+    if temperature <= low * 1.01:
+        return (
+            f"temperature at its search bound ({temperature:.3f} ~ {low:g}): the validation "
+            "labels asked for sharper probabilities than the search allows"
+        )
+    return None
+
+
 def softmax_with_temperature(
     logits: NDArray[np.float64], temperature: float
 ) -> NDArray[np.float64]:

@@ -48,7 +48,7 @@ from nautilus_ai.models.lightgbm import (
     softmax_probabilities,
 )
 from nautilus_ai.models.lightgbm_trees import TreeEnsemble, TreeEvaluator, parse_lightgbm_model
-from nautilus_ai.training.calibration import fit_temperature
+from nautilus_ai.training.calibration import bound_note, fit_temperature
 from nautilus_ai.training.config import default_threads
 from nautilus_ai.training.data import FeatureSource, load_fold_frame
 from nautilus_ai.training.metrics import (
@@ -331,6 +331,9 @@ def fit_and_calibrate_gbt(
         "temperature": temperature,
         "method": "temperature scaling" if config.calibrate and has_val else "none",
     }
+    note = bound_note(temperature)
+    if note is not None:  # kept in the card, printed with the summary
+        calibration["warning"] = note
     metrics, reliability = evaluate_splits(
         dataset, raw, temperature, softmax_probabilities, calibration, config.target_signal_rate
     )

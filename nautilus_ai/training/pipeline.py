@@ -41,7 +41,11 @@ from nautilus_ai.models.card import (
     TimeWindow,
     library_versions,
 )
-from nautilus_ai.training.calibration import fit_temperature, softmax_with_temperature
+from nautilus_ai.training.calibration import (
+    bound_note,
+    fit_temperature,
+    softmax_with_temperature,
+)
 from nautilus_ai.training.config import TrainConfig
 from nautilus_ai.training.data import FeatureSource, load_fold_frame
 from nautilus_ai.training.metrics import (
@@ -121,6 +125,8 @@ def split_summary_lines(metrics: Mapping[str, Any]) -> list[str]:
                 f"acc {100 * s['accuracy']:5.1f}%  macro-F1 {s['macro_f1']:.3f}  "
                 f"Brier {s['brier']:.4f}  ECE {s['ece']:.4f}"
             )
+    if cal.get("warning"):
+        lines.append(f"  WARNING calibration: {cal['warning']}")
     if cal.get("validation_ece_before") is not None:
         lines.append(
             f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "
@@ -158,6 +164,9 @@ def fit_and_calibrate(
     if config.calibrate and has_val and val is not None:
         temperature = fit_temperature(logits["validation"], val.y)
     calibration: dict[str, Any] = {"temperature": temperature, "method": "temperature scaling"}
+    note = bound_note(temperature)
+    if note is not None:  # kept in the card, printed with the summary
+        calibration["warning"] = note
     metrics, reliability = evaluate_splits(
         dataset,
         logits,

@@ -77,3 +77,22 @@ def test_temperature_never_worse_than_none_and_rejects_bad_input() -> None:
         fit_temperature(np.full((2, 3), np.nan), np.array([0, 1]))
     with pytest.raises(ValueError, match="temperature must be > 0"):
         softmax_with_temperature(logits, 0.0)
+
+
+def test_a_temperature_at_its_search_bound_is_said() -> None:
+    # A model without skill on validation got T = 20 (every probability ~1/3) and the card
+    # stored it without a word; the card and the summary now carry a warning.
+    from nautilus_ai.training.calibration import bound_note
+    from nautilus_ai.training.pipeline import split_summary_lines
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 4000)
+    no_skill = rng.normal(0.0, 3.0, (4000, 3))  # confident logits unrelated to y
+    temperature = fit_temperature(no_skill, y)
+    assert temperature == pytest.approx(20.0, rel=0.01)
+    note = bound_note(temperature)
+    assert note is not None and "carry no skill" in note
+    skilled = np.eye(3)[y] * 2.0 + rng.normal(0.0, 1.0, (4000, 3))
+    assert bound_note(fit_temperature(skilled, y)) is None
+    lines = split_summary_lines({"calibration": {"temperature": temperature, "warning": note}})
+    assert lines == [f"  WARNING calibration: {note}"]
