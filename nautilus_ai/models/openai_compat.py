@@ -412,16 +412,21 @@ def action_logprobs(tokens: list[dict[str, Any]], start: int) -> dict[str, float
     """
     offset = 0
     position: dict[str, Any] | None = None
-    for token in tokens:
-        text = str(token.get("token", ""))
+    for index, token in enumerate(tokens):
+        text = _token_text(token, f"logprobs token {index}")
         if offset + len(text) > start and text[max(0, start - offset) :].strip(" \"':"):
             position = token
             break
         offset += len(text)
     if position is None:
         raise PredictionError("no logprob token covers the action word")
-    alternatives = list(position.get("top_logprobs") or [])
-    alternatives.append({"token": position.get("token", ""), "logprob": position.get("logprob")})
+    top = position.get("top_logprobs") or []
+    if not isinstance(top, list):
+        raise PredictionError(f"logprobs top_logprobs is not a list: {str(top)[:80]!r}")
+    alternatives = [*top, {"token": position.get("token", ""), "logprob": position.get("logprob")}]
+    for alternative in alternatives:
+        _token_text(alternative, "a top_logprobs entry")
+        _check_logprob(alternative.get("logprob"))
     grouped: dict[str, list[float]] = {c: [] for c in ACTION_CHOICES}
     seen: set[str] = set()
     listed: list[float] = []
@@ -447,6 +452,27 @@ def action_logprobs(tokens: list[dict[str, Any]], start: int) -> dict[str, float
         )
     floor = min(listed)
     return {choice: _logsumexp(values) if values else floor for choice, values in grouped.items()}
+
+
+def _token_text(token: object, what: str) -> str:
+    if not isinstance(token, dict):
+        raise PredictionError(f"{what} is not an object: {str(token)[:80]!r}")
+    text = token.get("token", "")
+    if not isinstance(text, str):
+        raise PredictionError(f"{what} has a token that is not a string: {text!r}")
+    return text
+
+
+# A log-probability a little above 0 is rounding; more is a probability above 1.
+_LOGPROB_SLACK = 1e-4
+
+
+def _check_logprob(value: object) -> None:
+    """Refuse what cannot be a log-probability (a boolean, > 0, +inf); None / NaN are skipped."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value > _LOGPROB_SLACK:
+        raise PredictionError(f"server sent {value!r} as a log-probability (must be <= 0)")
 
 
 def _logsumexp(values: list[float]) -> float:

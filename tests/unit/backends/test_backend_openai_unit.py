@@ -111,3 +111,26 @@ def test_missing_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
         OpenAIPredictor(OpenAIConfig(model="m"))
     monkeypatch.setenv("NAUTILUS_AI_OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")
     assert OpenAIPredictor(OpenAIConfig(model="m"))._url == "http://127.0.0.1:9/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        ["buy"],  # a token that is not an object
+        [{"token": 5, "logprob": -0.1, "top_logprobs": []}],  # token text not a string
+        [{"token": "buy", "logprob": -0.1, "top_logprobs": "buy"}],  # alternatives not a list
+        [{"token": "buy", "logprob": -0.1, "top_logprobs": [1, 2]}],  # alternative not an object
+    ],
+)
+def test_malformed_logprob_tokens_are_a_prediction_error(tokens: list[object]) -> None:
+    # A server answering garbage logprobs raised AttributeError, not the typed PredictionError.
+    with pytest.raises(PredictionError, match="logprob"):
+        action_logprobs(tokens, start=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [3.0, True, math.inf])
+def test_impossible_log_probabilities_are_refused(value: object) -> None:
+    # A log-probability above 0 (a probability above 1) or a boolean is no log-probability:
+    # it was read as one and gave a confident buy.
+    with pytest.raises(PredictionError, match="log-probabilit"):
+        action_logprobs([_token("buy", value, {"buy": value, "sell": -1.0})], start=0)  # type: ignore[arg-type]
