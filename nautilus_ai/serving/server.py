@@ -249,12 +249,17 @@ class TorchServeProcess:
         return read_key_file(self.key_file)
 
     def pid(self) -> int | None:
-        """The JVM's pid if it is running, else None."""
+        """The JVM's pid if it is running, else None.
+
+        The pid file outlives a crashed server (and a reboot): a pid is this server's only while
+        that process runs with this workdir's config, never another program that took the pid.
+        """
         try:
             pid = int(self.pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        config = str(self.workdir / "config.properties")
+        return pid if _alive(pid) and config in _command_line(pid) else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -470,6 +475,21 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _command_line(pid: int) -> list[str]:
+    """The arguments ``pid`` runs with (empty when they cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [os.fsdecode(part) for part in raw.split(b"\0") if part]
+    except OSError:
+        pass
+    try:
+        import psutil  # a TorchServe dependency; where there is no /proc
+
+        return [str(part) for part in psutil.Process(pid).cmdline()]
+    except Exception:
+        return []
 
 
 def _wait_gone(pids: Sequence[int], timeout_s: float) -> bool:

@@ -1,0 +1,39 @@
+"""``nautilus-ai serve stop`` stops the TorchServe it started, never another process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nautilus_ai.serving import TorchServeProcess, TorchServeSettings
+
+
+@pytest.fixture
+def stranger() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_stale_pid_file_naming_another_process_is_not_stopped(
+    tmp_path: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    # The pid file outlives the server (a crash, a reboot); its pid was then taken by another
+    # program, which `serve stop` killed (SIGTERM, then SIGKILL) and `serve status` reported as
+    # the server.
+    store = tmp_path / "store"
+    store.mkdir()
+    workdir = tmp_path / "ts"
+    TorchServeProcess(TorchServeSettings(model_store=store, workdir=workdir)).write_config()
+    (workdir / "tmp" / ".model_server.pid").write_text(f"{stranger.pid}\n")
+    server = TorchServeProcess.from_workdir(workdir)
+    assert server.pid() is None
+    server.stop(timeout_s=1.0)
+    assert stranger.poll() is None  # still running
