@@ -20,6 +20,7 @@ What :class:`TorchServeProcess` takes care of (each measured on this setup):
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -93,6 +94,20 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _port_problem(host: str, port: int) -> str:
+    """Why TorchServe could not listen on ``host:port`` now ("" when it can)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "already in use (another server listens there; pick another or 0 for a free one)"
+        return f"cannot listen there: {exc.strerror or exc}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +323,12 @@ class TorchServeProcess:
         """Launch the server (returns once the JVM is spawned; see :meth:`wait_ready`)."""
         if self.pid() is not None:
             raise TorchServeError(f"a TorchServe started from {self.workdir} is already running")
+        for name, port in self.ports.items():
+            problem = _port_problem(self.settings.host, port)
+            if problem:  # else the JVM exits at start-up with a log that does not say why
+                raise TorchServeError(
+                    f"{name.replace('_', '-')} port {port} on {self.settings.host}: {problem}"
+                )
         config = self.write_config()
         executable = shutil.which("torchserve", path=str(Path(sys.executable).parent))
         executable = executable or shutil.which("torchserve")

@@ -37,3 +37,28 @@ def test_a_stale_pid_file_naming_another_process_is_not_stopped(
     assert server.pid() is None
     server.stop(timeout_s=1.0)
     assert stranger.poll() is None  # still running
+
+
+def test_a_port_in_use_is_named_before_the_server_is_launched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TorchServe exited during start-up and the error quoted an unrelated log warning: nothing
+    # said that the port was taken.
+    import socket
+
+    from nautilus_ai.serving import TorchServeError
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was launched")
+
+    monkeypatch.setattr("nautilus_ai.serving.server.subprocess.Popen", no_launch)
+    store = tmp_path / "store"
+    store.mkdir()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        settings = TorchServeSettings(model_store=store, workdir=tmp_path / "ts", metrics_port=port)
+        with pytest.raises(TorchServeError, match=f"metrics port {port} .*in use"):
+            TorchServeProcess(settings).start()
+    assert not (tmp_path / "ts" / "tmp" / ".model_server.pid").exists()
