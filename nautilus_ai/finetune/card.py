@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from nautilus_ai.artifacts import file_sha256
-from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions
+from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions, not_utf8
 from nautilus_ai.models.transformers_backend import PROMPT_SETTINGS_FILE, TransformersConfig
 
 __all__ = [
@@ -174,6 +174,8 @@ def read_finetune_card(folder: str | Path) -> FineTuneCard:
         raise ArtifactError(
             f"no {FINETUNE_CARD_FILE} in {Path(folder)} (is it a fine-tuned adapter folder?)"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(not_utf8(path, exc)) from None
     try:
         return FineTuneCard.model_validate_json(text)
     except ValidationError as exc:
