@@ -196,6 +196,7 @@ class TransformersPredictor(ItemwiseBackend):
             "local_files_only": True,
             "trust_remote_code": config.trust_remote_code,
         }
+        part = "config"
         try:
             model_config = transformers.AutoConfig.from_pretrained(model_dir, **common)
             self._model_type = str(getattr(model_config, "model_type", ""))
@@ -204,16 +205,19 @@ class TransformersPredictor(ItemwiseBackend):
             else:
                 image_text = config.modality == "image-text"
             self._image_text = image_text
+            part = "tokenizer"
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, **common)
             loader = (
                 transformers.AutoModelForImageTextToText
                 if image_text
                 else transformers.AutoModelForCausalLM
             )
+            part = f"{'image-text' if image_text else 'text'} model weights"
             model = loader.from_pretrained(model_dir, dtype=self._dtype, **common)
-        except (OSError, ValueError, ImportError, KeyError) as exc:
+        except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
-                f"cannot load transformers model from {model_dir}: {type(exc).__name__}: {exc}"
+                f"cannot load transformers model from {model_dir} ({part}): "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
         self._adapter: Any = None
