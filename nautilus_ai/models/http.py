@@ -158,13 +158,22 @@ class HttpClient:
             retryable: bool
             try:
                 headers = {"Content-Type": content_type, **self._headers()}
-                response = self.session.post(url, data=body, headers=headers, timeout=timeout)
+                response = self.session.post(
+                    url, data=body, headers=headers, timeout=timeout, stream=True
+                )
+                # The read timeout bounds each wait for bytes; the answer as a whole must come
+                # within both timeouts (a trickling server would hold the call for ever).
+                content = _read_body(
+                    response, started, policy.connect_timeout_s + policy.read_timeout_s
+                )
                 elapsed = time.perf_counter() - started
                 if response.status_code < 500:
                     self.breaker.record_success()
-                    return HttpResponse(response.status_code, response.content, elapsed)
-                problem = f"HTTP {response.status_code}: {response.text[:200]!r}"
+                    return HttpResponse(response.status_code, content, elapsed)
+                problem = f"HTTP {response.status_code}: {content[:200].decode(errors='replace')!r}"
                 retryable = True
+            except _BodyError as exc:
+                problem, retryable = str(exc), False
             except requests.ConnectTimeout:
                 problem, retryable = f"connect timeout ({policy.connect_timeout_s:g} s)", True
             except requests.ReadTimeout:
@@ -196,6 +205,38 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+#: The largest answer read (a prediction batch is far smaller; more is a misbehaving server).
+MAX_BODY_BYTES = 64 << 20
+
+
+class _BodyError(Exception):
+    """The answer did not arrive whole in time, or is too large."""
+
+
+def _read_body(response: requests.Response, started: float, budget_s: float) -> bytes:
+    """The body of a ``stream=True`` response, whole by ``started + budget_s``
+    (``perf_counter``), else :class:`_BodyError`."""
+    raw = getattr(response, "raw", None)
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # not a urllib3 response (an injected test session)
+        return bytes(response.content)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.perf_counter() - started > budget_s:
+                raise _BodyError(f"no complete answer within {budget_s:g} s ({size} bytes so far)")
+            chunk = read1(65536, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyError(f"answer larger than {MAX_BODY_BYTES >> 20} MiB")
+            chunks.append(chunk)
+    finally:
+        response.close()
 
 
 def _short(exc: Exception) -> str:
