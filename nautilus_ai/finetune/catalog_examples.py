@@ -94,6 +94,13 @@ def examples_from_frame(
         embargo_bars=embargo_bars,
         spec_hash=spec.hash,
     )
+    if dataset.validation is not None and len(dataset.validation) == 0:
+        # Asked for and empty: the run would report no validation at all and still succeed.
+        raise ValueError(
+            f"no usable validation rows in {fold.validation} (the first "
+            f"{dataset.embargo_bars} bars after the training window are the embargo, and a "
+            f"row needs its label horizon of {label_spec.horizon} bars): widen the window"
+        )
     bars = np.column_stack([frame.ts.astype(np.float64), frame.ohlcv])  # recent_bars layout
     bar_ts = np.ascontiguousarray(frame.ts, dtype=np.int64)
     instrument_id = instrument_of_bar_type(bar_type)

@@ -132,3 +132,14 @@ def test_the_prompt_is_the_one_served_in_a_backtest(
             predictor.render_prompt(frame.features[t], served)
         )
     predictor.close()
+
+
+def test_a_validation_window_without_usable_rows_is_refused(frame) -> None:  # type: ignore[no-untyped-def]
+    # A validation window with no labelled rows (a weekend; or shorter than the embargo and the
+    # label horizon) gave 0 examples and the run reported no validation at all, with exit 0.
+    weekend = Fold(
+        train=Window.parse("2017-01-02", "2017-01-07"),
+        validation=Window.parse("2017-01-07", "2017-01-08"),
+    )
+    with pytest.raises(ValueError, match=r"no usable validation rows in .*2017-01-07.*embargo"):
+        examples_from_frame(frame, BID, LABEL, weekend, context_bars=64)
