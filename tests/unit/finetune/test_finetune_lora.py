@@ -22,6 +22,7 @@ from nautilus_ai.finetune import (
     FINETUNE_CARD_FILE,
     FineTuneConfig,
     FineTuneDataset,
+    FineTuneDivergedError,
     FineTuner,
     FineTuneResult,
     LoRAFineTuner,
@@ -354,3 +355,14 @@ def test_bad_settings_are_refused(tiny_text_dir: Path) -> None:
     short = LoRAFineTuner(base.model_copy(update={"prompt_bars": 64}), _config(steps=1))
     with pytest.raises(ValueError, match="carry 32 context bars, the prompt uses 64"):
         short.finetune(synthetic_dataset(2, 0))
+
+
+def test_a_diverging_run_fails_instead_of_storing_a_broken_adapter(tiny_text_dir: Path) -> None:
+    # A loss that became NaN (a learning rate far too high, float16 overflow) trained on: the
+    # adapter's weights turned NaN and were stored with exit 0.
+    tuner = LoRAFineTuner(
+        TransformersConfig(model_dir=tiny_text_dir, device="cpu", **SMALL_PROMPTS),
+        _config(steps=4, learning_rate=1e30, max_grad_norm=None),
+    )
+    with pytest.raises(FineTuneDivergedError, match=r"loss is (nan|inf) at step \d+"):
+        tuner.finetune(synthetic_dataset(8, 0))
