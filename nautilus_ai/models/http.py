@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,7 +22,13 @@ from requests.adapters import HTTPAdapter
 from nautilus_ai.models.base import PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 
-__all__ = ["HttpClient", "HttpResponse", "ResilienceSettings", "RetryPolicy"]
+__all__ = [
+    "HttpClient",
+    "HttpResponse",
+    "ResilienceSettings",
+    "RetryPolicy",
+    "check_base_url",
+]
 
 
 class ResilienceSettings(Protocol):
@@ -39,6 +46,27 @@ class ResilienceSettings(Protocol):
     def failure_threshold(self) -> int: ...
     @property
     def reset_timeout_s(self) -> float: ...
+
+
+def check_base_url(url: str, *, endpoint: str) -> str:
+    """``url`` if it is an ``http(s)://host[:port][/path]`` base that ``endpoint`` (e.g.
+    ``/chat/completions``) is appended to; else ``ValueError`` saying what is wrong (not
+    quoting ``url``: the caller names where it came from).
+
+    Caught when the config is read: otherwise every call would fail, one bar at a time.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no ?query or #fragment")
+    if f"{parts.path.rstrip('/')}/".find(f"{endpoint}/") >= 0:
+        raise ValueError(f"must be the base URL, without {endpoint} (it is appended)")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number or out of range
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return url
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,11 +38,11 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from nautilus_ai.charts import ChartStyle, chart_png
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.http import HttpClient
+from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
@@ -143,6 +143,11 @@ class OpenAIConfig(BaseModel):
     spec_hash: str | None = None
     model_id: str = ""
 
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value, endpoint="/chat/completions")
+
     @model_validator(mode="after")
     def _check_constraint(self) -> OpenAIConfig:
         if self.answer_mode == "choice" and self.constraint in ("json_schema", "guided_json"):
@@ -162,6 +167,11 @@ class OpenAIPredictor(ItemwiseBackend):
             raise ValueError(
                 f"OpenAI-compatible base URL missing: set base_url or ${OPENAI_BASE_URL_ENV}"
             )
+        if not config.base_url:
+            try:
+                check_base_url(base_url, endpoint="/chat/completions")
+            except ValueError as exc:
+                raise ValueError(f"${OPENAI_BASE_URL_ENV}: {exc} (was {base_url!r})") from None
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model_id = config.model_id or f"openai:{config.model}"
         self._spec_hash = config.spec_hash
