@@ -150,6 +150,8 @@ class OpenAIConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_constraint(self) -> OpenAIConfig:
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set api_key or api_key_file, not both")
         if self.answer_mode == "choice" and self.constraint in ("json_schema", "guided_json"):
             raise ValueError(f"constraint {self.constraint!r} needs answer_mode 'json'")
         if self.answer_mode == "json" and self.constraint == "guided_choice":
@@ -346,9 +348,12 @@ class OpenAIPredictor(ItemwiseBackend):
             return config.api_key.get_secret_value()
         if config.api_key_file is not None:
             try:
-                return config.api_key_file.read_text().strip() or None
-            except OSError as exc:
+                key = config.api_key_file.read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ValueError(f"cannot read api_key_file {config.api_key_file}: {exc}") from exc
+            if not key:  # else every request would go out without a key
+                raise ValueError(f"api_key_file {config.api_key_file}: the key is empty")
+            return key
         return os.environ.get(OPENAI_API_KEY_ENV) or None
 
     def _executor(self) -> ThreadPoolExecutor:

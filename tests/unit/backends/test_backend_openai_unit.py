@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,14 @@ def test_impossible_log_probabilities_are_refused(value: object) -> None:
     # it was read as one and gave a confident buy.
     with pytest.raises(PredictionError, match="log-probabilit"):
         action_logprobs([_token("buy", value, {"buy": value, "sell": -1.0})], start=0)  # type: ignore[arg-type]
+
+
+def test_an_empty_api_key_file_or_two_keys_are_refused(tmp_path: Path) -> None:
+    # An empty key file was read as "no key": every request went out unauthenticated (401 on
+    # every bar); with both api_key and api_key_file the file was ignored without a word.
+    empty = tmp_path / "key"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match=r"api_key_file .*key is empty"):
+        _predictor(api_key_file=empty)
+    with pytest.raises(ValueError, match="api_key or api_key_file, not both"):
+        OpenAIConfig(model="m", api_key="k", api_key_file=empty)  # type: ignore[arg-type]
