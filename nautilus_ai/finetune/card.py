@@ -36,7 +36,12 @@ from pydantic import (
 
 from nautilus_ai.artifacts import file_sha256
 from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions, not_utf8
-from nautilus_ai.models.transformers_backend import PROMPT_SETTINGS_FILE, TransformersConfig
+from nautilus_ai.models.transformers_backend import (
+    ADAPTER_WEIGHTS_FILE,
+    FINETUNE_CARD_FILE,
+    PROMPT_SETTINGS_FILE,
+    TransformersConfig,
+)
 
 __all__ = [
     "ADAPTER_CONFIG_FILE",
@@ -50,8 +55,6 @@ __all__ = [
     "read_finetune_card",
 ]
 
-FINETUNE_CARD_FILE = "finetune_card.json"
-ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"

@@ -366,3 +366,27 @@ def test_a_diverging_run_fails_instead_of_storing_a_broken_adapter(tiny_text_dir
     )
     with pytest.raises(FineTuneDivergedError, match=r"loss is (nan|inf) at step \d+"):
         tuner.finetune(synthetic_dataset(8, 0))
+
+
+def test_a_tampered_adapter_or_another_base_is_refused_when_served(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # The card's adapter_sha256 and base config hash were never checked when the predictor
+    # loaded adapter_dir: changed adapter weights were served, and an adapter could be plugged
+    # onto another base of the same shapes, without a word.
+    config = finetuned_predictor_config(trained.folder, device="cpu")
+    tampered = tmp_path / "tampered"
+    shutil.copytree(trained.folder, tampered)
+    weights = tampered / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(PredictionError, match="SHA-256"):
+        TransformersPredictor(config.model_copy(update={"adapter_dir": tampered}))
+    other_base = tmp_path / "other-base"
+    shutil.copytree(trained.model_dir, other_base)
+    config_json = json.loads((other_base / "config.json").read_text())
+    config_json["tie_word_embeddings"] = not config_json.get("tie_word_embeddings", False)
+    (other_base / "config.json").write_text(json.dumps(config_json))
+    with pytest.raises(PredictionError, match=r"trained on a base whose config\.json"):
+        TransformersPredictor(config.model_copy(update={"model_dir": other_base}))
