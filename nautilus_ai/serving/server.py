@@ -329,6 +329,7 @@ class TorchServeProcess:
                 raise TorchServeError(
                     f"{name.replace('_', '-')} port {port} on {self.settings.host}: {problem}"
                 )
+        self._check_archives()
         config = self.write_config()
         executable = shutil.which("torchserve", path=str(Path(sys.executable).parent))
         executable = executable or shutil.which("torchserve")
@@ -384,6 +385,21 @@ class TorchServeProcess:
                 f"torchserve did not start (exit {launcher.returncode}); see {launcher_log}: "
                 + _tail(launcher_log)
             )
+
+    def _check_archives(self) -> None:
+        """Each ``NAME=FILE.mar`` / ``FILE.mar`` to load must be in the store (else the server
+        runs without it and :meth:`wait_ready` waits out its whole timeout)."""
+        store = self.settings.model_store
+        for entry in self.settings.models:
+            archive = entry.split("=", 1)[1] if "=" in entry else entry
+            if archive == "all" or "://" in archive or not archive.endswith(".mar"):
+                continue  # every archive, a URL, or a folder TorchServe resolves itself
+            if not (store / archive).is_file():
+                present = sorted(p.name for p in store.glob("*.mar")) if store.is_dir() else []
+                raise TorchServeError(
+                    f"model {entry!r}: {archive} is not in the model store {store} (it holds: "
+                    f"{', '.join(present) or 'no .mar files'})"
+                )
 
     def wait_ready(self, models: Sequence[str] = (), timeout_s: float | None = None) -> None:
         """Block until the server answers ``/ping`` and each named model has a READY worker."""

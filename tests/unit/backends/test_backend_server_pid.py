@@ -62,3 +62,23 @@ def test_a_port_in_use_is_named_before_the_server_is_launched(
         with pytest.raises(TorchServeError, match=f"metrics port {port} .*in use"):
             TorchServeProcess(settings).start()
     assert not (tmp_path / "ts" / "tmp" / ".model_server.pid").exists()
+
+
+def test_a_model_archive_missing_from_the_store_is_named_before_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A misspelt --model mlp=mpl.mar started the server, which never loaded the model:
+    # `serve start` waited its whole --timeout-s (180 s) and then quoted the model log.
+    from nautilus_ai.serving import TorchServeError
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was launched")
+
+    monkeypatch.setattr("nautilus_ai.serving.server.subprocess.Popen", no_launch)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "mlp.mar").write_bytes(b"")
+    for entry in ("mlp=mpl.mar", "mpl.mar"):
+        settings = TorchServeSettings(model_store=store, workdir=tmp_path / "ts", models=(entry,))
+        with pytest.raises(TorchServeError, match=r"mpl\.mar.*not in the model store.*mlp\.mar"):
+            TorchServeProcess(settings).start()
