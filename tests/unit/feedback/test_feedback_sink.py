@@ -164,3 +164,20 @@ def test_an_outcome_from_the_wire_with_impossible_values_is_refused(
     data[field] = value
     with pytest.raises(ValueError, match=field):
         TradeOutcome.from_dict(data)
+
+
+def test_the_endpoint_refuses_an_out_file_it_cannot_write_before_listening(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "listening on ..." and then failed every POST (the connection dropped without
+    # an answer): every outcome was lost while it looked healthy.
+    from nautilus_ai.serving import feedback_endpoint
+
+    def served(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the endpoint started serving")
+
+    monkeypatch.setattr(feedback_endpoint.FeedbackEndpoint, "serve_forever", served)
+    monkeypatch.setenv("NAUTILUS_AI_FEEDBACK_TOKEN", "t" * 20)
+    out = tmp_path / "no-such-folder" / "feedback.jsonl"
+    assert feedback_endpoint.main(["--port", "0", "--out", str(out)]) == 2
+    assert "no-such-folder" in capsys.readouterr().err
