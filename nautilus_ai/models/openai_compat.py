@@ -77,6 +77,23 @@ CHOICE_SYSTEM_PROMPT = (
 
 Constraint = Literal["none", "guided_choice", "structured_outputs", "json_schema", "guided_json"]
 
+_CONSTRAINT_HINT = "use the constraint field"
+#: Request keys the predictor writes itself; ``extra_body`` must not replace them.
+_SET_BY_PREDICTOR: dict[str, str] = {
+    "model": "use the model field",
+    "messages": "the prompt is built from the features and bars",
+    "temperature": "use the temperature field",
+    "max_tokens": "use the max_tokens field",
+    "logprobs": "confidence needs them; use top_logprobs / require_logprobs",
+    "top_logprobs": "use the top_logprobs field",
+    "stream": "the answer is read whole (no stream)",
+    "n": "one answer is read",
+    "guided_choice": _CONSTRAINT_HINT,
+    "guided_json": _CONSTRAINT_HINT,
+    "structured_outputs": _CONSTRAINT_HINT,
+    "response_format": _CONSTRAINT_HINT,
+}
+
 
 class OpenAIConfig(BaseModel):
     """Settings of an :class:`OpenAIPredictor` (frozen; unknown fields are rejected).
@@ -142,6 +159,17 @@ class OpenAIConfig(BaseModel):
     system_prompt: str | None = None
     spec_hash: str | None = None
     model_id: str = ""
+
+    @field_validator("extra_body")
+    @classmethod
+    def _check_extra_body(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in _SET_BY_PREDICTOR:
+                raise ValueError(
+                    f"key {key!r} is set by the predictor (it would silently "
+                    f"override it): {_SET_BY_PREDICTOR[key]}"
+                )
+        return value
 
     @field_validator("base_url")
     @classmethod

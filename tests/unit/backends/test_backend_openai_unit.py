@@ -146,3 +146,23 @@ def test_an_empty_api_key_file_or_two_keys_are_refused(tmp_path: Path) -> None:
         _predictor(api_key_file=empty)
     with pytest.raises(ValueError, match="api_key or api_key_file, not both"):
         OpenAIConfig(model="m", api_key="k", api_key_file=empty)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "hint"),
+    [
+        ("model", "another-model", "model"),  # asked another model under this model_id
+        ("temperature", 1.0, "temperature"),  # silently beat the temperature field
+        ("logprobs", False, "top_logprobs"),
+        ("stream", True, "stream"),
+        ("response_format", {"type": "text"}, "constraint"),
+    ],
+)
+def test_extra_body_may_not_override_what_the_predictor_sets(
+    key: str, value: object, hint: str
+) -> None:
+    from nautilus_ai.models import BackendConfigError, validate_backend_config
+
+    config = {"kind": "openai", "model": "m", "extra_body": {key: value}}
+    with pytest.raises(BackendConfigError, match=rf"extra_body.*{key}.*{hint}"):
+        validate_backend_config(config)
