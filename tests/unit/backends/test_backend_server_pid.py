@@ -82,3 +82,24 @@ def test_a_model_archive_missing_from_the_store_is_named_before_launch(
         settings = TorchServeSettings(model_store=store, workdir=tmp_path / "ts", models=(entry,))
         with pytest.raises(TorchServeError, match=r"mpl\.mar.*not in the model store.*mlp\.mar"):
             TorchServeProcess(settings).start()
+
+
+def test_serve_start_interrupted_while_waiting_stops_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C while `serve start` waited for the workers left the server running in the
+    # background (its own session), holding its ports, while the command said "interrupted".
+    from nautilus_ai.cli import main
+
+    stopped: list[bool] = []
+
+    def interrupted(self: TorchServeProcess, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TorchServeProcess, "start", lambda self: None)
+    monkeypatch.setattr(TorchServeProcess, "wait_ready", interrupted)
+    monkeypatch.setattr(TorchServeProcess, "stop", lambda self, **kw: stopped.append(True))
+    store = tmp_path / "store"
+    store.mkdir()
+    rc = main(["serve", "start", "--store", str(store), "--workdir", str(tmp_path / "w")])
+    assert rc == 130 and stopped == [True]
