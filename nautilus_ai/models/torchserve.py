@@ -93,7 +93,7 @@ class TorchServeConfig(BaseModel):
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     url: str | None = None
     management_url: str | None = None
-    model_version: str | None = None
+    model_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$")
     token: SecretStr | None = None
     key_file: Path | None = None
     connect_timeout_s: float = Field(default=0.5, gt=0)

@@ -177,6 +177,9 @@ def test_remote_and_transformers_kinds(tiny_text_dir: Path) -> None:
             {"kind": "torchserve", "model_name": "m", "management_url": "ftp://h:8081"},
             "management_url",
         ),
+        # a version with a slash or a space asked another endpoint (or none) on every bar
+        ({"kind": "torchserve", "model_name": "m", "model_version": "1.0/../x"}, "model_version"),
+        ({"kind": "torchserve", "model_name": "m", "model_version": "1 0"}, "model_version"),
     ],
 )
 def test_a_server_url_that_cannot_work_is_refused_naming_the_key(
