@@ -142,7 +142,7 @@ def _start(args: argparse.Namespace) -> int:
             names = [m.split("=", 1)[0] if "=" in m else Path(m).stem for m in args.model]
             try:
                 server.wait_ready(names, timeout_s=args.timeout_s)
-            except TorchServeError:
+            except BaseException:  # not ready, or Ctrl-C: never leave it running unseen
                 server.stop()
                 raise
     except (TorchServeError, ValueError) as exc:

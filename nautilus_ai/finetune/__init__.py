@@ -43,6 +43,7 @@ from nautilus_ai.finetune.examples import (
 from nautilus_ai.finetune.lora import (
     EvalStats,
     FineTuneConfig,
+    FineTuneDivergedError,
     FineTuner,
     FineTuneResult,
     LoRAFineTuner,
@@ -69,6 +70,7 @@ __all__ = [
     "FineTuneCard",
     "FineTuneConfig",
     "FineTuneDataset",
+    "FineTuneDivergedError",
     "FineTuneResult",
     "FineTuner",
     "GENERIC_DECODER_PATTERN",

@@ -35,8 +35,13 @@ from pydantic import (
 )
 
 from nautilus_ai.artifacts import file_sha256
-from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions
-from nautilus_ai.models.transformers_backend import PROMPT_SETTINGS_FILE, TransformersConfig
+from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions, not_utf8
+from nautilus_ai.models.transformers_backend import (
+    ADAPTER_WEIGHTS_FILE,
+    FINETUNE_CARD_FILE,
+    PROMPT_SETTINGS_FILE,
+    TransformersConfig,
+)
 
 __all__ = [
     "ADAPTER_CONFIG_FILE",
@@ -50,8 +55,6 @@ __all__ = [
     "read_finetune_card",
 ]
 
-FINETUNE_CARD_FILE = "finetune_card.json"
-ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -174,6 +177,8 @@ def read_finetune_card(folder: str | Path) -> FineTuneCard:
         raise ArtifactError(
             f"no {FINETUNE_CARD_FILE} in {Path(folder)} (is it a fine-tuned adapter folder?)"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(not_utf8(path, exc)) from None
     try:
         return FineTuneCard.model_validate_json(text)
     except ValidationError as exc:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EvalStats",
     "FineTuneConfig",
+    "FineTuneDivergedError",
     "FineTuneResult",
     "FineTuner",
     "LoRAFineTuner",
@@ -65,6 +66,10 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+
+class FineTuneDivergedError(ValueError):
+    """The training loss stopped being a finite number: the adapter is broken, nothing is kept."""
 
 
 class LoRASettings(BaseModel):
@@ -523,9 +528,16 @@ class _Session:
                 scaled = loss_sum / tokens  # the step's loss: mean over all its answer tokens
                 scaled.backward()
                 step_loss += float(scaled.detach())
+            learning_rate = float(scheduler.get_last_lr()[0])
+            if not math.isfinite(step_loss):
+                # Stepping on would fill the adapter with NaN, and it would be stored.
+                raise FineTuneDivergedError(
+                    f"the training loss is {step_loss} at step {step} (learning rate "
+                    f"{learning_rate:g}, {str(self.dtype).removeprefix('torch.')}): the run "
+                    "diverged and nothing is stored; lower --lr or use float32 / bfloat16"
+                )
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            learning_rate = float(scheduler.get_last_lr()[0])
             optimizer.step()
             scheduler.step()
             epoch = consumed // n + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from nautilus_ai.finetune.catalog_examples import load_finetune_dataset
 from nautilus_ai.finetune.examples import AnswerSpec
 from nautilus_ai.finetune.lora import FineTuneConfig, FineTuneResult, LoRAFineTuner
 from nautilus_ai.labels import LabelSpec
+from nautilus_ai.models.card import MODEL_NAME_PATTERN
 from nautilus_ai.models.transformers_backend import TransformersConfig
 from nautilus_ai.training.data import FeatureSource
 
@@ -49,6 +51,7 @@ def finetune_from_catalog(
         The trained adapter (live: ``result.predictor``) and the folder it was stored in.
     """
     config = config or FineTuneConfig()
+    _check_output(artifacts_root, name)  # before hours of training, not after
     dataset = load_finetune_dataset(
         catalog_path,
         bar_type=bar_type,
@@ -69,3 +72,15 @@ def finetune_from_catalog(
     if progress is not None:
         progress(f"adapter written to {folder}")
     return result, folder
+
+
+def _check_output(root: str | os.PathLike[str], name: str) -> None:
+    """Refuse an adapter name or artifacts root the adapter could not be stored under."""
+    if not isinstance(name, str) or not re.fullmatch(MODEL_NAME_PATTERN, name) or len(name) > 128:
+        raise ValueError(
+            f"adapter name {name!r} is not valid: letters, digits and '_', '.', '-' (it names "
+            "the folder <out>/<name>/v<N>)"
+        )
+    for folder in (Path(root), Path(root) / name):
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder} is not a folder: the adapter cannot be stored there")

@@ -403,7 +403,7 @@ class TradeOutcome:
             features = data["features"]
             if not isinstance(features, list):
                 raise ValueError("features must be a list of numbers")
-            return cls(
+            outcome = cls(
                 client_order_id=str(data["client_order_id"]),
                 instrument_id=str(data["instrument_id"]),
                 model_id=str(data["model_id"]),
@@ -424,6 +424,24 @@ class TradeOutcome:
             raise ValueError(f"outcome is missing field {exc.args[0]!r}") from None
         except TypeError as exc:
             raise ValueError(f"outcome has a bad field: {exc}") from None
+        _check_wire_outcome(outcome)
+        return outcome
+
+
+def _check_wire_outcome(outcome: TradeOutcome) -> None:
+    """What a closed position cannot hold (it would go into a model's training data)."""
+    if outcome.action not in ("buy", "sell"):
+        raise ValueError(f"action must be buy or sell, was {outcome.action!r}")
+    if not 0.0 <= outcome.confidence <= 1.0:  # also refuses NaN
+        raise ValueError(f"confidence must be in [0, 1], was {outcome.confidence!r}")
+    for name in ("quantity", "avg_px_open", "avg_px_close"):
+        value = getattr(outcome, name)
+        if not 0.0 < value < math.inf:
+            raise ValueError(f"{name} must be a finite number > 0, was {value!r}")
+    if not math.isfinite(outcome.realized_pnl):
+        raise ValueError(f"realized_pnl must be finite, was {outcome.realized_pnl!r}")
+    if not all(math.isfinite(v) for v in outcome.features):
+        raise ValueError("features must be finite numbers")
 
 
 def _int(value: object) -> int:

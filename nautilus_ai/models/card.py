@@ -220,10 +220,22 @@ def read_card(folder: str | Path, card_type: type[CardT], what: str) -> CardT:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ArtifactError(f"no {CARD_FILE} in {Path(folder)} (is it a model artifact?)") from None
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(not_utf8(path, exc)) from None
     try:
         return card_type.model_validate_json(text)
     except ValidationError as exc:
         raise ArtifactError(f"{path}: invalid {what}: {describe_errors(exc)}") from exc
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:
+    """The message for a file that should be UTF-8 text and is not."""
+    return f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); corrupted?"
+
+
+def unreadable_weights(file: Path, exc: Exception) -> ArtifactError:
+    """The error for a weights file safetensors cannot read (truncated, not safetensors)."""
+    return ArtifactError(f"{file}: not a readable safetensors file ({exc}); corrupted?")
 
 
 def checked_weights_file(folder: str | Path, card: ModelCard) -> Path:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,7 +22,13 @@ from requests.adapters import HTTPAdapter
 from nautilus_ai.models.base import PredictionError
 from nautilus_ai.models.circuit import CircuitBreaker
 
-__all__ = ["HttpClient", "HttpResponse", "ResilienceSettings", "RetryPolicy"]
+__all__ = [
+    "HttpClient",
+    "HttpResponse",
+    "ResilienceSettings",
+    "RetryPolicy",
+    "check_base_url",
+]
 
 
 class ResilienceSettings(Protocol):
@@ -39,6 +46,27 @@ class ResilienceSettings(Protocol):
     def failure_threshold(self) -> int: ...
     @property
     def reset_timeout_s(self) -> float: ...
+
+
+def check_base_url(url: str, *, endpoint: str) -> str:
+    """``url`` if it is an ``http(s)://host[:port][/path]`` base that ``endpoint`` (e.g.
+    ``/chat/completions``) is appended to; else ``ValueError`` saying what is wrong (not
+    quoting ``url``: the caller names where it came from).
+
+    Caught when the config is read: otherwise every call would fail, one bar at a time.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no ?query or #fragment")
+    if f"{parts.path.rstrip('/')}/".find(f"{endpoint}/") >= 0:
+        raise ValueError(f"must be the base URL, without {endpoint} (it is appended)")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is no number or out of range
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +186,22 @@ class HttpClient:
             retryable: bool
             try:
                 headers = {"Content-Type": content_type, **self._headers()}
-                response = self.session.post(url, data=body, headers=headers, timeout=timeout)
+                response = self.session.post(
+                    url, data=body, headers=headers, timeout=timeout, stream=True
+                )
+                # The read timeout bounds each wait for bytes; the answer as a whole must come
+                # within both timeouts (a trickling server would hold the call for ever).
+                content = _read_body(
+                    response, started, policy.connect_timeout_s + policy.read_timeout_s
+                )
                 elapsed = time.perf_counter() - started
                 if response.status_code < 500:
                     self.breaker.record_success()
-                    return HttpResponse(response.status_code, response.content, elapsed)
-                problem = f"HTTP {response.status_code}: {response.text[:200]!r}"
+                    return HttpResponse(response.status_code, content, elapsed)
+                problem = f"HTTP {response.status_code}: {content[:200].decode(errors='replace')!r}"
                 retryable = True
+            except _BodyError as exc:
+                problem, retryable = str(exc), False
             except requests.ConnectTimeout:
                 problem, retryable = f"connect timeout ({policy.connect_timeout_s:g} s)", True
             except requests.ReadTimeout:
@@ -196,6 +233,38 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+#: The largest answer read (a prediction batch is far smaller; more is a misbehaving server).
+MAX_BODY_BYTES = 64 << 20
+
+
+class _BodyError(Exception):
+    """The answer did not arrive whole in time, or is too large."""
+
+
+def _read_body(response: requests.Response, started: float, budget_s: float) -> bytes:
+    """The body of a ``stream=True`` response, whole by ``started + budget_s``
+    (``perf_counter``), else :class:`_BodyError`."""
+    raw = getattr(response, "raw", None)
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # not a urllib3 response (an injected test session)
+        return bytes(response.content)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.perf_counter() - started > budget_s:
+                raise _BodyError(f"no complete answer within {budget_s:g} s ({size} bytes so far)")
+            chunk = read1(65536, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyError(f"answer larger than {MAX_BODY_BYTES >> 20} MiB")
+            chunks.append(chunk)
+    finally:
+        response.close()
 
 
 def _short(exc: Exception) -> str:

@@ -136,15 +136,42 @@ def predict_items(
     matrix = check_batch(features, contexts)
     if isinstance(predictor, ItemwisePredictor):
         try:
-            return predictor.predict_items(matrix, contexts)
+            answers = predictor.predict_items(matrix, contexts)
         except Exception as exc:
             error = exc if isinstance(exc, PredictionError) else _wrap(exc)
             return [error] * matrix.shape[0]
+        return _checked_items(answers, matrix.shape[0], predictor)
     no_context = MarketContext("", 0)
     return [
         predict_row(predictor, matrix[row], contexts[row] if contexts is not None else no_context)
         for row in range(matrix.shape[0])
     ]
+
+
+def _checked_items(answers: object, rows: int, predictor: Predictor) -> list[ItemResult]:
+    """``answers`` if it is one Prediction or PredictionError per row; else every row fails
+    (answers of the wrong length cannot be matched to their rows)."""
+    problem = ""
+    if not isinstance(answers, list):
+        problem = f"predict_items returned {type(answers).__name__}, not a list"
+    elif len(answers) != rows:
+        problem = f"predict_items gave {len(answers)} answers for {rows} rows"
+    else:
+        for index, answer in enumerate(answers):
+            if not isinstance(answer, Prediction | PredictionError):
+                problem = f"predict_items answer {index} is {type(answer).__name__}"
+                break
+    if not problem:
+        return answers  # type: ignore[return-value]
+    error = PredictionError(f"{_model_id(predictor)}: {problem}")
+    return [error] * rows
+
+
+def _model_id(predictor: Predictor) -> str:
+    try:
+        return str(predictor.model_id)
+    except Exception:
+        return "unknown"
 
 
 def predict_row(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "EmpiricalLatency",
@@ -167,25 +167,37 @@ class RecordedLatency:
         return draw
 
 
+#: The longest latency a config may give (a day): more is a unit mistake, and overflows ns.
+_MAX_MS = 86_400_000.0
+
+
 class _FixedConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["fixed"] = "fixed"
-    latency_ms: float = Field(ge=0.0)
+    latency_ms: float = Field(ge=0.0, le=_MAX_MS, allow_inf_nan=False)
 
 
 class _LogNormalConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["lognormal"]
-    median_ms: float = Field(gt=0.0)
-    sigma: float = Field(ge=0.0)
+    median_ms: float = Field(gt=0.0, le=_MAX_MS, allow_inf_nan=False)
+    sigma: float = Field(ge=0.0, allow_inf_nan=False)
     seed: int = 0
-    max_ms: float | None = Field(default=None, gt=0.0)
+    max_ms: float | None = Field(default=None, gt=0.0, le=_MAX_MS, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _cap_above_median(self) -> _LogNormalConfig:
+        if self.max_ms is not None and self.max_ms < self.median_ms:
+            raise ValueError(f"max_ms ({self.max_ms}) must be >= median_ms ({self.median_ms})")
+        return self
 
 
 class _EmpiricalConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: Literal["empirical"]
-    samples_ms: tuple[float, ...] = Field(min_length=1)
+    samples_ms: tuple[Annotated[float, Field(ge=0.0, le=_MAX_MS, allow_inf_nan=False)], ...] = (
+        Field(min_length=1)
+    )
     seed: int = 0
 
 

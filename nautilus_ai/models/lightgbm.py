@@ -57,6 +57,7 @@ from nautilus_ai.models.card import (
     checked_artifact_file,
     library_versions,
     new_artifact_folder,
+    not_utf8,
     read_card,
 )
 from nautilus_ai.models.lightgbm_trees import (
@@ -236,6 +237,8 @@ def _read_model(folder: Path, card: GBTModelCard) -> TreeEnsemble:
         ensemble = parse_lightgbm_model(model.read_text(encoding="utf-8"), source=str(model))
     except LightGBMModelError as exc:
         raise ArtifactError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(not_utf8(model, exc)) from None
     _check_against_card(ensemble, card, str(model))
     return ensemble
 

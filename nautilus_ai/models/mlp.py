@@ -43,6 +43,7 @@ from nautilus_ai.models.card import (
     library_versions,
     new_artifact_folder,
     read_model_card,
+    unreadable_weights,
 )
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
@@ -119,7 +120,10 @@ def load_mlp_weights(path: str | Path) -> MLPWeights:
     folder = Path(path)
     card = read_model_card(folder)
     file = checked_weights_file(folder, card)
-    tensors = load_file(str(file))
+    try:
+        tensors = load_file(str(file))
+    except Exception as exc:  # SafetensorError: a truncated or foreign file
+        raise unreadable_weights(file, exc) from None
     arch = card.architecture
     dims = [arch.input_dim, *arch.hidden, len(arch.classes)]
     std_names = card.standardisation

@@ -38,11 +38,11 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from nautilus_ai.charts import ChartStyle, chart_png
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.http import HttpClient
+from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
@@ -76,6 +76,23 @@ CHOICE_SYSTEM_PROMPT = (
 )
 
 Constraint = Literal["none", "guided_choice", "structured_outputs", "json_schema", "guided_json"]
+
+_CONSTRAINT_HINT = "use the constraint field"
+#: Request keys the predictor writes itself; ``extra_body`` must not replace them.
+_SET_BY_PREDICTOR: dict[str, str] = {
+    "model": "use the model field",
+    "messages": "the prompt is built from the features and bars",
+    "temperature": "use the temperature field",
+    "max_tokens": "use the max_tokens field",
+    "logprobs": "confidence needs them; use top_logprobs / require_logprobs",
+    "top_logprobs": "use the top_logprobs field",
+    "stream": "the answer is read whole (no stream)",
+    "n": "one answer is read",
+    "guided_choice": _CONSTRAINT_HINT,
+    "guided_json": _CONSTRAINT_HINT,
+    "structured_outputs": _CONSTRAINT_HINT,
+    "response_format": _CONSTRAINT_HINT,
+}
 
 
 class OpenAIConfig(BaseModel):
@@ -143,8 +160,26 @@ class OpenAIConfig(BaseModel):
     spec_hash: str | None = None
     model_id: str = ""
 
+    @field_validator("extra_body")
+    @classmethod
+    def _check_extra_body(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in _SET_BY_PREDICTOR:
+                raise ValueError(
+                    f"key {key!r} is set by the predictor (it would silently "
+                    f"override it): {_SET_BY_PREDICTOR[key]}"
+                )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value, endpoint="/chat/completions")
+
     @model_validator(mode="after")
     def _check_constraint(self) -> OpenAIConfig:
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set api_key or api_key_file, not both")
         if self.answer_mode == "choice" and self.constraint in ("json_schema", "guided_json"):
             raise ValueError(f"constraint {self.constraint!r} needs answer_mode 'json'")
         if self.answer_mode == "json" and self.constraint == "guided_choice":
@@ -162,6 +197,11 @@ class OpenAIPredictor(ItemwiseBackend):
             raise ValueError(
                 f"OpenAI-compatible base URL missing: set base_url or ${OPENAI_BASE_URL_ENV}"
             )
+        if not config.base_url:
+            try:
+                check_base_url(base_url, endpoint="/chat/completions")
+            except ValueError as exc:
+                raise ValueError(f"${OPENAI_BASE_URL_ENV}: {exc} (was {base_url!r})") from None
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model_id = config.model_id or f"openai:{config.model}"
         self._spec_hash = config.spec_hash
@@ -336,9 +376,12 @@ class OpenAIPredictor(ItemwiseBackend):
             return config.api_key.get_secret_value()
         if config.api_key_file is not None:
             try:
-                return config.api_key_file.read_text().strip() or None
-            except OSError as exc:
+                key = config.api_key_file.read_text().strip()
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ValueError(f"cannot read api_key_file {config.api_key_file}: {exc}") from exc
+            if not key:  # else every request would go out without a key
+                raise ValueError(f"api_key_file {config.api_key_file}: the key is empty")
+            return key
         return os.environ.get(OPENAI_API_KEY_ENV) or None
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -412,16 +455,21 @@ def action_logprobs(tokens: list[dict[str, Any]], start: int) -> dict[str, float
     """
     offset = 0
     position: dict[str, Any] | None = None
-    for token in tokens:
-        text = str(token.get("token", ""))
+    for index, token in enumerate(tokens):
+        text = _token_text(token, f"logprobs token {index}")
         if offset + len(text) > start and text[max(0, start - offset) :].strip(" \"':"):
             position = token
             break
         offset += len(text)
     if position is None:
         raise PredictionError("no logprob token covers the action word")
-    alternatives = list(position.get("top_logprobs") or [])
-    alternatives.append({"token": position.get("token", ""), "logprob": position.get("logprob")})
+    top = position.get("top_logprobs") or []
+    if not isinstance(top, list):
+        raise PredictionError(f"logprobs top_logprobs is not a list: {str(top)[:80]!r}")
+    alternatives = [*top, {"token": position.get("token", ""), "logprob": position.get("logprob")}]
+    for alternative in alternatives:
+        _token_text(alternative, "a top_logprobs entry")
+        _check_logprob(alternative.get("logprob"))
     grouped: dict[str, list[float]] = {c: [] for c in ACTION_CHOICES}
     seen: set[str] = set()
     listed: list[float] = []
@@ -447,6 +495,27 @@ def action_logprobs(tokens: list[dict[str, Any]], start: int) -> dict[str, float
         )
     floor = min(listed)
     return {choice: _logsumexp(values) if values else floor for choice, values in grouped.items()}
+
+
+def _token_text(token: object, what: str) -> str:
+    if not isinstance(token, dict):
+        raise PredictionError(f"{what} is not an object: {str(token)[:80]!r}")
+    text = token.get("token", "")
+    if not isinstance(text, str):
+        raise PredictionError(f"{what} has a token that is not a string: {text!r}")
+    return text
+
+
+# A log-probability a little above 0 is rounding; more is a probability above 1.
+_LOGPROB_SLACK = 1e-4
+
+
+def _check_logprob(value: object) -> None:
+    """Refuse what cannot be a log-probability (a boolean, > 0, +inf); None / NaN are skipped."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value > _LOGPROB_SLACK:
+        raise PredictionError(f"server sent {value!r} as a log-probability (must be <= 0)")
 
 
 def _logsumexp(values: list[float]) -> float:

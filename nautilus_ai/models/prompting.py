@@ -65,7 +65,8 @@ class ActionAnswer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     action: Literal["buy", "sell", "hold"]
-    risk: float = Field(ge=0.0, le=1.0)
+    # strict: a JSON number only (``true`` or ``"0.3"`` is no risk the model gave)
+    risk: float = Field(ge=0.0, le=1.0, strict=True)
 
 
 ANSWER_JSON_SCHEMA: dict[str, object] = {
@@ -164,6 +165,23 @@ def _prefix(instrument_id: str, names: tuple[str, ...], parts: tuple[str | bytes
     return digest
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # An answer that says "buy" and then "sell" is no answer (json keeps the last silently).
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKeyError(key)
+        obj[key] = value
+    return obj
+
+
+_ANSWER_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def parse_answer(text: str) -> ActionAnswer:
     """Read the first JSON object in ``text`` as an :class:`ActionAnswer`.
 
@@ -180,9 +198,11 @@ def parse_answer(text: str) -> ActionAnswer:
     if start < 0:
         raise PredictionError(f"model answer has no JSON object: {snippet!r}")
     try:
-        obj, _ = json.JSONDecoder().raw_decode(text, start)
+        obj, _ = _ANSWER_DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise PredictionError(f"model answer is not valid JSON ({exc.msg}): {snippet!r}") from None
+    except _DuplicateKeyError as exc:
+        raise PredictionError(f"model answer gives {exc.args[0]!r} twice: {snippet!r}") from None
     if not isinstance(obj, dict):
         raise PredictionError(f"model answer is not a JSON object: {snippet!r}")
     try:

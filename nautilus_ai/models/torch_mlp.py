@@ -47,6 +47,7 @@ from nautilus_ai.models.card import (
     library_versions,
     new_artifact_folder,
     read_model_card,
+    unreadable_weights,
 )
 from nautilus_ai.models.device import resolve_device
 from nautilus_ai.models.mlp import MLPTwin, TwinPredictor, decide
@@ -261,7 +262,10 @@ class TorchPredictor(TwinPredictor):
         card = read_model_card(folder)
         check_card_spec(card, spec, owner=f"model {card.model_id} ({folder})")
         weights = checked_weights_file(folder, card)
-        tensors = safetensors.torch.load_file(str(weights), device="cpu")
+        try:
+            tensors = safetensors.torch.load_file(str(weights), device="cpu")
+        except Exception as exc:  # SafetensorError: a truncated or foreign file
+            raise unreadable_weights(weights, exc) from None
         arch = card.architecture
         module = _uninitialised_module(arch.input_dim, arch.hidden, arch.activation)
         std_names = card.standardisation

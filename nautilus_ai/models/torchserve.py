@@ -32,10 +32,10 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
-from nautilus_ai.models.http import HttpClient
+from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
@@ -93,7 +93,7 @@ class TorchServeConfig(BaseModel):
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     url: str | None = None
     management_url: str | None = None
-    model_version: str | None = None
+    model_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$")
     token: SecretStr | None = None
     key_file: Path | None = None
     connect_timeout_s: float = Field(default=0.5, gt=0)
@@ -106,6 +106,16 @@ class TorchServeConfig(BaseModel):
     send_context: bool = False
     spec_hash: str | None = None
     model_id: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value, endpoint="/predictions")
+
+    @field_validator("management_url")
+    @classmethod
+    def _check_management_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_base_url(value, endpoint="/token")
 
 
 class TorchServePredictor(ItemwiseBackend):
@@ -131,6 +141,11 @@ class TorchServePredictor(ItemwiseBackend):
             raise ValueError(
                 f"TorchServe URL missing: set url in the config or ${TORCHSERVE_URL_ENV}"
             )
+        if not config.url:
+            try:
+                check_base_url(url, endpoint="/predictions")
+            except ValueError as exc:
+                raise ValueError(f"${TORCHSERVE_URL_ENV}: {exc} (was {url!r})") from None
         self._base_url = url.rstrip("/")
         path = f"/predictions/{config.model_name}"
         if config.model_version:

@@ -45,8 +45,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nautilus_ai.artifacts import file_sha256
 from nautilus_ai.charts import ChartStyle, render_chart
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
+from nautilus_ai.models.card import ArtifactError, checked_artifact_file
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
@@ -66,7 +68,13 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-__all__ = ["PROMPT_SETTINGS_FILE", "TransformersConfig", "TransformersPredictor"]
+__all__ = [
+    "ADAPTER_WEIGHTS_FILE",
+    "FINETUNE_CARD_FILE",
+    "PROMPT_SETTINGS_FILE",
+    "TransformersConfig",
+    "TransformersPredictor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,10 @@ _IMAGE_MARKER = "<|nautilus-ai-chart|>"
 #: File in a fine-tuned adapter folder holding the prompt settings it was trained with
 #: (:meth:`TransformersPredictor.prompt_settings`).
 PROMPT_SETTINGS_FILE = "prompt_settings.json"
+#: The card of a fine-tuned adapter (:mod:`nautilus_ai.finetune.card`) and its weights: the card's
+#: ``adapter_sha256`` and ``base_model.config_sha256`` are checked when the adapter is loaded.
+FINETUNE_CARD_FILE = "finetune_card.json"
+ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 
 
 class TransformersConfig(BaseModel):
@@ -196,6 +208,7 @@ class TransformersPredictor(ItemwiseBackend):
             "local_files_only": True,
             "trust_remote_code": config.trust_remote_code,
         }
+        part = "config"
         try:
             model_config = transformers.AutoConfig.from_pretrained(model_dir, **common)
             self._model_type = str(getattr(model_config, "model_type", ""))
@@ -204,16 +217,19 @@ class TransformersPredictor(ItemwiseBackend):
             else:
                 image_text = config.modality == "image-text"
             self._image_text = image_text
+            part = "tokenizer"
             self._tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, **common)
             loader = (
                 transformers.AutoModelForImageTextToText
                 if image_text
                 else transformers.AutoModelForCausalLM
             )
+            part = f"{'image-text' if image_text else 'text'} model weights"
             model = loader.from_pretrained(model_dir, dtype=self._dtype, **common)
-        except (OSError, ValueError, ImportError, KeyError) as exc:
+        except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
-                f"cannot load transformers model from {model_dir}: {type(exc).__name__}: {exc}"
+                f"cannot load transformers model from {model_dir} ({part}): "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
         self._adapter: Any = None
@@ -354,6 +370,7 @@ class TransformersPredictor(ItemwiseBackend):
                     f"adapter {adapter_dir} was fine-tuned on other prompts than this config "
                     f"builds: {_settings_difference(trained, current)}"
                 )
+        self._check_adapter_card(adapter_dir)
         try:
             import peft
         except ImportError as exc:
@@ -367,7 +384,7 @@ class TransformersPredictor(ItemwiseBackend):
                 self._adapter = peft.PeftModel.from_pretrained(
                     self._model, str(adapter_dir), is_trainable=False
                 )
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load the adapter {adapter_dir} onto {self.config.model_dir}: "
                 f"{type(exc).__name__}: {exc}"
@@ -375,6 +392,31 @@ class TransformersPredictor(ItemwiseBackend):
         # peft injects the LoRA layers into the base module in place: calling it (forward and
         # generate, with every model-specific input) now runs base + adapter.
         self._adapter.eval()
+
+    def _check_adapter_card(self, adapter_dir: Path) -> None:
+        """An adapter with a fine-tune card must be the one the card describes (weights SHA-256)
+        and sit on the base it was trained on (``config.json`` SHA-256)."""
+        card_path = adapter_dir / FINETUNE_CARD_FILE
+        if not card_path.is_file():
+            return  # an adapter trained elsewhere: nothing recorded to check against
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PredictionError(f"cannot read {card_path}: {exc}") from exc
+        if not isinstance(card, dict):
+            raise PredictionError(f"{card_path} is not a fine-tune card (not a JSON object)")
+        try:
+            checked_artifact_file(adapter_dir, ADAPTER_WEIGHTS_FILE, card.get("adapter_sha256"))
+        except ArtifactError as exc:
+            raise PredictionError(str(exc)) from None
+        base = card.get("base_model")
+        expected = base.get("config_sha256") if isinstance(base, dict) else None
+        config_file = self.config.model_dir / "config.json"
+        if expected and file_sha256(config_file) != expected:
+            raise PredictionError(
+                f"{config_file} is not the base the adapter {adapter_dir} was trained on: it was "
+                f"trained on a base whose config.json hashes to {str(expected)[:12]}..."
+            )
 
     # -- prompts --------------------------------------------------------------------------------
 

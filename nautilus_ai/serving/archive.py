@@ -12,6 +12,7 @@ The archive also carries ``model-config.yaml`` (server-side batching, workers, t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -98,9 +99,18 @@ def build_archive(
             raise ArchiveError(f"{src} is not a torch model artifact: missing {missing}")
     elif not (src / "config.json").is_file():
         raise ArchiveError(f"{src} is not a Hugging Face model directory: no config.json")
-    for name, value in (("batch_size", batch_size), ("workers", workers)):
+    for name, value in (
+        ("batch_size", batch_size),
+        ("workers", workers),
+        ("response_timeout_s", response_timeout_s),
+    ):
         if value < 1:
             raise ArchiveError(f"{name} must be >= 1, was {value!r}")
+    if max_batch_delay_ms < 0:
+        raise ArchiveError(f"max_batch_delay_ms must be >= 0, was {max_batch_delay_ms!r}")
+    # What the server would fail to load (in every worker, after `serve start` waited) is
+    # refused here, naming the file or the option.
+    _check_loadable(src, kind, dict(options or {}))
     export = Path(export_dir)
     export.mkdir(parents=True, exist_ok=True)
     archiver = Path(sys.executable).with_name("torch-model-archiver")
@@ -167,3 +177,40 @@ def build_archive(
     if not mar.is_file():
         raise ArchiveError(f"torch-model-archiver reported success but {mar} is missing")
     return mar
+
+
+_TORCH_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _check_loadable(src: Path, kind: Kind, options: dict[str, Any]) -> None:
+    """Refuse an artifact the handler could not load, or options it would reject or ignore."""
+    from nautilus_ai.config_check import ConfigFieldError, check
+
+    if kind == "torch":
+        from nautilus_ai.models.card import ArtifactError
+        from nautilus_ai.models.mlp import load_mlp_weights
+
+        unknown = sorted(set(options) - {"device"})
+        if unknown:
+            raise ArchiveError(f"option {unknown[0]!r}: unknown for kind torch (only 'device')")
+        device = options.get("device", "cpu")
+        if not isinstance(device, str) or not _TORCH_DEVICE.match(device):
+            raise ArchiveError(
+                f"option 'device': must be auto, cpu, cuda or cuda:N, was {device!r}"
+            )
+        try:
+            load_mlp_weights(src)  # card, weights checksum, tensor names and shapes
+        except ArtifactError as exc:
+            raise ArchiveError(str(exc)) from None
+        except Exception as exc:  # e.g. a truncated safetensors file without a checksum
+            problem = f"{type(exc).__name__}: {exc}"
+            raise ArchiveError(f"{src}: cannot load the model: {problem}") from None
+        return
+    from nautilus_ai.models.transformers_backend import TransformersConfig
+
+    if "model_dir" in options:
+        raise ArchiveError("option 'model_dir': set by the archive (the copied source folder)")
+    try:
+        check({**options, "model_dir": str(src)}, TransformersConfig)
+    except ConfigFieldError as exc:
+        raise ArchiveError(f"option {exc}") from None

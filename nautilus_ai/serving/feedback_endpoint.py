@@ -113,7 +113,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"feedback_endpoint: error: environment variable {args.token_env} is not set",
               file=sys.stderr)  # fmt: skip
         return 2
-    server = FeedbackEndpoint((args.host, args.port), token, args.out)
+    try:
+        with args.out.open("a"):  # else every POST would fail while it looks healthy
+            pass
+    except OSError as exc:
+        print(f"feedback_endpoint: error: cannot append to --out {args.out}: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        server = FeedbackEndpoint((args.host, args.port), token, args.out)
+    except OSError as exc:
+        print(f"feedback_endpoint: error: cannot listen on {args.host}:{args.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return 2
     host, port = server.server_address[:2]
     print(f"listening on http://{host!s}:{port}", flush=True)
     try:

@@ -20,6 +20,7 @@ What :class:`TorchServeProcess` takes care of (each measured on this setup):
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -93,6 +94,20 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _port_problem(host: str, port: int) -> str:
+    """Why TorchServe could not listen on ``host:port`` now ("" when it can)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return "already in use (another server listens there; pick another or 0 for a free one)"
+        return f"cannot listen there: {exc.strerror or exc}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,12 +264,17 @@ class TorchServeProcess:
         return read_key_file(self.key_file)
 
     def pid(self) -> int | None:
-        """The JVM's pid if it is running, else None."""
+        """The JVM's pid if it is running, else None.
+
+        The pid file outlives a crashed server (and a reboot): a pid is this server's only while
+        that process runs with this workdir's config, never another program that took the pid.
+        """
         try:
             pid = int(self.pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _alive(pid) else None
+        config = str(self.workdir / "config.properties")
+        return pid if _alive(pid) and config in _command_line(pid) else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -303,6 +323,13 @@ class TorchServeProcess:
         """Launch the server (returns once the JVM is spawned; see :meth:`wait_ready`)."""
         if self.pid() is not None:
             raise TorchServeError(f"a TorchServe started from {self.workdir} is already running")
+        for name, port in self.ports.items():
+            problem = _port_problem(self.settings.host, port)
+            if problem:  # else the JVM exits at start-up with a log that does not say why
+                raise TorchServeError(
+                    f"{name.replace('_', '-')} port {port} on {self.settings.host}: {problem}"
+                )
+        self._check_archives()
         config = self.write_config()
         executable = shutil.which("torchserve", path=str(Path(sys.executable).parent))
         executable = executable or shutil.which("torchserve")
@@ -358,6 +385,21 @@ class TorchServeProcess:
                 f"torchserve did not start (exit {launcher.returncode}); see {launcher_log}: "
                 + _tail(launcher_log)
             )
+
+    def _check_archives(self) -> None:
+        """Each ``NAME=FILE.mar`` / ``FILE.mar`` to load must be in the store (else the server
+        runs without it and :meth:`wait_ready` waits out its whole timeout)."""
+        store = self.settings.model_store
+        for entry in self.settings.models:
+            archive = entry.split("=", 1)[1] if "=" in entry else entry
+            if archive == "all" or "://" in archive or not archive.endswith(".mar"):
+                continue  # every archive, a URL, or a folder TorchServe resolves itself
+            if not (store / archive).is_file():
+                present = sorted(p.name for p in store.glob("*.mar")) if store.is_dir() else []
+                raise TorchServeError(
+                    f"model {entry!r}: {archive} is not in the model store {store} (it holds: "
+                    f"{', '.join(present) or 'no .mar files'})"
+                )
 
     def wait_ready(self, models: Sequence[str] = (), timeout_s: float | None = None) -> None:
         """Block until the server answers ``/ping`` and each named model has a READY worker."""
@@ -470,6 +512,21 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _command_line(pid: int) -> list[str]:
+    """The arguments ``pid`` runs with (empty when they cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [os.fsdecode(part) for part in raw.split(b"\0") if part]
+    except OSError:
+        pass
+    try:
+        import psutil  # a TorchServe dependency; where there is no /proc
+
+        return [str(part) for part in psutil.Process(pid).cmdline()]
+    except Exception:
+        return []
 
 
 def _wait_gone(pids: Sequence[int], timeout_s: float) -> bool:

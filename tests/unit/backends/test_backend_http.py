@@ -95,3 +95,47 @@ def test_unexpected_errors_still_count_against_the_breaker() -> None:
     with pytest.raises(PredictionError, match="RuntimeError"):
         client.post("http://x/p", b"{}")
     assert client.breaker._failures == 1  # and the half-open trial slot is never left taken
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_deadline() -> None:
+    # The read timeout bounds each wait for a byte, not the answer: a server sending one byte
+    # every 0.2 s held the call (and the strategy's bar) for as long as it liked.
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    client = HttpClient(
+        "m",
+        RetryPolicy(connect_timeout_s=0.5, read_timeout_s=1.0, retries=0),
+        CircuitBreaker(failure_threshold=5, reset_timeout_s=60),
+        dict,
+    )
+    started = time.perf_counter()
+    try:
+        with pytest.raises(PredictionError, match="no complete answer within"):
+            client.post(f"http://127.0.0.1:{listener.getsockname()[1]}/p", b"{}")
+        assert time.perf_counter() - started < 3.0
+    finally:
+        stop.set()
+        client.close()
+        listener.close()
+        thread.join(5)

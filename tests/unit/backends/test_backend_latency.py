@@ -62,3 +62,23 @@ def test_config_builds_models_from_json() -> None:
 def test_config_errors_name_the_field(data: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         LatencyConfig.parse(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"kind": "empirical", "samples_ms": [1.0, -2.0]}, r"samples_ms\[1\]"),
+        ({"kind": "lognormal", "median_ms": 100, "sigma": 0.5, "max_ms": 50}, "max_ms"),
+        ({"kind": "fixed", "latency_ms": 1e300}, "latency_ms"),
+    ],
+)
+def test_the_strategy_config_check_refuses_latencies_that_cannot_be_built(
+    data: dict[str, object], where: str
+) -> None:
+    # The strategy's decision_latency dict passed its config check and failed later, when the
+    # model was built ("samples_ns must all be >= 0", an int overflow), naming no key.
+    from nautilus_ai.config_check import ConfigFieldError, check
+    from nautilus_ai.models.latency import LatencySpec
+
+    with pytest.raises(ConfigFieldError, match=where):
+        check(data, LatencySpec)

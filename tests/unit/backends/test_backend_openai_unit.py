@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,57 @@ def test_missing_base_url_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> N
         OpenAIPredictor(OpenAIConfig(model="m"))
     monkeypatch.setenv("NAUTILUS_AI_OPENAI_BASE_URL", "http://127.0.0.1:9/v1/")
     assert OpenAIPredictor(OpenAIConfig(model="m"))._url == "http://127.0.0.1:9/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        ["buy"],  # a token that is not an object
+        [{"token": 5, "logprob": -0.1, "top_logprobs": []}],  # token text not a string
+        [{"token": "buy", "logprob": -0.1, "top_logprobs": "buy"}],  # alternatives not a list
+        [{"token": "buy", "logprob": -0.1, "top_logprobs": [1, 2]}],  # alternative not an object
+    ],
+)
+def test_malformed_logprob_tokens_are_a_prediction_error(tokens: list[object]) -> None:
+    # A server answering garbage logprobs raised AttributeError, not the typed PredictionError.
+    with pytest.raises(PredictionError, match="logprob"):
+        action_logprobs(tokens, start=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [3.0, True, math.inf])
+def test_impossible_log_probabilities_are_refused(value: object) -> None:
+    # A log-probability above 0 (a probability above 1) or a boolean is no log-probability:
+    # it was read as one and gave a confident buy.
+    with pytest.raises(PredictionError, match="log-probabilit"):
+        action_logprobs([_token("buy", value, {"buy": value, "sell": -1.0})], start=0)  # type: ignore[arg-type]
+
+
+def test_an_empty_api_key_file_or_two_keys_are_refused(tmp_path: Path) -> None:
+    # An empty key file was read as "no key": every request went out unauthenticated (401 on
+    # every bar); with both api_key and api_key_file the file was ignored without a word.
+    empty = tmp_path / "key"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match=r"api_key_file .*key is empty"):
+        _predictor(api_key_file=empty)
+    with pytest.raises(ValueError, match="api_key or api_key_file, not both"):
+        OpenAIConfig(model="m", api_key="k", api_key_file=empty)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "hint"),
+    [
+        ("model", "another-model", "model"),  # asked another model under this model_id
+        ("temperature", 1.0, "temperature"),  # silently beat the temperature field
+        ("logprobs", False, "top_logprobs"),
+        ("stream", True, "stream"),
+        ("response_format", {"type": "text"}, "constraint"),
+    ],
+)
+def test_extra_body_may_not_override_what_the_predictor_sets(
+    key: str, value: object, hint: str
+) -> None:
+    from nautilus_ai.models import BackendConfigError, validate_backend_config
+
+    config = {"kind": "openai", "model": "m", "extra_body": {key: value}}
+    with pytest.raises(BackendConfigError, match=rf"extra_body.*{key}.*{hint}"):
+        validate_backend_config(config)

@@ -78,6 +78,10 @@ def test_parse_valid_answers(text: str, action: str, risk: float) -> None:
         ('{"action": "moon", "risk": 0.1}', "action"),
         ('{"action": "buy", "risk": 1.5}', "risk"),
         ('{"action": "buy"}', "risk: Field required"),
+        # an answer that says two things, or a risk that is no number, was read as one
+        ('{"action": "buy", "risk": 0.1, "action": "sell"}', "'action' twice"),
+        ('{"action": "buy", "risk": true}', "risk"),
+        ('{"action": "buy", "risk": "0.3"}', "risk"),
     ],
 )
 def test_parse_rejects_malformed_answers_with_a_reason(text: str, message: str) -> None:

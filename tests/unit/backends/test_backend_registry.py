@@ -25,6 +25,7 @@ from nautilus_ai.models import (
     available_backends,
     build_predictor,
     register_backend,
+    validate_backend_config,
 )
 from nautilus_ai.models.testing import ScriptedPredictor, market_context
 
@@ -155,3 +156,34 @@ def test_remote_and_transformers_kinds(tiny_text_dir: Path) -> None:
         )
     with pytest.raises(BackendConfigError, match="model_name"):
         build_predictor({"kind": "torchserve", "url": "http://127.0.0.1:9"}, SPEC)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        # no scheme: every bar failed with "Invalid URL ... No scheme supplied"
+        ({"kind": "openai", "model": "m", "base_url": "localhost:8000/v1"}, "base_url"),
+        # the endpoint pasted as the base: every bar asked .../chat/completions/chat/completions
+        (
+            {"kind": "openai", "model": "m", "base_url": "http://h:8000/v1/chat/completions"},
+            "base_url.*without /chat/completions",
+        ),
+        ({"kind": "torchserve", "model_name": "m", "url": "127.0.0.1:8080"}, "url"),
+        (
+            {"kind": "torchserve", "model_name": "m", "url": "http://h:8080/predictions/m"},
+            "url.*without /predictions",
+        ),
+        (
+            {"kind": "torchserve", "model_name": "m", "management_url": "ftp://h:8081"},
+            "management_url",
+        ),
+        # a version with a slash or a space asked another endpoint (or none) on every bar
+        ({"kind": "torchserve", "model_name": "m", "model_version": "1.0/../x"}, "model_version"),
+        ({"kind": "torchserve", "model_name": "m", "model_version": "1 0"}, "model_version"),
+    ],
+)
+def test_a_server_url_that_cannot_work_is_refused_naming_the_key(
+    config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(BackendConfigError, match=message):
+        validate_backend_config(config)

@@ -242,3 +242,29 @@ def test_switch_waits_for_running_calls_before_closing() -> None:
     worker.join(5)
     switcher.join(5)
     assert old.closed and results[0].model_id == "old"
+
+
+class _ShortBatch(ScriptedPredictor):
+    """A per-row backend (a third-party plugin, say) whose batch answer drops its last row."""
+
+    def predict_items(self, features: object, contexts: object = None) -> list[object]:
+        rows = np.asarray(features).shape[0]
+        return [Prediction(Action.BUY, 0.9, 0.1, self.name)] * (rows - 1)
+
+
+def test_a_batch_answer_of_the_wrong_length_is_an_error_and_the_chain_falls_back() -> None:
+    # The fallback chain raised ValueError (zip strict) instead of asking its next link, and an
+    # ensemble raised IndexError or matched answers to the wrong rows.
+    from nautilus_ai.models.itemwise import predict_items
+
+    rows = np.vstack([X, X, X])
+    answers = predict_items(_ShortBatch("plugin"), rows, [market_context(None)] * 3)
+    assert len(answers) == 3 and all(isinstance(a, PredictionError) for a in answers)
+    assert "2 answers for 3 rows" in str(answers[0])
+    chain = FallbackPredictor([_ShortBatch("plugin"), ScriptedPredictor("local")], deadline_s=1.0)
+    batch = chain.predict_batch(rows, [market_context(None)] * 3)
+    assert [p.model_id for p in batch] == ["local"] * 3
+    ensemble = EnsemblePredictor([_ShortBatch("plugin"), ScriptedPredictor("local", Action.SELL)])
+    assert [p.action for p in ensemble.predict_batch(rows, [market_context(None)] * 3)] == [
+        Action.SELL
+    ] * 3

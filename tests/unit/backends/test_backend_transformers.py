@@ -200,3 +200,22 @@ def test_config_errors(tmp_path: Path) -> None:
         TransformersConfig(model_dir=tmp_path, device="tpu")
     with pytest.raises(ValueError, match="extra_forbidden"):
         TransformersConfig(model_dir=tmp_path, temperature=0.1)  # type: ignore[call-arg]
+
+
+def test_a_damaged_model_folder_is_a_prediction_error_naming_the_part(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    # Truncated weights raised SafetensorError ("invalid header length") naming no folder, and a
+    # folder without its tokenizer quoted transformers' message without saying what was missing.
+    truncated = tmp_path / "truncated"
+    shutil.copytree(tiny_text_dir, truncated)
+    for weights in truncated.glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:200])
+    with pytest.raises(PredictionError, match=rf"{truncated}.*weights"):
+        TransformersPredictor(TransformersConfig(model_dir=truncated))
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_text_dir, no_tokenizer)
+    for file in no_tokenizer.glob("tokenizer*"):
+        file.unlink()
+    with pytest.raises(PredictionError, match=rf"{no_tokenizer}.*tokenizer"):
+        TransformersPredictor(TransformersConfig(model_dir=no_tokenizer))

@@ -139,3 +139,45 @@ def test_outcome_parser_never_crashes_on_junk(data: dict[str, Any]) -> None:
         return
     again = TradeOutcome.from_dict(outcome.to_dict())
     assert json.dumps(again.to_dict()) == json.dumps(outcome.to_dict())  # NaN-safe equality
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("confidence", float("nan")),
+        ("confidence", 1.5),
+        ("realized_pnl", float("inf")),
+        ("avg_px_open", float("nan")),
+        ("quantity", -1000.0),
+        ("action", "moon"),
+        ("features", [1.0, float("nan")]),
+    ],
+)
+def test_an_outcome_from_the_wire_with_impossible_values_is_refused(
+    field: str, value: object
+) -> None:
+    # The feedback endpoint appended such outcomes to the file a model's trainer reads (NaN is
+    # not even JSON): garbage in the training data, answered 200.
+    data = TradeOutcome(
+        "O", "X", "m/1", 1, (0.5,), "buy", 0.5, 1, 1000.0, 1.05, 1.06, 10.0, 1, 2, "take_profit"
+    ).to_dict()
+    data[field] = value
+    with pytest.raises(ValueError, match=field):
+        TradeOutcome.from_dict(data)
+
+
+def test_the_endpoint_refuses_an_out_file_it_cannot_write_before_listening(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It printed "listening on ..." and then failed every POST (the connection dropped without
+    # an answer): every outcome was lost while it looked healthy.
+    from nautilus_ai.serving import feedback_endpoint
+
+    def served(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the endpoint started serving")
+
+    monkeypatch.setattr(feedback_endpoint.FeedbackEndpoint, "serve_forever", served)
+    monkeypatch.setenv("NAUTILUS_AI_FEEDBACK_TOKEN", "t" * 20)
+    out = tmp_path / "no-such-folder" / "feedback.jsonl"
+    assert feedback_endpoint.main(["--port", "0", "--out", str(out)]) == 2
+    assert "no-such-folder" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from nautilus_ai.finetune import (
     FINETUNE_CARD_FILE,
     FineTuneConfig,
     FineTuneDataset,
+    FineTuneDivergedError,
     FineTuner,
     FineTuneResult,
     LoRAFineTuner,
@@ -354,3 +355,38 @@ def test_bad_settings_are_refused(tiny_text_dir: Path) -> None:
     short = LoRAFineTuner(base.model_copy(update={"prompt_bars": 64}), _config(steps=1))
     with pytest.raises(ValueError, match="carry 32 context bars, the prompt uses 64"):
         short.finetune(synthetic_dataset(2, 0))
+
+
+def test_a_diverging_run_fails_instead_of_storing_a_broken_adapter(tiny_text_dir: Path) -> None:
+    # A loss that became NaN (a learning rate far too high, float16 overflow) trained on: the
+    # adapter's weights turned NaN and were stored with exit 0.
+    tuner = LoRAFineTuner(
+        TransformersConfig(model_dir=tiny_text_dir, device="cpu", **SMALL_PROMPTS),
+        _config(steps=4, learning_rate=1e30, max_grad_norm=None),
+    )
+    with pytest.raises(FineTuneDivergedError, match=r"loss is (nan|inf) at step \d+"):
+        tuner.finetune(synthetic_dataset(8, 0))
+
+
+def test_a_tampered_adapter_or_another_base_is_refused_when_served(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # The card's adapter_sha256 and base config hash were never checked when the predictor
+    # loaded adapter_dir: changed adapter weights were served, and an adapter could be plugged
+    # onto another base of the same shapes, without a word.
+    config = finetuned_predictor_config(trained.folder, device="cpu")
+    tampered = tmp_path / "tampered"
+    shutil.copytree(trained.folder, tampered)
+    weights = tampered / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(PredictionError, match="SHA-256"):
+        TransformersPredictor(config.model_copy(update={"adapter_dir": tampered}))
+    other_base = tmp_path / "other-base"
+    shutil.copytree(trained.model_dir, other_base)
+    config_json = json.loads((other_base / "config.json").read_text())
+    config_json["tie_word_embeddings"] = not config_json.get("tie_word_embeddings", False)
+    (other_base / "config.json").write_text(json.dumps(config_json))
+    with pytest.raises(PredictionError, match=r"trained on a base whose config\.json"):
+        TransformersPredictor(config.model_copy(update={"model_dir": other_base}))

@@ -183,6 +183,21 @@ def test_a_changed_model_file_is_refused(artifact: Path, tmp_path: Path) -> None
         LightGBMPredictor.from_artifact(copy, spec=FeatureSpec())
 
 
+def test_a_model_file_that_is_not_text_is_named(artifact: Path, tmp_path: Path) -> None:
+    # Under a card without a checksum, a binary model.txt raised "'utf-8' codec can't decode"
+    # naming no file.
+    import json
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / MODEL_FILE).write_bytes(b"\xff\xfe" + (artifact / MODEL_FILE).read_bytes())
+    card = json.loads((artifact / "model_card.json").read_text())
+    card.pop("model_sha256")
+    (copy / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match=rf"{MODEL_FILE}.*UTF-8"):
+        LightGBMPredictor.from_artifact(copy, spec=FeatureSpec())
+
+
 def test_another_feature_spec_is_refused_naming_the_first_difference(artifact: Path) -> None:
     with pytest.raises(SpecMismatchError, match=r"first differing field rsi_period: 14 != 21"):
         LightGBMPredictor.from_artifact(artifact, spec=FeatureSpec(rsi_period=21))

@@ -374,3 +374,27 @@ def test_predictor_is_a_snapshot_of_the_module(spec: FeatureSpec) -> None:
     assert module.training  # the caller's mode is left alone
     assert predictor.predict_proba(row) == before
     np.testing.assert_allclose(predictor.predict_proba_batch(row[None, :])[0], before, atol=1e-12)
+
+
+def test_unreadable_artifact_files_are_errors_naming_the_file(
+    spec: FeatureSpec, tmp_path: Path
+) -> None:
+    # A truncated safetensors file under a card without a checksum, and a card that is not text,
+    # were errors ("invalid header length", "'utf-8' codec can't decode") naming no file.
+    from nautilus_ai.models.mlp import MLPPredictor
+
+    module = random_module(28, seed=1)
+    folder = save_artifact(module, _card(spec, module), tmp_path)
+    card_path = folder / CARD_FILE
+    stored = json.loads(card_path.read_text())
+    del stored["weights_sha256"]
+    card_path.write_text(json.dumps(stored))
+    weights = folder / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:300])
+    for load in (TorchPredictor.from_artifact, MLPPredictor.from_artifact):
+        with pytest.raises(ArtifactError, match=rf"{WEIGHTS_FILE}.*safetensors"):
+            load(folder, spec=spec)
+    card_path.write_bytes(b"\xff\xfe not a card")
+    for load in (TorchPredictor.from_artifact, MLPPredictor.from_artifact):
+        with pytest.raises(ArtifactError, match=rf"{CARD_FILE}.*UTF-8"):
+            load(folder, spec=spec)

@@ -1,0 +1,78 @@
+"""``build_archive`` (``nautilus-ai serve package``) refuses what the server could not load."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nautilus_ai.serving import ArchiveError, build_archive
+
+
+@pytest.fixture(scope="module")
+def mlp_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.torch_mlp import TorchPredictor, save_artifact
+
+    predictor = TorchPredictor.random(FeatureSpec(), seed=3)
+    return save_artifact(predictor.module, predictor.card, tmp_path_factory.mktemp("art"))
+
+
+def test_a_tampered_artifact_is_refused_before_packaging(mlp_dir: Path, tmp_path: Path) -> None:
+    # The archive was built (exit 0) and every TorchServe worker then failed to load it.
+    tampered = tmp_path / "tampered"
+    shutil.copytree(mlp_dir, tampered)
+    weights = tampered / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    store = tmp_path / "store"
+    with pytest.raises(ArchiveError, match="SHA-256"):
+        build_archive(tampered, kind="torch", model_name="m", export_dir=store)
+    assert not (store / "m.mar").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "message"),
+    [
+        ("torch", {"devce": "cuda"}, "devce"),  # a typo was packaged and ignored by the server
+        ("torch", {"device": "gpu"}, "device"),
+        ("transformers", {"answer_mod": "json"}, "answer_mod"),
+        ("transformers", {"model_dir": "/elsewhere"}, "model_dir"),
+    ],
+)
+def test_bad_loader_options_are_refused_naming_the_key(
+    mlp_dir: Path,
+    tiny_text_dir: Path,
+    tmp_path: Path,
+    kind: str,
+    options: dict[str, object],
+    message: str,
+) -> None:
+    source = mlp_dir if kind == "torch" else tiny_text_dir
+    with pytest.raises(ArchiveError, match=message):
+        build_archive(
+            source,
+            kind=kind,  # type: ignore[arg-type]
+            model_name="m",
+            export_dir=tmp_path,
+            options=options,
+        )
+    assert not (tmp_path / "m.mar").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("max_batch_delay_ms", -5), ("response_timeout_s", 0)]
+)
+def test_out_of_range_server_settings_are_refused(
+    mlp_dir: Path, tmp_path: Path, field: str, value: int
+) -> None:
+    with pytest.raises(ArchiveError, match=field):
+        build_archive(
+            mlp_dir,
+            kind="torch",
+            model_name="m",
+            export_dir=tmp_path,
+            **{field: value},  # type: ignore[arg-type]
+        )
