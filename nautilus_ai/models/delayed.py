@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -59,6 +60,10 @@ class DelayedConfig(BaseModel):
         return self
 
 
+#: How many calls :attr:`DelayedPredictor.calls` keeps.
+KEPT_CALLS = 4096
+
+
 class DelayedPredictor:
     """Wraps ``inner``; each call first sleeps a seeded delay in ``[min_s, max_s]``."""
 
@@ -70,8 +75,11 @@ class DelayedPredictor:
         self._max = max_s
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()  # calls may come from worker threads
-        #: ``(thread name, delay in s)`` of every call: where and how long it waited.
-        self.calls: list[tuple[str, float]] = []
+        #: ``(thread name, delay in s)`` of the last :data:`KEPT_CALLS` calls: where and how long
+        #: they waited (bounded: a live run calls for weeks; it grew by one entry per call).
+        self.calls: deque[tuple[str, float]] = deque(maxlen=KEPT_CALLS)
+        #: Calls made, all of them.
+        self.call_count = 0
 
     @property
     def model_id(self) -> str:
@@ -88,6 +96,7 @@ class DelayedPredictor:
         with self._lock:
             delay = float(self._rng.uniform(self._min, self._max)) if self._max > 0 else 0.0
             self.calls.append((threading.current_thread().name, delay))
+            self.call_count += 1
         if delay > 0.0:
             time.sleep(delay)
 

@@ -27,6 +27,23 @@ def test_delayed_answers_as_its_backend_after_a_seeded_delay() -> None:
     assert 0.005 <= call[1] <= 0.010
 
 
+def test_the_call_log_is_bounded() -> None:
+    # It kept one entry per call for the life of the predictor: a live paper run rehearsing a
+    # slow model grew by one tuple per bar (or tick) for weeks.
+    from nautilus_ai.models.delayed import KEPT_CALLS
+
+    spec = FeatureSpec()
+    row = np.zeros(len(spec.names))
+    context = MarketContext("EUR/USD.SIM", 1, spec.names, spec.hash)
+    fast = build_predictor(
+        {"kind": "delayed", "backend": {"kind": "rule"}, "min_ms": 0, "max_ms": 0}, spec
+    )
+    for _ in range(KEPT_CALLS + 10):
+        fast.predict(row, context)
+    assert len(fast.calls) == KEPT_CALLS  # type: ignore[attr-defined]
+    assert fast.call_count == KEPT_CALLS + 10  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("config", "field"),
     [
