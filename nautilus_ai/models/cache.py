@@ -2,7 +2,8 @@
 
 Key: ``(model_id, feature spec hash, instrument id, bar timestamp, prompt hash)``, where
 ``model_id`` is the cached predictor's id; each row also keeps the id of the model that answered
-(``answered_by``: a fallback chain or a server may report another one). The instrument
+(``answered_by``: a server may report another one; a fallback chain's answers from a link after
+the first are served but not kept, see ``cacheable``). The instrument
 id is part of the key (beyond the issue's four fields) because two instruments share bar
 timestamps; the prompt hash covers everything the model saw (feature values, bars, prompt
 wording), so a fixed feature bug or a reworded prompt never reuses a stale answer.
@@ -370,6 +371,10 @@ class CachedPredictor:
         self._flush_every = flush_every
         self._bars_used = bars_used
         self._hasher = getattr(inner, "prompt_hash", None)
+        # A wrapper that answers for another model at times (a fallback chain) says which of
+        # its answers stand for it; the others are served but not kept.
+        self._cacheable = getattr(inner, "cacheable", None)
+        self.not_kept = 0
         self._model_id = inner.model_id
         self.hits = 0
         self.misses = 0
@@ -449,6 +454,9 @@ class CachedPredictor:
 
     def _remember(self, key: CacheKey, prediction: Prediction) -> None:
         if self._read_only:
+            return
+        if self._cacheable is not None and not self._cacheable(prediction):
+            self.not_kept += 1
             return
         self.cache.put(key, prediction)
         if self.cache.unflushed >= self._flush_every:

@@ -94,6 +94,12 @@ class FallbackPredictor(ItemwiseBackend):
     def members(self) -> tuple[Predictor, ...]:
         return self._chain
 
+    def cacheable(self, prediction: Prediction) -> bool:
+        """Whether a prediction cache may keep ``prediction`` as this chain's answer: only the
+        first link's. A later link answers for a primary that was down or late; kept, it would
+        be replayed on every rerun and the primary never asked again for that bar."""
+        return prediction.model_id == self._chain[0].model_id
+
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:
         """The first link's answer that arrives in time; raises if every link fails."""
         started = time.monotonic()

@@ -86,6 +86,29 @@ def test_errors_are_not_cached(tmp_path: Path) -> None:
     assert inner.calls == 2 and len(cached.cache) == 0
 
 
+def test_a_fallback_links_answer_is_not_kept_for_the_chain(tmp_path: Path) -> None:
+    # cached(fallback(llm, rule)) kept the rule's answer while the LLM was down under the
+    # chain's key: every rerun replayed the rule and never asked the LLM again for those bars.
+    from nautilus_ai.models.fallback import FallbackPredictor
+
+    path = tmp_path / "c.parquet"
+    llm = ScriptedPredictor("llm/1", Action.SELL, 0.9, fail=True)
+    chain = FallbackPredictor([llm, ScriptedPredictor("rule/1", Action.BUY, 0.7)], deadline_s=5)
+    cached = CachedPredictor(chain, PredictionCache(path))
+    features = np.array([0.1, 0.2])
+    assert cached.predict(features, _ctx(1)).model_id == "rule/1"
+    assert cached.predict_batch(features[None, :], [_ctx(2)])[0].model_id == "rule/1"
+    assert len(cached.cache) == 0 and cached.not_kept == 2
+    cached.close()
+    llm.fail = False  # the server is back: its answers are asked for and kept
+    rerun = CachedPredictor(
+        FallbackPredictor([llm, ScriptedPredictor("rule/1", Action.BUY, 0.7)], deadline_s=5),
+        PredictionCache(path),
+    )
+    assert rerun.predict(features, _ctx(1)).model_id == "llm/1"
+    assert len(rerun.cache) == 1 and rerun.not_kept == 0
+
+
 def test_batch_asks_only_for_missing_rows(tmp_path: Path) -> None:
     inner = ScriptedPredictor("m/1", Action.HOLD, 0.4)
     cached = CachedPredictor(inner, PredictionCache(tmp_path / "c.parquet"), flush_every=2)
