@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "ALERT_BAD_BARS",
+    "ALERT_BAD_TICKS",
     "ALERT_ORDERS",
     "ALERT_PROTECTION",
     "Alert",
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 ALERT_BAD_BARS = "bad_bars"
+ALERT_BAD_TICKS = "bad_ticks"
 ALERT_ORDERS = "orders"
 ALERT_PROTECTION = "protection"
 
@@ -78,6 +80,8 @@ class StrategyHealth:
         self.bad_bar_window = bad_bar_window
         self.bars_rejected: dict[str, int] = {}
         self.bars_rejected_total = 0
+        self.ticks_rejected: dict[str, int] = {}
+        self.ticks_rejected_total = 0
         self.predictor_errors = 0
         self.protective_rejections = 0
         self.protection_flattens = 0
@@ -106,6 +110,16 @@ class StrategyHealth:
                 now,
             )
 
+    def tick_rejected(self, reason: str, detail: str, now: int) -> None:
+        """Count a refused quote tick and alert (at most once per interval: a feed sending
+        zeros for an hour writes one line a minute, with the count held back)."""
+        self.ticks_rejected[reason] = self.ticks_rejected.get(reason, 0) + 1
+        self.ticks_rejected_total += 1
+        self.alert(
+            "error", ALERT_BAD_TICKS,
+            f"quote tick refused: {reason}: {detail} (since start: {self.ticks_rejected})", now,
+        )  # fmt: skip
+
     def alert(self, level: str, kind: str, message: str, now: int) -> Alert:
         """Record an alert and write it unless one of this kind was written < interval ago."""
         self.alerts += 1
@@ -129,6 +143,8 @@ class StrategyHealth:
             "bars_accepted": bars_accepted,
             "bars_rejected": dict(self.bars_rejected),
             "bars_rejected_total": self.bars_rejected_total,
+            "ticks_rejected": dict(self.ticks_rejected),
+            "ticks_rejected_total": self.ticks_rejected_total,
             "predictor_errors": self.predictor_errors,
             "protective_rejections": self.protective_rejections,
             "protection_flattens": self.protection_flattens,
