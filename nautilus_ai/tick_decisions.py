@@ -91,6 +91,9 @@ class TickModeConfig:
     every_ms: float | None = None
 
     def __post_init__(self) -> None:
+        every: object = self.every_ticks
+        if isinstance(every, float) and every.is_integer():  # 2.0 is 2, as in every config
+            object.__setattr__(self, "every_ticks", int(every))
         if isinstance(self.every_ticks, bool) or not isinstance(self.every_ticks, int):
             raise ValueError(f"every_ticks: expected an int, got {self.every_ticks!r}")
         if self.every_ticks < 1:
