@@ -237,6 +237,8 @@ class AIPatternControl:
                 flush_quiet_rows(self)  # read from the signals
             self._series.signals = None  # they were the old model's
             self.core.use_signals(None)
+        if self.tick_mode is not None:
+            self.tick_mode.model_switched()  # the precomputed tick answers were too
         self._start_scheduler()  # pending decisions of the old model are dropped
         if old is not None and old is not predictor:
             old.close()

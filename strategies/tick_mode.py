@@ -69,6 +69,12 @@ class TickMode:
         self._context = None
         self._context_bar = -1
 
+    def model_switched(self) -> None:
+        """The strategy switched its model: the precomputed answers were the old model's, so
+        continue tick by tick (the new model is asked from the next decision tick on)."""
+        if self._pre is not None:
+            self._fall_back("the model was switched")
+
     def release(self) -> None:
         """The run is over: free the precomputed quotes and vectors (records stay)."""
         if self._pre is not None:
