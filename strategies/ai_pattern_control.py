@@ -140,13 +140,33 @@ class AIPatternControl:
         raw = state.get("ai_pattern")
         if not raw:
             return
-        saved = json.loads(raw)
-        self.core.set_controls(RiskControls.from_dict(saved))
-        if saved["predictor"] != self._predictor_config:
-            predictor = self._build_predictor(saved["predictor"])
+        # Whatever is wrong with the state, the node must start (Strategy.load re-raises):
+        # settings the config no longer allows give way to the config's, the pause holds, and
+        # a state that cannot be read starts paused (unknown: no new entries until resumed).
+        try:
+            saved = json.loads(raw)
+            controls = RiskControls.from_dict(saved)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.core.update_controls(paused=True)
+            self.log.error(
+                f"Saved state not readable ({type(exc).__name__}: {exc}); starting PAUSED on "
+                f"the config's risk settings and model: resume when checked"
+            )
+            return
+        try:
+            self.core.set_controls(controls)
+        except ValueError as exc:
+            self.core.update_controls(paused=controls.paused)
+            self.log.error(
+                f"Saved risk settings not restored, the config no longer allows them ({exc}); "
+                f"using the config's (paused={controls.paused})"
+            )
+        predictor_config = saved.get("predictor")
+        if isinstance(predictor_config, dict) and predictor_config != self._predictor_config:
+            predictor = self._build_predictor(predictor_config)
             if predictor is not None:
                 self._predictor = predictor
-                self._predictor_config = dict(saved["predictor"])
+                self._predictor_config = dict(predictor_config)
         self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
 
     # -- Outcome feedback (nautilus_ai.feedback) ---------------------------------------------
