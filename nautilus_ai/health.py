@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "ALERT_BAD_BARS",
     "ALERT_BAD_TICKS",
+    "ALERT_MODEL_TIMING",
     "ALERT_ORDERS",
     "ALERT_PROTECTION",
     "Alert",
@@ -26,6 +27,7 @@ __all__ = [
 
 ALERT_BAD_BARS = "bad_bars"
 ALERT_BAD_TICKS = "bad_ticks"
+ALERT_MODEL_TIMING = "model_timing"
 ALERT_ORDERS = "orders"
 ALERT_PROTECTION = "protection"
 
@@ -83,6 +85,8 @@ class StrategyHealth:
         self.ticks_rejected: dict[str, int] = {}
         self.ticks_rejected_total = 0
         self.predictor_errors = 0
+        self.predictions_late = 0  # answers past the deadline (holds)
+        self.predictions_skipped = 0  # bars not asked: the async model was still busy
         self.protective_rejections = 0
         self.protection_flattens = 0
         self.alerts = 0
@@ -146,6 +150,8 @@ class StrategyHealth:
             "ticks_rejected": dict(self.ticks_rejected),
             "ticks_rejected_total": self.ticks_rejected_total,
             "predictor_errors": self.predictor_errors,
+            "predictions_late": self.predictions_late,
+            "predictions_skipped": self.predictions_skipped,
             "protective_rejections": self.protective_rejections,
             "protection_flattens": self.protection_flattens,
             "alerts": self.alerts,

@@ -20,7 +20,7 @@ from nautilus_ai.decision import DecisionCore, RiskControls
 from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features.spec import default_spec_of
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
-from nautilus_ai.health import StrategyHealth
+from nautilus_ai.health import ALERT_MODEL_TIMING, StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
@@ -316,10 +316,28 @@ class AIPatternControl:
         """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
         assert self._scheduler is not None
         sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
-        for decision in self._scheduler.request(
-            ts, row, precomputed, self._context, keep_row=sinks
-        ):
+        stats = self._scheduler.stats
+        dropped = stats.skipped_busy + stats.cancelled
+        decisions = self._scheduler.request(ts, row, precomputed, self._context, keep_row=sinks)
+        health = self.health
+        dropped = stats.skipped_busy + stats.cancelled - dropped
+        if dropped:  # a hung or slow model: requests dropped unanswered, no decisions
+            health.predictions_skipped += dropped
+            health.alert(
+                "error", ALERT_MODEL_TIMING,
+                f"model busy: a request dropped unanswered at bar {ts} "
+                f"({health.predictions_skipped} so far), the model is still on an earlier one",
+                self.clock.timestamp_ns(),
+            )  # fmt: skip
+        for decision in decisions:
             self._count_error(decision.prediction, ts)
+            if decision.late:
+                health.predictions_late += 1
+                health.alert(
+                    "warning", ALERT_MODEL_TIMING,
+                    f"holding on bar {ts}: {decision.prediction.reason} "
+                    f"({health.predictions_late} late so far)", self.clock.timestamp_ns(),
+                )  # fmt: skip
             # Sizing and exits use this bar's features (the market now); the trade log keeps
             # the bar the decision was made for (decision_ts).
             self._act(ts, close, row, decision.prediction, decision.requested_at_ns)
