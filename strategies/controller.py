@@ -49,6 +49,7 @@ from nautilus_ai.control import (
     apply_command,
     parse_schedule,
     redis_url_from_env,
+    schedule_problems,
 )
 
 __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
@@ -130,6 +131,11 @@ class RemoteController(Controller):
     def plane(self) -> ControlPlane | None:
         """The Redis control plane while listening, else ``None``."""
         return self._plane
+
+    def schedule_problems(self) -> list[str]:
+        """Each scheduled command that was not applied (rejected, failed, or never due within
+        the run), as a reason for the run's outcome; empty when all were."""
+        return schedule_problems(self._schedule, list(self.replies))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
