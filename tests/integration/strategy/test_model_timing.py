@@ -70,3 +70,13 @@ def test_a_busy_async_model_skips_bars_and_says_so() -> None:
     assert health["predictions_skipped"] > 0
     assert health["last_alert"]["kind"] == "model_timing"
     assert "busy" in health["last_alert"]["message"]
+
+
+def test_a_sub_nanosecond_deadline_is_one_nanosecond_not_a_crash() -> None:
+    # decision_deadline_ms=1e-7 passed the config (> 0), rounded to a 0 ns deadline and the
+    # strategy raised ValueError in on_start.
+    strategy = run_bars(
+        decision_latency={"kind": "fixed", "latency_ms": 1}, decision_deadline_ms=1e-7
+    )
+    records = list(strategy.decisions)
+    assert records and all("deadline" in r.reason for r in records)
