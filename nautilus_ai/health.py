@@ -80,6 +80,10 @@ class StrategyHealth:
         self.interval_ns = interval_ns
         self.bad_bar_alert_count = bad_bar_alert_count
         self.bad_bar_window = bad_bar_window
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter and forget the alerts (a fresh run)."""
         self.bars_rejected: dict[str, int] = {}
         self.bars_rejected_total = 0
         self.ticks_rejected: dict[str, int] = {}
@@ -91,7 +95,7 @@ class StrategyHealth:
         self.protection_flattens = 0
         self.alerts = 0
         self.last_alert: Alert | None = None
-        self._recent: deque[int] = deque(maxlen=bad_bar_alert_count)  # received-bar index
+        self._recent: deque[int] = deque(maxlen=self.bad_bar_alert_count)  # received-bar index
         self._last_written: dict[str, int] = {}
         self._suppressed: dict[str, int] = {}
 
