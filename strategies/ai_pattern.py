@@ -102,7 +102,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
         self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
-        self.tick_mode = TickMode(self, self.spec, config.tick_mode) if config.tick_mode else None
+        self.tick_mode = (
+            None if config.tick_mode is None else TickMode(self, self.spec, config.tick_mode)
+        )
 
     # -- Lifecycle ----------------------------------------------------------------------------
 

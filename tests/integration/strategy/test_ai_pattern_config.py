@@ -93,3 +93,13 @@ def test_an_integral_float_cadence_is_the_int_on_both_paths() -> None:
     for strategy in (direct, built):
         every = strategy.tick_mode.decider.config.every_ticks
         assert every == 2 and type(every) is int
+
+
+def test_an_empty_tick_mode_is_tick_mode_with_its_defaults() -> None:
+    """``tick_mode: {}`` (every tick, the defaults) was checked as tick mode by the config and
+    then ignored by the strategy (an empty dict is falsy): it decided on bars."""
+    from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
+
+    strategy = AIPatternStrategy(AIPatternConfig(**dict(BASE, tick_mode={})))
+    assert strategy.tick_mode is not None
+    assert strategy.tick_mode.decider.config.every_ticks == 1
