@@ -511,7 +511,7 @@ def run_live(
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
-        outcome.reasons = watch.reasons()
+        outcome.reasons = watch.reasons() + _left_open(node)
     finally:
         gc.unfreeze()
         cancel_pending_tasks(loop)
@@ -639,6 +639,30 @@ def cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _left_open(node: TradingNode) -> list[str]:
+    """A reason per strategy that was to close its positions on stop and still holds one (the
+    closing order was refused or not filled before the node stopped): the run did not do what
+    was asked, and the position is still open at the venue."""
+    reasons = []
+    for strategy in node.trader.strategies():
+        config = strategy.config
+        if not getattr(config, "close_positions_on_stop", False):
+            continue
+        if getattr(config, "observe_only", False):
+            continue
+        held = [
+            f"{position.instrument_id} {position.side.name} {position.quantity}"
+            for position in node.cache.positions_open(strategy_id=strategy.id)
+        ]
+        if held:
+            reasons.append(
+                f"{strategy.id} still holds a position after the stop ({', '.join(held)}) "
+                f"although close_positions_on_stop is set: the closing order did not fill; "
+                f"check the account"
+            )
+    return reasons
 
 
 def _collect(

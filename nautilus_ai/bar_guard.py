@@ -191,6 +191,12 @@ class BarGate:
     def outliers(self) -> OutlierGuard:
         return self._guard
 
+    def reset(self) -> None:
+        """Forget the last accepted bar (a fresh run: its first bar anchors the outlier band)."""
+        self._guard.reset()
+        self._reanchor = False
+        self.detail = ""
+
     def admit(self, ts_event: int, ts_init: int, now: int, high: float, low: float) -> str | None:
         """The reason to refuse this bar (nothing is changed by a refusal), or ``None``."""
         tolerance, max_age = self._tolerance_ns, self._max_age_ns

@@ -17,6 +17,8 @@ from typing import Any
 
 __all__ = [
     "ALERT_BAD_BARS",
+    "ALERT_BAD_TICKS",
+    "ALERT_MODEL_TIMING",
     "ALERT_ORDERS",
     "ALERT_PROTECTION",
     "Alert",
@@ -24,6 +26,8 @@ __all__ = [
 ]
 
 ALERT_BAD_BARS = "bad_bars"
+ALERT_BAD_TICKS = "bad_ticks"
+ALERT_MODEL_TIMING = "model_timing"
 ALERT_ORDERS = "orders"
 ALERT_PROTECTION = "protection"
 
@@ -76,14 +80,22 @@ class StrategyHealth:
         self.interval_ns = interval_ns
         self.bad_bar_alert_count = bad_bar_alert_count
         self.bad_bar_window = bad_bar_window
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter and forget the alerts (a fresh run)."""
         self.bars_rejected: dict[str, int] = {}
         self.bars_rejected_total = 0
+        self.ticks_rejected: dict[str, int] = {}
+        self.ticks_rejected_total = 0
         self.predictor_errors = 0
+        self.predictions_late = 0  # answers past the deadline (holds)
+        self.predictions_skipped = 0  # bars not asked: the async model was still busy
         self.protective_rejections = 0
         self.protection_flattens = 0
         self.alerts = 0
         self.last_alert: Alert | None = None
-        self._recent: deque[int] = deque(maxlen=bad_bar_alert_count)  # received-bar index
+        self._recent: deque[int] = deque(maxlen=self.bad_bar_alert_count)  # received-bar index
         self._last_written: dict[str, int] = {}
         self._suppressed: dict[str, int] = {}
 
@@ -105,6 +117,16 @@ class StrategyHealth:
                 f"{reason}: {detail}",
                 now,
             )
+
+    def tick_rejected(self, reason: str, detail: str, now: int) -> None:
+        """Count a refused quote tick and alert (at most once per interval: a feed sending
+        zeros for an hour writes one line a minute, with the count held back)."""
+        self.ticks_rejected[reason] = self.ticks_rejected.get(reason, 0) + 1
+        self.ticks_rejected_total += 1
+        self.alert(
+            "error", ALERT_BAD_TICKS,
+            f"quote tick refused: {reason}: {detail} (since start: {self.ticks_rejected})", now,
+        )  # fmt: skip
 
     def alert(self, level: str, kind: str, message: str, now: int) -> Alert:
         """Record an alert and write it unless one of this kind was written < interval ago."""
@@ -129,7 +151,11 @@ class StrategyHealth:
             "bars_accepted": bars_accepted,
             "bars_rejected": dict(self.bars_rejected),
             "bars_rejected_total": self.bars_rejected_total,
+            "ticks_rejected": dict(self.ticks_rejected),
+            "ticks_rejected_total": self.ticks_rejected_total,
             "predictor_errors": self.predictor_errors,
+            "predictions_late": self.predictions_late,
+            "predictions_skipped": self.predictions_skipped,
             "protective_rejections": self.protective_rejections,
             "protection_flattens": self.protection_flattens,
             "alerts": self.alerts,

@@ -41,9 +41,37 @@ __all__ = [
     "TickVectorSpec",
     "decide_on_tick",
     "tick_decision_rows",
+    "tick_problem",
 ]
 
 _BUY, _SELL = Action.BUY, Action.SELL
+
+#: Why a quote tick is refused (see :func:`tick_problem`).
+TICK_NON_FINITE = "non_finite"
+TICK_NON_POSITIVE_PRICE = "non_positive_price"
+TICK_OUT_OF_ORDER = "out_of_order"
+TICK_OUTLIER = "outlier"
+
+
+def tick_problem(
+    ts: int, last_ts: int, bid: float, ask: float, low: float, high: float
+) -> str | None:
+    """The reason to refuse a quote tick before it reaches the tick features, or ``None``.
+
+    A bid or ask that is NaN / infinite or not > 0 (a feed's "no quote" placeholder), a tick
+    stamped before the last accepted one (``last_ts``), or a mid outside ``[low, high]`` (the
+    strategy's outlier band around the last accepted bar close; unbounded when off). A crossed
+    quote (bid > ask) is kept: FXCM sends them ~10 % of the time."""
+    mid = (bid + ask) / 2.0
+    if 0.0 < bid < math.inf and 0.0 < ask < math.inf and ts >= last_ts and low <= mid <= high:
+        return None
+    if not (math.isfinite(bid) and math.isfinite(ask)):
+        return TICK_NON_FINITE
+    if bid <= 0.0 or ask <= 0.0:
+        return TICK_NON_POSITIVE_PRICE
+    if ts < last_ts:
+        return TICK_OUT_OF_ORDER
+    return TICK_OUTLIER
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,9 @@ class TickModeConfig:
     every_ms: float | None = None
 
     def __post_init__(self) -> None:
+        every: object = self.every_ticks
+        if isinstance(every, float) and every.is_integer():  # 2.0 is 2, as in every config
+            object.__setattr__(self, "every_ticks", int(every))
         if isinstance(self.every_ticks, bool) or not isinstance(self.every_ticks, int):
             raise ValueError(f"every_ticks: expected an int, got {self.every_ticks!r}")
         if self.every_ticks < 1:

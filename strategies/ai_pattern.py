@@ -102,7 +102,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
         self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
-        self.tick_mode = TickMode(self, self.spec, config.tick_mode) if config.tick_mode else None
+        self.tick_mode = (
+            None if config.tick_mode is None else TickMode(self, self.spec, config.tick_mode)
+        )
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -141,10 +143,13 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             feature_log.flush_feature_log(self)
 
     def on_reset(self) -> None:
-        """Back to a fresh run: features, records, statistics, precomputed series (the
-        predictor, the controls and the sinks are kept)."""
+        """Back to a fresh run: features, records, statistics, the bar gate and the health
+        counters, precomputed series (the predictor, the controls and the sinks are kept)."""
         self._engine.reset()
         self.core.reset()
+        self._gate.reset()  # else the outlier band stays on the last run's final close
+        self.health.reset()
+        self._last_error_log_ns = 0
         self._series = None
         if self._scheduler is not None:
             self._scheduler.clear()

@@ -20,7 +20,7 @@ from nautilus_ai.decision import DecisionCore, RiskControls
 from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features.spec import default_spec_of
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
-from nautilus_ai.health import StrategyHealth
+from nautilus_ai.health import ALERT_MODEL_TIMING, StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
@@ -140,13 +140,33 @@ class AIPatternControl:
         raw = state.get("ai_pattern")
         if not raw:
             return
-        saved = json.loads(raw)
-        self.core.set_controls(RiskControls.from_dict(saved))
-        if saved["predictor"] != self._predictor_config:
-            predictor = self._build_predictor(saved["predictor"])
+        # Whatever is wrong with the state, the node must start (Strategy.load re-raises):
+        # settings the config no longer allows give way to the config's, the pause holds, and
+        # a state that cannot be read starts paused (unknown: no new entries until resumed).
+        try:
+            saved = json.loads(raw)
+            controls = RiskControls.from_dict(saved)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.core.update_controls(paused=True)
+            self.log.error(
+                f"Saved state not readable ({type(exc).__name__}: {exc}); starting PAUSED on "
+                f"the config's risk settings and model: resume when checked"
+            )
+            return
+        try:
+            self.core.set_controls(controls)
+        except ValueError as exc:
+            self.core.update_controls(paused=controls.paused)
+            self.log.error(
+                f"Saved risk settings not restored, the config no longer allows them ({exc}); "
+                f"using the config's (paused={controls.paused})"
+            )
+        predictor_config = saved.get("predictor")
+        if isinstance(predictor_config, dict) and predictor_config != self._predictor_config:
+            predictor = self._build_predictor(predictor_config)
             if predictor is not None:
                 self._predictor = predictor
-                self._predictor_config = dict(saved["predictor"])
+                self._predictor_config = dict(predictor_config)
         self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
 
     # -- Outcome feedback (nautilus_ai.feedback) ---------------------------------------------
@@ -237,6 +257,8 @@ class AIPatternControl:
                 flush_quiet_rows(self)  # read from the signals
             self._series.signals = None  # they were the old model's
             self.core.use_signals(None)
+        if self.tick_mode is not None:
+            self.tick_mode.model_switched()  # the precomputed tick answers were too
         self._start_scheduler()  # pending decisions of the old model are dropped
         if old is not None and old is not predictor:
             old.close()
@@ -294,10 +316,28 @@ class AIPatternControl:
         """Ask for bar ``ts``'s decision; act on the decisions that are ready now."""
         assert self._scheduler is not None
         sinks = bool(self._decision_sinks)  # they get the vector the model saw (see _act)
-        for decision in self._scheduler.request(
-            ts, row, precomputed, self._context, keep_row=sinks
-        ):
+        stats = self._scheduler.stats
+        dropped = stats.skipped_busy + stats.cancelled
+        decisions = self._scheduler.request(ts, row, precomputed, self._context, keep_row=sinks)
+        health = self.health
+        dropped = stats.skipped_busy + stats.cancelled - dropped
+        if dropped:  # a hung or slow model: requests dropped unanswered, no decisions
+            health.predictions_skipped += dropped
+            health.alert(
+                "error", ALERT_MODEL_TIMING,
+                f"model busy: a request dropped unanswered at bar {ts} "
+                f"({health.predictions_skipped} so far), the model is still on an earlier one",
+                self.clock.timestamp_ns(),
+            )  # fmt: skip
+        for decision in decisions:
             self._count_error(decision.prediction, ts)
+            if decision.late:
+                health.predictions_late += 1
+                health.alert(
+                    "warning", ALERT_MODEL_TIMING,
+                    f"holding on bar {ts}: {decision.prediction.reason} "
+                    f"({health.predictions_late} late so far)", self.clock.timestamp_ns(),
+                )  # fmt: skip
             # Sizing and exits use this bar's features (the market now); the trade log keeps
             # the bar the decision was made for (decision_ts).
             self._act(ts, close, row, decision.prediction, decision.requested_at_ns)

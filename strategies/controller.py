@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections import deque
 from typing import Any
 
@@ -49,6 +50,7 @@ from nautilus_ai.control import (
     apply_command,
     parse_schedule,
     redis_url_from_env,
+    schedule_problems,
 )
 
 __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
@@ -124,12 +126,19 @@ class RemoteController(Controller):
         self.replies: deque[CommandReply] = deque(maxlen=1000)
         # switch_model predictors built on the listener thread, keyed by (strategy, config JSON):
         # loading a model (torch import, HF weights) must not stall the event loop.
-        self._prepared: dict[tuple[str, str], Any] = {}
+        # One list per key, in arrival order: the same switch sent twice gets two models.
+        self._prepared: dict[tuple[str, str], list[Any]] = {}
+        self._prepared_lock = threading.Lock()
 
     @property
     def plane(self) -> ControlPlane | None:
         """The Redis control plane while listening, else ``None``."""
         return self._plane
+
+    def schedule_problems(self) -> list[str]:
+        """Each scheduled command that was not applied (rejected, failed, or never due within
+        the run), as a reason for the run's outcome; empty when all were."""
+        return schedule_problems(self._schedule, list(self.replies))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -180,6 +189,7 @@ class RemoteController(Controller):
             self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0))
             self._plane.close()
             self._plane = None
+        self._close_prepared()
 
     # -- applying (always on the node's thread) -----------------------------------------------
 
@@ -218,11 +228,31 @@ class RemoteController(Controller):
             if strategy.id.value == command.strategy_id and hasattr(strategy, "prepare_model"):
                 config = dict(command.config)
                 predictor = strategy.prepare_model(config)  # pure: reads only the immutable spec
-                self._prepared[(command.strategy_id, _config_key(config))] = predictor
+                with self._prepared_lock:
+                    key = (command.strategy_id, _config_key(config))
+                    self._prepared.setdefault(key, []).append(predictor)
                 return
 
     def _take_prepared(self, strategy_id: str, config: dict[str, Any]) -> Any:
-        return self._prepared.pop((strategy_id, _config_key(config)), None)
+        with self._prepared_lock:
+            waiting = self._prepared.get((strategy_id, _config_key(config)))
+            if not waiting:
+                return None
+            predictor = waiting.pop(0)
+            if not waiting:
+                del self._prepared[(strategy_id, _config_key(config))]
+            return predictor
+
+    def _close_prepared(self) -> None:
+        """Close the models prepared for commands that never switched to them."""
+        with self._prepared_lock:
+            left = [p for waiting in self._prepared.values() for p in waiting]
+            self._prepared.clear()
+        for predictor in left:
+            try:
+                predictor.close()
+            except Exception as exc:  # closing must not stop the node stopping
+                self.log.warning(f"Closing an unused prepared model: {type(exc).__name__}: {exc}")
 
     def _resolve(self, strategy_id: str) -> Controllable | None:
         allowed = self._config.strategy_ids

@@ -23,7 +23,7 @@ from nautilus_ai.config_check import Schema
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import MarketContext
 from nautilus_ai.models.base import PlainSignals
-from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
+from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick, tick_problem
 
 __all__ = ["TICK_MODE_SCHEMA", "TickMode"]
 
@@ -34,7 +34,7 @@ class TickMode:
     """Decides on the quote ticks a :class:`TickDecider` selects, for ``strategy``."""
 
     __slots__ = ("_bars", "_context", "_context_bar", "_first_tick", "_hash", "_i_atr", "_i_vol",
-                 "_names", "_on_tick", "_plain", "_pre", "_precompute", "_strategy", "decider",
+                 "_last_ts", "_names", "_on_tick", "_plain", "_pre", "_precompute", "_strategy", "decider",
                  "precomputed_fallbacks", "vector_spec")  # fmt: skip
 
     def __init__(self, strategy: Any, spec: FeatureSpec, config: dict[str, Any]) -> None:
@@ -55,6 +55,7 @@ class TickMode:
         self._pre: Any = None  # PrecomputedTicks
         self._bars: list[tuple[int, np.ndarray]] = []  # delivered bars, for a replay
         self._first_tick = -1
+        self._last_ts = -1  # the last accepted quote's time
         self.precomputed_fallbacks = 0
 
     def reset(self) -> None:
@@ -64,8 +65,15 @@ class TickMode:
         self._pre = None
         self._bars = []
         self._first_tick = -1
+        self._last_ts = -1
         self._context = None
         self._context_bar = -1
+
+    def model_switched(self) -> None:
+        """The strategy switched its model: the precomputed answers were the old model's, so
+        continue tick by tick (the new model is asked from the next decision tick on)."""
+        if self._pre is not None:
+            self._fall_back("the model was switched")
 
     def release(self) -> None:
         """The run is over: free the precomputed quotes and vectors (records stay)."""
@@ -101,6 +109,14 @@ class TickMode:
         ts = tick.ts_event
         bid = tick.bid_price.as_double()
         ask = tick.ask_price.as_double()
+        low, high = self._strategy._gate.outliers.band
+        problem = tick_problem(ts, self._last_ts, bid, ask, low, high)
+        if problem is not None:  # no feature, no decision; counted and alerted
+            s = self._strategy
+            detail = f"ts={ts} bid={bid} ask={ask} (last accepted tick at {self._last_ts})"
+            s.health.tick_rejected(problem, detail, s.clock.timestamp_ns())
+            return
+        self._last_ts = ts
         pre = self._pre
         if pre is not None:
             i = pre.next

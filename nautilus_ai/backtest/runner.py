@@ -366,6 +366,10 @@ def _assess(
     stopped_early = _engine_stopped_early(engine, outcome.bar_ts)
     if stopped_early:
         outcome.reasons.append(stopped_early)
+    for actor in engine.trader.actors():  # a control schedule's commands that did not apply
+        problems = getattr(actor, "schedule_problems", None)
+        if callable(problems):
+            outcome.reasons += problems()
     for sid, status in outcome.strategies.items():
         outcome.reasons += [f"{sid}: {reason}" for reason in status.reasons]
         outcome.notes += [f"{sid}: {note}" for note in status.notes]

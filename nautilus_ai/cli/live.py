@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,8 @@ def _live(args: argparse.Namespace) -> int:
     except LiveConfigError as exc:
         raise CliError(str(exc)) from None
     if args.max_runtime is not None:
-        if args.max_runtime <= 0:
-            raise CliError(f"--max-runtime must be > 0 seconds, was {args.max_runtime}")
+        if not 0 < args.max_runtime < math.inf:  # nan fired at once, inf never
+            raise CliError(f"--max-runtime must be a finite number > 0, was {args.max_runtime}")
         run_file = dataclasses.replace(
             run_file, run=dataclasses.replace(run_file.run, max_runtime_secs=args.max_runtime)
         )

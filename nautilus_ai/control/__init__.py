@@ -20,7 +20,7 @@ from nautilus_ai.control.replay import (
     NonceVerdict,
     RedisNonceStore,
 )
-from nautilus_ai.control.schedule import ScheduledCommand, parse_schedule
+from nautilus_ai.control.schedule import ScheduledCommand, parse_schedule, schedule_problems
 from nautilus_ai.control.schema import (
     COMMAND_TYPES,
     COMMANDS,
@@ -108,6 +108,7 @@ __all__ = [
     "load_secret",
     "parse_command",
     "parse_schedule",
+    "schedule_problems",
     "redis_url_from_env",
     "seal",
     "sign",

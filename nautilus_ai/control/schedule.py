@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nautilus_ai.control.schema import ControlCommand, InvalidCommandError, parse_command
+from nautilus_ai.control.schema import (
+    CommandReply,
+    ControlCommand,
+    InvalidCommandError,
+    ReplyStatus,
+    parse_command,
+)
 
-__all__ = ["ScheduledCommand", "parse_schedule"]
+__all__ = ["ScheduledCommand", "parse_schedule", "schedule_problems"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILLED = ("trader_id", "command_id", "timestamp_ns", "nonce")
@@ -92,3 +98,31 @@ def _parse_at(value: Any, where: str) -> int:
     raise InvalidCommandError(
         f"{where}.at must be unix ns or an ISO-8601 time, was {type(value).__name__}"
     )
+
+
+def schedule_problems(
+    schedule: Sequence[ScheduledCommand], replies: Sequence[CommandReply]
+) -> list[str]:
+    """What became of a run's schedule, as reasons: each entry that was not applied (rejected
+    or failed, with the reply's reason) or never ran (the run ended before it was due). Empty
+    when every entry was applied."""
+    by_id = {reply.command_id: reply for reply in replies}
+    problems = []
+    for entry in schedule:
+        command = entry.command
+        what = (
+            f"control {command.command_id.replace('-', '[', 1)}] ({command.type} for "
+            f"{command.strategy_id} at {_iso(entry.at_ns)})"
+        )
+        reply = by_id.get(command.command_id)
+        if reply is None:
+            problems.append(f"{what} never ran: the run ended before it was due")
+        elif reply.status is not ReplyStatus.APPLIED:
+            verdict = "was rejected" if reply.status is ReplyStatus.REJECTED else "failed"
+            problems.append(f"{what} {verdict}: {reply.reason}")
+    return problems
+
+
+def _iso(ns: int) -> str:
+    moment = _EPOCH + timedelta(microseconds=ns // 1000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + "Z"

@@ -44,7 +44,8 @@ class DecisionTiming:
                 predictor,
                 mode="live" if live else "backtest",
                 latency_model=latency,
-                deadline_ns=round(deadline_ms * 1e6) if deadline_ms else None,
+                # >= 1 ns: under half a ns rounded to 0, which the scheduler refuses
+                deadline_ns=max(1, round(deadline_ms * 1e6)) if deadline_ms else None,
                 clock=clock,
             )
         )

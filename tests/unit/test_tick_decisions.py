@@ -20,7 +20,7 @@ from nautilus_ai.models import (
 from nautilus_ai.models.tick_rule import TickRuleConfig, TickRulePredictor
 from nautilus_ai.policy import PolicyConfig
 from nautilus_ai.sizing import SizingConfig
-from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick
+from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick, tick_problem
 
 MS = 1_000_000
 SPEC = FeatureSpec()
@@ -307,3 +307,22 @@ def test_the_strategy_config_refuses_what_tick_mode_does_not_support() -> None:
         with pytest.raises((ConfigFieldError, ValueError), match=match):
             AIPatternConfig(**base, **extra)  # type: ignore[arg-type]
     assert AIPatternConfig(**base, tick_mode={"every_ms": 250.0}).tick_mode == {"every_ms": 250.0}
+
+
+@pytest.mark.parametrize(
+    ("ts", "bid", "ask", "reason"),
+    [
+        (10, 1.1, 1.1001, None),
+        (5, 1.1, 1.1001, None),  # the same time as the last tick
+        (10, 1.1002, 1.1, None),  # crossed: kept
+        (10, 0.0, 0.0, "non_positive_price"),
+        (10, 0.0, 1.1, "non_positive_price"),
+        (10, -1.1, -1.0, "non_positive_price"),
+        (10, float("nan"), 1.1, "non_finite"),
+        (10, 1.1, float("inf"), "non_finite"),
+        (4, 1.1, 1.1001, "out_of_order"),
+        (10, 1.2, 1.2001, "outlier"),
+    ],
+)
+def test_a_bad_quote_tick_is_named(ts: int, bid: float, ask: float, reason: str | None) -> None:
+    assert tick_problem(ts, 5, bid, ask, 1.0, 1.15) == reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -97,18 +98,12 @@ def test_bad_schedule_fails_fast() -> None:
         )
 
 
-def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> None:
-    # The run-file path (BacktestNode): engine.controller carries the schedule.
+def schedule_run(catalog: Path, tmp_path: Path, schedule: list[dict[str, Any]]) -> Any:
+    """``nautilus-ai backtest``'s path (a run file, BacktestNode): engine.controller carries the
+    schedule; Jan 2-5 2017; returns the outcome."""
     from nautilus_ai.backtest.config import load_run_file
     from nautilus_ai.backtest.runner import run_backtest
 
-    paused_from = 1_483_401_600_000_000_000  # 2017-01-03T00:00Z
-    paused_to = paused_from + 12 * 3600 * 10**9
-    strategy = ai_pattern_strategy()
-    schedule = [
-        {"at": "2017-01-03T00:00:00Z", "type": "pause", "strategy_id": "AIPatternStrategy-001"},
-        {"at": "2017-01-03T12:00:00Z", "type": "resume", "strategy_id": "AIPatternStrategy-001"},
-    ]
     run = {
         "name": "schedule",
         "report_dir": str(tmp_path),
@@ -125,7 +120,7 @@ def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> 
             ],
             "data": [
                 {
-                    "catalog_path": str(demo_catalog),
+                    "catalog_path": str(catalog),
                     "data_cls": "nautilus_trader.model.data:Bar",
                     "instrument_id": INSTRUMENT_ID,
                     "bar_types": [BID, ASK],
@@ -141,13 +136,49 @@ def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> 
                     "config_path": "nautilus_ai.strategies.controller:RemoteControllerConfig",
                     "config": {"schedule": schedule},
                 },
-                "strategies": [strategy],
+                "strategies": [ai_pattern_strategy()],
             },
         },
     }
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(run))
-    outcome = run_backtest(load_run_file(path), write=False)
+    return run_backtest(load_run_file(path), write=False)
+
+
+def test_schedule_in_a_backtest_run_file(demo_catalog: Path, tmp_path: Path) -> None:
+    paused_from = 1_483_401_600_000_000_000  # 2017-01-03T00:00Z
+    paused_to = paused_from + 12 * 3600 * 10**9
+    schedule = [
+        {"at": "2017-01-03T00:00:00Z", "type": "pause", "strategy_id": "AIPatternStrategy-001"},
+        {"at": "2017-01-03T12:00:00Z", "type": "resume", "strategy_id": "AIPatternStrategy-001"},
+    ]
+    outcome = schedule_run(demo_catalog, tmp_path, schedule)
+    assert outcome.status == "ok", outcome.reasons
     entered = [d.ts_event for d in outcome.decisions if d.intent in ("enter", "reverse")]
     assert [ts for ts in entered if ts <= paused_from] and [ts for ts in entered if ts > paused_to]
     assert not [ts for ts in entered if paused_from < ts <= paused_to]
+
+
+def test_scheduled_commands_that_did_not_apply_fail_the_run(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """A schedule entry for a mistyped strategy id, one the strategy refused and one due after
+    the run ended: the run said ok (their warnings sit under the run file's ERROR log level)."""
+    sid = "AIPatternStrategy-001"
+    schedule = [
+        {"at": "2017-01-03T00:00:00Z", "type": "pause", "strategy_id": "AIPatternStrategy-01"},
+        {"at": "2071-01-03T12:00:00Z", "type": "resume", "strategy_id": sid},
+        {"at": "2017-01-03T12:00:00Z", "type": "set_risk", "strategy_id": sid,
+         "risk_multiplier": 5.0},
+    ]  # fmt: skip
+    outcome = schedule_run(demo_catalog, tmp_path, schedule)
+    assert outcome.status == "failed"
+    assert outcome.reasons == [
+        "control schedule[0] (pause for AIPatternStrategy-01 at 2017-01-03T00:00:00Z) was "
+        "rejected: no running strategy 'AIPatternStrategy-01' on this trader",
+        "control schedule[2] (set_risk for AIPatternStrategy-001 at 2017-01-03T12:00:00Z) "
+        "failed: ValueError: risk_multiplier must be in [0, 2.0] (sizing.max_risk_multiplier), "
+        "was 5.0",
+        "control schedule[1] (resume for AIPatternStrategy-001 at 2071-01-03T12:00:00Z) never "
+        "ran: the run ended before it was due",
+    ]

@@ -181,3 +181,16 @@ def test_a_model_of_the_older_spec_passes_the_start_checks_as_the_strategy_adopt
     )  # fmt: skip
     assert main(["live", str(pinned), "--check"]) == 2
     assert "set the strategy's feature_spec to the model's (version 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
+def test_a_non_finite_max_runtime_is_refused(
+    env: None, demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """``--max-runtime nan`` passed the check and stopped a real run at once ("max runtime",
+    the timer fires immediately); ``inf`` ran without the limit asked for."""
+    path = write(tmp_path, demo_catalog)
+    assert main(["live", str(path), "--check", "--max-runtime", value]) == 2
+    err = capsys.readouterr().err.strip()
+    expected = f"--max-runtime must be a finite number > 0, was {float(value)}"
+    assert err == f"nautilus-ai: error: {expected}"

@@ -71,3 +71,35 @@ def test_a_good_config_is_unchanged() -> None:
     assert direct == decoded
     assert decoded.predictor == {"kind": "rule", "trend_min_atr": 2.5}
     assert decoded.sizing == {"base_fraction": 0.5, "full_fraction": 3.0}
+
+
+def test_an_integral_float_cadence_is_the_int_on_both_paths() -> None:
+    """``every_ticks: 2.0`` passed the config's check (an integral float is an int everywhere
+    in a config) and then failed the strategy's construction, naming no key."""
+    from nautilus_trader.config import ImportableStrategyConfig
+    from nautilus_trader.trading.config import StrategyFactory
+
+    from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
+
+    config = dict(BASE, tick_mode={"every_ticks": 2.0})
+    direct = AIPatternStrategy(AIPatternConfig(**config))
+    built = StrategyFactory.create(
+        ImportableStrategyConfig(
+            strategy_path="nautilus_ai.strategies.ai_pattern:AIPatternStrategy",
+            config_path="nautilus_ai.strategies.ai_pattern:AIPatternConfig",
+            config=config,
+        )
+    )
+    for strategy in (direct, built):
+        every = strategy.tick_mode.decider.config.every_ticks
+        assert every == 2 and type(every) is int
+
+
+def test_an_empty_tick_mode_is_tick_mode_with_its_defaults() -> None:
+    """``tick_mode: {}`` (every tick, the defaults) was checked as tick mode by the config and
+    then ignored by the strategy (an empty dict is falsy): it decided on bars."""
+    from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
+
+    strategy = AIPatternStrategy(AIPatternConfig(**dict(BASE, tick_mode={})))
+    assert strategy.tick_mode is not None
+    assert strategy.tick_mode.decider.config.every_ticks == 1

@@ -1,0 +1,101 @@
+"""Tick mode on bad quote ticks: a zero, negative, non-finite, out-of-order or outlying quote
+is refused (no feature, no decision; out of order: ``tick_problem``'s unit test, as the
+engine sorts its data), counted in the status's health and alerted once, and the
+strategy goes on deciding on the good ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig
+from nautilus_trader.model.currencies import USD
+from nautilus_trader.model.data import Bar, BarType, QuoteTick
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
+
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+T0 = 1_600_000_000_000_000_000
+MINUTE = 60_000_000_000
+
+Ticks = list[list[float]]
+
+
+def run_ticks(change: Callable[[Ticks], None] | None = None, n: int = 200) -> AIPatternStrategy:
+    """Synthetic bars and three quotes per bar (``change`` edits the quotes: [ts, bid, ask])."""
+    engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR")))
+    engine.add_venue(
+        Venue("SIM"), OmsType.NETTING, AccountType.MARGIN, [Money(100_000, USD)],
+        base_currency=USD, default_leverage=Decimal(30),
+    )  # fmt: skip
+    instrument = TestInstrumentProvider.default_fx_ccy("EUR/USD")
+    engine.add_instrument(instrument)
+    bar_type = BarType.from_str(BAR_TYPE)
+    rng = np.random.default_rng(1)
+    closes = 1.1 + np.cumsum(rng.normal(0, 2e-4, n))
+    bars, ticks = [], []
+    for i, c in enumerate(closes):
+        ts = T0 + (i + 1) * MINUTE
+        o = closes[i - 1] if i else c
+        h, low = max(o, c) + 1e-4, min(o, c) - 1e-4
+        bars.append(Bar(bar_type, *(Price(x, 5) for x in (o, h, low, c)), Quantity(1000, 0),
+                        ts, ts))  # fmt: skip
+        for k in (1, 2, 3):
+            mid = c + rng.normal(0, 5e-5)
+            ticks.append([ts + k * 15_000_000_000, mid - 5e-5, mid + 5e-5])
+    if change is not None:
+        change(ticks)
+    size = Quantity(1e6, 0)
+    quotes = [
+        QuoteTick(instrument.id, Price(b, 5), Price(a, 5), size, size, int(t), int(t))
+        for t, b, a in ticks
+    ]
+    engine.add_data(bars)
+    engine.add_data(quotes)
+    config = AIPatternConfig(
+        instrument_id="EUR/USD.SIM", bar_type=BAR_TYPE, predictor={"kind": "tick_rule"},
+        tick_mode={"every_ticks": 1}, observe_only=True,
+    )  # fmt: skip
+    strategy = AIPatternStrategy(config)
+    engine.add_strategy(strategy)
+    engine.run()
+    engine.dispose()
+    return strategy
+
+
+def _set(index: int, bid: float, ask: float) -> Callable[[Ticks], None]:
+    def change(ticks: Ticks) -> None:
+        ticks[index] = [ticks[index][0], bid, ask]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_set(450, 0.0, 0.0), "non_positive_price"),
+        (_set(449, 0.0, 1.1), "non_positive_price"),  # the forming bar's first quote
+        (_set(450, -1.0, -0.9), "non_positive_price"),
+        (_set(450, 1000.0, 1000.1), "outlier"),
+    ],
+)
+def test_a_bad_quote_is_refused_counted_and_the_run_goes_on(
+    change: Callable[[Ticks], None], reason: str
+) -> None:
+    good = run_ticks()
+    bad = run_ticks(change)
+    health: dict[str, Any] = bad.control_status()["health"]
+    assert health["ticks_rejected"] == {reason: 1} and health["ticks_rejected_total"] == 1
+    assert health["last_alert"]["kind"] == "bad_ticks" and reason in health["last_alert"]["message"]
+    # Only the refused quote is missing: every other tick decides as in the clean run.
+    assert len(bad.tick_decisions) == len(good.tick_decisions) - 1
+    assert health["predictor_errors"] == 0
+    assert all(r.error is None and np.isfinite(r.confidence) for r in bad.tick_decisions)

@@ -1,0 +1,82 @@
+"""A model that answers too late (past ``decision_deadline_ms``) or not at all (async, still busy)
+makes the strategy hold: it must also say so, in the log (throttled) and in
+``control_status()`` (``health.predictions_late`` / ``predictions_skipped``, an alert), not go
+quiet."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
+from nautilus_trader.config import LoggingConfig
+from nautilus_trader.model.currencies import USD
+from nautilus_trader.model.data import Bar, BarType
+from nautilus_trader.model.enums import AccountType, OmsType
+from nautilus_trader.model.identifiers import Venue
+from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.test_kit.providers import TestInstrumentProvider
+
+from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
+
+BAR_TYPE = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+
+
+def run_bars(n: int = 150, **config: Any) -> AIPatternStrategy:
+    engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR")))
+    engine.add_venue(
+        Venue("SIM"), OmsType.NETTING, AccountType.MARGIN, [Money(100_000, USD)],
+        base_currency=USD, default_leverage=Decimal(30),
+    )  # fmt: skip
+    instrument = TestInstrumentProvider.default_fx_ccy("EUR/USD")
+    engine.add_instrument(instrument)
+    bar_type = BarType.from_str(BAR_TYPE)
+    closes = 1.1 + np.cumsum(np.random.default_rng(1).normal(0, 2e-4, n))
+    bars = []
+    for i, c in enumerate(closes):
+        ts = 1_600_000_000_000_000_000 + (i + 1) * 60_000_000_000
+        o = closes[i - 1] if i else c
+        prices = (Price(x, 5) for x in (o, max(o, c) + 1e-4, min(o, c) - 1e-4, c))
+        bars.append(Bar(bar_type, *prices, Quantity(1000, 0), ts, ts))
+    engine.add_data(bars)
+    strategy = AIPatternStrategy(
+        AIPatternConfig(instrument_id="EUR/USD.SIM", bar_type=BAR_TYPE, **config)
+    )
+    engine.add_strategy(strategy)
+    engine.run()
+    engine.dispose()
+    return strategy
+
+
+def test_answers_past_the_deadline_are_holds_that_say_so() -> None:
+    strategy = run_bars(
+        decision_latency={"kind": "fixed", "latency_ms": 300}, decision_deadline_ms=100.0
+    )
+    records = list(strategy.decisions)
+    assert records and all(r.action == "hold" and "deadline" in r.reason for r in records)
+    health = strategy.control_status()["health"]
+    assert health["predictions_late"] == len(records)
+    assert health["last_alert"]["kind"] == "model_timing"
+    assert "deadline" in health["last_alert"]["message"]
+
+
+def test_a_busy_async_model_skips_bars_and_says_so() -> None:
+    strategy = run_bars(
+        predictor={"kind": "delayed", "backend": {"kind": "rule"}, "min_ms": 300, "max_ms": 300},
+        async_predictions=True,
+    )
+    health = strategy.control_status()["health"]
+    assert health["predictions_skipped"] > 0
+    assert health["last_alert"]["kind"] == "model_timing"
+    assert "busy" in health["last_alert"]["message"]
+
+
+def test_a_sub_nanosecond_deadline_is_one_nanosecond_not_a_crash() -> None:
+    # decision_deadline_ms=1e-7 passed the config (> 0), rounded to a 0 ns deadline and the
+    # strategy raised ValueError in on_start.
+    strategy = run_bars(
+        decision_latency={"kind": "fixed", "latency_ms": 1}, decision_deadline_ms=1e-7
+    )
+    records = list(strategy.decisions)
+    assert records and all("deadline" in r.reason for r in records)
