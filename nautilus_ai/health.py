@@ -98,6 +98,15 @@ class StrategyHealth:
         self._recent: deque[int] = deque(maxlen=self.bad_bar_alert_count)  # received-bar index
         self._last_written: dict[str, int] = {}
         self._suppressed: dict[str, int] = {}
+        self._last_log_ns: int | None = None
+
+    def log_due(self, now: int) -> bool:
+        """Whether a warning line may be written at ``now``: at most one per interval (a broken
+        model on 186k bars must not flood the log); ``True`` marks it written."""
+        if self._last_log_ns is not None and now - self._last_log_ns < self.interval_ns:
+            return False
+        self._last_log_ns = now
+        return True
 
     def bar_rejected(
         self, reason: str, detail: str, bars_accepted: int, ts_event: int, now: int

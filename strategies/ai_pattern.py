@@ -98,13 +98,10 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._decision_sinks: list[DecisionSink] = []
         self._row_sinks: list[RowSink] = []  # see add_decision_sink
         self._full_path = False  # a decision sink wants every bar's decision one by one
-        self._last_error_log_ns = 0
         self._scheduler: DecisionTiming | None = None  # see _start_scheduler
         self.feature_logger: Any = None  # a nautilus_ai.catalog.FeatureLogger when logging
         self.feedback: Any = None  # a nautilus_ai.feedback.FeedbackSink (see attach_feedback)
-        self.tick_mode = (
-            None if config.tick_mode is None else TickMode(self, self.spec, config.tick_mode)
-        )
+        self.tick_mode = TickMode.of(self, self.spec, config.tick_mode)
 
     # -- Lifecycle ----------------------------------------------------------------------------
 
@@ -143,13 +140,12 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             feature_log.flush_feature_log(self)
 
     def on_reset(self) -> None:
-        """Back to a fresh run: features, records, statistics, the bar gate and the health
-        counters, precomputed series (the predictor, the controls and the sinks are kept)."""
+        """Back to a fresh run (features, records, statistics, bar gate, health, precomputed
+        series); the predictor, the controls and the sinks are kept."""
         self._engine.reset()
         self.core.reset()
         self._gate.reset()  # else the outlier band stays on the last run's final close
         self.health.reset()
-        self._last_error_log_ns = 0
         self._series = None
         if self._scheduler is not None:
             self._scheduler.clear()
@@ -418,10 +414,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             return None
 
     def _log_throttled(self, ts: int, message: str) -> None:
-        # At most one line per simulated minute: a broken model on 186k bars must not flood.
-        now = ts or self.clock.timestamp_ns()
-        if now - self._last_error_log_ns >= 60_000_000_000:
-            self._last_error_log_ns = now
+        if self.health.log_due(ts or self.clock.timestamp_ns()):  # one line a simulated minute
             self.log.warning(message)
 
     def _load_precomputed(self, start_ns: int) -> Any:

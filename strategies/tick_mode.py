@@ -34,8 +34,13 @@ class TickMode:
     """Decides on the quote ticks a :class:`TickDecider` selects, for ``strategy``."""
 
     __slots__ = ("_bars", "_context", "_context_bar", "_first_tick", "_hash", "_i_atr", "_i_vol",
-                 "_last_ts", "_names", "_on_tick", "_plain", "_pre", "_precompute", "_strategy", "decider",
-                 "precomputed_fallbacks", "vector_spec")  # fmt: skip
+                 "_last_ts", "_names", "_on_tick", "_plain", "_pre", "_precompute", "_strategy",
+                 "decider", "precomputed_fallbacks", "vector_spec")  # fmt: skip
+
+    @classmethod
+    def of(cls, strategy: Any, spec: FeatureSpec, config: dict[str, Any] | None) -> TickMode | None:
+        """The tick mode ``config`` asks for (``{}``: every default), or None without one."""
+        return None if config is None else cls(strategy, spec, config)
 
     def __init__(self, strategy: Any, spec: FeatureSpec, config: dict[str, Any]) -> None:
         self.decider = TickDecider(spec, TickModeConfig(**config))
