@@ -60,6 +60,9 @@ from nautilus_ai.models.spec import FeatureSpecLike
 __all__ = ["ClosedPosition", "FeatureLogConfig", "FeatureLogger", "LoggerStats"]
 
 _JOIN_TIMEOUT_S = 30.0
+# The longest the strategy's thread waits for room in the writer's queue: back-pressure for a
+# slow disk, but a hung one (a dead NFS mount) must not stop trading; the rows are kept instead.
+_PUT_TIMEOUT_S = 5.0
 
 
 class FeatureLogConfig(BaseModel):
@@ -384,7 +387,14 @@ class FeatureLogger:
             self.flush()
             self._closed = True
             if self._queue is not None and self._thread is not None:
-                self._queue.put(None)
+                try:
+                    self._queue.put(None, timeout=_PUT_TIMEOUT_S)
+                except queue.Full:
+                    self._report(
+                        f"writer thread took no part for {_PUT_TIMEOUT_S:g} s (a hung disk?); "
+                        "the parts still queued or pending may be missing"
+                    )
+                    return self.stats()
                 self._thread.join(timeout=_JOIN_TIMEOUT_S)
                 if self._thread.is_alive():
                     self._report("writer thread did not finish within 30 s; parts may be missing")
@@ -471,9 +481,26 @@ class FeatureLogger:
         if table is None and not self._pending[kind]:
             return  # nothing new and nothing to retry
         if self._queue is not None:
-            self._queue.put((kind, table))
+            try:
+                self._queue.put((kind, table), timeout=_PUT_TIMEOUT_S)
+            except queue.Full:
+                self._writer_stalled(kind, table)
             return
         self._write(kind, table)
+
+    def _writer_stalled(self, kind: str, table: pa.Table | None) -> None:
+        """The writer thread took nothing for ``_PUT_TIMEOUT_S``: keep ``table`` with the rows
+        pending for retry (capped like a failed write) instead of blocking the strategy."""
+        with self._lock:
+            tables = [*self._pending[kind], *([table] if table is not None else [])]
+            self._pending[kind].clear()
+        if tables:
+            combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            self._keep_for_retry(
+                kind,
+                combined,
+                f"the writer thread took no part for {_PUT_TIMEOUT_S:g} s (a hung disk?)",
+            )
 
     def _drain(self) -> None:
         assert self._queue is not None

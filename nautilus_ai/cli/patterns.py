@@ -74,7 +74,8 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument(
         "--replace",
         action="store_true",
-        help="overwrite a stored memory of this name that holds other patterns",
+        help="overwrite a stored memory of this name that holds other patterns, and an "
+        "earlier report in --out",
     )
     evaluate.add_argument("--min-confidence", type=float, default=0.5,
                           help="the memory's min_confidence (default 0.5)")  # fmt: skip
@@ -338,10 +339,17 @@ def evaluate_out_of_sample(
         window_run_file,
     )
 
+    folder = Path(out)
+    if not replace:  # a second evaluation must not silently replace an earlier one's report
+        for earlier in ("results.json", "report.md", "equity.png"):
+            if (folder / earlier).exists():
+                raise CliError(
+                    f"{folder / earlier} holds an earlier evaluation: choose another --out, "
+                    "or pass --replace to overwrite it"
+                )
     # backtests on no bar "run", and buy & hold has no first price: refuse before writing
     if read_bars(catalog, bar_type, start_ns=test.start_ns, end_ns=test.end_ns)[0].size == 0:
         raise CliError(f"no {bar_type} bar in the test window {test} of {catalog}")
-    folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     patterns = build_from_catalog(catalog, bar_type, start_ns=train.start_ns, end_ns=train.end_ns)
     if len(patterns) == 0:

@@ -30,9 +30,17 @@ def bars_from_prices(
         Per-sample price and volume (volume is summed).
     period_ns : int
         Bar length; bars align to multiples of it since the epoch.
+
+    Lists are accepted. Times that are not integers, columns of other lengths, and a price or
+    volume that is NaN or infinite raise one error naming the argument (and the first bad row).
     """
+    if isinstance(period_ns, bool) or not isinstance(period_ns, int | np.integer):
+        raise TypeError(f"period_ns must be an int (nanoseconds), got {period_ns!r}")
     if period_ns <= 0:
         raise ValueError(f"period_ns must be > 0, got {period_ns}")
+    ts = _column("ts", ts, None)
+    price = _column("price", price, len(ts))
+    volume = _column("volume", volume, len(ts))
     if len(ts) == 0:
         return BarArrays.empty()
     if np.any(np.diff(ts) < 0):
@@ -48,6 +56,29 @@ def bars_from_prices(
         close=price[ends],
         volume=np.add.reduceat(volume, starts),
     )
+
+
+def _column(name: str, values: object, rows: int | None) -> np.ndarray:
+    """``values`` as a 1-D int64 (``rows`` None: the times) or finite float64 array, else one
+    error naming the argument (and the first bad row)."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if rows is None:
+        if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"{name} must hold integers (UTC ns), got dtype {array.dtype}")
+        return array.astype(np.int64, copy=False)
+    if len(array) != rows:
+        raise ValueError(f"{name} has {len(array)} rows, ts has {rows}")
+    if array.size and (array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.number)):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64, copy=False)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(
+            f"{name}: row {bad[0]} is not finite ({array[bad[0]]}); {bad.size} such row(s)"
+        )
+    return array
 
 
 def bars_from_quotes(

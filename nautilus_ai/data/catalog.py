@@ -958,6 +958,11 @@ def _read_series(
 ) -> tuple[IntArray, dict[str, FloatArray]]:
     """One series folder's Parquet files as ``ts_event`` and float columns (``name: column``),
     sorted by ``ts_init`` (stable), kept where ``start_ns <= ts_event <= end_ns``."""
+    for name, value in (("start_ns", start_ns), ("end_ns", end_ns)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer)
+        ):
+            raise TypeError(f"{name} must be an int (UTC ns) or None, got {value!r}")
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         raise FileNotFoundError(missing)

@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,7 +44,9 @@ except ImportError:  # pragma: no cover - Windows: no flock; one writer at a tim
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "LOCK_TIMEOUT_S",
     "STAGING_DIR",
+    "CatalogBusyError",
     "SwapMethod",
     "catalog_lock",
     "exchange_directories",
@@ -58,6 +61,14 @@ SwapMethod = Literal["rename", "exchange", "fallback"]
 _JOURNAL_SUFFIX = ".journal.json"
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
+LOCK_TIMEOUT_S = 600.0  # the longest a writer waits for another one before giving up
+_LOCK_POLL_S = 0.05
+
+
+class CatalogBusyError(TimeoutError):
+    """Another process held the catalog's writer lock for longer than the wait allowed."""
+
+
 # The syscall exists but this filesystem / kernel cannot exchange: use the fallback.
 _UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM}
 
@@ -154,18 +165,39 @@ def recover(catalog_path: str | os.PathLike[str]) -> None:
         staging.rmdir()
 
 
+def _acquire(fd: int, root: Path, timeout_s: float) -> None:
+    """``flock(LOCK_EX)`` within ``timeout_s``, else :class:`CatalogBusyError` naming ``root``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise CatalogBusyError(
+                    f"catalog {root} is being written by another process (its writer lock is "
+                    f"held); gave up after {timeout_s:g} s: wait for that write to finish and "
+                    "run again"
+                ) from None
+            time.sleep(_LOCK_POLL_S)
+
+
 @contextlib.contextmanager
-def catalog_lock(catalog_path: str | os.PathLike[str]) -> Iterator[Path]:
+def catalog_lock(
+    catalog_path: str | os.PathLike[str], *, timeout_s: float = LOCK_TIMEOUT_S
+) -> Iterator[Path]:
     """Hold the catalog's writer lock (creating the catalog folder) and tidy up first.
 
-    Yields the catalog root. Blocks while another process writes to the same catalog.
+    Yields the catalog root. Waits while another process writes to the same catalog, at most
+    ``timeout_s`` seconds, then raises :class:`CatalogBusyError` naming the catalog (a writer
+    that died released the lock: only a live one makes us wait).
     """
     root = Path(catalog_path)
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root, os.O_RDONLY)
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _acquire(fd, root, timeout_s)
         recover(root)
         yield root
     finally:

@@ -81,3 +81,18 @@ def test_a_window_reads_the_same_rows_from_a_catalog_of_many_files(tmp_path: Pat
             assert np.array_equal(window.ts_event, full.ts_event[keep]), (start, end)
             for name in ("open", "high", "low", "close", "volume"):
                 assert np.array_equal(getattr(window, name), getattr(full, name)[keep])
+
+
+@pytest.mark.parametrize(
+    ("window", "error", "match"),
+    [
+        ({"start_ns": "2017-01-03"}, TypeError, r"start_ns must be an int \(UTC ns\)"),
+        ({"end_ns": 1.4835e18}, TypeError, r"end_ns must be an int"),
+    ],
+)  # fmt: skip
+def test_read_bars_refuses_a_window_it_cannot_mean(
+    demo_catalog: Path, window: dict[str, object], error: type[Exception], match: str
+) -> None:
+    # a str failed deep in a comparison ('>=' not supported), a float was rounded silently
+    with pytest.raises(error, match=match):
+        read_bars(demo_catalog, BID, **window)  # type: ignore[arg-type]

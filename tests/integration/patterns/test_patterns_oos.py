@@ -85,3 +85,18 @@ def test_evaluate_refuses_a_test_window_without_bars(
     )
     assert not out.exists()
     assert not list((patterns_replay_catalog / "patterns").glob("*/oos-train"))
+
+
+def test_evaluate_refuses_to_overwrite_an_earlier_report_in_out(tmp_path: Path) -> None:
+    """A second evaluation with the same --out silently replaced the first one's report.md,
+    results.json and equity.png: now refused in one line naming the file, nothing touched."""
+    out = tmp_path / "oos"
+    out.mkdir()
+    (out / "results.json").write_text('{"earlier": true}')
+    result = _cli("patterns", "evaluate", "--catalog", str(tmp_path / "no-catalog"),
+                  "--train", "2017-01-02", "2017-01-03T12:00", "--test", "2017-01-04",
+                  "2017-01-05", "--out", str(out))  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1 and str(out / "results.json") in result.stderr
+    assert "--replace" in result.stderr
+    assert (out / "results.json").read_text() == '{"earlier": true}'

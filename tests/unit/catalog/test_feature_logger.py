@@ -252,3 +252,35 @@ def test_record_holds_logs_what_record_would_for_quiet_decisions(tmp_path: Path)
     assert np.array_equal(a.features, b.features) and np.array_equal(a.ts_event, b.ts_event)
     drop = ["model_id", "ts_init"]  # the bulk call logs one model id; ts_init = ts_event here
     assert a.table.drop_columns(drop).equals(b.table.drop_columns(drop))
+
+
+def test_a_hung_background_writer_never_blocks_the_strategy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a disk that stops answering (a hung NFS mount) held the writer thread; once its queue of
+    # 4 parts filled, flush() on the strategy's thread blocked forever, and close() too
+    import threading
+    import time
+
+    from nautilus_ai.catalog import logger as logger_module
+
+    release = threading.Event()
+    real_write = PartWriter.write
+
+    def hung(self: PartWriter, table: Any, metadata: Any = None) -> Path:
+        release.wait(30)
+        return real_write(self, table, metadata)
+
+    monkeypatch.setattr(PartWriter, "write", hung)
+    monkeypatch.setattr(logger_module, "_PUT_TIMEOUT_S", 0.2)
+    errors: list[str] = []
+    logger = _logger(tmp_path, background=True, on_error=errors.append, max_pending_rows=1000)
+    started = time.monotonic()
+    try:
+        record_rows(logger, 40)  # 10 flushes of 4 rows: the queue (4) and the thread (1) fill
+        stats = logger.close()
+        assert time.monotonic() - started < 10
+        assert errors and any("writer" in e for e in errors)
+        assert stats.rows_dropped == 0
+    finally:
+        release.set()

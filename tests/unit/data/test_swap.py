@@ -99,3 +99,34 @@ def test_the_lock_serialises_writers(tmp_path: Path) -> None:
         order.append("second in")
     thread.join()
     assert order == ["first done", "second in"]
+
+
+def test_a_writer_held_by_another_live_process_is_waited_for_with_a_bound(
+    tmp_path: Path,
+) -> None:
+    # a second import while another one writes (or hangs) must not block forever in silence
+    from nautilus_ai.data.swap import CatalogBusyError
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with catalog_lock(tmp_path):
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert inside.wait(5)
+        started = time.monotonic()
+        with (
+            pytest.raises(CatalogBusyError, match=str(tmp_path)) as caught,
+            catalog_lock(tmp_path, timeout_s=0.3),
+        ):
+            pass
+        assert time.monotonic() - started < 3
+        assert "another process" in str(caught.value)
+    finally:
+        release.set()
+        thread.join(10)
