@@ -20,6 +20,7 @@ import gc
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -290,11 +291,31 @@ def _stat(path: Path) -> tuple[int, int]:
     return stat.st_mtime_ns, stat.st_size
 
 
+#: How long a flush waits for another process's lock on the cache before giving up.
+LOCK_TIMEOUT_S = 30.0
+
+
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, timeout_s: float | None = None) -> Iterator[None]:
+    """The cache's writer lock, waited for at most ``timeout_s`` (default
+    :data:`LOCK_TIMEOUT_S`): a process that holds it for ever (a stuck run sharing the cache)
+    made every flush wait for ever."""
     lock_path = path.with_name(path.name + ".lock")
+    limit = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PredictionCacheError(
+                        f"prediction cache {path} is being written by another process (its lock "
+                        f"{lock_path} is held); gave up after {limit:g} s, the new entries are "
+                        "kept in memory for the next flush"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
@@ -375,6 +396,7 @@ class CachedPredictor:
         # its answers stand for it; the others are served but not kept.
         self._cacheable = getattr(inner, "cacheable", None)
         self.not_kept = 0
+        self.flush_failures = 0
         self._model_id = inner.model_id
         self.hits = 0
         self.misses = 0
@@ -460,7 +482,11 @@ class CachedPredictor:
             return
         self.cache.put(key, prediction)
         if self.cache.unflushed >= self._flush_every:
-            self.cache.flush()
+            try:
+                self.cache.flush()
+            except PredictionCacheError as exc:  # a busy lock: the answer stands, kept to retry
+                self.flush_failures += 1
+                log.warning("%s", exc)
 
 
 class CachedConfig(BaseModel):

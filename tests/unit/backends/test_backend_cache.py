@@ -191,3 +191,38 @@ def test_rows_out_of_range_are_refused_by_column_checks(tmp_path: Path) -> None:
     pq.write_table(pa.table(row, schema=_SCHEMA), path)
     with pytest.raises(PredictionCacheError, match="action outside"):
         PredictionCache(path)
+
+
+def test_a_lock_held_by_another_process_is_waited_for_with_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another live process holding <cache>.lock (a stuck run sharing the cache) made every
+    # flush wait for ever: a mid-run flush blocked the strategy's thread, close() never ended.
+    import subprocess
+    import sys
+
+    from nautilus_ai.models import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "LOCK_TIMEOUT_S", 0.3)
+    path = tmp_path / "c.parquet"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a+b'); "
+         "fcntl.flock(f.fileno(), fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+         str(path) + ".lock"], stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        inner = ScriptedPredictor("slow/1", Action.BUY, 0.9)
+        cached = CachedPredictor(inner, PredictionCache(path), flush_every=1)
+        answer = cached.predict(np.array([0.1, 0.2]), _ctx(1))  # the flush gives up: answered
+        assert answer.action is Action.BUY and cached.flush_failures == 1
+        assert cached.cache.unflushed == 1  # kept for the next flush
+        with pytest.raises(PredictionCacheError, match=r"being written by another process .*"
+                           r"gave up after 0\.3 s"):  # fmt: skip
+            cached.cache.flush()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert cached.cache.flush() == 1 and not path.with_name("c.parquet.tmp").exists()
