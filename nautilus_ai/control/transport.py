@@ -15,6 +15,7 @@ Keys, for trader ``T`` and prefix ``P`` (default ``nautilus-ai:control``):
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Mapping
@@ -96,8 +97,8 @@ class RedisSettings:
             )
         for name in ("connect_timeout", "socket_timeout"):
             value = getattr(self, name)
-            if not (value > 0):
-                raise ValueError(f"{name} must be > 0 seconds, was {value!r}")
+            if not (0 < value < math.inf):  # inf (or NaN) is a wait without end
+                raise ValueError(f"{name} must be a finite number > 0 seconds, was {value!r}")
 
     @property
     def redacted_url(self) -> str:

@@ -64,6 +64,9 @@ def test_stream_names_and_settings() -> None:
         RedisSettings(url="http://x")
     with pytest.raises(ValueError, match="socket_timeout"):
         RedisSettings(socket_timeout=0)
+    for endless in (float("inf"), float("nan")):  # accepted from Python: a wait without end
+        with pytest.raises(ValueError, match="connect_timeout must be a finite number"):
+            RedisSettings(connect_timeout=endless)
     assert RedisSettings(url="redis://u:hunter2@h:1/0").redacted_url == "redis://u:***@h:1/0"
     assert redis_url_from_env(env={"NAUTILUS_AI_REDIS_URL": "redis://h:2/0"}) == "redis://h:2/0"
     assert redis_url_from_env("redis://x:1/0", env={}) == "redis://x:1/0"
