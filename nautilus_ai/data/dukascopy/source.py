@@ -12,6 +12,7 @@ so the downloader can tell a dead network from a busy server.
 from __future__ import annotations
 
 import errno
+import math
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -140,8 +141,9 @@ class HttpDataSource:
         pool_size: int = 8,
         session: requests.Session | None = None,
     ) -> None:
-        if connect_timeout <= 0 or read_timeout <= 0:
-            raise ValueError("timeouts must be > 0 seconds")
+        for name, value in (("connect_timeout", connect_timeout), ("read_timeout", read_timeout)):
+            if not (0 < value < math.inf):  # inf or NaN: a wait without end on a dead server
+                raise ValueError(f"{name} must be a finite number > 0 seconds, was {value!r}")
         self.name = f"http:{base_url}"
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)

@@ -252,3 +252,13 @@ def test_bars_covered_needs_every_file_of_the_period() -> None:
     seven = 420_000_000_000
     straddle = np.array([13 * hour + 3 * 60_000_000_000, 12 * hour + 60_000_000_000])
     assert bars_covered(straddle, seven, read, hour).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("endless", [float("inf"), float("nan"), 0.0])
+def test_a_download_source_refuses_a_timeout_without_end(endless: float) -> None:
+    # HttpDataSource(read_timeout=inf) was taken: a server that accepts and never answers held
+    # the download for good (the CLI's --timeout is checked; the Python API was not).
+    from nautilus_ai.data.dukascopy.source import HttpDataSource
+
+    with pytest.raises(ValueError, match="read_timeout must be a finite number > 0 seconds"):
+        HttpDataSource(read_timeout=endless)
