@@ -310,9 +310,21 @@ class PlainSignals:
         if self._call is None:
             return None
         try:
-            return self._call(row)
+            signal = self._call(row)
         except Exception:
             return None
+        if signal is None:
+            return None
+        # What a Prediction would refuse never reaches the core (a plugin's NaN confidence or a
+        # sign of 5 did): the full path then asks predict, which names the fault.
+        sign, confidence, risk, _ = signal
+        if (
+            (sign == 0 or sign == 1 or sign == -1)
+            and 0.0 <= confidence <= 1.0
+            and 0.0 <= risk <= 1.0
+        ):
+            return signal
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,3 +111,20 @@ def test_plain_signals_binds_per_predictor_and_spec_and_never_raises(
     assert reader.read(object(), spec.hash, row) is None  # no fast path: ask predict
     assert reader.read(_Raises(spec.hash), spec.hash, row) is None  # predict says what failed
     assert reader.read(rule, spec.hash, row) is not None  # a swap back binds again
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [(5, 0.9, 0.1, "x"), (1, math.nan, 0.1, "x"), (1, 1.5, 0.1, "x"), (-1, 0.9, -0.2, "x"),
+     (0, 0.9, math.inf, "x")],
+)  # fmt: skip
+def test_an_answer_a_prediction_would_refuse_never_reaches_the_core(
+    spec: FeatureSpec, real_features: NDArray[np.float64], signal: tuple[Any, ...]
+) -> None:
+    # A plugin's predict_signal answer went straight to the decision core: a NaN confidence or
+    # a sign of 5 was decided on. It now takes the full path, where predict names the fault.
+    class Plugin(_Raises):
+        def predict_signal(self, features: Any) -> Any:
+            return signal
+
+    assert PlainSignals().read(Plugin(spec.hash), spec.hash, real_features[100].tolist()) is None
