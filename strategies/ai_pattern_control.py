@@ -99,6 +99,10 @@ class AIPatternControl:
 
     stop: Callable[[], None]
 
+    #: What a restored state (``load_state``) set over the config's values, one line each
+    #: (``"min_confidence 0.55 -> 0.65"``), also in :meth:`control_status`.
+    restored_over_config: tuple[str, ...] = ()
+
     add_decision_sink: Callable[..., None]
 
     # -- The first model ----------------------------------------------------------------------
@@ -153,6 +157,7 @@ class AIPatternControl:
                 f"the config's risk settings and model: resume when checked"
             )
             return
+        configured = self.core.controls.to_dict()
         try:
             self.core.set_controls(controls)
         except ValueError as exc:
@@ -162,11 +167,23 @@ class AIPatternControl:
                 f"using the config's (paused={controls.paused})"
             )
         predictor_config = saved.get("predictor")
+        configured_model = self.model_id
         if isinstance(predictor_config, dict) and predictor_config != self._predictor_config:
             predictor = self._build_predictor(predictor_config)
             if predictor is not None:
                 self._predictor = predictor
                 self._predictor_config = dict(predictor_config)
+        # A config edited before the restart loses to the saved state (documented): say which
+        # values the saved state set over the config's, where an operator will look.
+        now = {**self.core.controls.to_dict(), "model": self.model_id}
+        was = {**configured, "model": configured_model}
+        self.restored_over_config = tuple(
+            f"{key} {was[key]!r} -> {now[key]!r}" for key in now if now[key] != was[key]
+        )
+        if self.restored_over_config:
+            self.log.warning(
+                "Restored state overrides the config: " + "; ".join(self.restored_over_config)
+            )
         self.log.info(f"Restored state: paused={self.paused}, model={self.model_id}")
 
     # -- Outcome feedback (nautilus_ai.feedback) ---------------------------------------------
@@ -282,6 +299,7 @@ class AIPatternControl:
             "health": self.health.snapshot(self.core.bars),
             "protection": self._exits.status(),
             "feedback": None if self.feedback is None else self.feedback.status(),
+            "restored_over_config": list(self.restored_over_config),
         }  # fmt: skip
 
     # -- Counters (status and reports) ---------------------------------------------------

@@ -26,6 +26,19 @@ def test_saved_controls_are_restored() -> None:
     controls = strategy.core.controls
     assert controls.paused and controls.min_confidence == 0.65
     assert controls.risk_multiplier == 1.5
+    # The saved values win over the config's (documented); each one is named, in the status too.
+    assert strategy.restored_over_config == (
+        "paused False -> True",
+        "min_confidence 0.55 -> 0.65",
+        "risk_multiplier 1.0 -> 1.5",
+    )
+
+
+def test_a_restore_that_matches_the_config_names_nothing() -> None:
+    strategy = AIPatternStrategy(AIPatternConfig(**BASE))
+    state = AIPatternStrategy(AIPatternConfig(**BASE)).on_save()
+    strategy.on_load(state)
+    assert strategy.restored_over_config == ()
 
 
 def test_a_saved_risk_the_config_no_longer_allows_keeps_the_configs_and_stays_paused() -> None:
