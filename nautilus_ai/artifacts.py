@@ -12,10 +12,18 @@ import hashlib
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["ArtifactError", "file_sha256", "fsync_path", "next_version", "publish_folder"]
+__all__ = [
+    "ArtifactError",
+    "file_sha256",
+    "fsync_path",
+    "next_version",
+    "publish_folder",
+    "write_bytes_atomic",
+]
 
 
 class ArtifactError(RuntimeError):
@@ -74,3 +82,22 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Write ``content`` to ``path`` (parents created) through a temporary file in the same
+    folder, fsynced, then ``os.replace``: an interrupted write leaves the previous file (or
+    none), never a truncated one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nautilus_ai.artifacts import write_bytes_atomic
 from nautilus_ai.experiments.plan import RunSpec
 from nautilus_ai.experiments.tasks import PreparedModel, RunResult
 
@@ -144,20 +145,6 @@ def _unreadable(path: Path) -> str | None:
     if meta.num_rows != 1:
         return f"{meta.num_rows} rows, a run file holds one"
     return None
-
-
-def _atomic_write_bytes(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json(value: Any) -> str:
@@ -279,7 +266,7 @@ class ResultsStore:
         table = pa.Table.from_pylist([row], schema=SCHEMA)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
-        _atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        write_bytes_atomic(path, sink.getvalue().to_pybytes())
         self.clear_failure(spec.experiment, result.key)
         return path
 
@@ -301,7 +288,7 @@ class ResultsStore:
             "config": spec.config(),
         }
         path = self.failures_dir(spec.experiment) / f"{key}.json"
-        _atomic_write_bytes(path, (json.dumps(record, indent=2, default=_plain) + "\n").encode())
+        write_bytes_atomic(path, (json.dumps(record, indent=2, default=_plain) + "\n").encode())
         return path
 
     def clear_failure(self, experiment: str, key: str) -> None:
@@ -364,7 +351,7 @@ class ResultsStore:
     def write_manifest(self, experiment: str, manifest: Mapping[str, Any]) -> Path:
         path = self.experiment_dir(experiment) / "experiment.json"
         text = json.dumps(manifest, indent=2, default=_plain) + "\n"
-        _atomic_write_bytes(path, text.encode())
+        write_bytes_atomic(path, text.encode())
         return path
 
     def manifest(self, experiment: str) -> dict[str, Any] | None:

@@ -13,8 +13,6 @@ the tree, with its held-out fidelity in the header.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from nautilus_ai.artifacts import write_bytes_atomic
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.models.base import Predictor
 from nautilus_ai.models.lightgbm import read_gbt_card
@@ -95,19 +94,7 @@ class PineExport:
     def write(self, path: str | Path) -> Path:
         """Write the script to ``path`` (parents created), atomically: an interrupted write
         leaves the previous file (or none), never a truncated script."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self.script)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        return write_bytes_atomic(path, self.script.encode("utf-8"))
 
 
 def _version() -> str:

@@ -6,19 +6,13 @@ strategy goes on deciding on the good ticks."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
-from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
-from nautilus_trader.config import LoggingConfig
-from nautilus_trader.model.currencies import USD
+from fixtures.synthetic_engine import plain_engine
 from nautilus_trader.model.data import Bar, BarType, QuoteTick
-from nautilus_trader.model.enums import AccountType, OmsType
-from nautilus_trader.model.identifiers import Venue
-from nautilus_trader.model.objects import Money, Price, Quantity
-from nautilus_trader.test_kit.providers import TestInstrumentProvider
+from nautilus_trader.model.objects import Price, Quantity
 
 from nautilus_ai.strategies.ai_pattern import AIPatternConfig, AIPatternStrategy
 
@@ -31,13 +25,7 @@ Ticks = list[list[float]]
 
 def run_ticks(change: Callable[[Ticks], None] | None = None, n: int = 200) -> AIPatternStrategy:
     """Synthetic bars and three quotes per bar (``change`` edits the quotes: [ts, bid, ask])."""
-    engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR")))
-    engine.add_venue(
-        Venue("SIM"), OmsType.NETTING, AccountType.MARGIN, [Money(100_000, USD)],
-        base_currency=USD, default_leverage=Decimal(30),
-    )  # fmt: skip
-    instrument = TestInstrumentProvider.default_fx_ccy("EUR/USD")
-    engine.add_instrument(instrument)
+    engine, instrument = plain_engine()
     bar_type = BarType.from_str(BAR_TYPE)
     rng = np.random.default_rng(1)
     closes = 1.1 + np.cumsum(rng.normal(0, 2e-4, n))

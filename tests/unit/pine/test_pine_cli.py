@@ -92,7 +92,7 @@ def test_a_zero_stop_and_a_card_that_is_no_json_are_refused(tmp_path: Path) -> N
 
 def test_the_script_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An interrupted write left a truncated script where the previous one had been.
-    from nautilus_ai.pine import export as export_module
+    from nautilus_ai import artifacts
 
     out = tmp_path / "rule.pine"
     assert main(["export-pine", "--model", "rule", "--out", str(out)]) == 0
@@ -101,7 +101,7 @@ def test_the_script_is_written_atomically(tmp_path: Path, monkeypatch: pytest.Mo
     def cut(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export_module.os, "fsync", cut)
+    monkeypatch.setattr(artifacts.os, "fsync", cut)
     argv = ["export-pine", "--model", '{"kind": "rule", "trend_min_atr": 1.25}', "--out", str(out)]
     assert main(argv) == 130  # "nautilus-ai: interrupted"
     assert out.read_bytes() == before
