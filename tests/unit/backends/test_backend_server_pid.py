@@ -39,6 +39,19 @@ def test_a_stale_pid_file_naming_another_process_is_not_stopped(
     assert stranger.poll() is None  # still running
 
 
+def no_launch_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty model store, with launching TorchServe made a test failure (the checks under
+    test must refuse before it)."""
+
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was launched")
+
+    monkeypatch.setattr("nautilus_ai.serving.server.subprocess.Popen", no_launch)
+    store = tmp_path / "store"
+    store.mkdir()
+    return store
+
+
 def test_a_port_in_use_is_named_before_the_server_is_launched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,12 +61,7 @@ def test_a_port_in_use_is_named_before_the_server_is_launched(
 
     from nautilus_ai.serving import TorchServeError
 
-    def no_launch(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the server was launched")
-
-    monkeypatch.setattr("nautilus_ai.serving.server.subprocess.Popen", no_launch)
-    store = tmp_path / "store"
-    store.mkdir()
+    store = no_launch_store(tmp_path, monkeypatch)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
@@ -71,12 +79,7 @@ def test_a_model_archive_missing_from_the_store_is_named_before_launch(
     # `serve start` waited its whole --timeout-s (180 s) and then quoted the model log.
     from nautilus_ai.serving import TorchServeError
 
-    def no_launch(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the server was launched")
-
-    monkeypatch.setattr("nautilus_ai.serving.server.subprocess.Popen", no_launch)
-    store = tmp_path / "store"
-    store.mkdir()
+    store = no_launch_store(tmp_path, monkeypatch)
     (store / "mlp.mar").write_bytes(b"")
     for entry in ("mlp=mpl.mar", "mpl.mar"):
         settings = TorchServeSettings(model_store=store, workdir=tmp_path / "ts", models=(entry,))
