@@ -87,6 +87,7 @@ def test_a_model_archive_missing_from_the_store_is_named_before_launch(
             TorchServeProcess(settings).start()
 
 
+@pytest.mark.extra("serve")  # `nautilus-ai serve start` on a core install refuses first
 def test_serve_start_interrupted_while_waiting_stops_the_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

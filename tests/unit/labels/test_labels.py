@@ -169,6 +169,7 @@ def test_a_label_never_depends_on_bars_after_its_horizon(
         assert not np.array_equal(moved.forward_return[reaching], base.forward_return[reaching])
 
 
+@pytest.mark.extra("torch")  # through `nautilus-ai train`, which a core install refuses first
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

@@ -9,6 +9,7 @@ from nautilus_ai.cli import main
 WINDOWS = ["--train", "2017-01-01", "2017-02-01", "--validation", "2017-02-01", "2017-03-01"]
 
 
+@pytest.mark.extra("torch")  # `nautilus-ai train` on a core install refuses for the extra first
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
