@@ -39,6 +39,8 @@ def test_answers_past_the_deadline_are_holds_that_say_so() -> None:
     assert health["predictions_late"] == len(records)
     assert health["last_alert"]["kind"] == "model_timing"
     assert "deadline" in health["last_alert"]["message"]
+    # Said at 1, 2, 4, ... late answers, not once a simulated minute (every 1-minute bar).
+    assert health["alerts"] == len(records).bit_length() < len(records)  # 6 lines, not 36
 
 
 def test_a_busy_async_model_skips_bars_and_says_so() -> None:
@@ -50,6 +52,7 @@ def test_a_busy_async_model_skips_bars_and_says_so() -> None:
     assert health["predictions_skipped"] > 0
     assert health["last_alert"]["kind"] == "model_timing"
     assert "busy" in health["last_alert"]["message"]
+    assert health["alerts"] <= health["predictions_skipped"].bit_length()
 
 
 def test_a_sub_nanosecond_deadline_is_one_nanosecond_not_a_crash() -> None:
