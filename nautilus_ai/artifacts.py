@@ -13,12 +13,14 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
     "ArtifactError",
     "file_sha256",
+    "flock_within",
     "fsync_path",
     "next_version",
     "publish_folder",
@@ -101,3 +103,20 @@ def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def flock_within(fd: int, timeout_s: float, poll_s: float = 0.05) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, waiting at most ``timeout_s`` seconds for the
+    process that holds it (one that died released it: only a live holder makes us wait);
+    ``False`` when it is still held then. POSIX only (the callers' writers are)."""
+    import fcntl
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)

@@ -32,7 +32,6 @@ import functools
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +41,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock; one writer at a time is on the user
     fcntl = None  # type: ignore[assignment]
+
+from nautilus_ai.artifacts import flock_within
 
 __all__ = [
     "LOCK_TIMEOUT_S",
@@ -167,19 +168,11 @@ def recover(catalog_path: str | os.PathLike[str]) -> None:
 
 def _acquire(fd: int, root: Path, timeout_s: float) -> None:
     """``flock(LOCK_EX)`` within ``timeout_s``, else :class:`CatalogBusyError` naming ``root``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise CatalogBusyError(
-                    f"catalog {root} is being written by another process (its writer lock is "
-                    f"held); gave up after {timeout_s:g} s: wait for that write to finish and "
-                    "run again"
-                ) from None
-            time.sleep(_LOCK_POLL_S)
+    if not flock_within(fd, timeout_s, _LOCK_POLL_S):
+        raise CatalogBusyError(
+            f"catalog {root} is being written by another process (its writer lock is held); "
+            f"gave up after {timeout_s:g} s: wait for that write to finish and run again"
+        )
 
 
 @contextlib.contextmanager

@@ -20,7 +20,6 @@ import gc
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nautilus_ai.artifacts import flock_within
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
 from nautilus_ai.models.itemwise import (
     ItemwisePredictor,
@@ -296,26 +296,17 @@ LOCK_TIMEOUT_S = 30.0
 
 
 @contextmanager
-def _locked(path: Path, timeout_s: float | None = None) -> Iterator[None]:
-    """The cache's writer lock, waited for at most ``timeout_s`` (default
-    :data:`LOCK_TIMEOUT_S`): a process that holds it for ever (a stuck run sharing the cache)
-    made every flush wait for ever."""
+def _locked(path: Path) -> Iterator[None]:
+    """The cache's writer lock, waited for at most :data:`LOCK_TIMEOUT_S`: a process that holds
+    it for ever (a stuck run sharing the cache) made every flush wait for ever."""
     lock_path = path.with_name(path.name + ".lock")
-    limit = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     with open(lock_path, "a+b") as handle:
-        deadline = time.monotonic() + limit
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise PredictionCacheError(
-                        f"prediction cache {path} is being written by another process (its lock "
-                        f"{lock_path} is held); gave up after {limit:g} s, the new entries are "
-                        "kept in memory for the next flush"
-                    ) from None
-                time.sleep(0.05)
+        if not flock_within(handle.fileno(), LOCK_TIMEOUT_S):
+            raise PredictionCacheError(
+                f"prediction cache {path} is being written by another process (its lock "
+                f"{lock_path} is held); gave up after {LOCK_TIMEOUT_S:g} s, the new entries are "
+                "kept in memory for the next flush"
+            )
         try:
             yield
         finally:
