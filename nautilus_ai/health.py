@@ -137,6 +137,28 @@ class StrategyHealth:
             f"quote tick refused: {reason}: {detail} (since start: {self.ticks_rejected})", now,
         )  # fmt: skip
 
+    def requests_dropped(self, count: int, ts_event: int, now: int) -> None:
+        """Count ``count`` requests an async model dropped unanswered (it was still busy) and
+        alert at the 1st, 2nd, 4th, 8th, ... one: a steady condition, not a line a bar."""
+        before = self.predictions_skipped
+        self.predictions_skipped += count
+        if before.bit_length() != self.predictions_skipped.bit_length():
+            self.alert(
+                "error", ALERT_MODEL_TIMING,
+                f"model busy: a request dropped unanswered at bar {ts_event} "
+                f"({self.predictions_skipped} so far), the model is still on an earlier one", now,
+            )  # fmt: skip
+
+    def answer_late(self, reason: str, ts_event: int, now: int) -> None:
+        """Count an answer past the deadline (a hold) and alert as :meth:`requests_dropped`."""
+        self.predictions_late += 1
+        late = self.predictions_late
+        if late.bit_length() != (late - 1).bit_length():
+            self.alert(
+                "warning", ALERT_MODEL_TIMING,
+                f"holding on bar {ts_event}: {reason} ({late} late so far)", now,
+            )  # fmt: skip
+
     def alert(self, level: str, kind: str, message: str, now: int) -> Alert:
         """Record an alert and write it unless one of this kind was written < interval ago."""
         self.alerts += 1

@@ -20,7 +20,7 @@ from nautilus_ai.decision import DecisionCore, RiskControls
 from nautilus_ai.decision.timing import DecisionTiming
 from nautilus_ai.features.spec import default_spec_of
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
-from nautilus_ai.health import ALERT_MODEL_TIMING, StrategyHealth
+from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
@@ -337,31 +337,13 @@ class AIPatternControl:
         stats = self._scheduler.stats
         dropped = stats.skipped_busy + stats.cancelled
         decisions = self._scheduler.request(ts, row, precomputed, self._context, keep_row=sinks)
-        health = self.health
         dropped = stats.skipped_busy + stats.cancelled - dropped
         if dropped:  # a hung or slow model: requests dropped unanswered, no decisions
-            before = health.predictions_skipped
-            health.predictions_skipped += dropped
-            # Said at 1, 2, 4, 8, ... drops: a steady condition, not a line a bar (a backtest
-            # or a fast replay of 186k bars wrote one per simulated minute); counted in full.
-            if before.bit_length() != health.predictions_skipped.bit_length():
-                health.alert(
-                    "error", ALERT_MODEL_TIMING,
-                    f"model busy: a request dropped unanswered at bar {ts} "
-                    f"({health.predictions_skipped} so far), the model is still on an earlier "
-                    "one", self.clock.timestamp_ns(),
-                )  # fmt: skip
+            self.health.requests_dropped(dropped, ts, self.clock.timestamp_ns())
         for decision in decisions:
             self._count_error(decision.prediction, ts)
             if decision.late:
-                health.predictions_late += 1
-                late = health.predictions_late
-                if late & (late - 1) == 0:  # at 1, 2, 4, 8, ... late answers (see above)
-                    health.alert(
-                        "warning", ALERT_MODEL_TIMING,
-                        f"holding on bar {ts}: {decision.prediction.reason} "
-                        f"({late} late so far)", self.clock.timestamp_ns(),
-                    )  # fmt: skip
+                self.health.answer_late(decision.prediction.reason, ts, self.clock.timestamp_ns())
             # Sizing and exits use this bar's features (the market now); the trade log keeps
             # the bar the decision was made for (decision_ts).
             self._act(ts, close, row, decision.prediction, decision.requested_at_ns)
