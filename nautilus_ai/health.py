@@ -21,6 +21,7 @@ __all__ = [
     "ALERT_MODEL_TIMING",
     "ALERT_ORDERS",
     "ALERT_PROTECTION",
+    "ALERT_STALE_BARS",
     "Alert",
     "StrategyHealth",
 ]
@@ -30,6 +31,7 @@ ALERT_BAD_TICKS = "bad_ticks"
 ALERT_MODEL_TIMING = "model_timing"
 ALERT_ORDERS = "orders"
 ALERT_PROTECTION = "protection"
+ALERT_STALE_BARS = "stale_bars"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class StrategyHealth:
         self.bars_rejected_total = 0
         self.ticks_rejected: dict[str, int] = {}
         self.ticks_rejected_total = 0
+        self.ticks_held_stale = 0  # tick mode: quotes held, a due bar late (stale features)
         self.predictor_errors = 0
         self.predictions_late = 0  # answers past the deadline (holds)
         self.predictions_skipped = 0  # bars not asked: the async model was still busy
@@ -137,6 +140,16 @@ class StrategyHealth:
             f"quote tick refused: {reason}: {detail} (since start: {self.ticks_rejected})", now,
         )  # fmt: skip
 
+    def tick_held_stale(self, detail: str, now: int) -> None:
+        """Count a quote held in tick mode because a due bar is late (the bar feature feed is
+        behind) and alert at error level, at most once per interval."""
+        self.ticks_held_stale += 1
+        self.alert(
+            "error", ALERT_STALE_BARS,
+            f"tick decisions held, the bar features are stale: {detail} "
+            f"({self.ticks_held_stale} quotes held since start)", now,
+        )  # fmt: skip
+
     def requests_dropped(self, count: int, ts_event: int, now: int) -> None:
         """Count ``count`` requests an async model dropped unanswered (it was still busy) and
         alert at the 1st, 2nd, 4th, 8th, ... one: a steady condition, not a line a bar."""
@@ -184,6 +197,7 @@ class StrategyHealth:
             "bars_rejected_total": self.bars_rejected_total,
             "ticks_rejected": dict(self.ticks_rejected),
             "ticks_rejected_total": self.ticks_rejected_total,
+            "ticks_held_stale": self.ticks_held_stale,
             "predictor_errors": self.predictor_errors,
             "predictions_late": self.predictions_late,
             "predictions_skipped": self.predictions_skipped,

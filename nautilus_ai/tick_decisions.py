@@ -17,6 +17,14 @@ after the last decision and (if ``every_ms`` is set) at least ``every_ms`` after
 ``every_ticks=1`` decides on every quote tick, ``every_ticks=n`` on every n-th, ``every_ms=k``
 at most once per k ms.
 
+Stale bar features: a quote that falls in a bar's period means that bar is due at its close.
+When it has not been delivered ``max_bar_delay_ms`` after its close (default: one bar period),
+the bar feed is behind (stopped, or its bars refused) and the last bar's features are stale:
+from then on ticks are *held* (not eligible, no decision) until the next bar arrives. A quiet
+market (no quote in a period) makes no bar due, so a gap in quotes never holds. Needs the bar
+period (``bar_ns``; :func:`bar_period_ns` of a time-bar type); without one (tick, volume or
+monthly bars) nothing is held. The vectorised twin holds the same ticks.
+
 The decision's price is the tick's mid (sizing and the protective exits' distances: ATR =
 ``atr_close`` of the last bar x mid).
 """
@@ -24,6 +32,7 @@ The decision's price is the tick's mid (sizing and the protective exits' distanc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,10 +44,12 @@ from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute
 from nautilus_ai.models.base import Action, MarketContext, Prediction, Predictor, safe_predict
 
 __all__ = [
+    "HELD_STALE",
     "TickDecider",
     "TickModeConfig",
     "TickRows",
     "TickVectorSpec",
+    "bar_period_ns",
     "decide_on_tick",
     "tick_decision_rows",
     "tick_problem",
@@ -51,6 +62,29 @@ TICK_NON_FINITE = "non_finite"
 TICK_NON_POSITIVE_PRICE = "non_positive_price"
 TICK_OUT_OF_ORDER = "out_of_order"
 TICK_OUTLIER = "outlier"
+
+#: A precomputed quote's decision row when it is held because a due bar is late.
+HELD_STALE = -2
+
+_PERIOD_NS = {
+    "MILLISECOND": 1_000_000,
+    "SECOND": 1_000_000_000,
+    "MINUTE": 60_000_000_000,
+    "HOUR": 3_600_000_000_000,
+    "DAY": 86_400_000_000_000,
+    "WEEK": 604_800_000_000_000,
+}
+
+
+def bar_period_ns(bar_type: str) -> int | None:
+    """The period of a time-bar type in ns (``"EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"`` -> 60e9),
+    or ``None`` for bars without a fixed period (tick, volume, value, monthly bars). A composite
+    type (``...-INTERNAL@1-MINUTE-EXTERNAL``) has the period of its own (first) part."""
+    parts = str(bar_type).split("@", 1)[0].rsplit("-", 4)
+    if len(parts) != 5 or not parts[1].isdigit() or int(parts[1]) < 1:
+        return None
+    unit = _PERIOD_NS.get(parts[2])
+    return None if unit is None else int(parts[1]) * unit
 
 
 def tick_problem(
@@ -85,10 +119,14 @@ class TickModeConfig:
         Decide on every n-th eligible quote tick (1 = every tick), >= 1.
     every_ms : float, optional
         Also wait at least this many milliseconds after the last decision (> 0).
+    max_bar_delay_ms : float, optional
+        Hold (no decision) once a due bar is this many milliseconds late: quotes fell in its
+        period but it was not delivered (> 0; default: one bar period). See the module notes.
     """
 
     every_ticks: int = 1
     every_ms: float | None = None
+    max_bar_delay_ms: float | None = None
 
     def __post_init__(self) -> None:
         every: object = self.every_ticks
@@ -98,12 +136,23 @@ class TickModeConfig:
             raise ValueError(f"every_ticks: expected an int, got {self.every_ticks!r}")
         if self.every_ticks < 1:
             raise ValueError(f"every_ticks: must be >= 1, got {self.every_ticks}")
-        if self.every_ms is not None and not (
-            isinstance(self.every_ms, int | float) and math.isfinite(self.every_ms)
-        ):
-            raise ValueError(f"every_ms: expected a number, got {self.every_ms!r}")
-        if self.every_ms is not None and self.every_ms <= 0:
-            raise ValueError(f"every_ms: must be > 0, got {self.every_ms}")
+        for name in ("every_ms", "max_bar_delay_ms"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float) and math.isfinite(value)
+            ):
+                raise ValueError(f"{name}: expected a number, got {value!r}")
+            if value <= 0:
+                raise ValueError(f"{name}: must be > 0, got {value}")
+
+    def stale_after_ns(self, bar_ns: int | None) -> int | None:
+        """How late a due bar may be before ticks are held (ns), for bars of period ``bar_ns``;
+        ``None``: never held (no period)."""
+        if bar_ns is None:
+            return None
+        return bar_ns if self.max_bar_delay_ms is None else round(self.max_bar_delay_ms * 1e6)
 
 
 def decide_on_tick(
@@ -149,7 +198,9 @@ class TickDecider:
 
     The decision ticks are kept as parallel lists (``ts``, and ``bar_ts``: the close time of the
     bar whose features the decision saw) and, when ``keep_features`` is set, their vectors
-    (``features``).
+    (``features``). ``bar_ns`` is the bars' period (ns; ``None``: no staleness check): a tick
+    after a due bar is ``config.max_bar_delay_ms`` late is held, counted in ``ticks_stale`` and
+    handed to ``on_stale(tick_ts, bar_ts, due_ns)`` (the close time of the missing bar).
 
     Raises
     ------
@@ -158,11 +209,20 @@ class TickDecider:
     """
 
     def __init__(
-        self, spec: FeatureSpec, config: TickModeConfig, *, keep_features: bool = False
+        self,
+        spec: FeatureSpec,
+        config: TickModeConfig,
+        *,
+        bar_ns: int | None = None,
+        keep_features: bool = False,
+        on_stale: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.vector_spec = TickVectorSpec(spec)  # refuses a v1 spec
         self.spec = spec
         self.config = config
+        self.bar_ns = bar_ns
+        self._grace = config.stale_after_ns(bar_ns)
+        self.on_stale = on_stale
         self._i_warm = spec.index("warm")
         self._k = len(spec.names)
         self._every_ticks = config.every_ticks
@@ -176,7 +236,10 @@ class TickDecider:
         self._since = 0  # eligible ticks since the last decision
         self._last_ns = -1
         self._first = True
+        self._due = -1  # close time of the bar due after the last one (-1: none due yet)
+        self._stale_from = _NEVER  # ticks after this time are held (a due bar is late)
         self.ticks_seen = 0
+        self.ticks_stale = 0
         self.ts: list[int] = []
         self.bar_ts: list[int] = []
         self.features: list[np.ndarray] = []
@@ -191,7 +254,10 @@ class TickDecider:
         self._since = 0
         self._last_ns = -1
         self._first = True
+        self._due = -1
+        self._stale_from = _NEVER
         self.ticks_seen = 0
+        self.ticks_stale = 0
         for kept in (self.ts, self.bar_ts, self.features):
             kept.clear()
 
@@ -211,6 +277,8 @@ class TickDecider:
         self._pending_row = None
         self._state.on_bar(ts_event_ns)
         self._bar_ts = ts_event_ns
+        self._due = -1
+        self._stale_from = _NEVER
         # The vector's bar block as Python floats (None until the bars are warm).
         self._row = row.tolist() if row[self._i_warm] == 1.0 else None
 
@@ -236,6 +304,10 @@ class TickDecider:
         if self._row is None:
             state.update(ts, bid, ask, bid_size, ask_size)  # keeps the bar's tick count exact
             return None
+        check = ts > self._stale_from or (self._due < 0 and self._grace is not None)
+        if check and self._stale(ts):  # a due bar is late: hold
+            state.update(ts, bid, ask, bid_size, ask_size)
+            return None
         self._since += 1
         due = self._first or self._since >= self._every_ticks
         if due and self._every_ns > 0 and not self._first:
@@ -253,6 +325,31 @@ class TickDecider:
             self.features.append(np.array(row))
         return row
 
+    def _stale(self, ts: int) -> bool:
+        """Whether tick ``ts`` is held: the first tick after the bar makes the next bar due."""
+        bar_ts = self._bar_ts
+        if self._due < 0:
+            if ts <= bar_ts:
+                return False
+            assert self.bar_ns is not None and self._grace is not None
+            self._due = _due_close(bar_ts, ts, self.bar_ns)
+            self._stale_from = self._due + self._grace
+            if ts <= self._stale_from:
+                return False
+        self.ticks_stale += 1
+        if self.on_stale is not None:
+            self.on_stale(ts, bar_ts, self._due)
+        return True
+
+
+_NEVER = 2**63 - 1
+
+
+def _due_close(bar_ts: int, first_ts: int, bar_ns: int) -> int:
+    """Close time of the bar that holds the first quote ``first_ts`` after the bar closing at
+    ``bar_ts`` (bars on a ``bar_ns`` grid through ``bar_ts``)."""
+    return bar_ts + -(-(first_ts - bar_ts) // bar_ns) * bar_ns
+
 
 class TickRows(NamedTuple):
     """The decision ticks of a tick series, as :func:`tick_decision_rows` finds them."""
@@ -262,6 +359,8 @@ class TickRows(NamedTuple):
     mid: np.ndarray  #: float64, their mids
     tick_index: np.ndarray  #: int64, their positions in the tick arrays
     bar_row: np.ndarray  #: int64, the row of the bar features each decision saw
+    #: int64, positions in the tick arrays of the ticks held on stale bar features (not per row)
+    held_stale: np.ndarray
 
 
 def tick_decision_rows(
@@ -274,9 +373,12 @@ def tick_decision_rows(
     ask: np.ndarray,
     bid_size: np.ndarray,
     ask_size: np.ndarray,
+    *,
+    bar_ns: int | None = None,
 ) -> TickRows:
     """The vectorised twin of :class:`TickDecider` over whole arrays: the same decision ticks
-    (cadence, warm bars) and the same vectors, bit for bit, from
+    (cadence, warm bars, ticks held on stale bar features for bars of period ``bar_ns``) and
+    the same vectors, bit for bit, from
     :func:`~nautilus_ai.features.ticks.compute_tick_features` (a training set over ticks).
 
     ``bar_features`` are the completed bars' rows (``spec.names``, e.g. ``compute_features``
@@ -284,7 +386,19 @@ def tick_decision_rows(
     """
     tick_features, bar_row = compute_tick_features(bar_ts, ts, bid, ask, bid_size, ask_size)
     warm = bar_features[:, spec.index("warm")] == 1.0
-    eligible = np.flatnonzero((bar_row >= 0) & warm[np.maximum(bar_row, 0)])
+    usable = (bar_row >= 0) & (warm[np.maximum(bar_row, 0)] if warm.size else False)
+    grace = config.stale_after_ns(bar_ns)
+    held = np.zeros(0, dtype=np.int64)
+    if grace is not None and usable.any():
+        assert bar_ns is not None
+        t = np.asarray(ts, dtype=np.int64)
+        closes = np.asarray(bar_ts, dtype=np.int64)[np.maximum(bar_row, 0)]
+        first = t[np.searchsorted(bar_row, bar_row, side="left")]  # first tick after the bar
+        due = closes + -(-(first - closes) // bar_ns) * bar_ns
+        stale = usable & (t > due + grace)
+        held = np.flatnonzero(stale)
+        usable &= ~stale
+    eligible = np.flatnonzero(usable)
     every_ticks = config.every_ticks
     if config.every_ms is None:
         chosen = eligible[::every_ticks]
@@ -304,4 +418,4 @@ def tick_decision_rows(
     mid = (
         np.asarray(bid, dtype=np.float64)[chosen] + np.asarray(ask, dtype=np.float64)[chosen]
     ) / 2.0
-    return TickRows(np.asarray(ts, dtype=np.int64)[chosen], vectors, mid, chosen, rows)
+    return TickRows(np.asarray(ts, dtype=np.int64)[chosen], vectors, mid, chosen, rows, held)

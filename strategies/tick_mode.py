@@ -23,7 +23,14 @@ from nautilus_ai.config_check import Schema
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import MarketContext
 from nautilus_ai.models.base import PlainSignals
-from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, decide_on_tick, tick_problem
+from nautilus_ai.tick_decisions import (
+    HELD_STALE,
+    TickDecider,
+    TickModeConfig,
+    bar_period_ns,
+    decide_on_tick,
+    tick_problem,
+)
 
 __all__ = ["TICK_MODE_SCHEMA", "TickMode"]
 
@@ -43,7 +50,10 @@ class TickMode:
         return None if config is None else cls(strategy, spec, config)
 
     def __init__(self, strategy: Any, spec: FeatureSpec, config: dict[str, Any]) -> None:
-        self.decider = TickDecider(spec, TickModeConfig(**config))
+        self.decider = TickDecider(
+            spec, TickModeConfig(**config), bar_ns=bar_period_ns(str(strategy.config.bar_type)),
+            on_stale=self._held_stale,
+        )  # fmt: skip
         self.vector_spec = self.decider.vector_spec
         self._strategy = strategy
         self._on_tick = self.decider.on_tick_row  # bound once: the per-tick path is hot
@@ -130,6 +140,8 @@ class TickMode:
                 row = pre.decision_at[i]
                 if row >= 0:
                     self._decide_row(row, ts)
+                elif row == HELD_STALE:
+                    self._held_stale(ts, -1, -1)
                 return
             self._fall_back(f"tick at {ts} is not the catalog's next quote")
         elif self._first_tick < 0:
@@ -140,6 +152,12 @@ class TickMode:
         self._decide(row, ts, bid, ask)
         if self._precompute:
             self._start_precompute(ts, bid, ask)
+
+    def _held_stale(self, ts: int, bar_ts: int, due_ns: int) -> None:
+        """A quote held because a due bar is late: counted in the status and alerted."""
+        s = self._strategy
+        known = "" if bar_ts < 0 else f": last bar closed at {bar_ts}, the one due at {due_ns}"
+        s.health.tick_held_stale(f"quote at {ts}{known}", s.clock.timestamp_ns())
 
     def _decide(self, row: list[float], ts: int, bid: float, ask: float) -> None:
         s = self._strategy
@@ -204,7 +222,7 @@ class TickMode:
             pre = precompute_ticks(
                 str(s.config.catalog_path), s.config.instrument_id, self._first_tick,
                 decider.config, decider.spec, series.ts_array, series.features, s._predictor,
-                ts, bid, ask, decider.ticks_seen, s.config.precompute_end_ns,
+                ts, bid, ask, decider.ticks_seen, s.config.precompute_end_ns, decider.bar_ns,
             )  # fmt: skip
         except Exception as exc:  # a catalog or model fault: tick by tick, as live
             s.log.warning(f"Tick decisions not precomputed: {type(exc).__name__}: {exc}")

@@ -21,7 +21,13 @@ import numpy as np
 from nautilus_ai.decision import ACTION_NAMES, DecisionRecord
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.models.base import Action, ArrayPredictor, Prediction, Predictor, SignalBatch
-from nautilus_ai.tick_decisions import TickDecider, TickModeConfig, TickRows, tick_decision_rows
+from nautilus_ai.tick_decisions import (
+    HELD_STALE,
+    TickDecider,
+    TickModeConfig,
+    TickRows,
+    tick_decision_rows,
+)
 
 __all__ = ["PrecomputedTicks", "precompute_ticks", "replay_ticks"]
 
@@ -32,7 +38,8 @@ class PrecomputedTicks:
     """The catalog's quotes from the run's first tick, their decision rows and signals.
 
     ``ts`` / ``bid`` / ``ask`` are lists (one read per tick); ``decision_at[i]`` is the decision
-    row of quote ``i`` or -1; :attr:`next` is the quote the strategy expects next.
+    row of quote ``i``, -1 (no decision) or :data:`HELD_STALE` (held: the bar features are
+    stale); :attr:`next` is the quote the strategy expects next.
     """
 
     def __init__(
@@ -53,6 +60,7 @@ class PrecomputedTicks:
         self.n = len(self.ts)
         self.sizes = sizes  # bid and ask sizes (for a replay into the incremental path)
         decision_at = np.full(self.n, -1, dtype=np.int64)
+        decision_at[rows.held_stale] = HELD_STALE
         decision_at[rows.tick_index] = np.arange(rows.ts.size)
         self.decision_at: list[int] = decision_at.tolist()
         self.rows = rows
@@ -106,12 +114,15 @@ def precompute_ticks(
     ask: float,
     ticks_seen: int,
     end_ns: int | None = None,
+    bar_ns: int | None = None,
 ) -> PrecomputedTicks | None:
     """The decision ticks of the catalog's quotes from ``first_tick_ns`` on (to ``end_ns``, the
     run's end, when given: later ticks continue tick by tick), at the strategy's
     first decision tick (``ts``, ``bid``, ``ask``: the ``ticks_seen``-th tick of the run), with
-    the model's answers; ``None`` when the model is not a batch-exact ArrayPredictor or the
-    catalog's quotes are not the ones the run saw (the caller stays incremental)."""
+    the model's answers (ticks held on stale bar features for bars of period ``bar_ns``, as
+    the incremental path holds them); ``None`` when the model is not a batch-exact
+    ArrayPredictor or the catalog's quotes are not the ones the run saw (the caller stays
+    incremental)."""
     if not (isinstance(predictor, ArrayPredictor) and getattr(predictor, "batch_exact", False)):
         return None
     from nautilus_ai.data.catalog import read_quotes
@@ -123,7 +134,7 @@ def precompute_ticks(
         return None
     rows = tick_decision_rows(
         config, bar_ts, bar_features, spec, q_ts, q_bid, q_ask, quotes.bid_size,
-        quotes.ask_size,
+        quotes.ask_size, bar_ns=bar_ns,
     )  # fmt: skip
     if rows.tick_index.size == 0 or rows.tick_index[0] != now:
         return None  # not the cadence the incremental path is at
@@ -141,6 +152,7 @@ def replay_ticks(
     and the quotes before ``ticks.next`` (merged in time order), to continue from there."""
     decider.reset()
     bid_size, ask_size = ticks.sizes
+    on_stale, decider.on_stale = decider.on_stale, None  # those ticks were counted on the way
     b = 0
     for i in range(ticks.next):
         t = ticks.ts[i]
@@ -150,3 +162,4 @@ def replay_ticks(
         decider.on_tick(t, ticks.bid[i], ticks.ask[i], float(bid_size[i]), float(ask_size[i]))
     for bar in bars[b:]:
         decider.on_bar(*bar)
+    decider.on_stale = on_stale

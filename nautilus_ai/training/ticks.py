@@ -34,7 +34,12 @@ import numpy as np
 from nautilus_ai.datasets import Fold
 from nautilus_ai.features import FeatureSpec, TickVectorSpec, accepted_bars_mask, compute_features
 from nautilus_ai.labels import LabelSpec
-from nautilus_ai.tick_decisions import TickModeConfig, TickRows, tick_decision_rows
+from nautilus_ai.tick_decisions import (
+    TickModeConfig,
+    TickRows,
+    bar_period_ns,
+    tick_decision_rows,
+)
 from nautilus_ai.training.config import TrainConfig
 from nautilus_ai.training.pipeline import Progress, TrainResult, train_on_arrays
 
@@ -72,13 +77,16 @@ def load_tick_rows(
         raise ValueError(f"{catalog_path}: no {instrument_id} quote ticks")
     rows = tick_decision_rows(
         tick_mode, bar_ts, features, spec, quotes.ts_event, quotes.bid, quotes.ask,
-        quotes.bid_size, quotes.ask_size,
+        quotes.bid_size, quotes.ask_size, bar_ns=bar_period_ns(bar_type),
     )  # fmt: skip
     if rows.ts.size == 0:
         raise ValueError(f"{catalog_path}: no decision tick (no warm {bar_type} bar before a tick)")
     first = np.ones(rows.ts.size, dtype=bool)
     first[1:] = rows.ts[1:] != rows.ts[:-1]
-    return TickRows(*(column[first] for column in rows))
+    return rows._replace(
+        ts=rows.ts[first], features=rows.features[first], mid=rows.mid[first],
+        tick_index=rows.tick_index[first], bar_row=rows.bar_row[first],
+    )  # fmt: skip
 
 
 def train_tick_model(

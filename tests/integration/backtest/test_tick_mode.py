@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,9 @@ from nautilus_ai.paths import shared_data_dir
 from nautilus_ai.tick_decisions import TickDecider, TickModeConfig
 
 DATA = shared_data_dir()
+MINUTE_NS = 60_000_000_000
+HOUR_NS = 60 * MINUTE_NS
+DAY_NS = 24 * HOUR_NS
 REPO = Path(__file__).parents[3]
 
 
@@ -111,6 +115,7 @@ def run_node(
         "fallbacks": strategy_obj.tick_mode.precomputed_fallbacks,
         "rejected": strategy_obj.health.bars_rejected_total,
         "predictor_errors": strategy_obj.health.predictor_errors,
+        "held_stale": strategy_obj.health.ticks_held_stale,
         "orders": list(engine.cache.orders(strategy_id=strategy_obj.id)),
         "trades": list(strategy_obj.trades),
     }
@@ -446,6 +451,41 @@ def test_precomputed_ticks_decide_like_the_incremental_path(
     assert len(precomputed["orders"]) == len(incremental["orders"])
     if trading:
         assert len(incremental["trades"]) >= 20
+
+
+@pytest.mark.parametrize("feature_source", ["incremental", "precomputed"])
+def test_ticks_on_stale_bar_features_are_held_on_both_paths(
+    tick_catalog: Path, tmp_path: Path, feature_source: str
+) -> None:
+    """The catalog's MID bars lose 10:00-10:20 UTC (a bar feed that stopped) while the quotes
+    go on: from one period after the first missing bar was due until the next bar, every quote
+    is held, on the incremental and the precomputed path alike, and the rest decides as before.
+    """
+    instrument, bar_type = "EUR/USD.SIM", "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"
+    catalog = tmp_path / "catalog"
+    shutil.copytree(tick_catalog, catalog)
+    (bar_file,) = (catalog / "data" / "bar" / "EURUSD.SIM-1-MINUTE-MID-EXTERNAL").glob("*.parquet")
+    table = pq.read_table(bar_file)
+    day = int(table["ts_event"][0].as_py()) // DAY_NS * DAY_NS
+    lost = (day + 10 * HOUR_NS, day + 10 * HOUR_NS + 20 * MINUTE_NS)  # bars closing in (a, b]
+    ts = table["ts_event"].to_numpy()
+    pq.write_table(table.filter(~((ts > lost[0]) & (ts <= lost[1]))), bar_file)
+    tick_mode = {"every_ticks": 4}
+    extra = {} if feature_source == "incremental" else {"catalog_path": str(catalog)}
+    clean = run_node(tick_catalog, instrument, bar_type, tick_mode)
+    stale = run_node(catalog, instrument, bar_type, tick_mode, feature_source=feature_source,
+                     **extra)  # fmt: skip
+    if feature_source == "precomputed":
+        assert stale["precomputed"] and stale["fallbacks"] == 0
+    q = read_quotes(catalog, instrument).ts_event
+    # Held: the quotes after the first lost bar's close plus one period (its delay allowed),
+    # to the bar after the gap (closing at lost[1] + 1 minute), which takes effect after it.
+    held = q[(q > lost[0] + 2 * MINUTE_NS) & (q <= lost[1] + MINUTE_NS)]
+    assert stale["held_stale"] == held.size > 1_000
+    assert not [t for t in stale["ts"] if lost[0] + 2 * MINUTE_NS < t <= lost[1] + MINUTE_NS]
+    before = [r for r in clean["records"] if r.ts_event <= lost[0] + MINUTE_NS]
+    assert stale["records"][: len(before)] == before
+    assert clean["held_stale"] == 0
 
 
 def test_a_tick_that_is_not_the_catalogs_falls_back_to_the_incremental_path(

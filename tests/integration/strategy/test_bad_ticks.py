@@ -23,8 +23,13 @@ MINUTE = 60_000_000_000
 Ticks = list[list[float]]
 
 
-def run_ticks(change: Callable[[Ticks], None] | None = None, n: int = 200) -> AIPatternStrategy:
-    """Synthetic bars and three quotes per bar (``change`` edits the quotes: [ts, bid, ask])."""
+def run_ticks(
+    change: Callable[[Ticks], None] | None = None,
+    n: int = 200,
+    lost_bars: range = range(0),
+) -> AIPatternStrategy:
+    """Synthetic bars and three quotes per bar (``change`` edits the quotes: [ts, bid, ask];
+    the bars numbered in ``lost_bars`` never reach the engine: a bar feed that stops)."""
     engine, instrument = plain_engine()
     bar_type = BarType.from_str(BAR_TYPE)
     rng = np.random.default_rng(1)
@@ -46,7 +51,7 @@ def run_ticks(change: Callable[[Ticks], None] | None = None, n: int = 200) -> AI
         QuoteTick(instrument.id, Price(b, 5), Price(a, 5), size, size, int(t), int(t))
         for t, b, a in ticks
     ]
-    engine.add_data(bars)
+    engine.add_data([bar for i, bar in enumerate(bars) if i not in lost_bars])
     engine.add_data(quotes)
     config = AIPatternConfig(
         instrument_id="EUR/USD.SIM", bar_type=BAR_TYPE, predictor={"kind": "tick_rule"},
@@ -87,3 +92,25 @@ def test_a_bad_quote_is_refused_counted_and_the_run_goes_on(
     assert len(bad.tick_decisions) == len(good.tick_decisions) - 1
     assert health["predictor_errors"] == 0
     assert all(r.error is None and np.isfinite(r.confidence) for r in bad.tick_decisions)
+
+
+def test_ticks_after_a_late_bar_are_held_counted_and_alerted() -> None:
+    """The bar feed stops for ten minutes while quotes go on: the bar due after the last one
+    (closing at minute 151) is one period late at minute 152; every quote from then until the
+    next bar takes effect (minute 161) is held, not decided on stale features."""
+    good = run_ticks()
+    stale = run_ticks(lost_bars=range(150, 160))  # bars closing at minutes 151 ... 160
+    health: dict[str, Any] = stale.control_status()["health"]
+    window = (T0 + 152 * MINUTE, T0 + 161 * MINUTE)
+    held = [r.ts_event for r in good.tick_decisions if window[0] < r.ts_event <= window[1]]
+    assert len(held) == 27  # 9 minutes x 3 quotes
+    assert health["ticks_held_stale"] == 27 and health["ticks_rejected_total"] == 0
+    assert health["last_alert"]["kind"] == "stale_bars"
+    message = health["last_alert"]["message"]
+    assert f"last bar closed at {T0 + 150 * MINUTE}, the one due at {T0 + 151 * MINUTE}" in message
+    assert not [r for r in stale.tick_decisions if window[0] < r.ts_event <= window[1]]
+    assert len(stale.tick_decisions) == len(good.tick_decisions) - 27
+    # Until the first lost bar was due, the decisions are the clean run's (in the grace minute
+    # after it they see the bar before, one period older than in the clean run).
+    before = [r for r in good.tick_decisions if r.ts_event <= T0 + 151 * MINUTE]
+    assert [r for r in stale.tick_decisions if r.ts_event <= T0 + 151 * MINUTE] == before
