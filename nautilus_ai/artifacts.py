@@ -32,6 +32,27 @@ class ArtifactError(RuntimeError):
     """A model artifact is missing, malformed, or would overwrite an existing one."""
 
 
+class ArtifactExistsError(ArtifactError):
+    """The artifact folder to create exists already (another run may have just stored it)."""
+
+
+def publish_next_version(
+    root: str | os.PathLike[str], name: str, store: Callable[[int], Path], attempts: int = 100
+) -> Path:
+    """``store(version)`` with ``version = next_version(root, name)``; when another run stored
+    that version meanwhile (:class:`ArtifactExistsError`), again with the next free one: two
+    runs publishing one name in parallel both land, neither overwrites the other."""
+    for _ in range(attempts):
+        try:
+            return store(next_version(root, name))
+        except ArtifactExistsError:
+            continue
+    raise ArtifactError(
+        f"{Path(root) / name}: no free version after {attempts} attempts (other runs keep "
+        "storing this name)"
+    )
+
+
 def next_version(root: str | os.PathLike[str], name: str) -> int:
     """1 + the highest ``v<N>`` folder under ``<root>/<name>`` (1 if none)."""
     folder = Path(root) / name
@@ -59,7 +80,7 @@ def publish_folder(parent: Path, name: str, write: Callable[[Path], None]) -> Pa
         for path in tmp.iterdir():
             fsync_path(path)
         if final.exists():  # lost a race with another writer
-            raise ArtifactError(f"{final} appeared while writing; not overwritten")
+            raise ArtifactExistsError(f"{final} appeared while writing; not overwritten")
         os.rename(tmp, final)
         fsync_path(parent)
     except BaseException:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nautilus_ai.artifacts import file_sha256, next_version, publish_folder
+from nautilus_ai.artifacts import file_sha256, publish_folder, publish_next_version
 from nautilus_ai.finetune.card import (
     ADAPTER_CONFIG_FILE,
     ADAPTER_WEIGHTS_FILE,
@@ -90,15 +90,19 @@ def build_card(
 def save_adapter(
     result: FineTuneResult, root: str | os.PathLike[str], name: str, *, description: str = ""
 ) -> Path:
-    """Write ``<root>/<name>/v<N>`` (N = 1 + the highest existing) and return its path.
+    """Write ``<root>/<name>/v<N>`` (N = 1 + the highest existing when it is stored) and return
+    its path.
 
     Written under a temporary name, then renamed: a reader never sees half a folder, and an
     existing folder is never overwritten (:class:`~nautilus_ai.models.card.ArtifactError`).
     """
-    version = next_version(Path(root), name)
-    card = build_card(result, name, version, description=description)  # validates the name
+    build_card(result, name, 1, description=description)  # validates the name before writing
 
-    def write(folder: Path) -> None:
+    def store(version: int) -> Path:
+        card = build_card(result, name, version, description=description)
+        return publish_folder(Path(root) / name, f"v{version}", lambda folder: write(folder, card))
+
+    def write(folder: Path, card: FineTuneCard) -> None:
         with warnings.catch_warnings():
             # peft warns when the base config cannot be fetched to check tied embeddings; the
             # base is a local directory and nothing may be downloaded.
@@ -116,7 +120,8 @@ def save_adapter(
         FineTuneCard.model_validate_json(stored.to_json())  # the stored card must read back
         (folder / FINETUNE_CARD_FILE).write_text(stored.to_json(), encoding="utf-8")
 
-    return publish_folder(Path(root) / name, f"v{version}", write)
+    # The next free version when it is stored: a parallel fine-tune of one name may take one.
+    return publish_next_version(Path(root), name, store)
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -35,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from nautilus_ai.artifacts import ArtifactError, file_sha256, next_version
+from nautilus_ai.artifacts import ArtifactError, ArtifactExistsError, file_sha256, next_version
 
 __all__ = [
     "CARD_FILE",
@@ -281,7 +281,7 @@ def new_artifact_folder(root: str | Path, name: str, version: int) -> Path:
     """
     final = Path(root) / name / f"v{version}"
     if final.exists():
-        raise ArtifactError(
+        raise ArtifactExistsError(
             f"{final} already exists: artifacts are never overwritten; use version "
             f"{next_version(root, name)}"
         )

@@ -34,7 +34,6 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from nautilus_ai.artifacts import next_version
 from nautilus_ai.datasets import Dataset, Fold, build_dataset, check_trainable
 from nautilus_ai.extras import MissingExtraError
 from nautilus_ai.features import FeatureSpec
@@ -445,9 +444,8 @@ def train_gbt_on_arrays(
     check_trainable(dataset, ts)
     trained = fit_and_calibrate_gbt(dataset, config, progress)
     root = Path(artifacts_root)
-    version = next_version(root, name)
 
-    def card(extra: Mapping[str, Any] | None = None) -> GBTModelCard:
+    def card(version: int, extra: Mapping[str, Any] | None = None) -> GBTModelCard:
         return build_gbt_card(
             trained, dataset, spec, name=name, version=version, description=description,
             data_info=data_info, extra_metrics=extra, calibrated=config.calibrate,
@@ -456,7 +454,7 @@ def train_gbt_on_arrays(
     def save(card: GBTModelCard, folder: str | Path) -> Path:
         return save_gbt_artifact(trained.fit.model_text, card, folder)
 
-    path = store_with_oos(card, save, root, oos_evaluator)
+    path = store_with_oos(card, save, root, name, oos_evaluator)
     return GBTTrainResult(path, read_gbt_card(path), dataset, trained)
 
 

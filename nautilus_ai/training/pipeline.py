@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from nautilus_ai.artifacts import next_version
+from nautilus_ai.artifacts import next_version, publish_next_version
 from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset, check_trainable
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
@@ -402,9 +402,8 @@ def train_on_arrays(
     check_trainable(dataset, ts)
     trained = fit_and_calibrate(dataset, config, progress)
     root = Path(artifacts_root)
-    version = next_version(root, name)
 
-    def card(extra: Mapping[str, Any] | None = None) -> ModelCard:
+    def card(version: int, extra: Mapping[str, Any] | None = None) -> ModelCard:
         return build_model_card(
             trained, dataset, spec, name=name, version=version, description=description,
             data_info=data_info, extra_metrics=extra,
@@ -415,27 +414,29 @@ def train_on_arrays(
 
         return save_artifact(trained.module, card, folder)
 
-    path = store_with_oos(card, save, root, oos_evaluator)
+    path = store_with_oos(card, save, root, name, oos_evaluator)
     from nautilus_ai.models.card import read_model_card
 
     return TrainResult(path, read_model_card(path), dataset, trained)
 
 
 def store_with_oos(
-    card: Callable[[Mapping[str, Any] | None], CardT],
+    card: Callable[[int, Mapping[str, Any] | None], CardT],
     save: Callable[[CardT, str | Path], Path],
     root: Path,
+    name: str,
     oos_evaluator: OosEvaluator | None,
 ) -> Path:
-    """Save ``card(None)``'s artifact under ``root``; with ``oos_evaluator``, first stage it in
-    a temporary folder, evaluate it there and store ``card({"backtest_oos": figures})``."""
-    final = card(None)
+    """Save ``card(version, None)``'s artifact as ``<root>/<name>/v<version>``, the next free
+    version when it is stored (a parallel run of the same name may take one meanwhile); with
+    ``oos_evaluator``, first stage it in a temporary folder, evaluate it there and store
+    ``card(version, {"backtest_oos": figures})``."""
+    extra: dict[str, Any] | None = None
     if oos_evaluator is not None:
         with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
-            staged = save(final, staging)
-            figures = oos_evaluator(staged)
-        final = card({"backtest_oos": dict(figures)})
-    return save(final, root)
+            staged = save(card(next_version(root, name), None), staging)
+            extra = {"backtest_oos": dict(oos_evaluator(staged))}
+    return publish_next_version(root, name, lambda version: save(card(version, extra), root))
 
 
 def train_model(

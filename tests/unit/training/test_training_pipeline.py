@@ -162,3 +162,28 @@ def test_training_labels_of_one_class_are_refused(trained: Any, tmp_path: Path) 
             artifacts_root=tmp_path, name="one-class",
         )  # fmt: skip
     assert not (tmp_path / "one-class").exists()
+
+
+def test_a_parallel_run_storing_the_same_name_meanwhile_is_not_a_failure(
+    trained: Any, tmp_path: Path
+) -> None:
+    """Two `train --backtest` runs of one name at once: the other stores v1 while this one is
+    in its out-of-sample backtest. This run is stored as v2 (it failed at the very end, its
+    training and backtest lost, before) and the other's v1 is untouched."""
+    *_, (ts, ohlcv, features, fold) = trained
+    root = tmp_path / "artifacts"
+
+    def other_run_stores_v1(staged: Path) -> dict[str, Any]:
+        (root / "race-mlp" / "v1").mkdir(parents=True)
+        (root / "race-mlp" / "v1" / "marker").write_text("the other run's model")
+        return {"pnl": 1.0}
+
+    result = train_on_arrays(
+        ts, ohlcv, features, FeatureSpec(), fold=fold, label=LABEL, config=CONFIG,
+        artifacts_root=root, name="race-mlp", oos_evaluator=other_run_stores_v1,
+    )  # fmt: skip
+    assert result.artifact_path == root / "race-mlp" / "v2"
+    assert result.card.version == 2 and result.card.model_id == "race-mlp/2"
+    assert result.card.metrics["backtest_oos"] == {"pnl": 1.0}
+    assert (root / "race-mlp" / "v1" / "marker").read_text() == "the other run's model"
+    assert sorted(p.name for p in (root / "race-mlp").iterdir()) == ["v1", "v2"]
