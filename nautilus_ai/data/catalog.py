@@ -54,12 +54,14 @@ from nautilus_ai.data.store import (
     ProvenanceEntry,
     SeriesPlan,
     SourceInfo,
+    StoredFile,
     commit_series,
     parquet_rows,
     parquet_schema,
     plan_series,
     read_parquet,
     read_provenance,
+    stored_files,
 )
 from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
 
@@ -723,6 +725,8 @@ class DataSetInfo:
     last_ns: int | None
     overlapping_files: bool
     sources: tuple[str, ...] = ()
+    overlaps: tuple[tuple[str, str], ...] = ()
+    misnamed_files: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -733,6 +737,8 @@ class DataSetInfo:
             "first": _iso(self.first_ns),
             "last": _iso(self.last_ns),
             "overlapping_files": self.overlapping_files,
+            "overlaps": [list(pair) for pair in self.overlaps],
+            "misnamed_files": list(self.misnamed_files),
             "sources": list(self.sources),
         }
 
@@ -763,7 +769,38 @@ class CatalogInfo:
             )
             if len(d.sources) > 1:
                 lines.append(f"  {'':<14} sources: {'; '.join(d.sources)}")
+            for first, second in d.overlaps[:_NAMED]:
+                lines.append(
+                    f"  {'':<14} OVERLAP: {first} and {second} hold rows of the same times "
+                    "(readers get them twice)"
+                )
+            if d.misnamed_files:
+                names = ", ".join(d.misnamed_files[:_NAMED])
+                more = len(d.misnamed_files) - _NAMED
+                lines.append(
+                    f"  {'':<14} NOT CATALOG FILES: {names}"
+                    + (f" (and {more} more)" if more > 0 else "")
+                    + " not named <first>_<last>.parquet as the catalog writes them, yet "
+                    "counted and read as data (Nautilus reads or fails on them): a copy left "
+                    "here? move it out of the folder"
+                )
         return "\n".join(lines)
+
+
+_NAMED = 5  # files named per series in the text summary (the JSON has them all)
+
+
+def _overlapping_pairs(files: Sequence[StoredFile]) -> tuple[tuple[str, str], ...]:
+    """Pairs of files (sorted by interval) whose ``ts_init`` intervals overlap: each file with
+    the earlier one reaching furthest into it."""
+    pairs: list[tuple[str, str]] = []
+    reach: StoredFile | None = None
+    for stored in files:
+        if reach is not None and stored.first_ns <= reach.last_ns:
+            pairs.append((reach.name, stored.name))
+        if reach is None or stored.last_ns > reach.last_ns:
+            reach = stored
+    return tuple(pairs)
 
 
 # Directories holding time series; anything else (currency_pair, ...) holds definitions.
@@ -822,11 +859,13 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
             files = sorted(id_dir.glob("*.parquet"))
             if not files:
                 continue
-            intervals = sorted(
-                i for i in (parse_parquet_file_name(f.name) for f in files) if i is not None
-            )
-            rows = sum(parquet_rows(f) for f in files)
-            overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
+            # Intervals from the names, or from the data for a file named otherwise (a copy):
+            # its rows count and are read like any other, so it must count for overlaps too.
+            stored = stored_files(id_dir)
+            intervals = [(f.first_ns, f.last_ns) for f in stored if f.rows]
+            rows = sum(f.rows for f in stored)
+            overlaps = _overlapping_pairs([f for f in stored if f.rows])
+            misnamed = tuple(f.name for f in files if parse_parquet_file_name(f.name) is None)
             identifier = id_dir.name
             meta = parquet_schema(files[0]).metadata or {}
             if type_dir.name == "bar" and b"bar_type" in meta:
@@ -846,8 +885,10 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     last_ns=max(i[1] for i in intervals)
                     if intervals and not is_definition
                     else None,
-                    overlapping_files=overlapping and not is_definition,
+                    overlapping_files=bool(overlaps) and not is_definition,
                     sources=() if is_definition else _sources(id_dir, files),
+                    overlaps=() if is_definition else overlaps,
+                    misnamed_files=misnamed,
                 )
             )
     return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))

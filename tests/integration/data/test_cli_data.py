@@ -388,6 +388,42 @@ def test_a_corrupt_catalog_file_is_named_in_one_line(
     assert january.read_bytes() == kept
 
 
+@pytest.mark.parametrize("copy_name", ["backup.parquet", "{name} (copy).parquet"])
+def test_a_copy_of_a_catalog_file_is_named_and_never_merged(
+    tmp_path: Path, data_dir: Path, capsys, copy_name: str
+) -> None:
+    # A copy of a series' file left in its folder (under a name the catalog does not write):
+    # 'data info' counted its rows as data (twice the bars, no overlap flagged), and the next
+    # import merged both copies into one file of duplicated bars, exit 0, after which nothing
+    # showed them.
+    catalog = tmp_path / "catalog"
+    months = [str(data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv") for m in (1, 2)]
+    assert main(["data", "import", "histdata-m1", months[0], "--catalog", str(catalog), "-q"]) == 0
+    (stored,) = catalog.glob("data/bar/*/*.parquet")
+    copy = stored.with_name(copy_name.format(name=stored.stem))
+    copy.write_bytes(stored.read_bytes())
+    capsys.readouterr()
+    assert main(["data", "info", "--catalog", str(catalog), "--json"]) == 0
+    (bars,) = [d for d in _json(capsys)["data"] if d["data_type"] == "bar"]
+    assert bars["overlapping_files"] and bars["misnamed_files"] == [copy.name]
+    first, second = sorted([stored.name, copy.name])
+    assert bars["overlaps"] == [[first, second]]
+    assert main(["data", "info", "--catalog", str(catalog)]) == 0
+    out = capsys.readouterr().out
+    assert f"OVERLAP: {first} and {second}" in out
+    assert f"NOT CATALOG FILES: {copy.name} not named <first>_<last>.parquet" in out
+    for extra in (["--dry-run"], []):
+        argv = ["data", "import", "histdata-m1", *months, "--catalog", str(catalog), "-q"]
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"stored files {first} and {second} both hold rows at ts_init" in err
+        assert "(31,500 shared timestamps in all)" in err
+    assert sorted(p.name for p in catalog.glob("data/bar/*/*.parquet")) == sorted(
+        [stored.name, copy.name]
+    )
+
+
 def test_a_catalog_path_that_is_a_file_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
     # The dry run used to report 31,500 rows added; the real run died with "FileExistsError".
     path = tmp_path / "catalog"
