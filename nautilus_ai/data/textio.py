@@ -68,7 +68,9 @@ def read_source_bytes(path: str | Path) -> tuple[str, bytes]:
     """Bytes of a text file, or of the single CSV member of a ``.zip`` (LEAN style).
 
     Returns ``(name, data)`` where ``name`` is what error messages call the source
-    (``archive.zip:member.csv`` for a zip member).
+    (``archive.zip:member.csv`` for a zip member). A UTF-8 byte-order mark (what Excel's
+    "CSV UTF-8" writes) is dropped: it is no part of the first field (a header ``Time`` read
+    as ``\ufeffTime`` did not match the spec's column).
     """
     path = Path(path)
     if path.suffix.lower() == ".zip":
@@ -79,10 +81,13 @@ def read_source_bytes(path: str | Path) -> tuple[str, bytes]:
                     raise DataFormatError(
                         str(path), None, f"expected one member in the zip, found {members}"
                     )
-                return f"{path}:{members[0]}", archive.read(members[0])
+                return f"{path}:{members[0]}", archive.read(members[0]).removeprefix(_BOM)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise DataFormatError(str(path), None, f"unreadable zip: {exc}") from exc
-    return str(path), path.read_bytes()
+    return str(path), path.read_bytes().removeprefix(_BOM)
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _data_lines(data: bytes, skip_rows: int) -> list[tuple[int, bytes]]:

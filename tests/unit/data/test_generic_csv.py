@@ -167,3 +167,25 @@ def test_a_newest_first_file_is_read_oldest_first(tmp_path: Path, data_dir: Path
     ours, theirs = read_csv_quotes(reversed_ticks, quotes), read_csv_quotes(ticks, quotes)
     assert np.array_equal(ours.ts_event, theirs.ts_event)
     assert np.array_equal(ours.bid, theirs.bid) and np.array_equal(ours.ask, theirs.ask)
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_byte_order_mark_is_no_part_of_the_header(
+    tmp_path: Path, data_dir: Path, zipped: bool
+) -> None:
+    # Excel's "CSV UTF-8" starts the file with a BOM: the header's first name was read as
+    # '\ufeffTime' and the import refused the file ("CsvSpec.timestamp = 'Time' is not in the
+    # header"). CRLF lines and trailing blank lines come with such exports too.
+    text = (data_dir / "dukascopy_csv" / "FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()
+    body = ("\r\n".join(text[:201]) + "\r\n\r\n\r\n").encode()
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+    if zipped:
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "excel.zip", "w") as archive:
+            archive.write(path, "excel.csv")
+        path = tmp_path / "excel.zip"
+    bars = read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])
+    assert len(bars) == 200 and bars.ts_event[0] == iso_ns("2017-01-01T23:00")
+    assert (bars.open[0], bars.close[0]) == (1.05236, 1.05227)
