@@ -122,7 +122,8 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--price-type",
         choices=("BID", "ASK", "MID", "LAST"),
-        help="csv bars: what the prices are (default BID)",
+        help="csv bars: what the prices are (default: the side the file names name, e.g. "
+        "..._ASK.csv, else BID)",
     )
     parser.add_argument(
         "--bars",
@@ -350,7 +351,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         paths,
         spec,
         instrument_id=args.instrument_id,
-        price_type=args.price_type or "BID",
+        price_type=args.price_type,
         policy=_policy(args, base),
         **common,
     )

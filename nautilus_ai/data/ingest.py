@@ -709,7 +709,7 @@ def import_csv(
     catalog_path: str | os.PathLike[str] | None = None,
     *,
     instrument_id: str,
-    price_type: str = "BID",
+    price_type: str | None = None,
     policy: ValidationPolicy | None = None,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
@@ -724,10 +724,12 @@ def import_csv(
         Column / clock mapping (see ``CSV_PRESETS``).
     instrument_id : str
         Nautilus instrument id (``"USD/JPY.SIM"``).
-    price_type : {"BID", "ASK", "MID", "LAST"}
-        What the bar prices are (bars only).
+    price_type : {"BID", "ASK", "MID", "LAST"}, optional
+        What the bar prices are (bars only). Default: the side the file names name
+        (``..._ASK.csv``, ``...-bid-2012.csv``), else BID; one that contradicts them is
+        refused.
     """
-    if price_type not in ("BID", "ASK", "MID", "LAST"):
+    if price_type is not None and price_type not in ("BID", "ASK", "MID", "LAST"):
         raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
     ctx = _Context(
         "csv",
@@ -742,7 +744,37 @@ def import_csv(
     if spec.kind == "quotes":
         ctx.quotes(ctx.checked_quotes(read_csv_quotes(ctx.sources, spec), policy or QUOTE_POLICY))
         return ctx.finish()
+    side = _price_side_of_files(ctx.sources, price_type)
     kept = ctx.checked_bars(read_csv_bars(ctx.sources, spec), policy or BAR_POLICY)
     assert spec.bar_seconds is not None
-    ctx.bars(bar_spec_for(spec.bar_seconds), None, other={price_type: kept})
+    ctx.bars(bar_spec_for(spec.bar_seconds), None, other={side: kept})
     return ctx.finish()
+
+
+# A price side as a word of a file name: FOREX_EURUSD_1H_ASK.csv, gbpusd-m1-bid-2012.csv.
+_SIDE_IN_NAME = re.compile(r"(?<![a-z])(bid|ask|mid)(?![a-z])")
+
+
+def _price_side_of_files(sources: Sequence[str], price_type: str | None) -> str:
+    """The bars' price side: ``price_type`` if given, else the side the file names name, else
+    BID. Refuses files naming several sides, and a ``price_type`` another side than theirs
+    (an ASK file stored as the BID series, silently, unless told)."""
+    named: dict[str, str] = {}
+    for source in sources:
+        sides = set(_SIDE_IN_NAME.findall(Path(source).name.lower()))
+        if len(sides) == 1:
+            named.setdefault(sides.pop().upper(), Path(source).name)
+    if len(named) > 1:
+        listed = ", ".join(f"{name} ({side})" for side, name in sorted(named.items()))
+        raise ValueError(
+            f"the files name several price sides ({listed}): import one side at a time"
+        )
+    if price_type is None:
+        return next(iter(named), "BID")
+    for side, name in named.items():
+        if side != price_type:
+            raise ValueError(
+                f"--price-type (price_type) {price_type}, but the file {name} names {side} "
+                f"prices: give --price-type {side}, or rename the file if its name is wrong"
+            )
+    return price_type

@@ -458,3 +458,28 @@ def test_an_id_differing_only_in_case_from_a_stored_one_is_refused(
     assert sorted(p.relative_to(catalog) for p in catalog.rglob("*") if p.is_file()) == before
     argv = ["data", "import", "histdata-m1", february, "--catalog", str(catalog), "-q"]
     assert main(argv) == 0  # spelled as the catalog does: imports
+
+
+def test_a_csv_of_ask_prices_is_not_stored_as_the_bid_series(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # FOREX_EURUSD_1H_ASK.csv / usdjpy-m1-ask-2013.csv without --price-type were stored as the
+    # BID bar series (the default), exit 0: a backtest then read ask prices as bids.
+    catalog = str(tmp_path / "catalog")
+    asks = str(data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv")
+    options = ["--catalog", catalog, "-q", "--json", "--preset", "dukascopy-csv-h1"]
+    eurusd = ["data", "import", "csv", asks, *options, "--instrument-id", "EUR/USD.SIM"]
+    assert main([*eurusd, "--dry-run"]) == 0
+    (write,) = _json(capsys)["writes"]
+    assert write["identifier"] == "EUR/USD.SIM-1-HOUR-ASK-EXTERNAL"
+    assert main([*eurusd, "--price-type", "BID"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--price-type (price_type) BID, but the file FOREX_EURUSD_1H_ASK.csv names ASK" in err
+    fxcm = [str(data_dir / f"nautilus/fxcm/usdjpy-m1-{side}-2013.csv") for side in ("bid", "ask")]
+    options = ["--catalog", catalog, "--preset", "nautilus-fxcm-m1", "--dry-run"]
+    assert main(["data", "import", "csv", *fxcm, *options, "--instrument-id", "USD/JPY.SIM"]) == 2
+    assert "the files name several price sides (usdjpy-m1-ask-2013.csv (ASK), " in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "catalog").exists()
