@@ -257,6 +257,34 @@ def _policy(args: argparse.Namespace, base: Any) -> Any:
         raise CliError(str(exc)) from exc
 
 
+# The checks each kind of data runs (LEAN and Dukascopy imports can hold both kinds, and LEAN
+# bars come with both sides: every check may run there).
+_BAR_CHECKS = ("out_of_order", "duplicates", "ohlc", "flat", "spikes", "gaps")
+_QUOTE_CHECKS = ("out_of_order", "duplicates", "crossed", "locked", "spikes", "gaps")
+
+
+def _check_policy_applies(args: argparse.Namespace) -> None:
+    """Refuse a ``--policy`` for a check the format's data never runs (``crossed=drop`` on
+    one-sided HistData bars was taken and ignored: the summary looked as asked)."""
+    if args.format == "histdata-m1":
+        kind, checks = "bars (one price side)", _BAR_CHECKS
+    elif args.format == "histdata-ticks":
+        kind, checks = "quote ticks", _QUOTE_CHECKS
+    elif args.format == "csv" and bool(args.preset) != bool(args.spec):
+        quotes = _csv_spec(args).kind == "quotes"
+        kind = "quote ticks" if quotes else "bars (one price side)"
+        checks = _QUOTE_CHECKS if quotes else _BAR_CHECKS
+    else:
+        return
+    for item in args.policy:
+        check = item.partition("=")[0]
+        if check in _CHECKS and check not in checks:
+            raise CliError(
+                f"--policy {item}: {args.format} {kind} have no {check} check, so it would be "
+                f"ignored; their checks: {', '.join(checks)}"
+            )
+
+
 def _csv_spec(args: argparse.Namespace) -> Any:
     from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec
 
@@ -307,6 +335,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         "dry_run": args.dry_run,
     }
     _check_format_options(args, args.format)
+    _check_policy_applies(args)
     venue = args.venue or "SIM"
     if args.format in ("histdata-m1", "histdata-ticks"):
         kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=venue)
@@ -374,6 +403,7 @@ def _validate(args: argparse.Namespace) -> int:
     from nautilus_ai.data.errors import DataFormatError
 
     _check_format_options(args, args.format)
+    _check_policy_applies(args)
     paths = _resolve_paths(args.format, args.paths, args.data_dir)
     try:
         reports, failures = _validate_reports(args, paths, validation)

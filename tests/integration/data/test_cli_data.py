@@ -483,3 +483,36 @@ def test_a_csv_of_ask_prices_is_not_stored_as_the_bid_series(
         capsys.readouterr().err
     )
     assert not (tmp_path / "catalog").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["import", "histdata-m1", "histdata/DAT_ASCII_EURUSD_M1_201701.csv"],
+            "--policy crossed=drop: histdata-m1 bars (one price side) have no crossed check",
+        ),
+        (
+            ["validate", "histdata-ticks", "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"],
+            "--policy ohlc=drop: histdata-ticks quote ticks have no ohlc check",
+        ),
+        (
+            ["import", "csv", "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv", "--preset",
+             "dukascopy-csv-h1", "--instrument-id", "EUR/USD.SIM"],
+            "--policy locked=drop: csv bars (one price side) have no locked check",
+        ),
+    ],
+)  # fmt: skip
+def test_a_policy_for_a_check_the_data_never_runs_is_refused(
+    tmp_path: Path, data_dir: Path, capsys, argv: list[str], expected: str
+) -> None:
+    # The policy was taken and ignored (the summary listed no such check), exit 0.
+    check = expected.split()[1].rstrip(":")
+    catalog = tmp_path / "catalog"
+    args = ["data", *argv[:2], str(data_dir / argv[2]), *argv[3:], "--policy", check]
+    if argv[0] == "import":
+        args += ["--catalog", str(catalog)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert not catalog.exists()
