@@ -516,3 +516,22 @@ def test_a_policy_for_a_check_the_data_never_runs_is_refused(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err
     assert not catalog.exists()
+
+
+def test_ctrl_c_while_the_cli_starts_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The verbs' modules load before the command runs (a second or so); Ctrl-C then (an
+    # impatient 'nautilus-ai data import ...') printed a KeyboardInterrupt traceback.
+    import nautilus_ai.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        code = cli.main(["data", "info"])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main (a traceback for the user)")
+    assert code == 130
+    assert capsys.readouterr().err == "nautilus-ai: interrupted\n"
