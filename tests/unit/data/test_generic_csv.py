@@ -189,3 +189,42 @@ def test_a_byte_order_mark_is_no_part_of_the_header(
     bars = read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])
     assert len(bars) == 200 and bars.ts_event[0] == iso_ns("2017-01-01T23:00")
     assert (bars.open[0], bars.close[0]) == (1.05236, 1.05227)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"timestamp_format": "unix_ms", "clock": "America/New_York"},
+            r"CsvSpec.clock 'America/New_York' would be ignored: unix_ms timestamps count from",
+        ),
+        ({"bid": "b"}, r"CsvSpec.bid is not read for kind 'bars' \(it would be ignored\)"),
+        (
+            {"kind": "quotes", "bid": "b", "ask": "a"},
+            r"CsvSpec.open is not read for kind 'quotes'.*did you mean kind 'bars'\?",
+        ),
+        (
+            {"kind": "quotes", "bid": "b", "ask": "a", "open": None, "high": None, "low": None,
+             "close": None, "bar_seconds": None, "timestamp_is": "end"},
+            r"CsvSpec.timestamp_is is for bars",
+        ),
+    ],
+)  # fmt: skip
+def test_spec_fields_that_would_be_ignored_are_refused(changes: dict, message: str) -> None:
+    # Each was accepted and read by nothing: a clock on epoch timestamps (the user meant the
+    # file's times to be New York's), a bar column in a quote spec, a quote column in a bar one.
+    values = {
+        "kind": "bars",
+        "timestamp": "t",
+        "timestamp_format": "iso8601",
+        "open": "o",
+        "high": "h",
+        "low": "l",
+        "close": "c",
+        "bar_seconds": 60,
+        **changes,
+    }
+    with pytest.raises(ValueError, match=message):
+        CsvSpec(**values)
+    with pytest.raises(ValueError, match=message):
+        CsvSpec.from_dict({k: v for k, v in values.items() if v is not None})
