@@ -13,6 +13,8 @@ import are planned before any is written (see :func:`nautilus_ai.data.catalog.wr
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 import time
@@ -167,7 +169,35 @@ def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
         if key in seen:
             raise ValueError(f"{source}: the same file is given twice (also as {seen[key]})")
         seen[key] = source
+    _refuse_copies(sources)
     return sources
+
+
+def _refuse_copies(sources: tuple[str, ...]) -> None:
+    """Refuse two files of identical content under different names (``x (1).csv`` downloaded
+    again): read twice like a file named twice. Only files of equal size are compared; not
+    Dukascopy's ``.bi5``, whose time is in the path (two closed hours are both empty)."""
+    by_size: dict[int, list[str]] = {}
+    for source in sources:
+        if source.lower().endswith(".bi5") or not os.path.isfile(source):
+            continue  # a folder (Dukascopy) or a missing file (named by its reader)
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(source)
+            if size:
+                by_size.setdefault(size, []).append(source)
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        digests: dict[bytes, str] = {}
+        for source in group:
+            with open(source, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").digest()
+            if digest in digests:
+                raise ValueError(
+                    f"{source}: the same content as {digests[digest]} (a copy under another "
+                    "name?): its rows would be read twice; give one of them"
+                )
+            digests[digest] = source
 
 
 def _sources(paths: PathsLike) -> tuple[str, ...]:
