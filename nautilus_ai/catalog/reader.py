@@ -263,9 +263,16 @@ def logged_feature_spec(
 def read_outcomes(catalog_path: str | os.PathLike[str], run_id: str | None = None) -> pa.Table:
     """The closed positions of one run (``OUTCOME_SCHEMA`` columns), in close-time order.
 
-    An empty table when the run closed no position.
+    An empty table when the run closed no position; a run the catalog never logged (a typo)
+    is a :class:`CatalogReadError`, not an empty table.
     """
     if run_id is not None and run_id not in list_runs(catalog_path, "outcomes"):
+        logged = list_runs(catalog_path, "snapshots")
+        if run_id not in logged:
+            raise CatalogReadError(
+                f"{Path(catalog_path) / 'data'}: no logged run {run_id!r} "
+                f"(runs: {', '.join(logged) or 'none'})"
+            )
         return OUTCOME_SCHEMA.empty_table()
     folder = _run_folder(catalog_path, "outcomes", run_id)
     table = pa.concat_tables(_read_parts(_parts(folder), None, None))

@@ -18,6 +18,7 @@ from nautilus_ai.catalog import (
     decisions_with_outcomes,
     list_runs,
     logged_feature_spec,
+    read_outcomes,
     read_snapshots,
 )
 
@@ -111,3 +112,11 @@ def test_a_bad_part_is_named(tmp_path: Path, fault: str) -> None:
     first.write_bytes(first.read_bytes()[:200])
     with pytest.raises(CatalogReadError, match=f"{first}: unreadable Parquet part"):
         logged_feature_spec(tmp_path, "r")
+
+
+def test_outcomes_of_a_run_never_logged_are_refused(tmp_path: Path) -> None:
+    # A misspelt run id read as an empty table: "this run closed no position".
+    _log(tmp_path, "quiet", 4).close()  # logged, closed no position
+    assert read_outcomes(tmp_path, "quiet").num_rows == 0
+    with pytest.raises(CatalogReadError, match=r"no logged run 'quite' \(runs: quiet\)"):
+        read_outcomes(tmp_path, "quite")
