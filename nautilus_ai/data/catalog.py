@@ -45,6 +45,7 @@ from nautilus_ai.data.catalog_layout import (
     parse_parquet_file_name,
     series_directory,
 )
+from nautilus_ai.data.import_journal import ImportJournal, interrupted_imports
 from nautilus_ai.data.merge import (
     DEFAULT_CONFLICT_POLICY,
     ConflictPolicy,
@@ -565,6 +566,15 @@ def write_series(
             raise WriteConflictError(_conflict_message(plans), results)
         if instrument is not None:
             _write_instrument(root, instrument)
+        planned = [p.identifier for p in plans]
+        modifying = [p.identifier for p in plans if p.counts.modifies]
+        # A record left by this same import, stopped half-way, goes once this run completes.
+        stale = ImportJournal.path_for(root, source.source, source.files, planned).exists()
+        journal = (
+            ImportJournal(root, source.source, source.files, planned, modifying)
+            if len(modifying) > 1 or stale
+            else None
+        )
         done: list[WriteResult] = []
         for number, plan in enumerate(plans):
             if progress is not None and plan.counts.modifies:
@@ -575,7 +585,11 @@ def write_series(
             except OSError as exc:
                 rest = [p.identifier for p in plans[number + 1 :] if p.counts.modifies]
                 raise IncompleteWriteError(plan, tuple(done), rest, exc) from exc
+            if written and journal is not None:
+                journal.written(plan.identifier)
             done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
+        if journal is not None:
+            journal.finish()
     return tuple(done)
 
 
@@ -750,16 +764,19 @@ class CatalogInfo:
     path: str
     instruments: tuple[str, ...]
     datasets: tuple[DataSetInfo, ...]
+    interrupted_imports: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "path": self.path,
             "instruments": list(self.instruments),
             "data": [d.to_dict() for d in self.datasets],
+            "interrupted_imports": list(self.interrupted_imports),
         }
 
     def to_text(self) -> str:
         lines = [f"catalog {self.path}", f"  instruments: {', '.join(self.instruments) or '-'}"]
+        lines += [f"  INTERRUPTED IMPORT: {line}" for line in self.interrupted_imports]
         for d in self.datasets:
             warn = "  OVERLAPPING FILES" if d.overlapping_files else ""
             span = f"{_iso(d.first_ns)} .. {_iso(d.last_ns)}  " if d.first_ns is not None else ""
@@ -891,7 +908,12 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     misnamed_files=misnamed,
                 )
             )
-    return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
+    return CatalogInfo(
+        path=str(root),
+        instruments=instruments,
+        datasets=tuple(datasets),
+        interrupted_imports=interrupted_imports(root),
+    )
 
 
 _SPLIT_HIGH = 1 << 20  # |high word| below this: |v| < 2**84 (see fixed_point_to_float)
