@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import re
 import time
@@ -171,6 +172,17 @@ def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
         seen[key] = source
     _refuse_copies(sources)
     return sources
+
+
+def _check_assumption(name: str, value: float | None, *, zero: bool) -> None:
+    """A modelling assumption's number, checked before any file is read, naming its flag (the
+    later check said 'spread_pips must be ...', naming no flag)."""
+    if value is None:
+        return
+    bad = isinstance(value, bool) or not isinstance(value, int | float)
+    if bad or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
 def _refuse_copies(sources: tuple[str, ...]) -> None:
@@ -504,6 +516,8 @@ def import_histdata_m1(
     ImportSummary
         Importing the same files again adds and changes nothing (every row "unchanged").
     """
+    _check_assumption("--ask-spread-pips (ask_spread_pips)", ask_spread_pips, zero=True)
+    _check_assumption("--assumed-volume (assumed_volume)", assumed_volume, zero=False)
     sources = _sources(paths)
     ctx = _Context(
         "histdata-m1",

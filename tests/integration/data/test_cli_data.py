@@ -535,3 +535,24 @@ def test_ctrl_c_while_the_cli_starts_is_one_line(
         pytest.fail("KeyboardInterrupt escaped main (a traceback for the user)")
     assert code == 130
     assert capsys.readouterr().err == "nautilus-ai: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "bound"),
+    [
+        ("--ask-spread-pips", "-0.3", ">= 0"),
+        ("--ask-spread-pips", "nan", ">= 0"),
+        ("--assumed-volume", "-1", "> 0"),
+        ("--assumed-volume", "inf", "> 0"),
+    ],
+)
+def test_a_bad_modelling_assumption_names_its_flag(
+    tmp_path: Path, data_dir: Path, capsys, flag: str, value: str, bound: str
+) -> None:
+    # 'spread_pips must be a finite number >= 0, got -0.3' named no flag.
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    argv = ["data", "import", "histdata-m1", january, "--catalog", str(tmp_path / "c"), "-q"]
+    assert main([*argv, f"{flag}={value}"]) == 2
+    attribute = flag.removeprefix("--").replace("-", "_")
+    expected = f"{flag} ({attribute}) must be a finite number {bound}, got {float(value)!r}"
+    assert capsys.readouterr().err == f"nautilus-ai: error: {expected}\n"
