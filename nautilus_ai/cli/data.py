@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -492,6 +493,25 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_download_flags(args: argparse.Namespace) -> None:
+    """Each download flag checked by its own name (the config's checks said
+    'DownloadConfig.workers' / 'read_timeout'), and --side refused where nothing reads it."""
+    if args.side and args.kind == "ticks":
+        raise CliError(
+            f"--side {' '.join(args.side)}: applies to candles (--kind m1, h1, d1), not ticks "
+            "(a tick file holds both sides); it would be ignored"
+        )
+    for flag, value, least in (
+        ("--workers", args.workers, 1),
+        ("--retries", args.retries, 0),
+        ("--max-connection-failures", args.max_connection_failures, 1),
+    ):
+        if value < least:
+            raise CliError(f"{flag} must be >= {least}, got {value}")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise CliError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
+
+
 def _download(args: argparse.Namespace) -> int:
     from nautilus_ai.data.dukascopy import (
         DUKASCOPY_BASE_URL,
@@ -514,6 +534,7 @@ def _download(args: argparse.Namespace) -> int:
             import_only.append("--on-conflict")
         if import_only:
             raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
+    _check_download_flags(args)
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:

@@ -556,3 +556,25 @@ def test_a_bad_modelling_assumption_names_its_flag(
     attribute = flag.removeprefix("--").replace("-", "_")
     expected = f"{flag} ({attribute}) must be a finite number {bound}, got {float(value)!r}"
     assert capsys.readouterr().err == f"nautilus-ai: error: {expected}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--side", "ASK"], "--side ASK: applies to candles (--kind m1, h1, d1), not ticks"),
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--retries", "-1"], "--retries must be >= 0, got -1"),
+        (["--max-connection-failures", "0"], "--max-connection-failures must be >= 1, got 0"),
+        (["--timeout", "nan"], "--timeout must be a finite number of seconds > 0, got nan"),
+    ],
+)
+def test_download_flags_are_checked_by_name(
+    tmp_path: Path, capsys, extra: list[str], expected: str
+) -> None:
+    # --side with ticks was ignored (the download went on); the others were refused as
+    # 'DownloadConfig.workers must be >= 1' / 'read_timeout must be ...', naming no flag.
+    argv = ["data", "download", "EURUSD", "--start", "2019-02-04", "--end", "2019-02-05"]
+    argv += ["--cache", str(tmp_path / "cache"), "--base-url", "http://127.0.0.1:9", *extra]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"nautilus-ai: error: {expected}")
+    assert not (tmp_path / "cache").exists()
