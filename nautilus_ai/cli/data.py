@@ -582,5 +582,11 @@ def _download(args: argparse.Namespace) -> int:
             payload["import"] = imported.to_dict()
             text += "\n" + imported.to_text()
             status = status or (1 if imported.failures else 0)
+        else:  # said, not left to guess from the counts above (it printed nothing more)
+            payload["import"] = None
+            text += (
+                f"\nnothing imported: none of the {len(summary.outcomes)} file(s) holds data "
+                "(market closed, or not available)"
+            )
     _emit(args, payload, text)
     return status

@@ -578,3 +578,23 @@ def test_download_flags_are_checked_by_name(
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith(f"nautilus-ai: error: {expected}")
     assert not (tmp_path / "cache").exists()
+
+
+def test_download_and_import_of_closed_hours_says_nothing_was_imported(
+    dukascopy_mirror, tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # A Saturday: every hour empty. '--import' printed the download counts only, exit 0,
+    # with no word that nothing went into the catalog.
+    saturday = {f"EURUSD/2019/01/02/{hour:02d}h_ticks.bi5": "empty" for hour in range(2)}
+    argv = ["data", "download", "EURUSD", "--start", "2019-02-02T00:00", "--end"]
+    argv += ["2019-02-02T02:00", "--cache", str(tmp_path / "cache"), "--import"]
+    argv += ["--catalog", str(tmp_path / "catalog"), "-q"]
+    with dukascopy_mirror(data_dir / "dukascopy", saturday) as mirror:
+        assert main([*argv, "--base-url", mirror.url]) == 0
+        out = capsys.readouterr().out
+        assert out.rstrip().endswith(
+            "nothing imported: none of the 2 file(s) holds data (market closed, or not available)"
+        )
+        assert main([*argv, "--base-url", mirror.url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["import"] is None
+    assert not (tmp_path / "catalog").exists()
