@@ -170,7 +170,6 @@ def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
         if key in seen:
             raise ValueError(f"{source}: the same file is given twice (also as {seen[key]})")
         seen[key] = source
-    _refuse_copies(sources)
     return sources
 
 
@@ -265,6 +264,8 @@ class _Context:
     ) -> None:
         self.started = time.perf_counter()
         self.format = format
+        # After the files' pair is checked (a copy renamed to another pair is named as such).
+        _refuse_copies(sources)
         self.sources = sources
         self.catalog = default_catalog_dir(catalog_path)
         self.instrument = _instrument(instrument_id, pair_table)
