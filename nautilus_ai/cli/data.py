@@ -485,8 +485,14 @@ def _info(args: argparse.Namespace) -> int:
     from nautilus_ai.data.catalog import catalog_info
     from nautilus_ai.paths import default_catalog_dir
 
+    root = default_catalog_dir(args.catalog)
+    if root.is_dir() and not (root / "data").is_dir():
+        # An empty listing, exit 0, looked like an empty catalog (a parent folder given).
+        inside = sorted(p.parent.name for p in root.glob("*/data") if p.is_dir())
+        hint = f"; catalogs inside it: {', '.join(inside)}" if inside else ""
+        raise CliError(f"{root} is not a catalog (it has no data/ folder){hint}")
     try:
-        info = catalog_info(default_catalog_dir(args.catalog))
+        info = catalog_info(root)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     _emit(args, info.to_dict(), info.to_text())

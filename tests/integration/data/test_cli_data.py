@@ -598,3 +598,13 @@ def test_download_and_import_of_closed_hours_says_nothing_was_imported(
         assert main([*argv, "--base-url", mirror.url, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["import"] is None
     assert not (tmp_path / "catalog").exists()
+
+
+def test_info_on_a_folder_that_is_not_a_catalog_says_so(tmp_path: Path, capsys) -> None:
+    # --catalog catalogs (the folder of catalogs) listed nothing, exit 0: an empty catalog.
+    (tmp_path / "demo" / "data").mkdir(parents=True)
+    assert main(["data", "info", "--catalog", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: {tmp_path} is not a catalog (it has no data/ folder); catalogs "
+        "inside it: demo\n"
+    )
