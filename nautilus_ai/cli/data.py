@@ -298,9 +298,17 @@ def _csv_spec(args: argparse.Namespace) -> Any:
             raise CliError(
                 f"unknown preset {args.preset!r}; known: {sorted(CSV_PRESETS)}"
             ) from None
+    from nautilus_ai.config_files import read_config_file
+
+    # Strict like every config file: a key given twice ("close" pasted twice) kept only its
+    # last value without a word. A .yaml spec is read as YAML, anything else as JSON.
     try:
-        return CsvSpec.from_dict(json.loads(Path(args.spec).read_text()))
-    except (OSError, ValueError, TypeError) as exc:
+        values = read_config_file(Path(args.spec), "CSV spec", ValueError)
+    except ValueError as exc:  # names the file
+        raise CliError(f"--spec {exc}") from exc
+    try:
+        return CsvSpec.from_dict(values)
+    except (ValueError, TypeError) as exc:
         raise CliError(f"--spec {args.spec}: {exc}") from exc
 
 

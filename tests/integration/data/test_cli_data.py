@@ -608,3 +608,25 @@ def test_info_on_a_folder_that_is_not_a_catalog_says_so(tmp_path: Path, capsys) 
         f"nautilus-ai: error: {tmp_path} is not a catalog (it has no data/ folder); catalogs "
         "inside it: demo\n"
     )
+
+
+def test_a_csv_spec_file_with_a_key_given_twice_is_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # {"close": "Close", ..., "close": "Open"} kept the last value without a word: the bars
+    # were stored with their open as close, exit 0 (run files and live configs refused it).
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        '{"kind": "bars", "timestamp": "Time", "timestamp_format": "%d.%m.%Y %H:%M:%S.000", '
+        '"open": "Open", "high": "High", "low": "Low", "close": "Close", "bar_seconds": 3600, '
+        '"close": "Open"}'
+    )
+    source = str(data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv")
+    catalog = tmp_path / "catalog"
+    argv = ["data", "import", "csv", source, "--spec", str(spec), "--instrument-id"]
+    assert main([*argv, "EUR/USD.SIM", "--catalog", str(catalog), "-q"]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: --spec {spec}: not valid JSON: key 'close' is given twice in one "
+        "object; only one value can hold\n"
+    )
+    assert not catalog.exists()
