@@ -267,6 +267,8 @@ _QUOTE_CHECKS = ("out_of_order", "duplicates", "crossed", "locked", "spikes", "g
 def _check_policy_applies(args: argparse.Namespace) -> None:
     """Refuse a ``--policy`` for a check the format's data never runs (``crossed=drop`` on
     one-sided HistData bars was taken and ignored: the summary looked as asked)."""
+    if not args.policy:
+        return
     if args.format == "histdata-m1":
         kind, checks = "bars (one price side)", _BAR_CHECKS
     elif args.format == "histdata-ticks":
