@@ -163,8 +163,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         if self._predictor is not None:
             self._predictor.close()
         if self.feature_logger is not None:
-            flush_quiet_rows(self)
-            stats = self.feature_logger.close()  # positions closed at stop are logged too
+            stats = feature_log.close_feature_log(self)  # positions closed at stop too
             self.log.info(f"Feature log {stats.run_id}: {stats}")
         # Nautilus 1.221 never frees a disposed engine's parts: drop run-time state (records stay)
         self._scheduler = self._predictor = self._series = None

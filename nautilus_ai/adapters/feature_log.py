@@ -16,6 +16,7 @@ __all__ = [
     "FEATURE_LOG_TIMER",
     "attach_feature_logger",
     "build_feature_logger",
+    "close_feature_log",
     "flush_feature_log",
     "flush_quiet_rows",
     "start_flush_timer",
@@ -136,3 +137,15 @@ def flush_feature_log(strategy: Any) -> None:
     """Everything logged so far, quiet rows included, to disk (the strategy stops)."""
     flush_quiet_rows(strategy)
     strategy.feature_logger.flush()
+
+
+def close_feature_log(strategy: Any) -> Any:
+    """Write what is still buffered (quiet rows, outcomes of positions closed at the stop) and
+    close the strategy's feature logger; returns its final ``LoggerStats`` (``None`` when the
+    strategy logs nothing). Idempotent: the backtest runner closes it to judge the run (every
+    recorded row on disk), the strategy's ``on_dispose`` again."""
+    logger = getattr(strategy, "feature_logger", None)
+    if logger is None:
+        return None
+    flush_quiet_rows(strategy)
+    return logger.close()

@@ -358,6 +358,7 @@ def _assess(
         _assess_lifecycle(status, strategy, watch, config, run_error)
         _assess_orders(status, engine, strategy)
         _assess_decisions(status, strategy, config)
+        _assess_feature_log(status, strategy)
         if status.bars == 0:
             status.fail(f"ran on zero bars: no {bar_type} bars {window}")
         elif status.status == "ok" and status.filled == 0:
@@ -501,6 +502,18 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
             f"could not trade: all {len(entries)} entry signals were sized to zero (first: "
             f"{first}); check the venue's balances and leverage and the sizing settings"
         )
+
+
+def _assess_feature_log(status: StrategyStatus, strategy: Any) -> None:
+    """Fail a run whose decision log (``feature_log``) is not all on disk: a write refused (a
+    reused run id), a full disk. Its ERROR lines alone left the run ``ok``, and training or
+    feedback then read a log with rows missing."""
+    from nautilus_ai.adapters.feature_log import close_feature_log
+
+    stats = close_feature_log(strategy)  # everything recorded, written now (the run is over)
+    shortfall = stats.shortfall() if stats is not None else None
+    if shortfall:
+        status.fail(shortfall)
 
 
 def _assess_model_faults(status: StrategyStatus, strategy: Any, decisions: list[Any]) -> None:

@@ -138,6 +138,20 @@ class LoggerStats:
     write_errors: int
     last_error: str | None
 
+    def shortfall(self) -> str | None:
+        """What was recorded but is not on disk (rows failed, pending or dropped), in one line
+        naming the run and the last write error; ``None`` when everything recorded is written."""
+        rows = self.rows_recorded - self.rows_written
+        outcomes = self.outcomes_recorded - self.outcomes_written
+        if rows <= 0 and outcomes <= 0:
+            return None
+        why = f"; last error: {self.last_error}" if self.last_error else ""
+        return (
+            f"its feature log (run {self.run_id}) is incomplete: {self.rows_written:,} of "
+            f"{self.rows_recorded:,} decision rows and {self.outcomes_written:,} of "
+            f"{self.outcomes_recorded:,} outcomes written{why}"
+        )
+
 
 class FeatureLogger:
     """Buffered decision logger for one instrument / bar type / feature spec.

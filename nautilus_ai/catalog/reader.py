@@ -112,15 +112,47 @@ def _run_folder(catalog_path: str | os.PathLike[str], kind: str, run_id: str | N
     return base / run_id
 
 
+def _unreadable(path: Path, exc: Exception) -> CatalogReadError:
+    return CatalogReadError(
+        f"{path}: unreadable Parquet part ({exc}): a copy cut short, or not a part the feature "
+        "log wrote? move it out of the run folder"
+    )
+
+
+def _read_table(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """One part; a corrupt or truncated file is a :class:`CatalogReadError` naming it."""
+    try:
+        return pq.read_table(path, columns=list(columns) if columns else None)
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _spec_metadata(path: Path) -> dict[bytes, bytes]:
+    """A snapshot part's schema metadata, which must carry the logged feature spec."""
+    try:
+        metadata = dict(pq.read_schema(path).metadata or {})
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from exc
+    missing = [
+        key
+        for key in (META_SPEC_HASH, META_FEATURE_NAMES, META_FEATURE_SPEC)
+        if key.encode() not in metadata
+    ]
+    if missing:
+        raise CatalogReadError(
+            f"{path}: no {', '.join(missing)} in its metadata: not a part the feature log "
+            "wrote; move it out of the run folder"
+        )
+    return metadata
+
+
 def _read_parts(
     files: Sequence[Path], columns: Sequence[str] | None, start_ns: int | None
-) -> tuple[pa.Table, dict[bytes, bytes]]:
+) -> list[pa.Table]:
     files = files_reaching(files, start_ns)
     if not files:
         raise CatalogReadError("no parts in the requested range")
-    tables = [pq.read_table(f, columns=list(columns) if columns else None) for f in files]
-    metadata = dict(pq.read_schema(files[0]).metadata or {})
-    return pa.concat_tables(tables), metadata
+    return [_read_table(f, columns) for f in files]
 
 
 @dataclass(frozen=True)
@@ -172,10 +204,12 @@ def read_snapshots(
     """
     folder = _run_folder(catalog_path, "snapshots", run_id)
     files = _parts(folder)
-    specs = {pq.read_schema(f).metadata.get(META_SPEC_HASH.encode()) for f in files}
+    metadatas = [_spec_metadata(f) for f in files]
+    specs = {m[META_SPEC_HASH.encode()] for m in metadatas}
     if len(specs) != 1:
         raise CatalogReadError(f"{folder}: parts were logged with different feature specs {specs}")
-    table, metadata = _read_parts(files, None, start_ns)
+    metadata = metadatas[0]
+    table = pa.concat_tables(_read_parts(files, None, start_ns))
     ts = table.column("ts_event").to_numpy()
     keep = np.ones(ts.size, dtype=bool)
     if start_ns is not None:
@@ -219,7 +253,7 @@ def logged_feature_spec(
 ) -> tuple[str, dict[str, Any]]:
     """``(spec_hash, spec dict)`` a run was logged with (read from its first part's metadata)."""
     folder = _run_folder(catalog_path, "snapshots", run_id)
-    metadata = pq.read_schema(_parts(folder)[0]).metadata or {}
+    metadata = _spec_metadata(_parts(folder)[0])
     return (
         metadata[META_SPEC_HASH.encode()].decode(),
         json.loads(metadata[META_FEATURE_SPEC.encode()]),
@@ -229,12 +263,19 @@ def logged_feature_spec(
 def read_outcomes(catalog_path: str | os.PathLike[str], run_id: str | None = None) -> pa.Table:
     """The closed positions of one run (``OUTCOME_SCHEMA`` columns), in close-time order.
 
-    An empty table when the run closed no position.
+    An empty table when the run closed no position; a run the catalog never logged (a typo)
+    is a :class:`CatalogReadError`, not an empty table.
     """
     if run_id is not None and run_id not in list_runs(catalog_path, "outcomes"):
+        logged = list_runs(catalog_path, "snapshots")
+        if run_id not in logged:
+            raise CatalogReadError(
+                f"{Path(catalog_path) / 'data'}: no logged run {run_id!r} "
+                f"(runs: {', '.join(logged) or 'none'})"
+            )
         return OUTCOME_SCHEMA.empty_table()
     folder = _run_folder(catalog_path, "outcomes", run_id)
-    table, _ = _read_parts(_parts(folder), None, None)
+    table = pa.concat_tables(_read_parts(_parts(folder), None, None))
     return table.replace_schema_metadata(None)
 
 

@@ -97,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # the verbs' modules load here (a second or so): Ctrl-C in it was a traceback
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        print("nautilus-ai: interrupted", file=sys.stderr)
+        return 130
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -122,7 +123,8 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--price-type",
         choices=("BID", "ASK", "MID", "LAST"),
-        help="csv bars: what the prices are (default BID)",
+        help="csv bars: what the prices are (default: the side the file names name, e.g. "
+        "..._ASK.csv, else BID)",
     )
     parser.add_argument(
         "--bars",
@@ -256,6 +258,36 @@ def _policy(args: argparse.Namespace, base: Any) -> Any:
         raise CliError(str(exc)) from exc
 
 
+# The checks each kind of data runs (LEAN and Dukascopy imports can hold both kinds, and LEAN
+# bars come with both sides: every check may run there).
+_BAR_CHECKS = ("out_of_order", "duplicates", "ohlc", "flat", "spikes", "gaps")
+_QUOTE_CHECKS = ("out_of_order", "duplicates", "crossed", "locked", "spikes", "gaps")
+
+
+def _check_policy_applies(args: argparse.Namespace) -> None:
+    """Refuse a ``--policy`` for a check the format's data never runs (``crossed=drop`` on
+    one-sided HistData bars was taken and ignored: the summary looked as asked)."""
+    if not args.policy:
+        return
+    if args.format == "histdata-m1":
+        kind, checks = "bars (one price side)", _BAR_CHECKS
+    elif args.format == "histdata-ticks":
+        kind, checks = "quote ticks", _QUOTE_CHECKS
+    elif args.format == "csv" and bool(args.preset) != bool(args.spec):
+        quotes = _csv_spec(args).kind == "quotes"
+        kind = "quote ticks" if quotes else "bars (one price side)"
+        checks = _QUOTE_CHECKS if quotes else _BAR_CHECKS
+    else:
+        return
+    for item in args.policy:
+        check = item.partition("=")[0]
+        if check in _CHECKS and check not in checks:
+            raise CliError(
+                f"--policy {item}: {args.format} {kind} have no {check} check, so it would be "
+                f"ignored; their checks: {', '.join(checks)}"
+            )
+
+
 def _csv_spec(args: argparse.Namespace) -> Any:
     from nautilus_ai.data.generic_csv import CSV_PRESETS, CsvSpec
 
@@ -268,9 +300,17 @@ def _csv_spec(args: argparse.Namespace) -> Any:
             raise CliError(
                 f"unknown preset {args.preset!r}; known: {sorted(CSV_PRESETS)}"
             ) from None
+    from nautilus_ai.config_files import read_config_file
+
+    # Strict like every config file: a key given twice ("close" pasted twice) kept only its
+    # last value without a word. A .yaml spec is read as YAML, anything else as JSON.
     try:
-        return CsvSpec.from_dict(json.loads(Path(args.spec).read_text()))
-    except (OSError, ValueError, TypeError) as exc:
+        values = read_config_file(Path(args.spec), "CSV spec", ValueError)
+    except ValueError as exc:  # names the file
+        raise CliError(f"--spec {exc}") from exc
+    try:
+        return CsvSpec.from_dict(values)
+    except (ValueError, TypeError) as exc:
         raise CliError(f"--spec {args.spec}: {exc}") from exc
 
 
@@ -306,6 +346,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         "dry_run": args.dry_run,
     }
     _check_format_options(args, args.format)
+    _check_policy_applies(args)
     venue = args.venue or "SIM"
     if args.format in ("histdata-m1", "histdata-ticks"):
         kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=venue)
@@ -350,7 +391,7 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
         paths,
         spec,
         instrument_id=args.instrument_id,
-        price_type=args.price_type or "BID",
+        price_type=args.price_type,
         policy=_policy(args, base),
         **common,
     )
@@ -373,6 +414,7 @@ def _validate(args: argparse.Namespace) -> int:
     from nautilus_ai.data.errors import DataFormatError
 
     _check_format_options(args, args.format)
+    _check_policy_applies(args)
     paths = _resolve_paths(args.format, args.paths, args.data_dir)
     try:
         reports, failures = _validate_reports(args, paths, validation)
@@ -453,12 +495,37 @@ def _info(args: argparse.Namespace) -> int:
     from nautilus_ai.data.catalog import catalog_info
     from nautilus_ai.paths import default_catalog_dir
 
+    root = default_catalog_dir(args.catalog)
+    if root.is_dir() and not (root / "data").is_dir():
+        # An empty listing, exit 0, looked like an empty catalog (a parent folder given).
+        inside = sorted(p.parent.name for p in root.glob("*/data") if p.is_dir())
+        hint = f"; catalogs inside it: {', '.join(inside)}" if inside else ""
+        raise CliError(f"{root} is not a catalog (it has no data/ folder){hint}")
     try:
-        info = catalog_info(default_catalog_dir(args.catalog))
+        info = catalog_info(root)
     except (FileNotFoundError, ValueError) as exc:
         raise CliError(str(exc)) from exc
     _emit(args, info.to_dict(), info.to_text())
     return 0
+
+
+def _check_download_flags(args: argparse.Namespace) -> None:
+    """Each download flag checked by its own name (the config's checks said
+    'DownloadConfig.workers' / 'read_timeout'), and --side refused where nothing reads it."""
+    if args.side and args.kind == "ticks":
+        raise CliError(
+            f"--side {' '.join(args.side)}: applies to candles (--kind m1, h1, d1), not ticks "
+            "(a tick file holds both sides); it would be ignored"
+        )
+    for flag, value, least in (
+        ("--workers", args.workers, 1),
+        ("--retries", args.retries, 0),
+        ("--max-connection-failures", args.max_connection_failures, 1),
+    ):
+        if value < least:
+            raise CliError(f"{flag} must be >= {least}, got {value}")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise CliError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
 
 
 def _download(args: argparse.Namespace) -> int:
@@ -483,6 +550,7 @@ def _download(args: argparse.Namespace) -> int:
             import_only.append("--on-conflict")
         if import_only:
             raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
+    _check_download_flags(args)
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:
@@ -530,5 +598,11 @@ def _download(args: argparse.Namespace) -> int:
             payload["import"] = imported.to_dict()
             text += "\n" + imported.to_text()
             status = status or (1 if imported.failures else 0)
+        else:  # said, not left to guess from the counts above (it printed nothing more)
+            payload["import"] = None
+            text += (
+                f"\nnothing imported: none of the {len(summary.outcomes)} file(s) holds data "
+                "(market closed, or not available)"
+            )
     _emit(args, payload, text)
     return status

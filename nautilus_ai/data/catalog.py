@@ -45,6 +45,7 @@ from nautilus_ai.data.catalog_layout import (
     parse_parquet_file_name,
     series_directory,
 )
+from nautilus_ai.data.import_journal import ImportJournal, interrupted_imports
 from nautilus_ai.data.merge import (
     DEFAULT_CONFLICT_POLICY,
     ConflictPolicy,
@@ -54,12 +55,14 @@ from nautilus_ai.data.store import (
     ProvenanceEntry,
     SeriesPlan,
     SourceInfo,
+    StoredFile,
     commit_series,
     parquet_rows,
     parquet_schema,
     plan_series,
     read_parquet,
     read_provenance,
+    stored_files,
 )
 from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
 
@@ -563,6 +566,15 @@ def write_series(
             raise WriteConflictError(_conflict_message(plans), results)
         if instrument is not None:
             _write_instrument(root, instrument)
+        planned = [p.identifier for p in plans]
+        modifying = [p.identifier for p in plans if p.counts.modifies]
+        # A record left by this same import, stopped half-way, goes once this run completes.
+        stale = ImportJournal.path_for(root, source.source, source.files, planned).exists()
+        journal = (
+            ImportJournal(root, source.source, source.files, planned, modifying)
+            if len(modifying) > 1 or stale
+            else None
+        )
         done: list[WriteResult] = []
         for number, plan in enumerate(plans):
             if progress is not None and plan.counts.modifies:
@@ -573,7 +585,11 @@ def write_series(
             except OSError as exc:
                 rest = [p.identifier for p in plans[number + 1 :] if p.counts.modifies]
                 raise IncompleteWriteError(plan, tuple(done), rest, exc) from exc
+            if written and journal is not None:
+                journal.written(plan.identifier)
             done.append(WriteResult.from_plan(plan, dry_run=False, written=written))
+        if journal is not None:
+            journal.finish()
     return tuple(done)
 
 
@@ -723,6 +739,8 @@ class DataSetInfo:
     last_ns: int | None
     overlapping_files: bool
     sources: tuple[str, ...] = ()
+    overlaps: tuple[tuple[str, str], ...] = ()
+    misnamed_files: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -733,6 +751,8 @@ class DataSetInfo:
             "first": _iso(self.first_ns),
             "last": _iso(self.last_ns),
             "overlapping_files": self.overlapping_files,
+            "overlaps": [list(pair) for pair in self.overlaps],
+            "misnamed_files": list(self.misnamed_files),
             "sources": list(self.sources),
         }
 
@@ -744,16 +764,19 @@ class CatalogInfo:
     path: str
     instruments: tuple[str, ...]
     datasets: tuple[DataSetInfo, ...]
+    interrupted_imports: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "path": self.path,
             "instruments": list(self.instruments),
             "data": [d.to_dict() for d in self.datasets],
+            "interrupted_imports": list(self.interrupted_imports),
         }
 
     def to_text(self) -> str:
         lines = [f"catalog {self.path}", f"  instruments: {', '.join(self.instruments) or '-'}"]
+        lines += [f"  INTERRUPTED IMPORT: {line}" for line in self.interrupted_imports]
         for d in self.datasets:
             warn = "  OVERLAPPING FILES" if d.overlapping_files else ""
             span = f"{_iso(d.first_ns)} .. {_iso(d.last_ns)}  " if d.first_ns is not None else ""
@@ -763,7 +786,38 @@ class CatalogInfo:
             )
             if len(d.sources) > 1:
                 lines.append(f"  {'':<14} sources: {'; '.join(d.sources)}")
+            for first, second in d.overlaps[:_NAMED]:
+                lines.append(
+                    f"  {'':<14} OVERLAP: {first} and {second} hold rows of the same times "
+                    "(readers get them twice)"
+                )
+            if d.misnamed_files:
+                names = ", ".join(d.misnamed_files[:_NAMED])
+                more = len(d.misnamed_files) - _NAMED
+                lines.append(
+                    f"  {'':<14} NOT CATALOG FILES: {names}"
+                    + (f" (and {more} more)" if more > 0 else "")
+                    + " not named <first>_<last>.parquet as the catalog writes them, yet "
+                    "counted and read as data (Nautilus reads or fails on them): a copy left "
+                    "here? move it out of the folder"
+                )
         return "\n".join(lines)
+
+
+_NAMED = 5  # files named per series in the text summary (the JSON has them all)
+
+
+def _overlapping_pairs(files: Sequence[StoredFile]) -> tuple[tuple[str, str], ...]:
+    """Pairs of files (sorted by interval) whose ``ts_init`` intervals overlap: each file with
+    the earlier one reaching furthest into it."""
+    pairs: list[tuple[str, str]] = []
+    reach: StoredFile | None = None
+    for stored in files:
+        if reach is not None and stored.first_ns <= reach.last_ns:
+            pairs.append((reach.name, stored.name))
+        if reach is None or stored.last_ns > reach.last_ns:
+            reach = stored
+    return tuple(pairs)
 
 
 # Directories holding time series; anything else (currency_pair, ...) holds definitions.
@@ -822,11 +876,13 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
             files = sorted(id_dir.glob("*.parquet"))
             if not files:
                 continue
-            intervals = sorted(
-                i for i in (parse_parquet_file_name(f.name) for f in files) if i is not None
-            )
-            rows = sum(parquet_rows(f) for f in files)
-            overlapping = any(b[0] <= a[1] for a, b in itertools.pairwise(intervals))
+            # Intervals from the names, or from the data for a file named otherwise (a copy):
+            # its rows count and are read like any other, so it must count for overlaps too.
+            stored = stored_files(id_dir)
+            intervals = [(f.first_ns, f.last_ns) for f in stored if f.rows]
+            rows = sum(f.rows for f in stored)
+            overlaps = _overlapping_pairs([f for f in stored if f.rows])
+            misnamed = tuple(f.name for f in files if parse_parquet_file_name(f.name) is None)
             identifier = id_dir.name
             meta = parquet_schema(files[0]).metadata or {}
             if type_dir.name == "bar" and b"bar_type" in meta:
@@ -846,11 +902,18 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     last_ns=max(i[1] for i in intervals)
                     if intervals and not is_definition
                     else None,
-                    overlapping_files=overlapping and not is_definition,
+                    overlapping_files=bool(overlaps) and not is_definition,
                     sources=() if is_definition else _sources(id_dir, files),
+                    overlaps=() if is_definition else overlaps,
+                    misnamed_files=misnamed,
                 )
             )
-    return CatalogInfo(path=str(root), instruments=instruments, datasets=tuple(datasets))
+    return CatalogInfo(
+        path=str(root),
+        instruments=instruments,
+        datasets=tuple(datasets),
+        interrupted_imports=interrupted_imports(root),
+    )
 
 
 _SPLIT_HIGH = 1 << 20  # |high word| below this: |v| < 2**84 (see fixed_point_to_float)

@@ -129,6 +129,13 @@ class CsvSpec:
                 "CsvSpec.timestamp_format: %f is not supported; use 'iso8601' for fractional "
                 "seconds, or a literal such as '.000'",
             )
+        if fmt in _UNIX and self.clock != "UTC":
+            raise FieldValueError(
+                "clock",
+                f"CsvSpec.clock {self.clock!r} would be ignored: {fmt} timestamps count from "
+                "the epoch in UTC (leave clock out)",
+            )
+        self._refuse_fields_of_the_other_kind()
         required = ("open", "high", "low", "close") if self.kind == "bars" else ("bid", "ask")
         for name in required:
             if getattr(self, name) is None:
@@ -153,6 +160,24 @@ class CsvSpec:
                 raise FieldValueError(
                     name, f"CsvSpec.{name} must be a 0-based column index, got {value!r}"
                 )
+
+    def _refuse_fields_of_the_other_kind(self) -> None:
+        """A bar field in a quote spec (or the reverse) was read by nothing, without a word."""
+        bars = ("open", "high", "low", "close", "volume", "bar_seconds")
+        other = ("bid", "ask", "bid_size", "ask_size") if self.kind == "bars" else bars
+        for name in other:
+            if getattr(self, name) is not None:
+                raise FieldValueError(
+                    name,
+                    f"CsvSpec.{name} is not read for kind {self.kind!r} (it would be ignored): "
+                    f"remove it, or did you mean kind "
+                    f"{'quotes' if self.kind == 'bars' else 'bars'!r}?",
+                )
+        if self.kind == "quotes" and self.timestamp_is != "start":
+            raise FieldValueError(
+                "timestamp_is",
+                "CsvSpec.timestamp_is is for bars (a tick has one time): it would be ignored",
+            )
 
     @staticmethod
     def _column_fields() -> tuple[str, ...]:

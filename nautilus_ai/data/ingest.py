@@ -13,6 +13,9 @@ import are planned before any is written (see :func:`nautilus_ai.data.catalog.wr
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import math
 import os
 import re
 import time
@@ -170,6 +173,44 @@ def _once(sources: tuple[str, ...]) -> tuple[str, ...]:
     return sources
 
 
+def _check_assumption(name: str, value: float | None, *, zero: bool) -> None:
+    """A modelling assumption's number, checked before any file is read, naming its flag (the
+    later check said 'spread_pips must be ...', naming no flag)."""
+    if value is None:
+        return
+    bad = isinstance(value, bool) or not isinstance(value, int | float)
+    if bad or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        bound = ">= 0" if zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def _refuse_copies(sources: tuple[str, ...]) -> None:
+    """Refuse two files of identical content under different names (``x (1).csv`` downloaded
+    again): read twice like a file named twice. Only files of equal size are compared; not
+    Dukascopy's ``.bi5``, whose time is in the path (two closed hours are both empty)."""
+    by_size: dict[int, list[str]] = {}
+    for source in sources:
+        if source.lower().endswith(".bi5") or not os.path.isfile(source):
+            continue  # a folder (Dukascopy) or a missing file (named by its reader)
+        with contextlib.suppress(OSError):
+            size = os.path.getsize(source)
+            if size:
+                by_size.setdefault(size, []).append(source)
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        digests: dict[bytes, str] = {}
+        for source in group:
+            with open(source, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").digest()
+            if digest in digests:
+                raise ValueError(
+                    f"{source}: the same content as {digests[digest]} (a copy under another "
+                    "name?): its rows would be read twice; give one of them"
+                )
+            digests[digest] = source
+
+
 def _sources(paths: PathsLike) -> tuple[str, ...]:
     if isinstance(paths, str | os.PathLike):
         return (str(paths),)
@@ -223,6 +264,8 @@ class _Context:
     ) -> None:
         self.started = time.perf_counter()
         self.format = format
+        # After the files' pair is checked (a copy renamed to another pair is named as such).
+        _refuse_copies(sources)
         self.sources = sources
         self.catalog = default_catalog_dir(catalog_path)
         self.instrument = _instrument(instrument_id, pair_table)
@@ -474,6 +517,8 @@ def import_histdata_m1(
     ImportSummary
         Importing the same files again adds and changes nothing (every row "unchanged").
     """
+    _check_assumption("--ask-spread-pips (ask_spread_pips)", ask_spread_pips, zero=True)
+    _check_assumption("--assumed-volume (assumed_volume)", assumed_volume, zero=False)
     sources = _sources(paths)
     ctx = _Context(
         "histdata-m1",
@@ -709,7 +754,7 @@ def import_csv(
     catalog_path: str | os.PathLike[str] | None = None,
     *,
     instrument_id: str,
-    price_type: str = "BID",
+    price_type: str | None = None,
     policy: ValidationPolicy | None = None,
     pair_table: Mapping[str, FxPairSpec] | None = None,
     progress: Progress | None = None,
@@ -724,10 +769,12 @@ def import_csv(
         Column / clock mapping (see ``CSV_PRESETS``).
     instrument_id : str
         Nautilus instrument id (``"USD/JPY.SIM"``).
-    price_type : {"BID", "ASK", "MID", "LAST"}
-        What the bar prices are (bars only).
+    price_type : {"BID", "ASK", "MID", "LAST"}, optional
+        What the bar prices are (bars only). Default: the side the file names name
+        (``..._ASK.csv``, ``...-bid-2012.csv``), else BID; one that contradicts them is
+        refused.
     """
-    if price_type not in ("BID", "ASK", "MID", "LAST"):
+    if price_type is not None and price_type not in ("BID", "ASK", "MID", "LAST"):
         raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
     ctx = _Context(
         "csv",
@@ -742,7 +789,37 @@ def import_csv(
     if spec.kind == "quotes":
         ctx.quotes(ctx.checked_quotes(read_csv_quotes(ctx.sources, spec), policy or QUOTE_POLICY))
         return ctx.finish()
+    side = _price_side_of_files(ctx.sources, price_type)
     kept = ctx.checked_bars(read_csv_bars(ctx.sources, spec), policy or BAR_POLICY)
     assert spec.bar_seconds is not None
-    ctx.bars(bar_spec_for(spec.bar_seconds), None, other={price_type: kept})
+    ctx.bars(bar_spec_for(spec.bar_seconds), None, other={side: kept})
     return ctx.finish()
+
+
+# A price side as a word of a file name: FOREX_EURUSD_1H_ASK.csv, gbpusd-m1-bid-2012.csv.
+_SIDE_IN_NAME = re.compile(r"(?<![a-z])(bid|ask|mid)(?![a-z])")
+
+
+def _price_side_of_files(sources: Sequence[str], price_type: str | None) -> str:
+    """The bars' price side: ``price_type`` if given, else the side the file names name, else
+    BID. Refuses files naming several sides, and a ``price_type`` another side than theirs
+    (an ASK file stored as the BID series, silently, unless told)."""
+    named: dict[str, str] = {}
+    for source in sources:
+        sides = set(_SIDE_IN_NAME.findall(Path(source).name.lower()))
+        if len(sides) == 1:
+            named.setdefault(sides.pop().upper(), Path(source).name)
+    if len(named) > 1:
+        listed = ", ".join(f"{name} ({side})" for side, name in sorted(named.items()))
+        raise ValueError(
+            f"the files name several price sides ({listed}): import one side at a time"
+        )
+    if price_type is None:
+        return next(iter(named), "BID")
+    for side, name in named.items():
+        if side != price_type:
+            raise ValueError(
+                f"--price-type (price_type) {price_type}, but the file {name} names {side} "
+                f"prices: give --price-type {side}, or rename the file if its name is wrong"
+            )
+    return price_type

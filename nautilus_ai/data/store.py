@@ -287,8 +287,40 @@ def _read_cluster(directory: Path, cluster: list[StoredFile], schema: pa.Schema)
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     if len(tables) > 1:  # overlapping files (not written here): order by ts_init, stably
         ts = table.column("ts_init").to_numpy()
-        table = table.take(pa.array(np.argsort(ts, kind="stable")))
+        order = np.argsort(ts, kind="stable")
+        _refuse_shared_timestamps(directory, cluster, [t.num_rows for t in tables], ts, order)
+        table = table.take(pa.array(order))
     return table
+
+
+def _refuse_shared_timestamps(
+    directory: Path,
+    cluster: list[StoredFile],
+    sizes: list[int],
+    ts: np.ndarray,
+    order: np.ndarray,
+) -> None:
+    """Refuse stored files that hold rows at the same ``ts_init`` (a copy of a file left in the
+    folder, whatever its name): every reader gets those rows twice, and merging the files into
+    one would store both copies for good, out of sight of ``data info``."""
+    owner = np.repeat(np.arange(len(sizes)), sizes)[order]
+    ts = ts[order]
+    shared = np.flatnonzero((ts[1:] == ts[:-1]) & (owner[1:] != owner[:-1]))
+    if shared.size == 0:
+        return
+    i = int(shared[0])
+    first, second = sorted((cluster[int(owner[i])].name, cluster[int(owner[i + 1])].name))
+    when = str(np.datetime64(int(ts[i]), "ns"))
+    raise ValueError(
+        f"{directory}: stored files {first} and {second} both hold rows at ts_init {when} "
+        f"({_plural(int(shared.size), 'shared timestamp')} in all): a copy left in the "
+        "folder? Readers get those rows twice and an import would keep both copies; move one "
+        "file out of the folder (nothing was written)"
+    )
+
+
+def _plural(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def _ts(table: pa.Table) -> np.ndarray:

@@ -7,9 +7,11 @@ line and say why. Good files never pay for the diagnostics.
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -68,7 +70,9 @@ def read_source_bytes(path: str | Path) -> tuple[str, bytes]:
     """Bytes of a text file, or of the single CSV member of a ``.zip`` (LEAN style).
 
     Returns ``(name, data)`` where ``name`` is what error messages call the source
-    (``archive.zip:member.csv`` for a zip member).
+    (``archive.zip:member.csv`` for a zip member). A UTF-8 byte-order mark (what Excel's
+    "CSV UTF-8" writes) is dropped: it is no part of the first field (a header ``Time`` read
+    as ``\ufeffTime`` did not match the spec's column).
     """
     path = Path(path)
     if path.suffix.lower() == ".zip":
@@ -79,10 +83,31 @@ def read_source_bytes(path: str | Path) -> tuple[str, bytes]:
                     raise DataFormatError(
                         str(path), None, f"expected one member in the zip, found {members}"
                     )
-                return f"{path}:{members[0]}", archive.read(members[0])
+                return f"{path}:{members[0]}", archive.read(members[0]).removeprefix(_BOM)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise DataFormatError(str(path), None, f"unreadable zip: {exc}") from exc
-    return str(path), path.read_bytes()
+    if path.suffix.lower() == ".gz":  # DAT_ASCII_EURUSD_T_202001.csv.gz, as distributed
+        data = path.read_bytes()
+        if not data:
+            raise DataFormatError(str(path), None, "unreadable gzip: an empty file")
+        try:
+            return str(path), gzip.decompress(data).removeprefix(_BOM)
+        except (OSError, EOFError, zlib.error) as exc:
+            why = str(exc) or type(exc).__name__
+            raise DataFormatError(str(path), None, f"unreadable gzip: {why}") from exc
+    data = path.read_bytes()
+    if data.startswith(_COMPRESSED):
+        raise DataFormatError(
+            str(path),
+            None,
+            "compressed data (gzip / zip) under a text file's name: rename it "
+            "to .gz / .zip, or decompress it",
+        )
+    return str(path), data.removeprefix(_BOM)
+
+
+_BOM = b"\xef\xbb\xbf"
+_COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04")  # gzip, zip
 
 
 def _data_lines(data: bytes, skip_rows: int) -> list[tuple[int, bytes]]:

@@ -286,6 +286,18 @@ def test_no_signal_is_not_a_failure(demo_catalog: Path, tmp_path: Path) -> None:
     assert outcome.notes[0].startswith(f"{STRATEGY}: no trade: no entry signal in ")
 
 
+def test_a_decision_log_not_written_fails_the_run(demo_catalog: Path, tmp_path: Path) -> None:
+    # The same run id again: every part is refused (its rows are not after the stored ones).
+    # The run used to be 'ok' (exit 0) with the log missing, its ERROR lines the only trace.
+    log = {"catalog_path": str(tmp_path / "log"), "run_id": "again"}
+    raw = demo_variant(demo_catalog, lambda r: strategy_config(r).update(feature_log=log))
+    first = run(raw, tmp_path)
+    assert first.ok, first.reasons
+    reason = only_reason(run(raw, tmp_path))
+    assert reason.startswith(f"{STRATEGY}: its feature log (run again) is incomplete: 0 of ")
+    assert "decision rows and 0 of " in reason and "use a new run id" in reason
+
+
 def test_preflight_refuses_before_loading_anything(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog,

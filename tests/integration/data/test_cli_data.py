@@ -388,6 +388,42 @@ def test_a_corrupt_catalog_file_is_named_in_one_line(
     assert january.read_bytes() == kept
 
 
+@pytest.mark.parametrize("copy_name", ["backup.parquet", "{name} (copy).parquet"])
+def test_a_copy_of_a_catalog_file_is_named_and_never_merged(
+    tmp_path: Path, data_dir: Path, capsys, copy_name: str
+) -> None:
+    # A copy of a series' file left in its folder (under a name the catalog does not write):
+    # 'data info' counted its rows as data (twice the bars, no overlap flagged), and the next
+    # import merged both copies into one file of duplicated bars, exit 0, after which nothing
+    # showed them.
+    catalog = tmp_path / "catalog"
+    months = [str(data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv") for m in (1, 2)]
+    assert main(["data", "import", "histdata-m1", months[0], "--catalog", str(catalog), "-q"]) == 0
+    (stored,) = catalog.glob("data/bar/*/*.parquet")
+    copy = stored.with_name(copy_name.format(name=stored.stem))
+    copy.write_bytes(stored.read_bytes())
+    capsys.readouterr()
+    assert main(["data", "info", "--catalog", str(catalog), "--json"]) == 0
+    (bars,) = [d for d in _json(capsys)["data"] if d["data_type"] == "bar"]
+    assert bars["overlapping_files"] and bars["misnamed_files"] == [copy.name]
+    first, second = sorted([stored.name, copy.name])
+    assert bars["overlaps"] == [[first, second]]
+    assert main(["data", "info", "--catalog", str(catalog)]) == 0
+    out = capsys.readouterr().out
+    assert f"OVERLAP: {first} and {second}" in out
+    assert f"NOT CATALOG FILES: {copy.name} not named <first>_<last>.parquet" in out
+    for extra in (["--dry-run"], []):
+        argv = ["data", "import", "histdata-m1", *months, "--catalog", str(catalog), "-q"]
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"stored files {first} and {second} both hold rows at ts_init" in err
+        assert "(31,500 shared timestamps in all)" in err
+    assert sorted(p.name for p in catalog.glob("data/bar/*/*.parquet")) == sorted(
+        [stored.name, copy.name]
+    )
+
+
 def test_a_catalog_path_that_is_a_file_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
     # The dry run used to report 31,500 rows added; the real run died with "FileExistsError".
     path = tmp_path / "catalog"
@@ -422,3 +458,175 @@ def test_an_id_differing_only_in_case_from_a_stored_one_is_refused(
     assert sorted(p.relative_to(catalog) for p in catalog.rglob("*") if p.is_file()) == before
     argv = ["data", "import", "histdata-m1", february, "--catalog", str(catalog), "-q"]
     assert main(argv) == 0  # spelled as the catalog does: imports
+
+
+def test_a_csv_of_ask_prices_is_not_stored_as_the_bid_series(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # FOREX_EURUSD_1H_ASK.csv / usdjpy-m1-ask-2013.csv without --price-type were stored as the
+    # BID bar series (the default), exit 0: a backtest then read ask prices as bids.
+    catalog = str(tmp_path / "catalog")
+    asks = str(data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv")
+    options = ["--catalog", catalog, "-q", "--json", "--preset", "dukascopy-csv-h1"]
+    eurusd = ["data", "import", "csv", asks, *options, "--instrument-id", "EUR/USD.SIM"]
+    assert main([*eurusd, "--dry-run"]) == 0
+    (write,) = _json(capsys)["writes"]
+    assert write["identifier"] == "EUR/USD.SIM-1-HOUR-ASK-EXTERNAL"
+    assert main([*eurusd, "--price-type", "BID"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "--price-type (price_type) BID, but the file FOREX_EURUSD_1H_ASK.csv names ASK" in err
+    fxcm = [str(data_dir / f"nautilus/fxcm/usdjpy-m1-{side}-2013.csv") for side in ("bid", "ask")]
+    options = ["--catalog", catalog, "--preset", "nautilus-fxcm-m1", "--dry-run"]
+    assert main(["data", "import", "csv", *fxcm, *options, "--instrument-id", "USD/JPY.SIM"]) == 2
+    assert "the files name several price sides (usdjpy-m1-ask-2013.csv (ASK), " in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "catalog").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["import", "histdata-m1", "histdata/DAT_ASCII_EURUSD_M1_201701.csv"],
+            "--policy crossed=drop: histdata-m1 bars (one price side) have no crossed check",
+        ),
+        (
+            ["validate", "histdata-ticks", "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"],
+            "--policy ohlc=drop: histdata-ticks quote ticks have no ohlc check",
+        ),
+        (
+            ["import", "csv", "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv", "--preset",
+             "dukascopy-csv-h1", "--instrument-id", "EUR/USD.SIM"],
+            "--policy locked=drop: csv bars (one price side) have no locked check",
+        ),
+    ],
+)  # fmt: skip
+def test_a_policy_for_a_check_the_data_never_runs_is_refused(
+    tmp_path: Path, data_dir: Path, capsys, argv: list[str], expected: str
+) -> None:
+    # The policy was taken and ignored (the summary listed no such check), exit 0.
+    check = expected.split()[1].rstrip(":")
+    catalog = tmp_path / "catalog"
+    args = ["data", *argv[:2], str(data_dir / argv[2]), *argv[3:], "--policy", check]
+    if argv[0] == "import":
+        args += ["--catalog", str(catalog)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert not catalog.exists()
+
+
+def test_ctrl_c_while_the_cli_starts_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The verbs' modules load before the command runs (a second or so); Ctrl-C then (an
+    # impatient 'nautilus-ai data import ...') printed a KeyboardInterrupt traceback.
+    import nautilus_ai.cli as cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        code = cli.main(["data", "info"])
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped main (a traceback for the user)")
+    assert code == 130
+    assert capsys.readouterr().err == "nautilus-ai: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "bound"),
+    [
+        ("--ask-spread-pips", "-0.3", ">= 0"),
+        ("--ask-spread-pips", "nan", ">= 0"),
+        ("--assumed-volume", "-1", "> 0"),
+        ("--assumed-volume", "inf", "> 0"),
+    ],
+)
+def test_a_bad_modelling_assumption_names_its_flag(
+    tmp_path: Path, data_dir: Path, capsys, flag: str, value: str, bound: str
+) -> None:
+    # 'spread_pips must be a finite number >= 0, got -0.3' named no flag.
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    argv = ["data", "import", "histdata-m1", january, "--catalog", str(tmp_path / "c"), "-q"]
+    assert main([*argv, f"{flag}={value}"]) == 2
+    attribute = flag.removeprefix("--").replace("-", "_")
+    expected = f"{flag} ({attribute}) must be a finite number {bound}, got {float(value)!r}"
+    assert capsys.readouterr().err == f"nautilus-ai: error: {expected}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--side", "ASK"], "--side ASK: applies to candles (--kind m1, h1, d1), not ticks"),
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--retries", "-1"], "--retries must be >= 0, got -1"),
+        (["--max-connection-failures", "0"], "--max-connection-failures must be >= 1, got 0"),
+        (["--timeout", "nan"], "--timeout must be a finite number of seconds > 0, got nan"),
+    ],
+)
+def test_download_flags_are_checked_by_name(
+    tmp_path: Path, capsys, extra: list[str], expected: str
+) -> None:
+    # --side with ticks was ignored (the download went on); the others were refused as
+    # 'DownloadConfig.workers must be >= 1' / 'read_timeout must be ...', naming no flag.
+    argv = ["data", "download", "EURUSD", "--start", "2019-02-04", "--end", "2019-02-05"]
+    argv += ["--cache", str(tmp_path / "cache"), "--base-url", "http://127.0.0.1:9", *extra]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"nautilus-ai: error: {expected}")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_download_and_import_of_closed_hours_says_nothing_was_imported(
+    dukascopy_mirror, tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # A Saturday: every hour empty. '--import' printed the download counts only, exit 0,
+    # with no word that nothing went into the catalog.
+    saturday = {f"EURUSD/2019/01/02/{hour:02d}h_ticks.bi5": "empty" for hour in range(2)}
+    argv = ["data", "download", "EURUSD", "--start", "2019-02-02T00:00", "--end"]
+    argv += ["2019-02-02T02:00", "--cache", str(tmp_path / "cache"), "--import"]
+    argv += ["--catalog", str(tmp_path / "catalog"), "-q"]
+    with dukascopy_mirror(data_dir / "dukascopy", saturday) as mirror:
+        assert main([*argv, "--base-url", mirror.url]) == 0
+        out = capsys.readouterr().out
+        assert out.rstrip().endswith(
+            "nothing imported: none of the 2 file(s) holds data (market closed, or not available)"
+        )
+        assert main([*argv, "--base-url", mirror.url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["import"] is None
+    assert not (tmp_path / "catalog").exists()
+
+
+def test_info_on_a_folder_that_is_not_a_catalog_says_so(tmp_path: Path, capsys) -> None:
+    # --catalog catalogs (the folder of catalogs) listed nothing, exit 0: an empty catalog.
+    (tmp_path / "demo" / "data").mkdir(parents=True)
+    assert main(["data", "info", "--catalog", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: {tmp_path} is not a catalog (it has no data/ folder); catalogs "
+        "inside it: demo\n"
+    )
+
+
+def test_a_csv_spec_file_with_a_key_given_twice_is_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # {"close": "Close", ..., "close": "Open"} kept the last value without a word: the bars
+    # were stored with their open as close, exit 0 (run files and live configs refused it).
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        '{"kind": "bars", "timestamp": "Time", "timestamp_format": "%d.%m.%Y %H:%M:%S.000", '
+        '"open": "Open", "high": "High", "low": "Low", "close": "Close", "bar_seconds": 3600, '
+        '"close": "Open"}'
+    )
+    source = str(data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv")
+    catalog = tmp_path / "catalog"
+    argv = ["data", "import", "csv", source, "--spec", str(spec), "--instrument-id"]
+    assert main([*argv, "EUR/USD.SIM", "--catalog", str(catalog), "-q"]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: --spec {spec}: not valid JSON: key 'close' is given twice in one "
+        "object; only one value can hold\n"
+    )
+    assert not catalog.exists()

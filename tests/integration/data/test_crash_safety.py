@@ -232,3 +232,44 @@ def test_a_series_that_cannot_be_written_names_what_the_import_did_write(
     monkeypatch.setattr(catalog_module, "commit_series", commit)
     assert main([*argv, "--ask-spread-pips", "0.3", "-q"]) == 0
     assert len(read_bars(tmp_path, ASK)) == len(read_bars(tmp_path, BID)) == 60_279
+
+
+class _Killed(BaseException):
+    """The process dies here (nothing after it runs, no handler catches it)."""
+
+
+def test_an_import_stopped_between_its_series_is_named_until_rerun(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    # Killed after the ASK series went in and before BID: the catalog showed both series,
+    # ASK to February and BID to January, with nothing saying the import was half done.
+    from nautilus_ai.cli import main
+    from nautilus_ai.data import catalog as catalog_module
+
+    months = [data_dir / f"histdata/DAT_ASCII_EURUSD_M1_20170{m}.csv" for m in (1, 2)]
+    import_histdata_m1(months[0], tmp_path, ask_spread_pips=0.3)
+    commit = catalog_module.commit_series
+
+    def dies_before_bid(root: Path, plan: Any) -> bool:
+        if plan.identifier == BID:
+            raise _Killed
+        return commit(root, plan)
+
+    monkeypatch.setattr(catalog_module, "commit_series", dies_before_bid)
+    with pytest.raises(_Killed):
+        import_histdata_m1(months[1], tmp_path, ask_spread_pips=0.3)
+    monkeypatch.setattr(catalog_module, "commit_series", commit)
+    capsys.readouterr()
+    assert main(["data", "info", "--catalog", str(tmp_path), "--json"]) == 0
+    (line,) = json.loads(capsys.readouterr().out)["interrupted_imports"]
+    assert line.startswith("histdata-m1 (DAT_ASCII_EURUSD_M1_201702.csv, started ")
+    assert line.endswith(
+        f"stopped after writing 1 of its 2 series; not written: {BID}; run the same import "
+        "again to complete it"
+    )
+    assert main(["data", "info", "--catalog", str(tmp_path)]) == 0
+    assert f"  INTERRUPTED IMPORT: {line}\n" in capsys.readouterr().out
+    import_histdata_m1(months[1], tmp_path, ask_spread_pips=0.3)  # the same import again
+    assert main(["data", "info", "--catalog", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["interrupted_imports"] == []
+    assert not list(tmp_path.glob(".nautilus-ai-import-*"))

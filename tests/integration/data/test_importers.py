@@ -208,6 +208,40 @@ def test_a_file_given_twice_is_refused(tmp_path: Path, data_dir: Path) -> None:
     assert not list(tmp_path.rglob("*.parquet"))
 
 
+def test_a_copy_under_another_name_is_not_read_twice(tmp_path: Path, data_dir: Path) -> None:
+    # A file downloaded again ('... (1).csv') was read as more rows: its ticks dropped as out
+    # of order except the last, stored twice (9,501 ticks from 9,500), exit 0.
+    ticks = data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv"
+    copy = tmp_path / "DAT_ASCII_EURUSD_T_202001_first9500 (1).csv"
+    copy.write_bytes(ticks.read_bytes())
+    truefx = data_dir / "nautilus/truefx/usdjpy-ticks.csv"
+    mine = tmp_path / "usdjpy-ticks-again.csv"
+    mine.write_bytes(truefx.read_bytes())
+    catalog = tmp_path / "catalog"
+    runs = [
+        lambda: import_histdata_ticks([ticks, copy], catalog),
+        lambda: import_csv(
+            [truefx, mine], CSV_PRESETS["truefx-ticks"], catalog, instrument_id="USD/JPY.SIM"
+        ),
+    ]
+    for run, (first, second) in zip(runs, [(ticks, copy), (truefx, mine)], strict=True):
+        with pytest.raises(ValueError) as caught:
+            run()
+        assert str(caught.value) == (
+            f"{second}: the same content as {first} (a copy under another name?): its rows "
+            "would be read twice; give one of them"
+        )
+    assert not catalog.exists()
+    # Closed-market hours are all empty .bi5 files: never copies of each other.
+    closed = tmp_path / "EURUSD/2019/01/02"
+    closed.mkdir(parents=True)
+    for hour in (0, 1):
+        (closed / f"{hour:02d}h_ticks.bi5").write_bytes(b"")
+    hour = data_dir / "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
+    summary = import_dukascopy([*sorted(closed.iterdir()), hour], catalog, dry_run=True)
+    assert summary.rows_read == 10_546
+
+
 def test_bars_from_ticks_are_built_only_where_the_files_cover_their_period(
     tmp_path: Path, data_dir: Path
 ) -> None:

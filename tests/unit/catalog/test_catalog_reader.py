@@ -18,6 +18,7 @@ from nautilus_ai.catalog import (
     decisions_with_outcomes,
     list_runs,
     logged_feature_spec,
+    read_outcomes,
     read_snapshots,
 )
 
@@ -86,3 +87,36 @@ def test_decisions_join_their_outcomes(tmp_path: Path) -> None:
     assert joined["realized_pnl"] == [None, 9.0, None]
     assert joined["exit_reason"] == [None, "signal_exit", None]
     assert joined["holding_ns"] == [None, MINUTE, None]
+
+
+@pytest.mark.parametrize("fault", ["truncated", "no spec"])
+def test_a_bad_part_is_named(tmp_path: Path, fault: str) -> None:
+    # A part cut short (a copy, a full disk) failed every read with pyarrow's bare "Parquet
+    # magic bytes not found in footer", and a Parquet file without the logged spec with
+    # "'NoneType' object has no attribute 'get'" / KeyError, naming no file.
+    _log(tmp_path, "r", 12).close()
+    first, *_, last = sorted(
+        (tmp_path / "data" / "custom_feature_snapshot" / "r").glob("*.parquet")
+    )
+    if fault == "truncated":
+        last.write_bytes(last.read_bytes()[:200])
+        expected = "unreadable Parquet part"
+    else:
+        pq.write_table(pq.read_table(last).replace_schema_metadata(None), last)
+        expected = "no nautilus_ai.spec_hash, nautilus_ai.feature_names, nautilus_ai.feature_spec"
+    readers = [lambda: read_snapshots(tmp_path, "r"), lambda: decisions_with_outcomes(tmp_path)]
+    for read in readers:
+        with pytest.raises(CatalogReadError, match=expected) as caught:
+            read()
+        assert str(caught.value).startswith(f"{last}: ")
+    first.write_bytes(first.read_bytes()[:200])
+    with pytest.raises(CatalogReadError, match=f"{first}: unreadable Parquet part"):
+        logged_feature_spec(tmp_path, "r")
+
+
+def test_outcomes_of_a_run_never_logged_are_refused(tmp_path: Path) -> None:
+    # A misspelt run id read as an empty table: "this run closed no position".
+    _log(tmp_path, "quiet", 4).close()  # logged, closed no position
+    assert read_outcomes(tmp_path, "quiet").num_rows == 0
+    with pytest.raises(CatalogReadError, match=r"no logged run 'quite' \(runs: quiet\)"):
+        read_outcomes(tmp_path, "quite")

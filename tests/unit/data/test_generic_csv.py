@@ -167,3 +167,64 @@ def test_a_newest_first_file_is_read_oldest_first(tmp_path: Path, data_dir: Path
     ours, theirs = read_csv_quotes(reversed_ticks, quotes), read_csv_quotes(ticks, quotes)
     assert np.array_equal(ours.ts_event, theirs.ts_event)
     assert np.array_equal(ours.bid, theirs.bid) and np.array_equal(ours.ask, theirs.ask)
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_byte_order_mark_is_no_part_of_the_header(
+    tmp_path: Path, data_dir: Path, zipped: bool
+) -> None:
+    # Excel's "CSV UTF-8" starts the file with a BOM: the header's first name was read as
+    # '\ufeffTime' and the import refused the file ("CsvSpec.timestamp = 'Time' is not in the
+    # header"). CRLF lines and trailing blank lines come with such exports too.
+    text = (data_dir / "dukascopy_csv" / "FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()
+    body = ("\r\n".join(text[:201]) + "\r\n\r\n\r\n").encode()
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+    if zipped:
+        import zipfile
+
+        with zipfile.ZipFile(tmp_path / "excel.zip", "w") as archive:
+            archive.write(path, "excel.csv")
+        path = tmp_path / "excel.zip"
+    bars = read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])
+    assert len(bars) == 200 and bars.ts_event[0] == iso_ns("2017-01-01T23:00")
+    assert (bars.open[0], bars.close[0]) == (1.05236, 1.05227)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"timestamp_format": "unix_ms", "clock": "America/New_York"},
+            r"CsvSpec.clock 'America/New_York' would be ignored: unix_ms timestamps count from",
+        ),
+        ({"bid": "b"}, r"CsvSpec.bid is not read for kind 'bars' \(it would be ignored\)"),
+        (
+            {"kind": "quotes", "bid": "b", "ask": "a"},
+            r"CsvSpec.open is not read for kind 'quotes'.*did you mean kind 'bars'\?",
+        ),
+        (
+            {"kind": "quotes", "bid": "b", "ask": "a", "open": None, "high": None, "low": None,
+             "close": None, "bar_seconds": None, "timestamp_is": "end"},
+            r"CsvSpec.timestamp_is is for bars",
+        ),
+    ],
+)  # fmt: skip
+def test_spec_fields_that_would_be_ignored_are_refused(changes: dict, message: str) -> None:
+    # Each was accepted and read by nothing: a clock on epoch timestamps (the user meant the
+    # file's times to be New York's), a bar column in a quote spec, a quote column in a bar one.
+    values = {
+        "kind": "bars",
+        "timestamp": "t",
+        "timestamp_format": "iso8601",
+        "open": "o",
+        "high": "h",
+        "low": "l",
+        "close": "c",
+        "bar_seconds": 60,
+        **changes,
+    }
+    with pytest.raises(ValueError, match=message):
+        CsvSpec(**values)
+    with pytest.raises(ValueError, match=message):
+        CsvSpec.from_dict({k: v for k, v in values.items() if v is not None})

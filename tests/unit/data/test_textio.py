@@ -1,0 +1,41 @@
+"""Text sources of every importer: compressed files, cut short, empty or misnamed."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from fixtures.data_files import iso_ns
+
+from nautilus_ai.data import CSV_PRESETS, DataFormatError, read_csv_bars
+from nautilus_ai.data.histdata import read_histdata_m1
+
+
+def test_gzip_files_are_read_and_bad_ones_named(tmp_path: Path, data_dir: Path) -> None:
+    # A .csv.gz (how nautilus_data ships HistData's DAT_ASCII_EURUSD_T_202001.csv.gz) failed
+    # with "line 1: not UTF-8 text", or for a CSV with its compressed bytes printed as the
+    # header's column names; a gzip cut short, an empty one and gzip data under a .csv name
+    # are each one error naming the file.
+    source = data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv"
+    packed = gzip.compress(source.read_bytes())
+    path = tmp_path / "FOREX_EURUSD_1H_ASK.csv.gz"
+    path.write_bytes(packed)
+    bars = read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])
+    assert len(bars) == 6_225 and bars.ts_event[0] == iso_ns("2017-01-01T23:00")
+    m1 = tmp_path / "DAT_ASCII_EURUSD_M1_201701.csv.gz"
+    m1.write_bytes(
+        gzip.compress((data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv").read_bytes())
+    )
+    assert len(read_histdata_m1(m1)) == 31_500
+    faults = {
+        "cut.csv.gz": (packed[:3_000], "unreadable gzip: Compressed file ended before"),
+        "empty.csv.gz": (b"", "unreadable gzip: an empty file"),
+        "packed.csv": (packed, r"compressed data \(gzip / zip\) under a text file.s name"),
+    }
+    for name, (data, expected) in faults.items():
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        with pytest.raises(DataFormatError, match=expected) as caught:
+            read_csv_bars(bad, CSV_PRESETS["dukascopy-csv-h1"])
+        assert caught.value.source == str(bad)
