@@ -110,7 +110,26 @@ def load_base_run(name: str, relative_to: Path | None = None) -> dict[str, Any]:
     except ConfigError as exc:
         raise ExperimentConfigError(f"base_run: {exc}") from None
     raw = json.loads(json.dumps(run_file.raw, default=str))
+    _refuse_absolute_schedule(raw, path)
     return _normalised_base(raw)
+
+
+def _refuse_absolute_schedule(raw: Mapping[str, Any], path: Path) -> None:
+    """A base run whose controller has a control schedule: its entries are absolute times,
+    and every fold backtests another test window, so an entry lands inside at most one fold's
+    window; in the later folds it is already due at their first bar (a pause then holds the whole
+    fold, flat, status ok) and in the earlier ones it never runs (each run fails)."""
+    controller = raw.get("run", {}).get("engine", {}).get("controller")
+    config = controller.get("config") if isinstance(controller, Mapping) else None
+    schedule = config.get("schedule") if isinstance(config, Mapping) else None
+    if schedule:
+        raise ExperimentConfigError(
+            f"base_run {path}: run.engine.controller.config.schedule has {len(schedule)} "
+            "command(s) at absolute times; an experiment backtests each fold on its own test "
+            "window, so a schedule cannot apply to every fold (a command due before a fold's "
+            "window would apply at its first bar, one due after it would never run): remove "
+            "the schedule from the base run"
+        )
 
 
 def _normalised_base(raw: dict[str, Any]) -> dict[str, Any]:

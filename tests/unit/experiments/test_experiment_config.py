@@ -167,6 +167,32 @@ def test_a_bad_base_run_names_the_experiment_file(base_run: str, message: str) -
         run_experiment(experiment, in_process=True, write_report=False)
 
 
+def test_a_base_run_with_a_control_schedule_is_refused_naming_the_key(tmp_path: Path) -> None:
+    # Schedule entries are absolute times and each fold runs its own test window: a pause due
+    # before a later fold's window applied at its first bar (the fold flat, 0 trades, 'ok'),
+    # and a command after a fold's window failed every run of that fold
+    run = yaml.safe_load((repo_root() / "backtests" / "demo.yaml").read_text())
+    run["run"]["engine"]["controller"] = {
+        "controller_path": "nautilus_ai.strategies.controller:RemoteController",
+        "config_path": "nautilus_ai.strategies.controller:RemoteControllerConfig",
+        "config": {"schedule": [{"at": "2017-01-16T10:00:00Z", "type": "pause",
+                                 "strategy_id": "AIPatternStrategy-000"}]},
+    }  # fmt: skip
+    base = tmp_path / "scheduled.yaml"
+    base.write_text(yaml.safe_dump(run, sort_keys=False))
+    from nautilus_ai.experiments import run_experiment
+
+    experiment = parse_experiment(_with("base_run", str(base)), Path("exp.yaml"))
+    with pytest.raises(ExperimentConfigError) as caught:
+        run_experiment(experiment, in_process=True, write_report=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"exp.yaml: base_run {base}: run.engine.controller.config.schedule has 1 command(s) "
+        "at absolute times"
+    )
+    assert "\n" not in message
+
+
 def test_ranges_are_accepted_for_optuna() -> None:
     data = _with("families.0.params.num_leaves", {"low": 4, "high": 31})
     data["search"] = {"method": "optuna", "trials": 8}
