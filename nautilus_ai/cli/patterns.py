@@ -39,7 +39,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--index-mode", choices=("ivf", "exact"), default="ivf")
     build.add_argument("--chart-model", help="local vision model folder: add the chart "
                        "embedding block to every pattern (the hf extra)")  # fmt: skip
-    build.add_argument("--chart-bars", type=int, default=32, help="bars in the chart window")
+    build.add_argument("--chart-bars", type=int, help="bars in the chart window (with "
+                       "--chart-model; default 32)")  # fmt: skip
     build.add_argument(
         "--replace",
         action="store_true",
@@ -176,6 +177,11 @@ def _build(args: argparse.Namespace) -> int:
         store_dir,
     )
 
+    if args.chart_bars is not None and args.chart_model is None:
+        raise CliError(
+            f"--chart-bars {args.chart_bars} needs --chart-model (the chart block it sizes); "
+            "without a chart model the patterns have no chart"
+        )
     try:
         spec = PatternSpec(
             shape_bars=args.shape_bars,

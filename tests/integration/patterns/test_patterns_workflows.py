@@ -117,6 +117,19 @@ def test_a_build_never_replaces_a_stored_memory_without_replace(
     assert json.loads(replaced.stdout)["patterns"] > json.loads(first.stdout)["patterns"]
 
 
+def test_chart_bars_without_a_chart_model_is_refused(tmp_path: Path) -> None:
+    # --chart-bars 24 without --chart-model built a store without any chart block, exit 0:
+    # the flag was ignored without a word
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 BAR_TYPE, "--chart-bars", "24")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "nautilus-ai: error: --chart-bars 24 needs --chart-model (the chart block it sizes); "
+        "without a chart model the patterns have no chart\n"
+    )
+    assert not (tmp_path / "patterns").exists()
+
+
 def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
     result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
                  "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip
