@@ -130,6 +130,28 @@ def test_chart_bars_without_a_chart_model_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "patterns").exists()
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--horizon", "0", "--horizon (PatternSpec.horizon): Input should be greater than or "
+         "equal to 1 (got 0)"),
+        ("--barrier-atr", "nan", "--barrier-atr (PatternSpec.barrier_atr): Input should be a "
+         "finite number (got nan)"),
+        ("--shape-bars", "1", "--shape-bars (PatternSpec.shape_bars): "),
+        ("--spread-pips", "-1", "--spread-pips (PatternSpec.spread_pips): "),
+    ],
+)  # fmt: skip
+def test_a_bad_build_flag_is_named_as_a_flag(
+    tmp_path: Path, flag: str, value: str, message: str
+) -> None:
+    # it said "pattern spec: field 'horizon': ..." naming no flag of the command
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 BAR_TYPE, flag, value)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"nautilus-ai: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
     result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
                  "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip
