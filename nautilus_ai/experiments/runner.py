@@ -170,6 +170,8 @@ def run_experiment(
     ------
     ExperimentConfigError
         The catalog or a bar type is missing, or the base run file is invalid.
+    ExperimentBusyError
+        Another live driver is running this experiment into the same results library.
     MissingExtraError
         Ray (or Optuna) is needed and not installed.
     """
@@ -181,6 +183,25 @@ def run_experiment(
     except ExperimentConfigError as exc:  # name the experiment file, as every other check does
         raise ExperimentConfigError(f"{experiment.where}: {exc}") from None
     _check_data(experiment)
+    with store.running(experiment.name):
+        return _run_checked(experiment, store, base, started, address=address, workers=workers,
+                            in_process=in_process, write_report=write_report,
+                            progress=progress)  # fmt: skip
+
+
+def _run_checked(
+    experiment: Experiment,
+    store: ResultsStore,
+    base: dict[str, Any],
+    started: float,
+    *,
+    address: str | None,
+    workers: int | None,
+    in_process: bool,
+    write_report: bool,
+    progress: Progress,
+) -> ExperimentOutcome:
+    """:func:`run_experiment` once the file is checked and the experiment is this driver's."""
     code = code_version()
     data = {
         m.bar_type: data_fingerprint(experiment.catalog, m.bar_type, experiment.end_ns)

@@ -212,3 +212,33 @@ def test_stitching_chains_each_fold_from_where_the_last_ended(folds: list[list[f
     assert curve.equity[-1] == pytest.approx(1000.0 * growth, rel=1e-9)
     assert curve.fold_starts == tuple(int(p[1][0]) for p in parts)
     assert np.all(np.diff(curve.ts) > 0)
+
+
+def test_a_second_driver_of_a_running_experiment_is_refused(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    # Two `experiment run` of one name into one library at once each ran every run and wrote
+    # the manifest (an edited file's plan) and the report over the other's, both exit 0
+    from nautilus_ai.experiments import run_experiment
+    from nautilus_ai.experiments.config import load_experiment
+    from nautilus_ai.experiments.store import ExperimentBusyError
+    from tests.fixtures.experiments import write_experiment
+
+    store = ResultsStore(tmp_path / "results")
+    path = write_experiment(tmp_path / "busy.yaml", catalog=demo_catalog, store=store.root,
+                            name="busy", folds=1, families=[{"family": "rule"}],
+                            stops=[2.0])  # fmt: skip
+    with store.running("busy"):
+        with pytest.raises(ExperimentBusyError) as caught:
+            run_experiment(load_experiment(path), in_process=True, write_report=False)
+        message = str(caught.value)
+        assert message.startswith(
+            f"experiment busy is being run into {store.root} by another driver (pid "
+        )
+        assert f"lock {store.root / 'experiments' / 'busy' / '.lock'}" in message
+        assert not (store.root / "runs").exists()
+        assert not (store.root / "experiments" / "busy" / "experiment.json").exists()
+        with store.running("other"):  # another experiment of the library is free
+            pass
+    with store.running("busy"):  # released on exit
+        pass
