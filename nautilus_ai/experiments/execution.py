@@ -7,7 +7,7 @@ a running cluster, whose nodes need this package installed and the catalog at th
 
 Failure handling: a run that raises, or whose worker dies, is retried (``retries`` times; Ray
 re-runs the task) and then reported (stored under ``failures/`` with the cause, the other runs
-go on). A run that exceeds ``timeout_s`` raises ``TimeoutError`` in its worker (a SIGALRM
+go on). A run that exceeds ``timeout_s`` raises :class:`RunTimeoutError` in its worker (SIGALRM
 deadline) and is treated the same way; the driver keeps its own deadline for each task it
 started (:func:`driver_deadline_s`), for a task the alarm cannot stop or that never starts. A
 run whose backtest completed with status ``failed`` (e.g. every order refused) is
@@ -46,6 +46,7 @@ __all__ = [
     "ExecutionStats",
     "MissingExtraError",
     "RaySession",
+    "RunTimeoutError",
     "WORKER_ENV",
     "driver_deadline_s",
     "execute_runs",
@@ -101,15 +102,22 @@ class ExecutionStats:
 # ------------------------------------------------------------------------------ deadlines
 
 
+class RunTimeoutError(Exception):
+    """A run (or model build) past ``execution.run_timeout_s``. Deliberately not a
+    ``TimeoutError``: that is an ``OSError``, and the readers' handlers of I/O faults took an
+    alarm that fired inside them for a broken file ('unreadable Parquet file in the catalog')."""
+
+
 @contextlib.contextmanager
 def run_deadline(seconds: float | None) -> Iterator[None]:
-    """Raise ``TimeoutError`` in this (main) thread after ``seconds`` (no-op elsewhere)."""
+    """Raise :class:`RunTimeoutError` in this (main) thread after ``seconds`` (no-op
+    elsewhere)."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(_signum: int, _frame: Any) -> None:
-        raise TimeoutError(f"the run took longer than its {seconds:.0f} s timeout")
+        raise RunTimeoutError(f"the run took longer than execution.run_timeout_s ({seconds:g} s)")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
