@@ -395,11 +395,32 @@ class ResultsStore:
         return path
 
     def manifest(self, experiment: str) -> dict[str, Any] | None:
+        """The experiment's manifest; a ``running`` status whose driver is gone (killed,
+        interrupted, its machine rebooted) reads ``interrupted ...``: it said running for good."""
         path = self.experiment_dir(experiment) / "experiment.json"
         if not path.is_file():
             return None
         data: dict[str, Any] = _read_json(path)
+        if data.get("status") == "running" and not self.is_running(experiment):
+            data["status"] = "interrupted (its driver stopped: run the file again to finish)"
         return data
+
+    def is_running(self, experiment: str) -> bool:
+        """Whether a live driver holds the experiment (:meth:`running`)."""
+        path = self.experiment_dir(experiment) / ".lock"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def experiments(self) -> list[str]:
         names = set()

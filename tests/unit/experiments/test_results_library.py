@@ -242,3 +242,19 @@ def test_a_second_driver_of_a_running_experiment_is_refused(
             pass
     with store.running("busy"):  # released on exit
         pass
+
+
+def test_a_running_status_whose_driver_is_gone_reads_interrupted(tmp_path: Path) -> None:
+    # A driver killed (SIGKILL, SIGTERM, Ctrl-C, a reboot) left 'running' in experiment.json,
+    # and `experiment list` / `show` said 'running' for good
+    store = ResultsStore(tmp_path / "results")
+    store.write_manifest("gone", {"name": "gone", "status": "running"})
+    manifest = store.manifest("gone")
+    assert manifest is not None
+    assert manifest["status"] == ("interrupted (its driver stopped: run the file again to finish)")
+    with store.running("gone"):
+        assert store.is_running("gone")
+        assert (store.manifest("gone") or {})["status"] == "running"
+    assert not store.is_running("gone")
+    store.write_manifest("done", {"name": "done", "status": "complete"})
+    assert (store.manifest("done") or {})["status"] == "complete"
