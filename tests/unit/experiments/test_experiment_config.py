@@ -14,6 +14,7 @@ import yaml
 from nautilus_ai.datasets import Window
 from nautilus_ai.experiments.config import (
     ExperimentConfigError,
+    ParamRange,
     load_experiment,
     parse_duration,
     parse_experiment,
@@ -256,3 +257,30 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
     assert message.startswith(f"{path}: not valid YAML: ") and "\n" not in message
     assert "key 'name' is given twice in one mapping (first on line " in message
     assert load_experiment(repo_root() / "backtests" / "experiment_demo.yaml").name
+
+
+def test_a_range_written_with_floats_samples_floats() -> None:
+    # {low: 1.0, high: 5.0} was read as the integers 1 and 5 (the checker's int | float took
+    # 5.0 as an int), so Optuna sampled a float setting from 1, 2, 3, 4, 5 only (12 trials gave
+    # 5 distinct ones); {low: 1, high: 5} still samples integers
+    import optuna
+
+    from nautilus_ai.experiments.search import suggest
+
+    document = _with("strategy.stop_loss_atr", {"low": 1.0, "high": 5.0})
+    document["families"][0]["params"]["learning_rate"] = {"low": 0.5, "high": 1.0}
+    document["search"] = {"method": "optuna", "trials": 12}
+    experiment = parse_experiment(document, Path("exp.yaml"))
+    stops = experiment.strategy_space["stop_loss_atr"]
+    rates = experiment.families[0].space["learning_rate"]
+    assert isinstance(stops, ParamRange) and isinstance(rates, ParamRange)
+    assert (stops.low, stops.high) == (1.0, 5.0)
+    assert all(type(v) is float for v in (stops.low, stops.high, rates.low, rates.high))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    values = [suggest(study.ask(), "stop_loss_atr", stops) for _ in range(12)]
+    assert all(type(v) is float for v in values)
+    assert len(set(values)) == 12
+    integers = parse_experiment(_with("strategy.stop_loss_atr", {"low": 1, "high": 5}) | {
+        "search": {"method": "optuna", "trials": 4}}, Path("exp.yaml"))  # fmt: skip
+    whole = integers.strategy_space["stop_loss_atr"]
+    assert isinstance(whole, ParamRange) and type(whole.low) is int
