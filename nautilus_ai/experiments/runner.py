@@ -254,8 +254,7 @@ def _run_checked(
                                 folds=[f.index for f in experiment.folds])  # fmt: skip
                 return {t.trial_id: t.metric(experiment.search.metric) for t in found.trials}
 
-            cpus = session.cpus if session is not None else 1
-            trials = optuna_search(experiment, evaluate, batch_size=max(1, cpus),
+            trials = optuna_search(experiment, evaluate, batch_size=experiment.search.batch,
                                    progress=progress)  # fmt: skip
             # a trial Optuna proposed again (same parameters) is the same runs: plan them once
             planned = list({r.key: r for r in planned}.values())
