@@ -331,9 +331,16 @@ class ResultsStore:
                 "context_bars": model.context_bars, "seconds": model.seconds, "info": model.info,
             }  # fmt: skip
             (staging / "prepared.json").write_text(json.dumps(meta, indent=2, default=_plain))
-            if folder.exists():  # a half-written folder from a killed driver
-                shutil.rmtree(folder)
-            staging.rename(folder)
+            if folder.exists() and not (folder / "prepared.json").is_file():
+                shutil.rmtree(folder)  # a half-written folder from a killed driver
+            try:
+                staging.rename(folder)
+            except OSError:
+                if not (folder / "prepared.json").is_file():
+                    raise
+                # another driver of this library (an experiment sharing the fold's model) stored
+                # the same key meanwhile: same content, keep it
+                shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -258,3 +258,29 @@ def test_a_running_status_whose_driver_is_gone_reads_interrupted(tmp_path: Path)
     assert not store.is_running("gone")
     store.write_manifest("done", {"name": "done", "status": "complete"})
     assert (store.manifest("done") or {})["status"] == "complete"
+
+
+def test_a_model_another_driver_stores_meanwhile_is_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two experiments of one library share a fold's model (same key). When the other driver's
+    # folder landed while this one was writing, this one deleted it and then failed on the
+    # rename with 'OSError: [Errno 39] Directory not empty', ending the experiment in a traceback
+    store, other = ResultsStore(tmp_path), ResultsStore(tmp_path)
+    model = PreparedModel("k1", "lightgbm", {"model.txt": b"tree"}, {"temperature": 1.2},
+                          {"0.03": 0.61}, {"kind": "lightgbm"}, 0, 1.5, {})  # fmt: skip
+    folder = store.model_dir("k1")
+    rename = Path.rename
+    raced: list[Path] = []
+
+    def rename_after_the_other_driver(self: Path, target: Any) -> Any:
+        if Path(target) == folder and not raced:
+            raced.append(self)
+            other.write_model(model)  # the other driver's folder lands first
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename_after_the_other_driver)
+    assert store.write_model(model) == folder
+    assert raced and not raced[0].exists()  # this driver's staging copy is gone
+    assert store.load_model("k1") == model
+    assert [p.name for p in folder.parent.iterdir()] == ["k1"]
