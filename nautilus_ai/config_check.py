@@ -532,6 +532,10 @@ class _Walker:
         if enums and isinstance(value, str) and any(isinstance(t, mi.StrType) for t in members):
             # Nautilus' ``OmsType | str``: the string is the enum's member name.
             return self._enum(value, enums[0], path)
+        if isinstance(value, float) and any(isinstance(t, mi.FloatType) for t in members):
+            # ``int | float`` and 5.0: a float as written (the int member took it first, so an
+            # Optuna range {low: 1.0, high: 5.0} of a float setting sampled only 1, 2, ... 5)
+            members = tuple(sorted(members, key=lambda t: not isinstance(t, mi.FloatType)))
         errors: list[ConfigFieldError] = []
         for member in members:
             if isinstance(member, mi.NoneType):

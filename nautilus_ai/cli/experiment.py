@@ -118,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     from nautilus_ai.experiments.config import ExperimentConfigError
     from nautilus_ai.experiments.execution import MissingExtraError
     from nautilus_ai.experiments.runner import run_experiment
+    from nautilus_ai.experiments.store import ResultsStoreError
 
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers must be >= 1, got {args.workers}")
@@ -130,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
             write_report=not args.no_report,
             progress=(lambda _line: None) if args.quiet else _print_flush,
         )  # fmt: skip
-    except (ExperimentConfigError, MissingExtraError, ConnectionError) as exc:
+    except (ExperimentConfigError, MissingExtraError, ConnectionError,
+            ResultsStoreError) as exc:  # fmt: skip
         raise CliError(" ".join(str(exc).split())) from None
     print(outcome.summary_text())
     if not outcome.ok:

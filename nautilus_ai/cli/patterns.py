@@ -39,7 +39,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--index-mode", choices=("ivf", "exact"), default="ivf")
     build.add_argument("--chart-model", help="local vision model folder: add the chart "
                        "embedding block to every pattern (the hf extra)")  # fmt: skip
-    build.add_argument("--chart-bars", type=int, default=32, help="bars in the chart window")
+    build.add_argument("--chart-bars", type=int, help="bars in the chart window (with "
+                       "--chart-model; default 32)")  # fmt: skip
     build.add_argument(
         "--replace",
         action="store_true",
@@ -164,7 +165,6 @@ def _build(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
-    from nautilus_ai.models.card import describe_errors
     from nautilus_ai.patterns import (
         IndexConfig,
         PatternMemory,
@@ -176,6 +176,11 @@ def _build(args: argparse.Namespace) -> int:
         store_dir,
     )
 
+    if args.chart_bars is not None and args.chart_model is None:
+        raise CliError(
+            f"--chart-bars {args.chart_bars} needs --chart-model (the chart block it sizes); "
+            "without a chart model the patterns have no chart"
+        )
     try:
         spec = PatternSpec(
             shape_bars=args.shape_bars,
@@ -184,13 +189,13 @@ def _build(args: argparse.Namespace) -> int:
             spread_pips=args.spread_pips,
         )
     except ValidationError as exc:
-        raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+        raise CliError(_flag_errors(exc)) from None
     embedder = _embedder(args.chart_model)
     if embedder is not None:
         try:
             spec = spec.with_chart(embedder, bars=args.chart_bars)
         except ValidationError as exc:
-            raise CliError(f"pattern spec: {describe_errors(exc)}") from None
+            raise CliError(_flag_errors(exc)) from None
     if args.bar_type:
         _check_bar_type(args.bar_type)
     start_ns, end_ns = _ns(args.start, "--start"), _ns(args.end, "--end")
@@ -253,6 +258,27 @@ def _build(args: argparse.Namespace) -> int:
             f"{summary['index_epochs'] or 'none (exact)'}\n  store {store}\n  index {index}"
         )
     return 0
+
+
+#: The build flag of each PatternSpec field.
+_SPEC_FLAGS = {
+    "shape_bars": "--shape-bars",
+    "horizon": "--horizon",
+    "barrier_atr": "--barrier-atr",
+    "spread_pips": "--spread-pips",
+    "chart_bars": "--chart-bars",
+}
+
+
+def _flag_errors(exc: Any) -> str:
+    """A PatternSpec refusal naming the flag: ``--horizon (PatternSpec.horizon): ...``."""
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"])
+        flag = _SPEC_FLAGS.get(name)
+        where = f"{flag} (PatternSpec.{name})" if flag else f"pattern spec field {name!r}"
+        parts.append(f"{where}: {error['msg']} (got {error.get('input')!r})")
+    return "; ".join(parts)
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -68,6 +68,10 @@ __all__ = [
     "parse_experiment",
 ]
 
+#: Optuna trials asked at once (``search.batch``). Past TPE's random start-up trials each trial
+#: is proposed from the results told before it, so the batch shapes the trials: it is the
+#: file's (reproducible on any machine), not the number of cores.
+DEFAULT_OPTUNA_BATCH = 4
 #: Model families an experiment can search.
 FAMILIES = ("mlp", "lightgbm", "rule", "pattern_memory")
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -149,11 +153,13 @@ class StrategySection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
 
 
 class SearchSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``grid`` (every combination) or ``optuna`` (``trials`` per family, TPE, seeded);
+    """``grid`` (every combination) or ``optuna`` (``trials`` per family, TPE, seeded, asked
+    ``batch`` at a time: default 4, the trials depend on it, never on the cores);
     ``metric`` ranks trials on the stitched out-of-sample result."""
 
     method: Literal["grid", "optuna"] = "grid"
     trials: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    batch: Annotated[int, msgspec.Meta(ge=1, le=256)] | None = None
     metric: Literal["sharpe", "return_pct", "pnl"] = "sharpe"
     seed: Annotated[int, msgspec.Meta(ge=0)] = 0
 
@@ -262,6 +268,7 @@ class SearchSettings:
     trials: int | None
     metric: str
     seed: int
+    batch: int = 4
 
 
 @dataclass(frozen=True)
@@ -448,6 +455,8 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         raise ConfigFieldError(("search", "trials"), "optuna needs a number of trials per family")
     if search.method == "grid" and search.trials is not None:
         raise ConfigFieldError(("search", "trials"), "only for method optuna (a grid runs all)")
+    if search.method == "grid" and search.batch is not None:
+        raise ConfigFieldError(("search", "batch"), "only for method optuna (a grid runs all)")
     trades_window = None
     if schema.report.trades_window is not None:
         a, b = schema.report.trades_window
@@ -484,7 +493,13 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         embargo_bars=embargo,
         families=families,
         strategy_space=strategy,
-        search=SearchSettings(search.method, search.trials, search.metric, search.seed),
+        search=SearchSettings(
+            search.method,
+            search.trials,
+            search.metric,
+            search.seed,
+            search.batch or DEFAULT_OPTUNA_BATCH,
+        ),
         seeds=tuple(schema.seeds),
         costs=CostModel(
             msgspec.structs.asdict(costs.commission), msgspec.structs.asdict(costs.fills)

@@ -7,20 +7,24 @@ a running cluster, whose nodes need this package installed and the catalog at th
 
 Failure handling: a run that raises, or whose worker dies, is retried (``retries`` times; Ray
 re-runs the task) and then reported (stored under ``failures/`` with the cause, the other runs
-go on). A run that exceeds ``timeout_s`` raises ``TimeoutError`` in its worker (a SIGALRM
-deadline) and is treated the same way. A run whose backtest completed with status ``failed``
-(e.g. every order refused) is deterministic: reported without a retry. Results are stored by
+go on). A run that exceeds ``timeout_s`` raises :class:`RunTimeoutError` in its worker (SIGALRM
+deadline) and is treated the same way; the driver keeps its own deadline for each task it
+started (:func:`driver_deadline_s`), for a task the alarm cannot stop or that never starts. A
+run whose backtest completed with status ``failed`` (e.g. every order refused) is
+deterministic: reported without a retry. Results are stored by
 the driver as each task finishes, so a driver killed at any point loses only runs in flight.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,7 +46,9 @@ __all__ = [
     "ExecutionStats",
     "MissingExtraError",
     "RaySession",
+    "RunTimeoutError",
     "WORKER_ENV",
+    "driver_deadline_s",
     "execute_runs",
     "local_worker_env",
     "require_ray",
@@ -96,15 +102,22 @@ class ExecutionStats:
 # ------------------------------------------------------------------------------ deadlines
 
 
+class RunTimeoutError(Exception):
+    """A run (or model build) past ``execution.run_timeout_s``. Deliberately not a
+    ``TimeoutError``: that is an ``OSError``, and the readers' handlers of I/O faults took an
+    alarm that fired inside them for a broken file ('unreadable Parquet file in the catalog')."""
+
+
 @contextlib.contextmanager
 def run_deadline(seconds: float | None) -> Iterator[None]:
-    """Raise ``TimeoutError`` in this (main) thread after ``seconds`` (no-op elsewhere)."""
+    """Raise :class:`RunTimeoutError` in this (main) thread after ``seconds`` (no-op
+    elsewhere)."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(_signum: int, _frame: Any) -> None:
-        raise TimeoutError(f"the run took longer than its {seconds:.0f} s timeout")
+        raise RunTimeoutError(f"the run took longer than execution.run_timeout_s ({seconds:g} s)")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -454,6 +467,15 @@ def _attempts(call: Callable[[], Any], retries: int) -> tuple[Any, str]:
     return None, f"{error} (after {retries + 1} attempts)"
 
 
+def driver_deadline_s(timeout_s: float | None, retries: int) -> float | None:
+    """Seconds the driver waits for a task it started before it gives the task up: every
+    attempt's ``timeout_s`` (the worker's own deadline) plus as much again, at most a minute, for
+    starting a worker and reading the data. ``None``: no timeout asked for."""
+    if timeout_s is None:
+        return None
+    return (retries + 1) * (timeout_s + min(60.0, timeout_s))
+
+
 def _execute_on_ray(
     pending: Sequence[RunSpec],
     models: Mapping[str, ModelSpec],
@@ -467,40 +489,82 @@ def _execute_on_ray(
     tracker: _Tracker,
     session: RaySession,
 ) -> None:
+    """Keep the cluster's CPUs busy with at most one task each, so a task starts when it is
+    submitted and its deadline (:func:`driver_deadline_s`) counts from there: a task that does
+    not return by then (hung where the worker's alarm cannot reach, e.g. in native code, or
+    never scheduled: a cluster with no free CPU) is cancelled and reported as failed, and the
+    experiment goes on (and exits non-zero)."""
     ray = session.ray
     options = {"num_cpus": 1, "max_retries": retries, "retry_exceptions": True}
     prepare = ray.remote(**options)(prepare_entry)
     backtest = ray.remote(**options)(backtest_entry)
-    model_refs: dict[str, Any] = {}
-    waiting: dict[Any, tuple[str, Any]] = {}
-    for key, model_spec in models.items():
-        if key in ready:
-            model_refs[key] = ray.put(ready[key])
-        else:
-            ref = prepare.remote(model_spec, timeout_s)
-            model_refs[key] = ref
-            waiting[ref] = ("model", model_spec)
+    slots = max(1, session.cpus)
+    limit = driver_deadline_s(timeout_s, retries)
+    model_refs = {key: ray.put(ready[key]) for key in models if key in ready}
+    to_build = deque(spec for key, spec in models.items() if key not in ready)
+    runnable: deque[RunSpec] = deque()
+    blocked: dict[str, list[RunSpec]] = {}
     for spec in pending:
-        model_ref = model_refs[spec.model.key] if spec.model is not None else None
-        waiting[backtest.remote(spec, model_ref, timeout_s)] = ("run", spec)
-    while waiting:
-        done, _ = ray.wait(list(waiting), num_returns=1, timeout=5.0)
+        if spec.model is None or spec.model.key in model_refs:
+            runnable.append(spec)
+        else:
+            blocked.setdefault(spec.model.key, []).append(spec)
+    waiting: dict[Any, tuple[str, Any, float]] = {}
+
+    def model_failed(spec: ModelSpec, reason: str) -> None:
+        tracker.model(spec, None, reason)
+        for run in blocked.pop(spec.key, []):
+            _fail(run, f"its model could not be built: {reason}", store, stats, tracker)
+
+    while waiting or runnable or to_build:
+        while len(waiting) < slots and (runnable or to_build):
+            due = time.monotonic() + limit if limit is not None else math.inf
+            if runnable:
+                spec = runnable.popleft()
+                model_ref = model_refs[spec.model.key] if spec.model is not None else None
+                waiting[backtest.remote(spec, model_ref, timeout_s)] = ("run", spec, due)
+            else:
+                model_spec = to_build.popleft()
+                waiting[prepare.remote(model_spec, timeout_s)] = ("model", model_spec, due)
+        now = time.monotonic()
+        nearest = min(due for _, _, due in waiting.values())
+        done, _ = ray.wait(list(waiting), num_returns=1, timeout=max(0.0, min(5.0, nearest - now)))
         for ref in done:
-            kind, task = waiting.pop(ref)
+            kind, task, _ = waiting.pop(ref)
             try:
                 value = ray.get(ref)
             except Exception as exc:  # the task's error after its retries, or a dead worker
                 reason = _describe_ray_error(exc)
                 if kind == "model":
-                    tracker.model(task, None, reason)
+                    model_failed(task, reason)
                 else:
-                    if task.model is not None and "prepare_entry" in str(exc):
-                        reason = f"its model could not be built: {reason}"
                     _fail(task, reason, store, stats, tracker)
                 continue
             if kind == "model":
                 store.write_model(value)
                 stats.models_built += 1
                 tracker.model(task, value)
+                model_refs[task.key] = ref
+                runnable.extend(blocked.pop(task.key, []))
             else:
                 _store_results(task, value, store, data, code, stats, tracker)
+        now = time.monotonic()
+        for ref in [ref for ref, (_, _, due) in waiting.items() if due <= now]:
+            kind, task, _ = waiting.pop(ref)
+            with contextlib.suppress(Exception):  # gone already: nothing to stop
+                ray.cancel(ref, force=True)
+            reason = _overdue(kind, timeout_s, retries, limit)
+            if kind == "model":
+                model_failed(task, reason)
+            else:
+                _fail(task, reason, store, stats, tracker)
+
+
+def _overdue(kind: str, timeout_s: float | None, retries: int, limit: float | None) -> str:
+    what = "its model build" if kind == "model" else "the run"
+    return (
+        f"{what} did not return within {limit:.0f} s of being started "
+        f"(execution.run_timeout_s = {timeout_s:g} s per attempt, {retries + 1} attempt(s), "
+        "plus start-up): hung past its timeout, or no free CPU on the cluster to run it; "
+        "cancelled"
+    )

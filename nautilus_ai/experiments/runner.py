@@ -110,7 +110,26 @@ def load_base_run(name: str, relative_to: Path | None = None) -> dict[str, Any]:
     except ConfigError as exc:
         raise ExperimentConfigError(f"base_run: {exc}") from None
     raw = json.loads(json.dumps(run_file.raw, default=str))
+    _refuse_absolute_schedule(raw, path)
     return _normalised_base(raw)
+
+
+def _refuse_absolute_schedule(raw: Mapping[str, Any], path: Path) -> None:
+    """A base run whose controller has a control schedule: its entries are absolute times,
+    and every fold backtests another test window, so an entry lands inside at most one fold's
+    window; in the later folds it is already due at their first bar (a pause then holds the whole
+    fold, flat, status ok) and in the earlier ones it never runs (each run fails)."""
+    controller = raw.get("run", {}).get("engine", {}).get("controller")
+    config = controller.get("config") if isinstance(controller, Mapping) else None
+    schedule = config.get("schedule") if isinstance(config, Mapping) else None
+    if schedule:
+        raise ExperimentConfigError(
+            f"base_run {path}: run.engine.controller.config.schedule has {len(schedule)} "
+            "command(s) at absolute times; an experiment backtests each fold on its own test "
+            "window, so a schedule cannot apply to every fold (a command due before a fold's "
+            "window would apply at its first bar, one due after it would never run): remove "
+            "the schedule from the base run"
+        )
 
 
 def _normalised_base(raw: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +170,8 @@ def run_experiment(
     ------
     ExperimentConfigError
         The catalog or a bar type is missing, or the base run file is invalid.
+    ExperimentBusyError
+        Another live driver is running this experiment into the same results library.
     MissingExtraError
         Ray (or Optuna) is needed and not installed.
     """
@@ -162,6 +183,25 @@ def run_experiment(
     except ExperimentConfigError as exc:  # name the experiment file, as every other check does
         raise ExperimentConfigError(f"{experiment.where}: {exc}") from None
     _check_data(experiment)
+    with store.running(experiment.name):
+        return _run_checked(experiment, store, base, started, address=address, workers=workers,
+                            in_process=in_process, write_report=write_report,
+                            progress=progress)  # fmt: skip
+
+
+def _run_checked(
+    experiment: Experiment,
+    store: ResultsStore,
+    base: dict[str, Any],
+    started: float,
+    *,
+    address: str | None,
+    workers: int | None,
+    in_process: bool,
+    write_report: bool,
+    progress: Progress,
+) -> ExperimentOutcome:
+    """:func:`run_experiment` once the file is checked and the experiment is this driver's."""
     code = code_version()
     data = {
         m.bar_type: data_fingerprint(experiment.catalog, m.bar_type, experiment.end_ns)
@@ -214,8 +254,7 @@ def run_experiment(
                                 folds=[f.index for f in experiment.folds])  # fmt: skip
                 return {t.trial_id: t.metric(experiment.search.metric) for t in found.trials}
 
-            cpus = session.cpus if session is not None else 1
-            trials = optuna_search(experiment, evaluate, batch_size=max(1, cpus),
+            trials = optuna_search(experiment, evaluate, batch_size=experiment.search.batch,
                                    progress=progress)  # fmt: skip
             # a trial Optuna proposed again (same parameters) is the same runs: plan them once
             planned = list({r.key: r for r in planned}.values())

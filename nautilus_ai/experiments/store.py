@@ -21,13 +21,14 @@ rewritten: re-running an experiment skips the keys it finds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,25 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nautilus_ai.artifacts import write_bytes_atomic
+from nautilus_ai.artifacts import flock_within, write_bytes_atomic
 from nautilus_ai.experiments.plan import RunSpec
 from nautilus_ai.experiments.tasks import PreparedModel, RunResult
 
-__all__ = ["RESULT_COLUMNS", "ResultsStore", "ResultsStoreError", "TRADE_FIELDS"]
+__all__ = [
+    "ExperimentBusyError",
+    "RESULT_COLUMNS",
+    "ResultsStore",
+    "ResultsStoreError",
+    "TRADE_FIELDS",
+]
 
 
 class ResultsStoreError(ValueError):
     """A file of the results library that cannot be read (the message names it)."""
+
+
+class ExperimentBusyError(ResultsStoreError):
+    """Another live driver is running this experiment into this results library."""
 
 
 def _read_json(path: Path) -> Any:
@@ -320,9 +331,16 @@ class ResultsStore:
                 "context_bars": model.context_bars, "seconds": model.seconds, "info": model.info,
             }  # fmt: skip
             (staging / "prepared.json").write_text(json.dumps(meta, indent=2, default=_plain))
-            if folder.exists():  # a half-written folder from a killed driver
-                shutil.rmtree(folder)
-            staging.rename(folder)
+            if folder.exists() and not (folder / "prepared.json").is_file():
+                shutil.rmtree(folder)  # a half-written folder from a killed driver
+            try:
+                staging.rename(folder)
+            except OSError:
+                if not (folder / "prepared.json").is_file():
+                    raise
+                # another driver of this library (an experiment sharing the fold's model) stored
+                # the same key meanwhile: same content, keep it
+                shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -348,6 +366,35 @@ class ResultsStore:
         )  # fmt: skip
 
     # -- experiments
+    @contextlib.contextmanager
+    def running(self, experiment: str) -> Iterator[None]:
+        """Hold ``experiments/<experiment>/.lock`` while one driver runs the experiment (a
+        driver that died released it). Two drivers at once each ran every run, each wrote the
+        manifest and report over the other's (an edited file's plan over the first's).
+
+        Raises
+        ------
+        ExperimentBusyError
+            Another live process holds it (the message names the lock and that process).
+        """
+        path = self.experiment_dir(experiment) / ".lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if not flock_within(fd, 0.0):
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                raise ExperimentBusyError(
+                    f"experiment {experiment} is being run into {self.root} by another driver "
+                    f"({holder}; lock {path}): wait for it to finish, or give this file "
+                    "another name or store"
+                )
+            os.ftruncate(fd, 0)
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            os.pwrite(fd, f"pid {os.getpid()} since {started}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     def write_manifest(self, experiment: str, manifest: Mapping[str, Any]) -> Path:
         path = self.experiment_dir(experiment) / "experiment.json"
         text = json.dumps(manifest, indent=2, default=_plain) + "\n"
@@ -355,11 +402,32 @@ class ResultsStore:
         return path
 
     def manifest(self, experiment: str) -> dict[str, Any] | None:
+        """The experiment's manifest; a ``running`` status whose driver is gone (killed,
+        interrupted, its machine rebooted) reads ``interrupted ...``: it said running for good."""
         path = self.experiment_dir(experiment) / "experiment.json"
         if not path.is_file():
             return None
         data: dict[str, Any] = _read_json(path)
+        if data.get("status") == "running" and not self.is_running(experiment):
+            data["status"] = "interrupted (its driver stopped: run the file again to finish)"
         return data
+
+    def is_running(self, experiment: str) -> bool:
+        """Whether a live driver holds the experiment (:meth:`running`)."""
+        path = self.experiment_dir(experiment) / ".lock"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def experiments(self) -> list[str]:
         names = set()

@@ -180,8 +180,7 @@ def similar_windows(
     carry a chart block needs the ``chart_embedder`` of that model."""
     from nautilus_ai.catalog.reader import read_bars
 
-    if k < 1:
-        raise ValueError(f"k must be >= 1, was {k}")
+    _check_arguments(memory, at_ns, k)
     ts, ohlcv = read_bars(catalog_path, bar_type)
     keep = accepted_bars_mask(ts, *ohlcv.T)
     ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
@@ -227,6 +226,23 @@ def similar_windows(
     return SimilarWindows(
         int(ts[i]), window, int(found.eligible[0]), rows, distances, paths, memory
     )
+
+
+def _check_arguments(memory: Any, at_ns: Any, k: Any) -> None:
+    """Refuse what would be answered wrongly: ``at_ns`` as a date string was compared with the
+    bar times and answered at the catalog's last bar, a float was used rounded."""
+    if not isinstance(memory, PatternMemory):
+        is_path = isinstance(memory, (str, os.PathLike))
+        hint = " (open a store folder with load_memory(folder))" if is_path else ""
+        raise TypeError(f"memory must be a PatternMemory, got {memory!r}{hint}")
+    if at_ns is not None and (
+        isinstance(at_ns, (bool, np.bool_)) or not isinstance(at_ns, (int, np.integer))
+    ):
+        raise TypeError(f"at_ns must be an int (UTC ns) or None, got {at_ns!r}")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an int, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, was {k}")
 
 
 def _zscore_by_window(values: NDArray[np.float64], n_bars: int) -> NDArray[np.float64] | None:

@@ -85,3 +85,31 @@ def test_a_log_range_of_integers_samples_integers() -> None:
     values = [suggest(study.ask(), "num_leaves", ParamRange(low=4, high=64, log=True))
               for _ in range(20)]  # fmt: skip
     assert all(type(v) is int and 4 <= v <= 64 for v in values), values
+
+
+def test_the_trials_do_not_depend_on_the_cores_it_runs_on(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    """Optuna was asked for as many trials at once as Ray had CPUs: past TPE's 10 random
+    start-up trials, a trial is proposed from the results told before it, so the same file
+    planned other trials in process (1 at a time) than on 2 cores (the 12th trial differed), and
+    a resume with other --workers left the stored runs unused. The batch is the file's
+    (search.batch), whatever the cores."""
+    results = {}
+    for how in ("in-process", "ray"):
+        path = write_experiment(tmp_path / f"{how}.yaml", catalog=demo_catalog,
+                                store=tmp_path / how, name="cores", folds=1,
+                                families=[{"family": "rule"}])  # fmt: skip
+        document = yaml.safe_load(path.read_text())
+        document["strategy"]["stop_loss_atr"] = {"low": 1.0, "high": 5.0}
+        document["search"] = {"method": "optuna", "trials": 12, "seed": 5}
+        path.write_text(yaml.safe_dump(document))
+        outcome = run_experiment(load_experiment(path), in_process=how == "in-process",
+                                 workers=None if how == "in-process" else 2,
+                                 write_report=False, progress=lambda _: None)  # fmt: skip
+        assert outcome.ok
+        results[how] = sorted(
+            (t.trial_id, t.strategy_params["stop_loss_atr"]) for t in outcome.analysis.trials
+        )
+    assert len(results["ray"]) == 12
+    assert results["ray"] == results["in-process"]

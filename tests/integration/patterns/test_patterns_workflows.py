@@ -117,6 +117,41 @@ def test_a_build_never_replaces_a_stored_memory_without_replace(
     assert json.loads(replaced.stdout)["patterns"] > json.loads(first.stdout)["patterns"]
 
 
+def test_chart_bars_without_a_chart_model_is_refused(tmp_path: Path) -> None:
+    # --chart-bars 24 without --chart-model built a store without any chart block, exit 0:
+    # the flag was ignored without a word
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 BAR_TYPE, "--chart-bars", "24")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "nautilus-ai: error: --chart-bars 24 needs --chart-model (the chart block it sizes); "
+        "without a chart model the patterns have no chart\n"
+    )
+    assert not (tmp_path / "patterns").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--horizon", "0", "--horizon (PatternSpec.horizon): Input should be greater than or "
+         "equal to 1 (got 0)"),
+        ("--barrier-atr", "nan", "--barrier-atr (PatternSpec.barrier_atr): Input should be a "
+         "finite number (got nan)"),
+        ("--shape-bars", "1", "--shape-bars (PatternSpec.shape_bars): "),
+        ("--spread-pips", "-1", "--spread-pips (PatternSpec.spread_pips): "),
+    ],
+)  # fmt: skip
+def test_a_bad_build_flag_is_named_as_a_flag(
+    tmp_path: Path, flag: str, value: str, message: str
+) -> None:
+    # it said "pattern spec: field 'horizon': ..." naming no flag of the command
+    result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
+                 BAR_TYPE, flag, value)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"nautilus-ai: error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_a_malformed_bar_type_is_one_clean_line(tmp_path: Path) -> None:
     result = cli("patterns", "build", "--catalog", str(tmp_path), "--name", "x", "--bar-type",
                  "EUR/USD.SIM-1-MINUTE-BIDD-EXTERNAL")  # fmt: skip

@@ -14,6 +14,7 @@ import yaml
 from nautilus_ai.datasets import Window
 from nautilus_ai.experiments.config import (
     ExperimentConfigError,
+    ParamRange,
     load_experiment,
     parse_duration,
     parse_experiment,
@@ -167,6 +168,32 @@ def test_a_bad_base_run_names_the_experiment_file(base_run: str, message: str) -
         run_experiment(experiment, in_process=True, write_report=False)
 
 
+def test_a_base_run_with_a_control_schedule_is_refused_naming_the_key(tmp_path: Path) -> None:
+    # Schedule entries are absolute times and each fold runs its own test window: a pause due
+    # before a later fold's window applied at its first bar (the fold flat, 0 trades, 'ok'),
+    # and a command after a fold's window failed every run of that fold
+    run = yaml.safe_load((repo_root() / "backtests" / "demo.yaml").read_text())
+    run["run"]["engine"]["controller"] = {
+        "controller_path": "nautilus_ai.strategies.controller:RemoteController",
+        "config_path": "nautilus_ai.strategies.controller:RemoteControllerConfig",
+        "config": {"schedule": [{"at": "2017-01-16T10:00:00Z", "type": "pause",
+                                 "strategy_id": "AIPatternStrategy-000"}]},
+    }  # fmt: skip
+    base = tmp_path / "scheduled.yaml"
+    base.write_text(yaml.safe_dump(run, sort_keys=False))
+    from nautilus_ai.experiments import run_experiment
+
+    experiment = parse_experiment(_with("base_run", str(base)), Path("exp.yaml"))
+    with pytest.raises(ExperimentConfigError) as caught:
+        run_experiment(experiment, in_process=True, write_report=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"exp.yaml: base_run {base}: run.engine.controller.config.schedule has 1 command(s) "
+        "at absolute times"
+    )
+    assert "\n" not in message
+
+
 def test_ranges_are_accepted_for_optuna() -> None:
     data = _with("families.0.params.num_leaves", {"low": 4, "high": 31})
     data["search"] = {"method": "optuna", "trials": 8}
@@ -230,3 +257,30 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
     assert message.startswith(f"{path}: not valid YAML: ") and "\n" not in message
     assert "key 'name' is given twice in one mapping (first on line " in message
     assert load_experiment(repo_root() / "backtests" / "experiment_demo.yaml").name
+
+
+def test_a_range_written_with_floats_samples_floats() -> None:
+    # {low: 1.0, high: 5.0} was read as the integers 1 and 5 (the checker's int | float took
+    # 5.0 as an int), so Optuna sampled a float setting from 1, 2, 3, 4, 5 only (12 trials gave
+    # 5 distinct ones); {low: 1, high: 5} still samples integers
+    import optuna
+
+    from nautilus_ai.experiments.search import suggest
+
+    document = _with("strategy.stop_loss_atr", {"low": 1.0, "high": 5.0})
+    document["families"][0]["params"]["learning_rate"] = {"low": 0.5, "high": 1.0}
+    document["search"] = {"method": "optuna", "trials": 12}
+    experiment = parse_experiment(document, Path("exp.yaml"))
+    stops = experiment.strategy_space["stop_loss_atr"]
+    rates = experiment.families[0].space["learning_rate"]
+    assert isinstance(stops, ParamRange) and isinstance(rates, ParamRange)
+    assert (stops.low, stops.high) == (1.0, 5.0)
+    assert all(type(v) is float for v in (stops.low, stops.high, rates.low, rates.high))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    values = [suggest(study.ask(), "stop_loss_atr", stops) for _ in range(12)]
+    assert all(type(v) is float for v in values)
+    assert len(set(values)) == 12
+    integers = parse_experiment(_with("strategy.stop_loss_atr", {"low": 1, "high": 5}) | {
+        "search": {"method": "optuna", "trials": 4}}, Path("exp.yaml"))  # fmt: skip
+    whole = integers.strategy_space["stop_loss_atr"]
+    assert isinstance(whole, ParamRange) and type(whole.low) is int

@@ -212,3 +212,75 @@ def test_stitching_chains_each_fold_from_where_the_last_ended(folds: list[list[f
     assert curve.equity[-1] == pytest.approx(1000.0 * growth, rel=1e-9)
     assert curve.fold_starts == tuple(int(p[1][0]) for p in parts)
     assert np.all(np.diff(curve.ts) > 0)
+
+
+def test_a_second_driver_of_a_running_experiment_is_refused(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    # Two `experiment run` of one name into one library at once each ran every run and wrote
+    # the manifest (an edited file's plan) and the report over the other's, both exit 0
+    from nautilus_ai.experiments import run_experiment
+    from nautilus_ai.experiments.config import load_experiment
+    from nautilus_ai.experiments.store import ExperimentBusyError
+    from tests.fixtures.experiments import write_experiment
+
+    store = ResultsStore(tmp_path / "results")
+    path = write_experiment(tmp_path / "busy.yaml", catalog=demo_catalog, store=store.root,
+                            name="busy", folds=1, families=[{"family": "rule"}],
+                            stops=[2.0])  # fmt: skip
+    with store.running("busy"):
+        with pytest.raises(ExperimentBusyError) as caught:
+            run_experiment(load_experiment(path), in_process=True, write_report=False)
+        message = str(caught.value)
+        assert message.startswith(
+            f"experiment busy is being run into {store.root} by another driver (pid "
+        )
+        assert f"lock {store.root / 'experiments' / 'busy' / '.lock'}" in message
+        assert not (store.root / "runs").exists()
+        assert not (store.root / "experiments" / "busy" / "experiment.json").exists()
+        with store.running("other"):  # another experiment of the library is free
+            pass
+    with store.running("busy"):  # released on exit
+        pass
+
+
+def test_a_running_status_whose_driver_is_gone_reads_interrupted(tmp_path: Path) -> None:
+    # A driver killed (SIGKILL, SIGTERM, Ctrl-C, a reboot) left 'running' in experiment.json,
+    # and `experiment list` / `show` said 'running' for good
+    store = ResultsStore(tmp_path / "results")
+    store.write_manifest("gone", {"name": "gone", "status": "running"})
+    manifest = store.manifest("gone")
+    assert manifest is not None
+    assert manifest["status"] == ("interrupted (its driver stopped: run the file again to finish)")
+    with store.running("gone"):
+        assert store.is_running("gone")
+        assert (store.manifest("gone") or {})["status"] == "running"
+    assert not store.is_running("gone")
+    store.write_manifest("done", {"name": "done", "status": "complete"})
+    assert (store.manifest("done") or {})["status"] == "complete"
+
+
+def test_a_model_another_driver_stores_meanwhile_is_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two experiments of one library share a fold's model (same key). When the other driver's
+    # folder landed while this one was writing, this one deleted it and then failed on the
+    # rename with 'OSError: [Errno 39] Directory not empty', ending the experiment in a traceback
+    store, other = ResultsStore(tmp_path), ResultsStore(tmp_path)
+    model = PreparedModel("k1", "lightgbm", {"model.txt": b"tree"}, {"temperature": 1.2},
+                          {"0.03": 0.61}, {"kind": "lightgbm"}, 0, 1.5, {})  # fmt: skip
+    folder = store.model_dir("k1")
+    rename = Path.rename
+    raced: list[Path] = []
+
+    def rename_after_the_other_driver(self: Path, target: Any) -> Any:
+        if Path(target) == folder and not raced:
+            raced.append(self)
+            other.write_model(model)  # the other driver's folder lands first
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename_after_the_other_driver)
+    assert store.write_model(model) == folder
+    assert raced and not raced[0].exists()  # this driver's staging copy is gone
+    assert store.load_model("k1") == model
+    assert [p.name for p in folder.parent.iterdir()] == ["k1"]

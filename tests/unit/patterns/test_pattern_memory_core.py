@@ -206,6 +206,32 @@ def test_similar_windows_with_k_above_the_store_returns_every_known_pattern(  # 
         similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=0)
 
 
+@pytest.mark.parametrize(
+    ("argument", "value", "message"),
+    [
+        ("at_ns", "2017-01-10", "at_ns must be an int (UTC ns) or None, got '2017-01-10'"),
+        ("at_ns", 1.4841e18, "at_ns must be an int (UTC ns) or None, got 1.4841e+18"),
+        ("at_ns", True, "at_ns must be an int (UTC ns) or None, got True"),
+        ("k", 5.5, "k must be an int, got 5.5"),
+        ("k", "5", "k must be an int, got '5'"),
+    ],
+)
+def test_similar_windows_refuses_arguments_it_would_misread(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path, argument: str, value: object, message: str
+) -> None:
+    """``at_ns="2017-01-10"`` was answered at the catalog's last bar (a string compared with
+    the bar times), a float time was used rounded, a float k failed deep in numpy."""
+    memory = _memory(patterns, "exact")
+    with pytest.raises(TypeError) as caught:
+        similar_windows(memory, demo_catalog, BAR_TYPE, **{argument: value})
+    assert str(caught.value) == message
+    with pytest.raises(TypeError, match=r"memory must be a PatternMemory, got '.*' \(open a "):
+        similar_windows(str(demo_catalog), demo_catalog, BAR_TYPE)  # type: ignore[arg-type]
+    found = similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=np.int64(patterns.ts_event[-1]),
+                            k=np.int64(3))  # fmt: skip
+    assert found.rows.size == 3
+
+
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
     memory = _memory(patterns, "ivf")
     pick = np.random.default_rng(3).choice(np.arange(5000, len(patterns)), 300, replace=False)
