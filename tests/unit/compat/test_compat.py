@@ -55,6 +55,24 @@ def test_database_timeout_is_split_on_1_231_only() -> None:
     assert NODE["cache"]["database"]["timeout"] == 2  # the input is not modified
 
 
+@pytest.mark.parametrize(
+    ("version", "split"),
+    [((1, 222, 0), False), ((1, 225, 0), False), ((1, 226, 0), True), ((1, 230, 0), True)],
+)
+def test_database_timeout_follows_the_release_that_split_it(
+    version: tuple[int, int, int], split: bool
+) -> None:
+    # pip lets any release in the range be installed: 1.226.0 made the split (its
+    # DatabaseConfig has no `timeout`), so a live config's `timeout: 2` must be rewritten on
+    # 1.226 - 1.230 too, not only on the tested end 1.231 (it was refused as an unknown key).
+    database = node_config_dict(NODE, version)["cache"]["database"]
+    if split:
+        assert "timeout" not in database
+        assert database["connection_timeout"] == database["response_timeout"] == 2
+    else:
+        assert database == NODE["cache"]["database"]
+
+
 def test_explicit_new_timeouts_win_over_the_old_one() -> None:
     node = {"cache": {"database": {"timeout": 2, "response_timeout": 9}}}
     database = node_config_dict(node, (1, 231, 0))["cache"]["database"]
