@@ -57,10 +57,20 @@ def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:
 
     Bounds are typed by hand, like the CLI's dates, so a bound without a zone is UTC.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise ResearchInputError(f"{what}: expected a date, datetime or int ns, got {value!r}")
+    if isinstance(value, float | np.floating):
+        # pandas reads a float as nanoseconds and drops the fraction (1.5 -> 1 ns; 1.49e18 is
+        # only as exact as a float): refused, as read_bars refuses it.
+        raise ResearchInputError(
+            f"{what}: expected a date, datetime or int ns, got the float {value!r} "
+            "(a float cannot hold every nanosecond; pass an int or a date string)"
+        )
     try:
-        stamp = pd.Timestamp(value, unit="ns") if isinstance(value, int) else pd.Timestamp(value)
+        if isinstance(value, int | np.integer):
+            stamp = pd.Timestamp(int(value), unit="ns")
+        else:
+            stamp = pd.Timestamp(value)  # type: ignore[call-overload]
     except (ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ResearchInputError(f"{what}: cannot read {value!r} as a time ({reason})") from None
