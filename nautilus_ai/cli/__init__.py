@@ -114,6 +114,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        # An optional library met deep inside a command (pynescript, faiss, lightgbm, ray ...):
+        # the line names the extra, as require_extra's do, instead of the catch-all below.
+        from nautilus_ai.extras import missing_extra_of
+
+        missing = missing_extra_of(exc, f"nautilus-ai {args.command}")
+        if missing is None:
+            return _unexpected(exc, debug)
+        if debug:
+            traceback.print_exc()
+        print(f"nautilus-ai: error: {missing}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nautilus-ai: interrupted", file=sys.stderr)
         return 130
@@ -123,15 +135,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception as exc:  # a bug or an unexpected failure: one line unless --debug
-        if debug:
-            raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(
-            f"nautilus-ai: error: {type(exc).__name__}: {message} (run with --debug for the "
-            "traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(exc, debug)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    if debug:
+        raise exc
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    print(
+        f"nautilus-ai: error: {type(exc).__name__}: {message} (run with --debug for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _version() -> str:
