@@ -45,12 +45,17 @@ class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line (``nautilus-ai: error: ...``, exit 2), with the nearest valid
     option or command when an argument is misspelt."""
 
+    #: The arguments being parsed (set by :func:`main`), so a hint follows the command given.
+    argv: Sequence[str] | None = None
+
     def error(self, message: str) -> NoReturn:
-        hint = _nearest_argument(self, message)
-        verb = self.prog.removeprefix("nautilus-ai").strip()
+        # Arguments left over are reported by the top parser: name the command they were given to.
+        command = _given_command(self, self.argv or ())
+        hint = _nearest_argument(command, message)
+        verb = command.prog.removeprefix("nautilus-ai").strip()
         where = f"{verb}: " if verb else ""
         print(
-            f"nautilus-ai: error: {where}{message}{hint} (see '{self.prog} --help')",
+            f"nautilus-ai: error: {where}{message}{hint} (see '{command.prog} --help')",
             file=sys.stderr,
         )
         sys.exit(2)
@@ -65,6 +70,8 @@ def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
     if match is None:
         return ""
     word = match.group(1).split("=", 1)[0]
+    # Only the given command's options (and its sub-commands') are candidates: 'experiment run
+    # --check' was told "did you mean '--check'?", an option of backtest.
     options: list[str] = []
     parsers = [parser]
     while parsers:  # this parser's options and commands, and those of its sub-commands
@@ -76,8 +83,21 @@ def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
                 parsers += list(action.choices.values())
             elif action.choices:
                 options += [str(c) for c in action.choices]
-    found = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    found = difflib.get_close_matches(word, [o for o in options if o != word], n=1, cutoff=0.7)
     return f"; did you mean {found[0]!r}?" if found else ""
+
+
+def _given_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The innermost sub-command parser that ``argv`` selects (``parser`` itself if none)."""
+    for token in argv:
+        commands = next(
+            (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+        )
+        if commands is None:
+            break
+        if token in commands.choices:
+            parser = commands.choices[token]
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if isinstance(parser, OneLineParser):
+        parser.argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
