@@ -31,6 +31,7 @@ __all__ = [
     "node_config_dict",
     "parse_version",
     "query_bar_types",
+    "range_warning",
 ]
 
 #: The supported range (pyproject.toml's ``nautilus_trader`` requirement), both ends tested.
@@ -61,6 +62,26 @@ def parse_version(text: str) -> tuple[int, int, int]:
 def nautilus_version() -> tuple[int, int, int]:
     """The installed ``nautilus_trader`` version (from its metadata: no import)."""
     return parse_version(importlib.metadata.version("nautilus_trader"))
+
+
+def range_warning(version: tuple[int, int, int] | None = None) -> str | None:
+    """One line when the installed ``nautilus_trader`` is outside :data:`NAUTILUS_RANGE`
+    (pip warns once at install and installs it anyway; nothing here is checked against it),
+    else None. ``version`` for tests; an absent distribution is not this check's to report."""
+    if version is None:
+        try:
+            version = nautilus_version()
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    low, high = NAUTILUS_RANGE
+    if low <= version <= high:
+        return None
+    wanted = ">={}.{}.{},<={}.{}.{}".format(*low, *high)
+    return (
+        "nautilus_trader {}.{}.{} is outside the supported range {}; the differences between "
+        "releases are bridged only inside it (nautilus_ai/compat.py): "
+        "pip install 'nautilus_trader{}'".format(*version, wanted, wanted)
+    )
 
 
 # -- 1. DatabaseConfig: `timeout` (1.221) became `connection_timeout` + `response_timeout` ------

@@ -125,8 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from nautilus_ai.compat import range_warning
     from nautilus_ai.extras import MissingExtraError
 
+    unsupported = range_warning()
+    if unsupported is not None:  # run anyway (a newer release may well work), but say so
+        print(f"nautilus-ai: warning: {unsupported}", file=sys.stderr)
     debug = bool(getattr(args, "debug", False))
     try:
         return int(handler(args) or 0)
