@@ -35,6 +35,7 @@ __all__ = [
     "ResearchInputError",
     "as_bars",
     "bar_arrays",
+    "check_number",
     "to_utc_timestamp",
 ]
 
@@ -50,6 +51,32 @@ _MIN_PLAUSIBLE_NS = 10**15
 
 class ResearchInputError(ValueError):
     """Input the research facade refuses; the message is one line naming the problem."""
+
+
+def check_number(
+    value: object,
+    what: str,
+    *,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    """``value`` as a float if it is a finite real number in ``[low, high]`` (``(low, ...`` with
+    ``low_open``), else one ResearchInputError line naming ``what``, the range and the value.
+
+    Every numeric option of the facade goes through here: a string compared with an array
+    failed deep in numpy or matplotlib, and inf / NaN or an out-of-range confidence was taken
+    without a word (a chart with no call drawn, an evaluation of infinite costs).
+    """
+    bounds = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and <= {high:g}")
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    result = float(value) if number else float("nan")  # type: ignore[arg-type]
+    inside = np.isfinite(result) and (result > low if low_open else result >= low)
+    if not inside or (high is not None and result > high):
+        raise ResearchInputError(f"{what}: expected a number {bounds} (finite), got {value!r}")
+    return result
 
 
 def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:

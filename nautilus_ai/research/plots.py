@@ -16,7 +16,12 @@ from numpy.typing import NDArray
 
 from nautilus_ai.reporting import time_axis
 from nautilus_ai.research.evaluation import NOT_A_BACKTEST, SignalEvaluation
-from nautilus_ai.research.frames import ResearchInputError, as_bars, to_utc_timestamp
+from nautilus_ai.research.frames import (
+    ResearchInputError,
+    as_bars,
+    check_number,
+    to_utc_timestamp,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -216,6 +221,8 @@ def plot_confidence(
         raise ResearchInputError("predictions: expected nautilus_ai.research.predict output")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
         raise ResearchInputError(f"bins: expected an int >= 2, got {bins!r}")
+    if min_confidence is not None:
+        min_confidence = check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     accepted = predictions[predictions["accepted"].to_numpy(dtype=bool)]
     action = accepted["action"].astype(str).to_numpy()
     confidence = accepted["confidence"].to_numpy(dtype=np.float64)
@@ -281,6 +288,7 @@ def plot_signals(
     or over the high (sell) of the signal bar; their size grows with confidence. Calls below
     ``min_confidence`` are left out (the strategy would not trade them).
     """
+    min_confidence = check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     checked = _rows_of(as_bars(bars), predictions, "predictions")
     window, note = _window(checked.index, start, end, max_bars)
     price = checked.iloc[window]

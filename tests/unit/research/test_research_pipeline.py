@@ -175,7 +175,7 @@ def test_evaluate_on_a_tiny_hand_checked_example() -> None:
         ({"horizon": 0}, "horizon: expected an int >= 1"),
         ({"cost_pips": -1.0}, "cost_pips: expected a number >= 0"),
         ({"pip_size": 0}, "pip_size: expected a number > 0"),
-        ({"min_confidence": 2.0}, "min_confidence: expected <= 1"),
+        ({"min_confidence": 2.0}, "min_confidence: expected a number >= 0 and <= 1"),
     ],
 )
 def test_evaluate_refusals(
@@ -232,6 +232,51 @@ def test_plot_refusals_are_one_line(bars: pd.DataFrame, features: pd.DataFrame) 
         with pytest.raises(nr.ResearchInputError) as error:
             call()
         assert expected in one_line(error)
+
+
+@pytest.mark.parametrize("value", ["0.6", 2.0, -0.1, float("nan"), float("inf"), True, None, [0.5]])
+def test_a_min_confidence_the_facade_cannot_use_is_one_line_everywhere(
+    bars: pd.DataFrame, features: pd.DataFrame, value: object
+) -> None:
+    # plot_signals(min_confidence="0.6") failed in numpy (UFuncTypeError), plot_confidence in a
+    # format spec; 2.0 or NaN drew a chart with every call left out, without a word.
+    predictions = nr.predict(features, ScriptedPredictor())
+    calls = [
+        lambda: nr.plot_signals(bars, predictions, min_confidence=value),  # type: ignore[arg-type]
+        lambda: nr.evaluate(predictions, bars, min_confidence=value),  # type: ignore[arg-type]
+    ]
+    if value is not None:  # plot_confidence: None means no threshold line
+        calls.append(lambda: nr.plot_confidence(predictions, min_confidence=value))  # type: ignore[arg-type]
+    for call in calls:
+        with pytest.raises(nr.ResearchInputError) as error:
+            call()
+        assert one_line(error).startswith("min_confidence: expected a number >= 0 and <= 1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"cost_pips": float("inf")}, "cost_pips: expected a number >= 0 (finite), got inf"),
+        ({"pip_size": float("inf")}, "pip_size: expected a number > 0 (finite), got inf"),
+        ({"pip_size": float("nan")}, "pip_size: expected a number > 0 (finite), got nan"),
+        ({"cost_pips": "0.3"}, "cost_pips: expected a number >= 0 (finite), got '0.3'"),
+    ],
+)
+def test_evaluate_refuses_non_finite_costs_and_pip_sizes(
+    bars: pd.DataFrame, features: pd.DataFrame, kwargs: dict[str, object], expected: str
+) -> None:
+    # cost_pips=inf gave an evaluation of infinite costs, pip_size=inf one of 0-pip moves.
+    predictions = nr.predict(features, ScriptedPredictor())
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(predictions, bars, **kwargs)  # type: ignore[arg-type]
+    assert one_line(error) == expected
+
+
+def test_numpy_numbers_are_numbers(bars: pd.DataFrame, features: pd.DataFrame) -> None:
+    predictions = nr.predict(features, ScriptedPredictor())
+    report = nr.evaluate(predictions, bars, cost_pips=np.float64(0.3), min_confidence=np.float32(0))
+    assert report.summary["label"] == nr.NOT_A_BACKTEST
+    assert isinstance(nr.plot_signals(bars, predictions, min_confidence=np.float64(0.5)), Figure)
 
 
 def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:
