@@ -140,17 +140,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:
         # An optional library met deep inside a command (pynescript, faiss, lightgbm, ray ...):
-        # the line names the extra, as require_extra's do, instead of the catch-all below.
+        # the line names the extra, as require_extra's do, instead of the catch-all below. A
+        # library's own ImportError raised for it (its message written for the user, the
+        # missing module as its context) is printed as it is.
         from nautilus_ai.extras import missing_extra_of
 
-        missing = missing_extra_of(exc, f"nautilus-ai {args.command}")
+        absent = exc if isinstance(exc, ModuleNotFoundError) else exc.__context__
+        missing = None
+        if isinstance(absent, ModuleNotFoundError):
+            missing = missing_extra_of(absent, f"nautilus-ai {args.command}")
         if missing is None:
             return _unexpected(exc, debug)
         if debug:
             traceback.print_exc()
-        print(f"nautilus-ai: error: {missing}", file=sys.stderr)
+        text = missing if absent is exc else " ".join(str(exc).split())
+        print(f"nautilus-ai: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nautilus-ai: interrupted", file=sys.stderr)

@@ -113,3 +113,43 @@ def test_a_missing_module_of_no_extra_is_still_the_unexpected_error(
     monkeypatch.setattr(doctor, "_doctor", broken)
     assert main(["doctor"]) == 1
     assert one_error_line(capsys).startswith("nautilus-ai: error: ModuleNotFoundError: ")
+
+
+def test_a_library_line_for_a_missing_extra_is_printed_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nautilus_ai.patterns raises its own ImportError ("... needs faiss: pip install
+    # 'nautilus-ai[patterns]' (or use index mode 'exact')") from the missing faiss: it went
+    # through the catch-all ("ImportError: ... (run with --debug for the traceback)", exit 1).
+    absent(monkeypatch, "faiss", distributions=["faiss-cpu"])
+    import nautilus_ai.cli.doctor as doctor
+
+    def needs_faiss(args: object) -> int:
+        try:
+            import faiss  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "the IVF index needs faiss: pip install 'nautilus-ai[patterns]'"
+            ) from None
+        return 0
+
+    monkeypatch.setattr(doctor, "_doctor", needs_faiss)
+    code = main(["doctor"])
+    line = one_error_line(capsys)
+    assert (code, line) == (
+        2,
+        "nautilus-ai: error: the IVF index needs faiss: pip install 'nautilus-ai[patterns]'",
+    )
+
+
+def test_an_import_error_of_no_missing_extra_is_still_the_unexpected_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nautilus_ai.cli.doctor as doctor
+
+    def broken(args: object) -> int:
+        raise ImportError("cannot import name 'x' from 'nautilus_ai'")
+
+    monkeypatch.setattr(doctor, "_doctor", broken)
+    assert main(["doctor"]) == 1
+    assert one_error_line(capsys).startswith("nautilus-ai: error: ImportError: cannot import")
