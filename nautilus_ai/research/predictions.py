@@ -54,7 +54,9 @@ def _built(predictor: object, spec: FeatureSpec) -> Predictor:
 
         try:
             return build_predictor(predictor, spec)
-        except (ArtifactError, BackendConfigError) as exc:
+        except (ArtifactError, BackendConfigError, ValueError) as exc:
+            # ValueError: what a backend refuses to load (a pattern store that is missing or of
+            # another feature spec, an index that does not match it) is bad input here too.
             raise ResearchInputError(f"predictor: {' '.join(str(exc).split())}") from None
     if not callable(getattr(predictor, "predict_batch", None)):
         hint = ""
@@ -195,7 +197,10 @@ def size(
     if config is None:
         config = SizingConfig()
     elif isinstance(config, Mapping):
-        config = SizingConfig.from_dict(config)
+        try:
+            config = SizingConfig.from_dict(config)
+        except SizingError as exc:  # an unknown key, a wrong type, a value out of range
+            raise ResearchInputError(f"config: {' '.join(str(exc).split())}") from None
     elif not isinstance(config, SizingConfig):
         raise ResearchInputError(
             f"config: expected a SizingConfig or a mapping, got {type(config).__name__}"

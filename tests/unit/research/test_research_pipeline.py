@@ -279,6 +279,25 @@ def test_numpy_numbers_are_numbers(bars: pd.DataFrame, features: pd.DataFrame) -
     assert isinstance(nr.plot_signals(bars, predictions, min_confidence=np.float64(0.5)), Figure)
 
 
+def test_a_sizing_config_or_a_model_that_cannot_load_is_a_research_error(
+    tmp_path: Path, bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    # SizingError and PatternStoreError came through as themselves: a notebook loop that
+    # catches nr.ResearchInputError (the documented refusal) stopped on them.
+    predictions = nr.predict(features, ScriptedPredictor())
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.size(predictions, features, bars, {"min_confidance": 0.5})
+    assert one_line(error).startswith("config: SizingConfig: unknown field(s) 'min_confidance'")
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.size(predictions, features, bars, {"min_confidence": 1.5})
+    assert one_line(error).startswith("config: SizingConfig.min_confidence must be in")
+    missing = {"kind": "pattern_memory", "catalog_path": str(tmp_path), "name": "nope"}
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.predict(features, missing)
+    message = one_line(error)
+    assert message.startswith("predictor: ") and "no pattern store" in message
+
+
 def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:
     """Torch is becoming optional: the facade must not need it unless a torch backend is used."""
     script = tmp_path / "no_torch.py"
