@@ -159,6 +159,13 @@ def as_bars(
         raise ResearchInputError(f"stamped: expected 'close' or 'open', got {stamped!r}")
     if len(frame) == 0:
         raise ResearchInputError("bars: the frame has no rows")
+    if stamped == "close" and bar_duration is not None:  # before the checked-frame shortcut
+        raise ResearchInputError("bar_duration is only used with stamped='open'")
+    if tz is not None and not isinstance(tz, str):
+        # pandas reads an int as a fixed offset in seconds: tz=5 was the zone UTC+00:00:05
+        raise ResearchInputError(
+            f"tz: expected a zone name ('UTC', 'America/New_York', 'Etc/GMT-5'), got {tz!r}"
+        )
     if _is_checked(frame) and tz is None and stamped == "close" and time_column is None:
         return frame.rename_axis(INDEX_NAME)  # a new frame (copy) with the facade's index name
     columns = _ohlcv_columns(frame)
@@ -168,8 +175,6 @@ def as_bars(
     index = _utc_index(raw_times, tz)
     if stamped == "open":
         index = index + _duration(bar_duration)
-    elif bar_duration is not None:
-        raise ResearchInputError("bar_duration is only used with stamped='open'")
     _check_order(index)
     values = {name: _float_column(frame, source, name, index) for name, source in columns.items()}
     out = pd.DataFrame(values, index=index, columns=list(BAR_COLUMNS))
@@ -334,6 +339,12 @@ def _duration(value: str | pd.Timedelta | None) -> pd.Timedelta:
     if value is None:
         raise ResearchInputError(
             "bars: stamped='open' needs bar_duration= (e.g. '1min') to move times to the close"
+        )
+    if isinstance(value, int | float | np.integer | np.floating):
+        # pandas reads a bare number as nanoseconds: bar_duration=60 moved each bar by 60 ns
+        raise ResearchInputError(
+            f"bar_duration: expected a duration ('1min', '1h') or a Timedelta, got the number "
+            f"{value!r} (it would be read as nanoseconds)"
         )
     try:
         duration = pd.Timedelta(value)
