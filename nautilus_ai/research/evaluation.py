@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nautilus_ai.research.frames import INDEX_NAME, ResearchInputError, as_bars, check_number
+from nautilus_ai.research.frames import (
+    INDEX_NAME,
+    ResearchInputError,
+    as_bars,
+    check_int,
+    check_number,
+)
 
 __all__ = ["NOT_A_BACKTEST", "SignalEvaluation", "evaluate"]
 
@@ -112,8 +118,7 @@ def evaluate(
     min_confidence : float
         Signals below this confidence count as holds (the strategy's ``min_confidence``).
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ResearchInputError(f"horizon: expected an int >= 1, got {horizon!r}")
+    horizon = check_int(horizon, "horizon", low=1)
     check_number(cost_pips, "cost_pips", low=0.0)
     check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     check_number(pip_size, "pip_size", low=0.0, low_open=True)

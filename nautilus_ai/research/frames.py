@@ -35,6 +35,7 @@ __all__ = [
     "ResearchInputError",
     "as_bars",
     "bar_arrays",
+    "check_int",
     "check_number",
     "to_utc_timestamp",
 ]
@@ -51,6 +52,16 @@ _MIN_PLAUSIBLE_NS = 10**15
 
 class ResearchInputError(ValueError):
     """Input the research facade refuses; the message is one line naming the problem."""
+
+
+def check_int(value: object, what: str, *, low: int) -> int:
+    """``value`` as an int if it is an integer (Python or numpy, not a bool) ``>= low``, else one
+    ResearchInputError line naming ``what`` (a numpy int from array arithmetic was refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ResearchInputError(f"{what}: expected an int >= {low}, got {value!r}")
+    if value < low:
+        raise ResearchInputError(f"{what}: expected an int >= {low}, got {value!r}")
+    return int(value)
 
 
 def check_number(

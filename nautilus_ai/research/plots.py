@@ -19,6 +19,7 @@ from nautilus_ai.research.evaluation import NOT_A_BACKTEST, SignalEvaluation
 from nautilus_ai.research.frames import (
     ResearchInputError,
     as_bars,
+    check_int,
     check_number,
     to_utc_timestamp,
 )
@@ -219,8 +220,7 @@ def plot_confidence(
         "signal",
     } <= set(predictions.columns):
         raise ResearchInputError("predictions: expected nautilus_ai.research.predict output")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ResearchInputError(f"bins: expected an int >= 2, got {bins!r}")
+    bins = check_int(bins, "bins", low=2)
     if min_confidence is not None:
         min_confidence = check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     accepted = predictions[predictions["accepted"].to_numpy(dtype=bool)]
@@ -579,8 +579,7 @@ def _reference_lines(ax: Axes, name: str, values: NDArray[np.float64]) -> bool:
 def _window(
     index: pd.DatetimeIndex, start: object, end: object, max_bars: int
 ) -> tuple[slice, str]:
-    if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 2:
-        raise ResearchInputError(f"max_bars: expected an int >= 2, got {max_bars!r}")
+    max_bars = check_int(max_bars, "max_bars", low=2)
     if start is None and end is None:
         if len(index) > max_bars:
             return slice(len(index) - max_bars, None), f" (last {max_bars:,} bars)"

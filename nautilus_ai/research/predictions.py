@@ -25,7 +25,7 @@ from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, 
 from nautilus_ai.models.itemwise import holds_for_errors, predict_items
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.research.compute import _feature_spec
-from nautilus_ai.research.frames import ResearchInputError, as_bars
+from nautilus_ai.research.frames import ResearchInputError, as_bars, check_int
 from nautilus_ai.sizing import SizingConfig, SizingError, SizingInputs, size_position
 
 __all__ = ["PREDICTION_COLUMNS", "SIZING_COLUMNS", "predict", "size"]
@@ -336,8 +336,7 @@ def _contexts(
     context_bars: int,
     instrument_id: str | None,
 ) -> list[MarketContext] | None:
-    if isinstance(context_bars, bool) or not isinstance(context_bars, int) or context_bars < 0:
-        raise ResearchInputError(f"context_bars: expected an int >= 0, got {context_bars!r}")
+    context_bars = check_int(context_bars, "context_bars", low=0)
     instrument = str(instrument_id or features.attrs.get("instrument_id", ""))
     index = features.index.asi8
     names = tuple(spec.names)

@@ -298,6 +298,24 @@ def test_a_sizing_config_or_a_model_that_cannot_load_is_a_research_error(
     assert message.startswith("predictor: ") and "no pattern store" in message
 
 
+def test_numpy_integers_are_ints_and_bools_are_not(
+    bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    # horizon=np.int64(30) (from array arithmetic) was refused as "expected an int >= 1".
+    predictions = nr.predict(features, ScriptedPredictor(), context_bars=np.int64(3), bars=bars)
+    labels = nr.labels(bars)
+    report = nr.evaluate(predictions, bars, horizon=np.int64(30))
+    assert report.summary["label"] == nr.NOT_A_BACKTEST
+    assert isinstance(nr.plot_confidence(predictions, labels, bins=np.int32(5)), Figure)
+    assert isinstance(nr.plot_signals(bars, predictions, max_bars=np.int64(100)), Figure)
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(predictions, bars, horizon=True)  # type: ignore[arg-type]
+    assert one_line(error) == "horizon: expected an int >= 1, got True"
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_confidence(predictions, labels, bins=np.int64(1))
+    assert one_line(error).startswith("bins: expected an int >= 2, got ")
+
+
 def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:
     """Torch is becoming optional: the facade must not need it unless a torch backend is used."""
     script = tmp_path / "no_torch.py"
