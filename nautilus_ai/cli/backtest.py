@@ -69,9 +69,17 @@ def resolve_packaged(name: str, package: str, what: str) -> Path:
     if path.exists():
         return path
     packaged = resources.files(package)
+    # The README's spelling, `backtests/demo.yaml` (the checkout's folder), names the packaged
+    # file too, so the documented commands work after `pip install` outside the checkout.
+    folder = package.rsplit(".", 1)[-1]
+    local = len(path.parts) == 2 and path.parts[0] == folder
+    stem = path.name if local else name
     for suffix in ("", ".yaml", ".yml", ".json"):
-        candidate = packaged / f"{name}{suffix}"
+        candidate = packaged / f"{stem}{suffix}"
         if candidate.is_file():
+            if local:
+                print(f"nautilus-ai: no {name} here; using the packaged {what} {candidate}",
+                      file=sys.stderr)  # fmt: skip
             return Path(str(candidate))
     raise CliError(f"{what} {name!r} not found (neither a path nor a packaged {what})")
 
