@@ -159,7 +159,7 @@ def _check_predictors(run_file: Any) -> list[str]:
 
 def _demo(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
-    from nautilus_ai.workflows.demo import run_closed_loop
+    from nautilus_ai.workflows.demo import DemoCatalogError, run_closed_loop
 
     try:
         base = load_run_file(resolve_run_file(args.config))
@@ -178,7 +178,7 @@ def _demo(args: argparse.Namespace) -> int:
             base_run_file=base,
             progress=progress,
         )
-    except (FileNotFoundError, ConfigError) as exc:
+    except (FileNotFoundError, ConfigError, DemoCatalogError) as exc:
         raise CliError(str(exc)) from exc
     experiment = None if args.no_experiment else _demo_experiment(result, args, progress)
     if args.json:
