@@ -77,6 +77,8 @@ def plot_features(
         are noise to the eye); the title says so.
     """
     checked = _rows_of(as_bars(bars), features, "features")
+    if isinstance(columns, str):  # one name: list("rsi") would be the letters 'r', 's', 'i'
+        columns = [columns]
     names = list(columns) if columns is not None else _present(features, DEFAULT_FEATURE_PANELS)
     missing = [name for name in names if name not in features.columns]
     if missing:

@@ -316,6 +316,15 @@ def test_numpy_integers_are_ints_and_bools_are_not(
     assert one_line(error).startswith("bins: expected an int >= 2, got ")
 
 
+def test_plot_features_takes_one_column_name(bars: pd.DataFrame, features: pd.DataFrame) -> None:
+    # columns="rsi" was read letter by letter: "columns: not features here: 'r', 's', 'i'".
+    figure = nr.plot_features(bars, features, "rsi")
+    assert isinstance(figure, Figure) and len(figure.axes) == 2  # the price and rsi
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_features(bars, features, "nope")
+    assert one_line(error) == "columns: not features here: 'nope'"
+
+
 def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:
     """Torch is becoming optional: the facade must not need it unless a torch backend is used."""
     script = tmp_path / "no_torch.py"
