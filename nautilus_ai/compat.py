@@ -24,12 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "DATABASE_TIMEOUT_SPLIT",
     "NAUTILUS_RANGE",
     "PANDAS_UTCNOW_WARNING",
     "nautilus_version",
     "node_config_dict",
     "parse_version",
     "query_bar_types",
+    "range_warning",
 ]
 
 #: The supported range (pyproject.toml's ``nautilus_trader`` requirement), both ends tested.
@@ -62,12 +64,36 @@ def nautilus_version() -> tuple[int, int, int]:
     return parse_version(importlib.metadata.version("nautilus_trader"))
 
 
+def range_warning(version: tuple[int, int, int] | None = None) -> str | None:
+    """One line when the installed ``nautilus_trader`` is outside :data:`NAUTILUS_RANGE`
+    (pip warns once at install and installs it anyway; nothing here is checked against it),
+    else None. ``version`` for tests; an absent distribution is not this check's to report."""
+    if version is None:
+        try:
+            version = nautilus_version()
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    low, high = NAUTILUS_RANGE
+    if low <= version <= high:
+        return None
+    wanted = ">={}.{}.{},<={}.{}.{}".format(*low, *high)
+    return (
+        "nautilus_trader {}.{}.{} is outside the supported range {}; the differences between "
+        "releases are bridged only inside it (nautilus_ai/compat.py): "
+        "pip install 'nautilus_trader{}'".format(*version, wanted, wanted)
+    )
+
+
 # -- 1. DatabaseConfig: `timeout` (1.221) became `connection_timeout` + `response_timeout` ------
-# 1.231 split the one Redis timeout into a connect and a response timeout and added retry
+# 1.226.0 split the one Redis timeout into a connect and a response timeout and added retry
 # settings (number_of_retries, exponent_base, max_delay, factor); `timeout` is an unknown field
-# there, and the new names are unknown fields on 1.221. Our live configs write the 1.221
-# spelling `timeout: <s>`; on 1.231 it becomes both new timeouts. The 1.231-only names are
-# refused on 1.221 by Nautilus' own strict decoding (the key path is named).
+# from there on (1.226 - 1.231), and the new names are unknown fields up to 1.225 (read in each
+# release's nautilus_trader/common/config.py). Our live configs write the old spelling
+# `timeout: <s>`; from 1.226 it becomes both new timeouts. The new-only names are refused by
+# older releases' own strict decoding (the key path is named).
+
+#: The first release with ``DatabaseConfig.connection_timeout`` / ``response_timeout``.
+DATABASE_TIMEOUT_SPLIT = (1, 226, 0)
 
 _DATABASE_SECTIONS = ("cache", "message_bus")
 
@@ -78,7 +104,7 @@ def _database_dict(raw: Mapping[str, Any], version: tuple[int, int, int]) -> dic
     # Only a valid timeout (a whole number of seconds > 0, as 1.221 requires) is rewritten:
     # anything else stays `timeout`, so the strict checker refuses it naming the key written.
     valid = isinstance(seconds, int) and not isinstance(seconds, bool) and seconds > 0
-    if version >= (1, 231, 0) and valid:
+    if version >= DATABASE_TIMEOUT_SPLIT and valid:
         del database["timeout"]
         database.setdefault("connection_timeout", seconds)
         database.setdefault("response_timeout", seconds)

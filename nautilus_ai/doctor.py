@@ -271,7 +271,9 @@ def _strategy_configs(raw: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s.get("config") or {} for s in strategies if isinstance(s, Mapping)]
 
 
-def _predictor_needs(predictor: Mapping[str, Any]) -> list[ConfigNeed]:
+def _predictor_needs(
+    predictor: Mapping[str, Any], strategy: Mapping[str, Any] | None = None
+) -> list[ConfigNeed]:
     kind = predictor["kind"]
     needs: list[ConfigNeed] = []
 
@@ -287,6 +289,8 @@ def _predictor_needs(predictor: Mapping[str, Any]) -> list[ConfigNeed]:
         needs.append(_artifact_need(kind, Path(str(predictor.get("path", "")))))
     elif kind == "lightgbm":
         needs.append(_artifact_need(kind, Path(str(predictor.get("path", "")))))
+    elif kind == "pattern_memory":
+        needs.append(_pattern_memory_need(predictor, strategy or {}))
     elif kind == "torch_random":
         extra("torch", "predictor torch_random")
     elif kind == "transformers":
@@ -327,6 +331,39 @@ def _artifact_need(kind: str, path: Path) -> ConfigNeed:
     return ConfigNeed(what, True, f"loads ({card.model_id}, feature spec {card.spec_hash})")
 
 
+def _pattern_memory_need(predictor: Mapping[str, Any], strategy: Mapping[str, Any]) -> ConfigNeed:
+    """Whether the pattern memory a ``pattern_memory`` predictor names opens as a run would
+    open it: the store of the strategy's feature spec (``<catalog>/patterns/<spec hash>/<name>``
+    or ``path``), checked, and its index (faiss, the ``patterns`` extra, for an IVF index)."""
+    from pydantic import ValidationError
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.pattern_memory import PatternMemoryConfig
+    from nautilus_ai.patterns import load_memory
+
+    what = "pattern memory"
+    try:
+        config = PatternMemoryConfig.model_validate(dict(predictor))
+    except ValidationError as exc:
+        detail = "; ".join(
+            ".".join(str(p) for p in error["loc"]) + (": " if error["loc"] else "") + error["msg"]
+            for error in exc.errors()
+        )
+        return ConfigNeed(what, False, f"predictor: {detail}")
+    try:
+        raw_spec = strategy.get("feature_spec")
+        spec = FeatureSpec.from_dict(raw_spec) if isinstance(raw_spec, Mapping) else FeatureSpec()
+        folder = config.folder(spec.hash)
+        what = f"pattern memory {config.name!r}" if config.name else f"pattern memory {folder}"
+        load_memory(folder, feature_spec_hash=spec.hash, index_config=config.index)
+    except ImportError as exc:
+        return ConfigNeed(what, False, " ".join(str(exc).split()))
+    except (ValueError, TypeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return ConfigNeed(what, False, first)
+    return ConfigNeed(what, True, f"opens (feature spec {spec.hash})")
+
+
 def _redis_need(what: str, url: str) -> ConfigNeed:
     from nautilus_ai.control.transport import RedisSettings, connect
 
@@ -364,7 +401,7 @@ def config_needs(path: str | os.PathLike[str]) -> list[ConfigNeed]:
     for config in _strategy_configs(raw):
         predictor = config.get("predictor")
         for backend in _predictors(predictor) if predictor is not None else []:
-            needs += _predictor_needs(backend)
+            needs += _predictor_needs(backend, config)
     if "node" not in raw:  # a live config has `run:` options too; only it has `node:`
         from nautilus_ai.backtest.config import parse_run_file
         from nautilus_ai.backtest.data_check import run_data_problems, series_needs

@@ -24,6 +24,7 @@ __all__ = [
     "extra_installed",
     "extra_of_module",
     "install_hint",
+    "missing_extra_of",
     "require_extra",
 ]
 
@@ -91,6 +92,10 @@ MODULE_EXTRAS: dict[str, str] = {
     "ray": "experiments",
     "optuna": "experiments",
     "duckdb": "experiments",
+    "pynescript": "pine",
+    "faiss": "patterns",
+    "threadpoolctl": "patterns",
+    "lightgbm": "gbt",
 }
 
 
@@ -132,6 +137,26 @@ def extra_installed(name: str) -> bool:
 def install_hint(name: str) -> str:
     """``pip install 'nautilus-ai[name]'``."""
     return f"pip install 'nautilus-ai[{name}]'"
+
+
+def missing_extra_of(error: ModuleNotFoundError, what: str) -> MissingExtraError | None:
+    """The :class:`MissingExtraError` for an import that failed because an extra's module is not
+    installed (``error.name`` maps to an extra and its top package cannot be found), else None
+    (a module of the package itself, or a broken installation: not a missing extra)."""
+    name = error.name or ""
+    extra = extra_of_module(name)
+    top = name.split(".", 1)[0]
+    if extra is None or not top:
+        return None
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):  # an import hook refusing it, a half-imported module
+        found = False
+    if found:
+        return None
+    return MissingExtraError(
+        f"{what} needs the {extra!r} extra ({top} not installed): {install_hint(extra)}"
+    )
 
 
 def require_extra(name: str, what: str) -> None:

@@ -45,12 +45,17 @@ class OneLineParser(argparse.ArgumentParser):
     """Usage errors as one line (``nautilus-ai: error: ...``, exit 2), with the nearest valid
     option or command when an argument is misspelt."""
 
+    #: The arguments being parsed (set by :func:`main`), so a hint follows the command given.
+    argv: Sequence[str] | None = None
+
     def error(self, message: str) -> NoReturn:
-        hint = _nearest_argument(self, message)
-        verb = self.prog.removeprefix("nautilus-ai").strip()
+        # Arguments left over are reported by the top parser: name the command they were given to.
+        command = _given_command(self, self.argv or ())
+        hint = _nearest_argument(command, message)
+        verb = command.prog.removeprefix("nautilus-ai").strip()
         where = f"{verb}: " if verb else ""
         print(
-            f"nautilus-ai: error: {where}{message}{hint} (see '{self.prog} --help')",
+            f"nautilus-ai: error: {where}{message}{hint} (see '{command.prog} --help')",
             file=sys.stderr,
         )
         sys.exit(2)
@@ -65,6 +70,8 @@ def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
     if match is None:
         return ""
     word = match.group(1).split("=", 1)[0]
+    # Only the given command's options (and its sub-commands') are candidates: 'experiment run
+    # --check' was told "did you mean '--check'?", an option of backtest.
     options: list[str] = []
     parsers = [parser]
     while parsers:  # this parser's options and commands, and those of its sub-commands
@@ -76,8 +83,21 @@ def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
                 parsers += list(action.choices.values())
             elif action.choices:
                 options += [str(c) for c in action.choices]
-    found = difflib.get_close_matches(word, options, n=1, cutoff=0.7)
+    found = difflib.get_close_matches(word, [o for o in options if o != word], n=1, cutoff=0.7)
     return f"; did you mean {found[0]!r}?" if found else ""
+
+
+def _given_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The innermost sub-command parser that ``argv`` selects (``parser`` itself if none)."""
+    for token in argv:
+        commands = next(
+            (a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None
+        )
+        if commands is None:
+            break
+        if token in commands.choices:
+            parser = commands.choices[token]
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:  # the verbs' modules load here (a second or so): Ctrl-C in it was a traceback
         parser = build_parser()
+        if isinstance(parser, OneLineParser):
+            parser.argv = list(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("nautilus-ai: interrupted", file=sys.stderr)
@@ -107,8 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    from nautilus_ai.compat import range_warning
     from nautilus_ai.extras import MissingExtraError
 
+    unsupported = range_warning()
+    if unsupported is not None:  # run anyway (a newer release may well work), but say so
+        print(f"nautilus-ai: warning: {unsupported}", file=sys.stderr)
     debug = bool(getattr(args, "debug", False))
     try:
         return int(handler(args) or 0)
@@ -117,6 +143,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"nautilus-ai: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        # An optional library met deep inside a command (pynescript, faiss, lightgbm, ray ...):
+        # the line names the extra, as require_extra's do, instead of the catch-all below. A
+        # library's own ImportError raised for it (its message written for the user, the
+        # missing module as its context) is printed as it is.
+        from nautilus_ai.extras import missing_extra_of
+
+        absent = exc if isinstance(exc, ModuleNotFoundError) else exc.__context__
+        missing = None
+        if isinstance(absent, ModuleNotFoundError):
+            missing = missing_extra_of(absent, f"nautilus-ai {args.command}")
+        if missing is None:
+            return _unexpected(exc, debug)
+        if debug:
+            traceback.print_exc()
+        text = missing if absent is exc else " ".join(str(exc).split())
+        print(f"nautilus-ai: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nautilus-ai: interrupted", file=sys.stderr)
@@ -127,15 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except Exception as exc:  # a bug or an unexpected failure: one line unless --debug
-        if debug:
-            raise
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        print(
-            f"nautilus-ai: error: {type(exc).__name__}: {message} (run with --debug for the "
-            "traceback)",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(exc, debug)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    if debug:
+        raise exc
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    print(
+        f"nautilus-ai: error: {type(exc).__name__}: {message} (run with --debug for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _version() -> str:

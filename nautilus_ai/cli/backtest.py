@@ -69,9 +69,17 @@ def resolve_packaged(name: str, package: str, what: str) -> Path:
     if path.exists():
         return path
     packaged = resources.files(package)
+    # The README's spelling, `backtests/demo.yaml` (the checkout's folder), names the packaged
+    # file too, so the documented commands work after `pip install` outside the checkout.
+    folder = package.rsplit(".", 1)[-1]
+    local = len(path.parts) == 2 and path.parts[0] == folder
+    stem = path.name if local else name
     for suffix in ("", ".yaml", ".yml", ".json"):
-        candidate = packaged / f"{name}{suffix}"
+        candidate = packaged / f"{stem}{suffix}"
         if candidate.is_file():
+            if local:
+                print(f"nautilus-ai: no {name} here; using the packaged {what} {candidate}",
+                      file=sys.stderr)  # fmt: skip
             return Path(str(candidate))
     raise CliError(f"{what} {name!r} not found (neither a path nor a packaged {what})")
 
@@ -151,7 +159,7 @@ def _check_predictors(run_file: Any) -> list[str]:
 
 def _demo(args: argparse.Namespace) -> int:
     from nautilus_ai.backtest.config import ConfigError, load_run_file
-    from nautilus_ai.workflows.demo import run_closed_loop
+    from nautilus_ai.workflows.demo import DemoCatalogError, run_closed_loop
 
     try:
         base = load_run_file(resolve_run_file(args.config))
@@ -170,7 +178,7 @@ def _demo(args: argparse.Namespace) -> int:
             base_run_file=base,
             progress=progress,
         )
-    except (FileNotFoundError, ConfigError) as exc:
+    except (FileNotFoundError, ConfigError, DemoCatalogError) as exc:
         raise CliError(str(exc)) from exc
     experiment = None if args.no_experiment else _demo_experiment(result, args, progress)
     if args.json:

@@ -115,6 +115,7 @@ def _optional_float(text: str) -> float | None:
 
 
 def _export_pine(args: argparse.Namespace) -> int:
+    from nautilus_ai.extras import require_extra
     from nautilus_ai.features import FeatureSpec
     from nautilus_ai.models.card import ArtifactError
     from nautilus_ai.pine.export import MAX_EMBEDDED_PARAMETERS
@@ -144,6 +145,8 @@ def _export_pine(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if args.check_bars is not None and args.check_bars < 1:  # a slice of -5 drops the last 5
         raise CliError(f"--check-bars: expected a number of bars >= 1, got {args.check_bars}")
+    if args.check:  # before an export that may distil for minutes: --check parses with pynescript
+        require_extra("pine", "nautilus-ai export-pine --check")
     if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
         raise CliError(f"--out: {args.out} is a folder; name the .pine file to write")
     limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS

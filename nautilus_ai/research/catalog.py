@@ -60,6 +60,10 @@ def bars(
 
     from nautilus_ai.data.catalog import read_bars
 
+    if isinstance(catalog, bytes) or not isinstance(catalog, str | os.PathLike):
+        raise ResearchInputError(
+            f"catalog: expected a folder path (str or os.PathLike), got {type(catalog).__name__}"
+        )
     if not os.path.isdir(catalog):
         raise ResearchInputError(f"catalog: no folder at {os.fspath(catalog)}")
     start_ts = None if start is None else to_utc_timestamp(start, "start")

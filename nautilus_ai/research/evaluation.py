@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nautilus_ai.research.frames import INDEX_NAME, ResearchInputError, as_bars
+from nautilus_ai.research.frames import (
+    INDEX_NAME,
+    ResearchInputError,
+    as_bars,
+    check_int,
+    check_number,
+)
 
 __all__ = ["NOT_A_BACKTEST", "SignalEvaluation", "evaluate"]
 
@@ -112,15 +118,10 @@ def evaluate(
     min_confidence : float
         Signals below this confidence count as holds (the strategy's ``min_confidence``).
     """
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ResearchInputError(f"horizon: expected an int >= 1, got {horizon!r}")
-    for name, value, lo in (("cost_pips", cost_pips, 0.0), ("min_confidence", min_confidence, 0.0)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= lo:
-            raise ResearchInputError(f"{name}: expected a number >= {lo:g}, got {value!r}")
-    if isinstance(pip_size, bool) or not isinstance(pip_size, int | float) or not pip_size > 0:
-        raise ResearchInputError(f"pip_size: expected a number > 0, got {pip_size!r}")
-    if min_confidence > 1.0:
-        raise ResearchInputError(f"min_confidence: expected <= 1, got {min_confidence!r}")
+    horizon = check_int(horizon, "horizon", low=1)
+    check_number(cost_pips, "cost_pips", low=0.0)
+    check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
+    check_number(pip_size, "pip_size", low=0.0, low_open=True)
     if not isinstance(predictions, pd.DataFrame) or not {"signal", "confidence"} <= set(
         predictions.columns
     ):

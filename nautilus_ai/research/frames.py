@@ -35,6 +35,8 @@ __all__ = [
     "ResearchInputError",
     "as_bars",
     "bar_arrays",
+    "check_int",
+    "check_number",
     "to_utc_timestamp",
 ]
 
@@ -52,15 +54,61 @@ class ResearchInputError(ValueError):
     """Input the research facade refuses; the message is one line naming the problem."""
 
 
+def check_int(value: object, what: str, *, low: int) -> int:
+    """``value`` as an int if it is an integer (Python or numpy, not a bool) ``>= low``, else one
+    ResearchInputError line naming ``what`` (a numpy int from array arithmetic was refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ResearchInputError(f"{what}: expected an int >= {low}, got {value!r}")
+    if value < low:
+        raise ResearchInputError(f"{what}: expected an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def check_number(
+    value: object,
+    what: str,
+    *,
+    low: float,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    """``value`` as a float if it is a finite real number in ``[low, high]`` (``(low, ...`` with
+    ``low_open``), else one ResearchInputError line naming ``what``, the range and the value.
+
+    Every numeric option of the facade goes through here: a string compared with an array
+    failed deep in numpy or matplotlib, and inf / NaN or an out-of-range confidence was taken
+    without a word (a chart with no call drawn, an evaluation of infinite costs).
+    """
+    bounds = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and <= {high:g}")
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    result = float(value) if number else float("nan")  # type: ignore[arg-type]
+    inside = np.isfinite(result) and (result > low if low_open else result >= low)
+    if not inside or (high is not None and result > high):
+        raise ResearchInputError(f"{what}: expected a number {bounds} (finite), got {value!r}")
+    return result
+
+
 def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:
     """A query bound as a UTC ``Timestamp``: ISO string, datetime, ``Timestamp`` or int ns.
 
     Bounds are typed by hand, like the CLI's dates, so a bound without a zone is UTC.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise ResearchInputError(f"{what}: expected a date, datetime or int ns, got {value!r}")
+    if isinstance(value, float | np.floating):
+        # pandas reads a float as nanoseconds and drops the fraction (1.5 -> 1 ns; 1.49e18 is
+        # only as exact as a float): refused, as read_bars refuses it.
+        raise ResearchInputError(
+            f"{what}: expected a date, datetime or int ns, got the float {value!r} "
+            "(a float cannot hold every nanosecond; pass an int or a date string)"
+        )
     try:
-        stamp = pd.Timestamp(value, unit="ns") if isinstance(value, int) else pd.Timestamp(value)
+        if isinstance(value, int | np.integer):
+            stamp = pd.Timestamp(int(value), unit="ns")
+        else:
+            stamp = pd.Timestamp(value)  # type: ignore[call-overload]
     except (ValueError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ResearchInputError(f"{what}: cannot read {value!r} as a time ({reason})") from None
@@ -122,6 +170,13 @@ def as_bars(
         raise ResearchInputError(f"stamped: expected 'close' or 'open', got {stamped!r}")
     if len(frame) == 0:
         raise ResearchInputError("bars: the frame has no rows")
+    if stamped == "close" and bar_duration is not None:  # before the checked-frame shortcut
+        raise ResearchInputError("bar_duration is only used with stamped='open'")
+    if tz is not None and not isinstance(tz, str):
+        # pandas reads an int as a fixed offset in seconds: tz=5 was the zone UTC+00:00:05
+        raise ResearchInputError(
+            f"tz: expected a zone name ('UTC', 'America/New_York', 'Etc/GMT-5'), got {tz!r}"
+        )
     if _is_checked(frame) and tz is None and stamped == "close" and time_column is None:
         return frame.rename_axis(INDEX_NAME)  # a new frame (copy) with the facade's index name
     columns = _ohlcv_columns(frame)
@@ -131,8 +186,6 @@ def as_bars(
     index = _utc_index(raw_times, tz)
     if stamped == "open":
         index = index + _duration(bar_duration)
-    elif bar_duration is not None:
-        raise ResearchInputError("bar_duration is only used with stamped='open'")
     _check_order(index)
     values = {name: _float_column(frame, source, name, index) for name, source in columns.items()}
     out = pd.DataFrame(values, index=index, columns=list(BAR_COLUMNS))
@@ -297,6 +350,12 @@ def _duration(value: str | pd.Timedelta | None) -> pd.Timedelta:
     if value is None:
         raise ResearchInputError(
             "bars: stamped='open' needs bar_duration= (e.g. '1min') to move times to the close"
+        )
+    if isinstance(value, int | float | np.integer | np.floating):
+        # pandas reads a bare number as nanoseconds: bar_duration=60 moved each bar by 60 ns
+        raise ResearchInputError(
+            f"bar_duration: expected a duration ('1min', '1h') or a Timedelta, got the number "
+            f"{value!r} (it would be read as nanoseconds)"
         )
     try:
         duration = pd.Timedelta(value)

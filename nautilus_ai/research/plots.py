@@ -16,7 +16,13 @@ from numpy.typing import NDArray
 
 from nautilus_ai.reporting import time_axis
 from nautilus_ai.research.evaluation import NOT_A_BACKTEST, SignalEvaluation
-from nautilus_ai.research.frames import ResearchInputError, as_bars, to_utc_timestamp
+from nautilus_ai.research.frames import (
+    ResearchInputError,
+    as_bars,
+    check_int,
+    check_number,
+    to_utc_timestamp,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -71,6 +77,8 @@ def plot_features(
         are noise to the eye); the title says so.
     """
     checked = _rows_of(as_bars(bars), features, "features")
+    if isinstance(columns, str):  # one name: list("rsi") would be the letters 'r', 's', 'i'
+        columns = [columns]
     names = list(columns) if columns is not None else _present(features, DEFAULT_FEATURE_PANELS)
     missing = [name for name in names if name not in features.columns]
     if missing:
@@ -214,8 +222,9 @@ def plot_confidence(
         "signal",
     } <= set(predictions.columns):
         raise ResearchInputError("predictions: expected nautilus_ai.research.predict output")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ResearchInputError(f"bins: expected an int >= 2, got {bins!r}")
+    bins = check_int(bins, "bins", low=2)
+    if min_confidence is not None:
+        min_confidence = check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     accepted = predictions[predictions["accepted"].to_numpy(dtype=bool)]
     action = accepted["action"].astype(str).to_numpy()
     confidence = accepted["confidence"].to_numpy(dtype=np.float64)
@@ -281,6 +290,7 @@ def plot_signals(
     or over the high (sell) of the signal bar; their size grows with confidence. Calls below
     ``min_confidence`` are left out (the strategy would not trade them).
     """
+    min_confidence = check_number(min_confidence, "min_confidence", low=0.0, high=1.0)
     checked = _rows_of(as_bars(bars), predictions, "predictions")
     window, note = _window(checked.index, start, end, max_bars)
     price = checked.iloc[window]
@@ -571,8 +581,7 @@ def _reference_lines(ax: Axes, name: str, values: NDArray[np.float64]) -> bool:
 def _window(
     index: pd.DatetimeIndex, start: object, end: object, max_bars: int
 ) -> tuple[slice, str]:
-    if isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 2:
-        raise ResearchInputError(f"max_bars: expected an int >= 2, got {max_bars!r}")
+    max_bars = check_int(max_bars, "max_bars", low=2)
     if start is None and end is None:
         if len(index) > max_bars:
             return slice(len(index) - max_bars, None), f" (last {max_bars:,} bars)"

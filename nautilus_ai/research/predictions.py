@@ -25,7 +25,7 @@ from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, 
 from nautilus_ai.models.itemwise import holds_for_errors, predict_items
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.research.compute import _feature_spec
-from nautilus_ai.research.frames import ResearchInputError, as_bars
+from nautilus_ai.research.frames import ResearchInputError, as_bars, check_int
 from nautilus_ai.sizing import SizingConfig, SizingError, SizingInputs, size_position
 
 __all__ = ["PREDICTION_COLUMNS", "SIZING_COLUMNS", "predict", "size"]
@@ -54,7 +54,9 @@ def _built(predictor: object, spec: FeatureSpec) -> Predictor:
 
         try:
             return build_predictor(predictor, spec)
-        except (ArtifactError, BackendConfigError) as exc:
+        except (ArtifactError, BackendConfigError, ValueError) as exc:
+            # ValueError: what a backend refuses to load (a pattern store that is missing or of
+            # another feature spec, an index that does not match it) is bad input here too.
             raise ResearchInputError(f"predictor: {' '.join(str(exc).split())}") from None
     if not callable(getattr(predictor, "predict_batch", None)):
         hint = ""
@@ -195,7 +197,10 @@ def size(
     if config is None:
         config = SizingConfig()
     elif isinstance(config, Mapping):
-        config = SizingConfig.from_dict(config)
+        try:
+            config = SizingConfig.from_dict(config)
+        except SizingError as exc:  # an unknown key, a wrong type, a value out of range
+            raise ResearchInputError(f"config: {' '.join(str(exc).split())}") from None
     elif not isinstance(config, SizingConfig):
         raise ResearchInputError(
             f"config: expected a SizingConfig or a mapping, got {type(config).__name__}"
@@ -331,8 +336,7 @@ def _contexts(
     context_bars: int,
     instrument_id: str | None,
 ) -> list[MarketContext] | None:
-    if isinstance(context_bars, bool) or not isinstance(context_bars, int) or context_bars < 0:
-        raise ResearchInputError(f"context_bars: expected an int >= 0, got {context_bars!r}")
+    context_bars = check_int(context_bars, "context_bars", low=0)
     instrument = str(instrument_id or features.attrs.get("instrument_id", ""))
     index = features.index.asi8
     names = tuple(spec.names)

@@ -28,6 +28,7 @@ __all__ = [
     "DEMO_TRAIN",
     "DEMO_VALIDATION",
     "ClosedLoopResult",
+    "DemoCatalogError",
     "demo_files",
     "ensure_demo_catalog",
     "run_closed_loop",
@@ -48,20 +49,49 @@ def demo_files(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     return files
 
 
+class DemoCatalogError(ValueError):
+    """The catalog already holds bars that the demo's import contradicts; nothing was written.
+
+    The message names the catalog, the series and the two ways out (another catalog, or a
+    replacing import), instead of the importer's ``--on-conflict`` advice, a flag (and an
+    ``on_conflict=`` argument) that ``nautilus-ai demo`` / :func:`ensure_demo_catalog` lack.
+    """
+
+
 def ensure_demo_catalog(
     catalog: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, Any]:
-    """Import the demo bars into ``catalog`` (idempotent) and return ``(path, import summary)``."""
-    from nautilus_ai.data import import_histdata_m1
+    """Import the demo bars into ``catalog`` (idempotent) and return ``(path, import summary)``.
+
+    Raises
+    ------
+    DemoCatalogError
+        ``catalog`` holds bars at the demo's timestamps with other values (e.g. an ASK series
+        imported at another spread); nothing was written.
+    """
+    from nautilus_ai.data import WriteConflictError, import_histdata_m1
 
     path = default_catalog_dir(catalog)
-    summary = import_histdata_m1(
-        demo_files(data_dir),
-        path,
-        instrument_id=DEMO_INSTRUMENT_ID,
-        ask_spread_pips=DEMO_SPREAD_PIPS,
-    )
+    try:
+        summary = import_histdata_m1(
+            demo_files(data_dir),
+            path,
+            instrument_id=DEMO_INSTRUMENT_ID,
+            ask_spread_pips=DEMO_SPREAD_PIPS,
+        )
+    except WriteConflictError as exc:
+        series = ", ".join(
+            f"{r.identifier} ({r.conflicts:,} timestamps)" for r in exc.results if r.conflicts
+        )
+        raise DemoCatalogError(
+            f"catalog {path} already holds bars that the demo's import contradicts: {series}; "
+            "nothing was written. The demo imports HistData EUR/USD M1 2017 with a "
+            f"{DEMO_SPREAD_PIPS:g} pip ASK spread: point it at another catalog (--catalog, "
+            "$NAUTILUS_AI_CATALOG, or ensure_demo_catalog(catalog=...)), or replace the stored "
+            "bars with `nautilus-ai data import histdata-m1 <the six 2017 files> "
+            f"--ask-spread-pips {DEMO_SPREAD_PIPS:g} --on-conflict replace --catalog {path}`"
+        ) from None
     return path, summary
 
 
@@ -130,6 +160,10 @@ def run_closed_loop(
 
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    progress("[1/4] Importing the real EUR/USD M1 bars (HistData 2017-01..06) ...")
+    catalog_path, imported = ensure_demo_catalog(catalog, data_dir)
+    progress(f"      catalog {catalog_path}: {imported.to_text().splitlines()[0]}")
+    # The report folder only once the data is in: a refused import leaves no empty report.
     reports = default_reports_dir(reports_dir)
     report_dir = reports / f"closed-loop-{stamp}"
     n = 1
@@ -139,10 +173,6 @@ def run_closed_loop(
     report_dir.mkdir(parents=True)
     artifacts = Path(artifacts_dir) if artifacts_dir else repo_root() / "artifacts"
     run_id = f"demo-rule-{stamp}"
-
-    progress("[1/4] Importing the real EUR/USD M1 bars (HistData 2017-01..06) ...")
-    catalog_path, imported = ensure_demo_catalog(catalog, data_dir)
-    progress(f"      catalog {catalog_path}: {imported.to_text().splitlines()[0]}")
 
     progress("[2/4] Backtesting the rule model on Jan-Jun 2017, logging every decision ...")
     base = base_run_file if base_run_file is not None else packaged_run_file("demo")

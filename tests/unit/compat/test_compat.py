@@ -12,6 +12,7 @@ from nautilus_ai.compat import (
     node_config_dict,
     parse_version,
     query_bar_types,
+    range_warning,
 )
 
 
@@ -55,6 +56,24 @@ def test_database_timeout_is_split_on_1_231_only() -> None:
     assert NODE["cache"]["database"]["timeout"] == 2  # the input is not modified
 
 
+@pytest.mark.parametrize(
+    ("version", "split"),
+    [((1, 222, 0), False), ((1, 225, 0), False), ((1, 226, 0), True), ((1, 230, 0), True)],
+)
+def test_database_timeout_follows_the_release_that_split_it(
+    version: tuple[int, int, int], split: bool
+) -> None:
+    # pip lets any release in the range be installed: 1.226.0 made the split (its
+    # DatabaseConfig has no `timeout`), so a live config's `timeout: 2` must be rewritten on
+    # 1.226 - 1.230 too, not only on the tested end 1.231 (it was refused as an unknown key).
+    database = node_config_dict(NODE, version)["cache"]["database"]
+    if split:
+        assert "timeout" not in database
+        assert database["connection_timeout"] == database["response_timeout"] == 2
+    else:
+        assert database == NODE["cache"]["database"]
+
+
 def test_explicit_new_timeouts_win_over_the_old_one() -> None:
     node = {"cache": {"database": {"timeout": 2, "response_timeout": 9}}}
     database = node_config_dict(node, (1, 231, 0))["cache"]["database"]
@@ -91,3 +110,32 @@ def test_query_bar_types_reads_both_releases_queries() -> None:
 def test_an_invalid_timeout_is_left_for_the_strict_checker_to_name(bad: object) -> None:
     node = {"cache": {"database": {"timeout": bad}}}
     assert node_config_dict(node, (1, 231, 0)) == node
+
+
+@pytest.mark.parametrize("version", [(1, 220, 0), (1, 232, 0), (2, 0, 0)])
+def test_a_release_outside_the_range_is_named_in_one_line(version: tuple[int, int, int]) -> None:
+    text = range_warning(version)
+    assert text is not None and "\n" not in text
+    assert text.startswith("nautilus_trader {}.{}.{} is outside".format(*version))
+    assert text.endswith("pip install 'nautilus_trader>=1.221.0,<=1.231.0'")
+
+
+@pytest.mark.parametrize("version", [(1, 221, 0), (1, 226, 0), (1, 231, 0)])
+def test_a_release_inside_the_range_is_not_warned(version: tuple[int, int, int]) -> None:
+    assert range_warning(version) is None
+
+
+def test_every_command_warns_once_on_an_unsupported_release(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pip installs nautilus_trader 1.232 over nautilus-ai with one warning at install time;
+    # every command then ran on it without a word (doctor only said so when asked).
+    import nautilus_ai.compat as compat
+    from nautilus_ai.cli import main
+
+    assert main(["doctor", "--no-probe", "--json"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    monkeypatch.setattr(compat, "nautilus_version", lambda: (1, 232, 0))
+    assert main(["doctor", "--no-probe", "--json"]) == 0  # it still runs
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"nautilus-ai: warning: {range_warning((1, 232, 0))}"]

@@ -143,3 +143,46 @@ def test_config_check_loads_the_model_artifact_as_the_run_would(
     assert not need.ok and need.detail == "no model_card.json there"
     [need] = _predictor_needs({"kind": "lightgbm", "path": str(numpy_mlp_artifact)})
     assert not need.ok and "invalid LightGBM model card" in need.detail
+
+
+def test_config_check_opens_the_pattern_memory_the_run_would_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``doctor --config backtests/patterns.yaml`` said only 'ok catalog data' (exit 0) on a
+    catalog without the memory the predictor names, and the run failed to build its model."""
+    import numpy as np
+
+    from nautilus_ai.doctor import _predictor_needs, config_needs
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.testing import synthetic_bars
+    from nautilus_ai.paths import repo_root
+    from nautilus_ai.patterns import (
+        IndexConfig,
+        PatternMemory,
+        build_from_bars,
+        save_memory,
+        store_dir,
+    )
+
+    monkeypatch.setenv("NAUTILUS_AI_CATALOG", str(tmp_path))
+    needs = config_needs(repo_root() / "backtests" / "patterns.yaml")
+    [memory] = [n for n in needs if n.what.startswith("pattern memory")]
+    assert memory.what == "pattern memory 'eurusd-m1-train'" and not memory.ok
+    assert "no pattern store" in memory.detail and "patterns build" in memory.detail
+
+    raw = synthetic_bars(3_000, seed=3)
+    patterns = build_from_bars(raw[:, 0].astype(np.int64), raw[:, 1:], instrument_id="EUR/USD.SIM")
+    spec = FeatureSpec()
+    save_memory(
+        PatternMemory(patterns, index_config=IndexConfig(mode="exact")),
+        store_dir(tmp_path, spec.hash, "m"),
+    )
+    predictor = {"kind": "pattern_memory", "catalog_path": str(tmp_path), "name": "m"}
+    [need] = _predictor_needs(predictor, {})
+    assert need.ok and need.detail == f"opens (feature spec {spec.hash})"
+    # The strategy computes another feature spec: the run looks in another folder.
+    other = {"feature_spec": {**spec.to_dict(), "rsi_period": 7}}
+    [need] = _predictor_needs(predictor, other)
+    assert not need.ok and "no pattern store" in need.detail
+    [need] = _predictor_needs({"kind": "pattern_memory", "name": "m"}, {})
+    assert not need.ok and "give either 'path' or both 'catalog_path' and 'name'" in need.detail

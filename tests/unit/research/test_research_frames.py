@@ -273,3 +273,35 @@ def test_non_frames_and_bad_options_are_refused() -> None:
     assert "bar_duration: must be positive" in refusal(
         utc_frame(5), stamped="open", bar_duration="-1min"
     )
+
+
+def naive_frame(n: int = 5) -> pd.DataFrame:
+    frame = utc_frame(n)
+    frame.index = frame.index.tz_localize(None)
+    return frame
+
+
+@pytest.mark.parametrize("duration", [60, 60.0, np.int64(60)])
+def test_a_bare_number_bar_duration_is_refused_not_read_as_nanoseconds(duration: object) -> None:
+    # pd.Timedelta(60) is 60 ns: bar_duration=60 moved every open time by 60 ns, not a minute.
+    message = refusal(naive_frame(), tz="UTC", stamped="open", bar_duration=duration)
+    assert message.startswith("bar_duration: expected a duration ('1min', '1h')")
+    assert "nanoseconds" in message
+
+
+def test_bar_duration_without_open_stamps_is_refused_on_a_checked_frame_too() -> None:
+    # A frame as_bars already returned took the shortcut and ignored bar_duration silently.
+    checked = nr.as_bars(utc_frame(5))
+    assert refusal(checked, bar_duration="1min") == "bar_duration is only used with stamped='open'"
+    assert refusal(utc_frame(5), bar_duration="1min") == (
+        "bar_duration is only used with stamped='open'"
+    )
+
+
+@pytest.mark.parametrize("tz", [5, 5.0, -300])
+def test_a_number_for_tz_is_refused_not_read_as_an_offset_in_seconds(tz: object) -> None:
+    # pandas read tz=5 as the fixed zone UTC+00:00:05: every naive time moved by 5 seconds.
+    message = refusal(naive_frame(), tz=tz)
+    assert message == (
+        f"tz: expected a zone name ('UTC', 'America/New_York', 'Etc/GMT-5'), got {tz!r}"
+    )

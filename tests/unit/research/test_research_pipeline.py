@@ -175,7 +175,7 @@ def test_evaluate_on_a_tiny_hand_checked_example() -> None:
         ({"horizon": 0}, "horizon: expected an int >= 1"),
         ({"cost_pips": -1.0}, "cost_pips: expected a number >= 0"),
         ({"pip_size": 0}, "pip_size: expected a number > 0"),
-        ({"min_confidence": 2.0}, "min_confidence: expected <= 1"),
+        ({"min_confidence": 2.0}, "min_confidence: expected a number >= 0 and <= 1"),
     ],
 )
 def test_evaluate_refusals(
@@ -232,6 +232,97 @@ def test_plot_refusals_are_one_line(bars: pd.DataFrame, features: pd.DataFrame) 
         with pytest.raises(nr.ResearchInputError) as error:
             call()
         assert expected in one_line(error)
+
+
+@pytest.mark.parametrize("value", ["0.6", 2.0, -0.1, float("nan"), float("inf"), True, None, [0.5]])
+def test_a_min_confidence_the_facade_cannot_use_is_one_line_everywhere(
+    bars: pd.DataFrame, features: pd.DataFrame, value: object
+) -> None:
+    # plot_signals(min_confidence="0.6") failed in numpy (UFuncTypeError), plot_confidence in a
+    # format spec; 2.0 or NaN drew a chart with every call left out, without a word.
+    predictions = nr.predict(features, ScriptedPredictor())
+    calls = [
+        lambda: nr.plot_signals(bars, predictions, min_confidence=value),  # type: ignore[arg-type]
+        lambda: nr.evaluate(predictions, bars, min_confidence=value),  # type: ignore[arg-type]
+    ]
+    if value is not None:  # plot_confidence: None means no threshold line
+        calls.append(lambda: nr.plot_confidence(predictions, min_confidence=value))  # type: ignore[arg-type]
+    for call in calls:
+        with pytest.raises(nr.ResearchInputError) as error:
+            call()
+        assert one_line(error).startswith("min_confidence: expected a number >= 0 and <= 1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"cost_pips": float("inf")}, "cost_pips: expected a number >= 0 (finite), got inf"),
+        ({"pip_size": float("inf")}, "pip_size: expected a number > 0 (finite), got inf"),
+        ({"pip_size": float("nan")}, "pip_size: expected a number > 0 (finite), got nan"),
+        ({"cost_pips": "0.3"}, "cost_pips: expected a number >= 0 (finite), got '0.3'"),
+    ],
+)
+def test_evaluate_refuses_non_finite_costs_and_pip_sizes(
+    bars: pd.DataFrame, features: pd.DataFrame, kwargs: dict[str, object], expected: str
+) -> None:
+    # cost_pips=inf gave an evaluation of infinite costs, pip_size=inf one of 0-pip moves.
+    predictions = nr.predict(features, ScriptedPredictor())
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(predictions, bars, **kwargs)  # type: ignore[arg-type]
+    assert one_line(error) == expected
+
+
+def test_numpy_numbers_are_numbers(bars: pd.DataFrame, features: pd.DataFrame) -> None:
+    predictions = nr.predict(features, ScriptedPredictor())
+    report = nr.evaluate(predictions, bars, cost_pips=np.float64(0.3), min_confidence=np.float32(0))
+    assert report.summary["label"] == nr.NOT_A_BACKTEST
+    assert isinstance(nr.plot_signals(bars, predictions, min_confidence=np.float64(0.5)), Figure)
+
+
+def test_a_sizing_config_or_a_model_that_cannot_load_is_a_research_error(
+    tmp_path: Path, bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    # SizingError and PatternStoreError came through as themselves: a notebook loop that
+    # catches nr.ResearchInputError (the documented refusal) stopped on them.
+    predictions = nr.predict(features, ScriptedPredictor())
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.size(predictions, features, bars, {"min_confidance": 0.5})
+    assert one_line(error).startswith("config: SizingConfig: unknown field(s) 'min_confidance'")
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.size(predictions, features, bars, {"min_confidence": 1.5})
+    assert one_line(error).startswith("config: SizingConfig.min_confidence must be in")
+    missing = {"kind": "pattern_memory", "catalog_path": str(tmp_path), "name": "nope"}
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.predict(features, missing)
+    message = one_line(error)
+    assert message.startswith("predictor: ") and "no pattern store" in message
+
+
+def test_numpy_integers_are_ints_and_bools_are_not(
+    bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    # horizon=np.int64(30) (from array arithmetic) was refused as "expected an int >= 1".
+    predictions = nr.predict(features, ScriptedPredictor(), context_bars=np.int64(3), bars=bars)
+    labels = nr.labels(bars)
+    report = nr.evaluate(predictions, bars, horizon=np.int64(30))
+    assert report.summary["label"] == nr.NOT_A_BACKTEST
+    assert isinstance(nr.plot_confidence(predictions, labels, bins=np.int32(5)), Figure)
+    assert isinstance(nr.plot_signals(bars, predictions, max_bars=np.int64(100)), Figure)
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(predictions, bars, horizon=True)  # type: ignore[arg-type]
+    assert one_line(error) == "horizon: expected an int >= 1, got True"
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_confidence(predictions, labels, bins=np.int64(1))
+    assert one_line(error).startswith("bins: expected an int >= 2, got ")
+
+
+def test_plot_features_takes_one_column_name(bars: pd.DataFrame, features: pd.DataFrame) -> None:
+    # columns="rsi" was read letter by letter: "columns: not features here: 'r', 's', 'i'".
+    figure = nr.plot_features(bars, features, "rsi")
+    assert isinstance(figure, Figure) and len(figure.axes) == 2  # the price and rsi
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_features(bars, features, "nope")
+    assert one_line(error) == "columns: not features here: 'nope'"
 
 
 def test_the_facade_imports_and_runs_without_torch(tmp_path: Path) -> None:

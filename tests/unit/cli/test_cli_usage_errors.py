@@ -1,0 +1,49 @@
+"""Usage errors are one line that names the command given, and a 'did you mean' only ever
+suggests an option of that command (never the very word typed, taken from another command)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nautilus_ai.cli import main
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_an_option_of_another_command_is_not_suggested_to_itself(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 'experiment run' has no --check (backtest and export-pine do): it read
+    # "unrecognized arguments: --check; did you mean '--check'? (see 'nautilus-ai --help')".
+    line = usage_error(["experiment", "run", "backtests/experiment_demo.yaml", "--check"], capsys)
+    assert line == (
+        "nautilus-ai: error: experiment run: unrecognized arguments: --check "
+        "(see 'nautilus-ai experiment run --help')"
+    )
+
+
+def test_a_misspelt_option_is_matched_within_the_command_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = usage_error(["experiment", "run", "x.yaml", "--chek"], capsys)
+    assert "did you mean" not in line  # --check belongs to other commands
+    line = usage_error(["backtest", "backtests/demo.yaml", "--chek"], capsys)
+    assert line == (
+        "nautilus-ai: error: backtest: unrecognized arguments: --chek; did you mean '--check'? "
+        "(see 'nautilus-ai backtest --help')"
+    )
+    line = usage_error(["data", "import", "histdata-m1", "f.csv", "--ask-sprad-pips", "1"], capsys)
+    assert "did you mean '--ask-spread-pips'?" in line
+    assert line.endswith("(see 'nautilus-ai data import --help')")
+
+
+def test_a_misspelt_command_is_still_matched(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "did you mean 'backtest'?" in usage_error(["backtets", "x"], capsys)
+    assert "did you mean 'pause'?" in usage_error(["control", "pausee"], capsys)
