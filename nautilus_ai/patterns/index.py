@@ -181,7 +181,9 @@ def _faiss() -> Any:
     try:
         import faiss
     except ImportError:
-        raise ImportError(
+        from nautilus_ai.extras import MissingExtraError
+
+        raise MissingExtraError(
             "the pattern memory's IVF index needs faiss: pip install 'nautilus-ai[patterns]' "
             "(or use index mode 'exact')"
         ) from None
