@@ -10,6 +10,18 @@ from fixtures.data_files import iso_ns
 
 from nautilus_ai.data import CSV_PRESETS, CsvSpec, DataFormatError, read_csv_bars, read_csv_quotes
 
+#: A valid bar spec, the base the refusal tests change one field of.
+BAR_SPEC: dict = {
+    "kind": "bars",
+    "timestamp": "t",
+    "timestamp_format": "iso8601",
+    "open": "o",
+    "high": "h",
+    "low": "l",
+    "close": "c",
+    "bar_seconds": 60,
+}
+
 
 def test_presets_read_the_shared_files(data_dir: Path) -> None:
     h1 = read_csv_bars(
@@ -69,17 +81,7 @@ def test_headerless_file_with_indices_clock_and_end_stamps(tmp_path: Path) -> No
     ],
 )
 def test_spec_fails_fast_naming_the_field(changes: dict, field: str) -> None:
-    values = {
-        "kind": "bars",
-        "timestamp": "t",
-        "timestamp_format": "iso8601",
-        "open": "o",
-        "high": "h",
-        "low": "l",
-        "close": "c",
-        "bar_seconds": 60,
-        **changes,
-    }
+    values = {**BAR_SPEC, **changes}
     with pytest.raises(ValueError, match=field):
         CsvSpec(**values)
 
@@ -213,17 +215,7 @@ def test_a_byte_order_mark_is_no_part_of_the_header(
 def test_spec_fields_that_would_be_ignored_are_refused(changes: dict, message: str) -> None:
     # Each was accepted and read by nothing: a clock on epoch timestamps (the user meant the
     # file's times to be New York's), a bar column in a quote spec, a quote column in a bar one.
-    values = {
-        "kind": "bars",
-        "timestamp": "t",
-        "timestamp_format": "iso8601",
-        "open": "o",
-        "high": "h",
-        "low": "l",
-        "close": "c",
-        "bar_seconds": 60,
-        **changes,
-    }
+    values = {**BAR_SPEC, **changes}
     with pytest.raises(ValueError, match=message):
         CsvSpec(**values)
     with pytest.raises(ValueError, match=message):
