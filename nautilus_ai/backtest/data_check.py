@@ -32,9 +32,11 @@ __all__ = [
     "series_needs",
 ]
 
-#: Below this share of BID bars with an ASK bar at the same ts_init, the venue has no market for
-#: most of the run.
-MIN_PAIRED_FRACTION = 0.5
+#: Below this share of the run's BID bars with an ASK bar at the same ts_init, the venue has no
+#: market for a part of the run that matters (every entry there is rejected "no market"). Real
+#: BID / ASK pairs (HistData with a derived ASK, Dukascopy, LEAN) line up to the bar; a few
+#: unpaired bars are left to the run's notes.
+MIN_PAIRED_FRACTION = 0.99
 
 
 class RunDataError(ConfigError):
@@ -116,9 +118,15 @@ def _files_in_window(need: SeriesNeed) -> list[Path]:
     return files
 
 
-def _ts_init(files: Iterable[Path]) -> np.ndarray:
+def _ts_init(files: Iterable[Path], need: SeriesNeed) -> np.ndarray:
+    """The bars' ts_init inside the run's window (a file may reach far beyond it)."""
     parts = [pq.read_table(f, columns=["ts_init"]).column(0).to_numpy() for f in files]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    stamps = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    if need.start_ns is not None:
+        stamps = stamps[stamps >= need.start_ns]
+    if need.end_ns is not None:
+        stamps = stamps[stamps <= need.end_ns]
+    return stamps
 
 
 def _counterpart(bar_type: str) -> str | None:
@@ -147,7 +155,7 @@ def run_data_problems(run_file: Any) -> list[DataProblem]:
             text = f"{need.bar_type}: no bars{window} in catalog {need.catalog_path} ({folder})"
             problems.append(DataProblem("missing", text + _ask_hint(need.bar_type)))
             continue
-        stamps[need.bar_type] = _ts_init(files)
+        stamps[need.bar_type] = _ts_init(files, need)
     for need in needs:
         other = _counterpart(need.bar_type)
         instrument = need.bar_type.split("-", 1)[0]
@@ -162,12 +170,15 @@ def run_data_problems(run_file: Any) -> list[DataProblem]:
             problems.append(DataProblem("pairing", text + _ask_hint(other)))
         elif "-BID-" in need.bar_type and need.bar_type in stamps and other in stamps:
             bid, ask = stamps[need.bar_type], stamps[other]
-            paired = np.isin(bid, ask, assume_unique=True).mean() if bid.size else 1.0
+            matched = int(np.isin(bid, ask, assume_unique=True).sum())
+            paired = matched / bid.size if bid.size else 1.0
             if paired < MIN_PAIRED_FRACTION:
+                window = "" if need.start_ns is None and need.end_ns is None else " in the window"
                 text = (
-                    f"{need.bar_type}: only {100 * paired:.1f}% of its {bid.size:,} bars have an "
-                    f"{other} bar with the same ts_init (Nautilus makes a market only from such "
-                    "pairs): the two series do not line up"
+                    f"{need.bar_type}: only {100 * paired:.1f}% of its {bid.size:,} bars{window} "
+                    f"have an {other} bar with the same ts_init (Nautilus makes a market only "
+                    f"from such pairs: an entry on any of the other {bid.size - matched:,} is "
+                    "rejected 'no market'): the two series do not line up"
                 )
                 problems.append(DataProblem("pairing", text))
     return problems

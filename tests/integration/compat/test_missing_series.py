@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nautilus_ai.backtest.config import ConfigError
@@ -17,6 +18,7 @@ from nautilus_ai.backtest.data_check import RunDataError, check_run_data, run_da
 from nautilus_ai.backtest.runner import run_backtest
 from nautilus_ai.cli import main
 from nautilus_ai.data import import_histdata_m1
+from nautilus_ai.datasets import Window
 from nautilus_ai.workflows.oos import packaged_run_file, window_run_file
 
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
@@ -85,3 +87,48 @@ def test_the_demo_catalog_passes(demo_catalog: Path, tmp_path: Path) -> None:
         report_dir=tmp_path,
     )
     assert run_data_problems(run_file) == []
+
+
+@pytest.fixture(scope="module")
+def ask_from_february(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """January and February 2017 BID bars, ASK bars for February only (the January ASK rows
+    cut out of the stored file: a second source, a partial download)."""
+    import pyarrow.parquet as pq
+
+    from nautilus_ai.data.catalog_layout import BAR_FOLDER, series_directory
+
+    catalog = tmp_path_factory.mktemp("ask-from-february")
+    months = [data_dir / "histdata" / f"DAT_ASCII_EURUSD_M1_20170{m}.csv" for m in (1, 2)]
+    import_histdata_m1(months, catalog, ask_spread_pips=0.3)
+    (file,) = series_directory(catalog, BAR_FOLDER, ASK).glob("*.parquet")
+    table = pq.read_table(file)
+    february = np.datetime64("2017-02-01", "ns").astype(np.int64)
+    pq.write_table(table.filter(table["ts_init"].to_numpy() >= february), file)
+    return catalog
+
+
+def _window(month_from: str, month_to: str) -> Window:
+    start, end = (int(np.datetime64(m, "ns").astype(np.int64)) for m in (month_from, month_to))
+    return Window(start, end)
+
+
+def test_a_run_half_without_a_market_is_refused_and_one_inside_the_ask_passes(
+    ask_from_february: Path, tmp_path: Path
+) -> None:
+    """From 16 January to February, only February's BID bars have an ASK bar: every January entry
+    would be rejected 'no market' (a note, status ok, before: the check took 50 % paired as
+    enough). Over February alone every bar is paired: the run may go (the check reads the
+    run's window, not the whole stored files)."""
+    both = window_run_file(
+        packaged_run_file("demo"), name="jan-feb", sample="in-sample",
+        catalog_path=ask_from_february, report_dir=tmp_path,
+        window=_window("2017-01-16", "2017-03-01"),
+    )  # fmt: skip
+    with pytest.raises(RunDataError, match=r"only 6\d\.\d% of its [\d,]+ bars in the window"):
+        check_run_data(both)
+    february = window_run_file(
+        packaged_run_file("demo"), name="feb", sample="in-sample",
+        catalog_path=ask_from_february, report_dir=tmp_path,
+        window=_window("2017-02-01", "2017-03-01"),
+    )  # fmt: skip
+    assert run_data_problems(february) == []
