@@ -22,6 +22,7 @@ import argparse
 import glob
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -197,6 +198,9 @@ def _given(args: argparse.Namespace, attr: str) -> bool:
     return getattr(args, attr, None) not in (None, False, [])
 
 
+_VENUE = re.compile(r"[A-Za-z0-9_\-]+")
+
+
 def _check_format_options(args: argparse.Namespace, fmt: str) -> None:
     """Refuse an option the format does not read (it would be ignored without a word)."""
     for attr, (flag, formats) in _FORMAT_OPTIONS.items():
@@ -347,7 +351,9 @@ def _run_import(args: argparse.Namespace, paths: list[str]) -> Any:
     }
     _check_format_options(args, args.format)
     _check_policy_applies(args)
-    venue = args.venue or "SIM"
+    venue = "SIM" if args.venue is None else args.venue
+    if not _VENUE.fullmatch(venue):  # '' was taken as SIM, 'SIM X' stored as a venue
+        raise CliError(f"--venue: expected letters, digits, '_' or '-', got {venue!r}")
     if args.format in ("histdata-m1", "histdata-ticks"):
         kwargs: dict[str, Any] = dict(common, instrument_id=args.instrument_id, venue=venue)
         if args.clock:

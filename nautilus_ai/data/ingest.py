@@ -143,7 +143,7 @@ class ImportSummary:
 def split_instrument_id(instrument_id: str) -> tuple[str, str]:
     """``"EUR/USD.SIM"`` -> ``("EUR/USD", "SIM")``."""
     symbol, dot, venue = instrument_id.rpartition(".")
-    if not dot or not symbol or not venue:
+    if not dot or not symbol or not venue or any(c.isspace() for c in instrument_id):
         raise ValueError(f"instrument_id must look like 'EUR/USD.SIM', got {instrument_id!r}")
     return symbol, venue
 

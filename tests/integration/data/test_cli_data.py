@@ -561,6 +561,29 @@ def test_a_bad_modelling_assumption_names_its_flag(
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
+        (["--venue", ""], "--venue: expected letters, digits, '_' or '-', got ''"),
+        (["--venue", "SIM X"], "--venue: expected letters, digits, '_' or '-', got 'SIM X'"),
+        (
+            ["--instrument-id", "EUR/USD.SIM X"],
+            "instrument_id must look like 'EUR/USD.SIM', got 'EUR/USD.SIM X'",
+        ),
+    ],
+)
+def test_a_venue_that_no_bar_type_can_name_is_refused(
+    tmp_path: Path, data_dir: Path, capsys, extra: list[str], expected: str
+) -> None:
+    # --venue '' was taken as SIM without a word; 'SIM X' was stored as a venue (and an id with
+    # a space), which no run file's bar type can then name.
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    argv = ["data", "import", "histdata-m1", january, "--catalog", str(tmp_path / "c"), "-q"]
+    assert main([*argv, *extra]) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "c" / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
         (["--side", "ASK"], "--side ASK: applies to candles (--kind m1, h1, d1), not ticks"),
         (["--workers", "0"], "--workers must be >= 1, got 0"),
         (["--retries", "-1"], "--retries must be >= 0, got -1"),
