@@ -91,8 +91,9 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self.health = StrategyHealth(self._write_alert)
         protect = config.stop_loss_atr is not None or config.take_profit_atr is not None
         self._exits = PositionExits(
-            self, self._instrument_id, self.health, protect=not config.observe_only and protect
-        )
+            self, self._instrument_id, self.health, protect=not config.observe_only and protect,
+            stop_loss=config.observe_only or config.stop_loss_atr is not None,
+        )  # fmt: skip
         self._account = StrategyAccount(self, self._instrument_id, self._exits)
         self.precomputed_fallbacks = self.orders_sent = 0
         self._decision_sinks: list[DecisionSink] = []

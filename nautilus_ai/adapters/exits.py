@@ -74,8 +74,11 @@ class PositionExits:
         health: StrategyHealth,
         protect: bool,
         grace_ns: int = PROTECTION_GRACE_NS,
+        *,
+        stop_loss: bool = True,
     ) -> None:
         self._strategy = strategy
+        self._stop_loss = stop_loss  # entries carry a stop (False: said at start)
         self._instrument_id = instrument_id
         self._health = health
         self.protect = protect
@@ -175,11 +178,17 @@ class PositionExits:
             self._failed(f"unprotected position: {problem}")
 
     def adopt(self) -> None:
-        """On start (a restart with a cache database): the open position's working exits
-        (tagged ``exit=stop_loss`` / ``exit=take_profit``) count as its protection; without
-        them :meth:`check` closes it once the grace period has passed."""
+        """On start: a warning when entries will carry no stop loss; and (a restart with a cache
+        database) the open position's working exits (tagged ``exit=stop_loss`` /
+        ``exit=take_profit``) count as its protection; without them :meth:`check` closes it
+        once the grace period has passed."""
         strategy = self._strategy
         instrument_id = self._instrument_id
+        if not self._stop_loss:  # a NaN set from Python arrives as null through Nautilus' encoder
+            strategy.log.warning(
+                "Entries carry no stop loss: stop_loss_atr is null (a NaN set in Python arrives "
+                "as null); set a number to protect every position"
+            )
         if not strategy.cache.positions_open(instrument_id=instrument_id, strategy_id=strategy.id):
             return
         self.position_open = True
