@@ -123,6 +123,7 @@ class RemoteController(Controller):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._schedule: list[ScheduledCommand] = []
         self._alerts: list[str] = []
+        self._next_entry = 0  # schedule entries before it were applied (they run in order)
         self.replies: deque[CommandReply] = deque(maxlen=1000)
         # switch_model predictors built on the listener thread, keyed by (strategy, config JSON):
         # loading a model (torch import, HF weights) must not stall the event loop.
@@ -148,6 +149,7 @@ class RemoteController(Controller):
         except RuntimeError:
             self._loop = None  # a backtest: everything runs on the engine's thread
         self._schedule = parse_schedule(self._config.schedule, trader_id=self.trader_id.value)
+        self._next_entry = 0
         for index, entry in enumerate(self._schedule):
             name = f"{self.id}-schedule-{index}"
             self.clock.set_time_alert_ns(name, entry.at_ns, self._on_schedule_alert)
@@ -208,17 +210,25 @@ class RemoteController(Controller):
             self._apply_scheduled(event.name)
 
     def _apply_scheduled(self, name: str) -> None:
-        entry = self._schedule[int(name.rsplit("-", 1)[1])]
-        command = entry.command
-        reply = apply_command(
-            self._resolve(command.strategy_id),
-            command,
-            received_ns=self.clock.timestamp_ns(),
-            clock=self.clock.timestamp_ns,
-        )
-        self._record(reply)
-        if self._plane is not None:
-            self._plane.listener.submit_reply(reply)  # audit trail; no stream entry to ack
+        """Apply every entry due by now, in schedule order (``name``'s among them). Entries
+        already due when the node starts fire at once, in no set order on the live clock: a
+        pause / resume pair came out resume, pause and left the strategy paused."""
+        due = self._schedule[int(name.rsplit("-", 1)[1])].at_ns  # this alert's entry is due
+        now = max(self.clock.timestamp_ns(), due)
+        while self._next_entry < len(self._schedule):
+            command = self._schedule[self._next_entry].command
+            if self._schedule[self._next_entry].at_ns > now:
+                break
+            self._next_entry += 1
+            reply = apply_command(
+                self._resolve(command.strategy_id),
+                command,
+                received_ns=self.clock.timestamp_ns(),
+                clock=self.clock.timestamp_ns,
+            )
+            self._record(reply)
+            if self._plane is not None:
+                self._plane.listener.submit_reply(reply)  # audit trail; no stream entry to ack
 
     def _prepare(self, command: ControlCommand) -> None:
         """Listener thread: build a ``switch_model`` predictor before the command is queued."""
