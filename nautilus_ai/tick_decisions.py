@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -345,9 +345,9 @@ class TickDecider:
 _NEVER = 2**63 - 1
 
 
-def _due_close(bar_ts: int, first_ts: int, bar_ns: int) -> int:
+def _due_close(bar_ts: Any, first_ts: Any, bar_ns: int) -> Any:
     """Close time of the bar that holds the first quote ``first_ts`` after the bar closing at
-    ``bar_ts`` (bars on a ``bar_ns`` grid through ``bar_ts``)."""
+    ``bar_ts`` (bars on a ``bar_ns`` grid through ``bar_ts``); ints or int64 arrays alike."""
     return bar_ts + -(-(first_ts - bar_ts) // bar_ns) * bar_ns
 
 
@@ -394,7 +394,7 @@ def tick_decision_rows(
         t = np.asarray(ts, dtype=np.int64)
         closes = np.asarray(bar_ts, dtype=np.int64)[np.maximum(bar_row, 0)]
         first = t[np.searchsorted(bar_row, bar_row, side="left")]  # first tick after the bar
-        due = closes + -(-(first - closes) // bar_ns) * bar_ns
+        due = _due_close(closes, first, bar_ns)
         stale = usable & (t > due + grace)
         held = np.flatnonzero(stale)
         usable &= ~stale
