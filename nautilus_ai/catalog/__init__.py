@@ -25,6 +25,7 @@ from nautilus_ai.catalog.logger import (
 )
 from nautilus_ai.catalog.reader import (
     CatalogReadError,
+    OpenRunError,
     Snapshots,
     decisions_with_outcomes,
     list_runs,
@@ -53,6 +54,7 @@ __all__ = [
     "FeatureSnapshot",
     "LoggerStats",
     "OUTCOME_SCHEMA",
+    "OpenRunError",
     "PartWriter",
     "PartWriterError",
     "SNAPSHOT_SCHEMA",

@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nautilus_ai.catalog.run_state import close_run, open_run
 from nautilus_ai.catalog.schema import (
     META_FEATURE_NAMES,
     META_FEATURE_SPEC,
@@ -211,6 +212,7 @@ class FeatureLogger:
         self._outcomes: list[tuple[object, ...]] = []
         self._last_flush = monotonic()
         self._closed = False
+        self._run_opened = False  # the open-run record is written before the first part
         self._lock = threading.Lock()  # guards the pending tables and counters shared with I/O
         self._pending: dict[str, list[pa.Table]] = {SNAPSHOT_DIR: [], OUTCOME_DIR: []}
         self._rows_recorded = 0
@@ -412,6 +414,16 @@ class FeatureLogger:
                 self._thread.join(timeout=_JOIN_TIMEOUT_S)
                 if self._thread.is_alive():
                     self._report("writer thread did not finish within 30 s; parts may be missing")
+                    return self.stats()
+            stats = self.stats()
+            if self._run_opened:
+                # Removed only when every recorded row is on disk: a run that lost rows, or was
+                # killed before this line, stays marked open for the readers.
+                try:
+                    close_run(self.snapshot_folder, stats.shortfall())
+                except OSError as exc:
+                    self._report(f"could not record run {self.run_id} as closed: {exc}")
+            return stats
         return self.stats()
 
     def stats(self) -> LoggerStats:
@@ -537,6 +549,13 @@ class FeatureLogger:
         metadata = self._metadata if kind == SNAPSHOT_DIR else {
             META_SCHEMA_VERSION: str(SCHEMA_VERSION)
         }  # fmt: skip
+        if not self._run_opened:
+            try:
+                open_run(self.snapshot_folder)
+            except OSError as exc:
+                self._keep_for_retry(kind, combined, f"recording the run as open failed: {exc}")
+                return
+            self._run_opened = True
         try:
             writer.write(combined, metadata)
         except PartWriterError as exc:

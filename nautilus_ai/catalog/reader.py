@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from nautilus_ai.catalog.run_state import open_run_problem
 from nautilus_ai.catalog.schema import (
     META_FEATURE_NAMES,
     META_FEATURE_SPEC,
@@ -40,6 +41,7 @@ from nautilus_ai.data.catalog_layout import files_reaching
 
 __all__ = [
     "CatalogReadError",
+    "OpenRunError",
     "Snapshots",
     "decisions_with_outcomes",
     "file_interval",
@@ -110,6 +112,21 @@ def _run_folder(catalog_path: str | os.PathLike[str], kind: str, run_id: str | N
             f"{base}: no logged run {run_id!r} (runs: {', '.join(runs) or 'none'})"
         )
     return base / run_id
+
+
+class OpenRunError(CatalogReadError):
+    """The run's feature log was never closed (killed, crashed, lost rows, or still running):
+    its rows may stop short. Read it as it is with ``allow_open=True``."""
+
+
+def _check_closed(catalog_path: str | os.PathLike[str], run_id: str, allow_open: bool) -> None:
+    if allow_open:
+        return
+    problem = open_run_problem(Path(catalog_path) / "data" / SNAPSHOT_DIR / run_id)
+    if problem is not None:
+        raise OpenRunError(
+            f"{problem}; to read it as it is, pass allow_open=True (CLI: --allow-open-run)"
+        )
 
 
 def _unreadable(path: Path, exc: Exception) -> CatalogReadError:
@@ -191,18 +208,22 @@ def read_snapshots(
     *,
     start_ns: int | None = None,
     end_ns: int | None = None,
+    allow_open: bool = False,
 ) -> Snapshots:
     """The feature snapshots of one run with ``start_ns <= ts_event < end_ns``.
 
-    ``run_id`` may be omitted when the catalog holds exactly one run.
+    ``run_id`` may be omitted when the catalog holds exactly one run. A run whose logger never
+    closed (killed, crashed, lost rows, or a live node still running) is refused unless
+    ``allow_open``: its rows may stop short.
 
     Raises
     ------
     CatalogReadError
         No such run, several runs and no ``run_id``, parts with different feature specs, ragged
-        feature vectors, or rows out of time order.
+        feature vectors, or rows out of time order; :class:`OpenRunError` for an open run.
     """
     folder = _run_folder(catalog_path, "snapshots", run_id)
+    _check_closed(catalog_path, folder.name, allow_open)
     files = _parts(folder)
     metadatas = [_spec_metadata(f) for f in files]
     specs = {m[META_SPEC_HASH.encode()] for m in metadatas}
@@ -260,12 +281,17 @@ def logged_feature_spec(
     )
 
 
-def read_outcomes(catalog_path: str | os.PathLike[str], run_id: str | None = None) -> pa.Table:
+def read_outcomes(
+    catalog_path: str | os.PathLike[str], run_id: str | None = None, *, allow_open: bool = False
+) -> pa.Table:
     """The closed positions of one run (``OUTCOME_SCHEMA`` columns), in close-time order.
 
     An empty table when the run closed no position; a run the catalog never logged (a typo)
-    is a :class:`CatalogReadError`, not an empty table.
+    is a :class:`CatalogReadError`, not an empty table; a run never closed an
+    :class:`OpenRunError` unless ``allow_open``.
     """
+    if run_id is not None:
+        _check_closed(catalog_path, run_id, allow_open)
     if run_id is not None and run_id not in list_runs(catalog_path, "outcomes"):
         logged = list_runs(catalog_path, "snapshots")
         if run_id not in logged:
@@ -275,12 +301,13 @@ def read_outcomes(catalog_path: str | os.PathLike[str], run_id: str | None = Non
             )
         return OUTCOME_SCHEMA.empty_table()
     folder = _run_folder(catalog_path, "outcomes", run_id)
+    _check_closed(catalog_path, folder.name, allow_open)
     table = pa.concat_tables(_read_parts(_parts(folder), None, None))
     return table.replace_schema_metadata(None)
 
 
 def decisions_with_outcomes(
-    catalog_path: str | os.PathLike[str], run_id: str | None = None
+    catalog_path: str | os.PathLike[str], run_id: str | None = None, *, allow_open: bool = False
 ) -> pa.Table:
     """Each decision that sent an opening order, joined to the position it opened.
 
@@ -288,9 +315,9 @@ def decisions_with_outcomes(
     ``ts_event == decision_ts``: columns ``ts_event``, ``action``, ``confidence``,
     ``risk_score``, ``intent``, ``quantity``, ``model_id`` and the outcome's ``realized_pnl``,
     ``holding_ns``, ``exit_reason``, ``side``, ``ts_opened``, ``ts_closed`` (null when the
-    order never opened a position, e.g. rejected).
+    order never opened a position, e.g. rejected). ``allow_open`` as in :func:`read_snapshots`.
     """
-    snaps = read_snapshots(catalog_path, run_id)
+    snaps = read_snapshots(catalog_path, run_id, allow_open=allow_open)
     table = snaps.table
     opening = pc.and_(
         pc.is_in(table.column("intent"), pa.array(["enter", "reverse"])),
@@ -299,7 +326,7 @@ def decisions_with_outcomes(
     decisions = table.filter(opening).select(
         ["ts_event", "action", "confidence", "risk_score", "intent", "quantity", "model_id"]
     )
-    outcomes = read_outcomes(catalog_path, snaps.run_id).select(
+    outcomes = read_outcomes(catalog_path, snaps.run_id, allow_open=allow_open).select(
         ["decision_ts", "realized_pnl", "holding_ns", "exit_reason", "side", "ts_opened",
          "ts_closed"]
     )  # fmt: skip

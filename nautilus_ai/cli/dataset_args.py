@@ -36,6 +36,9 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                       "FeatureSnapshots (checked against the bars)")  # fmt: skip
     data.add_argument("--run-id", help="logged run to read with --features snapshots (default: "
                       "the only one)")  # fmt: skip
+    data.add_argument("--allow-open-run", action="store_true",
+                      help="read a logged run that never closed (killed, or a live node still "
+                      "running) as it is: its rows may stop short")  # fmt: skip
 
 
 def catalog_from_args(args: argparse.Namespace) -> Path:
@@ -43,6 +46,8 @@ def catalog_from_args(args: argparse.Namespace) -> Path:
     or if ``--run-id`` is given without ``--features snapshots`` (it would be ignored)."""
     from nautilus_ai.paths import default_catalog_dir
 
+    if args.allow_open_run and args.features != "snapshots":
+        raise CliError("--allow-open-run applies to --features snapshots only")
     if args.run_id is not None and args.features != "snapshots":
         raise CliError(
             f"--run-id {args.run_id}: a logged run is read only with --features snapshots; "

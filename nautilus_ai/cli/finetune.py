@@ -186,6 +186,7 @@ def _finetune(args: argparse.Namespace) -> int:
             config=config,
             source=args.features,
             run_id=args.run_id,
+            allow_open_run=args.allow_open_run,
             answer=answer,
             embargo_bars=args.embargo,
             stride=args.stride,

@@ -30,6 +30,9 @@ def register(subparsers: Any) -> None:
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--bar-type", help="build from these bars")
     source.add_argument("--run-id", help="build from this logged run (FeatureSnapshots)")
+    build.add_argument("--allow-open-run", action="store_true",
+                       help="with --run-id: read a run that never closed (killed, or a live "
+                       "node still running) as it is")  # fmt: skip
     build.add_argument("--start", help="first bar (UTC, inclusive)")
     build.add_argument("--end", help="end (UTC, exclusive): outcomes past it are left out")
     build.add_argument("--shape-bars", type=int, default=32)
@@ -198,6 +201,8 @@ def _build(args: argparse.Namespace) -> int:
             raise CliError(_flag_errors(exc)) from None
     if args.bar_type:
         _check_bar_type(args.bar_type)
+        if args.allow_open_run:
+            raise CliError("--allow-open-run applies to --run-id builds only")
     start_ns, end_ns = _ns(args.start, "--start"), _ns(args.end, "--end")
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise CliError(f"--end {args.end} must be after --start {args.start}")
@@ -216,7 +221,11 @@ def _build(args: argparse.Namespace) -> int:
             if args.start or args.end:
                 raise CliError("--start / --end apply to --bar-type builds only")
             patterns = build_from_decision_log(
-                args.catalog, args.run_id, pattern_spec=spec, chart_embedder=embedder
+                args.catalog,
+                args.run_id,
+                pattern_spec=spec,
+                chart_embedder=embedder,
+                allow_open_run=args.allow_open_run,
             )
     except (CatalogReadError, PatternStoreError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None

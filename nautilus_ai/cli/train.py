@@ -187,6 +187,7 @@ def _train(args: argparse.Namespace) -> int:
             config=config,
             source=args.features,
             run_id=args.run_id,
+            allow_open_run=args.allow_open_run,
             artifacts_root=args.out,
             name=name,
             embargo_bars=args.embargo,

@@ -155,6 +155,7 @@ def load_finetune_dataset(
     spec: FeatureSpec | None = None,
     source: FeatureSource = "bars",
     run_id: str | None = None,
+    allow_open_run: bool = False,
     answer: AnswerSpec | None = None,
     embargo_bars: int | None = None,
     stride: int = 1,
@@ -173,7 +174,13 @@ def load_finetune_dataset(
     """
     label = label or LabelSpec()
     frame, info = load_fold_frame(
-        catalog_path, bar_type, fold, spec=spec, source=source, run_id=run_id
+        catalog_path,
+        bar_type,
+        fold,
+        spec=spec,
+        source=source,
+        run_id=run_id,
+        allow_open_run=allow_open_run,
     )
     dataset = examples_from_frame(
         frame,

@@ -347,6 +347,7 @@ def build_from_decision_log(
     *,
     pattern_spec: PatternSpec | None = None,
     chart_embedder: ChartEmbedder | None = None,
+    allow_open_run: bool = False,
 ) -> PatternSet:
     """Patterns from a logged run: the feature vectors the strategy saw (``FeatureSnapshot``),
     with shapes and outcomes from the catalog's bars of the logged bar type.
@@ -356,7 +357,7 @@ def build_from_decision_log(
     """
     from nautilus_ai.catalog.reader import read_bars, read_snapshots
 
-    snaps = read_snapshots(catalog_path, run_id)
+    snaps = read_snapshots(catalog_path, run_id, allow_open=allow_open_run)
     fspec = FeatureSpec.from_dict(snaps.feature_spec)
     pspec = pattern_spec if pattern_spec is not None else PatternSpec()
     _check_embedder(pspec, chart_embedder)

@@ -468,6 +468,7 @@ def train_gbt_model(
     spec: FeatureSpec | None = None,
     source: FeatureSource = "bars",
     run_id: str | None = None,
+    allow_open_run: bool = False,
     artifacts_root: str | os.PathLike[str] = "artifacts",
     name: str = "gbt",
     embargo_bars: int | None = None,
@@ -479,7 +480,13 @@ def train_gbt_model(
     :func:`nautilus_ai.training.train_model` for the MLP)."""
     require_lightgbm()
     frame, data = load_fold_frame(
-        catalog_path, bar_type, fold, spec=spec, source=source, run_id=run_id
+        catalog_path,
+        bar_type,
+        fold,
+        spec=spec,
+        source=source,
+        run_id=run_id,
+        allow_open_run=allow_open_run,
     )
     info = {"catalog": data.pop("catalog"), "bar_type": bar_type, **data}
     return train_gbt_on_arrays(

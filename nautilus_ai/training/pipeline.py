@@ -449,6 +449,7 @@ def train_model(
     spec: FeatureSpec | None = None,
     source: FeatureSource = "bars",
     run_id: str | None = None,
+    allow_open_run: bool = False,
     artifacts_root: str | os.PathLike[str] = "artifacts",
     name: str = "mlp",
     embargo_bars: int | None = None,
@@ -460,7 +461,13 @@ def train_model(
     (``source="bars"``) or read from a logged run and checked against the bars
     (``source="snapshots"``, ``run_id`` of the run; the spec defaults to the logged one)."""
     frame, data = load_fold_frame(
-        catalog_path, bar_type, fold, spec=spec, source=source, run_id=run_id
+        catalog_path,
+        bar_type,
+        fold,
+        spec=spec,
+        source=source,
+        run_id=run_id,
+        allow_open_run=allow_open_run,
     )
     info = {"catalog": data.pop("catalog"), "bar_type": bar_type, **data}  # the card's data
     a = frame.agreement

@@ -17,6 +17,8 @@ WINDOWS = ["--train", "2017-01-01", "2017-02-01", "--validation", "2017-02-01", 
         (["--run-id", "demo-rule-1"], "--run-id demo-rule-1: a logged run is read only with "
          "--features snapshots; with --features bars the features are recomputed"),
         # trained a bar model, the cadence dropped
+        # read nothing open: the flag is for logged runs only
+        (["--allow-open-run"], "--allow-open-run applies to --features snapshots only"),
         (["--every-ticks", "5"], "--every-ticks 5: only with --ticks INSTRUMENT_ID"),
         # said "embargo_bars (-5) must be >= ...", naming no flag
         (["--embargo", "-5"], "--embargo -5: must be >= the label horizon (30 bars, --horizon)"),
