@@ -532,6 +532,8 @@ def _oos_report(
 def _stats(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from nautilus_ai.patterns.store import format_period
+
     memory = _open(args)
     labels = np.bincount(memory.label.astype(np.int64) + 1, minlength=3)
     returns = memory.column("forward_return")
@@ -541,6 +543,7 @@ def _stats(args: argparse.Namespace) -> int:
         "spec_hash": memory.feature_spec.hash,
         "pattern_spec": memory.pattern_spec.model_dump(),
         "dims": int(vectors.shape[1]),
+        "bar_ns": memory.bar_ns,
         "instruments": sorted(set(memory.instrument_id)),
         "first": _iso(int(memory.ts_event.min())) if len(memory) else None,
         "last": _iso(int(memory.ts_event.max())) if len(memory) else None,
@@ -558,8 +561,10 @@ def _stats(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     o = summary["outcomes"]
+    bars = format_period(memory.bar_ns) if memory.bar_ns else "unrecorded period"
     print(
-        f"{summary['patterns']:,} patterns of {', '.join(summary['instruments'])}, "
+        f"{summary['patterns']:,} patterns of {', '.join(summary['instruments'])} "
+        f"({bars} bars), "
         f"{summary['first']} .. {summary['last']}, {summary['dims']} dims, feature spec "
         f"{summary['spec_hash']}\n"
         f"outcomes: buy {o['buy']:,} / hold {o['hold']:,} / sell {o['sell']:,}; forward return "

@@ -73,7 +73,7 @@ from nautilus_ai.patterns.index import IndexConfig
 from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory
 from nautilus_ai.patterns.outcomes import MaturedOutcome, MaturedOutcomes, OutcomeTracker
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
-from nautilus_ai.patterns.store import PatternSet, store_dir
+from nautilus_ai.patterns.store import PatternSet, format_period, store_dir
 
 if TYPE_CHECKING:
     from nautilus_ai.patterns.chart_embedding import ChartEmbedder
@@ -212,6 +212,10 @@ class PatternMemoryPredictor:
         self._i_atr = self._names.index("atr_close") if "atr_close" in self._names else -1
         self.feedback_added = 0
         self.feedback_ignored = 0
+        # The bar period the memory's shapes and outcomes were cut from; checked against the
+        # strategy's bars until they show it (None: a store older than the record).
+        self._bar_ns = memory.bar_ns
+        self._bar_period_seen = memory.bar_ns is None
 
     @property
     def model_id(self) -> str:
@@ -287,6 +291,8 @@ class PatternMemoryPredictor:
                     f"{self._owner}: the context's last bar is at {int(bars[-1, 0])}, not at "
                     f"ts_event {context.ts_event}"
                 )
+            if not self._bar_period_seen:
+                self._check_bar_period(bars)
             closes[i] = bars[-n_bars:, 4]
             if windows is not None:
                 windows.append(bars[-spec.chart_bars :, :6])
@@ -314,6 +320,26 @@ class PatternMemoryPredictor:
             for instrument, outcomes in matured.items():
                 self._add(instrument, outcomes, self._pending[instrument])
         return vectors
+
+    def _check_bar_period(self, bars: NDArray[np.float64]) -> None:
+        """Refuse bars of another period than the memory's: its shapes span ``shape_bars``
+        bars of its period and its outcomes ``horizon`` of them, so one-minute patterns say
+        nothing of an hour-bar window. Passes for good once two consecutive bars are one
+        period apart; fails at once on a finer step, and on a coarser one once 8 steps show
+        none of the memory's period (gaps alone do not fail it)."""
+        assert self._bar_ns is not None
+        steps = np.diff(bars[:, 0].astype(np.int64))
+        steps = steps[steps > 0]
+        if (steps == self._bar_ns).any():
+            self._bar_period_seen = True
+            return
+        if steps.size and (steps.min() < self._bar_ns or steps.size >= 8):
+            raise PredictionError(
+                f"{self._owner}: the memory was built from bars {format_period(self._bar_ns)} "
+                f"apart, the strategy's bars are {format_period(int(steps.min()))} apart; "
+                "patterns of another bar period compare other time spans: build a store from "
+                "this bar type (nautilus-ai patterns build --bar-type ...)"
+            )
 
     def _follow(
         self,
@@ -435,6 +461,7 @@ class PatternMemoryPredictor:
             mfe=outcomes.mfe,
             mae=outcomes.mae,
             source="live",
+            bar_ns=memory.bar_ns,
         )
         self.learned += memory.add(batch)
 
@@ -469,6 +496,7 @@ class PatternMemoryPredictor:
             mfe=np.array([o.mfe for o in outcomes]),
             mae=np.array([o.mae for o in outcomes]),
             source="live",
+            bar_ns=memory.bar_ns,
         )
         self.learned += memory.add(batch)
 
@@ -508,6 +536,7 @@ class PatternMemoryPredictor:
                 mfe=np.array([max(move, 0.0)]),
                 mae=np.array([min(move, 0.0)]),
                 source="feedback",
+                bar_ns=memory.bar_ns,
             )
             added = memory.add(batch)
         self.learned += added

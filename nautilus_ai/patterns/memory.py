@@ -34,6 +34,7 @@ from nautilus_ai.patterns.store import (
     STORE_FILE,
     PatternSet,
     PatternStoreError,
+    format_period,
     read_patterns,
     write_patterns,
 )
@@ -84,6 +85,7 @@ class PatternMemory:
         self.pattern_spec = patterns.pattern_spec
         self.embargo_ns = int(embargo_ns)
         self.source = patterns.source
+        self.bar_ns = patterns.bar_ns  # the bar period the patterns were cut from (or None)
         self.stored = len(patterns)  # rows that came from the store (the rest were added live)
         self.store_checksum = patterns.checksum()
         if index is None:
@@ -188,6 +190,11 @@ class PatternMemory:
             )
         if patterns.pattern_spec != self.pattern_spec:
             raise PatternStoreError("patterns of another PatternSpec cannot join this memory")
+        if None not in (patterns.bar_ns, self.bar_ns) and patterns.bar_ns != self.bar_ns:
+            raise PatternStoreError(
+                f"patterns of {format_period(patterns.bar_ns or 0)} bars cannot join a memory "
+                f"of {format_period(self.bar_ns or 0)} bars"
+            )
         keep = [
             i
             for i, (instrument, ts) in enumerate(
@@ -247,6 +254,7 @@ class PatternMemory:
             mfe=self.column("mfe").copy(),
             mae=self.column("mae").copy(),
             source=self.source,
+            bar_ns=self.bar_ns,
         )
 
 

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from nautilus_ai.features import accepted_bars_mask, compute_features
 from nautilus_ai.patterns.memory import PatternMemory
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
+from nautilus_ai.patterns.store import bar_step_ns, format_period
 
 if TYPE_CHECKING:
     from nautilus_ai.patterns.chart_embedding import ChartEmbedder
@@ -184,6 +185,13 @@ def similar_windows(
     ts, ohlcv = read_bars(catalog_path, bar_type)
     keep = accepted_bars_mask(ts, *ohlcv.T)
     ts, ohlcv = ts[keep], np.ascontiguousarray(ohlcv[keep])
+    period = bar_step_ns(ts)
+    if None not in (memory.bar_ns, period) and memory.bar_ns != period:
+        raise ValueError(
+            f"the memory was built from bars {format_period(memory.bar_ns or 0)} apart, "
+            f"{bar_type} is {format_period(period or 0)} bars: patterns of another bar period "
+            "compare other time spans; build a store from this bar type"
+        )
     spec = memory.feature_spec
     n_bars = memory.pattern_spec.shape_bars
     if at_ns is None:

@@ -39,9 +39,11 @@ __all__ = [
     "FORMAT_VERSION",
     "PatternSet",
     "PatternStoreError",
+    "bar_step_ns",
     "build_from_bars",
     "build_from_catalog",
     "build_from_decision_log",
+    "format_period",
     "read_patterns",
     "store_checksum",
     "store_dir",
@@ -55,6 +57,7 @@ META_SPEC_HASH = b"nautilus_ai.patterns.spec_hash"
 META_PATTERN_SPEC = b"nautilus_ai.patterns.pattern_spec"
 META_COLUMNS = b"nautilus_ai.patterns.vector_columns"
 META_CHECKSUM = b"nautilus_ai.patterns.checksum"
+META_BAR_NS = b"nautilus_ai.patterns.bar_ns"
 STORE_FILE = "patterns.parquet"
 INDEX_FILE = "patterns.index"
 
@@ -88,6 +91,10 @@ class PatternSet:
         In ATRs (see :mod:`nautilus_ai.patterns.outcomes`).
     source : str
         ``"bars"`` or ``"decision_log"``.
+    bar_ns : int or None
+        The bar period of the series the patterns came from (:func:`bar_step_ns`): a shape
+        of 32 one-minute bars is not one of 32 hours. ``None`` for stores written before it
+        was recorded.
     """
 
     feature_spec: FeatureSpec
@@ -103,6 +110,7 @@ class PatternSet:
     mfe: NDArray[np.float64]
     mae: NDArray[np.float64]
     source: str = "bars"
+    bar_ns: int | None = None
     _checksum: str | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -143,6 +151,7 @@ class PatternSet:
             mfe=self.mfe[index],
             mae=self.mae[index],
             source=self.source,
+            bar_ns=self.bar_ns,
         )
 
     @classmethod
@@ -154,6 +163,11 @@ class PatternSet:
         for part in parts[1:]:
             if part.spec_hash != first.spec_hash or part.pattern_spec != first.pattern_spec:
                 raise PatternStoreError("cannot mix patterns of different feature/pattern specs")
+        periods = {p.bar_ns for p in parts if p.bar_ns is not None}
+        if len(periods) > 1:
+            raise PatternStoreError(
+                f"cannot mix patterns of bars of different periods ({_periods(periods)})"
+            )
         merged = PatternSet(
             feature_spec=first.feature_spec,
             pattern_spec=first.pattern_spec,
@@ -168,9 +182,33 @@ class PatternSet:
             mfe=np.concatenate([p.mfe for p in parts]),
             mae=np.concatenate([p.mae for p in parts]),
             source=first.source if all(p.source == first.source for p in parts) else "mixed",
+            bar_ns=periods.pop() if periods else None,
         )
         order = np.lexsort((merged.ts_event, merged.available_ns))
         return merged.take(order)
+
+
+def bar_step_ns(ts: NDArray[np.int64]) -> int | None:
+    """The bar period of a bar series: its most common step between bars (gaps such as
+    weekends are rarer than the period); ``None`` with fewer than two bars."""
+    steps = np.diff(np.asarray(ts, dtype=np.int64))
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def format_period(ns: int) -> str:
+    """``60_000_000_000`` -> ``"1 min"`` (whole units), for messages."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        if ns % (size * 1_000_000_000) == 0:
+            return f"{ns // (size * 1_000_000_000)} {unit}"
+    return f"{ns:,} ns"
+
+
+def _periods(periods: set[int]) -> str:
+    return ", ".join(format_period(p) for p in sorted(periods))
 
 
 def store_checksum(
@@ -306,6 +344,7 @@ def _assemble(
         mfe=outcomes.mfe[rows],
         mae=outcomes.mae[rows],
         source=source,
+        bar_ns=bar_step_ns(ts),
     )
     order = np.lexsort((patterns.ts_event, patterns.available_ns))
     if not np.array_equal(order, np.arange(order.size)):
@@ -393,6 +432,19 @@ def build_from_decision_log(
 # ---------------------------------------------------------------------------------- Parquet
 
 
+def _bar_ns_of(metadata: Mapping[bytes, bytes], file: Path) -> int | None:
+    raw = metadata.get(META_BAR_NS)
+    if raw is None:
+        return None  # a store written before the bar period was recorded
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise PatternStoreError(f"{file}: bar period {raw!r} in its metadata is not a period")
+    return value
+
+
 def store_dir(catalog_path: str | os.PathLike[str], spec_hash: str, name: str) -> Path:
     """``<catalog>/patterns/<spec_hash>/<name>`` (the name is checked: it becomes a folder)."""
     if not _NAME.match(name):
@@ -444,6 +496,8 @@ def write_patterns(patterns: PatternSet, folder: str | os.PathLike[str]) -> Path
         META_CHECKSUM: patterns.checksum().encode(),
         b"nautilus_ai.patterns.source": patterns.source.encode(),
     }
+    if patterns.bar_ns is not None:
+        metadata[META_BAR_NS] = str(patterns.bar_ns).encode()
     table = pa.Table.from_arrays(columns, schema=_schema(dims).with_metadata(metadata))
     target = directory / STORE_FILE
     tmp = directory / f".{STORE_FILE}.tmp"
@@ -500,6 +554,7 @@ def read_patterns(path: str | os.PathLike[str], *, verify: bool = True) -> Patte
         mfe=table.column("mfe").to_numpy(),
         mae=table.column("mae").to_numpy(),
         source=metadata.get(b"nautilus_ai.patterns.source", b"bars").decode(),
+        bar_ns=_bar_ns_of(metadata, file),
     )
     if verify and patterns.checksum() != metadata[META_CHECKSUM].decode():
         raise PatternStoreError(f"{file}: rows do not match the checksum recorded in the file")

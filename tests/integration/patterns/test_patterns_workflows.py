@@ -40,6 +40,7 @@ def test_readme_sequence_build_stats_query_then_backtest(
     assert stats.returncode == 0, stats.stderr
     described = json.loads(stats.stdout)
     assert described["patterns"] == summary["patterns"]
+    assert described["bar_ns"] == 60_000_000_000  # the bars it was cut from: 1 minute
     assert sum(described["outcomes"].values()) == summary["patterns"]
     assert all(v > 1000 for v in described["outcomes"].values())
 
