@@ -108,6 +108,9 @@ def _check(run_file: RunFile) -> None:
                     f"is before start_time ({data.start_time})",
                     received=data.end_time,
                 )
+        if info is not None:
+            for bar_type in loaded_bar_types(data):
+                _bars_in_window(info, bar_type, data, where)
     engine = run.engine
     if not (engine and (engine.strategies or engine.actors)):
         raise ConfigFieldError(
@@ -163,6 +166,39 @@ def _bars_stored(info: CatalogInfo, bar_type: str, catalog: str, where: KeyPath)
             f"{', '.join(stored) or 'no bars'})",
             suggestion=nearest(bar_type, stored),
         )
+
+
+def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath) -> None:
+    """A window outside every stored bar loads none: the run could only fail (zero bars)."""
+    spans = [
+        (d.first_ns, d.last_ns)
+        for d in info.datasets
+        if d.data_type == "bar" and d.identifier == bar_type and d.first_ns is not None
+    ]
+    if not spans or (data.start_time is None and data.end_time is None):
+        return
+    first = min(a for a, _ in spans)
+    last = max(b for _, b in spans if b is not None)
+    start = _ns(data.start_time) if data.start_time is not None else None
+    end = _ns(data.end_time) if data.end_time is not None else None
+    if start is not None and start > last:
+        key, received = "start_time", data.start_time
+    elif end is not None and end < first:
+        key, received = "end_time", data.end_time
+    else:
+        return
+    raise ConfigFieldError(
+        (*where, key),
+        f"the window holds no {bar_type} bars: the catalog holds them from {_iso(first)} to "
+        f"{_iso(last)} UTC",
+        received=received,
+    )
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _venue_configured(instrument: str, venues: list[str], where: KeyPath) -> None:

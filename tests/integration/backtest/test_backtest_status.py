@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from nautilus_ai.backtest.config import ConfigError, parse_run_file
+from nautilus_ai.backtest.preflight import preflight
 from nautilus_ai.backtest.runner import BacktestOutcome, run_backtest
 
 REPO = Path(__file__).resolve().parents[3]
@@ -228,18 +229,41 @@ def test_a_model_that_fails_mid_run_fails_the_run(
 
 
 def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
+    # inside the stored span, but a weekend: only the run can tell
     raw = demo_variant(
         demo_catalog,
         lambda r: r["run"]["data"][0].update(
-            start_time="2018-01-01T00:00:00Z", end_time="2018-02-01T00:00:00Z"
+            start_time="2017-01-07T00:00:00Z", end_time="2017-01-08T12:00:00Z"
         ),
     )
     outcome = run(raw, tmp_path)
     assert only_reason(outcome) == (
         f"{STRATEGY}: ran on zero bars: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars between "
-        "2018-01-01T00:00:00Z and 2018-02-01T00:00:00Z"
+        "2017-01-07T00:00:00Z and 2017-01-08T12:00:00Z"
     )
     assert outcome.strategies[STRATEGY].bars == 0
+
+
+@pytest.mark.parametrize(
+    ("window", "key"),
+    [
+        ({"start_time": "2018-01-01T00:00:00Z", "end_time": "2018-02-01T00:00:00Z"}, "start_time"),
+        ({"start_time": "2019-01-01", "end_time": None}, "start_time"),
+        ({"start_time": None, "end_time": "2016-12-01"}, "end_time"),
+    ],
+)
+def test_a_window_outside_the_stored_bars_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path, window: dict[str, Any], key: str
+) -> None:
+    """`backtest --check` said OK for a window after (or before) every stored bar, and the run
+    then failed on zero bars: the check now names the key and the span the catalog holds."""
+    raw = demo_variant(demo_catalog, lambda r: r["run"]["data"][0].update(window))
+    with pytest.raises(
+        ConfigError,
+        match=rf"run.data\[0\].{key}: the window holds no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL "
+        r"bars: the catalog holds them from 2017-01-02 07:01 to 2017-06-30 20:59 UTC",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
 
 def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
