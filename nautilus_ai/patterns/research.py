@@ -200,6 +200,12 @@ def similar_windows(
         i = int(np.searchsorted(ts, at_ns, side="right")) - 1
         if i < 0:
             raise ValueError(f"no bar of {bar_type} at or before {_iso(at_ns)}")
+        if i == ts.size - 1 and at_ns > ts[-1] + (period or 0):
+            # the answer would be the last bar's, months before the time asked about
+            raise ValueError(
+                f"{_iso(at_ns)} is after the last {bar_type} bar ({_iso(int(ts[-1]))}): no "
+                "window at that time; ask at or before it (or leave the time out for the last bar)"
+            )
     start = max(0, i - max(spec.warmup_bars, n_bars) * 3)
     features = compute_features(spec, ts[start : i + 1], *ohlcv[start : i + 1].T)
     pspec = memory.pattern_spec

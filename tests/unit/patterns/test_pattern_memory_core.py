@@ -395,3 +395,19 @@ def test_a_batch_answers_each_query_as_alone(patterns, mode, batch_path, monkeyp
             want, want_d = brute_force(patterns.vectors, patterns.vectors[i], int(counts[j]), 20)
             assert np.array_equal(ids[j][: want.size], want)
             assert distances[j][: want.size].tobytes() == want_d.tobytes()
+
+
+def test_similar_windows_refuses_a_time_after_the_last_bar(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path
+) -> None:
+    """``patterns query --at 2018-01-05T10:00`` on a catalog ending 30 June 2017 answered with
+    the windows most like 30 June 20:59, exit 0: a query about 2018 got one about 2017."""
+    from nautilus_ai.catalog import read_bars
+
+    memory = _memory(patterns, "exact")
+    last = int(read_bars(demo_catalog, BAR_TYPE)[0][-1])
+    with pytest.raises(ValueError, match=r"2018-01-05 10:00 is after the last .* bar \(2017-06"):
+        similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=1_515_146_400_000_000_000, k=5)
+    # at the last bar, and within its period after it, the last bar answers
+    for at_ns in (last, last + 59_000_000_000):
+        assert similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=3).rows.size == 3
