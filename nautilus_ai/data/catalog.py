@@ -741,6 +741,7 @@ class DataSetInfo:
     sources: tuple[str, ...] = ()
     overlaps: tuple[tuple[str, str], ...] = ()
     misnamed_files: tuple[str, ...] = ()
+    open_run: str | None = None  # a decision-log run never closed: why, in one line
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -754,6 +755,7 @@ class DataSetInfo:
             "overlaps": [list(pair) for pair in self.overlaps],
             "misnamed_files": list(self.misnamed_files),
             "sources": list(self.sources),
+            "open_run": self.open_run,
         }
 
 
@@ -801,6 +803,8 @@ class CatalogInfo:
                     "counted and read as data (Nautilus reads or fails on them): a copy left "
                     "here? move it out of the folder"
                 )
+            if d.open_run:
+                lines.append(f"  {'':<14} OPEN RUN: {d.open_run}")
         return "\n".join(lines)
 
 
@@ -863,6 +867,9 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
     FileNotFoundError
         If ``catalog_path`` does not exist.
     """
+    from nautilus_ai.catalog.run_state import open_run_problem
+    from nautilus_ai.catalog.schema import SNAPSHOT_DIR
+
     root = Path(catalog_path)
     if not root.is_dir():
         raise FileNotFoundError(f"no catalog at {root}")
@@ -906,6 +913,7 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     sources=() if is_definition else _sources(id_dir, files),
                     overlaps=() if is_definition else overlaps,
                     misnamed_files=misnamed,
+                    open_run=open_run_problem(id_dir) if type_dir.name == SNAPSHOT_DIR else None,
                 )
             )
     return CatalogInfo(

@@ -113,6 +113,8 @@ def test_the_cli_refuses_a_run_never_closed_in_one_line(
         assert err.count("\n") == 1 and "run open: its feature log was never closed" in err, err
         assert "--allow-open-run" in err
     assert not (tmp_path / "artifacts").exists()
+    assert main(["data", "info", "--catalog", str(catalog)]) == 0  # says so where runs are listed
+    assert "OPEN RUN: run open: its feature log was never closed" in capsys.readouterr().out
     assert main([*build, "--allow-open-run"]) == 0
     # the 2,000 rows of the two parts on disk (the 400 buffered ones were lost with the
     # process), less those whose shape or outcome window the bars do not cover
