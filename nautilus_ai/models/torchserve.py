@@ -39,7 +39,12 @@ from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
-from nautilus_ai.models.torchserve_wire import decode_response, encode_request, read_key_file
+from nautilus_ai.models.torchserve_wire import (
+    decode_response,
+    encode_request,
+    is_invalid_row,
+    read_key_file,
+)
 
 __all__ = [
     "TORCHSERVE_KEY_FILE_ENV",
@@ -202,15 +207,23 @@ class TorchServePredictor(ItemwiseBackend):
         body = encode_request(
             matrix, contexts, spec_hash=spec_hash, send_context=self.config.send_context
         )
-        response = self._http.post(self._endpoint, body)
+        response = self._http.post(self._endpoint, body, settle=False)
         if _auth_failed(response.status, response.body) and self._refresh_token():
-            response = self._http.post(self._endpoint, body)
-        if response.status != 200:
-            raise PredictionError(
-                f"{self._model_id}: HTTP {response.status} from {self._endpoint}: "
-                f"{response.body[:300]!r}"
-            )
-        _, results = decode_response(response.body, matrix.shape[0], self._model_id)
+            self._http.settle(True)  # the server answered; the retry carries the new token
+            response = self._http.post(self._endpoint, body, settle=False)
+        # An answer we cannot use counts against the breaker as a failed call does: a server
+        # answering junk fast (another model, a proxy's error page) opens it too.
+        try:
+            if response.status != 200:
+                raise PredictionError(
+                    f"{self._model_id}: HTTP {response.status} from {self._endpoint}: "
+                    f"{response.body[:300]!r}"
+                )
+            _, results = decode_response(response.body, matrix.shape[0], self._model_id)
+        except BaseException:
+            self._http.settle(False)
+            raise
+        self._http.settle(not any(is_invalid_row(r) for r in results))
         per_row = response.elapsed_s / max(1, matrix.shape[0])
         return [
             dataclasses.replace(r, latency=per_row) if isinstance(r, Prediction) else r
