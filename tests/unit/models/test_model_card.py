@@ -157,6 +157,7 @@ def test_a_card_edited_after_it_was_written_is_refused(
     unsealed["temperature"] = 0.25
     path.write_text(json.dumps(unsealed))
     with caplog.at_level("WARNING", logger="nautilus_ai.models.card"):
-        assert TorchPredictor.from_artifact(folder, spec=spec, device="cpu").card.temperature == 0.25
+        assert (
+            TorchPredictor.from_artifact(folder, spec=spec, device="cpu").card.temperature == 0.25
+        )
     assert f"{path}: model card has no card_sha256" in caplog.text
-
