@@ -88,8 +88,10 @@ class TorchServeConfig(BaseModel):
         The feature spec the served model expects; sent with every request so the server
         refuses a mismatch. None sends the context's spec hash.
     model_id : str
-        The id this client reports; default ``torchserve:<model_name>``. Predictions carry the
-        id the server reports for the model that answered.
+        The id this client reports (and a prediction cache keys on); default
+        ``torchserve:<model_name>``, or ``torchserve:<model_name>/<model_version>`` when a
+        version is named. Predictions carry the id the server reports for the model that
+        answered.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -156,7 +158,12 @@ class TorchServePredictor(ItemwiseBackend):
         if config.model_version:
             path += f"/{config.model_version}"
         self._endpoint = self._base_url + path
-        self._model_id = config.model_id or f"torchserve:{config.model_name}"
+        # The version is part of the id: a prediction cache keys on it, and must never answer
+        # for version 2 with version 1's predictions.
+        default_id = f"torchserve:{config.model_name}"
+        if config.model_version:
+            default_id += f"/{config.model_version}"
+        self._model_id = config.model_id or default_id
         self._spec_hash = config.spec_hash
         key_file = config.key_file or os.environ.get(TORCHSERVE_KEY_FILE_ENV)
         self._key_file = Path(key_file) if key_file else None
