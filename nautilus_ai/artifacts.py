@@ -8,6 +8,7 @@ sees half an artifact and an existing version is never replaced.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -81,7 +82,12 @@ def publish_folder(parent: Path, name: str, write: Callable[[Path], None]) -> Pa
             fsync_path(path)
         if final.exists():  # lost a race with another writer
             raise ArtifactExistsError(f"{final} appeared while writing; not overwritten")
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:  # lost the race between the check and the rename
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise ArtifactExistsError(f"{final} appeared while writing; not overwritten") from None
         fsync_path(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
