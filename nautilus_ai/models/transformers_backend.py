@@ -409,6 +409,16 @@ class TransformersPredictor(ItemwiseBackend):
             checked_artifact_file(adapter_dir, ADAPTER_WEIGHTS_FILE, card.get("adapter_sha256"))
         except ArtifactError as exc:
             raise PredictionError(str(exc)) from None
+        # prompt_settings.json is what the config was checked against (and what
+        # finetune_card.json's config is built from): an edited one would pass that check.
+        trained = card.get("prompt_settings")
+        current = self.prompt_settings()
+        if isinstance(trained, dict) and trained != current:
+            raise PredictionError(
+                f"adapter {adapter_dir} was fine-tuned on other prompts than this config builds "
+                f"(its {FINETUNE_CARD_FILE} records them; was {PROMPT_SETTINGS_FILE} edited?): "
+                f"{_settings_difference(trained, current)}"
+            )
         base = card.get("base_model")
         expected = base.get("config_sha256") if isinstance(base, dict) else None
         config_file = self.config.model_dir / "config.json"

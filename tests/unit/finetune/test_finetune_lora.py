@@ -390,3 +390,20 @@ def test_a_tampered_adapter_or_another_base_is_refused_when_served(
     (other_base / "config.json").write_text(json.dumps(config_json))
     with pytest.raises(PredictionError, match=r"trained on a base whose config\.json"):
         TransformersPredictor(config.model_copy(update={"model_dir": other_base}))
+
+
+def test_an_edited_prompt_settings_file_is_refused_when_served(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # prompt_settings.json is what the served config is built from and checked against: edited
+    # (prompt_bars 4 -> 8), the adapter was served on prompts it was never trained on, without
+    # a word. The card's record of the training prompts now has the last word.
+    edited = tmp_path / "edited"
+    shutil.copytree(trained.folder, edited)
+    path = edited / PROMPT_SETTINGS_FILE
+    settings = json.loads(path.read_text())
+    settings["prompt_bars"] = 8
+    path.write_text(json.dumps(settings))
+    config = finetuned_predictor_config(edited, device="cpu")
+    with pytest.raises(PredictionError, match=r"was prompt_settings\.json edited\?.*prompt_bars"):
+        TransformersPredictor(config)
