@@ -56,6 +56,8 @@ __all__ = [
     "Standardisation",
     "TimeWindow",
     "card_digest",
+    "check_card_seal",
+    "json_card_digest",
     "describe_errors",
     "library_versions",
     "read_model_card",
@@ -251,8 +253,14 @@ def read_card(folder: str | Path, card_type: type[CardT], what: str) -> CardT:
 def card_digest(card: BaseModel) -> str:
     """SHA-256 of a card's fields but ``card_sha256``, as sorted compact JSON (whitespace, key
     order and number spelling in the file do not change it; any value does)."""
-    data = card.model_dump(mode="json", exclude={CARD_SHA256_FIELD})
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json_card_digest(card.model_dump(mode="json"))
+
+
+def json_card_digest(data: Mapping[str, object]) -> str:
+    """:func:`card_digest` of a card read as plain JSON (``json.loads`` of its file): the same
+    digest, for readers that do not import the card's model."""
+    fields = {key: value for key, value in data.items() if key != CARD_SHA256_FIELD}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -407,3 +407,24 @@ def test_an_edited_prompt_settings_file_is_refused_when_served(
     config = finetuned_predictor_config(edited, device="cpu")
     with pytest.raises(PredictionError, match=r"was prompt_settings\.json edited\?.*prompt_bars"):
         TransformersPredictor(config)
+
+
+def test_an_edited_finetune_card_is_refused(trained: Trained, tmp_path: Path) -> None:
+    # finetune_card.json edited by hand (its context_bars, the base it must sit on, the prompt
+    # settings it records) loaded without a word: the card now seals its own fields, as model
+    # cards do; one without a seal (written before it) still loads.
+    edited = tmp_path / "edited"
+    shutil.copytree(trained.folder, edited)
+    path = edited / FINETUNE_CARD_FILE
+    written = json.loads(path.read_text())
+    assert len(written["card_sha256"]) == 64
+    card = dict(written, context_bars=written["context_bars"] + 1)
+    path.write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match=r"fine-tune card was edited or corrupted"):
+        finetuned_predictor_config(edited)
+    config = finetuned_predictor_config(trained.folder, device="cpu")
+    with pytest.raises(PredictionError, match=r"fine-tune card was edited or corrupted"):
+        TransformersPredictor(config.model_copy(update={"adapter_dir": edited}))
+    del card["card_sha256"]
+    path.write_text(json.dumps(card))
+    assert read_finetune_card(edited).context_bars == written["context_bars"] + 1
