@@ -215,9 +215,15 @@ class TorchServePredictor(ItemwiseBackend):
             matrix, contexts, spec_hash=spec_hash, send_context=self.config.send_context
         )
         response = self._http.post(self._endpoint, body, settle=False)
-        if _auth_failed(response.status, response.body) and self._refresh_token():
-            self._http.settle(True)  # the server answered; the retry carries the new token
-            response = self._http.post(self._endpoint, body, settle=False)
+        if _auth_failed(response.status, response.body):
+            try:
+                refreshed = self._refresh_token()
+            except BaseException:  # settle the answer: a half-open breaker's trial slot
+                self._http.settle(False)
+                raise
+            if refreshed:
+                self._http.settle(True)  # the server answered; the retry carries the new token
+                response = self._http.post(self._endpoint, body, settle=False)
         # An answer we cannot use counts against the breaker as a failed call does: a server
         # answering junk fast (another model, a proxy's error page) opens it too.
         try:

@@ -8,6 +8,8 @@ each a hold, and the breaker never opened, so the status never said the backend 
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +121,33 @@ def test_a_run_of_unusable_chat_answers_opens_the_breaker() -> None:
         predictor.predict(np.zeros(2), context)
     assert session.calls == 3
     predictor.close()
+
+
+def test_a_failed_token_refresh_never_leaves_the_breaker_stuck(tmp_path: Path) -> None:
+    # An auth failure whose token refresh raised (the management call failed) left the answer
+    # unsettled: in the half-open state its trial slot stayed taken and the breaker refused
+    # every later call for good.
+    import requests
+
+    key_file = tmp_path / "key_file.json"
+    keys = {"inference": {"key": "t"}, "management": {"key": "m"}, "API": {"key": "a"}}
+    key_file.write_text(json.dumps(keys))
+
+    class Session(_Session):
+        def get(self, url: str, **kwargs: object) -> _Response:
+            raise requests.ConnectionError("management down")
+
+    good = (200, json.dumps({"model_id": "m", "predictions": [_prediction("buy")]}).encode())
+    session = Session([(401, b"expired")] * 2 + [good])
+    config = TorchServeConfig(
+        model_name="m", url="http://127.0.0.1:9", management_url="http://127.0.0.1:9",
+        key_file=key_file, failure_threshold=1, reset_timeout_s=0.05, retries=0,
+    )  # fmt: skip
+    predictor = TorchServePredictor(config, session=session)
+    assert isinstance(_ask(predictor), PredictionError)
+    assert predictor.breaker.state == "open"
+    time.sleep(0.06)  # half-open: one trial, whose refresh fails again
+    assert isinstance(_ask(predictor), PredictionError)
+    time.sleep(0.06)
+    [result] = predictor.predict_items(np.zeros((1, 2)))
+    assert not isinstance(result, PredictionError) and predictor.breaker.state == "closed"
