@@ -85,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self._answer(413, {"error": f"body larger than {MAX_BODY} bytes"})
             return
+        if length < 0:  # read(-1) would wait for the client to close its side
+            self._answer(400, {"error": f"bad Content-Length {length}"})
+            return
         try:
             data = json.loads(self.rfile.read(length))
             if not isinstance(data, dict):
