@@ -55,13 +55,10 @@ def publish_next_version(
 
 
 def next_version(root: str | os.PathLike[str], name: str) -> int:
-    """1 + the highest ``v<N>`` folder under ``<root>/<name>`` (1 if none)."""
+    """1 + the highest ``v<N>`` under ``<root>/<name>`` (1 if none); a file of that name counts
+    too (the folder could not be created there)."""
     folder = Path(root) / name
-    versions = [
-        int(child.name[1:])
-        for child in folder.glob("v*")
-        if child.is_dir() and child.name[1:].isdigit()
-    ]
+    versions = [int(child.name[1:]) for child in folder.glob("v*") if child.name[1:].isdigit()]
     return max(versions, default=0) + 1
 
 
