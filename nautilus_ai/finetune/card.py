@@ -252,7 +252,7 @@ def finetuned_predictor_config(
             f"{config_file} hashes to {found[:12]}..., the adapter {folder} was trained on a base "
             f"whose config.json hashes to {card.base_model.config_sha256[:12]}..."
         )
-    stored = json.loads((folder / PROMPT_SETTINGS_FILE).read_text(encoding="utf-8"))
+    stored = _read_prompt_settings(folder / PROMPT_SETTINGS_FILE)
     settings: dict[str, Any] = {
         "model_dir": base,
         "adapter_dir": folder,
@@ -269,3 +269,25 @@ def finetuned_predictor_config(
             settings[key] = stored[key]
     settings.update(overrides)
     return TransformersConfig(**settings)
+
+
+_PROMPT_KEYS = ("image_text", "prompt_bars", "system_prompt", "chat_template_kwargs", "spec_hash")
+
+
+def _read_prompt_settings(path: Path) -> dict[str, Any]:
+    """``prompt_settings.json`` as a dict with the keys a served config needs; errors name the
+    file (and the missing key)."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"no {path.name} in {path.parent} (the adapter's prompt settings)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(stored, dict):
+        raise ArtifactError(f"{path}: not a JSON object")
+    missing = [key for key in _PROMPT_KEYS if key not in stored]
+    if missing:
+        raise ArtifactError(f"{path}: missing {', '.join(missing)}")
+    return stored

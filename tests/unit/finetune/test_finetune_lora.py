@@ -428,3 +428,23 @@ def test_an_edited_finetune_card_is_refused(trained: Trained, tmp_path: Path) ->
     del card["card_sha256"]
     path.write_text(json.dumps(card))
     assert read_finetune_card(edited).context_bars == written["context_bars"] + 1
+
+
+def test_a_missing_or_broken_prompt_settings_file_is_named(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # finetuned_predictor_config raised a bare FileNotFoundError, JSONDecodeError or
+    # KeyError('image_text') for an adapter folder whose prompt_settings.json was missing,
+    # broken or incomplete, naming no file.
+    broken = tmp_path / "broken"
+    shutil.copytree(trained.folder, broken)
+    path = broken / PROMPT_SETTINGS_FILE
+    path.unlink()
+    with pytest.raises(ArtifactError, match=rf"no {PROMPT_SETTINGS_FILE} in {broken}"):
+        finetuned_predictor_config(broken)
+    path.write_text("{not json")
+    with pytest.raises(ArtifactError, match=rf"{path}: not readable JSON"):
+        finetuned_predictor_config(broken)
+    path.write_text(json.dumps({"prompt_bars": 4}))
+    with pytest.raises(ArtifactError, match=rf"{path}: missing image_text, system_prompt"):
+        finetuned_predictor_config(broken)
