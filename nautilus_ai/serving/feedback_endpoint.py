@@ -98,8 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         line = json.dumps(outcome.to_dict()) + "\n"
         with self.server.write_lock:
-            with self.server.out.open("a") as handle:
-                handle.write(line)
+            try:
+                with self.server.out.open("a") as handle:
+                    handle.write(line)
+            except OSError as exc:  # disk full, file removed or replaced: say so, never drop it
+                problem = f"cannot append to {self.server.out}: {exc.strerror or exc}"
+                print(f"feedback_endpoint: error: {problem}", file=sys.stderr, flush=True)
+                self._answer(500, {"error": problem})
+                return
             self.server.accepted += 1
         self._answer(200, {"accepted": 1})
 
