@@ -8,6 +8,7 @@ sees half an artifact and an existing version is never replaced.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -54,13 +55,10 @@ def publish_next_version(
 
 
 def next_version(root: str | os.PathLike[str], name: str) -> int:
-    """1 + the highest ``v<N>`` folder under ``<root>/<name>`` (1 if none)."""
+    """1 + the highest ``v<N>`` under ``<root>/<name>`` (1 if none); a file of that name counts
+    too (the folder could not be created there)."""
     folder = Path(root) / name
-    versions = [
-        int(child.name[1:])
-        for child in folder.glob("v*")
-        if child.is_dir() and child.name[1:].isdigit()
-    ]
+    versions = [int(child.name[1:]) for child in folder.glob("v*") if child.name[1:].isdigit()]
     return max(versions, default=0) + 1
 
 
@@ -81,7 +79,12 @@ def publish_folder(parent: Path, name: str, write: Callable[[Path], None]) -> Pa
             fsync_path(path)
         if final.exists():  # lost a race with another writer
             raise ArtifactExistsError(f"{final} appeared while writing; not overwritten")
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:  # lost the race between the check and the rename
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            raise ArtifactExistsError(f"{final} appeared while writing; not overwritten") from None
         fsync_path(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

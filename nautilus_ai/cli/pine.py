@@ -143,6 +143,10 @@ def _export_pine(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    if args.max_parameters is not None and args.max_parameters < 0:  # would distil every MLP
+        raise CliError(
+            f"--max-parameters: expected a number of parameters >= 0, got {args.max_parameters}"
+        )
     if args.check_bars is not None and args.check_bars < 1:  # a slice of -5 drops the last 5
         raise CliError(f"--check-bars: expected a number of bars >= 1, got {args.check_bars}")
     if args.check:  # before an export that may distil for minutes: --check parses with pynescript

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,18 +56,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     start.add_argument("--token-expiration-min", type=int, default=60)
     start.add_argument("--log-level", default="WARN", choices=("DEBUG", "INFO", "WARN", "ERROR"))
-    start.add_argument("--timeout-s", type=float, default=180.0, help="wait for READY workers")
+    start.add_argument("--timeout-s", type=_seconds, default=180.0, help="wait for READY workers")
     start.add_argument("--no-wait", action="store_true")
     start.set_defaults(handler=_start)
 
     stop = verbs.add_parser("stop", help="stop the TorchServe started from --workdir")
     stop.add_argument("--workdir", type=Path, required=True)
-    stop.add_argument("--timeout-s", type=float, default=30.0)
+    stop.add_argument("--timeout-s", type=_seconds, default=30.0)
     stop.set_defaults(handler=_stop)
 
     status = verbs.add_parser("status", help="pid, addresses and key file of a server")
     status.add_argument("--workdir", type=Path, required=True)
     status.set_defaults(handler=_status)
+
+
+def _seconds(text: str) -> float:
+    """A wait in seconds: finite and > 0 (NaN or inf would make the wait endless)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -19,7 +19,7 @@ from nautilus_ai.finetune.card import (
     FineTuneCard,
     finetune_library_versions,
 )
-from nautilus_ai.models.card import ArtifactError
+from nautilus_ai.models.card import ArtifactError, sealed_card
 from nautilus_ai.models.transformers_backend import PROMPT_SETTINGS_FILE
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def save_adapter(
             raise ArtifactError(f"peft did not write {', '.join(missing)}")
         _write_json(folder / PROMPT_SETTINGS_FILE, result.predictor.prompt_settings())
         digest = file_sha256(folder / ADAPTER_WEIGHTS_FILE)
-        stored = card.model_copy(update={"adapter_sha256": digest})
-        FineTuneCard.model_validate_json(stored.to_json())  # the stored card must read back
+        stored = sealed_card(card.model_copy(update={"adapter_sha256": digest}))  # reads back
         (folder / FINETUNE_CARD_FILE).write_text(stored.to_json(), encoding="utf-8")
 
     # The next free version when it is stored: a parallel fine-tune of one name may take one.

@@ -35,7 +35,13 @@ from pydantic import (
 )
 
 from nautilus_ai.artifacts import file_sha256
-from nautilus_ai.models.card import ArtifactError, describe_errors, library_versions, not_utf8
+from nautilus_ai.models.card import (
+    ArtifactError,
+    check_card_seal,
+    describe_errors,
+    library_versions,
+    not_utf8,
+)
 from nautilus_ai.models.transformers_backend import (
     ADAPTER_WEIGHTS_FILE,
     FINETUNE_CARD_FILE,
@@ -129,6 +135,9 @@ class FineTuneCard(_Frozen):
     library_versions : dict
     adapter_sha256 : str or None
         SHA-256 of ``adapter_model.safetensors``.
+    card_sha256 : str or None
+        SHA-256 of the card's other fields (:func:`~nautilus_ai.models.card.card_digest`); set
+        on save, checked on load (None: a card written before the seal, loaded with a warning).
     """
 
     schema_version: Literal[1] = 1
@@ -157,6 +166,7 @@ class FineTuneCard(_Frozen):
     metrics: dict[str, JsonValue]
     library_versions: dict[str, str] = Field(default_factory=dict)
     adapter_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    card_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @property
     def model_id(self) -> str:
@@ -180,9 +190,11 @@ def read_finetune_card(folder: str | Path) -> FineTuneCard:
     except UnicodeDecodeError as exc:
         raise ArtifactError(not_utf8(path, exc)) from None
     try:
-        return FineTuneCard.model_validate_json(text)
+        card = FineTuneCard.model_validate_json(text)
     except ValidationError as exc:
         raise ArtifactError(f"{path}: invalid fine-tune card: {describe_errors(exc)}") from exc
+    check_card_seal(card, path, "fine-tune card")
+    return card
 
 
 def finetune_library_versions() -> dict[str, str]:
@@ -240,7 +252,7 @@ def finetuned_predictor_config(
             f"{config_file} hashes to {found[:12]}..., the adapter {folder} was trained on a base "
             f"whose config.json hashes to {card.base_model.config_sha256[:12]}..."
         )
-    stored = json.loads((folder / PROMPT_SETTINGS_FILE).read_text(encoding="utf-8"))
+    stored = _read_prompt_settings(folder / PROMPT_SETTINGS_FILE)
     settings: dict[str, Any] = {
         "model_dir": base,
         "adapter_dir": folder,
@@ -257,3 +269,25 @@ def finetuned_predictor_config(
             settings[key] = stored[key]
     settings.update(overrides)
     return TransformersConfig(**settings)
+
+
+_PROMPT_KEYS = ("image_text", "prompt_bars", "system_prompt", "chat_template_kwargs", "spec_hash")
+
+
+def _read_prompt_settings(path: Path) -> dict[str, Any]:
+    """``prompt_settings.json`` as a dict with the keys a served config needs; errors name the
+    file (and the missing key)."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"no {path.name} in {path.parent} (the adapter's prompt settings)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(stored, dict):
+        raise ArtifactError(f"{path}: not a JSON object")
+    missing = [key for key in _PROMPT_KEYS if key not in stored]
+    if missing:
+        raise ArtifactError(f"{path}: missing {', '.join(missing)}")
+    return stored

@@ -14,11 +14,19 @@ The MLP computes ``logits = L_n(act(... act(L_0((x - mean) / std))))``; class pr
 ``softmax(logits / temperature)`` in the order of ``architecture.classes`` (default
 ``["sell", "hold", "buy"]``). The training code, the Pine exporter and the TorchServe handler all
 read this card; ``schema_version`` changes when a field changes meaning.
+
+The card seals itself: ``card_sha256`` is the SHA-256 of its other fields (canonical JSON, see
+:func:`card_digest`), so a card edited by hand (another class order, another temperature: every
+answer changes, nothing else notices) is refused on load. Cards written before the seal have none
+and load with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
+import logging
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,9 +55,13 @@ __all__ = [
     "ModelCard",
     "Standardisation",
     "TimeWindow",
+    "card_digest",
+    "check_card_seal",
+    "json_card_digest",
     "describe_errors",
     "library_versions",
     "read_model_card",
+    "sealed_card",
 ]
 
 CARD_FILE = "model_card.json"
@@ -60,6 +72,10 @@ CLASSES: tuple[str, str, str] = ("sell", "hold", "buy")
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 #: What a model's name may be (it names the artifact folder ``<name>/v<version>``).
 MODEL_NAME_PATTERN = _NAME_PATTERN
+#: The field holding a card's own checksum (:func:`card_digest`).
+CARD_SHA256_FIELD = "card_sha256"
+
+log = logging.getLogger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -158,6 +174,9 @@ class ModelCard(_Frozen):
         Versions of python, torch, numpy, safetensors, nautilus-ai... at creation.
     weights_sha256 : str or None
         SHA-256 of ``model.safetensors``; set by ``save_artifact`` and checked on load.
+    card_sha256 : str or None
+        SHA-256 of the card's other fields (:func:`card_digest`); set on save, checked on load
+        (None: a card written before the seal, loaded with a warning).
     """
 
     schema_version: Literal[1] = 1
@@ -179,6 +198,7 @@ class ModelCard(_Frozen):
     temperature: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
     library_versions: dict[str, str] = Field(default_factory=dict)
     weights_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    card_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelCard:
@@ -223,9 +243,58 @@ def read_card(folder: str | Path, card_type: type[CardT], what: str) -> CardT:
     except UnicodeDecodeError as exc:
         raise ArtifactError(not_utf8(path, exc)) from None
     try:
-        return card_type.model_validate_json(text)
+        card = card_type.model_validate_json(text)
     except ValidationError as exc:
         raise ArtifactError(f"{path}: invalid {what}: {describe_errors(exc)}") from exc
+    check_card_seal(card, path, what)
+    return card
+
+
+def card_digest(card: BaseModel) -> str:
+    """SHA-256 of a card's fields but ``card_sha256``, as sorted compact JSON (whitespace, key
+    order and number spelling in the file do not change it; any value does)."""
+    return json_card_digest(card.model_dump(mode="json"))
+
+
+def json_card_digest(data: Mapping[str, object]) -> str:
+    """:func:`card_digest` of a card read as plain JSON (``json.loads`` of its file): the same
+    digest, for readers that do not import the card's model."""
+    fields = {key: value for key, value in data.items() if key != CARD_SHA256_FIELD}
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sealed_card(card: CardT) -> CardT:
+    """``card`` with ``card_sha256`` set to the digest of the card as it reads back from its JSON
+    (what a loader will recompute)."""
+    stored = type(card).model_validate_json(card.model_dump_json())
+    return card.model_copy(update={CARD_SHA256_FIELD: card_digest(stored)})
+
+
+def check_card_seal(card: BaseModel, path: Path, what: str) -> None:
+    """Refuse a card whose fields no longer match its ``card_sha256``; warn for one without.
+
+    Raises
+    ------
+    ArtifactError
+        The card was edited (or corrupted) after it was written.
+    """
+    stored = getattr(card, CARD_SHA256_FIELD, None)
+    if stored is None:
+        log.warning(
+            "%s: %s has no card_sha256 (written before cards were sealed, or the seal was "
+            "removed): an edit to its fields cannot be detected",
+            path,
+            what,
+        )
+        return
+    actual = card_digest(card)
+    if actual != stored:
+        raise ArtifactError(
+            f"{path}: the {what} was edited or corrupted after it was written (its fields hash to "
+            f"{actual}, its card_sha256 is {stored}); restore the card, or store a new model "
+            "version (to load an edited card anyway, delete its card_sha256)"
+        )
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError) -> str:

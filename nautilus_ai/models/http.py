@@ -5,7 +5,10 @@ Used by :class:`~nautilus_ai.models.TorchServePredictor` and
 Connection failures and 5xx answers are retried (at most ``retries`` times, with a short
 backoff); a read timeout is not retried by default (the answer would come too late anyway).
 Transport failures and 5xx answers count against the :class:`CircuitBreaker`; while it is open,
-calls fail at once so a fallback can answer without waiting.
+calls fail at once so a fallback can answer without waiting. A backend that reads the answer
+posts with ``settle=False`` and settles the breaker itself (:meth:`HttpClient.settle`): an answer
+it cannot use (malformed, other classes, a 4xx) counts as a failure too, so a server that keeps
+answering junk fast opens the breaker as one that keeps failing does.
 """
 
 from __future__ import annotations
@@ -164,8 +167,18 @@ class HttpClient:
         )
         return cls(name, policy, breaker, headers, session=session, pool_size=pool_size)
 
-    def post(self, url: str, body: bytes, content_type: str = "application/json") -> HttpResponse:
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        content_type: str = "application/json",
+        *,
+        settle: bool = True,
+    ) -> HttpResponse:
         """POST ``body``; returns any non-5xx answer (the caller checks 4xx).
+
+        With ``settle=False`` a returned answer is not counted as a success: the caller reads it
+        and calls :meth:`settle` (failures that raise here are counted here either way).
 
         Raises
         ------
@@ -196,7 +209,8 @@ class HttpClient:
                 )
                 elapsed = time.perf_counter() - started
                 if response.status_code < 500:
-                    self.breaker.record_success()
+                    if settle:
+                        self.breaker.record_success()
                     return HttpResponse(response.status_code, content, elapsed)
                 problem = f"HTTP {response.status_code}: {content[:200].decode(errors='replace')!r}"
                 retryable = True
@@ -220,6 +234,14 @@ class HttpClient:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise PredictionError(f"{self.name}: {problem}{tries} ({url})")
             time.sleep(policy.backoff_s * 2 ** (attempt - 1))
+
+    def settle(self, usable: bool) -> None:
+        """Count an answer returned by ``post(..., settle=False)`` against the breaker: a success
+        when the caller could use it, a failure when not (malformed, unexpected status)."""
+        if usable:
+            self.breaker.record_success()
+        else:
+            self.breaker.record_failure()
 
     def get(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A plain GET with the policy's timeouts and no retries (management calls)."""

@@ -66,7 +66,9 @@ class LogNormalLatency:
     seed : int
         Seed of the draw sequence.
     max_ns : int or None
-        Optional cap on a single draw.
+        Optional cap on a single draw. Without one, draws are capped at a day (the longest
+        latency a config may give): a wide ``sigma`` would otherwise draw latencies past int64
+        nanoseconds, or infinity, and stop the run with an OverflowError.
     """
 
     median_ns: int
@@ -85,11 +87,10 @@ class LogNormalLatency:
     def sampler(self) -> Callable[[], int]:
         rng = np.random.default_rng(self.seed)
         mu = float(np.log(self.median_ns))
-        cap = self.max_ns
+        cap = float(self.max_ns if self.max_ns is not None else _MAX_DRAW_NS)
 
         def draw() -> int:
-            value = int(rng.lognormal(mu, self.sigma))
-            return value if cap is None else min(value, cap)
+            return int(min(rng.lognormal(mu, self.sigma), cap))  # inf -> cap
 
         return draw
 
@@ -169,6 +170,8 @@ class RecordedLatency:
 
 #: The longest latency a config may give (a day): more is a unit mistake, and overflows ns.
 _MAX_MS = 86_400_000.0
+#: The longest log-normal draw without ``max_ns``: the same day.
+_MAX_DRAW_NS = int(_MAX_MS) * _NS_PER_MS
 
 
 class _FixedConfig(BaseModel):

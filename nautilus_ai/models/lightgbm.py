@@ -59,6 +59,7 @@ from nautilus_ai.models.card import (
     new_artifact_folder,
     not_utf8,
     read_card,
+    sealed_card,
 )
 from nautilus_ai.models.lightgbm_trees import (
     LightGBMModelError,
@@ -170,6 +171,9 @@ class GBTModelCard(_Frozen):
         python, lightgbm, numpy, nautilus-ai... at creation.
     model_sha256 : str or None
         SHA-256 of ``model.txt``; set on save, checked on load.
+    card_sha256 : str or None
+        SHA-256 of the card's other fields; set on save, checked on load (see
+        :func:`~nautilus_ai.models.card.card_digest`).
     """
 
     schema_version: Literal[1] = 1
@@ -191,6 +195,7 @@ class GBTModelCard(_Frozen):
     calibration: Literal["temperature", "none"] = "temperature"
     library_versions: dict[str, str] = Field(default_factory=dict)
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    card_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @model_validator(mode="after")
     def _consistent(self) -> GBTModelCard:
@@ -432,8 +437,7 @@ def save_gbt_artifact(model_text: str, card: GBTModelCard, root: str | Path) -> 
         update: dict[str, object] = {"model_sha256": file_sha256(model)}
         if not card.library_versions:
             update["library_versions"] = library_versions()
-        final_card = card.model_copy(update=update)
-        GBTModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
+        final_card = sealed_card(card.model_copy(update=update))  # reads back, sealed
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
     return publish_folder(final.parent, final.name, write)

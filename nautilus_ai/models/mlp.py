@@ -43,6 +43,7 @@ from nautilus_ai.models.card import (
     library_versions,
     new_artifact_folder,
     read_model_card,
+    sealed_card,
     unreadable_weights,
 )
 from nautilus_ai.models.spec import (
@@ -463,8 +464,7 @@ def save_mlp_artifact(
         update: dict[str, object] = {"weights_sha256": file_sha256(file)}
         if not card.library_versions:
             update["library_versions"] = library_versions()
-        final_card = card.model_copy(update=update)
-        ModelCard.model_validate_json(final_card.to_json())  # the stored card must read back
+        final_card = sealed_card(card.model_copy(update=update))  # reads back, sealed
         (folder / CARD_FILE).write_text(final_card.to_json(), encoding="utf-8")
 
     return publish_folder(final.parent, final.name, write)

@@ -99,7 +99,7 @@ class PatternMemoryConfig(BaseModel):
     k : int
         Neighbours per decision.
     min_neighbours : int
-        Fewer eligible patterns than this: hold.
+        Fewer neighbours found than this (at most ``k``): hold.
     prior_strength : float
         Pseudo-patterns at the base rates in the action distribution (calibration).
     embargo_s : float
@@ -139,6 +139,11 @@ class PatternMemoryConfig(BaseModel):
             raise ValueError("give either 'path' or both 'catalog_path' and 'name'")
         if self.path is not None and (self.catalog_path is not None or self.name is not None):
             raise ValueError("give either 'path' or both 'catalog_path' and 'name', not both")
+        if self.min_neighbours > self.k:  # at most k neighbours are found: it would never act
+            raise ValueError(
+                f"min_neighbours ({self.min_neighbours}) must be <= k ({self.k}): at most k "
+                "neighbours are looked up, so every decision would hold"
+            )
         return self
 
     def folder(self, spec_hash: str) -> Path:

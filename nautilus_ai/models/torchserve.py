@@ -39,7 +39,12 @@ from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
-from nautilus_ai.models.torchserve_wire import decode_response, encode_request, read_key_file
+from nautilus_ai.models.torchserve_wire import (
+    decode_response,
+    encode_request,
+    is_invalid_row,
+    read_key_file,
+)
 
 __all__ = [
     "TORCHSERVE_KEY_FILE_ENV",
@@ -83,8 +88,10 @@ class TorchServeConfig(BaseModel):
         The feature spec the served model expects; sent with every request so the server
         refuses a mismatch. None sends the context's spec hash.
     model_id : str
-        The id this client reports; default ``torchserve:<model_name>``. Predictions carry the
-        id the server reports for the model that answered.
+        The id this client reports (and a prediction cache keys on); default
+        ``torchserve:<model_name>``, or ``torchserve:<model_name>/<model_version>`` when a
+        version is named. Predictions carry the id the server reports for the model that
+        answered.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -151,7 +158,12 @@ class TorchServePredictor(ItemwiseBackend):
         if config.model_version:
             path += f"/{config.model_version}"
         self._endpoint = self._base_url + path
-        self._model_id = config.model_id or f"torchserve:{config.model_name}"
+        # The version is part of the id: a prediction cache keys on it, and must never answer
+        # for version 2 with version 1's predictions.
+        default_id = f"torchserve:{config.model_name}"
+        if config.model_version:
+            default_id += f"/{config.model_version}"
+        self._model_id = config.model_id or default_id
         self._spec_hash = config.spec_hash
         key_file = config.key_file or os.environ.get(TORCHSERVE_KEY_FILE_ENV)
         self._key_file = Path(key_file) if key_file else None
@@ -202,15 +214,29 @@ class TorchServePredictor(ItemwiseBackend):
         body = encode_request(
             matrix, contexts, spec_hash=spec_hash, send_context=self.config.send_context
         )
-        response = self._http.post(self._endpoint, body)
-        if _auth_failed(response.status, response.body) and self._refresh_token():
-            response = self._http.post(self._endpoint, body)
-        if response.status != 200:
-            raise PredictionError(
-                f"{self._model_id}: HTTP {response.status} from {self._endpoint}: "
-                f"{response.body[:300]!r}"
-            )
-        _, results = decode_response(response.body, matrix.shape[0], self._model_id)
+        response = self._http.post(self._endpoint, body, settle=False)
+        if _auth_failed(response.status, response.body):
+            try:
+                refreshed = self._refresh_token()
+            except BaseException:  # settle the answer: a half-open breaker's trial slot
+                self._http.settle(False)
+                raise
+            if refreshed:
+                self._http.settle(True)  # the server answered; the retry carries the new token
+                response = self._http.post(self._endpoint, body, settle=False)
+        # An answer we cannot use counts against the breaker as a failed call does: a server
+        # answering junk fast (another model, a proxy's error page) opens it too.
+        try:
+            if response.status != 200:
+                raise PredictionError(
+                    f"{self._model_id}: HTTP {response.status} from {self._endpoint}: "
+                    f"{response.body[:300]!r}"
+                )
+            _, results = decode_response(response.body, matrix.shape[0], self._model_id)
+        except BaseException:
+            self._http.settle(False)
+            raise
+        self._http.settle(not any(is_invalid_row(r) for r in results))
         per_row = response.elapsed_s / max(1, matrix.shape[0])
         return [
             dataclasses.replace(r, latency=per_row) if isinstance(r, Prediction) else r

@@ -48,6 +48,7 @@ __all__ = [
     "decode_response",
     "encode_request",
     "handle_batch",
+    "is_invalid_row",
     "read_key_file",
 ]
 
@@ -151,8 +152,19 @@ def decode_response(body: bytes, rows: int, model_id: str) -> tuple[str, list[It
                 )
             )
         except (TypeError, ValueError) as exc:
-            results.append(PredictionError(f"{model_id}: invalid prediction in row {index}: {exc}"))
+            problem = f"{model_id}: invalid prediction in row {index}: {exc}"
+            results.append(_InvalidRowError(problem))
     return response.model_id, results
+
+
+class _InvalidRowError(PredictionError):
+    """A row the server answered with something that is not a prediction (another class, a
+    confidence out of range): a fault of the server, unlike a row error it reports itself."""
+
+
+def is_invalid_row(result: ItemResult) -> bool:
+    """Whether ``result`` is a row the server answered with something not a prediction."""
+    return isinstance(result, _InvalidRowError)
 
 
 # -- server side ------------------------------------------------------------------------------

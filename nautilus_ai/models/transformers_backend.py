@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from nautilus_ai.artifacts import file_sha256
 from nautilus_ai.charts import ChartStyle, render_chart
 from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError
-from nautilus_ai.models.card import ArtifactError, checked_artifact_file
+from nautilus_ai.models.card import ArtifactError, checked_artifact_file, json_card_digest
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.prompting import (
     ACTION_CHOICES,
@@ -405,10 +405,26 @@ class TransformersPredictor(ItemwiseBackend):
             raise PredictionError(f"cannot read {card_path}: {exc}") from exc
         if not isinstance(card, dict):
             raise PredictionError(f"{card_path} is not a fine-tune card (not a JSON object)")
+        sealed = card.get("card_sha256")
+        if sealed is not None and json_card_digest(card) != sealed:
+            raise PredictionError(
+                f"{card_path}: the fine-tune card was edited or corrupted after it was written "
+                "(its fields do not hash to its card_sha256); restore it"
+            )
         try:
             checked_artifact_file(adapter_dir, ADAPTER_WEIGHTS_FILE, card.get("adapter_sha256"))
         except ArtifactError as exc:
             raise PredictionError(str(exc)) from None
+        # prompt_settings.json is what the config was checked against (and what
+        # finetune_card.json's config is built from): an edited one would pass that check.
+        trained = card.get("prompt_settings")
+        current = self.prompt_settings()
+        if isinstance(trained, dict) and trained != current:
+            raise PredictionError(
+                f"adapter {adapter_dir} was fine-tuned on other prompts than this config builds "
+                f"(its {FINETUNE_CARD_FILE} records them; was {PROMPT_SETTINGS_FILE} edited?): "
+                f"{_settings_difference(trained, current)}"
+            )
         base = card.get("base_model")
         expected = base.get("config_sha256") if isinstance(base, dict) else None
         config_file = self.config.model_dir / "config.json"

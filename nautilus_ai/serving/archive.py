@@ -12,6 +12,7 @@ The archive also carries ``model-config.yaml`` (server-side batching, workers, t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from nautilus_ai.artifacts import fsync_path
 from nautilus_ai.serving.handler_core import MANIFEST_NAME
 
 __all__ = ["ArchiveError", "build_archive", "handler_path"]
@@ -55,7 +57,10 @@ def build_archive(
     torch_threads: int | None = 1,
     timeout_s: float = 600.0,
 ) -> Path:
-    """Package ``source`` as ``<export_dir>/<model_name>.mar`` (overwriting it).
+    """Package ``source`` as ``<export_dir>/<model_name>.mar`` (replacing it).
+
+    The archive is built in a temporary folder inside ``export_dir`` and renamed into place:
+    an archiver that fails, times out or is killed leaves the previous ``.mar`` whole.
 
     Parameters
     ----------
@@ -118,7 +123,11 @@ def build_archive(
     if command_name is None:
         raise ArchiveError("torch-model-archiver not found: pip install 'nautilus-ai[serve]'")
 
-    with tempfile.TemporaryDirectory(prefix="nautilus-mar-") as tmp:
+    mar = export / f"{model_name}.mar"
+    with (
+        tempfile.TemporaryDirectory(prefix="nautilus-mar-") as tmp,
+        tempfile.TemporaryDirectory(prefix=f".{model_name}.mar.", dir=export) as built,
+    ):
         staging = Path(tmp) / "files"
         staging.mkdir()
         if kind == "torch":
@@ -159,7 +168,7 @@ def build_archive(
             "--config-file",
             str(config_file),
             "--export-path",
-            str(export),
+            built,
             "--force",
         ]
         try:
@@ -173,9 +182,12 @@ def build_archive(
                 f"torch-model-archiver failed (exit {result.returncode}): "
                 f"{(result.stderr or result.stdout).strip()[-2000:]}"
             )
-    mar = export / f"{model_name}.mar"
-    if not mar.is_file():
-        raise ArchiveError(f"torch-model-archiver reported success but {mar} is missing")
+        staged = Path(built) / mar.name
+        if not staged.is_file():
+            raise ArchiveError(f"torch-model-archiver reported success but wrote no {mar.name}")
+        fsync_path(staged)
+        os.replace(staged, mar)  # whole or not at all: a server restarting reads either one
+        fsync_path(export)
     return mar
 
 

@@ -85,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self._answer(413, {"error": f"body larger than {MAX_BODY} bytes"})
             return
+        if length < 0:  # read(-1) would wait for the client to close its side
+            self._answer(400, {"error": f"bad Content-Length {length}"})
+            return
         try:
             data = json.loads(self.rfile.read(length))
             if not isinstance(data, dict):
@@ -95,8 +98,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         line = json.dumps(outcome.to_dict()) + "\n"
         with self.server.write_lock:
-            with self.server.out.open("a") as handle:
-                handle.write(line)
+            try:
+                with self.server.out.open("a") as handle:
+                    handle.write(line)
+            except OSError as exc:  # disk full, file removed or replaced: say so, never drop it
+                problem = f"cannot append to {self.server.out}: {exc.strerror or exc}"
+                print(f"feedback_endpoint: error: {problem}", file=sys.stderr, flush=True)
+                self._answer(500, {"error": problem})
+                return
             self.server.accepted += 1
         self._answer(200, {"accepted": 1})
 

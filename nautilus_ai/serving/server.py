@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import shutil
 import signal
@@ -177,6 +178,13 @@ class TorchServeSettings:
             raise ValueError(f"workers_per_model must be >= 1, was {self.workers_per_model}")
         if self.java_heap_mb < 64:
             raise ValueError(f"java_heap_mb must be >= 64, was {self.java_heap_mb}")
+        check_wait("startup_timeout_s", self.startup_timeout_s)
+
+
+def check_wait(name: str, seconds: float) -> None:
+    """Refuse a wait that is not finite and > 0: a NaN or infinite deadline is never passed."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{name} must be a finite number of seconds > 0, was {seconds!r}")
 
 
 class TorchServeProcess:
@@ -404,6 +412,7 @@ class TorchServeProcess:
     def wait_ready(self, models: Sequence[str] = (), timeout_s: float | None = None) -> None:
         """Block until the server answers ``/ping`` and each named model has a READY worker."""
         timeout = self.settings.startup_timeout_s if timeout_s is None else timeout_s
+        check_wait("timeout_s", timeout)
         give_up = time.monotonic() + timeout
         while True:
             if self.pid() is None:
@@ -450,6 +459,7 @@ class TorchServeProcess:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Terminate the JVM and its workers by pid and wait until they are gone. Idempotent."""
+        check_wait("timeout_s", timeout_s)
         pid = self.pid()
         self._session.close()
         if pid is None:

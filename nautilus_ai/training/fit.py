@@ -8,6 +8,7 @@ before the first step, so the stored weights apply to raw feature vectors.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -168,6 +169,12 @@ def fit_mlp(
                 optimizer.step()
                 total += float(loss.detach()) * len(idx)
             train_loss = total / n
+            if not math.isfinite(train_loss):  # the weights are NaN / inf from here on
+                raise ValueError(
+                    f"training diverged: the training loss is {train_loss} in epoch {epoch} "
+                    f"(learning rate {config.learning_rate:g}); nothing is stored; lower the "
+                    "learning rate (--lr)"
+                )
             val_loss = val_acc = val_f1 = None
             improved = False
             if has_val:

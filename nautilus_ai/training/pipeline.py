@@ -127,6 +127,13 @@ def split_summary_lines(metrics: Mapping[str, Any]) -> list[str]:
             )
     if cal.get("warning"):
         lines.append(f"  WARNING calibration: {cal['warning']}")
+    decision = m.get("decision")
+    if isinstance(decision, Mapping) and decision.get("validation_signal_rate") == 0.0:
+        lines.append(
+            "  WARNING decision: the model never calls buy or sell on the validation window; "
+            f"its suggested min_confidence is {decision.get('min_confidence')} and a run "
+            "using it (backtest, export-pine) would never trade"
+        )
     if cal.get("validation_ece_before") is not None:
         lines.append(
             f"  calibration: temperature {cal['temperature']:.3f}; ECE validation "

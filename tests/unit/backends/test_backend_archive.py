@@ -76,3 +76,29 @@ def test_out_of_range_server_settings_are_refused(
             export_dir=tmp_path,
             **{field: value},  # type: ignore[arg-type]
         )
+
+
+def test_an_archiver_killed_midway_leaves_the_previous_archive_whole(
+    mlp_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torch-model-archiver writes its zip straight to <store>/<name>.mar: killed (or timed out)
+    # while re-packaging, it left a truncated archive where the served one had been, and the
+    # next server start failed to load it.
+    import subprocess
+
+    from nautilus_ai.serving import archive
+
+    store = tmp_path / "store"
+    mar = build_archive(mlp_dir, kind="torch", model_name="m", export_dir=store)
+    before = mar.read_bytes()
+
+    def killed_midway(command: list[str], **kwargs: object) -> object:
+        export = Path(command[command.index("--export-path") + 1])
+        (export / "m.mar").write_bytes(before[:100])  # the archiver's first bytes
+        raise subprocess.TimeoutExpired(command, 1.0)
+
+    monkeypatch.setattr(archive.subprocess, "run", killed_midway)
+    with pytest.raises(ArchiveError, match="longer than"):
+        build_archive(mlp_dir, kind="torch", model_name="m", export_dir=store, timeout_s=1.0)
+    assert mar.read_bytes() == before
+    assert sorted(p.name for p in store.iterdir()) == ["m.mar"]  # no temporary folder left

@@ -226,3 +226,39 @@ def test_a_lock_held_by_another_process_is_waited_for_with_a_bound(
         if holder.stdout is not None:
             holder.stdout.close()
     assert cached.cache.flush() == 1 and not path.with_name("c.parquet.tmp").exists()
+
+
+def test_a_cache_never_answers_for_another_torchserve_model_version(tmp_path: Path) -> None:
+    """A TorchServe predictor's id ignored ``model_version``: a cached run against version 1,
+    then the config switched to version 2, served version 1's answers from the cache for every
+    bar, without a call to the server and without a word."""
+    import json
+
+    from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
+
+    class Session:
+        def __init__(self, action: str) -> None:
+            self.action, self.calls = action, 0
+
+        def post(self, url: str, **kwargs: object) -> object:
+            self.calls += 1
+            row = {"action": self.action, "confidence": 0.8, "risk_score": 0.1, "latency": 0.0}
+            body = json.dumps({"model_id": "", "predictions": [row]}).encode()
+            return type("R", (), {"status_code": 200, "content": body})()
+
+        def close(self) -> None:
+            pass
+
+    path = tmp_path / "p.parquet"
+    context = _ctx(60)
+    answers = {}
+    for version, action in (("1", "buy"), ("2", "sell")):
+        session = Session(action)
+        config = TorchServeConfig(model_name="m", url="http://127.0.0.1:9", model_version=version)
+        inner = TorchServePredictor(config, session=session)
+        cached = CachedPredictor(inner, PredictionCache(path))
+        answers[version] = cached.predict(np.zeros(2), context).action
+        cached.cache.flush()
+        assert session.calls == 1, f"version {version} was served from the cache"
+    assert answers == {"1": Action.BUY, "2": Action.SELL}
+    assert TorchServePredictor(config).model_id == "torchserve:m/2"

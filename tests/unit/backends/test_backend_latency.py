@@ -82,3 +82,16 @@ def test_the_strategy_config_check_refuses_latencies_that_cannot_be_built(
 
     with pytest.raises(ConfigFieldError, match=where):
         check(data, LatencySpec)
+
+
+def test_a_wide_lognormal_never_overflows() -> None:
+    # sigma 500 (accepted by the config, no max_ms): about one draw in ten overflowed to
+    # infinity and int() raised OverflowError in the middle of a backtest; others were far past
+    # int64 nanoseconds. Draws without a cap now stop at a day.
+    draw = LatencyConfig.parse({"kind": "lognormal", "median_ms": 100, "sigma": 500}).sampler()
+    values = [draw() for _ in range(2_000)]
+    assert min(values) >= 0 and max(values) == 86_400 * 10**9
+    capped = LatencyConfig.parse(
+        {"kind": "lognormal", "median_ms": 100, "sigma": 500, "max_ms": 250}
+    ).sampler()
+    assert max(capped() for _ in range(2_000)) == 250 * 10**6

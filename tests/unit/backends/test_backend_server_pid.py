@@ -107,3 +107,18 @@ def test_serve_start_interrupted_while_waiting_stops_the_server(
     store.mkdir()
     rc = main(["serve", "start", "--store", str(store), "--workdir", str(tmp_path / "w")])
     assert rc == 130 and stopped == [True]
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf"), 0.0])
+def test_a_wait_that_would_never_end_is_refused(tmp_path: Path, seconds: float) -> None:
+    # From Python, startup_timeout_s / wait_ready(timeout_s=) / stop(timeout_s=) took NaN or
+    # inf: a deadline that is never passed, a wait for ever on a server that never got ready.
+    store = tmp_path / "store"
+    store.mkdir()
+    with pytest.raises(ValueError, match="startup_timeout_s must be a finite number"):
+        TorchServeSettings(model_store=store, workdir=tmp_path / "ts", startup_timeout_s=seconds)
+    server = TorchServeProcess(TorchServeSettings(model_store=store, workdir=tmp_path / "ts"))
+    with pytest.raises(ValueError, match="timeout_s must be a finite number"):
+        server.wait_ready(timeout_s=seconds)
+    with pytest.raises(ValueError, match="timeout_s must be a finite number"):
+        server.stop(timeout_s=seconds)

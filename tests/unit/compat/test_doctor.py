@@ -138,6 +138,10 @@ def test_config_check_loads_the_model_artifact_as_the_run_would(
     card["feature_spec"]["rsi_period"] = 7  # against its spec_hash
     (edited / "model_card.json").write_text(json.dumps(card))
     [need] = _predictor_needs({"kind": "torch", "path": str(edited)})
+    assert not need.ok and "the model card was edited or corrupted" in need.detail
+    del card["card_sha256"]  # a card written before cards were sealed
+    (edited / "model_card.json").write_text(json.dumps(card))
+    [need] = _predictor_needs({"kind": "torch", "path": str(edited)})
     assert not need.ok and "stored feature spec rebuilds as" in need.detail
     [need] = _predictor_needs({"kind": "lightgbm", "path": str(tmp_path / "nothing")})
     assert not need.ok and need.detail == "no model_card.json there"

@@ -390,3 +390,61 @@ def test_a_tampered_adapter_or_another_base_is_refused_when_served(
     (other_base / "config.json").write_text(json.dumps(config_json))
     with pytest.raises(PredictionError, match=r"trained on a base whose config\.json"):
         TransformersPredictor(config.model_copy(update={"model_dir": other_base}))
+
+
+def test_an_edited_prompt_settings_file_is_refused_when_served(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # prompt_settings.json is what the served config is built from and checked against: edited
+    # (prompt_bars 4 -> 8), the adapter was served on prompts it was never trained on, without
+    # a word. The card's record of the training prompts now has the last word.
+    edited = tmp_path / "edited"
+    shutil.copytree(trained.folder, edited)
+    path = edited / PROMPT_SETTINGS_FILE
+    settings = json.loads(path.read_text())
+    settings["prompt_bars"] = 8
+    path.write_text(json.dumps(settings))
+    config = finetuned_predictor_config(edited, device="cpu")
+    with pytest.raises(PredictionError, match=r"was prompt_settings\.json edited\?.*prompt_bars"):
+        TransformersPredictor(config)
+
+
+def test_an_edited_finetune_card_is_refused(trained: Trained, tmp_path: Path) -> None:
+    # finetune_card.json edited by hand (its context_bars, the base it must sit on, the prompt
+    # settings it records) loaded without a word: the card now seals its own fields, as model
+    # cards do; one without a seal (written before it) still loads.
+    edited = tmp_path / "edited"
+    shutil.copytree(trained.folder, edited)
+    path = edited / FINETUNE_CARD_FILE
+    written = json.loads(path.read_text())
+    assert len(written["card_sha256"]) == 64
+    card = dict(written, context_bars=written["context_bars"] + 1)
+    path.write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match=r"fine-tune card was edited or corrupted"):
+        finetuned_predictor_config(edited)
+    config = finetuned_predictor_config(trained.folder, device="cpu")
+    with pytest.raises(PredictionError, match=r"fine-tune card was edited or corrupted"):
+        TransformersPredictor(config.model_copy(update={"adapter_dir": edited}))
+    del card["card_sha256"]
+    path.write_text(json.dumps(card))
+    assert read_finetune_card(edited).context_bars == written["context_bars"] + 1
+
+
+def test_a_missing_or_broken_prompt_settings_file_is_named(
+    trained: Trained, tmp_path: Path
+) -> None:
+    # finetuned_predictor_config raised a bare FileNotFoundError, JSONDecodeError or
+    # KeyError('image_text') for an adapter folder whose prompt_settings.json was missing,
+    # broken or incomplete, naming no file.
+    broken = tmp_path / "broken"
+    shutil.copytree(trained.folder, broken)
+    path = broken / PROMPT_SETTINGS_FILE
+    path.unlink()
+    with pytest.raises(ArtifactError, match=rf"no {PROMPT_SETTINGS_FILE} in {broken}"):
+        finetuned_predictor_config(broken)
+    path.write_text("{not json")
+    with pytest.raises(ArtifactError, match=rf"{path}: not readable JSON"):
+        finetuned_predictor_config(broken)
+    path.write_text(json.dumps({"prompt_bars": 4}))
+    with pytest.raises(ArtifactError, match=rf"{path}: missing image_text, system_prompt"):
+        finetuned_predictor_config(broken)

@@ -183,6 +183,20 @@ def test_a_changed_model_file_is_refused(artifact: Path, tmp_path: Path) -> None
         LightGBMPredictor.from_artifact(copy, spec=FeatureSpec())
 
 
+def test_an_edited_card_is_refused(artifact: Path, tmp_path: Path) -> None:
+    # The card's temperature (or class order) edited by hand loaded and changed every answer:
+    # model_sha256 covers model.txt only. The card's own seal now refuses it.
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(artifact, copy)
+    card = json.loads((copy / "model_card.json").read_text())
+    card["temperature"] = 0.2
+    (copy / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ArtifactError, match="LightGBM model card was edited or corrupted"):
+        LightGBMPredictor.from_artifact(copy, spec=FeatureSpec())
+
+
 def test_a_model_file_that_is_not_text_is_named(artifact: Path, tmp_path: Path) -> None:
     # Under a card without a checksum, a binary model.txt raised "'utf-8' codec can't decode"
     # naming no file.
@@ -193,6 +207,7 @@ def test_a_model_file_that_is_not_text_is_named(artifact: Path, tmp_path: Path) 
     (copy / MODEL_FILE).write_bytes(b"\xff\xfe" + (artifact / MODEL_FILE).read_bytes())
     card = json.loads((artifact / "model_card.json").read_text())
     card.pop("model_sha256")
+    card.pop("card_sha256")  # a card written before cards were sealed
     (copy / "model_card.json").write_text(json.dumps(card))
     with pytest.raises(ArtifactError, match=rf"{MODEL_FILE}.*UTF-8"):
         LightGBMPredictor.from_artifact(copy, spec=FeatureSpec())

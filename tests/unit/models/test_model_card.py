@@ -117,3 +117,47 @@ def test_a_whole_card_error_does_not_print_the_whole_card(tmp_path: Path) -> Non
     message = str(info.value)
     assert "feature_names has 2 names but architecture.input_dim is 3" in message
     assert len(message) < 400 and message.endswith("...)")
+
+
+def test_a_card_edited_after_it_was_written_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored card's class order or temperature edited by hand loaded without a word and
+    changed every answer (the weights' SHA-256 does not cover the card). The card now seals its
+    own fields; an edit is refused naming the file, a card without a seal (written before it)
+    still loads, with a warning."""
+    import torch
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.torch_mlp import TorchPredictor, save_artifact
+
+    torch.set_num_threads(1)
+    spec = FeatureSpec()
+    model = TorchPredictor.random(spec, seed=3, hidden=(4,), device="cpu")
+    folder = save_artifact(model.module, model.card, tmp_path)
+    path = folder / CARD_FILE
+    written = path.read_text()
+    stored = json.loads(written)
+    assert len(stored["card_sha256"]) == 64
+    path.write_text(json.dumps(stored))  # another layout, same values: still loads
+    assert read_model_card(folder).card_sha256 == stored["card_sha256"]
+    for edit in (
+        lambda card: card["architecture"].update(classes=["buy", "hold", "sell"]),
+        lambda card: card.update(temperature=0.25),
+        lambda card: card["label"].update(horizon=99),
+    ):
+        edited = json.loads(written)
+        edit(edited)
+        path.write_text(json.dumps(edited))
+        with pytest.raises(ArtifactError, match=rf"{path}: the model card was edited") as info:
+            TorchPredictor.from_artifact(folder, spec=spec, device="cpu")
+        assert "\n" not in str(info.value)
+    unsealed = json.loads(written)
+    del unsealed["card_sha256"]
+    unsealed["temperature"] = 0.25
+    path.write_text(json.dumps(unsealed))
+    with caplog.at_level("WARNING", logger="nautilus_ai.models.card"):
+        assert (
+            TorchPredictor.from_artifact(folder, spec=spec, device="cpu").card.temperature == 0.25
+        )
+    assert f"{path}: model card has no card_sha256" in caplog.text

@@ -327,6 +327,7 @@ def test_a_card_edited_against_its_spec_hash_is_refused(
     folder = save_artifact(module, _card(spec, module), tmp_path)
     card_path = folder / CARD_FILE
     stored = json.loads(card_path.read_text())
+    del stored["card_sha256"]  # a card written before cards were sealed (a sealed one: refused)
     edit(stored)  # type: ignore[operator]
     card_path.write_text(json.dumps(stored))
     for loader in (TorchPredictor, MLPPredictor):
@@ -341,7 +342,7 @@ def test_weights_that_do_not_match_the_card_are_refused(spec: FeatureSpec, tmp_p
     card_path = folder / CARD_FILE
     stored = json.loads(card_path.read_text())
     stored["architecture"]["hidden"] = [9]
-    stored["weights_sha256"] = None
+    stored["weights_sha256"] = stored["card_sha256"] = None
     card_path.write_text(json.dumps(stored))
     with pytest.raises(ArtifactError, match=r"layers\.0\.weight.*\(8, 28\).*\(9, 28\)"):
         TorchPredictor.from_artifact(folder, spec=spec)
@@ -387,7 +388,7 @@ def test_unreadable_artifact_files_are_errors_naming_the_file(
     folder = save_artifact(module, _card(spec, module), tmp_path)
     card_path = folder / CARD_FILE
     stored = json.loads(card_path.read_text())
-    del stored["weights_sha256"]
+    del stored["weights_sha256"], stored["card_sha256"]
     card_path.write_text(json.dumps(stored))
     weights = folder / WEIGHTS_FILE
     weights.write_bytes(weights.read_bytes()[:300])

@@ -25,7 +25,7 @@ def artifact(tmp_path: Path) -> Path:
 def _rewrite(folder: Path, tensors: dict[str, np.ndarray]) -> None:
     save_file(tensors, str(folder / "model.safetensors"))
     card = json.loads((folder / "model_card.json").read_text())
-    card["weights_sha256"] = None
+    card["weights_sha256"] = card["card_sha256"] = None
     (folder / "model_card.json").write_text(json.dumps(card))
 
 

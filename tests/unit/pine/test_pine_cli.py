@@ -124,3 +124,20 @@ def test_an_out_that_cannot_be_written_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"nautilus-ai: error: --out: cannot write {tmp_path}/a-file/r.pine: ")
     assert len(err.splitlines()) == 1
+
+
+def test_a_negative_max_parameters_is_refused(
+    artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --max-parameters -1 was taken without a word: no MLP fits under it, so every export
+    # under --embed auto became a distilled tree (minutes, and an approximation) of a model
+    # that embeds exactly.
+    out = tmp_path / "mlp.pine"
+    code = main(["export-pine", "--model", str(artifact), "--out", str(out),
+                 "--max-parameters", "-1"])  # fmt: skip
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "nautilus-ai: error: --max-parameters: expected a number of parameters >= 0, got -1\n"
+    )

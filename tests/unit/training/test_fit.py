@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from nautilus_ai.training import TrainConfig, fit_mlp, module_logits, torch_threads
@@ -72,3 +73,12 @@ def test_balanced_class_weights_and_thread_setting_is_restored() -> None:
     with torch_threads(1) as used:
         assert used == 1 and torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_a_diverging_fit_fails_instead_of_returning_its_initial_weights() -> None:
+    # At a learning rate that blows the loss up to NaN in the first epoch, no epoch ever beat
+    # the initial validation loss: the fit returned the untrained random weights (best epoch 0),
+    # the pipeline stored them with plausible-looking metrics, and `train` exited 0.
+    config = TrainConfig(hidden=(16,), epochs=3, batch_size=256, threads=1, learning_rate=1e8)
+    with pytest.raises(ValueError, match=r"training diverged: .* nan in epoch 1 .*--lr"):
+        _fit(config)

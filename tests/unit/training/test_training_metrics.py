@@ -96,3 +96,19 @@ def test_a_temperature_at_its_search_bound_is_said() -> None:
     assert bound_note(fit_temperature(skilled, y)) is None
     lines = split_summary_lines({"calibration": {"temperature": temperature, "warning": note}})
     assert lines == [f"  WARNING calibration: {note}"]
+
+
+def test_a_model_that_never_acts_on_validation_is_said() -> None:
+    # A model that called hold on every validation bar got min_confidence 1.0 in its card, the
+    # threshold backtests and export-pine take by default: a strategy that never trades, and
+    # the training summary said nothing.
+    from nautilus_ai.training.pipeline import select_min_confidence, split_summary_lines
+
+    probabilities = np.tile([0.2, 0.6, 0.2], (50, 1))
+    decision = select_min_confidence(probabilities, np.ones(50, dtype=np.int64), 0.03)
+    assert decision["min_confidence"] == 1.0 and decision["validation_signal_rate"] == 0.0
+    [line] = split_summary_lines({"calibration": {"temperature": 1.0}, "decision": decision})
+    assert line.startswith("  WARNING decision: the model never calls buy or sell")
+    assert "min_confidence is 1.0" in line
+    acting = select_min_confidence(np.tile([0.1, 0.2, 0.7], (50, 1)), np.ones(50, np.int64), 0.5)
+    assert split_summary_lines({"calibration": {"temperature": 1.0}, "decision": acting}) == []
