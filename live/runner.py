@@ -33,7 +33,7 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
-from nautilus_ai.live.config import LiveConfigError, LiveRunFile
+from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import RemoteController
 
 __all__ = [
@@ -99,6 +99,7 @@ def prepare_live(run_file: LiveRunFile, env: Mapping[str, str] | None = None) ->
 def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
     done: list[str] = []
     done += _check_strategies(run_file)
+    done += _check_control_targets(run_file)
     done += _check_control(run_file, env)
     done += _check_trade_log(run_file)
     provided, bar_types, replay_done = _check_replay_clients(run_file)
@@ -140,6 +141,42 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
         else:
             done.append(f"strategy {sid}: built")
     return done
+
+
+def _check_control_targets(run_file: LiveRunFile) -> list[str]:
+    """Every strategy id the controller names (``strategy_ids``, each schedule entry's
+    ``strategy_id``) is one of the node's: a typo there would have every command for the real
+    strategy refused ("unknown strategy") or a scheduled pause never applied, in a node that
+    started without a word."""
+    from nautilus_trader.trading.config import StrategyFactory
+
+    controller = run_file.node.controller
+    if controller is None or controller.controller_path != CONTROLLER_PATH:
+        return []
+    config = controller.config
+    from_control = run_file.raw.get("control") is not None
+    where: KeyPath = ("control",) if from_control else ("node", "controller", "config")
+    ids = [StrategyFactory.create(s).id.value for s in run_file.node.strategies]
+    named: list[tuple[KeyPath, Any]] = [
+        ((*where, "strategy_ids", i), sid) for i, sid in enumerate(config.get("strategy_ids") or [])
+    ]
+    named += [
+        ((*where, "schedule", i, "strategy_id"), entry.get("strategy_id"))
+        for i, entry in enumerate(config.get("schedule") or [])
+        if isinstance(entry, Mapping)
+    ]
+    for path, sid in named:
+        if sid not in ids:
+            raise ConfigFieldError(
+                path,
+                f"no strategy of this node has that id (node.strategies: "
+                f"{', '.join(ids) or 'none'})",
+                received=sid,
+                suggestion=nearest(str(sid), ids),
+            )
+    if not named:
+        return []
+    return [f"control: the {len(named)} strategy id(s) it names are the node's"]
 
 
 def _check_control(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:

@@ -95,6 +95,24 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "node.strategies[1].config.order_id_tag: strategy id AIPatternStrategy-001 is already",
     ),
     (
+        "started; every command for AIPatternStrategy-001 refused 'unknown strategy', exit 0",
+        lambda c: c["control"].update(strategy_ids=["AIPatternStrategy-01"]),
+        "control.strategy_ids[0]: no strategy of this node has that id",
+    ),
+    (
+        "started; the scheduled pause was refused 'no running strategy', exit 0",
+        lambda c: c["control"].update(
+            schedule=[
+                {
+                    "at": "2030-01-02T00:00:00Z",
+                    "type": "pause",
+                    "strategy_id": "AIPatternStrategy-01",
+                }
+            ]
+        ),
+        "control.schedule[0].strategy_id: no strategy of this node has that id",
+    ),
+    (
         "ValueError traceback (balance currency != base currency)",
         lambda c: c["exec_clients"]["SIM"]["config"].update(starting_balances=["100000 USDX"]),
         "exec_clients.SIM.config.starting_balances[0]: unknown currency 'USDX'",
