@@ -548,7 +548,7 @@ def run_live(
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
-        outcome.reasons = watch.reasons() + _left_open(node)
+        outcome.reasons = watch.reasons() + _left_open(node) + _schedule_problems(node)
     finally:
         gc.unfreeze()
         cancel_pending_tasks(loop)
@@ -676,6 +676,19 @@ def cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _schedule_problems(node: TradingNode) -> list[str]:
+    """The control schedule's entries that were due while the node ran and were not applied
+    (rejected, failed): the run did not do what its config asked. Entries due after the stop
+    are not counted (a live node may be stopped at any time)."""
+    now = node.kernel.clock.timestamp_ns()
+    return [
+        problem
+        for actor in node.trader.actors()
+        if isinstance(actor, RemoteController)
+        for problem in actor.schedule_problems(due_by_ns=now)
+    ]
 
 
 def _left_open(node: TradingNode) -> list[str]:

@@ -136,10 +136,14 @@ class RemoteController(Controller):
         """The Redis control plane while listening, else ``None``."""
         return self._plane
 
-    def schedule_problems(self) -> list[str]:
+    def schedule_problems(self, due_by_ns: int | None = None) -> list[str]:
         """Each scheduled command that was not applied (rejected, failed, or never due within
-        the run), as a reason for the run's outcome; empty when all were."""
-        return schedule_problems(self._schedule, list(self.replies))
+        the run), as a reason for the run's outcome; empty when all were. With ``due_by_ns``
+        (a live node: it may stop before later entries), only the entries due by then."""
+        schedule = self._schedule
+        if due_by_ns is not None:
+            schedule = [entry for entry in schedule if entry.at_ns <= due_by_ns]
+        return schedule_problems(schedule, list(self.replies))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
