@@ -63,6 +63,16 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "control.redis_url: url must start with redis://",
     ),
     (
+        "RemoteController error on START (ValueError traceback: the port), exit 1",
+        lambda c: c["control"].update(redis_url="redis://127.0.0.1:6379x/0"),
+        "control.redis_url: url 'redis://127.0.0.1:6379x/0': Port could not be cast",
+    ),
+    (
+        "ran on Redis database 0 (the '/zero' dropped), commands sent to /0 only",
+        lambda c: c["control"].update(redis_url="redis://127.0.0.1:6379/zero"),
+        "control.redis_url: url 'redis://127.0.0.1:6379/zero': the database after the last",
+    ),
+    (
         "ran with a Sandbox venue no data client feeds, exit 0",
         lambda c: c["exec_clients"]["SIM"]["config"].update(venue="IDEALPRO"),
         "exec_clients.SIM.config.venue: no data client provides IDEALPRO instruments",
