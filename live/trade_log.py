@@ -48,16 +48,21 @@ class TradeLogActor(Actor):
         self.lines = 0
 
     def on_start(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self._path.open("a", encoding="utf-8")
-        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
-        self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
-        self.msgbus.subscribe(topic=CONTROL_REPLY_TOPIC, handler=self._on_control)
+        if self._file is None:  # a restart of the same node keeps writing to the open file
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._path.open("a", encoding="utf-8")
+            self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+            self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
+            self.msgbus.subscribe(topic=CONTROL_REPLY_TOPIC, handler=self._on_control)
         self._write(
             {"event": "start", "trader_id": self.trader_id.value, "ts": self.clock.timestamp_ns()}
         )
 
-    def on_stop(self) -> None:
+    # Nautilus stops the actors before the strategies, and a strategy closes its position in
+    # its own on_stop: the log stays open through the node's post-stop wait for those fills,
+    # and ends (``stop``) when the node disposes of it.
+
+    def on_dispose(self) -> None:
         self._write({"event": "stop", "ts": self.clock.timestamp_ns()})
         if self._file is not None:
             self._file.close()
