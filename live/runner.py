@@ -9,9 +9,9 @@ execution client and its instrument a data client). A problem is a
 :class:`~nautilus_ai.live.config.LiveConfigError` naming the key path.
 
 The node runs on the calling thread (it owns the asyncio loop and the SIGINT / SIGTERM
-handlers) until it is stopped: by a signal, by
-``max_runtime_secs``, or when every replay data client has emitted its last bar
-(``stop_after_replay``). On the way out the runner collects each strategy's control status and
+handlers) until it is stopped: by a signal, by ``max_runtime_secs``, when every replay data
+client has emitted its last bar (``stop_after_replay``), or when a replay client's feed fails
+(the run then fails). On the way out the runner collects each strategy's control status and
 the controller's command outcomes, then disposes of the node.
 """
 
@@ -525,12 +525,16 @@ def run_live(
         if isinstance(spec.config, ReplayDataClientConfig)
     }
     replay: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
     options = run_file.run
 
     def on_replay_finished(message: Any) -> None:
         info = json.loads(message)
         replay[info["client_id"]] = info
-        if options.stop_after_replay and replay_names <= set(replay):
+        if "error" in info:  # the feed broke: nothing more will come
+            failed.append(f"replay data client {info['client_id']} failed: {info['error']}")
+            loop.call_soon(stop, f"replay {info['client_id']} failed")
+        elif options.stop_after_replay and replay_names <= set(replay):
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
@@ -548,7 +552,7 @@ def run_live(
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
-        outcome.reasons = watch.reasons() + _left_open(node) + _schedule_problems(node)
+        outcome.reasons = failed + watch.reasons() + _left_open(node) + _schedule_problems(node)
     finally:
         gc.unfreeze()
         cancel_pending_tasks(loop)

@@ -210,6 +210,17 @@ class ReplayDataClient(LiveMarketDataClient):
         pass
 
     async def _replay(self) -> None:
+        try:
+            await self._run_replay()
+        except Exception as exc:  # said on the bus: a node waiting for the end must not hang
+            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            self._log.error(f"Replay failed after {self.emitted_bars:,} bars: {error}")
+            self._msgbus.publish(
+                REPLAY_FINISHED_TOPIC,
+                json.dumps({"client_id": self.id.value, "bars": self.emitted_bars, "error": error}),
+            )
+
+    async def _run_replay(self) -> None:
         config = self._replay_config
         events = await asyncio.to_thread(self._load_events)
         self._log.info(
