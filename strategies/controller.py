@@ -56,6 +56,7 @@ from nautilus_ai.control import (
 __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
 
 CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
+MAX_BLOCK_MS = 10_000
 """Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
 
 
@@ -78,7 +79,8 @@ class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
     max_future_secs : float, default 5
         Largest clock skew accepted for commands from the future.
     block_ms : int, default 500
-        Redis ``XREADGROUP`` block time (the listener's worst-case stop delay).
+        Redis ``XREADGROUP`` block time (the listener's worst-case stop delay), at most
+        ``MAX_BLOCK_MS`` (10 s).
     schedule : list[dict], default []
         Commands at given times: ``{"at": ns | ISO-8601, "type": ..., "strategy_id": ...,
         ...}`` (see :mod:`nautilus_ai.control.schedule`). Unsigned: trusted configuration.
@@ -98,8 +100,8 @@ class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         TimeWindow.from_seconds(self.max_age_secs, self.max_future_secs)
-        if self.block_ms < 1:
-            raise ValueError(f"block_ms must be >= 1, was {self.block_ms!r}")
+        if not 1 <= self.block_ms <= MAX_BLOCK_MS:  # it is also how long a stop may wait
+            raise ValueError(f"block_ms must be in [1, {MAX_BLOCK_MS}], was {self.block_ms!r}")
         if not self.secret_env:
             raise ValueError("secret_env must name an environment variable")
         # Validate the schedule now (trader id is filled in at start).

@@ -73,6 +73,11 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "control.redis_url: url 'redis://127.0.0.1:6379/zero': the database after the last",
     ),
     (
+        "started; a Ctrl-C then waited up to 2,000,000 s for the listener (XREADGROUP BLOCK)",
+        lambda c: c["control"].update(block_ms=1_000_000_000),
+        "control.block_ms: block_ms must be in [1, 10000], was 1000000000",
+    ),
+    (
         "ran with a Sandbox venue no data client feeds, exit 0",
         lambda c: c["exec_clients"]["SIM"]["config"].update(venue="IDEALPRO"),
         "exec_clients.SIM.config.venue: no data client provides IDEALPRO instruments",
