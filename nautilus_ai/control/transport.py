@@ -177,7 +177,7 @@ def _url_problem(url: str) -> str | None:
     from redis.connection import parse_url
 
     try:
-        parse_url(url)
+        parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as exc:
         return str(exc)
     parts = urlsplit(url)
