@@ -124,6 +124,13 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
             value = getattr(self, name)
             if value is not None:
                 _parse_time(value, name)
+        start, end = self.start, self.end
+        if (
+            start is not None
+            and end is not None
+            and _parse_time(end, "end") <= _parse_time(start, "start")
+        ):
+            raise ValueError(f"end {end!r} must be after start {start!r}")
         if self.speed < 0:
             raise ValueError(f"speed must be >= 0, was {self.speed!r}")
         if self.max_gap_secs < 0 or self.start_delay_secs < 0:

@@ -93,6 +93,11 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "data_clients.REPLAY.config.start: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars",
     ),
     (
+        "the replay task failed at start (no bars between start and end); the node waited",
+        lambda c: replay(c).update(start="2017-06-01T00:00:00Z", end="2017-03-01T00:00:00Z"),
+        "data_clients.REPLAY.config: end '2017-03-01T00:00:00Z' must be after start",
+    ),
+    (
         "(quotes: catalog is new) the replay task failed at start: no quote ticks to replay",
         lambda c: replay(c).update(quotes="catalog"),
         "data_clients.REPLAY.config.quotes: the catalog",
