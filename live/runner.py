@@ -105,6 +105,7 @@ def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
     provided, bar_types, replay_done = _check_replay_clients(run_file)
     done += replay_done
     done += _check_venues(run_file, provided, bar_types)
+    done += _check_sandbox_quotes(run_file)
     return done
 
 
@@ -411,6 +412,51 @@ def _check_venues(
                 suggestion=nearest(bar_type, sorted(replayed)),
             )
     return ["venues: every strategy has an execution client and a data client"]
+
+
+def _check_sandbox_quotes(run_file: LiveRunFile) -> list[str]:
+    """A Sandbox venue fed only by replay clients gets quotes from one of them: the Sandbox
+    fills against quotes, and a replay emits them only from a BID and an ASK bar type (or its
+    recorded quotes). Without, every order is rejected "no market" while the run says ok."""
+    from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
+
+    data = run_file.data_clients.values()
+    if any(not isinstance(spec.config, ReplayDataClientConfig) for spec in data):
+        return []  # another feed (IB with SandboxQuoteFeed) may bring the quotes
+    done = []
+    for spec in run_file.exec_clients.values():
+        if not isinstance(spec.config, SandboxExecutionClientConfig):
+            continue
+        venue = spec.config.venue
+        feeds = [d for d in data if d.config.instrument_id.rsplit(".", 1)[-1] == venue]
+        if not feeds:
+            continue  # _check_venues names a venue without data
+        quoting = [d.name for d in feeds if _emits_quotes(d.config)]
+        if quoting:
+            done.append(f"sandbox {spec.name}: quotes from replay {', '.join(quoting)}")
+            continue
+        config = feeds[0].config
+        key = "bar_types" if config.emit_quotes else "emit_quotes"
+        raise ConfigFieldError(
+            ("data_clients", feeds[0].name, "config", key),
+            f"no quotes for the Sandbox venue {venue}, which would reject every order 'no "
+            "market': replay a BID and an ASK bar type (quotes are made from both), or "
+            "quotes: catalog, with emit_quotes: true",
+            received=config.bar_types if config.emit_quotes else config.emit_quotes,
+        )
+    return done
+
+
+def _emits_quotes(config: ReplayDataClientConfig) -> bool:
+    if not config.emit_quotes:
+        return False
+    if config.quotes == "catalog":
+        return True
+    from nautilus_trader.model.data import BarType
+    from nautilus_trader.model.enums import PriceType
+
+    sides = {BarType.from_str(bar_type).spec.price_type for bar_type in config.bar_types}
+    return {PriceType.BID, PriceType.ASK} <= sides
 
 
 def check_databases(run_file: LiveRunFile) -> list[str]:

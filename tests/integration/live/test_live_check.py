@@ -98,6 +98,16 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "data_clients.REPLAY.config: end '2017-03-01T00:00:00Z' must be after start",
     ),
     (
+        "ran; every order (19 from 2017-06-29) rejected 'no market', alerts 0, exit 0",
+        lambda c: replay(c).update(bar_types=["EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"]),
+        "data_clients.REPLAY.config.bar_types: no quotes for the Sandbox venue SIM",
+    ),
+    (
+        "ran; every order rejected 'no market', exit 0",
+        lambda c: replay(c).update(emit_quotes=False),
+        "data_clients.REPLAY.config.emit_quotes: no quotes for the Sandbox venue SIM",
+    ),
+    (
         "(quotes: catalog is new) the replay task failed at start: no quote ticks to replay",
         lambda c: replay(c).update(quotes="catalog"),
         "data_clients.REPLAY.config.quotes: the catalog",
