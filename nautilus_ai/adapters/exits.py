@@ -259,6 +259,10 @@ class PositionExits:
                     self.close(overtaken)
                 elif plan is not None:
                     self._protect(order, plan)
+            elif isinstance(event, OrderRejected | OrderDenied):
+                now = self._strategy.clock.timestamp_ns()
+                why = getattr(event, "reason", "") or "no reason given"
+                self._health.entry_refused(key, type(event).__name__, str(why), now)
             return
         if isinstance(event, OrderFilled):
             book.filled(key)
