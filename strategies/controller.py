@@ -104,6 +104,10 @@ class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
             raise ValueError(f"block_ms must be in [1, {MAX_BLOCK_MS}], was {self.block_ms!r}")
         if not self.secret_env:
             raise ValueError("secret_env must name an environment variable")
+        if self.strategy_ids is not None and not self.strategy_ids:  # would refuse every command
+            raise ValueError(
+                "strategy_ids must name at least one strategy (leave it out: every strategy)"
+            )
         # Validate the schedule now (trader id is filled in at start).
         parse_schedule(self.schedule, trader_id="CHECK-000")
 

@@ -130,6 +130,11 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "control.strategy_ids[0]: no strategy of this node has that id",
     ),
     (
+        "started; every command refused 'unknown strategy ...; this trader runs none', exit 0",
+        lambda c: c["control"].update(strategy_ids=[]),
+        "control.strategy_ids: strategy_ids must name at least one strategy",
+    ),
+    (
         "started; the scheduled pause was refused 'no running strategy', exit 0",
         lambda c: c["control"].update(
             schedule=[
