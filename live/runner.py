@@ -9,9 +9,9 @@ execution client and its instrument a data client). A problem is a
 :class:`~nautilus_ai.live.config.LiveConfigError` naming the key path.
 
 The node runs on the calling thread (it owns the asyncio loop and the SIGINT / SIGTERM
-handlers) until it is stopped: by a signal, by
-``max_runtime_secs``, or when every replay data client has emitted its last bar
-(``stop_after_replay``). On the way out the runner collects each strategy's control status and
+handlers) until it is stopped: by a signal, by ``max_runtime_secs``, when every replay data
+client has emitted its last bar (``stop_after_replay``), or when a replay client's feed fails
+(the run then fails). On the way out the runner collects each strategy's control status and
 the controller's command outcomes, then disposes of the node.
 """
 
@@ -33,7 +33,7 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
-from nautilus_ai.live.config import LiveConfigError, LiveRunFile
+from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import RemoteController
 
 __all__ = [
@@ -99,11 +99,13 @@ def prepare_live(run_file: LiveRunFile, env: Mapping[str, str] | None = None) ->
 def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
     done: list[str] = []
     done += _check_strategies(run_file)
+    done += _check_control_targets(run_file)
     done += _check_control(run_file, env)
     done += _check_trade_log(run_file)
     provided, bar_types, replay_done = _check_replay_clients(run_file)
     done += replay_done
     done += _check_venues(run_file, provided, bar_types)
+    done += _check_sandbox_quotes(run_file)
     return done
 
 
@@ -140,6 +142,42 @@ def _check_strategies(run_file: LiveRunFile) -> list[str]:
         else:
             done.append(f"strategy {sid}: built")
     return done
+
+
+def _check_control_targets(run_file: LiveRunFile) -> list[str]:
+    """Every strategy id the controller names (``strategy_ids``, each schedule entry's
+    ``strategy_id``) is one of the node's: a typo there would have every command for the real
+    strategy refused ("unknown strategy") or a scheduled pause never applied, in a node that
+    started without a word."""
+    from nautilus_trader.trading.config import StrategyFactory
+
+    controller = run_file.node.controller
+    if controller is None or controller.controller_path != CONTROLLER_PATH:
+        return []
+    config = controller.config
+    from_control = run_file.raw.get("control") is not None
+    where: KeyPath = ("control",) if from_control else ("node", "controller", "config")
+    ids = [StrategyFactory.create(s).id.value for s in run_file.node.strategies]
+    named: list[tuple[KeyPath, Any]] = [
+        ((*where, "strategy_ids", i), sid) for i, sid in enumerate(config.get("strategy_ids") or [])
+    ]
+    named += [
+        ((*where, "schedule", i, "strategy_id"), entry.get("strategy_id"))
+        for i, entry in enumerate(config.get("schedule") or [])
+        if isinstance(entry, Mapping)
+    ]
+    for path, sid in named:
+        if sid not in ids:
+            raise ConfigFieldError(
+                path,
+                f"no strategy of this node has that id (node.strategies: "
+                f"{', '.join(ids) or 'none'})",
+                received=sid,
+                suggestion=nearest(str(sid), ids),
+            )
+    if not named:
+        return []
+    return [f"control: the {len(named)} strategy id(s) it names are the node's"]
 
 
 def _check_control(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
@@ -376,6 +414,51 @@ def _check_venues(
     return ["venues: every strategy has an execution client and a data client"]
 
 
+def _check_sandbox_quotes(run_file: LiveRunFile) -> list[str]:
+    """A Sandbox venue fed only by replay clients gets quotes from one of them: the Sandbox
+    fills against quotes, and a replay emits them only from a BID and an ASK bar type (or its
+    recorded quotes). Without, every order is rejected "no market" while the run says ok."""
+    from nautilus_trader.adapters.sandbox.config import SandboxExecutionClientConfig
+
+    data = run_file.data_clients.values()
+    if any(not isinstance(spec.config, ReplayDataClientConfig) for spec in data):
+        return []  # another feed (IB with SandboxQuoteFeed) may bring the quotes
+    done = []
+    for spec in run_file.exec_clients.values():
+        if not isinstance(spec.config, SandboxExecutionClientConfig):
+            continue
+        venue = spec.config.venue
+        feeds = [d for d in data if d.config.instrument_id.rsplit(".", 1)[-1] == venue]
+        if not feeds:
+            continue  # _check_venues names a venue without data
+        quoting = [d.name for d in feeds if _emits_quotes(d.config)]
+        if quoting:
+            done.append(f"sandbox {spec.name}: quotes from replay {', '.join(quoting)}")
+            continue
+        config = feeds[0].config
+        key = "bar_types" if config.emit_quotes else "emit_quotes"
+        raise ConfigFieldError(
+            ("data_clients", feeds[0].name, "config", key),
+            f"no quotes for the Sandbox venue {venue}, which would reject every order 'no "
+            "market': replay a BID and an ASK bar type (quotes are made from both), or "
+            "quotes: catalog, with emit_quotes: true",
+            received=config.bar_types if config.emit_quotes else config.emit_quotes,
+        )
+    return done
+
+
+def _emits_quotes(config: ReplayDataClientConfig) -> bool:
+    if not config.emit_quotes:
+        return False
+    if config.quotes == "catalog":
+        return True
+    from nautilus_trader.model.data import BarType
+    from nautilus_trader.model.enums import PriceType
+
+    sides = {BarType.from_str(bar_type).spec.price_type for bar_type in config.bar_types}
+    return {PriceType.BID, PriceType.ASK} <= sides
+
+
 def check_databases(run_file: LiveRunFile) -> list[str]:
     """Every Redis the node itself uses (``node.cache.database``,
     ``node.message_bus.database``) answers ``PING`` within its own timeout, before the node is
@@ -488,12 +571,16 @@ def run_live(
         if isinstance(spec.config, ReplayDataClientConfig)
     }
     replay: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
     options = run_file.run
 
     def on_replay_finished(message: Any) -> None:
         info = json.loads(message)
         replay[info["client_id"]] = info
-        if options.stop_after_replay and replay_names <= set(replay):
+        if "error" in info:  # the feed broke: nothing more will come
+            failed.append(f"replay data client {info['client_id']} failed: {info['error']}")
+            loop.call_soon(stop, f"replay {info['client_id']} failed")
+        elif options.stop_after_replay and replay_names <= set(replay):
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
@@ -511,7 +598,7 @@ def run_live(
     try:
         node.run(raise_exception=True)
         outcome = _collect(node, run_file, reason[0], time.monotonic() - started, replay)
-        outcome.reasons = watch.reasons() + _left_open(node)
+        outcome.reasons = failed + watch.reasons() + _left_open(node) + _schedule_problems(node)
     finally:
         gc.unfreeze()
         cancel_pending_tasks(loop)
@@ -639,6 +726,19 @@ def cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
         task.cancel()
     if pending:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _schedule_problems(node: TradingNode) -> list[str]:
+    """The control schedule's entries that were due while the node ran and were not applied
+    (rejected, failed): the run did not do what its config asked. Entries due after the stop
+    are not counted (a live node may be stopped at any time)."""
+    now = node.kernel.clock.timestamp_ns()
+    return [
+        problem
+        for actor in node.trader.actors()
+        if isinstance(actor, RemoteController)
+        for problem in actor.schedule_problems(due_by_ns=now)
+    ]
 
 
 def _left_open(node: TradingNode) -> list[str]:

@@ -9,6 +9,7 @@ resume, flatten, set-risk, switch-model, status; applied, rejected or failed, wi
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,16 +49,24 @@ class TradeLogActor(Actor):
         self.lines = 0
 
     def on_start(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self._path.open("a", encoding="utf-8")
-        self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
-        self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
-        self.msgbus.subscribe(topic=CONTROL_REPLY_TOPIC, handler=self._on_control)
+        if self._file is None:  # a restart of the same node keeps writing to the open file
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            torn = _ends_mid_line(self._path)  # a write cut short by a kill or a full disk
+            self._file = self._path.open("a", encoding="utf-8")
+            if torn:
+                self._file.write("\n")  # the torn record stays alone on its line
+            self.msgbus.subscribe(topic="events.order.*", handler=self._on_order_event)
+            self.msgbus.subscribe(topic="events.position.*", handler=self._on_position_event)
+            self.msgbus.subscribe(topic=CONTROL_REPLY_TOPIC, handler=self._on_control)
         self._write(
             {"event": "start", "trader_id": self.trader_id.value, "ts": self.clock.timestamp_ns()}
         )
 
-    def on_stop(self) -> None:
+    # Nautilus stops the actors before the strategies, and a strategy closes its position in
+    # its own on_stop: the log stays open through the node's post-stop wait for those fills,
+    # and ends (``stop``) when the node disposes of it.
+
+    def on_dispose(self) -> None:
         self._write({"event": "stop", "ts": self.clock.timestamp_ns()})
         if self._file is not None:
             self._file.close()
@@ -136,6 +145,37 @@ class TradeLogActor(Actor):
 
 
 def read_trade_log(path: str | Path) -> list[dict[str, Any]]:
-    """All records of a trade log, in order."""
-    with Path(path).open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """All records of a trade log, in order. A line that is not a JSON record (a write cut
+    short when the node was killed or the disk filled) is skipped with a warning naming it."""
+    records = []
+    with Path(path).open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                warnings.warn(
+                    f"{path}:{number}: not a JSON record, skipped (a write cut short?): "
+                    f"{line.strip()[:80]!r}",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
+            records.append(record)
+    return records
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """Whether ``path`` exists and its last byte is not a newline."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            if handle.tell() == 0:
+                return False
+            handle.seek(-1, 2)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False

@@ -96,6 +96,7 @@ class StrategyHealth:
         self.predictions_skipped = 0  # bars not asked: the async model was still busy
         self.protective_rejections = 0
         self.protection_flattens = 0
+        self.entries_rejected = 0  # entries the venue or the risk engine refused
         self.alerts = 0
         self.last_alert: Alert | None = None
         self._recent: deque[int] = deque(maxlen=self.bad_bar_alert_count)  # received-bar index
@@ -172,6 +173,16 @@ class StrategyHealth:
                 f"holding on bar {ts_event}: {reason} ({late} late so far)", now,
             )  # fmt: skip
 
+    def entry_refused(self, order_id: str, event: str, reason: str, now: int) -> None:
+        """Count an entry the venue rejected or the risk engine denied, and alert at error
+        level (at most once per interval: a venue with no market refuses every one)."""
+        self.entries_rejected += 1
+        self.alert(
+            "error", ALERT_ORDERS,
+            f"entry {order_id} {event}: {reason} ({self.entries_rejected} entries refused "
+            "since start)", now,
+        )  # fmt: skip
+
     def alert(self, level: str, kind: str, message: str, now: int) -> Alert:
         """Record an alert and write it unless one of this kind was written < interval ago."""
         self.alerts += 1
@@ -203,6 +214,7 @@ class StrategyHealth:
             "predictions_skipped": self.predictions_skipped,
             "protective_rejections": self.protective_rejections,
             "protection_flattens": self.protection_flattens,
+            "entries_rejected": self.entries_rejected,
             "alerts": self.alerts,
             "last_alert": None if self.last_alert is None else asdict(self.last_alert),
         }

@@ -178,8 +178,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
     def on_bar(self, bar: Bar) -> None:
         ts = bar.ts_event
         now = self.clock.timestamp_ns()
-        if self._exits.position_open:  # first: a run of bad bars must not skip this check
-            self._exits.check(now)
+        self._exits.check(now)  # first: a run of bad bars must not skip it
         o, h, low = bar.open.as_double(), bar.high.as_double(), bar.low.as_double()
         c, v = bar.close.as_double(), bar.volume.as_double()
         problem = self._gate.admit(ts, bar.ts_init, now, h, low)  # time, outliers

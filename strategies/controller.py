@@ -56,6 +56,7 @@ from nautilus_ai.control import (
 __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
 
 CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
+MAX_BLOCK_MS = 10_000
 """Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
 
 
@@ -78,7 +79,8 @@ class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
     max_future_secs : float, default 5
         Largest clock skew accepted for commands from the future.
     block_ms : int, default 500
-        Redis ``XREADGROUP`` block time (the listener's worst-case stop delay).
+        Redis ``XREADGROUP`` block time (the listener's worst-case stop delay), at most
+        ``MAX_BLOCK_MS`` (10 s).
     schedule : list[dict], default []
         Commands at given times: ``{"at": ns | ISO-8601, "type": ..., "strategy_id": ...,
         ...}`` (see :mod:`nautilus_ai.control.schedule`). Unsigned: trusted configuration.
@@ -98,10 +100,14 @@ class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         TimeWindow.from_seconds(self.max_age_secs, self.max_future_secs)
-        if self.block_ms < 1:
-            raise ValueError(f"block_ms must be >= 1, was {self.block_ms!r}")
+        if not 1 <= self.block_ms <= MAX_BLOCK_MS:  # it is also how long a stop may wait
+            raise ValueError(f"block_ms must be in [1, {MAX_BLOCK_MS}], was {self.block_ms!r}")
         if not self.secret_env:
             raise ValueError("secret_env must name an environment variable")
+        if self.strategy_ids is not None and not self.strategy_ids:  # would refuse every command
+            raise ValueError(
+                "strategy_ids must name at least one strategy (leave it out: every strategy)"
+            )
         # Validate the schedule now (trader id is filled in at start).
         parse_schedule(self.schedule, trader_id="CHECK-000")
 
@@ -136,10 +142,14 @@ class RemoteController(Controller):
         """The Redis control plane while listening, else ``None``."""
         return self._plane
 
-    def schedule_problems(self) -> list[str]:
+    def schedule_problems(self, due_by_ns: int | None = None) -> list[str]:
         """Each scheduled command that was not applied (rejected, failed, or never due within
-        the run), as a reason for the run's outcome; empty when all were."""
-        return schedule_problems(self._schedule, list(self.replies))
+        the run), as a reason for the run's outcome; empty when all were. With ``due_by_ns``
+        (a live node: it may stop before later entries), only the entries due by then."""
+        schedule = self._schedule
+        if due_by_ns is not None:
+            schedule = [entry for entry in schedule if entry.at_ns <= due_by_ns]
+        return schedule_problems(schedule, list(self.replies))
 
     # -- lifecycle ----------------------------------------------------------------------------
 

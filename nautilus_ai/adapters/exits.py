@@ -152,14 +152,19 @@ class PositionExits:
             if order is None or order.is_closed:
                 del self._in_flight[client_order_id]
                 continue
-            if client_order_id.value in retired and order.is_open and not order.is_pending_cancel:
+            cancel = client_order_id.value in retired
+            if cancel and order.is_open and not order.is_pending_cancel:
                 strategy.cancel_order(order)
+                # From now the venue owes the answer to this cancel (the exit was retired
+                # when its position closed, maybe many bars ago, and left working).
+                self._in_flight[client_order_id] = since = now
             if now - since > self.book.grace_ns:
                 self._health.alert(
                     "error",
                     ALERT_ORDERS,
                     f"order {client_order_id} is still {order.status_string()} "
-                    f"{(now - since) / 1e9:.0f} s after it was sent",
+                    f"{(now - since) / 1e9:.0f} s after "
+                    f"{'its cancel' if cancel else 'it'} was sent",
                     now,
                 )
         return bool(self._in_flight)
@@ -172,7 +177,13 @@ class PositionExits:
     # -- the invariant --------------------------------------------------------------------------
 
     def check(self, now: int) -> None:
-        """Close the position if it has been without acknowledged exits too long (each bar)."""
+        """Each bar: cancel exits the venue left working after their position closed (no
+        one-cancels-other: the Sandbox), and close the position if it has been without
+        acknowledged exits too long."""
+        if self._in_flight:
+            self.busy()
+        if not self.position_open:
+            return
         problem = self.book.check(self.position_open, self.protect, now)
         if problem is not None:
             self._failed(f"unprotected position: {problem}")
@@ -248,6 +259,10 @@ class PositionExits:
                     self.close(overtaken)
                 elif plan is not None:
                     self._protect(order, plan)
+            elif isinstance(event, OrderRejected | OrderDenied):
+                now = self._strategy.clock.timestamp_ns()
+                why = getattr(event, "reason", "") or "no reason given"
+                self._health.entry_refused(key, type(event).__name__, str(why), now)
             return
         if isinstance(event, OrderFilled):
             book.filled(key)

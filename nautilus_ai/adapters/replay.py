@@ -124,6 +124,13 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
             value = getattr(self, name)
             if value is not None:
                 _parse_time(value, name)
+        start, end = self.start, self.end
+        if (
+            start is not None
+            and end is not None
+            and _parse_time(end, "end") <= _parse_time(start, "start")
+        ):
+            raise ValueError(f"end {end!r} must be after start {start!r}")
         if self.speed < 0:
             raise ValueError(f"speed must be >= 0, was {self.speed!r}")
         if self.max_gap_secs < 0 or self.start_delay_secs < 0:
@@ -210,6 +217,17 @@ class ReplayDataClient(LiveMarketDataClient):
         pass
 
     async def _replay(self) -> None:
+        try:
+            await self._run_replay()
+        except Exception as exc:  # said on the bus: a node waiting for the end must not hang
+            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            self._log.error(f"Replay failed after {self.emitted_bars:,} bars: {error}")
+            self._msgbus.publish(
+                REPLAY_FINISHED_TOPIC,
+                json.dumps({"client_id": self.id.value, "bars": self.emitted_bars, "error": error}),
+            )
+
+    async def _run_replay(self) -> None:
         config = self._replay_config
         events = await asyncio.to_thread(self._load_events)
         self._log.info(

@@ -1,7 +1,8 @@
 """``nautilus-ai control VERB``: send one signed command to a running node and print the reply.
 
 The secret comes from ``$NAUTILUS_AI_CONTROL_SECRET`` and the Redis URL from ``--redis-url`` or
-``$NAUTILUS_AI_REDIS_URL``. Exit status: 0 applied, 1 rejected or failed, 3 no reply in time.
+``$NAUTILUS_AI_REDIS_URL``. Exit status: 0 applied, 1 rejected or failed, 3 no reply in time
+(or Redis lost after the command was sent: it may still be applied).
 """
 
 from __future__ import annotations
@@ -124,12 +125,24 @@ def _send(args: argparse.Namespace) -> int:
     except InvalidCommandError as exc:
         raise CliError(str(exc)) from None
     try:
-        reply = client.request(command, timeout=args.timeout)
+        cursor = client.reply_cursor()
+        entry_id = client.send(command)
+    except (RedisError, OSError) as exc:  # nothing was sent
+        raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    try:
+        reply = client.wait_for_reply(command.command_id, cursor, args.timeout)
     except ReplyTimeoutError as exc:
         print(f"nautilus-ai: {exc}", file=sys.stderr)
         return EXIT_TIMEOUT
-    except (RedisError, OSError) as exc:
-        raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    except (RedisError, OSError) as exc:  # sent: the node may apply it, say so
+        print(
+            f"nautilus-ai: {command.type} command {command.command_id} was sent (stream entry "
+            f"{entry_id}) and may still be applied, but its reply could not be read: Redis at "
+            f"{settings.redacted_url}: {type(exc).__name__}: {' '.join(str(exc).split())}; see "
+            f"nautilus-ai control history --trader {args.trader}",
+            file=sys.stderr,
+        )
+        return EXIT_TIMEOUT
     print(json.dumps(reply.model_dump(mode="json"), indent=2, sort_keys=True))
     return 0 if reply.ok else EXIT_REFUSED
 

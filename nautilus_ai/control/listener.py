@@ -337,7 +337,13 @@ class ControlListener:
                     )
                 )
                 continue
-            verdict = self._gate.check(fields, entry_id)
+            try:
+                verdict = self._gate.check(fields, entry_id)
+            except BaseException:  # Redis failed mid-check: re-read and checked after the retry
+                with self._in_flight_lock:
+                    self._in_flight.discard(entry_id)
+                self.stats.received -= 1
+                raise
             if isinstance(verdict, Accepted):
                 try:
                     self._sink(verdict)

@@ -95,6 +95,9 @@ class RedisSettings:
             raise ValueError(
                 f"url must start with redis://, rediss:// or unix://, was {_redact(self.url)!r}"
             )
+        problem = _url_problem(self.url)
+        if problem is not None:  # else a traceback on connect, or a typo read as database 0
+            raise ValueError(f"url {_redact(self.url)!r}: {problem}")
         for name in ("connect_timeout", "socket_timeout"):
             value = getattr(self, name)
             if not (0 < value < math.inf):  # inf (or NaN) is a wait without end
@@ -164,6 +167,24 @@ class Backoff:
 
     def reset(self) -> None:
         self._attempt = 0
+
+
+def _url_problem(url: str) -> str | None:
+    """What redis-py would refuse when connecting (port, query options), or the database
+    path it would silently ignore (``/zero`` is read as database 0); ``None`` when well formed."""
+    from urllib.parse import urlsplit
+
+    from redis.connection import parse_url
+
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        return str(exc)
+    parts = urlsplit(url)
+    database = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+    if database and not database.isdigit():
+        return f"the database after the last '/' must be a number, was {database!r}"
+    return None
 
 
 def _redact(url: str) -> str:

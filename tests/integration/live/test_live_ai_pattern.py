@@ -110,8 +110,14 @@ def test_ai_pattern_strategy_is_controlled_live(
     after = [(ts, model) for ts, model in decided if resumed_at < ts <= flattened_at]
     assert after and all(model == new_model for _ts, model in after)
     assert all(model == seen["model_before"] for ts, model in decided if ts <= paused_at)
-    # Flatten: closed by a flatten-tagged fill; nothing entered afterwards; stays paused.
-    assert any(r["event"] == "fill" and "exit=flatten" in r["tags"] for r in log)
+    # Flatten: a position still open when it was applied is closed by the next fill, an exit
+    # (flatten-tagged, or the close already in flight when the flatten came: a second close
+    # would overshoot, so none is sent; 10-bar holds at 15,000x race it); nothing entered
+    # afterwards; stays paused.
+    if seen["flatten"].result["position"] != 0.0:
+        at = next(i for i, r in enumerate(log) if r.get("command_type") == "flatten")
+        first_fill = next(r for r in log[at:] if r["event"] == "fill")
+        assert any(tag.startswith("exit=") for tag in first_fill["tags"]), first_fill
     assert not [ts for ts, _m in decided if ts > flattened_at]
     status = seen["status"].result
     assert status["paused"] is True and status["position"] == 0.0

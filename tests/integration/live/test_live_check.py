@@ -63,6 +63,21 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "control.redis_url: url must start with redis://",
     ),
     (
+        "RemoteController error on START (ValueError traceback: the port), exit 1",
+        lambda c: c["control"].update(redis_url="redis://127.0.0.1:6379x/0"),
+        "control.redis_url: url 'redis://127.0.0.1:6379x/0': Port could not be cast",
+    ),
+    (
+        "ran on Redis database 0 (the '/zero' dropped), commands sent to /0 only",
+        lambda c: c["control"].update(redis_url="redis://127.0.0.1:6379/zero"),
+        "control.redis_url: url 'redis://127.0.0.1:6379/zero': the database after the last",
+    ),
+    (
+        "started; a Ctrl-C then waited up to 2,000,000 s for the listener (XREADGROUP BLOCK)",
+        lambda c: c["control"].update(block_ms=1_000_000_000),
+        "control.block_ms: block_ms must be in [1, 10000], was 1000000000",
+    ),
+    (
         "ran with a Sandbox venue no data client feeds, exit 0",
         lambda c: c["exec_clients"]["SIM"]["config"].update(venue="IDEALPRO"),
         "exec_clients.SIM.config.venue: no data client provides IDEALPRO instruments",
@@ -76,6 +91,21 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "replay client ERROR (no bars in the window), exit 0",
         lambda c: replay(c).update(start="2018-01-01T00:00:00Z"),
         "data_clients.REPLAY.config.start: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars",
+    ),
+    (
+        "the replay task failed at start (no bars between start and end); the node waited",
+        lambda c: replay(c).update(start="2017-06-01T00:00:00Z", end="2017-03-01T00:00:00Z"),
+        "data_clients.REPLAY.config: end '2017-03-01T00:00:00Z' must be after start",
+    ),
+    (
+        "ran; every order (19 from 2017-06-29) rejected 'no market', alerts 0, exit 0",
+        lambda c: replay(c).update(bar_types=["EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"]),
+        "data_clients.REPLAY.config.bar_types: no quotes for the Sandbox venue SIM",
+    ),
+    (
+        "ran; every order rejected 'no market', exit 0",
+        lambda c: replay(c).update(emit_quotes=False),
+        "data_clients.REPLAY.config.emit_quotes: no quotes for the Sandbox venue SIM",
     ),
     (
         "(quotes: catalog is new) the replay task failed at start: no quote ticks to replay",
@@ -93,6 +123,29 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "RuntimeError traceback (strategy id already registered)",
         lambda c: c["node"]["strategies"].append(copy.deepcopy(c["node"]["strategies"][0])),
         "node.strategies[1].config.order_id_tag: strategy id AIPatternStrategy-001 is already",
+    ),
+    (
+        "started; every command for AIPatternStrategy-001 refused 'unknown strategy', exit 0",
+        lambda c: c["control"].update(strategy_ids=["AIPatternStrategy-01"]),
+        "control.strategy_ids[0]: no strategy of this node has that id",
+    ),
+    (
+        "started; every command refused 'unknown strategy ...; this trader runs none', exit 0",
+        lambda c: c["control"].update(strategy_ids=[]),
+        "control.strategy_ids: strategy_ids must name at least one strategy",
+    ),
+    (
+        "started; the scheduled pause was refused 'no running strategy', exit 0",
+        lambda c: c["control"].update(
+            schedule=[
+                {
+                    "at": "2030-01-02T00:00:00Z",
+                    "type": "pause",
+                    "strategy_id": "AIPatternStrategy-01",
+                }
+            ]
+        ),
+        "control.schedule[0].strategy_id: no strategy of this node has that id",
     ),
     (
         "ValueError traceback (balance currency != base currency)",

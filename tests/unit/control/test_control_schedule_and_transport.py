@@ -89,3 +89,29 @@ def test_backoff_reaches_the_cap() -> None:
     backoff = Backoff(initial=0.05, cap=5.0, rng=random.Random(1))
     late = [backoff.next_delay() for _ in range(30)][-10:]
     assert max(late) > 2.5
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis://u:hunter2@127.0.0.1:6379x/0", "Port could not be cast to integer value"),
+        ("redis://127.0.0.1:99999/0", "Port out of range"),
+        ("redis://127.0.0.1:6379/zero", "the database after the last '/' must be a number"),
+        ("rediss://127.0.0.1:6379/1/extra", "the database after the last '/' must be a number"),
+        ("redis://127.0.0.1:6379/0?socket_timeout=abc", "Invalid value for 'socket_timeout'"),
+    ],
+)
+def test_a_malformed_redis_url_is_refused_where_it_is_given(url: str, problem: str) -> None:
+    # Before: --check said OK; the node's controller then failed on START with a traceback (a
+    # bad port), or a database typo ("/zero", "/1/extra") was read as database 0 without a word
+    # while the operator's CLI, given the URL meant, wrote commands to another database.
+    with pytest.raises(ValueError, match="url") as refused:
+        RedisSettings(url=url)
+    assert problem in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+def test_well_formed_redis_urls_are_taken() -> None:
+    for url in ("redis://127.0.0.1:6379/0", "redis://h:1", "redis://h:1/", "rediss://u:p@h:2/15",
+                "unix:///tmp/redis.sock?db=2", "redis://h:1/0?socket_keepalive=true"):  # fmt: skip
+        assert RedisSettings(url=url).url == url
