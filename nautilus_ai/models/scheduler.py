@@ -292,7 +292,11 @@ class DecisionScheduler:
         ready_at = now_ns
         previous_poll = self._last_poll_clock_ns
         if live:
-            ready_at = self._clock()  # live timing is the clock's, not the bar's
+            # Live timing is the clock's, not the bar's. Read under the lock, as an answer's
+            # arrival time is: an answer is then either in the heap with an earlier time, or
+            # gets a later one (never timed before this poll yet missing from it).
+            with self._lock:
+                ready_at = self._clock()
             self._last_poll_clock_ns = ready_at
             self._expire_in_flight(ready_at)
         with self._lock:
@@ -413,13 +417,14 @@ class DecisionScheduler:
         # Runs on the worker thread (or inline if the future was already done).
         if future.cancelled():
             return
-        arrived_at = self._clock()
         exception = future.exception()
         if exception is not None:  # safe_predict does not raise; an executor fault might
             prediction = Prediction.failure(_model_id(self._predictor), repr(exception))
         else:
             prediction = future.result()
         with self._lock:
+            # Timed under the lock (see poll): timed before a poll means pushed before it.
+            arrived_at = self._clock()
             if entry in self._in_flight:
                 self._in_flight.remove(entry)
             if entry.late_reported:
