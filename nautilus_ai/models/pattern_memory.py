@@ -606,7 +606,8 @@ class PatternMemoryPredictor:
             if count_l[i] < minimum:
                 out.append(Prediction(
                     Action.HOLD, 0.0, 1.0, model_id, latency,
-                    f"hold: {eligible_l[i]} eligible patterns (< {minimum})",
+                    f"hold: {count_l[i]} neighbours found (< min_neighbours {minimum}) among "
+                    f"{eligible_l[i]:,} eligible patterns",
                 ))  # fmt: skip
                 continue
             sd, mu = spread_l[i], mean_l[i]

@@ -168,3 +168,22 @@ def test_similar_windows_refuses_bars_of_another_period(
     memory = load_memory(minute_memory)
     with pytest.raises(ValueError, match=r"1 min apart, EUR/USD.SIM-1-HOUR-BID-EXTERNAL is 1 h"):
         similar_windows(memory, tmp_path, "EUR/USD.SIM-1-HOUR-BID-EXTERNAL")
+
+
+def test_a_hold_for_too_few_neighbours_says_how_many_were_found(
+    real_bars: tuple[np.ndarray, np.ndarray], minute_memory: Path
+) -> None:
+    """The hold said "hold: N eligible patterns (< min)" with N the eligible count, which an
+    approximate index (or k > eligible) makes a different number from the neighbours found."""
+    ts, ohlcv = real_bars
+    patterns = read_patterns(minute_memory)
+    keep = accepted_bars_mask(ts, *ohlcv.T)
+    accepted = ts[keep]
+    row = int(np.searchsorted(accepted, patterns.available_ns[2], side="right"))  # 3 known
+    features, contexts = _contexts(ts, ohlcv, range(row, row + 1))
+    model = build_predictor({"kind": "pattern_memory", "path": str(minute_memory)},
+                            FeatureSpec())  # fmt: skip
+    (answer,) = model.predict_batch(features, contexts)
+    assert answer.reason == (
+        "hold: 3 neighbours found (< min_neighbours 5) among 3 eligible patterns"
+    )
