@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -101,6 +101,9 @@ class RetryPolicy:
             raise ValueError(f"retries must be in 0..10, was {self.retries!r}")
         if self.backoff_s < 0:
             raise ValueError(f"backoff_s must be >= 0, was {self.backoff_s!r}")
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +237,22 @@ class HttpClient:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
                 raise PredictionError(f"{self.name}: {problem}{tries} ({url})")
             time.sleep(policy.backoff_s * 2 ** (attempt - 1))
+
+    def read_answer(
+        self, response: HttpResponse, url: str, read: Callable[[bytes], _T], model_id: str
+    ) -> _T:
+        """``read(body)`` of an answer from ``post(..., settle=False)``; a non-200 status, or
+        a body ``read`` refuses, is settled as a failure (a server answering junk fast opens
+        the breaker as errors do) and raised. The caller settles a usable answer itself."""
+        try:
+            if response.status != 200:
+                raise PredictionError(
+                    f"{model_id}: HTTP {response.status} from {url}: {response.body[:300]!r}"
+                )
+            return read(response.body)
+        except BaseException:
+            self.settle(False)
+            raise
 
     def settle(self, usable: bool) -> None:
         """Count an answer returned by ``post(..., settle=False)`` against the breaker: a success

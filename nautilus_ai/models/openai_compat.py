@@ -234,18 +234,12 @@ class OpenAIPredictor(ItemwiseBackend):
         started = time.perf_counter()
         body = json.dumps(self.request_body(features, context)).encode()
         response = self._http.post(self._url, body, settle=False)
-        # An answer we cannot use counts against the breaker as a failed call does: a server
-        # (or model) answering junk fast opens it too, and the status says so.
-        try:
-            if response.status != 200:
-                raise PredictionError(
-                    f"{self._model_id}: HTTP {response.status} from {self._url}: "
-                    f"{response.body[:300]!r}"
-                )
-            prediction = self._read_answer(response.body, time.perf_counter() - started)
-        except BaseException:
-            self._http.settle(False)
-            raise
+        prediction = self._http.read_answer(
+            response,
+            self._url,
+            lambda answer: self._read_answer(answer, time.perf_counter() - started),
+            self._model_id,
+        )
         self._http.settle(True)
         return prediction
 

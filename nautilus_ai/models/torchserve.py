@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from nautilus_ai.models.base import MarketContext, Prediction, PredictionError
+from nautilus_ai.models.base import MarketContext, Prediction
 from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
 from nautilus_ai.models.registry import Backend, BackendRegistry
@@ -224,18 +224,12 @@ class TorchServePredictor(ItemwiseBackend):
             if refreshed:
                 self._http.settle(True)  # the server answered; the retry carries the new token
                 response = self._http.post(self._endpoint, body, settle=False)
-        # An answer we cannot use counts against the breaker as a failed call does: a server
-        # answering junk fast (another model, a proxy's error page) opens it too.
-        try:
-            if response.status != 200:
-                raise PredictionError(
-                    f"{self._model_id}: HTTP {response.status} from {self._endpoint}: "
-                    f"{response.body[:300]!r}"
-                )
-            _, results = decode_response(response.body, matrix.shape[0], self._model_id)
-        except BaseException:
-            self._http.settle(False)
-            raise
+        _, results = self._http.read_answer(
+            response,
+            self._endpoint,
+            lambda answer: decode_response(answer, matrix.shape[0], self._model_id),
+            self._model_id,
+        )
         self._http.settle(not any(is_invalid_row(r) for r in results))
         per_row = response.elapsed_s / max(1, matrix.shape[0])
         return [
