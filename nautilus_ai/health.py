@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "ALERT_BAD_BARS",
     "ALERT_BAD_TICKS",
+    "ALERT_MODEL",
     "ALERT_MODEL_TIMING",
     "ALERT_ORDERS",
     "ALERT_PROTECTION",
@@ -28,6 +29,7 @@ __all__ = [
 
 ALERT_BAD_BARS = "bad_bars"
 ALERT_BAD_TICKS = "bad_ticks"
+ALERT_MODEL = "model"
 ALERT_MODEL_TIMING = "model_timing"
 ALERT_ORDERS = "orders"
 ALERT_PROTECTION = "protection"
@@ -150,6 +152,19 @@ class StrategyHealth:
             f"tick decisions held, the bar features are stale: {detail} "
             f"({self.ticks_held_stale} quotes held since start)", now,
         )  # fmt: skip
+
+    def predictor_failed(self, reason: str, ts_event: int, now: int) -> None:
+        """Count a prediction the model could not give (the strategy held) and alert at the
+        1st, 2nd, 4th, 8th, ... one: a dead model is an error alert in ``status``, not only a
+        counter (and not a line a bar)."""
+        self.predictor_errors += 1
+        failed = self.predictor_errors
+        if failed.bit_length() != (failed - 1).bit_length():
+            self.alert(
+                "error", ALERT_MODEL,
+                f"holding on bar {ts_event}, the model gave no prediction: {reason} "
+                f"({failed} so far)", now,
+            )  # fmt: skip
 
     def requests_dropped(self, count: int, ts_event: int, now: int) -> None:
         """Count ``count`` requests an async model dropped unanswered (it was still busy) and

@@ -273,7 +273,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
 
     def _count_error(self, prediction: Prediction, ts: int) -> None:
         if prediction.error is not None:
-            self.health.predictor_errors += 1
+            self.health.predictor_failed(prediction.reason, ts, self.clock.timestamp_ns())
             self._log_throttled(ts, f"Holding: {prediction.reason}")
 
     def _act(

@@ -64,3 +64,25 @@ def test_bad_settings_are_refused(count: int, window: int) -> None:
         StrategyHealth(
             lambda level, message: None, bad_bar_alert_count=count, bad_bar_window=window
         )
+
+
+def test_a_model_that_fails_on_every_bar_is_an_error_alert() -> None:
+    """A dead model held every bar and counted predictor_errors, but raised no alert: a live
+    status showed last_alert empty. Now the 1st, 2nd, 4th, 8th, ... failure alerts."""
+    from nautilus_ai.health import ALERT_MODEL
+
+    health, lines = make()
+    for i in range(10):
+        health.predictor_failed("timeout after 2 s", 1_000 + i, 10**9 * i)
+    assert health.predictor_errors == 10
+    assert health.alerts == 4  # failures 1, 2, 4, 8
+    assert health.last_alert is not None and health.last_alert.kind == ALERT_MODEL
+    assert health.last_alert.level == "error" and "timeout after 2 s (8 so far)" in (
+        health.last_alert.message
+    )
+    assert lines and lines[0] == (
+        "error",
+        "ALERT model: holding on bar 1000, the model gave no prediction: timeout after 2 s "
+        "(1 so far)",
+    )
+    assert health.snapshot(0)["predictor_errors"] == 10
