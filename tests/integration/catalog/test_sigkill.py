@@ -73,15 +73,12 @@ def test_sigkill_mid_run_leaves_every_flushed_part_readable(
     assert all(p.name.endswith(".parquet") and not p.name.startswith(".") for p in parts)
 
 
-def test_the_cli_refuses_a_run_never_closed_in_one_line(
-    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Training and pattern builds from a run that never closed say so in one line instead of
-    learning from a log that may stop short; --allow-open-run reads it as it is."""
+def _open_run_catalog(demo_catalog: Path, tmp_path: Path) -> Path:
+    """A copy of the demo catalog holding run ``open``: 2,400 decisions recorded, two parts of
+    1,000 on disk, the rest in the buffer, and no close (the process "died")."""
     import shutil
 
     from nautilus_ai.catalog import FeatureLogConfig, FeatureLogger
-    from nautilus_ai.cli import main
     from nautilus_ai.models import Action, Prediction
 
     catalog = tmp_path / "catalog"
@@ -98,24 +95,44 @@ def test_the_cli_refuses_a_run_never_closed_in_one_line(
     hold = Prediction(Action.HOLD, 0.5, 0.5, "rule/v1", 0.0, "")
     for t, row in zip(ts[100:2_500], features[100:2_500], strict=True):
         logger.record(int(t), row, hold, "none", 0.0, False)
-    # two parts on disk, the rest in the buffer: the process "dies" without close()
+    return catalog
 
-    train = ["train", "--catalog", str(catalog), "--out", str(tmp_path / "artifacts"),
-             "--train", "2017-01-01", "2017-01-03", "--validation", "2017-01-03", "2017-01-04",
-             "--features", "snapshots", "--run-id",
-             "open"]  # fmt: skip
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from nautilus_ai.cli import main
+
+    capsys.readouterr()
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run open: its feature log was never closed" in err, err
+    assert "--allow-open-run" in err
+
+
+def test_pattern_builds_refuse_a_run_never_closed_in_one_line(
+    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pattern build from a run that never closed says so in one line instead of learning
+    from a log that may stop short; --allow-open-run reads it as it is; data info marks it."""
+    from nautilus_ai.cli import main
+
+    catalog = _open_run_catalog(demo_catalog, tmp_path)
     build = ["patterns", "build", "--catalog", str(catalog), "--name", "p", "--run-id", "open",
              "--shape-bars", "8", "--horizon", "5", "--index-mode", "exact"]  # fmt: skip
-    for argv in (train, build):
-        capsys.readouterr()
-        assert main(argv) == 2, argv
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "run open: its feature log was never closed" in err, err
-        assert "--allow-open-run" in err
-    assert not (tmp_path / "artifacts").exists()
+    _refused(build, capsys)
     assert main(["data", "info", "--catalog", str(catalog)]) == 0  # says so where runs are listed
     assert "OPEN RUN: run open: its feature log was never closed" in capsys.readouterr().out
     assert main([*build, "--allow-open-run"]) == 0
     # the 2,000 rows of the two parts on disk (the 400 buffered ones were lost with the
     # process), less those whose shape or outcome window the bars do not cover
     assert "built 1,987 patterns" in capsys.readouterr().out
+
+
+@pytest.mark.extra("torch")  # `nautilus-ai train` on a core install refuses for the extra first
+def test_training_refuses_a_run_never_closed_in_one_line(
+    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = _open_run_catalog(demo_catalog, tmp_path)
+    _refused(["train", "--catalog", str(catalog), "--out", str(tmp_path / "artifacts"),
+              "--train", "2017-01-01", "2017-01-03", "--validation", "2017-01-03", "2017-01-04",
+              "--features", "snapshots", "--run-id", "open"], capsys)  # fmt: skip
+    assert not (tmp_path / "artifacts").exists()

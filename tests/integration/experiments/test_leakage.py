@@ -91,6 +91,7 @@ def _fingerprint(model: PreparedModel) -> dict[str, Any]:
             card.pop("created_at", None)
             card.get("metrics", {}).pop("data", None)
             card.pop("weights_sha256", None)  # hashes the file, whose header order varies
+            card.pop("card_sha256", None)  # the card's seal covers the time and path dropped
             files[name] = _without_timings(card)
         elif name.endswith(".safetensors"):  # its header's key order varies: compare tensors
             from safetensors.numpy import load
