@@ -159,7 +159,7 @@ class StrategyHealth:
         counter (and not a line a bar)."""
         self.predictor_errors += 1
         failed = self.predictor_errors
-        if failed.bit_length() != (failed - 1).bit_length():
+        if _doubled(failed - 1, failed):
             self.alert(
                 "error", ALERT_MODEL,
                 f"holding on bar {ts_event}, the model gave no prediction: {reason} "
@@ -171,7 +171,7 @@ class StrategyHealth:
         alert at the 1st, 2nd, 4th, 8th, ... one: a steady condition, not a line a bar."""
         before = self.predictions_skipped
         self.predictions_skipped += count
-        if before.bit_length() != self.predictions_skipped.bit_length():
+        if _doubled(before, self.predictions_skipped):
             self.alert(
                 "error", ALERT_MODEL_TIMING,
                 f"model busy: a request dropped unanswered at bar {ts_event} "
@@ -182,7 +182,7 @@ class StrategyHealth:
         """Count an answer past the deadline (a hold) and alert as :meth:`requests_dropped`."""
         self.predictions_late += 1
         late = self.predictions_late
-        if late.bit_length() != (late - 1).bit_length():
+        if _doubled(late - 1, late):
             self.alert(
                 "warning", ALERT_MODEL_TIMING,
                 f"holding on bar {ts_event}: {reason} ({late} late so far)", now,
@@ -233,3 +233,9 @@ class StrategyHealth:
             "alerts": self.alerts,
             "last_alert": None if self.last_alert is None else asdict(self.last_alert),
         }
+
+
+def _doubled(before: int, after: int) -> bool:
+    """Whether a count going from ``before`` to ``after`` reached its 1st, 2nd, 4th, 8th, ...
+    value (when a steady condition alerts: not once a bar)."""
+    return before.bit_length() != after.bit_length()

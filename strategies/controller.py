@@ -56,8 +56,9 @@ from nautilus_ai.control import (
 __all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
 
 CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
-MAX_BLOCK_MS = 10_000
 """Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
+MAX_BLOCK_MS = 10_000
+"""The largest ``block_ms``: it is also how long a stop may wait for the listener."""
 
 
 class RemoteControllerConfig(ControllerConfig, frozen=True, kw_only=True):

@@ -261,7 +261,7 @@ class PositionExits:
                     self._protect(order, plan)
             elif isinstance(event, OrderRejected | OrderDenied):
                 now = self._strategy.clock.timestamp_ns()
-                why = getattr(event, "reason", "") or "no reason given"
+                why = event.reason or "no reason given"
                 self._health.entry_refused(key, type(event).__name__, str(why), now)
             return
         if isinstance(event, OrderFilled):

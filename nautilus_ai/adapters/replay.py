@@ -120,17 +120,10 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
                 raise ValueError(f"bar_types: {text!r} is not for {self.instrument_id!r}")
             if not bar_type.is_externally_aggregated():
                 raise ValueError(f"bar_types: {text!r} must be EXTERNAL")
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if value is not None:
-                _parse_time(value, name)
-        start, end = self.start, self.end
-        if (
-            start is not None
-            and end is not None
-            and _parse_time(end, "end") <= _parse_time(start, "start")
-        ):
-            raise ValueError(f"end {end!r} must be after start {start!r}")
+        start = None if self.start is None else _parse_time(self.start, "start")
+        end = None if self.end is None else _parse_time(self.end, "end")
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"end {self.end!r} must be after start {self.start!r}")
         if self.speed < 0:
             raise ValueError(f"speed must be >= 0, was {self.speed!r}")
         if self.max_gap_secs < 0 or self.start_delay_secs < 0:
