@@ -290,8 +290,6 @@ def read_outcomes(
     is a :class:`CatalogReadError`, not an empty table; a run never closed an
     :class:`OpenRunError` unless ``allow_open``.
     """
-    if run_id is not None:
-        _check_closed(catalog_path, run_id, allow_open)
     if run_id is not None and run_id not in list_runs(catalog_path, "outcomes"):
         logged = list_runs(catalog_path, "snapshots")
         if run_id not in logged:
@@ -299,6 +297,7 @@ def read_outcomes(
                 f"{Path(catalog_path) / 'data'}: no logged run {run_id!r} "
                 f"(runs: {', '.join(logged) or 'none'})"
             )
+        _check_closed(catalog_path, run_id, allow_open)
         return OUTCOME_SCHEMA.empty_table()
     folder = _run_folder(catalog_path, "outcomes", run_id)
     _check_closed(catalog_path, folder.name, allow_open)
@@ -326,7 +325,8 @@ def decisions_with_outcomes(
     decisions = table.filter(opening).select(
         ["ts_event", "action", "confidence", "risk_score", "intent", "quantity", "model_id"]
     )
-    outcomes = read_outcomes(catalog_path, snaps.run_id, allow_open=allow_open).select(
+    # the run's open record was checked by read_snapshots above
+    outcomes = read_outcomes(catalog_path, snaps.run_id, allow_open=True).select(
         ["decision_ts", "realized_pnl", "holding_ns", "exit_reason", "side", "ts_opened",
          "ts_closed"]
     )  # fmt: skip
