@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import traceback
 from array import array
 from collections.abc import Sequence
 from datetime import datetime
@@ -213,7 +214,7 @@ class ReplayDataClient(LiveMarketDataClient):
         try:
             await self._run_replay()
         except Exception as exc:  # said on the bus: a node waiting for the end must not hang
-            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            error = _one_line(exc)
             self._log.error(f"Replay failed after {self.emitted_bars:,} bars: {error}")
             self._msgbus.publish(
                 REPLAY_FINISHED_TOPIC,
@@ -222,7 +223,10 @@ class ReplayDataClient(LiveMarketDataClient):
 
     async def _run_replay(self) -> None:
         config = self._replay_config
-        events = await asyncio.to_thread(self._load_events)
+        loaded = await asyncio.to_thread(self._load_events_in_thread)
+        if isinstance(loaded, str):
+            raise ReplayLoadError(loaded)
+        events = loaded
         self._log.info(
             f"Replaying {len(events):,} bars and quotes of {', '.join(map(str, self._bar_types))} "
             f"at speed {config.speed or 'max'}"
@@ -307,6 +311,22 @@ class ReplayDataClient(LiveMarketDataClient):
         size = self._instrument.make_qty(self._replay_config.quote_size)
         return QuoteTick(self._instrument.id, bid, ask, size, size, ts_event, now)
 
+    def _load_events_in_thread(self) -> list[Bar | QuoteTick] | str:
+        """:meth:`_load_events` for a worker thread: a failure comes back as its one-line text.
+
+        The exception must not leave the thread: its traceback holds the catalog's query
+        session, which Nautilus 1.231 builds as a Rust object bound to the thread that made it;
+        released on the event loop's thread it raises "unsendable, but is being dropped on
+        another thread" (a second error, printed as unraisable). The frames are cleared here, so
+        the session is dropped where it was made.
+        """
+        try:
+            return self._load_events()
+        except Exception as exc:
+            error = _one_line(exc)
+            _clear_frames(exc)
+            return error
+
     def _load_events(self) -> list[Bar | QuoteTick]:
         """The bars (and, with ``quotes: catalog``, the recorded quotes) in time order: at one
         timestamp the catalog's order, quotes before bars."""
@@ -352,6 +372,31 @@ class ReplayDataClientFactory(LiveDataClientFactory):
         clock: LiveClock,
     ) -> ReplayDataClient:
         return ReplayDataClient(loop, ClientId(name), msgbus, cache, clock, config)
+
+
+class ReplayLoadError(RuntimeError):
+    """The catalog's bars or quotes could not be read for the replay (the message is the
+    original error's type and text)."""
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ReplayLoadError):
+        return str(exc)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _clear_frames(exc: BaseException) -> None:
+    """Release the locals of every frame in ``exc``'s traceback and in its causes."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current.__traceback__ = None
+        pending += [current.__cause__, current.__context__]
 
 
 def _load_instrument(catalog: ParquetDataCatalog, instrument_id: InstrumentId) -> Instrument:
