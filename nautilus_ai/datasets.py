@@ -35,6 +35,7 @@ import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
 from nautilus_ai.labels import CLASSES, Labels, LabelSpec, make_labels
+from nautilus_ai.timefmt import utc_seconds
 
 if TYPE_CHECKING:
     import torch.utils.data
@@ -64,7 +65,8 @@ class Window:
     def __post_init__(self) -> None:
         if not self.start_ns < self.end_ns:
             raise ValueError(
-                f"Window: start ({_iso(self.start_ns)}) must be before end ({_iso(self.end_ns)})"
+                f"Window: start ({utc_seconds(self.start_ns)}) must be before end "
+                f"({utc_seconds(self.end_ns)})"
             )
 
     @classmethod
@@ -81,10 +83,10 @@ class Window:
         return datetime.fromtimestamp(self.end_ns / NS_PER_SECOND, UTC)
 
     def __str__(self) -> str:
-        return f"[{_iso(self.start_ns)}, {_iso(self.end_ns)})"
+        return f"[{utc_seconds(self.start_ns)}, {utc_seconds(self.end_ns)})"
 
     def to_dict(self) -> dict[str, str]:
-        return {"start": _iso(self.start_ns), "end": _iso(self.end_ns)}
+        return {"start": utc_seconds(self.start_ns), "end": utc_seconds(self.end_ns)}
 
 
 def to_ns(value: str | datetime | int) -> int:
@@ -103,10 +105,6 @@ def to_ns(value: str | datetime | int) -> int:
         value = value.replace(tzinfo=UTC)
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
-
-
-def _iso(ns: int) -> str:
-    return str(np.datetime64(ns, "ns").astype("datetime64[s]")) + "Z"
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,8 @@ def walk_forward_folds(
         offset += step_ns
     if not folds:
         raise ValueError(
-            f"no fold fits in [{_iso(start_ns)}, {_iso(end_ns)}): train + validation + test is "
+            f"no fold fits in [{utc_seconds(start_ns)}, {utc_seconds(end_ns)}): "
+            "train + validation + test is "
             f"{(train_ns + val_ns + test_ns) / NS_PER_SECOND / 86_400:.1f} days"
         )
     return folds

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from nautilus_ai.timefmt import utc_seconds
+
 __all__ = [
     "BacktestSummary",
     "buy_and_hold_curve",
@@ -192,8 +194,8 @@ def summarise(
     return BacktestSummary(
         name=name,
         sample=sample,
-        start=_iso(int(bar_ts[0])) if bar_ts.size else "",
-        end=_iso(int(bar_ts[-1])) if bar_ts.size else "",
+        start=utc_seconds(int(bar_ts[0])) if bar_ts.size else "",
+        end=utc_seconds(int(bar_ts[-1])) if bar_ts.size else "",
         bars=int(bar_ts.size),
         elapsed_s=elapsed_s,
         bars_per_s=bars_processed / elapsed_s if elapsed_s > 0 else math.nan,
@@ -285,10 +287,6 @@ def write_report(folder: Path, summary: BacktestSummary, **tables: Mapping[str, 
 
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator > 0 else math.nan
-
-
-def _iso(ts_ns: int) -> str:
-    return str(np.datetime64(ts_ns, "ns").astype("datetime64[s]")) + "Z"
 
 
 def _pct(value: float) -> str:

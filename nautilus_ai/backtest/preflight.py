@@ -20,6 +20,7 @@ from nautilus_ai.backtest.config import ConfigError, RunFile
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.config_nautilus import check_bar_spec
 from nautilus_ai.data.catalog import CatalogInfo, catalog_info
+from nautilus_ai.timefmt import utc_minute
 
 __all__ = ["check_report_dir", "loaded_bar_types", "preflight"]
 
@@ -189,16 +190,10 @@ def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath)
         return
     raise ConfigFieldError(
         (*where, key),
-        f"the window holds no {bar_type} bars: the catalog holds them from {_iso(first)} to "
-        f"{_iso(last)} UTC",
+        f"the window holds no {bar_type} bars: the catalog holds them from {utc_minute(first)} to "
+        f"{utc_minute(last)} UTC",
         received=received,
     )
-
-
-def _iso(ns: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _venue_configured(instrument: str, venues: list[str], where: KeyPath) -> None:

@@ -54,6 +54,7 @@ from nautilus_ai.reporting import (
     summarise,
     write_report,
 )
+from nautilus_ai.timefmt import utc_seconds
 
 __all__ = [
     "BacktestFailedError",
@@ -396,8 +397,8 @@ def _engine_stopped_early(engine: Any, bar_ts: np.ndarray) -> str:
     if end is None or int(end) >= int(bar_ts[-1]):
         return ""
     return (
-        f"the engine stopped the run at {_iso_ns(int(end))}, before the data ended at "
-        f"{_iso_ns(int(bar_ts[-1]))} (an account error such as a negative balance; its ERROR "
+        f"the engine stopped the run at {utc_seconds(int(end))}, before the data ended at "
+        f"{utc_seconds(int(bar_ts[-1]))} (an account error such as a negative balance; its ERROR "
         "log says which)"
     )
 
@@ -428,7 +429,7 @@ def _assess_lifecycle(
     else:
         status.fail(
             f"stopped before the data ended (state {state}, first seen stopped at "
-            f"{_iso_ns(ts)}); its ERROR log says why"
+            f"{utc_seconds(ts)}); its ERROR log says why"
         )
 
 
@@ -524,7 +525,7 @@ def _assess_model_faults(status: StrategyStatus, strategy: Any, decisions: list[
     if not errors:
         return
     first = next((d for d in decisions if getattr(d, "error", None)), None)
-    where = f" (first at {_iso_ns(int(first.ts_event))}: {first.error})" if first else ""
+    where = f" (first at {utc_seconds(int(first.ts_event))}: {first.error})" if first else ""
     status.fail(f"its model failed {errors:,} times and each decision was a hold{where}")
 
 
@@ -569,10 +570,6 @@ def _window_text(start: Any, end: Any) -> str:
         return "in the catalog"
     return f"between {start if start is not None else 'the first bar'} and " \
         f"{end if end is not None else 'the last bar'}"  # fmt: skip
-
-
-def _iso_ns(ns: int) -> str:
-    return str(np.datetime64(ns, "ns"))[:19] + "Z"
 
 
 def _with_extra(summary: BacktestSummary, extra: Mapping[str, Any]) -> BacktestSummary:

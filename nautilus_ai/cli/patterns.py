@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.cli import CliError
+from nautilus_ai.timefmt import utc_minute
 
 __all__ = ["register"]
 
@@ -252,8 +253,8 @@ def _build(args: argparse.Namespace) -> int:
         "dims": patterns.dims,
         "chart_model": spec.chart_model,
         "source": patterns.source,
-        "first": _iso(int(patterns.ts_event.min())),
-        "last": _iso(int(patterns.ts_event.max())),
+        "first": utc_minute(int(patterns.ts_event.min())),
+        "last": utc_minute(int(patterns.ts_event.max())),
         "build_s": round(built, 3),
         "index_epochs": list(memory.index.epoch_rows),
         "elapsed_s": round(time.perf_counter() - started, 3),
@@ -305,7 +306,7 @@ def _query(args: argparse.Namespace) -> int:
     except (CatalogReadError, ValueError) as exc:
         raise CliError(str(exc)) from None
     if not found.rows.size:
-        raise CliError(f"no pattern was known before {_iso(found.ts_event)}")
+        raise CliError(f"no pattern was known before {utc_minute(found.ts_event)}")
     if args.plot:
         found.plot(args.plot)
     if args.json:
@@ -489,7 +490,7 @@ def _may_write(folder: Path, patterns: Any, replace: bool) -> None:
         stored.pattern_spec.hash == patterns.pattern_spec.hash
     ):
         return
-    span = f"{_iso(int(stored.ts_event.min()))} .. {_iso(int(stored.ts_event.max()))}"
+    span = f"{utc_minute(int(stored.ts_event.min()))} .. {utc_minute(int(stored.ts_event.max()))}"
     raise CliError(
         f"{path}: the memory '{folder.name}' is stored there ({len(stored):,} patterns, {span}) "
         "and would be replaced by other patterns: --replace to overwrite it, or another --name"
@@ -545,8 +546,8 @@ def _stats(args: argparse.Namespace) -> int:
         "dims": int(vectors.shape[1]),
         "bar_ns": memory.bar_ns,
         "instruments": sorted(set(memory.instrument_id)),
-        "first": _iso(int(memory.ts_event.min())) if len(memory) else None,
-        "last": _iso(int(memory.ts_event.max())) if len(memory) else None,
+        "first": utc_minute(int(memory.ts_event.min())) if len(memory) else None,
+        "last": utc_minute(int(memory.ts_event.max())) if len(memory) else None,
         "outcomes": {"sell": int(labels[0]), "hold": int(labels[1]), "buy": int(labels[2])},
         "forward_return_atr": {
             "mean": float(returns.mean()) if returns.size else None,
@@ -580,9 +581,3 @@ def _bytes_per_pattern(memory: Any) -> float:
     columns = n * (8 + 8 + 1 + 5 * 8) + memory.vectors.nbytes
     index_bytes = sum(len(b) for b in memory.index.to_bytes())
     return float(columns + index_bytes) / n
-
-
-def _iso(ns: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")

@@ -26,6 +26,7 @@ from nautilus_ai.control.schema import (
     ReplyStatus,
     parse_command,
 )
+from nautilus_ai.timefmt import utc_seconds
 
 __all__ = ["ScheduledCommand", "parse_schedule", "schedule_problems"]
 
@@ -112,7 +113,7 @@ def schedule_problems(
         command = entry.command
         what = (
             f"control {command.command_id.replace('-', '[', 1)}] ({command.type} for "
-            f"{command.strategy_id} at {_iso(entry.at_ns)})"
+            f"{command.strategy_id} at {utc_seconds(entry.at_ns)})"
         )
         reply = by_id.get(command.command_id)
         if reply is None:
@@ -121,8 +122,3 @@ def schedule_problems(
             verdict = "was rejected" if reply.status is ReplyStatus.REJECTED else "failed"
             problems.append(f"{what} {verdict}: {reply.reason}")
     return problems
-
-
-def _iso(ns: int) -> str:
-    moment = _EPOCH + timedelta(microseconds=ns // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + "Z"

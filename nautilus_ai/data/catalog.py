@@ -65,6 +65,7 @@ from nautilus_ai.data.store import (
     stored_files,
 )
 from nautilus_ai.data.swap import STAGING_DIR, catalog_lock, link_or_copy, replace_directory
+from nautilus_ai.timefmt import utc_millis
 
 __all__ = [
     "CatalogInfo",
@@ -855,7 +856,7 @@ def _sources(id_dir: Path, files: list[Path]) -> tuple[str, ...]:
 def _iso(ns: int | None) -> str | None:
     if ns is None:
         return None
-    return str(np.datetime64(int(ns), "ns"))[:23] + "Z"
+    return utc_millis(int(ns))
 
 
 def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:

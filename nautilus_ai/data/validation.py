@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
 from nautilus_ai.data.markethours import FX_CLOSURE_CLOCK, closed_ns_between
+from nautilus_ai.timefmt import utc_millis
 
 __all__ = [
     "BAR_POLICY",
@@ -176,8 +177,8 @@ class ValidationReport:
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "dropped": self.dropped,
-            "first": _iso(self.first_ns) if self.first_ns is not None else None,
-            "last": _iso(self.last_ns) if self.last_ns is not None else None,
+            "first": utc_millis(self.first_ns) if self.first_ns is not None else None,
+            "last": utc_millis(self.last_ns) if self.last_ns is not None else None,
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -187,7 +188,7 @@ class ValidationReport:
     def to_text(self) -> str:
         span = ""
         if self.first_ns is not None and self.last_ns is not None:
-            span = f", {_iso(self.first_ns)} .. {_iso(self.last_ns)}"
+            span = f", {utc_millis(self.first_ns)} .. {utc_millis(self.last_ns)}"
         lines = [
             f"validation of {self.kind} from {self.source or '(arrays)'}: {self.rows_in} rows in, "
             f"{self.rows_out} out ({self.dropped} dropped){span}"
@@ -227,16 +228,12 @@ def price_level_problem(prices: FloatArray, pip_size: float, what: str) -> str |
     )
 
 
-def _iso(ns: int) -> str:
-    return str(np.datetime64(int(ns), "ns"))[:23] + "Z"
-
-
 def _examples(ts: IntArray, mask: Mask, describe: list[str] | None = None) -> tuple[str, ...]:
     rows = np.flatnonzero(mask)[:_MAX_EXAMPLES]
     if describe is None:
-        return tuple(f"row {r} at {_iso(int(ts[r]))}" for r in rows)
+        return tuple(f"row {r} at {utc_millis(int(ts[r]))}" for r in rows)
     return tuple(
-        f"row {r} at {_iso(int(ts[r]))}: {d}" for r, d in zip(rows, describe, strict=False)
+        f"row {r} at {utc_millis(int(ts[r]))}: {d}" for r, d in zip(rows, describe, strict=False)
     )
 
 
@@ -303,7 +300,7 @@ def _gap_check(
     )
     gaps = candidates[open_ns > threshold]
     describe = [
-        f"{_iso(int(t[g]))} -> {_iso(int(t[g + 1]))} "
+        f"{utc_millis(int(t[g]))} -> {utc_millis(int(t[g + 1]))} "
         f"({open_ns[open_ns > threshold][i] / 60e9:.0f} open-market minutes missing)"
         for i, g in enumerate(gaps[:_MAX_EXAMPLES])
     ]

@@ -45,6 +45,7 @@ from nautilus_ai.experiments.report import (
 )
 from nautilus_ai.experiments.stats import mean_ci, sharpe_ci, win_rate_ci
 from nautilus_ai.reporting import buy_and_hold_curve, daily_returns, equity_curve
+from nautilus_ai.timefmt import utc_seconds
 
 __all__ = ["BacktestReport", "main", "write_backtest_report"]
 
@@ -97,10 +98,6 @@ def _busiest_day(entry_ts: np.ndarray) -> tuple[int, int]:
     return day * NS_PER_DAY, (day + 1) * NS_PER_DAY
 
 
-def _iso(ns: int) -> str:
-    return str(np.datetime64(ns, "ns"))[:19] + "Z"
-
-
 def write_backtest_report(
     report_dir: str | Path,
     catalog_path: str | Path,
@@ -140,7 +137,8 @@ def write_backtest_report(
     ts, bid_close = bid.ts_event, bid.close
     if window is not None and not np.any((ts >= window[0]) & (ts < window[1])):
         raise ValueError(
-            f"the chart window {_iso(window[0])} .. {_iso(window[1])} holds none of the run's "
+            f"the chart window {utc_seconds(window[0])} .. {utc_seconds(window[1])} "
+            "holds none of the run's "
             f"{ts.size:,} bars ({stats['start']} .. {stats['end']})"
         )
     ohlc = np.column_stack([bid.open, bid.high, bid.low, bid.close])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from nautilus_ai.features import accepted_bars_mask, compute_features
 from nautilus_ai.patterns.memory import PatternMemory
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import bar_step_ns, format_period
+from nautilus_ai.timefmt import utc_minute
 
 if TYPE_CHECKING:
     from nautilus_ai.patterns.chart_embedding import ChartEmbedder
@@ -71,14 +71,14 @@ class SimilarWindows:
                 {
                     "rank": rank + 1,
                     "ts_event": int(m.ts_event[row]),
-                    "time": _iso(int(m.ts_event[row])),
+                    "time": utc_minute(int(m.ts_event[row])),
                     "instrument_id": m.instrument_id[row],
                     "distance": float(distance),
                     "outcome": _NAMES[int(m.label[row])],
                     "forward_return_atr": float(m.column("forward_return")[row]),
                     "mfe_atr": float(m.column("mfe")[row]),
                     "mae_atr": float(m.column("mae")[row]),
-                    "known_at": _iso(int(m.available_ns[row])),
+                    "known_at": utc_minute(int(m.available_ns[row])),
                 }
             )
         return out
@@ -87,7 +87,7 @@ class SimilarWindows:
         """A table a person reads in a terminal."""
         spec = self.memory.pattern_spec
         lines = [
-            f"{len(self.rows)} past windows most like {_iso(self.ts_event)} "
+            f"{len(self.rows)} past windows most like {utc_minute(self.ts_event)} "
             f"(of {self.eligible:,} whose outcome was known by then; outcome over "
             f"{spec.horizon} bars, barrier {spec.barrier_atr:g} ATR)",
             f"{'#':>3} {'time (UTC)':<17} {'instrument':<14} {'dist':>6} {'outcome':>7} "
@@ -137,7 +137,8 @@ class SimilarWindows:
         left.axvline(0, color="black", ls=":", lw=1)
         left.axvspan(0, horizon, color="tab:blue", alpha=0.06)
         left.set_title(
-            f"now ({_iso(self.ts_event)} UTC) over its {len(self.rows)} nearest past windows\n"
+            f"now ({utc_minute(self.ts_event)} UTC) over its {len(self.rows)} "
+            "nearest past windows\n"
             "closes z-scored on each window; after 0: what happened next (colour: barrier hit "
             "first, green up / red down / grey neither)",
             fontsize=9,
@@ -199,18 +200,21 @@ def similar_windows(
     else:
         i = int(np.searchsorted(ts, at_ns, side="right")) - 1
         if i < 0:
-            raise ValueError(f"no bar of {bar_type} at or before {_iso(at_ns)}")
+            raise ValueError(f"no bar of {bar_type} at or before {utc_minute(at_ns)}")
         if i == ts.size - 1 and at_ns > ts[-1] + (period or 0):
             # the answer would be the last bar's, months before the time asked about
             raise ValueError(
-                f"{_iso(at_ns)} is after the last {bar_type} bar ({_iso(int(ts[-1]))}): no "
+                f"{utc_minute(at_ns)} is after the last {bar_type} bar "
+                f"({utc_minute(int(ts[-1]))}): no "
                 "window at that time; ask at or before it (or leave the time out for the last bar)"
             )
     start = max(0, i - max(spec.warmup_bars, n_bars) * 3)
     features = compute_features(spec, ts[start : i + 1], *ohlcv[start : i + 1].T)
     pspec = memory.pattern_spec
     if features[-1, spec.index("warm")] != 1.0 or i + 1 < pspec.context_bars:
-        raise ValueError(f"the bar at {_iso(int(ts[i]))} is not warm: not enough bars before it")
+        raise ValueError(
+            f"the bar at {utc_minute(int(ts[i]))} is not warm: not enough bars before it"
+        )
     window = ohlcv[i - n_bars + 1 : i + 1, 3]
     layout = pattern_layout(spec.names, pspec)
     charts = None
@@ -268,7 +272,3 @@ def _zscore_by_window(values: NDArray[np.float64], n_bars: int) -> NDArray[np.fl
         return None
     out: NDArray[np.float64] = (values - head.mean()) / std
     return out
-
-
-def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M")
