@@ -34,6 +34,7 @@ __all__ = [
     "equity_curve",
     "format_summary",
     "max_drawdown",
+    "new_report_folder",
     "plot_equity",
     "summarise",
     "time_axis",
@@ -271,6 +272,20 @@ def plot_equity(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def new_report_folder(parent: Path, name: str) -> Path:
+    """Create and return a new folder ``parent/name``, or ``name-2``, ``name-3``... when taken:
+    an earlier report is never written into. The folder is claimed by its ``mkdir`` (no check
+    first), so two runs finishing in the same second get one folder each."""
+    for n in range(1, 10_001):
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"{parent}: {name} and its 10,000 numbered successors all exist")
 
 
 def write_report(folder: Path, summary: BacktestSummary, **tables: Mapping[str, object]) -> Path:

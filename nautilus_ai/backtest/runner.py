@@ -50,6 +50,7 @@ from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
     equity_curve,
+    new_report_folder,
     plot_equity,
     summarise,
     write_report,
@@ -673,12 +674,7 @@ def _write_report(
     run_file: RunFile, outcome: BacktestOutcome, bid_close: np.ndarray, ask_close: np.ndarray
 ) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = run_file.report_dir / f"{run_file.name}-{stamp}"
-    n = 1
-    while folder.exists():  # never overwrite an earlier report
-        n += 1
-        folder = run_file.report_dir / f"{run_file.name}-{stamp}-{n}"
-    folder.mkdir(parents=True)
+    folder = new_report_folder(run_file.report_dir, f"{run_file.name}-{stamp}")
     write_report(folder, outcome.summary)
     start_equity = outcome.summary.starting_equity
     curves = {"strategy": outcome.equity}
