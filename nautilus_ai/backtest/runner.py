@@ -42,7 +42,7 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
-from nautilus_ai.backtest.data_check import check_run_data
+from nautilus_ai.backtest.data_check import check_run_data, run_time_ns
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import check_report_dir, preflight
 from nautilus_ai.decision import DecisionLog
@@ -621,9 +621,7 @@ def _mark_prices(
 
 
 def _to_ns(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    return int(np.datetime64(str(value).replace("Z", ""), "ns").astype(np.int64))
+    return run_time_ns(value)
 
 
 def _fills(report: Any) -> dict[str, np.ndarray]:
