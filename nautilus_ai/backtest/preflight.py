@@ -78,6 +78,7 @@ def _check(run_file: RunFile) -> None:
     venues = [v.name for v in run.venues]
     loaded: dict[str, KeyPath] = {}
     catalogs: dict[str, CatalogInfo] = {}
+    instruments_by_venue: dict[str, list[str]] = {}
     for index, data in enumerate(run.data):
         where: KeyPath = ("run", "data", index)
         info = _catalog(data.catalog_path, data.catalog_fs_protocol, (*where, "catalog_path"))
@@ -87,6 +88,7 @@ def _check(run_file: RunFile) -> None:
         instruments += [str(i) for i in data.instrument_ids or []]
         for instrument in instruments:
             _venue_configured(instrument, venues, (*where, "instrument_id"))
+            instruments_by_venue.setdefault(instrument.rsplit(".", 1)[-1], []).append(instrument)
             if info is not None and instrument not in info.instruments:
                 raise ConfigFieldError(
                     (*where, "instrument_id"),
@@ -111,6 +113,7 @@ def _check(run_file: RunFile) -> None:
         if info is not None:
             for bar_type in loaded_bar_types(data):
                 _bars_in_window(info, bar_type, data, where)
+    _commission_minimum_currency(run_file, instruments_by_venue)
     engine = run.engine
     if not (engine and (engine.strategies or engine.actors)):
         raise ConfigFieldError(
@@ -199,6 +202,29 @@ def _model_not_fitted_on_the_run(
                     f"{_iso(used_end)} UTC, model {path}): an in-sample result; move "
                     f"start_time to {_iso(used_end)} or later, or label the run in-sample",
                     received=run_file.sample,
+                )
+
+
+def _commission_minimum_currency(run_file: RunFile, instruments: Mapping[str, list[str]]) -> None:
+    """FXCommissionFeeModel charges its ``minimum`` only in the instrument's quote currency and
+    skipped one in another currency without a word ('2.00 EUR' on EUR/USD: no minimum)."""
+    for index, venue in enumerate(run_file.run.venues):
+        fee = venue.fee_model
+        path = str(getattr(fee, "fee_model_path", "") or "")
+        config = getattr(fee, "config", None)
+        if not path.endswith(":FXCommissionFeeModel") or not isinstance(config, Mapping):
+            continue
+        minimum = str(config.get("minimum", "2.00 USD")).split()
+        currency = minimum[-1] if len(minimum) == 2 else None
+        for instrument in instruments.get(str(venue.name), []):
+            symbol = instrument.rsplit(".", 1)[0]
+            quote = symbol.split("/")[1] if symbol.count("/") == 1 else None
+            if currency is not None and quote is not None and quote != currency:
+                raise ConfigFieldError(
+                    ("run", "venues", index, "fee_model", "config", "minimum"),
+                    f"is in {currency}, but {instrument} is quoted in {quote}: the minimum "
+                    f"would never be charged (give it in {quote})",
+                    received=config.get("minimum"),
                 )
 
 
