@@ -103,7 +103,8 @@ def signal_column(predictions: pd.DataFrame) -> NDArray[np.int64]:
             f"predictions: column 'signal' must hold -1, 0 or +1; row {row} "
             f"({predictions.index[row]}) holds {predictions['signal'].iloc[row]!r}"
         )
-    return raw.astype(np.int64)
+    signals: NDArray[np.int64] = raw.astype(np.int64)
+    return signals
 
 
 def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:
