@@ -427,3 +427,16 @@ def test_evaluate_refuses_predictions_with_a_repeated_time(
         nr.evaluate(twice, bars)
     assert one_line(error).startswith("predictions: time 2017-01-02 04:11:00+00:00 (row 300)")
     assert "repeated" in one_line(error)
+
+
+def test_plot_signals_refuses_a_signal_that_is_not_minus_one_zero_or_one(
+    bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    """A signal of 2 matched neither the buy nor the sell markers: the call was drawn nowhere
+    and left out of the legend's counts, without a word."""
+    predictions = nr.predict(features, ScriptedPredictor(action=Action.BUY, confidence=0.7))
+    predictions["signal"] = predictions["signal"].astype(np.int64)
+    predictions.iloc[300, predictions.columns.get_loc("signal")] = 2
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_signals(bars, predictions)
+    assert one_line(error).startswith("predictions: column 'signal' must hold -1, 0 or +1")
