@@ -508,6 +508,10 @@ def plot_parameter_sensitivity(
         row, col = np.unravel_index(int(np.nanargmax(grid)), grid.shape)
         ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black",
                                    linewidth=2.2))  # fmt: skip
+    else:  # every trial's metric is n/a (no trade: no Sharpe ratio): an empty map said nothing
+        ax.text(0.5, 0.5, f"no {metric_label} in any cell (no trial's is defined)",
+                ha="center", va="center", transform=ax.transAxes,
+                bbox={"facecolor": "white", "edgecolor": "none"})  # fmt: skip
     fig.colorbar(image, ax=ax, label=metric_label, fraction=0.05, pad=0.03)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -159,3 +159,20 @@ def test_a_rolling_sharpe_of_too_few_days_says_so(
     ]
     left = np.datetime64(round(ax.get_xlim()[0] * 86_400e9), "ns")  # matplotlib day numbers
     assert left.astype("datetime64[D]") == np.datetime64("2017-01-02")
+
+
+def test_a_sensitivity_map_without_any_defined_metric_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no trial's metric is defined (no trade: no Sharpe ratio) the heat map was an empty
+    frame with a colour bar, without a word."""
+    from nautilus_ai.experiments import report
+
+    figures: list[object] = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    plot_parameter_sensitivity(
+        tmp_path / "grid.png", np.full((2, 3), np.nan), x_values=[1, 2, 3], y_values=[0.5, 0.6],
+        x_label="stop", y_label="conf", metric_label="Sharpe", title="grid",
+    )  # fmt: skip
+    ax = figures[0].axes[0]  # type: ignore[attr-defined]
+    assert [t.get_text() for t in ax.texts] == ["no Sharpe in any cell (no trial's is defined)"]
