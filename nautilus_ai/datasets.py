@@ -158,15 +158,22 @@ def walk_forward_folds(
     """Consecutive folds over ``[start, end)``: train, then validation, then test windows.
 
     Each fold moves forward by ``step`` (default: the test length), so test windows tile the
-    period without overlap. ``anchored=True`` keeps every training window starting at
-    ``start`` (expanding); otherwise it rolls with a fixed length. Durations are ``timedelta``
-    or int ns. Folds whose test window would pass ``end`` are not produced.
+    period without overlap (a ``step`` shorter than ``test`` is refused). ``anchored=True``
+    keeps every training window starting at ``start`` (expanding); otherwise it rolls with a
+    fixed length. Durations are ``timedelta`` or int ns. Folds whose test window would pass
+    ``end`` are not produced.
     """
     start_ns, end_ns = to_ns(start), to_ns(end)
     train_ns = _duration_ns(train, "train")
     test_ns = _duration_ns(test, "test")
     val_ns = _duration_ns(validation, "validation") if validation is not None else 0
     step_ns = _duration_ns(step, "step") if step is not None else test_ns
+    if step_ns < test_ns:  # as the experiment file refuses walk_forward.step < test
+        raise ValueError(
+            f"step ({step_ns / NS_PER_SECOND / 86_400:g} days) must be >= test "
+            f"({test_ns / NS_PER_SECOND / 86_400:g} days): a shorter step makes the test windows "
+            "overlap, and a result stitched over them would count the overlap twice"
+        )
     folds: list[Fold] = []
     offset = 0
     while True:

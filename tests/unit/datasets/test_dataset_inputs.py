@@ -3,6 +3,8 @@ of other bars or another label definition, bars out of time order, a fractional 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,20 @@ def test_a_fractional_embargo_is_refused() -> None:
     ts, ohlc, features = bars()
     with pytest.raises(ValueError, match=r"^embargo_bars must be an int"):
         build_dataset(ts, features, ["a", "b"], ohlc, SPEC, FOLD, embargo_bars=7.5)  # type: ignore[arg-type]
+
+
+def test_walk_forward_folds_refuse_a_step_shorter_than_the_test_window() -> None:
+    """The docstring promised test windows that tile the period and the experiment file refuses
+    walk_forward.step < test, but the function itself returned overlapping test windows (every
+    bar of a 5-day test in up to three folds with a 2-day step)."""
+    from datetime import timedelta
+
+    from nautilus_ai.datasets import walk_forward_folds
+
+    day = timedelta(days=1)
+    with pytest.raises(ValueError, match=r"^step \(2 days\) must be >= test \(5 days\).*overlap"):
+        walk_forward_folds("2017-01-01", "2017-03-01", train=10 * day, test=5 * day, step=2 * day)
+    folds = walk_forward_folds("2017-01-01", "2017-03-01", train=10 * day, test=5 * day,
+                               step=7 * day)  # fmt: skip
+    tests = [fold.test for fold in folds]
+    assert all(a.end_ns <= b.start_ns for a, b in itertools.pairwise(tests))  # type: ignore[union-attr]
