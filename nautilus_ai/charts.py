@@ -13,6 +13,7 @@ Input is the ``MarketContext.recent_bars`` layout: an ``(n, 6)`` float64 array w
 from __future__ import annotations
 
 import io
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,13 @@ class ChartStyle:
     volume_color: _RGB = (130, 130, 160)
 
     def __post_init__(self) -> None:
+        for name in ("width", "height", "margin"):  # a float failed later, in the drawing
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be an int (pixels), was {value!r}")
+        fraction = self.volume_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+            raise ValueError(f"volume_fraction must be a number, was {fraction!r}")
         if self.width < 32 or self.height < 32:
             raise ValueError(f"width and height must be >= 32, were {self.width}x{self.height}")
         if not (0.0 <= self.volume_fraction <= 0.5):
@@ -63,8 +71,16 @@ class ChartStyle:
             raise ValueError(f"margin must be in [0, min(width, height) / 4), was {self.margin!r}")
         for name in ("background", "up_color", "down_color", "volume_color"):
             colour = getattr(self, name)
-            if len(colour) != 3 or not all(0 <= int(c) <= 255 for c in colour):
-                raise ValueError(f"{name} must be an RGB triple of 0..255, was {colour!r}")
+            ok = (
+                isinstance(colour, tuple | list)
+                and len(colour) == 3
+                and all(
+                    isinstance(c, numbers.Integral) and not isinstance(c, bool) and 0 <= c <= 255
+                    for c in colour
+                )
+            )
+            if not ok:  # floats were truncated by int() or drawn in the wrong colour
+                raise ValueError(f"{name} must be an RGB triple of ints 0..255, was {colour!r}")
 
 
 DEFAULT_STYLE = ChartStyle()

@@ -156,15 +156,22 @@ def walk_forward_folds(
     """Consecutive folds over ``[start, end)``: train, then validation, then test windows.
 
     Each fold moves forward by ``step`` (default: the test length), so test windows tile the
-    period without overlap. ``anchored=True`` keeps every training window starting at
-    ``start`` (expanding); otherwise it rolls with a fixed length. Durations are ``timedelta``
-    or int ns. Folds whose test window would pass ``end`` are not produced.
+    period without overlap (a ``step`` shorter than ``test`` is refused). ``anchored=True``
+    keeps every training window starting at ``start`` (expanding); otherwise it rolls with a
+    fixed length. Durations are ``timedelta`` or int ns. Folds whose test window would pass
+    ``end`` are not produced.
     """
     start_ns, end_ns = to_ns(start), to_ns(end)
     train_ns = _duration_ns(train, "train")
     test_ns = _duration_ns(test, "test")
     val_ns = _duration_ns(validation, "validation") if validation is not None else 0
     step_ns = _duration_ns(step, "step") if step is not None else test_ns
+    if step_ns < test_ns:  # as the experiment file refuses walk_forward.step < test
+        raise ValueError(
+            f"step ({step_ns / NS_PER_SECOND / 86_400:g} days) must be >= test "
+            f"({test_ns / NS_PER_SECOND / 86_400:g} days): a shorter step makes the test windows "
+            "overlap, and a result stitched over them would count the overlap twice"
+        )
     folds: list[Fold] = []
     offset = 0
     while True:
@@ -379,6 +386,25 @@ def check_trainable(dataset: Dataset, ts: ArrayLike) -> None:
         )
 
 
+def _check_given_labels(labels: Labels, label_spec: LabelSpec, ts: NDArray[np.int64]) -> None:
+    """Precomputed labels must be of these bars (length, time order) and of ``label_spec``'s
+    horizon: the dataset, its embargo and the model card say that horizon."""
+    n = ts.shape[0]
+    if labels.end_index.shape != (n,) or labels.valid.shape != (n,):
+        raise ValueError(f"labels: {labels.end_index.shape[0]} rows, the bars {n}")
+    if n > 1 and (np.diff(ts) <= 0).any():
+        row = int(np.flatnonzero(np.diff(ts) <= 0)[0]) + 1
+        raise ValueError(f"ts must be strictly increasing; row {row} is not")
+    rows = np.flatnonzero(labels.valid)
+    horizons = labels.end_index[rows] - rows
+    wrong = np.flatnonzero(horizons != label_spec.horizon)
+    if wrong.size:
+        raise ValueError(
+            f"labels: made with a horizon of {int(horizons[wrong[0]])} rows, not "
+            f"{label_spec.horizon} (label_spec); make them with the same LabelSpec"
+        )
+
+
 def build_dataset(
     ts: ArrayLike,
     features: NDArray[np.float64],
@@ -424,13 +450,19 @@ def build_dataset(
         )
     if ohlc.ndim != 2 or ohlc.shape[0] != n or ohlc.shape[1] < 4:
         raise ValueError(f"ohlc must have shape ({n}, 4 or 5), got {ohlc.shape}")
-    embargo = label_spec.horizon if embargo_bars is None else embargo_bars
+    if embargo_bars is not None and (
+        isinstance(embargo_bars, bool) or not isinstance(embargo_bars, int | np.integer)
+    ):
+        raise ValueError(f"embargo_bars must be an int or None, got {embargo_bars!r}")
+    embargo = label_spec.horizon if embargo_bars is None else int(embargo_bars)
     if embargo < label_spec.horizon:
         raise ValueError(
             f"embargo_bars ({embargo}) must be >= the label horizon ({label_spec.horizon})"
         )
     if labels is None:
         labels = make_labels(label_spec, ts_arr, ohlc[:, 0], ohlc[:, 1], ohlc[:, 2], ohlc[:, 3])
+    else:  # make_labels checks the order itself; splits are cut by binary search on it
+        _check_given_labels(labels, label_spec, ts_arr)
     usable = labels.valid & np.isfinite(features).all(axis=1)
     y_all = labels.class_index()
     splits: dict[str, SplitData] = {}

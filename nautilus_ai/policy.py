@@ -21,6 +21,7 @@ Rules, in order:
 from __future__ import annotations
 
 import enum
+import numbers
 from dataclasses import dataclass
 
 from nautilus_ai.models.base import Action
@@ -63,6 +64,19 @@ class PolicyConfig:
     exit_on_opposite_when_paused: bool = True
 
     def __post_init__(self) -> None:
+        # types first: a str flag such as "no" is truthy (it reversed positions), a float or
+        # bool max_holding_bars counted bars against 2.5 or True
+        for name in ("reverse_on_opposite", "exit_on_hold", "exit_on_opposite_when_paused"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, was {getattr(self, name)!r}")
+        confidence = self.min_confidence
+        if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
+            raise ValueError(f"min_confidence must be a number in [0, 1], was {confidence!r}")
+        holding = self.max_holding_bars
+        if holding is not None and (
+            isinstance(holding, bool) or not isinstance(holding, numbers.Integral)
+        ):
+            raise ValueError(f"max_holding_bars must be an int >= 1 or None, was {holding!r}")
         if not (0.0 <= self.min_confidence <= 1.0):
             raise ValueError(f"min_confidence must be in [0, 1], was {self.min_confidence!r}")
         if self.max_holding_bars is not None and self.max_holding_bars < 1:
@@ -108,6 +122,8 @@ def decide_sign(
     precomputed signal arrays hold."""
     if position_side not in (-1, 0, 1):
         raise ValueError(f"position_side must be -1, 0 or 1, was {position_side!r}")
+    if sign not in (-1, 0, 1):  # a signal of 2 was entered as side 2
+        raise ValueError(f"sign must be -1, 0 or 1, was {sign!r}")
     target = sign if confidence >= config.min_confidence else 0
 
     timed_out = config.max_holding_bars is not None and bars_held >= config.max_holding_bars

@@ -36,6 +36,7 @@ __all__ = [
     "equity_curve",
     "format_summary",
     "max_drawdown",
+    "new_report_folder",
     "plot_equity",
     "summarise",
     "time_axis",
@@ -116,11 +117,17 @@ def daily_returns(bar_ts: I64, equity: F64) -> F64:
     """Simple returns of the last equity of each UTC day (days with bars only)."""
     if equity.size < 2:
         return np.zeros(0)
+    closes = _day_closes(bar_ts, equity)
+    returns: F64 = np.diff(closes) / closes[:-1]
+    return returns
+
+
+def _day_closes(bar_ts: I64, equity: F64) -> F64:
+    """The first equity, then the last equity of each UTC day: what daily returns divide by."""
     day = np.asarray(bar_ts, dtype=np.int64) // NS_PER_DAY
     last_of_day = np.flatnonzero(np.r_[day[1:] != day[:-1], True])
     closes: F64 = np.concatenate([equity[:1], equity[last_of_day]]).astype(np.float64)
-    returns: F64 = np.diff(closes) / closes[:-1]
-    return returns
+    return closes
 
 
 @dataclass(frozen=True)
@@ -180,13 +187,18 @@ def summarise(
     gross_win, gross_loss = float(wins.sum()), float(-losses.sum())
     final = float(equity[-1]) if equity.size else starting_equity
     dd_abs, dd_frac = max_drawdown(equity)
-    rets = daily_returns(bar_ts, equity)
+    # A return is a change over a positive equity: once a day ends at or below zero (an account
+    # wiped out on margin), the next day's "return" has no meaning (from -10 to +5 read as -150%,
+    # from 0 as infinite) and Sharpe / Sortino are not defined (n/a, not a number of the wrong
+    # sign).
+    solvent = equity.size < 2 or bool((_day_closes(bar_ts, equity)[:-1] > 0.0).all())
+    rets = daily_returns(bar_ts, equity) if solvent else np.zeros(0)
     sharpe = _ratio(rets.mean(), rets.std(ddof=1)) if rets.size > 1 else math.nan
     downside = math.sqrt(float(np.mean(np.minimum(rets, 0.0) ** 2))) if rets.size else math.nan
     sortino = _ratio(rets.mean(), downside) if rets.size > 1 else math.nan
     years = (int(bar_ts[-1]) - int(bar_ts[0])) / (NS_PER_DAY * 365.25) if bar_ts.size > 1 else 0.0
-    total_return = final / starting_equity - 1.0
-    if years > 0 and final > 0:
+    total_return = final / starting_equity - 1.0 if starting_equity > 0 else math.nan
+    if years > 0 and final > 0 and starting_equity > 0:
         annual = (final / starting_equity) ** (1.0 / years) - 1.0
     else:
         annual = math.nan
@@ -273,6 +285,20 @@ def plot_equity(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def new_report_folder(parent: Path, name: str) -> Path:
+    """Create and return a new folder ``parent/name``, or ``name-2``, ``name-3``... when taken:
+    an earlier report is never written into. The folder is claimed by its ``mkdir`` (no check
+    first), so two runs finishing in the same second get one folder each."""
+    for n in range(1, 10_001):
+        folder = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"{parent}: {name} and its 10,000 numbered successors all exist")
 
 
 def write_report(folder: Path, summary: BacktestSummary, **tables: Mapping[str, object]) -> Path:

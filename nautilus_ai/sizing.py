@@ -607,6 +607,10 @@ def size_position(inputs: SizingInputs, config: SizingConfig) -> SizingDecision:
             return SizingDecision(0.0, side, "free_margin", fraction, tuple(steps))
 
     # 12. lot step (down), 13. minimum size
+    if not quantity < _INF:  # a subnormal price or a huge equity with no cap left
+        raise SizingError(
+            f"quantity: equity {equity!r} x fraction {fraction!r} / price {price!r} is not finite"
+        )
     lot = config.lot_step
     lots = math.floor(quantity / lot + 1e-9)  # the epsilon keeps exact multiples exact ...
     if lots * lot > quantity:  # ... and this keeps rounding down a round-down

@@ -29,6 +29,7 @@ __all__ = [
     "SeriesNeed",
     "check_run_data",
     "run_data_problems",
+    "run_time_ns",
     "series_needs",
 ]
 
@@ -63,11 +64,18 @@ class SeriesNeed:
 
 
 def _to_ns(value: Any) -> int | None:
-    if value is None:
-        return None
+    return None if value is None else run_time_ns(value)
+
+
+def run_time_ns(value: Any) -> int:
+    """A run file's ``start_time`` / ``end_time`` (int ns, or ISO text; no zone = UTC) as UTC
+    ns. A zone offset (``+02:00``) is converted, as Nautilus converts it; numpy's parser did the
+    same but printed "no explicit representation of timezones" warnings on every run."""
     if isinstance(value, int):
         return value
-    return int(np.datetime64(str(value).replace("Z", ""), "ns").astype(np.int64))
+    import pandas as pd
+
+    return int(pd.Timestamp(str(value)).value)
 
 
 def _is_bar_config(data: Any) -> bool:

@@ -79,6 +79,7 @@ def _check(run_file: RunFile) -> None:
     venues = [v.name for v in run.venues]
     loaded: dict[str, KeyPath] = {}
     catalogs: dict[str, CatalogInfo] = {}
+    instruments_by_venue: dict[str, list[str]] = {}
     for index, data in enumerate(run.data):
         where: KeyPath = ("run", "data", index)
         info = _catalog(data.catalog_path, data.catalog_fs_protocol, (*where, "catalog_path"))
@@ -88,6 +89,7 @@ def _check(run_file: RunFile) -> None:
         instruments += [str(i) for i in data.instrument_ids or []]
         for instrument in instruments:
             _venue_configured(instrument, venues, (*where, "instrument_id"))
+            instruments_by_venue.setdefault(instrument.rsplit(".", 1)[-1], []).append(instrument)
             if info is not None and instrument not in info.instruments:
                 raise ConfigFieldError(
                     (*where, "instrument_id"),
@@ -112,6 +114,7 @@ def _check(run_file: RunFile) -> None:
         if info is not None:
             for bar_type in loaded_bar_types(data):
                 _bars_in_window(info, bar_type, data, where)
+    _commission_minimum_currency(run_file, instruments_by_venue)
     engine = run.engine
     if not (engine and (engine.strategies or engine.actors)):
         raise ConfigFieldError(
@@ -142,6 +145,88 @@ def _check(run_file: RunFile) -> None:
             )
             if info is not None:
                 _bars_stored(info, strategy_bar_type, own_catalog, (*where, "catalog_path"))
+        if run_file.sample == "out-of-sample" and isinstance(strategy_bar_type, str):
+            _model_not_fitted_on_the_run(run_file, catalogs, strategy_bar_type, config)
+
+
+def _model_not_fitted_on_the_run(
+    run_file: RunFile,
+    catalogs: Mapping[str, CatalogInfo],
+    bar_type: str,
+    config: Mapping[str, Any],
+) -> None:
+    """A run labelled out-of-sample must not trade on bars inside the model's training or
+    validation window (its card's ``train_window`` / ``validation_window``): the report would
+    call an in-sample result out-of-sample."""
+    import json
+
+    predictor = config.get("predictor")
+    path = predictor.get("path") if isinstance(predictor, Mapping) else None
+    if not isinstance(path, str):
+        return
+    try:
+        card = json.loads((Path(path) / "model_card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no readable card: the model's own loader names the problem
+    if not isinstance(card, Mapping):
+        return
+    for index, data in enumerate(run_file.run.data):
+        if bar_type not in loaded_bar_types(data):
+            continue
+        info = catalogs.get(str(data.catalog_path))
+        spans = [
+            (d.first_ns, d.last_ns)
+            for d in (info.datasets if info is not None else ())
+            if d.data_type == "bar" and d.identifier == bar_type and d.first_ns is not None
+        ]
+        start = _ns(data.start_time) if data.start_time is not None else None
+        end = _ns(data.end_time) if data.end_time is not None else None
+        if start is None and spans:
+            start = min(a for a, _ in spans)
+        if end is None and spans:
+            end = max(b for _, b in spans if b is not None)
+        if start is None or end is None:
+            continue
+        for name in ("train_window", "validation_window"):
+            used = card.get(name)
+            if not isinstance(used, Mapping):
+                continue
+            try:
+                used_start, used_end = _ns(str(used["start"])), _ns(str(used["end"]))
+            except (KeyError, ValueError):
+                continue
+            if start < used_end and used_start <= end:  # the run's end is inclusive
+                raise ConfigFieldError(
+                    ("sample",),
+                    f"the run's bars ({_iso(start)} to {_iso(end)} UTC, run.data[{index}]) "
+                    f"overlap the model's {name.replace('_', ' ')} ({_iso(used_start)} to "
+                    f"{_iso(used_end)} UTC, model {path}): an in-sample result; move "
+                    f"start_time to {_iso(used_end)} or later, or label the run in-sample",
+                    received=run_file.sample,
+                )
+
+
+def _commission_minimum_currency(run_file: RunFile, instruments: Mapping[str, list[str]]) -> None:
+    """FXCommissionFeeModel charges its ``minimum`` only in the instrument's quote currency and
+    skipped one in another currency without a word ('2.00 EUR' on EUR/USD: no minimum)."""
+    for index, venue in enumerate(run_file.run.venues):
+        fee = venue.fee_model
+        path = str(getattr(fee, "fee_model_path", "") or "")
+        config = getattr(fee, "config", None)
+        if not path.endswith(":FXCommissionFeeModel") or not isinstance(config, Mapping):
+            continue
+        minimum = str(config.get("minimum", "2.00 USD")).split()
+        currency = minimum[-1] if len(minimum) == 2 else None
+        for instrument in instruments.get(str(venue.name), []):
+            symbol = instrument.rsplit(".", 1)[0]
+            quote = symbol.split("/")[1] if symbol.count("/") == 1 else None
+            if currency is not None and quote is not None and quote != currency:
+                raise ConfigFieldError(
+                    ("run", "venues", index, "fee_model", "config", "minimum"),
+                    f"is in {currency}, but {instrument} is quoted in {quote}: the minimum "
+                    f"would never be charged (give it in {quote})",
+                    received=config.get("minimum"),
+                )
 
 
 def _catalog(path: Any, protocol: str | None, where: KeyPath) -> CatalogInfo | None:

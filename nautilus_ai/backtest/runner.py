@@ -42,7 +42,7 @@ from nautilus_trader.model.objects import Money
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
-from nautilus_ai.backtest.data_check import check_run_data
+from nautilus_ai.backtest.data_check import check_run_data, run_time_ns
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import check_report_dir, preflight
 from nautilus_ai.decision import DecisionLog
@@ -50,6 +50,7 @@ from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
     equity_curve,
+    new_report_folder,
     plot_equity,
     summarise,
     write_report,
@@ -617,9 +618,7 @@ def _mark_prices(
 
 
 def _to_ns(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    return int(np.datetime64(str(value).replace("Z", ""), "ns").astype(np.int64))
+    return run_time_ns(value)
 
 
 def _fills(report: Any) -> dict[str, np.ndarray]:
@@ -670,12 +669,7 @@ def _write_report(
     run_file: RunFile, outcome: BacktestOutcome, bid_close: np.ndarray, ask_close: np.ndarray
 ) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = run_file.report_dir / f"{run_file.name}-{stamp}"
-    n = 1
-    while folder.exists():  # never overwrite an earlier report
-        n += 1
-        folder = run_file.report_dir / f"{run_file.name}-{stamp}-{n}"
-    folder.mkdir(parents=True)
+    folder = new_report_folder(run_file.report_dir, f"{run_file.name}-{stamp}")
     write_report(folder, outcome.summary)
     start_equity = outcome.summary.starting_equity
     curves = {"strategy": outcome.equity}

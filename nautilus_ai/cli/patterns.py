@@ -367,7 +367,9 @@ def evaluate_out_of_sample(
     from nautilus_ai.catalog.reader import read_bars
     from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
     from nautilus_ai.workflows.oos import (
+        InSampleWindowError,
         buy_and_hold,
+        check_out_of_sample,
         compare_out_of_sample,
         packaged_run_file,
         run_window,
@@ -375,6 +377,11 @@ def evaluate_out_of_sample(
         window_run_file,
     )
 
+    if model:  # before anything is built or written: an in-sample "out-of-sample" row
+        try:
+            check_out_of_sample(model, test)
+        except InSampleWindowError as exc:
+            raise CliError(str(exc)) from None
     folder = Path(out)
     if not replace:  # a second evaluation must not silently replace an earlier one's report
         for earlier in ("results.json", "report.md", "equity.png"):

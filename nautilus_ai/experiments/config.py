@@ -167,7 +167,7 @@ class SearchSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
 class CommissionSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """The venue's commission: ``bps`` of the notional with a ``minimum`` per fill."""
 
-    bps: Annotated[float, msgspec.Meta(ge=0.0)] = 0.2
+    bps: Annotated[float, msgspec.Meta(ge=0.0, lt=100.0)] = 0.2
     minimum: str = "2.00 USD"
 
 
@@ -176,7 +176,7 @@ class FillSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     apart (see :mod:`nautilus_ai.backtest.execution`)."""
 
     top_size: Annotated[float, msgspec.Meta(gt=0.0)] = 2_000_000.0
-    depth_ticks: Annotated[int, msgspec.Meta(ge=0)] = 2
+    depth_ticks: Annotated[int, msgspec.Meta(ge=1)] = 2
     levels: Annotated[int, msgspec.Meta(ge=1)] = 5
     random_seed: int = 42
 
@@ -474,6 +474,7 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
                 "trades only",
                 received=[a, b],
             )
+    _check_commission_minimum(schema.costs.commission.minimum, markets)
     if len(set(schema.seeds)) != len(schema.seeds):
         raise ConfigFieldError(("seeds",), "lists a seed twice", received=schema.seeds)
     costs = schema.costs
@@ -508,6 +509,31 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         run_timeout_s=schema.execution.run_timeout_s,
         trades_window=trades_window,
     )
+
+
+_MONEY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s+([A-Z]{3})\s*$")
+
+
+def _check_commission_minimum(minimum: str, markets: Sequence[Market]) -> None:
+    """``"<amount> <currency>"`` in the quote currency of every market: the fee model charges the
+    minimum only in the instrument's quote currency, and skipped any other without a word (and
+    a malformed amount failed every run of the experiment, after its models were trained)."""
+    path = ("costs", "commission", "minimum")
+    match = _MONEY.match(minimum)
+    if match is None:
+        raise ConfigFieldError(path, "expected an amount and a currency like '2.00 USD'",
+                               received=minimum)  # fmt: skip
+    currency = match.group(2)
+    for market in markets:
+        symbol = market.instrument_id.rsplit(".", 1)[0]
+        quote = symbol.split("/")[1] if symbol.count("/") == 1 else None
+        if quote is not None and quote != currency:
+            raise ConfigFieldError(
+                path,
+                f"is in {currency}, but {market.instrument_id} is quoted in {quote}: the "
+                f"minimum would never be charged (give it in {quote})",
+                received=minimum,
+            )
 
 
 def _date(text: str, path: KeyPath) -> int:

@@ -325,9 +325,20 @@ def plot_rolling_sharpe(
     ax.fill_between(x, values, 0.0, where=finite & (values > 0), color=GAIN, alpha=0.25)
     ax.fill_between(x, values, 0.0, where=finite & (values < 0), color=LOSS, alpha=0.25)
     ax.axhline(0.0, color="black", linewidth=0.7)
-    share = float(np.mean(values[finite] > 0)) if finite.any() else float("nan")
-    ax.set_title(f"{title}: {window_days}-day rolling Sharpe (annualised), above 0 on "
-                 f"{100 * share:.0f}% of days")  # fmt: skip
+    if finite.any():
+        share = float(np.mean(values[finite] > 0))
+        ax.set_title(f"{title}: {window_days}-day rolling Sharpe (annualised), above 0 on "
+                     f"{100 * share:.0f}% of days")  # fmt: skip
+    else:  # a short run: an empty frame (and 'nan%') said nothing of why
+        ax.set_title(f"{title}: {window_days}-day rolling Sharpe (annualised): too few days")
+        note = (
+            f"{values.size} daily returns: a {window_days}-day rolling Sharpe needs {window_days}"
+        )
+        ax.text(0.5, 0.75, note, ha="center", va="center", transform=ax.transAxes,
+                bbox={"facecolor": "white", "edgecolor": "none"})  # fmt: skip
+        shown = daily_equity(ts, equity)[0].astype("datetime64[ns]")  # the run's days, not 1970
+        if shown.size:
+            ax.set_xlim(shown[0], shown[-1] + np.timedelta64(1, "D"))
     ax.set_ylabel("Sharpe")
     ax.grid(alpha=0.3)
     time_axis(ax, max_ticks=9)
@@ -497,6 +508,10 @@ def plot_parameter_sensitivity(
         row, col = np.unravel_index(int(np.nanargmax(grid)), grid.shape)
         ax.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black",
                                    linewidth=2.2))  # fmt: skip
+    else:  # every trial's metric is n/a (no trade: no Sharpe ratio): an empty map said nothing
+        ax.text(0.5, 0.5, f"no {metric_label} in any cell (no trial's is defined)",
+                ha="center", va="center", transform=ax.transAxes,
+                bbox={"facecolor": "white", "edgecolor": "none"})  # fmt: skip
     fig.colorbar(image, ax=ax, label=metric_label, fraction=0.05, pad=0.03)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

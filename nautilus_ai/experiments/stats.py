@@ -424,7 +424,10 @@ def deflated_sharpe_of_best(returns: ArrayLike) -> tuple[int, DeflatedSharpe]:
     x = m[:, best]
     z = (x - x.mean()) / x.std()
     skewness, kurtosis = float(np.mean(z**3)), float(np.mean(z**4))
-    variance = float(np.nanvar(sharpes, ddof=1)) if m.shape[1] > 1 else 0.0
+    # The spread of the trials' Sharpe ratios; with fewer than two (the other trials never
+    # traded: flat, no Sharpe ratio) there is none to measure, as with a single trial.
+    finite = int(np.isfinite(sharpes).sum())
+    variance = float(np.nanvar(sharpes, ddof=1)) if finite > 1 else 0.0
     return best, deflated_sharpe_ratio(
         sharpe=float(sharpes[best]), n_obs=m.shape[0], n_trials=m.shape[1],
         sharpe_variance=variance, skewness=skewness, kurtosis=kurtosis,

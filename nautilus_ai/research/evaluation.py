@@ -21,6 +21,7 @@ from nautilus_ai.research.frames import (
     as_bars,
     check_int,
     check_number,
+    signal_column,
 )
 
 __all__ = ["NOT_A_BACKTEST", "SignalEvaluation", "evaluate"]
@@ -135,10 +136,17 @@ def evaluate(
         raise ResearchInputError(
             f"predictions: time {predictions.index[row]} (row {row}) is not a bar of `bars`"
         )
+    repeated = np.flatnonzero(pd.Index(position).duplicated())
+    if repeated.size:  # each repeat would be scored as one more trade
+        row = int(repeated[0])
+        raise ResearchInputError(
+            f"predictions: time {predictions.index[row]} (row {row}) is repeated; one "
+            "prediction per bar"
+        )
     close = checked["close"].to_numpy()
     n_bars = close.size
     confidence = predictions["confidence"].to_numpy(dtype=np.float64)
-    signal = predictions["signal"].to_numpy().astype(np.int64)
+    signal = signal_column(predictions)
     signal = np.where(confidence >= min_confidence, signal, 0)
     exit_pos = position + horizon
     full = exit_pos < n_bars

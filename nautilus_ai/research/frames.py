@@ -37,6 +37,7 @@ __all__ = [
     "bar_arrays",
     "check_int",
     "check_number",
+    "signal_column",
     "to_utc_timestamp",
 ]
 
@@ -88,6 +89,22 @@ def check_number(
     if not inside or (high is not None and result > high):
         raise ResearchInputError(f"{what}: expected a number {bounds} (finite), got {value!r}")
     return result
+
+
+def signal_column(predictions: pd.DataFrame) -> NDArray[np.int64]:
+    """The ``signal`` column of a predictions frame as int64, if every value is -1, 0 or +1;
+    else one ResearchInputError line naming the first row that is not (a hand-made signal of 2
+    doubled each trade, a NaN was cast to the smallest int64, 0.5 to a hold)."""
+    raw = pd.to_numeric(predictions["signal"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isin(raw, (-1.0, 0.0, 1.0)))
+    if bad.size:
+        row = int(bad[0])
+        raise ResearchInputError(
+            f"predictions: column 'signal' must hold -1, 0 or +1; row {row} "
+            f"({predictions.index[row]}) holds {predictions['signal'].iloc[row]!r}"
+        )
+    signals: NDArray[np.int64] = raw.astype(np.int64)
+    return signals
 
 
 def to_utc_timestamp(value: object, what: str) -> pd.Timestamp:

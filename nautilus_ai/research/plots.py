@@ -21,6 +21,7 @@ from nautilus_ai.research.frames import (
     as_bars,
     check_int,
     check_number,
+    signal_column,
     to_utc_timestamp,
 )
 
@@ -297,7 +298,7 @@ def plot_signals(
     pred = predictions.iloc[window]
     fig, (top, bottom) = _figure(2, height_ratios=[3.0, 1.0])
     _draw_price(top, price)
-    signal = pred["signal"].to_numpy()
+    signal = signal_column(pred)  # a 2 or a NaN was drawn nowhere, without a word
     confidence = pred["confidence"].to_numpy(dtype=np.float64)
     chosen = confidence >= min_confidence
     span = float(price["high"].max() - price["low"].min()) or 1.0
@@ -446,7 +447,7 @@ def _reliability(
     keep = joined["accepted"].to_numpy(dtype=bool) & joined["valid"].to_numpy(dtype=bool)
     if not include_holds:
         keep &= action != "hold"
-    sign = joined["signal"].to_numpy(dtype=np.int64)[keep]
+    sign = signal_column(joined)[keep]
     correct = sign == joined["label"].to_numpy(dtype=np.int64)[keep]
     confidence = joined["confidence"].to_numpy(dtype=np.float64)[keep]
     what = "calls incl. holds" if include_holds else "buy/sell calls"

@@ -25,7 +25,7 @@ from nautilus_ai.models.base import MarketContext, Prediction, PredictionError, 
 from nautilus_ai.models.itemwise import holds_for_errors, predict_items
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.research.compute import _feature_spec
-from nautilus_ai.research.frames import ResearchInputError, as_bars, check_int
+from nautilus_ai.research.frames import ResearchInputError, as_bars, check_int, signal_column
 from nautilus_ai.sizing import SizingConfig, SizingError, SizingInputs, size_position
 
 __all__ = ["PREDICTION_COLUMNS", "SIZING_COLUMNS", "predict", "size"]
@@ -227,7 +227,7 @@ def size(
     quantity = np.zeros(n)
     fraction = np.zeros(n)
     blocked: NDArray[np.object_] = np.full(n, "hold", dtype=object)
-    signal = predictions["signal"].to_numpy()
+    signal = signal_column(predictions)
     confidence = predictions["confidence"].to_numpy(dtype=np.float64)
     risk = predictions["risk_score"].to_numpy(dtype=np.float64)
     close = checked["close"].to_numpy()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.paths import default_catalog_dir, shared_data_dir
+from nautilus_ai.reporting import new_report_folder
 
 __all__ = [
     "DEMO_BAR_TYPE",
@@ -165,12 +166,7 @@ def run_closed_loop(
     progress(f"      catalog {catalog_path}: {imported.to_text().splitlines()[0]}")
     # The report folder only once the data is in: a refused import leaves no empty report.
     reports = default_reports_dir(reports_dir)
-    report_dir = reports / f"closed-loop-{stamp}"
-    n = 1
-    while report_dir.exists():  # never overwrite an earlier report
-        n += 1
-        report_dir = reports / f"closed-loop-{stamp}-{n}"
-    report_dir.mkdir(parents=True)
+    report_dir = new_report_folder(reports, f"closed-loop-{stamp}")
     artifacts = Path(artifacts_dir) if artifacts_dir else repo_root() / "artifacts"
     run_id = f"demo-rule-{stamp}"
 

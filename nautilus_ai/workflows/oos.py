@@ -20,14 +20,16 @@ from numpy.typing import NDArray
 
 from nautilus_ai.backtest.config import RunFile, load_run_file, parse_run_file
 from nautilus_ai.catalog.reader import read_bars
-from nautilus_ai.datasets import Window
+from nautilus_ai.datasets import Window, to_ns
 from nautilus_ai.reporting import BacktestSummary, buy_and_hold_curve, summarise
 
 __all__ = [
+    "InSampleWindowError",
     "OosComparison",
     "artifact_predictor_config",
     "WindowRun",
     "buy_and_hold",
+    "check_out_of_sample",
     "compare_out_of_sample",
     "packaged_run_file",
     "run_window",
@@ -209,9 +211,9 @@ class OosComparison:
         return "\n".join(lines)
 
 
-def _card_kind_and_metrics(artifact_path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
-    """The artifact's model family (``"mlp"`` or ``"lightgbm"``) and its card's metrics, read
-    through the family's own (strict) card schema."""
+def _card(artifact_path: str | os.PathLike[str]) -> tuple[str, Any]:
+    """The artifact's model family (``"mlp"`` or ``"lightgbm"``) and its card, read through the
+    family's own (strict) card schema."""
     import json
 
     from nautilus_ai.models.card import CARD_FILE, ArtifactError, read_model_card
@@ -226,8 +228,43 @@ def _card_kind_and_metrics(artifact_path: str | os.PathLike[str]) -> tuple[str, 
     if kind == "lightgbm":
         from nautilus_ai.models.lightgbm import read_gbt_card
 
-        return "lightgbm", dict(read_gbt_card(folder).metrics)
-    return "mlp", dict(read_model_card(folder).metrics)
+        return "lightgbm", read_gbt_card(folder)
+    return "mlp", read_model_card(folder)
+
+
+def _card_kind_and_metrics(artifact_path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
+    """The artifact's model family and its card's metrics."""
+    kind, card = _card(artifact_path)
+    return kind, dict(card.metrics)
+
+
+class InSampleWindowError(ValueError):
+    """An "out-of-sample" window that overlaps the data the model was fitted or tuned on."""
+
+
+def check_out_of_sample(artifact_path: str | os.PathLike[str], window: Window) -> None:
+    """Refuse ``window`` when it overlaps the model's training or validation window (its card's
+    ``train_window`` / ``validation_window``): a backtest there is in-sample, and would be
+    reported as out-of-sample.
+
+    Raises
+    ------
+    InSampleWindowError
+        Naming the window, the model window it overlaps and the artifact.
+    """
+    _, card = _card(artifact_path)
+    for name in ("train_window", "validation_window"):
+        used = getattr(card, name, None)
+        if used is None:
+            continue
+        start, end = to_ns(used.start), to_ns(used.end)
+        if window.start_ns < end and start < window.end_ns:
+            fitted = Window(start, end)
+            raise InSampleWindowError(
+                f"the out-of-sample window {window} overlaps the model's "
+                f"{name.replace('_', ' ')} {fitted} ({artifact_path}): a backtest there is "
+                f"in-sample; start the window at or after {fitted.end.isoformat()}"
+            )
 
 
 def artifact_predictor_config(artifact_path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -268,6 +305,7 @@ def compare_out_of_sample(
     ``min_confidence`` and ``sizing_overrides`` apply to the trained model's run only (its
     threshold is chosen on the validation fold; the rule keeps the base run's settings).
     """
+    check_out_of_sample(artifact_path, window)
     base = base or packaged_run_file("demo")
     strategy = base.raw["run"]["engine"]["strategies"][0]["config"]
     bar_type = str(strategy["bar_type"])

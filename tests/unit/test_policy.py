@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nautilus_ai.models import Action
-from nautilus_ai.policy import Intent, PolicyConfig, decide
+from nautilus_ai.policy import Intent, PolicyConfig, decide, decide_sign
 
 CFG = PolicyConfig(min_confidence=0.6)
 
@@ -74,3 +74,29 @@ def test_config_validation_names_the_field() -> None:
         PolicyConfig(max_holding_bars=0)
     with pytest.raises(ValueError, match="position_side"):
         decide(Action.BUY, 0.9, 2, 0, False, CFG)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"reverse_on_opposite": "no"}, "reverse_on_opposite must be True or False, was 'no'"),
+        ({"exit_on_hold": 1}, "exit_on_hold must be True or False, was 1"),
+        ({"exit_on_opposite_when_paused": None}, "exit_on_opposite_when_paused must be True"),
+        ({"max_holding_bars": 2.5}, "max_holding_bars must be an int >= 1 or None, was 2.5"),
+        ({"max_holding_bars": True}, "max_holding_bars must be an int >= 1 or None, was True"),
+        ({"min_confidence": "0.6"}, "min_confidence must be a number in [0, 1], was '0.6'"),
+        ({"min_confidence": True}, "min_confidence must be a number in [0, 1], was True"),
+    ],
+)
+def test_config_refuses_wrong_types_naming_the_field(kwargs: dict, message: str) -> None:
+    """reverse_on_opposite="no" is truthy and reversed positions; max_holding_bars=2.5 or True
+    was taken; min_confidence="0.6" raised a bare TypeError from a comparison."""
+    with pytest.raises(ValueError) as error:
+        PolicyConfig(**kwargs)
+    assert str(error.value).startswith(message)
+
+
+def test_a_sign_that_is_not_minus_one_zero_or_one_is_refused() -> None:
+    """A precomputed signal of 2 was an ENTER on side 2."""
+    with pytest.raises(ValueError, match="sign must be -1, 0 or 1, was 2"):
+        decide_sign(2, 0.9, 0, 0, False, CFG)

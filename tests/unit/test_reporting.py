@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -111,3 +112,37 @@ def test_equity_curve_rejects_unsorted_bars() -> None:
             np.array([2, 1]), np.ones(2), np.ones(2), np.zeros(0, np.int64), np.zeros(0),
             np.zeros(0), np.zeros(0), 0.0,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "equity",
+    [
+        [100.0, 60.0, 20.0, -10.0, 5.0, 30.0],  # below zero, then back
+        [100.0, 50.0, 0.0, 10.0, 20.0, 30.0],  # exactly zero at a day's end
+    ],
+)
+def test_a_run_whose_equity_ends_a_day_at_or_below_zero_has_no_sharpe(equity) -> None:
+    """A run that lost 70% reported Sharpe +1.01 and Sortino +2.68 (the day from -10 to +5 read
+    as a -150% return, later gains over a base of 0 as infinite ones), with divide-by-zero
+    warnings; Sharpe and Sortino are n/a now."""
+    ts = np.arange(6, dtype=np.int64) * 86_400 * 10**9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summarise(
+            name="wiped", sample="in-sample", bar_ts=ts, equity=np.array(equity),
+            position=np.ones(6), trade_pnls=[-40.0, -40.0, -30.0, 15.0, 25.0], orders=5,
+            elapsed_s=1.0, bars_processed=6, starting_equity=100.0, currency="USD",
+        )  # fmt: skip
+    assert math.isnan(summary.sharpe) and math.isnan(summary.sortino)
+    assert summary.return_pct == pytest.approx(-70.0)
+    assert "Sharpe nan  Sortino nan" in format_summary(summary)
+
+
+def test_a_summary_of_a_zero_starting_equity_is_not_a_zero_division() -> None:
+    ts = np.arange(3, dtype=np.int64) * 86_400 * 10**9
+    summary = summarise(
+        name="empty account", sample="in-sample", bar_ts=ts, equity=np.zeros(3),
+        position=np.zeros(3), trade_pnls=[], orders=0, elapsed_s=1.0, bars_processed=3,
+        starting_equity=0.0, currency="USD",
+    )  # fmt: skip
+    assert math.isnan(summary.return_pct) and math.isnan(summary.calmar)

@@ -72,6 +72,16 @@ def test_bad_bars_raise_naming_the_problem(bars: np.ndarray, message: str) -> No
         ({"volume_fraction": 0.9}, "volume_fraction"),
         ({"up_color": (300, 0, 0)}, "up_color"),
         ({"margin": 500}, "margin"),
+        # wrong types: a float width was taken and failed in the drawing ("'float' object
+        # cannot be interpreted as an integer"), a str one raised a bare TypeError, float
+        # colours were truncated by int() without a word
+        ({"width": 100.5}, "width must be an int"),
+        ({"height": "100"}, "height must be an int"),
+        ({"margin": 2.0}, "margin must be an int"),
+        ({"volume_fraction": "0.2"}, "volume_fraction must be a number"),
+        ({"up_color": (0.5, 1.2, 3.9)}, "up_color must be an RGB triple of ints"),
+        ({"down_color": "red"}, "down_color must be an RGB triple of ints"),
+        ({"background": (255, 255)}, "background must be an RGB triple"),
     ],
 )
 def test_style_validation_names_the_field(kwargs: dict[str, object], field: str) -> None:

@@ -119,6 +119,14 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("search", {"method": "optuna"}, r"search\.trials: optuna needs a number of trials"),
         ("search", {"method": "grid", "trials": 4}, r"search\.trials: only for method optuna"),
         ("costs.commission.bps", -1, r"costs\.commission\.bps: must be >= 0"),
+        # accepted by the file check, refused by the venue's fee / fill model in every run
+        # (after each fold's model was trained), or never charged without a word
+        ("costs.commission.bps", 100, r"costs\.commission\.bps: must be < 100"),
+        ("costs.fills.depth_ticks", 0, r"costs\.fills\.depth_ticks: must be >= 1"),
+        ("costs.commission.minimum", "two USD",
+         r"costs\.commission\.minimum: expected an amount and a currency like '2\.00 USD'"),
+        ("costs.commission.minimum", "2.00 EUR",
+         r"costs\.commission\.minimum: is in EUR, but EUR/USD\.SIM is quoted in USD"),
         ("execution.retries", 9, r"execution\.retries: must be <= 3"),
         ("report", {"trades_window": ["2017-04-12", "2017-04-11"]},
          r"report\.trades_window\[1\]: must be after 2017-04-12"),

@@ -137,3 +137,42 @@ def test_empty_inputs_still_draw(tmp_path: Path) -> None:
     assert math.isnan(split_trade_pnl(side=[], quantity=[], entry_price=[], exit_price=[],
                                       entry_mid=[], exit_mid=[], commission=[])
                       .totals()["net_per_trade"])  # fmt: skip
+
+
+@pytest.mark.parametrize("days", [1, 10])
+def test_a_rolling_sharpe_of_too_few_days_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, days: int
+) -> None:
+    """The trader's report of a two-week run drew an empty 20-day rolling Sharpe titled 'above
+    0 on nan% of days', on a time axis of 1 January 1970 when there was one day."""
+    from nautilus_ai.experiments import report
+
+    figures: list[object] = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    ts = T0 + np.arange(days, dtype=np.int64) * 1_440 * MINUTE
+    equity = 100_000.0 + np.arange(days) * 10.0 * (-1.0) ** np.arange(days)
+    plot_rolling_sharpe(tmp_path / "sharpe.png", ts, equity, title="short run")
+    (ax,) = figures[0].axes  # type: ignore[attr-defined]
+    assert "nan" not in ax.get_title() and ax.get_title().endswith("too few days")
+    assert [t.get_text() for t in ax.texts] == [
+        f"{days - 1} daily returns: a 20-day rolling Sharpe needs 20"
+    ]
+    left = np.datetime64(round(ax.get_xlim()[0] * 86_400e9), "ns")  # matplotlib day numbers
+    assert left.astype("datetime64[D]") == np.datetime64("2017-01-02")
+
+
+def test_a_sensitivity_map_without_any_defined_metric_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no trial's metric is defined (no trade: no Sharpe ratio) the heat map was an empty
+    frame with a colour bar, without a word."""
+    from nautilus_ai.experiments import report
+
+    figures: list[object] = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    plot_parameter_sensitivity(
+        tmp_path / "grid.png", np.full((2, 3), np.nan), x_values=[1, 2, 3], y_values=[0.5, 0.6],
+        x_label="stop", y_label="conf", metric_label="Sharpe", title="grid",
+    )  # fmt: skip
+    ax = figures[0].axes[0]  # type: ignore[attr-defined]
+    assert [t.get_text() for t in ax.texts] == ["no Sharpe in any cell (no trial's is defined)"]

@@ -257,3 +257,18 @@ def test_seed_spread() -> None:
     assert seed_spread([2.5]).std == 0.0
     with pytest.raises(ValueError, match="at least one"):
         seed_spread([])
+
+
+def test_the_dsr_of_the_only_trial_that_traded_is_its_psr() -> None:
+    """Three trials of which only one traded (the others flat: no Sharpe ratio) raised
+    'sharpe_variance must be >= 0, got nan' (after a 'Degrees of freedom <= 0' warning): the
+    experiment's analysis, its report and 'experiment show / best' all failed on it. With one
+    Sharpe ratio there is no spread across trials to deflate by, as with a single trial."""
+    rng = np.random.default_rng(0)
+    returns = np.zeros((40, 3))
+    returns[:, 1] = rng.normal(0.001, 0.01, 40)
+    best, dsr = deflated_sharpe_of_best(returns)
+    alone, single = deflated_sharpe_of_best(returns[:, 1:2])
+    assert best == 1 and alone == 0
+    assert dsr.n_trials == 3 and dsr.sharpe_variance == 0.0
+    assert dsr.dsr == pytest.approx(single.dsr) and math.isfinite(dsr.dsr)

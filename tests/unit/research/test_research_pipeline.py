@@ -391,3 +391,52 @@ def test_a_model_path_or_an_artifact_that_does_not_load_is_one_research_line(
     assert one_line(error).startswith(f"predictor: no model_card.json in {tmp_path}")
     with pytest.raises(nr.ResearchInputError, match=r"predictor: .*min_conf: unknown key"):
         nr.predict(features, {"kind": "rule", "min_conf": 0.3})
+
+
+@pytest.mark.parametrize(
+    ("signal", "expected"),
+    [
+        (2.0, "predictions: column 'signal' must hold -1, 0 or +1; row 300"),
+        (np.nan, "predictions: column 'signal' must hold -1, 0 or +1; row 300"),
+        (0.5, "predictions: column 'signal' must hold -1, 0 or +1; row 300"),
+    ],
+)
+def test_evaluate_and_size_refuse_a_signal_that_is_not_minus_one_zero_or_one(
+    bars: pd.DataFrame, features: pd.DataFrame, signal: float, expected: str
+) -> None:
+    """A hand-made signal column of 2 doubled every trade's pips without a word, a NaN was cast
+    to the smallest int64 and scored as a sell of -9e18 pips, 0.5 was cast to a hold."""
+    predictions = nr.predict(features, ScriptedPredictor(action=Action.BUY, confidence=0.7))
+    predictions["signal"] = predictions["signal"].astype(np.float64)
+    predictions.iloc[300, predictions.columns.get_loc("signal")] = signal
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(predictions, bars)
+    assert one_line(error).startswith(expected)
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.size(predictions, features, bars)
+    assert one_line(error).startswith(expected)
+
+
+def test_evaluate_refuses_predictions_with_a_repeated_time(
+    bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    """Predictions concatenated with an overlap counted the repeated rows' trades twice."""
+    predictions = nr.predict(features, ScriptedPredictor(action=Action.BUY, confidence=0.7))
+    twice = pd.concat([predictions.iloc[:300], predictions.iloc[250:]])
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.evaluate(twice, bars)
+    assert one_line(error).startswith("predictions: time 2017-01-02 04:11:00+00:00 (row 300)")
+    assert "repeated" in one_line(error)
+
+
+def test_plot_signals_refuses_a_signal_that_is_not_minus_one_zero_or_one(
+    bars: pd.DataFrame, features: pd.DataFrame
+) -> None:
+    """A signal of 2 matched neither the buy nor the sell markers: the call was drawn nowhere
+    and left out of the legend's counts, without a word."""
+    predictions = nr.predict(features, ScriptedPredictor(action=Action.BUY, confidence=0.7))
+    predictions["signal"] = predictions["signal"].astype(np.int64)
+    predictions.iloc[300, predictions.columns.get_loc("signal")] = 2
+    with pytest.raises(nr.ResearchInputError) as error:
+        nr.plot_signals(bars, predictions)
+    assert one_line(error).startswith("predictions: column 'signal' must hold -1, 0 or +1")

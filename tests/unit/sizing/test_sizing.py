@@ -432,3 +432,14 @@ def test_vol_regime_accepts_feature_floats() -> None:
     assert size_position(_inputs(vol_regime=-1.0), config).quantity > 0
     with pytest.raises(SizingError, match="vol_regime"):
         size_position(_inputs(vol_regime=0.5), config)
+
+
+@pytest.mark.parametrize(("price", "equity"), [(1e-320, 1.0), (1e-300, 1e300)])
+def test_a_quantity_too_large_for_a_float_is_a_sizing_error(price: float, equity: float) -> None:
+    """Uncapped (no equity share, no margin) sizing of a subnormal price or a huge equity gave
+    an infinite quantity, and the lot rounding raised a bare OverflowError ("cannot convert
+    float infinity to integer") instead of the SizingError the function documents."""
+    config = SizingConfig(max_equity_share=None, margin_rate=0.0)
+    inputs = _inputs(price=price, equity=equity, peak_equity=equity, free_margin=0.0)
+    with pytest.raises(SizingError, match=r"^quantity: equity .* / price .* is not finite"):
+        size_position(inputs, config)
