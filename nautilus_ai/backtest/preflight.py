@@ -198,10 +198,11 @@ def _model_not_fitted_on_the_run(
             if start < used_end and used_start <= end:  # the run's end is inclusive
                 raise ConfigFieldError(
                     ("sample",),
-                    f"the run's bars ({_iso(start)} to {_iso(end)} UTC, run.data[{index}]) "
-                    f"overlap the model's {name.replace('_', ' ')} ({_iso(used_start)} to "
-                    f"{_iso(used_end)} UTC, model {path}): an in-sample result; move "
-                    f"start_time to {_iso(used_end)} or later, or label the run in-sample",
+                    f"the run's bars ({utc_minute(start)} to {utc_minute(end)} UTC, "
+                    f"run.data[{index}]) "
+                    f"overlap the model's {name.replace('_', ' ')} ({utc_minute(used_start)} to "
+                    f"{utc_minute(used_end)} UTC, model {path}): an in-sample result; move "
+                    f"start_time to {utc_minute(used_end)} or later, or label the run in-sample",
                     received=run_file.sample,
                 )
 
