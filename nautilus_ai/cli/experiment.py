@@ -292,11 +292,11 @@ def _best(args: argparse.Namespace) -> int:
         )
     trials = [t for t in analysis.ranked() if args.family in (None, t.family)]
     rows = [_trial_dict(t, analysis.metric) for t in trials[: args.top]]
+    if not rows:  # with --json too: an empty list with exit 0 reads as "nothing to rank"
+        raise CliError(f"experiment {args.name}: no trial completed every fold")
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    if not rows:
-        raise CliError(f"experiment {args.name}: no trial completed every fold")
     print(f"{args.name}: best {len(rows)} of {len(trials)} trials by {analysis.metric} "
           "(OUT-OF-SAMPLE, stitched; selected on these results: see the DSR / PBO)")  # fmt: skip
     for rank, r in enumerate(rows, start=1):

@@ -284,3 +284,24 @@ def test_a_model_another_driver_stores_meanwhile_is_not_a_crash(
     assert raced and not raced[0].exists()  # this driver's staging copy is gone
     assert store.load_model("k1") == model
     assert [p.name for p in folder.parent.iterdir()] == ["k1"]
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_best_fails_when_no_trial_completed_every_fold(
+    library: Any, json_flag: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text and --json alike: `experiment best --json` printed [] with exit 0."""
+    from nautilus_ai.cli import main
+
+    store, runs, _ = library
+    trials = sorted({spec.trial_id for spec in runs})
+    folds = sorted({spec.fold.index for spec in runs})
+    for spec in runs:  # the first trial misses the last fold, the others have only that fold
+        if (spec.trial_id == trials[0]) == (spec.fold.index != folds[-1]):
+            store.write_run(spec, _result(spec, 10.0, spec.seed or 0), data_fingerprint="d",
+                            code_version="c")  # fmt: skip
+    code = main(["experiment", "best", "library", "--store", str(store.root), *json_flag])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert captured.out == ""
+    assert "experiment library: no trial completed every fold" in captured.err
