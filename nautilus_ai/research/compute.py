@@ -29,7 +29,7 @@ def features(bars: pd.DataFrame, spec: FeatureSpec | None = None) -> pd.DataFram
         A bars frame (:func:`~nautilus_ai.research.bars` or any OHLCV frame that
         :func:`~nautilus_ai.research.as_bars` accepts without options).
     spec : FeatureSpec, optional
-        Default ``FeatureSpec()`` (v1, 28 features).
+        Default ``FeatureSpec()`` (version 2: the 28 bar features).
 
     Returns
     -------
