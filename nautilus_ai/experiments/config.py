@@ -30,7 +30,9 @@ window and calibrated on its validation window, rows whose label horizon crosses
 are purged, every window after the first skips ``embargo_bars`` bars (default: the label
 horizon), and a ``{signal_rate}`` threshold is chosen on the validation window; nothing reads a
 bar at or after the fold's test window start. The out-of-sample backtest runs on the test window
-(its features warm up on the bars before it, as a live node's would).
+and its features start cold at the window's first bar (as every backtest's do, so the incremental
+and precomputed paths decide alike): the strategy holds for the spec's warm-up (``warmup_bars``,
+114 bars for the default spec) at the start of each fold, the same for every trial.
 """
 
 from __future__ import annotations
