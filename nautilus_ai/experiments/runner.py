@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -184,6 +185,7 @@ def run_experiment(
         raise ExperimentConfigError(f"{experiment.where}: {exc}") from None
     _check_data(experiment)
     with store.running(experiment.name):
+        _check_one_file_per_name(experiment, store)
         return _run_checked(experiment, store, base, started, address=address, workers=workers,
                             in_process=in_process, write_report=write_report,
                             progress=progress)  # fmt: skip
@@ -317,6 +319,27 @@ def _check_data(experiment: Experiment) -> None:
             )
 
 
+def _check_one_file_per_name(experiment: Experiment, store: ResultsStore) -> None:
+    """Refuse a second experiment file with a name already run into ``store`` from another file
+    that still exists: its plan would replace the first's manifest and report (the first's
+    runs stay stored, but its report and its ``best`` / ``show`` would read the second's
+    plan). The same file edited, or a file moved (the old path gone), runs as before.
+    """
+    if experiment.path is None:
+        return
+    stored = (store.manifest(experiment.name) or {}).get("file")
+    if not stored:
+        return
+    other = Path(stored)
+    if not other.is_file() or os.path.samefile(other, experiment.path):
+        return
+    raise ExperimentConfigError(
+        f"{experiment.where}: experiment {experiment.name!r} in {store.root} was run from "
+        f"another file, {other}; running this one would replace its manifest and report: give "
+        "this file another name: (or store:)"
+    )
+
+
 def _write_manifest(
     store: ResultsStore,
     experiment: Experiment,
@@ -333,7 +356,7 @@ def _write_manifest(
         "status": status,
         "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": seconds,
-        "file": str(experiment.path) if experiment.path is not None else None,
+        "file": str(experiment.path.resolve()) if experiment.path is not None else None,
         "config": experiment.raw,
         "metric": experiment.search.metric,
         "method": experiment.search.method,

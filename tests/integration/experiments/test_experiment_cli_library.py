@@ -70,3 +70,29 @@ def test_report_of_an_edited_file_is_refused_until_it_runs(
         f"nautilus-ai: error: {path}: its folds differ from those experiment edited last ran on "
         f"in {store} (from {path}); run it first: nautilus-ai experiment run {path}"
     )
+
+
+def test_a_second_file_with_the_same_name_is_refused_before_it_replaces_the_manifest(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    """Two files, one ``name:``, one store: the second replaced the first's manifest and report
+    without a word (its runs stayed, but `show` / `best` / `report` read the second's plan)."""
+    from nautilus_ai.experiments import ExperimentConfigError
+    from nautilus_ai.experiments.store import ResultsStore
+
+    store = tmp_path / "results"
+    first = write_experiment(tmp_path / "one.yaml", catalog=demo_catalog, store=store,
+                             name="shared", folds=1, families=[{"family": "rule"}])  # fmt: skip
+    assert run_experiment(load_experiment(first), in_process=True, write_report=False).ok
+    manifest = (store / "experiments" / "shared" / "experiment.json").read_bytes()
+    second = write_experiment(tmp_path / "two.yaml", catalog=demo_catalog, store=store,
+                              name="shared", folds=2, families=[{"family": "rule"}])  # fmt: skip
+    with pytest.raises(ExperimentConfigError) as refused:
+        run_experiment(load_experiment(second), in_process=True, write_report=False)
+    assert str(refused.value) == (
+        f"{second}: experiment 'shared' in {store} was run from another file, "
+        f"{first.resolve()}; running this one would replace its manifest and report: give this "
+        "file another name: (or store:)"
+    )
+    assert (store / "experiments" / "shared" / "experiment.json").read_bytes() == manifest
+    assert ResultsStore(store).manifest("shared")["file"] == str(first.resolve())  # type: ignore[index]
