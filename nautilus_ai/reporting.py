@@ -114,11 +114,17 @@ def max_drawdown(equity: F64) -> tuple[float, float]:
 
 
 def daily_returns(bar_ts: I64, equity: F64) -> F64:
-    """Simple returns of the last equity of each UTC day (days with bars only)."""
+    """Simple returns of the last equity of each UTC day (days with bars only); NaN for a day
+    that starts from an equity at or below zero (an account wiped out on margin: from -10 to +5
+    is not a -150% return, from 0 not an infinite one)."""
     if equity.size < 2:
         return np.zeros(0)
     closes = _day_closes(bar_ts, equity)
-    returns: F64 = np.diff(closes) / closes[:-1]
+    base = closes[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns: F64 = np.where(
+            base > 0.0, np.diff(closes) / np.where(base > 0.0, base, 1.0), np.nan
+        )
     return returns
 
 

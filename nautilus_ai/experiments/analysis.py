@@ -83,7 +83,7 @@ class StitchedCurve:
 
     def sharpe(self) -> float:
         _, r = self.daily()
-        if r.size < 2 or not r.std(ddof=1) > 0:
+        if r.size < 2 or np.isnan(r).any() or not r.std(ddof=1) > 0:
             return math.nan
         return float(r.mean() / r.std(ddof=1) * math.sqrt(ANNUAL))
 
@@ -300,12 +300,22 @@ def _selection(analysis: ExperimentAnalysis, trials: list[TrialSummary]) -> None
         return
     matrix = np.column_stack([r[np.isin(d, days)] for d, r in series])
     analysis.returns_days, analysis.returns = days, matrix
+    # A trial whose equity ended a day at or below zero has NaN returns (no Sharpe ratio): it
+    # is neither the best by Sharpe nor a candidate in the CSCV selection.
+    wiped = np.isnan(matrix).any(axis=0)
+    wiped_note = f"; {int(wiped.sum())} wiped out (equity at or below zero), left out" if (
+        wiped.any()
+    ) else ""  # fmt: skip
+    matrix = matrix[:, ~wiped]
+    if matrix.shape[1] == 0:
+        analysis.dsr_note = analysis.pbo_note = "every trial was wiped out: no Sharpe ratio"
+        return
     varying = matrix.std(axis=0, ddof=1) > 0
     if varying.any():
         _, analysis.dsr = deflated_sharpe_of_best(matrix)
         analysis.dsr_note = (
             f"{matrix.shape[1]} trials ({int(varying.sum())} traded), {days.size} days; DSR "
-            "of the trial with the highest daily Sharpe ratio"
+            f"of the trial with the highest daily Sharpe ratio{wiped_note}"
         )
     else:
         analysis.dsr_note = "no trial's returns vary (no trades): nothing to deflate"
@@ -317,7 +327,7 @@ def _selection(analysis: ExperimentAnalysis, trials: list[TrialSummary]) -> None
         analysis.pbo_note = f"{days.size} days are too few for CSCV (needs >= 16)"
         return
     analysis.pbo = probability_of_backtest_overfitting(matrix, n_splits=splits)
-    analysis.pbo_note = f"CSCV over {splits} blocks of {days.size // splits} days"
+    analysis.pbo_note = f"CSCV over {splits} blocks of {days.size // splits} days{wiped_note}"
 
 
 def _intervals(analysis: ExperimentAnalysis, rows: Mapping[str, list[Any]], seed: int) -> None:

@@ -270,7 +270,13 @@ def sharpe_ci(
     returns: ArrayLike, periods_per_year: float = 1.0, **kwargs: float | int | None
 ) -> ConfidenceInterval:
     """Stationary-bootstrap interval of the Sharpe ratio (annualised with
-    ``periods_per_year``)."""
+    ``periods_per_year``); all NaN when a return is NaN (a day from an equity at or below zero:
+    the ratio is not defined, see :func:`~nautilus_ai.reporting.daily_returns`)."""
+    x = np.asarray(returns, dtype=np.float64)
+    if np.isnan(x).any():
+        nan = math.nan
+        level = float(kwargs.get("level") or 0.95)
+        return ConfidenceInterval(nan, nan, nan, level, 1.0, 0, int(x.size))
     return bootstrap_ci(returns, _rows_sharpe(periods_per_year), **kwargs)  # type: ignore[arg-type]
 
 

@@ -305,3 +305,33 @@ def test_best_fails_when_no_trial_completed_every_fold(
     assert code == 2, captured.out
     assert captured.out == ""
     assert "experiment library: no trial completed every fold" in captured.err
+
+
+def test_a_trial_wiped_out_at_a_day_end_has_no_sharpe_and_the_analysis_goes_on(
+    library: Any,
+) -> None:
+    """Equity ending a day at exactly zero (an account wiped out on margin) made the next day's
+    return infinite and the analysis raised ("values must be finite") after every run, which
+    stopped the experiment's report and `experiment show / best / report`."""
+    from nautilus_ai.experiments.stats import sharpe_ci
+    from nautilus_ai.reporting import daily_returns
+
+    store, runs, _ = library
+    wiped_trial = sorted({spec.trial_id for spec in runs})[0]
+    for spec in runs:
+        result = _result(spec, 100.0, spec.seed or 0)
+        if spec.trial_id == wiped_trial:
+            day = result.equity_ts // DAY
+            first = day == day[0]
+            result.equity[first] = np.linspace(100_000.0, 0.0, int(first.sum()))
+            result.equity[~first] = 5.0
+        store.write_run(spec, result, data_fingerprint="d", code_version="c")
+    analysis = analyse(store.table("library"), experiment="library", folds=[0, 1, 2])
+    by_id = {t.trial_id: t for t in analysis.trials}
+    assert math.isnan(by_id[wiped_trial].curves[1].sharpe())
+    assert analysis.best is not None and analysis.best.trial_id != wiped_trial
+    assert "1 wiped out (equity at or below zero), left out" in analysis.dsr_note
+    assert analysis.dsr is not None and analysis.dsr.n_trials == 3
+    returns = daily_returns(np.array([0, DAY, 2 * DAY]), np.array([100.0, 0.0, 5.0]))
+    assert returns[:2].tolist() == [0.0, -1.0] and math.isnan(returns[2])  # first, then per day
+    assert math.isnan(sharpe_ci(returns, 252.0).estimate)
