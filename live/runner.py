@@ -34,13 +34,14 @@ from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientC
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
-from nautilus_ai.strategies.controller import RemoteController
+from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
 __all__ = [
     "LiveOutcome",
     "build_node",
     "cancel_pending_tasks",
     "check_databases",
+    "check_trader_claim",
     "dispose_node",
     "prepare_live",
     "run_live",
@@ -485,6 +486,48 @@ def check_databases(run_file: LiveRunFile) -> list[str]:
     return done
 
 
+def check_trader_claim(run_file: LiveRunFile, env: Mapping[str, str] | None = None) -> list[str]:
+    """No other live node holds this node's trader id on its control plane's Redis (two
+    would split the commands between them; :mod:`nautilus_ai.control.presence`).
+
+    Nothing is claimed here (the controller claims at start). A Redis that does not answer is
+    not an error: the control plane's listener reconnects and claims the trader then.
+
+    Raises
+    ------
+    LiveConfigError
+        ``<file>: trader T is already live on redis://...: ... held by ...; expires in ...``.
+    """
+    from redis.exceptions import RedisError
+
+    from nautilus_ai.control import (
+        RedisSettings,
+        StreamNames,
+        TraderClaim,
+        TraderClaimedError,
+        connect,
+        redis_url_from_env,
+    )
+
+    controller = run_file.node.controller
+    if controller is None or not controller.config.get("listen"):
+        return []
+    environ = os.environ if env is None else env
+    settings = RedisSettings(url=redis_url_from_env(controller.config.get("redis_url"), environ))
+    trader = str(run_file.node.trader_id)
+    client = connect(settings)
+    names = StreamNames(trader)
+    try:
+        TraderClaim(client, names.presence, trader, where=settings.redacted_url).check()
+    except TraderClaimedError as exc:
+        raise LiveConfigError(f"{run_file.path}: {exc}") from None
+    except (RedisError, OSError):
+        return []
+    finally:
+        client.close()
+    return [f"control: no other live node holds trader {trader}"]
+
+
 def _ping_redis(database: Any) -> tuple[str | None, str]:
     """``(problem or None, "host:port")`` after one ``PING`` (with ``AUTH`` when the config
     has a password), with the config's connection timeout and no retries."""
@@ -552,6 +595,7 @@ def run_live(
     started = time.monotonic()
     prepare_live(run_file)  # the checks `--check` runs, before anything connects
     check_databases(run_file)
+    check_trader_claim(run_file)
     node = build_node(run_file)
     loop = node.kernel.loop
     reason = ["signal or external stop"]
@@ -583,7 +627,12 @@ def run_live(
         elif options.stop_after_replay and replay_names <= set(replay):
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
+    def on_control_refused(message: Any) -> None:  # another node took the trader id first
+        failed.append(f"control plane refused to start: {message}")
+        loop.call_soon(stop, "control plane refused")
+
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
+    node.kernel.msgbus.subscribe(CONTROL_REFUSED_TOPIC, on_control_refused)
     watch = _StrategyWatch(node, lambda: stopping[0], stop)
     loop.call_soon(watch.check)
     if options.max_runtime_secs is not None:

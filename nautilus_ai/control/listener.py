@@ -31,6 +31,7 @@ from typing import Any
 
 from nautilus_ai.control.gate import Accepted, CommandGate, Rejected
 from nautilus_ai.control.inbox import InboxFullError
+from nautilus_ai.control.presence import TraderClaim, TraderClaimedError
 from nautilus_ai.control.schema import CommandReply, ReplyStatus
 from nautilus_ai.control.signing import sign_reply
 from nautilus_ai.control.transport import Backoff, StreamNames
@@ -90,6 +91,10 @@ class ControlListener:
     reply_secret : bytes
         The shared secret; each reply carries its HMAC (``sig``) so clients can tell the node's
         replies from entries anyone else wrote.
+    claim : TraderClaim, optional
+        This node's claim on the trader id (:mod:`~nautilus_ai.control.presence`): taken
+        before the first read (when the owner has not taken it), refreshed by the writer thread
+        and released at stop. While another node holds it the listener reads nothing.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class ControlListener:
         logger: logging.Logger | None = None,
         clock: Callable[[], int] = time.time_ns,
         reply_secret: bytes,
+        claim: TraderClaim | None = None,
     ) -> None:
         if not reply_secret:
             raise ValueError("reply_secret must not be empty")
@@ -140,6 +146,9 @@ class ControlListener:
         self._next_claim = 0.0
         self._reject_log = _RateLimitedLog(self._log, per_second=20)
         self.stats = ListenerStats()
+        self._claim = claim
+        self._next_refresh = 0.0
+        self.refused = ""  # why this listener reads nothing: another node holds the trader
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -179,6 +188,22 @@ class ControlListener:
             self._log.warning("control plane: threads still running after stop: %s", alive)
         self._threads = []
         self._connected.clear()
+        self._release_claim()
+
+    def _release_claim(self) -> None:
+        from redis.exceptions import RedisError
+
+        if self._claim is None:
+            return
+        try:
+            self._claim.release()
+        except (RedisError, OSError) as exc:  # it lapses after its time to live
+            self._log.warning(
+                "control plane: cannot release the claim %s (%s); it lapses in %.0f s",
+                self._claim.key,
+                exc,
+                self._claim.ttl_ms / 1000,
+            )
 
     def submit_reply(self, reply: CommandReply) -> None:
         """Queue ``reply`` for the reply stream and acknowledge its entry (thread-safe)."""
@@ -191,9 +216,11 @@ class ControlListener:
 
         down_since: float | None = None
         ready = False
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.refused:
             try:
                 if not ready:
+                    if self._claim is not None and not self._claim.held:
+                        self._claim.acquire()
                     self._ensure_group()
                     self._recover_pending()
                     ready = True
@@ -225,6 +252,8 @@ class ControlListener:
                     self._handle(entries)
                 self._reject_log.flush()
                 self._maybe_autoclaim()
+            except TraderClaimedError as exc:
+                self._refuse(str(exc))
             except ResponseError as exc:
                 ready = False
                 self._connected.clear()
@@ -258,6 +287,29 @@ class ControlListener:
                 self._log.exception("control plane: unexpected error in the reader; continuing")
                 self._stop.wait(self._read_backoff.next_delay())
         self._connected.clear()
+
+    def _refuse(self, why: str) -> None:
+        self.refused = why
+        self.stats.last_error = why
+        self._connected.clear()
+        self._log.error("control plane: reading no commands: %s", why)
+
+    def _maybe_refresh_claim(self) -> None:
+        """Writer thread: extend the claim every third of its time to live."""
+        from redis.exceptions import RedisError
+
+        claim = self._claim
+        if claim is None or not claim.held or time.monotonic() < self._next_refresh:
+            return
+        self._next_refresh = time.monotonic() + claim.refresh_secs
+        try:
+            if not claim.refresh():
+                self._refuse(
+                    f"trader {claim.trader_id} was claimed by {claim.holder_now()} while this "
+                    "node could not refresh its claim (Redis unreachable?)"
+                )
+        except (RedisError, OSError):
+            self._next_refresh = time.monotonic() + 0.5  # the reader reports the outage
 
     def _ensure_group(self) -> None:
         from redis.exceptions import ResponseError
@@ -380,6 +432,7 @@ class ControlListener:
         pending: list[CommandReply] = []
         flush_deadline: float | None = None
         while True:
+            self._maybe_refresh_claim()
             if self._stop.is_set() and flush_deadline is None:
                 flush_deadline = time.monotonic() + 2.0
             if not pending:
