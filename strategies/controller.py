@@ -215,7 +215,9 @@ class RemoteController(Controller):
                 self.clock.cancel_timer(name)
         self._alerts = []
         if self._plane is not None:
-            self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0))
+            # commands accepted but not applied are answered "node stopping"
+            for reply in self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0)):
+                self._record(reply)
             self._plane.close()
             self._plane = None
         self._close_prepared()

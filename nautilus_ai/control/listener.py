@@ -137,7 +137,8 @@ class ControlListener:
         self._log = logger or _LOG
         self._clock = clock
         self._reply_secret = reply_secret
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the writer's: flush and end
+        self._stop_reading = threading.Event()  # the reader's: accept nothing more
         self._outbox: queue.SimpleQueue[CommandReply] = queue.SimpleQueue()
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
@@ -166,6 +167,7 @@ class ControlListener:
         if self._threads:
             return
         self._stop.clear()
+        self._stop_reading.clear()
         for target, role in ((self._read_loop, "reader"), (self._write_loop, "writer")):
             thread = threading.Thread(
                 target=target, name=f"control-{role}-{self._names.trader_id}", daemon=True
@@ -177,8 +179,16 @@ class ControlListener:
         """Block until the reader is listening, at most ``timeout`` seconds."""
         return self._connected.wait(timeout)
 
+    def stop_reading(self, timeout: float = 5.0) -> None:
+        """Stop the reader and join it (at most ``timeout`` s): once this returns nothing more
+        is accepted, and the sink holds every accepted command. Replies are still written."""
+        self._stop_reading.set()
+        for thread in self._threads[:1]:  # the reader
+            thread.join(max(0.0, timeout))
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop reading, flush queued replies (for at most ``timeout`` s) and join the threads."""
+        self._stop_reading.set()
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -216,7 +226,7 @@ class ControlListener:
 
         down_since: float | None = None
         ready = False
-        while not self._stop.is_set() and not self.refused:
+        while not self._stop_reading.is_set() and not self.refused:
             try:
                 if not ready:
                     if self._claim is not None and not self._claim.held:
@@ -266,7 +276,7 @@ class ControlListener:
                     continue
                 self.stats.last_error = str(exc)
                 self._log.error("control plane: Redis refused a command: %s", exc)
-                self._stop.wait(self._read_backoff.next_delay())
+                self._stop_reading.wait(self._read_backoff.next_delay())
             except (RedisError, OSError) as exc:
                 ready = False
                 self._connected.clear()
@@ -282,10 +292,10 @@ class ControlListener:
                     self._read_backoff.attempt,
                     delay,
                 )
-                self._stop.wait(delay)
+                self._stop_reading.wait(delay)
             except Exception:  # the listener must outlive any bug in one entry
                 self._log.exception("control plane: unexpected error in the reader; continuing")
-                self._stop.wait(self._read_backoff.next_delay())
+                self._stop_reading.wait(self._read_backoff.next_delay())
         self._connected.clear()
 
     def _refuse(self, why: str) -> None:
@@ -334,7 +344,7 @@ class ControlListener:
     def _recover_pending(self) -> None:
         """Re-read this consumer's delivered-but-unacknowledged entries."""
         start = "0-0"
-        while not self._stop.is_set():
+        while not self._stop_reading.is_set():
             response = self._client.xreadgroup(
                 self._names.group,
                 self._consumer,

@@ -25,7 +25,7 @@ from nautilus_ai.control.replay import (
     NonceStore,
     RedisNonceStore,
 )
-from nautilus_ai.control.schema import CommandReply, ControlCommand
+from nautilus_ai.control.schema import CommandReply, ControlCommand, ReplyStatus
 from nautilus_ai.control.signing import SECRET_ENV, load_secret
 from nautilus_ai.control.transport import RedisSettings, StreamNames, connect
 
@@ -201,10 +201,33 @@ class ControlPlane:
             replies.append(reply)
         return replies
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening and flush replies; does not close the injected client."""
+    def stop(self, timeout: float = 5.0) -> list[CommandReply]:
+        """Stop listening and flush replies; does not close the injected client.
+
+        Commands accepted but not applied yet (the owner's thread is stopping and will not
+        drain the inbox again) are answered ``rejected: node stopping`` rather than left to
+        the sender's timeout; their replies are returned.
+        """
         self.inbox.set_wakeup(None)
+        self.listener.stop_reading(timeout)
+        refused = []
+        for item in self.inbox.drain():
+            command = item.command
+            reply = CommandReply(
+                command_id=command.command_id,
+                status=ReplyStatus.REJECTED,
+                reason="node stopping: the command was not applied",
+                command_type=command.type,
+                trader_id=command.trader_id,
+                strategy_id=command.strategy_id,
+                entry_id=item.entry_id,
+                received_ns=item.received_ns,
+                completed_ns=self._clock(),
+            )
+            self.listener.submit_reply(reply)
+            refused.append(reply)
         self.listener.stop(timeout)
+        return refused
 
     def close(self) -> None:
         """Close the Redis client (after :meth:`stop`)."""
