@@ -33,6 +33,7 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
+from nautilus_ai.data.catalog_layout import BAR_FOLDER, QUOTE_FOLDER
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
@@ -289,6 +290,7 @@ def _check_replay_clients(
                     f"no {bar_type} bars in the replay window: {_held(dataset)}",
                     received=config.start if missed == "start" else config.end,
                 )
+            _check_window_holds_rows(config, catalog, BAR_FOLDER, bar_type, start, end, where)
             bar_types.add(bar_type)
         if config.emit_quotes and config.quotes == "catalog":
             _check_recorded_quotes(config, info, catalog, start, end, where)
@@ -330,6 +332,42 @@ def _check_recorded_quotes(
             f"no {config.instrument_id} quote ticks in the replay window: {_held(ticks)}",
             received=config.quotes,
         )
+    _check_window_holds_rows(
+        config, catalog, QUOTE_FOLDER, config.instrument_id, start, end, where, key="quotes"
+    )
+
+
+def _check_window_holds_rows(
+    config: ReplayDataClientConfig,
+    catalog: Path,
+    folder: str,
+    identifier: str,
+    start: int | None,
+    end: int | None,
+    where: KeyPath,
+    key: str = "start",
+) -> None:
+    """The window holds rows, not only the catalog's span around it: a window inside a gap
+    (a weekend) passed the first / last check and the replay then failed at once."""
+    if start is None and end is None:
+        return
+    from nautilus_ai.data.catalog import window_rows
+
+    found = window_rows(catalog, folder, identifier, start, end)
+    if found.rows:
+        return
+    what = "bars" if folder == BAR_FOLDER else "quote ticks"
+    raise ConfigFieldError(
+        (*where, key),
+        f"the catalog {catalog} holds no {identifier} {what} between {config.start or 'its first'} "
+        f"and {config.end or 'its last'} (the window falls in a gap of the data); the nearest "
+        f"are at {_moment(found.before_ns)} (before) and {_moment(found.after_ns)} (after)",
+        received=config.quotes if key == "quotes" else config.start,
+    )
+
+
+def _moment(ns: int | None) -> str:
+    return "none" if ns is None else str(pd.Timestamp(ns, tz="UTC"))
 
 
 def _missed_bound(dataset: Any, start: int | None, end: int | None) -> str | None:

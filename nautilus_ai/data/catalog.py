@@ -72,6 +72,7 @@ __all__ = [
     "IncompleteWriteError",
     "SeriesData",
     "WriteConflictError",
+    "WindowRows",
     "WriteResult",
     "bars_series",
     "catalog_info",
@@ -81,6 +82,7 @@ __all__ = [
     "quotes_series",
     "read_bars",
     "read_quotes",
+    "window_rows",
     "write_bars",
     "write_instrument",
     "write_quotes",
@@ -921,6 +923,48 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
         instruments=instruments,
         datasets=tuple(datasets),
         interrupted_imports=interrupted_imports(root),
+    )
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """How many rows of a series fall in a window, and its nearest rows outside it (``ts_init``,
+    UTC ns; ``None`` where there is none)."""
+
+    rows: int
+    before_ns: int | None
+    after_ns: int | None
+
+
+def window_rows(
+    catalog_path: str | os.PathLike[str],
+    folder: str,
+    identifier: str,
+    start_ns: int | None,
+    end_ns: int | None,
+) -> WindowRows:
+    """Rows of one series (``folder`` ``bar`` / ``quote_tick``, ``identifier`` a bar type or an
+    instrument id) with ``start_ns <= ts_init <= end_ns`` (the catalog's own window), and the
+    last row before / first row after it. Reads only the ``ts_init`` column.
+
+    A window between the first and the last row can still hold none (a weekend, a gap in the
+    data): the file names and footers say nothing about that.
+    """
+    directory = series_directory(catalog_path, folder, identifier)
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not files:
+        return WindowRows(0, None, None)
+    ts = np.concatenate(
+        [read_parquet(f, columns=["ts_init"]).column("ts_init").to_numpy() for f in files]
+    ).astype(np.int64)
+    low = np.iinfo(np.int64).min if start_ns is None else start_ns
+    high = np.iinfo(np.int64).max if end_ns is None else end_ns
+    inside = (ts >= low) & (ts <= high)
+    before, after = ts[ts < low], ts[ts > high]
+    return WindowRows(
+        int(inside.sum()),
+        int(before.max()) if before.size else None,
+        int(after.min()) if after.size else None,
     )
 
 
