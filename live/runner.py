@@ -107,6 +107,7 @@ def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
     provided, bar_types, replay_done = _check_replay_clients(run_file)
     done += replay_done
     done += _check_venues(run_file, provided, bar_types)
+    done += _check_bar_age(run_file, bar_types)
     done += _check_sandbox_quotes(run_file)
     return done
 
@@ -451,6 +452,43 @@ def _check_venues(
                 suggestion=nearest(bar_type, sorted(replayed)),
             )
     return ["venues: every strategy has an execution client and a data client"]
+
+
+def _check_bar_age(run_file: LiveRunFile, replayed: set[str]) -> list[str]:
+    """A strategy with a bar staleness guard (``max_bar_age_secs``) whose bars come from a live
+    feed (not a replay client) sets it. Refused, not warned: without it, the bars a feed
+    delivers late after a stall (or a reconnect's backlog) are acted on at prices that are
+    gone, and a warning among the checked lines of a headless start goes unread. An offline
+    replay feeds historical bars under a live clock on purpose and needs no limit."""
+    from nautilus_trader.trading.config import StrategyFactory
+
+    done = []
+    for index, importable in enumerate(run_file.node.strategies):
+        config = StrategyFactory.create(importable).config
+        if not hasattr(config, "max_bar_age_secs"):
+            continue  # a strategy without the guard
+        bar_type = str(getattr(config, "bar_type", ""))
+        if bar_type in replayed:
+            continue
+        if config.max_bar_age_secs is None:
+            raise ConfigFieldError(
+                ("node", "strategies", index, "config", "max_bar_age_secs"),
+                f"not set, and this strategy's bars ({bar_type}) come from a live feed: after a "
+                f"feed stall it would act on stale bars; set it (e.g. {_two_periods(bar_type)} "
+                "s: two bar periods)",
+            )
+        done.append(f"strategy {index}: bars older than {config.max_bar_age_secs:g} s are refused")
+    return done
+
+
+def _two_periods(bar_type: str) -> str:
+    from nautilus_trader.model.data import BarType
+
+    try:
+        seconds = BarType.from_str(bar_type).spec.timedelta.total_seconds()
+    except Exception:  # not a time bar (ticks, volume): no period to go by
+        return "120"
+    return f"{2 * seconds:g}"
 
 
 def _check_sandbox_quotes(run_file: LiveRunFile) -> list[str]:
