@@ -43,6 +43,7 @@ from nautilus_ai.data.catalog_layout import (
     QUOTE_FOLDER,
     files_reaching,
     parse_parquet_file_name,
+    reversed_window,
     series_directory,
 )
 from nautilus_ai.data.import_journal import ImportJournal, interrupted_imports
@@ -1020,6 +1021,8 @@ def read_bars(
     ------
     FileNotFoundError
         The catalog holds no bars of that type.
+    ValueError
+        ``start_ns`` is after ``end_ns``.
     """
     bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
     directory = series_directory(catalog_path, BAR_FOLDER, str(bar_type))
@@ -1049,6 +1052,8 @@ def read_quotes(
     ------
     FileNotFoundError
         The catalog holds no quote ticks of that instrument.
+    ValueError
+        ``start_ns`` is after ``end_ns``.
     """
     directory = series_directory(catalog_path, QUOTE_FOLDER, instrument_id)
     ts_event, columns = _read_series(
@@ -1078,6 +1083,9 @@ def _read_series(
             isinstance(value, bool) or not isinstance(value, int | np.integer)
         ):
             raise TypeError(f"{name} must be an int (UTC ns) or None, got {value!r}")
+    problem = reversed_window(start_ns, end_ns)
+    if problem is not None:  # else read as an empty window: nothing, and no error
+        raise ValueError(problem)
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         raise FileNotFoundError(missing)
