@@ -33,14 +33,16 @@ from nautilus_trader.live.node import TradingNode
 from nautilus_ai.adapters.replay import REPLAY_FINISHED_TOPIC, ReplayDataClientConfig
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
+from nautilus_ai.data.catalog_layout import BAR_FOLDER, QUOTE_FOLDER
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
-from nautilus_ai.strategies.controller import RemoteController
+from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
 __all__ = [
     "LiveOutcome",
     "build_node",
     "cancel_pending_tasks",
     "check_databases",
+    "check_trader_claim",
     "dispose_node",
     "prepare_live",
     "run_live",
@@ -105,6 +107,7 @@ def _prepare(run_file: LiveRunFile, env: Mapping[str, str]) -> list[str]:
     provided, bar_types, replay_done = _check_replay_clients(run_file)
     done += replay_done
     done += _check_venues(run_file, provided, bar_types)
+    done += _check_bar_age(run_file, bar_types)
     done += _check_sandbox_quotes(run_file)
     return done
 
@@ -288,6 +291,7 @@ def _check_replay_clients(
                     f"no {bar_type} bars in the replay window: {_held(dataset)}",
                     received=config.start if missed == "start" else config.end,
                 )
+            _check_window_holds_rows(config, catalog, BAR_FOLDER, bar_type, start, end, where)
             bar_types.add(bar_type)
         if config.emit_quotes and config.quotes == "catalog":
             _check_recorded_quotes(config, info, catalog, start, end, where)
@@ -329,6 +333,42 @@ def _check_recorded_quotes(
             f"no {config.instrument_id} quote ticks in the replay window: {_held(ticks)}",
             received=config.quotes,
         )
+    _check_window_holds_rows(
+        config, catalog, QUOTE_FOLDER, config.instrument_id, start, end, where, key="quotes"
+    )
+
+
+def _check_window_holds_rows(
+    config: ReplayDataClientConfig,
+    catalog: Path,
+    folder: str,
+    identifier: str,
+    start: int | None,
+    end: int | None,
+    where: KeyPath,
+    key: str = "start",
+) -> None:
+    """The window holds rows, not only the catalog's span around it: a window inside a gap
+    (a weekend) passed the first / last check and the replay then failed at once."""
+    if start is None and end is None:
+        return
+    from nautilus_ai.data.catalog import window_rows
+
+    found = window_rows(catalog, folder, identifier, start, end)
+    if found.rows:
+        return
+    what = "bars" if folder == BAR_FOLDER else "quote ticks"
+    raise ConfigFieldError(
+        (*where, key),
+        f"the catalog {catalog} holds no {identifier} {what} between {config.start or 'its first'} "
+        f"and {config.end or 'its last'} (the window falls in a gap of the data); the nearest "
+        f"are at {_moment(found.before_ns)} (before) and {_moment(found.after_ns)} (after)",
+        received=config.quotes if key == "quotes" else config.start,
+    )
+
+
+def _moment(ns: int | None) -> str:
+    return "none" if ns is None else str(pd.Timestamp(ns, tz="UTC"))
 
 
 def _missed_bound(dataset: Any, start: int | None, end: int | None) -> str | None:
@@ -414,6 +454,43 @@ def _check_venues(
     return ["venues: every strategy has an execution client and a data client"]
 
 
+def _check_bar_age(run_file: LiveRunFile, replayed: set[str]) -> list[str]:
+    """A strategy with a bar staleness guard (``max_bar_age_secs``) whose bars come from a live
+    feed (not a replay client) sets it. Refused, not warned: without it, the bars a feed
+    delivers late after a stall (or a reconnect's backlog) are acted on at prices that are
+    gone, and a warning among the checked lines of a headless start goes unread. An offline
+    replay feeds historical bars under a live clock on purpose and needs no limit."""
+    from nautilus_trader.trading.config import StrategyFactory
+
+    done = []
+    for index, importable in enumerate(run_file.node.strategies):
+        config = StrategyFactory.create(importable).config
+        if not hasattr(config, "max_bar_age_secs"):
+            continue  # a strategy without the guard
+        bar_type = str(getattr(config, "bar_type", ""))
+        if bar_type in replayed:
+            continue
+        if config.max_bar_age_secs is None:
+            raise ConfigFieldError(
+                ("node", "strategies", index, "config", "max_bar_age_secs"),
+                f"not set, and this strategy's bars ({bar_type}) come from a live feed: after a "
+                f"feed stall it would act on stale bars; set it (e.g. {_two_periods(bar_type)} "
+                "s: two bar periods)",
+            )
+        done.append(f"strategy {index}: bars older than {config.max_bar_age_secs:g} s are refused")
+    return done
+
+
+def _two_periods(bar_type: str) -> str:
+    from nautilus_trader.model.data import BarType
+
+    try:
+        seconds = BarType.from_str(bar_type).spec.timedelta.total_seconds()
+    except Exception:  # not a time bar (ticks, volume): no period to go by
+        return "120"
+    return f"{2 * seconds:g}"
+
+
 def _check_sandbox_quotes(run_file: LiveRunFile) -> list[str]:
     """A Sandbox venue fed only by replay clients gets quotes from one of them: the Sandbox
     fills against quotes, and a replay emits them only from a BID and an ASK bar type (or its
@@ -485,6 +562,48 @@ def check_databases(run_file: LiveRunFile) -> list[str]:
     return done
 
 
+def check_trader_claim(run_file: LiveRunFile, env: Mapping[str, str] | None = None) -> list[str]:
+    """No other live node holds this node's trader id on its control plane's Redis (two
+    would split the commands between them; :mod:`nautilus_ai.control.presence`).
+
+    Nothing is claimed here (the controller claims at start). A Redis that does not answer is
+    not an error: the control plane's listener reconnects and claims the trader then.
+
+    Raises
+    ------
+    LiveConfigError
+        ``<file>: trader T is already live on redis://...: ... held by ...; expires in ...``.
+    """
+    from redis.exceptions import RedisError
+
+    from nautilus_ai.control import (
+        RedisSettings,
+        StreamNames,
+        TraderClaim,
+        TraderClaimedError,
+        connect,
+        redis_url_from_env,
+    )
+
+    controller = run_file.node.controller
+    if controller is None or not controller.config.get("listen"):
+        return []
+    environ = os.environ if env is None else env
+    settings = RedisSettings(url=redis_url_from_env(controller.config.get("redis_url"), environ))
+    trader = str(run_file.node.trader_id)
+    client = connect(settings)
+    names = StreamNames(trader)
+    try:
+        TraderClaim(client, names.presence, trader, where=settings.redacted_url).check()
+    except TraderClaimedError as exc:
+        raise LiveConfigError(f"{run_file.path}: {exc}") from None
+    except (RedisError, OSError):
+        return []
+    finally:
+        client.close()
+    return [f"control: no other live node holds trader {trader}"]
+
+
 def _ping_redis(database: Any) -> tuple[str | None, str]:
     """``(problem or None, "host:port")`` after one ``PING`` (with ``AUTH`` when the config
     has a password), with the config's connection timeout and no retries."""
@@ -552,6 +671,7 @@ def run_live(
     started = time.monotonic()
     prepare_live(run_file)  # the checks `--check` runs, before anything connects
     check_databases(run_file)
+    check_trader_claim(run_file)
     node = build_node(run_file)
     loop = node.kernel.loop
     reason = ["signal or external stop"]
@@ -583,7 +703,12 @@ def run_live(
         elif options.stop_after_replay and replay_names <= set(replay):
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
+    def on_control_refused(message: Any) -> None:  # another node took the trader id first
+        failed.append(f"control plane refused to start: {message}")
+        loop.call_soon(stop, "control plane refused")
+
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
+    node.kernel.msgbus.subscribe(CONTROL_REFUSED_TOPIC, on_control_refused)
     watch = _StrategyWatch(node, lambda: stopping[0], stop)
     loop.call_soon(watch.check)
     if options.max_runtime_secs is not None:

@@ -95,7 +95,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             stop_loss=config.observe_only or config.stop_loss_atr is not None,
         )  # fmt: skip
         self._account = StrategyAccount(self, self._instrument_id, self._exits)
-        self.precomputed_fallbacks = self.orders_sent = 0
+        self.precomputed_fallbacks = 0
         self._decision_sinks: list[DecisionSink] = []
         self._row_sinks: list[RowSink] = []  # see add_decision_sink
         self._full_path = False  # a decision sink wants every bar's decision one by one
@@ -150,7 +150,7 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._series = None
         if self._scheduler is not None:
             self._scheduler.clear()
-        self.precomputed_fallbacks = self.orders_sent = 0
+        self.precomputed_fallbacks = self._exits.sent = 0
         if self._context_window is not None:
             self._context_window.clear()
         if self.tick_mode is not None:
@@ -315,12 +315,10 @@ class AIPatternStrategy(AIPatternControl, Strategy):
             self.feedback.entered(
                 order_id, decision.decision_ts, record_prediction(decision.record)
             )
-        self.orders_sent += 1
 
     def _close(self, reason: str) -> None:
         self.core.closing(reason)
         self._exits.close(reason)
-        self.orders_sent += 1
 
     def _reject_bar(self, reason: str, detail: str, ts: int) -> None:
         """Count and report a refused bar; it changes no feature, decision or "last bar"."""
@@ -371,6 +369,11 @@ class AIPatternStrategy(AIPatternControl, Strategy):
     def precomputed(self) -> Any:
         """The :class:`~nautilus_ai.backtest.precompute.PrecomputedSeries` read, or ``None``."""
         return self._series
+
+    @property
+    def orders_sent(self) -> int:
+        """Entries and closes the venue was sent (not those denied, or closes of nothing)."""
+        return self._exits.sent
 
     @property
     def trades(self) -> list[TradeRecord]:

@@ -47,16 +47,25 @@ from nautilus_ai.control import (
     ScheduledCommand,
     SwitchModelCommand,
     TimeWindow,
+    TraderClaimedError,
     apply_command,
     parse_schedule,
     redis_url_from_env,
     schedule_problems,
 )
 
-__all__ = ["CONTROL_REPLY_TOPIC", "RemoteController", "RemoteControllerConfig"]
+__all__ = [
+    "CONTROL_REFUSED_TOPIC",
+    "CONTROL_REPLY_TOPIC",
+    "RemoteController",
+    "RemoteControllerConfig",
+]
 
 CONTROL_REPLY_TOPIC = "nautilus_ai.control.replies"
 """Message-bus topic: each command's reply as canonical JSON (the trade log subscribes)."""
+CONTROL_REFUSED_TOPIC = "nautilus_ai.control.refused"
+"""Message-bus topic: the one-line reason the control plane did not start (another live node
+holds the trader id); the live runner fails the run on it."""
 MAX_BLOCK_MS = 10_000
 """The largest ``block_ms``: it is also how long a stop may wait for the listener."""
 
@@ -187,7 +196,14 @@ class RemoteController(Controller):
             prepare=self._prepare,
         )
         loop = self._loop
-        self._plane.start(lambda: loop.call_soon_threadsafe(self._apply_pending))
+        try:
+            self._plane.start(lambda: loop.call_soon_threadsafe(self._apply_pending))
+        except TraderClaimedError as exc:  # two nodes would split the commands between them
+            self._plane.close()
+            self._plane = None
+            self.log.error(f"Control plane not started: {exc}")
+            self.msgbus.publish(CONTROL_REFUSED_TOPIC, str(exc))
+            return
         self.log.info(
             f"Control plane listening on {self._plane.names.commands} "
             f"(replies on {self._plane.names.replies})"
@@ -199,7 +215,9 @@ class RemoteController(Controller):
                 self.clock.cancel_timer(name)
         self._alerts = []
         if self._plane is not None:
-            self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0))
+            # commands accepted but not applied are answered "node stopping"
+            for reply in self._plane.stop(timeout=max(2.0, 2 * self._config.block_ms / 1000.0)):
+                self._record(reply)
             self._plane.close()
             self._plane = None
         self._close_prepared()

@@ -32,6 +32,7 @@ from nautilus_trader.model.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderSubmitted,
 )
 from nautilus_trader.model.identifiers import ClientOrderId, InstrumentId
 from nautilus_trader.model.orders import Order
@@ -89,6 +90,7 @@ class PositionExits:
         self._entries: set[ClientOrderId] = set()  # entries not done yet
         self._close_on_fill: dict[ClientOrderId, str] = {}  # entries a close overtook
         self._close_reasons: dict[str, str] = {}  # close order id -> exit reason
+        self.sent = 0  # entries and closes the execution client sent (OrderSubmitted)
 
     # -- orders the strategy sends --------------------------------------------------------------
 
@@ -225,7 +227,13 @@ class PositionExits:
     # -- events (forwarded by the strategy) ---------------------------------------------------
 
     def on_order_event(self, event: OrderEvent) -> None:
-        if isinstance(event, OrderAccepted):
+        if isinstance(event, OrderSubmitted):
+            # Counted here, not when submit_order is called: a close with nothing to close
+            # sends nothing, and an order the risk engine denies never reaches the venue.
+            order_id = event.client_order_id
+            if order_id in self._entries or order_id in self._closes:
+                self.sent += 1
+        elif isinstance(event, OrderAccepted):
             self.book.acknowledge(event.client_order_id.value)
         elif isinstance(event, _TERMINAL):
             order = self._strategy.cache.order(event.client_order_id)

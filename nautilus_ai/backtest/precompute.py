@@ -49,8 +49,12 @@ def bar_arrays_from_catalog(
     ``start_ns <= ts_event <= end_ns`` (``None``: open).
 
     Prices equal ``Price.as_double()``, exactly what ``on_bar`` sees
-    (:func:`nautilus_ai.data.catalog.read_bars`).
+    (:func:`nautilus_ai.data.catalog.read_bars`). An ``end_ns`` before ``start_ns`` (a
+    precompute end before the run's first bar) holds no bars: nothing is precomputed and the
+    strategy goes on bar by bar (``read_bars`` itself refuses such a window).
     """
+    if start_ns is not None and end_ns is not None and end_ns < start_ns:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 5))
     bars = read_bars(catalog_path, bar_type, start_ns=start_ns, end_ns=end_ns)
     ohlcv = np.column_stack([bars.open, bars.high, bars.low, bars.close, bars.volume])
     return bars.ts_event, ohlcv

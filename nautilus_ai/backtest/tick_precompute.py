@@ -127,6 +127,8 @@ def precompute_ticks(
         return None
     from nautilus_ai.data.catalog import read_quotes
 
+    if end_ns is not None and end_ns < first_tick_ns:  # the run ends before: nothing to look up
+        return None
     quotes = read_quotes(catalog_path, instrument_id, start_ns=first_tick_ns, end_ns=end_ns)
     now = ticks_seen - 1  # this tick's position in the quotes
     q_ts, q_bid, q_ask = quotes.ts_event, quotes.bid, quotes.ask

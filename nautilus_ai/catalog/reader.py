@@ -37,7 +37,7 @@ from nautilus_ai.catalog.schema import (
     OUTCOME_SCHEMA,
     SNAPSHOT_DIR,
 )
-from nautilus_ai.data.catalog_layout import files_reaching
+from nautilus_ai.data.catalog_layout import files_reaching, reversed_window
 
 __all__ = [
     "CatalogReadError",
@@ -163,6 +163,12 @@ def _spec_metadata(path: Path) -> dict[bytes, bytes]:
     return metadata
 
 
+def _refuse_reversed(start_ns: int | None, end_ns: int | None) -> None:
+    problem = reversed_window(start_ns, end_ns)
+    if problem is not None:
+        raise CatalogReadError(problem)
+
+
 def _read_parts(
     files: Sequence[Path], columns: Sequence[str] | None, start_ns: int | None
 ) -> list[pa.Table]:
@@ -220,8 +226,10 @@ def read_snapshots(
     ------
     CatalogReadError
         No such run, several runs and no ``run_id``, parts with different feature specs, ragged
-        feature vectors, or rows out of time order; :class:`OpenRunError` for an open run.
+        feature vectors, rows out of time order, or a ``start_ns`` after ``end_ns``;
+        :class:`OpenRunError` for an open run.
     """
+    _refuse_reversed(start_ns, end_ns)
     folder = _run_folder(catalog_path, "snapshots", run_id)
     _check_closed(catalog_path, folder.name, allow_open)
     files = _parts(folder)
@@ -351,10 +359,14 @@ def read_bars(
     Raises
     ------
     CatalogReadError
-        No bars of that type, or rows out of order / repeated (overlapping files).
+        No bars of that type, rows out of order / repeated (overlapping files), or a
+        ``start_ns`` after ``end_ns``.
     """
     from nautilus_ai.data.catalog import read_bars as read_bar_arrays
 
+    _refuse_reversed(start_ns, end_ns)
+    if start_ns is not None and start_ns == end_ns:  # [t, t): empty, nothing to read
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 5))
     try:
         bars = read_bar_arrays(
             catalog_path,

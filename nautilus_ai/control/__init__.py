@@ -13,6 +13,7 @@ from nautilus_ai.control.inbox import CommandInbox, InboxFullError
 from nautilus_ai.control.listener import ControlListener, ListenerStats
 from nautilus_ai.control.local_server import LocalRedisServer
 from nautilus_ai.control.plane import ControlPlane
+from nautilus_ai.control.presence import TraderClaim, TraderClaimedError
 from nautilus_ai.control.replay import (
     LayeredNonceStore,
     MemoryNonceStore,
@@ -101,6 +102,8 @@ __all__ = [
     "StreamNames",
     "SwitchModelCommand",
     "TimeWindow",
+    "TraderClaim",
+    "TraderClaimedError",
     "apply_command",
     "canonical_json",
     "connect",

@@ -130,8 +130,7 @@ class ControlClient:
                 )
                 raise ReplyTimeoutError(
                     f"no reply to command {command_id} within {timeout:g} s on "
-                    f"{self._names.replies}; is the node for trader {self._names.trader_id!r} "
-                    f"running with the control plane on?{forged}"
+                    f"{self._names.replies}; {self._who_listens()}{forged}"
                 )
             response = self._client.xread(
                 {self._names.replies: cursor},
@@ -147,6 +146,29 @@ class ControlClient:
                     if isinstance(reply, CommandReply) and reply.command_id == command_id:
                         return reply
                     unsigned.append(entry_id)  # not the node's: keep waiting for the real one
+
+    def _who_listens(self) -> str:
+        """Whether a live node holds the trader (its claim, :mod:`.presence`), for a timeout."""
+        from redis.exceptions import RedisError
+
+        from nautilus_ai.control.presence import Holder
+
+        trader = self._names.trader_id
+        try:
+            text = self._client.get(self._names.presence)
+        except (RedisError, OSError):
+            return f"is the node for trader {trader!r} running with the control plane on?"
+        if text is None:
+            return (
+                f"no live node holds trader {trader!r} on this Redis (no {self._names.presence}): "
+                "the command waits in the stream for a node that starts within its max age"
+            )
+        holder = Holder.from_json(text)
+        who = holder.describe() if holder is not None else "a node"
+        return (
+            f"trader {trader!r} is held by {who}, which did not answer in time (busy, stopping, "
+            "or its strategies' loop is blocked)"
+        )
 
     def replies(self, count: int = 100) -> list[CommandReply | MalformedReplyError]:
         """The most recent ``count`` replies, oldest first (the audit trail); an entry that is no

@@ -31,6 +31,7 @@ from typing import Any
 
 from nautilus_ai.control.gate import Accepted, CommandGate, Rejected
 from nautilus_ai.control.inbox import InboxFullError
+from nautilus_ai.control.presence import TraderClaim, TraderClaimedError
 from nautilus_ai.control.schema import CommandReply, ReplyStatus
 from nautilus_ai.control.signing import sign_reply
 from nautilus_ai.control.transport import Backoff, StreamNames
@@ -90,6 +91,10 @@ class ControlListener:
     reply_secret : bytes
         The shared secret; each reply carries its HMAC (``sig``) so clients can tell the node's
         replies from entries anyone else wrote.
+    claim : TraderClaim, optional
+        This node's claim on the trader id (:mod:`~nautilus_ai.control.presence`): taken
+        before the first read (when the owner has not taken it), refreshed by the writer thread
+        and released at stop. While another node holds it the listener reads nothing.
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class ControlListener:
         logger: logging.Logger | None = None,
         clock: Callable[[], int] = time.time_ns,
         reply_secret: bytes,
+        claim: TraderClaim | None = None,
     ) -> None:
         if not reply_secret:
             raise ValueError("reply_secret must not be empty")
@@ -131,7 +137,8 @@ class ControlListener:
         self._log = logger or _LOG
         self._clock = clock
         self._reply_secret = reply_secret
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # the writer's: flush and end
+        self._stop_reading = threading.Event()  # the reader's: accept nothing more
         self._outbox: queue.SimpleQueue[CommandReply] = queue.SimpleQueue()
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
@@ -140,6 +147,9 @@ class ControlListener:
         self._next_claim = 0.0
         self._reject_log = _RateLimitedLog(self._log, per_second=20)
         self.stats = ListenerStats()
+        self._claim = claim
+        self._next_refresh = 0.0
+        self.refused = ""  # why this listener reads nothing: another node holds the trader
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -157,6 +167,7 @@ class ControlListener:
         if self._threads:
             return
         self._stop.clear()
+        self._stop_reading.clear()
         for target, role in ((self._read_loop, "reader"), (self._write_loop, "writer")):
             thread = threading.Thread(
                 target=target, name=f"control-{role}-{self._names.trader_id}", daemon=True
@@ -168,8 +179,16 @@ class ControlListener:
         """Block until the reader is listening, at most ``timeout`` seconds."""
         return self._connected.wait(timeout)
 
+    def stop_reading(self, timeout: float = 5.0) -> None:
+        """Stop the reader and join it (at most ``timeout`` s): once this returns nothing more
+        is accepted, and the sink holds every accepted command. Replies are still written."""
+        self._stop_reading.set()
+        for thread in self._threads[:1]:  # the reader
+            thread.join(max(0.0, timeout))
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop reading, flush queued replies (for at most ``timeout`` s) and join the threads."""
+        self._stop_reading.set()
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -179,6 +198,22 @@ class ControlListener:
             self._log.warning("control plane: threads still running after stop: %s", alive)
         self._threads = []
         self._connected.clear()
+        self._release_claim()
+
+    def _release_claim(self) -> None:
+        from redis.exceptions import RedisError
+
+        if self._claim is None:
+            return
+        try:
+            self._claim.release()
+        except (RedisError, OSError) as exc:  # it lapses after its time to live
+            self._log.warning(
+                "control plane: cannot release the claim %s (%s); it lapses in %.0f s",
+                self._claim.key,
+                exc,
+                self._claim.ttl_ms / 1000,
+            )
 
     def submit_reply(self, reply: CommandReply) -> None:
         """Queue ``reply`` for the reply stream and acknowledge its entry (thread-safe)."""
@@ -191,9 +226,11 @@ class ControlListener:
 
         down_since: float | None = None
         ready = False
-        while not self._stop.is_set():
+        while not self._stop_reading.is_set() and not self.refused:
             try:
                 if not ready:
+                    if self._claim is not None and not self._claim.held:
+                        self._claim.acquire()
                     self._ensure_group()
                     self._recover_pending()
                     ready = True
@@ -225,6 +262,8 @@ class ControlListener:
                     self._handle(entries)
                 self._reject_log.flush()
                 self._maybe_autoclaim()
+            except TraderClaimedError as exc:
+                self._refuse(str(exc))
             except ResponseError as exc:
                 ready = False
                 self._connected.clear()
@@ -237,7 +276,7 @@ class ControlListener:
                     continue
                 self.stats.last_error = str(exc)
                 self._log.error("control plane: Redis refused a command: %s", exc)
-                self._stop.wait(self._read_backoff.next_delay())
+                self._stop_reading.wait(self._read_backoff.next_delay())
             except (RedisError, OSError) as exc:
                 ready = False
                 self._connected.clear()
@@ -253,11 +292,34 @@ class ControlListener:
                     self._read_backoff.attempt,
                     delay,
                 )
-                self._stop.wait(delay)
+                self._stop_reading.wait(delay)
             except Exception:  # the listener must outlive any bug in one entry
                 self._log.exception("control plane: unexpected error in the reader; continuing")
-                self._stop.wait(self._read_backoff.next_delay())
+                self._stop_reading.wait(self._read_backoff.next_delay())
         self._connected.clear()
+
+    def _refuse(self, why: str) -> None:
+        self.refused = why
+        self.stats.last_error = why
+        self._connected.clear()
+        self._log.error("control plane: reading no commands: %s", why)
+
+    def _maybe_refresh_claim(self) -> None:
+        """Writer thread: extend the claim every third of its time to live."""
+        from redis.exceptions import RedisError
+
+        claim = self._claim
+        if claim is None or not claim.held or time.monotonic() < self._next_refresh:
+            return
+        self._next_refresh = time.monotonic() + claim.refresh_secs
+        try:
+            if not claim.refresh():
+                self._refuse(
+                    f"trader {claim.trader_id} was claimed by {claim.holder_now()} while this "
+                    "node could not refresh its claim (Redis unreachable?)"
+                )
+        except (RedisError, OSError):
+            self._next_refresh = time.monotonic() + 0.5  # the reader reports the outage
 
     def _ensure_group(self) -> None:
         from redis.exceptions import ResponseError
@@ -282,7 +344,7 @@ class ControlListener:
     def _recover_pending(self) -> None:
         """Re-read this consumer's delivered-but-unacknowledged entries."""
         start = "0-0"
-        while not self._stop.is_set():
+        while not self._stop_reading.is_set():
             response = self._client.xreadgroup(
                 self._names.group,
                 self._consumer,
@@ -380,6 +442,7 @@ class ControlListener:
         pending: list[CommandReply] = []
         flush_deadline: float | None = None
         while True:
+            self._maybe_refresh_claim()
             if self._stop.is_set() and flush_deadline is None:
                 flush_deadline = time.monotonic() + 2.0
             if not pending:

@@ -18,13 +18,14 @@ from nautilus_ai.control.applier import Controllable, apply_command
 from nautilus_ai.control.gate import Accepted, CommandGate, TimeWindow
 from nautilus_ai.control.inbox import CommandInbox
 from nautilus_ai.control.listener import ControlListener
+from nautilus_ai.control.presence import DEFAULT_CLAIM_TTL_MS, TraderClaim, TraderClaimedError
 from nautilus_ai.control.replay import (
     LayeredNonceStore,
     MemoryNonceStore,
     NonceStore,
     RedisNonceStore,
 )
-from nautilus_ai.control.schema import CommandReply, ControlCommand
+from nautilus_ai.control.schema import CommandReply, ControlCommand, ReplyStatus
 from nautilus_ai.control.signing import SECRET_ENV, load_secret
 from nautilus_ai.control.transport import RedisSettings, StreamNames, connect
 
@@ -64,6 +65,11 @@ class ControlPlane:
         work (building a predictor for ``switch_model``) off the strategies' thread. Commands
         stay in order; an exception is logged and the command is queued anyway (applying it
         then fails or succeeds on its own).
+    claim_ttl_ms : int
+        Time to live of the node's claim on its trader id (:mod:`~nautilus_ai.control.presence`):
+        how long a killed node on another host blocks a restart with the same trader id.
+    where : str
+        The Redis, as messages name it (a redacted URL).
     """
 
     def __init__(
@@ -81,6 +87,8 @@ class ControlPlane:
         logger: logging.Logger | None = None,
         clock: Callable[[], int] = time.time_ns,
         prepare: Callable[[ControlCommand], None] | None = None,
+        claim_ttl_ms: int = DEFAULT_CLAIM_TTL_MS,
+        where: str = "this Redis",
     ) -> None:
         self._client = client
         self._prepare = prepare
@@ -93,6 +101,9 @@ class ControlPlane:
             secret, names.trader_id, store, window, strategy_ids=strategy_ids, clock=clock
         )
         self.inbox = CommandInbox(capacity=inbox_capacity)
+        self.claim = TraderClaim(
+            client, names.presence, names.trader_id, ttl_ms=claim_ttl_ms, where=where
+        )
         self.listener = ControlListener(
             client,
             names,
@@ -103,6 +114,7 @@ class ControlPlane:
             logger=logger,
             clock=clock,
             reply_secret=secret,
+            claim=self.claim,
         )
 
     @classmethod
@@ -124,6 +136,7 @@ class ControlPlane:
         settings = RedisSettings(url=redis_url)
         client = connect(settings, extra_socket_timeout=block_ms / 1000.0)
         names = StreamNames(trader_id)
+        kwargs.setdefault("where", settings.redacted_url)
         return cls(client, names, secret, block_ms=block_ms, **kwargs)
 
     def _accept(self, item: Accepted) -> None:
@@ -146,7 +159,26 @@ class ControlPlane:
         return self.listener.connected
 
     def start(self, wakeup: Callable[[], object]) -> None:
-        """Start listening; ``wakeup`` must schedule :meth:`apply_pending` on the owner thread."""
+        """Claim the trader id, then start listening; ``wakeup`` must schedule
+        :meth:`apply_pending` on the owner thread.
+
+        Raises
+        ------
+        TraderClaimedError
+            Another live node holds the trader id on this Redis (nothing was started). When
+            Redis cannot be reached the listener claims the trader once it answers.
+        """
+        from redis.exceptions import RedisError
+
+        try:
+            self.claim.acquire()
+        except TraderClaimedError:
+            raise
+        except (RedisError, OSError) as exc:
+            self._log.warning(
+                f"Control plane: cannot claim trader {self.names.trader_id} yet "
+                f"({type(exc).__name__}: {exc}); the listener claims it when Redis answers"
+            )
         self.inbox.set_wakeup(wakeup)
         self.listener.start()
 
@@ -169,10 +201,33 @@ class ControlPlane:
             replies.append(reply)
         return replies
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening and flush replies; does not close the injected client."""
+    def stop(self, timeout: float = 5.0) -> list[CommandReply]:
+        """Stop listening and flush replies; does not close the injected client.
+
+        Commands accepted but not applied yet (the owner's thread is stopping and will not
+        drain the inbox again) are answered ``rejected: node stopping`` rather than left to
+        the sender's timeout; their replies are returned.
+        """
         self.inbox.set_wakeup(None)
+        self.listener.stop_reading(timeout)
+        refused = []
+        for item in self.inbox.drain():
+            command = item.command
+            reply = CommandReply(
+                command_id=command.command_id,
+                status=ReplyStatus.REJECTED,
+                reason="node stopping: the command was not applied",
+                command_type=command.type,
+                trader_id=command.trader_id,
+                strategy_id=command.strategy_id,
+                entry_id=item.entry_id,
+                received_ns=item.received_ns,
+                completed_ns=self._clock(),
+            )
+            self.listener.submit_reply(reply)
+            refused.append(reply)
         self.listener.stop(timeout)
+        return refused
 
     def close(self) -> None:
         """Close the Redis client (after :meth:`stop`)."""

@@ -10,7 +10,8 @@ Keys, for trader ``T`` and prefix ``P`` (default ``nautilus-ai:control``):
 
 * ``P:T:commands``  signed commands (``XADD``), read by the node's consumer group;
 * ``P:T:replies``   one reply / audit record per command received, accepted or not;
-* ``P:T:nonce:<n>`` replay-guard keys, expiring with the command's time window.
+* ``P:T:nonce:<n>`` replay-guard keys, expiring with the command's time window;
+* ``P:T:node``      the running node's claim on the trader id (:mod:`.presence`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class StreamNames:
     @property
     def replies(self) -> str:
         return f"{self.prefix}:{self.trader_id}:replies"
+
+    @property
+    def presence(self) -> str:
+        return f"{self.prefix}:{self.trader_id}:node"
 
     @property
     def nonce_prefix(self) -> str:

@@ -43,6 +43,7 @@ from nautilus_ai.data.catalog_layout import (
     QUOTE_FOLDER,
     files_reaching,
     parse_parquet_file_name,
+    reversed_window,
     series_directory,
 )
 from nautilus_ai.data.import_journal import ImportJournal, interrupted_imports
@@ -73,6 +74,7 @@ __all__ = [
     "IncompleteWriteError",
     "SeriesData",
     "WriteConflictError",
+    "WindowRows",
     "WriteResult",
     "bars_series",
     "catalog_info",
@@ -82,6 +84,7 @@ __all__ = [
     "quotes_series",
     "read_bars",
     "read_quotes",
+    "window_rows",
     "write_bars",
     "write_instrument",
     "write_quotes",
@@ -925,6 +928,48 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
     )
 
 
+@dataclass(frozen=True)
+class WindowRows:
+    """How many rows of a series fall in a window, and its nearest rows outside it (``ts_init``,
+    UTC ns; ``None`` where there is none)."""
+
+    rows: int
+    before_ns: int | None
+    after_ns: int | None
+
+
+def window_rows(
+    catalog_path: str | os.PathLike[str],
+    folder: str,
+    identifier: str,
+    start_ns: int | None,
+    end_ns: int | None,
+) -> WindowRows:
+    """Rows of one series (``folder`` ``bar`` / ``quote_tick``, ``identifier`` a bar type or an
+    instrument id) with ``start_ns <= ts_init <= end_ns`` (the catalog's own window), and the
+    last row before / first row after it. Reads only the ``ts_init`` column.
+
+    A window between the first and the last row can still hold none (a weekend, a gap in the
+    data): the file names and footers say nothing about that.
+    """
+    directory = series_directory(catalog_path, folder, identifier)
+    files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not files:
+        return WindowRows(0, None, None)
+    ts = np.concatenate(
+        [read_parquet(f, columns=["ts_init"]).column("ts_init").to_numpy() for f in files]
+    ).astype(np.int64)
+    low = np.iinfo(np.int64).min if start_ns is None else start_ns
+    high = np.iinfo(np.int64).max if end_ns is None else end_ns
+    inside = (ts >= low) & (ts <= high)
+    before, after = ts[ts < low], ts[ts > high]
+    return WindowRows(
+        int(inside.sum()),
+        int(before.max()) if before.size else None,
+        int(after.min()) if after.size else None,
+    )
+
+
 _SPLIT_HIGH = 1 << 20  # |high word| below this: |v| < 2**84 (see fixed_point_to_float)
 
 
@@ -977,6 +1022,8 @@ def read_bars(
     ------
     FileNotFoundError
         The catalog holds no bars of that type.
+    ValueError
+        ``start_ns`` is after ``end_ns``.
     """
     bar_type = BarType.from_str(bar_type) if isinstance(bar_type, str) else bar_type
     directory = series_directory(catalog_path, BAR_FOLDER, str(bar_type))
@@ -1006,6 +1053,8 @@ def read_quotes(
     ------
     FileNotFoundError
         The catalog holds no quote ticks of that instrument.
+    ValueError
+        ``start_ns`` is after ``end_ns``.
     """
     directory = series_directory(catalog_path, QUOTE_FOLDER, instrument_id)
     ts_event, columns = _read_series(
@@ -1035,6 +1084,9 @@ def _read_series(
             isinstance(value, bool) or not isinstance(value, int | np.integer)
         ):
             raise TypeError(f"{name} must be an int (UTC ns) or None, got {value!r}")
+    problem = reversed_window(start_ns, end_ns)
+    if problem is not None:  # else read as an empty window: nothing, and no error
+        raise ValueError(problem)
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         raise FileNotFoundError(missing)

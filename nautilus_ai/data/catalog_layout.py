@@ -32,6 +32,7 @@ __all__ = [
     "ns_to_file_timestamp",
     "parquet_file_name",
     "parse_parquet_file_name",
+    "reversed_window",
     "series_directory",
 ]
 
@@ -98,3 +99,15 @@ def files_reaching(files: Sequence[Path], start_ns: int | None) -> list[Path]:
     if start_ns is None:
         return list(files)
     return [f for f in files if (parse_parquet_file_name(f) or (0, 2**63))[1] >= start_ns]
+
+
+def reversed_window(start_ns: int | None, end_ns: int | None) -> str | None:
+    """What is wrong with a window whose start is after its end (UTC ns), or ``None``: readers
+    refuse it rather than read it as an empty window (nothing, and no error)."""
+    if start_ns is None or end_ns is None or start_ns <= end_ns:
+        return None
+    as_text = [str(np.datetime64(int(ns), "ns"))[:19] + "Z" for ns in (start_ns, end_ns)]
+    return (
+        f"start_ns {start_ns} is after end_ns {end_ns} ({as_text[0]} > {as_text[1]}): "
+        "the window is empty"
+    )

@@ -73,7 +73,9 @@ def test_pending_command_is_recovered_after_a_node_crash(
     cursor = client.reply_cursor()
     client.send(command)
     assert wait_for(lambda: len(first.inbox) == 1)
-    first.stop(timeout=2)
+    # The crash: its threads end and its inbox is lost (a graceful plane.stop() would answer
+    # the command "node stopping" instead: test_control_stop_replies.py).
+    first.listener.stop(timeout=2)
     assert client._client.xpending(client.names.commands, "nautilus-ai-control")["pending"] == 1
 
     # Node 2 (same consumer name, fresh process state) finds and applies it.

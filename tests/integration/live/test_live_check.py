@@ -93,6 +93,11 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "data_clients.REPLAY.config.start: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars",
     ),
     (
+        "the replay task failed at once (a weekend window: no bars between start and end)",
+        lambda c: replay(c).update(start="2017-06-24T00:00:00Z", end="2017-06-25T12:00:00Z"),
+        "data_clients.REPLAY.config.start: the catalog",
+    ),
+    (
         "the replay task failed at start (no bars between start and end); the node waited",
         lambda c: replay(c).update(start="2017-06-01T00:00:00Z", end="2017-03-01T00:00:00Z"),
         "data_clients.REPLAY.config: end '2017-03-01T00:00:00Z' must be after start",
@@ -205,6 +210,19 @@ def test_check_refuses_what_the_real_start_refuses(
     with pytest.raises(LiveConfigError) as refused:
         run_live(load_live_config(path))
     assert str(refused.value) == err.removeprefix("nautilus-ai: error: ")
+
+
+def test_a_replay_window_in_a_gap_of_the_data_names_the_nearest_bars(
+    env: None, demo_catalog: Path, tmp_path: Path
+) -> None:
+    weekend = {"start": "2017-06-24T00:00:00Z", "end": "2017-06-25T12:00:00Z"}
+    path = write(tmp_path, demo_catalog, lambda c: replay(c).update(weekend))
+    with pytest.raises(LiveConfigError) as refused:
+        prepare_live(load_live_config(path))
+    message = str(refused.value)
+    assert "between 2017-06-24T00:00:00Z and 2017-06-25T12:00:00Z" in message
+    # the Friday close and the Sunday open around it
+    assert "nearest are at 2017-06-23 2" in message and "and 2017-06-25 2" in message, message
 
 
 def test_a_short_control_secret_is_refused_before_start(

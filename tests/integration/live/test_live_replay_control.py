@@ -40,6 +40,10 @@ def test_pause_resume_flatten_switch_status_on_a_live_node(
         speed=15_000,
         limit=2500,
         control={"listen": True, "block_ms": 200},
+        # Positions are held 100 bars (0.4 s at this speed): the flatten below, sent as soon
+        # as a position is open, finds it open. With the drill's default 3 bars the position
+        # was sometimes closed by its own hold exit first and no fill said exit=flatten.
+        strategy={"hold_bars": 100},
     )
     run_file = load_live_config(path)
     trade_log = tmp_path / "trades.jsonl"
@@ -64,7 +68,7 @@ def test_pause_resume_flatten_switch_status_on_a_live_node(
             seen["pause"] = reply
             entries_at_pause = len(strategy.entries)
             position_at_pause = reply.result["position"]
-            assert wait_for(after_bars(40), timeout=10)
+            assert wait_for(after_bars(110), timeout=10)  # past the drill's hold exit
             seen["entries_during_pause"] = len(strategy.entries) - entries_at_pause
             seen["position_at_pause"] = position_at_pause
             seen["position_after_pause"] = request("status").result["position"]

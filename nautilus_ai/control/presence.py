@@ -1,0 +1,228 @@
+"""One live node per trader on one Redis: the node's claim on its trader id.
+
+Every node of a trader reads the same command stream as the same consumer (its trader id): two
+nodes started with one trader id would split the commands between them, each command applied by
+one of them at random. So a listening node first claims the trader: ``SET P:T:node <holder> NX
+PX <ttl>``. The running node refreshes the claim (every third of its time to live) and deletes
+it when it stops; a second node finds the claim and is refused, in one line naming the trader,
+the holder and when the claim expires.
+
+A node that was killed cannot delete its claim. Its claim then lapses after its time to live
+(15 s by default), or at once when the holder ran on this host and its process is gone (same
+host name, and no process with its pid and start time): a restart right after a crash is not
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_CLAIM_TTL_MS", "Holder", "TraderClaim", "TraderClaimedError"]
+
+DEFAULT_CLAIM_TTL_MS = 15_000
+"""How long a claim outlives its last refresh (a killed node's claim lapses after this)."""
+
+# Refresh / release only our own claim (compare-and-act, atomic in Redis).
+_REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 2 or 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class TraderClaimedError(RuntimeError):
+    """Another live node holds the trader id on this Redis (the message is one line)."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a claim: host, pid, the process's start time (ticks since boot, Linux) and
+    when it claimed (unix ns)."""
+
+    host: str
+    pid: int
+    started: int | None
+    since_ns: int
+
+    @classmethod
+    def this_process(cls) -> Holder:
+        return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()), time.time_ns())
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"host": self.host, "pid": self.pid, "started": self.started, "since": self.since_ns},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Holder | None:
+        try:
+            data = json.loads(text)
+            return cls(str(data["host"]), int(data["pid"]), data.get("started"), int(data["since"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+    def gone(self) -> bool:
+        """True only when the holder ran on this host and its process no longer exists."""
+        if self.host != socket.gethostname():
+            return False  # cannot tell: wait for the claim to lapse
+        if self.pid == os.getpid():
+            return False  # this process: another plane of ours holds it
+        started = _process_start(self.pid)
+        if started is None:
+            return not _pid_exists(self.pid)
+        return self.started is not None and started != self.started  # the pid was reused
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.since_ns / 1e9))
+        return f"a node on {self.host} (pid {self.pid}, since {since})"
+
+
+class TraderClaim:
+    """This node's claim on ``trader_id`` (key ``key``) in the injected Redis client.
+
+    Parameters
+    ----------
+    client : redis.Redis
+        ``decode_responses=True``.
+    key : str
+        The claim's key (:attr:`~nautilus_ai.control.transport.StreamNames.presence`).
+    trader_id : str
+        For messages.
+    ttl_ms : int
+        How long the claim outlives its last refresh.
+    where : str
+        The Redis, for messages (a redacted URL).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        key: str,
+        trader_id: str,
+        *,
+        ttl_ms: int = DEFAULT_CLAIM_TTL_MS,
+        where: str = "this Redis",
+    ) -> None:
+        if ttl_ms < 1000:
+            raise ValueError(f"ttl_ms must be >= 1000, was {ttl_ms!r}")
+        self._client = client
+        self.key = key
+        self.trader_id = trader_id
+        self.ttl_ms = ttl_ms
+        self._where = where
+        self._value = Holder.this_process().to_json()
+        self.held = False
+
+    @property
+    def refresh_secs(self) -> float:
+        """How often the running node refreshes the claim."""
+        return self.ttl_ms / 3000.0
+
+    def acquire(self) -> None:
+        """Claim the trader (or keep our own claim).
+
+        Raises
+        ------
+        TraderClaimedError
+            Another node's claim is live.
+        redis.RedisError
+            Redis cannot be reached (nothing is known then).
+        """
+        for _ in range(3):
+            if self._client.set(self.key, self._value, nx=True, px=self.ttl_ms):
+                self.held = True
+                return
+            text = self._client.get(self.key)
+            if text is None:
+                continue  # lapsed between the two calls
+            if text == self._value:
+                self.held = True
+                self._client.pexpire(self.key, self.ttl_ms)
+                return
+            holder = Holder.from_json(text)
+            if holder is not None and holder.gone():
+                # a node on this host that was killed: its claim is void; take it over
+                self._client.eval(_RELEASE, 1, self.key, text)
+                continue
+            raise TraderClaimedError(self.refusal(holder, self._client.pttl(self.key)))
+        raise TraderClaimedError(self.refusal(None, self._client.pttl(self.key)))
+
+    def check(self) -> None:
+        """Raise :class:`TraderClaimedError` when another live node holds the trader (a read:
+        nothing is claimed)."""
+        text = self._client.get(self.key)
+        if text is None or text == self._value:
+            return
+        holder = Holder.from_json(text)
+        if holder is not None and holder.gone():
+            return  # void: the start takes it over
+        raise TraderClaimedError(self.refusal(holder, self._client.pttl(self.key)))
+
+    def refusal(self, holder: Holder | None, pttl_ms: int | None) -> str:
+        who = holder.describe() if holder is not None else "another node"
+        if pttl_ms is not None and pttl_ms > 0:
+            expires = (
+                f"its claim expires in {pttl_ms / 1000:.1f} s unless that node is running and "
+                "refreshes it (a node that was killed releases it then)"
+            )
+        else:
+            expires = "its claim is about to expire"
+        return (
+            f"trader {self.trader_id} is already live on {self._where}: {self.key} is held by "
+            f"{who}; {expires}. Stop that node or give this one another trader_id"
+        )
+
+    def refresh(self) -> bool:
+        """Extend our claim (re-take it when it lapsed, e.g. Redis restarted without data);
+        ``False`` when another node holds it now."""
+        held = bool(self._client.eval(_REFRESH, 1, self.key, self._value, self.ttl_ms))
+        self.held = held
+        return held
+
+    def release(self) -> None:
+        """Delete the claim if it is still ours."""
+        if self.held:
+            self._client.eval(_RELEASE, 1, self.key, self._value)
+            self.held = False
+
+    def holder_now(self) -> str:
+        """Who holds the key now, for a log line."""
+        text = self._client.get(self.key)
+        holder = Holder.from_json(text) if text else None
+        return holder.describe() if holder is not None else "nobody"
+
+
+def _process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux ``/proc``), else ``None``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    try:
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
