@@ -401,6 +401,11 @@ class CachedPredictor:
         return self.inner.spec_hash
 
     @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictor it wraps (:class:`~nautilus_ai.models.trained_bars.WrapsPredictors`)."""
+        return (self.inner,)
+
+    @property
     def batch_exact(self) -> bool:
         """True: ``predict_batch`` answers each row exactly as ``predict`` would.
 

@@ -76,6 +76,7 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
+from nautilus_ai.models.trained_bars import TrainedBars, card_bar_type
 
 __all__ = [
     "MODEL_FILE",
@@ -323,6 +324,11 @@ class LightGBMPredictor:
     @property
     def card(self) -> GBTModelCard:
         return self._card
+
+    @property
+    def trained_bars(self) -> TrainedBars:
+        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`)."""
+        return TrainedBars(self._model_id, card_bar_type(self._card.metrics))
 
     @property
     def ensemble(self) -> TreeEnsemble:

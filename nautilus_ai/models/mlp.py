@@ -54,6 +54,7 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
+from nautilus_ai.models.trained_bars import TrainedBars, card_bar_type
 
 __all__ = [
     "MLPPredictor",
@@ -323,6 +324,11 @@ class TwinPredictor:
     def card(self) -> ModelCard:
         """The model card."""
         return self._card
+
+    @property
+    def trained_bars(self) -> TrainedBars:
+        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`)."""
+        return TrainedBars(self._model_id, card_bar_type(self._card.metrics))
 
     def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
         """Class probabilities for one vector (card class order), via the numpy twin."""

@@ -1,0 +1,174 @@
+"""Which bars a stored model was trained on, checked against the bars a strategy runs it on.
+
+A model card records the bar type its model was trained on (``metrics["data"]["bar_type"]``,
+written by ``nautilus-ai train``). A model of another bar period reads other time spans: its
+ATRs, returns and regimes are of 1-minute bars while the strategy feeds it hour bars, and its
+label horizon was counted in the other bars; it answers, and the answers mean nothing. So:
+
+* **period** (step and aggregation: ``1-MINUTE`` vs ``1-HOUR``; ``60-MINUTE`` is ``1-HOUR``):
+  must match, else :class:`BarTypeMismatchError` naming both bar types;
+* **instrument**: may differ (running a EUR/USD model on GBP/USD is a user's choice; the
+  features are scale-free), with a warning that its figures were measured on the other one;
+* **price type** (BID / ASK / MID / LAST) and **source**: may differ (a spread apart), with a
+  note.
+
+A card written before it recorded the bar type cannot be checked: a warning says so. The
+cards that record it: the MLP's and LightGBM's (``nautilus-ai train``) and a fine-tuned
+adapter's (``finetune_card.json``, the transformers backend).
+
+A predictor says what it was trained on by implementing :class:`KnowsTrainedBars`; a predictor
+that nests others (fallback, ensemble, cached, delayed, switchable) lists them in ``members``
+(:class:`WrapsPredictors`), and :func:`check_bar_type` walks them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from nautilus_ai.bar_types import parse_bar_type
+from nautilus_ai.models.base import Predictor
+
+__all__ = [
+    "BarTypeCheck",
+    "BarTypeMismatchError",
+    "KnowsTrainedBars",
+    "TrainedBars",
+    "WrapsPredictors",
+    "card_bar_type",
+    "check_bar_type",
+    "check_predictor_bars",
+    "trained_bars_of",
+]
+
+
+class BarTypeMismatchError(ValueError):
+    """A model trained on bars of one period is asked to run on bars of another."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedBars:
+    """What a stored model was trained on: ``bar_type`` as its card records it (``None``: the
+    card is older than the record)."""
+
+    model_id: str
+    bar_type: str | None
+
+
+@runtime_checkable
+class KnowsTrainedBars(Protocol):
+    """A predictor whose artifact records the bars it was trained on."""
+
+    @property
+    def trained_bars(self) -> TrainedBars | None:
+        """The bar type of its training data (from the artifact); ``None``: it was not trained
+        on bars (a base language model without a fine-tuned adapter)."""
+        ...
+
+
+@runtime_checkable
+class WrapsPredictors(Protocol):
+    """A predictor that answers with (or for) other predictors."""
+
+    @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictors it nests, in its own order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BarTypeCheck:
+    """What :func:`check_bar_type` found that does not stop the model: ``warnings`` (an
+    instrument the model was not trained on, a card without the record) and ``notes``
+    (another price type)."""
+
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def card_bar_type(metrics: Mapping[str, object]) -> str | None:
+    """The bar type a card's ``metrics`` record under ``data.bar_type`` (``None``: not recorded)."""
+    data = metrics.get("data")
+    bar_type = data.get("bar_type") if isinstance(data, Mapping) else None
+    return bar_type if isinstance(bar_type, str) and bar_type else None
+
+
+def trained_bars_of(predictor: Predictor) -> Iterator[TrainedBars]:
+    """What each stored model in ``predictor`` (itself, or nested at any depth) was trained on."""
+    seen: set[int] = set()
+    stack: list[object] = [predictor]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        trained = item.trained_bars if isinstance(item, KnowsTrainedBars) else None
+        if trained is not None:
+            yield trained
+        if isinstance(item, WrapsPredictors):
+            stack.extend(reversed(item.members))
+
+
+def check_bar_type(predictor: Predictor, bar_type: str) -> BarTypeCheck:
+    """Check every stored model in ``predictor`` against the strategy's ``bar_type``.
+
+    Raises
+    ------
+    BarTypeMismatchError
+        A model was trained on bars of another period (the message names both bar types).
+    """
+    strategy = parse_bar_type(bar_type)
+    warnings: list[str] = []
+    notes: list[str] = []
+    for trained in trained_bars_of(predictor):
+        model = f"model {trained.model_id}"
+        if trained.bar_type is None:
+            warnings.append(
+                f"{model}: its card records no bar type (written before cards recorded it); "
+                f"whether it was trained on bars like {bar_type} cannot be checked"
+            )
+            continue
+        card = parse_bar_type(trained.bar_type)
+        if card is None or strategy is None:
+            if trained.bar_type != bar_type:
+                warnings.append(
+                    f"{model} was trained on {trained.bar_type} bars, the strategy's bar type "
+                    f"is {bar_type}; one of them cannot be read, so their periods were not "
+                    "compared"
+                )
+            continue
+        same_period = (
+            card.period_ns == strategy.period_ns
+            if card.period_ns is not None or strategy.period_ns is not None
+            else (card.step, card.aggregation) == (strategy.step, strategy.aggregation)
+        )
+        if not same_period:
+            raise BarTypeMismatchError(
+                f"{model} was trained on {trained.bar_type} bars ({card.period}), the "
+                f"strategy's bar type is {bar_type} ({strategy.period}): a model of another "
+                "bar period reads other time spans (its features and label horizon were "
+                "counted in its own bars); train one on this bar type (nautilus-ai train "
+                f"--bar-type {bar_type})"
+            )
+        if card.instrument_id != strategy.instrument_id:
+            warnings.append(
+                f"{model} was trained on {card.instrument_id} bars ({trained.bar_type}) and "
+                f"runs on {strategy.instrument_id} ({bar_type}): allowed (same bar period, "
+                "scale-free features), but its figures were measured on the other instrument"
+            )
+        elif (card.price_type, card.source) != (strategy.price_type, strategy.source):
+            notes.append(
+                f"{model} was trained on {trained.bar_type} bars and runs on {bar_type}: "
+                "same instrument and period, another price type or source (allowed)"
+            )
+    return BarTypeCheck(tuple(warnings), tuple(notes))
+
+
+def check_predictor_bars(predictor: Predictor, bar_type: str) -> BarTypeCheck:
+    """:func:`check_bar_type`; a refused ``predictor`` is closed before the error is raised."""
+    try:
+        return check_bar_type(predictor, bar_type)
+    except BarTypeMismatchError:
+        predictor.close()
+        raise
