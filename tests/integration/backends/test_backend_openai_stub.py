@@ -153,3 +153,26 @@ def test_cache_reuses_answers_across_runs(openai_stub, tmp_path: Path) -> None: 
     assert math.isclose(
         PredictionCache(path).get(next(iter(PredictionCache(path)._entries))).confidence, 0.6 / 0.95
     )
+
+
+def test_a_shared_cache_never_answers_for_another_server(  # type: ignore[no-untyped-def]
+    openai_stub, other_openai_stub, tmp_path: Path
+) -> None:
+    # The cache key left out the server: a config pointing at a second server (same model name,
+    # one cache file) was answered from the first server's predictions, and never asked.
+    other_openai_stub.behaviour.content = "buy"
+    other_openai_stub.behaviour.probabilities = {"buy": 0.7, "sell": 0.2, "hold": 0.1}
+    path = tmp_path / "openai.parquet"
+    for stub, action in ((openai_stub, Action.SELL), (other_openai_stub, Action.BUY)):
+        cached = CachedPredictor(_predictor(stub), PredictionCache(path))
+        assert [cached.predict(X, _ctx(ts)).action for ts in range(3)] == [action] * 3
+        cached.close()
+        assert len(stub.requests) == 3
+    # Each server's answers stay reusable, and a base URL spelt with a trailing slash is the
+    # same server.
+    for stub, action in ((openai_stub, Action.SELL), (other_openai_stub, Action.BUY)):
+        cached = CachedPredictor(_predictor(stub, base_url=stub.base_url + "/"),
+                                 PredictionCache(path))  # fmt: skip
+        assert cached.predict(X, _ctx(1)).action is action and cached.hits == 1
+        cached.close()
+        assert len(stub.requests) == 3
