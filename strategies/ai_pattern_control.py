@@ -71,7 +71,10 @@ def build_as_on_start(strategy: Any, config: Mapping[str, Any]) -> Predictor | N
         built = build_predictor(dict(predictor), adopted)
     bar_type = config.get("bar_type")
     if isinstance(bar_type, str):  # the strategy's config refuses a missing one
-        found = check_predictor_bars(built, bar_type)
+        tick_mode = config.get("tick_mode")
+        found = check_predictor_bars(
+            built, bar_type, tick_mode if isinstance(tick_mode, Mapping) else None
+        )
         for line in found.warnings:
             log.warning(line)
     return built
@@ -158,7 +161,7 @@ class AIPatternControl:
         """``predictor`` if its stored models were trained on bars of the strategy's period
         (what differs but is allowed is logged); else it is closed and
         :class:`~nautilus_ai.models.trained_bars.BarTypeMismatchError` names both bar types."""
-        found = check_predictor_bars(predictor, str(self.config.bar_type))
+        found = check_predictor_bars(predictor, str(self.config.bar_type), self.config.tick_mode)
         for line in found.warnings:
             self.log.warning(line)
         for line in found.notes:

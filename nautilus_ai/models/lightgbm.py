@@ -76,7 +76,7 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
-from nautilus_ai.models.trained_bars import TrainedBars, card_bar_type
+from nautilus_ai.models.trained_bars import TrainedBars
 
 __all__ = [
     "MODEL_FILE",
@@ -328,7 +328,7 @@ class LightGBMPredictor:
     @property
     def trained_bars(self) -> TrainedBars:
         """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`)."""
-        return TrainedBars(self._model_id, card_bar_type(self._card.metrics))
+        return TrainedBars.from_card(self._model_id, self._card.metrics)
 
     @property
     def ensemble(self) -> TreeEnsemble:

@@ -12,6 +12,10 @@ label horizon was counted in the other bars; it answers, and the answers mean no
 * **price type** (BID / ASK / MID / LAST) and **source**: may differ (a spread apart), with a
   note.
 
+A model of decision ticks (``nautilus-ai train --ticks``) records their cadence
+(``tick_mode``: every n-th quote tick, at most one per k ms); its label horizon counts decision
+ticks, so a strategy whose ``tick_mode`` decides at another cadence is refused too.
+
 A card written before it recorded the bar type cannot be checked: a warning says so. The
 cards that record it: the MLP's and LightGBM's (``nautilus-ai train``) and a fine-tuned
 adapter's (``finetune_card.json``, the transformers backend).
@@ -34,11 +38,13 @@ __all__ = [
     "BarTypeCheck",
     "BarTypeMismatchError",
     "KnowsTrainedBars",
+    "TickCadence",
     "TrainedBars",
     "WrapsPredictors",
     "card_bar_type",
     "check_bar_type",
     "check_predictor_bars",
+    "tick_cadence_of",
     "trained_bars_of",
 ]
 
@@ -47,13 +53,26 @@ class BarTypeMismatchError(ValueError):
     """A model trained on bars of one period is asked to run on bars of another."""
 
 
+#: A tick model's decision cadence: ``(every_ticks, every_ms)`` of its ``tick_mode``.
+TickCadence = tuple[int, float | None]
+
+
 @dataclass(frozen=True, slots=True)
 class TrainedBars:
     """What a stored model was trained on: ``bar_type`` as its card records it (``None``: the
-    card is older than the record)."""
+    card is older than the record) and, for a model of decision ticks, their cadence."""
 
     model_id: str
     bar_type: str | None
+    tick_cadence: TickCadence | None = None
+
+    @classmethod
+    def from_card(cls, model_id: str, metrics: Mapping[str, object]) -> TrainedBars:
+        """What a card's ``metrics["data"]`` records (``bar_type``, ``tick_mode``)."""
+        data = metrics.get("data")
+        tick_mode = data.get("tick_mode") if isinstance(data, Mapping) else None
+        cadence = tick_cadence_of(tick_mode) if isinstance(tick_mode, Mapping) else None
+        return cls(model_id, card_bar_type(metrics), cadence)
 
 
 @runtime_checkable
@@ -94,6 +113,21 @@ def card_bar_type(metrics: Mapping[str, object]) -> str | None:
     return bar_type if isinstance(bar_type, str) and bar_type else None
 
 
+def tick_cadence_of(tick_mode: Mapping[str, object]) -> TickCadence | None:
+    """``(every_ticks, every_ms)`` of a tick mode config mapping (defaults 1 and None), or
+    ``None`` when they are not numbers (the config's own check names them)."""
+    every, every_ms = tick_mode.get("every_ticks", 1), tick_mode.get("every_ms")
+    if not isinstance(every, int | float) or not isinstance(every_ms, int | float | None):
+        return None
+    return int(every), None if every_ms is None else float(every_ms)
+
+
+def _cadence(cadence: TickCadence) -> str:
+    every, every_ms = cadence
+    text = "every quote tick" if every == 1 else f"every {every} quote ticks"
+    return text if every_ms is None else f"{text}, at most one per {every_ms:g} ms"
+
+
 def trained_bars_of(predictor: Predictor) -> Iterator[TrainedBars]:
     """What each stored model in ``predictor`` (itself, or nested at any depth) was trained on."""
     seen: set[int] = set()
@@ -110,19 +144,32 @@ def trained_bars_of(predictor: Predictor) -> Iterator[TrainedBars]:
             stack.extend(reversed(item.members))
 
 
-def check_bar_type(predictor: Predictor, bar_type: str) -> BarTypeCheck:
-    """Check every stored model in ``predictor`` against the strategy's ``bar_type``.
+def check_bar_type(
+    predictor: Predictor, bar_type: str, tick_cadence: TickCadence | None = None
+) -> BarTypeCheck:
+    """Check every stored model in ``predictor`` against the strategy's ``bar_type`` and, in
+    tick mode, its decision cadence ``tick_cadence``.
 
     Raises
     ------
     BarTypeMismatchError
-        A model was trained on bars of another period (the message names both bar types).
+        A model was trained on bars of another period (the message names both bar types), or
+        on decision ticks of another cadence (its label horizon counts decision ticks).
     """
     strategy = parse_bar_type(bar_type)
     warnings: list[str] = []
     notes: list[str] = []
     for trained in trained_bars_of(predictor):
         model = f"model {trained.model_id}"
+        cadence = trained.tick_cadence
+        if cadence is not None and tick_cadence is not None and cadence != tick_cadence:
+            raise BarTypeMismatchError(
+                f"{model} was trained on decisions {_cadence(cadence)}, the strategy's tick_mode "
+                f"decides {_cadence(tick_cadence)}: its label horizon counts decision ticks, so "
+                "it would span another time; set the strategy's tick_mode to the model's, or "
+                f"train one with this cadence (nautilus-ai train --ticks ... --every-ticks "
+                f"{tick_cadence[0]})"
+            )
         if trained.bar_type is None:
             warnings.append(
                 f"{model}: its card records no bar type (written before cards recorded it); "
@@ -165,10 +212,14 @@ def check_bar_type(predictor: Predictor, bar_type: str) -> BarTypeCheck:
     return BarTypeCheck(tuple(warnings), tuple(notes))
 
 
-def check_predictor_bars(predictor: Predictor, bar_type: str) -> BarTypeCheck:
-    """:func:`check_bar_type`; a refused ``predictor`` is closed before the error is raised."""
+def check_predictor_bars(
+    predictor: Predictor, bar_type: str, tick_mode: Mapping[str, object] | None = None
+) -> BarTypeCheck:
+    """:func:`check_bar_type` for a strategy of ``bar_type`` and ``tick_mode`` (its config
+    mapping, ``None``: bar mode); a refused ``predictor`` is closed before the error is raised."""
+    cadence = None if tick_mode is None else tick_cadence_of(tick_mode)
     try:
-        return check_bar_type(predictor, bar_type)
+        return check_bar_type(predictor, bar_type, cadence)
     except BarTypeMismatchError:
         predictor.close()
         raise

@@ -46,3 +46,23 @@ def test_a_model_of_another_instrument_runs(run_strategy: RunStrategy, tmp_path:
         tmp_path, "gbt-gbp", "GBP/USD.SIM-1-MINUTE-MID-EXTERNAL"))}  # fmt: skip
     strategy, _ = run_strategy(bar_limit=400, predictor=gbp)
     assert strategy.core.bars == 200 and strategy.model_id == "gbt-gbp/1"
+
+
+def test_the_start_checks_compare_a_tick_models_cadence(tmp_path: Path) -> None:
+    """What on_start and both --check preflights build: a tick model trained on every 5th quote
+    tick is refused for a strategy deciding on every tick, and accepted at its own cadence."""
+    from types import SimpleNamespace
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.features.ticks import TickVectorSpec
+    from nautilus_ai.strategies.ai_pattern_control import build_as_on_start
+
+    vector = TickVectorSpec(FeatureSpec())
+    path = mlp_model(tmp_path, "ticks", MINUTE_BID, vector, tick_mode={"every_ticks": 5})
+    strategy = SimpleNamespace(predictor_spec=vector)
+    config = {"bar_type": MINUTE_BID, "predictor": {"kind": "torch", "device": "cpu",
+                                                    "path": str(path)}}  # fmt: skip
+    built = build_as_on_start(strategy, {**config, "tick_mode": {"every_ticks": 5}})
+    assert built is not None and built.model_id == "ticks/1"
+    with pytest.raises(BarTypeMismatchError, match=r"every 5 quote ticks.*decides every quote"):
+        build_as_on_start(strategy, {**config, "tick_mode": {"every_ticks": 1}})

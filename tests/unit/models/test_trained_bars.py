@@ -102,6 +102,24 @@ def test_every_nested_model_is_checked(tmp_path: Path) -> None:
     assert check_bar_type(build_predictor({"kind": "rule"}, FeatureSpec()), HOUR_BID).warnings == ()
 
 
+def test_a_tick_model_is_refused_at_another_decision_cadence(tmp_path: Path) -> None:
+    # Its 20-tick label horizon counts decision ticks: trained on every 5th tick, run on every
+    # tick, it would answer for a quarter of the time span it learnt.
+    path = mlp_model(tmp_path, "ticks", MINUTE_BID, tick_mode={"every_ticks": 5, "every_ms": None})
+    model = build_predictor({"kind": "torch", "device": "cpu", "path": str(path)}, FeatureSpec())
+    (trained,) = trained_bars_of(model)
+    assert trained.tick_cadence == (5, None)
+    assert check_bar_type(model, MINUTE_BID, (5, None)).warnings == ()
+    with pytest.raises(BarTypeMismatchError) as refused:
+        check_bar_type(model, MINUTE_BID, (1, None))
+    assert str(refused.value).startswith(
+        "model ticks/1 was trained on decisions every 5 quote ticks, the strategy's tick_mode "
+        "decides every quote tick: its label horizon counts decision ticks"
+    )
+    with pytest.raises(BarTypeMismatchError, match="at most one per 250 ms"):
+        check_predictor_bars(model, MINUTE_BID, {"every_ticks": 5.0, "every_ms": 250})
+
+
 def test_bar_type_parts() -> None:
     parts = parse_bar_type("EUR/USD.SIM-5-MINUTE-BID-INTERNAL@1-MINUTE-EXTERNAL")
     assert parts is not None and (parts.instrument_id, parts.step, parts.aggregation) == (
