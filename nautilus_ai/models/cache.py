@@ -350,9 +350,9 @@ class CachedPredictor:
     Parameters
     ----------
     inner : Predictor
-        The slow model. If it has ``prompt_hash(features, context) -> str`` (the transformers and
-        OpenAI backends do) that is the key's prompt hash; otherwise the features (and the last
-        ``bars_used`` bars) are hashed.
+        The slow model. If it has ``prompt_hash(features, context) -> str`` (the transformers,
+        OpenAI, stored MLP and LightGBM backends do) that is the key's prompt hash; otherwise
+        the features (and the last ``bars_used`` bars) are hashed.
     cache : PredictionCache
         Where answers live.
     read_only : bool
