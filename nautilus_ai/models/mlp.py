@@ -57,7 +57,7 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
-from nautilus_ai.models.trained_bars import TrainedBars
+from nautilus_ai.models.trained_bars import TrainedBars, trained_bars_of_card
 
 __all__ = [
     "MLPPredictor",
@@ -339,9 +339,10 @@ class TwinPredictor:
         return input_fingerprint(features, context, self._identity)
 
     @property
-    def trained_bars(self) -> TrainedBars:
-        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`)."""
-        return TrainedBars.from_card(self._model_id, self._card.metrics)
+    def trained_bars(self) -> TrainedBars | None:
+        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`); ``None``
+        for a model never trained on bars (no training window: a random one for tests)."""
+        return trained_bars_of_card(self._model_id, self._card)
 
     def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
         """Class probabilities for one vector (card class order), via the numpy twin."""

@@ -46,6 +46,7 @@ __all__ = [
     "check_predictor_bars",
     "tick_cadence_of",
     "trained_bars_of",
+    "trained_bars_of_card",
 ]
 
 
@@ -111,6 +112,23 @@ def card_bar_type(metrics: Mapping[str, object]) -> str | None:
     data = metrics.get("data")
     bar_type = data.get("bar_type") if isinstance(data, Mapping) else None
     return bar_type if isinstance(bar_type, str) and bar_type else None
+
+
+class _Card(Protocol):
+    @property
+    def train_window(self) -> object: ...
+
+    @property
+    def metrics(self) -> Mapping[str, object]: ...
+
+
+def trained_bars_of_card(model_id: str, card: _Card) -> TrainedBars | None:
+    """What a model card records (:meth:`TrainedBars.from_card`); ``None`` for a card with no
+    training window and no data record (a random model for tests and demos: nothing to check,
+    nothing to warn about)."""
+    if card.train_window is None and card_bar_type(card.metrics) is None:
+        return None
+    return TrainedBars.from_card(model_id, card.metrics)
 
 
 def tick_cadence_of(tick_mode: Mapping[str, object]) -> TickCadence | None:

@@ -15,6 +15,7 @@ from nautilus_ai.bar_types import bar_period_ns, parse_bar_type
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import build_predictor
 from nautilus_ai.models.trained_bars import (
+    BarTypeCheck,
     BarTypeMismatchError,
     check_bar_type,
     check_predictor_bars,
@@ -68,6 +69,15 @@ def test_a_card_without_the_record_still_runs_with_a_warning(tmp_path: Path) -> 
     model = build_predictor(_config("lightgbm", tmp_path, None), FeatureSpec())
     (warning,) = check_bar_type(model, HOUR_BID).warnings
     assert "its card records no bar type" in warning and HOUR_BID in warning
+
+
+def test_a_random_model_is_neither_checked_nor_warned_about(tmp_path: Path) -> None:
+    # torch_random (and a random model saved for a test) learnt no bars: "its card records no
+    # bar type (written before cards recorded it)" would be a false warning on every start.
+    path = mlp_model(tmp_path, "random", None, untrained=True)
+    model = build_predictor({"kind": "torch", "device": "cpu", "path": str(path)}, FeatureSpec())
+    assert list(trained_bars_of(model)) == []
+    assert check_bar_type(model, HOUR_BID) == BarTypeCheck()
 
 
 def test_tick_bars_are_compared_by_step_and_aggregation(tmp_path: Path) -> None:
