@@ -21,6 +21,7 @@ from nautilus_ai.models.base import (
     SignalBatch,
     SignalPredictor,
     TradeOutcome,
+    WrapsPredictors,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -64,7 +65,6 @@ from nautilus_ai.models.trained_bars import (
     BarTypeMismatchError,
     KnowsTrainedBars,
     TrainedBars,
-    WrapsPredictors,
     check_bar_type,
 )
 from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from nautilus_ai.bar_types import parse_bar_type
-from nautilus_ai.models.base import Predictor
+from nautilus_ai.models.base import Predictor, WrapsPredictors
 
 __all__ = [
     "BarTypeCheck",
@@ -84,16 +84,6 @@ class KnowsTrainedBars(Protocol):
     def trained_bars(self) -> TrainedBars | None:
         """The bar type of its training data (from the artifact); ``None``: it was not trained
         on bars (a base language model without a fine-tuned adapter)."""
-        ...
-
-
-@runtime_checkable
-class WrapsPredictors(Protocol):
-    """A predictor that answers with (or for) other predictors."""
-
-    @property
-    def members(self) -> tuple[Predictor, ...]:
-        """The predictors it nests, in its own order."""
         ...
 
 
