@@ -50,7 +50,7 @@ def build_as_on_start(strategy: Any, config: Mapping[str, Any]) -> Predictor | N
     tick vector's; a model of an older default spec adopted) and checks its stored models
     against the config's ``bar_type``, for the checks before a run; None when the config names
     no predictor. Raises whatever the build raises, and ``BarTypeMismatchError`` for a model
-    trained on bars of another period."""
+    trained on bars of another period (or a tick model on another decision cadence)."""
     predictor = config.get("predictor")
     if not isinstance(predictor, Mapping):
         return None

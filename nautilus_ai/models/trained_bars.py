@@ -16,6 +16,9 @@ A model of decision ticks (``nautilus-ai train --ticks``) records their cadence
 (``tick_mode``: every n-th quote tick, at most one per k ms); its label horizon counts decision
 ticks, so a strategy whose ``tick_mode`` decides at another cadence is refused too.
 
+A pattern store records the bar period it was cut from (``bar_ns``): a strategy of another
+period is refused at start too (its predictor also refuses such bars when it sees them).
+
 A card written before it recorded the bar type cannot be checked: a warning says so. The
 cards that record it: the MLP's and LightGBM's (``nautilus-ai train``) and a fine-tuned
 adapter's (``finetune_card.json``, the transformers backend).
@@ -31,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from nautilus_ai.bar_types import parse_bar_type
+from nautilus_ai.bar_types import BarTypeParts, format_period, parse_bar_type
 from nautilus_ai.models.base import Predictor, WrapsPredictors
 
 __all__ = [
@@ -66,6 +69,8 @@ class TrainedBars:
     model_id: str
     bar_type: str | None
     tick_cadence: TickCadence | None = None
+    #: The bar period (ns) of a model that records only that (a pattern store), else ``None``.
+    period_ns: int | None = None
 
     @classmethod
     def from_card(cls, model_id: str, metrics: Mapping[str, object]) -> TrainedBars:
@@ -178,6 +183,9 @@ def check_bar_type(
                 f"train one with this cadence (nautilus-ai train --ticks ... --every-ticks "
                 f"{tick_cadence[0]})"
             )
+        if trained.bar_type is None and trained.period_ns is not None:
+            _check_period(model, trained.period_ns, bar_type, strategy)
+            continue
         if trained.bar_type is None:
             warnings.append(
                 f"{model}: its card records no bar type (written before cards recorded it); "
@@ -218,6 +226,19 @@ def check_bar_type(
                 "same instrument and period, another price type or source (allowed)"
             )
     return BarTypeCheck(tuple(warnings), tuple(notes))
+
+
+def _check_period(model: str, period_ns: int, bar_type: str, strategy: BarTypeParts | None) -> None:
+    """Refuse a model built from bars ``period_ns`` apart for the strategy's ``bar_type``."""
+    period = None if strategy is None else strategy.period_ns
+    if period is not None and period != period_ns:
+        assert strategy is not None
+        raise BarTypeMismatchError(
+            f"{model} was built from bars {format_period(period_ns)} apart, the strategy's bar "
+            f"type is {bar_type} ({strategy.period}): patterns of another bar period compare "
+            "other time spans; build a store from this bar type (nautilus-ai patterns build "
+            f"--bar-type {bar_type})"
+        )
 
 
 def check_predictor_bars(
