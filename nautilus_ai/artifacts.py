@@ -15,7 +15,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "fsync_path",
     "next_version",
     "publish_folder",
+    "reserved_version",
     "write_bytes_atomic",
 ]
 
@@ -56,10 +58,39 @@ def publish_next_version(
 
 def next_version(root: str | os.PathLike[str], name: str) -> int:
     """1 + the highest ``v<N>`` under ``<root>/<name>`` (1 if none); a file of that name counts
-    too (the folder could not be created there)."""
+    too (the folder could not be created there), and so does a version a run holds
+    (:func:`reserved_version`)."""
     folder = Path(root) / name
     versions = [int(child.name[1:]) for child in folder.glob("v*") if child.name[1:].isdigit()]
+    held = (child.name[2 : -len(_RESERVED)] for child in folder.glob(f".v*{_RESERVED}"))
+    versions += [int(text) for text in held if text.isdigit()]
     return max(versions, default=0) + 1
+
+
+_RESERVED = ".reserved"
+
+
+@contextmanager
+def reserved_version(root: str | os.PathLike[str], name: str) -> Iterator[int]:
+    """Hold the next free version of ``<root>/<name>`` while a run prepares it (an
+    out-of-sample backtest of a staged model that must carry its final id): a marker file
+    ``.v<N>.reserved`` (created exclusively), which :func:`next_version` counts, so a parallel
+    run takes ``N + 1``; removed on exit (a run killed meanwhile leaves version ``N`` unused)."""
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        version = next_version(root, name)
+        marker = folder / f".v{version}{_RESERVED}"
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:  # another run reserved it between the two calls
+            continue
+        try:
+            yield version
+        finally:
+            marker.unlink(missing_ok=True)
+        return
+    raise ArtifactError(f"{folder}: no free version to reserve after 100 attempts")
 
 
 def publish_folder(parent: Path, name: str, write: Callable[[Path], None]) -> Path:

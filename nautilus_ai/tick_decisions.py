@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from nautilus_ai.bar_types import bar_period_ns
 from nautilus_ai.decision import AccountView, Decision, DecisionCore
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.features.ticks import TickFeatureState, TickVectorSpec, compute_tick_features
@@ -65,26 +66,6 @@ TICK_OUTLIER = "outlier"
 
 #: A precomputed quote's decision row when it is held because a due bar is late.
 HELD_STALE = -2
-
-_PERIOD_NS = {
-    "MILLISECOND": 1_000_000,
-    "SECOND": 1_000_000_000,
-    "MINUTE": 60_000_000_000,
-    "HOUR": 3_600_000_000_000,
-    "DAY": 86_400_000_000_000,
-    "WEEK": 604_800_000_000_000,
-}
-
-
-def bar_period_ns(bar_type: str) -> int | None:
-    """The period of a time-bar type in ns (``"EUR/USD.SIM-1-MINUTE-MID-EXTERNAL"`` -> 60e9),
-    or ``None`` for bars without a fixed period (tick, volume, value, monthly bars). A composite
-    type (``...-INTERNAL@1-MINUTE-EXTERNAL``) has the period of its own (first) part."""
-    parts = str(bar_type).split("@", 1)[0].rsplit("-", 4)
-    if len(parts) != 5 or not parts[1].isdigit() or int(parts[1]) < 1:
-        return None
-    unit = _PERIOD_NS.get(parts[2])
-    return None if unit is None else int(parts[1]) * unit
 
 
 def tick_problem(

@@ -39,7 +39,6 @@ from nautilus_ai.features import FeatureEngine, FeatureSpec, InvalidBarError
 from nautilus_ai.health import ALERT_BAD_BARS, StrategyHealth
 from nautilus_ai.models import MarketContext, Prediction, Predictor, safe_predict
 from nautilus_ai.models.base import PlainSignals
-from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.policy import Intent
 from nautilus_ai.strategies.ai_pattern_config import AIPatternConfig
 from nautilus_ai.strategies.ai_pattern_control import AIPatternControl
@@ -407,13 +406,6 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self._i_atr = spec.index("atr_close")
         self._i_vol_regime = spec.index("vol_regime")
         self._i_warm = spec.index("warm")
-
-    def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
-        try:
-            return build_predictor(config, self.predictor_spec)
-        except Exception as exc:
-            self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
-            return None
 
     def _log_throttled(self, ts: int, message: str) -> None:
         if self.health.log_due(ts or self.clock.timestamp_ns()):  # one line a simulated minute

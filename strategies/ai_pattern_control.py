@@ -10,6 +10,7 @@ does that).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,9 @@ from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
+from nautilus_ai.models.trained_bars import check_predictor_bars
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AIPatternControl", "build_as_on_start", "spec_to_adopt"]
 
@@ -43,8 +47,10 @@ def spec_to_adopt(exc: SpecMismatchError, *, spec_pinned: bool, tick_mode: bool)
 
 def build_as_on_start(strategy: Any, config: Mapping[str, Any]) -> Predictor | None:
     """Build ``config["predictor"]`` as the strategy's ``on_start`` does (for its spec, or the
-    tick vector's; a model of an older default spec adopted), for the checks before a run;
-    None when the config names no predictor. Raises whatever the build raises."""
+    tick vector's; a model of an older default spec adopted) and checks its stored models
+    against the config's ``bar_type``, for the checks before a run; None when the config names
+    no predictor. Raises whatever the build raises, and ``BarTypeMismatchError`` for a model
+    trained on bars of another period (or a tick model on another decision cadence)."""
     predictor = config.get("predictor")
     if not isinstance(predictor, Mapping):
         return None
@@ -55,14 +61,23 @@ def build_as_on_start(strategy: Any, config: Mapping[str, Any]) -> Predictor | N
         spec_dict = config.get("feature_spec")
         spec = FeatureSpec.from_dict(spec_dict) if spec_dict else FeatureSpec()
     try:
-        return build_predictor(dict(predictor), spec)
+        built = build_predictor(dict(predictor), spec)
     except SpecMismatchError as exc:
         pinned = config.get("feature_spec") is not None
         ticks = config.get("tick_mode") is not None
         adopted = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
         if adopted is None:
             raise
-        return build_predictor(dict(predictor), adopted)
+        built = build_predictor(dict(predictor), adopted)
+    bar_type = config.get("bar_type")
+    if isinstance(bar_type, str):  # the strategy's config refuses a missing one
+        tick_mode = config.get("tick_mode")
+        found = check_predictor_bars(
+            built, bar_type, tick_mode if isinstance(tick_mode, Mapping) else None
+        )
+        for line in found.warnings:
+            log.warning(line)
+    return built
 
 
 class AIPatternControl:
@@ -93,7 +108,6 @@ class AIPatternControl:
 
     _close: Callable[[str], None]
 
-    _build_predictor: Callable[[dict[str, Any]], Predictor | None]
     _use_spec: Callable[[Any], None]
     tick_mode: Any
 
@@ -117,7 +131,7 @@ class AIPatternControl:
         # A model stored under an older default feature spec keeps working after an upgrade:
         # with no feature_spec in the config, the strategy computes the model's own version.
         try:
-            return build_predictor(config, self.predictor_spec)
+            return self._for_bars(build_predictor(config, self.predictor_spec))
         except SpecMismatchError as exc:
             pinned, ticks = self.config.feature_spec is not None, self.tick_mode is not None
             spec = spec_to_adopt(exc, spec_pinned=pinned, tick_mode=ticks)
@@ -133,6 +147,26 @@ class AIPatternControl:
             self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
             return None
         return self._build_predictor(config)
+
+    def _build_predictor(self, config: dict[str, Any]) -> Predictor | None:
+        """The predictor ``config`` describes, checked against the strategy's bars; ``None``
+        (one error line) when it cannot be built or was trained on bars of another period."""
+        try:
+            return self._for_bars(build_predictor(config, self.predictor_spec))
+        except Exception as exc:
+            self.log.error(f"Cannot build predictor {config!r}: {type(exc).__name__}: {exc}")
+            return None
+
+    def _for_bars(self, predictor: Predictor) -> Predictor:
+        """``predictor`` if its stored models were trained on bars of the strategy's period
+        (what differs but is allowed is logged); else it is closed and
+        :class:`~nautilus_ai.models.trained_bars.BarTypeMismatchError` names both bar types."""
+        found = check_predictor_bars(predictor, str(self.config.bar_type), self.config.tick_mode)
+        for line in found.warnings:
+            self.log.warning(line)
+        for line in found.notes:
+            self.log.info(line)
+        return predictor
 
     # -- State across restarts (on_save / on_load) ------------------------------------------
 
@@ -260,13 +294,13 @@ class AIPatternControl:
     def prepare_model(self, config: dict[str, Any]) -> Predictor:
         """Build the predictor ``config`` describes, without switching to it (thread-safe: it
         reads only the immutable feature spec; the controller builds off the event loop)."""
-        return build_predictor(config, self.predictor_spec)
+        return self._for_bars(build_predictor(config, self.predictor_spec))
 
     def switch_model(self, config: dict[str, Any], predictor: Predictor | None = None) -> None:
         """Switch to the predictor for ``config`` (built here unless ``predictor`` is given,
         already built from the same ``config``); on failure keep the current one and raise."""
         if predictor is None:
-            predictor = build_predictor(config, self.predictor_spec)
+            predictor = self._for_bars(build_predictor(config, self.predictor_spec))
         old, self._predictor = self._predictor, predictor
         self._predictor_config = dict(config)
         if self._series is not None and self._series.signals is not None:

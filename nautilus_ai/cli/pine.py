@@ -41,8 +41,10 @@ def register(subparsers: Any) -> None:
                         help="exact embedding, a distilled tree, or auto (exact when the model "
                         "can be embedded; default)")  # fmt: skip
     parser.add_argument("--max-parameters", type=int, default=None,
-                        help="largest MLP embedded exactly under --embed auto (default "
-                        "10000)")  # fmt: skip
+                        help="largest model embedded exactly (default 10000): an MLP's "
+                        "parameters (a larger one is distilled under --embed auto), a LightGBM "
+                        "ensemble's values (4 per split, 1 per leaf and tree; a larger one is "
+                        "refused unless --embed tree)")  # fmt: skip
     parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
                         "configs (default: the v1 spec)")  # fmt: skip
     policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")
@@ -203,7 +205,7 @@ def _export(
     if kind == "lightgbm" and args.embed != "tree":
         from nautilus_ai.pine.export import export_lightgbm_artifact
 
-        export = export_lightgbm_artifact(config["path"], options=options)
+        export = export_lightgbm_artifact(config["path"], options=options, max_parameters=limit)
         return export, lambda: _build(config, export.spec), None
     if kind == "torch":
         weights = load_mlp_weights(config["path"])

@@ -21,6 +21,7 @@ from nautilus_ai.models.base import (
     SignalBatch,
     SignalPredictor,
     TradeOutcome,
+    WrapsPredictors,
     safe_predict,
 )
 from nautilus_ai.models.cache import CachedPredictor, PredictionCache, PredictionCacheError
@@ -60,6 +61,12 @@ from nautilus_ai.models.scheduler import (
 from nautilus_ai.models.spec import FeatureSpecLike, SpecMismatchError
 from nautilus_ai.models.switchable import SwitchablePredictor
 from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
+from nautilus_ai.models.trained_bars import (
+    BarTypeMismatchError,
+    KnowsTrainedBars,
+    TrainedBars,
+    check_bar_type,
+)
 from nautilus_ai.models.transformers_backend import TransformersConfig, TransformersPredictor
 
 if TYPE_CHECKING:
@@ -73,6 +80,7 @@ __all__ = [
     "Backend",
     "BackendConfigError",
     "BackendRegistry",
+    "BarTypeMismatchError",
     "CachedPredictor",
     "CircuitBreaker",
     "DecisionScheduler",
@@ -84,6 +92,7 @@ __all__ = [
     "FixedLatency",
     "ItemwiseBackend",
     "ItemwisePredictor",
+    "KnowsTrainedBars",
     "LatencyConfig",
     "LatencyModel",
     "LearnsFromOutcomes",
@@ -111,10 +120,13 @@ __all__ = [
     "TorchServeConfig",
     "TorchServePredictor",
     "TradeOutcome",
+    "TrainedBars",
     "TransformersConfig",
     "TransformersPredictor",
+    "WrapsPredictors",
     "available_backends",
     "build_predictor",
+    "check_bar_type",
     "default_registry",
     "predict_items",
     "read_model_card",

@@ -37,6 +37,7 @@ __all__ = [
     "SignalBatch",
     "SignalPredictor",
     "TradeOutcome",
+    "WrapsPredictors",
     "safe_predict",
 ]
 
@@ -460,6 +461,18 @@ def _int(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {value!r}")
     return value
+
+
+@runtime_checkable
+class WrapsPredictors(Protocol):
+    """Optional predictor capability: it answers with (or for) other predictors (fallback,
+    ensemble, cached, delayed, switchable), listed in ``members``; what is checked or keyed per
+    stored model (its training bars, a prediction cache's key) looks through it."""
+
+    @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictors it nests, in its own order."""
+        ...
 
 
 @runtime_checkable

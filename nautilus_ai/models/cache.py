@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,7 +33,14 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nautilus_ai.artifacts import flock_within
-from nautilus_ai.models.base import Action, MarketContext, Prediction, PredictionError, Predictor
+from nautilus_ai.models.base import (
+    Action,
+    MarketContext,
+    Prediction,
+    PredictionError,
+    Predictor,
+    WrapsPredictors,
+)
 from nautilus_ai.models.itemwise import (
     ItemwisePredictor,
     check_batch,
@@ -344,15 +352,37 @@ def _predict_rows(
         return [error] * features.shape[0]
 
 
+def _member_hashers(inner: Predictor) -> list[Callable[[NDArray[np.float64], MarketContext], Any]]:
+    """The ``prompt_hash`` of each predictor nested in ``inner`` (at any depth; one that has its
+    own covers what it nests), in order: a wrapper's key names the models that answer."""
+    found: list[Callable[[NDArray[np.float64], MarketContext], Any]] = []
+    seen: set[int] = set()
+
+    def visit(predictor: object) -> None:
+        if id(predictor) in seen:
+            return
+        seen.add(id(predictor))
+        hasher = getattr(predictor, "prompt_hash", None)
+        if hasher is not None and predictor is not inner:
+            found.append(hasher)
+        elif isinstance(predictor, WrapsPredictors):
+            for member in predictor.members:
+                visit(member)
+
+    visit(inner)
+    return found
+
+
 class CachedPredictor:
     """Serve predictions from a :class:`PredictionCache`, asking ``inner`` only on a miss.
 
     Parameters
     ----------
     inner : Predictor
-        The slow model. If it has ``prompt_hash(features, context) -> str`` (the transformers and
-        OpenAI backends do) that is the key's prompt hash; otherwise the features (and the last
-        ``bars_used`` bars) are hashed.
+        The slow model. If it has ``prompt_hash(features, context) -> str`` (the transformers,
+        OpenAI, stored MLP and LightGBM backends do) that is the key's prompt hash; otherwise
+        the features (and the last ``bars_used`` bars) are hashed, with the ``prompt_hash`` of
+        each model it nests (an ensemble or fallback chain of them).
     cache : PredictionCache
         Where answers live.
     read_only : bool
@@ -383,6 +413,8 @@ class CachedPredictor:
         self._flush_every = flush_every
         self._bars_used = bars_used
         self._hasher = getattr(inner, "prompt_hash", None)
+        # A wrapper (ensemble, fallback...) has none: its members' say which models answer.
+        self._member_hashers = [] if self._hasher is not None else _member_hashers(inner)
         # A wrapper that answers for another model at times (a fallback chain) says which of
         # its answers stand for it; the others are served but not kept.
         self._cacheable = getattr(inner, "cacheable", None)
@@ -401,6 +433,11 @@ class CachedPredictor:
         return self.inner.spec_hash
 
     @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictor it wraps (:class:`~nautilus_ai.models.trained_bars.WrapsPredictors`)."""
+        return (self.inner,)
+
+    @property
     def batch_exact(self) -> bool:
         """True: ``predict_batch`` answers each row exactly as ``predict`` would.
 
@@ -415,6 +452,9 @@ class CachedPredictor:
             prompt = str(self._hasher(features, context))
         else:
             prompt = input_fingerprint(features, context, bars_used=self._bars_used)
+            if self._member_hashers:
+                parts = [prompt, *(str(h(features, context)) for h in self._member_hashers)]
+                prompt = hashlib.blake2b("\x00".join(parts).encode(), digest_size=16).hexdigest()
         return (self._model_id, context.spec_hash, context.instrument_id, context.ts_event, prompt)
 
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:

@@ -92,6 +92,11 @@ class DelayedPredictor:
     def spec_hash(self) -> str | None:
         return self.inner.spec_hash
 
+    @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictor it wraps (:class:`~nautilus_ai.models.trained_bars.WrapsPredictors`)."""
+        return (self.inner,)
+
     def _sleep(self) -> None:
         with self._lock:
             delay = float(self._rng.uniform(self._min, self._max)) if self._max > 0 else 0.0

@@ -22,6 +22,7 @@ Decision: the most probable class (the first on a tie), ``confidence = max(p)``,
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ from nautilus_ai.models.card import (
     CLASSES,
     ArtifactError,
     TimeWindow,
+    card_digest,
     checked_artifact_file,
     library_versions,
     new_artifact_folder,
@@ -67,6 +69,7 @@ from nautilus_ai.models.lightgbm_trees import (
     TreeEvaluator,
     parse_lightgbm_model,
 )
+from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
@@ -76,6 +79,7 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
+from nautilus_ai.models.trained_bars import TrainedBars, trained_bars_of_card
 
 __all__ = [
     "MODEL_FILE",
@@ -323,6 +327,22 @@ class LightGBMPredictor:
     @property
     def card(self) -> GBTModelCard:
         return self._card
+
+    @functools.cached_property
+    def _identity(self) -> str:
+        return card_digest(self._card)  # seals the model text's SHA-256, temperature, classes...
+
+    def prompt_hash(self, features: NDArray[np.float64], context: MarketContext) -> str:
+        """Identifies this model's answer for the row (a prediction-cache key part): the card's
+        digest and the features. Two artifacts of one ``name/version`` (another artifact root,
+        a name retrained after its folder was deleted) never share cached answers."""
+        return input_fingerprint(features, context, self._identity)
+
+    @property
+    def trained_bars(self) -> TrainedBars | None:
+        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`); ``None``
+        for a model never trained on bars (no training window: a random one for tests)."""
+        return trained_bars_of_card(self._model_id, self._card)
 
     @property
     def ensemble(self) -> TreeEnsemble:

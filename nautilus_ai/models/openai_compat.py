@@ -217,9 +217,13 @@ class OpenAIPredictor(ItemwiseBackend):
         self._style = ChartStyle(width=config.chart_width, height=config.chart_height)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._fingerprint = config.model_dump_json(
+        # Everything that changes an answer: the settings and the server (the resolved URL, so
+        # a base URL from the environment counts, and a trailing slash does not); the key and
+        # the concurrency do not.
+        settings = config.model_dump_json(
             exclude={"api_key", "api_key_file", "base_url", "max_concurrency", "spec_hash"}
         )
+        self._fingerprint = f"{self._url}\x00{settings}"
 
     def prompt_hash(self, features: NDArray[np.float64], context: MarketContext) -> str:
         """Identifies everything the model is shown for this row (a prediction-cache key part)."""

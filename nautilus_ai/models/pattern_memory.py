@@ -69,6 +69,7 @@ from nautilus_ai.models.spec import (
     check_spec_matches,
     context_spec_error,
 )
+from nautilus_ai.models.trained_bars import TrainedBars
 from nautilus_ai.patterns.index import IndexConfig
 from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory
 from nautilus_ai.patterns.outcomes import MaturedOutcome, MaturedOutcomes, OutcomeTracker
@@ -229,6 +230,14 @@ class PatternMemoryPredictor:
     @property
     def spec_hash(self) -> str:
         return self._spec_hash
+
+    @property
+    def trained_bars(self) -> TrainedBars | None:
+        """The bar period the store records (``None``: a store older than the record), checked
+        against the strategy's bar type before a run (:mod:`~nautilus_ai.models.trained_bars`)."""
+        if self._bar_ns is None:
+            return None
+        return TrainedBars(self._model_id, None, period_ns=self._bar_ns)
 
     # ------------------------------------------------------------------ predictor protocol
     def predict(self, features: NDArray[np.float64], context: MarketContext) -> Prediction:

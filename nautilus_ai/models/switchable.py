@@ -68,6 +68,11 @@ class SwitchablePredictor:
         return self._active
 
     @property
+    def members(self) -> tuple[Predictor, ...]:
+        """The predictor it wraps (:class:`~nautilus_ai.models.trained_bars.WrapsPredictors`)."""
+        return (self._active,)
+
+    @property
     def model_id(self) -> str:
         return self._active.model_id
 

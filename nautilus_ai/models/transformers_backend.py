@@ -63,6 +63,7 @@ from nautilus_ai.models.prompting import (
 )
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
+from nautilus_ai.models.trained_bars import TrainedBars
 
 if TYPE_CHECKING:
     import torch
@@ -233,6 +234,8 @@ class TransformersPredictor(ItemwiseBackend):
             ) from exc
         self._model: Any = model.to(self._device).eval()
         self._adapter: Any = None
+        # What the fine-tuned adapter's card records (None: no adapter, or none recorded).
+        self._trained_bars: TrainedBars | None = None
         if config.adapter_dir is not None:
             self._attach_adapter(config.adapter_dir)
         self._image_processor: Any = None
@@ -265,6 +268,12 @@ class TransformersPredictor(ItemwiseBackend):
     def image_text(self) -> bool:
         """Whether the model sees a chart image."""
         return self._image_text
+
+    @property
+    def trained_bars(self) -> TrainedBars | None:
+        """The bar type the fine-tuned adapter's card records; ``None`` for a base model (or an
+        adapter without a card): it learnt nothing of any bar type."""
+        return self._trained_bars
 
     def predict_items(
         self,
@@ -425,6 +434,10 @@ class TransformersPredictor(ItemwiseBackend):
                 f"(its {FINETUNE_CARD_FILE} records them; was {PROMPT_SETTINGS_FILE} edited?): "
                 f"{_settings_difference(trained, current)}"
             )
+        bar_type = card.get("bar_type")
+        self._trained_bars = TrainedBars(
+            self._model_id, bar_type if isinstance(bar_type, str) and bar_type else None
+        )
         base = card.get("base_model")
         expected = base.get("config_sha256") if isinstance(base, dict) else None
         config_file = self.config.model_dir / "config.json"

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from nautilus_ai.bar_types import format_period
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.patterns.outcomes import bar_outcomes
 from nautilus_ai.patterns.spec import PatternSpec, pattern_layout, pattern_vectors
@@ -197,14 +198,6 @@ def bar_step_ns(ts: NDArray[np.int64]) -> int | None:
         return None
     values, counts = np.unique(steps, return_counts=True)
     return int(values[np.argmax(counts)])
-
-
-def format_period(ns: int) -> str:
-    """``60_000_000_000`` -> ``"1 min"`` (whole units), for messages."""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        if ns % (size * 1_000_000_000) == 0:
-            return f"{ns // (size * 1_000_000_000)} {unit}"
-    return f"{ns:,} ns"
 
 
 def _periods(periods: set[int]) -> str:

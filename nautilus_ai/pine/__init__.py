@@ -41,6 +41,7 @@ from nautilus_ai.pine.export import (
     export_lightgbm_artifact,
     export_mlp_artifact,
     export_rule,
+    lightgbm_embedded_values,
 )
 from nautilus_ai.pine.features import PineFeatureCode, pine_features
 from nautilus_ai.pine.parity import FeatureParity, ParityReport, SignalParity, compare_parity
@@ -78,6 +79,7 @@ __all__ = [
     "export_mlp_artifact",
     "export_rule",
     "fit_tree",
+    "lightgbm_embedded_values",
     "pine_features",
     "run_pinets",
 ]

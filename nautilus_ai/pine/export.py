@@ -25,6 +25,7 @@ from nautilus_ai.artifacts import write_bytes_atomic
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.models.base import Predictor
 from nautilus_ai.models.lightgbm import read_gbt_card
+from nautilus_ai.models.lightgbm_trees import TreeEnsemble
 from nautilus_ai.models.rule import RuleConfig
 from nautilus_ai.pine.artifact import load_mlp_weights
 from nautilus_ai.pine.distill import DecisionTree, DistillReport, distill_signals
@@ -46,10 +47,13 @@ __all__ = [
     "export_lightgbm_artifact",
     "export_mlp_artifact",
     "export_rule",
+    "lightgbm_embedded_values",
 ]
 
-#: Larger MLPs are distilled by default: TradingView limits a script's size (compiled tokens)
-#: and run time per bar. 10,000 parameters write ~220 kB of Pine; not verified on TradingView.
+#: Larger MLPs are distilled by default, and larger LightGBM ensembles refused (counted in
+#: :func:`lightgbm_embedded_values`): TradingView limits a script's size (compiled tokens) and run
+#: time per bar. 10,000 MLP parameters write ~220 kB of Pine, a 117-tree ensemble of 8,424
+#: values ~128 kB; not verified on TradingView.
 MAX_EMBEDDED_PARAMETERS = 10_000
 
 
@@ -124,18 +128,30 @@ def export_mlp_artifact(
     return _finish(model, spec, options, exported_at, start)
 
 
+def lightgbm_embedded_values(ensemble: TreeEnsemble) -> int:
+    """The numbers an exact export writes into the script for ``ensemble``: per split its
+    feature, threshold and two children, per leaf its value, per tree its root."""
+    return 4 * ensemble.num_nodes + ensemble.num_leaves + ensemble.num_trees
+
+
 def export_lightgbm_artifact(
     path: str | Path,
     *,
     options: StrategyOptions | None = None,
     exported_at: datetime | None = None,
+    max_parameters: int | None = MAX_EMBEDDED_PARAMETERS,
 ) -> PineExport:
     """Export a LightGBM artifact exactly (every tree, the temperature); no ``lightgbm`` import.
+
+    ``max_parameters``: the most values (:func:`lightgbm_embedded_values`) the script may embed
+    (``None``: no limit).
 
     Raises
     ------
     ArtifactError
         The artifact is missing, corrupted or inconsistent with its card.
+    ValueError
+        The ensemble embeds more than ``max_parameters`` values.
     """
     from nautilus_ai.models.lightgbm import LightGBMPredictor
 
@@ -144,7 +160,17 @@ def export_lightgbm_artifact(
     check_pine_computable(card.feature_names, owner=f"model {card.model_id}")
     spec = FeatureSpec.from_dict(card.feature_spec)
     predictor = LightGBMPredictor.from_artifact(path, spec=spec)  # checksum and shape checks
-    model = embed_lightgbm(predictor.ensemble, card, spec)
+    ensemble = predictor.ensemble
+    values = lightgbm_embedded_values(ensemble)
+    if max_parameters is not None and values > max_parameters:
+        raise ValueError(
+            f"model {card.model_id}: {ensemble.num_trees} trees embed {values:,} values in the "
+            f"Pine script, over the limit of {max_parameters:,} ({ensemble.num_nodes:,} splits x "
+            f"4 + {ensemble.num_leaves:,} leaves + {ensemble.num_trees} roots; TradingView "
+            "limits a script's size): raise the limit (export-pine --max-parameters) to write "
+            "it anyway, or distil it (--embed tree)"
+        )
+    model = embed_lightgbm(ensemble, card, spec)
     return _finish(model, spec, options, exported_at, start)
 
 

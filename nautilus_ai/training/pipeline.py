@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from nautilus_ai.artifacts import next_version, publish_next_version
+from nautilus_ai.artifacts import (
+    ArtifactError,
+    ArtifactExistsError,
+    publish_next_version,
+    reserved_version,
+)
 from nautilus_ai.datasets import Dataset, Fold, Window, build_dataset, check_trainable
 from nautilus_ai.features import FeatureSpec
 from nautilus_ai.labels import CLASSES, LabelSpec
@@ -436,14 +441,30 @@ def store_with_oos(
 ) -> Path:
     """Save ``card(version, None)``'s artifact as ``<root>/<name>/v<version>``, the next free
     version when it is stored (a parallel run of the same name may take one meanwhile); with
-    ``oos_evaluator``, first stage it in a temporary folder, evaluate it there and store
-    ``card(version, {"backtest_oos": figures})``."""
-    extra: dict[str, Any] | None = None
-    if oos_evaluator is not None:
-        with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
-            staged = save(card(next_version(root, name), None), staging)
-            extra = {"backtest_oos": dict(oos_evaluator(staged))}
-    return publish_next_version(root, name, lambda version: save(card(version, extra), root))
+    ``oos_evaluator``, first reserve the next version (:func:`reserved_version`), stage the
+    model under it in a temporary folder, evaluate it there and store
+    ``card(version, {"backtest_oos": figures})`` as that version: the figures are always those
+    of the stored model id. A run that does not reserve and takes the version meanwhile makes
+    this one evaluate again under the next."""
+    if oos_evaluator is None:
+        return publish_next_version(root, name, lambda version: save(card(version, None), root))
+    for _ in range(_OOS_ATTEMPTS):
+        with reserved_version(root, name) as version:
+            with tempfile.TemporaryDirectory(prefix="nautilus-ai-stage-") as staging:
+                staged = save(card(version, None), staging)
+                extra = {"backtest_oos": dict(oos_evaluator(staged))}
+            try:
+                return save(card(version, extra), root)
+            except ArtifactExistsError:
+                continue  # its figures name a version another run stored: evaluate again
+    raise ArtifactError(
+        f"{root / name}: another run stored each version this run evaluated "
+        f"({_OOS_ATTEMPTS} attempts); the model was not stored"
+    )
+
+
+#: Out-of-sample evaluations at most, when other runs keep taking the version evaluated.
+_OOS_ATTEMPTS = 3
 
 
 def train_model(

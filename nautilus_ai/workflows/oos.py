@@ -19,8 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.backtest.config import RunFile, load_run_file, parse_run_file
+from nautilus_ai.bar_types import parse_bar_type
 from nautilus_ai.catalog.reader import read_bars
 from nautilus_ai.datasets import Window, to_ns
+from nautilus_ai.models.trained_bars import card_bar_type
 from nautilus_ai.reporting import BacktestSummary, buy_and_hold_curve, summarise
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "buy_and_hold",
     "check_out_of_sample",
     "compare_out_of_sample",
+    "on_bar_type",
     "packaged_run_file",
     "run_window",
     "suggested_min_confidence",
@@ -81,6 +84,28 @@ def window_run_file(
         if sizing_overrides:
             config["sizing"] = {**config.get("sizing", {}), **sizing_overrides}
         config.update(strategy_overrides or {})
+    return parse_run_file(raw, base.path)
+
+
+def on_bar_type(base: RunFile, bar_type: str) -> RunFile:
+    """``base`` with its strategies and its bar data on ``bar_type`` and its instrument (a
+    ``-BID-`` series with its ``-ASK-`` twin, which the venue's quotes come from, as the demo
+    has them); ``base`` itself when it runs that bar type already or ``bar_type`` is not one."""
+    parts = parse_bar_type(bar_type)
+    strategies = base.raw["run"]["engine"]["strategies"]
+    if parts is None or all(s["config"].get("bar_type") == bar_type for s in strategies):
+        return base
+    bar_types = [bar_type]
+    if "-BID-" in bar_type:
+        bar_types.append(bar_type.replace("-BID-", "-ASK-"))
+    raw = copy.deepcopy(dict(base.raw))
+    run = raw["run"]
+    for data in run["data"]:
+        if "bar_types" in data or "bar_spec" in data:
+            data.pop("bar_spec", None)
+            data.update(instrument_id=parts.instrument_id, bar_types=bar_types)
+    for strategy in run["engine"]["strategies"]:
+        strategy["config"].update(instrument_id=parts.instrument_id, bar_type=bar_type)
     return parse_run_file(raw, base.path)
 
 
@@ -307,6 +332,10 @@ def compare_out_of_sample(
     """
     check_out_of_sample(artifact_path, window)
     base = base or packaged_run_file("demo")
+    _, metrics = _card_kind_and_metrics(artifact_path)
+    trained_on = card_bar_type(metrics)
+    if trained_on is not None:  # the bars it was trained on, not the base's (demo: 1-minute)
+        base = on_bar_type(base, trained_on)
     strategy = base.raw["run"]["engine"]["strategies"][0]["config"]
     bar_type = str(strategy["bar_type"])
     overrides: dict[str, Any] = {}

@@ -151,6 +151,16 @@ def openai_stub() -> Iterator[OpenAIStub]:
         stub.close()
 
 
+@pytest.fixture
+def other_openai_stub() -> Iterator[OpenAIStub]:
+    """A second stub server (another port), for what must tell two servers apart."""
+    stub = OpenAIStub()
+    try:
+        yield stub
+    finally:
+        stub.close()
+
+
 # -- TorchServe ---------------------------------------------------------------------------------
 
 

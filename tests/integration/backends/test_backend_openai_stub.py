@@ -153,3 +153,53 @@ def test_cache_reuses_answers_across_runs(openai_stub, tmp_path: Path) -> None: 
     assert math.isclose(
         PredictionCache(path).get(next(iter(PredictionCache(path)._entries))).confidence, 0.6 / 0.95
     )
+
+
+def test_a_shared_cache_never_answers_for_another_server(  # type: ignore[no-untyped-def]
+    openai_stub, other_openai_stub, tmp_path: Path
+) -> None:
+    # The cache key left out the server: a config pointing at a second server (same model name,
+    # one cache file) was answered from the first server's predictions, and never asked.
+    other_openai_stub.behaviour.content = "buy"
+    other_openai_stub.behaviour.probabilities = {"buy": 0.7, "sell": 0.2, "hold": 0.1}
+    path = tmp_path / "openai.parquet"
+    for stub, action in ((openai_stub, Action.SELL), (other_openai_stub, Action.BUY)):
+        cached = CachedPredictor(_predictor(stub), PredictionCache(path))
+        assert [cached.predict(X, _ctx(ts)).action for ts in range(3)] == [action] * 3
+        cached.close()
+        assert len(stub.requests) == 3
+    # Each server's answers stay reusable, and a base URL spelt with a trailing slash is the
+    # same server.
+    for stub, action in ((openai_stub, Action.SELL), (other_openai_stub, Action.BUY)):
+        cached = CachedPredictor(_predictor(stub, base_url=stub.base_url + "/"),
+                                 PredictionCache(path))  # fmt: skip
+        assert cached.predict(X, _ctx(1)).action is action and cached.hits == 1
+        cached.close()
+        assert len(stub.requests) == 3
+
+
+@pytest.mark.parametrize("wrapper", ["ensemble", "fallback"])
+def test_a_cached_wrapper_never_answers_for_another_server(  # type: ignore[no-untyped-def]
+    openai_stub, other_openai_stub, tmp_path: Path, wrapper: str
+) -> None:
+    # The same fault one level down: a cached ensemble (or fallback chain) of an OpenAI server
+    # was keyed by its own model id ("ensemble(openai:tiny-vl)") and the features, so the one
+    # over the second server was answered with the first one's predictions.
+    from nautilus_ai.models.ensemble import EnsemblePredictor
+
+    other_openai_stub.behaviour.content = "buy"
+    other_openai_stub.behaviour.probabilities = {"buy": 0.7, "sell": 0.2, "hold": 0.1}
+    path = tmp_path / "openai.parquet"
+    for stub, action in ((openai_stub, Action.SELL), (other_openai_stub, Action.BUY)):
+        member = _predictor(stub)
+        inner = (
+            EnsemblePredictor([member])
+            if wrapper == "ensemble"
+            else FallbackPredictor([member, ScriptedPredictor("local")], deadline_s=5.0)
+        )
+        cached = CachedPredictor(inner, PredictionCache(path))
+        assert [cached.predict(X, _ctx(ts)).action for ts in range(3)] == [action] * 3
+        assert cached.hits == 0
+        assert cached.predict(X, _ctx(1)).action is action and cached.hits == 1
+        cached.close()
+        assert len(stub.requests) == 3

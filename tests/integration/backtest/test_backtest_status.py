@@ -131,6 +131,29 @@ def test_check_refuses_the_model_the_run_could_not_build(
     assert checked["models"][0].startswith("rule-trend-momentum/")
 
 
+def test_check_refuses_a_model_of_another_bar_period(
+    demo_catalog: Path, tmp_path: Path, capsys: Any
+) -> None:
+    # A LightGBM model whose card says hour bars passed `backtest --check` and then traded the
+    # demo's minute bars. The check (and the strategy's start) now refuse it, naming both.
+    from fixtures.stored_models import HOUR_BID, lightgbm_model
+
+    from nautilus_ai.cli import main
+
+    model = {"kind": "lightgbm", "path": str(lightgbm_model(tmp_path, "gbt", HOUR_BID))}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(demo_variant(
+        demo_catalog, lambda r: strategy_config(r).update(predictor=model))))  # fmt: skip
+    assert main(["backtest", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        f"nautilus-ai: error: {path}: run.engine.strategies[0].config.predictor: cannot be "
+        f"built: BarTypeMismatchError: model gbt/1 was trained on {HOUR_BID} bars (1 h), the "
+        "strategy's bar type is EUR/USD.SIM-1-MINUTE-BID-EXTERNAL (1 min)"
+    ), err
+    assert len(err.splitlines()) == 1
+
+
 def faulty(fault: str) -> Callable[[dict[str, Any]], None]:
     def edit(raw: dict[str, Any]) -> None:
         raw["run"]["engine"]["strategies"] = [

@@ -254,6 +254,23 @@ def test_a_model_of_the_older_spec_passes_the_start_checks_as_the_strategy_adopt
     assert "set the strategy's feature_spec to the model's (version 1)" in capsys.readouterr().err
 
 
+def test_a_model_of_another_bar_period_is_refused_before_start(
+    env: None, demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An MLP whose card says hour bars passed `live --check` and traded minute bars live.
+    from fixtures.stored_models import HOUR_BID, mlp_model
+
+    model = {"kind": "torch", "device": "cpu", "path": str(mlp_model(tmp_path, "mlp", HOUR_BID))}
+    path = write(tmp_path, demo_catalog, lambda c: strategy(c).update(predictor=model))
+    assert main(["live", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        f"nautilus-ai: error: {path}: node.strategies[0].config.predictor: cannot be built: "
+        f"BarTypeMismatchError: model mlp/1 was trained on {HOUR_BID} bars (1 h), the "
+        "strategy's bar type is EUR/USD.SIM-1-MINUTE-BID-EXTERNAL (1 min)"
+    ), err
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "1e400"])
 def test_a_non_finite_max_runtime_is_refused(
     env: None, demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str

@@ -262,3 +262,42 @@ def test_a_cache_never_answers_for_another_torchserve_model_version(tmp_path: Pa
         assert session.calls == 1, f"version {version} was served from the cache"
     assert answers == {"1": Action.BUY, "2": Action.SELL}
     assert TorchServePredictor(config).model_id == "torchserve:m/2"
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "torch"])
+def test_a_stored_model_is_keyed_by_its_artifact_not_only_its_name(
+    kind: str, tmp_path: Path
+) -> None:
+    """Two artifacts both named ``gbt/1`` (another artifact root, or the name retrained after
+    its folder was deleted) share a cache file: the second was answered with the first one's
+    predictions (the key had the model id and the features only), and never asked."""
+    from fixtures.stored_models import MINUTE_BID, lightgbm_model, mlp_model
+
+    from nautilus_ai.features import FeatureSpec
+    from nautilus_ai.models.registry import build_predictor
+
+    spec = FeatureSpec()
+    rows = np.random.default_rng(5).normal(size=(12, len(spec.names)))
+    contexts = [MarketContext("EUR/USD.SIM", ts, spec.names, spec.hash) for ts in range(12)]
+
+    def backend(root: Path, seed: int) -> dict[str, object]:
+        if kind == "lightgbm":
+            path = lightgbm_model(root, "gbt", MINUTE_BID, rounds=3 + seed)
+            return {"kind": "lightgbm", "path": str(path)}
+        path = mlp_model(root, "gbt", MINUTE_BID, seed=seed)
+        return {"kind": "torch", "device": "cpu", "path": str(path)}
+
+    cache = str(tmp_path / "cache.parquet")
+    answers = []
+    for seed in (0, 1):
+        config = backend(tmp_path / f"root{seed}", seed)
+        model = build_predictor(config, spec)
+        direct = [(p.action, p.confidence) for p in map(model.predict, rows, contexts)]
+        cached = build_predictor({"kind": "cached", "path": cache, "backend": config}, spec)
+        served = [(p.action, p.confidence) for p in map(cached.predict, rows, contexts)]
+        assert served == direct and cached.hits == 0  # type: ignore[attr-defined]
+        again = [(p.action, p.confidence) for p in map(cached.predict, rows, contexts)]
+        assert again == direct and cached.hits == 12  # type: ignore[attr-defined]
+        cached.close()
+        answers.append(direct)
+    assert answers[0] != answers[1]  # two models under one id

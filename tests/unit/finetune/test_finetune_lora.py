@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import torch
-from finetune_helpers import SPEC_HASH, synthetic_dataset
+from finetune_helpers import BAR_TYPE, SPEC_HASH, synthetic_dataset
 
 from nautilus_ai.finetune import (
     FINETUNE_CARD_FILE,
@@ -171,6 +171,22 @@ def test_adapter_plugs_into_the_predictor(trained: Trained) -> None:
     json_mode = TransformersPredictor(config.model_copy(update={"answer_mode": "json"}))
     assert len(json_mode.predict_batch(examples.features, contexts)) == len(examples)
     for predictor in (served, plain, json_mode):
+        predictor.close()
+
+
+def test_the_adapter_is_refused_on_bars_of_another_period(trained: Trained) -> None:
+    # The fine-tune card records the bar type the adapter learnt on; nothing compared it with
+    # the strategy's, so a 1-minute adapter ran on hour bars without a word.
+    from nautilus_ai.models.trained_bars import BarTypeMismatchError, check_bar_type
+
+    config = finetuned_predictor_config(trained.folder)
+    served = TransformersPredictor(config)
+    assert check_bar_type(served, BAR_TYPE).warnings == ()
+    with pytest.raises(BarTypeMismatchError, match=f"trained on {BAR_TYPE} bars \\(1 min\\)"):
+        check_bar_type(served, "EUR/USD.SIM-1-HOUR-BID-EXTERNAL")
+    plain = TransformersPredictor(config.model_copy(update={"adapter_dir": None}))
+    assert plain.trained_bars is None  # a base model learnt no bar type
+    for predictor in (served, plain):
         predictor.close()
 
 

@@ -95,6 +95,24 @@ def test_a_minute_memory_refuses_hour_bars(
     assert model.learned == 0  # type: ignore[attr-defined]  # nothing of the hour bars joined
 
 
+def test_the_start_checks_refuse_a_memory_of_another_period(minute_memory: Path) -> None:
+    # The memory refused hour bars only when it saw them, bar by bar (every decision a hold
+    # naming it): `backtest --check` / `live --check` said OK and the run held throughout. The
+    # checks before a run (and the strategy's start) now compare the store's period.
+    from nautilus_ai.models.trained_bars import BarTypeMismatchError, check_bar_type
+
+    model = build_predictor({"kind": "pattern_memory", "path": str(minute_memory)}, FeatureSpec())
+    assert check_bar_type(model, "GBP/USD.SIM-1-MINUTE-ASK-EXTERNAL").warnings == ()
+    with pytest.raises(BarTypeMismatchError) as refused:
+        check_bar_type(model, "EUR/USD.SIM-1-HOUR-BID-EXTERNAL")
+    assert str(refused.value).startswith(
+        f"model {model.model_id} was built from bars 1 min apart, the strategy's bar type is "
+        "EUR/USD.SIM-1-HOUR-BID-EXTERNAL (1 h)"
+    )
+    # Tick bars have no period to compare before the run: the memory checks them as they come.
+    assert check_bar_type(model, "EUR/USD.SIM-100-TICK-MID-INTERNAL").warnings == ()
+
+
 def test_a_five_minute_memory_refuses_minute_bars(
     real_bars: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:

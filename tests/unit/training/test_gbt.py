@@ -158,3 +158,36 @@ def test_training_without_lightgbm_names_the_extra(
     with pytest.raises(MissingExtraError, match=r"optional 'gbt' extra: pip install"):
         train_gbt_on_arrays(ts, ohlcv, features, FeatureSpec(), fold=fold, artifacts_root=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_out_of_sample_figures_go_with_the_version_stored(
+    data: tuple[Any, ...], tmp_path: Path
+) -> None:
+    """Another run of the same name stored v1 while this run's out-of-sample backtest ran on
+    its staged v1: this run was stored as v2 with the figures measured on model race-gbt/1
+    (its reports named that model). Now the version is held during the backtest (a parallel
+    run takes the next), and a run that took it anyway makes this one evaluate again as v2."""
+    from nautilus_ai.artifacts import next_version
+    from nautilus_ai.models.lightgbm import read_gbt_card
+
+    ts, ohlcv, features, fold = data
+    root = tmp_path / "artifacts"
+    evaluated: list[tuple[str, int]] = []
+
+    def oos(staged: Path) -> dict[str, Any]:
+        model_id = read_gbt_card(staged).model_id
+        evaluated.append((model_id, next_version(root, "race-gbt")))
+        if len(evaluated) == 1:  # a run that holds no reservation stores v1 meanwhile
+            (root / "race-gbt" / "v1").mkdir(parents=True)
+        return {"evaluated": model_id}
+
+    result = train_gbt_on_arrays(
+        ts, ohlcv, features, FeatureSpec(), fold=fold, label=LABEL, config=CONFIG,
+        artifacts_root=root, name="race-gbt", oos_evaluator=oos,
+    )  # fmt: skip
+    assert result.card.model_id == "race-gbt/2"
+    assert result.card.metrics["backtest_oos"] == {"evaluated": "race-gbt/2"}
+    # While v1 (then v2) was evaluated, a parallel run would have been given the next one.
+    assert evaluated == [("race-gbt/1", 2), ("race-gbt/2", 3)]
+    assert sorted(p.name for p in (root / "race-gbt").iterdir()) == ["v1", "v2"]
+    assert next_version(root, "race-gbt") == 3

@@ -169,14 +169,20 @@ def test_a_parallel_run_storing_the_same_name_meanwhile_is_not_a_failure(
 ) -> None:
     """Two `train --backtest` runs of one name at once: the other stores v1 while this one is
     in its out-of-sample backtest. This run is stored as v2 (it failed at the very end, its
-    training and backtest lost, before) and the other's v1 is untouched."""
+    training and backtest lost, before), with figures measured on v2 (it was stored with v1's
+    figures), and the other's v1 is untouched."""
     *_, (ts, ohlcv, features, fold) = trained
     root = tmp_path / "artifacts"
+    evaluated: list[str] = []
 
     def other_run_stores_v1(staged: Path) -> dict[str, Any]:
-        (root / "race-mlp" / "v1").mkdir(parents=True)
-        (root / "race-mlp" / "v1" / "marker").write_text("the other run's model")
-        return {"pnl": 1.0}
+        from nautilus_ai.models.card import read_model_card
+
+        evaluated.append(read_model_card(staged).model_id)
+        if len(evaluated) == 1:
+            (root / "race-mlp" / "v1").mkdir(parents=True)
+            (root / "race-mlp" / "v1" / "marker").write_text("the other run's model")
+        return {"pnl": 1.0, "model": evaluated[-1]}
 
     result = train_on_arrays(
         ts, ohlcv, features, FeatureSpec(), fold=fold, label=LABEL, config=CONFIG,
@@ -184,6 +190,7 @@ def test_a_parallel_run_storing_the_same_name_meanwhile_is_not_a_failure(
     )  # fmt: skip
     assert result.artifact_path == root / "race-mlp" / "v2"
     assert result.card.version == 2 and result.card.model_id == "race-mlp/2"
-    assert result.card.metrics["backtest_oos"] == {"pnl": 1.0}
+    assert result.card.metrics["backtest_oos"] == {"pnl": 1.0, "model": "race-mlp/2"}
+    assert evaluated == ["race-mlp/1", "race-mlp/2"]
     assert (root / "race-mlp" / "v1" / "marker").read_text() == "the other run's model"
     assert sorted(p.name for p in (root / "race-mlp").iterdir()) == ["v1", "v2"]
