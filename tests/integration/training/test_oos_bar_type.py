@@ -6,6 +6,7 @@ records (its instrument, and the ASK twin of a BID series for the venue's quotes
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from fixtures.stored_models import HOUR_BID, lightgbm_model
 
 from nautilus_ai.datasets import Window
+from nautilus_ai.models.card import TimeWindow
 
 HOUR = 3_600_000_000_000
 
@@ -48,7 +50,11 @@ def test_the_comparison_runs_on_the_bar_type_the_model_was_trained_on(
 ) -> None:
     from nautilus_ai.workflows.oos import compare_out_of_sample
 
-    artifact = lightgbm_model(tmp_path, "gbt-hour", HOUR_BID)
+    # trained before the window (an overlap is refused as in-sample)
+    before = TimeWindow(
+        start=datetime(2017, 1, 2, tzinfo=UTC), end=datetime(2017, 3, 1, tzinfo=UTC)
+    )
+    artifact = lightgbm_model(tmp_path, "gbt-hour", HOUR_BID, train_window=before)
     window = Window.parse("2017-03-01", "2017-04-01")
     comparison = compare_out_of_sample(
         artifact, hour_catalog, window, report_dir=tmp_path / "reports", min_confidence=0.34
