@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilus_ai.artifacts import write_bytes_atomic
+from nautilus_ai.processes import pid_alive
 
 __all__ = ["OPEN_RECORD", "close_run", "open_run", "open_run_problem"]
 
@@ -84,12 +85,8 @@ def _alive(session: dict[str, Any]) -> str:
     pid = session.get("pid")
     if not isinstance(pid, int):
         return ""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return f"pid {pid}, no longer running: killed or crashed"
-    except OSError:
-        pass
     return f"pid {pid}, still running"
 
 

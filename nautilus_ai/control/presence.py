@@ -20,8 +20,9 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from nautilus_ai.processes import pid_alive, process_start_ticks
 
 __all__ = ["DEFAULT_CLAIM_TTL_MS", "Holder", "TraderClaim", "TraderClaimedError"]
 
@@ -59,7 +60,9 @@ class Holder:
 
     @classmethod
     def this_process(cls) -> Holder:
-        return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()), time.time_ns())
+        return cls(
+            socket.gethostname(), os.getpid(), process_start_ticks(os.getpid()), time.time_ns()
+        )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -81,9 +84,9 @@ class Holder:
             return False  # cannot tell: wait for the claim to lapse
         if self.pid == os.getpid():
             return False  # this process: another plane of ours holds it
-        started = _process_start(self.pid)
+        started = process_start_ticks(self.pid)
         if started is None:
-            return not _pid_exists(self.pid)
+            return not pid_alive(self.pid)
         return self.started is not None and started != self.started  # the pid was reused
 
     def describe(self) -> str:
@@ -204,25 +207,3 @@ class TraderClaim:
         text = self._client.get(self.key)
         holder = Holder.from_json(text) if text else None
         return holder.describe() if holder is not None else "nobody"
-
-
-def _process_start(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux ``/proc``), else ``None``."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    try:
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (IndexError, ValueError):
-        return None
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -38,6 +38,7 @@ from typing import Literal
 import requests
 
 from nautilus_ai.models.torchserve_wire import TorchServeError, TorchServeKeys, read_key_file
+from nautilus_ai.processes import pid_alive
 from nautilus_ai.services import ServiceNotFoundError, program_environment, require
 
 __all__ = [
@@ -282,7 +283,7 @@ class TorchServeProcess:
         except (OSError, ValueError, IndexError):
             return None
         config = str(self.workdir / "config.properties")
-        return pid if _alive(pid) and config in _command_line(pid) else None
+        return pid if pid_alive(pid) and config in _command_line(pid) else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -472,7 +473,7 @@ class TorchServeProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             _wait_gone([pid], 5.0)
-        survivors = [c for c in children if _alive(c)]
+        survivors = [c for c in children if pid_alive(c)]
         for child in survivors:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, signal.SIGTERM)
@@ -480,7 +481,7 @@ class TorchServeProcess:
             for child in survivors:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child, signal.SIGKILL)
-        if _alive(pid):
+        if pid_alive(pid):
             raise TorchServeError(f"TorchServe pid {pid} did not exit")
         self.pid_file.unlink(missing_ok=True)
         self.key_file.unlink(missing_ok=True)
@@ -509,21 +510,6 @@ def _model_name(entry: str) -> str:
     return Path(entry).name.removesuffix(".mar")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _command_line(pid: int) -> list[str]:
     """The arguments ``pid`` runs with (empty when they cannot be read)."""
     try:
@@ -541,7 +527,7 @@ def _command_line(pid: int) -> list[str]:
 
 def _wait_gone(pids: Sequence[int], timeout_s: float) -> bool:
     give_up = time.monotonic() + timeout_s
-    while any(_alive(p) for p in pids):
+    while any(pid_alive(p) for p in pids):
         if time.monotonic() > give_up:
             return False
         time.sleep(0.05)

@@ -15,7 +15,8 @@ import pytest
 from fixtures.control_harness import TRADER, wait_for
 
 from nautilus_ai.control import StreamNames, TraderClaimedError
-from nautilus_ai.control.presence import Holder, _process_start
+from nautilus_ai.control.presence import Holder
+from nautilus_ai.processes import process_start_ticks
 
 KEY = StreamNames(TRADER).presence
 
@@ -62,7 +63,7 @@ def test_a_killed_node_elsewhere_blocks_until_its_claim_lapses(plane_factory: An
 
 def test_a_killed_node_on_this_host_does_not_block_a_restart(plane_factory: Any) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    started = _process_start(child.pid)
+    started = process_start_ticks(child.pid)
     child.kill()
     child.wait(10)
     plane = plane_factory()
