@@ -22,7 +22,6 @@ Decision: the most probable class (the first on a tie), ``confidence = max(p)``,
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -55,7 +54,6 @@ from nautilus_ai.models.card import (
     CLASSES,
     ArtifactError,
     TimeWindow,
-    card_digest,
     checked_artifact_file,
     library_versions,
     new_artifact_folder,
@@ -63,13 +61,13 @@ from nautilus_ai.models.card import (
     read_card,
     sealed_card,
 )
+from nautilus_ai.models.card_backed import CardBackedPredictor
 from nautilus_ai.models.lightgbm_trees import (
     LightGBMModelError,
     TreeEnsemble,
     TreeEvaluator,
     parse_lightgbm_model,
 )
-from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
@@ -79,7 +77,6 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
-from nautilus_ai.models.trained_bars import TrainedBars, trained_bars_of_card
 
 __all__ = [
     "MODEL_FILE",
@@ -265,7 +262,7 @@ def _check_against_card(ensemble: TreeEnsemble, card: GBTModelCard, where: str) 
         raise ArtifactError(f"{where}: the booster is {found}, the card says {card.architecture}")
 
 
-class LightGBMPredictor:
+class LightGBMPredictor(CardBackedPredictor):
     """A stored LightGBM booster and its card as a predictor (no ``lightgbm`` import).
 
     Parameters
@@ -278,6 +275,9 @@ class LightGBMPredictor:
         The caller's feature spec; refused unless its hash is ``card.spec_hash``, naming the first
         difference.
     """
+
+    _card: GBTModelCard
+    _model_id: str
 
     #: ``predict_batch`` returns exactly what ``predict`` returns row by row (same leaves, same
     #: summation order, same scalar softmax): precomputed backtests may batch.
@@ -327,22 +327,6 @@ class LightGBMPredictor:
     @property
     def card(self) -> GBTModelCard:
         return self._card
-
-    @functools.cached_property
-    def _identity(self) -> str:
-        return card_digest(self._card)  # seals the model text's SHA-256, temperature, classes...
-
-    def prompt_hash(self, features: NDArray[np.float64], context: MarketContext) -> str:
-        """Identifies this model's answer for the row (a prediction-cache key part): the card's
-        digest and the features. Two artifacts of one ``name/version`` (another artifact root,
-        a name retrained after its folder was deleted) never share cached answers."""
-        return input_fingerprint(features, context, self._identity)
-
-    @property
-    def trained_bars(self) -> TrainedBars | None:
-        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`); ``None``
-        for a model never trained on bars (no training window: a random one for tests)."""
-        return trained_bars_of_card(self._model_id, self._card)
 
     @property
     def ensemble(self) -> TreeEnsemble:

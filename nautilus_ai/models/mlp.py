@@ -14,7 +14,6 @@ have no torch).
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +39,6 @@ from nautilus_ai.models.card import (
     WEIGHTS_FILE,
     ArtifactError,
     ModelCard,
-    card_digest,
     checked_weights_file,
     library_versions,
     new_artifact_folder,
@@ -48,7 +46,7 @@ from nautilus_ai.models.card import (
     sealed_card,
     unreadable_weights,
 )
-from nautilus_ai.models.prompting import input_fingerprint
+from nautilus_ai.models.card_backed import CardBackedPredictor
 from nautilus_ai.models.spec import (
     FeatureSpecLike,
     check_batch_contexts,
@@ -57,7 +55,6 @@ from nautilus_ai.models.spec import (
     context_spec_error,
     raise_non_finite,
 )
-from nautilus_ai.models.trained_bars import TrainedBars, trained_bars_of_card
 
 __all__ = [
     "MLPPredictor",
@@ -296,7 +293,7 @@ def check_vector(
         raise_non_finite(features.tolist(), names, owner=owner, row=None)
 
 
-class TwinPredictor:
+class TwinPredictor(CardBackedPredictor):
     """What the MLP predictors share (:class:`MLPPredictor`, and
     :class:`~nautilus_ai.models.torch_mlp.TorchPredictor` with torch): the card, the per-bar path
     through the float64 :class:`MLPTwin` (bit-identical answers in both) and the batch decision
@@ -327,22 +324,6 @@ class TwinPredictor:
     def card(self) -> ModelCard:
         """The model card."""
         return self._card
-
-    @functools.cached_property
-    def _identity(self) -> str:
-        return card_digest(self._card)  # seals the weights' SHA-256, temperature, classes...
-
-    def prompt_hash(self, features: Float64Array, context: MarketContext) -> str:
-        """Identifies this model's answer for the row (a prediction-cache key part): the card's
-        digest and the features. Two artifacts of one ``name/version`` (another artifact root,
-        a name retrained after its folder was deleted) never share cached answers."""
-        return input_fingerprint(features, context, self._identity)
-
-    @property
-    def trained_bars(self) -> TrainedBars | None:
-        """The bar type the card records (:mod:`~nautilus_ai.models.trained_bars`); ``None``
-        for a model never trained on bars (no training window: a random one for tests)."""
-        return trained_bars_of_card(self._model_id, self._card)
 
     def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
         """Class probabilities for one vector (card class order), via the numpy twin."""
