@@ -704,7 +704,7 @@ def run_live(
             loop.call_later(options.replay_grace_secs, stop, "replay finished")
 
     def on_control_refused(message: Any) -> None:  # another node took the trader id first
-        failed.append(f"control plane refused to start: {message}")
+        failed.append(f"control plane refused: {message}")
         loop.call_soon(stop, "control plane refused")
 
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)

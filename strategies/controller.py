@@ -197,7 +197,10 @@ class RemoteController(Controller):
         )
         loop = self._loop
         try:
-            self._plane.start(lambda: loop.call_soon_threadsafe(self._apply_pending))
+            self._plane.start(
+                lambda: loop.call_soon_threadsafe(self._apply_pending),
+                on_refused=lambda why: loop.call_soon_threadsafe(self._control_lost, why),
+            )
         except TraderClaimedError as exc:  # two nodes would split the commands between them
             self._plane.close()
             self._plane = None
@@ -208,6 +211,12 @@ class RemoteController(Controller):
             f"Control plane listening on {self._plane.names.commands} "
             f"(replies on {self._plane.names.replies})"
         )
+
+    def _control_lost(self, why: str) -> None:
+        """The listener stopped reading commands mid-run (another node took the trader id):
+        this node can no longer be paused or flattened remotely; the runner stops it."""
+        self.log.error(f"Control plane stopped reading commands: {why}")
+        self.msgbus.publish(CONTROL_REFUSED_TOPIC, why)
 
     def on_stop(self) -> None:
         for name in self._alerts:

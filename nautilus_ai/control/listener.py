@@ -148,6 +148,8 @@ class ControlListener:
         self._reject_log = _RateLimitedLog(self._log, per_second=20)
         self.stats = ListenerStats()
         self._claim = claim
+        #: Called with the reason when the listener stops reading for good (set before start).
+        self.on_refused: Callable[[str], object] | None = None
         self._next_refresh = 0.0
         self.refused = ""  # why this listener reads nothing: another node holds the trader
 
@@ -303,6 +305,11 @@ class ControlListener:
         self.stats.last_error = why
         self._connected.clear()
         self._log.error("control plane: reading no commands: %s", why)
+        if self.on_refused is not None:
+            try:
+                self.on_refused(why)
+            except Exception:  # the owner's hook must not kill this thread
+                self._log.exception("control plane: the refusal hook failed")
 
     def _maybe_refresh_claim(self) -> None:
         """Writer thread: extend the claim every third of its time to live."""

@@ -158,9 +158,16 @@ class ControlPlane:
     def connected(self) -> bool:
         return self.listener.connected
 
-    def start(self, wakeup: Callable[[], object]) -> None:
+    def start(
+        self,
+        wakeup: Callable[[], object],
+        on_refused: Callable[[str], object] | None = None,
+    ) -> None:
         """Claim the trader id, then start listening; ``wakeup`` must schedule
-        :meth:`apply_pending` on the owner thread.
+        :meth:`apply_pending` on the owner thread. ``on_refused(why)`` is called (from the
+        listener's thread) if the listener later stops reading commands for good: another node
+        took the trader id while this one could not refresh its claim. The node then takes no
+        command (no pause, no flatten): its owner should stop it.
 
         Raises
         ------
@@ -180,6 +187,7 @@ class ControlPlane:
                 f"({type(exc).__name__}: {exc}); the listener claims it when Redis answers"
             )
         self.inbox.set_wakeup(wakeup)
+        self.listener.on_refused = on_refused
         self.listener.start()
 
     def apply_pending(self, resolve: Callable[[str], Controllable | None]) -> list[CommandReply]:

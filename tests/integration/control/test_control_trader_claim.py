@@ -72,3 +72,22 @@ def test_a_killed_node_on_this_host_does_not_block_a_restart(plane_factory: Any)
     plane.start(lambda: None)  # taken over at once, not after a minute
     assert plane.listener.wait_connected(5)
     assert Holder.from_json(plane._client.get(KEY)) != dead
+
+
+def test_a_node_whose_trader_id_another_node_took_says_so_to_its_owner(
+    plane_factory: Any,
+) -> None:
+    """A claim lost mid-run (Redis unreachable past the time to live, then another node took the
+    trader id): the listener stopped reading commands and logged it, and the node traded on
+    with no pause or flatten reaching it, its run ending 'ok'. Its owner now hears why (the
+    live runner stops the node and fails the run)."""
+    refusals: list[str] = []
+    plane = plane_factory(claim_ttl_ms=1000)
+    plane.start(lambda: None, on_refused=refusals.append)
+    assert plane.listener.wait_connected(5)
+    other = Holder("another-host", 4242, None, time.time_ns())
+    plane._client.set(KEY, other.to_json(), px=60_000)  # as if ours had lapsed and it claimed
+    assert wait_for(lambda: bool(refusals), timeout=5), "the owner was never told"
+    assert len(refusals) == 1 and "\n" not in refusals[0]
+    assert f"trader {TRADER} was claimed by a node on another-host (pid 4242" in refusals[0]
+    assert not plane.listener.connected

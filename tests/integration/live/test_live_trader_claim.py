@@ -39,3 +39,45 @@ def test_a_node_whose_trader_id_is_live_elsewhere_is_refused_at_start(
     assert f"trader {TRADER} is already live on {redis_server.url}" in message
     assert "trading-box-2 (pid 4242" in message and "expires in" in message
     redis.close()
+
+
+def test_a_node_that_loses_its_trader_id_mid_run_stops_and_fails_the_run(
+    tmp_path: Path,
+    replay_catalog: Path,
+    redis_server: LocalRedisServer,
+    control_secret: bytes,
+    monkeypatch: Any,
+) -> None:
+    """Another node took the trader id while this one could not refresh its claim: the control
+    plane stopped reading commands and the node traded on, out of reach of pause and flatten,
+    until its run ended 'ok'. Now the node stops and the run fails, naming the new holder."""
+    import threading
+
+    monkeypatch.setenv("NAUTILUS_AI_REDIS_URL", redis_server.url)
+    path = live_config(
+        tmp_path, replay_catalog, speed=30.0, control={"listen": True, "block_ms": 200},
+        run={"max_runtime_secs": 40.0},
+    )  # fmt: skip
+    redis = connect(RedisSettings(redis_server.url))
+    key = StreamNames(TRADER).presence
+    usurper = Holder("trading-box-2", 4242, None, time.time_ns())
+
+    def take_over_once_claimed(node: object) -> None:
+        def run() -> None:
+            deadline = time.monotonic() + 20
+            while redis.get(key) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            redis.set(key, usurper.to_json(), px=60_000)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    outcome = run_live(load_live_config(path), on_built=take_over_once_claimed)
+    redis.close()
+    assert outcome.status == "failed", outcome
+    assert outcome.stopped_by == "control plane refused"
+    assert outcome.seconds < 25
+    assert any(
+        r.startswith(f"control plane refused: trader {TRADER} was claimed by a node on "
+                     "trading-box-2 (pid 4242")
+        for r in outcome.reasons
+    ), outcome.reasons  # fmt: skip
