@@ -420,8 +420,11 @@ class DecisionCore:
         self._exit_reason = reason
 
     def position_opened(self, opening_order_id: str) -> None:
-        """A position opened from ``opening_order_id``: its decision is looked up, not parsed."""
+        """A position opened from ``opening_order_id``: its decision is looked up, not parsed.
+        Its exit reason starts empty: a close asked for while flat (a flatten with nothing
+        open) must not label this position's close (its own exit fills set the reason)."""
         self.entry_bar = self.bars
+        self._exit_reason = ""
         opened = self._provenance.pop(opening_order_id, None)
         if opened is not None:
             self._open = opened

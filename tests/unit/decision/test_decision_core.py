@@ -313,3 +313,25 @@ def test_a_hold_in_a_kept_position_is_quiet_until_the_policy_may_close_it() -> N
     eager = DecisionCore(PolicyConfig(exit_on_hold=True), SizingConfig(), RiskControls())
     d = eager.decide_signal(T0, 1.1, 0.001, 0.0, weak, "m/1", True, Counting(side=-1))
     assert d is not None and d.intent is Intent.EXIT
+
+
+def test_a_close_asked_for_while_flat_does_not_label_the_next_position() -> None:
+    """A flatten with nothing open left its reason set: the next position, closed by an order
+    the strategy did not send (by hand at the venue), was recorded as closed by 'flatten'."""
+    c = core()
+    c.closing("flatten")  # nothing open
+    c.order_placed("O-1", T0, "m/1")
+    c.position_opened("O-1")
+    trade = c.position_closed(
+        ts_opened=T0, ts_closed=T0 + MINUTE, side="long", quantity=1000.0, avg_px_open=1.1,
+        avg_px_close=1.1, realized_pnl=0.0, default_model_id="x",
+    )  # fmt: skip
+    assert trade.exit_reason == "unknown"
+    c.order_placed("O-2", T0 + 2 * MINUTE, "m/1")
+    c.position_opened("O-2")
+    c.exit_filled("flatten")  # its own close's fill: the reason is the close's
+    trade = c.position_closed(
+        ts_opened=T0, ts_closed=T0 + 3 * MINUTE, side="long", quantity=1000.0, avg_px_open=1.1,
+        avg_px_close=1.1, realized_pnl=0.0, default_model_id="x",
+    )  # fmt: skip
+    assert trade.exit_reason == "flatten"
