@@ -326,6 +326,7 @@ class AIPatternControl:
             "predictor": self._predictor_config,
             "position": float(net) if net is not None else 0.0,
             "bars": self.core.bars,
+            "orders_sent": self._exits.sent,
             "last_decision": None if last is None else {
                 "ts_event": last.ts_event, "action": last.action,
                 "confidence": last.confidence, "intent": last.intent,

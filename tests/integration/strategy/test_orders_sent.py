@@ -100,3 +100,4 @@ def test_a_close_the_risk_engine_denies_is_not_counted(
     denied = [o for o in orders if o.status == OrderStatus.DENIED]
     assert denied, "the close must have been denied"
     assert strategy.orders_sent == len(orders) - len(denied)
+    assert strategy.control_status()["orders_sent"] == strategy.orders_sent  # in the reply too
