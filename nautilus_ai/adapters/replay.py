@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import traceback
 from array import array
 from collections.abc import Sequence
@@ -125,15 +126,16 @@ class ReplayDataClientConfig(LiveDataClientConfig, frozen=True, kw_only=True):
         end = None if self.end is None else _parse_time(self.end, "end")
         if start is not None and end is not None and end <= start:
             raise ValueError(f"end {self.end!r} must be after start {self.start!r}")
-        if self.speed < 0:
-            raise ValueError(f"speed must be >= 0, was {self.speed!r}")
-        if self.max_gap_secs < 0 or self.start_delay_secs < 0:
-            raise ValueError("max_gap_secs and start_delay_secs must be >= 0")
+        # finite and >= 0 (a NaN passes "< 0"; YAML refuses it, a config built in Python did not)
+        for name in ("speed", "max_gap_secs", "start_delay_secs"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, was {value!r}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be >= 1, was {self.limit!r}")
         if self.quotes not in ("bars", "catalog"):
             raise ValueError(f"quotes must be 'bars' or 'catalog', was {self.quotes!r}")
-        if not self.quote_size > 0:
+        if not (math.isfinite(self.quote_size) and self.quote_size > 0):
             raise ValueError(f"quote_size must be > 0, was {self.quote_size!r}")
 
 

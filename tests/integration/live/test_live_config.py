@@ -155,7 +155,10 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
             lambda c: c["data_clients"]["REPLAY"].update(kind="carrier_pigeon"),
             r"data_clients.REPLAY.kind: unknown data client kind.*'carrier_pigeon'",
         ),
-        (lambda c: c["data_clients"]["REPLAY"]["config"].update(speed=-1), "speed must be >= 0"),
+        (
+            lambda c: c["data_clients"]["REPLAY"]["config"].update(speed=-1),
+            "speed must be a finite number >= 0",
+        ),
         (
             lambda c: c["data_clients"]["REPLAY"]["config"].update(quotes="ticks"),
             r"data_clients.REPLAY.config.*quotes must be 'bars' or 'catalog', was 'ticks'",
