@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["pid_alive", "process_start_ticks"]
+__all__ = ["pid_alive", "pid_namespace", "process_start_ticks"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -35,4 +35,14 @@ def process_start_ticks(pid: int) -> int | None:
     try:
         return int(stat.rsplit(")", 1)[1].split()[19])
     except (IndexError, ValueError):
+        return None
+
+
+def pid_namespace() -> str | None:
+    """This process's pid namespace (Linux: ``pid:[4026531836]``; ``None`` elsewhere): two
+    containers may share a host name, never a pid namespace, and a pid means something only
+    inside its own."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
         return None

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from nautilus_ai.processes import pid_alive, process_start_ticks
+from nautilus_ai.processes import pid_alive, pid_namespace, process_start_ticks
 
 __all__ = ["DEFAULT_CLAIM_TTL_MS", "Holder", "TraderClaim", "TraderClaimedError"]
 
@@ -50,38 +50,46 @@ class TraderClaimedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a claim: host, pid, the process's start time (ticks since boot, Linux) and
-    when it claimed (unix ns)."""
+    """Who holds a claim: host, pid, the process's start time (ticks since boot, Linux), when it
+    claimed (unix ns) and its pid namespace (Linux; containers may share a host name)."""
 
     host: str
     pid: int
     started: int | None
     since_ns: int
+    pid_ns: str | None = None
 
     @classmethod
     def this_process(cls) -> Holder:
         return cls(
-            socket.gethostname(), os.getpid(), process_start_ticks(os.getpid()), time.time_ns()
-        )
+            socket.gethostname(), os.getpid(), process_start_ticks(os.getpid()), time.time_ns(),
+            pid_namespace(),
+        )  # fmt: skip
 
     def to_json(self) -> str:
         return json.dumps(
-            {"host": self.host, "pid": self.pid, "started": self.started, "since": self.since_ns},
+            {"host": self.host, "pid": self.pid, "started": self.started, "since": self.since_ns,
+             "pid_ns": self.pid_ns},
             sort_keys=True,
-        )
+        )  # fmt: skip
 
     @classmethod
     def from_json(cls, text: str) -> Holder | None:
         try:
             data = json.loads(text)
-            return cls(str(data["host"]), int(data["pid"]), data.get("started"), int(data["since"]))
+            pid_ns = data.get("pid_ns")
+            return cls(
+                str(data["host"]), int(data["pid"]), data.get("started"), int(data["since"]),
+                pid_ns if isinstance(pid_ns, str) else None,
+            )  # fmt: skip
         except (ValueError, TypeError, KeyError):
             return None
 
     def gone(self) -> bool:
-        """True only when the holder ran on this host and its process no longer exists."""
-        if self.host != socket.gethostname():
-            return False  # cannot tell: wait for the claim to lapse
+        """True only when the holder ran on this host, in this pid namespace, and its process
+        no longer exists."""
+        if self.host != socket.gethostname() or self.pid_ns != pid_namespace():
+            return False  # cannot tell (another machine or container): wait for it to lapse
         if self.pid == os.getpid():
             return False  # this process: another plane of ours holds it
         started = process_start_ticks(self.pid)

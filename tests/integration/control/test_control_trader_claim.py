@@ -16,7 +16,7 @@ from fixtures.control_harness import TRADER, wait_for
 
 from nautilus_ai.control import StreamNames, TraderClaimedError
 from nautilus_ai.control.presence import Holder
-from nautilus_ai.processes import process_start_ticks
+from nautilus_ai.processes import pid_namespace, process_start_ticks
 
 KEY = StreamNames(TRADER).presence
 
@@ -67,7 +67,7 @@ def test_a_killed_node_on_this_host_does_not_block_a_restart(plane_factory: Any)
     child.kill()
     child.wait(10)
     plane = plane_factory()
-    dead = Holder(socket.gethostname(), child.pid, started, time.time_ns())
+    dead = Holder(socket.gethostname(), child.pid, started, time.time_ns(), pid_namespace())
     plane._client.set(KEY, dead.to_json(), px=60_000)
     plane.start(lambda: None)  # taken over at once, not after a minute
     assert plane.listener.wait_connected(5)
@@ -91,3 +91,16 @@ def test_a_node_whose_trader_id_another_node_took_says_so_to_its_owner(
     assert len(refusals) == 1 and "\n" not in refusals[0]
     assert f"trader {TRADER} was claimed by a node on another-host (pid 4242" in refusals[0]
     assert not plane.listener.connected
+
+
+def test_a_node_in_another_container_with_this_host_name_is_not_taken_for_gone(
+    plane_factory: Any,
+) -> None:
+    """Containers may share a host name but not a pid namespace: a live node's pid in another
+    container means nothing here (no such process), and its claim was taken over at once."""
+    plane = plane_factory()
+    elsewhere = Holder(socket.gethostname(), 999_999, None, time.time_ns(), "pid:[1]")
+    plane._client.set(KEY, elsewhere.to_json(), px=60_000)
+    with pytest.raises(TraderClaimedError, match="expires in"):
+        plane.start(lambda: None)
+    assert Holder.from_json(plane._client.get(KEY)) == elsewhere
