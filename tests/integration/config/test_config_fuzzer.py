@@ -69,6 +69,7 @@ OUT_OF_RANGE: dict[str, list[Any]] = {
     "autotrim_mins": [-1],
     "speed": [-600],
     "max_gap_secs": [-0.5],
+    "max_bar_age_secs": [0, -60],
     "bar_seconds": [0, -60],
     "every_ticks": [0, -5],
     "entry_atr": [0, -1.0],
