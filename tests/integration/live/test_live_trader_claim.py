@@ -75,7 +75,7 @@ def test_a_node_that_loses_its_trader_id_mid_run_stops_and_fails_the_run(
     redis.close()
     assert outcome.status == "failed", outcome
     assert outcome.stopped_by == "control plane refused"
-    assert outcome.seconds < 25
+    assert outcome.seconds < 36  # the max runtime (40 s) is what ended it before
     assert any(
         r.startswith(f"control plane refused: trader {TRADER} was claimed by a node on "
                      "trading-box-2 (pid 4242")
