@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -38,6 +38,7 @@ __all__ = [
     "SignalPredictor",
     "TradeOutcome",
     "WrapsPredictors",
+    "nested_predictors",
     "safe_predict",
 ]
 
@@ -473,6 +474,24 @@ class WrapsPredictors(Protocol):
     def members(self) -> tuple[Predictor, ...]:
         """The predictors it nests, in its own order."""
         ...
+
+
+def nested_predictors(
+    predictor: object, *, stop: Callable[[object], bool] = lambda _: False
+) -> Iterator[object]:
+    """``predictor`` and every predictor it nests (:class:`WrapsPredictors` ``members``, at any
+    depth), depth first in their order, each once; one for which ``stop`` is true is yielded but
+    not looked into."""
+    seen: set[int] = set()
+    stack: list[object] = [predictor]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        if not stop(item) and isinstance(item, WrapsPredictors):
+            stack.extend(reversed(item.members))
 
 
 @runtime_checkable

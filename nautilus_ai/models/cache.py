@@ -39,7 +39,7 @@ from nautilus_ai.models.base import (
     Prediction,
     PredictionError,
     Predictor,
-    WrapsPredictors,
+    nested_predictors,
 )
 from nautilus_ai.models.itemwise import (
     ItemwisePredictor,
@@ -355,22 +355,15 @@ def _predict_rows(
 def _member_hashers(inner: Predictor) -> list[Callable[[NDArray[np.float64], MarketContext], Any]]:
     """The ``prompt_hash`` of each predictor nested in ``inner`` (at any depth; one that has its
     own covers what it nests), in order: a wrapper's key names the models that answer."""
-    found: list[Callable[[NDArray[np.float64], MarketContext], Any]] = []
-    seen: set[int] = set()
 
-    def visit(predictor: object) -> None:
-        if id(predictor) in seen:
-            return
-        seen.add(id(predictor))
-        hasher = getattr(predictor, "prompt_hash", None)
-        if hasher is not None and predictor is not inner:
-            found.append(hasher)
-        elif isinstance(predictor, WrapsPredictors):
-            for member in predictor.members:
-                visit(member)
+    def own_hasher(predictor: object) -> bool:
+        return predictor is not inner and getattr(predictor, "prompt_hash", None) is not None
 
-    visit(inner)
-    return found
+    return [
+        p.prompt_hash  # type: ignore[attr-defined]
+        for p in nested_predictors(inner, stop=own_hasher)
+        if own_hasher(p)
+    ]
 
 
 class CachedPredictor:

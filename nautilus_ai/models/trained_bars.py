@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from nautilus_ai.bar_types import BarTypeParts, format_period, parse_bar_type
-from nautilus_ai.models.base import Predictor, WrapsPredictors
+from nautilus_ai.models.base import Predictor, WrapsPredictors, nested_predictors
 
 __all__ = [
     "BarTypeCheck",
@@ -143,18 +143,10 @@ def _cadence(cadence: TickCadence) -> str:
 
 def trained_bars_of(predictor: Predictor) -> Iterator[TrainedBars]:
     """What each stored model in ``predictor`` (itself, or nested at any depth) was trained on."""
-    seen: set[int] = set()
-    stack: list[object] = [predictor]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
+    for item in nested_predictors(predictor):
         trained = item.trained_bars if isinstance(item, KnowsTrainedBars) else None
         if trained is not None:
             yield trained
-        if isinstance(item, WrapsPredictors):
-            stack.extend(reversed(item.members))
 
 
 def check_bar_type(
