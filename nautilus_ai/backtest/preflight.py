@@ -174,17 +174,13 @@ def _model_not_fitted_on_the_run(
         if bar_type not in loaded_bar_types(data):
             continue
         info = catalogs.get(str(data.catalog_path))
-        spans = [
-            (d.first_ns, d.last_ns)
-            for d in (info.datasets if info is not None else ())
-            if d.data_type == "bar" and d.identifier == bar_type and d.first_ns is not None
-        ]
+        stored = _stored_span(info, bar_type) if info is not None else None
         start = _ns(data.start_time) if data.start_time is not None else None
         end = _ns(data.end_time) if data.end_time is not None else None
-        if start is None and spans:
-            start = min(a for a, _ in spans)
-        if end is None and spans:
-            end = max(b for _, b in spans if b is not None)
+        if start is None and stored is not None:
+            start = stored[0]
+        if end is None and stored is not None:
+            end = stored[1]
         if start is None or end is None:
             continue
         for name in ("train_window", "validation_window"):
@@ -255,17 +251,25 @@ def _bars_stored(info: CatalogInfo, bar_type: str, catalog: str, where: KeyPath)
         )
 
 
-def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath) -> None:
-    """A window outside every stored bar loads none: the run could only fail (zero bars)."""
+def _stored_span(info: CatalogInfo, bar_type: str) -> tuple[int, int] | None:
+    """The first and last stored ``bar_type`` bar (UTC ns) over the catalog's files, or
+    ``None`` when it holds none."""
     spans = [
         (d.first_ns, d.last_ns)
         for d in info.datasets
         if d.data_type == "bar" and d.identifier == bar_type and d.first_ns is not None
     ]
-    if not spans or (data.start_time is None and data.end_time is None):
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans if b is not None)
+
+
+def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath) -> None:
+    """A window outside every stored bar loads none: the run could only fail (zero bars)."""
+    stored = _stored_span(info, bar_type)
+    if stored is None or (data.start_time is None and data.end_time is None):
         return
-    first = min(a for a, _ in spans)
-    last = max(b for _, b in spans if b is not None)
+    first, last = stored
     start = _ns(data.start_time) if data.start_time is not None else None
     end = _ns(data.end_time) if data.end_time is not None else None
     if start is not None and start > last:
