@@ -2,7 +2,8 @@
 
 The secret comes from ``$NAUTILUS_AI_CONTROL_SECRET`` and the Redis URL from ``--redis-url`` or
 ``$NAUTILUS_AI_REDIS_URL``. Exit status: 0 applied, 1 rejected or failed, 3 no reply in time
-(or Redis lost after the command was sent: it may still be applied).
+(or Redis lost once the command was sent, or while it was written: it may still be applied;
+``nautilus-ai control history`` shows whether it was).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
         help="send a signed control command to a running node (pause, resume, flatten, ...)",
         description="Send one signed command over Redis and print the node's reply as JSON. "
         "Needs $NAUTILUS_AI_CONTROL_SECRET; Redis from --redis-url or $NAUTILUS_AI_REDIS_URL. "
-        "Exit 0 applied, 1 rejected/failed, 3 no reply in time.",
+        "Exit 0 applied, 1 rejected/failed, 3 no reply in time (or Redis lost once the command "
+        "may have been sent: see `control history`).",
     )
     verbs = control.add_subparsers(dest="control_verb", metavar="VERB", required=True)
 
@@ -126,9 +128,22 @@ def _send(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     try:
         cursor = client.reply_cursor()
-        entry_id = client.send(command)
     except (RedisError, OSError) as exc:  # nothing was sent
         raise CliError(f"Redis at {settings.redacted_url}: {type(exc).__name__}: {exc}") from None
+    try:
+        entry_id = client.send(command)
+    except (RedisError, OSError) as exc:
+        # Redis answered a moment ago: the connection broke while the command was written or
+        # its acknowledgement read, so it may be in the stream (and applied) all the same.
+        print(
+            f"nautilus-ai: {command.type} command {command.command_id} may or may not have been "
+            f"sent (the connection to Redis at {settings.redacted_url} broke while it was "
+            f"written: {type(exc).__name__}: {' '.join(str(exc).split())}) and may still be "
+            f"applied; see nautilus-ai control history --trader {args.trader} before sending it "
+            "again",
+            file=sys.stderr,
+        )
+        return EXIT_TIMEOUT
     try:
         reply = client.wait_for_reply(command.command_id, cursor, args.timeout)
     except ReplyTimeoutError as exc:
