@@ -18,6 +18,7 @@ the controller's command outcomes, then disposes of the node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from nautilus_trader.live.node import TradingNode
@@ -37,12 +38,16 @@ from nautilus_ai.data.catalog_layout import BAR_FOLDER, QUOTE_FOLDER
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
 from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
+if TYPE_CHECKING:
+    from nautilus_ai.control.presence import ClaimKeeper, TraderClaim
+
 __all__ = [
     "LiveOutcome",
     "build_node",
     "cancel_pending_tasks",
     "check_databases",
     "check_trader_claim",
+    "claim_databases",
     "dispose_node",
     "prepare_live",
     "run_live",
@@ -604,9 +609,67 @@ def check_trader_claim(run_file: LiveRunFile, env: Mapping[str, str] | None = No
     return [f"control: no other live node holds trader {trader}"]
 
 
-def _ping_redis(database: Any) -> tuple[str | None, str]:
-    """``(problem or None, "host:port")`` after one ``PING`` (with ``AUTH`` when the config
-    has a password), with the config's connection timeout and no retries."""
+def claim_databases(run_file: LiveRunFile) -> list[TraderClaim]:
+    """Claim the node's trader id on every Redis it keeps Nautilus' own state in
+    (``node.cache.database``, ``node.message_bus.database``; each server once), before the node
+    is built: a second node of that trader id there would load and overwrite this one's orders,
+    positions and strategy state, with or without a control plane
+    (:func:`~nautilus_ai.control.presence.database_claim_key`).
+
+    Returns the held claims (the caller keeps them alive with a
+    :class:`~nautilus_ai.control.presence.ClaimKeeper` and releases them when the node is
+    disposed).
+
+    Raises
+    ------
+    LiveConfigError
+        ``<file>: node.cache.database: trader T is already live on redis://host:port: ...``,
+        or the Redis failed between :func:`check_databases` and the claim. Claims taken before
+        the failure are released.
+    """
+    from nautilus_ai.control.presence import TraderClaim, TraderClaimedError, database_claim_key
+
+    trader = str(run_file.node.trader_id)
+    held: list[TraderClaim] = []
+    seen: set[str] = set()
+    try:
+        for section in ("cache", "message_bus"):
+            database = getattr(getattr(run_file.node, section, None), "database", None)
+            if database is None or getattr(database, "type", "redis") != "redis":
+                continue
+            client, address, _ = _redis_client(database, decode_responses=True)
+            if address in seen:
+                client.close()
+                continue
+            seen.add(address)
+            claim = TraderClaim(
+                client, database_claim_key(trader), trader, where=f"redis://{address}"
+            )
+            try:
+                claim.acquire()
+            except TraderClaimedError as exc:
+                raise LiveConfigError(f"{run_file.path}: node.{section}.database: {exc}") from None
+            except Exception as exc:  # the Redis client's errors
+                raise LiveConfigError(
+                    f"{run_file.path}: node.{section}.database: cannot claim trader {trader} "
+                    f"on Redis at {address} ({' '.join(str(exc).split())}); nothing was started"
+                ) from None
+            held.append(claim)
+    except BaseException:
+        _release(held)
+        raise
+    return held
+
+
+def _release(claims: list[TraderClaim]) -> None:
+    for claim in claims:
+        with contextlib.suppress(Exception):  # the Redis client's errors: it lapses after its ttl
+            claim.release()
+
+
+def _redis_client(database: Any, *, decode_responses: bool = False) -> tuple[Any, str, float]:
+    """``(client, "host:port", timeout)`` for a Nautilus ``DatabaseConfig`` (with ``AUTH`` when
+    it has a password), with the config's connection timeout and no retries."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -616,7 +679,6 @@ def _ping_redis(database: Any) -> tuple[str | None, str]:
     # 1.221 names it ``timeout``, 1.231 ``connection_timeout``
     timeout = getattr(database, "connection_timeout", None) or getattr(database, "timeout", None)
     seconds = float(timeout) if timeout else 2.0
-    address = f"{host}:{port}"
     client = redis.Redis(
         host=host,
         port=port,
@@ -627,7 +689,16 @@ def _ping_redis(database: Any) -> tuple[str | None, str]:
         socket_timeout=seconds,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+        decode_responses=decode_responses,
     )
+    return client, f"{host}:{port}", seconds
+
+
+def _ping_redis(database: Any) -> tuple[str | None, str]:
+    """``(problem or None, "host:port")`` after one ``PING`` (:func:`_redis_client`)."""
+    import redis
+
+    client, address, seconds = _redis_client(database)
     try:
         client.ping()
     except redis.exceptions.TimeoutError:
@@ -672,6 +743,27 @@ def run_live(
     prepare_live(run_file)  # the checks `--check` runs, before anything connects
     check_databases(run_file)
     check_trader_claim(run_file)
+    claims = claim_databases(run_file)
+    keepers: list[ClaimKeeper] = []
+    try:
+        return _run_claimed(run_file, started, on_built, claims, keepers)
+    finally:
+        for keeper in keepers:  # after the node was disposed: its state is written
+            keeper.stop()
+        _release(claims)
+
+
+def _run_claimed(
+    run_file: LiveRunFile,
+    started: float,
+    on_built: Callable[[TradingNode], None] | None,
+    claims: list[TraderClaim],
+    keepers: list[ClaimKeeper],
+) -> LiveOutcome:
+    """:func:`run_live` once the trader is claimed on the node's databases: build, run,
+    dispose; the claims are refreshed while it runs (their keepers go into ``keepers``)."""
+    from nautilus_ai.control.presence import ClaimKeeper
+
     node = build_node(run_file)
     loop = node.kernel.loop
     reason = ["signal or external stop"]
@@ -707,8 +799,16 @@ def run_live(
         failed.append(f"control plane refused: {message}")
         loop.call_soon(stop, "control plane refused")
 
+    def on_claim_lost(message: str) -> None:  # a keeper's thread: another node took the trader
+        failed.append(f"trader claim lost: {message}")
+        with contextlib.suppress(RuntimeError):  # the loop closed: the node is stopping anyway
+            loop.call_soon_threadsafe(stop, "trader claim lost")
+
     node.kernel.msgbus.subscribe(REPLAY_FINISHED_TOPIC, on_replay_finished)
     node.kernel.msgbus.subscribe(CONTROL_REFUSED_TOPIC, on_control_refused)
+    for claim in claims:
+        keepers.append(ClaimKeeper(claim, on_claim_lost))
+        keepers[-1].start()
     watch = _StrategyWatch(node, lambda: stopping[0], stop)
     loop.call_soon(watch.check)
     if options.max_runtime_secs is not None:

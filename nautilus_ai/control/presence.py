@@ -11,20 +11,37 @@ A node that was killed cannot delete its claim. Its claim then lapses after its 
 (15 s by default), or at once when the holder ran on this host and its process is gone (same
 host name, and no process with its pid and start time): a restart right after a crash is not
 refused.
+
+A node that keeps Nautilus' own state in Redis (``node.cache.database``) claims its trader there
+as well, under :func:`database_claim_key`, listening or not (the live runner, with a
+:class:`ClaimKeeper` refreshing it): two nodes of one trader id on one state store would
+overwrite each other's orders, positions and strategy state.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from nautilus_ai.processes import pid_alive, pid_namespace, process_start_ticks
 
-__all__ = ["DEFAULT_CLAIM_TTL_MS", "Holder", "TraderClaim", "TraderClaimedError"]
+__all__ = [
+    "DEFAULT_CLAIM_TTL_MS",
+    "ClaimKeeper",
+    "Holder",
+    "TraderClaim",
+    "TraderClaimedError",
+    "database_claim_key",
+]
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_CLAIM_TTL_MS = 15_000
 """How long a claim outlives its last refresh (a killed node's claim lapses after this)."""
@@ -134,7 +151,7 @@ class TraderClaim:
         self.key = key
         self.trader_id = trader_id
         self.ttl_ms = ttl_ms
-        self._where = where
+        self.where = where
         self._value = Holder.this_process().to_json()
         self.held = False
 
@@ -193,7 +210,7 @@ class TraderClaim:
         else:
             expires = "its claim is about to expire"
         return (
-            f"trader {self.trader_id} is already live on {self._where}: {self.key} is held by "
+            f"trader {self.trader_id} is already live on {self.where}: {self.key} is held by "
             f"{who}; {expires}. Stop that node or give this one another trader_id"
         )
 
@@ -215,3 +232,66 @@ class TraderClaim:
         text = self._client.get(self.key)
         holder = Holder.from_json(text) if text else None
         return holder.describe() if holder is not None else "nobody"
+
+
+def database_claim_key(trader_id: str) -> str:
+    """The key a node claims its trader under on a Redis it keeps Nautilus' own state in
+    (``node.cache.database`` / ``node.message_bus.database``): two nodes of one trader id there
+    would overwrite each other's orders, positions and strategy state, whether or not either
+    listens for control commands."""
+    return f"nautilus-ai:database:{trader_id}:node"
+
+
+class ClaimKeeper:
+    """Keeps a held :class:`TraderClaim` alive from a daemon thread while a node runs.
+
+    Every :attr:`TraderClaim.refresh_secs` the claim is refreshed; when another node holds the
+    trader now, ``on_lost`` is called once (from the keeper's thread) with one line naming the
+    new holder, and the keeper ends. A Redis that does not answer is retried at the next
+    refresh (the claim lapses after its time to live meanwhile, and is re-taken when it comes
+    back and nobody else took it). :meth:`stop` ends the thread and releases the claim.
+    """
+
+    def __init__(self, claim: TraderClaim, on_lost: Callable[[str], None]) -> None:
+        self._claim = claim
+        self._on_lost = on_lost
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"claim-{claim.trader_id}", daemon=True
+        )
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        claim = self._claim
+        while not self._stopped.wait(claim.refresh_secs):
+            try:
+                if claim.refresh():
+                    continue
+                holder = claim.holder_now()
+            except Exception as exc:  # the Redis client's errors: retried at the next refresh
+                self.errors += 1
+                _log.warning("cannot refresh the claim %s (%s); retrying", claim.key, exc)
+                continue
+            self._on_lost(
+                f"trader {claim.trader_id} was claimed by {holder} on {claim.where} while this "
+                f"node could not refresh {claim.key} (Redis unreachable for longer than "
+                f"{claim.ttl_ms / 1000:g} s?)"
+            )
+            return
+
+    def stop(self) -> None:
+        """End the refreshes and release the claim (a Redis that does not answer lets it lapse
+        after its time to live)."""
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        try:
+            self._claim.release()
+        except Exception as exc:  # the Redis client's errors
+            _log.warning(
+                "cannot release the claim %s (%s); it lapses in %.0f s",
+                self._claim.key, exc, self._claim.ttl_ms / 1000,
+            )  # fmt: skip
