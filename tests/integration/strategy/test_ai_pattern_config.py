@@ -103,3 +103,42 @@ def test_an_empty_tick_mode_is_tick_mode_with_its_defaults() -> None:
     strategy = AIPatternStrategy(AIPatternConfig(**dict(BASE, tick_mode={})))
     assert strategy.tick_mode is not None
     assert strategy.tick_mode.decider.config.every_ticks == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"decision_deadline_ms": math.nan}, "config.decision_deadline_ms"),
+        ({"outlier_atr_multiple": math.inf}, "config.outlier_atr_multiple"),
+        ({"max_bar_age_secs": math.nan}, "config.max_bar_age_secs"),
+        ({"min_confidnce": 0.6}, "config.min_confidnce"),
+        ({"predictor": {"kind": "rule", "trend_min_atr": math.nan}}, "config.predictor"),
+    ],
+)
+def test_strategy_config_refuses_what_nautilus_encoder_would_turn_into_null(
+    change: dict[str, Any], key: str
+) -> None:
+    """A Python-built ``ImportableStrategyConfig`` goes through Nautilus' JSON encoder, which
+    writes NaN / infinity as ``null``: an optional setting then reads "not set" (the deadline or
+    the outlier guard off, without a word). ``strategy_config`` checks the dict first."""
+    from nautilus_ai.strategies import strategy_config
+
+    with pytest.raises(ConfigFieldError) as refused:
+        strategy_config(dict(BASE, **change))
+    assert str(refused.value).startswith(key), refused.value
+    assert "\n" not in str(refused.value)
+
+
+def test_strategy_config_builds_the_strategy_nautilus_builds() -> None:
+    from nautilus_trader.config import ImportableStrategyConfig
+    from nautilus_trader.trading.config import StrategyFactory
+
+    from nautilus_ai.strategies import strategy_config
+
+    config = dict(BASE, min_confidence=0.6, decision_deadline_ms=250.0, max_holding_bars=30)
+    importable = strategy_config(config)
+    assert isinstance(importable, ImportableStrategyConfig)
+    assert importable.config == config
+    built = StrategyFactory.create(importable)
+    assert type(built).__name__ == "AIPatternStrategy"
+    assert built.config == AIPatternConfig(**config)
