@@ -32,6 +32,8 @@ def test_packaged_paper_replay_config_runs(
     outcome = json.loads(capsys.readouterr().out)
     assert outcome["stopped_by"] == "max runtime"
     status = outcome["strategies"]["AIPatternStrategy-001"]
-    assert status["bars"] > 10 and status["model_id"].startswith("rule-trend-momentum/")
+    # Bars reached the strategy (how many in 4 s depends on the box: 7 seen under load 3 on
+    # two cores, where start-up took most of the run).
+    assert status["bars"] > 0 and status["model_id"].startswith("rule-trend-momentum/")
     log = read_trade_log(tmp_path / "live" / "paper-replay-eurusd-trades.jsonl")
     assert [log[0]["event"], log[-1]["event"]] == ["start", "stop"]
