@@ -41,6 +41,7 @@ triple-barrier outcome), and ``feedback`` returns False.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections import OrderedDict, deque
@@ -81,6 +82,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PatternMemoryConfig", "PatternMemoryPredictor"]
 
+_log = logging.getLogger(__name__)
+
 _ACTIONS = (Action.SELL, Action.HOLD, Action.BUY)  # index = label + 1
 _NAMES = ("sell", "hold", "buy")
 # Up to this many contexts per call the outcome tracker follows them bar by bar (a live bar);
@@ -116,6 +119,14 @@ class PatternMemoryConfig(BaseModel):
         model id must be the store's ``chart_model``); needs the ``hf`` extra.
     feedback_window : int
         Decisions whose pattern vector is remembered for :meth:`PatternMemoryPredictor.feedback`.
+    learned_path : str, optional
+        A folder that keeps the patterns learned live across restarts
+        (:mod:`~nautilus_ai.patterns.learned`): read when the predictor is built (a bad file
+        fails the start, naming it), restored before the first decision (only bars before it),
+        written every ``learned_save_every`` new patterns and when the strategy is disposed.
+        One folder per node.
+    learned_save_every : int
+        New patterns between two writes of ``learned_path``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -133,6 +144,8 @@ class PatternMemoryConfig(BaseModel):
     reason_matches: int = Field(default=3, ge=0, le=20)
     chart_model_dir: str | None = Field(default=None, min_length=1)
     feedback_window: int = Field(default=20_000, ge=0, le=10_000_000)
+    learned_path: str | None = Field(default=None, min_length=1)
+    learned_save_every: int = Field(default=500, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _one_location(self) -> PatternMemoryConfig:
@@ -176,6 +189,7 @@ class PatternMemoryPredictor:
         spec: FeatureSpecLike,
         config: PatternMemoryConfig,
         chart_embedder: ChartEmbedder | None = None,
+        learned: PatternSet | None = None,
     ) -> None:
         check_spec_matches(
             owner="PatternMemoryPredictor",
@@ -222,6 +236,11 @@ class PatternMemoryPredictor:
         # strategy's bars until they show it (None: a store older than the record).
         self._bar_ns = memory.bar_ns
         self._bar_period_seen = memory.bar_ns is None
+        # Patterns learned in earlier sessions (learned_path): restored at the first decision.
+        self._to_restore = learned
+        self.restored = 0
+        self._saved_at = 0  # self.learned at the last write of learned_path
+        self.learned_save_error: str | None = None
 
     @property
     def model_id(self) -> str:
@@ -276,13 +295,46 @@ class PatternMemoryPredictor:
             return self._decide(found, (time.perf_counter() - start) / n if n else 0.0)
 
     def close(self) -> None:
-        """Nothing to release (the memory lives in this process)."""
+        """Write what was learned to ``learned_path`` (when set); nothing else to release."""
+        with self._lock:
+            if self.learned > self._saved_at:
+                self._save_learned()
+
+    def _maybe_save_learned(self) -> None:
+        if (
+            self.config.learned_path is not None
+            and self.learned - self._saved_at >= self.config.learned_save_every
+        ):
+            self._save_learned()
+
+    def _save_learned(self) -> None:
+        """Write ``learned_path``; a failure is logged and kept in :attr:`learned_save_error`
+        (the decisions go on; the next write tries again)."""
+        if self.config.learned_path is None:
+            return
+        from nautilus_ai.patterns.learned import save_learned
+        from nautilus_ai.patterns.store import PatternStoreError
+
+        try:
+            save_learned(self.memory, self.config.learned_path)
+        except (OSError, PatternStoreError) as exc:
+            self.learned_save_error = " ".join(str(exc).split())
+            _log.error("%s: learned patterns not saved: %s", self._owner, self.learned_save_error)
+            self._saved_at = self.learned  # the next attempt after as many new patterns
+            return
+        self.learned_save_error = None
+        self._saved_at = self.learned
 
     # ------------------------------------------------------------------ learning
     def _observe(
         self, features: NDArray[np.float64], contexts: Sequence[MarketContext]
     ) -> NDArray[np.float32]:
         """Pattern vectors of the rows; on the way, follow every bar and add matured patterns."""
+        if self._to_restore is not None and contexts:
+            from nautilus_ai.patterns.learned import restore_learned
+
+            self.restored = restore_learned(self.memory, self._to_restore, contexts[0].ts_event)
+            self._to_restore = None
         n_bars = self._shape_bars
         closes = np.empty((features.shape[0], n_bars))
         spec = self.memory.pattern_spec
@@ -333,6 +385,7 @@ class PatternMemoryPredictor:
             # bar by bar (outcomes mature in time order), at a fraction of the cost.
             for instrument, outcomes in matured.items():
                 self._add(instrument, outcomes, self._pending[instrument])
+        self._maybe_save_learned()
         return vectors
 
     def _check_bar_period(self, bars: NDArray[np.float64]) -> None:
@@ -553,7 +606,8 @@ class PatternMemoryPredictor:
                 bar_ns=memory.bar_ns,
             )
             added = memory.add(batch)
-        self.learned += added
+            self.learned += added
+            self._maybe_save_learned()
         if added:
             self.feedback_added += added
             return True
@@ -715,7 +769,12 @@ def _build(
         from nautilus_ai.patterns.chart_embedding import ChartEmbedder
 
         embedder = ChartEmbedder(config.chart_model_dir)
-    return PatternMemoryPredictor(memory, spec, config, embedder)
+    learned = None
+    if config.learned_path is not None:
+        from nautilus_ai.patterns.learned import read_learned
+
+        learned = read_learned(config.learned_path, memory)
+    return PatternMemoryPredictor(memory, spec, config, embedder, learned)
 
 
 #: The ``pattern_memory`` kind (listed in :data:`~nautilus_ai.models.registry.BUILTIN_BACKENDS`).

@@ -20,6 +20,7 @@ from nautilus_ai.patterns.index import (
     squared_distances,
     write_index,
 )
+from nautilus_ai.patterns.learned import read_learned, restore_learned, save_learned
 from nautilus_ai.patterns.memory import Neighbours, PatternMemory, load_memory, save_memory
 from nautilus_ai.patterns.outcomes import BarOutcomes, MaturedOutcome, OutcomeTracker, bar_outcomes
 from nautilus_ai.patterns.research import SimilarWindows, similar_windows
@@ -60,7 +61,10 @@ __all__ = [
     "pattern_layout",
     "pattern_vectors",
     "read_index",
+    "read_learned",
     "read_patterns",
+    "restore_learned",
+    "save_learned",
     "save_memory",
     "similar_windows",
     "squared_distances",

@@ -238,22 +238,24 @@ class PatternMemory:
         counts[: self._size + 1] = self._label_counts[: self._size + 1]
         self._label_counts = counts
 
-    def patterns(self) -> PatternSet:
-        """The memory's rows as a :class:`PatternSet` (what :func:`save_memory` writes)."""
+    def patterns(self, start: int = 0) -> PatternSet:
+        """The memory's rows from ``start`` on as a :class:`PatternSet` (all of them: what
+        :func:`save_memory` writes; from :attr:`stored`: those added since it was loaded)."""
+        rows = slice(start, None)
         return PatternSet(
             feature_spec=self.feature_spec,
             pattern_spec=self.pattern_spec,
-            vectors=np.array(self.vectors),
-            ts_event=self.ts_event.copy(),
-            available_ns=self.available_ns.copy(),
-            instrument_id=list(self.instrument_id),
-            close=self.column("close").copy(),
-            atr=self.column("atr").copy(),
-            label=self.label.copy(),
-            forward_return=self.column("forward_return").copy(),
-            mfe=self.column("mfe").copy(),
-            mae=self.column("mae").copy(),
-            source=self.source,
+            vectors=np.array(self.vectors[rows]),
+            ts_event=self.ts_event[rows].copy(),
+            available_ns=self.available_ns[rows].copy(),
+            instrument_id=list(self.instrument_id[rows]),
+            close=self.column("close")[rows].copy(),
+            atr=self.column("atr")[rows].copy(),
+            label=self.label[rows].copy(),
+            forward_return=self.column("forward_return")[rows].copy(),
+            mfe=self.column("mfe")[rows].copy(),
+            mae=self.column("mae")[rows].copy(),
+            source=self.source if start == 0 else "live",
             bar_ns=self.bar_ns,
         )
 

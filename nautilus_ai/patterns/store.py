@@ -462,8 +462,11 @@ def _schema(dims: int) -> pa.Schema:
     )
 
 
-def write_patterns(patterns: PatternSet, folder: str | os.PathLike[str]) -> Path:
-    """Write ``patterns`` to ``folder/patterns.parquet`` atomically (temp file + rename)."""
+def write_patterns(
+    patterns: PatternSet, folder: str | os.PathLike[str], *, name: str = STORE_FILE
+) -> Path:
+    """Write ``patterns`` to ``folder/<name>`` (``patterns.parquet``) atomically (temp file +
+    rename)."""
     directory = Path(folder)
     directory.mkdir(parents=True, exist_ok=True)
     dims = patterns.dims
@@ -492,8 +495,8 @@ def write_patterns(patterns: PatternSet, folder: str | os.PathLike[str]) -> Path
     if patterns.bar_ns is not None:
         metadata[META_BAR_NS] = str(patterns.bar_ns).encode()
     table = pa.Table.from_arrays(columns, schema=_schema(dims).with_metadata(metadata))
-    target = directory / STORE_FILE
-    tmp = directory / f".{STORE_FILE}.tmp"
+    target = directory / name
+    tmp = directory / f".{name}.tmp"
     pq.write_table(table, tmp, row_group_size=1 << 17)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
