@@ -23,6 +23,7 @@ from nautilus_ai.features.spec import default_spec_of
 from nautilus_ai.feedback import FeedbackConfig, FeedbackSink
 from nautilus_ai.health import StrategyHealth
 from nautilus_ai.models import DecisionScheduler, Predictor
+from nautilus_ai.models.base import model_statuses
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.models.spec import SpecMismatchError
 from nautilus_ai.models.trained_bars import check_predictor_bars
@@ -334,6 +335,7 @@ class AIPatternControl:
             "health": self.health.snapshot(self.core.bars),
             "protection": self._exits.status(),
             "feedback": None if self.feedback is None else self.feedback.status(),
+            "models": {} if self._predictor is None else model_statuses(self._predictor),
             "restored_over_config": list(self.restored_over_config),
         }  # fmt: skip
 

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,10 +34,12 @@ __all__ = [
     "Prediction",
     "PredictionError",
     "Predictor",
+    "ReportsStatus",
     "SignalBatch",
     "SignalPredictor",
     "TradeOutcome",
     "WrapsPredictors",
+    "model_statuses",
     "nested_predictors",
     "safe_predict",
 ]
@@ -492,6 +494,26 @@ def nested_predictors(
         yield item
         if not stop(item) and isinstance(item, WrapsPredictors):
             stack.extend(reversed(item.members))
+
+
+@runtime_checkable
+class ReportsStatus(Protocol):
+    """Optional predictor capability: state an operator should see in the strategy's status
+    (``control status``), e.g. what a memory learned and whether it could save it."""
+
+    def model_status(self) -> dict[str, Any]:
+        """A small JSON-ready dict (called on the event loop: must not block)."""
+        ...
+
+
+def model_statuses(predictor: object) -> dict[str, dict[str, Any]]:
+    """``{model_id: model_status()}`` of ``predictor`` and every predictor it nests that
+    :class:`ReportsStatus`."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in nested_predictors(predictor):
+        if isinstance(item, ReportsStatus) and isinstance(item, Predictor):
+            found[item.model_id] = item.model_status()
+    return found
 
 
 @runtime_checkable

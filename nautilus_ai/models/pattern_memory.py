@@ -294,6 +294,18 @@ class PatternMemoryPredictor:
             n = matrix.shape[0]
             return self._decide(found, (time.perf_counter() - start) / n if n else 0.0)
 
+    def model_status(self) -> dict[str, object]:
+        """What an operator sees in the strategy's status: the memory's size, what it learned
+        this session and restored from ``learned_path``, and a failed write of it."""
+        return {
+            "patterns": len(self.memory),
+            "stored": self.memory.stored,
+            "learned": self.learned,
+            "restored": self.restored,
+            "learned_path": self.config.learned_path,
+            "learned_save_error": self.learned_save_error,
+        }
+
     def close(self) -> None:
         """Write what was learned to ``learned_path`` (when set); nothing else to release."""
         with self._lock:

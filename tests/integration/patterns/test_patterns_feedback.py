@@ -47,3 +47,7 @@ def test_closed_positions_teach_the_pattern_memory_in_a_backtest(
     for ts_event, available in zip(memory.ts_event[joined], memory.available_ns[joined],
                                    strict=True):  # fmt: skip
         assert available >= closed[int(ts_event)]
+    # and the strategy's status says what the memory holds and learned (control status)
+    shown = strategy.control_status()["models"][model.model_id]
+    assert shown["patterns"] == len(memory) and shown["learned"] == len(trades)
+    assert shown["stored"] == len(history) and shown["learned_save_error"] is None

@@ -141,3 +141,9 @@ def test_a_folder_that_cannot_be_written_never_stops_the_decisions(setup, tmp_pa
     assert len(answers) == 300
     model.close()
     assert model.learned_save_error is not None and str(blocked) in model.learned_save_error  # type: ignore[attr-defined]
+    # what the strategy's control status shows for it
+    from nautilus_ai.models.base import model_statuses
+
+    shown = model_statuses(model)[model.model_id]
+    assert shown["learned_save_error"] == model.learned_save_error  # type: ignore[attr-defined]
+    assert shown["learned_path"] == str(blocked) and shown["learned"] == model.learned  # type: ignore[attr-defined]
