@@ -7,6 +7,7 @@ shared fixtures (Dukascopy CSV export, NautilusTrader's FXCM bars and TrueFX tic
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from nautilus_ai.data.textio import (
     FieldCheck,
     check_finite_positive,
     check_float,
+    first_line,
     input_paths,
     line_of_row,
     local_to_utc_at_lines,
@@ -311,18 +313,40 @@ def _parse_timestamps(
     return local_to_utc_at_lines(source, data, ns, spec.clock, skip)
 
 
+def _header_names(spec: CsvSpec, first: str) -> list[str]:
+    """The column names of the first line (quotes removed, as Arrow reads the rows), or
+    ``"0"``, ``"1"``... for a file without a header."""
+    fields = next(csv.reader([first], delimiter=spec.delimiter)) if first else [""]
+    if spec.header:
+        return [n.strip() for n in fields]
+    return [str(i) for i in range(len(fields))]
+
+
+def _header_hint(spec: CsvSpec, names: list[str], message: str) -> str:
+    """``message``, with the likely delimiter when the first line did not split at all."""
+    if names == [""]:
+        return f"{message}: the first line is empty (an empty file?)"
+    if len(names) == 1:
+        found = [d for d in ",;\t|" if d != spec.delimiter and d in names[0]]
+        if found:
+            return (
+                f"{message}: the first line has one column for delimiter {spec.delimiter!r}; "
+                f"is the delimiter {found[0]!r}?"
+            )
+    return message
+
+
 def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[str], int]:
     source, data = read_source_bytes(path)
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
-    if spec.header:
-        names = [n.strip() for n in first.split(spec.delimiter)]
-    else:
-        names = [str(i) for i in range(len(first.split(spec.delimiter)))]
+    names = _header_names(spec, first_line(data).decode("utf-8", "replace"))
     prices = {"open", "high", "low", "close", "bid", "ask"}
     checks: list[FieldCheck] = [_accept] * len(names)
     types: list[pa.DataType] = [pa.string()] * len(names)
     for name in CsvSpec._column_fields():
-        index = _resolve(spec, names, name)
+        try:
+            index = _resolve(spec, names, name)
+        except ValueError as exc:  # the spec and this file's header disagree: name the file
+            raise DataFormatError(source, 1, _header_hint(spec, names, str(exc))) from None
         if index is None:
             continue
         if name == "timestamp":

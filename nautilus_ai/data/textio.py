@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ __all__ = [
     "check_float",
     "check_int",
     "first_bad_line",
+    "first_line",
     "float_column",
     "input_paths",
     "line_of_row",
@@ -41,6 +43,7 @@ __all__ = [
     "reject_bad_sizes",
     "reject_rows",
     "sorted_by_first_timestamp",
+    "split_lines",
 ]
 
 # A field check raises ValueError with a short reason when the text is not acceptable.
@@ -110,14 +113,29 @@ _BOM = b"\xef\xbb\xbf"
 _COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04")  # gzip, zip
 
 
+# The line ends Arrow's CSV reader knows: LF, CRLF and a lone CR (classic Mac, some Excel
+# exports). Line numbers must count the same lines Arrow reads, or a row's line is wrong (and a
+# CR-only file had one "line": naming a bad row's line failed with an IndexError).
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """``data`` cut into lines at LF, CRLF or a lone CR, as Arrow's CSV reader cuts it."""
+    return _LINE_END.split(data)
+
+
+def first_line(data: bytes) -> bytes:
+    """The first line of ``data`` (without its line end), however lines end."""
+    match = _LINE_END.search(data)
+    return data if match is None else data[: match.start()]
+
+
 def _data_lines(data: bytes, skip_rows: int) -> list[tuple[int, bytes]]:
     """(1-based line number, content) for each non-blank line after the header rows."""
-    lines = data.split(b"\n")
     out: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(lines, start=1):
+    for number, line in enumerate(split_lines(data), start=1):
         if number <= skip_rows:
             continue
-        line = raw.rstrip(b"\r")
         if line.strip():
             out.append((number, line))
     return out

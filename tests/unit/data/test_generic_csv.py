@@ -220,3 +220,31 @@ def test_spec_fields_that_would_be_ignored_are_refused(changes: dict, message: s
         CsvSpec(**values)
     with pytest.raises(ValueError, match=message):
         CsvSpec.from_dict({k: v for k, v in values.items() if v is not None})
+
+
+def test_a_header_the_spec_does_not_fit_is_named_with_its_file(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # 'CsvSpec.timestamp = 'Time' is not in the header [...]' named no file (which of the
+    # files given?); a header Excel wrote with quotes ("Time","Open",...) was refused as not
+    # having Time, though Arrow reads the quoted rows; a CR-only file's header was the whole
+    # file; a file of another delimiter was refused without a word on why.
+    rows = (data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()[:101]
+    spec = CSV_PRESETS["dukascopy-csv-h1"]
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text("\n".join([",".join(f'"{n}"' for n in rows[0].split(",")), *rows[1:]]))
+    cr_only = tmp_path / "cr.csv"
+    cr_only.write_bytes("\r".join(rows).encode() + b"\r")
+    for path in (quoted, cr_only):
+        bars = read_csv_bars(path, spec)
+        assert len(bars) == 100 and bars.ts_event[0] == iso_ns("2017-01-01T23:00"), path
+    typo = tmp_path / "typo.csv"
+    typo.write_text("\n".join(["Tme" + rows[0][4:], *rows[1:]]))
+    with pytest.raises(DataFormatError, match=r"CsvSpec\.timestamp = 'Time' is not") as caught:
+        read_csv_bars(typo, spec)
+    assert (caught.value.source, caught.value.line) == (str(typo), 1)
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text("\n".join(row.replace(",", ";") for row in rows))
+    with pytest.raises(DataFormatError, match=r"is the delimiter ';'\?") as caught:
+        read_csv_bars(semicolons, spec)
+    assert (caught.value.source, caught.value.line) == (str(semicolons), 1)
