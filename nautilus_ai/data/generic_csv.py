@@ -62,7 +62,9 @@ class CsvSpec:
     timestamp_format : str
         A strptime pattern (``"%Y-%m-%d %H:%M:%S"``; literal text such as ``.000`` allowed),
         ``"iso8601"`` (fractional seconds and ``+HH:MM`` offsets allowed; an offset overrides
-        ``clock``), or ``"unix_s"`` / ``"unix_ms"`` / ``"unix_us"`` / ``"unix_ns"`` (UTC).
+        ``clock``), or ``"unix_s"`` / ``"unix_ms"`` / ``"unix_us"`` / ``"unix_ns"`` (UTC; a
+        fraction such as ``1486000000.5`` is read to the ns; a count outside 1971 - 2099 in
+        its unit is refused as the wrong unit).
     clock : str
         Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"``.
     delimiter : str
@@ -246,7 +248,7 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 def _timestamp_check(spec: CsvSpec) -> FieldCheck:
     fmt = spec.timestamp_format
     if fmt in _UNIX:
-        return lambda text: None if re.fullmatch(r"-?\d+", text) else _fail(text, fmt)
+        return lambda text: None if _UNIX_TEXT.fullmatch(text) else _fail(text, fmt)
     if fmt == "iso8601":
         return lambda text: None if _ISO.match(text) else _fail(text, fmt)
 
@@ -273,13 +275,71 @@ def _resolve(spec: CsvSpec, names: list[str], name: str) -> int | None:
     return names.index(value)
 
 
+_UNIX_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+# FX quotes exist from the end of Bretton Woods (1971); a count read in the wrong unit lands far
+# outside (ms read as s: year 49,000, past int64 ns; s read as ms: January 1970).
+_PLAUSIBLE_NS = (
+    int(np.datetime64("1971-01-01", "ns").astype(np.int64)),
+    int(np.datetime64("2100-01-01", "ns").astype(np.int64)),
+)
+
+
+def _unix_ns(fmt: str, source: str, data: bytes, text: pa.Array, skip: int) -> IntArray:
+    """Counts since the epoch (``1486000000`` or ``1486000000.123``) in unit ``fmt`` -> UTC ns.
+
+    A fraction is read exactly (to the ns). A count that is not a number, or one that lands
+    outside 1971 - 2099 in this unit (the wrong unit: it overflowed int64 ns, or read as
+    January 1970, without a word), names its line.
+    """
+    unit = _UNIX[fmt]
+    bad = pc.invert(pc.match_substring_regex(text, _UNIX_TEXT.pattern))
+    reject_rows(
+        source, data, bad.to_numpy(zero_copy_only=False), skip, f"timestamp is not a {fmt} count"
+    )
+    parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$")
+    whole_text = pc.struct_field(parts, "whole")
+    # Digits past int64 cannot even be parsed: out of range in any unit.
+    length = pc.utf8_length(whole_text)
+    long = pc.or_(
+        pc.greater(length, 19),
+        pc.and_(pc.equal(length, 19), pc.greater(whole_text, "9223372036854775807")),
+    ).to_numpy(zero_copy_only=False)
+    digits = pc.if_else(long, "0", whole_text)
+    whole = np.asarray(digits.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    negative = pc.equal(pc.struct_field(parts, "sign"), "-").to_numpy(zero_copy_only=False)
+    whole = np.where(negative, -whole, whole)
+    approx = whole.astype(np.float64) * unit
+    lo, hi = _PLAUSIBLE_NS
+    implausible = long | (approx < lo) | (approx >= hi)
+    if implausible.any():
+        row = int(np.flatnonzero(implausible)[0])
+        value = text[row].as_py()
+        guess = [
+            other
+            for other, size in _UNIX.items()
+            if not long[row] and lo <= float(whole[row]) * size < hi
+        ]
+        hint = f": is it {guess[0]}?" if guess else ""
+        raise DataFormatError(
+            source,
+            line_of_row(data, row, skip),
+            f"timestamp {value} read as {fmt} is outside 1971 - 2099{hint}",
+        )
+    frac_text = pc.utf8_slice_codeunits(
+        pc.utf8_rpad(pc.fill_null(pc.struct_field(parts, "frac"), ""), width=9, padding="0"),
+        0,
+        9,
+    )
+    frac = np.asarray(frac_text.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return whole * unit + frac * unit // 1_000_000_000  # never negative: 1971 at the earliest
+
+
 def _parse_timestamps(
     spec: CsvSpec, source: str, data: bytes, column: pa.ChunkedArray, skip: int
 ) -> IntArray:
     fmt = spec.timestamp_format
     if fmt in _UNIX:
-        values = pc.cast(column, pa.int64(), safe=False)
-        return np.asarray(values.to_numpy(), dtype=np.int64) * _UNIX[fmt]
+        return _unix_ns(fmt, source, data, column.combine_chunks(), skip)
     if fmt == "iso8601":
         text = column.combine_chunks()
         has_zone = pc.match_substring_regex(text, r"(Z|[+-]\d{2}:?\d{2})$")

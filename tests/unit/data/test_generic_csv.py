@@ -248,3 +248,34 @@ def test_a_header_the_spec_does_not_fit_is_named_with_its_file(
     with pytest.raises(DataFormatError, match=r"is the delimiter ';'\?") as caught:
         read_csv_bars(semicolons, spec)
     assert (caught.value.source, caught.value.line) == (str(semicolons), 1)
+
+
+def test_unix_counts_with_fractions_or_in_the_wrong_unit(tmp_path: Path) -> None:
+    # 'unix_s' stamps with a fraction (1486000000.5, as many exports write them) failed with
+    # Arrow's 'Failed to parse string ... as a scalar of type int64' (a traceback line, no
+    # file or line); counts in the wrong unit were multiplied past int64 and wrapped round
+    # (ns counts read as unix_ms were stored in 2099 / 1940, exit 0), or read as January 1970.
+    def quotes(stamps: list[str], fmt: str) -> np.ndarray:
+        path = tmp_path / f"{fmt}.csv"
+        path.write_text("ts,bid,ask\n" + "".join(f"{s},1.05,1.0502\n" for s in stamps))
+        spec = CsvSpec(kind="quotes", timestamp="ts", timestamp_format=fmt, bid="bid", ask="ask")
+        return read_csv_quotes(path, spec).ts_event
+
+    base = iso_ns("2017-02-02T01:46:40")
+    assert list(quotes(["1486000000.5", "1486000001.000000001"], "unix_s")) == [
+        base + 500_000_000,
+        base + 1_000_000_001,
+    ]
+    assert list(quotes(["1486000000000.25"], "unix_ms")) == [base + 250_000]
+    assert list(quotes(["1486000000000000000"], "unix_ns")) == [base]
+    for stamps, fmt, message in [
+        (["1486000000000", "1486000000000000000"], "unix_ms", r"3: .* read as unix_ms is outside "
+         r"1971 - 2099: is it unix_ns\?"),
+        (["1486000000000"], "unix_s", r"2: .* read as unix_s is outside 1971 - 2099: is it "
+         r"unix_ms\?"),
+        (["1486000000"], "unix_ms", r"2: .* read as unix_ms .*: is it unix_s\?"),
+        (["99999999999999999999999"], "unix_ns", r"2: .* read as unix_ns is outside"),
+        (["1486000000x"], "unix_s", r"2: timestamp is not a unix_s count"),
+    ]:  # fmt: skip
+        with pytest.raises(DataFormatError, match=rf"{fmt}\.csv:{message}"):
+            quotes(stamps, fmt)
