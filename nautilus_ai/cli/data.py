@@ -111,8 +111,8 @@ def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ask-spread-pips",
         type=float,
-        help="histdata-m1: also write ASK = BID + this spread (MODELLING "
-        "ASSUMPTION, labelled in the summary)",
+        help="histdata-m1: also write ASK = BID + this spread, in pips on the price grid "
+        "(0.1 for EUR/USD; MODELLING ASSUMPTION, labelled in the summary)",
     )
     parser.add_argument(
         "--assumed-volume",

@@ -348,9 +348,15 @@ class _Context:
                 raise ValueError("ask_spread_pips given, but the source has real ASK bars")
             if "BID" not in series:
                 raise ValueError("ask_spread_pips needs BID bars to derive ASK bars from")
-            series["ASK"] = ask_from_bid(
-                series["BID"], ask_spread_pips, self.spec.pip_size, self.instrument.price_precision
-            )
+            try:
+                series["ASK"] = ask_from_bid(
+                    series["BID"],
+                    ask_spread_pips,
+                    self.spec.pip_size,
+                    self.instrument.price_precision,
+                )
+            except ValueError as exc:
+                raise ValueError(f"--ask-spread-pips (ask_spread_pips): {exc}") from None
             self.assumptions.append(
                 f"ASK bars are NOT market data: derived as BID + a constant {ask_spread_pips:g} "
                 f"pip spread ({bar_spec}-ASK-EXTERNAL), so the backtest engine can build quotes"

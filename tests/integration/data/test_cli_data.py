@@ -558,6 +558,28 @@ def test_a_bad_modelling_assumption_names_its_flag(
     assert capsys.readouterr().err == f"nautilus-ai: error: {expected}\n"
 
 
+@pytest.mark.parametrize(("value", "stored"), [("0.04", "0"), ("0.25", "0.2")])
+def test_a_spread_off_the_price_grid_is_refused_not_rounded(
+    tmp_path: Path, data_dir: Path, capsys, value: str, stored: str
+) -> None:
+    # EUR/USD's prices have 5 decimals, a 0.1 pip grid: --ask-spread-pips 0.25 was stored as
+    # 0.2 pips and 0.04 as none at all (ASK = BID), exit 0, under a summary saying 'BID + a
+    # constant 0.25 pip spread'.
+    rows = (data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv").read_text().splitlines()
+    january = tmp_path / "DAT_ASCII_EURUSD_M1_201701.csv"
+    january.write_text("\n".join(rows[:100]) + "\n")
+    catalog = tmp_path / "c"
+    argv = ["data", "import", "histdata-m1", str(january), "--catalog", str(catalog), "-q"]
+    assert main([*argv, "--ask-spread-pips", value]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: --ask-spread-pips (ask_spread_pips): spread_pips {value} is not a "
+        f"whole number of price increments (0.1 pip at 5 decimals): it would be stored as "
+        f"{stored}\n"
+    )
+    assert not (catalog / "data").exists()
+    assert main([*argv, "--ask-spread-pips", "0.3"]) == 0
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
