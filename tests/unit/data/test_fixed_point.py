@@ -56,3 +56,30 @@ def test_an_offset_slice_decodes_its_own_rows() -> None:
     values = [2**70 + 3, -(2**90) - 1, 5, 2**84, -(2**84) + 1, 2**64 + 2**63 + 2**11 + 1, -(2**127)]
     column = _column(values).slice(1, 6)
     assert fixed_point_to_float(column, "x").tolist() == [float(v) / SCALE for v in values[1:7]]
+
+
+def test_a_price_off_the_instruments_grid_is_named_by_its_time() -> None:
+    # A CSV of EUR/USD prices with 7 decimals was refused as 'EUR/USD.SIM-1-HOUR-ASK-EXTERNAL
+    # open: row 0 value np.float64(1.0523637) has more than 5 decimals': a row number of the
+    # merged, validated series, which no file has, in numpy's repr.
+    import numpy as np
+    import pytest
+
+    from nautilus_ai.data import BarArrays, QuoteArrays
+    from nautilus_ai.data.catalog import bars_series, quotes_series
+    from nautilus_ai.data.instruments import fx_instrument
+
+    instrument = fx_instrument("EUR/USD", "SIM")
+    ts = np.array([1_483_311_600_000_000_000, 1_483_315_200_000_000_000], dtype=np.int64)
+    prices = np.array([1.05236, 1.0523637])
+    bars = BarArrays(ts, prices, prices + 0.001, prices - 0.001, prices, np.zeros(2))
+    with pytest.raises(
+        ValueError,
+        match=r"^EUR/USD.SIM-1-HOUR-ASK-EXTERNAL open: the bar closing at "
+        r"2017-01-02T00:00:00\.000Z has 1\.0523637, more than the 5 decimals of the "
+        r"instrument's prices \(refused, not rounded; 1 such row\(s\)\)$",
+    ):
+        bars_series(instrument, "EUR/USD.SIM-1-HOUR-ASK-EXTERNAL", bars)
+    quotes = QuoteArrays(ts, prices, prices + 0.0001, np.zeros(2), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^EUR/USD.SIM bid: the row at 2017-01-02T00:00:00"):
+        quotes_series(instrument, quotes)
