@@ -35,6 +35,7 @@ from nautilus_ai.data.textio import (
     read_source_bytes,
     reject_bad_prices,
     reject_bad_sizes,
+    reject_bars_of_another_length,
     reject_rows,
     sorted_by_first_timestamp,
 )
@@ -471,6 +472,7 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
             f"bar {int(step[row - 1]) / 1e9:g} s after the one before, but bar_seconds is "
             f"{spec.bar_seconds}: the bars would overlap (is bar_seconds right?)",
         )
+    reject_bars_of_another_length(source, ts, period)
     if newest_first:
         ts, columns, volume = ts[::-1], [c[::-1] for c in columns], volume[::-1]
     if spec.timestamp_is == "start":

@@ -41,6 +41,7 @@ __all__ = [
     "read_source_bytes",
     "reject_bad_prices",
     "reject_bad_sizes",
+    "reject_bars_of_another_length",
     "reject_rows",
     "sorted_by_first_timestamp",
     "split_lines",
@@ -240,6 +241,33 @@ def reject_bad_sizes(
 ) -> None:
     """Raise ``DataFormatError`` at the first row where ``column`` is not finite >= 0."""
     reject_rows(name, data, ~(np.isfinite(column) & (column >= 0)), skip_rows, reason)
+
+
+def _span(ns: int) -> str:
+    """A whole duration in words: ``1 day``, ``4 h``, ``15 min``, ``30 s``."""
+    for unit, size in (("day", 86_400), ("h", 3_600), ("min", 60)):
+        if ns % (size * 1_000_000_000) == 0:
+            count = ns // (size * 1_000_000_000)
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{ns / 1e9:g} s"
+
+
+def reject_bars_of_another_length(name: str, starts_ns: IntArray, period_ns: int) -> None:
+    """Raise ``DataFormatError`` when no two bars of a file are one period apart.
+
+    Bars of one length follow each other one period apart wherever the market is open, so a
+    file of three or more bars whose closest two are further apart holds bars of another
+    length: LEAN daily bars in an ``hour`` folder, hour rows read with ``bar_seconds=60``. They
+    were stored as bars of the wrong length (a day's range as an hour's), exit 0.
+    """
+    steps = np.diff(np.unique(starts_ns))
+    if len(steps) >= 2 and int(steps.min()) > period_ns:
+        raise DataFormatError(
+            name,
+            None,
+            f"no two bars are {_span(period_ns)} apart (the closest are "
+            f"{_span(int(steps.min()))} apart): bars of another length than {_span(period_ns)}?",
+        )
 
 
 def local_to_utc_at_lines(
