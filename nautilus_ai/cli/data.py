@@ -440,9 +440,18 @@ def _validate_reports(
     from nautilus_ai.data.dukascopy.load import find_files, load_candles, load_ticks
     from nautilus_ai.data.dukascopy.scales import price_scale
     from nautilus_ai.data.generic_csv import read_csv_bars, read_csv_quotes
+    from nautilus_ai.data.ingest import check_batch
     from nautilus_ai.data.symbols import fx_pair_spec
 
-    symbol = (args.instrument_id or "EUR/USD.SIM").rpartition(".")[0]
+    # The import's checks of the batch (a file twice, files of several pairs, markets or
+    # resolutions, an id of another pair): validating a batch it refuses reported nonsense.
+    instrument_id = check_batch(
+        args.format,
+        paths,
+        instrument_id=args.instrument_id or ("EUR/USD.SIM" if args.format == "csv" else None),
+        venue="SIM" if args.venue is None else args.venue,
+    )
+    symbol = instrument_id.rpartition(".")[0]
     clock = {"clock": args.clock} if args.clock else {}
     bar_policy, quote_policy = _policy(args, v.BAR_POLICY), _policy(args, v.QUOTE_POLICY)
     name = paths[0] if len(paths) == 1 else f"{paths[0]} .. ({len(paths)} files)"
@@ -456,9 +465,7 @@ def _validate_reports(
         return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
     if args.format == "lean":
         layout = lean.lean_layout(paths[0])
-        pip = fx_pair_spec(
-            args.instrument_id.rpartition(".")[0] if args.instrument_id else layout.symbol
-        ).pip_size
+        pip = fx_pair_spec(symbol).pip_size
         if layout.resolution == "tick":
             quotes = lean.read_lean_ticks(paths, clock=args.clock)
             return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
@@ -476,7 +483,7 @@ def _validate_reports(
     if not found:
         raise CliError("no .bi5 files found")
     sym = found[0][1].symbol
-    scale, pip = price_scale(sym), fx_pair_spec(sym).pip_size
+    scale, pip = price_scale(sym), fx_pair_spec(symbol).pip_size
     reports: list[Any] = []
     failures: list[str] = []
     ticks = [p for p in found if p[1].kind == "ticks"]

@@ -47,6 +47,27 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
     assert report["dropped"] == next(c for c in report["checks"] if c["name"] == "crossed")["count"]
 
 
+def test_validate_refuses_the_batches_import_refuses(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # 'data validate' read any batch: a file given twice (31,499 rows 'dropped as out of
+    # order'), OANDA and FXCM minutes as one series, minute and hour zips together, an
+    # --instrument-id of another pair; each exit 0, where the import refuses them.
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    lean = data_dir / "lean/forex"
+    oanda, fxcm = (str(lean / m / "minute/eurusd/20140501_quote.zip") for m in ("oanda", "fxcm"))
+    hour = str(lean / "oanda/hour/eurusd.zip")
+    for argv, expected in [
+        (["histdata-m1", january, january], "the same file is given twice"),
+        (["lean", oanda, fxcm], "LEAN files of several markets ['fxcm', 'oanda']"),
+        (["lean", oanda, hour], "LEAN files of several resolutions ['hour', 'minute']"),
+        (["lean", hour, "--instrument-id", "GBP/USD.SIM"], "does not match the files' EURUSD"),
+    ]:
+        assert main(["data", "validate", *argv, "-q"]) == 2, argv
+        assert expected in capsys.readouterr().err, argv
+    assert main(["data", "validate", "lean", oanda, "-q"]) == 0
+
+
 LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
 TICKS_08H = "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
 
