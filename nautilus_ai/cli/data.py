@@ -107,7 +107,9 @@ def _catalog_options(parser: argparse.ArgumentParser) -> None:
 def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instrument-id", help="e.g. EUR/USD.SIM (default from the files)")
     parser.add_argument("--venue", help="venue when the id comes from the files (default SIM)")
-    parser.add_argument("--clock", help="source clock override: UTC, IANA zone or -05:00")
+    parser.add_argument(
+        "--clock", help="source clock override: UTC, an IANA zone or an offset (--clock=-05:00)"
+    )
     parser.add_argument(
         "--ask-spread-pips",
         type=float,
