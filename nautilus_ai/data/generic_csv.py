@@ -67,7 +67,8 @@ class CsvSpec:
         fraction such as ``1486000000.5`` is read to the ns; a count outside 1971 - 2099 in
         its unit is refused as the wrong unit).
     clock : str
-        Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"``.
+        Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"`` (not with ``%z``
+        or unix formats: their stamps carry their own).
     delimiter : str
         One character.
     header : bool
@@ -133,6 +134,14 @@ class CsvSpec:
                 "timestamp_format",
                 "CsvSpec.timestamp_format: %f is not supported; use 'iso8601' for fractional "
                 "seconds, or a literal such as '.000'",
+            )
+        if "%z" in fmt and self.clock != "UTC":
+            # Arrow applies each stamp's offset; the clock was then applied on top (a +0100
+            # stamp read with clock America/New_York landed 5 h late, without a word).
+            raise FieldValueError(
+                "clock",
+                f"CsvSpec.clock {self.clock!r} would be applied on top of each timestamp's own "
+                "offset (%z in timestamp_format): leave clock out",
             )
         if fmt in _UNIX and self.clock != "UTC":
             raise FieldValueError(

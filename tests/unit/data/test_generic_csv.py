@@ -279,3 +279,21 @@ def test_unix_counts_with_fractions_or_in_the_wrong_unit(tmp_path: Path) -> None
     ]:  # fmt: skip
         with pytest.raises(DataFormatError, match=rf"{fmt}\.csv:{message}"):
             quotes(stamps, fmt)
+
+
+def test_a_clock_on_stamps_with_their_own_offset_is_refused(tmp_path: Path) -> None:
+    # '%z' stamps carry their offset, which Arrow applies; the spec's clock was then applied on
+    # top: '2017-02-02 01:46:40+0100' with clock America/New_York was stored at 05:46:40 UTC
+    # instead of 00:46:40, exit 0.
+    path = tmp_path / "zoned.csv"
+    path.write_text("ts,bid,ask\n2017-02-02 01:46:40+0100,1.05,1.0502\n")
+    values = {"kind": "quotes", "timestamp": "ts", "timestamp_format": "%Y-%m-%d %H:%M:%S%z",
+              "bid": "bid", "ask": "ask"}  # fmt: skip
+    assert list(read_csv_quotes(path, CsvSpec(**values)).ts_event) == [
+        iso_ns("2017-02-02T00:46:40")
+    ]
+    message = r"CsvSpec.clock 'America/New_York' would be applied on top of each timestamp's own"
+    with pytest.raises(ValueError, match=message):
+        CsvSpec(**values, clock="America/New_York")
+    with pytest.raises(ValueError, match=r"clock: " + message):
+        CsvSpec.from_dict({**values, "clock": "America/New_York"})
