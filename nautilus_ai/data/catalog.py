@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import FIXED_PRECISION
+from nautilus_trader.model.objects import FIXED_PRECISION, PRICE_MAX, QUANTITY_MAX
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
@@ -144,6 +144,17 @@ def fixed_point_column(
                 f"{precision} decimals of the instrument's prices (refused, not rounded; "
                 f"{int(off.sum()):,} such row(s))"
             )
+    # Nautilus refuses a larger value when it reads the catalog (a Rust panic in
+    # Quantity::from_raw, for a volume of 1e14 in a CSV): refuse it here, before it is stored.
+    limit = PRICE_MAX if exact else QUANTITY_MAX
+    beyond = np.abs(values) > limit
+    if beyond.any():
+        row = int(np.flatnonzero(beyond)[0])
+        raise ValueError(
+            f"{what}: {where(row)} has {float(values[row]):g}, beyond the largest "
+            f"{'price' if exact else 'size'} Nautilus reads ({limit:g}); a catalog holding "
+            "it could not be read (refused)"
+        )
     if np.any(np.abs(points) >= 2.0**62):
         raise ValueError(f"{what}: value out of range for fixed-point precision {precision}")
     words = int128_times_power_of_ten(points.astype(np.int64), FIXED_PRECISION - precision)
@@ -237,12 +248,13 @@ def _bars_table(instrument: Instrument, bar_type: BarType, arrays: BarArrays) ->
     ts = _timestamps(arrays.ts_event, what, strict=True)
     pp, sp = instrument.price_precision, instrument.size_precision
     exact: dict[str, Any] = {"exact": True, "ts": arrays.ts_event, "at": "the bar closing at"}
+    sizes: dict[str, Any] = {**exact, "exact": False}
     fields = [
         ("open", fixed_point_column(arrays.open, pp, f"{what} open", **exact)),
         ("high", fixed_point_column(arrays.high, pp, f"{what} high", **exact)),
         ("low", fixed_point_column(arrays.low, pp, f"{what} low", **exact)),
         ("close", fixed_point_column(arrays.close, pp, f"{what} close", **exact)),
-        ("volume", fixed_point_column(arrays.volume, sp, f"{what} volume", exact=False)),
+        ("volume", fixed_point_column(arrays.volume, sp, f"{what} volume", **sizes)),
     ]
     metadata = {"bar_type": what, "instrument_id": str(bar_type.instrument_id)}
     return _table(fields, ts, metadata, pp, sp)
@@ -254,11 +266,12 @@ def _quotes_table(instrument: Instrument, arrays: QuoteArrays) -> pa.Table:
         raise ValueError(f"{what}: negative quote size")
     ts = _timestamps(arrays.ts_event, what, strict=False)
     pp, sp, t = instrument.price_precision, instrument.size_precision, arrays.ts_event
+    sizes: dict[str, Any] = {"exact": False, "ts": t}
     fields = [
         ("bid_price", fixed_point_column(arrays.bid, pp, f"{what} bid", exact=True, ts=t)),
         ("ask_price", fixed_point_column(arrays.ask, pp, f"{what} ask", exact=True, ts=t)),
-        ("bid_size", fixed_point_column(arrays.bid_size, sp, f"{what} bid_size", exact=False)),
-        ("ask_size", fixed_point_column(arrays.ask_size, sp, f"{what} ask_size", exact=False)),
+        ("bid_size", fixed_point_column(arrays.bid_size, sp, f"{what} bid_size", **sizes)),
+        ("ask_size", fixed_point_column(arrays.ask_size, sp, f"{what} ask_size", **sizes)),
     ]
     return _table(fields, ts, {"instrument_id": what}, pp, sp)
 

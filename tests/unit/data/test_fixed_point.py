@@ -83,3 +83,32 @@ def test_a_price_off_the_instruments_grid_is_named_by_its_time() -> None:
     quotes = QuoteArrays(ts, prices, prices + 0.0001, np.zeros(2), np.zeros(2))
     with pytest.raises(ValueError, match=r"^EUR/USD.SIM bid: the row at 2017-01-02T00:00:00"):
         quotes_series(instrument, quotes)
+
+
+def test_a_size_nautilus_cannot_read_is_refused() -> None:
+    # A CSV volume of 1e14 (above Nautilus' QUANTITY_MAX, 3.4e13) was stored, exit 0, and the
+    # catalog then failed in Nautilus' own reader: a Rust panic in Quantity::from_raw ('raw ...
+    # exceeding QUANTITY_RAW_MAX'), so every backtest on the series died.
+    import numpy as np
+    import pytest
+
+    from nautilus_ai.data import BarArrays, QuoteArrays
+    from nautilus_ai.data.catalog import bars_series, quotes_series
+    from nautilus_ai.data.instruments import fx_instrument
+
+    instrument = fx_instrument("EUR/USD", "SIM")
+    ts = np.array([1_483_311_600_000_000_000, 1_483_315_200_000_000_000], dtype=np.int64)
+    prices = np.array([1.05236, 1.05237])
+    volume = np.array([1.6e11, 1e14])
+    bars = BarArrays(ts, prices, prices, prices, prices, volume)
+    with pytest.raises(
+        ValueError,
+        match=r"^EUR/USD.SIM-1-HOUR-BID-EXTERNAL volume: the bar closing at "
+        r"2017-01-02T00:00:00\.000Z has 1e\+14, beyond the largest size Nautilus reads",
+    ):
+        bars_series(instrument, "EUR/USD.SIM-1-HOUR-BID-EXTERNAL", bars)
+    quotes = QuoteArrays(ts, prices, prices + 0.0001, np.zeros(2), volume)
+    with pytest.raises(ValueError, match=r"^EUR/USD.SIM ask_size: the row at 2017-01-02T00:00"):
+        quotes_series(instrument, quotes)
+    ok = BarArrays(ts, prices, prices, prices, prices, np.array([1.6e11, 3.4e13]))
+    assert bars_series(instrument, "EUR/USD.SIM-1-HOUR-BID-EXTERNAL", ok).table.num_rows == 2
