@@ -144,6 +144,21 @@ def fixed_point_column(
                 f"{precision} decimals of the instrument's prices (refused, not rounded; "
                 f"{int(off.sum()):,} such row(s))"
             )
+    if not exact and len(points):
+        # Sizes are rounded to the instrument's size precision (whole units for FX): a volume
+        # given in millions or lots (0.35, 1.25) was stored as 0 / 1 without a word. Rounding
+        # that changes a size by more than 1 % is refused instead.
+        stored = points / 10.0**precision
+        changed = (values > 0) & (np.abs(stored - values) > 0.01 * np.abs(values))
+        if changed.any():
+            row = int(np.flatnonzero(changed)[0])
+            raise ValueError(
+                f"{what}: {where(row)} has {float(values[row]):g}, which the instrument's "
+                f"sizes ({precision} decimals) would store as {float(stored[row]):g} "
+                f"({int(changed.sum()):,} such row(s)): sizes are in units of the base "
+                "currency; are these in lots or millions? (a CSV spec may leave the column "
+                "out: sizes 0)"
+            )
     # Nautilus refuses a larger value when it reads the catalog (a Rust panic in
     # Quantity::from_raw, for a volume of 1e14 in a CSV): refuse it here, before it is stored.
     limit = PRICE_MAX if exact else QUANTITY_MAX
