@@ -385,6 +385,15 @@ class _Context:
 
     def quotes(self, quotes: QuoteArrays) -> None:
         self._check_level(quotes.bid)
+        # Real feeds cross now and then (LEAN FXCM: ~10 % of ticks, kept and flagged); most
+        # ticks crossed is a bid / ask mapping swapped, which was stored, exit 0, as a market
+        # of negative spreads (every fill at a better price than the other side's).
+        crossed = int(np.count_nonzero(quotes.bid > quotes.ask))
+        if crossed * 2 > len(quotes):
+            raise ValueError(
+                f"{self.name}: {crossed:,} of {len(quotes):,} quotes have bid > ask: are the "
+                "bid and ask columns swapped?; nothing was written"
+            )
         if len(quotes) == 0:
             self.failures.append("no quotes left to write")
             return
