@@ -524,6 +524,26 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_download_symbol(symbol: str) -> None:
+    """A pair whose files no import can read (no price scale: 'EURUDS', a typo) was downloaded,
+    a request an hour for the whole range, and then failed at --import, or never."""
+    import difflib
+
+    from nautilus_ai.data.dukascopy.scales import DUKASCOPY_PRICE_SCALES, dukascopy_symbol
+
+    try:
+        key = dukascopy_symbol(symbol)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if key not in DUKASCOPY_PRICE_SCALES:
+        near = difflib.get_close_matches(key, list(DUKASCOPY_PRICE_SCALES), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise CliError(
+            f"{symbol}: not a pair whose Dukascopy files can be imported (no price scale; "
+            f"known: {', '.join(sorted(DUKASCOPY_PRICE_SCALES))}){hint}"
+        )
+
+
 def _check_download_flags(args: argparse.Namespace) -> None:
     """Each download flag checked by its own name (the config's checks said
     'DownloadConfig.workers' / 'read_timeout'), and --side refused where nothing reads it."""
@@ -566,6 +586,7 @@ def _download(args: argparse.Namespace) -> int:
         if import_only:
             raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
     _check_download_flags(args)
+    _check_download_symbol(args.symbol)
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:

@@ -720,3 +720,15 @@ def test_quotes_with_bid_and_ask_swapped_are_refused(
     assert not (catalog / "data").exists()
     fxcm = str(data_dir / "lean/forex/fxcm/tick/eurusd/20140505_quote.zip")
     assert main(["data", "import", "lean", fxcm, "--catalog", str(catalog), "-q"]) == 0
+
+
+def test_a_download_of_a_pair_no_import_can_read_is_refused(tmp_path: Path, capsys) -> None:
+    # 'data download EURUDS' (a typo) went to the datafeed, a request per hour of the range,
+    # for files no import could then read (no price scale): refused before any request.
+    argv = ["data", "download", "EURUDS", "--start", "2019-02-04", "--end", "2019-02-05"]
+    argv += ["--cache", str(tmp_path / "cache"), "--base-url", "http://127.0.0.1:9", "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nautilus-ai: error: EURUDS: not a pair whose Dukascopy files can be ")
+    assert err.endswith("; did you mean EURUSD?\n")
+    assert not (tmp_path / "cache").exists()
