@@ -282,6 +282,11 @@ def _resolve(spec: CsvSpec, names: list[str], name: str) -> int | None:
         return value
     if value not in names:
         raise ValueError(f"CsvSpec.{name} = {value!r} is not in the header {names}")
+    if names.count(value) > 1:  # the first was read, whichever the user meant
+        raise ValueError(
+            f"CsvSpec.{name} = {value!r} names {names.count(value)} columns of the "
+            f"header {names}: which one?"
+        )
     return names.index(value)
 
 

@@ -297,3 +297,15 @@ def test_a_clock_on_stamps_with_their_own_offset_is_refused(tmp_path: Path) -> N
         CsvSpec(**values, clock="America/New_York")
     with pytest.raises(ValueError, match=r"clock: " + message):
         CsvSpec.from_dict({**values, "clock": "America/New_York"})
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    # 'Time,Open,High,Low,Close,Close' (a bid close and an ask close, say): the spec's
+    # close = 'Close' read the first without a word.
+    rows = (data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()[:11]
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join(["Time,Open,High,Low,Close,Close", *rows[1:]]) + "\n")
+    with pytest.raises(
+        DataFormatError, match=r"twice\.csv:1: CsvSpec\.close = 'Close' names 2 columns"
+    ):
+        read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])
