@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import os
 import re
 import sys
@@ -51,7 +52,7 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # Arguments left over are reported by the top parser: name the command they were given to.
         command = _given_command(self, self.argv or ())
-        hint = _nearest_argument(command, message)
+        hint = _nearest_argument(command, message) or _dash_value_hint(message, _ARGV)
         verb = command.prog.removeprefix("nautilus-ai").strip()
         where = f"{verb}: " if verb else ""
         print(
@@ -59,6 +60,23 @@ class OneLineParser(argparse.ArgumentParser):
             file=sys.stderr,
         )
         sys.exit(2)
+
+
+#: The arguments :func:`main` parses (a sub-command's parser has no ``argv`` of its own).
+_ARGV: list[str] = []
+
+
+def _dash_value_hint(message: str, argv: Sequence[str]) -> str:
+    """``--clock -05:00`` is read by argparse as a flag with no value ('expected one
+    argument'): say how to give a value that starts with '-'."""
+    match = re.search(r"argument (--[\w-]+)(?:/\S+)?: expected one argument", message)
+    if match is None:
+        return ""
+    flag = match.group(1)
+    for given, value in itertools.pairwise(argv):
+        if given == flag and value.startswith("-") and not value.startswith("--"):
+            return f"; a value starting with '-' goes after '=': {flag}={value}"
+    return ""
 
 
 def _nearest_argument(parser: argparse.ArgumentParser, message: str) -> str:
@@ -119,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:  # the verbs' modules load here (a second or so): Ctrl-C in it was a traceback
         parser = build_parser()
+        _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
         if isinstance(parser, OneLineParser):
-            parser.argv = list(sys.argv[1:] if argv is None else argv)
+            parser.argv = list(_ARGV)
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         print("nautilus-ai: interrupted", file=sys.stderr)

@@ -107,12 +107,14 @@ def _catalog_options(parser: argparse.ArgumentParser) -> None:
 def _import_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instrument-id", help="e.g. EUR/USD.SIM (default from the files)")
     parser.add_argument("--venue", help="venue when the id comes from the files (default SIM)")
-    parser.add_argument("--clock", help="source clock override: UTC, IANA zone or -05:00")
+    parser.add_argument(
+        "--clock", help="source clock override: UTC, an IANA zone or an offset (--clock=-05:00)"
+    )
     parser.add_argument(
         "--ask-spread-pips",
         type=float,
-        help="histdata-m1: also write ASK = BID + this spread (MODELLING "
-        "ASSUMPTION, labelled in the summary)",
+        help="histdata-m1: also write ASK = BID + this spread, in pips on the price grid "
+        "(0.1 for EUR/USD; MODELLING ASSUMPTION, labelled in the summary)",
     )
     parser.add_argument(
         "--assumed-volume",
@@ -440,9 +442,18 @@ def _validate_reports(
     from nautilus_ai.data.dukascopy.load import find_files, load_candles, load_ticks
     from nautilus_ai.data.dukascopy.scales import price_scale
     from nautilus_ai.data.generic_csv import read_csv_bars, read_csv_quotes
+    from nautilus_ai.data.ingest import check_batch
     from nautilus_ai.data.symbols import fx_pair_spec
 
-    symbol = (args.instrument_id or "EUR/USD.SIM").rpartition(".")[0]
+    # The import's checks of the batch (a file twice, files of several pairs, markets or
+    # resolutions, an id of another pair): validating a batch it refuses reported nonsense.
+    instrument_id = check_batch(
+        args.format,
+        paths,
+        instrument_id=args.instrument_id or ("EUR/USD.SIM" if args.format == "csv" else None),
+        venue="SIM" if args.venue is None else args.venue,
+    )
+    symbol = instrument_id.rpartition(".")[0]
     clock = {"clock": args.clock} if args.clock else {}
     bar_policy, quote_policy = _policy(args, v.BAR_POLICY), _policy(args, v.QUOTE_POLICY)
     name = paths[0] if len(paths) == 1 else f"{paths[0]} .. ({len(paths)} files)"
@@ -456,9 +467,7 @@ def _validate_reports(
         return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
     if args.format == "lean":
         layout = lean.lean_layout(paths[0])
-        pip = fx_pair_spec(
-            args.instrument_id.rpartition(".")[0] if args.instrument_id else layout.symbol
-        ).pip_size
+        pip = fx_pair_spec(symbol).pip_size
         if layout.resolution == "tick":
             quotes = lean.read_lean_ticks(paths, clock=args.clock)
             return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
@@ -476,7 +485,7 @@ def _validate_reports(
     if not found:
         raise CliError("no .bi5 files found")
     sym = found[0][1].symbol
-    scale, pip = price_scale(sym), fx_pair_spec(sym).pip_size
+    scale, pip = price_scale(sym), fx_pair_spec(symbol).pip_size
     reports: list[Any] = []
     failures: list[str] = []
     ticks = [p for p in found if p[1].kind == "ticks"]
@@ -513,6 +522,26 @@ def _info(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     _emit(args, info.to_dict(), info.to_text())
     return 0
+
+
+def _check_download_symbol(symbol: str) -> None:
+    """A pair whose files no import can read (no price scale: 'EURUDS', a typo) was downloaded,
+    a request an hour for the whole range, and then failed at --import, or never."""
+    import difflib
+
+    from nautilus_ai.data.dukascopy.scales import DUKASCOPY_PRICE_SCALES, dukascopy_symbol
+
+    try:
+        key = dukascopy_symbol(symbol)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if key not in DUKASCOPY_PRICE_SCALES:
+        near = difflib.get_close_matches(key, list(DUKASCOPY_PRICE_SCALES), n=1)
+        hint = f"; did you mean {near[0]}?" if near else ""
+        raise CliError(
+            f"{symbol}: not a pair whose Dukascopy files can be imported (no price scale; "
+            f"known: {', '.join(sorted(DUKASCOPY_PRICE_SCALES))}){hint}"
+        )
 
 
 def _check_download_flags(args: argparse.Namespace) -> None:
@@ -557,6 +586,7 @@ def _download(args: argparse.Namespace) -> int:
         if import_only:
             raise CliError(f"{', '.join(import_only)}: only with --import (nothing is imported)")
     _check_download_flags(args)
+    _check_download_symbol(args.symbol)
     start, end = _parse_when(args.start, "start"), _parse_when(args.end, "end")
     sides = tuple(args.side) if args.side else ("BID", "ASK")
     try:

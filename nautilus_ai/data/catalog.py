@@ -28,13 +28,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from nautilus_trader.model.data import BarType
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import FIXED_PRECISION
+from nautilus_trader.model.objects import FIXED_PRECISION, PRICE_MAX, QUANTITY_MAX
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from nautilus_ai.data.arrays import BarArrays, FloatArray, IntArray, QuoteArrays
@@ -93,7 +94,13 @@ __all__ = [
 
 
 def fixed_point_column(
-    values: FloatArray, precision: int, what: str, *, exact: bool
+    values: FloatArray,
+    precision: int,
+    what: str,
+    *,
+    exact: bool,
+    ts: IntArray | None = None,
+    at: str = "the row at",
 ) -> pa.FixedSizeBinaryArray:
     """Encode floats as Nautilus 128-bit fixed-point raw values (``fixed_size_binary[16]``).
 
@@ -109,14 +116,23 @@ def fixed_point_column(
         If True (prices), a value with more decimals than ``precision`` raises instead of being
         rounded: a real price must never change silently. If False (sizes), values are rounded
         half-to-even.
+    ts : ndarray of int64, optional
+        The rows' times (UTC ns): an error names the bad row's time, which a user can find in
+        the files (a row number of the merged, validated series cannot be).
+    at : str
+        How a message introduces that time (``"the bar closing at"``).
     """
     if not 0 <= precision <= FIXED_PRECISION:
         raise ValueError(f"{what}: precision must be in 0..{FIXED_PRECISION}, got {precision}")
     scaled = values * (10.0**precision)
     points = np.rint(scaled)
+
+    def where(row: int) -> str:
+        return f"row {row}" if ts is None else f"{at} {utc_millis(int(ts[row]))}"
+
     if not np.all(np.isfinite(points)):
         row = int(np.flatnonzero(~np.isfinite(points))[0])
-        raise ValueError(f"{what}: row {row} is not finite ({values[row]})")
+        raise ValueError(f"{what}: {where(row)} is not finite ({float(values[row])})")
     if exact and len(points):
         # Float parsing leaves ~1e-16 relative noise; a real extra decimal is >= 0.1 point.
         tolerance = 1e-6 + 1e-9 * float(np.max(np.abs(points)))
@@ -124,8 +140,36 @@ def fixed_point_column(
         if off.any():
             row = int(np.flatnonzero(off)[0])
             raise ValueError(
-                f"{what}: row {row} value {values[row]!r} has more than {precision} decimals"
+                f"{what}: {where(row)} has {float(values[row])!r}, more than the "
+                f"{precision} decimals of the instrument's prices (refused, not rounded; "
+                f"{int(off.sum()):,} such row(s))"
             )
+    if not exact and len(points):
+        # Sizes are rounded to the instrument's size precision (whole units for FX): a volume
+        # given in millions or lots (0.35, 1.25) was stored as 0 / 1 without a word. Rounding
+        # that changes a size by more than 1 % is refused instead.
+        stored = points / 10.0**precision
+        changed = (values > 0) & (np.abs(stored - values) > 0.01 * np.abs(values))
+        if changed.any():
+            row = int(np.flatnonzero(changed)[0])
+            raise ValueError(
+                f"{what}: {where(row)} has {float(values[row]):g}, which the instrument's "
+                f"sizes ({precision} decimals) would store as {float(stored[row]):g} "
+                f"({int(changed.sum()):,} such row(s)): sizes are in units of the base "
+                "currency; are these in lots or millions? (a CSV spec may leave the column "
+                "out: sizes 0)"
+            )
+    # Nautilus refuses a larger value when it reads the catalog (a Rust panic in
+    # Quantity::from_raw, for a volume of 1e14 in a CSV): refuse it here, before it is stored.
+    limit = PRICE_MAX if exact else QUANTITY_MAX
+    beyond = np.abs(values) > limit
+    if beyond.any():
+        row = int(np.flatnonzero(beyond)[0])
+        raise ValueError(
+            f"{what}: {where(row)} has {float(values[row]):g}, beyond the largest "
+            f"{'price' if exact else 'size'} Nautilus reads ({limit:g}); a catalog holding "
+            "it could not be read (refused)"
+        )
     if np.any(np.abs(points) >= 2.0**62):
         raise ValueError(f"{what}: value out of range for fixed-point precision {precision}")
     words = int128_times_power_of_ten(points.astype(np.int64), FIXED_PRECISION - precision)
@@ -210,19 +254,22 @@ def _bars_table(instrument: Instrument, bar_type: BarType, arrays: BarArrays) ->
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise ValueError(
-            f"{what}: bar {row} is not OHLC-consistent (o={arrays.open[row]} h={arrays.high[row]} "
+            f"{what}: the bar closing at {utc_millis(int(arrays.ts_event[row]))} is not "
+            f"OHLC-consistent (o={arrays.open[row]} h={arrays.high[row]} "
             f"l={arrays.low[row]} c={arrays.close[row]}); drop it in validation first"
         )
     if np.any(arrays.volume < 0):
         raise ValueError(f"{what}: negative volume at row {int(np.argmax(arrays.volume < 0))}")
     ts = _timestamps(arrays.ts_event, what, strict=True)
     pp, sp = instrument.price_precision, instrument.size_precision
+    exact: dict[str, Any] = {"exact": True, "ts": arrays.ts_event, "at": "the bar closing at"}
+    sizes: dict[str, Any] = {**exact, "exact": False}
     fields = [
-        ("open", fixed_point_column(arrays.open, pp, f"{what} open", exact=True)),
-        ("high", fixed_point_column(arrays.high, pp, f"{what} high", exact=True)),
-        ("low", fixed_point_column(arrays.low, pp, f"{what} low", exact=True)),
-        ("close", fixed_point_column(arrays.close, pp, f"{what} close", exact=True)),
-        ("volume", fixed_point_column(arrays.volume, sp, f"{what} volume", exact=False)),
+        ("open", fixed_point_column(arrays.open, pp, f"{what} open", **exact)),
+        ("high", fixed_point_column(arrays.high, pp, f"{what} high", **exact)),
+        ("low", fixed_point_column(arrays.low, pp, f"{what} low", **exact)),
+        ("close", fixed_point_column(arrays.close, pp, f"{what} close", **exact)),
+        ("volume", fixed_point_column(arrays.volume, sp, f"{what} volume", **sizes)),
     ]
     metadata = {"bar_type": what, "instrument_id": str(bar_type.instrument_id)}
     return _table(fields, ts, metadata, pp, sp)
@@ -233,12 +280,13 @@ def _quotes_table(instrument: Instrument, arrays: QuoteArrays) -> pa.Table:
     if np.any(arrays.bid_size < 0) or np.any(arrays.ask_size < 0):
         raise ValueError(f"{what}: negative quote size")
     ts = _timestamps(arrays.ts_event, what, strict=False)
-    pp, sp = instrument.price_precision, instrument.size_precision
+    pp, sp, t = instrument.price_precision, instrument.size_precision, arrays.ts_event
+    sizes: dict[str, Any] = {"exact": False, "ts": t}
     fields = [
-        ("bid_price", fixed_point_column(arrays.bid, pp, f"{what} bid", exact=True)),
-        ("ask_price", fixed_point_column(arrays.ask, pp, f"{what} ask", exact=True)),
-        ("bid_size", fixed_point_column(arrays.bid_size, sp, f"{what} bid_size", exact=False)),
-        ("ask_size", fixed_point_column(arrays.ask_size, sp, f"{what} ask_size", exact=False)),
+        ("bid_price", fixed_point_column(arrays.bid, pp, f"{what} bid", exact=True, ts=t)),
+        ("ask_price", fixed_point_column(arrays.ask, pp, f"{what} ask", exact=True, ts=t)),
+        ("bid_size", fixed_point_column(arrays.bid_size, sp, f"{what} bid_size", **sizes)),
+        ("ask_size", fixed_point_column(arrays.ask_size, sp, f"{what} ask_size", **sizes)),
     ]
     return _table(fields, ts, {"instrument_id": what}, pp, sp)
 

@@ -24,7 +24,8 @@ def ask_from_bid(bid: BarArrays, spread_pips: float, pip_size: float, precision:
     bid : BarArrays
         Real BID bars (not modified).
     spread_pips : float
-        Constant spread in pips, >= 0.
+        Constant spread in pips, >= 0, a whole number of price increments (0.1 pip for
+        EUR/USD at 5 decimals); another is refused, not rounded.
     pip_size : float
         One pip in price units (0.0001 for EUR/USD).
     precision : int
@@ -38,7 +39,17 @@ def ask_from_bid(bid: BarArrays, spread_pips: float, pip_size: float, precision:
     if not (np.isfinite(spread_pips) and spread_pips >= 0):
         raise ValueError(f"spread_pips must be a finite number >= 0, got {spread_pips}")
     scale = 10.0**precision
-    spread_points = round(spread_pips * pip_size * scale)
+    exact = spread_pips * pip_size * scale
+    spread_points = round(exact)
+    if abs(exact - spread_points) > 1e-6:
+        # 0.25 pips of EUR/USD is 2.5 price increments: it was stored as 0.2 pips (0.04 as
+        # none at all, ASK = BID) under a summary that said 0.25.
+        step = 1 / (pip_size * scale)
+        raise ValueError(
+            f"spread_pips {spread_pips:g} is not a whole number of price increments "
+            f"({step:g} pip at {precision} decimals): it would be stored as "
+            f"{spread_points * step:g}"
+        )
 
     def shift(values: np.ndarray) -> np.ndarray:
         return np.asarray((np.rint(values * scale) + spread_points) / scale, dtype=np.float64)

@@ -7,6 +7,7 @@ shared fixtures (Dukascopy CSV export, NautilusTrader's FXCM bars and TrueFX tic
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from nautilus_ai.data.textio import (
     FieldCheck,
     check_finite_positive,
     check_float,
+    first_line,
     input_paths,
     line_of_row,
     local_to_utc_at_lines,
@@ -33,6 +35,7 @@ from nautilus_ai.data.textio import (
     read_source_bytes,
     reject_bad_prices,
     reject_bad_sizes,
+    reject_bars_of_another_length,
     reject_rows,
     sorted_by_first_timestamp,
 )
@@ -60,9 +63,12 @@ class CsvSpec:
     timestamp_format : str
         A strptime pattern (``"%Y-%m-%d %H:%M:%S"``; literal text such as ``.000`` allowed),
         ``"iso8601"`` (fractional seconds and ``+HH:MM`` offsets allowed; an offset overrides
-        ``clock``), or ``"unix_s"`` / ``"unix_ms"`` / ``"unix_us"`` / ``"unix_ns"`` (UTC).
+        ``clock``), or ``"unix_s"`` / ``"unix_ms"`` / ``"unix_us"`` / ``"unix_ns"`` (UTC; a
+        fraction such as ``1486000000.5`` is read to the ns; a count outside 1971 - 2099 in
+        its unit is refused as the wrong unit).
     clock : str
-        Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"``.
+        Clock of naive timestamps: ``"UTC"``, an IANA zone, or ``"-05:00"`` (not with ``%z``
+        or unix formats: their stamps carry their own).
     delimiter : str
         One character.
     header : bool
@@ -128,6 +134,14 @@ class CsvSpec:
                 "timestamp_format",
                 "CsvSpec.timestamp_format: %f is not supported; use 'iso8601' for fractional "
                 "seconds, or a literal such as '.000'",
+            )
+        if "%z" in fmt and self.clock != "UTC":
+            # Arrow applies each stamp's offset; the clock was then applied on top (a +0100
+            # stamp read with clock America/New_York landed 5 h late, without a word).
+            raise FieldValueError(
+                "clock",
+                f"CsvSpec.clock {self.clock!r} would be applied on top of each timestamp's own "
+                "offset (%z in timestamp_format): leave clock out",
             )
         if fmt in _UNIX and self.clock != "UTC":
             raise FieldValueError(
@@ -244,7 +258,7 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 def _timestamp_check(spec: CsvSpec) -> FieldCheck:
     fmt = spec.timestamp_format
     if fmt in _UNIX:
-        return lambda text: None if re.fullmatch(r"-?\d+", text) else _fail(text, fmt)
+        return lambda text: None if _UNIX_TEXT.fullmatch(text) else _fail(text, fmt)
     if fmt == "iso8601":
         return lambda text: None if _ISO.match(text) else _fail(text, fmt)
 
@@ -268,7 +282,71 @@ def _resolve(spec: CsvSpec, names: list[str], name: str) -> int | None:
         return value
     if value not in names:
         raise ValueError(f"CsvSpec.{name} = {value!r} is not in the header {names}")
+    if names.count(value) > 1:  # the first was read, whichever the user meant
+        raise ValueError(
+            f"CsvSpec.{name} = {value!r} names {names.count(value)} columns of the "
+            f"header {names}: which one?"
+        )
     return names.index(value)
+
+
+_UNIX_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+# FX quotes exist from the end of Bretton Woods (1971); a count read in the wrong unit lands far
+# outside (ms read as s: year 49,000, past int64 ns; s read as ms: January 1970).
+_PLAUSIBLE_NS = (
+    int(np.datetime64("1971-01-01", "ns").astype(np.int64)),
+    int(np.datetime64("2100-01-01", "ns").astype(np.int64)),
+)
+
+
+def _unix_ns(fmt: str, source: str, data: bytes, text: pa.Array, skip: int) -> IntArray:
+    """Counts since the epoch (``1486000000`` or ``1486000000.123``) in unit ``fmt`` -> UTC ns.
+
+    A fraction is read exactly (to the ns). A count that is not a number, or one that lands
+    outside 1971 - 2099 in this unit (the wrong unit: it overflowed int64 ns, or read as
+    January 1970, without a word), names its line.
+    """
+    unit = _UNIX[fmt]
+    bad = pc.invert(pc.match_substring_regex(text, _UNIX_TEXT.pattern))
+    reject_rows(
+        source, data, bad.to_numpy(zero_copy_only=False), skip, f"timestamp is not a {fmt} count"
+    )
+    parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>\d+)(?:\.(?P<frac>\d+))?$")
+    whole_text = pc.struct_field(parts, "whole")
+    # Digits past int64 cannot even be parsed: out of range in any unit.
+    length = pc.utf8_length(whole_text)
+    long = pc.or_(
+        pc.greater(length, 19),
+        pc.and_(pc.equal(length, 19), pc.greater(whole_text, "9223372036854775807")),
+    ).to_numpy(zero_copy_only=False)
+    digits = pc.if_else(long, "0", whole_text)
+    whole = np.asarray(digits.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    negative = pc.equal(pc.struct_field(parts, "sign"), "-").to_numpy(zero_copy_only=False)
+    whole = np.where(negative, -whole, whole)
+    approx = whole.astype(np.float64) * unit
+    lo, hi = _PLAUSIBLE_NS
+    implausible = long | (approx < lo) | (approx >= hi)
+    if implausible.any():
+        row = int(np.flatnonzero(implausible)[0])
+        value = text[row].as_py()
+        guess = [
+            other
+            for other, size in _UNIX.items()
+            if not long[row] and lo <= float(whole[row]) * size < hi
+        ]
+        hint = f": is it {guess[0]}?" if guess else ""
+        raise DataFormatError(
+            source,
+            line_of_row(data, row, skip),
+            f"timestamp {value} read as {fmt} is outside 1971 - 2099{hint}",
+        )
+    frac_text = pc.utf8_slice_codeunits(
+        pc.utf8_rpad(pc.fill_null(pc.struct_field(parts, "frac"), ""), width=9, padding="0"),
+        0,
+        9,
+    )
+    frac = np.asarray(frac_text.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return whole * unit + frac * unit // 1_000_000_000  # never negative: 1971 at the earliest
 
 
 def _parse_timestamps(
@@ -276,8 +354,7 @@ def _parse_timestamps(
 ) -> IntArray:
     fmt = spec.timestamp_format
     if fmt in _UNIX:
-        values = pc.cast(column, pa.int64(), safe=False)
-        return np.asarray(values.to_numpy(), dtype=np.int64) * _UNIX[fmt]
+        return _unix_ns(fmt, source, data, column.combine_chunks(), skip)
     if fmt == "iso8601":
         text = column.combine_chunks()
         has_zone = pc.match_substring_regex(text, r"(Z|[+-]\d{2}:?\d{2})$")
@@ -311,18 +388,40 @@ def _parse_timestamps(
     return local_to_utc_at_lines(source, data, ns, spec.clock, skip)
 
 
+def _header_names(spec: CsvSpec, first: str) -> list[str]:
+    """The column names of the first line (quotes removed, as Arrow reads the rows), or
+    ``"0"``, ``"1"``... for a file without a header."""
+    fields = next(csv.reader([first], delimiter=spec.delimiter)) if first else [""]
+    if spec.header:
+        return [n.strip() for n in fields]
+    return [str(i) for i in range(len(fields))]
+
+
+def _header_hint(spec: CsvSpec, names: list[str], message: str) -> str:
+    """``message``, with the likely delimiter when the first line did not split at all."""
+    if names == [""]:
+        return f"{message}: the first line is empty (an empty file?)"
+    if len(names) == 1:
+        found = [d for d in ",;\t|" if d != spec.delimiter and d in names[0]]
+        if found:
+            return (
+                f"{message}: the first line has one column for delimiter {spec.delimiter!r}; "
+                f"is the delimiter {found[0]!r}?"
+            )
+    return message
+
+
 def _read_table(spec: CsvSpec, path: Path) -> tuple[str, bytes, pa.Table, list[str], int]:
     source, data = read_source_bytes(path)
-    first = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
-    if spec.header:
-        names = [n.strip() for n in first.split(spec.delimiter)]
-    else:
-        names = [str(i) for i in range(len(first.split(spec.delimiter)))]
+    names = _header_names(spec, first_line(data).decode("utf-8", "replace"))
     prices = {"open", "high", "low", "close", "bid", "ask"}
     checks: list[FieldCheck] = [_accept] * len(names)
     types: list[pa.DataType] = [pa.string()] * len(names)
     for name in CsvSpec._column_fields():
-        index = _resolve(spec, names, name)
+        try:
+            index = _resolve(spec, names, name)
+        except ValueError as exc:  # the spec and this file's header disagree: name the file
+            raise DataFormatError(source, 1, _header_hint(spec, names, str(exc))) from None
         if index is None:
             continue
         if name == "timestamp":
@@ -387,6 +486,7 @@ def _read_bar_file(spec: CsvSpec, path: Path) -> BarArrays:
             f"bar {int(step[row - 1]) / 1e9:g} s after the one before, but bar_seconds is "
             f"{spec.bar_seconds}: the bars would overlap (is bar_seconds right?)",
         )
+    reject_bars_of_another_length(source, ts, period)
     if newest_first:
         ts, columns, volume = ts[::-1], [c[::-1] for c in columns], volume[::-1]
     if spec.timestamp_is == "start":

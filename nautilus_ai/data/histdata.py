@@ -35,6 +35,7 @@ from nautilus_ai.data.textio import (
     read_source_bytes,
     reject_bad_prices,
     reject_bad_sizes,
+    reject_bars_of_another_length,
     reject_rows,
     sorted_by_first_timestamp,
 )
@@ -136,6 +137,7 @@ def _read_m1_file(path: Path, clock: str, bar_seconds: int) -> BarArrays:
     reject_rows(
         name, data, seconds % bar_seconds != 0, 0, f"bar start not on a whole {bar_seconds} s"
     )
+    reject_bars_of_another_length(name, seconds * 1_000_000_000, bar_seconds * 1_000_000_000)
     start_utc = local_to_utc_at_lines(name, data, seconds * 1_000_000_000, clock, 0)
     return BarArrays(
         ts_event=start_utc + bar_seconds * 1_000_000_000,

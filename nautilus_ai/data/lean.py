@@ -40,6 +40,7 @@ from nautilus_ai.data.textio import (
     read_source_bytes,
     reject_bad_prices,
     reject_bad_sizes,
+    reject_bars_of_another_length,
     reject_rows,
 )
 
@@ -249,6 +250,7 @@ def _read_bar_file(
     reject_rows(
         name, data, local % period != 0, 0, f"{resolution} bar start not on a whole {resolution}"
     )
+    reject_bars_of_another_length(name, local, period)
     start = local_to_utc_at_lines(name, data, local, clock, 0)
     close_ts = start + period
     sides = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ __all__ = [
     "check_float",
     "check_int",
     "first_bad_line",
+    "first_line",
     "float_column",
     "input_paths",
     "line_of_row",
@@ -39,8 +41,10 @@ __all__ = [
     "read_source_bytes",
     "reject_bad_prices",
     "reject_bad_sizes",
+    "reject_bars_of_another_length",
     "reject_rows",
     "sorted_by_first_timestamp",
+    "split_lines",
 ]
 
 # A field check raises ValueError with a short reason when the text is not acceptable.
@@ -110,14 +114,29 @@ _BOM = b"\xef\xbb\xbf"
 _COMPRESSED = (b"\x1f\x8b", b"PK\x03\x04")  # gzip, zip
 
 
+# The line ends Arrow's CSV reader knows: LF, CRLF and a lone CR (classic Mac, some Excel
+# exports). Line numbers must count the same lines Arrow reads, or a row's line is wrong (and a
+# CR-only file had one "line": naming a bad row's line failed with an IndexError).
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """``data`` cut into lines at LF, CRLF or a lone CR, as Arrow's CSV reader cuts it."""
+    return _LINE_END.split(data)
+
+
+def first_line(data: bytes) -> bytes:
+    """The first line of ``data`` (without its line end), however lines end."""
+    match = _LINE_END.search(data)
+    return data if match is None else data[: match.start()]
+
+
 def _data_lines(data: bytes, skip_rows: int) -> list[tuple[int, bytes]]:
     """(1-based line number, content) for each non-blank line after the header rows."""
-    lines = data.split(b"\n")
     out: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(lines, start=1):
+    for number, line in enumerate(split_lines(data), start=1):
         if number <= skip_rows:
             continue
-        line = raw.rstrip(b"\r")
         if line.strip():
             out.append((number, line))
     return out
@@ -222,6 +241,33 @@ def reject_bad_sizes(
 ) -> None:
     """Raise ``DataFormatError`` at the first row where ``column`` is not finite >= 0."""
     reject_rows(name, data, ~(np.isfinite(column) & (column >= 0)), skip_rows, reason)
+
+
+def _span(ns: int) -> str:
+    """A whole duration in words: ``1 day``, ``4 h``, ``15 min``, ``30 s``."""
+    for unit, size in (("day", 86_400), ("h", 3_600), ("min", 60)):
+        if ns % (size * 1_000_000_000) == 0:
+            count = ns // (size * 1_000_000_000)
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{ns / 1e9:g} s"
+
+
+def reject_bars_of_another_length(name: str, starts_ns: IntArray, period_ns: int) -> None:
+    """Raise ``DataFormatError`` when no two bars of a file are one period apart.
+
+    Bars of one length follow each other one period apart wherever the market is open, so a
+    file of three or more bars whose closest two are further apart holds bars of another
+    length: LEAN daily bars in an ``hour`` folder, hour rows read with ``bar_seconds=60``. They
+    were stored as bars of the wrong length (a day's range as an hour's), exit 0.
+    """
+    steps = np.diff(np.unique(starts_ns))
+    if len(steps) >= 2 and int(steps.min()) > period_ns:
+        raise DataFormatError(
+            name,
+            None,
+            f"no two bars are {_span(period_ns)} apart (the closest are "
+            f"{_span(int(steps.min()))} apart): bars of another length than {_span(period_ns)}?",
+        )
 
 
 def local_to_utc_at_lines(

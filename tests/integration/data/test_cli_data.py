@@ -47,6 +47,27 @@ def test_validate_reports_and_strict_exit(data_dir: Path, capsys) -> None:
     assert report["dropped"] == next(c for c in report["checks"] if c["name"] == "crossed")["count"]
 
 
+def test_validate_refuses_the_batches_import_refuses(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # 'data validate' read any batch: a file given twice (31,499 rows 'dropped as out of
+    # order'), OANDA and FXCM minutes as one series, minute and hour zips together, an
+    # --instrument-id of another pair; each exit 0, where the import refuses them.
+    january = str(data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv")
+    lean = data_dir / "lean/forex"
+    oanda, fxcm = (str(lean / m / "minute/eurusd/20140501_quote.zip") for m in ("oanda", "fxcm"))
+    hour = str(lean / "oanda/hour/eurusd.zip")
+    for argv, expected in [
+        (["histdata-m1", january, january], "the same file is given twice"),
+        (["lean", oanda, fxcm], "LEAN files of several markets ['fxcm', 'oanda']"),
+        (["lean", oanda, hour], "LEAN files of several resolutions ['hour', 'minute']"),
+        (["lean", hour, "--instrument-id", "GBP/USD.SIM"], "does not match the files' EURUSD"),
+    ]:
+        assert main(["data", "validate", *argv, "-q"]) == 2, argv
+        assert expected in capsys.readouterr().err, argv
+    assert main(["data", "validate", "lean", oanda, "-q"]) == 0
+
+
 LEAN_MINUTES = "lean/forex/oanda/minute/eurusd/*.zip"
 TICKS_08H = "dukascopy/EURUSD/2019/01/04/08h_ticks.bi5"
 
@@ -558,6 +579,28 @@ def test_a_bad_modelling_assumption_names_its_flag(
     assert capsys.readouterr().err == f"nautilus-ai: error: {expected}\n"
 
 
+@pytest.mark.parametrize(("value", "stored"), [("0.04", "0"), ("0.25", "0.2")])
+def test_a_spread_off_the_price_grid_is_refused_not_rounded(
+    tmp_path: Path, data_dir: Path, capsys, value: str, stored: str
+) -> None:
+    # EUR/USD's prices have 5 decimals, a 0.1 pip grid: --ask-spread-pips 0.25 was stored as
+    # 0.2 pips and 0.04 as none at all (ASK = BID), exit 0, under a summary saying 'BID + a
+    # constant 0.25 pip spread'.
+    rows = (data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv").read_text().splitlines()
+    january = tmp_path / "DAT_ASCII_EURUSD_M1_201701.csv"
+    january.write_text("\n".join(rows[:100]) + "\n")
+    catalog = tmp_path / "c"
+    argv = ["data", "import", "histdata-m1", str(january), "--catalog", str(catalog), "-q"]
+    assert main([*argv, "--ask-spread-pips", value]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: --ask-spread-pips (ask_spread_pips): spread_pips {value} is not a "
+        f"whole number of price increments (0.1 pip at 5 decimals): it would be stored as "
+        f"{stored}\n"
+    )
+    assert not (catalog / "data").exists()
+    assert main([*argv, "--ask-spread-pips", "0.3"]) == 0
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
@@ -653,3 +696,39 @@ def test_a_csv_spec_file_with_a_key_given_twice_is_refused(
         "object; only one value can hold\n"
     )
     assert not catalog.exists()
+
+
+def test_quotes_with_bid_and_ask_swapped_are_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # A spec mapping bid to the ask column and ask to the bid one stored 1,000 TrueFX ticks
+    # with 999 crossed ('crossed 999 flagged, kept'), exit 0: a market of negative spreads.
+    # Real crossings (LEAN FXCM, ~10 % of its ticks) still go in, flagged.
+    spec = tmp_path / "swapped.json"
+    spec.write_text(
+        json.dumps({"kind": "quotes", "timestamp": "timestamp", "timestamp_format": "iso8601",
+                    "bid": "ask", "ask": "bid"})
+    )  # fmt: skip
+    ticks = str(data_dir / "nautilus/truefx/usdjpy-ticks.csv")
+    catalog = tmp_path / "c"
+    argv = ["data", "import", "csv", ticks, "--catalog", str(catalog), "-q"]
+    assert main([*argv, "--spec", str(spec), "--instrument-id", "USD/JPY.SIM"]) == 2
+    assert capsys.readouterr().err == (
+        f"nautilus-ai: error: {ticks}: 999 of 1,000 quotes have bid > ask: are the bid and ask "
+        "columns swapped?; nothing was written\n"
+    )
+    assert not (catalog / "data").exists()
+    fxcm = str(data_dir / "lean/forex/fxcm/tick/eurusd/20140505_quote.zip")
+    assert main(["data", "import", "lean", fxcm, "--catalog", str(catalog), "-q"]) == 0
+
+
+def test_a_download_of_a_pair_no_import_can_read_is_refused(tmp_path: Path, capsys) -> None:
+    # 'data download EURUDS' (a typo) went to the datafeed, a request per hour of the range,
+    # for files no import could then read (no price scale): refused before any request.
+    argv = ["data", "download", "EURUDS", "--start", "2019-02-04", "--end", "2019-02-05"]
+    argv += ["--cache", str(tmp_path / "cache"), "--base-url", "http://127.0.0.1:9", "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nautilus-ai: error: EURUDS: not a pair whose Dukascopy files can be ")
+    assert err.endswith("; did you mean EURUSD?\n")
+    assert not (tmp_path / "cache").exists()

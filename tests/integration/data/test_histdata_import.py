@@ -116,7 +116,7 @@ def test_overlapping_write_merges_by_timestamp(tmp_path: Path) -> None:
         (lambda b: b.take(np.array([0, 0, 1])), "strictly increasing"),
         (
             lambda b: BarArrays(b.ts_event, b.open + 0.000001, b.high, b.low, b.close, b.volume),
-            "more than 5 decimals",
+            "more than the 5 decimals",
         ),
         (
             lambda b: BarArrays(b.ts_event, b.open, b.low, b.high, b.close, b.volume),

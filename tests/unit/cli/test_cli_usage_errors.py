@@ -47,3 +47,16 @@ def test_a_misspelt_option_is_matched_within_the_command_given(
 def test_a_misspelt_command_is_still_matched(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'backtest'?" in usage_error(["backtets", "x"], capsys)
     assert "did you mean 'pause'?" in usage_error(["control", "pausee"], capsys)
+
+
+def test_a_value_starting_with_a_dash_is_shown_how_to_give(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The README's FXCM clock typed as '--clock -05:00' read "argument --clock: expected one
+    # argument": argparse takes '-05:00' for an option, and nothing said what to type.
+    line = usage_error(["data", "validate", "lean", "x.zip", "--clock", "-05:00"], capsys)
+    assert line == (
+        "nautilus-ai: error: data validate: argument --clock: expected one argument; a value "
+        "starting with '-' goes after '=': --clock=-05:00 (see 'nautilus-ai data validate "
+        "--help')"
+    )

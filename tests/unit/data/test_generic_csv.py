@@ -220,3 +220,92 @@ def test_spec_fields_that_would_be_ignored_are_refused(changes: dict, message: s
         CsvSpec(**values)
     with pytest.raises(ValueError, match=message):
         CsvSpec.from_dict({k: v for k, v in values.items() if v is not None})
+
+
+def test_a_header_the_spec_does_not_fit_is_named_with_its_file(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # 'CsvSpec.timestamp = 'Time' is not in the header [...]' named no file (which of the
+    # files given?); a header Excel wrote with quotes ("Time","Open",...) was refused as not
+    # having Time, though Arrow reads the quoted rows; a CR-only file's header was the whole
+    # file; a file of another delimiter was refused without a word on why.
+    rows = (data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()[:101]
+    spec = CSV_PRESETS["dukascopy-csv-h1"]
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text("\n".join([",".join(f'"{n}"' for n in rows[0].split(",")), *rows[1:]]))
+    cr_only = tmp_path / "cr.csv"
+    cr_only.write_bytes("\r".join(rows).encode() + b"\r")
+    for path in (quoted, cr_only):
+        bars = read_csv_bars(path, spec)
+        assert len(bars) == 100 and bars.ts_event[0] == iso_ns("2017-01-01T23:00"), path
+    typo = tmp_path / "typo.csv"
+    typo.write_text("\n".join(["Tme" + rows[0][4:], *rows[1:]]))
+    with pytest.raises(DataFormatError, match=r"CsvSpec\.timestamp = 'Time' is not") as caught:
+        read_csv_bars(typo, spec)
+    assert (caught.value.source, caught.value.line) == (str(typo), 1)
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text("\n".join(row.replace(",", ";") for row in rows))
+    with pytest.raises(DataFormatError, match=r"is the delimiter ';'\?") as caught:
+        read_csv_bars(semicolons, spec)
+    assert (caught.value.source, caught.value.line) == (str(semicolons), 1)
+
+
+def test_unix_counts_with_fractions_or_in_the_wrong_unit(tmp_path: Path) -> None:
+    # 'unix_s' stamps with a fraction (1486000000.5, as many exports write them) failed with
+    # Arrow's 'Failed to parse string ... as a scalar of type int64' (a traceback line, no
+    # file or line); counts in the wrong unit were multiplied past int64 and wrapped round
+    # (ns counts read as unix_ms were stored in 2099 / 1940, exit 0), or read as January 1970.
+    def quotes(stamps: list[str], fmt: str) -> np.ndarray:
+        path = tmp_path / f"{fmt}.csv"
+        path.write_text("ts,bid,ask\n" + "".join(f"{s},1.05,1.0502\n" for s in stamps))
+        spec = CsvSpec(kind="quotes", timestamp="ts", timestamp_format=fmt, bid="bid", ask="ask")
+        return read_csv_quotes(path, spec).ts_event
+
+    base = iso_ns("2017-02-02T01:46:40")
+    assert list(quotes(["1486000000.5", "1486000001.000000001"], "unix_s")) == [
+        base + 500_000_000,
+        base + 1_000_000_001,
+    ]
+    assert list(quotes(["1486000000000.25"], "unix_ms")) == [base + 250_000]
+    assert list(quotes(["1486000000000000000"], "unix_ns")) == [base]
+    for stamps, fmt, message in [
+        (["1486000000000", "1486000000000000000"], "unix_ms", r"3: .* read as unix_ms is outside "
+         r"1971 - 2099: is it unix_ns\?"),
+        (["1486000000000"], "unix_s", r"2: .* read as unix_s is outside 1971 - 2099: is it "
+         r"unix_ms\?"),
+        (["1486000000"], "unix_ms", r"2: .* read as unix_ms .*: is it unix_s\?"),
+        (["99999999999999999999999"], "unix_ns", r"2: .* read as unix_ns is outside"),
+        (["1486000000x"], "unix_s", r"2: timestamp is not a unix_s count"),
+    ]:  # fmt: skip
+        with pytest.raises(DataFormatError, match=rf"{fmt}\.csv:{message}"):
+            quotes(stamps, fmt)
+
+
+def test_a_clock_on_stamps_with_their_own_offset_is_refused(tmp_path: Path) -> None:
+    # '%z' stamps carry their offset, which Arrow applies; the spec's clock was then applied on
+    # top: '2017-02-02 01:46:40+0100' with clock America/New_York was stored at 05:46:40 UTC
+    # instead of 00:46:40, exit 0.
+    path = tmp_path / "zoned.csv"
+    path.write_text("ts,bid,ask\n2017-02-02 01:46:40+0100,1.05,1.0502\n")
+    values = {"kind": "quotes", "timestamp": "ts", "timestamp_format": "%Y-%m-%d %H:%M:%S%z",
+              "bid": "bid", "ask": "ask"}  # fmt: skip
+    assert list(read_csv_quotes(path, CsvSpec(**values)).ts_event) == [
+        iso_ns("2017-02-02T00:46:40")
+    ]
+    message = r"CsvSpec.clock 'America/New_York' would be applied on top of each timestamp's own"
+    with pytest.raises(ValueError, match=message):
+        CsvSpec(**values, clock="America/New_York")
+    with pytest.raises(ValueError, match=r"clock: " + message):
+        CsvSpec.from_dict({**values, "clock": "America/New_York"})
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    # 'Time,Open,High,Low,Close,Close' (a bid close and an ask close, say): the spec's
+    # close = 'Close' read the first without a word.
+    rows = (data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv").read_text().splitlines()[:11]
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join(["Time,Open,High,Low,Close,Close", *rows[1:]]) + "\n")
+    with pytest.raises(
+        DataFormatError, match=r"twice\.csv:1: CsvSpec\.close = 'Close' names 2 columns"
+    ):
+        read_csv_bars(path, CSV_PRESETS["dukascopy-csv-h1"])

@@ -10,7 +10,9 @@ from fixtures.data_files import iso_ns, write_zip
 
 from nautilus_ai.data import (
     BarArrays,
+    CsvSpec,
     DataFormatError,
+    read_csv_bars,
     read_histdata_m1,
     read_lean_bars,
     read_lean_ticks,
@@ -225,3 +227,27 @@ def test_a_renamed_hour_file_is_refused(tmp_path: Path, lean: Path) -> None:
         match=r"gbpusd\.zip: the file name says gbpusd but its member 'eurusd\.csv'",
     ):
         read_lean_bars(renamed)
+
+
+def test_bars_of_another_length_are_refused(tmp_path: Path, lean: Path, data_dir: Path) -> None:
+    # LEAN's daily eurusd.zip copied into an 'hour' folder: every day starts on a whole hour,
+    # so its 3,738 daily bars were stored as 1-HOUR bars (a day's range as an hour's), exit 0;
+    # likewise hour rows read by a CSV spec with bar_seconds=60 became 1-MINUTE bars.
+    misplaced = tmp_path / "oanda" / "hour" / "eurusd.zip"
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes((lean / "oanda" / "daily" / "eurusd.zip").read_bytes())
+    with pytest.raises(
+        DataFormatError,
+        match=r"eurusd\.zip:eurusd\.csv: no two bars are 1 h apart \(the closest are 1 day "
+        r"apart\): bars of another length than 1 h\?",
+    ):
+        read_lean_bars(misplaced)
+    hours = data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv"
+    minutes = CsvSpec.from_dict(
+        {"kind": "bars", "timestamp": "Time", "timestamp_format": "%d.%m.%Y %H:%M:%S.000",
+         "open": "Open", "high": "High", "low": "Low", "close": "Close", "bar_seconds": 60}
+    )  # fmt: skip
+    with pytest.raises(DataFormatError, match=r"no two bars are 1 min apart \(the closest are 1 h"):
+        read_csv_bars(hours, minutes)
+    # Real files of every resolution still read, gaps, weekends and all.
+    assert len(read_lean_bars(lean / "fxcm" / "daily" / "eurusd.zip")[0]) == 3_487

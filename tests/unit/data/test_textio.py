@@ -39,3 +39,23 @@ def test_gzip_files_are_read_and_bad_ones_named(tmp_path: Path, data_dir: Path) 
         with pytest.raises(DataFormatError, match=expected) as caught:
             read_csv_bars(bad, CSV_PRESETS["dukascopy-csv-h1"])
         assert caught.value.source == str(bad)
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "\n"])
+def test_a_bad_row_is_named_at_its_line_whatever_the_line_ends(
+    tmp_path: Path, data_dir: Path, end: str
+) -> None:
+    # Arrow reads a lone CR as a line end (classic Mac, some Excel exports), but the line
+    # numbers were counted at LF only: a CR-only file was one "line", and naming its bad row
+    # failed with 'IndexError: list index out of range' (exit 1, no file, no line).
+    rows = (data_dir / "histdata/DAT_ASCII_EURUSD_M1_201701.csv").read_text().splitlines()[:60]
+    fields = rows[49].split(";")
+    rows[49] = ";".join([fields[0], "0", *fields[2:]])
+    path = tmp_path / "DAT_ASCII_EURUSD_M1_201701.csv"
+    path.write_bytes(end.join(rows).encode() + end.encode())
+    with pytest.raises(DataFormatError, match="prices must be finite numbers > 0") as caught:
+        read_histdata_m1(path)
+    assert (caught.value.source, caught.value.line) == (str(path), 50)
+    del rows[49]
+    path.write_bytes(end.join(rows).encode() + end.encode())
+    assert len(read_histdata_m1(path)) == 59
