@@ -20,6 +20,7 @@ from nautilus_ai.backtest.config import ConfigError, RunFile
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.config_nautilus import check_bar_spec
 from nautilus_ai.data.catalog import CatalogInfo, catalog_info
+from nautilus_ai.data.catalog_layout import BAR_FOLDER
 from nautilus_ai.timefmt import utc_minute
 
 __all__ = ["check_report_dir", "loaded_bar_types", "preflight"]
@@ -265,25 +266,50 @@ def _stored_span(info: CatalogInfo, bar_type: str) -> tuple[int, int] | None:
 
 
 def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath) -> None:
-    """A window outside every stored bar loads none: the run could only fail (zero bars)."""
+    """A window that holds no stored bar loads none: the run could only fail (zero bars).
+
+    The window is checked against the bars themselves (:func:`~nautilus_ai.data.catalog.
+    window_rows`, the ``ts_init`` column only), not only against the first and last stored bar:
+    a window inside the stored span can still hold none (a weekend, a gap in the data).
+    ``backtest --check`` and the run itself (:func:`preflight` runs first) share this check.
+    """
+    from nautilus_ai.data.catalog import window_rows
+
     stored = _stored_span(info, bar_type)
     if stored is None or (data.start_time is None and data.end_time is None):
         return
     first, last = stored
     start = _ns(data.start_time) if data.start_time is not None else None
     end = _ns(data.end_time) if data.end_time is not None else None
+    gap = ""
     if start is not None and start > last:
         key, received = "start_time", data.start_time
     elif end is not None and end < first:
         key, received = "end_time", data.end_time
-    else:
-        return
+    else:  # inside the stored span: count the bars the window holds
+        found = window_rows(info.path, BAR_FOLDER, bar_type, start, end)
+        if found.rows:
+            return
+        key = "start_time" if data.start_time is not None else "end_time"
+        received = data.start_time if key == "start_time" else data.end_time
+        gap = (
+            f"; the window falls in a gap of the data (a weekend?), the nearest bars are at "
+            f"{_moment(found.before_ns)} and {_moment(found.after_ns)} UTC"
+        )
+    window = (
+        f"{_moment(start) if start is not None else 'the first bar'} to "
+        f"{_moment(end) if end is not None else 'the last bar'}"
+    )
     raise ConfigFieldError(
         (*where, key),
-        f"the window holds no {bar_type} bars: the catalog holds them from {utc_minute(first)} to "
-        f"{utc_minute(last)} UTC",
+        f"the window ({window} UTC) holds no {bar_type} bars: the catalog holds them from "
+        f"{utc_minute(first)} to {utc_minute(last)} UTC{gap}",
         received=received,
     )
+
+
+def _moment(ns: int | None) -> str:
+    return "none" if ns is None else utc_minute(ns)
 
 
 def _venue_configured(instrument: str, venues: list[str], where: KeyPath) -> None:

@@ -251,20 +251,34 @@ def test_a_model_that_fails_mid_run_fails_the_run(
         assert outcome.summary.trades > 0  # it traded until the model failed
 
 
-def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
-    # inside the stored span, but a weekend: only the run can tell
+def test_a_window_in_a_gap_of_the_data_is_refused_by_the_check_and_the_run(
+    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A weekend inside the stored span passed `backtest --check` (only the first / last stored
+    bar were compared) and the run then failed on zero bars. The check counts the window's
+    bars; the run (which runs the same preflight) refuses it too, before loading anything."""
+    from nautilus_ai.cli import main
+
     raw = demo_variant(
         demo_catalog,
         lambda r: r["run"]["data"][0].update(
             start_time="2017-01-07T00:00:00Z", end_time="2017-01-08T12:00:00Z"
         ),
     )
-    outcome = run(raw, tmp_path)
-    assert only_reason(outcome) == (
-        f"{STRATEGY}: ran on zero bars: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars between "
-        "2017-01-07T00:00:00Z and 2017-01-08T12:00:00Z"
+    expected = (
+        "run.data[0].start_time: the window (2017-01-07 00:00 to 2017-01-08 12:00 UTC) holds no "
+        "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars: the catalog holds them from 2017-01-02 07:01 to "
+        "2017-06-30 20:59 UTC; the window falls in a gap of the data (a weekend?), the nearest "
+        "bars are at 2017-01-06 22:00 and 2017-01-08 22:01 UTC"
     )
-    assert outcome.strategies[STRATEGY].bars == 0
+    raw["report_dir"] = str(tmp_path / "reports")
+    path = tmp_path / "weekend.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    for args in (["backtest", "--check", str(path)], ["backtest", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "reports").exists()
 
 
 @pytest.mark.parametrize(
@@ -283,8 +297,9 @@ def test_a_window_outside_the_stored_bars_is_refused_by_the_check(
     raw = demo_variant(demo_catalog, lambda r: r["run"]["data"][0].update(window))
     with pytest.raises(
         ConfigError,
-        match=rf"run.data\[0\].{key}: the window holds no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL "
-        r"bars: the catalog holds them from 2017-01-02 07:01 to 2017-06-30 20:59 UTC",
+        match=rf"run.data\[0\].{key}: the window \(.* UTC\) holds no "
+        r"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars: the catalog holds them from 2017-01-02 07:01 "
+        r"to 2017-06-30 20:59 UTC \(received",
     ):
         preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
