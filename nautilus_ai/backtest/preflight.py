@@ -159,17 +159,11 @@ def _model_not_fitted_on_the_run(
     """A run labelled out-of-sample must not trade on bars inside the model's training or
     validation window (its card's ``train_window`` / ``validation_window``): the report would
     call an in-sample result out-of-sample."""
-    import json
+    from nautilus_ai.models.fitted import fitted_overlap
 
     predictor = config.get("predictor")
     path = predictor.get("path") if isinstance(predictor, Mapping) else None
     if not isinstance(path, str):
-        return
-    try:
-        card = json.loads((Path(path) / "model_card.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # no readable card: the model's own loader names the problem
-    if not isinstance(card, Mapping):
         return
     for index, data in enumerate(run_file.run.data):
         if bar_type not in loaded_bar_types(data):
@@ -184,24 +178,16 @@ def _model_not_fitted_on_the_run(
             end = stored[1]
         if start is None or end is None:
             continue
-        for name in ("train_window", "validation_window"):
-            used = card.get(name)
-            if not isinstance(used, Mapping):
-                continue
-            try:
-                used_start, used_end = _ns(str(used["start"])), _ns(str(used["end"]))
-            except (KeyError, ValueError):
-                continue
-            if start < used_end and used_start <= end:  # the run's end is inclusive
-                raise ConfigFieldError(
-                    ("sample",),
-                    f"the run's bars ({utc_minute(start)} to {utc_minute(end)} UTC, "
-                    f"run.data[{index}]) "
-                    f"overlap the model's {name.replace('_', ' ')} ({utc_minute(used_start)} to "
-                    f"{utc_minute(used_end)} UTC, model {path}): an in-sample result; move "
-                    f"start_time to {utc_minute(used_end)} or later, or label the run in-sample",
-                    received=run_file.sample,
-                )
+        overlap = fitted_overlap(path, start, end + 1)  # the run's end is inclusive
+        if overlap is not None:
+            raise ConfigFieldError(
+                ("sample",),
+                f"the run's bars ({utc_minute(start)} to {utc_minute(end)} UTC, "
+                f"run.data[{index}]) overlap {overlap.describe()}: an in-sample result; move "
+                f"start_time to {utc_minute(overlap.end_ns)} or later, or label the run "
+                "in-sample",
+                received=run_file.sample,
+            )
 
 
 def _commission_minimum_currency(run_file: RunFile, instruments: Mapping[str, list[str]]) -> None:

@@ -80,3 +80,20 @@ def test_an_out_of_sample_run_after_the_validation_window_passes_the_check(
     err = capsys.readouterr().err
     # past the preflight, the check builds the model, and this one is a card without weights
     assert "overlap the model" not in err and "config.predictor: cannot be built" in err
+
+
+def test_the_refusal_names_the_card_file_the_fitted_window_and_the_run_window(
+    catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One overlap check (nautilus_ai.models.fitted) serves the preflight and the out-of-sample
+    workflows; its line names the card file, not only the model folder."""
+    model = _model(tmp_path / "mlp")
+    run_file = _run_file(tmp_path, catalog, model, start_time="2017-01-03T14:00:00Z",
+                         end_time="2017-01-03T18:00:00Z")  # fmt: skip
+    assert main(["backtest", "--check", str(run_file)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the run's bars (2017-01-03 14:00 to 2017-01-03 18:00 UTC, run.data[0]) overlap the "
+        "model's validation window (2017-01-03 12:00 to 2017-01-03 20:00 UTC, card "
+        f"{model / CARD_FILE}): an in-sample result; move start_time to 2017-01-03 20:00" in err
+    ), err
