@@ -53,7 +53,7 @@ OUT_OF_RANGE: dict[str, list[Any]] = {
     "top_size": [0, -5],
     "depth_ticks": [0],
     "levels": [0, -1],
-    "min_confidence": [1.5, -0.1],
+    "min_confidence": [1.5, -0.1, 1.0],
     "stop_loss_atr": [0, -3.0],
     "take_profit_atr": [0, -4.5],
     "max_holding_bars": [0, -240],
