@@ -148,6 +148,37 @@ def _check(run_file: RunFile) -> None:
                 _bars_stored(info, strategy_bar_type, own_catalog, (*where, "catalog_path"))
         if run_file.sample == "out-of-sample" and isinstance(strategy_bar_type, str):
             _model_not_fitted_on_the_run(run_file, catalogs, strategy_bar_type, config)
+        if isinstance(strategy_instrument, str) and not config.get("observe_only"):
+            _balance_to_size_from(run_file, strategy_instrument, index)
+
+
+def _balance_to_size_from(run_file: RunFile, instrument: str, strategy: int) -> None:
+    """A trading strategy sizes from its account's balance in the account currency (the venue's
+    ``base_currency``, else the instrument's quote currency): with none of it (``0 USD``, or
+    only ``EUR`` on a USD account) every entry was sized to zero, and ``--check`` said OK."""
+    venue_name = instrument.rsplit(".", 1)[-1]
+    for index, venue in enumerate(run_file.run.venues):
+        if str(venue.name) != venue_name:
+            continue
+        symbol = instrument.rsplit(".", 1)[0]
+        quote = symbol.split("/")[1] if symbol.count("/") == 1 else None
+        currency = str(venue.base_currency) if venue.base_currency else quote
+        if currency is None:
+            return  # an instrument whose quote currency its id does not tell
+        balances = [str(b).split() for b in venue.starting_balances or []]
+        held = sum(
+            float(parts[0]) for parts in balances if len(parts) == 2 and parts[1] == currency
+        )
+        if held > 0:
+            return
+        source = "the venue's base_currency" if venue.base_currency else f"{symbol}'s quote"
+        raise ConfigFieldError(
+            ("run", "venues", index, "starting_balances"),
+            f"holds no {currency}: run.engine.strategies[{strategy}] sizes its orders from the "
+            f"account's {currency} balance ({source}), so every entry would be sized to zero "
+            f"(give a positive {currency} balance, or set observe_only)",
+            received=[str(b) for b in venue.starting_balances or []],
+        )
 
 
 def _model_not_fitted_on_the_run(

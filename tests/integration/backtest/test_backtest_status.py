@@ -304,6 +304,25 @@ def test_a_window_outside_the_stored_bars_is_refused_by_the_check(
         preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
 
+@pytest.mark.parametrize("balances", [["0 USD"], ["100000 EUR"], ["0 USD", "5000 EUR"]])
+def test_no_balance_in_the_account_currency_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path, balances: list[str]
+) -> None:
+    """`backtest --check` said OK for `0 USD` (or only EUR on the USD account), and the run then
+    failed with every entry "sized to zero: drawdown". An observe-only run needs no balance."""
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=balances)
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"run.venues\[0\].starting_balances: holds no USD: run.engine.strategies\[0\] "
+        r"sizes its orders from the account's USD balance \(the venue's base_currency\)",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+    strategy_config(raw)["observe_only"] = True
+    preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+
+
 def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
