@@ -148,8 +148,47 @@ def _check(run_file: RunFile) -> None:
                 _bars_stored(info, strategy_bar_type, own_catalog, (*where, "catalog_path"))
         if run_file.sample == "out-of-sample" and isinstance(strategy_bar_type, str):
             _model_not_fitted_on_the_run(run_file, catalogs, strategy_bar_type, config)
+        feature_log = config.get("feature_log")
+        if isinstance(feature_log, Mapping) and isinstance(strategy_bar_type, str):
+            _feature_log_free(run_file, feature_log, strategy_bar_type, (*where, "feature_log"))
         if isinstance(strategy_instrument, str) and not config.get("observe_only"):
             _balance_to_size_from(run_file, strategy_instrument, index)
+
+
+def _feature_log_free(
+    run_file: RunFile, feature_log: Mapping[str, Any], bar_type: str, where: KeyPath
+) -> None:
+    """A decision log whose ``run_id`` already holds rows at or after the run's first bar: its
+    parts are never rewritten, so the run wrote none of its rows and failed at the end, after
+    ``--check`` had said OK. (A later window under the same id, a resumed run, is fine.)"""
+    from nautilus_ai.catalog.schema import OUTCOME_DIR, SNAPSHOT_DIR
+    from nautilus_ai.catalog.writer import last_stored_ts_init
+    from nautilus_ai.data.catalog import window_rows
+
+    run_id, catalog = feature_log.get("run_id"), feature_log.get("catalog_path")
+    if not isinstance(run_id, str) or not isinstance(catalog, str):
+        return  # no run id: a new folder per run
+    stored = [
+        last_stored_ts_init(catalog, folder, run_id) for folder in (SNAPSHOT_DIR, OUTCOME_DIR)
+    ]
+    last = max((ts for ts in stored if ts is not None), default=None)
+    if last is None:
+        return
+    for data in run_file.run.data:
+        if bar_type not in loaded_bar_types(data):
+            continue
+        start = _ns(data.start_time) if data.start_time is not None else None
+        end = _ns(data.end_time) if data.end_time is not None else None
+        clash = window_rows(data.catalog_path, BAR_FOLDER, bar_type, start, min(last, end or last))
+        if clash.rows:
+            raise ConfigFieldError(
+                (*where, "run_id"),
+                f"the catalog {catalog} already holds a decision log of run {run_id!r} up to "
+                f"{utc_minute(last)} UTC, and this run's bars start before that: its rows would "
+                "all be refused (logs are never rewritten); use a new run_id, or leave it out "
+                "for a new one per run",
+                received=run_id,
+            )
 
 
 def _balance_to_size_from(run_file: RunFile, instrument: str, strategy: int) -> None:

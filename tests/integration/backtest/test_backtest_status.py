@@ -323,6 +323,37 @@ def test_no_balance_in_the_account_currency_is_refused_by_the_check(
     preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
 
+def test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """`backtest --check` said OK for a `feature_log.run_id` whose log already held rows of
+    these bars (a re-run); the run then wrote none of its rows and failed at the end. A later
+    window under the same id (a resumed run) still passes."""
+    from nautilus_ai.catalog.schema import SNAPSHOT_DIR, parquet_file_name
+    from nautilus_ai.datasets import to_ns
+
+    log = tmp_path / "log"
+    part = log / "data" / SNAPSHOT_DIR / "r1"
+    part.mkdir(parents=True)
+    first, last = to_ns("2017-01-02T08:00:00Z"), to_ns("2017-01-06T00:00:00Z")
+    (part / parquet_file_name(first, last)).touch()  # the writer reads the span from the name
+
+    def edit(start: str) -> Callable[[dict[str, Any]], None]:
+        def change(r: dict[str, Any]) -> None:
+            r["run"]["data"][0]["start_time"] = start
+            strategy_config(r)["feature_log"] = {"catalog_path": str(log), "run_id": "r1"}
+
+        return change
+
+    with pytest.raises(
+        ConfigError,
+        match=r"config.feature_log.run_id: the catalog .* already holds a decision log of run "
+        r"'r1' up to 2017-01-06 00:00 UTC, and this run's bars start before that",
+    ):
+        preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-04")), tmp_path / "r"))
+    preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-06T00:01")), tmp_path / "r"))
+
+
 def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
