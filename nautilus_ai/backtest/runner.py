@@ -277,7 +277,7 @@ def _collect(run_file: RunFile, engine: Any, elapsed: float) -> BacktestOutcome:
     starting = Money.from_str(str(venue_config.starting_balances[0]))
     strategies = engine.trader.strategies()
     bar_type = _primary_bar_type(run_file)
-    data_config = config.data[0]
+    data_config = _data_loading(run_file, bar_type)
     bar_ts, bid_close, ask_close = _mark_prices(
         data_config.catalog_path, bar_type, data_config.start_time, data_config.end_time
     )
@@ -338,8 +338,6 @@ def _assess(
     outcome: BacktestOutcome,
     run_error: str | None,
 ) -> None:
-    data = run_file.run.data[0]
-    window = _window_text(data.start_time, data.end_time)
     # The primary series was read for the equity curve already: count it from there.
     bar_counts: dict[str, int] = {str(outcome.summary.extra.get("bar_type")): outcome.bar_ts.size}
     configs = (
@@ -361,6 +359,8 @@ def _assess(
         _assess_decisions(status, strategy, config)
         _assess_feature_log(status, strategy)
         if status.bars == 0:
+            data = _data_loading(run_file, str(bar_type))
+            window = _window_text(data.start_time, data.end_time)
             status.fail(f"ran on zero bars: no {bar_type} bars {window}")
         elif status.status == "ok" and status.filled == 0:
             status.notes.append(_no_trade_note(status, config))
@@ -381,6 +381,8 @@ def _assess(
     if run_error is not None and not claimed:  # the engine's, or an actor's
         outcome.reasons.append(run_error)
     if outcome.bar_ts.size == 0 and not outcome.reasons:
+        primary = _data_loading(run_file, str(outcome.summary.extra.get("bar_type")))
+        window = _window_text(primary.start_time, primary.end_time)
         outcome.reasons.append(f"no {outcome.summary.extra.get('bar_type')} bars {window}")
     outcome.status = "failed" if outcome.reasons else "ok"
     extra = dict(outcome.summary.extra)
@@ -550,14 +552,26 @@ def _describe_run_error(exc: BaseException) -> str:
 
 
 def _bar_count(run_file: RunFile, bar_type: str) -> int:
-    data = run_file.run.data[0]
-    try:
-        ts, _ = bar_arrays_from_catalog(
-            data.catalog_path, bar_type, *_window_ns(data.start_time, data.end_time)
-        )
-    except (FileNotFoundError, ValueError):
-        return 0
-    return int(ts.size)
+    """Bars of ``bar_type`` the run loads: counted in each data config that loads it (its own
+    catalog and window; the first data config's said zero for another catalog's bars)."""
+    count = 0
+    for data in run_file.run.data:
+        if bar_type not in loaded_bar_types(data):
+            continue
+        try:
+            ts, _ = bar_arrays_from_catalog(
+                data.catalog_path, bar_type, *_window_ns(data.start_time, data.end_time)
+            )
+        except (FileNotFoundError, ValueError):
+            continue
+        count += int(ts.size)
+    return count
+
+
+def _data_loading(run_file: RunFile, bar_type: str) -> Any:
+    """The first data config that loads ``bar_type`` (the first one when none names it)."""
+    data = run_file.run.data
+    return next((d for d in data if bar_type in loaded_bar_types(d)), data[0])
 
 
 def _window_ns(start: Any, end: Any) -> tuple[int | None, int | None]:
