@@ -116,6 +116,7 @@ def _check(run_file: RunFile) -> None:
             for bar_type in loaded_bar_types(data):
                 _bars_in_window(info, bar_type, data, where)
     _commission_minimum_currency(run_file, instruments_by_venue)
+    _single_currency_balances(run_file)
     engine = run.engine
     if not (engine and (engine.strategies or engine.actors)):
         raise ConfigFieldError(
@@ -257,6 +258,24 @@ def _model_not_fitted_on_the_run(
                 f"start_time to {utc_minute(overlap.end_ns)} or later, or label the run "
                 "in-sample",
                 received=run_file.sample,
+            )
+
+
+def _single_currency_balances(run_file: RunFile) -> None:
+    """A venue with a ``base_currency`` keeps a single-currency account: Nautilus refuses
+    starting balances in several currencies when it builds the engine, after ``--check`` had
+    said OK."""
+    for index, venue in enumerate(run_file.run.venues):
+        balances = [str(b) for b in venue.starting_balances or []]
+        currencies = list(dict.fromkeys(b.split()[-1] for b in balances if b.split()))
+        if venue.base_currency and len(currencies) > 1:
+            raise ConfigFieldError(
+                ("run", "venues", index, "starting_balances"),
+                f"holds {', '.join(currencies)}, but the venue's base_currency "
+                f"{venue.base_currency} makes a single-currency account (Nautilus refuses it); "
+                f"keep one {venue.base_currency} balance, or set base_currency to null for a "
+                "multi-currency account",
+                received=balances,
             )
 
 

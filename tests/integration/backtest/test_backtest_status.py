@@ -354,6 +354,23 @@ def test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_che
     preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-06T00:01")), tmp_path / "r"))
 
 
+def test_balances_in_two_currencies_on_a_single_currency_account_are_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """`backtest --check` said OK; Nautilus then refused to build the engine ("single-currency
+    account has multiple starting currencies")."""
+    balances = ["100000 USD", "5000 EUR"]
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=balances)
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"run.venues\[0\].starting_balances: holds USD, EUR, but the venue's "
+        r"base_currency USD makes a single-currency account",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+
+
 def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
