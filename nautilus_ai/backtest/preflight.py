@@ -232,9 +232,8 @@ def _model_not_fitted_on_the_run(
     call an in-sample result out-of-sample."""
     from nautilus_ai.models.fitted import fitted_overlap
 
-    predictor = config.get("predictor")
-    path = predictor.get("path") if isinstance(predictor, Mapping) else None
-    if not isinstance(path, str):
+    paths = _model_paths(config.get("predictor"))
+    if not paths:
         return
     for index, data in enumerate(run_file.run.data):
         if bar_type not in loaded_bar_types(data):
@@ -249,7 +248,8 @@ def _model_not_fitted_on_the_run(
             end = stored[1]
         if start is None or end is None:
             continue
-        overlap = fitted_overlap(path, start, end + 1)  # the run's end is inclusive
+        overlaps = (fitted_overlap(path, start, end + 1) for path in paths)  # end inclusive
+        overlap = next((o for o in overlaps if o is not None), None)
         if overlap is not None:
             raise ConfigFieldError(
                 ("sample",),
@@ -277,6 +277,21 @@ def _single_currency_balances(run_file: RunFile) -> None:
                 "multi-currency account",
                 received=balances,
             )
+
+
+def _model_paths(predictor: Any) -> list[str]:
+    """The ``path`` of the predictor config and of every backend nested in it (a fallback
+    chain's ``backends``, an ensemble's ``members``, a cache's ``backend``): a model trained on
+    the run's bars inside a chain was not checked."""
+    if isinstance(predictor, Mapping):
+        own = predictor.get("path")
+        paths = [own] if isinstance(own, str) else []
+        for value in predictor.values():
+            paths += _model_paths(value)
+        return paths
+    if isinstance(predictor, list | tuple):
+        return [path for item in predictor for path in _model_paths(item)]
+    return []
 
 
 def _commission_minimum_currency(run_file: RunFile, instruments: Mapping[str, list[str]]) -> None:
