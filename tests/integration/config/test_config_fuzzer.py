@@ -74,7 +74,7 @@ OUT_OF_RANGE: dict[str, list[Any]] = {
     "every_ticks": [0, -5],
     "entry_atr": [0, -1.0],
     "max_spread_atr": [0, -0.5],
-    "starting_balances": [["-100000 USD"], ["100000 USDX"], [], ["100000"]],
+    "starting_balances": [["-100000 USD"], ["100000 USDX"], [], ["100000"], ["1e20 USD"]],
     "log_level": ["LOUD", "ERRORR"],
     "oms_type": ["NETTNG", "netting"],
     "account_type": ["MARGINN"],
