@@ -34,7 +34,7 @@ from nautilus_trader.model.enums import (
     TriggerType,
 )
 from nautilus_trader.model.identifiers import InstrumentId, TraderId, Venue
-from nautilus_trader.model.objects import Currency
+from nautilus_trader.model.objects import MONEY_MAX, Currency
 
 from nautilus_ai.config_check import ConfigFieldError, FieldCheck, Hooks, import_object, nearest
 
@@ -152,6 +152,10 @@ def check_money(text: str) -> None:
         raise ValueError(f"amount {parts[0]!r} is not a number") from None
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"amount must be a finite number >= 0 (was {parts[0]!r})")
+    if amount > decimal.Decimal(str(MONEY_MAX)):  # Nautilus refused it when building the engine
+        raise ValueError(
+            f"amount must be at most {MONEY_MAX:,.0f}, Nautilus' largest (was {parts[0]!r})"
+        )
     check_currency(parts[1])
 
 

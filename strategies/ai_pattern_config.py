@@ -71,7 +71,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     observe_only : bool, default False
         Record decisions, send no orders.
     min_confidence : float, default 0.55
-        Below this confidence a signal is treated as no signal (and sized to zero).
+        Below this confidence a signal is treated as no signal (and sized to zero); in [0, 1).
     reverse_on_opposite, exit_on_hold, max_holding_bars
         Position management, see :class:`nautilus_ai.policy.PolicyConfig`.
     sizing : dict
@@ -133,7 +133,7 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
     catalog_path: str | None = None
     precompute_end_time: str | int | None = None
     observe_only: bool = False
-    min_confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.55
+    min_confidence: Annotated[float, msgspec.Meta(ge=0.0, lt=1.0)] = 0.55
     reverse_on_opposite: bool = True
     exit_on_hold: bool = False
     max_holding_bars: Annotated[int, msgspec.Meta(ge=1)] | None = None
@@ -160,6 +160,10 @@ class AIPatternConfig(StrategyConfig, frozen=True, forbid_unknown_fields=True, d
         # msgspec checks types and Meta ranges only when decoding: check a directly built
         # config the same way (types, ranges, nested schemas).
         check_instance(self, hooks=NAUTILUS_HOOKS)
+        if self.strategy_id is not None and not isinstance(self.strategy_id, str):
+            # Decoding makes it a StrategyId, which Nautilus' Strategy.__init__ (1.221 and
+            # 1.231) cannot take ("Argument 'name' has incorrect type"): keep its text.
+            msgspec.structs.force_setattr(self, "strategy_id", str(self.strategy_id))
         try:
             instrument_id = check_instrument_id(self.instrument_id)
         except ValueError as exc:

@@ -20,6 +20,7 @@ from nautilus_ai.backtest.config import ConfigError, RunFile
 from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.config_nautilus import check_bar_spec
 from nautilus_ai.data.catalog import CatalogInfo, catalog_info
+from nautilus_ai.data.catalog_layout import BAR_FOLDER
 from nautilus_ai.timefmt import utc_minute
 
 __all__ = ["check_report_dir", "loaded_bar_types", "preflight"]
@@ -115,6 +116,7 @@ def _check(run_file: RunFile) -> None:
             for bar_type in loaded_bar_types(data):
                 _bars_in_window(info, bar_type, data, where)
     _commission_minimum_currency(run_file, instruments_by_venue)
+    _single_currency_balances(run_file)
     engine = run.engine
     if not (engine and (engine.strategies or engine.actors)):
         raise ConfigFieldError(
@@ -147,6 +149,76 @@ def _check(run_file: RunFile) -> None:
                 _bars_stored(info, strategy_bar_type, own_catalog, (*where, "catalog_path"))
         if run_file.sample == "out-of-sample" and isinstance(strategy_bar_type, str):
             _model_not_fitted_on_the_run(run_file, catalogs, strategy_bar_type, config)
+        feature_log = config.get("feature_log")
+        if isinstance(feature_log, Mapping) and isinstance(strategy_bar_type, str):
+            _feature_log_free(run_file, feature_log, strategy_bar_type, (*where, "feature_log"))
+        if isinstance(strategy_instrument, str) and not config.get("observe_only"):
+            _balance_to_size_from(run_file, strategy_instrument, index)
+
+
+def _feature_log_free(
+    run_file: RunFile, feature_log: Mapping[str, Any], bar_type: str, where: KeyPath
+) -> None:
+    """A decision log whose ``run_id`` already holds rows at or after the run's first bar: its
+    parts are never rewritten, so the run wrote none of its rows and failed at the end, after
+    ``--check`` had said OK. (A later window under the same id, a resumed run, is fine.)"""
+    from nautilus_ai.catalog.schema import OUTCOME_DIR, SNAPSHOT_DIR
+    from nautilus_ai.catalog.writer import last_stored_ts_init
+    from nautilus_ai.data.catalog import window_rows
+
+    run_id, catalog = feature_log.get("run_id"), feature_log.get("catalog_path")
+    if not isinstance(run_id, str) or not isinstance(catalog, str):
+        return  # no run id: a new folder per run
+    stored = [
+        last_stored_ts_init(catalog, folder, run_id) for folder in (SNAPSHOT_DIR, OUTCOME_DIR)
+    ]
+    last = max((ts for ts in stored if ts is not None), default=None)
+    if last is None:
+        return
+    for data in run_file.run.data:
+        if bar_type not in loaded_bar_types(data):
+            continue
+        start = _ns(data.start_time) if data.start_time is not None else None
+        end = _ns(data.end_time) if data.end_time is not None else None
+        clash = window_rows(data.catalog_path, BAR_FOLDER, bar_type, start, min(last, end or last))
+        if clash.rows:
+            raise ConfigFieldError(
+                (*where, "run_id"),
+                f"the catalog {catalog} already holds a decision log of run {run_id!r} up to "
+                f"{utc_minute(last)} UTC, and this run's bars start before that: its rows would "
+                "all be refused (logs are never rewritten); use a new run_id, or leave it out "
+                "for a new one per run",
+                received=run_id,
+            )
+
+
+def _balance_to_size_from(run_file: RunFile, instrument: str, strategy: int) -> None:
+    """A trading strategy sizes from its account's balance in the account currency (the venue's
+    ``base_currency``, else the instrument's quote currency): with none of it (``0 USD``, or
+    only ``EUR`` on a USD account) every entry was sized to zero, and ``--check`` said OK."""
+    venue_name = instrument.rsplit(".", 1)[-1]
+    for index, venue in enumerate(run_file.run.venues):
+        if str(venue.name) != venue_name:
+            continue
+        symbol = instrument.rsplit(".", 1)[0]
+        quote = symbol.split("/")[1] if symbol.count("/") == 1 else None
+        currency = str(venue.base_currency) if venue.base_currency else quote
+        if currency is None:
+            return  # an instrument whose quote currency its id does not tell
+        balances = [str(b).split() for b in venue.starting_balances or []]
+        held = sum(
+            float(parts[0]) for parts in balances if len(parts) == 2 and parts[1] == currency
+        )
+        if held > 0:
+            return
+        source = "the venue's base_currency" if venue.base_currency else f"{symbol}'s quote"
+        raise ConfigFieldError(
+            ("run", "venues", index, "starting_balances"),
+            f"holds no {currency}: run.engine.strategies[{strategy}] sizes its orders from the "
+            f"account's {currency} balance ({source}), so every entry would be sized to zero "
+            f"(give a positive {currency} balance, or set observe_only)",
+            received=[str(b) for b in venue.starting_balances or []],
+        )
 
 
 def _model_not_fitted_on_the_run(
@@ -158,17 +230,10 @@ def _model_not_fitted_on_the_run(
     """A run labelled out-of-sample must not trade on bars inside the model's training or
     validation window (its card's ``train_window`` / ``validation_window``): the report would
     call an in-sample result out-of-sample."""
-    import json
+    from nautilus_ai.models.fitted import fitted_overlap
 
-    predictor = config.get("predictor")
-    path = predictor.get("path") if isinstance(predictor, Mapping) else None
-    if not isinstance(path, str):
-        return
-    try:
-        card = json.loads((Path(path) / "model_card.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # no readable card: the model's own loader names the problem
-    if not isinstance(card, Mapping):
+    paths = _model_paths(config.get("predictor"))
+    if not paths:
         return
     for index, data in enumerate(run_file.run.data):
         if bar_type not in loaded_bar_types(data):
@@ -183,24 +248,50 @@ def _model_not_fitted_on_the_run(
             end = stored[1]
         if start is None or end is None:
             continue
-        for name in ("train_window", "validation_window"):
-            used = card.get(name)
-            if not isinstance(used, Mapping):
-                continue
-            try:
-                used_start, used_end = _ns(str(used["start"])), _ns(str(used["end"]))
-            except (KeyError, ValueError):
-                continue
-            if start < used_end and used_start <= end:  # the run's end is inclusive
-                raise ConfigFieldError(
-                    ("sample",),
-                    f"the run's bars ({utc_minute(start)} to {utc_minute(end)} UTC, "
-                    f"run.data[{index}]) "
-                    f"overlap the model's {name.replace('_', ' ')} ({utc_minute(used_start)} to "
-                    f"{utc_minute(used_end)} UTC, model {path}): an in-sample result; move "
-                    f"start_time to {utc_minute(used_end)} or later, or label the run in-sample",
-                    received=run_file.sample,
-                )
+        overlaps = (fitted_overlap(path, start, end + 1) for path in paths)  # end inclusive
+        overlap = next((o for o in overlaps if o is not None), None)
+        if overlap is not None:
+            raise ConfigFieldError(
+                ("sample",),
+                f"the run's bars ({utc_minute(start)} to {utc_minute(end)} UTC, "
+                f"run.data[{index}]) overlap {overlap.describe()}: an in-sample result; move "
+                f"start_time to {utc_minute(overlap.end_ns)} or later, or label the run "
+                "in-sample",
+                received=run_file.sample,
+            )
+
+
+def _single_currency_balances(run_file: RunFile) -> None:
+    """A venue with a ``base_currency`` keeps a single-currency account: Nautilus refuses
+    starting balances in several currencies when it builds the engine, after ``--check`` had
+    said OK."""
+    for index, venue in enumerate(run_file.run.venues):
+        balances = [str(b) for b in venue.starting_balances or []]
+        currencies = list(dict.fromkeys(b.split()[-1] for b in balances if b.split()))
+        if venue.base_currency and len(currencies) > 1:
+            raise ConfigFieldError(
+                ("run", "venues", index, "starting_balances"),
+                f"holds {', '.join(currencies)}, but the venue's base_currency "
+                f"{venue.base_currency} makes a single-currency account (Nautilus refuses it); "
+                f"keep one {venue.base_currency} balance, or set base_currency to null for a "
+                "multi-currency account",
+                received=balances,
+            )
+
+
+def _model_paths(predictor: Any) -> list[str]:
+    """The ``path`` of the predictor config and of every backend nested in it (a fallback
+    chain's ``backends``, an ensemble's ``members``, a cache's ``backend``): a model trained on
+    the run's bars inside a chain was not checked."""
+    if isinstance(predictor, Mapping):
+        own = predictor.get("path")
+        paths = [own] if isinstance(own, str) else []
+        for value in predictor.values():
+            paths += _model_paths(value)
+        return paths
+    if isinstance(predictor, list | tuple):
+        return [path for item in predictor for path in _model_paths(item)]
+    return []
 
 
 def _commission_minimum_currency(run_file: RunFile, instruments: Mapping[str, list[str]]) -> None:
@@ -265,25 +356,50 @@ def _stored_span(info: CatalogInfo, bar_type: str) -> tuple[int, int] | None:
 
 
 def _bars_in_window(info: CatalogInfo, bar_type: str, data: Any, where: KeyPath) -> None:
-    """A window outside every stored bar loads none: the run could only fail (zero bars)."""
+    """A window that holds no stored bar loads none: the run could only fail (zero bars).
+
+    The window is checked against the bars themselves (:func:`~nautilus_ai.data.catalog.
+    window_rows`, the ``ts_init`` column only), not only against the first and last stored bar:
+    a window inside the stored span can still hold none (a weekend, a gap in the data).
+    ``backtest --check`` and the run itself (:func:`preflight` runs first) share this check.
+    """
+    from nautilus_ai.data.catalog import window_rows
+
     stored = _stored_span(info, bar_type)
     if stored is None or (data.start_time is None and data.end_time is None):
         return
     first, last = stored
     start = _ns(data.start_time) if data.start_time is not None else None
     end = _ns(data.end_time) if data.end_time is not None else None
+    gap = ""
     if start is not None and start > last:
         key, received = "start_time", data.start_time
     elif end is not None and end < first:
         key, received = "end_time", data.end_time
-    else:
-        return
+    else:  # inside the stored span: count the bars the window holds
+        found = window_rows(info.path, BAR_FOLDER, bar_type, start, end)
+        if found.rows:
+            return
+        key = "start_time" if data.start_time is not None else "end_time"
+        received = data.start_time if key == "start_time" else data.end_time
+        gap = (
+            f"; the window falls in a gap of the data (a weekend?), the nearest bars are at "
+            f"{_moment(found.before_ns)} and {_moment(found.after_ns)} UTC"
+        )
+    window = (
+        f"{_moment(start) if start is not None else 'the first bar'} to "
+        f"{_moment(end) if end is not None else 'the last bar'}"
+    )
     raise ConfigFieldError(
         (*where, key),
-        f"the window holds no {bar_type} bars: the catalog holds them from {utc_minute(first)} to "
-        f"{utc_minute(last)} UTC",
+        f"the window ({window} UTC) holds no {bar_type} bars: the catalog holds them from "
+        f"{utc_minute(first)} to {utc_minute(last)} UTC{gap}",
         received=received,
     )
+
+
+def _moment(ns: int | None) -> str:
+    return "none" if ns is None else utc_minute(ns)
 
 
 def _venue_configured(instrument: str, venues: list[str], where: KeyPath) -> None:

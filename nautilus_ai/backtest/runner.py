@@ -44,7 +44,7 @@ from nautilus_trader.trading.strategy import Strategy
 from nautilus_ai.backtest.config import ConfigError, RunFile, load_run_file, substitute_env
 from nautilus_ai.backtest.data_check import check_run_data, run_time_ns
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
-from nautilus_ai.backtest.preflight import check_report_dir, preflight
+from nautilus_ai.backtest.preflight import check_report_dir, loaded_bar_types, preflight
 from nautilus_ai.decision import DecisionLog
 from nautilus_ai.reporting import (
     BacktestSummary,
@@ -277,15 +277,14 @@ def _collect(run_file: RunFile, engine: Any, elapsed: float) -> BacktestOutcome:
     starting = Money.from_str(str(venue_config.starting_balances[0]))
     strategies = engine.trader.strategies()
     bar_type = _primary_bar_type(run_file)
-    data_config = config.data[0]
+    data_config = _data_loading(run_file, bar_type)
     bar_ts, bid_close, ask_close = _mark_prices(
         data_config.catalog_path, bar_type, data_config.start_time, data_config.end_time
     )
     fills = _fills(engine.trader.generate_fills_report())
-    equity, position = equity_curve(
-        bar_ts, bid_close, ask_close, fills["ts"], fills["qty"], fills["price"],
-        fills["commission"], starting.as_double(),
-    )  # fmt: skip
+    equity, position = _equity(
+        run_file, bar_type, bar_ts, bid_close, ask_close, fills, starting.as_double()
+    )
     trades, decisions, stats = _strategy_records(strategies)
     trade_pnls = [t.realized_pnl for t in trades] if trades else _position_pnls(engine)
     account = engine.trader.generate_account_report(Venue(venue_config.name))
@@ -339,8 +338,6 @@ def _assess(
     outcome: BacktestOutcome,
     run_error: str | None,
 ) -> None:
-    data = run_file.run.data[0]
-    window = _window_text(data.start_time, data.end_time)
     # The primary series was read for the equity curve already: count it from there.
     bar_counts: dict[str, int] = {str(outcome.summary.extra.get("bar_type")): outcome.bar_ts.size}
     configs = (
@@ -362,6 +359,8 @@ def _assess(
         _assess_decisions(status, strategy, config)
         _assess_feature_log(status, strategy)
         if status.bars == 0:
+            data = _data_loading(run_file, str(bar_type))
+            window = _window_text(data.start_time, data.end_time)
             status.fail(f"ran on zero bars: no {bar_type} bars {window}")
         elif status.status == "ok" and status.filled == 0:
             status.notes.append(_no_trade_note(status, config))
@@ -382,6 +381,8 @@ def _assess(
     if run_error is not None and not claimed:  # the engine's, or an actor's
         outcome.reasons.append(run_error)
     if outcome.bar_ts.size == 0 and not outcome.reasons:
+        primary = _data_loading(run_file, str(outcome.summary.extra.get("bar_type")))
+        window = _window_text(primary.start_time, primary.end_time)
         outcome.reasons.append(f"no {outcome.summary.extra.get('bar_type')} bars {window}")
     outcome.status = "failed" if outcome.reasons else "ok"
     extra = dict(outcome.summary.extra)
@@ -551,14 +552,26 @@ def _describe_run_error(exc: BaseException) -> str:
 
 
 def _bar_count(run_file: RunFile, bar_type: str) -> int:
-    data = run_file.run.data[0]
-    try:
-        ts, _ = bar_arrays_from_catalog(
-            data.catalog_path, bar_type, *_window_ns(data.start_time, data.end_time)
-        )
-    except (FileNotFoundError, ValueError):
-        return 0
-    return int(ts.size)
+    """Bars of ``bar_type`` the run loads: counted in each data config that loads it (its own
+    catalog and window; the first data config's said zero for another catalog's bars)."""
+    count = 0
+    for data in run_file.run.data:
+        if bar_type not in loaded_bar_types(data):
+            continue
+        try:
+            ts, _ = bar_arrays_from_catalog(
+                data.catalog_path, bar_type, *_window_ns(data.start_time, data.end_time)
+            )
+        except (FileNotFoundError, ValueError):
+            continue
+        count += int(ts.size)
+    return count
+
+
+def _data_loading(run_file: RunFile, bar_type: str) -> Any:
+    """The first data config that loads ``bar_type`` (the first one when none names it)."""
+    data = run_file.run.data
+    return next((d for d in data if bar_type in loaded_bar_types(d)), data[0])
 
 
 def _window_ns(start: Any, end: Any) -> tuple[int | None, int | None]:
@@ -617,6 +630,84 @@ def _mark_prices(
     return ts, bid, ask
 
 
+def _equity(
+    run_file: RunFile,
+    bar_type: str,
+    bar_ts: np.ndarray,
+    bid_close: np.ndarray,
+    ask_close: np.ndarray,
+    fills: dict[str, np.ndarray],
+    starting: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Equity at each bar of ``bar_type`` (the primary series), and the position.
+
+    Each instrument's fills are marked at its own prices: a run of strategies on two
+    instruments had the other instrument's position marked at the primary one's prices
+    (GBP/USD units at EUR/USD closes), which drew drawdowns, Sharpe and exposure from
+    nowhere. With several instruments the position is the gross one (the sum of the absolute
+    positions, units), which is all the report reads from it (exposure, flat at the end).
+    """
+    primary = str(BarType.from_str(bar_type).instrument_id)
+    instruments = list(dict.fromkeys(str(i) for i in fills["instrument"])) or [primary]
+    if instruments == [primary]:
+        return equity_curve(
+            bar_ts, bid_close, ask_close, fills["ts"], fills["qty"], fills["price"],
+            fills["commission"], starting,
+        )  # fmt: skip
+    equity = np.full(bar_ts.size, starting, dtype=np.float64)
+    gross = np.zeros(bar_ts.size, dtype=np.float64)
+    for instrument in instruments:
+        mine = fills["instrument"] == instrument
+        if instrument == primary:
+            bid, ask = bid_close, ask_close
+        else:
+            bid, ask = _marks_on(run_file, instrument, bar_ts, fills, mine)
+        curve, position = equity_curve(
+            bar_ts, bid, ask, fills["ts"][mine], fills["qty"][mine], fills["price"][mine],
+            fills["commission"][mine], 0.0,
+        )  # fmt: skip
+        equity += curve
+        gross += np.abs(position)
+    return equity, gross
+
+
+def _marks_on(
+    run_file: RunFile,
+    instrument: str,
+    bar_ts: np.ndarray,
+    fills: dict[str, np.ndarray],
+    mine: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bid and ask closes of ``instrument`` at (or last before) each of ``bar_ts``: from the
+    bars a strategy of it runs on, else the first bars of it the run loads, else its fills."""
+    engine = run_file.run.engine
+    candidates = [
+        str(s.config.get("bar_type")) for s in (engine.strategies if engine else None) or []
+    ]
+    for data in run_file.run.data:
+        candidates += loaded_bar_types(data)
+    for candidate in candidates:
+        if not candidate.startswith(f"{instrument}-"):
+            continue
+        source = next((d for d in run_file.run.data if candidate in loaded_bar_types(d)), None)
+        if source is None:
+            continue
+        ts, bid, ask = _mark_prices(
+            source.catalog_path, candidate, source.start_time, source.end_time
+        )
+        if ts.size:
+            return _as_of(ts, bid, bar_ts), _as_of(ts, ask, bar_ts)
+    price = _as_of(fills["ts"][mine], fills["price"][mine], bar_ts)
+    return price, price
+
+
+def _as_of(ts: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``values`` at the last ``ts`` at or before each of ``at`` (the first value before it)."""
+    index = np.searchsorted(ts, at, side="right") - 1
+    marks: np.ndarray = np.asarray(values, dtype=np.float64)[index.clip(0, ts.size - 1)]
+    return marks
+
+
 def _to_ns(value: Any) -> int:
     return run_time_ns(value)
 
@@ -624,14 +715,17 @@ def _to_ns(value: Any) -> int:
 def _fills(report: Any) -> dict[str, np.ndarray]:
     if report is None or len(report) == 0:
         empty = np.zeros(0)
-        return {"ts": empty.astype(np.int64), "qty": empty, "price": empty, "commission": empty}
+        return {"ts": empty.astype(np.int64), "qty": empty, "price": empty, "commission": empty,
+                "instrument": empty.astype(str)}  # fmt: skip
     side = np.where(report["order_side"].astype(str).to_numpy() == "BUY", 1.0, -1.0)
     qty = report["last_qty"].astype(float).to_numpy() * side
     price = report["last_px"].astype(float).to_numpy()
     commission = np.array([Money.from_str(str(c)).as_double() for c in report["commission"]])
     ts = report["ts_event"].astype("int64").to_numpy()
+    instrument = report["instrument_id"].astype(str).to_numpy()
     order = np.argsort(ts, kind="stable")
     return {
+        "instrument": instrument[order],
         "ts": ts[order],
         "qty": qty[order],
         "price": price[order],

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from nautilus_ai.artifacts import fsync_path
 from nautilus_ai.catalog.schema import check_identifier, parquet_file_name
 
-__all__ = ["PartWriter", "PartWriterError"]
+__all__ = ["PartWriter", "PartWriterError", "last_stored_ts_init"]
 
 # Row groups of this size keep ts_init statistics useful for the catalog's filters.
 _ROW_GROUP_SIZE = 65_536
@@ -144,6 +144,14 @@ class PartWriter:
         self.files_written += 1
         self.rows_written += table.num_rows
         return final
+
+
+def last_stored_ts_init(
+    catalog_path: str | os.PathLike[str], type_dir: str, identifier: str
+) -> int | None:
+    """The last ``ts_init`` stored in a series folder (its files' names), ``None`` when it has
+    none: a :class:`PartWriter` on it accepts only rows after this."""
+    return _last_interval_end(Path(catalog_path) / "data" / type_dir / identifier)
 
 
 def _last_interval_end(directory: Path) -> int | None:

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from nautilus_ai.backtest.config import RunFile, load_run_file, parse_run_file
 from nautilus_ai.bar_types import parse_bar_type
 from nautilus_ai.catalog.reader import read_bars
-from nautilus_ai.datasets import Window, to_ns
+from nautilus_ai.datasets import Window
 from nautilus_ai.models.trained_bars import card_bar_type
 from nautilus_ai.reporting import BacktestSummary, buy_and_hold_curve, summarise
 
@@ -277,19 +277,16 @@ def check_out_of_sample(artifact_path: str | os.PathLike[str], window: Window) -
     InSampleWindowError
         Naming the window, the model window it overlaps and the artifact.
     """
-    _, card = _card(artifact_path)
-    for name in ("train_window", "validation_window"):
-        used = getattr(card, name, None)
-        if used is None:
-            continue
-        start, end = to_ns(used.start), to_ns(used.end)
-        if window.start_ns < end and start < window.end_ns:
-            fitted = Window(start, end)
-            raise InSampleWindowError(
-                f"the out-of-sample window {window} overlaps the model's "
-                f"{name.replace('_', ' ')} {fitted} ({artifact_path}): a backtest there is "
-                f"in-sample; start the window at or after {fitted.end.isoformat()}"
-            )
+    from nautilus_ai.models.fitted import fitted_overlap
+
+    _card(artifact_path)  # a missing or malformed card is an ArtifactError, as before
+    overlap = fitted_overlap(artifact_path, window.start_ns, window.end_ns)
+    if overlap is not None:
+        fitted = Window(overlap.start_ns, overlap.end_ns)
+        raise InSampleWindowError(
+            f"the out-of-sample window {window} overlaps {overlap.describe()}: a backtest "
+            f"there is in-sample; start the window at or after {fitted.end.isoformat()}"
+        )
 
 
 def artifact_predictor_config(artifact_path: str | os.PathLike[str]) -> dict[str, Any]:

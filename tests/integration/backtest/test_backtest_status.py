@@ -251,20 +251,34 @@ def test_a_model_that_fails_mid_run_fails_the_run(
         assert outcome.summary.trades > 0  # it traded until the model failed
 
 
-def test_a_window_with_no_bars(demo_catalog: Path, tmp_path: Path) -> None:
-    # inside the stored span, but a weekend: only the run can tell
+def test_a_window_in_a_gap_of_the_data_is_refused_by_the_check_and_the_run(
+    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A weekend inside the stored span passed `backtest --check` (only the first / last stored
+    bar were compared) and the run then failed on zero bars. The check counts the window's
+    bars; the run (which runs the same preflight) refuses it too, before loading anything."""
+    from nautilus_ai.cli import main
+
     raw = demo_variant(
         demo_catalog,
         lambda r: r["run"]["data"][0].update(
             start_time="2017-01-07T00:00:00Z", end_time="2017-01-08T12:00:00Z"
         ),
     )
-    outcome = run(raw, tmp_path)
-    assert only_reason(outcome) == (
-        f"{STRATEGY}: ran on zero bars: no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars between "
-        "2017-01-07T00:00:00Z and 2017-01-08T12:00:00Z"
+    expected = (
+        "run.data[0].start_time: the window (2017-01-07 00:00 to 2017-01-08 12:00 UTC) holds no "
+        "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars: the catalog holds them from 2017-01-02 07:01 to "
+        "2017-06-30 20:59 UTC; the window falls in a gap of the data (a weekend?), the nearest "
+        "bars are at 2017-01-06 22:00 and 2017-01-08 22:01 UTC"
     )
-    assert outcome.strategies[STRATEGY].bars == 0
+    raw["report_dir"] = str(tmp_path / "reports")
+    path = tmp_path / "weekend.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    for args in (["backtest", "--check", str(path)], ["backtest", str(path)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    assert not (tmp_path / "reports").exists()
 
 
 @pytest.mark.parametrize(
@@ -283,8 +297,76 @@ def test_a_window_outside_the_stored_bars_is_refused_by_the_check(
     raw = demo_variant(demo_catalog, lambda r: r["run"]["data"][0].update(window))
     with pytest.raises(
         ConfigError,
-        match=rf"run.data\[0\].{key}: the window holds no EUR/USD.SIM-1-MINUTE-BID-EXTERNAL "
-        r"bars: the catalog holds them from 2017-01-02 07:01 to 2017-06-30 20:59 UTC",
+        match=rf"run.data\[0\].{key}: the window \(.* UTC\) holds no "
+        r"EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars: the catalog holds them from 2017-01-02 07:01 "
+        r"to 2017-06-30 20:59 UTC \(received",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+
+
+@pytest.mark.parametrize("balances", [["0 USD"], ["100000 EUR"]])
+def test_no_balance_in_the_account_currency_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path, balances: list[str]
+) -> None:
+    """`backtest --check` said OK for `0 USD` (or only EUR on the USD account), and the run then
+    failed with every entry "sized to zero: drawdown". An observe-only run needs no balance."""
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=balances)
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"run.venues\[0\].starting_balances: holds no USD: run.engine.strategies\[0\] "
+        r"sizes its orders from the account's USD balance \(the venue's base_currency\)",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+    strategy_config(raw)["observe_only"] = True
+    preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+
+
+def test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """`backtest --check` said OK for a `feature_log.run_id` whose log already held rows of
+    these bars (a re-run); the run then wrote none of its rows and failed at the end. A later
+    window under the same id (a resumed run) still passes."""
+    from nautilus_ai.catalog.schema import SNAPSHOT_DIR, parquet_file_name
+    from nautilus_ai.datasets import to_ns
+
+    log = tmp_path / "log"
+    part = log / "data" / SNAPSHOT_DIR / "r1"
+    part.mkdir(parents=True)
+    first, last = to_ns("2017-01-02T08:00:00Z"), to_ns("2017-01-06T00:00:00Z")
+    (part / parquet_file_name(first, last)).touch()  # the writer reads the span from the name
+
+    def edit(start: str) -> Callable[[dict[str, Any]], None]:
+        def change(r: dict[str, Any]) -> None:
+            r["run"]["data"][0]["start_time"] = start
+            strategy_config(r)["feature_log"] = {"catalog_path": str(log), "run_id": "r1"}
+
+        return change
+
+    with pytest.raises(
+        ConfigError,
+        match=r"config.feature_log.run_id: the catalog .* already holds a decision log of run "
+        r"'r1' up to 2017-01-06 00:00 UTC, and this run's bars start before that",
+    ):
+        preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-04")), tmp_path / "r"))
+    preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-06T00:01")), tmp_path / "r"))
+
+
+def test_balances_in_two_currencies_on_a_single_currency_account_are_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    """`backtest --check` said OK; Nautilus then refused to build the engine ("single-currency
+    account has multiple starting currencies")."""
+    balances = ["100000 USD", "5000 EUR"]
+    raw = demo_variant(
+        demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=balances)
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"run.venues\[0\].starting_balances: holds USD, EUR, but the venue's "
+        r"base_currency USD makes a single-currency account",
     ):
         preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
@@ -334,15 +416,17 @@ def test_no_signal_is_not_a_failure(demo_catalog: Path, tmp_path: Path) -> None:
 
 
 def test_a_decision_log_not_written_fails_the_run(demo_catalog: Path, tmp_path: Path) -> None:
-    # The same run id again: every part is refused (its rows are not after the stored ones).
+    # Every part is refused (here: the log's catalog is under a file, as a full or vanished
+    # disk would refuse it; a reused run id is refused before the run now, see
+    # test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_check).
     # The run used to be 'ok' (exit 0) with the log missing, its ERROR lines the only trace.
-    log = {"catalog_path": str(tmp_path / "log"), "run_id": "again"}
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    log = {"catalog_path": str(blocker / "log"), "run_id": "again"}
     raw = demo_variant(demo_catalog, lambda r: strategy_config(r).update(feature_log=log))
-    first = run(raw, tmp_path)
-    assert first.ok, first.reasons
     reason = only_reason(run(raw, tmp_path))
     assert reason.startswith(f"{STRATEGY}: its feature log (run again) is incomplete: 0 of ")
-    assert "decision rows and 0 of " in reason and "use a new run id" in reason
+    assert "decision rows and 0 of " in reason and "last error:" in reason
 
 
 def test_preflight_refuses_before_loading_anything(demo_catalog: Path, tmp_path: Path) -> None:

@@ -39,14 +39,22 @@ def _model(folder: Path) -> Path:
     return folder
 
 
-def _run_file(tmp_path: Path, catalog: Path, model: Path, **data: Any) -> Path:
+def _run_file(
+    tmp_path: Path, catalog: Path, model: Path, nested: bool = False, **data: Any
+) -> Path:
     raw = yaml.safe_load((REPO / "backtests" / "demo.yaml").read_text())
     raw["sample"] = "out-of-sample"
     raw["report_dir"] = str(tmp_path / "reports")
     raw["run"]["data"][0].update(catalog_path=str(catalog), **data)
     strategy = raw["run"]["engine"]["strategies"][0]["config"]
-    strategy.update(catalog_path=str(catalog), feature_source="incremental",
-                    predictor={"kind": "torch", "path": str(model), "device": "cpu"})  # fmt: skip
+    predictor: dict[str, Any] = {"kind": "torch", "path": str(model), "device": "cpu"}
+    if nested:  # the trained model first in a fallback chain
+        predictor = {
+            "kind": "fallback",
+            "deadline_ms": 50,
+            "backends": [predictor, {"kind": "rule"}],
+        }
+    strategy.update(catalog_path=str(catalog), feature_source="incremental", predictor=predictor)
     path = tmp_path / "oos.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -80,3 +88,31 @@ def test_an_out_of_sample_run_after_the_validation_window_passes_the_check(
     err = capsys.readouterr().err
     # past the preflight, the check builds the model, and this one is a card without weights
     assert "overlap the model" not in err and "config.predictor: cannot be built" in err
+
+
+def test_the_refusal_names_the_card_file_the_fitted_window_and_the_run_window(
+    catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One overlap check (nautilus_ai.models.fitted) serves the preflight and the out-of-sample
+    workflows; its line names the card file, not only the model folder."""
+    model = _model(tmp_path / "mlp")
+    run_file = _run_file(tmp_path, catalog, model, start_time="2017-01-03T14:00:00Z",
+                         end_time="2017-01-03T18:00:00Z")  # fmt: skip
+    assert main(["backtest", "--check", str(run_file)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the run's bars (2017-01-03 14:00 to 2017-01-03 18:00 UTC, run.data[0]) overlap the "
+        "model's validation window (2017-01-03 12:00 to 2017-01-03 20:00 UTC, card "
+        f"{model / CARD_FILE}): an in-sample result; move start_time to 2017-01-03 20:00" in err
+    ), err
+
+
+def test_a_model_inside_a_fallback_chain_is_checked_too(
+    catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the top-level predictor's path was read: the same model first in a fallback chain
+    passed the check, and its in-sample result was reported out-of-sample."""
+    run_file = _run_file(tmp_path, catalog, _model(tmp_path / "mlp"), nested=True)
+    assert main(["backtest", "--check", str(run_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "overlap the model's train window" in err, err

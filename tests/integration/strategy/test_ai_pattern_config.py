@@ -19,6 +19,7 @@ BASE = {"instrument_id": "EUR/USD.SIM", "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EX
 
 BAD: list[tuple[dict[str, Any], str]] = [
     ({"min_confidence": 1.5}, "min_confidence"),
+    ({"min_confidence": 1.0}, "min_confidence"),  # was named as `sizing` (the sizer's bound)
     ({"min_confidence": "0.6"}, "min_confidence"),
     ({"min_confidence": math.inf}, "min_confidence"),
     ({"stop_loss_atr": 0.0}, "stop_loss_atr"),
@@ -142,3 +143,15 @@ def test_strategy_config_builds_the_strategy_nautilus_builds() -> None:
     built = StrategyFactory.create(importable)
     assert type(built).__name__ == "AIPatternStrategy"
     assert built.config == AIPatternConfig(**config)
+
+
+def test_a_strategy_id_from_a_run_file_builds_the_strategy() -> None:
+    """A run file with two strategies told apart by `strategy_id` failed to build: decoding made
+    it a StrategyId, which Nautilus' Strategy.__init__ cannot take ("Argument 'name' has
+    incorrect type"), and `backtest --check` blamed the predictor."""
+    from nautilus_ai.strategies.ai_pattern import AIPatternStrategy
+
+    config = AIPatternConfig.parse(
+        json.dumps(dict(BASE, strategy_id="AIPatternStrategy-EURUSD", order_id_tag="001"))
+    )
+    assert AIPatternStrategy(config).id.value == "AIPatternStrategy-EURUSD-001"

@@ -49,6 +49,12 @@ def test_demo_run_file_loads_with_safe_overrides(monkeypatch: pytest.MonkeyPatch
         ("run: {venues: 3}\n", r"run.venues: expected a list \(received 3\)"),
         ("", "the run file is empty"),
         ("- run\n- name\n", "the top level must be a mapping"),
+        # passed the check, and Nautilus refused it while building the engine
+        (
+            "run: {venues: [{name: SIM, oms_type: NETTING, account_type: MARGIN, "
+            "starting_balances: ['1e20 USD']}]}\n",
+            r"run.venues\[0\].starting_balances\[0\]: amount must be at most 17,014,118,346,046",
+        ),
     ],
 )
 def test_bad_run_files_name_the_problem(tmp_path: Path, text: str, match: str) -> None:

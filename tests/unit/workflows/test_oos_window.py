@@ -61,6 +61,18 @@ def test_a_window_inside_the_models_data_is_refused(
     assert not (tmp_path / "reports").exists()
 
 
+def test_the_refusal_names_the_card_file_and_both_windows(tmp_path: Path) -> None:
+    artifact = _artifact(tmp_path / "mlp")
+    with pytest.raises(InSampleWindowError) as error:
+        check_out_of_sample(artifact, Window.parse("2017-03-01", "2017-04-01"))
+    message = str(error.value)
+    assert message.startswith("the out-of-sample window [2017-03-01T00:00:00Z, 2017-04-01")
+    assert (
+        "overlaps the model's train window (2017-01-02 00:00 to 2017-04-10 00:00 UTC, card "
+        f"{artifact / CARD_FILE}): a backtest there is in-sample" in message
+    ), message
+
+
 def test_a_window_after_the_validation_window_is_out_of_sample(tmp_path: Path) -> None:
     artifact = _artifact(tmp_path / "mlp")
     check_out_of_sample(artifact, Window.parse("2017-05-01", "2017-07-01"))
