@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
                         "ensemble's values (4 per split, 1 per leaf and tree; a larger one is "
                         "refused unless --embed tree)")  # fmt: skip
     parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
-                        "configs (default: the v1 spec)")  # fmt: skip
+                        "configs (default: the current spec); a stored model is exported with "
+                        "its card's spec")  # fmt: skip
     policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")
     policy.add_argument(
         "--min-confidence",
@@ -156,18 +157,8 @@ def _export_pine(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
         raise CliError(f"--out: {args.out} is a folder; name the .pine file to write")
     limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS
-    model = args.model
-    artifact = Path(model)
     try:
-        if (artifact / "model_card.json").is_file():
-            card = json.loads((artifact / "model_card.json").read_text(encoding="utf-8"))
-            kind = "lightgbm" if card.get("kind") == "lightgbm" else "torch"
-            config: dict[str, Any] = {"kind": kind, "path": str(artifact)}
-            spec = None
-        elif model == "rule":
-            config, spec = {"kind": "rule"}, _spec(args.feature_spec, FeatureSpec)
-        else:
-            config, spec = _backend_config(model), _spec(args.feature_spec, FeatureSpec)
+        config, spec = _model_config(args.model, args.feature_spec, FeatureSpec)
         export, make_reference, bars = _export(args, config, spec, options, limit)
     except (ArtifactError, ValueError, FileNotFoundError, AttributeError) as exc:
         raise CliError(str(exc)) from exc
@@ -303,6 +294,46 @@ def _features(spec: Any, bars: Any) -> Any:
     )
 
 
+def _model_config(model: str, spec_file: str | None, spec_cls: Any) -> tuple[dict[str, Any], Any]:
+    """The backend config ``--model`` names (checked like a strategy's ``predictor``: unknown
+    keys and bad values name the key) and the feature spec to export with: ``--feature-spec``
+    (default: the v1 spec), or None for a stored model, whose card fixes its spec."""
+    artifact = Path(model)
+    if (artifact / "model_card.json").is_file():
+        card = json.loads((artifact / "model_card.json").read_text(encoding="utf-8"))
+        kind = "lightgbm" if card.get("kind") == "lightgbm" else "torch"
+        config: dict[str, Any] = {"kind": kind, "path": str(artifact)}
+    elif model == "rule":
+        config = {"kind": "rule"}
+    else:
+        config = _backend_config(model)
+    spec = _spec(spec_file, spec_cls)
+    if config["kind"] not in ("torch", "lightgbm"):
+        return config, spec
+    if spec_file is not None:  # the export computes the card's spec, never the file's
+        _check_card_spec(spec_file, spec, Path(config["path"]), spec_cls)
+    return config, None
+
+
+def _check_card_spec(spec_file: str, spec: Any, folder: Path, spec_cls: Any) -> None:
+    """A ``--feature-spec`` given with a stored model must be the spec its card records: the
+    export computes the card's spec, so another file would be ignored without a word."""
+    card_file = folder / "model_card.json"
+    try:
+        stored = json.loads(card_file.read_text(encoding="utf-8")).get("feature_spec")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # the artifact's own reader refuses it, naming the file
+    if not isinstance(stored, dict):
+        return
+    card_spec = spec_cls.from_dict(stored)
+    if card_spec.hash != spec.hash:
+        raise ValueError(
+            f"--feature-spec {spec_file} (spec {spec.hash}) is not the feature spec the model "
+            f"in {folder} was trained on ({card_file.name}: spec {card_spec.hash}); a stored "
+            "model is exported with its card's spec: drop --feature-spec"
+        )
+
+
 def _spec(path: str | None, spec_cls: Any) -> Any:
     if path is None:
         return spec_cls()
@@ -324,6 +355,12 @@ def _backend_config(text: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(config, dict) or "kind" not in config:
         raise ValueError(f"--model config needs a 'kind', got {config!r}")
+    from nautilus_ai.models.registry import BackendConfigError, validate_backend_config
+
+    try:  # unknown keys (a typo), missing or bad values: one line naming the key
+        validate_backend_config(config)
+    except BackendConfigError as exc:
+        raise ValueError(f"--model: {exc}") from None
     return config
 
 
