@@ -47,6 +47,7 @@ from nautilus_ai.models.torchserve_wire import (
 )
 
 __all__ = [
+    "MODEL_VERSION_PATTERN",
     "TORCHSERVE_KEY_FILE_ENV",
     "TORCHSERVE_TOKEN_ENV",
     "TORCHSERVE_URL_ENV",
@@ -54,6 +55,9 @@ __all__ = [
     "TorchServePredictor",
 ]
 
+#: A model version the client can name in its request path (``/predictions/<name>/<version>``);
+#: ``serve package`` refuses any other.
+MODEL_VERSION_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 TORCHSERVE_URL_ENV = "NAUTILUS_AI_TORCHSERVE_URL"
 TORCHSERVE_TOKEN_ENV = "NAUTILUS_AI_TORCHSERVE_TOKEN"
 TORCHSERVE_KEY_FILE_ENV = "NAUTILUS_AI_TORCHSERVE_KEY_FILE"
@@ -100,7 +104,7 @@ class TorchServeConfig(BaseModel):
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     url: str | None = None
     management_url: str | None = None
-    model_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$")
+    model_version: str | None = Field(default=None, pattern=MODEL_VERSION_PATTERN)
     token: SecretStr | None = None
     key_file: Path | None = None
     connect_timeout_s: float = Field(default=0.5, gt=0)

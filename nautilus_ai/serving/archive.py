@@ -111,6 +111,14 @@ def build_archive(
     ):
         if value < 1:
             raise ArchiveError(f"{name} must be >= 1, was {value!r}")
+    from nautilus_ai.models.torchserve import MODEL_VERSION_PATTERN
+
+    if not isinstance(version, str) or not re.fullmatch(MODEL_VERSION_PATTERN, version):
+        # the archiver took '1/x' or '1 0'; no client config can then name that version
+        raise ArchiveError(
+            f"version must be letters, digits, '_', '.' or '-' (a TorchServe client's "
+            f"model_version), was {version!r}"
+        )
     if max_batch_delay_ms < 0:
         raise ArchiveError(f"max_batch_delay_ms must be >= 0, was {max_batch_delay_ms!r}")
     # What the server would fail to load (in every worker, after `serve start` waited) is
