@@ -107,12 +107,12 @@ class TorchServeConfig(BaseModel):
     model_version: str | None = Field(default=None, pattern=MODEL_VERSION_PATTERN)
     token: SecretStr | None = None
     key_file: Path | None = None
-    connect_timeout_s: float = Field(default=0.5, gt=0)
-    read_timeout_s: float = Field(default=2.0, gt=0)
+    connect_timeout_s: float = Field(default=0.5, gt=0, allow_inf_nan=False)
+    read_timeout_s: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     retries: int = Field(default=1, ge=0, le=10)
-    backoff_s: float = Field(default=0.05, ge=0)
+    backoff_s: float = Field(default=0.05, ge=0, allow_inf_nan=False)
     failure_threshold: int = Field(default=5, ge=1)
-    reset_timeout_s: float = Field(default=10.0, gt=0)
+    reset_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     max_batch_rows: int = Field(default=256, ge=1)
     send_context: bool = False
     spec_hash: str | None = None
