@@ -24,6 +24,16 @@ from nautilus_ai.cli import CliError
 
 __all__ = ["register"]
 
+#: Distillation flags (argparse dest -> default) and the data flags, which distillation and
+#: --check read; an exact export without --check reads neither.
+_TREE_DEFAULTS: dict[str, Any] = {"max_depth": 8, "min_samples_leaf": 50, "holdout": 0.2}
+_DATA_DEFAULTS: dict[str, Any] = {
+    "data": None,
+    "data_dir": None,
+    "catalog": None,
+    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+}
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -72,12 +82,13 @@ def register(subparsers: Any) -> None:
     data.add_argument("--data-dir", help="market data folder (default: $NAUTILUS_AI_DATA or "
                       "../shared/data)")  # fmt: skip
     data.add_argument("--catalog", help="read bars from this Nautilus catalog instead")
-    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+    data.add_argument("--bar-type", default=_DATA_DEFAULTS["bar_type"],
                       help="bar type in --catalog")  # fmt: skip
     tree = parser.add_argument_group("distillation")
-    tree.add_argument("--max-depth", type=int, default=8)
-    tree.add_argument("--min-samples-leaf", type=int, default=50)
-    tree.add_argument("--holdout", type=float, default=0.2,
+    tree.add_argument("--max-depth", type=int, default=_TREE_DEFAULTS["max_depth"])
+    tree.add_argument("--min-samples-leaf", type=int,
+                      default=_TREE_DEFAULTS["min_samples_leaf"])  # fmt: skip
+    tree.add_argument("--holdout", type=float, default=_TREE_DEFAULTS["holdout"],
                       help="share of the LAST rows kept out to measure fidelity "
                       "(default 0.2)")  # fmt: skip
     check = parser.add_argument_group("check")
@@ -152,6 +163,10 @@ def _export_pine(args: argparse.Namespace) -> int:
         )
     if args.check_bars is not None and args.check_bars < 1:  # a slice of -5 drops the last 5
         raise CliError(f"--check-bars: expected a number of bars >= 1, got {args.check_bars}")
+    if not args.check:
+        for flag, value in (("--check-bars", args.check_bars), ("--pinets-dir", args.pinets_dir)):
+            if value is not None:  # was ignored: no check ran, exit 0
+                raise CliError(f"{flag} {value}: only with --check")
     if args.check:  # before an export that may distil for minutes: --check parses with pynescript
         require_extra("pine", "nautilus-ai export-pine --check")
     if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
@@ -162,6 +177,7 @@ def _export_pine(args: argparse.Namespace) -> int:
         export, make_reference, bars = _export(args, config, spec, options, limit)
     except (ArtifactError, ValueError, FileNotFoundError, AttributeError) as exc:
         raise CliError(str(exc)) from exc
+    _refuse_unused_flags(args, export.kind)  # before anything is written
     out = Path(args.out) if args.out else Path(f"{_file_stem(export.model.model_id)}.pine")
     try:
         export.write(out)
@@ -229,6 +245,24 @@ def _export(
     )
     tree = export.tree
     return export, lambda: tree, bars
+
+
+def _refuse_unused_flags(args: argparse.Namespace, kind: str) -> None:
+    """A distillation flag given for an exact export, or a data flag for an exact export
+    without --check, was ignored without a word: refused, naming the flag."""
+    unused = dict(_TREE_DEFAULTS) if kind != "tree" else {}
+    if kind != "tree" and not args.check:
+        unused.update(_DATA_DEFAULTS)
+    for dest, default in unused.items():
+        value = getattr(args, dest)
+        if value != default:
+            flag = "--" + dest.replace("_", "-")
+            shown = " ".join(value) if isinstance(value, list) else value
+            remedy = "add --check" if dest in _DATA_DEFAULTS else "pass --embed tree to distil"
+            raise CliError(
+                f"{flag} {shown}: not used by this export (embedded as {_kind_text(kind)}: no "
+                f"distillation{'' if args.check else ', no --check'}); drop it, or {remedy}"
+            )
 
 
 def _build(config: dict[str, Any], spec: Any) -> Any:

@@ -75,3 +75,31 @@ def test_a_feature_spec_other_than_the_cards_is_refused(
     code = main(["export-pine", "--model", str(artifact), "--feature-spec", str(same),
                  "--out", str(out)])  # fmt: skip
     assert code == 0 and out.is_file()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        # each was ignored without a word: the MLP embedded exactly, no check ran, exit 0
+        (["--max-depth", "3"], "--max-depth 3: not used by this export (embedded as exact MLP: "
+         "no distillation, no --check); drop it, or pass --embed tree to distil"),
+        (["--holdout", "0.5"], "--holdout 0.5: not used by this export"),
+        (["--catalog", "cat"], "--catalog cat: not used by this export (embedded as exact MLP: "
+         "no distillation, no --check); drop it, or add --check"),
+        (["--data", "a.csv", "b.csv"], "--data a.csv b.csv: not used by this export"),
+        (["--check-bars", "100"], "--check-bars 100: only with --check"),
+        (["--pinets-dir", "somewhere"], "--pinets-dir somewhere: only with --check"),
+    ],
+)  # fmt: skip
+def test_a_flag_the_export_would_ignore_is_refused(
+    flags: list[str],
+    message: str,
+    artifact: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "x.pine"
+    assert main(["export-pine", "--model", str(artifact), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert f"nautilus-ai: error: {message}" in err
+    assert not out.exists()
