@@ -230,7 +230,7 @@ class TransformersPredictor(ItemwiseBackend):
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load transformers model from {model_dir} ({part}): "
-                f"{type(exc).__name__}: {exc}"
+                f"{_missing_files(model_dir)}{type(exc).__name__}: {' '.join(str(exc).split())}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
         self._adapter: Any = None
@@ -735,6 +735,24 @@ def _settings_difference(trained: Any, current: dict[str, Any]) -> str:
         if trained.get(key, missing) != current.get(key, missing)
     ]
     return "; ".join(parts)
+
+
+#: What a local model folder needs besides config.json: any one file of each group.
+_NEEDED_FILES: dict[str, tuple[str, ...]] = {
+    "tokenizer": ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json"),
+    "weights": ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
+}
+
+
+def _missing_files(model_dir: Path) -> str:
+    """``"the folder has no tokenizer file (...); "`` for the groups absent, else ``""``: a
+    library's own error for a missing file does not always say which file it looked for."""
+    missing = [
+        f"no {what} file ({', '.join(names)})"
+        for what, names in _NEEDED_FILES.items()
+        if not any((model_dir / name).is_file() for name in names)
+    ]
+    return f"the folder has {' and '.join(missing)}; " if missing else ""
 
 
 def _default_model_id(model_dir: Path, adapter_dir: Path | None) -> str:

@@ -219,3 +219,19 @@ def test_a_damaged_model_folder_is_a_prediction_error_naming_the_part(
         file.unlink()
     with pytest.raises(PredictionError, match=rf"{no_tokenizer}.*tokenizer"):
         TransformersPredictor(TransformersConfig(model_dir=no_tokenizer))
+
+
+def test_a_folder_without_its_tokenizer_is_one_line_naming_the_file(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    # The tokenizer library's own error is five lines and names no file; `finetune` printed it
+    # as it was, the "one line" of the CLI spanning five.
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_text_dir, folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(TransformersConfig(model_dir=folder))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "(tokenizer): the folder has no tokenizer file (tokenizer.json, " in message
