@@ -233,6 +233,11 @@ class TransformersPredictor(ItemwiseBackend):
                 f"{_missing_files(model_dir)}{type(exc).__name__}: {' '.join(str(exc).split())}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
+        # The longest sequence the model was built for (an image-text model's text side):
+        # a longer prompt is refused, never run past what the model can attend to.
+        text_config = getattr(model_config, "text_config", None) or model_config
+        context = getattr(text_config, "max_position_embeddings", None)
+        self._context_tokens = context if isinstance(context, int) and context > 0 else None
         self._adapter: Any = None
         # What the fine-tuned adapter's card records (None: no adapter, or none recorded).
         self._trained_bars: TrainedBars | None = None
@@ -605,6 +610,13 @@ class TransformersPredictor(ItemwiseBackend):
             encoded = self._tokenize([r.prompt for r in requests])
         sequences = [ids + suffix for ids, suffix in zip(encoded, suffixes, strict=True)]
         width = max(len(s) for s in sequences)
+        if self._context_tokens is not None and width > self._context_tokens:
+            raise PredictionError(
+                f"{self._model_id}: a prompt of {width} tokens is longer than the model's "
+                f"context of {self._context_tokens} tokens (max_position_embeddings in "
+                f"{self.config.model_dir / 'config.json'}): lower prompt_bars (finetune "
+                "--prompt-bars), or chart_bars / the chart size for a chart"
+            )
         pad = int(self._tokenizer.pad_token_id)
         input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
         attention = torch.zeros((len(sequences), width), dtype=torch.long)

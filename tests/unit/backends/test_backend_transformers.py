@@ -235,3 +235,15 @@ def test_a_folder_without_its_tokenizer_is_one_line_naming_the_file(
     message = str(info.value)
     assert "\n" not in message
     assert "(tokenizer): the folder has no tokenizer file (tokenizer.json, " in message
+
+
+def test_a_prompt_longer_than_the_models_context_is_refused(tiny_text_dir: Path) -> None:
+    # 200 bars in the prompt make ~7,700 tokens for this tiny model's 2,048 positions: it ran
+    # (and `finetune --prompt-bars 1000` trained for minutes) past what the model can attend to.
+    predictor = TransformersPredictor(TransformersConfig(model_dir=tiny_text_dir, prompt_bars=200))
+    context = market_context(synthetic_bars(205))
+    with pytest.raises(PredictionError, match=r"a prompt of \d+ tokens is longer than the "
+                       r"model's context of 2048 tokens \(max_position_embeddings"):  # fmt: skip
+        predictor.predict(FEATURES[0], context)
+    held = safe_predict(predictor, FEATURES[0], context)
+    assert held.action is Action.HOLD and "longer than the model's context" in held.reason
