@@ -756,14 +756,21 @@ _NEEDED_FILES: dict[str, tuple[str, ...]] = {
 }
 
 
+def missing_model_files(model_dir: str | Path) -> list[str]:
+    """What a local model folder lacks, as ``"no tokenizer file (tokenizer.json, ...)"``
+    (any one file of a group will do); empty when nothing is missing."""
+    folder = Path(model_dir)
+    return [
+        f"no {what} file ({', '.join(names)})"
+        for what, names in _NEEDED_FILES.items()
+        if not any((folder / name).is_file() for name in names)
+    ]
+
+
 def _missing_files(model_dir: Path) -> str:
     """``"the folder has no tokenizer file (...); "`` for the groups absent, else ``""``: a
     library's own error for a missing file does not always say which file it looked for."""
-    missing = [
-        f"no {what} file ({', '.join(names)})"
-        for what, names in _NEEDED_FILES.items()
-        if not any((model_dir / name).is_file() for name in names)
-    ]
+    missing = missing_model_files(model_dir)
     return f"the folder has {' and '.join(missing)}; " if missing else ""
 
 
