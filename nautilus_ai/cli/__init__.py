@@ -161,7 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # MissingExtraError: a core-only install asked for torch & co; the line names the extra.
         if debug:
             traceback.print_exc()
-        print(f"nautilus-ai: error: {exc}", file=sys.stderr)
+        # One line, whatever a library's message wrapped into it held (a tokenizer's error is
+        # five lines): a wrapper or a log reader takes the first line for the error.
+        print(f"nautilus-ai: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except ImportError as exc:
         # An optional library met deep inside a command (pynescript, faiss, lightgbm, ray ...):

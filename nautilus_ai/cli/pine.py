@@ -24,6 +24,16 @@ from nautilus_ai.cli import CliError
 
 __all__ = ["register"]
 
+#: Distillation flags (argparse dest -> default) and the data flags, which distillation and
+#: --check read; an exact export without --check reads neither.
+_TREE_DEFAULTS: dict[str, Any] = {"max_depth": 8, "min_samples_leaf": 50, "holdout": 0.2}
+_DATA_DEFAULTS: dict[str, Any] = {
+    "data": None,
+    "data_dir": None,
+    "catalog": None,
+    "bar_type": "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+}
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -46,7 +56,8 @@ def register(subparsers: Any) -> None:
                         "ensemble's values (4 per split, 1 per leaf and tree; a larger one is "
                         "refused unless --embed tree)")  # fmt: skip
     parser.add_argument("--feature-spec", help="FeatureSpec JSON file for 'rule' / backend "
-                        "configs (default: the v1 spec)")  # fmt: skip
+                        "configs (default: the current spec); a stored model is exported with "
+                        "its card's spec")  # fmt: skip
     policy = parser.add_argument_group("strategy defaults (all are Pine inputs)")
     policy.add_argument(
         "--min-confidence",
@@ -71,12 +82,13 @@ def register(subparsers: Any) -> None:
     data.add_argument("--data-dir", help="market data folder (default: $NAUTILUS_AI_DATA or "
                       "../shared/data)")  # fmt: skip
     data.add_argument("--catalog", help="read bars from this Nautilus catalog instead")
-    data.add_argument("--bar-type", default="EUR/USD.SIM-1-MINUTE-BID-EXTERNAL",
+    data.add_argument("--bar-type", default=_DATA_DEFAULTS["bar_type"],
                       help="bar type in --catalog")  # fmt: skip
     tree = parser.add_argument_group("distillation")
-    tree.add_argument("--max-depth", type=int, default=8)
-    tree.add_argument("--min-samples-leaf", type=int, default=50)
-    tree.add_argument("--holdout", type=float, default=0.2,
+    tree.add_argument("--max-depth", type=int, default=_TREE_DEFAULTS["max_depth"])
+    tree.add_argument("--min-samples-leaf", type=int,
+                      default=_TREE_DEFAULTS["min_samples_leaf"])  # fmt: skip
+    tree.add_argument("--holdout", type=float, default=_TREE_DEFAULTS["holdout"],
                       help="share of the LAST rows kept out to measure fidelity "
                       "(default 0.2)")  # fmt: skip
     check = parser.add_argument_group("check")
@@ -151,26 +163,21 @@ def _export_pine(args: argparse.Namespace) -> int:
         )
     if args.check_bars is not None and args.check_bars < 1:  # a slice of -5 drops the last 5
         raise CliError(f"--check-bars: expected a number of bars >= 1, got {args.check_bars}")
+    if not args.check:
+        for flag, value in (("--check-bars", args.check_bars), ("--pinets-dir", args.pinets_dir)):
+            if value is not None:  # was ignored: no check ran, exit 0
+                raise CliError(f"{flag} {value}: only with --check")
     if args.check:  # before an export that may distil for minutes: --check parses with pynescript
         require_extra("pine", "nautilus-ai export-pine --check")
     if args.out and Path(args.out).is_dir():  # before an export that may distil for minutes
         raise CliError(f"--out: {args.out} is a folder; name the .pine file to write")
     limit = args.max_parameters if args.max_parameters is not None else MAX_EMBEDDED_PARAMETERS
-    model = args.model
-    artifact = Path(model)
     try:
-        if (artifact / "model_card.json").is_file():
-            card = json.loads((artifact / "model_card.json").read_text(encoding="utf-8"))
-            kind = "lightgbm" if card.get("kind") == "lightgbm" else "torch"
-            config: dict[str, Any] = {"kind": kind, "path": str(artifact)}
-            spec = None
-        elif model == "rule":
-            config, spec = {"kind": "rule"}, _spec(args.feature_spec, FeatureSpec)
-        else:
-            config, spec = _backend_config(model), _spec(args.feature_spec, FeatureSpec)
+        config, spec = _model_config(args.model, args.feature_spec, FeatureSpec)
         export, make_reference, bars = _export(args, config, spec, options, limit)
     except (ArtifactError, ValueError, FileNotFoundError, AttributeError) as exc:
         raise CliError(str(exc)) from exc
+    _refuse_unused_flags(args, export.kind)  # before anything is written
     out = Path(args.out) if args.out else Path(f"{_file_stem(export.model.model_id)}.pine")
     try:
         export.write(out)
@@ -240,6 +247,24 @@ def _export(
     return export, lambda: tree, bars
 
 
+def _refuse_unused_flags(args: argparse.Namespace, kind: str) -> None:
+    """A distillation flag given for an exact export, or a data flag for an exact export
+    without --check, was ignored without a word: refused, naming the flag."""
+    unused = dict(_TREE_DEFAULTS) if kind != "tree" else {}
+    if kind != "tree" and not args.check:
+        unused.update(_DATA_DEFAULTS)
+    for dest, default in unused.items():
+        value = getattr(args, dest)
+        if value != default:
+            flag = "--" + dest.replace("_", "-")
+            shown = " ".join(value) if isinstance(value, list) else value
+            remedy = "add --check" if dest in _DATA_DEFAULTS else "pass --embed tree to distil"
+            raise CliError(
+                f"{flag} {shown}: not used by this export (embedded as {_kind_text(kind)}: no "
+                f"distillation{'' if args.check else ', no --check'}); drop it, or {remedy}"
+            )
+
+
 def _build(config: dict[str, Any], spec: Any) -> Any:
     from nautilus_ai.models.registry import BackendConfigError, build_predictor
 
@@ -303,6 +328,46 @@ def _features(spec: Any, bars: Any) -> Any:
     )
 
 
+def _model_config(model: str, spec_file: str | None, spec_cls: Any) -> tuple[dict[str, Any], Any]:
+    """The backend config ``--model`` names (checked like a strategy's ``predictor``: unknown
+    keys and bad values name the key) and the feature spec to export with: ``--feature-spec``
+    (default: the v1 spec), or None for a stored model, whose card fixes its spec."""
+    artifact = Path(model)
+    if (artifact / "model_card.json").is_file():
+        card = json.loads((artifact / "model_card.json").read_text(encoding="utf-8"))
+        kind = "lightgbm" if card.get("kind") == "lightgbm" else "torch"
+        config: dict[str, Any] = {"kind": kind, "path": str(artifact)}
+    elif model == "rule":
+        config = {"kind": "rule"}
+    else:
+        config = _backend_config(model)
+    spec = _spec(spec_file, spec_cls)
+    if config["kind"] not in ("torch", "lightgbm"):
+        return config, spec
+    if spec_file is not None:  # the export computes the card's spec, never the file's
+        _check_card_spec(spec_file, spec, Path(config["path"]), spec_cls)
+    return config, None
+
+
+def _check_card_spec(spec_file: str, spec: Any, folder: Path, spec_cls: Any) -> None:
+    """A ``--feature-spec`` given with a stored model must be the spec its card records: the
+    export computes the card's spec, so another file would be ignored without a word."""
+    card_file = folder / "model_card.json"
+    try:
+        stored = json.loads(card_file.read_text(encoding="utf-8")).get("feature_spec")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # the artifact's own reader refuses it, naming the file
+    if not isinstance(stored, dict):
+        return
+    card_spec = spec_cls.from_dict(stored)
+    if card_spec.hash != spec.hash:
+        raise ValueError(
+            f"--feature-spec {spec_file} (spec {spec.hash}) is not the feature spec the model "
+            f"in {folder} was trained on ({card_file.name}: spec {card_spec.hash}); a stored "
+            "model is exported with its card's spec: drop --feature-spec"
+        )
+
+
 def _spec(path: str | None, spec_cls: Any) -> Any:
     if path is None:
         return spec_cls()
@@ -324,6 +389,12 @@ def _backend_config(text: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(config, dict) or "kind" not in config:
         raise ValueError(f"--model config needs a 'kind', got {config!r}")
+    from nautilus_ai.models.registry import BackendConfigError, validate_backend_config
+
+    try:  # unknown keys (a typo), missing or bad values: one line naming the key
+        validate_backend_config(config)
+    except BackendConfigError as exc:
+        raise ValueError(f"--model: {exc}") from None
     return config
 
 

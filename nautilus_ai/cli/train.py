@@ -21,6 +21,19 @@ from nautilus_ai.cli.dataset_args import (
 __all__ = ["register"]
 
 
+#: The MLP's fit flags (argparse dest -> default): the LightGBM family has its own tree
+#: settings, so ``--family lightgbm`` refuses any of them set to another value.
+_MLP_DEFAULTS: dict[str, Any] = {
+    "hidden": "64,32",
+    "activation": "relu",
+    "epochs": 40,
+    "batch_size": 1024,
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "patience": 5,
+}
+
+
 def register(subparsers: Any) -> None:
     train = subparsers.add_parser(
         "train",
@@ -46,13 +59,15 @@ def register(subparsers: Any) -> None:
                        help="model family (default: mlp); lightgbm needs the 'gbt' extra and "
                        "uses --seed, --threads, --class-weights, --no-calibrate and "
                        "--signal-rate with its own tree defaults")  # fmt: skip
-    model.add_argument("--hidden", default="64,32", help="hidden widths (default: 64,32)")
-    model.add_argument("--activation", choices=("relu", "gelu"), default="relu")
-    model.add_argument("--epochs", type=int, default=40)
-    model.add_argument("--batch-size", type=int, default=1024)
-    model.add_argument("--lr", type=float, default=1e-3)
-    model.add_argument("--weight-decay", type=float, default=1e-4)
-    model.add_argument("--patience", type=int, default=5)
+    model.add_argument("--hidden", default=_MLP_DEFAULTS["hidden"],
+                       help="hidden widths (default: 64,32)")  # fmt: skip
+    model.add_argument("--activation", choices=("relu", "gelu"),
+                       default=_MLP_DEFAULTS["activation"])  # fmt: skip
+    model.add_argument("--epochs", type=int, default=_MLP_DEFAULTS["epochs"])
+    model.add_argument("--batch-size", type=int, default=_MLP_DEFAULTS["batch_size"])
+    model.add_argument("--lr", type=float, default=_MLP_DEFAULTS["lr"])
+    model.add_argument("--weight-decay", type=float, default=_MLP_DEFAULTS["weight_decay"])
+    model.add_argument("--patience", type=int, default=_MLP_DEFAULTS["patience"])
     model.add_argument("--class-weights", choices=("balanced", "none"), default="balanced")
     model.add_argument("--seed", type=int, default=7)
     model.add_argument("--threads", type=int, help="torch threads (default: 1 on <= 2 cores)")
@@ -99,6 +114,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.family == "mlp":  # the LightGBM family needs no torch (its own extra: gbt)
         require_extra("torch", "nautilus-ai train")
+    else:
+        _refuse_mlp_flags(args)
     from pydantic import ValidationError
 
     from nautilus_ai.catalog.reader import CatalogReadError
@@ -244,6 +261,19 @@ def _train_ticks(args: argparse.Namespace, fold: Any, label: Any, config: Any) -
     else:
         print(result.summary_text())
     return 0
+
+
+def _refuse_mlp_flags(args: argparse.Namespace) -> None:
+    """``--family lightgbm`` with an MLP fit flag (``--epochs 3``) trained the trees with their
+    own defaults and said nothing: refused, naming the flag."""
+    for dest, default in _MLP_DEFAULTS.items():
+        value = getattr(args, dest)
+        if value != default:
+            flag = "--" + dest.replace("_", "-")
+            raise CliError(
+                f"{flag} {value}: an MLP setting, not used by --family lightgbm (its trees "
+                "take --seed, --threads, --class-weights, --no-calibrate and --signal-rate)"
+            )
 
 
 def _gbt_config(args: argparse.Namespace) -> Any:

@@ -125,8 +125,17 @@ def examples_from_frame(
             labelled.actions, stride=stride, hold_keep_fraction=hold_keep_fraction, seed=seed
         )
     )
+    counts = train.class_counts()
+    if sum(1 for n in counts.values() if n > 0) < 2:
+        # check_trainable saw the labelled rows; thinning can leave one class (or one example)
+        kept = ", ".join(f"{action} {n}" for action, n in counts.items())
+        raise ValueError(
+            f"--stride {stride} / --hold-keep {hold_keep_fraction:g} leave {len(train)} of "
+            f"{len(labelled)} training examples ({kept}): one class, nothing to learn between "
+            "actions; lower --stride or raise --hold-keep"
+        )
     validation = to_examples(dataset.validation) if dataset.validation is not None else None
-    balance = {"labelled": labelled.class_counts(), "train": train.class_counts()}
+    balance = {"labelled": labelled.class_counts(), "train": counts}
     if validation is not None:
         balance["validation"] = validation.class_counts()
     return FineTuneDataset(

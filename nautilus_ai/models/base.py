@@ -96,7 +96,8 @@ def softmax3(l0: float, l1: float, l2: float) -> tuple[float, float, float]:
 
 def argmax_and_entropy(p0: float, p1: float, p2: float) -> tuple[int, float, float]:
     """Of three class probabilities: the class index (first max on ties), its probability
-    clipped to at most 1, and the entropy over ``ln 3`` (not clipped: callers bound it)."""
+    clipped to at most 1 (NaN stays NaN), and the entropy over ``ln 3`` (not clipped: callers
+    bound it)."""
     if p0 >= p1 and p0 >= p2:
         k, confidence = 0, p0
     elif p1 >= p2:
@@ -110,7 +111,8 @@ def argmax_and_entropy(p0: float, p1: float, p2: float) -> tuple[int, float, flo
         entropy -= p1 * math.log(p1)
     if p2 > 0.0:
         entropy -= p2 * math.log(p2)
-    return k, (confidence if confidence < 1.0 else 1.0), entropy / _LN3
+    # NaN (a network that overflowed) stays NaN, never a confidence of 1: a Prediction refuses it
+    return k, (1.0 if confidence > 1.0 else confidence), entropy / _LN3
 
 
 class PredictionError(RuntimeError):

@@ -9,6 +9,7 @@ weight-averaged risk. Members that fail (or miss the deadline) do not vote; fewe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -93,12 +94,12 @@ class EnsemblePredictor(ItemwiseBackend):
         weights = [1.0] * len(members) if weights is None else [float(w) for w in weights]
         if len(weights) != len(members):
             raise ValueError(f"{len(members)} members but {len(weights)} weights")
-        if not all(w > 0 for w in weights):
-            raise ValueError(f"weights must all be > 0, were {weights}")
+        if not all(0 < w < math.inf for w in weights):  # an inf weight makes every vote NaN
+            raise ValueError(f"weights must all be finite and > 0, were {weights}")
         if not (1 <= min_members <= len(members)):
             raise ValueError(f"min_members must be in 1..{len(members)}, was {min_members!r}")
-        if deadline_s is not None and not (deadline_s > 0):
-            raise ValueError(f"deadline_s must be > 0 or None, was {deadline_s!r}")
+        if deadline_s is not None and not (0 < deadline_s < math.inf):
+            raise ValueError(f"deadline_s must be a finite number > 0 or None, was {deadline_s!r}")
         self._members = tuple(members)
         self._weights = tuple(weights)
         self._spec_hash = common_spec_hash(self._members)
@@ -166,7 +167,7 @@ class EnsembleConfig(BaseModel):
     members: tuple[Annotated[dict[str, Any], BACKEND_SCHEMA], ...] = Field(min_length=1)
     weights: tuple[float, ...] | None = None
     min_members: int = Field(default=1, ge=1)
-    deadline_ms: float | None = Field(default=None, gt=0)
+    deadline_ms: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @field_validator("members")
     @classmethod
@@ -180,8 +181,8 @@ class EnsembleConfig(BaseModel):
                 raise ValueError(
                     f"weights has {len(self.weights)} values for {len(self.members)} members"
                 )
-            if not all(w > 0 for w in self.weights):
-                raise ValueError(f"weights must all be > 0, were {list(self.weights)}")
+            if not all(0 < w < math.inf for w in self.weights):
+                raise ValueError(f"weights must all be finite and > 0, were {list(self.weights)}")
         if self.min_members > len(self.members):
             raise ValueError(
                 f"min_members ({self.min_members}) exceeds the {len(self.members)} members"

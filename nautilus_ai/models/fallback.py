@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -80,8 +81,8 @@ class FallbackPredictor(ItemwiseBackend):
     ) -> None:
         if not predictors:
             raise ValueError("predictors must name at least one backend")
-        if not (deadline_s > 0):
-            raise ValueError(f"deadline_s must be > 0, was {deadline_s!r}")
+        if not (0 < deadline_s < math.inf):  # inf: no deadline, the chain waits for ever
+            raise ValueError(f"deadline_s must be a finite number > 0, was {deadline_s!r}")
         self._chain = tuple(predictors)
         self._spec_hash = common_spec_hash(self._chain)
         self._deadline_s = float(deadline_s)
@@ -190,7 +191,7 @@ class FallbackConfig(BaseModel):
 
     kind: Literal["fallback"] = "fallback"
     backends: tuple[Annotated[dict[str, Any], BACKEND_SCHEMA], ...] = Field(min_length=1)
-    deadline_ms: float = Field(gt=0)
+    deadline_ms: float = Field(gt=0, allow_inf_nan=False)
     max_workers: int = Field(default=4, ge=1, le=64)
 
     @field_validator("backends")

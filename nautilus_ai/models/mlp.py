@@ -254,11 +254,29 @@ def probabilities(twin: MLPTwin, features: Float64Array) -> tuple[float, float, 
     return softmax3(l0, l1, l2)
 
 
+def overflow_error(owner: str, row: int | None = None) -> PredictionError:
+    """The network's output is not a number (its sums overflowed) for a finite feature vector."""
+    where = "" if row is None else f" in row {row}"
+    return PredictionError(
+        f"{owner}: the network's output is not a number for the feature vector{where} (its "
+        "sums overflowed: a feature far outside any range it was trained on, e.g. from a "
+        "corrupted bar); no answer"
+    )
+
+
 def prediction_from_probabilities(
     p0: float, p1: float, p2: float, actions: tuple[Action, ...], model_id: str, start: float
 ) -> Prediction:
-    """argmax (first on ties), confidence ``max p``, risk = normalised entropy."""
+    """argmax (first on ties), confidence ``max p``, risk = normalised entropy.
+
+    Raises
+    ------
+    PredictionError
+        The probabilities are NaN (an overflowed network), never taken as a confident answer.
+    """
     k, confidence, risk = argmax_and_entropy(p0, p1, p2)
+    if confidence != confidence:
+        raise overflow_error(f"model {model_id}")
     return Prediction(
         actions[k],
         confidence,
@@ -375,6 +393,9 @@ class TwinPredictor(CardBackedPredictor):
         start = time.perf_counter()
         check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
         index, confidence, risk = decide(self.predict_proba_batch(features))
+        overflowed = np.flatnonzero(np.isnan(confidence))
+        if overflowed.size:  # a NaN row would be a Prediction error naming nothing
+            raise overflow_error(self._owner, row=int(overflowed[0]))
         n = len(index)
         latency = (time.perf_counter() - start) / n if n else 0.0
         actions, model_id = self._actions, self._model_id

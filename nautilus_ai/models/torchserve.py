@@ -47,6 +47,7 @@ from nautilus_ai.models.torchserve_wire import (
 )
 
 __all__ = [
+    "MODEL_VERSION_PATTERN",
     "TORCHSERVE_KEY_FILE_ENV",
     "TORCHSERVE_TOKEN_ENV",
     "TORCHSERVE_URL_ENV",
@@ -54,6 +55,9 @@ __all__ = [
     "TorchServePredictor",
 ]
 
+#: A model version the client can name in its request path (``/predictions/<name>/<version>``);
+#: ``serve package`` refuses any other.
+MODEL_VERSION_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 TORCHSERVE_URL_ENV = "NAUTILUS_AI_TORCHSERVE_URL"
 TORCHSERVE_TOKEN_ENV = "NAUTILUS_AI_TORCHSERVE_TOKEN"
 TORCHSERVE_KEY_FILE_ENV = "NAUTILUS_AI_TORCHSERVE_KEY_FILE"
@@ -100,15 +104,15 @@ class TorchServeConfig(BaseModel):
     model_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     url: str | None = None
     management_url: str | None = None
-    model_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+$")
+    model_version: str | None = Field(default=None, pattern=MODEL_VERSION_PATTERN)
     token: SecretStr | None = None
     key_file: Path | None = None
-    connect_timeout_s: float = Field(default=0.5, gt=0)
-    read_timeout_s: float = Field(default=2.0, gt=0)
+    connect_timeout_s: float = Field(default=0.5, gt=0, allow_inf_nan=False)
+    read_timeout_s: float = Field(default=2.0, gt=0, allow_inf_nan=False)
     retries: int = Field(default=1, ge=0, le=10)
-    backoff_s: float = Field(default=0.05, ge=0)
+    backoff_s: float = Field(default=0.05, ge=0, allow_inf_nan=False)
     failure_threshold: int = Field(default=5, ge=1)
-    reset_timeout_s: float = Field(default=10.0, gt=0)
+    reset_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     max_batch_rows: int = Field(default=256, ge=1)
     send_context: bool = False
     spec_hash: str | None = None

@@ -230,9 +230,14 @@ class TransformersPredictor(ItemwiseBackend):
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load transformers model from {model_dir} ({part}): "
-                f"{type(exc).__name__}: {exc}"
+                f"{_missing_files(model_dir)}{type(exc).__name__}: {' '.join(str(exc).split())}"
             ) from exc
         self._model: Any = model.to(self._device).eval()
+        # The longest sequence the model was built for (an image-text model's text side):
+        # a longer prompt is refused, never run past what the model can attend to.
+        text_config = getattr(model_config, "text_config", None) or model_config
+        context = getattr(text_config, "max_position_embeddings", None)
+        self._context_tokens = context if isinstance(context, int) and context > 0 else None
         self._adapter: Any = None
         # What the fine-tuned adapter's card records (None: no adapter, or none recorded).
         self._trained_bars: TrainedBars | None = None
@@ -605,6 +610,13 @@ class TransformersPredictor(ItemwiseBackend):
             encoded = self._tokenize([r.prompt for r in requests])
         sequences = [ids + suffix for ids, suffix in zip(encoded, suffixes, strict=True)]
         width = max(len(s) for s in sequences)
+        if self._context_tokens is not None and width > self._context_tokens:
+            raise PredictionError(
+                f"{self._model_id}: a prompt of {width} tokens is longer than the model's "
+                f"context of {self._context_tokens} tokens (max_position_embeddings in "
+                f"{self.config.model_dir / 'config.json'}): lower prompt_bars (finetune "
+                "--prompt-bars), or chart_bars / the chart size for a chart"
+            )
         pad = int(self._tokenizer.pad_token_id)
         input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
         attention = torch.zeros((len(sequences), width), dtype=torch.long)
@@ -735,6 +747,31 @@ def _settings_difference(trained: Any, current: dict[str, Any]) -> str:
         if trained.get(key, missing) != current.get(key, missing)
     ]
     return "; ".join(parts)
+
+
+#: What a local model folder needs besides config.json: any one file of each group.
+_NEEDED_FILES: dict[str, tuple[str, ...]] = {
+    "tokenizer": ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json"),
+    "weights": ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
+}
+
+
+def missing_model_files(model_dir: str | Path) -> list[str]:
+    """What a local model folder lacks, as ``"no tokenizer file (tokenizer.json, ...)"``
+    (any one file of a group will do); empty when nothing is missing."""
+    folder = Path(model_dir)
+    return [
+        f"no {what} file ({', '.join(names)})"
+        for what, names in _NEEDED_FILES.items()
+        if not any((folder / name).is_file() for name in names)
+    ]
+
+
+def _missing_files(model_dir: Path) -> str:
+    """``"the folder has no tokenizer file (...); "`` for the groups absent, else ``""``: a
+    library's own error for a missing file does not always say which file it looked for."""
+    missing = missing_model_files(model_dir)
+    return f"the folder has {' and '.join(missing)}; " if missing else ""
 
 
 def _default_model_id(model_dir: Path, adapter_dir: Path | None) -> str:

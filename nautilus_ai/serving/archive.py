@@ -111,6 +111,14 @@ def build_archive(
     ):
         if value < 1:
             raise ArchiveError(f"{name} must be >= 1, was {value!r}")
+    from nautilus_ai.models.torchserve import MODEL_VERSION_PATTERN
+
+    if not isinstance(version, str) or not re.fullmatch(MODEL_VERSION_PATTERN, version):
+        # the archiver took '1/x' or '1 0'; no client config can then name that version
+        raise ArchiveError(
+            f"version must be letters, digits, '_', '.' or '-' (a TorchServe client's "
+            f"model_version), was {version!r}"
+        )
     if max_batch_delay_ms < 0:
         raise ArchiveError(f"max_batch_delay_ms must be >= 0, was {max_batch_delay_ms!r}")
     # What the server would fail to load (in every worker, after `serve start` waited) is
@@ -218,8 +226,22 @@ def _check_loadable(src: Path, kind: Kind, options: dict[str, Any]) -> None:
             problem = f"{type(exc).__name__}: {exc}"
             raise ArchiveError(f"{src}: cannot load the model: {problem}") from None
         return
-    from nautilus_ai.models.transformers_backend import TransformersConfig
+    from nautilus_ai.models.transformers_backend import TransformersConfig, missing_model_files
 
+    missing = missing_model_files(src)
+    if missing:  # every worker would fail to load it, after `serve start` waited its timeout
+        raise ArchiveError(f"{src} cannot be served: the folder has {' and '.join(missing)}")
+    weights = src / "model.safetensors"
+    if weights.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(weights), framework="numpy"):
+                pass  # reads the header only
+        except Exception as exc:  # a truncated or corrupted file
+            raise ArchiveError(
+                f"{weights}: not a readable safetensors file (truncated or corrupted?): {exc}"
+            ) from None
     if "model_dir" in options:
         raise ArchiveError("option 'model_dir': set by the archive (the copied source folder)")
     try:

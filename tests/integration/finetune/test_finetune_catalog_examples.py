@@ -150,3 +150,11 @@ def test_a_validation_window_without_usable_rows_is_refused(frame) -> None:  # t
     )
     with pytest.raises(ValueError, match=r"no usable validation rows in .*2017-01-07.*embargo"):
         examples_from_frame(frame, BID, LABEL, weekend, context_bars=64)
+
+
+def test_thinning_that_leaves_one_class_is_refused(frame) -> None:  # type: ignore[no-untyped-def]
+    # The labelled rows had three classes (check_trainable passed); --stride 1000000 left one
+    # example of one class and the adapter was trained on it and stored, exit 0.
+    with pytest.raises(ValueError, match=r"--stride 1000000 / --hold-keep 1 leave 1 of \d+ "
+                       r"training examples .*one class.*lower --stride"):  # fmt: skip
+        examples_from_frame(frame, BID, LABEL, FOLD, context_bars=64, stride=1_000_000)

@@ -102,3 +102,46 @@ def test_an_archiver_killed_midway_leaves_the_previous_archive_whole(
         build_archive(mlp_dir, kind="torch", model_name="m", export_dir=store, timeout_s=1.0)
     assert mar.read_bytes() == before
     assert sorted(p.name for p in store.iterdir()) == ["m.mar"]  # no temporary folder left
+
+
+@pytest.mark.parametrize("version", ["1/x", "1 0", "", "2\n"])
+def test_a_version_no_client_can_name_is_refused(
+    mlp_dir: Path, tmp_path: Path, version: str
+) -> None:
+    # The archiver packaged '1/x' (exit 0); a TorchServe client's model_version refuses it (it
+    # would be pasted into the request path), so that version could never be asked for.
+    with pytest.raises(ArchiveError, match="version must be letters, digits"):
+        build_archive(mlp_dir, kind="torch", model_name="m", export_dir=tmp_path, version=version)
+    assert not (tmp_path / "m.mar").exists()
+    assert build_archive(
+        mlp_dir, kind="torch", model_name="m", export_dir=tmp_path, version="2.1-b"
+    )
+
+
+@pytest.mark.parametrize(
+    ("remove", "truncate", "message"),
+    [
+        (("tokenizer.json", "tokenizer_config.json"), None, "no tokenizer file"),
+        (("model.safetensors",), None, "no weights file"),
+        ((), "model.safetensors", "not a readable safetensors file"),
+    ],
+)
+def test_a_model_folder_the_server_cannot_load_is_refused(
+    tiny_text_dir: Path,
+    tmp_path: Path,
+    remove: tuple[str, ...],
+    truncate: str | None,
+    message: str,
+) -> None:
+    # Each was packaged (exit 0); every TorchServe worker then failed to load it, after
+    # `serve start` had waited its whole timeout.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_text_dir, folder)
+    for name in remove:
+        (folder / name).unlink()
+    if truncate is not None:
+        (folder / truncate).write_bytes((folder / truncate).read_bytes()[:1000])
+    store = tmp_path / "store"
+    with pytest.raises(ArchiveError, match=message):
+        build_archive(folder, kind="transformers", model_name="m", export_dir=store)
+    assert not (store / "m.mar").exists()

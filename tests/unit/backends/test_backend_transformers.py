@@ -219,3 +219,31 @@ def test_a_damaged_model_folder_is_a_prediction_error_naming_the_part(
         file.unlink()
     with pytest.raises(PredictionError, match=rf"{no_tokenizer}.*tokenizer"):
         TransformersPredictor(TransformersConfig(model_dir=no_tokenizer))
+
+
+def test_a_folder_without_its_tokenizer_is_one_line_naming_the_file(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    # The tokenizer library's own error is five lines and names no file; `finetune` printed it
+    # as it was, the "one line" of the CLI spanning five.
+    folder = tmp_path / "no-tokenizer"
+    shutil.copytree(tiny_text_dir, folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(TransformersConfig(model_dir=folder))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "(tokenizer): the folder has no tokenizer file (tokenizer.json, " in message
+
+
+def test_a_prompt_longer_than_the_models_context_is_refused(tiny_text_dir: Path) -> None:
+    # 200 bars in the prompt make ~7,700 tokens for this tiny model's 2,048 positions: it ran
+    # (and `finetune --prompt-bars 1000` trained for minutes) past what the model can attend to.
+    predictor = TransformersPredictor(TransformersConfig(model_dir=tiny_text_dir, prompt_bars=200))
+    context = market_context(synthetic_bars(205))
+    with pytest.raises(PredictionError, match=r"a prompt of \d+ tokens is longer than the "
+                       r"model's context of 2048 tokens \(max_position_embeddings"):  # fmt: skip
+        predictor.predict(FEATURES[0], context)
+    held = safe_predict(predictor, FEATURES[0], context)
+    assert held.action is Action.HOLD and "longer than the model's context" in held.reason

@@ -60,3 +60,21 @@ def test_a_value_starting_with_a_dash_is_shown_how_to_give(
         "starting with '-' goes after '=': --clock=-05:00 (see 'nautilus-ai data validate "
         "--help')"
     )
+
+
+def test_an_error_message_of_several_lines_is_printed_as_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command's error wrapping a library's message of several lines (a tokenizer's is five)
+    # was printed as it was: the CLI's one error line spanned five.
+    from nautilus_ai.cli import CliError
+    from nautilus_ai.cli import serve as serve_cli
+
+    def fails(args: object) -> int:
+        raise CliError("cannot load it: first line\n(1) second line,\n  (2) third line")
+
+    monkeypatch.setattr(serve_cli, "_stop", fails)
+    assert main(["serve", "stop", "--workdir", "nowhere"]) == 2
+    assert capsys.readouterr().err == (
+        "nautilus-ai: error: cannot load it: first line (1) second line, (2) third line\n"
+    )

@@ -33,3 +33,23 @@ def test_a_flag_that_would_be_ignored_is_refused(
     assert main(["train", *WINDOWS, *catalog, *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"nautilus-ai: error: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        # each trained the trees with their own defaults, exit 0, as if the flag were taken
+        (["--epochs", "3"], "--epochs 3: an MLP setting, not used by --family lightgbm"),
+        (["--hidden", "8"], "--hidden 8: an MLP setting"),
+        (["--lr", "0.5"], "--lr 0.5: an MLP setting"),
+        (["--batch-size", "64"], "--batch-size 64: an MLP setting"),
+        (["--activation", "gelu"], "--activation gelu: an MLP setting"),
+    ],
+)
+def test_an_mlp_flag_with_the_lightgbm_family_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: object, flags: list[str], message: str
+) -> None:
+    catalog = ["--catalog", str(tmp_path), "--out", str(tmp_path)]
+    assert main(["train", "--family", "lightgbm", *WINDOWS, *catalog, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nautilus-ai: error: {message}") and err.count("\n") == 1
