@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.pattern_queries import memory_and_queries
 
-from nautilus_ai.features import FeatureSpec, compute_features
-from nautilus_ai.models import MarketContext
 from nautilus_ai.models.registry import build_predictor
 from nautilus_ai.patterns import (
     IndexConfig,
@@ -20,7 +19,6 @@ from nautilus_ai.patterns import (
     PatternSpec,
     PatternStoreError,
     build_from_bars,
-    save_memory,
 )
 from nautilus_ai.patterns.learned import LEARNED_FILE, read_learned
 
@@ -30,19 +28,8 @@ TRAIN = 6_000
 
 @pytest.fixture(scope="module")
 def setup(real_bars: tuple, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    ts, ohlcv = real_bars
-    spec = FeatureSpec()
     folder = tmp_path_factory.mktemp("memory")
-    patterns = build_from_bars(ts[:TRAIN], ohlcv[:TRAIN], instrument_id="EUR/USD.SIM")
-    save_memory(PatternMemory(patterns, index_config=EXACT), folder)
-    features = compute_features(spec, ts, *ohlcv.T)
-    table = np.column_stack([ts.astype(np.float64), ohlcv])
-    rows = np.arange(TRAIN, TRAIN + 1200)
-    contexts = [
-        MarketContext("EUR/USD.SIM", int(ts[i]), spec.names, spec.hash, table[i - 63 : i + 1])
-        for i in rows
-    ]
-    return spec, folder, features[rows], contexts, len(patterns)
+    return memory_and_queries(real_bars, folder, train=TRAIN, queries=1200, index_config=EXACT)
 
 
 def _config(folder: Path, learned: Path, **extra: object) -> dict[str, object]:

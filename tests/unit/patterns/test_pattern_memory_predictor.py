@@ -6,31 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.pattern_queries import memory_and_queries
 
-from nautilus_ai.features import FeatureSpec, compute_features
+from nautilus_ai.features import FeatureSpec
 from nautilus_ai.models import Action, MarketContext
 from nautilus_ai.models.registry import BackendConfigError, build_predictor
-from nautilus_ai.patterns import IndexConfig, PatternMemory, build_from_bars, save_memory
+from nautilus_ai.patterns import IndexConfig, build_from_bars
 
 IVF = IndexConfig(mode="ivf", exact_max=1024, growth=2, nprobe=24)
 
 
 @pytest.fixture(scope="module")
 def setup(real_bars: tuple, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    ts, ohlcv = real_bars
-    spec = FeatureSpec()
-    train = 12_000
     folder = tmp_path_factory.mktemp("memory")
-    patterns = build_from_bars(ts[:train], ohlcv[:train], instrument_id="EUR/USD.SIM")
-    save_memory(PatternMemory(patterns, index_config=IVF), folder)
-    features = compute_features(spec, ts, *ohlcv.T)
-    table = np.column_stack([ts.astype(np.float64), ohlcv])
-    rows = np.arange(train, train + 1500)
-    contexts = [
-        MarketContext("EUR/USD.SIM", int(ts[i]), spec.names, spec.hash, table[i - 63 : i + 1])
-        for i in rows
-    ]
-    return spec, folder, features[rows], contexts, len(patterns)
+    return memory_and_queries(real_bars, folder, train=12_000, queries=1500, index_config=IVF)
 
 
 def test_batch_equals_per_row_and_the_memory_learns_live(setup) -> None:  # type: ignore[no-untyped-def]
