@@ -78,6 +78,15 @@ def check_report_dir(run_file: RunFile) -> None:
 def _check(run_file: RunFile) -> None:
     run = run_file.run
     venues = [v.name for v in run.venues]
+    if len(venues) > 1:
+        raise ConfigFieldError(
+            ("run", "venues", 1),
+            f"a second venue ({', '.join(str(v) for v in venues)}): the run's report (equity "
+            f"curve, statistics, reconciliation with the account) reads one account, "
+            f"{venues[0]}'s, so the other venue's fills would be marked against it; run one "
+            "venue per run file",
+            received=str(venues[1]),
+        )
     loaded: dict[str, KeyPath] = {}
     catalogs: dict[str, CatalogInfo] = {}
     instruments_by_venue: dict[str, list[str]] = {}

@@ -371,6 +371,22 @@ def test_balances_in_two_currencies_on_a_single_currency_account_are_refused_by_
         preflight(parse_run_file(raw, tmp_path / "run.yaml"))
 
 
+def test_a_second_venue_is_refused_by_the_check(demo_catalog: Path, tmp_path: Path) -> None:
+    """The run's report reads one account (venues[0]'s starting balance and account report):
+    with a second venue its fills were marked against the first one's equity, exit 0."""
+
+    def add_venue(r: dict[str, Any]) -> None:
+        r["run"]["venues"].append({**r["run"]["venues"][0], "name": "IDEALPRO"})
+
+    raw = demo_variant(demo_catalog, add_venue)
+    with pytest.raises(
+        ConfigError,
+        match=r"run.venues\[1\]: a second venue \(SIM, IDEALPRO\): the run's report .* reads "
+        r"one account, SIM's",
+    ):
+        preflight(parse_run_file(raw, tmp_path / "run.yaml"))
+
+
 def test_a_balance_too_small_to_size_any_position(demo_catalog: Path, tmp_path: Path) -> None:
     raw = demo_variant(
         demo_catalog, lambda r: r["run"]["venues"][0].update(starting_balances=["10 USD"])
