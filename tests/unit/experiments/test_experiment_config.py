@@ -95,7 +95,7 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("strategy.stop_loss_atr", [0.0], r"strategy\.stop_loss_atr\[0\]: must be > 0"),
         ("strategy.min_confidence", [{"signal_rate": 0.0}],
          r"strategy\.min_confidence\[0\]\.signal_rate: must be > 0"),
-        ("strategy.min_confidence", [1.5], r"strategy\.min_confidence\[0\]: must be <= 1"),
+        ("strategy.min_confidence", [1.5], r"strategy\.min_confidence\[0\]: must be < 1"),
         ("strategy.sizing", [{"base_fraction": 0.5, "lot_stepp": 1}],
          r"strategy\.sizing\[0\]\.lot_stepp: unknown key.*did you mean 'lot_step'"),
         ("strategy.stop_loss", [2.0], r"strategy\.stop_loss: unknown key.*'stop_loss_atr'"),
