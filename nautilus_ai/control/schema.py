@@ -160,8 +160,10 @@ class SetRiskCommand(_CommandBase):
     @field_validator("min_confidence")
     @classmethod
     def _confidence(cls, value: float | None) -> float | None:
-        if value is not None and not (0.0 <= value <= 1.0):  # also refuses NaN
-            raise ValueError(f"must be in [0, 1] (was {value!r})")
+        # < 1, as the strategy's own min_confidence: at 1 the sizer has no range to size in
+        # (the command was accepted here and then failed in the strategy)
+        if value is not None and not (0.0 <= value < 1.0):  # also refuses NaN
+            raise ValueError(f"must be in [0, 1) (was {value!r})")
         return value
 
     @field_validator("max_position")
@@ -308,7 +310,7 @@ COMMANDS: Mapping[str, CommandSpec] = MappingProxyType(
                     c.min_confidence, c.max_position, c.risk_multiplier
                 ),
                 (
-                    CliOption("--min-confidence", "min_confidence", "in [0, 1]", float),
+                    CliOption("--min-confidence", "min_confidence", "in [0, 1)", float),
                     CliOption("--max-position", "max_position",
                               "> 0, in the strategy's size units", float),
                     CliOption("--risk-multiplier", "risk_multiplier",

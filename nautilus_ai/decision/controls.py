@@ -40,8 +40,8 @@ class RiskControls:
     def __post_init__(self) -> None:
         if not isinstance(self.paused, bool):
             raise ValueError(f"paused must be a bool, was {self.paused!r}")
-        if not (0.0 <= self.min_confidence <= 1.0):  # also NaN
-            raise ValueError(f"min_confidence must be in [0, 1], was {self.min_confidence!r}")
+        if not (0.0 <= self.min_confidence < 1.0):  # also NaN; the sizer needs room above it
+            raise ValueError(f"min_confidence must be in [0, 1), was {self.min_confidence!r}")
         if self.max_position is not None and not (
             self.max_position >= 0.0 and math.isfinite(self.max_position)
         ):

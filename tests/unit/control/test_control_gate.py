@@ -103,8 +103,12 @@ def test_signed_but_invalid_or_unknown_commands(gate: CommandGate) -> None:
         gate.check(signed(dict(base, type="explode")), "1-0")
     )
     risk = {k: v for k, v in base.items() if k != "reason"}
-    assert "min_confidence: must be in [0, 1]" in reason(
+    assert "min_confidence: must be in [0, 1)" in reason(
         gate.check(signed(dict(risk, type="set_risk", min_confidence=3)), "2-0")
+    )
+    # 1.0 too: it was accepted here and then failed in the strategy (the sizer's range is [0, 1))
+    assert "min_confidence: must be in [0, 1) (was 1.0)" in reason(
+        gate.check(signed(dict(risk, type="set_risk", min_confidence=1.0)), "2-1")
     )
     assert "reason: unknown key" in reason(
         gate.check(signed(dict(base, type="set_risk", min_confidence=0.5)), "3-0")
