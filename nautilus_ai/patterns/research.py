@@ -52,6 +52,8 @@ class SimilarWindows:
         Each neighbour's closes from its window's first bar to the end of its outcome, where the
         bars are in the catalog (NaN otherwise).
     memory : PatternMemory
+    requested : int
+        The ``k`` asked for (an IVF memory may hold fewer in its probed lists; the table says so).
     """
 
     ts_event: int
@@ -61,6 +63,7 @@ class SimilarWindows:
     distances: NDArray[np.float64]
     neighbour_paths: NDArray[np.float64]
     memory: PatternMemory
+    requested: int = 0  # the k asked for (0: not recorded)
 
     def records(self) -> list[dict[str, Any]]:
         """One dict per neighbour: when, instrument, distance and what happened next."""
@@ -86,10 +89,17 @@ class SimilarWindows:
     def to_text(self) -> str:
         """A table a person reads in a terminal."""
         spec = self.memory.pattern_spec
+        fewer = ""
+        if len(self.rows) < min(self.requested, self.eligible):
+            # an IVF index answers from the patterns of its nprobe nearest lists only
+            fewer = (
+                f"; {self.requested:,} asked: the index's probed lists hold only these "
+                "(more needs a store built with --index-mode exact)"
+            )
         lines = [
             f"{len(self.rows)} past windows most like {utc_minute(self.ts_event)} "
             f"(of {self.eligible:,} whose outcome was known by then; outcome over "
-            f"{spec.horizon} bars, barrier {spec.barrier_atr:g} ATR)",
+            f"{spec.horizon} bars, barrier {spec.barrier_atr:g} ATR{fewer})",
             f"{'#':>3} {'time (UTC)':<17} {'instrument':<14} {'dist':>6} {'outcome':>7} "
             f"{'fwd ATR':>8} {'MFE':>6} {'MAE':>6}",
         ]
@@ -242,7 +252,7 @@ def similar_windows(
             segment = ohlcv[p - n_bars + 1 : p + horizon + 1, 3]
             paths[j, : segment.size] = segment
     return SimilarWindows(
-        int(ts[i]), window, int(found.eligible[0]), rows, distances, paths, memory
+        int(ts[i]), window, int(found.eligible[0]), rows, distances, paths, memory, int(k)
     )
 
 

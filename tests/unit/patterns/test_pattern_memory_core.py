@@ -204,6 +204,13 @@ def test_similar_windows_with_k_above_the_store_returns_every_known_pattern(  # 
     assert found.rows.size == found.eligible > 15_000
     with pytest.raises(ValueError, match="k must be >= 1"):
         similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=0)
+    assert "asked" not in found.to_text().splitlines()[0]
+    # An IVF memory answers from its probed lists only: fewer than asked, and it says why (the
+    # header said "4515 past windows most like ..." for --k 100000, nothing more).
+    ivf = _memory(patterns, "ivf")
+    fewer = similar_windows(ivf, demo_catalog, BAR_TYPE, at_ns=at_ns, k=10**12)
+    assert fewer.rows.size < fewer.eligible
+    assert f"{10**12:,} asked: the index's probed lists hold only these" in fewer.to_text()
 
 
 @pytest.mark.parametrize(
