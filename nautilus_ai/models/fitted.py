@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from nautilus_ai.datasets import to_ns
 from nautilus_ai.models.card import CARD_FILE
 from nautilus_ai.timefmt import utc_minute
 
@@ -59,20 +60,10 @@ def fitted_overlap(
         if not isinstance(used, Mapping):
             continue
         try:
-            used_start, used_end = _ns(used["start"]), _ns(used["end"])
+            used_start, used_end = to_ns(used["start"]), to_ns(used["end"])
         except (KeyError, TypeError, ValueError):
             continue
         if start_ns < used_end and used_start < end_ns:
             return FittedOverlap(card_file, name.replace("_", " "), used_start, used_end)
     return None
 
-
-def _ns(value: object) -> int:
-    import pandas as pd
-
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"not a time: {value!r}")
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return int(stamp.value)
