@@ -633,10 +633,7 @@ def claim_databases(run_file: LiveRunFile) -> list[TraderClaim]:
     held: list[TraderClaim] = []
     seen: set[str] = set()
     try:
-        for section in ("cache", "message_bus"):
-            database = getattr(getattr(run_file.node, section, None), "database", None)
-            if database is None or getattr(database, "type", "redis") != "redis":
-                continue
+        for section, database in _node_databases(run_file):
             client, address, _ = _redis_client(database, decode_responses=True)
             if address in seen:
                 client.close()
@@ -867,14 +864,18 @@ def dispose_node(node: TradingNode, run_file: LiveRunFile) -> str | None:
 
 def _database_checks(run_file: LiveRunFile) -> list[tuple[str, str | None, str]]:
     """``(section, problem or None, "host:port")`` for each Redis the node itself uses."""
-    checks = []
+    return [(section, *_ping_redis(database)) for section, database in _node_databases(run_file)]
+
+
+def _node_databases(run_file: LiveRunFile) -> list[tuple[str, Any]]:
+    """``(section, DatabaseConfig)`` of each Redis the node itself uses (``node.cache`` and
+    ``node.message_bus``, in that order)."""
+    found = []
     for section in ("cache", "message_bus"):
         database = getattr(getattr(run_file.node, section, None), "database", None)
-        if database is None or getattr(database, "type", "redis") != "redis":
-            continue
-        problem, address = _ping_redis(database)
-        checks.append((section, problem, address))
-    return checks
+        if database is not None and getattr(database, "type", "redis") == "redis":
+            found.append((section, database))
+    return found
 
 
 class _StrategyWatch:
