@@ -66,4 +66,3 @@ def fitted_overlap(
         if start_ns < used_end and used_start < end_ns:
             return FittedOverlap(card_file, name.replace("_", " "), used_start, used_end)
     return None
-
