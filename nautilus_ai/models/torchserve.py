@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from nautilus_ai.models.base import MarketContext, Prediction
 from nautilus_ai.models.http import HttpClient, check_base_url
 from nautilus_ai.models.itemwise import ItemResult, ItemwiseBackend, check_batch
+from nautilus_ai.models.prompting import input_fingerprint
 from nautilus_ai.models.registry import Backend, BackendRegistry
 from nautilus_ai.models.spec import FeatureSpecLike, check_pinned_spec
 from nautilus_ai.models.torchserve_wire import (
@@ -169,6 +170,11 @@ class TorchServePredictor(ItemwiseBackend):
             default_id += f"/{config.model_version}"
         self._model_id = config.model_id or default_id
         self._spec_hash = config.spec_hash
+        # What changes an answer (prompt_hash): the endpoint and the request's settings; not the
+        # credentials, timeouts, retries or batch size.
+        self._fingerprint = "\x00".join(
+            (self._endpoint, config.model_dump_json(include={"send_context", "spec_hash"}))
+        )
         key_file = config.key_file or os.environ.get(TORCHSERVE_KEY_FILE_ENV)
         self._key_file = Path(key_file) if key_file else None
         token = config.token.get_secret_value() if config.token else None
@@ -185,6 +191,14 @@ class TorchServePredictor(ItemwiseBackend):
     @property
     def endpoint(self) -> str:
         return self._endpoint
+
+    def prompt_hash(self, features: NDArray[np.float64], context: MarketContext) -> str:
+        """Identifies what this row's answer depends on (a prediction-cache key part): the
+        endpoint (two servers may serve different weights under one model name), the settings
+        that change a request, the features and, with ``send_context``, the bars sent."""
+        bars = context.recent_bars
+        sent = len(bars) if self.config.send_context and bars is not None else 0
+        return input_fingerprint(features, context, self._fingerprint, bars_used=sent)
 
     def predict_items(
         self,

@@ -259,8 +259,13 @@ class TransformersPredictor(ItemwiseBackend):
             set(firsts)
         ) == len(ACTION_CHOICES)
         self._chart_style = ChartStyle(width=config.chart_width, height=config.chart_height)
+        # What changes an answer: the weights (the folders' fingerprint, also when model_id is
+        # given by hand: a replaced model under the same id never reuses cached answers), the
+        # dtype they run in (bf16 and float32 answer differently), the prompt settings.
         self._fingerprint_parts = (
             self._model_id,
+            _default_model_id(model_dir, config.adapter_dir),
+            str(self._dtype),
             config.model_dump_json(exclude={"model_dir", "device", "dtype", "batch_size"}),
         )
         self._torch = torch

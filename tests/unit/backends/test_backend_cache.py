@@ -301,3 +301,43 @@ def test_a_stored_model_is_keyed_by_its_artifact_not_only_its_name(
         cached.close()
         answers.append(direct)
     assert answers[0] != answers[1]  # two models under one id
+
+
+def test_a_cache_never_answers_for_another_torchserve_server(tmp_path: Path) -> None:
+    """Two TorchServe servers (staging and production, say) serving different weights under
+    one model name shared a cache key (``torchserve:m`` and the features): a run against the
+    second was answered with the first one's predictions, without a call. The endpoint is
+    part of the key now; credentials and timeouts are not."""
+    import json
+
+    from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
+
+    class Session:
+        def __init__(self, action: str) -> None:
+            self.action, self.calls = action, 0
+
+        def post(self, url: str, **kwargs: object) -> object:
+            self.calls += 1
+            row = {"action": self.action, "confidence": 0.8, "risk_score": 0.1, "latency": 0.0}
+            body = json.dumps({"model_id": "", "predictions": [row]}).encode()
+            return type("R", (), {"status_code": 200, "content": body})()
+
+        def close(self) -> None:
+            pass
+
+    path = tmp_path / "p.parquet"
+    answers = {}
+    for url, action in (("http://127.0.0.1:9", "buy"), ("http://127.0.0.2:9", "sell")):
+        session = Session(action)
+        inner = TorchServePredictor(TorchServeConfig(model_name="m", url=url), session=session)
+        cached = CachedPredictor(inner, PredictionCache(path))
+        answers[url] = cached.predict(np.zeros(2), _ctx(60)).action
+        cached.cache.flush()
+        assert session.calls == 1, f"{url} was served from the cache"
+    assert list(answers.values()) == [Action.BUY, Action.SELL]
+    same = [
+        TorchServePredictor(TorchServeConfig(model_name="m", url="http://127.0.0.1:9", **extra))
+        for extra in ({}, {"read_timeout_s": 9.0, "retries": 3, "token": "t"})
+    ]
+    hashes = {p.prompt_hash(np.zeros(2), _ctx(60)) for p in same}
+    assert len(hashes) == 1  # a longer timeout is the same model

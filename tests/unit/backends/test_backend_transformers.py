@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -191,6 +192,28 @@ def test_prompt_hash_and_default_model_id(tiny_text_dir: Path, tmp_path: Path) -
     (copy / "model.safetensors").write_bytes((copy / "model.safetensors").read_bytes())
     other = TransformersPredictor(TransformersConfig(model_dir=copy))
     assert other.model_id != predictor.model_id  # replaced weights: a new id, no stale cache hits
+
+
+def test_the_prompt_hash_covers_the_weights_and_dtype_under_a_given_model_id(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    """With ``model_id`` set by hand, replaced weights in the folder, or the same weights run
+    in bfloat16 instead of float32 (other answers), kept the cache key: stale answers."""
+    bars = synthetic_bars(30)
+
+    def key(folder: Path, dtype: str = "float32") -> str:
+        config = TransformersConfig(model_dir=folder, model_id="mine", dtype=dtype)
+        return TransformersPredictor(config).prompt_hash(FEATURES[0], market_context(bars))
+
+    base = key(tiny_text_dir)
+    assert base == key(tiny_text_dir)
+    assert key(tiny_text_dir, "bfloat16") != base
+    copy = tmp_path / tiny_text_dir.name
+    shutil.copytree(tiny_text_dir, copy)
+    weights = copy / "model.safetensors"
+    moved = weights.stat().st_mtime + 5  # rewritten weights (the folder's fingerprint)
+    os.utime(weights, (moved, moved))
+    assert key(copy) != base
 
 
 def test_config_errors(tmp_path: Path) -> None:
