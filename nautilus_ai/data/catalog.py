@@ -1081,7 +1081,7 @@ def read_bars(
         str(bar_type),
         start_ns,
         end_ns,
-        missing=f"no bars of type {bar_type} in catalog {catalog_path}",
+        missing=_missing(catalog_path, BAR_FOLDER, str(bar_type), "bars of type"),
     )
     return BarArrays(ts_event=ts_event, **columns)
 
@@ -1111,9 +1111,35 @@ def read_quotes(
         instrument_id,
         start_ns,
         end_ns,
-        missing=f"no quote ticks of {instrument_id} in catalog {catalog_path}",
+        missing=_missing(catalog_path, QUOTE_FOLDER, instrument_id, "quote ticks of"),
     )
     return QuoteArrays(ts_event=ts_event, **columns)
+
+
+def _missing(catalog_path: str | os.PathLike[str], folder: str, identifier: str, what: str) -> str:
+    """The error for a series the catalog lacks, naming the ones it holds (a typo in a bar
+    type, BID for MID, another step, said nothing of what was there) and the nearest."""
+    from nautilus_ai.config_check import nearest
+
+    root = Path(catalog_path) / "data" / folder
+    key = b"bar_type" if folder == BAR_FOLDER else b"instrument_id"
+    held = []
+    for directory in sorted(root.iterdir() if root.is_dir() else ()):
+        files = sorted(directory.glob("*.parquet"))
+        if not files:
+            continue
+        try:  # the identifier as written (EUR/USD.SIM), not as the folder spells it
+            metadata = pq.read_schema(files[0]).metadata or {}
+            held.append(metadata[key].decode())
+        except (OSError, KeyError, UnicodeDecodeError, pa.ArrowException):
+            held.append(directory.name)
+    guess = nearest(identifier, held)
+    return (
+        f"no {what} {identifier} in catalog {catalog_path} (it holds: "
+        f"{', '.join(held) or 'none'}"
+        + (f"; did you mean {guess}?" if guess is not None else "")
+        + ")"
+    )
 
 
 def _read_series(

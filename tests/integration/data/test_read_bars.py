@@ -9,6 +9,7 @@ import pytest
 from nautilus_trader.persistence.catalog import ParquetDataCatalog
 
 from nautilus_ai.data import read_bars
+from nautilus_ai.data.catalog import read_quotes
 
 BID = "EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
 
@@ -28,8 +29,16 @@ def test_read_bars_window_and_missing_type(demo_catalog: Path) -> None:
     start, end = int(all_bars.ts_event[100]), int(all_bars.ts_event[200])
     window = read_bars(demo_catalog, BID, start_ns=start, end_ns=end)
     assert len(window) == 101 and window.ts_event[0] == start
-    with pytest.raises(FileNotFoundError, match="no bars of type"):
+    # the error names what the catalog holds, as written (not as its folders spell it)
+    held = "EUR/USD.SIM-1-MINUTE-ASK-EXTERNAL, EUR/USD.SIM-1-MINUTE-BID-EXTERNAL"
+    with pytest.raises(FileNotFoundError) as missing:
         read_bars(demo_catalog, "EUR/USD.SIM-1-MINUTE-MID-EXTERNAL")
+    assert str(missing.value) == (
+        f"no bars of type EUR/USD.SIM-1-MINUTE-MID-EXTERNAL in catalog {demo_catalog} (it "
+        f"holds: {held}; did you mean EUR/USD.SIM-1-MINUTE-BID-EXTERNAL?)"
+    )
+    with pytest.raises(FileNotFoundError, match=r"no quote ticks of EUR/USD.SIM .*holds: none"):
+        read_quotes(demo_catalog, "EUR/USD.SIM")
 
 
 def test_read_bars_decodes_values_beyond_64_bits(tmp_path: Path) -> None:
