@@ -494,6 +494,17 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
         return
     decisions = [*decisions, *getattr(strategy, "tick_decisions", ())]
     _assess_model_faults(status, strategy, decisions)
+    fallbacks = int(getattr(strategy, "precomputed_fallbacks", 0) or 0)
+    if fallbacks and config.get("feature_source") == "precomputed":
+        # same decisions (every bar is checked against the series), but the speed asked for
+        # was not had, and said only in a WARNING line a demo's log level hides
+        status.notes.append(
+            f"feature_source precomputed fell back to incremental features {fallbacks} "
+            f"time{'s' if fallbacks > 1 else ''}: the bars of its catalog_path "
+            f"{config.get('catalog_path')} did not match the bars the run fed (another "
+            "catalog, not all of the window, or precompute_end_time before the end); same "
+            "decisions, slower"
+        )
     if config.get("observe_only"):
         return
     entries = [d for d in decisions if getattr(d, "intent", None) in ("enter", "reverse")]

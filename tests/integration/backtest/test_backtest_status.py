@@ -423,6 +423,27 @@ def test_observe_only_makes_no_trade_and_says_so(demo_catalog: Path, tmp_path: P
     ]
 
 
+def test_a_precomputed_run_that_fell_back_to_incremental_features_says_so(
+    demo_catalog: Path, tmp_path: Path
+) -> None:
+    # The precompute ends before the run does: the rest is decided bar by bar (same
+    # decisions), which only a WARNING line said, hidden at the demo's log level ERROR.
+    raw = demo_variant(
+        demo_catalog,
+        lambda r: strategy_config(r).update(
+            observe_only=True, precompute_end_time="2017-01-10T00:00:00Z"
+        ),
+    )
+    outcome = run(raw, tmp_path)
+    assert outcome.ok and outcome.strategies[STRATEGY].status == "ok"
+    assert outcome.notes[0] == (
+        f"{STRATEGY}: feature_source precomputed fell back to incremental features 1 time: the "
+        f"bars of its catalog_path {demo_catalog} did not match the bars the run fed (another "
+        "catalog, not all of the window, or precompute_end_time before the end); same "
+        "decisions, slower"
+    )
+
+
 def test_no_signal_is_not_a_failure(demo_catalog: Path, tmp_path: Path) -> None:
     never = {"kind": "rule", "trend_min_atr": 40.0, "trend_full_atr": 50.0}  # no bar is so far
     raw = demo_variant(demo_catalog, lambda r: strategy_config(r).update(predictor=never))
