@@ -53,6 +53,7 @@ def finetune_from_catalog(
     """
     config = config or FineTuneConfig()
     _check_output(artifacts_root, name)  # before hours of training, not after
+    _check_model_folder(model)  # before minutes of building examples, not after
     dataset = load_finetune_dataset(
         catalog_path,
         bar_type=bar_type,
@@ -74,6 +75,23 @@ def finetune_from_catalog(
     if progress is not None:
         progress(f"adapter written to {folder}")
     return result, folder
+
+
+def _check_model_folder(model: TransformersConfig) -> None:
+    """Refuse a base model folder that cannot load (missing, no config / tokenizer / weights
+    file): it was found only after the examples were built, minutes into the run."""
+    from nautilus_ai.models.transformers_backend import missing_model_files
+
+    folder = Path(model.model_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model directory {folder} does not exist (or is not a folder)")
+    missing = missing_model_files(folder)
+    if not (folder / "config.json").is_file():
+        missing.insert(0, "no config.json")
+    if missing:
+        raise FileNotFoundError(
+            f"model directory {folder} cannot be fine-tuned: the folder has {' and '.join(missing)}"
+        )
 
 
 def _check_output(root: str | os.PathLike[str], name: str) -> None:

@@ -40,3 +40,24 @@ def test_an_artifacts_root_that_is_a_file_is_refused_before_training(
     root.write_text("not a folder")
     with pytest.raises(ValueError, match="not a folder"):
         _run(monkeypatch, tmp_path, name="lora", artifacts_root=root)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ((), r"model directory .*model does not exist"),
+        (("config.json", "tokenizer.json"), r"the folder has no weights file \(model.safetensors"),
+        (("model.safetensors",), r"the folder has no config.json and no tokenizer file"),
+    ],
+)
+def test_a_model_folder_that_cannot_load_is_refused_before_the_examples_are_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, files: tuple[str, ...], message: str
+) -> None:
+    # The folder was loaded after the examples were built: minutes into the run, then a
+    # transformers error about a file it did not name.
+    if files:
+        (tmp_path / "model").mkdir()
+    for name in files:
+        (tmp_path / "model" / name).write_text("{}")
+    with pytest.raises(FileNotFoundError, match=message):
+        _run(monkeypatch, tmp_path, artifacts_root=tmp_path / "artifacts")
