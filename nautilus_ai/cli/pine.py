@@ -242,6 +242,8 @@ def _export(
         max_depth=args.max_depth,
         min_samples_leaf=args.min_samples_leaf,
         holdout_fraction=args.holdout,
+        # the tree is fitted on these bars (HistData files are 1-minute bars)
+        bar_type=args.bar_type if args.catalog else _DATA_DEFAULTS["bar_type"],
     )
     tree = export.tree
     return export, lambda: tree, bars

@@ -148,6 +148,7 @@ def check_export(
                 used.low,
                 used.close,
                 used.volume,
+                bar_seconds=_bar_seconds(used.ts_event),
                 node_modules=node_modules,
                 timeout=timeout,
             )
@@ -189,3 +190,14 @@ def check_export(
         python_seconds=python_seconds,
         error=error,
     )
+
+
+def _bar_seconds(ts_event: NDArray[np.int64]) -> int:
+    """The bars' length in seconds: the most common step between close times (gaps and
+    weekends aside), 60 when there are fewer than two bars."""
+    steps = np.diff(np.asarray(ts_event, dtype=np.int64))
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return 60
+    values, counts = np.unique(steps, return_counts=True)
+    return max(1, int(values[np.argmax(counts)]) // 1_000_000_000)

@@ -27,6 +27,7 @@ from nautilus_ai.models.base import Predictor
 from nautilus_ai.models.lightgbm import read_gbt_card
 from nautilus_ai.models.lightgbm_trees import TreeEnsemble
 from nautilus_ai.models.rule import RuleConfig
+from nautilus_ai.models.trained_bars import card_bar_type
 from nautilus_ai.pine.artifact import load_mlp_weights
 from nautilus_ai.pine.distill import DecisionTree, DistillReport, distill_signals
 from nautilus_ai.pine.embed import (
@@ -38,7 +39,7 @@ from nautilus_ai.pine.embed import (
 )
 from nautilus_ai.pine.features import check_pine_computable
 from nautilus_ai.pine.reference import predictor_outputs
-from nautilus_ai.pine.script import StrategyOptions, build_script
+from nautilus_ai.pine.script import StrategyOptions, TrainedBars, build_script
 
 __all__ = [
     "MAX_EMBEDDED_PARAMETERS",
@@ -79,6 +80,9 @@ class PineExport:
         Fidelity of a distilled tree (``None`` for exact embeddings).
     tree : DecisionTree or None
         The distilled tree.
+    trained_bars : TrainedBars or None
+        The bars the model was fitted on (the script's timeframe guard); ``None`` when its card
+        does not record them (no guard).
     """
 
     script: str
@@ -89,6 +93,7 @@ class PineExport:
     seconds: float
     distill_report: DistillReport | None = None
     tree: DecisionTree | None = None
+    trained_bars: TrainedBars | None = None
 
     @property
     def kind(self) -> str:
@@ -125,7 +130,8 @@ def export_mlp_artifact(
     check_pine_computable(weights.card.feature_names, owner=f"model {weights.card.model_id}")
     spec = FeatureSpec.from_dict(weights.card.feature_spec)
     model = embed_mlp(weights, spec)
-    return _finish(model, spec, options, exported_at, start)
+    trained = TrainedBars.of(card_bar_type(weights.card.metrics))
+    return _finish(model, spec, options, exported_at, start, trained)
 
 
 def lightgbm_embedded_values(ensemble: TreeEnsemble) -> int:
@@ -171,7 +177,8 @@ def export_lightgbm_artifact(
             "it anyway, or distil it (--embed tree)"
         )
     model = embed_lightgbm(ensemble, card, spec)
-    return _finish(model, spec, options, exported_at, start)
+    trained = TrainedBars.of(card_bar_type(card.metrics))
+    return _finish(model, spec, options, exported_at, start, trained)
 
 
 def export_rule(
@@ -180,10 +187,13 @@ def export_rule(
     *,
     options: StrategyOptions | None = None,
     exported_at: datetime | None = None,
+    bar_type: str | None = None,
 ) -> PineExport:
-    """Export :class:`~nautilus_ai.models.RulePredictor` as plain Pine conditions."""
+    """Export :class:`~nautilus_ai.models.RulePredictor` as plain Pine conditions (with
+    ``bar_type``, guarded to that timeframe; the rule is not fitted, so none by default)."""
     start = time.perf_counter()
-    return _finish(embed_rule(spec, config), spec, options, exported_at, start)
+    model = embed_rule(spec, config)
+    return _finish(model, spec, options, exported_at, start, TrainedBars.of(bar_type))
 
 
 def export_distilled(
@@ -197,6 +207,7 @@ def export_distilled(
     min_samples_leaf: int = 50,
     holdout_fraction: float = 0.2,
     exported_at: datetime | None = None,
+    bar_type: str | None = None,
 ) -> PineExport:
     """Distil ``predictor`` into a decision tree on ``features`` and export the tree.
 
@@ -212,6 +223,9 @@ def export_distilled(
         Where the rows come from (catalog, bar type, dates), for the header.
     max_depth, min_samples_leaf, holdout_fraction
         Tree settings and the share of the LAST rows kept out of fitting to measure fidelity.
+    bar_type : str, optional
+        The bar type of ``features`` (the tree is fitted on those bars: the script's timeframe
+        guard); ``None`` for no guard.
 
     Raises
     ------
@@ -251,7 +265,7 @@ def export_distilled(
         f"Fidelity: {report.summary()}",
     ]
     model = embed_tree(tree, spec, model_id=predictor.model_id, description=description)
-    export = _finish(model, spec, opts, exported_at, start)
+    export = _finish(model, spec, opts, exported_at, start, TrainedBars.of(bar_type))
     return PineExport(
         script=export.script,
         model=model,
@@ -261,6 +275,7 @@ def export_distilled(
         seconds=time.perf_counter() - start,
         distill_report=report,
         tree=tree,
+        trained_bars=export.trained_bars,
     )
 
 
@@ -270,10 +285,13 @@ def _finish(
     options: StrategyOptions | None,
     exported_at: datetime | None,
     start: float,
+    trained_bars: TrainedBars | None = None,
 ) -> PineExport:
     opts = options or StrategyOptions()
     when = (exported_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    script = build_script(spec, model, opts, exported_at=when, version=_version())
+    script = build_script(
+        spec, model, opts, exported_at=when, version=_version(), trained_bars=trained_bars
+    )
     return PineExport(
         script=script,
         model=model,
@@ -281,4 +299,5 @@ def _finish(
         options=opts,
         exported_at=when,
         seconds=time.perf_counter() - start,
+        trained_bars=trained_bars,
     )

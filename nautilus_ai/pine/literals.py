@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-__all__ = ["pine_float", "pine_float_list", "pine_identifier", "pine_string"]
+__all__ = ["pine_float", "pine_float_list", "pine_identifier", "pine_string", "pine_timeframe"]
 
 
 def pine_float(value: float) -> str:
@@ -48,3 +48,13 @@ def pine_identifier(name: str) -> str:
     if not out or out[0].isdigit():
         out = "_" + out
     return out
+
+
+def pine_timeframe(seconds: int) -> str:
+    """The Pine timeframe string of a bar length: ``"1"`` (1 min), ``"240"``, ``"1D"``,
+    ``"30S"`` (what ``timeframe.period`` says and ``timeframe.in_seconds`` reads)."""
+    if seconds % 86_400 == 0:
+        return f"{seconds // 86_400}D"
+    if seconds % 60 == 0:
+        return str(seconds // 60)
+    return f"{seconds}S"

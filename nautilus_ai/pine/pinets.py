@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.paths import repo_root
+from nautilus_ai.pine.literals import pine_timeframe
 from nautilus_ai.services import ServiceNotFoundError, program_environment, require
 
 __all__ = [
@@ -185,7 +186,8 @@ def run_pinets(
     open, high, low, close, volume : array of float
         The bars.
     bar_seconds : int
-        Bar length; ``time`` (the open) is ``time_close - bar_seconds``.
+        Bar length; ``time`` (the open) is ``time_close - bar_seconds``, and the chart's
+        timeframe (``timeframe.in_seconds()``) is this.
     node_modules : path, optional
         Where PineTS is installed (:func:`ensure_pinets`, called when omitted).
     timeout : float
@@ -218,7 +220,10 @@ def run_pinets(
     with tempfile.TemporaryDirectory(prefix="nautilus-ai-pinets-") as tmp:
         request = Path(tmp) / "request.json"
         response = Path(tmp) / "response.json"
-        request.write_text(json.dumps({"script": script, "bars": bars}), encoding="utf-8")
+        # The chart's timeframe (``timeframe.period`` / ``in_seconds`` in the script): the
+        # bars' own, so a script's timeframe guard runs as on TradingView.
+        payload_in = {"script": script, "bars": bars, "timeframe": pine_timeframe(bar_seconds)}
+        request.write_text(json.dumps(payload_in), encoding="utf-8")
         command = [
             *node.command,
             str(harness_dir() / "run_pinets.js"),

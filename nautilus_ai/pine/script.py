@@ -35,7 +35,13 @@ from nautilus_ai.pine.literals import pine_float, pine_string
 from nautilus_ai.policy import PolicyConfig
 from nautilus_ai.sizing import SizingConfig
 
-__all__ = ["MAX_PLOTS", "SIGNAL_PLOTS", "StrategyOptions", "build_script"]
+__all__ = [
+    "MAX_PLOTS",
+    "SIGNAL_PLOTS",
+    "StrategyOptions",
+    "TrainedBars",
+    "build_script",
+]
 
 #: TradingView's limit on plot() / plotshape() calls per script.
 MAX_PLOTS = 64
@@ -47,6 +53,45 @@ NO_EDGE_WARNING = (
     "and paper trading. TradingView backtests over data the model was trained or selected on are",
     "in-sample. Not investment advice: validate out of sample before risking money.",
 )
+
+
+@dataclass(frozen=True)
+class TrainedBars:
+    """The bars a model was fitted on, for the script's timeframe guard.
+
+    Parameters
+    ----------
+    bar_type : str
+        As the model card (or the distillation data) names it.
+    seconds : int
+        The bar length (a time bar; > 0).
+    """
+
+    bar_type: str
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.seconds < 1:
+            raise ValueError(f"TrainedBars.seconds must be >= 1, was {self.seconds!r}")
+
+    @classmethod
+    def of(cls, bar_type: str | None) -> TrainedBars | None:
+        """The time bars ``bar_type`` names; ``None`` when it is not recorded or not a time bar
+        of whole seconds (a tick or volume bar has no chart timeframe to guard)."""
+        from nautilus_ai.bar_types import parse_bar_type
+
+        parts = parse_bar_type(bar_type) if bar_type else None
+        ns = parts.period_ns if parts is not None else None
+        if bar_type is None or ns is None or ns % 1_000_000_000:
+            return None
+        return cls(bar_type, ns // 1_000_000_000)
+
+    @property
+    def period(self) -> str:
+        """``"1 min"``, ``"4 h"``..."""
+        from nautilus_ai.bar_types import format_period
+
+        return format_period(self.seconds * 1_000_000_000)
 
 
 @dataclass(frozen=True)
@@ -103,8 +148,13 @@ def build_script(
     *,
     exported_at: datetime | None = None,
     version: str = "",
+    trained_bars: TrainedBars | None = None,
 ) -> str:
     """The whole Pine v6 strategy as text (ends with a newline).
+
+    With ``trained_bars`` the script stops with a runtime error on a chart of another timeframe
+    (features and model were fitted on those bars: on 1-hour bars a 1-minute model's signals
+    mean something else), unless the user ticks the input that allows it.
 
     Raises
     ------
@@ -122,7 +172,7 @@ def build_script(
     features = pine_features(spec)
     lines = [
         "//@version=6",
-        *_header(spec, model, options, when, version),
+        *_header(spec, model, options, when, version, trained_bars),
         f'strategy({pine_string(title)}, shorttitle="nautilus-ai", overlay=true, '
         f"pyramiding=0, process_orders_on_close=true, "
         f"initial_capital={pine_float(options.initial_capital)}, "
@@ -130,6 +180,7 @@ def build_script(
         "",
         *_inputs(options),
         "",
+        *_timeframe_guard(trained_bars),
         *features.lines,
         "",
         *model.lines,
@@ -147,6 +198,7 @@ def _header(
     options: StrategyOptions,
     when: datetime,
     version: str,
+    trained_bars: TrainedBars | None,
 ) -> list[str]:
     rule = "// " + "=" * 96
     exits = (
@@ -177,11 +229,39 @@ def _header(
         f"// Exported: {when.isoformat().replace('+00:00', 'Z')} by nautilus-ai {version} "
         "(nautilus-ai export-pine)".replace("  ", " "),
         f"// Policy defaults: {policy}",
+        (
+            f"// Bars: fitted on {trained_bars.bar_type}; on another chart timeframe the script "
+            f"stops (input 'Run on another timeframe' overrides)"
+            if trained_bars is not None
+            else "// Bars: the model's bar type is not recorded: no timeframe guard (use the "
+            "timeframe it was fitted on)"
+        ),
         "//",
         *(f"// {text}" for text in NO_EDGE_WARNING),
         rule,
     ]
     return lines
+
+
+def _timeframe_guard(trained_bars: TrainedBars | None) -> list[str]:
+    if trained_bars is None:
+        return []
+    period = trained_bars.period
+    message = (
+        f"nautilus-ai: this model was fitted on {period} bars ({trained_bars.bar_type}); the "
+        "chart's timeframe is "
+    )
+    remedy = f": switch the chart to {period}, or tick 'Run on another timeframe' to run it anyway"
+    return [
+        f"// ---- Timeframe guard: the features and the model were fitted on {period} bars",
+        f'i_any_timeframe = input.bool(false, "Run on another timeframe than {period}", '
+        'group="Signal", tooltip="the signals were fitted on this bar length; on another '
+        'timeframe they mean something else")',
+        "if barstate.isfirst and not i_any_timeframe and timeframe.in_seconds() != "
+        f"{trained_bars.seconds}",
+        f"    runtime.error({pine_string(message)} + timeframe.period + {pine_string(remedy)})",
+        "",
+    ]
 
 
 def _inputs(options: StrategyOptions) -> list[str]:

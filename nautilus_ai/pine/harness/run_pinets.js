@@ -6,7 +6,7 @@
 // Python side installed it into and runs as a separate process; nothing of it is bundled into
 // or imported by the nautilus-ai package.
 //
-// request:  {"script": str, "bars": {"open": [...], "high": [...], "low": [...], "close": [...],
+// request:  {"script": str, "timeframe": str (Pine's, e.g. "1"), "bars": {"open": [...], "high": [...], "low": [...], "close": [...],
 //            "volume": [...], "open_time": [ms...], "close_time": [ms...]}}
 // response: {"plots": {title: [number|null per bar]}, "bars": n, "run_ms": float,
 //            "pinets_version": str, "strategy": {...} | null,
@@ -73,7 +73,8 @@ async function main() {
     }
 
     const started = process.hrtime.bigint();
-    const pine = new PineTS(candles);
+    // The chart's timeframe ("1", "240", "1D"...): what timeframe.period / in_seconds() say.
+    const pine = new PineTS(candles, undefined, request.timeframe);
     const context = await pine.run(request.script);
     const runMs = Number(process.hrtime.bigint() - started) / 1e6;
 

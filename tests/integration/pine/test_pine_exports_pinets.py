@@ -232,3 +232,25 @@ def test_syntax_errors_carry_line_and_column(syntax_checker: PineSyntaxChecker) 
     assert report.column is not None and report.column > 1
     assert "ta.rsi(close,," in report.text
     assert f"line {target + 1}, column {report.column}" in report.describe()
+
+
+def test_the_timeframe_guard_runs_in_pinets(month_bars: BarArrays, pinets_modules: Path) -> None:
+    """On a chart of the model's own bars the guarded script runs; on another timeframe it
+    stops with the runtime error naming both (PineTS is told the bars' timeframe)."""
+    from nautilus_ai.pine import PineTSError
+
+    bars = month_bars.take(slice(0, 300))
+    spec = FeatureSpec()
+
+    def run(bar_type: str, bar_seconds: int) -> object:
+        script = export_rule(spec, bar_type=bar_type).script
+        return run_pinets(
+            script, bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume,
+            bar_seconds=bar_seconds, node_modules=str(pinets_modules), timeout=120,
+        )  # fmt: skip
+
+    assert run("EUR/USD.SIM-1-MINUTE-BID-EXTERNAL", 60).plots["signal"].size == 300  # type: ignore[attr-defined]
+    with pytest.raises(PineTSError, match=r"fitted on 5 min bars .*timeframe is 1: switch"):
+        run("EUR/USD.SIM-5-MINUTE-BID-EXTERNAL", 60)
+    with pytest.raises(PineTSError, match=r"fitted on 1 min bars .*timeframe is 240: switch"):
+        run("EUR/USD.SIM-1-MINUTE-BID-EXTERNAL", 14_400)

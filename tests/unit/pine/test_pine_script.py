@@ -116,3 +116,35 @@ def test_write(tmp_path: Path) -> None:
     export = export_rule(SPEC)
     path = export.write(tmp_path / "sub" / "rule.pine")
     assert path.read_text(encoding="utf-8") == export.script
+
+
+def test_a_model_fitted_on_5_minute_bars_stops_on_another_chart_timeframe(
+    tmp_path: Path,
+) -> None:
+    """A 1-minute model dropped on a 1-hour chart computed its features there and traded their
+    signals without a word; the script now refuses other timeframes (an input overrides)."""
+    model = TorchPredictor.random(SPEC, seed=4, device="cpu")
+    card = model.card.model_copy(
+        update={"metrics": {"data": {"bar_type": "EUR/USD.SIM-5-MINUTE-BID-EXTERNAL"}}}
+    )
+    export = export_mlp_artifact(save_artifact(model.module, card, tmp_path), exported_at=WHEN)
+    assert export.trained_bars is not None and export.trained_bars.seconds == 300
+    script = export.script
+    assert "// Bars: fitted on EUR/USD.SIM-5-MINUTE-BID-EXTERNAL" in script
+    assert "if barstate.isfirst and not i_any_timeframe and timeframe.in_seconds() != 300" in script
+    assert 'runtime.error("nautilus-ai: this model was fitted on 5 min bars' in script
+    # the guard sits before the features, so nothing is computed or traded on a wrong chart
+    assert script.index("runtime.error(") < script.index("// ---- Features")
+
+
+def test_without_a_recorded_bar_type_there_is_no_guard_and_the_header_says_so(
+    artifact: Path,
+) -> None:
+    export = export_mlp_artifact(artifact, exported_at=WHEN)
+    assert export.trained_bars is None
+    assert "runtime.error(" not in export.script
+    assert "// Bars: the model's bar type is not recorded: no timeframe guard" in export.script
+    guarded = export_rule(SPEC, bar_type="EUR/USD.SIM-1-HOUR-MID-EXTERNAL")
+    assert "timeframe.in_seconds() != 3600" in guarded.script
+    # a tick bar has no chart timeframe to guard
+    assert export_rule(SPEC, bar_type="EUR/USD.SIM-100-TICK-MID-INTERNAL").trained_bars is None
