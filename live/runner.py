@@ -36,6 +36,7 @@ from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
 from nautilus_ai.data.catalog_layout import BAR_FOLDER, QUOTE_FOLDER
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
+from nautilus_ai.live.trade_log import TradeLogActor
 from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
 if TYPE_CHECKING:
@@ -815,6 +816,7 @@ def _run_claimed(
     # A full (generation 2) collection walks every object the node built: ~100 ms measured
     # here, a stall of the event loop mid-session. Freeze them, so later collections scan only
     # what the session allocates (BENCHMARKS.md, issue 15).
+    trade_logs = [actor for actor in node.trader.actors() if isinstance(actor, TradeLogActor)]
     gc.collect()
     gc.freeze()
     try:
@@ -828,6 +830,8 @@ def _run_claimed(
         asyncio.set_event_loop(None)
     if lost is not None:
         outcome.reasons.append(lost)
+    # after the dispose: the log's last record (stop) is written then
+    outcome.reasons += [log.problem for log in trade_logs if log.problem is not None]
     return outcome
 
 
