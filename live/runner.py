@@ -301,6 +301,8 @@ def _check_replay_clients(
             bar_types.add(bar_type)
         if config.emit_quotes and config.quotes == "catalog":
             _check_recorded_quotes(config, info, catalog, start, end, where)
+        elif config.emit_quotes:
+            _check_quote_size(config, catalog, where)
         if provided is not None:
             provided.setdefault(config.instrument_id.rsplit(".", 1)[-1], set()).add(
                 config.instrument_id
@@ -310,6 +312,25 @@ def _check_replay_clients(
             f"{catalog}"
         )
     return provided, bar_types, done
+
+
+def _check_quote_size(config: ReplayDataClientConfig, catalog: Path, where: KeyPath) -> None:
+    """The size of the quotes made from bars is one the instrument can hold: before, a size
+    beyond Nautilus' largest quantity, or one that rounds to 0 at the instrument's size
+    increment, failed the replay at its first quote, once the node had started."""
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    found = ParquetDataCatalog(str(catalog)).instruments(instrument_ids=[config.instrument_id])
+    if not found:
+        return  # the instrument check above names it
+    try:
+        found[0].make_qty(config.quote_size)
+    except (ValueError, OverflowError) as exc:
+        raise ConfigFieldError(
+            (*where, "quote_size"),
+            f"not a size of {config.instrument_id}: {' '.join(str(exc).split())}",
+            received=config.quote_size,
+        ) from None
 
 
 def _check_recorded_quotes(

@@ -87,7 +87,7 @@ def test_a_node_that_loses_its_trader_on_the_cache_database_stops_and_fails(
     redis.close()
 
 
-class _NotTheCli(Exception):
+class _NotTheCliError(Exception):
     """Raised by the test's own SIGTERM handler: the CLI did not install its own."""
 
 
@@ -113,7 +113,7 @@ def test_sigterm_while_the_node_starts_releases_the_claim_and_says_so(
         raise AssertionError("SIGTERM did not interrupt the start")
 
     def not_the_cli(signum: int, frame: object) -> None:
-        raise _NotTheCli
+        raise _NotTheCliError
 
     monkeypatch.setattr("nautilus_ai.live.runner.build_node", build_then_terminated)
     path = live_config(tmp_path, replay_catalog, redis_port=redis_server.port, limit=50)
