@@ -381,9 +381,15 @@ def _clients(role: str, section: Mapping[str, Any]) -> dict[str, ClientSpec]:
 
 def _run_options(section: Mapping[str, Any]) -> RunOptions:
     trade_log = section.get("trade_log")
+    if trade_log is not None and not str(trade_log).strip():  # was read as "no trade log"
+        raise ConfigFieldError(
+            ("run", "trade_log"),
+            "is empty: give a file path, or leave the key out for no trade log",
+            received=trade_log,
+        )
     limit = section.get("max_runtime_secs")
     return RunOptions(
-        trade_log=Path(str(trade_log)) if trade_log else None,
+        trade_log=None if trade_log is None else Path(str(trade_log)),
         stop_after_replay=bool(section.get("stop_after_replay", False)),
         replay_grace_secs=float(section.get("replay_grace_secs", 1.0)),
         max_runtime_secs=None if limit is None else float(limit),

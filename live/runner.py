@@ -36,6 +36,7 @@ from nautilus_ai.config_check import ConfigFieldError, KeyPath, nearest
 from nautilus_ai.control import Controllable, json_safe
 from nautilus_ai.data.catalog_layout import BAR_FOLDER, QUOTE_FOLDER
 from nautilus_ai.live.config import CONTROLLER_PATH, LiveConfigError, LiveRunFile
+from nautilus_ai.live.trade_log import TradeLogActor
 from nautilus_ai.strategies.controller import CONTROL_REFUSED_TOPIC, RemoteController
 
 if TYPE_CHECKING:
@@ -300,6 +301,8 @@ def _check_replay_clients(
             bar_types.add(bar_type)
         if config.emit_quotes and config.quotes == "catalog":
             _check_recorded_quotes(config, info, catalog, start, end, where)
+        elif config.emit_quotes:
+            _check_quote_size(config, catalog, where)
         if provided is not None:
             provided.setdefault(config.instrument_id.rsplit(".", 1)[-1], set()).add(
                 config.instrument_id
@@ -309,6 +312,25 @@ def _check_replay_clients(
             f"{catalog}"
         )
     return provided, bar_types, done
+
+
+def _check_quote_size(config: ReplayDataClientConfig, catalog: Path, where: KeyPath) -> None:
+    """The size of the quotes made from bars is one the instrument can hold: before, a size
+    beyond Nautilus' largest quantity, or one that rounds to 0 at the instrument's size
+    increment, failed the replay at its first quote, once the node had started."""
+    from nautilus_trader.persistence.catalog import ParquetDataCatalog
+
+    found = ParquetDataCatalog(str(catalog)).instruments(instrument_ids=[config.instrument_id])
+    if not found:
+        return  # the instrument check above names it
+    try:
+        found[0].make_qty(config.quote_size)
+    except (ValueError, OverflowError) as exc:
+        raise ConfigFieldError(
+            (*where, "quote_size"),
+            f"not a size of {config.instrument_id}: {' '.join(str(exc).split())}",
+            received=config.quote_size,
+        ) from None
 
 
 def _check_recorded_quotes(
@@ -815,6 +837,7 @@ def _run_claimed(
     # A full (generation 2) collection walks every object the node built: ~100 ms measured
     # here, a stall of the event loop mid-session. Freeze them, so later collections scan only
     # what the session allocates (BENCHMARKS.md, issue 15).
+    trade_logs = [actor for actor in node.trader.actors() if isinstance(actor, TradeLogActor)]
     gc.collect()
     gc.freeze()
     try:
@@ -828,6 +851,8 @@ def _run_claimed(
         asyncio.set_event_loop(None)
     if lost is not None:
         outcome.reasons.append(lost)
+    # after the dispose: the log's last record (stop) is written then
+    outcome.reasons += [log.problem for log in trade_logs if log.problem is not None]
     return outcome
 
 

@@ -89,6 +89,10 @@ def tick_problem(
     return TICK_OUTLIER
 
 
+MAX_BAR_DELAY_MS = 365 * 86_400_000
+"""The longest ``max_bar_delay_ms`` (a year): a longer one means never hold."""
+
+
 @dataclass(frozen=True)
 class TickModeConfig:
     """When the strategy decides on quote ticks (``AIPatternConfig.tick_mode``); what it
@@ -127,6 +131,13 @@ class TickModeConfig:
                 raise ValueError(f"{name}: expected a number, got {value!r}")
             if value <= 0:
                 raise ValueError(f"{name}: must be > 0, got {value}")
+        if self.max_bar_delay_ms is not None and self.max_bar_delay_ms > MAX_BAR_DELAY_MS:
+            # Beyond, the vectorised twin's int64 'due + delay' wrapped (8e12 ms: every tick
+            # held in training rows and precomputed backtests, none live) or overflowed (1e15).
+            raise ValueError(
+                f"max_bar_delay_ms: must be <= {MAX_BAR_DELAY_MS:_} (a year), got "
+                f"{self.max_bar_delay_ms}"
+            )
 
     def stale_after_ns(self, bar_ns: int | None) -> int | None:
         """How late a due bar may be before ticks are held (ns), for bars of period ``bar_ns``;

@@ -416,4 +416,12 @@ def _parse_time(value: str, name: str) -> pd.Timestamp:
         raise ValueError(f"{name} is not an ISO-8601 time: {value!r}") from None
     if moment.tzinfo is None:
         raise ValueError(f"{name} has no time zone: {value!r} (append Z for UTC)")
-    return pd.Timestamp(moment)
+    stamp = pd.Timestamp(moment)
+    try:  # a year 2300 "no end": an OverflowError traceback out of the checks, before
+        stamp.value  # noqa: B018 (nanoseconds since 1970, what the catalog is asked with)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise ValueError(
+            f"{name} {value!r} is outside the times a nanosecond timestamp holds "
+            "(1677-09-21 to 2262-04-11); leave it out for no bound"
+        ) from None
+    return stamp

@@ -22,6 +22,8 @@ __all__ = ["register"]
 
 EXIT_REFUSED = 1
 EXIT_TIMEOUT = 3
+MAX_HISTORY = 1_000_000
+"""Most replies ``history --count`` prints (the node caps its reply stream at ~100k)."""
 
 
 def register(subparsers: Any) -> None:
@@ -81,13 +83,19 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         if args.config_file:
             where = args.config_file
             try:
-                text = Path(args.config_file).read_text()
+                text = Path(args.config_file).read_text(encoding="utf-8")
             except OSError as exc:
                 raise CliError(f"cannot read {args.config_file}: {exc.strerror}") from None
+            except UnicodeDecodeError as exc:  # a binary file, another encoding
+                raise CliError(
+                    f"{args.config_file} is not UTF-8 text (byte {exc.start}): {exc.reason}"
+                ) from None
         try:
             fields["config"] = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CliError(f"{where} is not JSON: {exc}") from None
+        except RecursionError:  # nested deeper than Python's parser goes: no predictor config
+            raise CliError(f"{where} is nested too deeply to be a predictor config") from None
     return fields
 
 
@@ -168,8 +176,8 @@ def _history(args: argparse.Namespace) -> int:
     from nautilus_ai.control.client import MalformedReplyError
     from nautilus_ai.control.signing import SECRET_ENV
 
-    if args.count < 1:
-        raise CliError(f"--count must be >= 1, was {args.count}")
+    if not 1 <= args.count <= MAX_HISTORY:  # Redis refuses a count beyond 2**63 - 1
+        raise CliError(f"--count must be in [1, {MAX_HISTORY:_}], was {args.count}")
     # With the secret each reply's signature is checked; without it the trail still prints.
     checked = bool(os.environ.get(SECRET_ENV))
     client, settings = _client(args.trader, args.redis_url, need_secret=checked)

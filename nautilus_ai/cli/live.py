@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,17 @@ from nautilus_ai.cli import CliError
 from nautilus_ai.cli.backtest import resolve_packaged
 
 __all__ = ["register"]
+
+EXIT_SIGTERM = 143
+"""Exit status of a start cut short by SIGTERM (128 + 15, as a shell reports a kill by it)."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM before the node's own handlers were installed: unwinds like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def register(subparsers: Any) -> None:
@@ -82,10 +94,19 @@ def _live(args: argparse.Namespace) -> int:
         print("  not checked: anything that needs a connection (Redis, the venue, the feed)")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Until the node's own handlers take over (once its loop is built), SIGTERM unwinds the
+    # start as Ctrl-C does: the trader claims taken so far are released. Its default action
+    # killed the process there, leaving the claim to lapse (a restart elsewhere refused 15 s).
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         outcome = run_live(run_file)
     except LiveConfigError as exc:  # a check failed between --check and the start
         raise CliError(str(exc)) from None
+    except _Terminated:
+        print("nautilus-ai: terminated (SIGTERM) while the node started", file=sys.stderr)
+        return EXIT_SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2, sort_keys=True, default=str))
     else:

@@ -78,7 +78,23 @@ def parse_schedule(items: Sequence[Mapping[str, Any]], trader_id: str) -> list[S
     return parsed
 
 
+MAX_AT_NS = 2**63 - 1
+"""The latest ``at`` (2262-04-11T23:47:16Z): what a signed 64-bit nanosecond clock holds.
+Beyond it (an ``at`` with extra zeros) the node's clock refused the alert at start
+(OverflowError), after ``--check`` had said OK."""
+
+
 def _parse_at(value: Any, where: str) -> int:
+    at_ns = _at_ns(value, where)
+    if at_ns > MAX_AT_NS:
+        raise InvalidCommandError(
+            f"{where}.at is after 2262-04-11T23:47:16Z, the latest time a nanosecond clock "
+            f"holds (extra zeros?), was {value!r}"
+        )
+    return at_ns
+
+
+def _at_ns(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise InvalidCommandError(f"{where}.at must be unix ns or an ISO-8601 time, was {value!r}")
     if isinstance(value, int):

@@ -121,3 +121,13 @@ def test_incremental_and_vectorised_hold_the_same_ticks(
     assert rows.held_stale.size == decider.ticks_stale
     if decider.ts:
         assert np.array_equal(rows.features, np.asarray(decider.features))
+
+
+def test_a_bar_delay_beyond_a_year_is_refused() -> None:
+    """max_bar_delay_ms 8e12 (a 'never hold') wrapped the vectorised twin's int64 'due + delay':
+    every tick held in training rows and precomputed backtests while the incremental decider
+    (live) held none; 1e15 was an OverflowError there. Both are refused by the config."""
+    assert TickModeConfig(max_bar_delay_ms=365 * 86_400_000).max_bar_delay_ms is not None
+    for delay in (365 * 86_400_000 + 1, 8e12, 1e15):
+        with pytest.raises(ValueError, match=r"max_bar_delay_ms: must be <= 31_536_000_000"):
+            TickModeConfig(max_bar_delay_ms=delay)

@@ -153,6 +153,21 @@ REFUSED: list[tuple[str, Edit, str]] = [
         "control.schedule[0].strategy_id: no strategy of this node has that id",
     ),
     (
+        "OverflowError traceback out of the checks (a year 2300 'no end')",
+        lambda c: replay(c).update(end="2300-01-01T00:00:00Z"),
+        "data_clients.REPLAY.config.end: end '2300-01-01T00:00:00Z' is outside the times",
+    ),
+    (
+        "replay failed at its first quote, after the start",
+        lambda c: replay(c).update(quote_size=1e30),
+        "data_clients.REPLAY.config.quote_size: not a size of EUR/USD.SIM: invalid `value`",
+    ),
+    (
+        "replay failed at its first quote (size rounded to 0), after the start",
+        lambda c: replay(c).update(quote_size=0.4),
+        "data_clients.REPLAY.config.quote_size: not a size of EUR/USD.SIM: Invalid `value`",
+    ),
+    (
         "ValueError traceback (balance currency != base currency)",
         lambda c: c["exec_clients"]["SIM"]["config"].update(starting_balances=["100000 USDX"]),
         "exec_clients.SIM.config.starting_balances[0]: unknown currency 'USDX'",

@@ -188,6 +188,10 @@ def test_real_venue_clients_are_built_from_the_environment(tmp_path: Path) -> No
             r"node.strategies\[0\]",
         ),
         (lambda c: c["run"].update(max_runtime_secs=0), r"run.max_runtime_secs: must be > 0"),
+        (  # was read as no trade log at all, and --check said OK
+            lambda c: c["run"].update(trade_log=" "),
+            r"run.trade_log: is empty: give a file path, or leave the key out",
+        ),
         (lambda c: c["control"].update(max_age_secs=-1), "control"),
     ],
 )

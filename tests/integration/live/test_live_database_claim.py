@@ -85,3 +85,46 @@ def test_a_node_that_loses_its_trader_on_the_cache_database_stops_and_fails(
     ), outcome.reasons  # fmt: skip
     assert redis.get(key) == usurper.to_json(), "the new holder's claim is not released"
     redis.close()
+
+
+class _NotTheCliError(Exception):
+    """Raised by the test's own SIGTERM handler: the CLI did not install its own."""
+
+
+def test_sigterm_while_the_node_starts_releases_the_claim_and_says_so(
+    tmp_path: Path,
+    replay_catalog: Path,
+    redis_server: LocalRedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGTERM (systemd, docker stop) once the trader was claimed but before the node's own
+    signal handlers exist: before, its default action killed the process there, leaving the
+    claim to block a restart on another host until it lapsed, with no word. Now the start
+    unwinds as Ctrl-C does: the claim is released, one line says why, exit 143."""
+    import os
+    import signal
+
+    from nautilus_ai.cli import main
+
+    def build_then_terminated(run_file: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the signal is handled here
+        raise AssertionError("SIGTERM did not interrupt the start")
+
+    def not_the_cli(signum: int, frame: object) -> None:
+        raise _NotTheCliError
+
+    monkeypatch.setattr("nautilus_ai.live.runner.build_node", build_then_terminated)
+    path = live_config(tmp_path, replay_catalog, redis_port=redis_server.port, limit=50)
+    redis = connect(RedisSettings(redis_server.url))
+    previous = signal.signal(signal.SIGTERM, not_the_cli)  # the test runner must survive
+    try:
+        code = main(["live", str(path)])
+        assert signal.getsignal(signal.SIGTERM) is not_the_cli, "the handler is restored"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, err[-1:]) == (143, ["nautilus-ai: terminated (SIGTERM) while the node started"])
+    assert redis.get(database_claim_key(TRADER)) is None, "the claim must be released"
+    redis.close()

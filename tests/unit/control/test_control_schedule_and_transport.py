@@ -47,6 +47,11 @@ def test_schedule_is_parsed_sorted_and_filled_in() -> None:
         ({"at": 5, "type": "pause", "strategy_id": "S", "nonce": "x"}, "filled in"),
         ({"at": 5, "type": "set_risk", "strategy_id": "S"}, r"schedule\[0\].*at least one"),
         ({"at": 5, "type": "nap", "strategy_id": "S"}, "unknown command type"),
+        # beyond a 64-bit ns clock: --check said OK, then the node's clock refused the alert
+        # at start (OverflowError traceback, the node never ran)
+        ({"at": 10**30, "type": "pause", "strategy_id": "S"}, r"at is after 2262-04-11"),
+        ({"at": 2**63, "type": "pause", "strategy_id": "S"}, r"at is after 2262-04-11"),
+        ({"at": "9999-12-31T00:00:00Z", "type": "pause", "strategy_id": "S"}, "extra zeros"),
     ],
 )
 def test_bad_schedule_entries_are_named(item: dict[str, object], message: str) -> None:
