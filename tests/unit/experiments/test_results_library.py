@@ -244,6 +244,26 @@ def test_a_second_driver_of_a_running_experiment_is_refused(
         pass
 
 
+@pytest.mark.parametrize("blocker", [".", "runs", "failures", "experiments/x"])
+def test_a_store_with_a_file_where_a_folder_goes_is_refused_before_any_run(
+    tmp_path: Path, blocker: str
+) -> None:
+    # A store that was a file (or held a file named runs) stopped the driver after its first
+    # backtest, that run's work lost, with a bare "NotADirectoryError: [Errno 20]" (exit 1)
+    from nautilus_ai.experiments.store import ResultsStoreError
+
+    root = tmp_path / "results"
+    if blocker != ".":
+        (root / blocker).parent.mkdir(parents=True)
+    (root / blocker).write_text("not a folder")
+    store = ResultsStore(root)
+    with pytest.raises(ResultsStoreError) as caught, store.running("x"):
+        raise AssertionError("the driver went on")
+    blocked = (root / blocker).absolute()
+    assert str(caught.value).startswith(f"results library {store.root}: cannot make ")
+    assert f"({blocked} is a file): the store must be a folder" in str(caught.value)
+
+
 def test_a_running_status_whose_driver_is_gone_reads_interrupted(tmp_path: Path) -> None:
     # A driver killed (SIGKILL, SIGTERM, Ctrl-C, a reboot) left 'running' in experiment.json,
     # and `experiment list` / `show` said 'running' for good
