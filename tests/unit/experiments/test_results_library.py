@@ -108,6 +108,27 @@ def test_the_best_trial_baselines_seeds_dsr_and_pbo(library: Any) -> None:
     assert set(analysis.intervals) == {"sharpe", "pnl_per_trade", "win_rate"}
 
 
+def test_each_market_keeps_its_own_baselines(tmp_path: Path) -> None:
+    """Two instruments: both markets' rule and buy & hold baselines were keyed by family alone,
+    so the report and `experiment show` compared every trial with the last market's (the
+    other's silently dropped)."""
+    other = "GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"
+    doc = {**DOC, "data": {**DOC["data"], "instruments": ["EUR/USD.SIM", "GBP/USD.SIM"],
+                           "bar_types": [BAR, other]}}  # fmt: skip
+    experiment = parse_experiment(doc)
+    base = {"run": {"venues": [], "engine": {"strategies": [{"config": {}}]}}}
+    data = {BAR: "d", other: "d"}
+    store = ResultsStore(tmp_path / "results")
+    for spec in baseline_runs(experiment, base, data, "c"):
+        drift = 100.0 if spec.market.bar_type == BAR else -100.0
+        store.write_run(spec, _result(spec, drift, 0), data_fingerprint="d", code_version="c")
+    analysis = analyse(store.table("library"), experiment="library", folds=[0, 1, 2])
+    assert set(analysis.baselines) == {"rule EUR/USD.SIM", "rule GBP/USD.SIM"}
+    eur, gbp = analysis.baselines["rule EUR/USD.SIM"], analysis.baselines["rule GBP/USD.SIM"]
+    assert eur.instrument == "EUR/USD.SIM" and gbp.instrument == "GBP/USD.SIM"
+    assert eur.pnl.mean > 0 > gbp.pnl.mean
+
+
 def test_a_key_named_twice_is_read_once(library: Any) -> None:
     """Optuna can propose the same parameters twice: the same run, named twice, must not count
     twice in the stitched result (twice the trades, twice the days)."""
