@@ -278,7 +278,7 @@ def plot_equity(
     top.set_title(title)
     top.set_ylabel("equity")
     top.grid(alpha=0.3)
-    top.legend(loc="best")
+    top.legend(loc="upper left")
     if first is not None:
         peak = np.maximum.accumulate(first)
         dd = np.where(peak > 0, (first - peak) / peak * 100.0, 0.0)

@@ -262,7 +262,7 @@ def analyse(
             continue
         groups.setdefault((rows["role"][i], rows["trial_id"][i]), []).append(i)
     trials: list[TrialSummary] = []
-    baselines: dict[str, TrialSummary] = {}
+    found: list[TrialSummary] = []
     for (role, _), indices in groups.items():
         summary = _summaries(rows, indices, role)
         complete = all(
@@ -272,9 +272,16 @@ def analyse(
         if not complete:
             continue
         if role == "baseline":
-            baselines[summary.family] = summary
+            found.append(summary)
         else:
             trials.append(summary)
+    # one rule and one buy & hold per market: keyed by the family alone they overwrote each
+    # other, and every trial was compared with the last market's baselines
+    markets = len({b.instrument for b in found})
+    baselines = {
+        b.family if markets == 1 else f"{b.family} {b.instrument}": b
+        for b in sorted(found, key=lambda b: (b.family, b.instrument))
+    }
     analysis = ExperimentAnalysis(
         experiment=experiment, metric=metric, trials=trials, baselines=baselines, best=None,
         dsr=None, dsr_note="", pbo=None, pbo_note="", intervals={}, split=None,

@@ -74,6 +74,8 @@ __all__ = [
 #: is proposed from the results told before it, so the batch shapes the trials: it is the
 #: file's (reproducible on any machine), not the number of cores.
 DEFAULT_OPTUNA_BATCH = 4
+#: The most runs an experiment plans unless its file raises ``execution.max_runs``.
+DEFAULT_MAX_RUNS = 10_000
 #: Model families an experiment can search.
 FAMILIES = ("mlp", "lightgbm", "rule", "pattern_memory")
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -191,10 +193,13 @@ class CostSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
 
 
 class ExecutionSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """``retries`` of a run that raised or whose worker died; ``run_timeout_s`` per run."""
+    """``retries`` of a run that raised or whose worker died; ``run_timeout_s`` per run;
+    ``max_runs``: the most runs the grid (or Optuna's trials) may plan, so a stray candidate
+    list is refused before Ray starts rather than planned for hours."""
 
     retries: Annotated[int, msgspec.Meta(ge=0, le=3)] = 1
     run_timeout_s: Annotated[float, msgspec.Meta(gt=0.0)] = 1_800.0
+    max_runs: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = DEFAULT_MAX_RUNS
 
 
 class ReportSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -479,6 +484,10 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
     _check_commission_minimum(schema.costs.commission.minimum, markets)
     if len(set(schema.seeds)) != len(schema.seeds):
         raise ConfigFieldError(("seeds",), "lists a seed twice", received=schema.seeds)
+    _check_run_count(
+        len(folds), len(markets), families, strategy, schema.search, len(schema.seeds),
+        schema.execution.max_runs,
+    )  # fmt: skip
     costs = schema.costs
     return Experiment(
         name=schema.name,
@@ -511,6 +520,40 @@ def _resolve(schema: ExperimentSchema, data: Mapping[str, Any], path: Path | Non
         run_timeout_s=schema.execution.run_timeout_s,
         trades_window=trades_window,
     )
+
+
+def _check_run_count(
+    folds: int,
+    markets: int,
+    families: Sequence[FamilySpace],
+    strategy: Mapping[str, Sequence[Any] | ParamRange],
+    search: SearchSection,
+    seeds: int,
+    max_runs: int,
+) -> None:
+    """Refuse a grid (or an Optuna budget) that plans more than ``execution.max_runs`` runs:
+    counted without enumerating it (a grid of a million trials takes minutes and gigabytes to
+    plan, and was only found out after Ray had started)."""
+    from nautilus_ai.experiments.plan import SEEDED_FAMILIES
+
+    strategy_grid = math.prod(len(v) for v in strategy.values() if not isinstance(v, ParamRange))
+    trials = 0
+    runs = folds * markets  # the rule baseline on every fold and market
+    for family in families:
+        per_market = (search.trials or 0) if search.method == "optuna" else (
+            family.grid_size() * strategy_grid
+        )  # fmt: skip
+        trials += per_market * markets
+        runs += per_market * markets * folds * (seeds if family.family in SEEDED_FAMILIES else 1)
+    if runs > max_runs:
+        where = "search.trials" if search.method == "optuna" else "the grid"
+        raise ConfigFieldError(
+            ("execution", "max_runs"),
+            f"{where} plans {runs:,} runs ({folds} folds x {trials:,} trials x seeds + "
+            f"{folds * markets} baselines), more than max_runs allows: narrow the candidate "
+            "lists (or search.method optuna with fewer trials), or raise execution.max_runs",
+            received=max_runs,
+        )
 
 
 _MONEY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s+([A-Z]{3})\s*$")

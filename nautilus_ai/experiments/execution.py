@@ -234,10 +234,17 @@ class RaySession:
 
 def _check_reachable(address: str, timeout_s: float) -> None:
     """A TCP connection to ``host:port`` (or ``ray://host:port``) within ``timeout_s``, or
-    ``ConnectionError`` naming the address; other forms (``auto``) are left to Ray."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not host or not port.isdigit():
+    ``ConnectionError`` naming the address; ``auto`` and ``local`` are left to Ray. Anything
+    else (``foo``, a port past 65535) is refused here: Ray's own ``ValueError: Invalid address
+    format`` was a crash line (exit 1), a bad port a "Connection refused"."""
+    if address.strip() in ("auto", "local"):
         return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConnectionError(
+            f"cannot join the Ray cluster at {address}: not an address (expected host:port "
+            "with a port in 1-65535, ray://host:port, or auto)"
+        )
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass

@@ -166,7 +166,7 @@ def plot_equity_drawdown(
     top.set_title(f"{title}  ({change:+.2f}%, max drawdown {dd.min() if dd.size else 0:.2f}%)")
     top.set_ylabel(f"equity ({currency})")
     top.grid(alpha=0.3)
-    top.legend(loc="best", fontsize=9)
+    top.legend(loc="upper left", fontsize=9)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     time_axis(bottom, max_ticks=9)
@@ -272,7 +272,7 @@ def plot_trades_on_price(
         Line2D([], [], color=EATEN, label="won before costs, lost after"),
         Line2D([], [], color=LOSS, label="lost"),
     ]
-    ax.legend(handles=handles, loc="best", fontsize=8)
+    ax.legend(handles=handles, loc="upper left", fontsize=8)
     wins = int((shown.pnl > 0).sum())
     ax.set_title(
         f"{title}: {shown.pnl.size} trades, {wins} won net, {int(eaten.sum())} more lost to "
@@ -376,7 +376,7 @@ def plot_pnl_distribution(
         if cost_per_trade is not None:
             ax.axvline(-cost_per_trade, color=EATEN, linestyle=":", linewidth=1.6,
                        label=f"costs per trade -{cost_per_trade:.2f}")  # fmt: skip
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, loc="upper left")
     wins = float(np.mean(x > 0)) if x.size else float("nan")
     tails = f" ({clipped} beyond the axis, drawn in the end bins)" if clipped else ""
     ax.set_title(f"{title}: {x.size} trades, win rate {100 * wins:.1f}%{tails}")
@@ -422,7 +422,7 @@ def plot_confidence_vs_pnl(
         for cx, my, rate in zip(centres, means, rates, strict=True):
             ax.annotate(f"{100 * rate:.0f}% won", (cx, my), xytext=(4, 8),
                         textcoords="offset points", fontsize=8)  # fmt: skip
-        ax.legend(fontsize=9, loc="best")
+        ax.legend(fontsize=9, loc="upper left")
         spread = np.percentile(x, [2, 98])
         pad = 0.2 * (spread[1] - spread[0] + 1e-9)
         ax.set_ylim(spread[0] - pad, spread[1] + pad)

@@ -378,7 +378,7 @@ class ResultsStore:
             Another live process holds it (the message names the lock and that process).
         """
         path = self.experiment_dir(experiment) / ".lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._make_folders(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if not flock_within(fd, 0.0):
@@ -391,9 +391,26 @@ class ResultsStore:
             os.ftruncate(fd, 0)
             started = datetime.now(UTC).isoformat(timespec="seconds")
             os.pwrite(fd, f"pid {os.getpid()} since {started}".encode(), 0)
+            self._make_folders(self.runs_dir(experiment), self.failures_dir(experiment))
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _make_folders(self, *folders: Path) -> None:
+        """The folders a driver writes to, made before its first run: a store that is a file
+        (or holds a file where a folder goes) stopped the driver after its first backtest, with
+        that run's work lost and a bare NotADirectoryError."""
+        for folder in folders:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                blocker = next((p for p in (folder, *folder.parents)
+                                if p.exists() and not p.is_dir()), None)  # fmt: skip
+                why = f"{blocker} is a file" if blocker is not None else exc.strerror or str(exc)
+                raise ResultsStoreError(
+                    f"results library {self.root}: cannot make {folder} ({why}): the store must "
+                    "be a folder this process can write (experiment store / --store)"
+                ) from None
 
     def write_manifest(self, experiment: str, manifest: Mapping[str, Any]) -> Path:
         path = self.experiment_dir(experiment) / "experiment.json"

@@ -245,7 +245,7 @@ def plot_confidence(
             alpha=0.85,
             label=[f"{k} ({g.size:,})" for k, g in zip(kinds, groups, strict=True)],
         )
-        hist.legend(fontsize=8, frameon=False)
+        hist.legend(fontsize=8, frameon=False, loc="upper left")
     else:
         hist.text(0.5, 0.5, "no call to show", ha="center", transform=hist.transAxes)
     if min_confidence is not None:

@@ -75,7 +75,7 @@ def test_a_worker_killed_mid_run_is_retried_and_the_others_finish(
 ) -> None:
     store = tmp_path / "results"
     experiment = write_experiment(tmp_path / "kill.yaml", catalog=demo_catalog, store=store,
-                                  name="worker-kill", test="5d")  # fmt: skip
+                                  name="worker-kill", test="5d", stops=[2.0])  # fmt: skip
     log = tmp_path / "run.log"
     driver = _start(experiment, log)
     sessions.append(driver.pid)
@@ -92,9 +92,9 @@ def test_a_worker_killed_mid_run_is_retried_and_the_others_finish(
     assert victim is not None, log.read_text()[-3000:]
     assert driver.wait(timeout=400) == 0, log.read_text()[-3000:]
     output = log.read_text()
-    assert "(0 already stored, 10 run, 0 failed)" in output
+    assert "(0 already stored, 6 run, 0 failed)" in output
     table = ds.dataset(store / "runs" / "worker-kill").to_table(columns=["key", "worker"])
-    assert table.num_rows == 12  # 8 trial runs + 2 rule baselines + their 2 buy & hold rows
+    assert table.num_rows == 8  # 4 trial runs + 2 rule baselines + their 2 buy & hold rows
     later = [w for k, w in zip(table.column("key").to_pylist(), table.column("worker").to_pylist(),
                                 strict=True) if k not in before]  # fmt: skip
     assert later and not [w for w in later if w.endswith(f":{victim}")]  # its run ran again
@@ -106,7 +106,7 @@ def test_a_sigkilled_driver_resumes_without_redoing_stored_runs(
 ) -> None:
     store = tmp_path / "results"
     experiment = write_experiment(tmp_path / "resume.yaml", catalog=demo_catalog, store=store,
-                                  name="resume")  # fmt: skip
+                                  name="resume", stops=[2.0])  # fmt: skip
     driver = _start(experiment, tmp_path / "first.log")
     sessions.append(driver.pid)
     deadline = time.monotonic() + 240
@@ -117,7 +117,7 @@ def test_a_sigkilled_driver_resumes_without_redoing_stored_runs(
     driver.wait(timeout=30)
     _kill_session(driver.pid)
     before = _stored(store, "resume")
-    assert 4 <= len(before) < 12
+    assert 4 <= len(before) < 8
     assert not [p for p in (store / "runs").rglob("*") if p.name.startswith(".")]  # no half file
     import json
 
@@ -130,9 +130,9 @@ def test_a_sigkilled_driver_resumes_without_redoing_stored_runs(
         capture_output=True, text=True, timeout=400, start_new_session=True,
     )  # fmt: skip
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"({stored_runs} already stored, {10 - stored_runs} run, 0 failed)" in second.stdout
+    assert f"({stored_runs} already stored, {6 - stored_runs} run, 0 failed)" in second.stdout
     after = _stored(store, "resume")
-    assert len(after) == 12
+    assert len(after) == 8  # 6 runs and the 2 buy & hold rows of the baselines
     assert {k: after[k] for k in before} == before  # the stored rows were not rewritten
     third = subprocess.run(
         [sys.executable, "-m", "nautilus_ai.cli", "experiment", "run", str(experiment),
@@ -140,4 +140,4 @@ def test_a_sigkilled_driver_resumes_without_redoing_stored_runs(
         capture_output=True, text=True, timeout=200,
     )  # fmt: skip
     assert third.returncode == 0, third.stderr[-2000:]
-    assert "(10 already stored, 0 run, 0 failed)" in third.stdout
+    assert "(6 already stored, 0 run, 0 failed)" in third.stdout

@@ -94,22 +94,26 @@ def test_the_trials_do_not_depend_on_the_cores_it_runs_on(
     start-up trials, a trial is proposed from the results told before it, so the same file
     planned other trials in process (1 at a time) than on 2 cores (the 12th trial differed), and
     a resume with other --workers left the stored runs unused. The batch is the file's
-    (search.batch), whatever the cores."""
+    (search.batch), whatever the cores: the same file resumed on Ray with 2 workers proposes
+    the trials it ran in process and finds every run stored (the values told come from the
+    stored runs, the ones a fresh run computes: the backtests are deterministic)."""
+    path = write_experiment(tmp_path / "cores.yaml", catalog=demo_catalog,
+                            store=tmp_path / "results", name="cores", folds=1,
+                            families=[{"family": "rule"}])  # fmt: skip
+    document = yaml.safe_load(path.read_text())
+    document["strategy"]["stop_loss_atr"] = {"low": 1.0, "high": 5.0}
+    document["search"] = {"method": "optuna", "trials": 12, "seed": 5}
+    path.write_text(yaml.safe_dump(document))
     results = {}
     for how in ("in-process", "ray"):
-        path = write_experiment(tmp_path / f"{how}.yaml", catalog=demo_catalog,
-                                store=tmp_path / how, name="cores", folds=1,
-                                families=[{"family": "rule"}])  # fmt: skip
-        document = yaml.safe_load(path.read_text())
-        document["strategy"]["stop_loss_atr"] = {"low": 1.0, "high": 5.0}
-        document["search"] = {"method": "optuna", "trials": 12, "seed": 5}
-        path.write_text(yaml.safe_dump(document))
         outcome = run_experiment(load_experiment(path), in_process=how == "in-process",
                                  workers=None if how == "in-process" else 2,
                                  write_report=False, progress=lambda _: None)  # fmt: skip
         assert outcome.ok
+        assert outcome.stats.ran == (13 if how == "in-process" else 0)  # 12 trials + baseline
         results[how] = sorted(
             (t.trial_id, t.strategy_params["stop_loss_atr"]) for t in outcome.analysis.trials
         )
+    assert "Ray (2 CPUs" in outcome.backend
     assert len(results["ray"]) == 12
     assert results["ray"] == results["in-process"]

@@ -53,7 +53,8 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
             time.sleep(0.5)
         store = tmp_path / "results"
         experiment = write_experiment(tmp_path / "cluster.yaml", catalog=demo_catalog,
-                                      store=store, name="cluster", stops=[2.0])  # fmt: skip
+                                      store=store, name="cluster", stops=[2.0],
+                                      folds=1)  # fmt: skip
         command = [sys.executable, "-m", "nautilus_ai.cli", "experiment", "run",
                    str(experiment), "--address", address, "--no-report"]  # fmt: skip
         no_address = [*command[:-3], "--no-report"]
@@ -70,8 +71,8 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
                                 env={**env, "RAY_AUTH_MODE": "token"})  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert f"on Ray (2 CPUs, {address})" in result.stdout
-        assert "(0 already stored, 6 run, 0 failed)" in result.stdout
-        assert ds.dataset(store / "runs" / "cluster").count_rows() == 8  # + 2 buy & hold rows
+        assert "(0 already stored, 3 run, 0 failed)" in result.stdout
+        assert ds.dataset(store / "runs" / "cluster").count_rows() == 4  # + the buy & hold row
         assert head.poll() is None  # the driver left the cluster running
 
         # With no address the experiment starts a Ray of its own, even where ray.init() would
@@ -81,7 +82,7 @@ def test_an_experiment_runs_on_a_cluster_given_its_address(
         local = subprocess.run(no_address, capture_output=True, text=True,
                                timeout=600, env={**env, "RAY_TMPDIR": ray_dir})  # fmt: skip
         assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
-        assert "(6 already stored, 0 run, 0 failed) on Ray (2 CPUs, local)" in local.stdout
+        assert "(3 already stored, 0 run, 0 failed) on Ray (2 CPUs, local)" in local.stdout
         assert head.poll() is None
     finally:
         _kill_session(head.pid)

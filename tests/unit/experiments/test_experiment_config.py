@@ -128,6 +128,7 @@ def test_a_valid_mapping_resolves_spaces_and_defaults() -> None:
         ("costs.commission.minimum", "2.00 EUR",
          r"costs\.commission\.minimum: is in EUR, but EUR/USD\.SIM is quoted in USD"),
         ("execution.retries", 9, r"execution\.retries: must be <= 3"),
+        ("execution.max_runs", 0, r"execution\.max_runs: must be >= 1"),
         ("report", {"trades_window": ["2017-04-12", "2017-04-11"]},
          r"report\.trades_window\[1\]: must be after 2017-04-12"),
         ("report", {"trades_window": ["2018-01-02", "2018-01-03"]},
@@ -200,6 +201,45 @@ def test_a_base_run_with_a_control_schedule_is_refused_naming_the_key(tmp_path: 
         "at absolute times"
     )
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("search", [None, {"method": "optuna", "trials": 5}])
+def test_an_experiment_planning_more_runs_than_max_runs_is_refused_before_it_runs(
+    search: dict[str, Any] | None,
+) -> None:
+    """A stray candidate list multiplied the grid: 60 x 100 x 100 values planned 1.2 million
+    runs (minutes of planning, gigabytes of specs, after Ray had started) with no word. The
+    file check counts the runs the planner makes (without enumerating them) and refuses more
+    than ``execution.max_runs`` in one line."""
+    from nautilus_ai.experiments.plan import baseline_runs, grid_trials, runs_for_trials
+
+    document = _with("seeds", [7, 8])
+    if search is not None:
+        document["search"] = search
+    experiment = parse_experiment(document, Path("exp.yaml"))
+    if search is None:
+        data = {m.bar_type: "data" for m in experiment.markets}
+        planned = len(baseline_runs(experiment, {}, data, "code")) + len(
+            runs_for_trials(experiment, grid_trials(experiment), {}, data, "code")
+        )
+    else:  # 5 trials per family, each on 3 folds: lightgbm with 2 seeds, the rule with none
+        planned = 3 + 5 * 3 * 2 + 5 * 3
+    assert planned > 30
+    document.setdefault("execution", {})["max_runs"] = planned
+    parse_experiment(document, Path("exp.yaml"))  # exactly max_runs is accepted
+    document["execution"]["max_runs"] = planned - 1
+    with pytest.raises(ExperimentConfigError, match=rf"^exp\.yaml: execution\.max_runs: .* plans "
+                       rf"{planned} runs \(3 folds x .*\(received {planned - 1}\)$"):  # fmt: skip
+        parse_experiment(document, Path("exp.yaml"))
+
+
+def test_a_grid_of_a_million_runs_is_refused_without_enumerating_it() -> None:
+    document = _with("strategy.stop_loss_atr", [1.0 + i / 100 for i in range(100)])
+    document["strategy"]["take_profit_atr"] = [1.0 + i / 100 for i in range(100)]
+    document["families"][0]["params"]["num_leaves"] = list(range(4, 64))
+    with pytest.raises(ExperimentConfigError, match=r"execution\.max_runs: the grid plans "
+                       r"3,660,003 runs \(3 folds x 1,220,000 trials"):  # fmt: skip
+        parse_experiment(document, Path("exp.yaml"))
 
 
 def test_ranges_are_accepted_for_optuna() -> None:

@@ -119,6 +119,22 @@ def test_every_plot_writes_a_png_and_the_page_links_them(tmp_path: Path) -> None
     assert "| probability of backtest overfitting |" in text
 
 
+def test_no_report_legend_searches_its_best_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``loc="best"`` makes matplotlib test every point of every line against each legend
+    place; on a loaded machine that passed its 1 s mark over the demo's stitched curves and
+    its ``UserWarning`` failed the report where warnings are errors (the demo's last step in
+    the test suite). Every report legend has a fixed place."""
+    from matplotlib.legend import Legend
+
+    def searched(self: Legend, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a legend searched its best position ({self.get_texts()[0]})")
+
+    monkeypatch.setattr(Legend, "_find_best_position", searched)
+    test_every_plot_writes_a_png_and_the_page_links_them(tmp_path)
+
+
 def test_sensitivity_grid_shape_is_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"values must be \(2, 3\)"):
         plot_parameter_sensitivity(tmp_path / "x.png", np.zeros((3, 2)), x_values=[1, 2, 3],

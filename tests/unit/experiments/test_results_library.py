@@ -108,6 +108,27 @@ def test_the_best_trial_baselines_seeds_dsr_and_pbo(library: Any) -> None:
     assert set(analysis.intervals) == {"sharpe", "pnl_per_trade", "win_rate"}
 
 
+def test_each_market_keeps_its_own_baselines(tmp_path: Path) -> None:
+    """Two instruments: both markets' rule and buy & hold baselines were keyed by family alone,
+    so the report and `experiment show` compared every trial with the last market's (the
+    other's silently dropped)."""
+    other = "GBP/USD.SIM-1-MINUTE-BID-EXTERNAL"
+    doc = {**DOC, "data": {**DOC["data"], "instruments": ["EUR/USD.SIM", "GBP/USD.SIM"],
+                           "bar_types": [BAR, other]}}  # fmt: skip
+    experiment = parse_experiment(doc)
+    base = {"run": {"venues": [], "engine": {"strategies": [{"config": {}}]}}}
+    data = {BAR: "d", other: "d"}
+    store = ResultsStore(tmp_path / "results")
+    for spec in baseline_runs(experiment, base, data, "c"):
+        drift = 100.0 if spec.market.bar_type == BAR else -100.0
+        store.write_run(spec, _result(spec, drift, 0), data_fingerprint="d", code_version="c")
+    analysis = analyse(store.table("library"), experiment="library", folds=[0, 1, 2])
+    assert set(analysis.baselines) == {"rule EUR/USD.SIM", "rule GBP/USD.SIM"}
+    eur, gbp = analysis.baselines["rule EUR/USD.SIM"], analysis.baselines["rule GBP/USD.SIM"]
+    assert eur.instrument == "EUR/USD.SIM" and gbp.instrument == "GBP/USD.SIM"
+    assert eur.pnl.mean > 0 > gbp.pnl.mean
+
+
 def test_a_key_named_twice_is_read_once(library: Any) -> None:
     """Optuna can propose the same parameters twice: the same run, named twice, must not count
     twice in the stitched result (twice the trades, twice the days)."""
@@ -236,12 +257,32 @@ def test_a_second_driver_of_a_running_experiment_is_refused(
             f"experiment busy is being run into {store.root} by another driver (pid "
         )
         assert f"lock {store.root / 'experiments' / 'busy' / '.lock'}" in message
-        assert not (store.root / "runs").exists()
+        assert not list((store.root / "runs").rglob("*.parquet"))  # it ran nothing
         assert not (store.root / "experiments" / "busy" / "experiment.json").exists()
         with store.running("other"):  # another experiment of the library is free
             pass
     with store.running("busy"):  # released on exit
         pass
+
+
+@pytest.mark.parametrize("blocker", [".", "runs", "failures", "experiments/x"])
+def test_a_store_with_a_file_where_a_folder_goes_is_refused_before_any_run(
+    tmp_path: Path, blocker: str
+) -> None:
+    # A store that was a file (or held a file named runs) stopped the driver after its first
+    # backtest, that run's work lost, with a bare "NotADirectoryError: [Errno 20]" (exit 1)
+    from nautilus_ai.experiments.store import ResultsStoreError
+
+    root = tmp_path / "results"
+    if blocker != ".":
+        (root / blocker).parent.mkdir(parents=True)
+    (root / blocker).write_text("not a folder")
+    store = ResultsStore(root)
+    with pytest.raises(ResultsStoreError) as caught, store.running("x"):
+        raise AssertionError("the driver went on")
+    blocked = (root / blocker).absolute()
+    assert str(caught.value).startswith(f"results library {store.root}: cannot make ")
+    assert f"({blocked} is a file): the store must be a folder" in str(caught.value)
 
 
 def test_a_running_status_whose_driver_is_gone_reads_interrupted(tmp_path: Path) -> None:
