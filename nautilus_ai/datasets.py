@@ -63,6 +63,11 @@ class Window:
     end_ns: int
 
     def __post_init__(self) -> None:
+        for name in ("start_ns", "end_ns"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"Window.{name}: expected an int (UTC ns), got {value!r}")
+            object.__setattr__(self, name, to_ns(int(value)))
         if not self.start_ns < self.end_ns:
             raise ValueError(
                 f"Window: start ({utc_seconds(self.start_ns)}) must be before end "
@@ -89,10 +94,18 @@ class Window:
         return {"start": utc_seconds(self.start_ns), "end": utc_seconds(self.end_ns)}
 
 
+#: The times an int64 nanosecond clock holds (numpy, Arrow, Nautilus): 1677-09-21 .. 2262-04-11.
+MIN_NS, MAX_NS = -(2**63) + 1, 2**63 - 1
+
+
 def to_ns(value: str | datetime | int) -> int:
-    """ISO string, datetime (naive = UTC) or int ns -> UTC ns."""
+    """ISO string, datetime (naive = UTC) or int ns -> UTC ns.
+
+    A time an int64 nanosecond clock cannot hold (``9999-12-31`` as "no end") is a
+    ``ValueError`` naming it, not an overflow far from the input.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return _in_ns_range(value, value)
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -104,7 +117,17 @@ def to_ns(value: str | datetime | int) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+    ns = (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+    return _in_ns_range(ns, value)
+
+
+def _in_ns_range(ns: int, given: object) -> int:
+    if not MIN_NS <= ns <= MAX_NS:
+        shown = given.isoformat() if isinstance(given, datetime) else repr(given)
+        raise ValueError(
+            f"{shown} is outside the times a nanosecond clock holds (1677-09-21 .. 2262-04-11 UTC)"
+        )
+    return ns
 
 
 @dataclass(frozen=True)

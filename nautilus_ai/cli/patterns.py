@@ -107,14 +107,17 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ns(text: str | None, what: str) -> int | None:
+    """An ISO date / datetime flag as UTC ns (naive = UTC, an offset is honoured), read like
+    every other window flag (``datasets.to_ns``): no numpy words (``NaT`` read as "no bound",
+    ``today``), no time a nanosecond clock cannot hold."""
     if text is None:
         return None
-    import numpy as np
+    from nautilus_ai.datasets import to_ns
 
     try:
-        return int(np.datetime64(text.replace("Z", ""), "ns").astype(np.int64))
-    except ValueError:
-        raise CliError(f"{what}: not a date/time: {text!r}") from None
+        return to_ns(text)
+    except ValueError as exc:
+        raise CliError(f"{what} {text!r}: {exc}") from None
 
 
 def _check_bar_type(text: str) -> None:

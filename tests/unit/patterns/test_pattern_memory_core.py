@@ -239,6 +239,17 @@ def test_similar_windows_refuses_arguments_it_would_misread(  # type: ignore[no-
     assert found.rows.size == 3
 
 
+@pytest.mark.parametrize("at_ns", [2**70, -1, -(2**63)])
+def test_similar_windows_refuses_a_time_outside_the_ns_clock(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path, at_ns: int
+) -> None:
+    """``at_ns=2**70`` failed with numpy's 'int too big to convert', ``-(2**63)`` said 'no bar
+    at or before Na' (NaT cut short)."""
+    with pytest.raises(ValueError) as caught:
+        similar_windows(_memory(patterns, "exact"), demo_catalog, BAR_TYPE, at_ns=at_ns)
+    assert str(caught.value) == f"at_ns must be a UTC ns time in [0, 2**63 - 1], got {at_ns!r}"
+
+
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
     memory = _memory(patterns, "ivf")
     pick = np.random.default_rng(3).choice(np.arange(5000, len(patterns)), 300, replace=False)
