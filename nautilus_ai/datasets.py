@@ -159,8 +159,18 @@ class Fold:
         return {name: window.to_dict() for name, window in self.windows()}
 
 
+#: More folds than this is a unit mistake (``test=30`` is 30 ns, not 30 days): each fold trains
+#: a model, and listing 10**14 of them never ended.
+MAX_FOLDS = 100_000
+
+
 def _duration_ns(value: timedelta | int, what: str) -> int:
-    ns = int(value.total_seconds() * NS_PER_SECOND) if isinstance(value, timedelta) else int(value)
+    if isinstance(value, timedelta):
+        ns = int(value.total_seconds() * NS_PER_SECOND)
+    elif isinstance(value, int | np.integer) and not isinstance(value, bool):
+        ns = int(value)
+    else:  # a float was cut to whole ns without a word (1.5 -> 1 ns)
+        raise ValueError(f"{what} must be a timedelta or an int of ns, got {value!r}")
     if ns <= 0:
         raise ValueError(f"{what} must be a positive duration, got {value!r}")
     return ns
@@ -194,6 +204,14 @@ def walk_forward_folds(
             f"step ({step_ns / NS_PER_SECOND / 86_400:g} days) must be >= test "
             f"({test_ns / NS_PER_SECOND / 86_400:g} days): a shorter step makes the test windows "
             "overlap, and a result stitched over them would count the overlap twice"
+        )
+    room = end_ns - start_ns - train_ns - val_ns - test_ns
+    count = room // step_ns + 1 if room >= 0 else 0
+    if count > MAX_FOLDS:
+        raise ValueError(
+            f"{count:,} folds (more than {MAX_FOLDS:,}): a step of "
+            f"{step_ns / NS_PER_SECOND:g} s over [{utc_seconds(start_ns)}, {utc_seconds(end_ns)}) "
+            "is a unit mistake (durations are timedelta or int ns)"
         )
     folds: list[Fold] = []
     offset = 0

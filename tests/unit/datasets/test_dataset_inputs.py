@@ -99,3 +99,20 @@ def test_a_window_outside_the_ns_clock_is_named(start: str, end: str, shown: str
     with pytest.raises(TypeError, match=r"Window.end_ns: expected an int \(UTC ns\), got 1.5"):
         Window(T0, 1.5)  # type: ignore[arg-type]
     assert to_ns("2262-04-11") == 9_223_286_400_000_000_000
+
+
+def test_walk_forward_folds_refuse_a_unit_mistake() -> None:
+    # `test=30` meaning 30 days is 30 ns: listing the 10**14 folds of a month never ended (and
+    # ate the memory); a float was cut to whole ns without a word
+    from datetime import timedelta
+
+    from nautilus_ai.datasets import walk_forward_folds
+
+    with pytest.raises(ValueError, match=r"^2,592,000,000,000,000 folds \(more than 100,000\)"):
+        walk_forward_folds("2017-01-01", "2017-02-01", train=timedelta(days=1), test=1)
+    with pytest.raises(ValueError, match=r"train must be a timedelta or an int of ns, got 1.5"):
+        walk_forward_folds("2017-01-01", "2017-02-01", train=1.5, test=timedelta(days=1))  # type: ignore[arg-type]
+    folds = walk_forward_folds(
+        "2017-01-01", "2017-02-01", train=timedelta(days=1), test=timedelta(hours=1)
+    )
+    assert len(folds) == 30 * 24  # many short folds are still fine
