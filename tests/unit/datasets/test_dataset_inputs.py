@@ -112,7 +112,10 @@ def test_walk_forward_folds_refuse_a_unit_mistake() -> None:
         walk_forward_folds("2017-01-01", "2017-02-01", train=timedelta(days=1), test=1)
     with pytest.raises(ValueError, match=r"train must be a timedelta or an int of ns, got 1.5"):
         walk_forward_folds(
-            "2017-01-01", "2017-02-01", train=1.5, test=timedelta(days=1)  # type: ignore[arg-type]
+            "2017-01-01",
+            "2017-02-01",
+            train=1.5,  # type: ignore[arg-type]
+            test=timedelta(days=1),
         )
     folds = walk_forward_folds(
         "2017-01-01", "2017-02-01", train=timedelta(days=1), test=timedelta(hours=1)
