@@ -298,6 +298,13 @@ def _query(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise CliError(f"--k must be >= 1, was {args.k}")
+    if args.plot:
+        from nautilus_ai.patterns.research import plot_target
+
+        try:
+            plot_target(args.plot)
+        except ValueError as exc:
+            raise CliError(f"--plot: {exc}") from None
     memory = _open(args)
     try:
         found = similar_windows(

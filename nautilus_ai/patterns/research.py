@@ -123,7 +123,9 @@ class SimilarWindows:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """PNG: the current window (z-scored) over its neighbours' windows and what followed,
-        and the distribution of the neighbours' outcomes."""
+        and the distribution of the neighbours' outcomes. ``path`` names the file, its suffix
+        the format (checked first: :func:`plot_target`)."""
+        target = plot_target(path)
         import matplotlib
 
         matplotlib.use("Agg")
@@ -172,7 +174,6 @@ class SimilarWindows:
         right.set_xlabel("forward return (ATR)")
         right.set_ylabel("neighbours")
         fig.tight_layout()
-        target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(target, dpi=110)
         plt.close(fig)
@@ -255,6 +256,33 @@ def similar_windows(
     return SimilarWindows(
         int(ts[i]), window, int(found.eligible[0]), rows, distances, paths, memory, int(k)
     )
+
+
+def plot_target(path: str | os.PathLike[str]) -> Path:
+    """The picture file ``path`` names, checked before anything is drawn: a folder, or a name
+    without a picture suffix, was written to ``<name>.png`` by matplotlib while the caller
+    reported ``<name>`` (exit 0, the file said to be there was not); an unknown suffix failed
+    after the query with matplotlib's error.
+
+    Raises
+    ------
+    ValueError
+        Naming the path and the formats that exist.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(
+            f"{target} is a folder: give the picture's file, e.g. {target / 'now.png'}"
+        )
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if target.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(
+            f"{target}: the suffix names the picture format, one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    return target
 
 
 def _check_arguments(memory: Any, at_ns: Any, k: Any) -> None:
