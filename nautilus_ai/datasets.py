@@ -63,6 +63,11 @@ class Window:
     end_ns: int
 
     def __post_init__(self) -> None:
+        for name in ("start_ns", "end_ns"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"Window.{name}: expected an int (UTC ns), got {value!r}")
+            object.__setattr__(self, name, to_ns(int(value)))
         if not self.start_ns < self.end_ns:
             raise ValueError(
                 f"Window: start ({utc_seconds(self.start_ns)}) must be before end "
@@ -89,10 +94,18 @@ class Window:
         return {"start": utc_seconds(self.start_ns), "end": utc_seconds(self.end_ns)}
 
 
+#: The times an int64 nanosecond clock holds (numpy, Arrow, Nautilus): 1677-09-21 .. 2262-04-11.
+MIN_NS, MAX_NS = -(2**63) + 1, 2**63 - 1
+
+
 def to_ns(value: str | datetime | int) -> int:
-    """ISO string, datetime (naive = UTC) or int ns -> UTC ns."""
+    """ISO string, datetime (naive = UTC) or int ns -> UTC ns.
+
+    A time an int64 nanosecond clock cannot hold (``9999-12-31`` as "no end") is a
+    ``ValueError`` naming it, not an overflow far from the input.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return _in_ns_range(value, value)
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -104,7 +117,17 @@ def to_ns(value: str | datetime | int) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+    ns = (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+    return _in_ns_range(ns, value)
+
+
+def _in_ns_range(ns: int, given: object) -> int:
+    if not MIN_NS <= ns <= MAX_NS:
+        shown = given.isoformat() if isinstance(given, datetime) else repr(given)
+        raise ValueError(
+            f"{shown} is outside the times a nanosecond clock holds (1677-09-21 .. 2262-04-11 UTC)"
+        )
+    return ns
 
 
 @dataclass(frozen=True)
@@ -136,8 +159,18 @@ class Fold:
         return {name: window.to_dict() for name, window in self.windows()}
 
 
+#: More folds than this is a unit mistake (``test=30`` is 30 ns, not 30 days): each fold trains
+#: a model, and listing 10**14 of them never ended.
+MAX_FOLDS = 100_000
+
+
 def _duration_ns(value: timedelta | int, what: str) -> int:
-    ns = int(value.total_seconds() * NS_PER_SECOND) if isinstance(value, timedelta) else int(value)
+    if isinstance(value, timedelta):
+        ns = int(value.total_seconds() * NS_PER_SECOND)
+    elif isinstance(value, int | np.integer) and not isinstance(value, bool):
+        ns = int(value)
+    else:  # a float was cut to whole ns without a word (1.5 -> 1 ns)
+        raise ValueError(f"{what} must be a timedelta or an int of ns, got {value!r}")
     if ns <= 0:
         raise ValueError(f"{what} must be a positive duration, got {value!r}")
     return ns
@@ -171,6 +204,14 @@ def walk_forward_folds(
             f"step ({step_ns / NS_PER_SECOND / 86_400:g} days) must be >= test "
             f"({test_ns / NS_PER_SECOND / 86_400:g} days): a shorter step makes the test windows "
             "overlap, and a result stitched over them would count the overlap twice"
+        )
+    room = end_ns - start_ns - train_ns - val_ns - test_ns
+    count = room // step_ns + 1 if room >= 0 else 0
+    if count > MAX_FOLDS:
+        raise ValueError(
+            f"{count:,} folds (more than {MAX_FOLDS:,}): a step of "
+            f"{step_ns / NS_PER_SECOND:g} s over [{utc_seconds(start_ns)}, {utc_seconds(end_ns)}) "
+            "is a unit mistake (durations are timedelta or int ns)"
         )
     folds: list[Fold] = []
     offset = 0

@@ -48,6 +48,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.signal import lfilter
 
+from nautilus_ai.features.errors import InvalidBarError
+from nautilus_ai.features.validation import first_invalid_row
+
 __all__ = ["CLASSES", "LABEL_KINDS", "LABEL_UNITS", "LabelSpec", "Labels", "atr", "make_labels"]
 
 #: Class order of the label (and of the model outputs): label -1, 0, +1 -> index 0, 1, 2.
@@ -219,7 +222,9 @@ def make_labels(
     Raises
     ------
     ValueError
-        Arrays of different lengths, non-increasing timestamps or non-finite prices.
+        Arrays of different lengths, non-increasing timestamps or non-finite prices; an
+        :class:`~nautilus_ai.features.errors.InvalidBarError` (a ``ValueError``) naming the
+        first bar the feature engine would refuse.
     """
     if not isinstance(spec, LabelSpec):
         raise TypeError(f"spec must be a LabelSpec, got {type(spec).__name__}")
@@ -233,6 +238,16 @@ def make_labels(
         raise ValueError(f"ts_event_ns must be strictly increasing; row {row} is not")
     if not (np.isfinite(h).all() and np.isfinite(lo).all() and np.isfinite(c).all()):
         raise ValueError("high, low and close must be finite")
+    # a bar the feature engine refuses (a price <= 0, high < low, close outside the range) was
+    # labelled: a close of -1 made every label that reached it a "sell"
+    bad = first_invalid_row(ts, o, h, lo, c, np.zeros(n))
+    if bad is not None:
+        raise InvalidBarError(
+            bad.reason,
+            f"{bad.detail}; labels are made from the bars the feature engine accepts (filter "
+            "them with nautilus_ai.features.accepted_bars_mask)",
+            index=bad.index,
+        )
 
     unit = atr(h, lo, c, spec.atr_period) if spec.unit == "atr" else np.full(n, spec.pip_size)
     hz = spec.horizon

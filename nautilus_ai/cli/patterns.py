@@ -107,14 +107,17 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ns(text: str | None, what: str) -> int | None:
+    """An ISO date / datetime flag as UTC ns (naive = UTC, an offset is honoured), read like
+    every other window flag (``datasets.to_ns``): no numpy words (``NaT`` read as "no bound",
+    ``today``), no time a nanosecond clock cannot hold."""
     if text is None:
         return None
-    import numpy as np
+    from nautilus_ai.datasets import to_ns
 
     try:
-        return int(np.datetime64(text.replace("Z", ""), "ns").astype(np.int64))
-    except ValueError:
-        raise CliError(f"{what}: not a date/time: {text!r}") from None
+        return to_ns(text)
+    except ValueError as exc:
+        raise CliError(f"{what} {text!r}: {exc}") from None
 
 
 def _check_bar_type(text: str) -> None:
@@ -176,7 +179,6 @@ def _build(args: argparse.Namespace) -> int:
         PatternStoreError,
         build_from_catalog,
         build_from_decision_log,
-        save_memory,
         store_dir,
     )
 
@@ -243,8 +245,7 @@ def _build(args: argparse.Namespace) -> int:
         folder = store_dir(args.catalog, patterns.spec_hash, args.name)
     except PatternStoreError as exc:
         raise CliError(str(exc)) from None
-    _may_write(folder, patterns, args.replace)
-    store, index = save_memory(memory, folder)
+    store, index = _save(memory, folder, patterns, args.replace)
     summary = {
         "store": str(store),
         "index": str(index),
@@ -297,6 +298,13 @@ def _query(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise CliError(f"--k must be >= 1, was {args.k}")
+    if args.plot:
+        from nautilus_ai.patterns.research import plot_target
+
+        try:
+            plot_target(args.plot)
+        except ValueError as exc:
+            raise CliError(f"--plot: {exc}") from None
     memory = _open(args)
     try:
         found = similar_windows(
@@ -365,7 +373,7 @@ def evaluate_out_of_sample(
     the rule model on ``test`` with the demo's venue, fees and fills (``BacktestNode``), plus buy
     & hold. Writes ``report.md``, ``equity.png`` and ``results.json`` to ``out``."""
     from nautilus_ai.catalog.reader import read_bars
-    from nautilus_ai.patterns import PatternMemory, build_from_catalog, save_memory, store_dir
+    from nautilus_ai.patterns import PatternMemory, build_from_catalog, store_dir
     from nautilus_ai.workflows.oos import (
         InSampleWindowError,
         buy_and_hold,
@@ -399,8 +407,7 @@ def evaluate_out_of_sample(
         raise CliError(f"no pattern in the training window {train}")
     memory = PatternMemory(patterns)
     memory_folder = store_dir(catalog, patterns.spec_hash, name)
-    _may_write(memory_folder, patterns, replace)
-    save_memory(memory, memory_folder)
+    _save(memory, memory_folder, patterns, replace)
     base = packaged_run_file("demo")
     runs: dict[str, Any] = {}
     if model:
@@ -477,6 +484,22 @@ def _plot_equity(runs: dict[str, Any], path: Path, test: Any) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _save(memory: Any, folder: Path, patterns: Any, replace: bool) -> tuple[Path, Path]:
+    """Check what ``folder`` holds (:func:`_may_write`) and write the memory there, holding the
+    store's lock throughout: two builds at once both passed the check of an empty folder, then
+    one wrote over the other (a store of both writers' bytes, both saying "built")."""
+    from nautilus_ai.patterns import PatternStoreError, save_memory
+    from nautilus_ai.patterns.store import store_lock
+
+    try:
+        with store_lock(folder):
+            _may_write(folder, patterns, replace)
+            stored: tuple[Path, Path] = save_memory(memory, folder)
+            return stored
+    except PatternStoreError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _may_write(folder: Path, patterns: Any, replace: bool) -> None:

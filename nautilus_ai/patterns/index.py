@@ -67,6 +67,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from nautilus_ai.patterns.store import unique_tmp
+
 __all__ = [
     "IndexConfig",
     "IndexMismatchError",
@@ -893,15 +895,11 @@ def write_index(
         "library": _library_version(),
     }
     raw = json.dumps(header, sort_keys=True).encode()
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "wb") as handle:
+    with unique_tmp(target) as tmp, open(tmp, "wb") as handle:
         handle.write(_MAGIC)
         handle.write(struct.pack("<Q", len(raw)))
         handle.write(raw)
         handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
     return target
 
 

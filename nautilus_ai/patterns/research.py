@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.features import accepted_bars_mask, compute_features
+from nautilus_ai.features.validation import MAX_TS_NS
 from nautilus_ai.patterns.memory import PatternMemory
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import bar_step_ns, format_period
@@ -122,7 +123,9 @@ class SimilarWindows:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """PNG: the current window (z-scored) over its neighbours' windows and what followed,
-        and the distribution of the neighbours' outcomes."""
+        and the distribution of the neighbours' outcomes. ``path`` names the file, its suffix
+        the format (checked first: :func:`plot_target`)."""
+        target = plot_target(path)
         import matplotlib
 
         matplotlib.use("Agg")
@@ -171,7 +174,6 @@ class SimilarWindows:
         right.set_xlabel("forward return (ATR)")
         right.set_ylabel("neighbours")
         fig.tight_layout()
-        target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(target, dpi=110)
         plt.close(fig)
@@ -256,6 +258,33 @@ def similar_windows(
     )
 
 
+def plot_target(path: str | os.PathLike[str]) -> Path:
+    """The picture file ``path`` names, checked before anything is drawn: a folder, or a name
+    without a picture suffix, was written to ``<name>.png`` by matplotlib while the caller
+    reported ``<name>`` (exit 0, the file said to be there was not); an unknown suffix failed
+    after the query with matplotlib's error.
+
+    Raises
+    ------
+    ValueError
+        Naming the path and the formats that exist.
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(
+            f"{target} is a folder: give the picture's file, e.g. {target / 'now.png'}"
+        )
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if target.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(
+            f"{target}: the suffix names the picture format, one of "
+            f"{', '.join('.' + f for f in sorted(formats))}"
+        )
+    return target
+
+
 def _check_arguments(memory: Any, at_ns: Any, k: Any) -> None:
     """Refuse what would be answered wrongly: ``at_ns`` as a date string was compared with the
     bar times and answered at the catalog's last bar, a float was used rounded."""
@@ -267,6 +296,9 @@ def _check_arguments(memory: Any, at_ns: Any, k: Any) -> None:
         isinstance(at_ns, (bool, np.bool_)) or not isinstance(at_ns, (int, np.integer))
     ):
         raise TypeError(f"at_ns must be an int (UTC ns) or None, got {at_ns!r}")
+    if at_ns is not None and not 0 <= at_ns <= MAX_TS_NS:
+        # searched in the int64 bar times, it overflowed or printed as 'NaT'
+        raise ValueError(f"at_ns must be a UTC ns time in [0, 2**63 - 1], got {at_ns!r}")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an int, got {k!r}")
     if k < 1:

@@ -18,7 +18,9 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,8 @@ __all__ = [
     "read_patterns",
     "store_checksum",
     "store_dir",
+    "store_lock",
+    "unique_tmp",
     "write_patterns",
 ]
 
@@ -63,6 +67,9 @@ STORE_FILE = "patterns.parquet"
 INDEX_FILE = "patterns.index"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=+\-]{0,127}$")
+
+#: How long a writer waits for another process writing the same store (its save takes seconds).
+STORE_LOCK_TIMEOUT_S = 120.0
 
 
 class PatternStoreError(ValueError):
@@ -445,6 +452,56 @@ def store_dir(catalog_path: str | os.PathLike[str], spec_hash: str, name: str) -
     return Path(catalog_path) / "patterns" / spec_hash / name
 
 
+@contextmanager
+def store_lock(
+    folder: str | os.PathLike[str], timeout_s: float = STORE_LOCK_TIMEOUT_S
+) -> Iterator[None]:
+    """Hold ``.<name>.lock`` beside the store folder ``<name>`` while checking what it holds and
+    writing it: two builds of one store at once each checked an empty folder, then both wrote
+    it (one store and the other's index, or a store of two writers' bytes, each saying
+    "built"). A holder that died released it; a live one is waited for ``timeout_s``.
+
+    Raises
+    ------
+    PatternStoreError
+        Another live process still holds it (the message names the lock and that process).
+    """
+    from nautilus_ai.artifacts import flock_within
+
+    directory = Path(folder)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    path = directory.parent / f".{directory.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not flock_within(fd, timeout_s):
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise PatternStoreError(
+                f"{directory}: another process is writing this pattern store ({holder}; lock "
+                f"{path}) and still was after {timeout_s:g} s: wait for it, or use another name"
+            )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def unique_tmp(target: Path) -> Iterator[Path]:
+    """A temp file of this process beside ``target``, renamed over it when the block ends
+    without error (removed otherwise). A fixed temp name was written by two writers at once."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _schema(dims: int) -> pa.Schema:
     return pa.schema(
         [
@@ -496,11 +553,8 @@ def write_patterns(
         metadata[META_BAR_NS] = str(patterns.bar_ns).encode()
     table = pa.Table.from_arrays(columns, schema=_schema(dims).with_metadata(metadata))
     target = directory / name
-    tmp = directory / f".{name}.tmp"
-    pq.write_table(table, tmp, row_group_size=1 << 17)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    with unique_tmp(target) as tmp:
+        pq.write_table(table, tmp, row_group_size=1 << 17)
     return target
 
 

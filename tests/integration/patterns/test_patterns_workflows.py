@@ -76,6 +76,10 @@ def test_query_of_a_missing_store_is_one_clean_line(tmp_path: Path) -> None:
         ("2017-03-04", "2017-03-05", "no pattern could be built from EUR/USD.SIM-1-MINUTE-BID-"
          "EXTERNAL between 2017-03-04 and 2017-03-05"),  # no bars in the window
         ("2017-01-10", "2017-01-03", "--end 2017-01-03 must be after --start 2017-01-10"),
+        # numpy read 'NaT' as no bound: the build ran from the first bar, exit 0
+        ("NaT", "2017-01-03", "--start 'NaT': not an ISO date / datetime: 'NaT'"),
+        ("2017-01-02", "9999-12-31", "--end '9999-12-31': 9999-12-31T00:00:00+00:00 is outside "
+         "the times a nanosecond clock holds"),
     ],
 )  # fmt: skip
 def test_a_build_window_without_patterns_is_one_clean_line(

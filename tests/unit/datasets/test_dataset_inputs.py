@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nautilus_ai.datasets import Fold, Window, build_dataset
+from nautilus_ai.datasets import Fold, Window, build_dataset, to_ns
 from nautilus_ai.labels import LabelSpec, make_labels
 
 MINUTE = 60_000_000_000
@@ -79,3 +79,45 @@ def test_walk_forward_folds_refuse_a_step_shorter_than_the_test_window() -> None
                                step=7 * day)  # fmt: skip
     tests = [fold.test for fold in folds]
     assert all(a.end_ns <= b.start_ns for a, b in itertools.pairwise(tests))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2017-05-01", "9999-12-31", "9999-12-31T00:00:00+00:00"),  # "no end"
+        ("1500-01-01", "2017-01-01", "1500-01-01T00:00:00+00:00"),
+    ],
+)
+def test_a_window_outside_the_ns_clock_is_named(start: str, end: str, shown: str) -> None:
+    # `train --test 2017-05-01 9999-12-31` stopped with "OverflowError: int too big to
+    # convert", naming neither the flag nor the date
+    message = f"{shown} is outside the times a nanosecond clock holds (1677-09-21 .. 2262-04-11"
+    with pytest.raises(ValueError, match=message.replace("+", r"\+").replace("(", r"\(")):
+        Window.parse(start, end)
+    with pytest.raises(ValueError, match="outside the times a nanosecond clock holds"):
+        Window(T0, 2**64)
+    with pytest.raises(TypeError, match=r"Window.end_ns: expected an int \(UTC ns\), got 1.5"):
+        Window(T0, 1.5)  # type: ignore[arg-type]
+    assert to_ns("2262-04-11") == 9_223_286_400_000_000_000
+
+
+def test_walk_forward_folds_refuse_a_unit_mistake() -> None:
+    # `test=30` meaning 30 days is 30 ns: listing the 10**14 folds of a month never ended (and
+    # ate the memory); a float was cut to whole ns without a word
+    from datetime import timedelta
+
+    from nautilus_ai.datasets import walk_forward_folds
+
+    with pytest.raises(ValueError, match=r"^2,592,000,000,000,000 folds \(more than 100,000\)"):
+        walk_forward_folds("2017-01-01", "2017-02-01", train=timedelta(days=1), test=1)
+    with pytest.raises(ValueError, match=r"train must be a timedelta or an int of ns, got 1.5"):
+        walk_forward_folds(
+            "2017-01-01",
+            "2017-02-01",
+            train=1.5,  # type: ignore[arg-type]
+            test=timedelta(days=1),
+        )
+    folds = walk_forward_folds(
+        "2017-01-01", "2017-02-01", train=timedelta(days=1), test=timedelta(hours=1)
+    )
+    assert len(folds) == 30 * 24  # many short folds are still fine

@@ -133,6 +133,29 @@ def test_inputs_are_not_modified_and_bad_inputs_refused() -> None:
         make_labels(LabelSpec(), ts[:-1], o, h, lo, c)
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        (4, -1.0, "(non_positive_price): low=-1.0 <= 0"),  # close (and low) negative
+        (4, 0.0, "(non_positive_price): low=0.0 <= 0"),
+        (3, 2.0, "(high_below_low): high="),  # low above high
+        (4, 5.0, "(close_outside_range): close=5.0 outside"),  # a close above the bar's high
+    ],
+)
+def test_a_bar_the_engine_refuses_is_not_labelled(column: int, value: float, reason: str) -> None:
+    # a close of -1 at row 150 made every forward_return label that reached it a "sell",
+    # and exit 0: the feature engine refuses that bar, the labels used it
+    bars = [a.copy() for a in random_bars(300, seed=1)]
+    if value <= 0:
+        bars[3][150] = value  # low
+    bars[column][150] = value
+    with pytest.raises(ValueError) as caught:
+        make_labels(LabelSpec(horizon=5), *bars)
+    message = str(caught.value)
+    assert message.startswith(f"row 150: invalid bar {reason}"), message
+    assert message.endswith("(filter them with nautilus_ai.features.accepted_bars_mask)")
+
+
 # ---------------------------------------------------------------------------- no look-ahead
 
 

@@ -239,6 +239,17 @@ def test_similar_windows_refuses_arguments_it_would_misread(  # type: ignore[no-
     assert found.rows.size == 3
 
 
+@pytest.mark.parametrize("at_ns", [2**70, -1, -(2**63)])
+def test_similar_windows_refuses_a_time_outside_the_ns_clock(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path, at_ns: int
+) -> None:
+    """``at_ns=2**70`` failed with numpy's 'int too big to convert', ``-(2**63)`` said 'no bar
+    at or before Na' (NaT cut short)."""
+    with pytest.raises(ValueError) as caught:
+        similar_windows(_memory(patterns, "exact"), demo_catalog, BAR_TYPE, at_ns=at_ns)
+    assert str(caught.value) == f"at_ns must be a UTC ns time in [0, 2**63 - 1], got {at_ns!r}"
+
+
 def test_ivf_recall_against_exact_search(patterns) -> None:  # type: ignore[no-untyped-def]
     memory = _memory(patterns, "ivf")
     pick = np.random.default_rng(3).choice(np.arange(5000, len(patterns)), 300, replace=False)
@@ -418,3 +429,20 @@ def test_similar_windows_refuses_a_time_after_the_last_bar(  # type: ignore[no-u
     # at the last bar, and within its period after it, the last bar answers
     for at_ns in (last, last + 59_000_000_000):
         assert similar_windows(memory, demo_catalog, BAR_TYPE, at_ns=at_ns, k=3).rows.size == 3
+
+
+def test_a_plot_path_that_is_no_picture_file_is_refused_before_drawing(  # type: ignore[no-untyped-def]
+    patterns, demo_catalog: Path, tmp_path: Path
+) -> None:
+    """``--plot <folder>`` and ``--plot now`` wrote ``<folder>.png`` / ``now.png`` beside what was
+    asked while the CLI said ``picture: <folder>`` (exit 0); ``--plot x.txt`` failed after the
+    query with matplotlib's error (exit 1)."""
+    found = similar_windows(_memory(patterns, "exact"), demo_catalog, BAR_TYPE, k=3)
+    with pytest.raises(ValueError, match=r"is a folder: give the picture.s file, e\.g\. "):
+        found.plot(tmp_path)
+    for name in ("now", "x.txt"):
+        with pytest.raises(ValueError, match=r"the suffix names the picture format, one of \.avif"):
+            found.plot(tmp_path / name)
+    assert list(tmp_path.parent.glob(f"{tmp_path.name}*")) == [tmp_path]
+    assert not list(tmp_path.iterdir())
+    assert found.plot(tmp_path / "now.svg").stat().st_size > 0
