@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nautilus_ai.experiments.analysis import ExperimentAnalysis, analyse
 from nautilus_ai.experiments.config import Experiment, ExperimentConfigError
 from nautilus_ai.experiments.execution import ExecutionStats, RaySession, execute_runs
@@ -34,6 +36,7 @@ from nautilus_ai.experiments.plan import (
     runs_for_trials,
 )
 from nautilus_ai.experiments.store import RESULT_COLUMNS, ResultsStore
+from nautilus_ai.timefmt import utc_seconds
 
 __all__ = ["ExperimentOutcome", "load_base_run", "run_experiment"]
 
@@ -316,6 +319,23 @@ def _check_data(experiment: Experiment) -> None:
             raise ExperimentConfigError(
                 f"{where}: data: the bars end before the last fold's test window "
                 f"{last_test} (shorten data.end or the windows)"
+            )
+        _check_fold_windows(experiment, market.bar_type, np.sort(bars.ts_event))
+
+
+def _check_fold_windows(experiment: Experiment, bar_type: str, ts: Any) -> None:
+    """No fold window lies outside the catalog's bars: one before its first bar (data.start
+    too early) failed each of its runs one by one, after Ray had started. A window in a gap
+    inside the data (a weekend) is left to its runs, which fail naming it."""
+    first, last = int(ts[0]), int(ts[-1])
+    for number, fold in enumerate(experiment.folds, start=1):
+        for name, window in fold.windows():
+            if first < window.end_ns and window.start_ns <= last:
+                continue
+            raise ExperimentConfigError(
+                f"{experiment.where}: walk_forward: fold {number}'s {name} window ({window}) "
+                f"is outside the catalog's {bar_type} bars ({utc_seconds(first)} to "
+                f"{utc_seconds(last)}): move data.start or change the windows"
             )
 
 

@@ -33,3 +33,22 @@ def test_a_validation_window_without_bars_fails_its_signal_rate_runs_naming_the_
             "window [2017-01-07T00:00:00Z, 2017-01-08T00:00:00Z)" in reason
         ), reason
         assert "SizingConfig" not in reason
+
+
+def test_a_fold_window_before_the_catalogs_first_bar_is_refused_before_any_run(
+    tmp_path: Path, demo_catalog: Path
+) -> None:
+    # data.start months before the catalog's first bar (2 January 2017): the first fold's
+    # windows hold nothing; each of its runs used to fail on its own, after Ray had started.
+    from nautilus_ai.experiments import ExperimentConfigError
+
+    path = write_experiment(
+        tmp_path / "early.yaml", catalog=demo_catalog, store=tmp_path / "results",
+        name="early", folds=2, families=[{"family": "rule"}], start="2016-12-01",
+        end="2017-02-01", train="10d", validation="3d", test="3d",
+    )  # fmt: skip
+    with pytest.raises(ExperimentConfigError) as refused:
+        run_experiment(load_experiment(path), in_process=True, write_report=False)
+    assert "walk_forward: fold 1's train window ([2016-12-01T00:00:00Z, " in str(refused.value)
+    assert "is outside the catalog's EUR/USD.SIM-1-MINUTE-BID-EXTERNAL bars" in str(refused.value)
+    assert not (tmp_path / "results" / "runs").exists()  # nothing ran, nothing stored
