@@ -186,6 +186,9 @@ def _list(args: argparse.Namespace) -> int:
             "trials": len(manifest.get("trials", {})), "runs_planned": len(planned),
             "runs_stored": len(stored & set(planned)) if planned else len(stored),
             "failures": len(store.failures(name)),
+            # a cut-short run file counts as not stored (the next run recomputes it): say so,
+            # or '2/3 runs' read as a run that never ran
+            "runs_unreadable": len(store.unreadable_runs(name)),
         })  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -196,8 +199,15 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'experiment':<32}{'folds':>6}{'trials':>8}{'runs':>12}{'failed':>8}  status")
     for r in rows:
         runs = f"{r['runs_stored']}/{r['runs_planned']}"
+        unreadable = r["runs_unreadable"]
+        note = (
+            f"; {unreadable} run file{'s' if unreadable > 1 else ''} unreadable (experiment "
+            "show names them; running the file again recomputes them)"
+            if unreadable
+            else ""
+        )
         print(f"{r['name']:<32}{r['folds']:>6}{r['trials']:>8}{runs:>12}{r['failures']:>8}  "
-              f"{r['status']} ({r['updated_at']})")  # fmt: skip
+              f"{r['status']} ({r['updated_at']}){note}")  # fmt: skip
     return 0
 
 

@@ -166,7 +166,9 @@ def test_an_unreadable_manifest_is_one_line_naming_it(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_an_unreadable_run_file_is_named_and_recomputed(library: Any) -> None:
+def test_an_unreadable_run_file_is_named_and_recomputed(
+    library: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     # A run file cut short (a copy, a full disk) made every read fail with a bare ArrowInvalid,
     # and it counted as stored: running the experiment again skipped it, so the library stayed
     # unreadable until the user found and deleted the file by hand.
@@ -183,6 +185,11 @@ def test_an_unreadable_run_file_is_named_and_recomputed(library: Any) -> None:
         store.table("library")
     assert [p for p, _ in store.unreadable_runs("library")] == [cut]
     assert store.stored_keys("library") == {runs[0].key, runs[2].key}  # the run is due again
+    # `experiment list` counted it as not run, without a word
+    from nautilus_ai.cli import main
+
+    assert main(["experiment", "list", "--store", str(store.root)]) == 0
+    assert "1 run file unreadable (experiment show names them" in capsys.readouterr().out
     store.write_run(runs[1], _result(runs[1], 10.0, 0), data_fingerprint="d", code_version="c")
     assert store.table("library").num_rows == 3 and store.unreadable_runs("library") == []
     kept = list(cut.parent.glob(f"{cut.name}.unreadable-*"))
