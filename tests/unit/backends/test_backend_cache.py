@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -228,32 +229,33 @@ def test_a_lock_held_by_another_process_is_waited_for_with_a_bound(
     assert cached.cache.flush() == 1 and not path.with_name("c.parquet.tmp").exists()
 
 
+class _TorchServeStub:
+    """A requests session answering every TorchServe call with one ``action`` (and counting)."""
+
+    def __init__(self, action: str) -> None:
+        self.action, self.calls = action, 0
+
+    def post(self, url: str, **kwargs: object) -> object:
+        self.calls += 1
+        row = {"action": self.action, "confidence": 0.8, "risk_score": 0.1, "latency": 0.0}
+        body = json.dumps({"model_id": "", "predictions": [row]}).encode()
+        return type("R", (), {"status_code": 200, "content": body})()
+
+    def close(self) -> None:
+        pass
+
+
 def test_a_cache_never_answers_for_another_torchserve_model_version(tmp_path: Path) -> None:
     """A TorchServe predictor's id ignored ``model_version``: a cached run against version 1,
     then the config switched to version 2, served version 1's answers from the cache for every
     bar, without a call to the server and without a word."""
-    import json
-
     from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
-
-    class Session:
-        def __init__(self, action: str) -> None:
-            self.action, self.calls = action, 0
-
-        def post(self, url: str, **kwargs: object) -> object:
-            self.calls += 1
-            row = {"action": self.action, "confidence": 0.8, "risk_score": 0.1, "latency": 0.0}
-            body = json.dumps({"model_id": "", "predictions": [row]}).encode()
-            return type("R", (), {"status_code": 200, "content": body})()
-
-        def close(self) -> None:
-            pass
 
     path = tmp_path / "p.parquet"
     context = _ctx(60)
     answers = {}
     for version, action in (("1", "buy"), ("2", "sell")):
-        session = Session(action)
+        session = _TorchServeStub(action)
         config = TorchServeConfig(model_name="m", url="http://127.0.0.1:9", model_version=version)
         inner = TorchServePredictor(config, session=session)
         cached = CachedPredictor(inner, PredictionCache(path))
@@ -308,27 +310,12 @@ def test_a_cache_never_answers_for_another_torchserve_server(tmp_path: Path) -> 
     one model name shared a cache key (``torchserve:m`` and the features): a run against the
     second was answered with the first one's predictions, without a call. The endpoint is
     part of the key now; credentials and timeouts are not."""
-    import json
-
     from nautilus_ai.models.torchserve import TorchServeConfig, TorchServePredictor
-
-    class Session:
-        def __init__(self, action: str) -> None:
-            self.action, self.calls = action, 0
-
-        def post(self, url: str, **kwargs: object) -> object:
-            self.calls += 1
-            row = {"action": self.action, "confidence": 0.8, "risk_score": 0.1, "latency": 0.0}
-            body = json.dumps({"model_id": "", "predictions": [row]}).encode()
-            return type("R", (), {"status_code": 200, "content": body})()
-
-        def close(self) -> None:
-            pass
 
     path = tmp_path / "p.parquet"
     answers = {}
     for url, action in (("http://127.0.0.1:9", "buy"), ("http://127.0.0.2:9", "sell")):
-        session = Session(action)
+        session = _TorchServeStub(action)
         inner = TorchServePredictor(TorchServeConfig(model_name="m", url=url), session=session)
         cached = CachedPredictor(inner, PredictionCache(path))
         answers[url] = cached.predict(np.zeros(2), _ctx(60)).action
