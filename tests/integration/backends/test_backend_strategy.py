@@ -103,6 +103,9 @@ def test_torchserve_backtest_matches_the_in_process_model(backtest, torchserve_s
 
 
 def test_cached_rerun_needs_no_model_server(backtest, torchserve_session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from nautilus_ai.models.base import nested_predictors
+    from nautilus_ai.models.cache import CachedPredictor
+
     server = torchserve_session.server
     path = tmp_path / "mlp.parquet"
     served = {"kind": "torchserve", "model_name": "mlp", "url": server.inference_url,
@@ -113,11 +116,14 @@ def test_cached_rerun_needs_no_model_server(backtest, torchserve_session, tmp_pa
     assert first.predictor_errors == 0
     first_engine.dispose()  # the strategy closes its predictor: the cache is flushed
     assert path.exists()
-    dead = dict(served, url="http://127.0.0.1:9", retries=0)  # nothing listens there
+    # The same server (down, or up: nothing is asked) answers from the cache alone; the key
+    # holds the server's URL, so another server's model is never answered for from it.
     rerun, rerun_engine = backtest(
         bar_limit=1500,
-        predictor={"kind": "cached", "backend": dead, "path": str(path), "read_only": True},
+        predictor={"kind": "cached", "backend": served, "path": str(path), "read_only": True},
     )
+    cached = [p for p in nested_predictors(rerun._predictor) if isinstance(p, CachedPredictor)]
+    assert len(cached) == 1 and cached[0].misses == 0 and cached[0].hits > 1000
     assert rerun.predictor_errors == 0
     assert _fills(rerun_engine) == _fills(first_engine)
     assert _decisions(rerun) == _decisions(first)
