@@ -21,6 +21,7 @@ from pathlib import Path
 
 __all__ = [
     "ArtifactError",
+    "atomic_file",
     "file_sha256",
     "flock_within",
     "fsync_path",
@@ -141,23 +142,30 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
-    """Write ``content`` to ``path`` (parents created) through a temporary file in the same
-    folder, fsynced, then ``os.replace``: an interrupted write leaves the previous file (or
-    none), never a truncated one."""
+@contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary file of this process beside ``path`` (parents created) to write to; when the
+    block ends without error it is fsynced and renamed over ``path``, otherwise removed. An
+    interrupted write leaves the previous file (or none), never a truncated one, and two writers
+    at once never share a temporary file (each one's rename is whole)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
+        fsync_path(tmp)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; an error's leftover otherwise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:
+    """Write ``content`` to ``path`` (parents created) through :func:`atomic_file`."""
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(content)
+    return Path(path)
 
 
 def flock_within(fd: int, timeout_s: float, poll_s: float = 0.05) -> bool:

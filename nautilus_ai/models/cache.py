@@ -20,7 +20,6 @@ import gc
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +31,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nautilus_ai.artifacts import flock_within
+from nautilus_ai.artifacts import atomic_file, flock_within
 from nautilus_ai.models.base import (
     Action,
     MarketContext,
@@ -322,16 +321,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _write_atomic(path: Path, table: pa.Table) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 _NO_CONTEXT = MarketContext("", 0)

@@ -67,7 +67,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
-from nautilus_ai.patterns.store import unique_tmp
+from nautilus_ai.artifacts import atomic_file
 
 __all__ = [
     "IndexConfig",
@@ -895,7 +895,7 @@ def write_index(
         "library": _library_version(),
     }
     raw = json.dumps(header, sort_keys=True).encode()
-    with unique_tmp(target) as tmp, open(tmp, "wb") as handle:
+    with atomic_file(target) as tmp, open(tmp, "wb") as handle:
         handle.write(_MAGIC)
         handle.write(struct.pack("<Q", len(raw)))
         handle.write(raw)

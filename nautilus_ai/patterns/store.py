@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from nautilus_ai.artifacts import atomic_file, flock_within
 from nautilus_ai.bar_types import format_period
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.patterns.outcomes import bar_outcomes
@@ -51,7 +51,6 @@ __all__ = [
     "store_checksum",
     "store_dir",
     "store_lock",
-    "unique_tmp",
     "write_patterns",
 ]
 
@@ -466,8 +465,6 @@ def store_lock(
     PatternStoreError
         Another live process still holds it (the message names the lock and that process).
     """
-    from nautilus_ai.artifacts import flock_within
-
     directory = Path(folder)
     directory.parent.mkdir(parents=True, exist_ok=True)
     path = directory.parent / f".{directory.name}.lock"
@@ -484,22 +481,6 @@ def store_lock(
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-@contextmanager
-def unique_tmp(target: Path) -> Iterator[Path]:
-    """A temp file of this process beside ``target``, renamed over it when the block ends
-    without error (removed otherwise). A fixed temp name was written by two writers at once."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _schema(dims: int) -> pa.Schema:
@@ -553,7 +534,7 @@ def write_patterns(
         metadata[META_BAR_NS] = str(patterns.bar_ns).encode()
     table = pa.Table.from_arrays(columns, schema=_schema(dims).with_metadata(metadata))
     target = directory / name
-    with unique_tmp(target) as tmp:
+    with atomic_file(target) as tmp:
         pq.write_table(table, tmp, row_group_size=1 << 17)
     return target
 
