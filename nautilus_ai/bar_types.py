@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BarTypeParts", "bar_period_ns", "format_period", "parse_bar_type"]
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["BarTypeParts", "bar_period_ns", "bar_step_ns", "format_period", "parse_bar_type"]
 
 _PERIOD_NS = {
     "MILLISECOND": 1_000_000,
@@ -59,6 +62,17 @@ def bar_period_ns(bar_type: str) -> int | None:
     type (``...-INTERNAL@1-MINUTE-EXTERNAL``) has the period of its own (first) part."""
     parts = parse_bar_type(bar_type)
     return None if parts is None else parts.period_ns
+
+
+def bar_step_ns(ts: ArrayLike) -> int | None:
+    """The bar period of a bar series: its most common step between bars (gaps such as
+    weekends are rarer than the period); ``None`` with fewer than two bars."""
+    steps = np.diff(np.asarray(ts, dtype=np.int64))
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    return int(values[np.argmax(counts)])
 
 
 def format_period(ns: int) -> str:

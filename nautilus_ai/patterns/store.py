@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from nautilus_ai.artifacts import atomic_file, flock_within
-from nautilus_ai.bar_types import format_period
+from nautilus_ai.bar_types import bar_step_ns, format_period
 from nautilus_ai.features import FeatureSpec, accepted_bars_mask, compute_features
 from nautilus_ai.patterns.outcomes import bar_outcomes
 from nautilus_ai.patterns.spec import PatternSpec, pattern_layout, pattern_vectors
@@ -193,17 +193,6 @@ class PatternSet:
         )
         order = np.lexsort((merged.ts_event, merged.available_ns))
         return merged.take(order)
-
-
-def bar_step_ns(ts: NDArray[np.int64]) -> int | None:
-    """The bar period of a bar series: its most common step between bars (gaps such as
-    weekends are rarer than the period); ``None`` with fewer than two bars."""
-    steps = np.diff(np.asarray(ts, dtype=np.int64))
-    steps = steps[steps > 0]
-    if steps.size == 0:
-        return None
-    values, counts = np.unique(steps, return_counts=True)
-    return int(values[np.argmax(counts)])
 
 
 def _periods(periods: set[int]) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from nautilus_ai.bar_types import bar_step_ns
 from nautilus_ai.data.arrays import BarArrays
 from nautilus_ai.features import accepted_bars_mask, compute_features
 from nautilus_ai.models.base import Predictor
@@ -193,11 +194,7 @@ def check_export(
 
 
 def _bar_seconds(ts_event: NDArray[np.int64]) -> int:
-    """The bars' length in seconds: the most common step between close times (gaps and
+    """The bars' length in seconds (:func:`~nautilus_ai.bar_types.bar_step_ns`, gaps and
     weekends aside), 60 when there are fewer than two bars."""
-    steps = np.diff(np.asarray(ts_event, dtype=np.int64))
-    steps = steps[steps > 0]
-    if steps.size == 0:
-        return 60
-    values, counts = np.unique(steps, return_counts=True)
-    return max(1, int(values[np.argmax(counts)]) // 1_000_000_000)
+    step = bar_step_ns(ts_event)
+    return 60 if step is None else max(1, step // 1_000_000_000)
