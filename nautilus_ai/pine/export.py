@@ -39,7 +39,7 @@ from nautilus_ai.pine.embed import (
 )
 from nautilus_ai.pine.features import check_pine_computable
 from nautilus_ai.pine.reference import predictor_outputs
-from nautilus_ai.pine.script import StrategyOptions, TrainedBars, build_script
+from nautilus_ai.pine.script import StrategyOptions, build_script, chart_seconds
 
 __all__ = [
     "MAX_EMBEDDED_PARAMETERS",
@@ -80,9 +80,9 @@ class PineExport:
         Fidelity of a distilled tree (``None`` for exact embeddings).
     tree : DecisionTree or None
         The distilled tree.
-    trained_bars : TrainedBars or None
-        The bars the model was fitted on (the script's timeframe guard); ``None`` when its card
-        does not record them (no guard).
+    bar_type : str or None
+        The bars the model was fitted on (the script's timeframe guard, :attr:`bar_seconds`);
+        ``None`` when its card does not record them (no guard).
     """
 
     script: str
@@ -93,7 +93,12 @@ class PineExport:
     seconds: float
     distill_report: DistillReport | None = None
     tree: DecisionTree | None = None
-    trained_bars: TrainedBars | None = None
+    bar_type: str | None = None
+
+    @property
+    def bar_seconds(self) -> int | None:
+        """The chart timeframe (s) the script is guarded to; ``None``: no guard."""
+        return chart_seconds(self.bar_type)
 
     @property
     def kind(self) -> str:
@@ -130,8 +135,7 @@ def export_mlp_artifact(
     check_pine_computable(weights.card.feature_names, owner=f"model {weights.card.model_id}")
     spec = FeatureSpec.from_dict(weights.card.feature_spec)
     model = embed_mlp(weights, spec)
-    trained = TrainedBars.of(card_bar_type(weights.card.metrics))
-    return _finish(model, spec, options, exported_at, start, trained)
+    return _finish(model, spec, options, exported_at, start, card_bar_type(weights.card.metrics))
 
 
 def lightgbm_embedded_values(ensemble: TreeEnsemble) -> int:
@@ -177,8 +181,7 @@ def export_lightgbm_artifact(
             "it anyway, or distil it (--embed tree)"
         )
     model = embed_lightgbm(ensemble, card, spec)
-    trained = TrainedBars.of(card_bar_type(card.metrics))
-    return _finish(model, spec, options, exported_at, start, trained)
+    return _finish(model, spec, options, exported_at, start, card_bar_type(card.metrics))
 
 
 def export_rule(
@@ -193,7 +196,7 @@ def export_rule(
     ``bar_type``, guarded to that timeframe; the rule is not fitted, so none by default)."""
     start = time.perf_counter()
     model = embed_rule(spec, config)
-    return _finish(model, spec, options, exported_at, start, TrainedBars.of(bar_type))
+    return _finish(model, spec, options, exported_at, start, bar_type)
 
 
 def export_distilled(
@@ -265,7 +268,7 @@ def export_distilled(
         f"Fidelity: {report.summary()}",
     ]
     model = embed_tree(tree, spec, model_id=predictor.model_id, description=description)
-    export = _finish(model, spec, opts, exported_at, start, TrainedBars.of(bar_type))
+    export = _finish(model, spec, opts, exported_at, start, bar_type)
     return PineExport(
         script=export.script,
         model=model,
@@ -275,7 +278,7 @@ def export_distilled(
         seconds=time.perf_counter() - start,
         distill_report=report,
         tree=tree,
-        trained_bars=export.trained_bars,
+        bar_type=bar_type,
     )
 
 
@@ -285,12 +288,12 @@ def _finish(
     options: StrategyOptions | None,
     exported_at: datetime | None,
     start: float,
-    trained_bars: TrainedBars | None = None,
+    bar_type: str | None = None,
 ) -> PineExport:
     opts = options or StrategyOptions()
     when = (exported_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     script = build_script(
-        spec, model, opts, exported_at=when, version=_version(), trained_bars=trained_bars
+        spec, model, opts, exported_at=when, version=_version(), bar_type=bar_type
     )
     return PineExport(
         script=script,
@@ -299,5 +302,5 @@ def _finish(
         options=opts,
         exported_at=when,
         seconds=time.perf_counter() - start,
-        trained_bars=trained_bars,
+        bar_type=bar_type,
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from nautilus_ai.bar_types import bar_period_ns, format_period
 from nautilus_ai.features.spec import FeatureSpec
 from nautilus_ai.pine.embed import EmbeddedModel
 from nautilus_ai.pine.features import pine_features
@@ -39,8 +40,8 @@ __all__ = [
     "MAX_PLOTS",
     "SIGNAL_PLOTS",
     "StrategyOptions",
-    "TrainedBars",
     "build_script",
+    "chart_seconds",
 ]
 
 #: TradingView's limit on plot() / plotshape() calls per script.
@@ -55,43 +56,12 @@ NO_EDGE_WARNING = (
 )
 
 
-@dataclass(frozen=True)
-class TrainedBars:
-    """The bars a model was fitted on, for the script's timeframe guard.
-
-    Parameters
-    ----------
-    bar_type : str
-        As the model card (or the distillation data) names it.
-    seconds : int
-        The bar length (a time bar; > 0).
-    """
-
-    bar_type: str
-    seconds: int
-
-    def __post_init__(self) -> None:
-        if self.seconds < 1:
-            raise ValueError(f"TrainedBars.seconds must be >= 1, was {self.seconds!r}")
-
-    @classmethod
-    def of(cls, bar_type: str | None) -> TrainedBars | None:
-        """The time bars ``bar_type`` names; ``None`` when it is not recorded or not a time bar
-        of whole seconds (a tick or volume bar has no chart timeframe to guard)."""
-        from nautilus_ai.bar_types import parse_bar_type
-
-        parts = parse_bar_type(bar_type) if bar_type else None
-        ns = parts.period_ns if parts is not None else None
-        if bar_type is None or ns is None or ns % 1_000_000_000:
-            return None
-        return cls(bar_type, ns // 1_000_000_000)
-
-    @property
-    def period(self) -> str:
-        """``"1 min"``, ``"4 h"``..."""
-        from nautilus_ai.bar_types import format_period
-
-        return format_period(self.seconds * 1_000_000_000)
+def chart_seconds(bar_type: str | None) -> int | None:
+    """The chart timeframe (s) a model fitted on ``bar_type`` is guarded to; ``None`` when no
+    bar type is recorded or it is no time bar of whole seconds (a tick or volume bar has no
+    chart timeframe to guard)."""
+    ns = bar_period_ns(bar_type) if bar_type else None
+    return None if ns is None or ns % 1_000_000_000 else ns // 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -148,13 +118,14 @@ def build_script(
     *,
     exported_at: datetime | None = None,
     version: str = "",
-    trained_bars: TrainedBars | None = None,
+    bar_type: str | None = None,
 ) -> str:
     """The whole Pine v6 strategy as text (ends with a newline).
 
-    With ``trained_bars`` the script stops with a runtime error on a chart of another timeframe
-    (features and model were fitted on those bars: on 1-hour bars a 1-minute model's signals
-    mean something else), unless the user ticks the input that allows it.
+    With the ``bar_type`` the model was fitted on (a time bar) the script stops with a runtime
+    error on a chart of another timeframe (features and model were fitted on those bars: on
+    1-hour bars a 1-minute model's signals mean something else), unless the user ticks the
+    input that allows it.
 
     Raises
     ------
@@ -172,7 +143,7 @@ def build_script(
     features = pine_features(spec)
     lines = [
         "//@version=6",
-        *_header(spec, model, options, when, version, trained_bars),
+        *_header(spec, model, options, when, version, bar_type),
         f'strategy({pine_string(title)}, shorttitle="nautilus-ai", overlay=true, '
         f"pyramiding=0, process_orders_on_close=true, "
         f"initial_capital={pine_float(options.initial_capital)}, "
@@ -180,7 +151,7 @@ def build_script(
         "",
         *_inputs(options),
         "",
-        *_timeframe_guard(trained_bars),
+        *_timeframe_guard(bar_type),
         *features.lines,
         "",
         *model.lines,
@@ -198,7 +169,7 @@ def _header(
     options: StrategyOptions,
     when: datetime,
     version: str,
-    trained_bars: TrainedBars | None,
+    bar_type: str | None,
 ) -> list[str]:
     rule = "// " + "=" * 96
     exits = (
@@ -230,9 +201,9 @@ def _header(
         "(nautilus-ai export-pine)".replace("  ", " "),
         f"// Policy defaults: {policy}",
         (
-            f"// Bars: fitted on {trained_bars.bar_type}; on another chart timeframe the script "
+            f"// Bars: fitted on {bar_type}; on another chart timeframe the script "
             f"stops (input 'Run on another timeframe' overrides)"
-            if trained_bars is not None
+            if chart_seconds(bar_type) is not None
             else "// Bars: the model's bar type is not recorded: no timeframe guard (use the "
             "timeframe it was fitted on)"
         ),
@@ -243,12 +214,13 @@ def _header(
     return lines
 
 
-def _timeframe_guard(trained_bars: TrainedBars | None) -> list[str]:
-    if trained_bars is None:
+def _timeframe_guard(bar_type: str | None) -> list[str]:
+    seconds = chart_seconds(bar_type)
+    if seconds is None:
         return []
-    period = trained_bars.period
+    period = format_period(seconds * 1_000_000_000)
     message = (
-        f"nautilus-ai: this model was fitted on {period} bars ({trained_bars.bar_type}); the "
+        f"nautilus-ai: this model was fitted on {period} bars ({bar_type}); the "
         "chart's timeframe is "
     )
     remedy = f": switch the chart to {period}, or tick 'Run on another timeframe' to run it anyway"
@@ -257,8 +229,7 @@ def _timeframe_guard(trained_bars: TrainedBars | None) -> list[str]:
         f'i_any_timeframe = input.bool(false, "Run on another timeframe than {period}", '
         'group="Signal", tooltip="the signals were fitted on this bar length; on another '
         'timeframe they mean something else")',
-        "if barstate.isfirst and not i_any_timeframe and timeframe.in_seconds() != "
-        f"{trained_bars.seconds}",
+        f"if barstate.isfirst and not i_any_timeframe and timeframe.in_seconds() != {seconds}",
         f"    runtime.error({pine_string(message)} + timeframe.period + {pine_string(remedy)})",
         "",
     ]

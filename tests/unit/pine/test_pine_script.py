@@ -128,7 +128,7 @@ def test_a_model_fitted_on_5_minute_bars_stops_on_another_chart_timeframe(
         update={"metrics": {"data": {"bar_type": "EUR/USD.SIM-5-MINUTE-BID-EXTERNAL"}}}
     )
     export = export_mlp_artifact(save_artifact(model.module, card, tmp_path), exported_at=WHEN)
-    assert export.trained_bars is not None and export.trained_bars.seconds == 300
+    assert export.bar_seconds == 300
     script = export.script
     assert "// Bars: fitted on EUR/USD.SIM-5-MINUTE-BID-EXTERNAL" in script
     assert "if barstate.isfirst and not i_any_timeframe and timeframe.in_seconds() != 300" in script
@@ -141,10 +141,10 @@ def test_without_a_recorded_bar_type_there_is_no_guard_and_the_header_says_so(
     artifact: Path,
 ) -> None:
     export = export_mlp_artifact(artifact, exported_at=WHEN)
-    assert export.trained_bars is None
+    assert export.bar_seconds is None
     assert "runtime.error(" not in export.script
     assert "// Bars: the model's bar type is not recorded: no timeframe guard" in export.script
     guarded = export_rule(SPEC, bar_type="EUR/USD.SIM-1-HOUR-MID-EXTERNAL")
     assert "timeframe.in_seconds() != 3600" in guarded.script
     # a tick bar has no chart timeframe to guard
-    assert export_rule(SPEC, bar_type="EUR/USD.SIM-100-TICK-MID-INTERNAL").trained_bars is None
+    assert export_rule(SPEC, bar_type="EUR/USD.SIM-100-TICK-MID-INTERNAL").bar_seconds is None
