@@ -22,8 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nautilus_ai.experiments.analysis import ExperimentAnalysis, analyse
 from nautilus_ai.experiments.config import Experiment, ExperimentConfigError
 from nautilus_ai.experiments.execution import ExecutionStats, RaySession, execute_runs
@@ -320,14 +318,15 @@ def _check_data(experiment: Experiment) -> None:
                 f"{where}: data: the bars end before the last fold's test window "
                 f"{last_test} (shorten data.end or the windows)"
             )
-        _check_fold_windows(experiment, market.bar_type, np.sort(bars.ts_event))
+        first, last = int(bars.ts_event.min()), int(bars.ts_event.max())
+        _check_fold_windows(experiment, market.bar_type, first, last)
 
 
-def _check_fold_windows(experiment: Experiment, bar_type: str, ts: Any) -> None:
+def _check_fold_windows(experiment: Experiment, bar_type: str, first: int, last: int) -> None:
     """No fold window lies outside the catalog's bars: one before its first bar (data.start
     too early) failed each of its runs one by one, after Ray had started. A window in a gap
-    inside the data (a weekend) is left to its runs, which fail naming it."""
-    first, last = int(ts[0]), int(ts[-1])
+    inside the data (a weekend) is left to its runs, which fail naming it. ``first`` / ``last``:
+    the bar times the data window holds (UTC ns)."""
     for number, fold in enumerate(experiment.folds, start=1):
         for name, window in fold.windows():
             if first < window.end_ns and window.start_ns <= last:
