@@ -35,7 +35,7 @@ import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
 from nautilus_ai.labels import CLASSES, Labels, LabelSpec, make_labels
-from nautilus_ai.timefmt import utc_seconds
+from nautilus_ai.timefmt import MAX_NS, utc_seconds
 
 if TYPE_CHECKING:
     import torch.utils.data
@@ -94,10 +94,6 @@ class Window:
         return {"start": utc_seconds(self.start_ns), "end": utc_seconds(self.end_ns)}
 
 
-#: The times an int64 nanosecond clock holds (numpy, Arrow, Nautilus): 1677-09-21 .. 2262-04-11.
-MIN_NS, MAX_NS = -(2**63) + 1, 2**63 - 1
-
-
 def to_ns(value: str | datetime | int) -> int:
     """ISO string, datetime (naive = UTC) or int ns -> UTC ns.
 
@@ -122,7 +118,7 @@ def to_ns(value: str | datetime | int) -> int:
 
 
 def _in_ns_range(ns: int, given: object) -> int:
-    if not MIN_NS <= ns <= MAX_NS:
+    if not -MAX_NS <= ns <= MAX_NS:  # what an int64 ns clock holds: 1677-09-21 .. 2262-04-11
         shown = given.isoformat() if isinstance(given, datetime) else repr(given)
         raise ValueError(
             f"{shown} is outside the times a nanosecond clock holds (1677-09-21 .. 2262-04-11 UTC)"

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["utc_millis", "utc_minute", "utc_seconds"]
+__all__ = ["MAX_NS", "utc_millis", "utc_minute", "utc_seconds"]
+
+#: The latest UTC ns time a signed 64-bit nanosecond clock holds (numpy, Arrow, Nautilus):
+#: 2262-04-11T23:47:16Z. ``-MAX_NS`` is the earliest (1677-09-21).
+MAX_NS = 2**63 - 1
 
 
 def utc_minute(ns: int) -> str:

@@ -26,7 +26,7 @@ from nautilus_ai.control.schema import (
     ReplyStatus,
     parse_command,
 )
-from nautilus_ai.timefmt import utc_seconds
+from nautilus_ai.timefmt import MAX_NS, utc_seconds
 
 __all__ = ["ScheduledCommand", "parse_schedule", "schedule_problems"]
 
@@ -78,15 +78,9 @@ def parse_schedule(items: Sequence[Mapping[str, Any]], trader_id: str) -> list[S
     return parsed
 
 
-MAX_AT_NS = 2**63 - 1
-"""The latest ``at`` (2262-04-11T23:47:16Z): what a signed 64-bit nanosecond clock holds.
-Beyond it (an ``at`` with extra zeros) the node's clock refused the alert at start
-(OverflowError), after ``--check`` had said OK."""
-
-
 def _parse_at(value: Any, where: str) -> int:
     at_ns = _at_ns(value, where)
-    if at_ns > MAX_AT_NS:
+    if at_ns > MAX_NS:  # the node's clock refused it at start (OverflowError), after --check
         raise InvalidCommandError(
             f"{where}.at is after 2262-04-11T23:47:16Z, the latest time a nanosecond clock "
             f"holds (extra zeros?), was {value!r}"

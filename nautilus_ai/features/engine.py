@@ -18,7 +18,8 @@ from math import inf, log, nan, sqrt
 
 from nautilus_ai.features.clock import DOW_COS, DOW_SIN, NS_PER_MINUTE, MinuteRow, clock_interval
 from nautilus_ai.features.spec import FeatureSpec
-from nautilus_ai.features.validation import MAX_TS_NS, check_bar
+from nautilus_ai.features.validation import check_bar
+from nautilus_ai.timefmt import MAX_NS
 
 __all__ = ["FeatureEngine"]
 
@@ -217,7 +218,7 @@ class FeatureEngine:
             v = volume * 1.0
             ok = (
                 type(ts_event_ns) is int
-                and last_ts < ts_event_ns <= MAX_TS_NS
+                and last_ts < ts_event_ns <= MAX_NS
                 and 0.0 < lo <= o <= h < inf
                 and lo <= c <= h
                 and 0.0 <= v < inf

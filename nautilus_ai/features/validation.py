@@ -25,11 +25,11 @@ from nautilus_ai.features.errors import (
     REASON_TIMESTAMP_TYPE,
     InvalidBarError,
 )
+from nautilus_ai.timefmt import MAX_NS
 
-__all__ = ["MAX_TS_NS", "accepted_bars_mask", "as_bar_arrays", "check_bar", "first_invalid_row"]
+__all__ = ["accepted_bars_mask", "as_bar_arrays", "check_bar", "first_invalid_row"]
 
 # Timestamps are UTC nanoseconds that must fit a signed 64-bit integer (numpy int64, Arrow).
-MAX_TS_NS = 2**63 - 1
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -54,7 +54,7 @@ def check_bar(
         raise InvalidBarError(
             REASON_TIMESTAMP_TYPE, f"ts_event_ns must be an integer (ns), got {ts_event_ns!r}"
         ) from None
-    if not 0 <= ts <= MAX_TS_NS:
+    if not 0 <= ts <= MAX_NS:
         raise InvalidBarError(
             REASON_TIMESTAMP_OUT_OF_RANGE, f"ts_event_ns={ts} is outside [0, 2**63 - 1]"
         )
@@ -115,11 +115,11 @@ def as_bar_arrays(
             else ""
         )
         raise ValueError(f"ts_event_ns must hold integers (UTC ns), got dtype {ts.dtype}{hint}")
-    if ts.dtype.kind == "u" and ts.size and int(ts.max()) > MAX_TS_NS:
+    if ts.dtype.kind == "u" and ts.size and int(ts.max()) > MAX_NS:
         raise InvalidBarError(
             REASON_TIMESTAMP_OUT_OF_RANGE,
             f"ts_event_ns={int(ts.max())} exceeds 2**63 - 1",
-            index=int(np.argmax(ts > MAX_TS_NS)),
+            index=int(np.argmax(ts > MAX_NS)),
         )
     ts64 = ts.astype(np.int64, copy=False)
     columns = []
@@ -227,9 +227,9 @@ def accepted_bars_mask(
     """
     raw_ts = np.asarray(ts_event_ns)
     too_late = None
-    if raw_ts.dtype.kind == "u" and raw_ts.size and int(raw_ts.max()) > MAX_TS_NS:
+    if raw_ts.dtype.kind == "u" and raw_ts.size and int(raw_ts.max()) > MAX_NS:
         # The engine rejects these (timestamp_out_of_range); here they are simply not accepted.
-        too_late = raw_ts > MAX_TS_NS
+        too_late = raw_ts > MAX_NS
         raw_ts = np.where(too_late, 0, raw_ts)
     ts, (o, h, lo, c, v) = as_bar_arrays(raw_ts, open, high, low, close, volume)
     valid = _row_valid(ts, o, h, lo, c, v)

@@ -19,11 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nautilus_ai.features import accepted_bars_mask, compute_features
-from nautilus_ai.features.validation import MAX_TS_NS
 from nautilus_ai.patterns.memory import PatternMemory
 from nautilus_ai.patterns.spec import pattern_layout, pattern_vectors
 from nautilus_ai.patterns.store import bar_step_ns, format_period
-from nautilus_ai.timefmt import utc_minute
+from nautilus_ai.timefmt import MAX_NS, utc_minute
 
 if TYPE_CHECKING:
     from nautilus_ai.patterns.chart_embedding import ChartEmbedder
@@ -296,7 +295,7 @@ def _check_arguments(memory: Any, at_ns: Any, k: Any) -> None:
         isinstance(at_ns, (bool, np.bool_)) or not isinstance(at_ns, (int, np.integer))
     ):
         raise TypeError(f"at_ns must be an int (UTC ns) or None, got {at_ns!r}")
-    if at_ns is not None and not 0 <= at_ns <= MAX_TS_NS:
+    if at_ns is not None and not 0 <= at_ns <= MAX_NS:
         # searched in the int64 bar times, it overflowed or printed as 'NaT'
         raise ValueError(f"at_ns must be a UTC ns time in [0, 2**63 - 1], got {at_ns!r}")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
