@@ -46,9 +46,19 @@ def test_packaged_paper_config_protects_every_position_on_the_sandbox(
         seen["future_bar_ts"] = now + DAY
         node.kernel.data_engine.process(bar)  # as a data client would
 
+    def push_once_trading(node: Any) -> None:
+        # Pushed once the strategy has used replayed bars, not after a fixed delay: on a loaded
+        # machine the node can take longer than any delay to start, and a bar pushed before the
+        # strategy subscribes reaches nobody (CI saw that once with a 2 s delay).
+        strategies = [s for s in node.trader.strategies() if str(s.id) == AI_STRATEGY]
+        if strategies and strategies[0].core.bars >= 10:
+            push_future_bar(node)
+        else:
+            node.kernel.loop.call_later(0.1, push_once_trading, node)
+
     def on_built(node: Any) -> None:
         seen["log"] = record_order_events(node.kernel.msgbus, node.cache)
-        node.kernel.loop.call_later(2.0, push_future_bar, node)
+        node.kernel.loop.call_later(0.1, push_once_trading, node)
 
     outcome = run_live(load_live_config(path), on_built=on_built)
     log = seen["log"]
