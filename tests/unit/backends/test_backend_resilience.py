@@ -69,7 +69,7 @@ def test_deadline_runner_gives_up_waiting_and_refuses_when_saturated() -> None:
         started = time.perf_counter()
         with pytest.raises(PredictionError, match="busy"):
             runner.run(lambda: 1, 1.0)
-        assert time.perf_counter() - started < 0.05
+        assert time.perf_counter() - started < 0.5  # refused at once, not after its 1 s
         with pytest.raises(ValueError, match="boom"):
             release.set()
             time.sleep(0.05)

@@ -194,7 +194,7 @@ def test_live_submit_does_not_block_and_answers_apply_on_a_later_poll() -> None:
     try:
         started = time.perf_counter()
         assert scheduler.submit(MINUTE, FEATURES, market_context(None).__class__("X", MINUTE))
-        assert time.perf_counter() - started < 0.05  # the call runs on the worker thread
+        assert time.perf_counter() - started < 1.0  # the call runs on the worker thread (gated)
         assert scheduler.poll(MINUTE) == []
         clock.now = MINUTE + 5_000_000_000
         gate.set()
