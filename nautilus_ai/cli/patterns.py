@@ -150,10 +150,20 @@ def _folder(args: argparse.Namespace) -> Path:
 def _open(args: argparse.Namespace) -> Any:
     from nautilus_ai.patterns import IndexMismatchError, PatternStoreError, load_memory
 
+    folder = _folder(args)
     try:
-        return load_memory(_folder(args))
+        memory = load_memory(folder)
     except (IndexMismatchError, PatternStoreError) as exc:
         raise CliError(str(exc)) from None
+    # The folder's spec hash is what the strategy and backtests look a store up by: a store
+    # copied under another hash's folder opened here and was reported as that spec's memory.
+    if memory.feature_spec.hash != folder.parent.name:
+        raise CliError(
+            f"{folder}: holds patterns of feature spec {memory.feature_spec.hash} under the "
+            f"folder of spec {folder.parent.name} (copied or moved by hand?): move it to "
+            f"patterns/{memory.feature_spec.hash}/{folder.name} or rebuild it"
+        )
+    return memory
 
 
 def _embedder(folder: str | None) -> Any:
@@ -491,13 +501,13 @@ def _save(memory: Any, folder: Path, patterns: Any, replace: bool) -> tuple[Path
     store's lock throughout: two builds at once both passed the check of an empty folder, then
     one wrote over the other (a store of both writers' bytes, both saying "built")."""
     from nautilus_ai.patterns import PatternStoreError, save_memory
-    from nautilus_ai.patterns.store import store_lock
+
+    def may_write(path: Path) -> None:
+        _may_write(path, patterns, replace)
 
     try:
-        with store_lock(folder):
-            _may_write(folder, patterns, replace)
-            stored: tuple[Path, Path] = save_memory(memory, folder)
-            return stored
+        stored: tuple[Path, Path] = save_memory(memory, folder, may_write=may_write)
+        return stored
     except PatternStoreError as exc:
         raise CliError(str(exc)) from None
 

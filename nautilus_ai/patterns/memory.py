@@ -14,6 +14,7 @@ looking past it; so the answer at ``t`` depends only on bars that closed before 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from nautilus_ai.patterns.store import (
     PatternStoreError,
     format_period,
     read_patterns,
+    store_lock,
     write_patterns,
 )
 
@@ -266,17 +268,35 @@ def _grow(values: NDArray[Any], capacity: int) -> NDArray[Any]:
     return out
 
 
-def save_memory(memory: PatternMemory, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write the store and, beside it, its index (header: spec hash, count, store checksum)."""
+def save_memory(
+    memory: PatternMemory,
+    folder: str | os.PathLike[str],
+    *,
+    may_write: Callable[[Path], None] | None = None,
+) -> tuple[Path, Path]:
+    """Write the store and, beside it, its index (header: spec hash, count, store checksum),
+    holding the store's lock (:func:`~nautilus_ai.patterns.store.store_lock`) throughout: two
+    saves into one folder at once left one writer's store beside the other's index (a memory
+    that no longer opened). ``may_write(folder)``, if given, runs under the lock before anything
+    is written and refuses by raising (the CLI's check of what the folder already holds).
+
+    Raises
+    ------
+    PatternStoreError
+        Another live process kept the lock past its timeout (the message names it).
+    """
     patterns = memory.patterns()
-    store = write_patterns(patterns, folder)
-    index = write_index(
-        memory.index,
-        Path(folder) / INDEX_FILE,
-        spec_hash=patterns.spec_hash,
-        store_checksum=patterns.checksum(),
-        pattern_spec_hash=patterns.pattern_spec.hash,
-    )
+    with store_lock(folder):
+        if may_write is not None:
+            may_write(Path(folder))
+        store = write_patterns(patterns, folder)
+        index = write_index(
+            memory.index,
+            Path(folder) / INDEX_FILE,
+            spec_hash=patterns.spec_hash,
+            store_checksum=patterns.checksum(),
+            pattern_spec_hash=patterns.pattern_spec.hash,
+        )
     return store, index
 
 
