@@ -11,8 +11,10 @@ go on). A run that exceeds ``timeout_s`` raises :class:`RunTimeoutError` in its 
 deadline) and is treated the same way; the driver keeps its own deadline for each task it
 started (:func:`driver_deadline_s`), for a task the alarm cannot stop or that never starts. A
 run whose backtest completed with status ``failed`` (e.g. every order refused) is
-deterministic: reported without a retry. Results are stored by
-the driver as each task finishes, so a driver killed at any point loses only runs in flight.
+deterministic: reported without a retry, and so is a run or model build that raises an error its
+inputs decide (a ``ValueError`` such as an embargo longer than its window: :class:`Refused`).
+Results are stored by the driver as each task finishes, so a driver killed at any point loses
+only runs in flight.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class ExecutionStats:
 # ------------------------------------------------------------------------------ deadlines
 
 
+NOT_RETRIED = "(not retried: its inputs decide it)"
+
+
 class RunTimeoutError(Exception):
     """A run (or model build) past ``execution.run_timeout_s``. Deliberately not a
     ``TimeoutError``: that is an ``OSError``, and the readers' handlers of I/O faults took an
@@ -128,18 +133,50 @@ def run_deadline(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def prepare_entry(spec: ModelSpec, timeout_s: float | None) -> PreparedModel:
-    """The task that builds one fold's model (raises on failure: retried, then reported)."""
+@dataclass(frozen=True)
+class Refused:
+    """What a task returns for a failure its inputs decide (:func:`_decided`): reported
+    without a retry, which would give the same error after as long again (an embargo longer
+    than the validation window was trained, failed, then trained and failed once more)."""
+
+    error: str
+
+
+def _decided(exc: Exception) -> bool:
+    """A failure the run's inputs decide: the same inputs and code give the same error. Errors
+    of the data's files (pyarrow's, also ``ValueError``) may be a file being written: retried."""
+    if not isinstance(exc, (ValueError, TypeError, LookupError, AssertionError, ArithmeticError)):
+        return False
+    return not type(exc).__module__.startswith("pyarrow")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def prepare_entry(spec: ModelSpec, timeout_s: float | None) -> PreparedModel | Refused:
+    """The task that builds one fold's model (raises on failure: retried, then reported;
+    a failure its inputs decide is returned as :class:`Refused`)."""
     with run_deadline(timeout_s):
-        return prepare_model(spec)
+        try:
+            return prepare_model(spec)
+        except Exception as exc:
+            if _decided(exc):
+                return Refused(_describe(exc))
+            raise
 
 
 def backtest_entry(
     spec: RunSpec, model: PreparedModel | None, timeout_s: float | None
-) -> list[RunResult]:
-    """The task that runs one backtest (raises on failure: retried, then reported)."""
+) -> list[RunResult] | Refused:
+    """The task that runs one backtest (as :func:`prepare_entry`)."""
     with run_deadline(timeout_s):
-        return run_backtest_task(spec, model)
+        try:
+            return run_backtest_task(spec, model)
+        except Exception as exc:
+            if _decided(exc):
+                return Refused(_describe(exc))
+            raise
 
 
 # ------------------------------------------------------------------------------ Ray
@@ -466,11 +503,15 @@ def _attempts(call: Callable[[], Any], retries: int) -> tuple[Any, str]:
     error = ""
     for attempt in range(retries + 1):
         try:
-            return call(), ""
+            value = call()
         except Exception as exc:  # isolated per run: reported, the others go on
-            error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            error = _describe(exc)
             if attempt < retries:
                 continue
+        else:
+            if isinstance(value, Refused):
+                return None, f"{value.error} {NOT_RETRIED}"
+            return value, ""
     return None, f"{error} (after {retries + 1} attempts)"
 
 
@@ -546,6 +587,12 @@ def _execute_on_ray(
                     model_failed(task, reason)
                 else:
                     _fail(task, reason, store, stats, tracker)
+                continue
+            if isinstance(value, Refused):
+                if kind == "model":
+                    model_failed(task, f"{value.error} {NOT_RETRIED}")
+                else:
+                    _fail(task, f"{value.error} {NOT_RETRIED}", store, stats, tracker)
                 continue
             if kind == "model":
                 store.write_model(value)
