@@ -279,7 +279,7 @@ def _build(config: dict[str, Any], spec: Any) -> Any:
 def _check(
     args: argparse.Namespace, export: Any, make_reference: Callable[[], Any], bars: Any
 ) -> int:
-    from nautilus_ai.pine.check import check_export
+    from nautilus_ai.pine.check import check_export, checkable_bars
     from nautilus_ai.pine.pinets import PineTSError, ensure_pinets
 
     start = time.perf_counter()
@@ -290,6 +290,10 @@ def _check(
         description = "the distillation data"
     if args.check_bars is not None:
         bars = bars.take(slice(0, args.check_bars))
+    try:
+        checkable_bars(export, bars)
+    except ValueError as exc:
+        raise CliError(f"--check on {description}: {exc}") from None
     try:
         modules = ensure_pinets(args.pinets_dir)
     except PineTSError as exc:

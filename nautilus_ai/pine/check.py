@@ -96,6 +96,22 @@ def reference_outputs(
     return sign, confidence, risk
 
 
+def checkable_bars(export: PineExport, bars: BarArrays) -> BarArrays:
+    """The bars the feature engine accepts, refused (``ValueError``) when they end before the
+    feature warm-up: a check on them started the parser and PineTS (minutes on a loaded
+    machine) only to report "nothing compared"."""
+    keep = accepted_bars_mask(
+        bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
+    )
+    used = bars.take(keep) if not keep.all() else bars
+    if len(used) < export.spec.warmup_bars:
+        raise ValueError(
+            f"{len(used)} usable bars end before the feature warm-up ({export.spec.warmup_bars} "
+            "bars): nothing could be compared; check on more bars"
+        )
+    return used
+
+
 def check_export(
     export: PineExport,
     bars: BarArrays,
@@ -126,16 +142,18 @@ def check_export(
         PineTS install (:func:`~nautilus_ai.pine.ensure_pinets` when omitted).
     pinets_result : PineTSResult, optional
         Reuse a PineTS run of this same script on these bars (tests share one run).
+
+    Raises
+    ------
+    ValueError
+        Fewer usable bars than the feature warm-up (:func:`checkable_bars`).
     """
     start = time.perf_counter()
     if reference is None:
         if export.tree is None:
             raise ValueError(f"check_export needs the Python model for a {export.kind!r} export")
         reference = export.tree
-    keep = accepted_bars_mask(
-        bars.ts_event, bars.open, bars.high, bars.low, bars.close, bars.volume
-    )
-    used = bars.take(keep) if not keep.all() else bars
+    used = checkable_bars(export, bars)
     # PineTS runs in its own process: start it first, parse and compute Python's side meanwhile.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None

@@ -141,3 +141,21 @@ def test_a_negative_max_parameters_is_refused(
         err
         == "nautilus-ai: error: --max-parameters: expected a number of parameters >= 0, got -1\n"
     )
+
+
+def test_a_check_on_bars_inside_the_warm_up_is_refused_before_pinets_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--check --check-bars 5` started the Pine parser and PineTS (322 s on a loaded box) only
+    # to report "nothing compared: 5 bars end before bar 113 (the warm-up)".
+    from nautilus_ai.pine import pinets
+
+    def no_pinets(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("PineTS was prepared for a check that cannot compare anything")
+
+    monkeypatch.setattr(pinets, "ensure_pinets", no_pinets)
+    argv = ["export-pine", "--model", "rule", "--out", str(tmp_path / "r.pine"), "--check"]
+    assert main([*argv, "--check-bars", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--check on DAT_ASCII_EURUSD_M1_" in err
+    assert "5 usable bars end before the feature warm-up (114 bars)" in err
