@@ -26,6 +26,7 @@ __all__ = [
     "flock_within",
     "fsync_path",
     "next_version",
+    "plain_mode",
     "publish_folder",
     "reserved_version",
     "write_bytes_atomic",
@@ -151,7 +152,14 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        # mkstemp makes 0600 files: every model, Pine script and store written here was
+        # unreadable to the service user or group that a plain write lets read it (a node or
+        # TorchServe under another account). The mode a plain write gives, or the replaced
+        # file's own.
+        os.fchmod(fd, _mode_for(target))
+    finally:
+        os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
@@ -159,6 +167,33 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)  # gone after the rename; an error's leftover otherwise
+
+
+def _mode_for(target: Path) -> int:
+    """The replaced file's permission bits, else what ``open(target, "w")`` would give."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return plain_mode()
+
+
+def plain_mode(*, folder: bool = False) -> int:
+    """The permission bits a plain ``open(path, "w")`` (or ``mkdir``) gives a new file (folder)
+    under this process's umask: for what ``mkstemp`` / ``mkdtemp`` made private (0600 / 0700)
+    and is then published."""
+    return (0o777 if folder else 0o666) & ~_umask()
+
+
+def _umask() -> int:
+    try:  # read, not set: setting it to read it races with other threads creating files
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], content: bytes) -> Path:

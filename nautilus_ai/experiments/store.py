@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nautilus_ai.artifacts import flock_within, write_bytes_atomic
+from nautilus_ai.artifacts import flock_within, plain_mode, write_bytes_atomic
 from nautilus_ai.experiments.plan import RunSpec
 from nautilus_ai.experiments.tasks import PreparedModel, RunResult
 
@@ -320,6 +320,7 @@ class ResultsStore:
             return folder
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{model.key}-", dir=folder.parent))
+        staging.chmod(plain_mode(folder=True))  # published as the model's folder: not 0700
         try:
             for name, content in model.files.items():
                 target = staging / "files" / name

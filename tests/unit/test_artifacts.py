@@ -60,3 +60,26 @@ def test_a_stray_file_named_like_a_version_is_stepped_over(tmp_path: Path) -> No
 
     assert publish_next_version(tmp_path, "m", store).name == "v3"
     assert (tmp_path / "m" / "v2").read_text() == "not an artifact"
+
+
+def test_atomic_writes_get_the_mode_a_plain_write_gives_or_keep_the_replaced_files(
+    tmp_path: Path,
+) -> None:
+    # mkstemp's 0600 went through to every model, Pine script and store written atomically:
+    # unreadable to the group or service account (a node, TorchServe) a plain write lets read.
+    from nautilus_ai.artifacts import write_bytes_atomic
+
+    old = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        atomic = write_bytes_atomic(tmp_path / "model" / "card.json", b"{}")
+        assert atomic.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 == 0o644
+        atomic.chmod(0o640)  # the owner's choice survives a rewrite
+        write_bytes_atomic(atomic, b"{ }")
+        assert atomic.stat().st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        assert write_bytes_atomic(tmp_path / "private.txt", b"").stat().st_mode & 0o777 == 0o600
+        assert artifacts.plain_mode(folder=True) == 0o700
+    finally:
+        os.umask(old)
