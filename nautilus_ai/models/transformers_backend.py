@@ -75,6 +75,7 @@ __all__ = [
     "PROMPT_SETTINGS_FILE",
     "TransformersConfig",
     "TransformersPredictor",
+    "check_weights_loaded",
 ]
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,10 @@ class TransformersPredictor(ItemwiseBackend):
                 else transformers.AutoModelForCausalLM
             )
             part = f"{'image-text' if image_text else 'text'} model weights"
-            model = loader.from_pretrained(model_dir, dtype=self._dtype, **common)
+            model, loading = loader.from_pretrained(
+                model_dir, dtype=self._dtype, output_loading_info=True, **common
+            )
+            check_weights_loaded(loading, model_config)
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load transformers model from {model_dir} ({part}): "
@@ -770,6 +774,32 @@ def missing_model_files(model_dir: str | Path) -> list[str]:
         for what, names in _NEEDED_FILES.items()
         if not any((folder / name).is_file() for name in names)
     ]
+
+
+def check_weights_loaded(loading: Any, model_config: Any) -> None:
+    """Refuse a model some of whose weights are not in the folder's weights file.
+
+    transformers initialises such weights at random and only logs a load report: a folder of
+    another architecture (a ``config.json`` that does not match the weights, a BERT checkpoint
+    read as a causal LM), or a partial checkpoint, loaded and answered with random weights,
+    a different answer on every load. ``loading`` is ``from_pretrained``'s loading info.
+
+    Raises
+    ------
+    ValueError
+        Naming how many weights are missing, the first few, and the architecture asked for.
+    """
+    missing = sorted(str(key) for key in (loading or {}).get("missing_keys", ()) or ())
+    if not missing:
+        return
+    kind = getattr(model_config, "model_type", "") or "?"
+    unexpected = len((loading or {}).get("unexpected_keys", ()) or ())
+    other = f" and holds {unexpected} weights it does not use" if unexpected else ""
+    raise ValueError(
+        f"{len(missing)} weights of the {kind!r} model config.json describes are not in the "
+        f"weights file{other} (first: {', '.join(missing[:3])}); they would be random: is the "
+        "folder's config.json from another architecture, or the checkpoint incomplete?"
+    )
 
 
 def _missing_files(model_dir: Path) -> str:

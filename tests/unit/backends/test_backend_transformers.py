@@ -260,6 +260,28 @@ def test_a_folder_without_its_tokenizer_is_one_line_naming_the_file(
     assert "(tokenizer): the folder has no tokenizer file (tokenizer.json, " in message
 
 
+@pytest.mark.parametrize("model_type", ["gpt2", "bert"])
+def test_a_folder_whose_config_is_another_architecture_is_refused_not_run_at_random(
+    tiny_text_dir: Path, tmp_path: Path, model_type: str
+) -> None:
+    # A Llama checkpoint whose config.json says gpt2 (or bert) loaded: transformers found none
+    # of the weights the config describes, initialised them at random, logged a load report,
+    # and the predictor answered (another answer on every load) with nothing said.
+    import json
+
+    folder = tmp_path / model_type
+    shutil.copytree(tiny_text_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type=model_type, architectures=[])
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(TransformersConfig(model_dir=folder, device="cpu"))
+    message = str(info.value)
+    assert f"{folder} (text model weights): ValueError: " in message and "\n" not in message
+    assert f"weights of the {model_type!r} model config.json describes are not in the" in message
+    assert "they would be random" in message
+
+
 def test_a_prompt_longer_than_the_models_context_is_refused(tiny_text_dir: Path) -> None:
     # 200 bars in the prompt make ~7,700 tokens for this tiny model's 2,048 positions: it ran
     # (and `finetune --prompt-bars 1000` trained for minutes) past what the model can attend to.
