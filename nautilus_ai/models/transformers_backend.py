@@ -404,9 +404,12 @@ class TransformersPredictor(ItemwiseBackend):
             with warnings.catch_warnings():
                 # peft reads a transformers property deprecated in 5.x; not ours to fix.
                 warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                # its only word on missing adapter weights: checked (and refused) below
+                warnings.filterwarnings("ignore", "Found missing adapter keys", UserWarning)
                 self._adapter = peft.PeftModel.from_pretrained(
                     self._model, str(adapter_dir), is_trainable=False
                 )
+            _check_adapter_weights_loaded(peft, self._adapter, adapter_dir)
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load the adapter {adapter_dir} onto {self.config.model_dir}: "
@@ -800,6 +803,29 @@ def check_weights_loaded(loading: Any, model_config: Any) -> None:
         f"weights file{other} (first: {', '.join(missing[:3])}); they would be random: is the "
         "folder's config.json from another architecture, or the checkpoint incomplete?"
     )
+
+
+def _check_adapter_weights_loaded(peft: Any, adapter: Any, adapter_dir: Path) -> None:
+    """Refuse an adapter whose weights file lacks some of the LoRA weights its
+    ``adapter_config.json`` adds (another adapter's weights, other target modules): peft keeps
+    their initial values and only warns, and a LoRA ``B`` starts at zero, so the adapter did
+    nothing and the base model answered under the adapter's model id."""
+    weights = adapter_dir / ADAPTER_WEIGHTS_FILE
+    if not weights.is_file():
+        return  # another format (adapter_model.bin): peft read it; nothing more to compare
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        stored = set(handle.keys())
+    expected = set(peft.get_peft_model_state_dict(adapter))
+    missing = sorted(expected - stored)
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of the {len(expected)} adapter weights its adapter_config.json "
+            f"adds are not in {weights.name} (first: {', '.join(missing[:2])}); they would keep "
+            "their initial values (the adapter would do nothing): is the weights file from "
+            "another adapter?"
+        )
 
 
 def _missing_files(model_dir: Path) -> str:

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -280,6 +281,40 @@ def test_a_folder_whose_config_is_another_architecture_is_refused_not_run_at_ran
     assert f"{folder} (text model weights): ValueError: " in message and "\n" not in message
     assert f"weights of the {model_type!r} model config.json describes are not in the" in message
     assert "they would be random" in message
+
+
+def test_an_adapter_whose_weights_file_lacks_its_lora_weights_is_refused(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    # An adapter folder (trained elsewhere: no fine-tune card) whose weights file holds another
+    # adapter's weights (k_proj where its config adds q_proj) loaded with a peft warning only:
+    # the missing LoRA B weights stayed at zero, the adapter did nothing, and the base model
+    # answered under the adapter's model id.
+    peft = pytest.importorskip("peft")
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(tiny_text_dir, local_files_only=True)
+    lora = peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"])
+    adapter = tmp_path / "adapter"
+    with warnings.catch_warnings():  # peft reads a property transformers 5 deprecates
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        peft.get_peft_model(base, lora).save_pretrained(adapter)
+    config = TransformersConfig(model_dir=tiny_text_dir, adapter_dir=adapter, device="cpu")
+    TransformersPredictor(config).close()  # its own weights load
+    weights = adapter / "adapter_model.safetensors"
+    stored = load_file(weights)
+    save_file({key.replace("q_proj", "k_proj"): v for key, v in stored.items()}, weights)
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(config)
+    message = str(info.value)
+    assert f"cannot load the adapter {adapter} onto {tiny_text_dir}: ValueError: 4 of the 8 " in (
+        message
+    )
+    assert "are not in adapter_model.safetensors (first: base_model.model.model.layers.0." in (
+        message
+    )
+    assert "\n" not in message
 
 
 def test_a_prompt_longer_than_the_models_context_is_refused(tiny_text_dir: Path) -> None:
