@@ -387,7 +387,8 @@ class Dataset:
 
 def check_trainable(dataset: Dataset, ts: ArrayLike) -> None:
     """Refuse a dataset a model cannot be trained and judged on: a validation or test window
-    that was given but holds no usable row, or training labels of one class only.
+    that was given but holds no usable row, or training or validation labels of one class
+    only.
 
     An empty validation would store a model without early stopping, calibration and a chosen
     ``min_confidence``, an empty test one without any out-of-sample figure, as if the window
@@ -421,6 +422,19 @@ def check_trainable(dataset: Dataset, ts: ArrayLike) -> None:
             f"{dataset.train.window}): nothing to learn; {label.describe(unit)} is never met "
             "otherwise (lower the buy / sell thresholds or widen the training window)"
         )
+    validation = dataset.validation
+    if validation is not None:
+        seen = [name for name, count in validation.class_counts().items() if count]
+        if len(seen) < 2:
+            # Early stopping, the temperature and the suggested min_confidence are all chosen
+            # on validation: on one class they pick whatever scores best at never trading.
+            raise ValueError(
+                f"every validation label is {seen[0]!r} ({len(validation):,} rows in "
+                f"{validation.window}): early stopping, calibration and the suggested "
+                f"min_confidence would be chosen where {label.describe(unit)} is never met "
+                "otherwise (widen or move the validation window, or lower the buy / sell "
+                "thresholds)"
+            )
 
 
 def _check_given_labels(labels: Labels, label_spec: LabelSpec, ts: NDArray[np.int64]) -> None:

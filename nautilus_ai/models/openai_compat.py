@@ -526,6 +526,8 @@ def _check_logprob(value: object) -> None:
 
 def _logsumexp(values: list[float]) -> float:
     top = max(values)
+    if top == -math.inf:  # every alternative impossible: -inf - -inf would be NaN
+        return -math.inf
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 

@@ -75,6 +75,7 @@ __all__ = [
     "PROMPT_SETTINGS_FILE",
     "TransformersConfig",
     "TransformersPredictor",
+    "check_weights_loaded",
 ]
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,10 @@ class TransformersPredictor(ItemwiseBackend):
                 else transformers.AutoModelForCausalLM
             )
             part = f"{'image-text' if image_text else 'text'} model weights"
-            model = loader.from_pretrained(model_dir, dtype=self._dtype, **common)
+            model, loading = loader.from_pretrained(
+                model_dir, dtype=self._dtype, output_loading_info=True, **common
+            )
+            check_weights_loaded(loading, model_config)
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load transformers model from {model_dir} ({part}): "
@@ -400,9 +404,12 @@ class TransformersPredictor(ItemwiseBackend):
             with warnings.catch_warnings():
                 # peft reads a transformers property deprecated in 5.x; not ours to fix.
                 warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+                # its only word on missing adapter weights: checked (and refused) below
+                warnings.filterwarnings("ignore", "Found missing adapter keys", UserWarning)
                 self._adapter = peft.PeftModel.from_pretrained(
                     self._model, str(adapter_dir), is_trainable=False
                 )
+            _check_adapter_weights_loaded(peft, self._adapter, adapter_dir)
         except Exception as exc:  # OSError, ValueError, SafetensorError (truncated file)...
             raise PredictionError(
                 f"cannot load the adapter {adapter_dir} onto {self.config.model_dir}: "
@@ -770,6 +777,55 @@ def missing_model_files(model_dir: str | Path) -> list[str]:
         for what, names in _NEEDED_FILES.items()
         if not any((folder / name).is_file() for name in names)
     ]
+
+
+def check_weights_loaded(loading: Any, model_config: Any) -> None:
+    """Refuse a model some of whose weights are not in the folder's weights file.
+
+    transformers initialises such weights at random and only logs a load report: a folder of
+    another architecture (a ``config.json`` that does not match the weights, a BERT checkpoint
+    read as a causal LM), or a partial checkpoint, loaded and answered with random weights,
+    a different answer on every load. ``loading`` is ``from_pretrained``'s loading info.
+
+    Raises
+    ------
+    ValueError
+        Naming how many weights are missing, the first few, and the architecture asked for.
+    """
+    missing = sorted(str(key) for key in (loading or {}).get("missing_keys", ()) or ())
+    if not missing:
+        return
+    kind = getattr(model_config, "model_type", "") or "?"
+    unexpected = len((loading or {}).get("unexpected_keys", ()) or ())
+    other = f" and holds {unexpected} weights it does not use" if unexpected else ""
+    raise ValueError(
+        f"{len(missing)} weights of the {kind!r} model config.json describes are not in the "
+        f"weights file{other} (first: {', '.join(missing[:3])}); they would be random: is the "
+        "folder's config.json from another architecture, or the checkpoint incomplete?"
+    )
+
+
+def _check_adapter_weights_loaded(peft: Any, adapter: Any, adapter_dir: Path) -> None:
+    """Refuse an adapter whose weights file lacks some of the LoRA weights its
+    ``adapter_config.json`` adds (another adapter's weights, other target modules): peft keeps
+    their initial values and only warns, and a LoRA ``B`` starts at zero, so the adapter did
+    nothing and the base model answered under the adapter's model id."""
+    weights = adapter_dir / ADAPTER_WEIGHTS_FILE
+    if not weights.is_file():
+        return  # another format (adapter_model.bin): peft read it; nothing more to compare
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        stored = set(handle.keys())
+    expected = set(peft.get_peft_model_state_dict(adapter))
+    missing = sorted(expected - stored)
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of the {len(expected)} adapter weights its adapter_config.json "
+            f"adds are not in {weights.name} (first: {', '.join(missing[:2])}); they would keep "
+            "their initial values (the adapter would do nothing): is the weights file from "
+            "another adapter?"
+        )
 
 
 def _missing_files(model_dir: Path) -> str:

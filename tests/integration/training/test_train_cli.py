@@ -105,3 +105,30 @@ def test_a_bad_name_or_output_is_refused_before_training(
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[0]]
     assert result.stderr.startswith(message)
+
+
+def test_backtest_on_an_empty_test_window_is_refused_before_training(
+    demo_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `train --backtest` with a test window that holds no bars (a Saturday), run as the CLI
+    # (in-process: the refusal comes before any torch work): refused in one line before any
+    # epoch, no artifact stored and no backtest run (an empty comparison would have been flat
+    # lines reported as figures, and buy & hold would index no bar).
+    from nautilus_ai.cli import main
+
+    out, reports = tmp_path / "artifacts", tmp_path / "reports"
+    code = main([
+        "train", "--catalog", str(demo_catalog), "--train", "2017-01-02", "2017-01-10",
+        "--validation", "2017-01-10", "2017-01-14", "--test", "2017-01-28", "2017-01-29",
+        "--epochs", "1", "--hidden", "8", "--threads", "1", "--out", str(out), "--backtest",
+        "--reports", str(reports),
+    ])  # fmt: skip
+    stderr = capsys.readouterr().err
+    assert code == 2, stderr[-2000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "nautilus-ai: error: no usable test rows in [2017-01-28T00:00:00Z, 2017-01-29T00:00:00Z):"
+        " it holds 0 bars"
+    ), last
+    assert "Traceback" not in stderr and "epoch" not in stderr
+    assert not any(out.rglob("model_card.json")) and not reports.exists()

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nautilus_ai.models.base import PredictionError
+from nautilus_ai.models.base import Action, PredictionError
 from nautilus_ai.models.openai_compat import OpenAIConfig, OpenAIPredictor, action_logprobs
+from nautilus_ai.models.prompting import action_distribution
 from nautilus_ai.models.testing import market_context, synthetic_bars
 
 
@@ -135,6 +136,18 @@ def test_impossible_log_probabilities_are_refused(value: object) -> None:
     # it was read as one and gave a confident buy.
     with pytest.raises(PredictionError, match="log-probabilit"):
         action_logprobs([_token("buy", value, {"buy": value, "sell": -1.0})], start=0)  # type: ignore[arg-type]
+
+
+def test_an_action_whose_alternatives_are_all_impossible_scores_zero_not_nan() -> None:
+    # A server that lists "buy" and "bu" at -Infinity (impossible) answered a plain "sell":
+    # summing the two gave -inf - -inf = NaN, and the whole answer was refused as "action
+    # log-probabilities contain NaN" (a hold with an error) instead of a confident sell.
+    alternatives = {"sell": math.log(0.9), "buy": -math.inf, "bu": -math.inf, "hold": -3.0}
+    scores = action_logprobs([_token("sell", math.log(0.9), alternatives)], start=0)
+    assert scores["buy"] == -math.inf
+    distribution = action_distribution(scores)
+    assert distribution[Action.BUY] == 0.0
+    assert distribution[Action.SELL] == pytest.approx(0.9 / (0.9 + math.exp(-3.0)))
 
 
 def test_an_empty_api_key_file_or_two_keys_are_refused(tmp_path: Path) -> None:

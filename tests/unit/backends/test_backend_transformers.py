@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,62 @@ def test_a_folder_without_its_tokenizer_is_one_line_naming_the_file(
     message = str(info.value)
     assert "\n" not in message
     assert "(tokenizer): the folder has no tokenizer file (tokenizer.json, " in message
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "bert"])
+def test_a_folder_whose_config_is_another_architecture_is_refused_not_run_at_random(
+    tiny_text_dir: Path, tmp_path: Path, model_type: str
+) -> None:
+    # A Llama checkpoint whose config.json says gpt2 (or bert) loaded: transformers found none
+    # of the weights the config describes, initialised them at random, logged a load report,
+    # and the predictor answered (another answer on every load) with nothing said.
+    import json
+
+    folder = tmp_path / model_type
+    shutil.copytree(tiny_text_dir, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type=model_type, architectures=[])
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(TransformersConfig(model_dir=folder, device="cpu"))
+    message = str(info.value)
+    assert f"{folder} (text model weights): ValueError: " in message and "\n" not in message
+    assert f"weights of the {model_type!r} model config.json describes are not in the" in message
+    assert "they would be random" in message
+
+
+def test_an_adapter_whose_weights_file_lacks_its_lora_weights_is_refused(
+    tiny_text_dir: Path, tmp_path: Path
+) -> None:
+    # An adapter folder (trained elsewhere: no fine-tune card) whose weights file holds another
+    # adapter's weights (k_proj where its config adds q_proj) loaded with a peft warning only:
+    # the missing LoRA B weights stayed at zero, the adapter did nothing, and the base model
+    # answered under the adapter's model id.
+    peft = pytest.importorskip("peft")
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    base = transformers.AutoModelForCausalLM.from_pretrained(tiny_text_dir, local_files_only=True)
+    lora = peft.LoraConfig(r=2, target_modules=["q_proj", "v_proj"])
+    adapter = tmp_path / "adapter"
+    with warnings.catch_warnings():  # peft reads a property transformers 5 deprecates
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        peft.get_peft_model(base, lora).save_pretrained(adapter)
+    config = TransformersConfig(model_dir=tiny_text_dir, adapter_dir=adapter, device="cpu")
+    TransformersPredictor(config).close()  # its own weights load
+    weights = adapter / "adapter_model.safetensors"
+    stored = load_file(weights)
+    save_file({key.replace("q_proj", "k_proj"): v for key, v in stored.items()}, weights)
+    with pytest.raises(PredictionError) as info:
+        TransformersPredictor(config)
+    message = str(info.value)
+    assert f"cannot load the adapter {adapter} onto {tiny_text_dir}: ValueError: 4 of the 8 " in (
+        message
+    )
+    assert "are not in adapter_model.safetensors (first: base_model.model.model.layers.0." in (
+        message
+    )
+    assert "\n" not in message
 
 
 def test_a_prompt_longer_than_the_models_context_is_refused(tiny_text_dir: Path) -> None:

@@ -164,6 +164,25 @@ def test_training_labels_of_one_class_are_refused(trained: Any, tmp_path: Path) 
     assert not (tmp_path / "one-class").exists()
 
 
+def test_validation_labels_of_one_class_are_refused(trained: Any, tmp_path: Path) -> None:
+    """A validation window whose labels are all one class (`train --buy 30 --sell 30` on the
+    demo: 0.3 % signals in training, none in validation) stored a model, exit 0: early
+    stopping, the temperature and the suggested min_confidence were chosen on a split where
+    no trade signal exists (the temperature ran to its bound)."""
+    from nautilus_ai.datasets import Fold, Window
+
+    _, _, _, _, (ts, ohlcv, features, fold) = trained
+    start = fold.train.end_ns
+    one_row = Window(start, start + 21 * 60_000_000_000)  # 10 embargoed + 10 ahead: 1 row
+    bad = Fold(train=fold.train, validation=one_row)
+    with pytest.raises(ValueError, match=r"every validation label is '\w+' \(1 rows in \[.*"):
+        train_on_arrays(
+            ts, ohlcv, features, FeatureSpec(), fold=bad, label=LABEL, config=CONFIG,
+            artifacts_root=tmp_path, name="one-class-validation",
+        )  # fmt: skip
+    assert not (tmp_path / "one-class-validation").exists()
+
+
 def test_a_parallel_run_storing_the_same_name_meanwhile_is_not_a_failure(
     trained: Any, tmp_path: Path
 ) -> None:
