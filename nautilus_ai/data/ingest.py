@@ -68,7 +68,9 @@ __all__ = [
     "ImportSummary",
     "Progress",
     "bar_spec_for",
+    "check_bar_sides",
     "check_batch",
+    "check_quote_sides",
     "describe_sources",
     "import_csv",
     "import_dukascopy",
@@ -350,6 +352,8 @@ class _Context:
                 f"bar volume 0 (not reported by the source) replaced by {assumed_volume:g}; "
                 "Nautilus uses volume / 4 as the simulated top-of-book size"
             )
+        if "BID" in series and "ASK" in series:
+            check_bar_sides(series["BID"], series["ASK"], bar_spec, self.name)
         if ask_spread_pips is not None:
             if "ASK" in series:
                 raise ValueError("ask_spread_pips given, but the source has real ASK bars")
@@ -385,15 +389,7 @@ class _Context:
 
     def quotes(self, quotes: QuoteArrays) -> None:
         self._check_level(quotes.bid)
-        # Real feeds cross now and then (LEAN FXCM: ~10 % of ticks, kept and flagged); most
-        # ticks crossed is a bid / ask mapping swapped, which was stored, exit 0, as a market
-        # of negative spreads (every fill at a better price than the other side's).
-        crossed = int(np.count_nonzero(quotes.bid > quotes.ask))
-        if crossed * 2 > len(quotes):
-            raise ValueError(
-                f"{self.name}: {crossed:,} of {len(quotes):,} quotes have bid > ask: are the "
-                "bid and ask columns swapped?; nothing was written"
-            )
+        check_quote_sides(quotes, self.name)
         if len(quotes) == 0:
             self.failures.append("no quotes left to write")
             return
@@ -818,6 +814,48 @@ def import_dukascopy(
             ctx.bars(bar_spec_for(seconds), None, other={side_name: kept_bars})
     ctx.failures.extend(str(f) for f in failures)
     return ctx.finish()
+
+
+def check_quote_sides(quotes: QuoteArrays, name: str) -> None:
+    """Refuse quotes whose two sides cannot be a market: most of them crossed (bid / ask
+    columns swapped) or most of them locked (one column read as both sides, the ask a copy of
+    the bid). Stored, exit 0, they were a market of negative spreads or of none at all."""
+    # Real feeds cross and lock now and then (LEAN FXCM: ~10 % crossed, at most ~14 % of a
+    # day's ticks locked): kept and flagged by validation.
+    crossed = int(np.count_nonzero(quotes.bid > quotes.ask))
+    if crossed * 2 > len(quotes):
+        raise ValueError(
+            f"{name}: {crossed:,} of {len(quotes):,} quotes have bid > ask: are the "
+            "bid and ask columns swapped?; nothing was written"
+        )
+    locked = int(np.count_nonzero(quotes.bid == quotes.ask))
+    if locked * 2 > len(quotes):
+        raise ValueError(
+            f"{name}: {locked:,} of {len(quotes):,} quotes have bid == ask: are both sides "
+            "read from one column (or the ask a copy of the bid)?; nothing was written"
+        )
+
+
+def check_bar_sides(bid: BarArrays, ask: BarArrays, bar_spec: str, name: str) -> None:
+    """Refuse ASK bars that are the BID bars again at most of their common times (an ASK file
+    that is a copy of the BID file, both sides read from one column): stored, exit 0, as a
+    market with no spread ('locked N kept'), every fill at the other side's price."""
+    common, b, a = np.intersect1d(bid.ts_event, ask.ts_event, return_indices=True)
+    same = int(
+        np.count_nonzero(
+            (bid.open[b] == ask.open[a])
+            & (bid.high[b] == ask.high[a])
+            & (bid.low[b] == ask.low[a])
+            & (bid.close[b] == ask.close[a])
+        )
+    )
+    # Real feeds lock a whole bar rarely (LEAN FXCM minutes: at most 0.35 % of a day's).
+    if same * 2 > len(common):
+        raise ValueError(
+            f"{name}: {same:,} of {len(common):,} {bar_spec} ASK bars equal the BID bars at "
+            "the same time (open, high, low and close): is the ASK file a copy of the BID file "
+            "(or both sides read from one column)?; nothing was written"
+        )
 
 
 def import_csv(

@@ -732,3 +732,40 @@ def test_a_download_of_a_pair_no_import_can_read_is_refused(tmp_path: Path, caps
     assert err.startswith("nautilus-ai: error: EURUDS: not a pair whose Dukascopy files can be ")
     assert err.endswith("; did you mean EURUSD?\n")
     assert not (tmp_path / "cache").exists()
+
+
+def test_an_ask_that_is_the_bid_again_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
+    # A Dukascopy BID candle file copied as the ASK file was stored, exit 0, as 1,440 ASK bars
+    # equal to the BID ('locked 1440 kept'): a market with no spread. So were ticks whose spec
+    # read bid and ask from one column. Refused (import and validate), nothing written.
+    day = "dukascopy/EURUSD/2019/01/04"
+    folder = tmp_path / "dk" / "EURUSD/2019/01/04"
+    folder.mkdir(parents=True)
+    bid = (data_dir / day / "BID_candles_min_1.bi5").read_bytes()
+    (folder / "BID_candles_min_1.bi5").write_bytes(bid)
+    (folder / "ASK_candles_min_1.bi5").write_bytes(bid)
+    catalog = tmp_path / "c"
+    for verb in ("import", "validate"):
+        argv = ["data", verb, "dukascopy", str(tmp_path / "dk"), "-q"]
+        assert main([*argv, "--catalog", str(catalog)] if verb == "import" else argv) == 2
+        assert "1,440 of 1,440 " in (err := capsys.readouterr().err)
+        assert "ASK bars equal the BID bars at the same time" in err
+    assert not catalog.exists()
+    spec = tmp_path / "one_column.json"
+    spec.write_text(
+        json.dumps({"kind": "quotes", "timestamp": "timestamp", "timestamp_format": "iso8601",
+                    "bid": "bid", "ask": "bid"})
+    )  # fmt: skip
+    ticks = str(data_dir / "nautilus/truefx/usdjpy-ticks.csv")
+    argv = ["data", "import", "csv", ticks, "--spec", str(spec), "--instrument-id", "USD/JPY.SIM"]
+    assert main([*argv, "--catalog", str(catalog), "-q"]) == 2
+    assert "1,000 of 1,000 quotes have bid == ask" in capsys.readouterr().err
+    assert not catalog.exists()
+    # The real pair (ASK above BID) goes in.
+    (folder / "ASK_candles_min_1.bi5").write_bytes(
+        (data_dir / day / "ASK_candles_min_1.bi5").read_bytes()
+    )
+    assert (
+        main(["data", "import", "dukascopy", str(tmp_path / "dk"), "--catalog", str(catalog), "-q"])
+        == 0
+    )
