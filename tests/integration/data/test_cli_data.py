@@ -769,3 +769,25 @@ def test_an_ask_that_is_the_bid_again_is_refused(tmp_path: Path, data_dir: Path,
         main(["data", "import", "dukascopy", str(tmp_path / "dk"), "--catalog", str(catalog), "-q"])
         == 0
     )
+
+
+def test_a_read_only_catalog_is_refused_in_one_line_and_still_read(
+    tmp_path: Path, data_dir: Path, read_only, capsys
+) -> None:
+    # An import into a catalog the user cannot write ended 'OSError: [Errno 30] Read-only file
+    # system: '.../.nautilus-ai-staging' (run with --debug for the traceback)', exit 1.
+    month = str(data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv")
+    catalog = tmp_path / "c"
+    argv = ["data", "import", "histdata-ticks", month, "--catalog", str(catalog), "-q"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    files = sorted(p.relative_to(catalog) for p in catalog.rglob("*"))
+    read_only(catalog)
+    for target in (catalog, catalog / "new"):
+        assert main([*argv[:-3], "--catalog", str(target), "-q", "--on-conflict", "replace"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nautilus-ai: error: catalog {target}: cannot write into "), err
+        assert "nothing was written" in err and err.count("\n") == 1
+    assert sorted(p.relative_to(catalog) for p in catalog.rglob("*")) == files
+    assert main(["data", "info", "--catalog", str(catalog), "--json"]) == 0
+    assert 9_500 in [d["rows"] for d in _json(capsys)["data"]]
