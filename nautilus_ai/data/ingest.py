@@ -51,7 +51,12 @@ from nautilus_ai.data.lean import (
 )
 from nautilus_ai.data.merge import DEFAULT_CONFLICT_POLICY, ConflictPolicy, check_conflict_policy
 from nautilus_ai.data.store import SourceInfo
-from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
+from nautilus_ai.data.symbols import (
+    DEFAULT_FX_PAIRS,
+    FxPairSpec,
+    fx_pair_spec,
+    normalize_fx_symbol,
+)
 from nautilus_ai.data.validation import (
     BAR_POLICY,
     QUOTE_POLICY,
@@ -641,6 +646,7 @@ def check_batch(
     elif format == "csv":
         if instrument_id is None:
             raise ValueError("csv needs an instrument_id (the files do not name their pair)")
+        _check_pair_of_csv_names(sources, instrument_id, None)
         found_id = instrument_id
     else:
         raise ValueError(f"unknown format {format!r}")
@@ -886,9 +892,11 @@ def import_csv(
     """
     if price_type is not None and price_type not in ("BID", "ASK", "MID", "LAST"):
         raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
+    sources = _sources(paths)
+    _check_pair_of_csv_names(sources, instrument_id, pair_table)
     ctx = _Context(
         "csv",
-        _sources(paths),
+        sources,
         catalog_path,
         instrument_id,
         pair_table,
@@ -904,6 +912,34 @@ def import_csv(
     assert spec.bar_seconds is not None
     ctx.bars(bar_spec_for(spec.bar_seconds), None, other={side: kept})
     return ctx.finish()
+
+
+def _check_pair_of_csv_names(
+    sources: Sequence[str], instrument_id: str, pair_table: Mapping[str, FxPairSpec] | None
+) -> None:
+    """Refuse CSV files whose names name another pair than ``instrument_id`` (a word of the
+    name, ``FOREX_EURUSD_1H_ASK.csv``, ``usdjpy-m1-bid-2013.csv``, ``EUR_USD.csv``): EUR/USD
+    prices imported as GBP/USD.SIM were stored under GBP/USD, exit 0 (the two trade at close
+    enough levels that the price-level check passes)."""
+    try:
+        want = normalize_fx_symbol(split_instrument_id(instrument_id)[0])
+    except ValueError:
+        return  # not a pair id: the instrument check names it
+    pairs = {*DEFAULT_FX_PAIRS, *(pair_table or {})}
+    words = "|".join(sorted(f"{p[:3]}[_-]?{p[3:]}" for p in pairs if len(p) == 6))
+    pattern = re.compile(rf"(?<![a-z])({words.lower()})(?![a-z])")
+    for source in sources:
+        name = Path(source).name
+        named = {re.sub("[_-]", "", m).upper() for m in pattern.findall(name.lower())}
+        if named and want not in named:
+            venue = split_instrument_id(instrument_id)[1]
+            pairs_named = " and ".join(f"{n[:3]}/{n[3:]}" for n in sorted(named))
+            ids = " or ".join(f"{n[:3]}/{n[3:]}.{venue}" for n in sorted(named))
+            raise ValueError(
+                f"--instrument-id (instrument_id) {instrument_id}, but the file {name} names "
+                f"{pairs_named}: give --instrument-id {ids}, or rename the file if its name is "
+                "wrong; nothing was written"
+            )
 
 
 # A price side as a word of a file name: FOREX_EURUSD_1H_ASK.csv, gbpusd-m1-bid-2012.csv.

@@ -791,3 +791,28 @@ def test_a_read_only_catalog_is_refused_in_one_line_and_still_read(
     assert sorted(p.relative_to(catalog) for p in catalog.rglob("*")) == files
     assert main(["data", "info", "--catalog", str(catalog), "--json"]) == 0
     assert 9_500 in [d["rows"] for d in _json(capsys)["data"]]
+
+
+def test_a_csv_whose_name_names_another_pair_is_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # FOREX_EURUSD_1H_ASK.csv imported with --instrument-id GBP/USD.SIM was stored as 6,225
+    # GBP/USD bars, exit 0 (EUR/USD and GBP/USD trade at levels the price check accepts).
+    source = data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv"
+    catalog = tmp_path / "c"
+    for verb in ("import", "validate"):
+        argv = ["data", verb, "csv", str(source), "--preset", "dukascopy-csv-h1", "-q"]
+        argv += ["--instrument-id", "GBP/USD.SIM"]
+        assert main([*argv, "--catalog", str(catalog)] if verb == "import" else argv) == 2
+        assert capsys.readouterr().err == (
+            "nautilus-ai: error: --instrument-id (instrument_id) GBP/USD.SIM, but the file "
+            "FOREX_EURUSD_1H_ASK.csv names EUR/USD: give --instrument-id EUR/USD.SIM, or rename "
+            "the file if its name is wrong; nothing was written\n"
+        )
+    assert not catalog.exists()
+    # Its own pair, and a name that names none, go in.
+    plain = tmp_path / "hourly_ask.csv"
+    plain.write_bytes(b"".join(source.read_bytes().splitlines(keepends=True)[:50]))
+    for path, instrument in ((source, "EUR/USD.SIM"), (plain, "GBP/USD.SIM")):
+        argv = ["data", "import", "csv", str(path), "--preset", "dukascopy-csv-h1"]
+        assert main([*argv, "--instrument-id", instrument, "--catalog", str(catalog), "-q"]) == 0
