@@ -232,6 +232,32 @@ def demo_catalog(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Pa
     return path
 
 
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], None]]:
+    """``read_only(folder)``: make ``folder`` and everything under it unwritable for this test
+    (mode bits; as root, which ignores them, ``chattr +i``), restored afterwards. Skips where
+    neither holds (root without CAP_LINUX_IMMUTABLE or a filesystem without the flag)."""
+    import subprocess
+
+    made: list[Path] = []
+
+    def freeze(folder: Path) -> None:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(path.stat().st_mode & ~0o222)
+        elif subprocess.run(["chattr", "-R", "+i", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot make a folder read-only for root here (chattr +i failed)")
+        made.append(folder)
+
+    yield freeze
+    for folder in made:
+        if os.geteuid() != 0:
+            for path in [folder, *folder.rglob("*")]:
+                path.chmod(path.stat().st_mode | 0o200)
+        else:
+            subprocess.run(["chattr", "-R", "-i", str(folder)], check=True)
+
+
 # -- tiny offline Hugging Face models (built once a session; backends and fine-tuning tests) ----
 
 

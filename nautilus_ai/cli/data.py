@@ -442,7 +442,7 @@ def _validate_reports(
     from nautilus_ai.data.dukascopy.load import find_files, load_candles, load_ticks
     from nautilus_ai.data.dukascopy.scales import price_scale
     from nautilus_ai.data.generic_csv import read_csv_bars, read_csv_quotes
-    from nautilus_ai.data.ingest import check_batch
+    from nautilus_ai.data.ingest import check_bar_sides, check_batch, check_quote_sides
     from nautilus_ai.data.symbols import fx_pair_spec
 
     # The import's checks of the batch (a file twice, files of several pairs, markets or
@@ -463,6 +463,7 @@ def _validate_reports(
         return [v.validate_bars(bars, bar_policy, pip_size=pip, source=name)[1]], []
     if args.format == "histdata-ticks":
         quotes = histdata.read_histdata_ticks(paths, **clock)
+        check_quote_sides(quotes, name)
         pip = fx_pair_spec(symbol).pip_size
         return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
     if args.format == "lean":
@@ -470,14 +471,17 @@ def _validate_reports(
         pip = fx_pair_spec(symbol).pip_size
         if layout.resolution == "tick":
             quotes = lean.read_lean_ticks(paths, clock=args.clock)
+            check_quote_sides(quotes, name)
             return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
         bid, ask = lean.read_lean_bars(paths, clock=args.clock)
+        check_bar_sides(bid, ask, f"LEAN {layout.resolution}", name)
         return [v.validate_bid_ask_bars(bid, ask, bar_policy, pip_size=pip, source=name)[2]], []
     if args.format == "csv":
         spec = _csv_spec(args)
         pip = fx_pair_spec(symbol).pip_size
         if spec.kind == "quotes":
             quotes = read_csv_quotes(paths, spec)
+            check_quote_sides(quotes, name)
             return [v.validate_quotes(quotes, quote_policy, pip_size=pip, source=name)[1]], []
         bars = read_csv_bars(paths, spec)
         return [v.validate_bars(bars, bar_policy, pip_size=pip, source=name)[1]], []
@@ -492,17 +496,22 @@ def _validate_reports(
     if ticks:
         quotes, failed = load_ticks(ticks, scale)
         failures += [str(f) for f in failed]
+        check_quote_sides(quotes, name)
         reports.append(v.validate_quotes(quotes, quote_policy, pip_size=pip, source="ticks")[1])
     policy = bar_policy if args.keep_flats else bar_policy.with_actions(flat="drop")
     for kind in ("m1", "h1", "d1"):
+        sides: dict[str, Any] = {}
         for side in ("BID", "ASK"):
             group = [p for p in found if p[1].kind == kind and p[1].side == side]
             if group:
                 bars, failed = load_candles(group, scale)
                 failures += [str(f) for f in failed]
+                sides[side] = bars
                 reports.append(
                     v.validate_bars(bars, policy, pip_size=pip, source=f"{kind} {side}")[1]
                 )
+        if len(sides) == 2:
+            check_bar_sides(sides["BID"], sides["ASK"], kind, name)
     return reports, failures
 
 

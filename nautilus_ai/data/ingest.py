@@ -51,7 +51,12 @@ from nautilus_ai.data.lean import (
 )
 from nautilus_ai.data.merge import DEFAULT_CONFLICT_POLICY, ConflictPolicy, check_conflict_policy
 from nautilus_ai.data.store import SourceInfo
-from nautilus_ai.data.symbols import FxPairSpec, fx_pair_spec, normalize_fx_symbol
+from nautilus_ai.data.symbols import (
+    DEFAULT_FX_PAIRS,
+    FxPairSpec,
+    fx_pair_spec,
+    normalize_fx_symbol,
+)
 from nautilus_ai.data.validation import (
     BAR_POLICY,
     QUOTE_POLICY,
@@ -68,7 +73,9 @@ __all__ = [
     "ImportSummary",
     "Progress",
     "bar_spec_for",
+    "check_bar_sides",
     "check_batch",
+    "check_quote_sides",
     "describe_sources",
     "import_csv",
     "import_dukascopy",
@@ -350,6 +357,8 @@ class _Context:
                 f"bar volume 0 (not reported by the source) replaced by {assumed_volume:g}; "
                 "Nautilus uses volume / 4 as the simulated top-of-book size"
             )
+        if "BID" in series and "ASK" in series:
+            check_bar_sides(series["BID"], series["ASK"], bar_spec, self.name)
         if ask_spread_pips is not None:
             if "ASK" in series:
                 raise ValueError("ask_spread_pips given, but the source has real ASK bars")
@@ -385,15 +394,7 @@ class _Context:
 
     def quotes(self, quotes: QuoteArrays) -> None:
         self._check_level(quotes.bid)
-        # Real feeds cross now and then (LEAN FXCM: ~10 % of ticks, kept and flagged); most
-        # ticks crossed is a bid / ask mapping swapped, which was stored, exit 0, as a market
-        # of negative spreads (every fill at a better price than the other side's).
-        crossed = int(np.count_nonzero(quotes.bid > quotes.ask))
-        if crossed * 2 > len(quotes):
-            raise ValueError(
-                f"{self.name}: {crossed:,} of {len(quotes):,} quotes have bid > ask: are the "
-                "bid and ask columns swapped?; nothing was written"
-            )
+        check_quote_sides(quotes, self.name)
         if len(quotes) == 0:
             self.failures.append("no quotes left to write")
             return
@@ -645,6 +646,7 @@ def check_batch(
     elif format == "csv":
         if instrument_id is None:
             raise ValueError("csv needs an instrument_id (the files do not name their pair)")
+        _check_pair_of_csv_names(sources, instrument_id, None)
         found_id = instrument_id
     else:
         raise ValueError(f"unknown format {format!r}")
@@ -820,6 +822,48 @@ def import_dukascopy(
     return ctx.finish()
 
 
+def check_quote_sides(quotes: QuoteArrays, name: str) -> None:
+    """Refuse quotes whose two sides cannot be a market: most of them crossed (bid / ask
+    columns swapped) or most of them locked (one column read as both sides, the ask a copy of
+    the bid). Stored, exit 0, they were a market of negative spreads or of none at all."""
+    # Real feeds cross and lock now and then (LEAN FXCM: ~10 % crossed, at most ~14 % of a
+    # day's ticks locked): kept and flagged by validation.
+    crossed = int(np.count_nonzero(quotes.bid > quotes.ask))
+    if crossed * 2 > len(quotes):
+        raise ValueError(
+            f"{name}: {crossed:,} of {len(quotes):,} quotes have bid > ask: are the "
+            "bid and ask columns swapped?; nothing was written"
+        )
+    locked = int(np.count_nonzero(quotes.bid == quotes.ask))
+    if locked * 2 > len(quotes):
+        raise ValueError(
+            f"{name}: {locked:,} of {len(quotes):,} quotes have bid == ask: are both sides "
+            "read from one column (or the ask a copy of the bid)?; nothing was written"
+        )
+
+
+def check_bar_sides(bid: BarArrays, ask: BarArrays, bar_spec: str, name: str) -> None:
+    """Refuse ASK bars that are the BID bars again at most of their common times (an ASK file
+    that is a copy of the BID file, both sides read from one column): stored, exit 0, as a
+    market with no spread ('locked N kept'), every fill at the other side's price."""
+    common, b, a = np.intersect1d(bid.ts_event, ask.ts_event, return_indices=True)
+    same = int(
+        np.count_nonzero(
+            (bid.open[b] == ask.open[a])
+            & (bid.high[b] == ask.high[a])
+            & (bid.low[b] == ask.low[a])
+            & (bid.close[b] == ask.close[a])
+        )
+    )
+    # Real feeds lock a whole bar rarely (LEAN FXCM minutes: at most 0.35 % of a day's).
+    if same * 2 > len(common):
+        raise ValueError(
+            f"{name}: {same:,} of {len(common):,} {bar_spec} ASK bars equal the BID bars at "
+            "the same time (open, high, low and close): is the ASK file a copy of the BID file "
+            "(or both sides read from one column)?; nothing was written"
+        )
+
+
 def import_csv(
     paths: PathsLike,
     spec: CsvSpec,
@@ -848,9 +892,11 @@ def import_csv(
     """
     if price_type is not None and price_type not in ("BID", "ASK", "MID", "LAST"):
         raise ValueError(f"price_type must be BID, ASK, MID or LAST, got {price_type!r}")
+    sources = _sources(paths)
+    _check_pair_of_csv_names(sources, instrument_id, pair_table)
     ctx = _Context(
         "csv",
-        _sources(paths),
+        sources,
         catalog_path,
         instrument_id,
         pair_table,
@@ -866,6 +912,34 @@ def import_csv(
     assert spec.bar_seconds is not None
     ctx.bars(bar_spec_for(spec.bar_seconds), None, other={side: kept})
     return ctx.finish()
+
+
+def _check_pair_of_csv_names(
+    sources: Sequence[str], instrument_id: str, pair_table: Mapping[str, FxPairSpec] | None
+) -> None:
+    """Refuse CSV files whose names name another pair than ``instrument_id`` (a word of the
+    name, ``FOREX_EURUSD_1H_ASK.csv``, ``usdjpy-m1-bid-2013.csv``, ``EUR_USD.csv``): EUR/USD
+    prices imported as GBP/USD.SIM were stored under GBP/USD, exit 0 (the two trade at close
+    enough levels that the price-level check passes)."""
+    try:
+        want = normalize_fx_symbol(split_instrument_id(instrument_id)[0])
+    except ValueError:
+        return  # not a pair id: the instrument check names it
+    pairs = {*DEFAULT_FX_PAIRS, *(pair_table or {})}
+    words = "|".join(sorted(f"{p[:3]}[_-]?{p[3:]}" for p in pairs if len(p) == 6))
+    pattern = re.compile(rf"(?<![a-z])({words.lower()})(?![a-z])")
+    for source in sources:
+        name = Path(source).name
+        named = {re.sub("[_-]", "", m).upper() for m in pattern.findall(name.lower())}
+        if named and want not in named:
+            venue = split_instrument_id(instrument_id)[1]
+            pairs_named = " and ".join(f"{n[:3]}/{n[3:]}" for n in sorted(named))
+            ids = " or ".join(f"{n[:3]}/{n[3:]}.{venue}" for n in sorted(named))
+            raise ValueError(
+                f"--instrument-id (instrument_id) {instrument_id}, but the file {name} names "
+                f"{pairs_named}: give --instrument-id {ids}, or rename the file if its name is "
+                "wrong; nothing was written"
+            )
 
 
 # A price side as a word of a file name: FOREX_EURUSD_1H_ASK.csv, gbpusd-m1-bid-2012.csv.

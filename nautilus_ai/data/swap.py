@@ -32,6 +32,7 @@ import functools
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ __all__ = [
     "LOCK_TIMEOUT_S",
     "STAGING_DIR",
     "CatalogBusyError",
+    "CatalogNotWritableError",
     "SwapMethod",
     "catalog_lock",
     "exchange_directories",
@@ -68,6 +70,33 @@ _LOCK_POLL_S = 0.05
 
 class CatalogBusyError(TimeoutError):
     """Another process held the catalog's writer lock for longer than the wait allowed."""
+
+
+class CatalogNotWritableError(ValueError):
+    """The catalog folder cannot be written (read-only folder or file system, no permission,
+    disk full): raised before anything is written; what it holds is untouched and readable."""
+
+
+def check_writable(root: Path) -> None:
+    """Create ``root`` if needed and prove that files can be made in it (and in its ``data/``)
+    with an unnamed temporary file, else :class:`CatalogNotWritableError` naming the folder.
+
+    A read-only catalog ended a write in an ``OSError: [Errno 30] Read-only file system:
+    '.../.nautilus-ai-staging'`` met half-way (the CLI's catch-all, exit 1)."""
+    folder = root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for folder in (root, root / "data"):
+            if folder.is_dir():
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CatalogNotWritableError(
+            f"catalog {root}: cannot write into {folder} ({reason}); nothing was written and "
+            "what it holds is unchanged (reads still work): make it writable or give another "
+            "catalog"
+        ) from exc
 
 
 # The syscall exists but this filesystem / kernel cannot exchange: use the fallback.
@@ -186,7 +215,7 @@ def catalog_lock(
     that died released the lock: only a live one makes us wait).
     """
     root = Path(catalog_path)
-    root.mkdir(parents=True, exist_ok=True)
+    check_writable(root)
     fd = os.open(root, os.O_RDONLY)
     try:
         if fcntl is not None:

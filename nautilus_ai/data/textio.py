@@ -8,7 +8,6 @@ line and say why. Good files never pay for the diagnostics.
 from __future__ import annotations
 
 import gzip
-import io
 import math
 import re
 import zipfile
@@ -167,6 +166,21 @@ def first_bad_line(
     return None
 
 
+def _arrow_reader(data: bytes) -> pa.BufferReader:
+    """``data`` copied into an Arrow-owned buffer, read without any Python object.
+
+    Arrow's threaded CSV reader can drop its last reference to the source after ``read_csv``
+    has returned; when that source is a Python file object (``io.BytesIO``) the worker thread
+    takes the GIL to release it, and if the interpreter is exiting by then (an import refused
+    straight after reading: ``nautilus-ai: error: ...``) the thread is killed inside a C++
+    destructor: ``terminate called without an active exception``, exit 134, about one run in
+    twelve. A native buffer needs no GIL to be freed.
+    """
+    buffer = pa.allocate_buffer(len(data))
+    memoryview(buffer).cast("B")[:] = data
+    return pa.BufferReader(buffer)
+
+
 def read_delimited(
     name: str,
     data: bytes,
@@ -196,7 +210,7 @@ def read_delimited(
     names = [c for c, _ in columns]
     try:
         return pacsv.read_csv(
-            io.BytesIO(data),
+            _arrow_reader(data),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip_rows),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(

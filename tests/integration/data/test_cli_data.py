@@ -732,3 +732,87 @@ def test_a_download_of_a_pair_no_import_can_read_is_refused(tmp_path: Path, caps
     assert err.startswith("nautilus-ai: error: EURUDS: not a pair whose Dukascopy files can be ")
     assert err.endswith("; did you mean EURUSD?\n")
     assert not (tmp_path / "cache").exists()
+
+
+def test_an_ask_that_is_the_bid_again_is_refused(tmp_path: Path, data_dir: Path, capsys) -> None:
+    # A Dukascopy BID candle file copied as the ASK file was stored, exit 0, as 1,440 ASK bars
+    # equal to the BID ('locked 1440 kept'): a market with no spread. So were ticks whose spec
+    # read bid and ask from one column. Refused (import and validate), nothing written.
+    day = "dukascopy/EURUSD/2019/01/04"
+    folder = tmp_path / "dk" / "EURUSD/2019/01/04"
+    folder.mkdir(parents=True)
+    bid = (data_dir / day / "BID_candles_min_1.bi5").read_bytes()
+    (folder / "BID_candles_min_1.bi5").write_bytes(bid)
+    (folder / "ASK_candles_min_1.bi5").write_bytes(bid)
+    catalog = tmp_path / "c"
+    for verb in ("import", "validate"):
+        argv = ["data", verb, "dukascopy", str(tmp_path / "dk"), "-q"]
+        assert main([*argv, "--catalog", str(catalog)] if verb == "import" else argv) == 2
+        assert "1,440 of 1,440 " in (err := capsys.readouterr().err)
+        assert "ASK bars equal the BID bars at the same time" in err
+    assert not catalog.exists()
+    spec = tmp_path / "one_column.json"
+    spec.write_text(
+        json.dumps({"kind": "quotes", "timestamp": "timestamp", "timestamp_format": "iso8601",
+                    "bid": "bid", "ask": "bid"})
+    )  # fmt: skip
+    ticks = str(data_dir / "nautilus/truefx/usdjpy-ticks.csv")
+    argv = ["data", "import", "csv", ticks, "--spec", str(spec), "--instrument-id", "USD/JPY.SIM"]
+    assert main([*argv, "--catalog", str(catalog), "-q"]) == 2
+    assert "1,000 of 1,000 quotes have bid == ask" in capsys.readouterr().err
+    assert not catalog.exists()
+    # The real pair (ASK above BID) goes in.
+    (folder / "ASK_candles_min_1.bi5").write_bytes(
+        (data_dir / day / "ASK_candles_min_1.bi5").read_bytes()
+    )
+    assert (
+        main(["data", "import", "dukascopy", str(tmp_path / "dk"), "--catalog", str(catalog), "-q"])
+        == 0
+    )
+
+
+def test_a_read_only_catalog_is_refused_in_one_line_and_still_read(
+    tmp_path: Path, data_dir: Path, read_only, capsys
+) -> None:
+    # An import into a catalog the user cannot write ended 'OSError: [Errno 30] Read-only file
+    # system: '.../.nautilus-ai-staging' (run with --debug for the traceback)', exit 1.
+    month = str(data_dir / "histdata/DAT_ASCII_EURUSD_T_202001_first9500.csv")
+    catalog = tmp_path / "c"
+    argv = ["data", "import", "histdata-ticks", month, "--catalog", str(catalog), "-q"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    files = sorted(p.relative_to(catalog) for p in catalog.rglob("*"))
+    read_only(catalog)
+    for target in (catalog, catalog / "new"):
+        assert main([*argv[:-3], "--catalog", str(target), "-q", "--on-conflict", "replace"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"nautilus-ai: error: catalog {target}: cannot write into "), err
+        assert "nothing was written" in err and err.count("\n") == 1
+    assert sorted(p.relative_to(catalog) for p in catalog.rglob("*")) == files
+    assert main(["data", "info", "--catalog", str(catalog), "--json"]) == 0
+    assert 9_500 in [d["rows"] for d in _json(capsys)["data"]]
+
+
+def test_a_csv_whose_name_names_another_pair_is_refused(
+    tmp_path: Path, data_dir: Path, capsys
+) -> None:
+    # FOREX_EURUSD_1H_ASK.csv imported with --instrument-id GBP/USD.SIM was stored as 6,225
+    # GBP/USD bars, exit 0 (EUR/USD and GBP/USD trade at levels the price check accepts).
+    source = data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv"
+    catalog = tmp_path / "c"
+    for verb in ("import", "validate"):
+        argv = ["data", verb, "csv", str(source), "--preset", "dukascopy-csv-h1", "-q"]
+        argv += ["--instrument-id", "GBP/USD.SIM"]
+        assert main([*argv, "--catalog", str(catalog)] if verb == "import" else argv) == 2
+        assert capsys.readouterr().err == (
+            "nautilus-ai: error: --instrument-id (instrument_id) GBP/USD.SIM, but the file "
+            "FOREX_EURUSD_1H_ASK.csv names EUR/USD: give --instrument-id EUR/USD.SIM, or rename "
+            "the file if its name is wrong; nothing was written\n"
+        )
+    assert not catalog.exists()
+    # Its own pair, and a name that names none, go in.
+    plain = tmp_path / "hourly_ask.csv"
+    plain.write_bytes(b"".join(source.read_bytes().splitlines(keepends=True)[:50]))
+    for path, instrument in ((source, "EUR/USD.SIM"), (plain, "GBP/USD.SIM")):
+        argv = ["data", "import", "csv", str(path), "--preset", "dukascopy-csv-h1"]
+        assert main([*argv, "--instrument-id", instrument, "--catalog", str(catalog), "-q"]) == 0

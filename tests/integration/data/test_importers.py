@@ -111,8 +111,10 @@ def test_csv_and_histdata_ticks(tmp_path: Path, data_dir: Path) -> None:
 
 def test_prices_of_another_pair_are_refused(tmp_path: Path, data_dir: Path) -> None:
     # A USD/JPY file imported with --instrument-id EUR/USD.SIM (a CSV names no pair) was stored
-    # as EUR/USD at 100x its price, exit 0; every backtest on it then traded nonsense.
-    usdjpy = data_dir / "nautilus/fxcm/usdjpy-m1-ask-2013.csv"
+    # as EUR/USD at 100x its price, exit 0; every backtest on it then traded nonsense. The file
+    # under a name that names no pair (its own name is refused before it is read).
+    usdjpy = tmp_path / "m1-ask-2013.csv"
+    usdjpy.write_bytes((data_dir / "nautilus/fxcm/usdjpy-m1-ask-2013.csv").read_bytes())
     catalog = tmp_path / "catalog"
     with pytest.raises(ValueError) as caught:
         import_csv(usdjpy, CSV_PRESETS["nautilus-fxcm-m1"], catalog,

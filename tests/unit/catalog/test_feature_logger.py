@@ -284,3 +284,20 @@ def test_a_hung_background_writer_never_blocks_the_strategy(
         assert stats.rows_dropped == 0
     finally:
         release.set()
+
+
+def test_data_info_lists_a_logged_run_with_its_time_range(tmp_path: Path) -> None:
+    # 'data info' listed decision logs like instrument definitions: the row count but no first
+    # / last time (and no overlap check), so the period a log covers could not be seen.
+    from nautilus_ai.data.catalog import catalog_info
+    from nautilus_ai.timefmt import utc_millis
+
+    logger = _logger(tmp_path)
+    record_rows(logger, 10)
+    logger.close()
+    info = catalog_info(tmp_path)
+    (snapshots,) = [d for d in info.datasets if d.data_type == "custom_feature_snapshot"]
+    assert (snapshots.identifier, snapshots.rows, snapshots.files) == ("run-1", 10, 3)
+    assert (snapshots.first_ns, snapshots.last_ns) == (T0, T0 + 9 * MINUTE)
+    assert snapshots.sources == () and not snapshots.overlapping_files
+    assert f"{utc_millis(T0)} .. {utc_millis(T0 + 9 * MINUTE)}" in info.to_text()

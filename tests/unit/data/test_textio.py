@@ -59,3 +59,28 @@ def test_a_bad_row_is_named_at_its_line_whatever_the_line_ends(
     del rows[49]
     path.write_bytes(end.join(rows).encode() + end.encode())
     assert len(read_histdata_m1(path)) == 59
+
+
+def test_arrow_reads_csv_text_from_no_python_object(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A refused import (one error line, exit 2) aborted about one run in twelve with
+    # 'terminate called without an active exception' (exit 134): Arrow's threaded CSV reader
+    # released its io.BytesIO source on a worker thread after read_csv returned, taking the GIL
+    # while the interpreter exited. Every source it gets now is an Arrow-owned buffer.
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    real = pacsv.read_csv
+    sources: list[object] = []
+
+    def spy(source: object, *args: object, **kwargs: object) -> pa.Table:
+        sources.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pacsv, "read_csv", spy)
+    bars = read_csv_bars(
+        data_dir / "dukascopy_csv/FOREX_EURUSD_1H_ASK.csv", CSV_PRESETS["dukascopy-csv-h1"]
+    )
+    assert len(bars) == 6_225 and sources
+    assert all(isinstance(s, pa.BufferReader) for s in sources), sources
