@@ -335,3 +335,13 @@ def test_a_close_asked_for_while_flat_does_not_label_the_next_position() -> None
         avg_px_close=1.1, realized_pnl=0.0, default_model_id="x",
     )  # fmt: skip
     assert trade.exit_reason == "flatten"
+
+
+def test_an_account_with_no_equity_left_is_named_so_not_a_drawdown() -> None:
+    """A blown account (equity <= 0) read "sized to zero: drawdown" in the decision log and the
+    status: a trader looked for a drawdown setting. The block names the equity."""
+    c = core(min_confidence=0.6)
+    for equity in (0.0, -250.0):
+        d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m/1", "rule", Account(equity=equity))
+        assert d.quantity == 0.0 and not d.send
+        assert d.record.reason == "sized to zero: equity"
