@@ -21,8 +21,9 @@ notional / equity); the rest work on units.
    volatility_scale_min, volatility_scale_max)`` with ``volatility = ATR / close``; skipped when
    ``target_volatility`` is ``None``.
 5. ``equity`` / ``drawdown`` - equity ``<= 0`` blocks as ``equity`` (an account with nothing
-   left, not a drawdown); otherwise, with ``dd = 1 - equity / peak_equity``: 1 up to ``drawdown_throttle_start``,
-   then ``((max_drawdown - dd) / (max_drawdown - start)) ** drawdown_exponent`` (linear by
+   left, not a drawdown); otherwise, with ``dd = 1 - equity / peak_equity``: 1 up to
+   ``drawdown_throttle_start``, then
+   ``((max_drawdown - dd) / (max_drawdown - start)) ** drawdown_exponent`` (linear by
    default), 0 at and beyond ``max_drawdown`` (trading stops).
 6. ``risk_multiplier`` - ``f *=`` the runtime multiplier (the live control plane's ``set_risk``).
 7. ``kelly`` - optional cap ``f <= kelly_multiplier * f_kelly * full_fraction`` with
