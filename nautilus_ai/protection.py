@@ -22,6 +22,7 @@ grace period.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = [
@@ -60,10 +61,13 @@ def plan_exits(
     atr: float,
     stop_loss_atr: float | None,
     take_profit_atr: float | None,
+    max_price: float = math.inf,
 ) -> ProtectionPlan | None:
     """Stop ``stop_loss_atr`` x ATR against ``side`` from ``close``, target ``take_profit_atr``
     x ATR with it; ``None`` (do not enter) when an exit is asked for and ATR is not > 0 or a
-    price would not be > 0."""
+    price would not be in ``(0, max_price]`` and finite (``max_price``: the largest price the
+    venue's orders can carry; an exit beyond it cannot be placed, so the entry would be
+    unprotected)."""
     if side not in (1, -1):
         raise ValueError(f"side must be 1 or -1, was {side!r}")
     if stop_loss_atr is None and take_profit_atr is None:
@@ -72,8 +76,9 @@ def plan_exits(
         return None
     stop = None if stop_loss_atr is None else close - side * stop_loss_atr * atr
     target = None if take_profit_atr is None else close + side * take_profit_atr * atr
-    if (stop is not None and not stop > 0.0) or (target is not None and not target > 0.0):
-        return None
+    for price in (stop, target):
+        if price is not None and not (0.0 < price <= max_price and price < math.inf):
+            return None
     return ProtectionPlan(side, stop, target)
 
 

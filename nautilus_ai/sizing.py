@@ -20,8 +20,10 @@ notional / equity); the rest work on units.
 4. ``volatility`` - target-volatility scaling: ``f *= clip(target_volatility / volatility,
    volatility_scale_min, volatility_scale_max)`` with ``volatility = ATR / close``; skipped when
    ``target_volatility`` is ``None``.
-5. ``drawdown`` - with ``dd = 1 - equity / peak_equity``: 1 up to ``drawdown_throttle_start``,
-   then ``((max_drawdown - dd) / (max_drawdown - start)) ** drawdown_exponent`` (linear by
+5. ``equity`` / ``drawdown`` - equity ``<= 0`` blocks as ``equity`` (an account with nothing
+   left, not a drawdown); otherwise, with ``dd = 1 - equity / peak_equity``: 1 up to
+   ``drawdown_throttle_start``, then
+   ``((max_drawdown - dd) / (max_drawdown - start)) ** drawdown_exponent`` (linear by
    default), 0 at and beyond ``max_drawdown`` (trading stops).
 6. ``risk_multiplier`` - ``f *=`` the runtime multiplier (the live control plane's ``set_risk``).
 7. ``kelly`` - optional cap ``f <= kelly_multiplier * f_kelly * full_fraction`` with
@@ -533,10 +535,10 @@ def size_position(inputs: SizingInputs, config: SizingConfig) -> SizingDecision:
         if fraction <= 0.0:
             return SizingDecision(0.0, side, "volatility", 0.0, tuple(steps))
 
-    # 5. drawdown
+    # 5. equity, then drawdown
     if equity <= 0.0:
-        append(("drawdown", 0.0, 0.0, _N_EQUITY))
-        return SizingDecision(0.0, side, "drawdown", 0.0, tuple(steps))
+        append(("equity", equity, 0.0, _N_EQUITY))
+        return SizingDecision(0.0, side, "equity", 0.0, tuple(steps))
     drawdown = 0.0 if peak_equity <= equity else 1.0 - equity / peak_equity
     max_dd = config.max_drawdown
     if drawdown >= max_dd:

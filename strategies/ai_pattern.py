@@ -25,6 +25,7 @@ from nautilus_trader.model.data import Bar, BarType, QuoteTick
 from nautilus_trader.model.enums import OrderSide
 from nautilus_trader.model.events import OrderEvent, OrderFilled, PositionClosed, PositionOpened
 from nautilus_trader.model.identifiers import InstrumentId
+from nautilus_trader.model.objects import PRICE_MAX
 from nautilus_trader.trading.strategy import Strategy
 
 from nautilus_ai.adapters import feature_log
@@ -73,7 +74,8 @@ class AIPatternStrategy(AIPatternControl, Strategy):
         self.core = DecisionCore(
             parts.rules, parts.sizing, parts.controls,
             stop_loss_atr=config.stop_loss_atr, take_profit_atr=config.take_profit_atr,
-            observe_only=config.observe_only, record_decisions=config.record_decisions,
+            max_price=PRICE_MAX, observe_only=config.observe_only,
+            record_decisions=config.record_decisions,
         )  # fmt: skip
         self._predictor_config: dict[str, Any] = dict(config.predictor)
         self._predictor: Predictor | None = None

@@ -299,14 +299,20 @@ class PositionExits:
                 f"the position after entry {entry.client_order_id} is {position.side.name}"
             )
             return
-        orders, order_list = protective_orders(
-            strategy.order_factory,
-            strategy.cache.instrument(self._instrument_id),
-            position.quantity,
-            plan,
-            strategy.clock.timestamp_ns(),
-            [f"entry={entry.client_order_id}"],
-        )
+        try:
+            orders, order_list = protective_orders(
+                strategy.order_factory,
+                strategy.cache.instrument(self._instrument_id),
+                position.quantity,
+                plan,
+                strategy.clock.timestamp_ns(),
+                [f"entry={entry.client_order_id}"],
+            )
+        except ValueError as exc:  # a price or quantity the instrument cannot hold
+            # Raising here crashed the strategy inside its fill handler and left the position
+            # open without exits: close it, and say why.
+            self._failed(f"the exits for entry {entry.client_order_id} cannot be built: {exc}")
+            return
         # Before submitting: a denial arrives during the submit call.
         self.book.activate({order.client_order_id.value: role for order, role in orders})
         if order_list is None:

@@ -20,15 +20,20 @@ from nautilus_trader.model.book import OrderBook
 from nautilus_trader.model.data import BookOrder
 from nautilus_trader.model.enums import BookType, OrderSide
 from nautilus_trader.model.instruments import Instrument
-from nautilus_trader.model.objects import Money, Price, Quantity
+from nautilus_trader.model.objects import QUANTITY_MAX, Money, Price, Quantity
 from nautilus_trader.model.orders import Order
 
 __all__ = [
+    "MAX_LEVELS",
     "FXCommissionFeeModel",
     "FXCommissionFeeModelConfig",
     "FXDepthFillModel",
     "FXDepthFillModelConfig",
 ]
+
+
+#: The synthetic book is built for every fill: levels=10**9 took 23 GB and the OOM killer.
+MAX_LEVELS = 1_000
 
 
 class FXCommissionFeeModelConfig(FeeModelConfig, frozen=True):
@@ -47,7 +52,10 @@ class FXCommissionFeeModelConfig(FeeModelConfig, frozen=True):
     def __post_init__(self) -> None:
         if not (0.0 <= self.bps < 100.0):
             raise ValueError(f"bps must be in [0, 100), was {self.bps!r}")
-        Money.from_str(self.minimum)  # raises naming the bad value
+        if Money.from_str(self.minimum).as_double() < 0.0:  # raises naming a bad value
+            raise ValueError(
+                f"minimum must be >= 0 (a commission, not a rebate), was {self.minimum!r}"
+            )
 
 
 class FXCommissionFeeModel(FeeModel):
@@ -83,7 +91,9 @@ class FXDepthFillModelConfig(FillModelConfig, frozen=True):
     depth_ticks : int, default 2
         Each further level is this many ticks worse and holds ``top_size`` again.
     levels : int, default 5
-        Number of levels; orders larger than the whole book fill the rest at the last level.
+        Number of levels, at most :data:`MAX_LEVELS`; orders larger than the whole book fill
+        the rest at the last level. Bid levels stop above a price of 0 (the deepest positive
+        one takes the rest).
     """
 
     top_size: float = 2_000_000.0
@@ -91,12 +101,18 @@ class FXDepthFillModelConfig(FillModelConfig, frozen=True):
     levels: int = 5
 
     def __post_init__(self) -> None:
-        if self.top_size <= 0:
-            raise ValueError(f"top_size must be > 0, was {self.top_size!r}")
+        if not 0.0 < self.top_size <= QUANTITY_MAX:
+            raise ValueError(
+                f"top_size must be > 0 and at most {QUANTITY_MAX:,.0f} (the largest quantity), "
+                f"was {self.top_size!r}"
+            )
         if self.depth_ticks < 1:
             raise ValueError(f"depth_ticks must be >= 1, was {self.depth_ticks!r}")
-        if self.levels < 1:
-            raise ValueError(f"levels must be >= 1, was {self.levels!r}")
+        if not 1 <= self.levels <= MAX_LEVELS:
+            raise ValueError(
+                f"levels must be in [1, {MAX_LEVELS}] (a synthetic book of that many levels is "
+                f"built for every fill), was {self.levels!r}"
+            )
 
 
 class FXDepthFillModel(FillModel):
@@ -128,17 +144,32 @@ class FXDepthFillModel(FillModel):
         size = Quantity(self._top_size, instrument.size_precision)
         last = Quantity(max(self._top_size, order.quantity.as_double()), instrument.size_precision)
         bid, ask = best_bid.as_double(), best_ask.as_double()
+        step = self._depth_ticks * tick
+        # Bid levels at prices > 0 only: the deepest of them takes the rest.
+        bid_levels = self._levels
+        while bid_levels > 1 and Price(bid - (bid_levels - 1) * step, precision).as_double() <= 0:
+            bid_levels -= 1
         order_id = 1
         for level in range(self._levels):
-            offset = level * self._depth_ticks * tick
-            level_size = last if level == self._levels - 1 else size
+            offset = level * step
+            if level < bid_levels:
+                book.add(
+                    BookOrder(
+                        OrderSide.BUY,
+                        Price(bid - offset, precision),
+                        last if level == bid_levels - 1 else size,
+                        order_id,
+                    ),
+                    0,
+                    0,
+                )
             book.add(
-                BookOrder(OrderSide.BUY, Price(bid - offset, precision), level_size, order_id),
-                0,
-                0,
-            )
-            book.add(
-                BookOrder(OrderSide.SELL, Price(ask + offset, precision), level_size, order_id + 1),
+                BookOrder(
+                    OrderSide.SELL,
+                    Price(ask + offset, precision),
+                    last if level == self._levels - 1 else size,
+                    order_id + 1,
+                ),
                 0,
                 0,
             )

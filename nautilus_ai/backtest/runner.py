@@ -512,6 +512,12 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
     status.entry_signals, status.entries_sized = len(entries), len(sized)
     if entries and not sized and not status.orders:
         first = str(getattr(entries[0], "reason", ""))
+        if first.startswith(("exit prices", "no exit distance")):  # the exits, not the size
+            status.fail(
+                f"could not trade: all {len(entries)} entry signals had no placeable stop / "
+                f"target (first: {first}); check stop_loss_atr and take_profit_atr"
+            )
+            return
         status.fail(
             f"could not trade: all {len(entries)} entry signals were sized to zero (first: "
             f"{first}); check the venue's balances and leverage and the sizing settings"

@@ -263,7 +263,7 @@ class FeatureLogger:
         """Buffer one decision (the ``add_decision_sink`` signature); flush when due.
 
         ``reason`` defaults to ``prediction.reason``; the strategy passes its final reason
-        (e.g. ``"sized to zero: max_drawdown"`` when the sizer blocked the trade).
+        (e.g. ``"sized to zero: drawdown"`` when the sizer blocked the trade).
         """
         self.record_fields(
             ts_event, features, prediction.action.value, prediction.confidence,

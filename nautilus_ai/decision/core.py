@@ -13,6 +13,7 @@ The risk controls (:class:`~nautilus_ai.decision.controls.RiskControls`) are the
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
@@ -102,6 +103,9 @@ class DecisionCore:
         The live controls.
     stop_loss_atr, take_profit_atr : float or None
         Exit distances in ATR for every entry (``None``: no such exit).
+    max_price : float
+        The largest price an exit order can carry (the strategy passes Nautilus' ``PRICE_MAX``):
+        an entry whose stop or target would lie beyond it is not made.
     observe_only : bool
         Record decisions, send nothing.
     record_decisions : bool
@@ -116,10 +120,12 @@ class DecisionCore:
         *,
         stop_loss_atr: float | None = None,
         take_profit_atr: float | None = None,
+        max_price: float = math.inf,
         observe_only: bool = False,
         record_decisions: bool = True,
     ) -> None:
         self._rules = rules
+        self.max_price = max_price
         self._base_sizing = sizing
         self.stop_loss_atr = stop_loss_atr
         self.take_profit_atr = take_profit_atr
@@ -328,10 +334,17 @@ class DecisionCore:
             quantity = sizing.quantity
             if quantity > 0.0:
                 atr = atr_close * close
-                plan = plan_exits(side, close, atr, self.stop_loss_atr, self.take_profit_atr)
+                plan = plan_exits(
+                    side, close, atr, self.stop_loss_atr, self.take_profit_atr, self.max_price
+                )
                 if plan is None:  # no stop distance: never enter unprotected
                     quantity = 0.0
-                    reason = f"no exit distance: ATR={atr!r}"
+                    reason = (
+                        f"no exit distance: ATR={atr!r}"
+                        if not atr > 0.0
+                        else f"exit prices outside (0, {self.max_price:g}] from close {close!r}, "
+                        f"ATR {atr!r}: the stop / target could not be placed"
+                    )
             else:
                 reason = f"sized to zero: {sizing.blocked_by}"
             if quantity <= 0.0 and intent is Intent.REVERSE:

@@ -23,10 +23,12 @@ Conventions
   ``spec.warmup_bars - 1`` (= 113 for the defaults, so ``warmup_bars`` = 114).
 * Gaps (weekends, holidays, missing minutes) are not special: every filter continues across
   them, and the first true range after a gap includes the gap.
-* Bad bars (NaN/inf, price <= 0, high < low, open/close outside [low, high], volume < 0,
-  timestamp not after the last accepted one) raise :class:`InvalidBarError` (``.reason``); the
-  engine is left unchanged. :func:`accepted_bars_mask` tells which rows of an array the engine
-  would accept, so ``compute_features`` on those rows equals the engine's output.
+* Bad bars (a field that is not a real number - a bool, str, Decimal -, NaN/inf, price <= 0
+  or outside [1e-30, 1e30] where the features would overflow, high < low, open/close outside
+  [low, high], volume < 0, timestamp not after the last accepted one) raise
+  :class:`InvalidBarError` (``.reason``); the engine is left unchanged.
+  :func:`accepted_bars_mask` tells which rows of an array the engine would accept, so
+  ``compute_features`` on those rows equals the engine's output.
 * Recursions follow TradingView ``ta.*``: ``ta.ema(x, n)`` / ``ta.rma(x, n)`` are NaN for the
   first ``n - 1`` values, then the SMA of the first ``n`` values (summed left to right), then
   ``alpha * x + (1 - alpha) * prev`` with ``alpha = 2 / (n + 1)`` (EMA) or ``1 / n`` (RMA).

@@ -18,7 +18,7 @@ from math import inf, log, nan, sqrt
 
 from nautilus_ai.features.clock import DOW_COS, DOW_SIN, NS_PER_MINUTE, MinuteRow, clock_interval
 from nautilus_ai.features.spec import FeatureSpec
-from nautilus_ai.features.validation import check_bar
+from nautilus_ai.features.validation import MAX_PRICE, MIN_PRICE, check_bar
 from nautilus_ai.timefmt import MAX_NS
 
 __all__ = ["FeatureEngine"]
@@ -203,30 +203,31 @@ class FeatureEngine:
         Raises
         ------
         InvalidBarError
-            For a non-integer or out-of-range timestamp, a NaN/inf field, a price <= 0,
+            For a non-integer or out-of-range timestamp, a field that is not a real number (a
+            bool, str, Decimal), a NaN/inf field, a price <= 0 or outside
+            ``[MIN_PRICE, MAX_PRICE]``,
             ``high < low``, open or close outside ``[low, high]``, a negative volume, or a
             timestamp not after the last accepted one. The engine is left unchanged.
         """
         last_ts = self._last_ts
-        # Fused validation: one chain of comparisons (NaN fails them all; h < inf bounds every
-        # price because low <= open, close <= high). The slow path names the reason.
-        try:
-            o = open * 1.0
-            h = high * 1.0
-            lo = low * 1.0
-            c = close * 1.0
-            v = volume * 1.0
-            ok = (
-                type(ts_event_ns) is int
-                and last_ts < ts_event_ns <= MAX_NS
-                and 0.0 < lo <= o <= h < inf
-                and lo <= c <= h
-                and 0.0 <= v < inf
-            )
-        except (TypeError, ValueError):
-            ok = False
-        if ok:
+        # Fused validation: exact floats (a bool or a str is never a price; numpy scalars and
+        # ints take the slow path) and one chain of comparisons (NaN fails them all; the price
+        # bounds hold for every price because low <= open, close <= high). The slow path names
+        # the reason.
+        if (
+            type(open) is float
+            and type(high) is float
+            and type(low) is float
+            and type(close) is float
+            and type(volume) is float
+            and type(ts_event_ns) is int
+            and last_ts < ts_event_ns <= MAX_NS
+            and MIN_PRICE <= low <= open <= high <= MAX_PRICE
+            and low <= close <= high
+            and 0.0 <= volume < inf
+        ):
             ts = ts_event_ns
+            o, h, lo, c = open, high, low, close
         else:
             ts = check_bar(
                 ts_event_ns, open, high, low, close, volume, last_ts if last_ts >= 0 else None

@@ -10,7 +10,9 @@ __all__ = [
     "REASON_NON_FINITE",
     "REASON_NON_INCREASING_TIMESTAMP",
     "REASON_NON_POSITIVE_PRICE",
+    "REASON_NOT_A_NUMBER",
     "REASON_OPEN_OUTSIDE_RANGE",
+    "REASON_PRICE_OUT_OF_RANGE",
     "REASON_TIMESTAMP_OUT_OF_RANGE",
     "REASON_TIMESTAMP_TYPE",
     "InvalidBarError",
@@ -19,8 +21,10 @@ __all__ = [
 # Reason codes, in the order the checks run (the first failing check names the reason).
 REASON_TIMESTAMP_TYPE = "timestamp_not_integer"
 REASON_TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
+REASON_NOT_A_NUMBER = "not_a_number"  # a bool, str, Decimal, complex... where a float belongs
 REASON_NON_FINITE = "non_finite"
 REASON_NON_POSITIVE_PRICE = "non_positive_price"
+REASON_PRICE_OUT_OF_RANGE = "price_out_of_range"  # outside [MIN_PRICE, MAX_PRICE]
 REASON_HIGH_BELOW_LOW = "high_below_low"
 REASON_OPEN_OUTSIDE_RANGE = "open_outside_range"
 REASON_CLOSE_OUTSIDE_RANGE = "close_outside_range"
@@ -30,8 +34,10 @@ REASON_NON_INCREASING_TIMESTAMP = "non_increasing_timestamp"
 REASONS: tuple[str, ...] = (
     REASON_TIMESTAMP_TYPE,
     REASON_TIMESTAMP_OUT_OF_RANGE,
+    REASON_NOT_A_NUMBER,
     REASON_NON_FINITE,
     REASON_NON_POSITIVE_PRICE,
+    REASON_PRICE_OUT_OF_RANGE,
     REASON_HIGH_BELOW_LOW,
     REASON_OPEN_OUTSIDE_RANGE,
     REASON_CLOSE_OUTSIDE_RANGE,

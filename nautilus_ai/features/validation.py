@@ -20,16 +20,33 @@ from nautilus_ai.features.errors import (
     REASON_NON_FINITE,
     REASON_NON_INCREASING_TIMESTAMP,
     REASON_NON_POSITIVE_PRICE,
+    REASON_NOT_A_NUMBER,
     REASON_OPEN_OUTSIDE_RANGE,
+    REASON_PRICE_OUT_OF_RANGE,
     REASON_TIMESTAMP_OUT_OF_RANGE,
     REASON_TIMESTAMP_TYPE,
     InvalidBarError,
 )
 from nautilus_ai.timefmt import MAX_NS
 
-__all__ = ["accepted_bars_mask", "as_bar_arrays", "check_bar", "first_invalid_row"]
+__all__ = [
+    "MAX_PRICE",
+    "MIN_PRICE",
+    "accepted_bars_mask",
+    "as_bar_arrays",
+    "check_bar",
+    "first_invalid_row",
+]
 
 # Timestamps are UTC nanoseconds that must fit a signed 64-bit integer (numpy int64, Arrow).
+
+# Prices the features are computed on. Far beyond any market (a Nautilus Price holds at most
+# ~1.7e13, and no finer than 1e-16), and narrow enough that nothing inside the features can
+# overflow: Bollinger squares deviations (1e300 gave an inf bandwidth and a NaN %B), returns and
+# ATR distances divide one price by another. Within these bounds every intermediate stays below
+# ~1e80, so every feature of an accepted bar is finite or a documented warm-up NaN.
+MIN_PRICE = 1e-30
+MAX_PRICE = 1e30
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -49,6 +66,8 @@ def check_bar(
     and calls this only to name the reason.
     """
     try:
+        if isinstance(ts_event_ns, bool | np.bool_):  # True is 1 to operator.index
+            raise TypeError
         ts = operator.index(ts_event_ns)  # type: ignore[arg-type]
     except TypeError:
         raise InvalidBarError(
@@ -60,13 +79,25 @@ def check_bar(
         )
     values = (open, high, low, close, volume)
     for name, value in zip(_FIELDS, values, strict=True):
-        if not isinstance(value, numbers.Real):
-            raise InvalidBarError(REASON_NON_FINITE, f"{name} must be a real number, got {value!r}")
+        # A bool is a numbers.Real (True == 1) and numpy's bool multiplies like one: neither is
+        # a price. Decimal, str, complex are not real floats either (Decimal('NaN') included).
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise InvalidBarError(
+                REASON_NOT_A_NUMBER,
+                f"{name} must be a real number, got {value!r} ({type(value).__name__})",
+            )
         if not math.isfinite(value):
             raise InvalidBarError(REASON_NON_FINITE, f"{name}={value!r}")
     for name, value in zip(_FIELDS[:4], values[:4], strict=True):
         if value <= 0.0:
             raise InvalidBarError(REASON_NON_POSITIVE_PRICE, f"{name}={value!r} <= 0")
+    for name, value in zip(_FIELDS[:4], values[:4], strict=True):
+        if not MIN_PRICE <= value <= MAX_PRICE:
+            raise InvalidBarError(
+                REASON_PRICE_OUT_OF_RANGE,
+                f"{name}={value!r} is outside [{MIN_PRICE:g}, {MAX_PRICE:g}] (the features "
+                "would overflow)",
+            )
     if high < low:
         raise InvalidBarError(REASON_HIGH_BELOW_LOW, f"high={high!r} < low={low!r}")
     if not low <= open <= high:
@@ -144,16 +175,16 @@ def _row_valid(
     c: NDArray[np.float64],
     v: NDArray[np.float64],
 ) -> NDArray[np.bool_]:
-    # The fused form of the per-row checks (comparisons with NaN are False, inf fails h < inf).
+    # The fused form of the per-row checks (comparisons with NaN are False, inf fails the bound).
     with np.errstate(invalid="ignore"):
         return (
             (ts >= 0)
-            & (lo > 0.0)
+            & (lo >= MIN_PRICE)
             & (lo <= o)
             & (o <= h)
             & (lo <= c)
             & (c <= h)
-            & (h < np.inf)
+            & (h <= MAX_PRICE)
             & (v >= 0.0)
             & (v < np.inf)
         )

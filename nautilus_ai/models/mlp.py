@@ -57,6 +57,7 @@ from nautilus_ai.models.spec import (
 )
 
 __all__ = [
+    "OUT_OF_RANGE_STDS",
     "MLPPredictor",
     "MLPTwin",
     "MLPWeights",
@@ -67,6 +68,15 @@ __all__ = [
 
 Float64Array = NDArray[np.float64]
 _LN3 = math.log(3.0)
+
+#: A feature further than this many training standard deviations from its training mean (the
+#: standardisation stored with the model) is outside anything the network was fitted on: its
+#: answer there is an extrapolation, however confident, so the model refuses the row (the
+#: strategy holds and its status names the feature). Generous on purpose: a 1-minute return's
+#: std is ~2e-4, so a 20% bar is ~1,000 of them; a corrupted feed (1e6 and beyond) is caught,
+#: fat tails are not.
+OUT_OF_RANGE_STDS = 1_000.0
+_OUT_OF_RANGE_SQ = OUT_OF_RANGE_STDS * OUT_OF_RANGE_STDS
 _ACTIONS = {"sell": Action.SELL, "hold": Action.HOLD, "buy": Action.BUY}
 _SIGNS = {Action.SELL: -1, Action.HOLD: 0, Action.BUY: 1}
 
@@ -176,7 +186,7 @@ class MLPTwin:
     """The network folded for float64 inference: ``(x - m) / s`` into the first layer and
     ``1 / temperature`` into the last, so :meth:`logits` is ``logits(x) / temperature``."""
 
-    __slots__ = ("biases", "gelu", "weights", "zeros")
+    __slots__ = ("biases", "centre", "gelu", "scale", "weights", "zeros")
 
     def __init__(
         self,
@@ -197,6 +207,9 @@ class MLPTwin:
         folded_b[-1] = folded_b[-1] / temperature
         self.weights = tuple(np.ascontiguousarray(w) for w in folded_w)
         self.biases = tuple(np.ascontiguousarray(b) for b in folded_b)
+        # The training standardisation, kept for the out-of-range guard: z = (x - centre) * scale.
+        self.centre = np.array(mean, dtype=np.float64)
+        self.scale = 1.0 / np.array(std, dtype=np.float64)
         self.gelu = _make_gelu() if activation == "gelu" else None
         # ReLU against a zero array: the same maxima as against the scalar 0.0, without
         # converting the scalar on every call (~0.2 us of a ~3 us vector).
@@ -234,6 +247,38 @@ class MLPTwin:
             h = h @ self.weights[i].T + self.biases[i]
             h = np.maximum(h, 0.0) if self.gelu is None else self.gelu(h)
         return h @ self.weights[last].T + self.biases[last]  # type: ignore[no-any-return]
+
+    def squared_norm(self, x: Float64Array) -> float:
+        """``sum(z**2)`` of the standardised vector: below ``OUT_OF_RANGE_STDS**2`` every
+        feature is in range (and finite); NaN / inf when a feature is not finite."""
+        z = x - self.centre
+        z *= self.scale
+        return float(z.dot(z))
+
+    def check_in_range(
+        self, x: Float64Array, names: Sequence[str], owner: str, row: int | None = None
+    ) -> None:
+        """Raise :class:`PredictionError` naming the first feature of ``x`` (finite, one row)
+        further than :data:`OUT_OF_RANGE_STDS` training standard deviations from its mean."""
+        z = np.abs((x - self.centre) * self.scale)
+        far = np.flatnonzero(~(z <= OUT_OF_RANGE_STDS))
+        if far.size:
+            j = int(far[0])
+            where = "" if row is None else f" in row {row}"
+            raise PredictionError(
+                f"{owner}: feature {names[j]!r}{where} is {float(x[j])!r}, {float(z[j]):.3g} "
+                f"training standard deviations from its training mean {float(self.centre[j])!r} "
+                f"(limit {OUT_OF_RANGE_STDS:g}): outside anything the model was trained on, its "
+                "answer would be a guess; no answer (hold)"
+            )
+
+    def check_rows_in_range(self, x: Float64Array, names: Sequence[str], owner: str) -> None:
+        """:meth:`check_in_range` for each row of a finite ``(n, k)`` matrix (first bad row)."""
+        z = np.abs((x - self.centre) * self.scale)
+        bad = np.flatnonzero(~(z <= OUT_OF_RANGE_STDS).all(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            self.check_in_range(x[i], names, owner, row=i)
 
 
 def _make_gelu() -> Callable[[Float64Array], Float64Array]:
@@ -344,9 +389,19 @@ class TwinPredictor(CardBackedPredictor):
         return self._card
 
     def predict_proba(self, features: Float64Array) -> tuple[float, float, float]:
-        """Class probabilities for one vector (card class order), via the numpy twin."""
+        """Class probabilities for one vector (card class order), via the numpy twin.
+
+        Raises
+        ------
+        PredictionError
+            Wrong shape, a non-finite feature, or a feature more than
+            :data:`OUT_OF_RANGE_STDS` training standard deviations from its training mean
+            (each named)."""
         check_vector(features, self._shape, self._names, self._owner)
-        return probabilities(self._twin, features)
+        twin = self._twin
+        if not twin.squared_norm(features) <= _OUT_OF_RANGE_SQ:
+            twin.check_in_range(features, self._names, self._owner)
+        return probabilities(twin, features)
 
     def predict(self, features: Float64Array, context: MarketContext) -> Prediction:
         """Predict from one feature vector with the numpy twin.
@@ -354,7 +409,8 @@ class TwinPredictor(CardBackedPredictor):
         Raises
         ------
         PredictionError
-            Wrong shape, a non-finite feature (named), or a context for another spec.
+            Wrong shape, a non-finite feature (named), a feature far outside the training
+            range (named, see :data:`OUT_OF_RANGE_STDS`), or a context for another spec.
         """
         start = time.perf_counter()
         if context.spec_hash and context.spec_hash != self._card.spec_hash:
@@ -365,14 +421,16 @@ class TwinPredictor(CardBackedPredictor):
     def predict_signal(self, features: Sequence[float]) -> Signal | None:
         """:meth:`predict`'s answer as ``(sign, confidence, risk_score, reason)``, with no
         ``Prediction`` built (:class:`~nautilus_ai.models.base.SignalPredictor`); ``None`` for
-        a row ``predict`` refuses (wrong length, a non-finite feature)."""
+        a row ``predict`` refuses (wrong length, a non-finite feature, a feature far outside
+        the training range) or might (``predict`` checks it feature by feature)."""
         x = np.array(features, dtype=np.float64)
         if x.shape != self._shape:
             return None
-        check = float(x.dot(x))  # as check_vector: NaN or inf anywhere make it non-finite
-        if check - check != 0.0:
+        twin = self._twin
+        # NaN or inf anywhere make this NaN / inf: both fail the comparison.
+        if not twin.squared_norm(x) <= _OUT_OF_RANGE_SQ:
             return None
-        l0, l1, l2 = self._twin.logits(x)
+        l0, l1, l2 = twin.logits(x)
         k, confidence, risk = argmax_and_entropy(*softmax3(l0, l1, l2))
         risk = risk if risk < 1.0 else 1.0
         if not (0.0 <= confidence <= 1.0 and risk >= 0.0):  # a Prediction would refuse it
@@ -392,7 +450,9 @@ class TwinPredictor(CardBackedPredictor):
         as that batch path is; see the class). Latency is batch time / n."""
         start = time.perf_counter()
         check_batch_contexts(contexts, len(features), self._card.spec_hash, owner=self._owner)
-        index, confidence, risk = decide(self.predict_proba_batch(features))
+        x = check_feature_matrix(features, self._names, owner=self._owner)
+        self._twin.check_rows_in_range(x, self._names, self._owner)
+        index, confidence, risk = decide(self.predict_proba_batch(x))
         overflowed = np.flatnonzero(np.isnan(confidence))
         if overflowed.size:  # a NaN row would be a Prediction error naming nothing
             raise overflow_error(self._owner, row=int(overflowed[0]))

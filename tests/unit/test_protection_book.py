@@ -40,6 +40,16 @@ def test_plan_exits_without_exits_and_impossible_prices() -> None:
         plan_exits(0, 1.1, 0.001, 3.0, 4.5)
 
 
+def test_plan_exits_refuses_prices_an_order_cannot_carry() -> None:
+    """stop_loss_atr 1e300 planned a short's stop at 9e295: the entry filled, building the stop
+    order raised (PRICE_MAX 1.7e13) inside the fill handler, and the position stayed open with
+    no exits. Such a plan is now no plan: the entry is not made."""
+    assert plan_exits(-1, 1.06, 9e-5, 1e300, 4.5, max_price=1.7e13) is None  # the stop
+    assert plan_exits(1, 1.06, 9e-5, 3.0, 1e300, max_price=1.7e13) is None  # the target
+    assert plan_exits(-1, 1.06, 10.0, 1e308, None) is None  # beyond any float: inf
+    assert plan_exits(1, 1.06, 9e-5, 3.0, 4.5, max_price=1.7e13) is not None
+
+
 @given(
     st.sampled_from([1, -1]),
     st.floats(0.5, 200.0),

@@ -8,13 +8,16 @@ market, insufficient margin, a closed session) kept deciding and sending them, w
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from nautilus_trader.model.identifiers import InstrumentId
 from nautilus_trader.model.objects import Quantity
 from nautilus_trader.test_kit.stubs.events import TestEventStubs
 from nautilus_trader.test_kit.stubs.execution import TestExecStubs
 
+from nautilus_ai.adapters import exits as exits_module
 from nautilus_ai.adapters.exits import PositionExits
 from nautilus_ai.health import StrategyHealth
 from nautilus_ai.protection import ProtectionPlan
@@ -76,3 +79,34 @@ def test_a_rejected_entry_raises_an_alert_and_is_counted() -> None:
     )
     assert written and written[0][0] == "error"
     assert not exits.busy()  # nothing left in flight: the next signal may try again
+
+
+class _Position:
+    id = None
+    is_closed = False
+    is_long = True
+    quantity = Quantity.from_int(10_000)
+
+
+def test_exits_that_cannot_be_built_close_the_position_instead_of_crashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Building the stop order raised (Instrument.make_price: a price beyond PRICE_MAX) inside
+    the entry's fill handler: the strategy crashed and the filled position stayed open with no
+    exits. Now it is an error alert and a flatten, as for exits the venue rejects."""
+
+    def make_price_fails(*args: Any) -> Any:
+        raise ValueError("invalid `value` greater than `PRICE_MAX` 17_014_118_346_046.0")
+
+    monkeypatch.setattr(exits_module, "protective_orders", make_price_fails)
+    strategy = _Strategy()
+    strategy.cache.position = lambda position_id: _Position()  # type: ignore[attr-defined]
+    health = StrategyHealth(lambda level, message: None)
+    exits = PositionExits(strategy, InstrumentId.from_str("AUD/USD.SIM"), health, protect=True)  # type: ignore[arg-type]
+    closed: list[str] = []
+    exits.close = lambda reason: closed.append(reason)  # type: ignore[method-assign]
+    order = TestExecStubs.market_order(quantity=Quantity.from_int(10_000))
+    entry = SimpleNamespace(client_order_id=order.client_order_id, position_id="P-1")
+    exits._protect(entry, ProtectionPlan(1, 0.99, 9e295))  # type: ignore[arg-type]
+    assert closed and health.protection_flattens == 1
+    assert health.last_alert is not None and "cannot be built" in health.last_alert.message

@@ -335,3 +335,24 @@ def test_a_close_asked_for_while_flat_does_not_label_the_next_position() -> None
         avg_px_close=1.1, realized_pnl=0.0, default_model_id="x",
     )  # fmt: skip
     assert trade.exit_reason == "flatten"
+
+
+def test_an_account_with_no_equity_left_is_named_so_not_a_drawdown() -> None:
+    """A blown account (equity <= 0) read "sized to zero: drawdown" in the decision log and the
+    status: a trader looked for a drawdown setting. The block names the equity."""
+    c = core(min_confidence=0.6)
+    for equity in (0.0, -250.0):
+        d = c.decide(T0, 1.1, 0.001, 0.0, 1, 0.9, 0.1, "m/1", "rule", Account(equity=equity))
+        assert d.quantity == 0.0 and not d.send
+        assert d.record.reason == "sized to zero: equity"
+
+
+def test_an_entry_whose_exits_no_order_can_carry_is_not_made_and_says_why() -> None:
+    """A stop 1e300 ATRs away was planned and sent; the strategy then crashed building it."""
+    c = DecisionCore(
+        PolicyConfig(max_holding_bars=10), SizingConfig(), RiskControls(min_confidence=0.6),
+        stop_loss_atr=1e300, take_profit_atr=3.0, max_price=1.7e13,
+    )  # fmt: skip
+    d = c.decide(T0, 1.1, 0.001, 0.0, -1, 0.9, 0.1, "m/1", "rule", Account())
+    assert not d.send and d.quantity == 0.0 and d.plan is None
+    assert d.record.reason.startswith("exit prices outside (0, 1.7e+13] from close 1.1")

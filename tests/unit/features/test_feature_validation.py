@@ -20,6 +20,7 @@ from nautilus_ai.features import (
     compute_features,
 )
 from nautilus_ai.features.errors import REASONS
+from nautilus_ai.features.validation import MAX_PRICE, MIN_PRICE
 
 T0 = 1_483_920_000 * NS  # 2017-01-09 00:00 UTC, a Monday
 GOOD = (1.10, 1.12, 1.09, 1.11, 5.0)
@@ -35,10 +36,21 @@ BAD_BARS: list[tuple[str, tuple[Any, ...]]] = [
     ("non_finite", (60, 1.10, 1.12, 1.09, math.nan, 5.0)),
     ("non_finite", (60, 1.10, 1.12, 1.09, 1.11, math.nan)),
     ("non_finite", (60, 1.10, 1.12, 1.09, 1.11, math.inf)),
-    ("non_finite", (60, "1.10", 1.12, 1.09, 1.11, 5.0)),
-    ("non_finite", (60, Decimal("1.10"), 1.12, 1.09, 1.11, 5.0)),
+    # Not a real number: was named non_finite (str, Decimal) or accepted (a bool is 1.0).
+    ("not_a_number", (60, "1.10", 1.12, 1.09, 1.11, 5.0)),
+    ("not_a_number", (60, Decimal("1.10"), 1.12, 1.09, 1.11, 5.0)),
+    ("not_a_number", (60, Decimal("NaN"), 1.12, 1.09, 1.11, 5.0)),
+    ("not_a_number", (60, True, True, True, True, 5.0)),
+    ("not_a_number", (60, np.True_, np.True_, np.True_, np.True_, 5.0)),
+    ("not_a_number", (60, 1.10, 1.12, 1.09, 1.11, True)),
+    ("not_a_number", (60, 1.10, 1.12, 1.09, 1 + 0j, 5.0)),
+    ("timestamp_not_integer", (True, *GOOD)),
     ("non_positive_price", (60, 1.10, 1.12, 0.0, 1.11, 5.0)),
     ("non_positive_price", (60, -1.0, -0.5, -2.0, -1.0, 5.0)),
+    # Prices where the Bollinger variance overflowed (inf bandwidth, NaN %B reached the model).
+    ("price_out_of_range", (60, 1e300, 1.01e300, 0.99e300, 1e300, 5.0)),
+    ("price_out_of_range", (60, 1e-31, 1e-31, 1e-31, 1e-31, 5.0)),
+    ("price_out_of_range", (60, 1.10, 2e30, 1.09, 1.11, 5.0)),
     ("high_below_low", (60, 1.10, 1.08, 1.09, 1.085, 5.0)),
     ("open_outside_range", (60, 1.13, 1.12, 1.09, 1.11, 5.0)),
     ("open_outside_range", (60, 1.08, 1.12, 1.09, 1.11, 5.0)),
@@ -74,6 +86,8 @@ def _snapshot(engine: FeatureEngine) -> str:
 
 
 def _bad_ts(offset: Any, last_ts: int) -> Any:
+    if isinstance(offset, bool):
+        return offset
     if offset is None:
         return 2**63
     if isinstance(offset, str):
@@ -135,6 +149,24 @@ def test_numpy_scalars_and_ints_are_accepted() -> None:
         assert all(type(v) is float for v in a)
 
 
+def test_prices_at_the_bounds_give_finite_features_in_both_twins() -> None:
+    """Prices near 1e300 overflowed the Bollinger variance: bb_bandwidth inf and bb_pct_b NaN
+    reached the model on warm rows. Prices are bounded ([MIN_PRICE, MAX_PRICE], refused outside
+    as price_out_of_range); at the bounds every warm feature is finite in both twins."""
+    spec = FeatureSpec()
+    for scale in (MAX_PRICE / 1.2, MIN_PRICE * 1.2):
+        rows = [(ts, o * scale, h * scale, lo * scale, c * scale, v) for ts, o, h, lo, c, v in
+                _walk(200)]  # fmt: skip
+        # The walk's prices sit in [1.05, 1.15]: h * scale stays within the bounds.
+        engine = FeatureEngine(spec)
+        out = [engine.update(*row) for row in rows]
+        arrays = [np.array(col) for col in zip(*rows, strict=True)]
+        twin = compute_features(spec, *arrays)
+        warm = np.array(out)[spec.warmup_bars :]
+        assert np.isfinite(warm).all()
+        assert np.array_equal(np.array(out)[spec.warmup_bars :], twin[spec.warmup_bars :])
+
+
 def test_duplicate_message_says_duplicate() -> None:
     engine = FeatureEngine(FeatureSpec())
     engine.update(T0, *GOOD)
@@ -147,7 +179,7 @@ def test_duplicate_message_says_duplicate() -> None:
 # ---------------------------------------------------------------- accepted_bars_mask
 
 BAD_KINDS = ["nan_close", "zero_low", "high_below_low", "open_out", "neg_volume", "dup_ts",
-             "old_ts", "inf_high"]  # fmt: skip
+             "old_ts", "inf_high", "huge_high"]  # fmt: skip
 
 
 def _inject(bars: Bars, positions: list[int], kinds: list[str]) -> Bars:
@@ -165,6 +197,8 @@ def _inject(bars: Bars, positions: list[int], kinds: list[str]) -> Bars:
             v[i] = -1.0
         elif kind == "inf_high":
             h[i] = np.inf
+        elif kind == "huge_high":
+            h[i] = 1e300
         elif kind == "dup_ts" and i > 0:
             ts[i] = ts[i - 1]
         elif kind == "old_ts" and i > 0:

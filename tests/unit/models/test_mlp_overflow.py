@@ -19,7 +19,9 @@ from nautilus_ai.models.base import (
     argmax_and_entropy,
     safe_predict,
 )
-from nautilus_ai.models.mlp import MLPPredictor, load_mlp_weights
+from nautilus_ai.models.mlp import OUT_OF_RANGE_STDS, MLPPredictor, load_mlp_weights
+
+_OUTSIDE = "outside anything the model was trained on"
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +51,45 @@ def test_an_overflowing_vector_is_refused_in_every_path(
     first_row = load_mlp_weights(folder).weights[0][0]
     x = 1e308 * np.sign(first_row).astype(np.float64)
     with np.errstate(all="ignore"):
-        with pytest.raises(PredictionError, match="output is not a number"):
+        # Such a vector is far outside the training range: refused before the network runs.
+        with pytest.raises(PredictionError, match=_OUTSIDE):
             predictor.predict(x, _context())
         held = safe_predict(predictor, x, _context())
-        assert held.action is Action.HOLD and "output is not a number" in held.reason
+        assert held.action is Action.HOLD and "outside anything" in held.reason
         assert predictor.predict_signal(x.tolist()) is None  # the strategy's fast path
         ok = np.zeros_like(x)
-        with pytest.raises(PredictionError, match="feature vector in row 1"):
+        with pytest.raises(PredictionError, match=r"in row 1 .*" + _OUTSIDE):
             predictor.predict_batch(np.stack([ok, x]))
     # an ordinary vector still answers
     assert predictor.predict(np.zeros_like(x), _context()).action in set(Action)
+
+
+def test_a_finite_feature_far_outside_the_training_range_is_a_hold_naming_it(
+    folder: Path, predictor: MLPPredictor
+) -> None:
+    """Features 1e6 training standard deviations from the training mean (a corrupted feed, a
+    unit mistake) got a confident answer from the network: an extrapolation no one trained.
+    The model now refuses such a row in every path (predict, the strategy's fast path, batches),
+    naming the feature, its distance and the limit; the strategy holds on the refusal and its
+    status says why (safe_predict's hold carries the reason). Within the limit it answers."""
+    weights = load_mlp_weights(folder)
+    spec = FeatureSpec()
+    j = spec.index("ret_1") if "ret_1" in spec.names else 0
+    name = spec.names[j]
+    centre = weights.mean.copy()
+    far = centre.copy()
+    far[j] += 1e6 * weights.std[j]
+    with pytest.raises(PredictionError, match=rf"feature '{name}' is .* 1e\+06 training stand"):
+        predictor.predict(far, _context())
+    held = safe_predict(predictor, far, _context())
+    assert held.action is Action.HOLD and held.error is not None and name in held.reason
+    assert predictor.predict_signal(far.tolist()) is None
+    with pytest.raises(PredictionError, match=rf"feature '{name}' in row 2 .*{_OUTSIDE}"):
+        predictor.predict_batch(np.stack([centre, centre, far]))
+    # Inside the limit (fat tails), every path answers, and the fast path as predict does.
+    near = centre.copy()
+    near[j] += 0.9 * OUT_OF_RANGE_STDS * weights.std[j]
+    answer = predictor.predict(near, _context())
+    signal = predictor.predict_signal(near.tolist())
+    assert signal is not None and signal[0] == answer.action.sign
+    assert len(predictor.predict_batch(np.stack([centre, near]))) == 2

@@ -114,7 +114,9 @@ def test_sell_side_signed_quantity() -> None:
         ({"confidence": 0.5}, "confidence"),
         ({"risk_score": 1.0}, "risk"),
         ({"equity": 79_000.0, "peak_equity": 100_000.0}, "drawdown"),
-        ({"equity": -5.0}, "drawdown"),
+        # An account with nothing left is not a drawdown: the step is named for what it is.
+        ({"equity": -5.0}, "equity"),
+        ({"equity": 0.0, "peak_equity": 100_000.0}, "equity"),
         ({"risk_multiplier": 0.0}, "risk_multiplier"),
         ({"free_margin": 0.0}, "free_margin"),
         ({"free_margin": -10.0}, "free_margin"),
