@@ -253,8 +253,13 @@ def reject_bad_prices(
 def reject_bad_sizes(
     name: str, data: bytes, column: FloatArray, skip_rows: int, reason: str
 ) -> None:
-    """Raise ``DataFormatError`` at the first row where ``column`` is not finite >= 0."""
-    reject_rows(name, data, ~(np.isfinite(column) & (column >= 0)), skip_rows, reason)
+    """Raise ``DataFormatError`` at the first row where ``column`` is not finite >= 0, saying
+    the value read there (a NaN volume read as "volume must be >= 0" alone)."""
+    rows = np.flatnonzero(~(np.isfinite(column) & (column >= 0)))
+    if len(rows):
+        row = int(rows[0])
+        message = f"{reason} (finite), got {float(column[row])!r}"
+        raise DataFormatError(name, line_of_row(data, row, skip_rows), message)
 
 
 def _span(ns: int) -> str:

@@ -120,6 +120,15 @@ GOOD_M1 = "20170102 020000;1.051550;1.051970;1.051550;1.051900;0\n"
         ("20170102 020200;1.051770;1.051980;-1.0;1.051780;0\n", "finite"),
         ("20170102 020200;1.051770;inf;1.051770;1.051780;0\n", "finite"),
         ("20170312 023000;1.051770;1.051980;1.051770;1.051780;0\n", "DST gap"),
+        # A NaN volume was refused as "volume must be >= 0" alone: say what was read.
+        (
+            "20170102 020200;1.051770;1.051980;1.051770;1.051780;nan\n",
+            "volume must be >= 0 (finite), got nan",
+        ),
+        (
+            "20170102 020200;1.051770;1.051980;1.051770;1.051780;-3\n",
+            "volume must be >= 0 (finite), got -3.0",
+        ),
     ],
 )
 def test_m1_malformed_row_names_file_and_line(tmp_path: Path, bad_line: str, reason: str) -> None:
