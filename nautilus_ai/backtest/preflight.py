@@ -159,10 +159,40 @@ def _check(run_file: RunFile) -> None:
         if run_file.sample == "out-of-sample" and isinstance(strategy_bar_type, str):
             _model_not_fitted_on_the_run(run_file, catalogs, strategy_bar_type, config)
         feature_log = config.get("feature_log")
+        if isinstance(feature_log, Mapping):
+            _feature_log_writable(feature_log, (*where, "feature_log"))
         if isinstance(feature_log, Mapping) and isinstance(strategy_bar_type, str):
             _feature_log_free(run_file, feature_log, strategy_bar_type, (*where, "feature_log"))
         if isinstance(strategy_instrument, str) and not config.get("observe_only"):
             _balance_to_size_from(run_file, strategy_instrument, index)
+
+
+def _feature_log_writable(feature_log: Mapping[str, Any], where: KeyPath) -> None:
+    """A decision log into a catalog that cannot be written ran the whole backtest, kept every
+    row in memory and failed at the end ("feature log incomplete"). Proven here with an unnamed
+    temporary file in the catalog (or, for one still to be made, in its nearest existing
+    parent): nothing is left behind and nothing is created."""
+    import tempfile
+
+    catalog = feature_log.get("catalog_path")
+    if not isinstance(catalog, str) or not catalog:
+        return
+    folder = Path(catalog)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if (folder / "data").is_dir():
+        folder = folder / "data"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigFieldError(
+            (*where, "catalog_path"),
+            f"cannot write into {folder} ({exc.strerror or type(exc).__name__}): every "
+            "decision of the run would be lost at its end; make it writable or log into "
+            "another catalog",
+            received=catalog,
+        ) from None
 
 
 def _feature_log_free(

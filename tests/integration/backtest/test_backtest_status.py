@@ -354,6 +354,33 @@ def test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_che
     preflight(parse_run_file(demo_variant(demo_catalog, edit("2017-01-06T00:01")), tmp_path / "r"))
 
 
+def test_a_decision_log_into_a_catalog_that_cannot_be_written_is_refused_by_the_check(
+    demo_catalog: Path, tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    """`backtest --check` said OK for a `feature_log.catalog_path` that cannot be written; the
+    run then kept every decision in memory, failed each write and ended 'feature log
+    incomplete'. A catalog still to be made under a writable folder passes (nothing made)."""
+    log = tmp_path / "log"
+    (log / "data").mkdir(parents=True)
+    read_only(log)
+
+    def edit(catalog: Path) -> Callable[[dict[str, Any]], None]:
+        def change(r: dict[str, Any]) -> None:
+            strategy_config(r)["feature_log"] = {"catalog_path": str(catalog)}
+
+        return change
+
+    with pytest.raises(
+        ConfigError,
+        match=r"config.feature_log.catalog_path: cannot write into .*log/data \(.*\): every "
+        r"decision of the run would be lost at its end",
+    ):
+        preflight(parse_run_file(demo_variant(demo_catalog, edit(log)), tmp_path / "r"))
+    fresh = tmp_path / "new" / "catalog"
+    preflight(parse_run_file(demo_variant(demo_catalog, edit(fresh)), tmp_path / "r"))
+    assert not (tmp_path / "new").exists()
+
+
 def test_balances_in_two_currencies_on_a_single_currency_account_are_refused_by_the_check(
     demo_catalog: Path, tmp_path: Path
 ) -> None:
@@ -452,11 +479,17 @@ def test_no_signal_is_not_a_failure(demo_catalog: Path, tmp_path: Path) -> None:
     assert outcome.notes[0].startswith(f"{STRATEGY}: no trade: no entry signal in ")
 
 
-def test_a_decision_log_not_written_fails_the_run(demo_catalog: Path, tmp_path: Path) -> None:
-    # Every part is refused (here: the log's catalog is under a file, as a full or vanished
-    # disk would refuse it; a reused run id is refused before the run now, see
+def test_a_decision_log_not_written_fails_the_run(
+    demo_catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every part is refused (here: the log's catalog is under a file, as a disk that fills or
+    # vanishes after the start would refuse it; the check before the run refuses such a
+    # catalog now, so it is skipped here; a reused run id is refused before the run too, see
     # test_a_decision_log_run_id_already_used_for_these_bars_is_refused_by_the_check).
     # The run used to be 'ok' (exit 0) with the log missing, its ERROR lines the only trace.
+    from nautilus_ai.backtest import preflight as preflight_module
+
+    monkeypatch.setattr(preflight_module, "_feature_log_writable", lambda *_args: None)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     log = {"catalog_path": str(blocker / "log"), "run_id": "again"}
