@@ -169,28 +169,20 @@ def _check(run_file: RunFile) -> None:
 
 def _feature_log_writable(feature_log: Mapping[str, Any], where: KeyPath) -> None:
     """A decision log into a catalog that cannot be written ran the whole backtest, kept every
-    row in memory and failed at the end ("feature log incomplete"). Proven here with an unnamed
-    temporary file in the catalog (or, for one still to be made, in its nearest existing
-    parent): nothing is left behind and nothing is created."""
-    import tempfile
+    row in memory and failed at the end ("feature log incomplete"). Proven here as an import
+    proves its catalog (:func:`~nautilus_ai.data.swap.check_writable`), creating nothing."""
+    from nautilus_ai.data.swap import CatalogNotWritableError, check_writable
 
     catalog = feature_log.get("catalog_path")
     if not isinstance(catalog, str) or not catalog:
         return
-    folder = Path(catalog)
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if (folder / "data").is_dir():
-        folder = folder / "data"
     try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
+        check_writable(Path(catalog), create=False)
+    except CatalogNotWritableError as exc:
         raise ConfigFieldError(
             (*where, "catalog_path"),
-            f"cannot write into {folder} ({exc.strerror or type(exc).__name__}): every "
-            "decision of the run would be lost at its end; make it writable or log into "
-            "another catalog",
+            f"cannot write into {exc.folder} ({exc.reason}): every decision of the run would "
+            "be lost at its end; make it writable or log into another catalog",
             received=catalog,
         ) from None
 

@@ -46,6 +46,7 @@ from nautilus_ai.backtest.data_check import check_run_data, run_time_ns
 from nautilus_ai.backtest.precompute import bar_arrays_from_catalog
 from nautilus_ai.backtest.preflight import check_report_dir, loaded_bar_types, preflight
 from nautilus_ai.decision import DecisionLog
+from nautilus_ai.decision.core import UNPROTECTED_ENTRY_REASONS
 from nautilus_ai.reporting import (
     BacktestSummary,
     buy_and_hold_curve,
@@ -512,7 +513,7 @@ def _assess_decisions(status: StrategyStatus, strategy: Any, config: Mapping[str
     status.entry_signals, status.entries_sized = len(entries), len(sized)
     if entries and not sized and not status.orders:
         first = str(getattr(entries[0], "reason", ""))
-        if first.startswith(("exit prices", "no exit distance")):  # the exits, not the size
+        if first.startswith(UNPROTECTED_ENTRY_REASONS):  # the exits, not the size
             status.fail(
                 f"could not trade: all {len(entries)} entry signals had no placeable stop / "
                 f"target (first: {first}); check stop_loss_atr and take_profit_atr"

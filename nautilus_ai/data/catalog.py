@@ -952,9 +952,8 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                 identifier = by_dir[identifier]
             # Custom data (decision logs, feature snapshots: custom_<name>) are time series too:
             # listed without their range, a log's period could not be seen, nor an overlap.
-            is_definition = type_dir.name not in _TIMESERIES_TYPES and not type_dir.name.startswith(
-                "custom_"
-            )
+            is_custom = type_dir.name.startswith("custom_")
+            is_definition = type_dir.name not in _TIMESERIES_TYPES and not is_custom
             datasets.append(
                 DataSetInfo(
                     data_type=type_dir.name,
@@ -966,9 +965,7 @@ def catalog_info(catalog_path: str | os.PathLike[str]) -> CatalogInfo:
                     if intervals and not is_definition
                     else None,
                     overlapping_files=bool(overlaps) and not is_definition,
-                    sources=()
-                    if is_definition or type_dir.name.startswith("custom_")
-                    else _sources(id_dir, files),
+                    sources=() if is_definition or is_custom else _sources(id_dir, files),
                     overlaps=() if is_definition else overlaps,
                     misnamed_files=misnamed,
                     open_run=open_run_problem(id_dir) if type_dir.name == SNAPSHOT_DIR else None,

@@ -74,29 +74,40 @@ class CatalogBusyError(TimeoutError):
 
 class CatalogNotWritableError(ValueError):
     """The catalog folder cannot be written (read-only folder or file system, no permission,
-    disk full): raised before anything is written; what it holds is untouched and readable."""
+    disk full): raised before anything is written; what it holds is untouched and readable.
+    ``folder`` is the folder that refused, ``reason`` the system's word for why."""
+
+    def __init__(self, root: Path, folder: Path, reason: str) -> None:
+        self.folder, self.reason = folder, reason
+        super().__init__(
+            f"catalog {root}: cannot write into {folder} ({reason}); nothing was written and "
+            "what it holds is unchanged (reads still work): make it writable or give another "
+            "catalog"
+        )
 
 
-def check_writable(root: Path) -> None:
-    """Create ``root`` if needed and prove that files can be made in it (and in its ``data/``)
-    with an unnamed temporary file, else :class:`CatalogNotWritableError` naming the folder.
+def check_writable(root: Path, *, create: bool = True) -> None:
+    """Prove that files can be made in ``root`` (and in its ``data/``) with an unnamed temporary
+    file, else :class:`CatalogNotWritableError` naming the folder. ``create``: make ``root``
+    first; otherwise nothing is made, and a ``root`` still to be made is proven through its
+    nearest existing parent (a check before a run that will write there).
 
     A read-only catalog ended a write in an ``OSError: [Errno 30] Read-only file system:
     '.../.nautilus-ai-staging'`` met half-way (the CLI's catch-all, exit 1)."""
-    folder = root
+    base = root
+    if not create:
+        while not base.exists() and base != base.parent:
+            base = base.parent
+    folder = base
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        for folder in (root, root / "data"):
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        for folder in (base / "data", base):
             if folder.is_dir():
                 with tempfile.TemporaryFile(dir=folder):
                     pass
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise CatalogNotWritableError(
-            f"catalog {root}: cannot write into {folder} ({reason}); nothing was written and "
-            "what it holds is unchanged (reads still work): make it writable or give another "
-            "catalog"
-        ) from exc
+        raise CatalogNotWritableError(root, folder, exc.strerror or type(exc).__name__) from exc
 
 
 # The syscall exists but this filesystem / kernel cannot exchange: use the fallback.

@@ -37,7 +37,12 @@ __all__ = [
     "DecisionCore",
     "SignalRows",
     "TradeSink",
+    "UNPROTECTED_ENTRY_REASONS",
 ]
+
+#: How the reason of an entry not made for want of exits begins (no ATR to measure them by,
+#: or a stop / target at a price no order can carry), as against "sized to zero: ...".
+UNPROTECTED_ENTRY_REASONS = ("no exit distance", "exit prices outside")
 
 #: ``ACTION_NAMES[sign]``: the action's name for a sign (+1 buy, -1 sell, 0 hold).
 ACTION_NAMES = ("hold", "buy", "sell")
@@ -339,10 +344,11 @@ class DecisionCore:
                 )
                 if plan is None:  # no stop distance: never enter unprotected
                     quantity = 0.0
+                    no_distance, outside = UNPROTECTED_ENTRY_REASONS
                     reason = (
-                        f"no exit distance: ATR={atr!r}"
+                        f"{no_distance}: ATR={atr!r}"
                         if not atr > 0.0
-                        else f"exit prices outside (0, {self.max_price:g}] from close {close!r}, "
+                        else f"{outside} (0, {self.max_price:g}] from close {close!r}, "
                         f"ATR {atr!r}: the stop / target could not be placed"
                     )
             else:

@@ -154,29 +154,33 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
-def prepare_entry(spec: ModelSpec, timeout_s: float | None) -> PreparedModel | Refused:
-    """The task that builds one fold's model (raises on failure: retried, then reported;
-    a failure its inputs decide is returned as :class:`Refused`)."""
+def _refused_or_raised(call: Callable[[], Any], timeout_s: float | None) -> Any:
+    """``call()`` under the run's deadline; a failure its inputs decide comes back as
+    :class:`Refused` (not retried), any other is raised (retried, then reported)."""
     with run_deadline(timeout_s):
         try:
-            return prepare_model(spec)
+            return call()
         except Exception as exc:
             if _decided(exc):
                 return Refused(_describe(exc))
             raise
+
+
+def prepare_entry(spec: ModelSpec, timeout_s: float | None) -> PreparedModel | Refused:
+    """The task that builds one fold's model (raises on failure: retried, then reported;
+    a failure its inputs decide is returned as :class:`Refused`)."""
+    built: PreparedModel | Refused = _refused_or_raised(partial(prepare_model, spec), timeout_s)
+    return built
 
 
 def backtest_entry(
     spec: RunSpec, model: PreparedModel | None, timeout_s: float | None
 ) -> list[RunResult] | Refused:
     """The task that runs one backtest (as :func:`prepare_entry`)."""
-    with run_deadline(timeout_s):
-        try:
-            return run_backtest_task(spec, model)
-        except Exception as exc:
-            if _decided(exc):
-                return Refused(_describe(exc))
-            raise
+    results: list[RunResult] | Refused = _refused_or_raised(
+        partial(run_backtest_task, spec, model), timeout_s
+    )
+    return results
 
 
 # ------------------------------------------------------------------------------ Ray
